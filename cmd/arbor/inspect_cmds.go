@@ -1,0 +1,420 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"arbor/store"
+	"arbor/store/gvariant"
+	"arbor/store/object"
+)
+
+// contentChecksum is ostree's "ContentChecksum": the root dirtree and
+// dirmeta checksums hashed together, equal for commits of the same tree.
+func contentChecksum(c *object.Commit) object.Checksum {
+	return object.Sha256(append(append([]byte{}, c.RootTree[:]...), c.RootMeta[:]...))
+}
+
+type commitInfo struct {
+	Commit          string            `json:"commit"`
+	Parent          string            `json:"parent,omitempty"`
+	ContentChecksum string            `json:"content_checksum"`
+	Timestamp       int64             `json:"timestamp"`
+	Subject         string            `json:"subject"`
+	Body            string            `json:"body"`
+	Version         string            `json:"version,omitempty"`
+	Metadata        map[string]string `json:"metadata"`
+}
+
+func describeCommit(sum object.Checksum, c *object.Commit) commitInfo {
+	ci := commitInfo{Commit: sum.String(), ContentChecksum: contentChecksum(c).String(),
+		Timestamp: int64(c.Timestamp), Subject: c.Subject, Body: c.Body, Metadata: map[string]string{}}
+	if !c.Parent.IsZero() {
+		ci.Parent = c.Parent.String()
+	}
+	for _, e := range c.Metadata {
+		ci.Metadata[e.Key] = gvariant.Print(e.Value.Type, e.Value.Value)
+		if e.Key == "version" {
+			if s, ok := e.Value.Value.(string); ok {
+				ci.Version = s
+			}
+		}
+	}
+	return ci
+}
+
+// printCommit prints a commit the way ostree log and show do.
+func printCommit(w io.Writer, ci commitInfo) {
+	fmt.Fprintf(w, "commit %s\n", ci.Commit)
+	if ci.Parent != "" {
+		fmt.Fprintf(w, "Parent:  %s\n", ci.Parent)
+	}
+	fmt.Fprintf(w, "ContentChecksum:  %s\n", ci.ContentChecksum)
+	fmt.Fprintf(w, "Date:  %s\n", time.Unix(ci.Timestamp, 0).UTC().Format("2006-01-02 15:04:05 -0700"))
+	if ci.Version != "" {
+		fmt.Fprintf(w, "Version: %s\n", ci.Version)
+	}
+	subject := ci.Subject
+	if subject == "" {
+		subject = "(no subject)"
+	}
+	fmt.Fprintf(w, "\n    %s\n\n", subject)
+	if ci.Body != "" {
+		for _, l := range strings.Split(ci.Body, "\n") {
+			fmt.Fprintf(w, "    %s\n", l)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func (a *app) logCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:     "log REV",
+		Short:   "Show a commit and its ancestors",
+		Example: `  arbor --repo=repo log main`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			sum, err := r.Resolve(args[0])
+			if err != nil {
+				return err
+			}
+			var all []commitInfo
+			for {
+				cm, err := r.ReadCommit(sum)
+				if errors.Is(err, store.ErrObjectMissing) && len(all) > 0 {
+					if !a.json {
+						fmt.Fprintln(a.stdout, "<< History beyond this commit not fetched >>")
+					}
+					break
+				}
+				if err != nil {
+					return err
+				}
+				ci := describeCommit(sum, cm)
+				all = append(all, ci)
+				if !a.json {
+					printCommit(a.stdout, ci)
+				}
+				if cm.Parent.IsZero() {
+					break
+				}
+				sum = cm.Parent
+			}
+			if a.json {
+				return a.printJSON(all)
+			}
+			return nil
+		},
+	}
+	a.jsonFlag(c)
+	return c
+}
+
+func (a *app) showCmd() *cobra.Command {
+	var metaKey, detachedKey string
+	var detached bool
+	c := &cobra.Command{
+		Use:   "show [flags] REV",
+		Short: "Show one commit",
+		Example: `  arbor --repo=repo show main
+  arbor --repo=repo show --print-metadata-key=version main`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			sum, err := r.Resolve(args[0])
+			if err != nil {
+				return err
+			}
+			cm, err := r.ReadCommit(sum)
+			if err != nil {
+				return err
+			}
+			switch {
+			case metaKey != "":
+				v, ok := object.Lookup(cm.Metadata, metaKey)
+				if !ok {
+					return fmt.Errorf("no such metadata key %q in commit %s", metaKey, sum)
+				}
+				fmt.Fprintln(a.stdout, gvariant.Print(v.Type, v.Value))
+				return nil
+			case detachedKey != "" || detached:
+				md, err := r.ReadDetachedMeta(sum)
+				if err != nil {
+					return err
+				}
+				if md == nil {
+					return fmt.Errorf("no detached metadata for commit %s", sum)
+				}
+				for _, e := range md {
+					if detachedKey == "" || e.Key == detachedKey {
+						if detachedKey == "" {
+							fmt.Fprintf(a.stdout, "%s: ", e.Key)
+						}
+						fmt.Fprintln(a.stdout, gvariant.Print(e.Value.Type, e.Value.Value))
+						if detachedKey != "" {
+							return nil
+						}
+					}
+				}
+				if detachedKey != "" {
+					return fmt.Errorf("no such detached metadata key %q in commit %s", detachedKey, sum)
+				}
+				return nil
+			}
+			ci := describeCommit(sum, cm)
+			if a.json {
+				return a.printJSON(ci)
+			}
+			printCommit(a.stdout, ci)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&metaKey, "print-metadata-key", "", "print one metadata value")
+	c.Flags().StringVar(&detachedKey, "print-detached-metadata-key", "", "print one detached metadata value")
+	c.Flags().BoolVar(&detached, "print-detached-metadata", false, "print all detached metadata (signatures)")
+	a.jsonFlag(c)
+	return c
+}
+
+type lsEntry struct {
+	Path     string `json:"path"`
+	Type     string `json:"type"`
+	Mode     uint32 `json:"mode"`
+	UID      uint32 `json:"uid"`
+	GID      uint32 `json:"gid"`
+	Size     uint64 `json:"size"`
+	Target   string `json:"target,omitempty"`
+	Checksum string `json:"checksum"`
+	Meta     string `json:"dirmeta,omitempty"`
+}
+
+func (a *app) lsCmd() *cobra.Command {
+	var recursive, checksums, dirOnly, xattrs bool
+	c := &cobra.Command{
+		Use:   "ls [flags] REV [PATH...]",
+		Short: "List files in a commit",
+		Example: `  arbor --repo=repo ls main
+  arbor --repo=repo ls -R main /usr/share`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			sum, err := r.Resolve(args[0])
+			if err != nil {
+				return err
+			}
+			paths := args[1:]
+			if len(paths) == 0 {
+				paths = []string{"/"}
+			}
+			var all []lsEntry
+			emit := func(n store.Node) error {
+				e, xs, err := a.describeNode(r, n)
+				if err != nil {
+					return err
+				}
+				if a.json {
+					all = append(all, e)
+					return nil
+				}
+				printLs(a.stdout, e, xs, checksums, xattrs)
+				return nil
+			}
+			for _, p := range paths {
+				n, err := r.Lookup(sum, p)
+				if err != nil {
+					return err
+				}
+				if err := emit(n); err != nil {
+					return err
+				}
+				if !n.IsDir || dirOnly {
+					continue
+				}
+				var visit func(n store.Node) error
+				visit = func(n store.Node) error {
+					kids, err := r.Children(n)
+					if err != nil {
+						return err
+					}
+					for _, k := range kids {
+						if err := emit(k); err != nil {
+							return err
+						}
+						if recursive && k.IsDir {
+							if err := visit(k); err != nil {
+								return err
+							}
+						}
+					}
+					return nil
+				}
+				if err := visit(n); err != nil {
+					return err
+				}
+			}
+			if a.json {
+				return a.printJSON(all)
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.BoolVarP(&recursive, "recursive", "R", false, "list subdirectories too")
+	f.BoolVarP(&checksums, "checksum", "C", false, "print object checksums")
+	f.BoolVarP(&dirOnly, "dironly", "d", false, "list the directory itself, not its contents")
+	f.BoolVarP(&xattrs, "xattrs", "X", false, "print extended attributes")
+	a.jsonFlag(c)
+	return c
+}
+
+func (a *app) describeNode(r *store.Repo, n store.Node) (lsEntry, []object.Xattr, error) {
+	if n.IsDir {
+		m, err := r.ReadDirMeta(n.Meta)
+		if err != nil {
+			return lsEntry{}, nil, err
+		}
+		return lsEntry{Path: n.Path, Type: "dir", Mode: m.Mode, UID: m.UID, GID: m.GID,
+			Checksum: n.Tree.String(), Meta: n.Meta.String()}, m.Xattrs, nil
+	}
+	ct, err := r.OpenContent(n.File)
+	if err != nil {
+		return lsEntry{}, nil, fmt.Errorf("%s: %w", n.Path, err)
+	}
+	defer ct.Close()
+	h := ct.Header
+	e := lsEntry{Path: n.Path, Type: "file", Mode: h.Mode, UID: h.UID, GID: h.GID, Size: ct.Size,
+		Target: h.Target, Checksum: n.File.String()}
+	if h.IsSymlink() {
+		e.Type = "symlink"
+	}
+	return e, h.Xattrs, nil
+}
+
+// printLs uses ostree ls's columns: type and mode, uid, gid, size, path.
+func printLs(w io.Writer, e lsEntry, xs []object.Xattr, checksums, xattrs bool) {
+	kind := map[string]byte{"dir": 'd', "file": '-', "symlink": 'l'}[e.Type]
+	fmt.Fprintf(w, "%c0%04o %d %d %6d ", kind, e.Mode&object.ModePerm, e.UID, e.GID, e.Size)
+	if checksums {
+		if e.Meta != "" {
+			fmt.Fprintf(w, "%s %s ", e.Checksum, e.Meta)
+		} else {
+			fmt.Fprintf(w, "%s ", e.Checksum)
+		}
+	}
+	if xattrs {
+		var parts []any
+		for _, x := range xs {
+			parts = append(parts, []any{append([]byte(x.Name), 0), x.Value})
+		}
+		fmt.Fprintf(w, "%s ", gvariant.Print(gvariant.MustType("a(ayay)"), parts))
+	}
+	fmt.Fprint(w, e.Path)
+	if e.Target != "" {
+		fmt.Fprintf(w, " -> %s", e.Target)
+	}
+	fmt.Fprintln(w)
+}
+
+func (a *app) catCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "cat REV PATH...",
+		Short:   "Print the contents of files in a commit",
+		Example: `  arbor --repo=repo cat main /etc/os-release`,
+		Args:    cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			sum, err := r.Resolve(args[0])
+			if err != nil {
+				return err
+			}
+			for _, p := range args[1:] {
+				n, err := r.Lookup(sum, p)
+				if err != nil {
+					return err
+				}
+				if n.IsDir {
+					return fmt.Errorf("%s: is a directory", p)
+				}
+				ct, err := r.OpenContent(n.File)
+				if err != nil {
+					return err
+				}
+				if ct.Header.IsSymlink() {
+					ct.Close()
+					return fmt.Errorf("%s: is a symlink (to %s)", p, ct.Header.Target)
+				}
+				_, err = io.Copy(a.stdout, ct.Reader)
+				ct.Close()
+				if err != nil {
+					return fmt.Errorf("%s: %w", p, err)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) diffCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:     "diff REV_A REV_B",
+		Short:   "List the paths that differ between two commits",
+		Example: `  arbor --repo=repo diff main^ main`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			var nodes [2]store.Node
+			for i, rev := range args {
+				sum, err := r.Resolve(rev)
+				if err != nil {
+					return err
+				}
+				if nodes[i], err = r.RootNode(sum); err != nil {
+					return err
+				}
+			}
+			changes, err := r.Diff(nodes[0], nodes[1])
+			if err != nil {
+				return err
+			}
+			if a.json {
+				out := []map[string]string{}
+				for _, ch := range changes {
+					out = append(out, map[string]string{"change": string(ch.Kind), "path": ch.Path})
+				}
+				return a.printJSON(out)
+			}
+			for _, ch := range changes {
+				fmt.Fprintf(a.stdout, "%c    %s\n", ch.Kind, ch.Path)
+			}
+			return nil
+		},
+	}
+	a.jsonFlag(c)
+	return c
+}

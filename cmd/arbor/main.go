@@ -1,0 +1,104 @@
+// Command arbor manages OSTree repositories: the same objects, layout and
+// command-line spelling as ostree, so scripts switch by changing the name.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"arbor/store"
+)
+
+// app carries what every command shares; there is no package-level state.
+type app struct {
+	repoPath string
+	json     bool
+	stdout   io.Writer
+	stderr   io.Writer
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a := &app{stdout: os.Stdout, stderr: os.Stderr}
+	root := a.rootCmd()
+	if err := root.ExecuteContext(ctx); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+// exitError ends the program with a code after output was already printed.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "arbor",
+		Short: "Content-addressed filesystem trees, compatible with OSTree repositories",
+		Long: `arbor keeps whole filesystem trees in OSTree repositories: commit a directory,
+check it out by hardlinks, browse, diff, verify and prune. Objects and checksums
+are OSTree's byte for byte, and commands accept ostree's flags.`,
+		Example: `  arbor --repo=repo init --mode=archive
+  arbor --repo=repo commit -b main -s "first" --tree=dir=./rootfs
+  arbor --repo=repo ls -R main /etc`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&a.repoPath, "repo", "", "path to the repository (default: $OSTREE_REPO, else the current directory if it is one)")
+	root.AddCommand(
+		a.initCmd(), a.commitCmd(), a.checkoutCmd(),
+		a.logCmd(), a.showCmd(), a.lsCmd(), a.catCmd(), a.diffCmd(),
+		a.refsCmd(), a.revParseCmd(),
+		a.fsckCmd(), a.pruneCmd(), a.reindexCmd(),
+	)
+	return root
+}
+
+// jsonFlag adds --json to a command whose output scripts read.
+func (a *app) jsonFlag(c *cobra.Command) {
+	c.Flags().BoolVar(&a.json, "json", false, "print machine-readable JSON")
+}
+
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (a *app) resolveRepoPath() (string, error) {
+	if a.repoPath != "" {
+		return a.repoPath, nil
+	}
+	if p := os.Getenv("OSTREE_REPO"); p != "" {
+		return p, nil
+	}
+	if _, err := os.Stat(filepath.Join(".", "config")); err == nil {
+		if _, err := os.Stat("objects"); err == nil {
+			return ".", nil
+		}
+	}
+	return "", errors.New("no repository given: use --repo=PATH or set OSTREE_REPO")
+}
+
+func (a *app) openRepo() (*store.Repo, error) {
+	p, err := a.resolveRepoPath()
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(p)
+}

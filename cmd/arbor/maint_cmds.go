@@ -1,0 +1,124 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"arbor/store"
+)
+
+func (a *app) fsckCmd() *cobra.Command {
+	var quiet bool
+	c := &cobra.Command{
+		Use:   "fsck",
+		Short: "Verify every object that a commit reaches",
+		Long: `fsck re-hashes every object reachable from every commit and checks the
+structure of metadata (including file names that could escape a checkout).
+Corrupt and missing objects are named; the exit status is 1 if any is found.`,
+		Example: `  arbor --repo=repo fsck`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			bar := a.newProgress("fsck objects", 0, false)
+			res, err := r.Fsck(cmd.Context(), func(done, total int64) {
+				if bar.bar != nil {
+					bar.bar.ChangeMax64(total)
+				}
+				bar.set(done)
+			})
+			bar.done()
+			if err != nil {
+				return err
+			}
+			if a.json {
+				probs := []map[string]string{}
+				for _, p := range res.Problems {
+					probs = append(probs, map[string]string{"object": p.Object, "error": p.Err.Error()})
+				}
+				if err := a.printJSON(map[string]any{"commits": res.Commits, "partial_commits": res.Partial,
+					"objects": res.Objects, "problems": probs}); err != nil {
+					return err
+				}
+			} else {
+				for _, p := range res.Problems {
+					fmt.Fprintf(a.stderr, "error: %s\n", p)
+				}
+				if !quiet {
+					fmt.Fprintf(a.stdout, "Checked %d objects of %d commits (%d partial)", res.Objects, res.Commits, res.Partial)
+					if len(res.Problems) == 0 {
+						fmt.Fprintln(a.stdout, ": no errors found")
+					} else {
+						fmt.Fprintf(a.stdout, ": %d errors\n", len(res.Problems))
+					}
+				}
+			}
+			if len(res.Problems) > 0 {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only errors")
+	a.jsonFlag(c)
+	return c
+}
+
+func (a *app) pruneCmd() *cobra.Command {
+	var opts store.PruneOptions
+	var keepYounger string
+	c := &cobra.Command{
+		Use:   "prune [flags]",
+		Short: "Delete objects that no kept commit reaches",
+		Example: `  arbor --repo=repo prune --refs-only --depth=2
+  arbor --repo=repo prune --keep-younger-than="30 days ago" --no-prune`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			if keepYounger != "" {
+				if opts.KeepYoungerThan, err = parseTime(keepYounger, time.Now()); err != nil {
+					return fmt.Errorf("--keep-younger-than: %w", err)
+				}
+			}
+			res, err := r.Prune(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				var commits []string
+				for _, c := range res.DeletedCommits {
+					commits = append(commits, c.String())
+				}
+				return a.printJSON(map[string]any{"total": res.Total, "deleted": res.Deleted, "freed_bytes": res.Freed,
+					"deleted_commits": commits, "dry_run": opts.DryRun})
+			}
+			fmt.Fprintf(a.stdout, "Total objects: %d\n", res.Total)
+			verb := "Deleted"
+			if opts.DryRun {
+				verb = "Would delete"
+			}
+			if res.Deleted == 0 {
+				fmt.Fprintln(a.stdout, "No unreachable objects")
+			} else {
+				fmt.Fprintf(a.stdout, "%s %d objects, %s freed\n", verb, res.Deleted, humanBytes(res.Freed))
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.BoolVar(&opts.RefsOnly, "refs-only", false, "keep only commits reachable from refs")
+	f.IntVar(&opts.Depth, "depth", -1, "parents to keep for each ref (-1: all)")
+	f.StringVar(&keepYounger, "keep-younger-than", "", "delete commits older than this date that no ref points at")
+	f.BoolVar(&opts.DryRun, "no-prune", false, "only report what would be deleted")
+	a.jsonFlag(c)
+	return c
+}

@@ -1,0 +1,380 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"arbor/store"
+	"arbor/store/object"
+)
+
+func (a *app) initCmd() *cobra.Command {
+	var mode string
+	c := &cobra.Command{
+		Use:   "init",
+		Short: "Create a repository",
+		Example: `  arbor --repo=repo init --mode=archive     # for publishing over HTTP
+  arbor --repo=repo init --mode=bare-user   # for checkouts by hardlink, no root needed`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.resolveRepoPath()
+			if err != nil {
+				return err
+			}
+			m, err := store.ParseMode(mode)
+			if err != nil {
+				return err
+			}
+			r, err := store.Init(p, m)
+			if err != nil {
+				return err
+			}
+			return r.Close()
+		},
+	}
+	c.Flags().StringVar(&mode, "mode", "bare", "repository mode: bare, bare-user, bare-user-only or archive")
+	return c
+}
+
+// parseTime reads ostree-style times: @SECONDS, RFC 3339, "YYYY-MM-DD[ HH:MM:SS]",
+// or "N units ago".
+func parseTime(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "@") {
+		n, err := strconv.ParseInt(s[1:], 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("invalid time %q", s)
+		}
+		return time.Unix(n, 0).UTC(), nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02 15:04:05 -0700", "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	if m := agoRe.FindStringSubmatch(s); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		unit := map[string]time.Duration{"second": time.Second, "minute": time.Minute, "hour": time.Hour,
+			"day": 24 * time.Hour, "week": 7 * 24 * time.Hour}[m[2]]
+		return now.Add(-time.Duration(n) * unit), nil
+	}
+	return time.Time{}, fmt.Errorf("invalid time %q: use @SECONDS, YYYY-MM-DD HH:MM:SS, RFC 3339 or 'N days ago'", s)
+}
+
+var agoRe = regexp.MustCompile(`^(\d+) (second|minute|hour|day|week)s? ago$`)
+
+func (a *app) commitCmd() *cobra.Command {
+	var (
+		branch, subject, body, timestamp, parent string
+		trees, metaStrings                       []string
+		ownerUID, ownerGID                       int
+		noXattrs, orphan, noBindings, canonical  bool
+	)
+	c := &cobra.Command{
+		Use:   "commit [flags] [DIR]",
+		Short: "Commit a directory tree to a branch",
+		Example: `  arbor --repo=repo commit -b os/x86_64/stable -s "Release 42" --tree=dir=./rootfs
+  arbor --repo=repo commit -b test --owner-uid=0 --owner-gid=0 --timestamp=@0 ./tree`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var dir string
+			for _, t := range trees {
+				kind, val, ok := strings.Cut(t, "=")
+				if !ok || kind != "dir" {
+					return fmt.Errorf("--tree=%s: only --tree=dir=PATH is supported", t)
+				}
+				if dir != "" {
+					return errors.New("only one tree can be committed at a time")
+				}
+				dir = val
+			}
+			if len(args) == 1 {
+				if dir != "" {
+					return errors.New("give the tree either as --tree=dir= or as an argument, not both")
+				}
+				dir = args[0]
+			}
+			if dir == "" {
+				return errors.New("no tree to commit: use --tree=dir=PATH or a DIR argument")
+			}
+			if branch == "" && !orphan {
+				return errors.New("a branch is required (-b REF), or --orphan for a commit no ref points at")
+			}
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			opts := store.CommitOptions{Branch: branch, Subject: subject, Body: body,
+				OwnerUID: ownerUID, OwnerGID: ownerGID, NoXattrs: noXattrs || canonical,
+				Orphan: orphan, NoBindings: noBindings}
+			if canonical {
+				opts.OwnerUID, opts.OwnerGID = 0, 0
+			}
+			if timestamp == "" {
+				if e := os.Getenv("SOURCE_DATE_EPOCH"); e != "" {
+					timestamp = "@" + e
+				}
+			}
+			if timestamp != "" {
+				if opts.Timestamp, err = parseTime(timestamp, time.Now()); err != nil {
+					return fmt.Errorf("--timestamp: %w", err)
+				}
+			}
+			if parent != "" {
+				opts.ParentSet = true
+				if parent != "none" {
+					if opts.Parent, err = r.Resolve(parent); err != nil {
+						return fmt.Errorf("--parent: %w", err)
+					}
+				}
+			}
+			for _, kv := range metaStrings {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return fmt.Errorf("--add-metadata-string=%s: want KEY=VALUE", kv)
+				}
+				opts.Metadata = append(opts.Metadata, object.String(k, v))
+			}
+			bar := a.newProgress("committing", -1, false)
+			opts.Progress = func(files, bytes int64) {
+				bar.describe(fmt.Sprintf("committing %s", humanBytes(bytes)))
+				bar.set(files)
+			}
+			sum, stats, err := r.CommitDir(cmd.Context(), dir, opts)
+			bar.done()
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(map[string]any{"commit": sum.String(), "branch": branch,
+					"files": stats.Files, "bytes": stats.Bytes, "new_objects": stats.NewObjects, "new_bytes": stats.NewBytes})
+			}
+			fmt.Fprintln(a.stdout, sum)
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVarP(&branch, "branch", "b", "", "branch (ref) to commit to")
+	f.StringArrayVar(&trees, "tree", nil, "tree to commit, as dir=PATH")
+	f.StringVarP(&subject, "subject", "s", "", "one-line subject")
+	f.StringVarP(&body, "body", "m", "", "full description")
+	f.StringVar(&timestamp, "timestamp", "", "commit time (@SECONDS or a date); default now, or $SOURCE_DATE_EPOCH")
+	f.IntVar(&ownerUID, "owner-uid", -1, "set the uid of every file and directory")
+	f.IntVar(&ownerGID, "owner-gid", -1, "set the gid of every file and directory")
+	f.BoolVar(&noXattrs, "no-xattrs", false, "do not commit extended attributes")
+	f.BoolVar(&canonical, "canonical-permissions", false, "uid and gid 0, no xattrs")
+	f.StringVar(&parent, "parent", "", "parent commit (default: the branch's current commit; 'none' for none)")
+	f.BoolVar(&orphan, "orphan", false, "commit without a parent and without updating a branch")
+	f.StringArrayVar(&metaStrings, "add-metadata-string", nil, "add KEY=VALUE to the commit metadata")
+	f.BoolVar(&noBindings, "no-bindings", false, "do not bind the commit to its branch (ostree.ref-binding)")
+	a.jsonFlag(c)
+	return c
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func (a *app) checkoutCmd() *cobra.Command {
+	var opts store.CheckoutOptions
+	c := &cobra.Command{
+		Use:   "checkout [flags] REV [DEST]",
+		Short: "Write a commit out as files (hardlinked from the repo where possible)",
+		Example: `  arbor --repo=repo checkout -U main ./out
+  arbor --repo=repo checkout --subpath=/etc main ./etc-copy`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			commit, err := r.Resolve(args[0])
+			if err != nil {
+				return err
+			}
+			dest := filepath.Base(args[0])
+			if len(args) == 2 {
+				dest = args[1]
+			}
+			bar := a.newProgress("checking out", -1, false)
+			opts.Progress = bar.set
+			err = r.Checkout(cmd.Context(), commit, dest, opts)
+			bar.done()
+			return err
+		},
+	}
+	f := c.Flags()
+	f.BoolVarP(&opts.UserMode, "user-mode", "U", false, "ignore ownership and xattrs, drop setuid/setgid")
+	f.BoolVarP(&opts.RequireHardlinks, "require-hardlinks", "H", false, "fail rather than copy a file")
+	f.BoolVar(&opts.Union, "union", false, "write into an existing directory, replacing files")
+	f.StringVar(&opts.Subpath, "subpath", "", "check out only this path of the commit")
+	return c
+}
+
+func (a *app) refsCmd() *cobra.Command {
+	var del bool
+	var create string
+	c := &cobra.Command{
+		Use:   "refs [flags] [PREFIX...]",
+		Short: "List, create or delete refs",
+		Example: `  arbor --repo=repo refs
+  arbor --repo=repo refs --create=stable main
+  arbor --repo=repo refs --delete stable`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			switch {
+			case create != "":
+				if len(args) != 1 {
+					return errors.New("--create=NEW needs one existing ref or commit to point it at")
+				}
+				c, err := r.Resolve(args[0])
+				if err != nil {
+					return err
+				}
+				if _, err := r.ReadRef(create); err == nil {
+					return fmt.Errorf("ref %s already exists", create)
+				}
+				return r.SetRef(create, c)
+			case del:
+				if len(args) == 0 {
+					return errors.New("--delete needs the refs to delete")
+				}
+				refs, err := r.Refs()
+				if err != nil {
+					return err
+				}
+				n := 0
+				for _, name := range store.SortedRefNames(refs) {
+					for _, p := range args {
+						if matchRefPrefix(name, p) {
+							if err := r.DeleteRef(name); err != nil {
+								return err
+							}
+							n++
+							break
+						}
+					}
+				}
+				if n == 0 {
+					return fmt.Errorf("no ref matches %s", strings.Join(args, ", "))
+				}
+				return nil
+			}
+			refs, err := r.Refs()
+			if err != nil {
+				return err
+			}
+			out := map[string]string{}
+			for _, name := range store.SortedRefNames(refs) {
+				if len(args) > 0 && !matchAny(name, args) {
+					continue
+				}
+				out[name] = refs[name].String()
+				if !a.json {
+					fmt.Fprintln(a.stdout, name)
+				}
+			}
+			if a.json {
+				return a.printJSON(out)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&del, "delete", false, "delete the refs matching the prefixes")
+	c.Flags().StringVar(&create, "create", "", "create ref NEW pointing at the given ref or commit")
+	a.jsonFlag(c)
+	return c
+}
+
+func matchAny(name string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if matchRefPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchRefPrefix matches a ref against a prefix by whole path components.
+func matchRefPrefix(name, prefix string) bool {
+	prefix = strings.TrimSuffix(prefix, "/")
+	return name == prefix || strings.HasPrefix(name, prefix+"/") || strings.HasPrefix(name, prefix+":")
+}
+
+func (a *app) revParseCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "rev-parse REV",
+		Short:   "Print the commit a ref or revision names",
+		Example: `  arbor --repo=repo rev-parse main^`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			c, err := r.Resolve(args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, c)
+			return nil
+		},
+	}
+}
+
+func (a *app) reindexCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "reindex",
+		Short: "Rebuild arbor's index of the repository from the object files",
+		Long: `The index (under extensions/arbor/index) only speeds things up: the object
+files are the truth. reindex throws it away and rebuilds it.`,
+		Example: `  arbor --repo=repo reindex`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			if err := r.Reindex(); err != nil {
+				return err
+			}
+			start := time.Now()
+			commits, err := r.Commits(cmd.Context())
+			if err != nil {
+				return err
+			}
+			for _, c := range commits {
+				if _, err := r.Reach(cmd.Context(), c); err != nil && !r.IsPartial(c) {
+					fmt.Fprintf(a.stderr, "warning: commit %s: %v\n", c, err)
+				}
+			}
+			fmt.Fprintf(a.stdout, "Indexed %d commits in %.2fs\n", len(commits), time.Since(start).Seconds())
+			return nil
+		},
+	}
+}

@@ -1,0 +1,282 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"arbor/store/object"
+)
+
+// CheckoutOptions follow ostree checkout's flags.
+type CheckoutOptions struct {
+	// UserMode (-U) ignores ownership and xattrs and drops setuid/setgid.
+	UserMode bool
+	// RequireHardlinks (-H) fails instead of copying when a file cannot be
+	// hardlinked from the repo.
+	RequireHardlinks bool
+	// Union (--union) writes into an existing directory, replacing files.
+	Union bool
+	// Subpath (--subpath) checks out only this path of the commit.
+	Subpath string
+	// Progress, when set, gets the number of files written so far.
+	Progress func(files int64)
+}
+
+type checkout struct {
+	ctx   context.Context
+	r     *Repo
+	opts  *CheckoutOptions
+	sem   chan struct{}
+	files atomic.Int64
+	// canLink is cleared after the first EXDEV, so later files copy at once.
+	canLink atomic.Bool
+}
+
+// Checkout writes a commit (or a part of it) out to dest as files. Files are
+// hardlinked from bare and bare-user repos when the link would have the
+// right owner and mode, and copied otherwise.
+func (r *Repo) Checkout(ctx context.Context, commit object.Checksum, dest string, opts CheckoutOptions) error {
+	if r.IsPartial(commit) {
+		return fmt.Errorf("commit %s is partial (not all of its objects are present): pull it completely first", commit)
+	}
+	n, err := r.Lookup(commit, opts.Subpath)
+	if err != nil {
+		return err
+	}
+	co := &checkout{ctx: ctx, r: r, opts: &opts, sem: make(chan struct{}, 2*runtime.GOMAXPROCS(0)+2)}
+	co.canLink.Store(r.mode == ModeBareUser || r.mode == ModeBare || r.mode == ModeBareUserOnly)
+	if opts.RequireHardlinks && !co.canLink.Load() {
+		return fmt.Errorf("checkout: hardlinks required but a %s repo holds no files to link", r.mode)
+	}
+	var stop chan struct{}
+	if opts.Progress != nil {
+		stop = make(chan struct{})
+		defer close(stop)
+		go progressLoop(stop, func() { opts.Progress(co.files.Load()) })
+	}
+	if !n.IsDir {
+		// A file subpath lands inside dest under its own name, as with ostree.
+		if err := os.MkdirAll(dest, 0o755); err != nil {
+			return fmt.Errorf("checkout: %w", err)
+		}
+		d, err := os.Open(dest)
+		if err != nil {
+			return fmt.Errorf("checkout: %w", err)
+		}
+		defer d.Close()
+		return co.file(int(d.Fd()), filepath.Base(n.Path), filepath.Join(dest, filepath.Base(n.Path)), n.File)
+	}
+	parent, name := filepath.Split(filepath.Clean(dest))
+	if parent == "" {
+		parent = "."
+	}
+	pd, err := os.Open(parent)
+	if err != nil {
+		return fmt.Errorf("checkout: %w", err)
+	}
+	defer pd.Close()
+	return co.dir(int(pd.Fd()), name, dest, n.Tree, n.Meta, true)
+}
+
+func progressLoop(stop chan struct{}, fn func()) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(100 * time.Millisecond):
+			fn()
+		}
+	}
+}
+
+// dir creates one directory and its contents. It is created owner-writable
+// and given its real mode after its contents exist, so read-only
+// directories can be filled.
+func (co *checkout) dir(pfd int, name, path string, tree, meta object.Checksum, top bool) error {
+	if err := co.ctx.Err(); err != nil {
+		return err
+	}
+	m, err := co.r.ReadDirMeta(meta)
+	if err != nil {
+		return err
+	}
+	t, err := co.r.ReadDirTree(tree)
+	if err != nil {
+		return err
+	}
+	err = unix.Mkdirat(pfd, name, 0o700)
+	if errors.Is(err, unix.EEXIST) && (co.opts.Union || top && co.isEmptyDir(pfd, name)) {
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("creating directory %s: %w", path, err)
+	}
+	fd, err := unix.Openat(pfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening directory %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+
+	var wg sync.WaitGroup
+	var once sync.Once
+	var firstErr error
+	fail := func(err error) { once.Do(func() { firstErr = err }) }
+	for _, f := range t.Files {
+		co.sem <- struct{}{}
+		wg.Add(1)
+		go func(f object.FileEntry) {
+			defer wg.Done()
+			defer func() { <-co.sem }()
+			if err := co.file(fd, f.Name, filepath.Join(path, f.Name), f.Checksum); err != nil {
+				fail(err)
+			}
+		}(f)
+	}
+	for _, d := range t.Dirs {
+		wg.Add(1)
+		go func(d object.DirEntry) {
+			defer wg.Done()
+			if err := co.dir(fd, d.Name, filepath.Join(path, d.Name), d.Tree, d.Meta, false); err != nil {
+				fail(err)
+			}
+		}(d)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	mode := m.Mode & object.ModePerm
+	if co.opts.UserMode {
+		mode &^= unix.S_ISUID | unix.S_ISGID
+	} else {
+		if err := unix.Fchown(fd, int(m.UID), int(m.GID)); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		for _, x := range m.Xattrs {
+			if err := unix.Fsetxattr(fd, x.Name, x.Value, 0); err != nil {
+				return fmt.Errorf("%s: setting xattr %s: %w", path, x.Name, err)
+			}
+		}
+	}
+	if err := unix.Fchmod(fd, mode); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+func (co *checkout) isEmptyDir(pfd int, name string) bool {
+	fd, err := unix.Openat(pfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	return err == io.EOF && len(names) == 0
+}
+
+// linkable reports whether the object file can serve as the checked-out file.
+func (co *checkout) linkable(h *object.FileHeader) bool {
+	if !co.canLink.Load() || h.IsSymlink() {
+		return false
+	}
+	switch co.r.mode {
+	case ModeBareUser, ModeBareUserOnly:
+		// The object's owner is the repo's, not the file's, which is only
+		// right for user-mode checkouts (and its mode lacks setuid and o+w,
+		// as ostree's -U checkouts do).
+		return co.opts.UserMode
+	case ModeBare:
+		return true
+	}
+	return false
+}
+
+func (co *checkout) file(dfd int, name, path string, c object.Checksum) error {
+	ct, err := co.r.OpenContent(c)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	defer ct.Close()
+	h := &ct.Header
+	co.files.Add(1)
+	if co.opts.Union {
+		if err := unix.Unlinkat(dfd, name, 0); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EISDIR) {
+			return fmt.Errorf("replacing %s: %w", path, err)
+		}
+	}
+	if co.linkable(h) {
+		err := unix.Linkat(unix.AT_FDCWD, co.r.ObjectPath(c, object.TypeFile), dfd, name, 0)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, unix.EXDEV) {
+			co.canLink.Store(false)
+		} else if !errors.Is(err, unix.EMLINK) {
+			return fmt.Errorf("linking %s: %w", path, err)
+		}
+	}
+	if co.opts.RequireHardlinks {
+		return fmt.Errorf("%s: cannot hardlink %s from the repo and hardlinks are required", path, c)
+	}
+	if h.IsSymlink() {
+		if err := unix.Symlinkat(h.Target, dfd, name); err != nil {
+			return fmt.Errorf("creating symlink %s: %w", path, err)
+		}
+		if !co.opts.UserMode {
+			if err := unix.Fchownat(dfd, name, int(h.UID), int(h.GID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			for _, x := range h.Xattrs {
+				if err := unix.Lsetxattr(path, x.Name, x.Value, 0); err != nil {
+					return fmt.Errorf("%s: setting xattr %s: %w", path, x.Name, err)
+				}
+			}
+		}
+		return nil
+	}
+	fd, err := unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", path, err)
+	}
+	out := os.NewFile(uintptr(fd), path)
+	defer out.Close()
+	if raw := ct.File(); raw != nil {
+		_, err = copyContent(out, contentSource{file: raw, size: int64(ct.Size)})
+	} else {
+		_, err = io.Copy(out, ct.Reader)
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	mode := h.Mode & object.ModePerm
+	if co.opts.UserMode {
+		mode &^= unix.S_ISUID | unix.S_ISGID
+	} else {
+		if err := unix.Fchown(fd, int(h.UID), int(h.GID)); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		for _, x := range h.Xattrs {
+			if err := unix.Fsetxattr(fd, x.Name, x.Value, 0); err != nil {
+				return fmt.Errorf("%s: setting xattr %s: %w", path, x.Name, err)
+			}
+		}
+	}
+	if err := unix.Fchmod(fd, mode); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := unix.Futimes(fd, []unix.Timeval{{}, {}}); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return out.Close()
+}

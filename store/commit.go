@@ -1,0 +1,394 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"arbor/store/index"
+	"arbor/store/object"
+)
+
+// CommitOptions are the settings of a commit, spelled after ostree's flags.
+type CommitOptions struct {
+	Branch    string // ref to update; empty for none
+	Subject   string
+	Body      string
+	Timestamp time.Time // zero: now
+	// OwnerUID and OwnerGID override file ownership when >= 0.
+	OwnerUID, OwnerGID int
+	NoXattrs           bool
+	// Parent is the parent commit; when ParentSet is false the branch's
+	// current commit is the parent, unless Orphan.
+	Parent    object.Checksum
+	ParentSet bool
+	Orphan    bool
+	Metadata  []object.MetaEntry
+	// NoBindings leaves out ostree.ref-binding.
+	NoBindings bool
+	// Progress, when set, is called from time to time with files and
+	// bytes read so far.
+	Progress func(files, bytes int64)
+}
+
+// CommitStats reports what a commit did.
+type CommitStats struct {
+	Files, Bytes int64 // read from the tree
+	NewObjects   int
+	NewBytes     int64 // written to the repo
+}
+
+// smallFile: files up to this size are read once into memory; larger ones
+// are hashed first and only copied when the object is new.
+const smallFile = 1 << 20
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, smallFile); return &b }}
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+type committer struct {
+	ctx  context.Context
+	t    *Txn
+	opts *CommitOptions
+	sem  chan struct{}
+
+	files, bytes atomic.Int64
+
+	mu    sync.Mutex
+	reach map[index.Ref]struct{}
+}
+
+// CommitDir commits the tree at dir and returns the new commit's checksum.
+// Walking, hashing, compressing and writing run in parallel; objects already
+// in the repo are not written again.
+func (r *Repo) CommitDir(ctx context.Context, dir string, opts CommitOptions) (object.Checksum, CommitStats, error) {
+	var stats CommitStats
+	if opts.Branch != "" {
+		if err := ValidateRef(opts.Branch); err != nil {
+			return object.Zero, stats, err
+		}
+	}
+	if r.mode == ModeBareUserOnly {
+		// As ostree: such repos only hold canonical permissions.
+		opts.OwnerUID, opts.OwnerGID, opts.NoXattrs = 0, 0, true
+	}
+	parent := opts.Parent
+	if !opts.ParentSet && !opts.Orphan && opts.Branch != "" {
+		c, err := r.ReadRef(opts.Branch)
+		switch {
+		case err == nil:
+			parent = c
+		case !errors.Is(err, ErrRefNotFound):
+			return object.Zero, stats, err
+		}
+	}
+	t, err := r.Begin(ctx)
+	if err != nil {
+		return object.Zero, stats, err
+	}
+	defer t.Abort()
+
+	workers := 2*runtime.GOMAXPROCS(0) + 2
+	cm := &committer{ctx: ctx, t: t, opts: &opts, sem: make(chan struct{}, workers), reach: map[index.Ref]struct{}{}}
+	var stop chan struct{}
+	if opts.Progress != nil {
+		stop = make(chan struct{})
+		go func() {
+			tk := time.NewTicker(100 * time.Millisecond)
+			defer tk.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tk.C:
+					opts.Progress(cm.files.Load(), cm.bytes.Load())
+				}
+			}
+		}()
+	}
+	root, err := os.Open(dir)
+	if err != nil {
+		return object.Zero, stats, fmt.Errorf("commit: %w", err)
+	}
+	tree, meta, err := cm.dir(root, dir)
+	root.Close()
+	if stop != nil {
+		close(stop)
+		opts.Progress(cm.files.Load(), cm.bytes.Load())
+	}
+	if err != nil {
+		return object.Zero, stats, err
+	}
+
+	ts := opts.Timestamp
+	if ts.IsZero() {
+		ts = time.Now()
+	}
+	md := append([]object.MetaEntry(nil), opts.Metadata...)
+	if opts.Branch != "" && !opts.NoBindings {
+		md = append(md, object.Strings("ostree.ref-binding", []string{opts.Branch}))
+	}
+	c := object.Commit{Metadata: md, Parent: parent, Subject: opts.Subject, Body: opts.Body,
+		Timestamp: uint64(ts.Unix()), RootTree: tree, RootMeta: meta}
+	cb, err := c.Marshal()
+	if err != nil {
+		return object.Zero, stats, fmt.Errorf("commit: %w", err)
+	}
+	sum, err := t.WriteMeta(object.TypeCommit, cb)
+	if err != nil {
+		return object.Zero, stats, err
+	}
+	cm.reach[index.Ref{Checksum: sum, Type: object.TypeCommit}] = struct{}{}
+	stats.Files, stats.Bytes = cm.files.Load(), cm.bytes.Load()
+	stats.NewObjects = len(t.staged)
+	for _, e := range t.staged {
+		stats.NewBytes += e.Size
+	}
+	if err := t.Commit(); err != nil {
+		return object.Zero, stats, err
+	}
+	refs := make([]index.Ref, 0, len(cm.reach))
+	for ref := range cm.reach {
+		refs = append(refs, ref)
+	}
+	if err := t.idx.SetReach(sum, refs); err != nil {
+		return object.Zero, stats, fmt.Errorf("index: %w", err)
+	}
+	if opts.Branch != "" {
+		if err := r.SetRef(opts.Branch, sum); err != nil {
+			return object.Zero, stats, err
+		}
+	}
+	return sum, stats, nil
+}
+
+func (cm *committer) addReach(ref index.Ref) {
+	cm.mu.Lock()
+	cm.reach[ref] = struct{}{}
+	cm.mu.Unlock()
+}
+
+func (cm *committer) owner(uid, gid uint32) (uint32, uint32) {
+	if cm.opts.OwnerUID >= 0 {
+		uid = uint32(cm.opts.OwnerUID)
+	}
+	if cm.opts.OwnerGID >= 0 {
+		gid = uint32(cm.opts.OwnerGID)
+	}
+	return uid, gid
+}
+
+func (cm *committer) canonical(mode uint32) uint32 {
+	if cm.t.r.mode == ModeBareUserOnly && mode&object.ModeTypeMask != object.ModeSymlink {
+		return mode & (object.ModeTypeMask | 0o755)
+	}
+	return mode
+}
+
+// dir commits one directory and returns its dirtree and dirmeta checksums.
+// Subdirectories and files are handled concurrently; the semaphore bounds
+// only file I/O, so directories waiting on children never starve it.
+func (cm *committer) dir(d *os.File, path string) (object.Checksum, object.Checksum, error) {
+	if err := cm.ctx.Err(); err != nil {
+		return object.Zero, object.Zero, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(d.Fd()), &st); err != nil {
+		return object.Zero, object.Zero, fmt.Errorf("%s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return object.Zero, object.Zero, fmt.Errorf("%s: not a directory", path)
+	}
+	dm := object.DirMeta{Mode: cm.canonical(st.Mode)}
+	dm.UID, dm.GID = cm.owner(st.Uid, st.Gid)
+	if !cm.opts.NoXattrs {
+		xs, err := fdXattrs(int(d.Fd()))
+		if err != nil {
+			return object.Zero, object.Zero, fmt.Errorf("%s: %w", path, err)
+		}
+		dm.Xattrs = xs
+	}
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return object.Zero, object.Zero, fmt.Errorf("reading directory %s: %w", path, err)
+	}
+
+	var tree object.DirTree
+	var wg sync.WaitGroup
+	var errOnce sync.Once
+	var firstErr error
+	fail := func(err error) { errOnce.Do(func() { firstErr = err }) }
+	var mu sync.Mutex
+	dfd := int(d.Fd())
+	for _, name := range names {
+		p := filepath.Join(path, name)
+		if err := object.ValidateName(name); err != nil {
+			fail(fmt.Errorf("%s: %w", p, err))
+			break
+		}
+		var est unix.Stat_t
+		if err := unix.Fstatat(dfd, name, &est, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			fail(fmt.Errorf("%s: %w", p, err))
+			break
+		}
+		switch est.Mode & unix.S_IFMT {
+		case unix.S_IFDIR:
+			fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err != nil {
+				fail(fmt.Errorf("opening directory %s: %w", p, err))
+				break
+			}
+			sub := os.NewFile(uintptr(fd), p)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer sub.Close()
+				tc, mc, err := cm.dir(sub, p)
+				if err != nil {
+					fail(err)
+					return
+				}
+				mu.Lock()
+				tree.Dirs = append(tree.Dirs, object.DirEntry{Name: name, Tree: tc, Meta: mc})
+				mu.Unlock()
+			}()
+		case unix.S_IFREG, unix.S_IFLNK:
+			cm.sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-cm.sem }()
+				c, err := cm.file(dfd, name, p, &est)
+				if err != nil {
+					fail(err)
+					return
+				}
+				mu.Lock()
+				tree.Files = append(tree.Files, object.FileEntry{Name: name, Checksum: c})
+				mu.Unlock()
+			}()
+		default:
+			fail(fmt.Errorf("%s: unsupported file type (%s): only regular files, symlinks and directories can be committed", p, fileKind(est.Mode)))
+		}
+		if firstErr != nil {
+			break
+		}
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return object.Zero, object.Zero, firstErr
+	}
+	tc, err := cm.t.WriteMeta(object.TypeDirTree, tree.Marshal())
+	if err != nil {
+		return object.Zero, object.Zero, err
+	}
+	mc, err := cm.t.WriteMeta(object.TypeDirMeta, dm.Marshal())
+	if err != nil {
+		return object.Zero, object.Zero, err
+	}
+	cm.addReach(index.Ref{Checksum: tc, Type: object.TypeDirTree})
+	cm.addReach(index.Ref{Checksum: mc, Type: object.TypeDirMeta})
+	return tc, mc, nil
+}
+
+func fileKind(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFIFO:
+		return "fifo"
+	case unix.S_IFSOCK:
+		return "socket"
+	case unix.S_IFCHR:
+		return "character device"
+	case unix.S_IFBLK:
+		return "block device"
+	}
+	return fmt.Sprintf("mode %#o", mode)
+}
+
+// file commits one regular file or symlink.
+func (cm *committer) file(dfd int, name, path string, st *unix.Stat_t) (object.Checksum, error) {
+	h := object.FileHeader{Mode: cm.canonical(st.Mode)}
+	h.UID, h.GID = cm.owner(st.Uid, st.Gid)
+	cm.files.Add(1)
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		buf := make([]byte, 4096)
+		n, err := unix.Readlinkat(dfd, name, buf)
+		if err != nil {
+			return object.Zero, fmt.Errorf("reading symlink %s: %w", path, err)
+		}
+		h.Target = string(buf[:n])
+		if h.Target == "" {
+			return object.Zero, fmt.Errorf("%s: symlink with an empty target", path)
+		}
+		if !cm.opts.NoXattrs {
+			xs, err := pathXattrs(path, false)
+			if err != nil {
+				return object.Zero, fmt.Errorf("%s: %w", path, err)
+			}
+			h.Xattrs = xs
+		}
+		c := object.ContentChecksum(&h, nil)
+		cm.addReach(index.Ref{Checksum: c, Type: object.TypeFile})
+		return c, cm.t.writeContent(c, &h, contentSource{})
+	}
+
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOATIME, 0)
+	if errors.Is(err, unix.EPERM) { // O_NOATIME needs ownership
+		fd, err = unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return object.Zero, fmt.Errorf("opening %s: %w", path, err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	var fst unix.Stat_t
+	if err := unix.Fstat(fd, &fst); err != nil {
+		return object.Zero, fmt.Errorf("%s: %w", path, err)
+	}
+	if !cm.opts.NoXattrs {
+		xs, err := fdXattrs(fd)
+		if err != nil {
+			return object.Zero, fmt.Errorf("%s: %w", path, err)
+		}
+		h.Xattrs = xs
+	}
+	size := fst.Size
+	src := contentSource{file: f, size: size}
+	var c object.Checksum
+	if size <= smallFile {
+		bp := bufPool.Get().(*[]byte)
+		defer bufPool.Put(bp)
+		buf := (*bp)[:size]
+		if _, err := io.ReadFull(f, buf); err != nil {
+			return object.Zero, fmt.Errorf("reading %s: %w", path, err)
+		}
+		src.data = buf
+		c = object.ContentChecksum(&h, buf)
+	} else {
+		hs := object.NewContentHash(&h)
+		n, err := io.Copy(hs, io.NewSectionReader(f, 0, size))
+		if err != nil {
+			return object.Zero, fmt.Errorf("reading %s: %w", path, err)
+		}
+		if n != size {
+			return object.Zero, fmt.Errorf("%s changed size while being committed", path)
+		}
+		c = object.SumHash(hs)
+	}
+	cm.bytes.Add(size)
+	cm.addReach(index.Ref{Checksum: c, Type: object.TypeFile})
+	if err := cm.t.writeContent(c, &h, src); err != nil {
+		return object.Zero, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}

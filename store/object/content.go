@@ -1,0 +1,241 @@
+package object
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+
+	"github.com/klauspost/compress/flate"
+
+	"arbor/store/gvariant"
+)
+
+// FileHeader is a content object's metadata: everything but the bytes.
+type FileHeader struct {
+	UID, GID, Mode uint32
+	Target         string // symlink target; empty for regular files
+	Xattrs         []Xattr
+}
+
+// IsSymlink reports whether the header describes a symlink.
+func (h *FileHeader) IsSymlink() bool { return h.Mode&ModeTypeMask == ModeSymlink }
+
+// Validate checks mode and xattr order.
+func (h *FileHeader) Validate() error {
+	if err := ValidateFileMode(h.Mode); err != nil {
+		return err
+	}
+	if h.IsSymlink() != (h.Target != "") {
+		if h.IsSymlink() {
+			return errors.New("symlink with an empty target")
+		}
+		return errors.New("regular file with a symlink target")
+	}
+	for i := 1; i < len(h.Xattrs); i++ {
+		if h.Xattrs[i-1].Name >= h.Xattrs[i].Name {
+			return fmt.Errorf("xattrs not sorted or duplicated at %q", h.Xattrs[i].Name)
+		}
+	}
+	return nil
+}
+
+// Marshal encodes the canonical header (uuuusa(ayay)) that content checksums cover.
+func (h *FileHeader) Marshal() []byte {
+	return gvariant.MustEncode(tFileHeader, []any{be32(h.UID), be32(h.GID), be32(h.Mode), uint32(0),
+		h.Target, xattrsValue(h.Xattrs)})
+}
+
+// MarshalArchive encodes the .filez header (tuuuusa(ayay)) with the size.
+func (h *FileHeader) MarshalArchive(size uint64) []byte {
+	return gvariant.MustEncode(tArchHeader, []any{be64(size), be32(h.UID), be32(h.GID), be32(h.Mode),
+		uint32(0), h.Target, xattrsValue(h.Xattrs)})
+}
+
+// MarshalUserMeta encodes the user.ostreemeta xattr of bare-user objects.
+func (h *FileHeader) MarshalUserMeta() []byte {
+	return DirMeta{UID: h.UID, GID: h.GID, Mode: h.Mode, Xattrs: h.Xattrs}.Marshal()
+}
+
+func headerFrom(f []any) (FileHeader, error) {
+	h := FileHeader{UID: be32(f[0].(uint32)), GID: be32(f[1].(uint32)), Mode: be32(f[2].(uint32)),
+		Target: f[4].(string)}
+	if f[3].(uint32) != 0 {
+		return h, errors.New("file header: rdev is not 0")
+	}
+	xs, err := xattrsFrom(f[5])
+	if err != nil {
+		return h, fmt.Errorf("file header: %w", err)
+	}
+	h.Xattrs = xs
+	return h, h.Validate()
+}
+
+// ParseUserMeta decodes a bare-user object's user.ostreemeta xattr.
+func ParseUserMeta(b []byte, target string) (FileHeader, error) {
+	v, err := gvariant.Decode(tDirMeta, b)
+	if err != nil {
+		return FileHeader{}, fmt.Errorf("user.ostreemeta: %w", err)
+	}
+	f := v.([]any)
+	h := FileHeader{UID: be32(f[0].(uint32)), GID: be32(f[1].(uint32)), Mode: be32(f[2].(uint32)), Target: target}
+	if h.Xattrs, err = xattrsFrom(f[3]); err != nil {
+		return h, fmt.Errorf("user.ostreemeta: %w", err)
+	}
+	return h, h.Validate()
+}
+
+// NewContentHash starts a content checksum: the framed header is hashed
+// first, and the caller writes the file's bytes (nothing for a symlink).
+func NewContentHash(h *FileHeader) hash.Hash {
+	s := sha256.New()
+	hdr := h.Marshal()
+	var pre [8]byte
+	binary.BigEndian.PutUint32(pre[:4], uint32(len(hdr)))
+	s.Write(pre[:])
+	s.Write(hdr)
+	return s
+}
+
+// SumHash reads the checksum out of a finished hash.
+func SumHash(s hash.Hash) Checksum {
+	var c Checksum
+	s.Sum(c[:0])
+	return c
+}
+
+// ContentChecksum computes the checksum of a content object.
+func ContentChecksum(h *FileHeader, data []byte) Checksum {
+	s := NewContentHash(h)
+	s.Write(data)
+	return SumHash(s)
+}
+
+// WriteArchive writes a .filez object: the framed archive header, then the
+// raw deflate stream of the payload (nothing at all for a symlink).
+func WriteArchive(w io.Writer, h *FileHeader, size uint64, payload io.Reader, level int) error {
+	hdr := h.MarshalArchive(size)
+	var pre [8]byte
+	binary.BigEndian.PutUint32(pre[:4], uint32(len(hdr)))
+	if _, err := w.Write(pre[:]); err != nil {
+		return err
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return err
+	}
+	if h.IsSymlink() {
+		return nil
+	}
+	fw, err := flate.NewWriter(w, level)
+	if err != nil {
+		return err
+	}
+	n, err := io.Copy(fw, payload)
+	if err != nil {
+		return err
+	}
+	if uint64(n) != size {
+		return fmt.Errorf("payload is %d bytes, header says %d", n, size)
+	}
+	return fw.Close()
+}
+
+// maxHeader bounds a content header; real ones are far smaller, and the
+// bound keeps a hostile object from making us allocate gigabytes.
+const maxHeader = 16 << 20
+
+// readFramed reads the BE32 length and padding, then the header bytes.
+func readFramed(r io.Reader) ([]byte, error) {
+	var pre [8]byte
+	if _, err := io.ReadFull(r, pre[:]); err != nil {
+		return nil, fmt.Errorf("content header: %w", err)
+	}
+	n := binary.BigEndian.Uint32(pre[:4])
+	if n > maxHeader || binary.BigEndian.Uint32(pre[4:]) != 0 {
+		return nil, fmt.Errorf("content header: bad length %d", n)
+	}
+	hdr := make([]byte, n)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return nil, fmt.Errorf("content header: %w", err)
+	}
+	return hdr, nil
+}
+
+// ReadArchive parses a .filez object. The returned reader inflates the
+// payload and fails if it is longer or shorter than the header says.
+func ReadArchive(r io.Reader) (FileHeader, uint64, io.Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	hdr, err := readFramed(br)
+	if err != nil {
+		return FileHeader{}, 0, nil, err
+	}
+	v, err := gvariant.Decode(tArchHeader, hdr)
+	if err != nil {
+		return FileHeader{}, 0, nil, fmt.Errorf("archive header: %w", err)
+	}
+	f := v.([]any)
+	size := be64(f[0].(uint64))
+	h, err := headerFrom(f[1:])
+	if err != nil {
+		return h, 0, nil, err
+	}
+	if h.IsSymlink() {
+		if size != 0 {
+			return h, 0, nil, errors.New("archive header: symlink with a size")
+		}
+		return h, 0, eofChecker{br}, nil
+	}
+	return h, size, &exactReader{r: flate.NewReader(br), left: int64(size)}, nil
+}
+
+// ParseContentHeader decodes a canonical header (uuuusa(ayay)).
+func ParseContentHeader(b []byte) (FileHeader, error) {
+	v, err := gvariant.Decode(tFileHeader, b)
+	if err != nil {
+		return FileHeader{}, fmt.Errorf("file header: %w", err)
+	}
+	return headerFrom(v.([]any))
+}
+
+// ErrSizeMismatch means a payload did not have the size its header gives.
+var ErrSizeMismatch = errors.New("content size does not match its header")
+
+type exactReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.left == 0 {
+		var one [1]byte
+		if n, _ := e.r.Read(one[:]); n > 0 {
+			return 0, ErrSizeMismatch
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF && e.left > 0 {
+		return n, ErrSizeMismatch
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	return n, err
+}
+
+type eofChecker struct{ r io.Reader }
+
+func (e eofChecker) Read(p []byte) (int, error) {
+	var one [1]byte
+	if n, _ := e.r.Read(one[:]); n > 0 {
+		return 0, errors.New("symlink object has a payload")
+	}
+	return 0, io.EOF
+}

@@ -1,0 +1,244 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"arbor/store/object"
+)
+
+// maxMetaSize caps metadata objects read from disk or the network, as
+// OSTree does (OSTREE_MAX_METADATA_SIZE).
+const maxMetaSize = 128 << 20
+
+// ObjectPath is the absolute path of an object file.
+func (r *Repo) ObjectPath(c object.Checksum, t object.Type) string {
+	return filepath.Join(r.path, object.Path(c, t, r.archive()))
+}
+
+// ErrObjectMissing marks an object that is not in the repository.
+var ErrObjectMissing = errors.New("object not found")
+
+// HasObject reports whether the object file exists.
+func (r *Repo) HasObject(c object.Checksum, t object.Type) (bool, error) {
+	_, err := os.Lstat(r.ObjectPath(c, t))
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return false, err
+}
+
+// ReadMeta reads a metadata object's bytes.
+func (r *Repo) ReadMeta(c object.Checksum, t object.Type) ([]byte, error) {
+	f, err := os.Open(r.ObjectPath(c, t))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w", object.Name(c, t), ErrObjectMissing)
+		}
+		return nil, fmt.Errorf("reading %s: %w", object.Name(c, t), err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxMetaSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", object.Name(c, t), err)
+	}
+	if len(b) > maxMetaSize {
+		return nil, fmt.Errorf("%s: larger than %d bytes", object.Name(c, t), maxMetaSize)
+	}
+	return b, nil
+}
+
+// ReadCommit reads and decodes a commit.
+func (r *Repo) ReadCommit(c object.Checksum) (*object.Commit, error) {
+	b, err := r.ReadMeta(c, object.TypeCommit)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := object.ParseCommit(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", object.Name(c, object.TypeCommit), err)
+	}
+	return cm, nil
+}
+
+// ReadDirTree reads and decodes a dirtree, refusing unsafe names.
+func (r *Repo) ReadDirTree(c object.Checksum) (object.DirTree, error) {
+	b, err := r.ReadMeta(c, object.TypeDirTree)
+	if err != nil {
+		return object.DirTree{}, err
+	}
+	t, err := object.ParseDirTree(b)
+	if err != nil {
+		return object.DirTree{}, fmt.Errorf("%s: %w", object.Name(c, object.TypeDirTree), err)
+	}
+	return t, nil
+}
+
+// ReadDirMeta reads and decodes a dirmeta.
+func (r *Repo) ReadDirMeta(c object.Checksum) (object.DirMeta, error) {
+	b, err := r.ReadMeta(c, object.TypeDirMeta)
+	if err != nil {
+		return object.DirMeta{}, err
+	}
+	m, err := object.ParseDirMeta(b)
+	if err != nil {
+		return object.DirMeta{}, fmt.Errorf("%s: %w", object.Name(c, object.TypeDirMeta), err)
+	}
+	return m, nil
+}
+
+// ReadDetachedMeta reads a commit's .commitmeta; nil when there is none.
+func (r *Repo) ReadDetachedMeta(c object.Checksum) ([]object.MetaEntry, error) {
+	b, err := r.ReadMeta(c, object.TypeCommitMeta)
+	if errors.Is(err, ErrObjectMissing) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	m, err := object.ParseVarDict(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", object.Name(c, object.TypeCommitMeta), err)
+	}
+	return m, nil
+}
+
+// Content is an open content object.
+type Content struct {
+	Header object.FileHeader
+	Size   uint64
+	// Reader yields the file's bytes (nothing for a symlink).
+	io.Reader
+	file *os.File
+}
+
+// Close closes the object file.
+func (c *Content) Close() error {
+	if c.file == nil {
+		return nil
+	}
+	return c.file.Close()
+}
+
+// File is the object file itself when it holds the raw bytes (bare modes,
+// regular files), for hardlinking or copy_file_range; nil otherwise.
+func (c *Content) File() *os.File {
+	if c.Header.IsSymlink() {
+		return nil
+	}
+	if _, raw := c.Reader.(*os.File); raw {
+		return c.file
+	}
+	return nil
+}
+
+// OpenContent opens a content object in any repo mode.
+func (r *Repo) OpenContent(c object.Checksum) (*Content, error) {
+	p := r.ObjectPath(c, object.TypeFile)
+	name := object.Name(c, object.TypeFile)
+	if r.mode == ModeBare || r.mode == ModeBareUserOnly {
+		// Symlinks are real symlinks in these modes.
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				return nil, fmt.Errorf("%s: %w", name, ErrObjectMissing)
+			}
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			target, err := os.Readlink(p)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			h := object.FileHeader{Mode: object.ModeSymlink | 0o777, Target: target}
+			if r.mode == ModeBare {
+				h.UID, h.GID = st.Uid, st.Gid
+				if h.Xattrs, err = pathXattrs(p, false); err != nil {
+					return nil, fmt.Errorf("%s: %w", name, err)
+				}
+			}
+			return &Content{Header: h, Reader: bytes.NewReader(nil), file: nil}, nil
+		}
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w", name, ErrObjectMissing)
+		}
+		return nil, fmt.Errorf("opening %s: %w", name, err)
+	}
+	ct, err := r.readContent(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	ct.file = f
+	return ct, nil
+}
+
+func (r *Repo) readContent(f *os.File) (*Content, error) {
+	switch r.mode {
+	case ModeArchive:
+		h, size, rd, err := object.ReadArchive(f)
+		if err != nil {
+			return nil, err
+		}
+		return &Content{Header: h, Size: size, Reader: rd}, nil
+	case ModeBareUser:
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+			return nil, err
+		}
+		meta, err := fgetxattr(int(f.Fd()), "user.ostreemeta")
+		if err != nil {
+			return nil, fmt.Errorf("reading user.ostreemeta: %w", err)
+		}
+		// Decode the mode first: symlinks are stored as their target + NUL.
+		h, err := object.ParseUserMeta(meta, "")
+		if err != nil && h.Mode&object.ModeTypeMask != object.ModeSymlink {
+			return nil, err
+		}
+		if h.Mode&object.ModeTypeMask == object.ModeSymlink {
+			b, err := io.ReadAll(io.LimitReader(f, 1<<20))
+			if err != nil {
+				return nil, err
+			}
+			if len(b) < 2 || b[len(b)-1] != 0 {
+				return nil, errors.New("bare-user symlink object without a NUL-terminated target")
+			}
+			if h, err = object.ParseUserMeta(meta, string(b[:len(b)-1])); err != nil {
+				return nil, err
+			}
+			return &Content{Header: h, Reader: bytes.NewReader(nil)}, nil
+		}
+		return &Content{Header: h, Size: uint64(st.Size), Reader: f}, nil
+	default: // bare, bare-user-only regular files
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+			return nil, err
+		}
+		h := object.FileHeader{Mode: st.Mode}
+		if r.mode == ModeBare {
+			h.UID, h.GID = st.Uid, st.Gid
+			xs, err := fdXattrs(int(f.Fd()))
+			if err != nil {
+				return nil, err
+			}
+			h.Xattrs = xs
+		}
+		if err := h.Validate(); err != nil {
+			return nil, err
+		}
+		return &Content{Header: h, Size: uint64(st.Size), Reader: f}, nil
+	}
+}

@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"arbor/store/index"
+	"arbor/store/object"
+)
+
+// PruneOptions follow ostree prune's flags.
+type PruneOptions struct {
+	// RefsOnly keeps only commits reachable from refs (within Depth).
+	RefsOnly bool
+	// Depth is how many parents of each ref to keep; -1 keeps all.
+	Depth int
+	// KeepYoungerThan, when set, deletes commits older than it that no ref
+	// points at directly.
+	KeepYoungerThan time.Time
+	// DryRun (--no-prune) reports without deleting.
+	DryRun bool
+}
+
+// PruneResult is what prune deleted (or would delete).
+type PruneResult struct {
+	Total, Deleted int
+	Freed          int64
+	DeletedCommits []object.Checksum
+}
+
+// Prune deletes objects no kept commit reaches. It holds the exclusive
+// repo lock, so no ostree or arbor writer runs meanwhile.
+func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (*PruneResult, error) {
+	unlock, err := r.Lock(ctx, LockExclusive)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	idx, err := r.Index(ctx)
+	if err != nil {
+		return nil, err
+	}
+	refs, err := r.Refs()
+	if err != nil {
+		return nil, err
+	}
+	commits, err := r.Commits(ctx)
+	if err != nil {
+		return nil, err
+	}
+	heads := map[object.Checksum]bool{}
+	for _, c := range refs {
+		heads[c] = true
+	}
+	keep := map[object.Checksum]bool{}
+	// Each ref keeps its head and Depth parents.
+	for _, name := range SortedRefNames(refs) {
+		c := refs[name]
+		for depth := 0; opts.Depth < 0 || depth <= opts.Depth; depth++ {
+			if keep[c] {
+				break
+			}
+			cm, err := r.ReadCommit(c)
+			if errors.Is(err, ErrObjectMissing) && depth > 0 {
+				break // history already pruned
+			}
+			if err != nil {
+				return nil, fmt.Errorf("ref %s: %w", name, err)
+			}
+			keep[c] = true
+			if cm.Parent.IsZero() {
+				break
+			}
+			c = cm.Parent
+		}
+	}
+	if !opts.RefsOnly {
+		for _, c := range commits {
+			keep[c] = true
+		}
+	}
+	if !opts.KeepYoungerThan.IsZero() {
+		cut := uint64(opts.KeepYoungerThan.Unix())
+		for c := range keep {
+			if heads[c] {
+				continue
+			}
+			cm, err := r.ReadCommit(c)
+			if err != nil {
+				return nil, err
+			}
+			if cm.Timestamp < cut {
+				delete(keep, c)
+			}
+		}
+	}
+	live := map[index.Ref]bool{}
+	for c := range keep {
+		reach, err := r.Reach(ctx, c)
+		if err != nil {
+			if r.IsPartial(c) {
+				// What a partial commit holds is kept; its tree may be cut short.
+				live[index.Ref{Checksum: c, Type: object.TypeCommit}] = true
+				continue
+			}
+			return nil, fmt.Errorf("commit %s: %w", c, err)
+		}
+		for _, ref := range reach {
+			live[ref] = true
+		}
+	}
+	res := &PruneResult{}
+	var dead []index.Entry
+	err = idx.Objects(func(e index.Entry) error {
+		if e.Type == object.TypeCommitMeta {
+			return nil // goes with its commit
+		}
+		res.Total++
+		if live[e.Ref] {
+			return nil
+		}
+		if e.Type == object.TypeFile || e.Type.IsMeta() {
+			dead = append(dead, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Commits first, so no commit is ever left pointing at deleted objects.
+	var gone []index.Ref
+	for pass := 0; pass < 2; pass++ {
+		for _, e := range dead {
+			if (e.Type == object.TypeCommit) != (pass == 0) {
+				continue
+			}
+			res.Deleted++
+			res.Freed += e.Size
+			if e.Type == object.TypeCommit {
+				res.DeletedCommits = append(res.DeletedCommits, e.Checksum)
+			}
+			if opts.DryRun {
+				continue
+			}
+			if err := removeIfExists(r.ObjectPath(e.Checksum, e.Type)); err != nil {
+				return res, fmt.Errorf("deleting %s: %w", object.Name(e.Checksum, e.Type), err)
+			}
+			gone = append(gone, e.Ref)
+			if e.Type == object.TypeCommit {
+				meta := index.Ref{Checksum: e.Checksum, Type: object.TypeCommitMeta}
+				if err := removeIfExists(r.ObjectPath(e.Checksum, object.TypeCommitMeta)); err != nil {
+					return res, err
+				}
+				removeIfExists(filepath.Join(r.path, "state", e.Checksum.String()+".commitpartial"))
+				gone = append(gone, meta)
+			}
+		}
+	}
+	if err := idx.Remove(gone); err != nil {
+		return res, fmt.Errorf("index: %w", err)
+	}
+	return res, nil
+}
+
+func removeIfExists(p string) error {
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,263 @@
+// Package store is arbor's repository: OSTree's on-disk layout and objects,
+// with a badger index beside them. Commands above it (pull, mounts,
+// deployments) read and write objects only through this package.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"arbor/store/index"
+	"arbor/store/keyfile"
+)
+
+// Mode is a repository mode.
+type Mode int
+
+// Repository modes, spelled as in the config file.
+const (
+	ModeBare Mode = iota
+	ModeBareUser
+	ModeBareUserOnly
+	ModeArchive
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeBare:
+		return "bare"
+	case ModeBareUser:
+		return "bare-user"
+	case ModeBareUserOnly:
+		return "bare-user-only"
+	case ModeArchive:
+		return "archive-z2"
+	}
+	return fmt.Sprintf("mode(%d)", int(m))
+}
+
+// ParseMode reads a mode name; "archive" and "archive-z2" are the same.
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "bare":
+		return ModeBare, nil
+	case "bare-user":
+		return ModeBareUser, nil
+	case "bare-user-only":
+		return ModeBareUserOnly, nil
+	case "archive", "archive-z2":
+		return ModeArchive, nil
+	}
+	return 0, fmt.Errorf("unknown repo mode %q (want bare, bare-user, bare-user-only or archive)", s)
+}
+
+// Repo is an open repository.
+type Repo struct {
+	path      string
+	mode      Mode
+	cfg       *keyfile.File
+	fsync     bool
+	zlibLevel int
+
+	idxOnce sync.Once
+	idx     *index.Index
+	idxErr  error
+}
+
+// Path returns the repository root.
+func (r *Repo) Path() string { return r.path }
+
+// Mode returns the repository mode.
+func (r *Repo) Mode() Mode { return r.mode }
+
+// Config returns the parsed config file.
+func (r *Repo) Config() *keyfile.File { return r.cfg }
+
+func (r *Repo) archive() bool { return r.mode == ModeArchive }
+
+// Init creates a repository at path, as `ostree init` does. An existing
+// repository of the same mode is left alone.
+func Init(path string, mode Mode) (*Repo, error) {
+	if r, err := Open(path); err == nil {
+		if r.mode != mode {
+			return nil, fmt.Errorf("init %s: already a %s repository", path, r.mode)
+		}
+		return r, nil
+	}
+	for _, d := range []string{"", "tmp", "tmp/cache", "extensions", "state", "refs", "refs/heads",
+		"refs/mirrors", "refs/remotes", "objects"} {
+		if err := os.MkdirAll(filepath.Join(path, d), 0o755); err != nil {
+			return nil, fmt.Errorf("init %s: %w", path, err)
+		}
+	}
+	cfg := keyfile.New()
+	cfg.Set("core", "repo_version", "1")
+	cfg.Set("core", "mode", mode.String())
+	if err := writeFileAtomic(filepath.Join(path, "config"), cfg.Bytes(), 0o644, true); err != nil {
+		return nil, fmt.Errorf("init %s: %w", path, err)
+	}
+	return Open(path)
+}
+
+// Open opens an existing repository.
+func Open(path string) (*Repo, error) {
+	b, err := os.ReadFile(filepath.Join(path, "config"))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, fmt.Errorf("%s is not a repository: no config file", path)
+		}
+		return nil, fmt.Errorf("opening repo %s: %w", path, err)
+	}
+	cfg, err := keyfile.ParseBytes(b)
+	if err != nil {
+		return nil, fmt.Errorf("repo %s config: %w", path, err)
+	}
+	if v := cfg.String("core", "repo_version", ""); v != "1" {
+		return nil, fmt.Errorf("repo %s: unsupported core.repo_version %q", path, v)
+	}
+	if _, ok := cfg.Get("core", "archive"); ok {
+		return nil, fmt.Errorf("repo %s: legacy core.archive is not supported", path)
+	}
+	mode, err := ParseMode(cfg.String("core", "mode", "bare"))
+	if err != nil {
+		return nil, fmt.Errorf("repo %s: %w", path, err)
+	}
+	r := &Repo{path: path, mode: mode, cfg: cfg}
+	if r.fsync, err = cfg.Bool("core", "fsync", true); err != nil {
+		return nil, fmt.Errorf("repo %s: %w", path, err)
+	}
+	if r.zlibLevel, err = cfg.Int("archive", "zlib-level", 6); err != nil {
+		return nil, fmt.Errorf("repo %s: %w", path, err)
+	}
+	if r.zlibLevel < 1 || r.zlibLevel > 9 {
+		return nil, fmt.Errorf("repo %s: archive.zlib-level %d out of range 1-9", path, r.zlibLevel)
+	}
+	return r, nil
+}
+
+// Close releases the index.
+func (r *Repo) Close() error {
+	if r.idx != nil {
+		return r.idx.Close()
+	}
+	return nil
+}
+
+// IndexDir is where the badger index lives; extensions/ is OSTree's place
+// for other tools' data, so ostree leaves it alone.
+func (r *Repo) IndexDir() string { return filepath.Join(r.path, "extensions", "arbor", "index") }
+
+// Index opens the index on first use, bringing it up to date with the files.
+func (r *Repo) Index(ctx context.Context) (*index.Index, error) {
+	r.idxOnce.Do(func() {
+		r.idx, r.idxErr = index.Open(ctx, r.IndexDir(), filepath.Join(r.path, "objects"), 5*time.Minute)
+	})
+	return r.idx, r.idxErr
+}
+
+// WriteConfig replaces the config file atomically.
+func (r *Repo) WriteConfig() error {
+	return writeFileAtomic(filepath.Join(r.path, "config"), r.cfg.Bytes(), 0o644, r.fsync)
+}
+
+// Lock kinds, compatible with ostree's OFD locks on the .lock file.
+const (
+	LockShared    = unix.F_RDLCK
+	LockExclusive = unix.F_WRLCK
+)
+
+// Lock takes the repo lock that ostree also takes, so arbor and ostree do
+// not prune under each other's writes. The returned func releases it.
+func (r *Repo) Lock(ctx context.Context, kind int16) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(r.path, ".lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("repo lock: %w", err)
+	}
+	lk := unix.Flock_t{Type: kind, Whence: 0}
+	for {
+		err = unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EACCES) {
+			f.Close()
+			return nil, fmt.Errorf("repo lock: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for repo lock: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return func() { f.Close() }, nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it
+// into place, so readers see the old or the new content and never a part.
+func writeFileAtomic(path string, data []byte, perm os.FileMode, fsync bool) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if fsync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	if fsync {
+		if d, err := os.Open(dir); err == nil {
+			d.Sync()
+			d.Close()
+		}
+	}
+	return nil
+}
+
+// cleanRel checks a slash-separated path inside a tree and returns its
+// components; "" and "/" mean the root.
+func cleanRel(p string) ([]string, error) {
+	var out []string
+	for _, c := range strings.Split(p, "/") {
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			return nil, fmt.Errorf("path %q: '..' is not allowed", p)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

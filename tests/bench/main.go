@@ -1,0 +1,631 @@
+// Command bench measures arbor against its peers (the real ostree, and
+// cp -al for checkouts) in one run, on the same data, and prints the ratios
+// as a markdown table. Measuring both sides in the same invocation, with the
+// runs interleaved, is what makes the ratios meaningful: machine noise, cache
+// state and thermal drift hit both tools alike.
+//
+// Usage (normally via `make bench`):
+//
+//	go run ./tests/bench -arbor=./bin/arbor [-ostree=/usr/bin/ostree]
+//	    [-tree=/usr/share] [-runs=3] [-work=DIR] [-out=FILE]
+//	    [-only=commit-archive,commit-bare-user,checkout] [-timeout=30m] [-keep]
+//
+// To add a scenario (e.g. a pull from an HTTP server), write a function
+// returning a *scenario and list it in allScenarios: setup starts whatever
+// is shared (a server, a source repo), each tool says how to prepare, run
+// and clean up one timed run, and targets state the ratios to meet.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// env is what every scenario may use: the binaries, the input tree and a
+// scratch root on one filesystem (so checkouts can hardlink). A scenario
+// keeps its files under e.dir(its name), which the driver creates and removes.
+type env struct {
+	arbor   string        // arbor binary (absolute)
+	ostree  string        // peer ostree binary
+	tree    string        // input tree (absolute)
+	work    string        // scratch root for this invocation
+	timeout time.Duration // per command
+}
+
+// dir returns a path under the scratch root.
+func (e *env) dir(parts ...string) string {
+	return filepath.Join(append([]string{e.work}, parts...)...)
+}
+
+// tool is one contender in a scenario. Only run is timed; prepare and clean
+// happen around every timed run so outputs never carry over between runs.
+type tool struct {
+	name     string
+	prepare  func(e *env) error    // untimed, before each run (may be nil)
+	argv     func(e *env) []string // the timed command
+	clean    func(e *env) error    // untimed, after each run (may be nil)
+	checksum bool                  // last stdout line is a commit checksum to compare
+}
+
+// target is a goal for the ratio tools[0] / tools[peer].
+type target struct {
+	peer int     // index into scenario.tools
+	max  float64 // ratio must be <= max
+}
+
+// scenario is one benchmark row (or several, one per target). tools[0] is
+// always arbor; the rest are peers.
+type scenario struct {
+	name     string
+	setup    func(e *env) error // untimed, once before the runs (may be nil)
+	tools    []tool
+	teardown func(e *env) error // untimed, once after the runs (may be nil)
+	targets  []target
+}
+
+// sample is one timed run of one tool.
+type sample struct {
+	wall, cpu time.Duration
+	stdout    string
+}
+
+// result is everything measured for one scenario.
+type result struct {
+	sc      *scenario
+	samples [][]sample // [tool][run]
+	err     error      // first failure; the scenario stops there
+	notes   []string   // checksum comparison etc., printed under the table
+}
+
+func allScenarios() []*scenario {
+	return []*scenario{
+		commitScenario("commit-archive", "archive", 0.25),
+		commitScenario("commit-bare-user", "bare-user", 0.6),
+		checkoutScenario(),
+	}
+}
+
+// commitArgs is the commit both tools run; fixed owner, timestamp and no
+// xattrs make the resulting commit checksum deterministic and comparable.
+func commitArgs(bin, repo, tree string) []string {
+	return []string{bin, "--repo=" + repo, "commit", "-b", "bench",
+		"--no-xattrs", "--owner-uid=0", "--owner-gid=0",
+		"--timestamp=@1700000000", "-s", "bench", "--tree=dir=" + tree}
+}
+
+// commitScenario times a commit of the tree into a fresh repo per run.
+func commitScenario(name, mode string, max float64) *scenario {
+	mk := func(label string, bin func(e *env) string) tool {
+		repo := func(e *env) string { return e.dir(name, label+"-repo") }
+		return tool{
+			name: label,
+			prepare: func(e *env) error {
+				if err := removeAll(repo(e)); err != nil {
+					return err
+				}
+				_, err := run(e, []string{bin(e), "--repo=" + repo(e), "init", "--mode=" + mode})
+				return err
+			},
+			argv:     func(e *env) []string { return commitArgs(bin(e), repo(e), e.tree) },
+			clean:    func(e *env) error { return removeAll(repo(e)) },
+			checksum: true,
+		}
+	}
+	return &scenario{
+		name: name,
+		tools: []tool{
+			mk("arbor", func(e *env) string { return e.arbor }),
+			mk("ostree", func(e *env) string { return e.ostree }),
+		},
+		targets: []target{{peer: 1, max: max}},
+	}
+}
+
+// checkoutScenario times `checkout -U` from a bare-user repo that each tool
+// committed itself, plus `cp -al` of ostree's checkout as the floor a
+// hardlink checkout can hope for.
+func checkoutScenario() *scenario {
+	const name = "checkout"
+	repo := func(e *env, label string) string { return e.dir(name, label+"-repo") }
+	out := func(e *env, label string) string { return e.dir(name, label+"-out") }
+	src := func(e *env) string { return e.dir(name, "ostree-checkout") }
+	mk := func(label string, bin func(e *env) string) tool {
+		return tool{
+			name:    label,
+			prepare: func(e *env) error { return removeAll(out(e, label)) },
+			argv: func(e *env) []string {
+				return []string{bin(e), "--repo=" + repo(e, label), "checkout", "-U", "bench", out(e, label)}
+			},
+			clean: func(e *env) error { return removeAll(out(e, label)) },
+		}
+	}
+	arbor := func(e *env) string { return e.arbor }
+	ostree := func(e *env) string { return e.ostree }
+	return &scenario{
+		name: name,
+		setup: func(e *env) error {
+			for _, t := range []struct {
+				label string
+				bin   func(e *env) string
+			}{{"arbor", arbor}, {"ostree", ostree}} {
+				r := repo(e, t.label)
+				if _, err := run(e, []string{t.bin(e), "--repo=" + r, "init", "--mode=bare-user"}); err != nil {
+					return err
+				}
+				if _, err := run(e, commitArgs(t.bin(e), r, e.tree)); err != nil {
+					return err
+				}
+			}
+			// cp -al's source: ostree's own checkout, so cp links the same files.
+			_, err := run(e, []string{e.ostree, "--repo=" + repo(e, "ostree"), "checkout", "-U", "bench", src(e)})
+			return err
+		},
+		tools: []tool{
+			mk("arbor", arbor),
+			mk("ostree", ostree),
+			{
+				name:    "cp -al",
+				prepare: func(e *env) error { return removeAll(out(e, "cp")) },
+				argv:    func(e *env) []string { return []string{"cp", "-al", src(e), out(e, "cp")} },
+				clean:   func(e *env) error { return removeAll(out(e, "cp")) },
+			},
+		},
+		targets: []target{{peer: 1, max: 1.0}, {peer: 2, max: 1.3}},
+	}
+}
+
+// cmdError names the failing command and carries its stderr, so a broken
+// arbor subcommand is diagnosable from the bench log alone.
+type cmdError struct {
+	argv   []string
+	err    error
+	stderr string
+}
+
+func (c *cmdError) Error() string {
+	s := fmt.Sprintf("command failed: %s: %v", strings.Join(c.argv, " "), c.err)
+	if t := strings.TrimSpace(c.stderr); t != "" {
+		s += "\n  stderr: " + strings.ReplaceAll(t, "\n", "\n  stderr: ")
+	}
+	return s
+}
+
+// run executes argv and measures the whole process: wall clock from start to
+// reaped, and user+sys CPU from the kernel's rusage.
+func run(e *env, argv []string) (sample, error) {
+	ctx := context.Background()
+	if e.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.timeout)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (timeout %v)", err, e.timeout)
+		}
+		return sample{}, &cmdError{argv: argv, err: err, stderr: stderr.String()}
+	}
+	ps := cmd.ProcessState
+	return sample{wall: wall, cpu: ps.UserTime() + ps.SystemTime(), stdout: stdout.String()}, nil
+}
+
+// removeAll is os.RemoveAll that also copes with read-only directories
+// (checkouts keep the committed modes), which matters when not root.
+func removeAll(p string) error {
+	if err := os.RemoveAll(p); err == nil {
+		return nil
+	}
+	filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(q, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(p)
+}
+
+// runScenario runs setup, then runs× every tool interleaved (arbor, peer,
+// arbor, peer…) so slow drift affects all columns equally, then teardown.
+func runScenario(e *env, sc *scenario, runs int) *result {
+	r := &result{sc: sc, samples: make([][]sample, len(sc.tools))}
+	fail := func(err error) *result {
+		r.err = err
+		logf("%s: FAILED: %v", sc.name, err)
+		return r
+	}
+	// Each scenario owns e.dir(sc.name), fresh at start and gone at the end,
+	// so scenarios cannot see each other's leftovers or fill the disk.
+	if err := os.MkdirAll(e.dir(sc.name), 0o755); err != nil {
+		return fail(err)
+	}
+	defer func() {
+		if sc.teardown != nil {
+			if err := sc.teardown(e); err != nil {
+				logf("%s: teardown: %v", sc.name, err)
+			}
+		}
+		if err := removeAll(e.dir(sc.name)); err != nil {
+			logf("%s: removing scratch: %v", sc.name, err)
+		}
+	}()
+	if sc.setup != nil {
+		logf("%s: setup", sc.name)
+		if err := sc.setup(e); err != nil {
+			return fail(fmt.Errorf("setup: %w", err))
+		}
+	}
+	for i := 0; i < runs; i++ {
+		for ti, t := range sc.tools {
+			if t.prepare != nil {
+				if err := t.prepare(e); err != nil {
+					return fail(fmt.Errorf("%s prepare: %w", t.name, err))
+				}
+			}
+			s, err := run(e, t.argv(e))
+			if err != nil {
+				return fail(err)
+			}
+			r.samples[ti] = append(r.samples[ti], s)
+			logf("%s: run %d/%d %-7s wall %.3fs cpu %.3fs", sc.name, i+1, runs, t.name, s.wall.Seconds(), s.cpu.Seconds())
+			if t.clean != nil {
+				if err := t.clean(e); err != nil {
+					return fail(fmt.Errorf("%s clean: %w", t.name, err))
+				}
+			}
+		}
+	}
+	r.compareChecksums()
+	return r
+}
+
+// compareChecksums checks that every checksum-producing tool printed the
+// same commit on every run. A mismatch is loud but not fatal: the timings
+// are still worth seeing, and the message points at the correctness bug.
+func (r *result) compareChecksums() {
+	var names, sums []string
+	for ti, t := range r.sc.tools {
+		if !t.checksum || len(r.samples[ti]) == 0 {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, s := range r.samples[ti] {
+			seen[lastLine(s.stdout)] = true
+		}
+		if len(seen) > 1 {
+			r.notes = append(r.notes, fmt.Sprintf("**%s: %s printed different checksums across runs**", r.sc.name, t.name))
+			logf("WARNING: %s: %s printed different checksums across runs", r.sc.name, t.name)
+		}
+		names = append(names, t.name)
+		sums = append(sums, lastLine(r.samples[ti][len(r.samples[ti])-1].stdout))
+	}
+	if len(sums) < 2 {
+		return
+	}
+	match := true
+	for _, s := range sums[1:] {
+		if s != sums[0] || s == "" {
+			match = false
+		}
+	}
+	if match {
+		r.notes = append(r.notes, fmt.Sprintf("%s: checksums match: yes (%s)", r.sc.name, sums[0]))
+		return
+	}
+	var parts []string
+	for i := range names {
+		parts = append(parts, fmt.Sprintf("%s=%q", names[i], sums[i]))
+	}
+	msg := fmt.Sprintf("%s: checksums match: NO (%s)", r.sc.name, strings.Join(parts, " "))
+	r.notes = append(r.notes, "**"+msg+"**")
+	logf("WARNING: %s", msg)
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return strings.TrimSpace(s)
+}
+
+// median and min over one tool's runs.
+func stats(ss []sample, f func(sample) time.Duration) (med, min time.Duration) {
+	v := make([]time.Duration, len(ss))
+	for i, s := range ss {
+		v[i] = f(s)
+	}
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 1 {
+		med = v[n/2]
+	} else {
+		med = (v[n/2-1] + v[n/2]) / 2
+	}
+	return med, v[0]
+}
+
+func wallOf(s sample) time.Duration { return s.wall }
+func cpuOf(s sample) time.Duration  { return s.cpu }
+
+// treeStats reads every regular file once: this warms the page cache so the
+// first timed run is not penalised, and yields the size shown in the header.
+type treeStats struct{ files, dirs, symlinks, other, bytes int64 }
+
+func warmTree(root string) (treeStats, error) {
+	var st treeStats
+	buf := make([]byte, 1<<20)
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			st.dirs++
+		case d.Type()&fs.ModeSymlink != 0:
+			st.symlinks++
+		case d.Type().IsRegular():
+			st.files++
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			n, err := io.CopyBuffer(io.Discard, f, buf)
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			st.bytes += n
+		default:
+			st.other++
+		}
+		return nil
+	})
+	return st, err
+}
+
+// ostreeVersion returns the Version line of `ostree --version`.
+func ostreeVersion(bin string) string {
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if v, ok := strings.CutPrefix(l, "Version:"); ok {
+			return strings.Trim(strings.TrimSpace(v), "'")
+		}
+	}
+	return "unknown"
+}
+
+func kernel() string {
+	out, err := exec.Command("uname", "-r").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// report renders the header, the ratio table (one row per scenario and
+// target), a per-tool detail table with min and CPU figures, and notes.
+func report(e *env, st treeStats, runs int, results []*result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# arbor benchmark\n\n")
+	fmt.Fprintf(&b, "date: %s, kernel: %s, nproc: %d, ostree: %s, tree: %s (%d files, %d bytes = %s; %d dirs, %d symlinks), runs: %d (median wall clock, interleaved)\n\n",
+		time.Now().Format("2006-01-02 15:04:05 MST"), kernel(), runtime.NumCPU(), ostreeVersion(e.ostree),
+		e.tree, st.files, st.bytes, humanBytes(st.bytes), st.dirs, st.symlinks, runs)
+
+	b.WriteString("| scenario | arbor (s) | peer (s) | ratio arbor/peer | target | met? |\n")
+	b.WriteString("|---|---:|---:|---:|---|---|\n")
+	var notes []string
+	for _, r := range results {
+		for _, tg := range r.sc.targets {
+			peer := r.sc.tools[tg.peer].name
+			label := r.sc.name
+			if len(r.sc.targets) > 1 {
+				label += " vs " + peer
+			}
+			goal := fmt.Sprintf("≤ %.2fx %s", tg.max, peer)
+			if r.err != nil {
+				fmt.Fprintf(&b, "| %s | – | – | – | %s | FAILED |\n", label, goal)
+				continue
+			}
+			a, _ := stats(r.samples[0], wallOf)
+			p, _ := stats(r.samples[tg.peer], wallOf)
+			ratio := a.Seconds() / p.Seconds()
+			met := "no"
+			if ratio <= tg.max {
+				met = "yes"
+			}
+			fmt.Fprintf(&b, "| %s | %.3f | %.3f (%s) | %.2fx | %s | %s |\n", label, a.Seconds(), p.Seconds(), peer, ratio, goal, met)
+		}
+		notes = append(notes, r.notes...)
+		if r.err != nil {
+			notes = append(notes, fmt.Sprintf("**%s: FAILED:** `%s`", r.sc.name, strings.ReplaceAll(r.err.Error(), "\n", " ⏎ ")))
+		}
+	}
+
+	b.WriteString("\n| scenario | tool | wall median (s) | wall min (s) | cpu median (s) | cpu min (s) |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|\n")
+	for _, r := range results {
+		for ti, t := range r.sc.tools {
+			if len(r.samples[ti]) == 0 {
+				continue
+			}
+			wm, wn := stats(r.samples[ti], wallOf)
+			cm, cn := stats(r.samples[ti], cpuOf)
+			fmt.Fprintf(&b, "| %s | %s | %.3f | %.3f | %.3f | %.3f |\n", r.sc.name, t.name, wm.Seconds(), wn.Seconds(), cm.Seconds(), cn.Seconds())
+		}
+	}
+	if len(notes) > 0 {
+		b.WriteString("\n")
+		for _, n := range notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+	}
+	return b.String()
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+func main() {
+	if err := mainErr(); err != nil {
+		logf("%v", err)
+		os.Exit(1)
+	}
+}
+
+func mainErr() error {
+	arborFlag := flag.String("arbor", "", "arbor binary to measure (required)")
+	ostreeFlag := flag.String("ostree", "/usr/bin/ostree", "peer ostree binary")
+	treeFlag := flag.String("tree", "/usr/share", "directory tree to commit and check out")
+	runs := flag.Int("runs", 3, "timed runs per tool; the median is reported")
+	workFlag := flag.String("work", "", "parent of the scratch directory (default: system temp dir); repos and checkouts share it so hardlinks work")
+	outFlag := flag.String("out", "", "also write the markdown report to this file")
+	onlyFlag := flag.String("only", "", "comma-separated scenarios to run (default all)")
+	timeout := flag.Duration("timeout", 30*time.Minute, "per-command timeout (0 = none)")
+	keep := flag.Bool("keep", false, "keep the scratch directory")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", flag.Args())
+	}
+	if *arborFlag == "" {
+		return errors.New("-arbor=PATH is required")
+	}
+	if *runs < 1 {
+		return errors.New("-runs must be >= 1")
+	}
+
+	scs := allScenarios()
+	if *onlyFlag != "" {
+		want := map[string]bool{}
+		for _, n := range strings.Split(*onlyFlag, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				want[n] = true
+			}
+		}
+		var names []string
+		var sel []*scenario
+		for _, sc := range scs {
+			names = append(names, sc.name)
+			if want[sc.name] {
+				sel = append(sel, sc)
+				delete(want, sc.name)
+			}
+		}
+		if len(want) > 0 {
+			var bad []string
+			for n := range want {
+				bad = append(bad, n)
+			}
+			sort.Strings(bad)
+			return fmt.Errorf("unknown scenario(s) %s; known: %s", strings.Join(bad, ","), strings.Join(names, ","))
+		}
+		scs = sel
+	}
+
+	// Resolve binaries up front so a typo fails before minutes of setup,
+	// and make paths absolute since they are used from several directories.
+	arbor, err := exec.LookPath(*arborFlag)
+	if err != nil {
+		return fmt.Errorf("-arbor: %w", err)
+	}
+	ostree, err := exec.LookPath(*ostreeFlag)
+	if err != nil {
+		return fmt.Errorf("-ostree: %w", err)
+	}
+	if _, err := exec.LookPath("cp"); err != nil {
+		return err
+	}
+	e := &env{timeout: *timeout}
+	for _, p := range []struct {
+		dst *string
+		src string
+	}{{&e.arbor, arbor}, {&e.ostree, ostree}, {&e.tree, *treeFlag}} {
+		if *p.dst, err = filepath.Abs(p.src); err != nil {
+			return err
+		}
+	}
+	if fi, err := os.Stat(e.tree); err != nil || !fi.IsDir() {
+		return fmt.Errorf("-tree %s: not a directory (%v)", e.tree, err)
+	}
+	if *workFlag != "" {
+		if err := os.MkdirAll(*workFlag, 0o755); err != nil {
+			return err
+		}
+	}
+	if e.work, err = os.MkdirTemp(*workFlag, "arbor-bench-"); err != nil {
+		return err
+	}
+	if *keep {
+		logf("scratch directory kept: %s", e.work)
+	} else {
+		defer removeAll(e.work)
+	}
+
+	logf("warming page cache: reading %s", e.tree)
+	st, err := warmTree(e.tree)
+	if err != nil {
+		return fmt.Errorf("reading tree: %w", err)
+	}
+	logf("tree: %d files, %s, %d dirs, %d symlinks", st.files, humanBytes(st.bytes), st.dirs, st.symlinks)
+	if st.other > 0 {
+		logf("warning: tree has %d special files (devices, fifos, sockets); commits may fail", st.other)
+	}
+
+	var results []*result
+	failed := false
+	for _, sc := range scs {
+		r := runScenario(e, sc, *runs)
+		failed = failed || r.err != nil
+		results = append(results, r)
+	}
+
+	md := report(e, st, *runs, results)
+	fmt.Print(md)
+	if *outFlag != "" {
+		if err := os.WriteFile(*outFlag, []byte(md), 0o644); err != nil {
+			return err
+		}
+	}
+	if failed {
+		return errors.New("one or more scenarios failed (see above)")
+	}
+	return nil
+}
