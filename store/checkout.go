@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +41,26 @@ type checkout struct {
 	files atomic.Int64
 	// canLink is cleared after the first EXDEV, so later files copy at once.
 	canLink atomic.Bool
+	objects int // fd of objects/, so links resolve two path components
+
+	metaMu sync.Mutex
+	metas  map[object.Checksum]object.DirMeta // most trees share a few dirmetas
+}
+
+func (co *checkout) dirMeta(c object.Checksum) (object.DirMeta, error) {
+	co.metaMu.Lock()
+	m, ok := co.metas[c]
+	co.metaMu.Unlock()
+	if ok {
+		return m, nil
+	}
+	m, err := co.r.ReadDirMeta(c)
+	if err == nil {
+		co.metaMu.Lock()
+		co.metas[c] = m
+		co.metaMu.Unlock()
+	}
+	return m, err
 }
 
 // Checkout writes a commit (or a part of it) out to dest as files. Files are
@@ -53,7 +74,14 @@ func (r *Repo) Checkout(ctx context.Context, commit object.Checksum, dest string
 	if err != nil {
 		return err
 	}
-	co := &checkout{ctx: ctx, r: r, opts: &opts, sem: make(chan struct{}, 2*runtime.GOMAXPROCS(0)+2)}
+	co := &checkout{ctx: ctx, r: r, opts: &opts, sem: make(chan struct{}, 2*runtime.GOMAXPROCS(0)+2),
+		metas: map[object.Checksum]object.DirMeta{}}
+	objects, err := unix.Open(filepath.Join(r.path, "objects"), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("checkout: %w", err)
+	}
+	defer unix.Close(objects)
+	co.objects = objects
 	co.canLink.Store(r.mode == ModeBareUser || r.mode == ModeBare || r.mode == ModeBareUserOnly)
 	if opts.RequireHardlinks && !co.canLink.Load() {
 		return fmt.Errorf("checkout: hardlinks required but a %s repo holds no files to link", r.mode)
@@ -106,7 +134,7 @@ func (co *checkout) dir(pfd int, name, path string, tree, meta object.Checksum, 
 	if err := co.ctx.Err(); err != nil {
 		return err
 	}
-	m, err := co.r.ReadDirMeta(meta)
+	m, err := co.dirMeta(meta)
 	if err != nil {
 		return err
 	}
@@ -202,7 +230,31 @@ func (co *checkout) linkable(h *object.FileHeader) bool {
 	return false
 }
 
+// fastLink hardlinks a bare-user object into a user-mode checkout reading
+// nothing but its user.ostreemeta xattr: this is the whole cost of a
+// checkout, so it is kept to two syscalls. It returns false when the file
+// needs the general path (a symlink, or linking failed).
+func (co *checkout) fastLink(dfd int, name string, c object.Checksum) bool {
+	if co.r.mode != ModeBareUser || !co.opts.UserMode || !co.canLink.Load() || co.opts.Union {
+		return false
+	}
+	var buf [256]byte
+	n, err := unix.Lgetxattr(co.r.ObjectPath(c, object.TypeFile), "user.ostreemeta", buf[:])
+	if err != nil || n < 12 {
+		return false
+	}
+	mode := uint32(buf[8])<<24 | uint32(buf[9])<<16 | uint32(buf[10])<<8 | uint32(buf[11])
+	if mode&object.ModeTypeMask != object.ModeRegular {
+		return false
+	}
+	return unix.Linkat(co.objects, objectRel(c), dfd, name, 0) == nil
+}
+
 func (co *checkout) file(dfd int, name, path string, c object.Checksum) error {
+	if co.fastLink(dfd, name, c) {
+		co.files.Add(1)
+		return nil
+	}
 	ct, err := co.r.OpenContent(c)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
@@ -216,7 +268,7 @@ func (co *checkout) file(dfd int, name, path string, c object.Checksum) error {
 		}
 	}
 	if co.linkable(h) {
-		err := unix.Linkat(unix.AT_FDCWD, co.r.ObjectPath(c, object.TypeFile), dfd, name, 0)
+		err := unix.Linkat(co.objects, objectRel(c), dfd, name, 0)
 		if err == nil {
 			return nil
 		}
@@ -252,7 +304,7 @@ func (co *checkout) file(dfd int, name, path string, c object.Checksum) error {
 	out := os.NewFile(uintptr(fd), path)
 	defer out.Close()
 	if raw := ct.File(); raw != nil {
-		_, err = copyContent(out, contentSource{file: raw, size: int64(ct.Size)})
+		_, err = copyContent(fd, contentSource{fd: int(raw.Fd()), size: int64(ct.Size)})
 	} else {
 		_, err = io.Copy(out, ct.Reader)
 	}
@@ -279,4 +331,9 @@ func (co *checkout) file(dfd int, name, path string, c object.Checksum) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return out.Close()
+}
+
+// objectRel is a bare content object's path relative to objects/.
+func objectRel(c object.Checksum) string {
+	return strings.TrimPrefix(object.Path(c, object.TypeFile, false), "objects/")
 }

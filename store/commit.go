@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -218,7 +219,7 @@ func (cm *committer) dir(d *os.File, path string) (object.Checksum, object.Check
 		}
 		dm.Xattrs = xs
 	}
-	names, err := d.Readdirnames(-1)
+	ents, err := d.ReadDir(-1)
 	if err != nil {
 		return object.Zero, object.Zero, fmt.Errorf("reading directory %s: %w", path, err)
 	}
@@ -227,22 +228,32 @@ func (cm *committer) dir(d *os.File, path string) (object.Checksum, object.Check
 	var wg sync.WaitGroup
 	var errOnce sync.Once
 	var firstErr error
-	fail := func(err error) { errOnce.Do(func() { firstErr = err }) }
+	failed := atomic.Bool{}
+	fail := func(err error) { errOnce.Do(func() { firstErr = err; failed.Store(true) }) }
 	var mu sync.Mutex
 	dfd := int(d.Fd())
-	for _, name := range names {
+	for _, ent := range ents {
+		if failed.Load() {
+			break
+		}
+		name := ent.Name()
 		p := filepath.Join(path, name)
 		if err := object.ValidateName(name); err != nil {
 			fail(fmt.Errorf("%s: %w", p, err))
 			break
 		}
-		var est unix.Stat_t
-		if err := unix.Fstatat(dfd, name, &est, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			fail(fmt.Errorf("%s: %w", p, err))
-			break
+		// The type comes from getdents; only unknown types cost a stat.
+		typ := ent.Type() & fs.ModeType
+		if ent.Type()&fs.ModeIrregular != 0 {
+			var est unix.Stat_t
+			if err := unix.Fstatat(dfd, name, &est, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				fail(fmt.Errorf("%s: %w", p, err))
+				break
+			}
+			typ = modeType(est.Mode)
 		}
-		switch est.Mode & unix.S_IFMT {
-		case unix.S_IFDIR:
+		switch {
+		case typ == fs.ModeDir:
 			fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 			if err != nil {
 				fail(fmt.Errorf("opening directory %s: %w", p, err))
@@ -262,13 +273,13 @@ func (cm *committer) dir(d *os.File, path string) (object.Checksum, object.Check
 				tree.Dirs = append(tree.Dirs, object.DirEntry{Name: name, Tree: tc, Meta: mc})
 				mu.Unlock()
 			}()
-		case unix.S_IFREG, unix.S_IFLNK:
+		case typ == 0 || typ == fs.ModeSymlink:
 			cm.sem <- struct{}{}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer func() { <-cm.sem }()
-				c, err := cm.file(dfd, name, p, &est)
+				c, err := cm.file(dfd, name, p, typ == fs.ModeSymlink)
 				if err != nil {
 					fail(err)
 					return
@@ -278,10 +289,7 @@ func (cm *committer) dir(d *os.File, path string) (object.Checksum, object.Check
 				mu.Unlock()
 			}()
 		default:
-			fail(fmt.Errorf("%s: unsupported file type (%s): only regular files, symlinks and directories can be committed", p, fileKind(est.Mode)))
-		}
-		if firstErr != nil {
-			break
+			fail(unsupported(p, typ))
 		}
 	}
 	wg.Wait()
@@ -301,26 +309,52 @@ func (cm *committer) dir(d *os.File, path string) (object.Checksum, object.Check
 	return tc, mc, nil
 }
 
-func fileKind(mode uint32) string {
+// modeType converts a stat mode to the fs.FileMode type bits ReadDir uses.
+func modeType(mode uint32) fs.FileMode {
 	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return 0
+	case unix.S_IFDIR:
+		return fs.ModeDir
+	case unix.S_IFLNK:
+		return fs.ModeSymlink
 	case unix.S_IFIFO:
-		return "fifo"
+		return fs.ModeNamedPipe
 	case unix.S_IFSOCK:
-		return "socket"
+		return fs.ModeSocket
 	case unix.S_IFCHR:
-		return "character device"
-	case unix.S_IFBLK:
-		return "block device"
+		return fs.ModeDevice | fs.ModeCharDevice
 	}
-	return fmt.Sprintf("mode %#o", mode)
+	return fs.ModeDevice
+}
+
+// unsupported is ostree's refusal of special files, naming the path.
+func unsupported(path string, typ fs.FileMode) error {
+	kind := "device"
+	switch {
+	case typ&fs.ModeNamedPipe != 0:
+		kind = "fifo"
+	case typ&fs.ModeSocket != 0:
+		kind = "socket"
+	case typ&fs.ModeCharDevice != 0:
+		kind = "character device"
+	}
+	return fmt.Errorf("%s: not a regular file or symlink (a %s): only files, symlinks and directories can be committed", path, kind)
 }
 
 // file commits one regular file or symlink.
-func (cm *committer) file(dfd int, name, path string, st *unix.Stat_t) (object.Checksum, error) {
-	h := object.FileHeader{Mode: cm.canonical(st.Mode)}
-	h.UID, h.GID = cm.owner(st.Uid, st.Gid)
+func (cm *committer) file(dfd int, name, path string, symlink bool) (object.Checksum, error) {
 	cm.files.Add(1)
-	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+	if symlink {
+		var st unix.Stat_t
+		if err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return object.Zero, fmt.Errorf("%s: %w", path, err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			return object.Zero, fmt.Errorf("%s: changed type while being committed", path)
+		}
+		h := object.FileHeader{Mode: cm.canonical(st.Mode)}
+		h.UID, h.GID = cm.owner(st.Uid, st.Gid)
 		buf := make([]byte, 4096)
 		n, err := unix.Readlinkat(dfd, name, buf)
 		if err != nil {
@@ -342,19 +376,25 @@ func (cm *committer) file(dfd int, name, path string, st *unix.Stat_t) (object.C
 		return c, cm.t.writeContent(c, &h, contentSource{})
 	}
 
-	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOATIME, 0)
+	// O_NONBLOCK: should the entry have become a fifo, opening it must not hang.
+	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOATIME
+	fd, err := unix.Openat(dfd, name, flags, 0)
 	if errors.Is(err, unix.EPERM) { // O_NOATIME needs ownership
-		fd, err = unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		fd, err = unix.Openat(dfd, name, flags&^unix.O_NOATIME, 0)
 	}
 	if err != nil {
 		return object.Zero, fmt.Errorf("opening %s: %w", path, err)
 	}
-	f := os.NewFile(uintptr(fd), path)
-	defer f.Close()
-	var fst unix.Stat_t
-	if err := unix.Fstat(fd, &fst); err != nil {
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
 		return object.Zero, fmt.Errorf("%s: %w", path, err)
 	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return object.Zero, unsupported(path, modeType(st.Mode))
+	}
+	h := object.FileHeader{Mode: cm.canonical(st.Mode)}
+	h.UID, h.GID = cm.owner(st.Uid, st.Gid)
 	if !cm.opts.NoXattrs {
 		xs, err := fdXattrs(fd)
 		if err != nil {
@@ -362,21 +402,22 @@ func (cm *committer) file(dfd int, name, path string, st *unix.Stat_t) (object.C
 		}
 		h.Xattrs = xs
 	}
-	size := fst.Size
-	src := contentSource{file: f, size: size}
+	size := st.Size
+	src := contentSource{fd: fd, size: size}
 	var c object.Checksum
 	if size <= smallFile {
 		bp := bufPool.Get().(*[]byte)
 		defer bufPool.Put(bp)
 		buf := (*bp)[:size]
-		if _, err := io.ReadFull(f, buf); err != nil {
+		n, err := io.ReadFull(io.NewSectionReader(fdReaderAt(fd), 0, size), buf)
+		if err != nil {
 			return object.Zero, fmt.Errorf("reading %s: %w", path, err)
 		}
-		src.data = buf
-		c = object.ContentChecksum(&h, buf)
+		src.data = buf[:n]
+		c = object.ContentChecksum(&h, src.data)
 	} else {
 		hs := object.NewContentHash(&h)
-		n, err := io.Copy(hs, io.NewSectionReader(f, 0, size))
+		n, err := io.Copy(hs, io.NewSectionReader(fdReaderAt(fd), 0, size))
 		if err != nil {
 			return object.Zero, fmt.Errorf("reading %s: %w", path, err)
 		}

@@ -36,7 +36,7 @@ type Txn struct {
 	mu      sync.Mutex
 	claimed map[index.Ref]bool
 	staged  []index.Entry
-	dirs    [256]bool
+	dirs    [256]int // fds of staging/XX, 0 until made; names resolve from them
 	unlock  func()
 }
 
@@ -130,21 +130,26 @@ func (t *Txn) unclaim(ref index.Ref) {
 	t.mu.Unlock()
 }
 
-// stagePath returns the staging path of an object, creating its directory.
-func (t *Txn) stagePath(ref index.Ref) (string, error) {
-	p := filepath.Join(t.staging, object.Path(ref.Checksum, ref.Type, t.r.archive()))
+// stageDir returns the fd of the staging directory for an object and the
+// object's file name in it, creating the directory on first use.
+func (t *Txn) stageDir(ref index.Ref) (int, string, error) {
+	rel := object.Path(ref.Checksum, ref.Type, t.r.archive()) // objects/XX/NAME
+	name := rel[len("objects/XX/"):]
 	t.mu.Lock()
-	made := t.dirs[ref.Checksum[0]]
-	t.mu.Unlock()
-	if !made {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return "", err
-		}
-		t.mu.Lock()
-		t.dirs[ref.Checksum[0]] = true
-		t.mu.Unlock()
+	defer t.mu.Unlock()
+	if fd := t.dirs[ref.Checksum[0]]; fd > 0 {
+		return fd, name, nil
 	}
-	return p, nil
+	dir := filepath.Join(t.staging, rel[len("objects/"):len("objects/XX")])
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return 0, "", err
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, "", err
+	}
+	t.dirs[ref.Checksum[0]] = fd
+	return fd, name, nil
 }
 
 func (t *Txn) staged1(ref index.Ref, size int64) {
@@ -166,48 +171,93 @@ func (t *Txn) writeMetaAs(ref index.Ref, data []byte) error {
 	if err != nil || !ok {
 		return err
 	}
-	p, err := t.stagePath(ref)
+	if err := t.writeStaged(ref, data); err != nil {
+		t.unclaim(ref)
+		return err
+	}
+	return nil
+}
+
+func (t *Txn) writeStaged(ref index.Ref, data []byte) error {
+	dfd, name, err := t.stageDir(ref)
 	if err == nil {
-		err = os.WriteFile(p, data, 0o644)
+		err = writeFileAt(dfd, name, data, 0o644)
 	}
 	if err != nil {
-		t.unclaim(ref)
 		return fmt.Errorf("writing %s: %w", object.Name(ref.Checksum, ref.Type), err)
 	}
 	t.staged1(ref, int64(len(data)))
 	return nil
 }
 
+// writeFileAt creates a new file in a directory and writes data to it.
+func writeFileAt(dfd int, name string, data []byte, perm uint32) error {
+	fd, err := unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, perm)
+	if err != nil {
+		return err
+	}
+	if err := writeAll(fd, data); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	if err := unix.Fchmod(fd, perm); err != nil { // whatever the umask
+		unix.Close(fd)
+		return err
+	}
+	return unix.Close(fd)
+}
+
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
 // WriteCommitMeta stores detached metadata for a commit, replacing any.
 func (t *Txn) WriteCommitMeta(commit object.Checksum, data []byte) error {
 	ref := index.Ref{Checksum: commit, Type: object.TypeCommitMeta}
-	p, err := t.stagePath(ref)
-	if err == nil {
-		err = os.WriteFile(p, data, 0o644)
-	}
-	if err != nil {
-		return fmt.Errorf("writing detached metadata of %s: %w", commit, err)
+	if err := t.writeStaged(ref, data); err != nil {
+		return err
 	}
 	t.mu.Lock()
 	t.claimed[ref] = true
 	t.mu.Unlock()
-	t.staged1(ref, int64(len(data)))
 	return nil
 }
 
 // contentSource is what a content object is written from: bytes in memory,
-// or a file section read (or copied in the kernel) on demand.
+// or a file read (or copied in the kernel) on demand.
 type contentSource struct {
 	data []byte
-	file *os.File
+	fd   int // source file when data is nil and size > 0
 	size int64
 }
 
 func (s contentSource) reader() io.Reader {
-	if s.data != nil || s.file == nil {
+	if s.data != nil || s.size == 0 {
 		return bytesReader(s.data)
 	}
-	return io.NewSectionReader(s.file, 0, s.size)
+	return io.NewSectionReader(fdReaderAt(s.fd), 0, s.size)
+}
+
+// fdReaderAt reads a raw descriptor without the runtime poller: regular
+// files never block, and the poller costs syscalls per file.
+type fdReaderAt int
+
+func (f fdReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := unix.Pread(int(f), p, off)
+	if err == nil && n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	if n < 0 {
+		n = 0
+	}
+	return n, err
 }
 
 // writeContent stores a content object whose checksum the caller computed.
@@ -217,13 +267,13 @@ func (t *Txn) writeContent(c object.Checksum, h *object.FileHeader, src contentS
 	if err != nil || !ok {
 		return err
 	}
-	p, err := t.stagePath(ref)
+	dfd, name, err := t.stageDir(ref)
 	var size int64
 	if err == nil {
-		size, err = t.r.writeContentFile(p, h, src)
+		size, err = t.r.writeContentFile(dfd, name, h, src)
 	}
 	if err != nil {
-		os.Remove(p)
+		unix.Unlinkat(dfd, name, 0)
 		t.unclaim(ref)
 		return fmt.Errorf("writing %s: %w", object.Name(c, object.TypeFile), err)
 	}
@@ -231,15 +281,38 @@ func (t *Txn) writeContent(c object.Checksum, h *object.FileHeader, src contentS
 	return nil
 }
 
-// writeContentFile writes one content object file in the repo's mode and
-// returns its size on disk.
-func (r *Repo) writeContentFile(p string, h *object.FileHeader, src contentSource) (int64, error) {
-	switch {
-	case r.mode == ModeArchive:
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
+// writeContentFile writes one content object file, name in directory dfd,
+// in the repo's mode and returns its size on disk.
+func (r *Repo) writeContentFile(dfd int, name string, h *object.FileHeader, src contentSource) (int64, error) {
+	if h.IsSymlink() && (r.mode == ModeBare || r.mode == ModeBareUserOnly) {
+		if err := unix.Symlinkat(h.Target, dfd, name); err != nil {
 			return 0, err
 		}
+		if r.mode == ModeBare {
+			if err := unix.Fchownat(dfd, name, int(h.UID), int(h.GID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return 0, err
+			}
+			at := fmt.Sprintf("/proc/self/fd/%d/%s", dfd, name)
+			for _, x := range h.Xattrs {
+				if err := unix.Lsetxattr(at, x.Name, x.Value, 0); err != nil {
+					return 0, fmt.Errorf("setting xattr %s: %w", x.Name, err)
+				}
+			}
+		}
+		return int64(len(h.Target)), nil
+	}
+	fd, err := unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}()
+	if r.mode == ModeArchive {
+		f := os.NewFile(uintptr(fd), name)
+		fd = -1
 		defer f.Close()
 		bw := bufio.NewWriterSize(f, 64<<10)
 		if err := object.WriteArchive(bw, h, uint64(src.size), src.reader(), r.zlibLevel); err != nil {
@@ -248,41 +321,22 @@ func (r *Repo) writeContentFile(p string, h *object.FileHeader, src contentSourc
 		if err := bw.Flush(); err != nil {
 			return 0, err
 		}
+		if err := f.Chmod(0o644); err != nil {
+			return 0, err
+		}
 		st, err := f.Stat()
 		if err != nil {
 			return 0, err
 		}
 		return st.Size(), f.Close()
-	case h.IsSymlink() && (r.mode == ModeBare || r.mode == ModeBareUserOnly):
-		if err := os.Symlink(h.Target, p); err != nil {
-			return 0, err
-		}
-		if r.mode == ModeBare {
-			if err := os.Lchown(p, int(h.UID), int(h.GID)); err != nil {
-				return 0, err
-			}
-			for _, x := range h.Xattrs {
-				if err := unix.Lsetxattr(p, x.Name, x.Value, 0); err != nil {
-					return 0, fmt.Errorf("setting xattr %s: %w", x.Name, err)
-				}
-			}
-		}
-		return int64(len(h.Target)), nil
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	fd := int(f.Fd())
 	var size int64
 	if h.IsSymlink() { // bare-user: the target and a NUL in a regular file
-		n, err := f.WriteString(h.Target + "\x00")
-		if err != nil {
+		if err := writeAll(fd, []byte(h.Target+"\x00")); err != nil {
 			return 0, err
 		}
-		size = int64(n)
-	} else if size, err = copyContent(f, src); err != nil {
+		size = int64(len(h.Target) + 1)
+	} else if size, err = copyContent(fd, src); err != nil {
 		return 0, err
 	}
 	perm := h.Mode & object.ModePerm
@@ -315,27 +369,47 @@ func (r *Repo) writeContentFile(p string, h *object.FileHeader, src contentSourc
 	if err := unix.Futimes(fd, []unix.Timeval{{}, {}}); err != nil {
 		return 0, err
 	}
-	return size, f.Close()
+	err = unix.Close(fd)
+	fd = -1
+	return size, err
 }
 
 // copyContent writes the payload, in the kernel when it comes from a file.
-func copyContent(dst *os.File, src contentSource) (int64, error) {
-	if src.data != nil || src.file == nil {
-		n, err := dst.Write(src.data)
-		return int64(n), err
+func copyContent(dst int, src contentSource) (int64, error) {
+	if src.data != nil || src.size == 0 {
+		return int64(len(src.data)), writeAll(dst, src.data)
 	}
 	var off int64
 	for off < src.size {
-		n, err := unix.CopyFileRange(int(src.file.Fd()), &off, int(dst.Fd()), nil, int(src.size-off), 0)
+		n, err := unix.CopyFileRange(src.fd, &off, dst, nil, int(src.size-off), 0)
 		if err != nil || n == 0 {
-			if off == 0 && (errors.Is(err, unix.EXDEV) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS)) {
-				return io.Copy(dst, io.NewSectionReader(src.file, 0, src.size))
+			if off == 0 && (errors.Is(err, unix.EXDEV) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP)) {
+				return copyByRead(dst, src)
 			}
 			if err == nil {
 				err = fmt.Errorf("source shrank to %d bytes while being read", off)
 			}
 			return off, err
 		}
+	}
+	return off, nil
+}
+
+func copyByRead(dst int, src contentSource) (int64, error) {
+	buf := make([]byte, 256<<10)
+	var off int64
+	for off < src.size {
+		n, err := unix.Pread(src.fd, buf, off)
+		if err != nil {
+			return off, err
+		}
+		if n == 0 {
+			return off, fmt.Errorf("source shrank to %d bytes while being read", off)
+		}
+		if err := writeAll(dst, buf[:n]); err != nil {
+			return off, err
+		}
+		off += int64(n)
 	}
 	return off, nil
 }
@@ -353,17 +427,30 @@ func (t *Txn) Commit() error {
 	sort.SliceStable(t.staged, func(i, j int) bool {
 		return t.staged[i].Type != object.TypeCommit && t.staged[j].Type == object.TypeCommit
 	})
-	var made [256]bool
+	var objDirs [256]int
+	defer func() {
+		for _, fd := range objDirs {
+			if fd > 0 {
+				unix.Close(fd)
+			}
+		}
+	}()
 	for _, e := range t.staged {
 		rel := object.Path(e.Checksum, e.Type, t.r.archive())
-		dst := filepath.Join(t.r.path, rel)
-		if !made[e.Checksum[0]] {
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		p := e.Checksum[0]
+		if objDirs[p] == 0 {
+			dir := filepath.Join(t.r.path, filepath.Dir(rel))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return fmt.Errorf("creating %s: %w", filepath.Dir(rel), err)
 			}
-			made[e.Checksum[0]] = true
+			fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("opening %s: %w", filepath.Dir(rel), err)
+			}
+			objDirs[p] = fd
 		}
-		if err := os.Rename(filepath.Join(t.staging, rel), dst); err != nil {
+		name := rel[len("objects/XX/"):]
+		if err := unix.Renameat(t.dirs[p], name, objDirs[p], name); err != nil {
 			return fmt.Errorf("moving %s into place: %w", object.Name(e.Checksum, e.Type), err)
 		}
 	}
@@ -385,6 +472,12 @@ func (t *Txn) Abort() { t.release() }
 func (t *Txn) release() {
 	if t.lock == nil {
 		return
+	}
+	for i, fd := range t.dirs {
+		if fd > 0 {
+			unix.Close(fd)
+			t.dirs[i] = 0
+		}
 	}
 	os.RemoveAll(t.staging)
 	t.lock.Close()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 
 	"github.com/klauspost/compress/flate"
 
@@ -129,10 +130,21 @@ func WriteArchive(w io.Writer, h *FileHeader, size uint64, payload io.Reader, le
 	if h.IsSymlink() {
 		return nil
 	}
-	fw, err := flate.NewWriter(w, level)
-	if err != nil {
-		return err
+	if level < 1 || level > 9 {
+		return fmt.Errorf("compression level %d out of range 1-9", level)
 	}
+	// A deflate writer holds about a megabyte of state: reuse them, or a
+	// commit of many small files spends its time faulting in fresh memory.
+	fw, _ := writerPools[level].Get().(*flate.Writer)
+	if fw == nil {
+		var err error
+		if fw, err = flate.NewWriter(w, level); err != nil {
+			return err
+		}
+	} else {
+		fw.Reset(w)
+	}
+	defer writerPools[level].Put(fw)
 	n, err := io.Copy(fw, payload)
 	if err != nil {
 		return err
@@ -142,6 +154,8 @@ func WriteArchive(w io.Writer, h *FileHeader, size uint64, payload io.Reader, le
 	}
 	return fw.Close()
 }
+
+var writerPools [10]sync.Pool
 
 // maxHeader bounds a content header; real ones are far smaller, and the
 // bound keeps a hostile object from making us allocate gigabytes.

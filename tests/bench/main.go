@@ -44,6 +44,50 @@ type env struct {
 	tree    string        // input tree (absolute)
 	work    string        // scratch root for this invocation
 	timeout time.Duration // per command
+	// freshFS puts every repo on an ext4 filesystem made for it, so no run
+	// pays for another's deleted inodes (ext4 scans recently freed inodes
+	// on allocation) and both tools start from the same state.
+	freshFS   bool
+	treeBytes int64
+}
+
+// mountFresh makes dir the mount point of a new, empty ext4 filesystem
+// (or just a directory without -fresh-fs).
+func (e *env) mountFresh(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if !e.freshFS {
+		return nil
+	}
+	img := dir + ".img"
+	f, err := os.Create(img)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(4*e.treeBytes + 1<<30)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if _, err := run(e, []string{"mkfs.ext4", "-q", "-F", img}); err != nil {
+		return err
+	}
+	_, err = run(e, []string{"mount", "-o", "loop", img, dir})
+	return err
+}
+
+// unmountFresh undoes mountFresh.
+func (e *env) unmountFresh(dir string) error {
+	if e.freshFS {
+		if _, err := run(e, []string{"umount", dir}); err != nil {
+			return err
+		}
+		if err := os.Remove(dir + ".img"); err != nil {
+			return err
+		}
+	}
+	return removeAll(dir)
 }
 
 // dir returns a path under the scratch root.
@@ -110,18 +154,19 @@ func commitArgs(bin, repo, tree string) []string {
 // commitScenario times a commit of the tree into a fresh repo per run.
 func commitScenario(name, mode string, max float64) *scenario {
 	mk := func(label string, bin func(e *env) string) tool {
-		repo := func(e *env) string { return e.dir(name, label+"-repo") }
+		fs := func(e *env) string { return e.dir(name, label+"-fs") }
+		repo := func(e *env) string { return filepath.Join(fs(e), "repo") }
 		return tool{
 			name: label,
 			prepare: func(e *env) error {
-				if err := removeAll(repo(e)); err != nil {
+				if err := e.mountFresh(fs(e)); err != nil {
 					return err
 				}
 				_, err := run(e, []string{bin(e), "--repo=" + repo(e), "init", "--mode=" + mode})
 				return err
 			},
 			argv:     func(e *env) []string { return commitArgs(bin(e), repo(e), e.tree) },
-			clean:    func(e *env) error { return removeAll(repo(e)) },
+			clean:    func(e *env) error { return e.unmountFresh(fs(e)) },
 			checksum: true,
 		}
 	}
@@ -140,9 +185,11 @@ func commitScenario(name, mode string, max float64) *scenario {
 // hardlink checkout can hope for.
 func checkoutScenario() *scenario {
 	const name = "checkout"
-	repo := func(e *env, label string) string { return e.dir(name, label+"-repo") }
-	out := func(e *env, label string) string { return e.dir(name, label+"-out") }
-	src := func(e *env) string { return e.dir(name, "ostree-checkout") }
+	// Each tool's repo and outputs share one fresh filesystem, so links work.
+	fs := func(e *env, label string) string { return e.dir(name, label+"-fs") }
+	repo := func(e *env, label string) string { return filepath.Join(fs(e, label), "repo") }
+	out := func(e *env, label string) string { return filepath.Join(fs(e, label), "out") }
+	src := func(e *env) string { return filepath.Join(fs(e, "ostree"), "ostree-checkout") }
 	mk := func(label string, bin func(e *env) string) tool {
 		return tool{
 			name:    label,
@@ -163,6 +210,9 @@ func checkoutScenario() *scenario {
 				bin   func(e *env) string
 			}{{"arbor", arbor}, {"ostree", ostree}} {
 				r := repo(e, t.label)
+				if err := e.mountFresh(fs(e, t.label)); err != nil {
+					return err
+				}
 				if _, err := run(e, []string{t.bin(e), "--repo=" + r, "init", "--mode=bare-user"}); err != nil {
 					return err
 				}
@@ -179,10 +229,18 @@ func checkoutScenario() *scenario {
 			mk("ostree", ostree),
 			{
 				name:    "cp -al",
-				prepare: func(e *env) error { return removeAll(out(e, "cp")) },
-				argv:    func(e *env) []string { return []string{"cp", "-al", src(e), out(e, "cp")} },
-				clean:   func(e *env) error { return removeAll(out(e, "cp")) },
+				prepare: func(e *env) error { return removeAll(out(e, "ostree") + "-cp") },
+				argv:    func(e *env) []string { return []string{"cp", "-al", src(e), out(e, "ostree") + "-cp"} },
+				clean:   func(e *env) error { return removeAll(out(e, "ostree") + "-cp") },
 			},
+		},
+		teardown: func(e *env) error {
+			for _, l := range []string{"arbor", "ostree"} {
+				if err := e.unmountFresh(fs(e, l)); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 		targets: []target{{peer: 1, max: 1.0}, {peer: 2, max: 1.3}},
 	}
@@ -521,6 +579,7 @@ func mainErr() error {
 	onlyFlag := flag.String("only", "", "comma-separated scenarios to run (default all)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "per-command timeout (0 = none)")
 	keep := flag.Bool("keep", false, "keep the scratch directory")
+	fresh := flag.Bool("fresh-fs", os.Geteuid() == 0, "put each repo on a newly made ext4 filesystem (needs root)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", flag.Args())
@@ -573,7 +632,7 @@ func mainErr() error {
 	if _, err := exec.LookPath("cp"); err != nil {
 		return err
 	}
-	e := &env{timeout: *timeout}
+	e := &env{timeout: *timeout, freshFS: *fresh}
 	for _, p := range []struct {
 		dst *string
 		src string
@@ -604,6 +663,7 @@ func mainErr() error {
 	if err != nil {
 		return fmt.Errorf("reading tree: %w", err)
 	}
+	e.treeBytes = st.bytes
 	logf("tree: %d files, %s, %d dirs, %d symlinks", st.files, humanBytes(st.bytes), st.dirs, st.symlinks)
 	if st.other > 0 {
 		logf("warning: tree has %d special files (devices, fifos, sockets); commits may fail", st.other)

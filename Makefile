@@ -1,0 +1,44 @@
+# arbor: `make demo` shows it working, `make test` runs every test.
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin
+GO ?= go
+BIN := bin/arbor
+FUZZTIME ?= 10s
+
+.PHONY: all build deps test vet unit fuzz bench demo clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/arbor
+
+deps:
+	@tests/deps.sh
+
+vet:
+	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt needed on the files above" >&2; exit 1; }
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 -timeout 12m ./...
+
+# Every decoder of bytes from a repo or the network has a fuzz target; CI
+# gives each a short run on top of the checked-in seed corpus.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./store/gvariant
+	$(GO) test -run '^$$' -fuzz '^FuzzObjects$$' -fuzztime $(FUZZTIME) ./store/object
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./store/keyfile
+
+test: deps vet unit fuzz
+
+# Measures arbor and ostree on the same tree in one run and prints ratios.
+BENCH_TREE ?= /usr/share
+BENCH_RUNS ?= 3
+bench: deps build
+	$(GO) run ./tests/bench -arbor=$(BIN) -tree=$(BENCH_TREE) -runs=$(BENCH_RUNS)
+
+demo: deps build
+	@tests/demo.sh $(BIN)
+
+clean:
+	rm -rf bin demo-out

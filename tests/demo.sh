@@ -1,0 +1,46 @@
+#!/bin/bash
+# make demo: build a repository from a sample tree, browse it with arbor,
+# and let the real ostree read the same repository.
+set -euo pipefail
+arbor=$(realpath "${1:-bin/arbor}")
+out=demo-out
+rm -rf "$out"
+mkdir -p "$out"
+cd "$out"
+
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+
+# The embedded sample: a tiny OS-like tree.
+mkdir -p tree/usr/bin tree/usr/lib tree/usr/share/doc/arbor tree/etc
+printf 'NAME=Arbor Demo\nVERSION_ID=1\n' > tree/usr/lib/os-release
+ln -s ../usr/lib/os-release tree/etc/os-release
+printf '#!/bin/sh\necho "hello from arbor"\n' > tree/usr/bin/hello
+chmod 755 tree/usr/bin/hello
+printf 'A tree committed by arbor.\n' > tree/usr/share/doc/arbor/README
+head -c 200000 /dev/zero | tr '\0' 'a' > tree/usr/share/doc/arbor/big.txt
+
+step "$arbor" --repo=repo init --mode=archive
+step "$arbor" --repo=repo commit -b demo/stable -s "Release 1" --add-metadata-string=version=1 --tree=dir=tree
+step "$arbor" --repo=repo ls -R demo/stable
+step "$arbor" --repo=repo cat demo/stable /usr/lib/os-release
+
+# A second release: one file changed, one added, one removed.
+printf 'NAME=Arbor Demo\nVERSION_ID=2\n' > tree/usr/lib/os-release
+printf 'new in 2\n' > tree/usr/share/doc/arbor/NEWS
+rm tree/usr/share/doc/arbor/big.txt
+step "$arbor" --repo=repo commit -b demo/stable -s "Release 2" --add-metadata-string=version=2 --tree=dir=tree
+step "$arbor" --repo=repo log demo/stable
+step "$arbor" --repo=repo diff demo/stable^ demo/stable
+step "$arbor" --repo=repo checkout -U demo/stable checkout
+step ls -l checkout/usr/bin
+step ./checkout/usr/bin/hello
+step "$arbor" --repo=repo fsck
+
+if command -v ostree >/dev/null; then
+	echo
+	echo "The same repository, read by ostree:"
+	step ostree --repo=repo log demo/stable
+	step ostree --repo=repo fsck
+fi
+echo
+echo "demo done: the repository is in $out/repo"

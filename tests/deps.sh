@@ -1,0 +1,29 @@
+#!/bin/bash
+# Installs what arbor's build, tests and demo need on a fresh Debian machine.
+# Safe to run again: packages already present are not reinstalled.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have ostree || need+=(ostree)
+have fusermount3 || need+=(fuse3)
+have nginx || [ -x /usr/sbin/nginx ] || need+=(nginx)
+have gpg || need+=(gpg)
+have setfattr || need+=(attr)
+have mkfs.ext4 || [ -x /sbin/mkfs.ext4 ] || need+=(e2fsprogs)
+have setpriv || need+=(util-linux)
+dpkg -s libseccomp-dev >/dev/null 2>&1 || need+=(libseccomp-dev)
+have gcc || need+=(gcc)
+
+if [ ${#need[@]} -gt 0 ]; then
+	echo "installing: ${need[*]}" >&2
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if ! have go && [ ! -x /usr/local/go/bin/go ]; then
+	echo "Go 1.26 or newer is needed (expected at /usr/local/go or on PATH)" >&2
+	exit 1
+fi

@@ -1,0 +1,248 @@
+package interop
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"arbor/store/object"
+	"arbor/tests/fixture"
+	"arbor/tests/testutil"
+)
+
+// noStaging fails t if a staging directory of arbor's is left in repo/tmp.
+func noStaging(t *testing.T, repo string) {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(repo, "tmp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "arbor-staging-") {
+			t.Errorf("staging directory %s left behind", e.Name())
+		}
+	}
+}
+
+// TestCommitRejectsSpecialFiles commits trees holding inodes OSTree cannot
+// represent and wants a failure naming the path, and no damage.
+func TestCommitRejectsSpecialFiles(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	cases := []struct {
+		name string
+		add  func(dir string) error
+		file string
+	}{
+		{"fifo", fixture.Fifo, fixture.FifoName},
+		{"socket", fixture.Socket, fixture.SocketName},
+	}
+	for _, mode := range modes {
+		for _, c := range cases {
+			t.Run(mode+"/"+c.name, func(t *testing.T) {
+				t.Parallel()
+				tmp := t.TempDir()
+				src := filepath.Join(tmp, "tree")
+				must(t, fixture.Build(src, fixture.Options{BigSize: 1 << 20}))
+				// Deep inside the tree, beside ordinary files.
+				parent := filepath.Join(src, "sort", "dirs", "a")
+				must(t, c.add(parent))
+				bad := filepath.Join(parent, c.file)
+
+				repo := e.initRepo(t, arborTool, filepath.Join(tmp, "repo"), mode)
+				out, errOut, err := e.runErr(arborTool, repo, "commit", "-b", "main", "--tree=dir="+src, "--timestamp="+timestamp)
+				if err == nil {
+					t.Fatalf("arbor commit of a tree with a %s succeeded: %s", c.name, out)
+				}
+				if !strings.Contains(errOut, bad) {
+					t.Errorf("arbor commit failed (%v) but stderr does not name %s:\n%s", err, bad, errOut)
+				}
+				if ref := readRef(t, repo, "main"); ref != "" {
+					t.Errorf("failed commit left ref main at %s", ref)
+				}
+				noStaging(t, repo)
+				e.fsckOK(t, arborTool, repo)
+				e.fsckOK(t, ostreeTool, repo)
+			})
+		}
+	}
+}
+
+// TestCommitUnreadableFile commits, as an unprivileged user, a tree holding
+// a file that user cannot read.
+func TestCommitUnreadableFile(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	testutil.Privileged(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch to an unprivileged user")
+	}
+	testutil.NeedTool(t, "setpriv")
+	const nobody = 65534
+	tmp := t.TempDir()
+	// The user must reach tmp: open up the test's temp dirs.
+	for _, d := range []string{filepath.Dir(tmp), tmp} {
+		must(t, os.Chmod(d, 0o755))
+	}
+	bin := filepath.Join(tmp, "arbor")
+	data, err := os.ReadFile(e.arbor)
+	must(t, err)
+	must(t, os.WriteFile(bin, data, 0o755))
+
+	src := filepath.Join(tmp, "tree")
+	mustWrite(t, filepath.Join(src, "ok"), "readable\n", 0o644)
+	mustWrite(t, filepath.Join(src, "sub", "fine"), "readable\n", 0o644)
+	locked := filepath.Join(src, "sub", "locked")
+	mustWrite(t, locked, "secret\n", 0o000)
+	repo := filepath.Join(tmp, "repo")
+	must(t, os.Mkdir(repo, 0o755))
+	must(t, filepath.WalkDir(tmp, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, nobody, nobody)
+	}))
+
+	asNobody := func(args ...string) (string, string, error) {
+		return testutil.RunErr("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups",
+			bin, "--repo=" + repo}, args...)...)
+	}
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			must(t, os.RemoveAll(repo))
+			if _, errOut, err := asNobody("init", "--mode="+mode); err != nil {
+				t.Fatalf("init as nobody: %v\n%s", err, errOut)
+			}
+			out, errOut, err := asNobody("commit", "-b", "main", "--tree=dir="+src, "--timestamp="+timestamp)
+			if err == nil {
+				t.Fatalf("commit of an unreadable file succeeded: %s", out)
+			}
+			if !strings.Contains(errOut, locked) {
+				t.Errorf("commit failed (%v) but stderr does not name %s:\n%s", err, locked, errOut)
+			}
+			if ref := readRef(t, repo, "main"); ref != "" {
+				t.Errorf("failed commit left ref main at %s", ref)
+			}
+			noStaging(t, repo)
+		})
+	}
+}
+
+// hostileRepo is an archive repo holding a commit whose tree has an entry
+// called name, as a file or a directory, in the root or a subdirectory.
+type hostileRepo struct {
+	repo, commit, badTree string
+}
+
+func writeObject(t *testing.T, repo string, sum object.Checksum, typ object.Type, data []byte) {
+	t.Helper()
+	p := filepath.Join(repo, object.Path(sum, typ, true))
+	must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+	must(t, os.WriteFile(p, data, 0o644))
+}
+
+func writeMeta(t *testing.T, repo string, typ object.Type, data []byte) object.Checksum {
+	t.Helper()
+	sum := object.Sha256(data)
+	writeObject(t, repo, sum, typ, data)
+	return sum
+}
+
+func buildHostile(t *testing.T, e *env, dir, name string, asDir, nested bool) hostileRepo {
+	t.Helper()
+	repo := e.initRepo(t, ostreeTool, dir, "archive")
+	// One content object, used for every file.
+	h := object.FileHeader{Mode: 0o100644}
+	payload := []byte("escaped\n")
+	var buf bytes.Buffer
+	must(t, object.WriteArchive(&buf, &h, uint64(len(payload)), bytes.NewReader(payload), 6))
+	file := object.ContentChecksum(&h, payload)
+	writeObject(t, repo, file, object.TypeFile, buf.Bytes())
+	meta := writeMeta(t, repo, object.TypeDirMeta, object.DirMeta{Mode: 0o40755}.Marshal())
+
+	// What the hostile entry would write if followed.
+	inner := object.DirTree{Files: []object.FileEntry{{Name: "escaped", Checksum: file}}}
+	innerSum := writeMeta(t, repo, object.TypeDirTree, inner.Marshal())
+
+	bad := object.DirTree{Files: []object.FileEntry{{Name: "ok", Checksum: file}, {Name: "zz-ok", Checksum: file}}}
+	if asDir {
+		bad.Dirs = append(bad.Dirs, object.DirEntry{Name: name, Tree: innerSum, Meta: meta})
+	} else {
+		bad.Files = append(bad.Files, object.FileEntry{Name: name, Checksum: file})
+	}
+	badSum := writeMeta(t, repo, object.TypeDirTree, bad.Marshal())
+	rootSum := badSum
+	if nested {
+		root := object.DirTree{
+			Files: []object.FileEntry{{Name: "top", Checksum: file}},
+			Dirs:  []object.DirEntry{{Name: "sub", Tree: badSum, Meta: meta}},
+		}
+		rootSum = writeMeta(t, repo, object.TypeDirTree, root.Marshal())
+	}
+	c := object.Commit{Subject: "hostile", Timestamp: 1, RootTree: rootSum, RootMeta: meta}
+	cb, err := c.Marshal()
+	must(t, err)
+	commit := writeMeta(t, repo, object.TypeCommit, cb)
+	mustWrite(t, filepath.Join(repo, "refs", "heads", "hostile"), commit.String()+"\n", 0o644)
+	return hostileRepo{repo: repo, commit: commit.String(), badTree: badSum.String()}
+}
+
+// TestHostileDirTree feeds arbor repos whose dirtrees hold names that could
+// escape a checkout, and wants every command to refuse them.
+func TestHostileDirTree(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	for _, name := range []string{"..", ".", "a/b", "", "../escaped-dir"} {
+		for _, asDir := range []bool{false, true} {
+			for _, nested := range []bool{false, true} {
+				label := map[bool]string{false: "file", true: "dir"}[asDir] + "-" +
+					map[bool]string{false: "in-root", true: "in-subdir"}[nested] + "-" + strings.NewReplacer("/", "slash", ".", "dot").Replace(name)
+				if name == "" {
+					label += "empty"
+				}
+				t.Run(label, func(t *testing.T) {
+					t.Parallel()
+					tmp := t.TempDir()
+					h := buildHostile(t, e, filepath.Join(tmp, "repo"), name, asDir, nested)
+					// DEST two levels down, so ".." and "../x" stay inside tmp.
+					dest := filepath.Join(tmp, "work", "inner", "dest")
+					must(t, os.MkdirAll(filepath.Dir(dest), 0o755))
+
+					for _, args := range [][]string{
+						{"checkout", "-U", "hostile", dest},
+						{"checkout", "-U", "--union", "hostile", dest},
+						{"ls", "-R", "hostile"},
+						{"fsck"},
+					} {
+						out, errOut, err := e.runErr(arborTool, h.repo, args...)
+						if err == nil {
+							t.Errorf("arbor %s accepted a dirtree entry named %q:\n%s", strings.Join(args, " "), name, out)
+						} else if args[0] == "fsck" && !strings.Contains(out+errOut, h.badTree) {
+							t.Errorf("arbor fsck failed but does not name dirtree %s:\n%s%s", h.badTree, out, errOut)
+						}
+					}
+					// Nothing may appear outside dest: tmp holds only the
+					// repo and the (empty) chain of directories to dest.
+					err := filepath.WalkDir(tmp, func(p string, d fs.DirEntry, err error) error {
+						if err != nil {
+							return err
+						}
+						rel, _ := filepath.Rel(tmp, p)
+						switch {
+						case p == h.repo || p == dest:
+							return filepath.SkipDir
+						case rel == "." || rel == "work" || rel == filepath.Join("work", "inner"):
+							return nil
+						}
+						t.Errorf("checkout wrote %s, outside %s", p, dest)
+						return nil
+					})
+					must(t, err)
+				})
+			}
+		}
+	}
+}
