@@ -74,7 +74,7 @@ func (r *Repo) Checkout(ctx context.Context, commit object.Checksum, dest string
 	if err != nil {
 		return err
 	}
-	co := &checkout{ctx: ctx, r: r, opts: &opts, sem: make(chan struct{}, 2*runtime.GOMAXPROCS(0)+2),
+	co := &checkout{ctx: ctx, r: r, opts: &opts, sem: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		metas: map[object.Checksum]object.DirMeta{}}
 	objects, err := unix.Open(filepath.Join(r.path, "objects"), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -155,29 +155,37 @@ func (co *checkout) dir(pfd int, name, path string, tree, meta object.Checksum, 
 	}
 	defer unix.Close(fd)
 
+	// Directories go to other workers while slots are free, and are done
+	// inline otherwise; a directory's files are linked by one worker, so
+	// workers do not contend for the same directory lock in the kernel.
 	var wg sync.WaitGroup
 	var once sync.Once
 	var firstErr error
 	fail := func(err error) { once.Do(func() { firstErr = err }) }
-	for _, f := range t.Files {
-		co.sem <- struct{}{}
-		wg.Add(1)
-		go func(f object.FileEntry) {
-			defer wg.Done()
-			defer func() { <-co.sem }()
-			if err := co.file(fd, f.Name, filepath.Join(path, f.Name), f.Checksum); err != nil {
-				fail(err)
-			}
-		}(f)
-	}
 	for _, d := range t.Dirs {
-		wg.Add(1)
-		go func(d object.DirEntry) {
-			defer wg.Done()
+		select {
+		case co.sem <- struct{}{}:
+			wg.Add(1)
+			go func(d object.DirEntry) {
+				defer wg.Done()
+				defer func() { <-co.sem }()
+				if err := co.dir(fd, d.Name, filepath.Join(path, d.Name), d.Tree, d.Meta, false); err != nil {
+					fail(err)
+				}
+			}(d)
+		default:
 			if err := co.dir(fd, d.Name, filepath.Join(path, d.Name), d.Tree, d.Meta, false); err != nil {
 				fail(err)
 			}
-		}(d)
+		}
+	}
+	for _, f := range t.Files {
+		if firstErr != nil {
+			break
+		}
+		if err := co.file(fd, f.Name, filepath.Join(path, f.Name), f.Checksum); err != nil {
+			fail(err)
+		}
 	}
 	wg.Wait()
 	if firstErr != nil {
@@ -239,7 +247,7 @@ func (co *checkout) fastLink(dfd int, name string, c object.Checksum) bool {
 		return false
 	}
 	var buf [256]byte
-	n, err := unix.Lgetxattr(co.r.ObjectPath(c, object.TypeFile), "user.ostreemeta", buf[:])
+	n, err := getxattrAt(co.objects, objectRel(c), "user.ostreemeta", buf[:])
 	if err != nil || n < 12 {
 		return false
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -86,4 +88,41 @@ func pathXattrs(path string, follow bool) ([]object.Xattr, error) {
 
 func fgetxattr(fd int, name string) ([]byte, error) {
 	return readXattr(func(b []byte) (int, error) { return unix.Fgetxattr(fd, name, b) })
+}
+
+// getxattrAt reads an xattr of dir-relative path without following a final
+// symlink: getxattrat(2) where the kernel has it (6.13+), which resolves only
+// the relative path, else lgetxattr on the /proc path of the directory.
+func getxattrAt(dirfd int, rel, name string, buf []byte) (int, error) {
+	n, err := getxattrat(dirfd, rel, name, buf)
+	if !errors.Is(err, unix.ENOSYS) {
+		return n, err
+	}
+	return unix.Lgetxattr(fmt.Sprintf("/proc/self/fd/%d/%s", dirfd, rel), name, buf)
+}
+
+const sysGetxattrat = 464 // x86_64, arm64 and the other generic tables
+
+func getxattrat(dirfd int, rel, name string, buf []byte) (int, error) {
+	p, err := unix.BytePtrFromString(rel)
+	if err != nil {
+		return 0, err
+	}
+	np, err := unix.BytePtrFromString(name)
+	if err != nil {
+		return 0, err
+	}
+	// struct xattr_args { u64 value; u32 size; u32 flags; }
+	args := struct {
+		value uint64
+		size  uint32
+		flags uint32
+	}{uint64(uintptr(unsafe.Pointer(&buf[0]))), uint32(len(buf)), 0}
+	r, _, e := unix.Syscall6(sysGetxattrat, uintptr(dirfd), uintptr(unsafe.Pointer(p)), unix.AT_SYMLINK_NOFOLLOW,
+		uintptr(unsafe.Pointer(np)), uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args))
+	runtime.KeepAlive(buf)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
 }
