@@ -59,17 +59,18 @@ func printCommit(w io.Writer, ci commitInfo) {
 	if ci.Version != "" {
 		fmt.Fprintf(w, "Version: %s\n", ci.Version)
 	}
-	subject := ci.Subject
-	if subject == "" {
-		subject = "(no subject)"
+	if ci.Subject == "" {
+		fmt.Fprintln(w, "(no subject)")
+	} else {
+		fmt.Fprintf(w, "\n    %s\n", ci.Subject)
 	}
-	fmt.Fprintf(w, "\n    %s\n\n", subject)
 	if ci.Body != "" {
+		fmt.Fprintln(w)
 		for _, l := range strings.Split(ci.Body, "\n") {
 			fmt.Fprintf(w, "    %s\n", l)
 		}
-		fmt.Fprintln(w)
 	}
+	fmt.Fprintln(w)
 }
 
 func (a *app) logCmd() *cobra.Command {
