@@ -286,7 +286,7 @@ func (co *checkout) file(dfd int, name, path string, c object.Checksum) error {
 			return fmt.Errorf("linking %s: %w", path, err)
 		}
 	}
-	if co.opts.RequireHardlinks {
+	if co.opts.RequireHardlinks && !h.IsSymlink() { // symlinks are made, never linked, as by ostree
 		return fmt.Errorf("%s: cannot hardlink %s from the repo and hardlinks are required", path, c)
 	}
 	if h.IsSymlink() {

@@ -136,8 +136,13 @@ func (r *Repo) CommitDir(ctx context.Context, dir string, opts CommitOptions) (o
 		ts = time.Now()
 	}
 	md := append([]object.MetaEntry(nil), opts.Metadata...)
-	if opts.Branch != "" && !opts.NoBindings {
-		md = append(md, object.Strings("ostree.ref-binding", []string{opts.Branch}))
+	if !opts.NoBindings {
+		// As ostree 2022.7: an orphan commit gets an empty binding list.
+		var refs []string
+		if opts.Branch != "" {
+			refs = []string{opts.Branch}
+		}
+		md = append(md, object.Strings("ostree.ref-binding", refs))
 	}
 	c := object.Commit{Metadata: md, Parent: parent, Subject: opts.Subject, Body: opts.Body,
 		Timestamp: uint64(ts.Unix()), RootTree: tree, RootMeta: meta}

@@ -10,22 +10,32 @@ type Change struct {
 	Path string
 }
 
-// Diff compares two directory nodes, skipping subtrees whose checksums
-// match. Modifications come first, then deletions, then additions, as
-// ostree diff prints them.
+// Diff compares two directory nodes as ostree diff does, skipping subtrees
+// whose checksums match: a changed file, a changed directory mode or a
+// change between file and directory is 'M'; a deleted directory is one 'D';
+// an added directory is 'A' with everything in it. Modifications come
+// first, then deletions, then additions, each in tree order.
 func (r *Repo) Diff(a, b Node) ([]Change, error) {
 	var mod, del, add []Change
-	var walk func(a, b Node) error
-	walk = func(a, b Node) error {
-		if a.Tree == b.Tree {
-			if a.Meta != b.Meta {
-				mod = append(mod, Change{'M', b.Path})
-			}
+	var added func(n Node) error
+	added = func(n Node) error {
+		add = append(add, Change{'A', n.Path})
+		if !n.IsDir {
 			return nil
 		}
-		if a.Meta != b.Meta {
-			mod = append(mod, Change{'M', b.Path})
+		kids, err := r.Children(n)
+		if err != nil {
+			return err
 		}
+		for _, k := range kids {
+			if err := added(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var walk func(a, b Node) error
+	walk = func(a, b Node) error {
 		ak, err := r.Children(a)
 		if err != nil {
 			return err
@@ -34,37 +44,46 @@ func (r *Repo) Diff(a, b Node) ([]Change, error) {
 		if err != nil {
 			return err
 		}
-		bm := map[string]Node{}
+		bm := make(map[string]Node, len(bk))
 		for _, n := range bk {
 			bm[n.Path] = n
 		}
-		am := map[string]bool{}
 		for _, x := range ak {
-			am[x.Path] = true
 			y, ok := bm[x.Path]
+			delete(bm, x.Path)
 			switch {
-			case !ok || x.IsDir != y.IsDir:
+			case !ok:
 				del = append(del, Change{'D', x.Path})
-				if ok {
-					add = append(add, Change{'A', y.Path})
-				}
-			case x.IsDir:
-				if err := walk(x, y); err != nil {
-					return err
-				}
-			case x.File != y.File:
+			case x.IsDir != y.IsDir:
 				mod = append(mod, Change{'M', x.Path})
+			case !x.IsDir:
+				if x.File != y.File {
+					mod = append(mod, Change{'M', x.Path})
+				}
+			default:
+				if x.Meta != y.Meta {
+					mod = append(mod, Change{'M', x.Path})
+				}
+				if x.Tree != y.Tree {
+					if err := walk(x, y); err != nil {
+						return err
+					}
+				}
 			}
 		}
 		for _, y := range bk {
-			if !am[y.Path] {
-				add = append(add, Change{'A', y.Path})
+			if _, ok := bm[y.Path]; ok {
+				if err := added(y); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	}
-	if err := walk(a, b); err != nil {
-		return nil, err
+	if a.Tree != b.Tree {
+		if err := walk(a, b); err != nil {
+			return nil, err
+		}
 	}
 	return append(append(mod, del...), add...), nil
 }

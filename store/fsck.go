@@ -60,6 +60,7 @@ func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*Fsc
 		}
 	}
 	todo := map[index.Ref]bool{} // value: may be missing (partial commit)
+	bad := map[index.Ref]bool{}  // already reported by the tree walk
 	for _, c := range commits {
 		partial := r.IsPartial(c)
 		res.Commits++
@@ -68,12 +69,14 @@ func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*Fsc
 		}
 		reach, err := r.Reach(ctx, c)
 		if err != nil {
-			// An unreadable tree is itself corruption; the objects at fault
-			// are named by the per-object checks below where possible.
-			if !partial || !errors.Is(err, ErrObjectMissing) {
-				problem(object.Name(c, object.TypeCommit), err)
-			}
-			reach = []index.Ref{{Checksum: c, Type: object.TypeCommit}}
+			// Some dirtree is missing or bad: walk again, naming each bad
+			// dirtree and checking everything still reachable.
+			reach = r.tolerantReach(c, func(ref index.Ref, err error) {
+				if !partial || !errors.Is(err, ErrObjectMissing) {
+					problem(object.Name(ref.Checksum, ref.Type), err)
+				}
+				bad[ref] = true
+			})
 		}
 		for _, ref := range reach {
 			if prev, ok := todo[ref]; !ok || prev {
@@ -83,7 +86,9 @@ func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*Fsc
 	}
 	list := make([]index.Ref, 0, len(todo))
 	for ref := range todo {
-		list = append(list, ref)
+		if !bad[ref] {
+			list = append(list, ref)
+		}
 	}
 	res.Objects = len(list)
 	var done atomic.Int64
@@ -167,4 +172,51 @@ func (r *Repo) VerifyObject(ref index.Ref) error {
 		return fmt.Errorf("%w: checksum is %s", ErrCorrupt, got)
 	}
 	return nil
+}
+
+// tolerantReach walks a commit's tree without stopping at bad dirtrees:
+// each one is reported and its subtree skipped. It returns every object it
+// could reach, the bad dirtrees included.
+func (r *Repo) tolerantReach(commit object.Checksum, report func(index.Ref, error)) []index.Ref {
+	seen := map[index.Ref]bool{{Checksum: commit, Type: object.TypeCommit}: true}
+	c, err := r.ReadCommit(commit)
+	if err != nil {
+		report(index.Ref{Checksum: commit, Type: object.TypeCommit}, err)
+		return []index.Ref{{Checksum: commit, Type: object.TypeCommit}}
+	}
+	var visit func(tree, meta object.Checksum)
+	visit = func(tree, meta object.Checksum) {
+		seen[index.Ref{Checksum: meta, Type: object.TypeDirMeta}] = true
+		ref := index.Ref{Checksum: tree, Type: object.TypeDirTree}
+		if seen[ref] {
+			return
+		}
+		seen[ref] = true
+		b, err := r.ReadMeta(tree, object.TypeDirTree)
+		if err == nil && object.Sha256(b) != tree {
+			err = fmt.Errorf("%w: checksum is %s", ErrCorrupt, object.Sha256(b))
+		}
+		var t object.DirTree
+		if err == nil {
+			if t, err = object.ParseDirTree(b); err != nil {
+				err = fmt.Errorf("%w: %v", ErrCorrupt, err)
+			}
+		}
+		if err != nil {
+			report(ref, err)
+			return
+		}
+		for _, f := range t.Files {
+			seen[index.Ref{Checksum: f.Checksum, Type: object.TypeFile}] = true
+		}
+		for _, d := range t.Dirs {
+			visit(d.Tree, d.Meta)
+		}
+	}
+	visit(c.RootTree, c.RootMeta)
+	out := make([]index.Ref, 0, len(seen))
+	for ref := range seen {
+		out = append(out, ref)
+	}
+	return out
 }

@@ -92,19 +92,19 @@ func findChild(t object.DirTree, dir, name string) (Node, bool) {
 	return Node{}, false
 }
 
-// Children lists a directory node's entries: directories then files, each
-// in byte order as stored.
+// Children lists a directory node's entries: files then directories, each
+// in byte order as stored, which is the order ostree lists them in.
 func (r *Repo) Children(n Node) ([]Node, error) {
 	t, err := r.ReadDirTree(n.Tree)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Node, 0, len(t.Dirs)+len(t.Files))
-	for _, d := range t.Dirs {
-		out = append(out, Node{Path: childPath(n.Path, d.Name), IsDir: true, Tree: d.Tree, Meta: d.Meta})
-	}
 	for _, f := range t.Files {
 		out = append(out, Node{Path: childPath(n.Path, f.Name), File: f.Checksum})
+	}
+	for _, d := range t.Dirs {
+		out = append(out, Node{Path: childPath(n.Path, d.Name), IsDir: true, Tree: d.Tree, Meta: d.Meta})
 	}
 	return out, nil
 }

@@ -92,11 +92,21 @@ func TestCommitUnreadableFile(t *testing.T) {
 	must(t, err)
 	must(t, os.WriteFile(bin, data, 0o755))
 
-	src := filepath.Join(tmp, "tree")
-	mustWrite(t, filepath.Join(src, "ok"), "readable\n", 0o644)
-	mustWrite(t, filepath.Join(src, "sub", "fine"), "readable\n", 0o644)
-	locked := filepath.Join(src, "sub", "locked")
-	mustWrite(t, locked, "secret\n", 0o000)
+	// Two trees: one with a file nobody can read, one with a directory
+	// nobody can list. Both belong to nobody, with mode 000.
+	trees := map[string]string{}
+	for _, kind := range []string{"file", "dir"} {
+		src := filepath.Join(tmp, "tree-"+kind)
+		mustWrite(t, filepath.Join(src, "ok"), "readable\n", 0o644)
+		mustWrite(t, filepath.Join(src, "sub", "fine"), "readable\n", 0o644)
+		locked := filepath.Join(src, "sub", "locked")
+		if kind == "file" {
+			mustWrite(t, locked, "secret\n", 0o644)
+		} else {
+			mustWrite(t, filepath.Join(locked, "inside"), "secret\n", 0o644)
+		}
+		trees[kind] = src
+	}
 	repo := filepath.Join(tmp, "repo")
 	must(t, os.Mkdir(repo, 0o755))
 	must(t, filepath.WalkDir(tmp, func(p string, _ fs.DirEntry, err error) error {
@@ -105,30 +115,42 @@ func TestCommitUnreadableFile(t *testing.T) {
 		}
 		return os.Lchown(p, nobody, nobody)
 	}))
+	for _, src := range trees {
+		must(t, os.Chmod(filepath.Join(src, "sub", "locked"), 0o000))
+	}
 
 	asNobody := func(args ...string) (string, string, error) {
 		return testutil.RunErr("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups",
 			bin, "--repo=" + repo}, args...)...)
 	}
 	for _, mode := range modes {
-		t.Run(mode, func(t *testing.T) {
-			must(t, os.RemoveAll(repo))
-			if _, errOut, err := asNobody("init", "--mode="+mode); err != nil {
-				t.Fatalf("init as nobody: %v\n%s", err, errOut)
-			}
-			out, errOut, err := asNobody("commit", "-b", "main", "--tree=dir="+src, "--timestamp="+timestamp)
-			if err == nil {
-				t.Fatalf("commit of an unreadable file succeeded: %s", out)
-			}
-			if !strings.Contains(errOut, locked) {
-				t.Errorf("commit failed (%v) but stderr does not name %s:\n%s", err, locked, errOut)
-			}
-			if ref := readRef(t, repo, "main"); ref != "" {
-				t.Errorf("failed commit left ref main at %s", ref)
-			}
-			noStaging(t, repo)
-		})
+		for _, kind := range []string{"file", "dir"} {
+			t.Run(mode+"/"+kind, func(t *testing.T) {
+				unreadable(t, asNobody, repo, mode, trees[kind])
+			})
+		}
 	}
+}
+
+// unreadable commits src, whose sub/locked nobody can read, as nobody.
+func unreadable(t *testing.T, asNobody func(args ...string) (string, string, error), repo, mode, src string) {
+	t.Helper()
+	locked := filepath.Join(src, "sub", "locked")
+	must(t, os.RemoveAll(repo))
+	if _, errOut, err := asNobody("init", "--mode="+mode); err != nil {
+		t.Fatalf("init as nobody: %v\n%s", err, errOut)
+	}
+	out, errOut, err := asNobody("commit", "-b", "main", "--tree=dir="+src, "--timestamp="+timestamp)
+	if err == nil {
+		t.Fatalf("commit of an unreadable %s succeeded: %s", locked, out)
+	}
+	if !strings.Contains(errOut, locked) {
+		t.Errorf("commit failed (%v) but stderr does not name %s:\n%s", err, locked, errOut)
+	}
+	if ref := readRef(t, repo, "main"); ref != "" {
+		t.Errorf("failed commit left ref main at %s", ref)
+	}
+	noStaging(t, repo)
 }
 
 // hostileRepo is an archive repo holding a commit whose tree has an entry

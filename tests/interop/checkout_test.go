@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -40,6 +41,8 @@ func TestCrossCheckout(t *testing.T) {
 		onlyMode string // "" for every mode
 		// asSource is what a checkout keeps of the committed tree.
 		asSource testutil.ManifestOpts
+		srcSub   string                          // the part of the tree checked out
+		prepare  func(t *testing.T, dest string) // fills dest before the checkout
 	}{
 		{name: "user", flags: []string{"-U"},
 			asSource: testutil.ManifestOpts{IgnoreOwner: true, IgnoreXattrs: true, DropModeBits: syscall.S_ISUID | syscall.S_ISGID}},
@@ -47,6 +50,19 @@ func TestCrossCheckout(t *testing.T) {
 		{name: "user-hardlinks", flags: []string{"-U", "-H"}, onlyMode: "bare-user",
 			asSource: testutil.ManifestOpts{IgnoreOwner: true, IgnoreXattrs: true, DropModeBits: syscall.S_ISUID | syscall.S_ISGID}},
 		{name: "full", root: true, asSource: testutil.ManifestOpts{SkipXattr: skipOstreeMeta}},
+		{name: "user-subpath", flags: []string{"-U", "--subpath=/sort"}, srcSub: "sort",
+			asSource: testutil.ManifestOpts{IgnoreOwner: true, IgnoreXattrs: true, DropModeBits: syscall.S_ISUID | syscall.S_ISGID}},
+		{name: "full-subpath", flags: []string{"--subpath=/xattr"}, root: true, srcSub: "xattr",
+			asSource: testutil.ManifestOpts{SkipXattr: skipOstreeMeta}},
+		// --union over a tree holding stale versions of committed files and
+		// a file of its own, which stays.
+		{name: "user-union", flags: []string{"-U", "--union"},
+			prepare: func(t *testing.T, dest string) {
+				mustWrite(t, filepath.Join(dest, "text.txt"), "stale\n", 0o600)
+				mustWrite(t, filepath.Join(dest, "sort", "files", "a"), "stale\n", 0o644)
+				mustWrite(t, filepath.Join(dest, "sort", "extra"), "not in the commit\n", 0o644)
+				must(t, os.Symlink("stale-target", filepath.Join(dest, "no-newline")))
+			}},
 	}
 	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
@@ -68,6 +84,9 @@ func TestCrossCheckout(t *testing.T) {
 						for _, owner := range []string{arborTool, ostreeTool} {
 							// Beside the repos, so hardlinks work.
 							dest := filepath.Join(tmp, "co-"+v.name+"-"+tool+"-of-"+owner)
+							if v.prepare != nil {
+								v.prepare(t, dest)
+							}
 							args := append(append([]string{"checkout"}, v.flags...), "main", dest)
 							if _, errOut, err := e.runErr(tool, repos[owner], args...); err != nil {
 								t.Errorf("%s checkout of %s's commit failed: %v\n%s", tool, owner, err, tail(errOut))
@@ -85,7 +104,9 @@ func TestCrossCheckout(t *testing.T) {
 					compare("arbor's checkout of ostree's commit vs ostree's own", co[ostreeTool][ostreeTool], co[arborTool][ostreeTool], opt)
 					compare("ostree's checkout of arbor's commit vs arbor's own", co[arborTool][arborTool], co[ostreeTool][arborTool], opt)
 					compare("arbor's own checkout vs ostree's own", co[ostreeTool][ostreeTool], co[arborTool][arborTool], opt)
-					compare("arbor's checkout vs the committed tree", src, co[arborTool][arborTool], v.asSource)
+					if v.prepare == nil {
+						compare("arbor's checkout vs the committed tree", filepath.Join(src, v.srcSub), co[arborTool][arborTool], v.asSource)
+					}
 				})
 			}
 		})
@@ -109,6 +130,7 @@ func TestInspectCommands(t *testing.T) {
 		{"show", "main^"},
 		{"show", "--print-metadata-key=version", "main"},
 		{"rev-parse", "main^"},
+		{"refs"},
 		{"cat", "main", "/text.txt"},
 		{"cat", "main", "/big.bin"},
 		{"cat", "main", "/64k.bin"},

@@ -3,6 +3,7 @@ package interop
 import (
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -93,5 +94,68 @@ func TestFsckAcrossTools(t *testing.T) {
 			t.Run("arbor-fsck-of-arbor-repo", func(t *testing.T) { e.fsckOK(t, arborTool, repos[arborTool]) })
 			t.Run("ostree-fsck-of-ostree-repo", func(t *testing.T) { e.fsckOK(t, ostreeTool, repos[ostreeTool]) })
 		})
+	}
+}
+
+// TestCommitParentage replays one sequence of commits (parents, orphans,
+// canonical permissions) with both tools and wants the same checksums.
+func TestCommitParentage(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	tmp := t.TempDir()
+	one, two := filepath.Join(tmp, "one"), filepath.Join(tmp, "two")
+	mustWrite(t, filepath.Join(one, "f"), "one\n", 0o644)
+	mustWrite(t, filepath.Join(two, "f"), "two\n", 0o600)
+	mustWrite(t, filepath.Join(two, "sub", "g"), "g\n", 0o755)
+	steps := []struct {
+		name string
+		args func(got map[string]string) []string
+	}{
+		{"first", func(map[string]string) []string { return []string{"-b", "main", "--tree=dir=" + one} }},
+		{"child", func(map[string]string) []string { return []string{"-b", "main", "--tree=dir=" + two} }},
+		{"parent-none", func(map[string]string) []string {
+			return []string{"-b", "main", "--tree=dir=" + one, "--parent=none"}
+		}},
+		{"explicit-parent", func(got map[string]string) []string {
+			return []string{"-b", "other", "--tree=dir=" + two, "--parent=" + got["first"]}
+		}},
+		{"canonical-permissions", func(map[string]string) []string {
+			return []string{"-b", "main", "--tree=dir=" + two, "--canonical-permissions"}
+		}},
+		{"orphan", func(map[string]string) []string { return []string{"--orphan", "--tree=dir=" + two} }},
+		{"orphan-no-bindings", func(map[string]string) []string {
+			return []string{"--orphan", "--no-bindings", "--tree=dir=" + two}
+		}},
+	}
+	got := map[string]map[string]string{}
+	repos := map[string]string{}
+	for _, tool := range []string{arborTool, ostreeTool} {
+		repos[tool] = e.initRepo(t, tool, filepath.Join(tmp, "repo-"+tool), "archive")
+		got[tool] = map[string]string{}
+		for i, s := range steps {
+			args := append([]string{"commit", "-s", s.name, "--timestamp=@" + strconv.Itoa(1000+i)}, s.args(got[tool])...)
+			got[tool][s.name] = strings.TrimSpace(e.run(t, tool, repos[tool], args...))
+		}
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			a, o := got[arborTool][s.name], got[ostreeTool][s.name]
+			if a != o {
+				t.Errorf("arbor commit %s gave %s, ostree %s", strings.Join(s.args(got[ostreeTool]), " "), a, o)
+				for _, tool := range []string{arborTool, ostreeTool} {
+					t.Logf("%s's commit:\n%s", tool, e.run(t, ostreeTool, repos[tool], "show", got[tool][s.name]))
+					if md, _, err := e.runErr(ostreeTool, repos[tool], "show", "--print-metadata-key=ostree.ref-binding", got[tool][s.name]); err == nil {
+						t.Logf("%s's ostree.ref-binding: %s", tool, md)
+					} else {
+						t.Logf("%s's commit has no ostree.ref-binding", tool)
+					}
+				}
+			}
+		})
+	}
+	for _, ref := range []string{"main", "other"} {
+		if a, o := readRef(t, repos[arborTool], ref), readRef(t, repos[ostreeTool], ref); a != o {
+			t.Errorf("ref %s: arbor %s, ostree %s", ref, a, o)
+		}
 	}
 }

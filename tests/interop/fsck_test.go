@@ -75,6 +75,16 @@ var corruptions = []corruption{
 		must(t, os.Remove(objectPath(repo, meta, "dirmeta")))
 		return meta
 	}},
+	{"flipped-byte-in-commit", func(t *testing.T, e *env, repo string) string {
+		sum := strings.TrimSpace(e.run(t, ostreeTool, repo, "rev-parse", "main"))
+		flipByte(t, objectPath(repo, sum, "commit"), func(n int64) int64 { return n / 2 })
+		return sum
+	}},
+	{"missing-commit", func(t *testing.T, e *env, repo string) string {
+		sum := strings.TrimSpace(e.run(t, ostreeTool, repo, "rev-parse", "main"))
+		must(t, os.Remove(objectPath(repo, sum, "commit")))
+		return sum
+	}},
 }
 
 // TestFsckFindsCorruption damages one object at a time, in repos written by
@@ -129,6 +139,32 @@ func TestFsckFindsCorruption(t *testing.T) {
 				}
 			})
 		}
+		// Every object damaged at once (none lies below another, so all
+		// can be found): fsck must name each, not stop at the first.
+		t.Run(v.owner+"-repo-"+map[bool]string{true: "warm", false: "cold"}[v.warm]+"/all-at-once", func(t *testing.T) {
+			t.Parallel()
+			repo := filepath.Join(t.TempDir(), "repo")
+			copyTree(t, pristine[v.owner], repo)
+			if v.warm {
+				e.fsckOK(t, arborTool, repo)
+			}
+			var sums []string
+			for _, c := range corruptions {
+				if strings.HasSuffix(c.name, "-commit") {
+					continue // would hide the tree
+				}
+				sums = append(sums, c.do(t, e, repo))
+			}
+			out, errOut, err := e.runErr(arborTool, repo, "fsck")
+			if code := exitCode(err); code != 1 {
+				t.Errorf("arbor fsck exited %d (%v), want 1", code, err)
+			}
+			for _, sum := range sums {
+				if !strings.Contains(out+errOut, sum) {
+					t.Errorf("arbor fsck does not name %s:\nstdout:\n%s\nstderr:\n%s", sum, out, errOut)
+				}
+			}
+		})
 	}
 }
 

@@ -24,26 +24,21 @@ import (
 // versions): half the files random, half compressible, some of 4 MiB.
 func genBigTree(t *testing.T, root string) int64 {
 	t.Helper()
-	rng := rand.New(rand.NewChaCha8([32]byte{'a', 'r', 'b', 'o', 'r'}))
+	rng := rand.NewChaCha8([32]byte{'a', 'r', 'b', 'o', 'r'})
+	sizes := rand.New(rand.NewChaCha8([32]byte{'s', 'i', 'z', 'e'}))
 	buf := make([]byte, 4<<20)
 	var total int64
 	for i := 0; i < 3000; i++ {
-		size := 1024 + rng.IntN(96<<10)
+		size := 1024 + sizes.IntN(96<<10)
 		if i%300 == 0 {
 			size = 4 << 20
 		}
 		b := buf[:size]
-		for j := 0; j < size; j += 8 {
-			v := rng.Uint64()
-			for k := 0; k < 8 && j+k < size; k++ {
-				b[j+k] = byte(v >> (8 * k))
-			}
-		}
+		_, _ = rng.Read(b) // never fails
 		if i%2 == 0 {
+			// Text-like: eight letters, deflate gets it to about a third.
 			for j := range b {
-				if j%4 != 0 {
-					b[j] = 'a' + b[j]%8
-				}
+				b[j] = 'a' + b[j]&7
 			}
 		}
 		p := filepath.Join(root, fmt.Sprintf("d%02d", i%40), fmt.Sprintf("s%d", i%7), fmt.Sprintf("f%05d", i))
@@ -51,15 +46,18 @@ func genBigTree(t *testing.T, root string) int64 {
 		must(t, os.WriteFile(p, b, 0o644))
 		total += int64(size)
 	}
+	// arbor syncs the filesystem when it commits; flush the new tree now
+	// so that cost does not land on the measured run only.
+	syscall.Sync()
 	return total
 }
 
 // verifyLooseObjects checks that every object file in an archive repo is
 // whole and has the checksum it is named by: fsck only reads objects that
 // commits reach, and a killed commit leaves objects that none reaches.
-func verifyLooseObjects(t *testing.T, repo string) {
+// It only reports with t.Errorf, so it may run on its own goroutine.
+func verifyLooseObjects(t *testing.T, repo string, files []string) {
 	t.Helper()
-	files := objectFiles(t, repo)
 	var wg sync.WaitGroup
 	work := make(chan string)
 	for range runtime.GOMAXPROCS(0) {
@@ -137,6 +135,8 @@ func TestKillDuringCommit(t *testing.T) {
 	commitArgs := func(repo string) []string {
 		return []string{"--repo=" + repo, "commit", "-b", "big", "--tree=dir=" + src, "-s", "big", "--timestamp=@1700000000"}
 	}
+	// An uninterrupted commit gives the checksum every complete commit
+	// must have, and the time scale of the kill points.
 	ref := e.initRepo(t, arborTool, filepath.Join(tmp, "reference"), "archive")
 	t0 := time.Now()
 	want := strings.TrimSpace(testutil.Run(t, e.arbor, commitArgs(ref)...))
@@ -164,17 +164,25 @@ func TestKillDuringCommit(t *testing.T) {
 	// the fixed delays may miss; these catch it as it happens.
 	points = append(points,
 		point{name: "first-object-visible", trigger: func(r string) bool { return objectDirs(r) > 0 }},
-		point{name: "half-object-dirs-visible", trigger: func(r string) bool { return objectDirs(r) >= 128 }},
+		// Objects land in random objects/XX dirs: all 256 exist after
+		// about 256·H(256) ≈ 1570 of the 3323 objects, mid-way.
+		point{name: "all-object-dirs-visible", trigger: func(r string) bool { return objectDirs(r) >= 256 }},
+		// The commit object is moved last; the ref is written after it.
+		point{name: "commit-object-visible", trigger: func(r string) bool { return hasObject(r, want, "commit") }},
 	)
 
-	var wreck string // the last repo, reused for the final commit
+	// The final commit runs over the repo a kill left half moved into
+	// objects/ (with its staging directory); the other repos go when checked.
+	const keep = "all-object-dirs-visible"
+	var wreck string
 	for i, p := range points {
-		ok := t.Run(p.name, func(t *testing.T) {
+		t.Run(p.name, func(t *testing.T) {
 			repo := e.initRepo(t, arborTool, filepath.Join(tmp, fmt.Sprintf("repo-%02d", i)), "archive")
 			cmd := exec.Command(e.arbor, commitArgs(repo)...)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			must(t, cmd.Start())
+			started := time.Now()
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
 			var exited bool
@@ -205,33 +213,49 @@ func TestKillDuringCommit(t *testing.T) {
 				_ = cmd.Process.Signal(syscall.SIGKILL)
 				waitErr = <-done
 			}
-			t.Logf("exited by itself: %v (%v) %s", exited, waitErr, strings.TrimSpace(stderr.String()))
+			t.Logf("after %v: exited by itself: %v (%v), %d object files, ref %q %s", time.Since(started).Round(time.Millisecond),
+				exited, waitErr, len(objectFiles(t, repo)), readRef(t, repo, "big"), strings.TrimSpace(stderr.String()))
 			if exited && waitErr != nil {
 				t.Errorf("commit failed on its own: %v\n%s", waitErr, stderr.String())
 			}
 
-			e.fsckOK(t, arborTool, repo)
-			e.fsckOK(t, ostreeTool, repo)
-			verifyLooseObjects(t, repo)
-			switch got := readRef(t, repo, "big"); got {
-			case "":
-				if exited && waitErr == nil {
-					t.Errorf("commit finished but ref big is missing")
-				}
-			case want:
-				dest := filepath.Join(t.TempDir(), "co")
-				e.run(t, arborTool, repo, "checkout", "-U", "big", dest)
-			default:
+			// The checks only read the repo: run them side by side.
+			got := readRef(t, repo, "big")
+			if got != "" && got != want {
 				t.Errorf("ref big points at %s, want nothing or %s", got, want)
 			}
-			if wreck != "" {
-				must(t, os.RemoveAll(wreck))
+			if got == "" && exited && waitErr == nil {
+				t.Errorf("commit finished but ref big is missing")
 			}
-			wreck = repo
+			var wg sync.WaitGroup
+			check := func(f func()) {
+				wg.Add(1)
+				go func() { defer wg.Done(); f() }()
+			}
+			started = time.Now()
+			check(func() { e.fsckOK(t, arborTool, repo) })
+			check(func() { e.fsckOK(t, ostreeTool, repo) })
+			if got == want {
+				// Complete: the fscks read every object; it must check out.
+				check(func() {
+					dest := filepath.Join(t.TempDir(), "co")
+					if _, errOut, err := e.runErr(arborTool, repo, "checkout", "-U", "big", dest); err != nil {
+						t.Errorf("checkout of the ref left by a killed commit: %v\n%s", err, errOut)
+					}
+				})
+			} else {
+				// No commit reaches what was left: check every object here.
+				files := objectFiles(t, repo)
+				check(func() { verifyLooseObjects(t, repo, files) })
+			}
+			wg.Wait()
+			t.Logf("checks took %v", time.Since(started).Round(time.Millisecond))
+			if p.name == keep {
+				wreck = repo
+			} else if !t.Failed() {
+				must(t, os.RemoveAll(repo))
+			}
 		})
-		if !ok {
-			t.Logf("repo of the failed point kept at %s", wreck)
-		}
 	}
 
 	t.Run("final-commit", func(t *testing.T) {
@@ -242,10 +266,17 @@ func TestKillDuringCommit(t *testing.T) {
 		if got != want {
 			t.Errorf("commit after the kills: %s, want %s", got, want)
 		}
-		e.fsckOK(t, arborTool, wreck)
-		e.fsckOK(t, ostreeTool, wreck)
+		var wg sync.WaitGroup
+		for _, tool := range []string{arborTool, ostreeTool} {
+			wg.Add(1)
+			go func() { defer wg.Done(); e.fsckOK(t, tool, wreck) }()
+		}
 		dest := filepath.Join(tmp, "final-co")
-		e.run(t, arborTool, wreck, "checkout", "-U", "big", dest)
+		_, errOut, err := e.runErr(arborTool, wreck, "checkout", "-U", "big", dest)
+		wg.Wait()
+		if err != nil {
+			t.Fatalf("checkout of the final commit: %v\n%s", err, errOut)
+		}
 		sameTree(t, "checkout of the final commit vs the source", src, dest, testutil.ManifestOpts{})
 	})
 	t.Logf("total %v", time.Since(start).Round(time.Millisecond))
