@@ -53,8 +53,6 @@ type CommitStats struct {
 // are hashed first and only copied when the object is new.
 const smallFile = 1 << 20
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, smallFile); return &b }}
-
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 type committer struct {
@@ -67,6 +65,7 @@ type committer struct {
 
 	mu    sync.Mutex
 	reach map[index.Ref]struct{}
+	bufs  sync.Pool // *[]byte of smallFile bytes
 }
 
 // CommitDir commits the tree at dir and returns the new commit's checksum.
@@ -411,8 +410,12 @@ func (cm *committer) file(dfd int, name, path string, symlink bool) (object.Chec
 	src := contentSource{fd: fd, size: size}
 	var c object.Checksum
 	if size <= smallFile {
-		bp := bufPool.Get().(*[]byte)
-		defer bufPool.Put(bp)
+		bp, _ := cm.bufs.Get().(*[]byte)
+		if bp == nil {
+			b := make([]byte, smallFile)
+			bp = &b
+		}
+		defer cm.bufs.Put(bp)
 		buf := (*bp)[:size]
 		n, err := io.ReadFull(io.NewSectionReader(fdReaderAt(fd), 0, size), buf)
 		if err != nil {

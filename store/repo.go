@@ -17,6 +17,7 @@ import (
 
 	"arbor/store/index"
 	"arbor/store/keyfile"
+	"arbor/store/object"
 )
 
 // Mode is a repository mode.
@@ -61,11 +62,11 @@ func ParseMode(s string) (Mode, error) {
 
 // Repo is an open repository.
 type Repo struct {
-	path      string
-	mode      Mode
-	cfg       *keyfile.File
-	fsync     bool
-	zlibLevel int
+	path       string
+	mode       Mode
+	cfg        *keyfile.File
+	fsync      bool
+	compressor *object.Compressor
 
 	idxOnce sync.Once
 	idx     *index.Index
@@ -134,11 +135,12 @@ func Open(path string) (*Repo, error) {
 	if r.fsync, err = cfg.Bool("core", "fsync", true); err != nil {
 		return nil, fmt.Errorf("repo %s: %w", path, err)
 	}
-	if r.zlibLevel, err = cfg.Int("archive", "zlib-level", 6); err != nil {
+	level, err := cfg.Int("archive", "zlib-level", 6)
+	if err != nil {
 		return nil, fmt.Errorf("repo %s: %w", path, err)
 	}
-	if r.zlibLevel < 1 || r.zlibLevel > 9 {
-		return nil, fmt.Errorf("repo %s: archive.zlib-level %d out of range 1-9", path, r.zlibLevel)
+	if r.compressor, err = object.NewCompressor(level); err != nil {
+		return nil, fmt.Errorf("repo %s: archive.zlib-level: %w", path, err)
 	}
 	return r, nil
 }

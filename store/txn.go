@@ -315,7 +315,7 @@ func (r *Repo) writeContentFile(dfd int, name string, h *object.FileHeader, src 
 		fd = -1
 		defer f.Close()
 		bw := bufio.NewWriterSize(f, 64<<10)
-		if err := object.WriteArchive(bw, h, uint64(src.size), src.reader(), r.zlibLevel); err != nil {
+		if err := r.compressor.WriteArchive(bw, h, uint64(src.size), src.reader()); err != nil {
 			return 0, err
 		}
 		if err := bw.Flush(); err != nil {

@@ -321,11 +321,11 @@ func printLs(w io.Writer, e lsEntry, xs []object.Xattr, checksums, xattrs bool) 
 		}
 	}
 	if xattrs {
-		var parts []any
+		parts := []any{}
 		for _, x := range xs {
 			parts = append(parts, []any{append([]byte(x.Name), 0), x.Value})
 		}
-		fmt.Fprintf(w, "%s ", gvariant.Print(gvariant.MustType("a(ayay)"), parts))
+		fmt.Fprintf(w, "{ %s } ", gvariant.Print(gvariant.MustType("a(ayay)"), parts))
 	}
 	fmt.Fprint(w, e.Path)
 	if e.Target != "" {

@@ -205,3 +205,26 @@ func TestOffsetWidthGrows(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestPrint(t *testing.T) {
+	tests := []struct {
+		sig  string
+		val  any
+		want string
+	}{
+		{"s", "1.0", "'1.0'"},
+		{"as", []any{"ex"}, "['ex']"},
+		{"as", []any{}, "@as []"},
+		{"a(ayay)", []any{}, "@a(ayay) []"},
+		{"a(ayay)", []any{[]any{[]byte("user.a\x00"), []byte{0, 1, 0xff}}, []any{[]byte("user.b\x00"), []byte("BB")}},
+			"[(b'user.a', [byte 0x00, 0x01, 0xff]), (b'user.b', [0x42, 0x42])]"},
+		{"a{sv}", []any{[]any{"k", Variant{MustType("u"), uint32(5)}}}, "{'k': <uint32 5>}"},
+		{"(ib)", []any{int32(-1), true}, "(-1, true)"},
+		{"s", "it's", `"it's"`},
+	}
+	for _, tc := range tests {
+		if got := Print(MustType(tc.sig), tc.val); got != tc.want {
+			t.Errorf("%s: got %s want %s", tc.sig, got, tc.want)
+		}
+	}
+}

@@ -115,9 +115,25 @@ func ContentChecksum(h *FileHeader, data []byte) Checksum {
 	return SumHash(s)
 }
 
+// Compressor writes .filez objects. It keeps deflate writers for reuse: each
+// holds about a megabyte of state, and allocating one per object makes a
+// commit of many small files spend its time faulting in fresh memory.
+type Compressor struct {
+	level int
+	pool  sync.Pool
+}
+
+// NewCompressor returns a Compressor for a zlib-style level, 1 to 9.
+func NewCompressor(level int) (*Compressor, error) {
+	if level < 1 || level > 9 {
+		return nil, fmt.Errorf("compression level %d out of range 1-9", level)
+	}
+	return &Compressor{level: level}, nil
+}
+
 // WriteArchive writes a .filez object: the framed archive header, then the
 // raw deflate stream of the payload (nothing at all for a symlink).
-func WriteArchive(w io.Writer, h *FileHeader, size uint64, payload io.Reader, level int) error {
+func (c *Compressor) WriteArchive(w io.Writer, h *FileHeader, size uint64, payload io.Reader) error {
 	hdr := h.MarshalArchive(size)
 	var pre [8]byte
 	binary.BigEndian.PutUint32(pre[:4], uint32(len(hdr)))
@@ -130,21 +146,16 @@ func WriteArchive(w io.Writer, h *FileHeader, size uint64, payload io.Reader, le
 	if h.IsSymlink() {
 		return nil
 	}
-	if level < 1 || level > 9 {
-		return fmt.Errorf("compression level %d out of range 1-9", level)
-	}
-	// A deflate writer holds about a megabyte of state: reuse them, or a
-	// commit of many small files spends its time faulting in fresh memory.
-	fw, _ := writerPools[level].Get().(*flate.Writer)
+	fw, _ := c.pool.Get().(*flate.Writer)
 	if fw == nil {
 		var err error
-		if fw, err = flate.NewWriter(w, level); err != nil {
+		if fw, err = flate.NewWriter(w, c.level); err != nil {
 			return err
 		}
 	} else {
 		fw.Reset(w)
 	}
-	defer writerPools[level].Put(fw)
+	defer c.pool.Put(fw)
 	n, err := io.Copy(fw, payload)
 	if err != nil {
 		return err
@@ -154,8 +165,6 @@ func WriteArchive(w io.Writer, h *FileHeader, size uint64, payload io.Reader, le
 	}
 	return fw.Close()
 }
-
-var writerPools [10]sync.Pool
 
 // maxHeader bounds a content header; real ones are far smaller, and the
 // bound keeps a hostile object from making us allocate gigabytes.

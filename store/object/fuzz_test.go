@@ -15,7 +15,7 @@ func FuzzObjects(f *testing.F) {
 	c := Commit{Subject: "s", Timestamp: 1, Metadata: []MetaEntry{String("version", "1")}}
 	cb, _ := c.Marshal()
 	var filez bytes.Buffer
-	WriteArchive(&filez, &hello, 6, bytes.NewReader([]byte("hello\n")), 6)
+	testCompressor.WriteArchive(&filez, &hello, 6, bytes.NewReader([]byte("hello\n")))
 	link, _ := hex.DecodeString("0000001f00000000000000000000000000000000000000000000a1ff0000000068656c6c6f001e")
 	vd, _ := MarshalVarDict([]MetaEntry{Strings("k", []string{"a"})})
 	for i, seed := range [][]byte{DirMeta{Mode: 0o40755}.Marshal(), tree.Marshal(), cb, hello.Marshal(), filez.Bytes(), link, vd, hello.MarshalUserMeta()} {

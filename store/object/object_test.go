@@ -90,7 +90,7 @@ func TestWorkedExample(t *testing.T) {
 func TestArchiveRoundTrip(t *testing.T) {
 	link := FileHeader{Mode: 0o120777, Target: "hello"}
 	var buf bytes.Buffer
-	if err := WriteArchive(&buf, &link, 0, nil, 6); err != nil {
+	if err := testCompressor.WriteArchive(&buf, &link, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	want, _ := hex.DecodeString("0000001f00000000000000000000000000000000000000000000a1ff0000000068656c6c6f001e")
@@ -101,7 +101,7 @@ func TestArchiveRoundTrip(t *testing.T) {
 		data := bytes.Repeat([]byte("arbor\n"), size/6+1)[:size]
 		h := FileHeader{UID: 1000, GID: 1000, Mode: 0o100755}
 		buf.Reset()
-		if err := WriteArchive(&buf, &h, uint64(size), bytes.NewReader(data), 6); err != nil {
+		if err := testCompressor.WriteArchive(&buf, &h, uint64(size), bytes.NewReader(data)); err != nil {
 			t.Fatal(err)
 		}
 		gh, gsize, r, err := ReadArchive(bytes.NewReader(buf.Bytes()))
@@ -116,7 +116,7 @@ func TestArchiveRoundTrip(t *testing.T) {
 	// A header that claims more than the stream holds is refused.
 	h := FileHeader{Mode: 0o100644}
 	buf.Reset()
-	WriteArchive(&buf, &h, 6, strings.NewReader("hello\n"), 6)
+	testCompressor.WriteArchive(&buf, &h, 6, strings.NewReader("hello\n"))
 	b := buf.Bytes()
 	b[15] = 7 // the BE size field's low byte
 	_, _, r, err := ReadArchive(bytes.NewReader(b))
@@ -155,3 +155,5 @@ func TestParseDirTreeRejects(t *testing.T) {
 		t.Error("duplicate name accepted")
 	}
 }
+
+var testCompressor, _ = NewCompressor(6)

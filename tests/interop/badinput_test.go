@@ -180,7 +180,9 @@ func buildHostile(t *testing.T, e *env, dir, name string, asDir, nested bool) ho
 	h := object.FileHeader{Mode: 0o100644}
 	payload := []byte("escaped\n")
 	var buf bytes.Buffer
-	must(t, object.WriteArchive(&buf, &h, uint64(len(payload)), bytes.NewReader(payload), 6))
+	comp, err := object.NewCompressor(6)
+	must(t, err)
+	must(t, comp.WriteArchive(&buf, &h, uint64(len(payload)), bytes.NewReader(payload)))
 	file := object.ContentChecksum(&h, payload)
 	writeObject(t, repo, file, object.TypeFile, buf.Bytes())
 	meta := writeMeta(t, repo, object.TypeDirMeta, object.DirMeta{Mode: 0o40755}.Marshal())
