@@ -191,19 +191,26 @@ func (co *checkout) dir(pfd int, name, path string, tree, meta object.Checksum, 
 	if firstErr != nil {
 		return firstErr
 	}
-	mode := m.Mode & object.ModePerm
+	return co.applyMeta(fd, path, m.UID, m.GID, m.Mode, m.Xattrs)
+}
+
+// applyMeta gives a checked-out file or directory its owner, xattrs and
+// mode; user mode skips owner and xattrs and drops setuid and setgid.
+func (co *checkout) applyMeta(fd int, path string, uid, gid, mode uint32, xattrs []object.Xattr) error {
+	mode &= object.ModePerm
 	if co.opts.UserMode {
 		mode &^= unix.S_ISUID | unix.S_ISGID
 	} else {
-		if err := unix.Fchown(fd, int(m.UID), int(m.GID)); err != nil {
+		if err := unix.Fchown(fd, int(uid), int(gid)); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		for _, x := range m.Xattrs {
+		for _, x := range xattrs {
 			if err := unix.Fsetxattr(fd, x.Name, x.Value, 0); err != nil {
 				return fmt.Errorf("%s: setting xattr %s: %w", path, x.Name, err)
 			}
 		}
 	}
+	// After chown, which clears setuid bits.
 	if err := unix.Fchmod(fd, mode); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -319,21 +326,8 @@ func (co *checkout) file(dfd int, name, path string, c object.Checksum) error {
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	mode := h.Mode & object.ModePerm
-	if co.opts.UserMode {
-		mode &^= unix.S_ISUID | unix.S_ISGID
-	} else {
-		if err := unix.Fchown(fd, int(h.UID), int(h.GID)); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		for _, x := range h.Xattrs {
-			if err := unix.Fsetxattr(fd, x.Name, x.Value, 0); err != nil {
-				return fmt.Errorf("%s: setting xattr %s: %w", path, x.Name, err)
-			}
-		}
-	}
-	if err := unix.Fchmod(fd, mode); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	if err := co.applyMeta(fd, path, h.UID, h.GID, h.Mode, h.Xattrs); err != nil {
+		return err
 	}
 	if err := unix.Futimes(fd, []unix.Timeval{{}, {}}); err != nil {
 		return fmt.Errorf("%s: %w", path, err)

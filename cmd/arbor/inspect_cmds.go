@@ -80,15 +80,11 @@ func (a *app) logCmd() *cobra.Command {
 		Example: `  arbor --repo=repo log main`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
+			r, sum, err := a.openAt(args[0])
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			sum, err := r.Resolve(args[0])
-			if err != nil {
-				return err
-			}
 			var all []commitInfo
 			for {
 				cm, err := r.ReadCommit(sum)
@@ -131,15 +127,11 @@ func (a *app) showCmd() *cobra.Command {
   arbor --repo=repo show --print-metadata-key=version main`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
+			r, sum, err := a.openAt(args[0])
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			sum, err := r.Resolve(args[0])
-			if err != nil {
-				return err
-			}
 			cm, err := r.ReadCommit(sum)
 			if err != nil {
 				return err
@@ -212,15 +204,11 @@ func (a *app) lsCmd() *cobra.Command {
   arbor --repo=repo ls -R main /usr/share`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
+			r, sum, err := a.openAt(args[0])
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			sum, err := r.Resolve(args[0])
-			if err != nil {
-				return err
-			}
 			paths := args[1:]
 			if len(paths) == 0 {
 				paths = []string{"/"}
@@ -341,15 +329,11 @@ func (a *app) catCmd() *cobra.Command {
 		Example: `  arbor --repo=repo cat main /etc/os-release`,
 		Args:    cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
+			r, sum, err := a.openAt(args[0])
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			sum, err := r.Resolve(args[0])
-			if err != nil {
-				return err
-			}
 			for _, p := range args[1:] {
 				n, err := r.Lookup(sum, p)
 				if err != nil {

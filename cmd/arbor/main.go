@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"arbor/store"
+	"arbor/store/object"
 )
 
 // app carries what every command shares; there is no package-level state.
@@ -101,4 +102,18 @@ func (a *app) openRepo() (*store.Repo, error) {
 		return nil, err
 	}
 	return store.Open(p)
+}
+
+// openAt opens the repository and resolves a revision in it.
+func (a *app) openAt(rev string) (*store.Repo, object.Checksum, error) {
+	r, err := a.openRepo()
+	if err != nil {
+		return nil, object.Zero, err
+	}
+	c, err := r.Resolve(rev)
+	if err != nil {
+		r.Close()
+		return nil, object.Zero, err
+	}
+	return r, c, nil
 }

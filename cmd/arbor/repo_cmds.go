@@ -202,15 +202,11 @@ func (a *app) checkoutCmd() *cobra.Command {
   arbor --repo=repo checkout --subpath=/etc main ./etc-copy`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
+			r, commit, err := a.openAt(args[0])
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			commit, err := r.Resolve(args[0])
-			if err != nil {
-				return err
-			}
 			dest := filepath.Base(args[0])
 			if len(args) == 2 {
 				dest = args[1]
@@ -331,15 +327,11 @@ func (a *app) revParseCmd() *cobra.Command {
 		Example: `  arbor --repo=repo rev-parse main^`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
+			r, c, err := a.openAt(args[0])
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			c, err := r.Resolve(args[0])
-			if err != nil {
-				return err
-			}
 			fmt.Fprintln(a.stdout, c)
 			return nil
 		},
