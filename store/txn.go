@@ -419,13 +419,22 @@ func copyByRead(dst int, src contentSource) (int64, error) {
 // commits last, and records them in the index.
 func (t *Txn) Commit() error {
 	defer t.release()
-	if t.r.fsync && len(t.staged) > 0 {
+	t.mu.Lock()
+	batch := t.staged
+	t.staged = nil
+	t.mu.Unlock()
+	return t.publish(batch)
+}
+
+// publish moves staged objects into objects/ (see Commit).
+func (t *Txn) publish(staged []index.Entry) error {
+	if t.r.fsync && len(staged) > 0 {
 		if err := unix.Syncfs(int(t.lock.Fd())); err != nil {
 			return fmt.Errorf("syncing staged objects: %w", err)
 		}
 	}
-	sort.SliceStable(t.staged, func(i, j int) bool {
-		return t.staged[i].Type != object.TypeCommit && t.staged[j].Type == object.TypeCommit
+	sort.SliceStable(staged, func(i, j int) bool {
+		return staged[i].Type != object.TypeCommit && staged[j].Type == object.TypeCommit
 	})
 	var objDirs [256]int
 	defer func() {
@@ -435,7 +444,7 @@ func (t *Txn) Commit() error {
 			}
 		}
 	}()
-	for _, e := range t.staged {
+	for _, e := range staged {
 		rel := object.Path(e.Checksum, e.Type, t.r.archive())
 		p := e.Checksum[0]
 		if objDirs[p] == 0 {
@@ -450,17 +459,20 @@ func (t *Txn) Commit() error {
 			objDirs[p] = fd
 		}
 		name := rel[len("objects/XX/"):]
-		if err := unix.Renameat(t.dirs[p], name, objDirs[p], name); err != nil {
+		t.mu.Lock()
+		from := t.dirs[p]
+		t.mu.Unlock()
+		if err := unix.Renameat(from, name, objDirs[p], name); err != nil {
 			return fmt.Errorf("moving %s into place: %w", object.Name(e.Checksum, e.Type), err)
 		}
 	}
-	if t.r.fsync && len(t.staged) > 0 {
+	if t.r.fsync && len(staged) > 0 {
 		// The renames themselves, so refs written next never point past them.
 		if err := unix.Syncfs(int(t.lock.Fd())); err != nil {
 			return fmt.Errorf("syncing objects: %w", err)
 		}
 	}
-	if err := t.idx.Add(t.staged); err != nil {
+	if err := t.idx.Add(staged); err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
 	return nil

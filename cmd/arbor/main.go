@@ -66,6 +66,7 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 		a.logCmd(), a.showCmd(), a.lsCmd(), a.catCmd(), a.diffCmd(),
 		a.refsCmd(), a.revParseCmd(),
 		a.fsckCmd(), a.pruneCmd(), a.reindexCmd(),
+		a.remoteCmd(), a.pullCmd(), a.pullLocalCmd(), a.summaryCmd(), a.gpgSignCmd(), a.serveCmd(),
 	)
 	return root
 }

@@ -77,6 +77,8 @@ func (a *app) commitCmd() *cobra.Command {
 		trees, metaStrings                       []string
 		ownerUID, ownerGID                       int
 		noXattrs, orphan, noBindings, canonical  bool
+		signKeys                                 []string
+		homedir                                  string
 	)
 	c := &cobra.Command{
 		Use:   "commit [flags] [DIR]",
@@ -149,10 +151,24 @@ func (a *app) commitCmd() *cobra.Command {
 				bar.describe(fmt.Sprintf("committing %s", humanBytes(bytes)))
 				bar.set(files)
 			}
+			// Load keys first: a missing key must fail before anything is written.
+			var signers []func([]byte) ([]byte, error)
+			for _, k := range signKeys {
+				s, err := loadSigner(k, homedir)
+				if err != nil {
+					return err
+				}
+				signers = append(signers, s.Sign)
+			}
 			sum, stats, err := r.CommitDir(cmd.Context(), dir, opts)
 			bar.done()
 			if err != nil {
 				return err
+			}
+			for _, sign := range signers {
+				if err := r.SignCommit(cmd.Context(), sum, sign); err != nil {
+					return err
+				}
 			}
 			if a.json {
 				return a.printJSON(map[string]any{"commit": sum.String(), "branch": branch,
@@ -176,6 +192,8 @@ func (a *app) commitCmd() *cobra.Command {
 	f.BoolVar(&orphan, "orphan", false, "commit without a parent and without updating a branch")
 	f.StringArrayVar(&metaStrings, "add-metadata-string", nil, "add KEY=VALUE to the commit metadata")
 	f.BoolVar(&noBindings, "no-bindings", false, "do not bind the commit to its branch (ostree.ref-binding)")
+	f.StringArrayVar(&signKeys, "gpg-sign", nil, "sign the commit with this GPG key")
+	f.StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
 	a.jsonFlag(c)
 	return c
 }

@@ -103,12 +103,17 @@ type tool struct {
 	argv     func(e *env) []string // the timed command
 	clean    func(e *env) error    // untimed, after each run (may be nil)
 	checksum bool                  // last stdout line is a commit checksum to compare
+	// bytes, when set, is read after each timed run: bytes it moved (e.g.
+	// on the wire), compared like time when a target asks for it.
+	bytes func(e *env) (int64, error)
 }
 
 // target is a goal for the ratio tools[0] / tools[peer].
 type target struct {
 	peer int     // index into scenario.tools
 	max  float64 // ratio must be <= max
+	// onBytes compares bytes moved instead of wall time.
+	onBytes bool
 }
 
 // scenario is one benchmark row (or several, one per target). tools[0] is
@@ -124,6 +129,7 @@ type scenario struct {
 // sample is one timed run of one tool.
 type sample struct {
 	wall, cpu time.Duration
+	bytes     int64
 	stdout    string
 }
 
@@ -140,6 +146,7 @@ func allScenarios() []*scenario {
 		commitScenario("commit-archive", "archive", 0.25),
 		commitScenario("commit-bare-user", "bare-user", 0.6),
 		checkoutScenario(),
+		pullScenario(),
 	}
 }
 
@@ -343,6 +350,11 @@ func runScenario(e *env, sc *scenario, runs int) *result {
 			if err != nil {
 				return fail(err)
 			}
+			if t.bytes != nil {
+				if s.bytes, err = t.bytes(e); err != nil {
+					return fail(fmt.Errorf("%s bytes: %w", t.name, err))
+				}
+			}
 			r.samples[ti] = append(r.samples[ti], s)
 			logf("%s: run %d/%d %-7s wall %.3fs cpu %.3fs", sc.name, i+1, runs, t.name, s.wall.Seconds(), s.cpu.Seconds())
 			if t.clean != nil {
@@ -517,6 +529,9 @@ func report(e *env, st treeStats, runs int, results []*result) string {
 			if len(r.sc.targets) > 1 {
 				label += " vs " + peer
 			}
+			if tg.onBytes {
+				label = r.sc.name + " (bytes)"
+			}
 			goal := fmt.Sprintf("≤ %.2fx %s", tg.max, peer)
 			if r.err != nil {
 				fmt.Fprintf(&b, "| %s | – | – | – | %s | FAILED |\n", label, goal)
@@ -524,12 +539,16 @@ func report(e *env, st treeStats, runs int, results []*result) string {
 			}
 			a, _ := stats(r.samples[0], wallOf)
 			p, _ := stats(r.samples[tg.peer], wallOf)
-			ratio := a.Seconds() / p.Seconds()
+			av, pv, unit := a.Seconds(), p.Seconds(), "%.3f"
+			if tg.onBytes {
+				av, pv, unit = float64(medianBytes(r.samples[0]))/(1<<20), float64(medianBytes(r.samples[tg.peer]))/(1<<20), "%.1f MiB"
+			}
+			ratio := av / pv
 			met := "no"
 			if ratio <= tg.max {
 				met = "yes"
 			}
-			fmt.Fprintf(&b, "| %s | %.3f | %.3f (%s) | %.2fx | %s | %s |\n", label, a.Seconds(), p.Seconds(), peer, ratio, goal, met)
+			fmt.Fprintf(&b, "| %s | "+unit+" | "+unit+" (%s) | %.2fx | %s | %s |\n", label, av, pv, peer, ratio, goal, met)
 		}
 		notes = append(notes, r.notes...)
 		if r.err != nil {
@@ -688,4 +707,13 @@ func mainErr() error {
 		return errors.New("one or more scenarios failed (see above)")
 	}
 	return nil
+}
+
+func medianBytes(ss []sample) int64 {
+	v := make([]int64, len(ss))
+	for i, s := range ss {
+		v[i] = s.bytes
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
 }

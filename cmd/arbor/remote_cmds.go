@@ -1,0 +1,428 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"arbor/fetch"
+	"arbor/store"
+	"arbor/store/gpg"
+)
+
+func (a *app) remoteCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "remote",
+		Short: "Manage remotes: named URLs that objects are pulled from",
+		Example: `  arbor --repo=repo remote add --gpg-import=key.asc origin http://127.0.0.1:8000/repo
+  arbor --repo=repo remote list -u`,
+	}
+	c.AddCommand(a.remoteAddCmd(), a.remoteListCmd(), a.remoteDeleteCmd(), a.remoteShowURLCmd(),
+		a.remoteRefsCmd(), a.remoteGPGImportCmd())
+	return c
+}
+
+func (a *app) remoteAddCmd() *cobra.Command {
+	var o fetch.AddOptions
+	var sets []string
+	c := &cobra.Command{
+		Use:   "add [flags] NAME URL [BRANCH...]",
+		Short: "Add a remote",
+		Example: `  arbor --repo=repo remote add --no-gpg-verify origin http://127.0.0.1:8000/repo
+  arbor --repo=repo remote add --gpg-import=key.asc --set=gpg-verify-summary=true origin http://cdn.invalid/repo`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			o.Set = map[string]string{}
+			for _, kv := range sets {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return fmt.Errorf("--set=%s: want KEY=VALUE", kv)
+				}
+				o.Set[k] = v
+			}
+			if len(args) > 2 {
+				o.Set["branches"] = strings.Join(args[2:], ";") + ";"
+			}
+			return fetch.AddRemote(r, args[0], args[1], o)
+		},
+	}
+	f := c.Flags()
+	f.BoolVar(&o.NoGPGVerify, "no-gpg-verify", false, "do not check GPG signatures of commits")
+	f.StringVar(&o.GPGImport, "gpg-import", "", "trust the keys in FILE for this remote")
+	f.StringArrayVar(&sets, "set", nil, "set a config KEY=VALUE for the remote (contenturl, mirrors, gpg-verify-summary, ...)")
+	f.BoolVar(&o.IfNotExists, "if-not-exists", false, "do nothing if the remote exists")
+	return c
+}
+
+func (a *app) remoteListCmd() *cobra.Command {
+	var urls bool
+	c := &cobra.Command{
+		Use:     "list [-u]",
+		Short:   "List remotes",
+		Example: `  arbor --repo=repo remote list -u`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			names := fetch.ListRemotes(r)
+			if a.json {
+				out := map[string]string{}
+				for _, n := range names {
+					rm, err := fetch.LoadRemote(r, n)
+					if err != nil {
+						return err
+					}
+					out[n] = rm.URL
+				}
+				return a.printJSON(out)
+			}
+			for _, n := range names {
+				if !urls {
+					fmt.Fprintln(a.stdout, n)
+					continue
+				}
+				rm, err := fetch.LoadRemote(r, n)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "%s  %s\n", n, rm.URL)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVarP(&urls, "show-urls", "u", false, "show the URLs too")
+	a.jsonFlag(c)
+	return c
+}
+
+func (a *app) remoteDeleteCmd() *cobra.Command {
+	var ifExists bool
+	c := &cobra.Command{
+		Use:     "delete NAME",
+		Short:   "Delete a remote, its keyring and its refs",
+		Example: `  arbor --repo=repo remote delete origin`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			return fetch.DeleteRemote(r, args[0], ifExists)
+		},
+	}
+	c.Flags().BoolVar(&ifExists, "if-exists", false, "do nothing if the remote does not exist")
+	return c
+}
+
+func (a *app) remoteShowURLCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "show-url NAME",
+		Short:   "Print a remote's URL",
+		Example: `  arbor --repo=repo remote show-url origin`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			rm, err := fetch.LoadRemote(r, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, rm.URL)
+			return nil
+		},
+	}
+}
+
+func (a *app) remoteRefsCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:     "refs NAME",
+		Short:   "List the refs a remote's summary offers",
+		Example: `  arbor --repo=repo remote refs origin`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			refs, err := fetch.RemoteRefs(cmd.Context(), r, args[0])
+			if err != nil {
+				return err
+			}
+			if a.json {
+				out := map[string]string{}
+				for n, c := range refs {
+					out[n] = c.String()
+				}
+				return a.printJSON(out)
+			}
+			names := make([]string, 0, len(refs))
+			for n := range refs {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			for _, n := range names {
+				fmt.Fprintf(a.stdout, "%s:%s\n", args[0], n)
+			}
+			return nil
+		},
+	}
+	a.jsonFlag(c)
+	return c
+}
+
+func (a *app) remoteGPGImportCmd() *cobra.Command {
+	var files []string
+	c := &cobra.Command{
+		Use:     "gpg-import NAME [-k FILE...]",
+		Short:   "Trust more GPG keys for a remote",
+		Example: `  arbor --repo=repo remote gpg-import origin -k key.asc`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			if _, err := fetch.LoadRemote(r, args[0]); err != nil {
+				return err
+			}
+			if len(files) == 0 {
+				return errors.New("give the key files with -k FILE (or --keyring=FILE)")
+			}
+			for _, f := range files {
+				if err := fetch.ImportKeys(r, args[0], f); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringArrayVarP(&files, "keyring", "k", nil, "key file to import (armored or binary)")
+	return c
+}
+
+func (a *app) pullCmd() *cobra.Command {
+	var opts fetch.PullOptions
+	c := &cobra.Command{
+		Use:   "pull [flags] REMOTE [REF...]",
+		Short: "Fetch refs from a remote, verifying every object and signature",
+		Example: `  arbor --repo=repo pull origin os/x86_64/stable
+  arbor --repo=repo pull --depth=1 --commit-metadata-only origin main`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			remote := args[0]
+			if i := strings.IndexByte(remote, ':'); i >= 0 { // ostree also takes REMOTE:REF
+				args = append([]string{remote[:i], remote[i+1:]}, args[1:]...)
+				remote = remote[:i]
+			}
+			opts.Refs = args[1:]
+			bar := a.newProgress("pulling", -1, true)
+			opts.Progress = func(p fetch.Progress) {
+				bar.describe(fmt.Sprintf("pulling: %d/%d objects", p.Fetched, p.Objects))
+				bar.set(p.Bytes)
+			}
+			res, err := fetch.Pull(cmd.Context(), r, remote, opts)
+			bar.done()
+			if err != nil {
+				return err
+			}
+			return a.printPull(res)
+		},
+	}
+	pullFlags(c, &opts)
+	c.Flags().BoolVar(&opts.Mirror, "mirror", false, "write refs/heads/REF instead of refs/remotes/REMOTE/REF, and copy the summary")
+	a.jsonFlag(c)
+	return c
+}
+
+func pullFlags(c *cobra.Command, opts *fetch.PullOptions) {
+	f := c.Flags()
+	f.IntVar(&opts.Depth, "depth", 0, "parents to pull as well (-1: all)")
+	f.BoolVar(&opts.CommitMetadataOnly, "commit-metadata-only", false, "fetch only the commit objects")
+	f.StringVar(&opts.Subpath, "subpath", "", "fetch only this path of each commit")
+}
+
+func (a *app) printPull(res *fetch.Result) error {
+	if a.json {
+		refs := map[string]string{}
+		for n, c := range res.Refs {
+			refs[n] = c.String()
+		}
+		return a.printJSON(map[string]any{"refs": refs, "objects_fetched": res.Fetched, "bytes": res.Bytes,
+			"seconds": res.Elapsed.Seconds()})
+	}
+	fmt.Fprintf(a.stdout, "%d objects fetched; %s transferred in %.1f seconds\n", res.Fetched, humanBytes(res.Bytes), res.Elapsed.Seconds())
+	return nil
+}
+
+func (a *app) pullLocalCmd() *cobra.Command {
+	var opts fetch.PullOptions
+	c := &cobra.Command{
+		Use:     "pull-local [flags] SOURCE_REPO [REF...]",
+		Short:   "Copy refs from another repository on this machine",
+		Example: `  arbor --repo=repo pull-local /srv/build-repo main`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			res, err := fetch.PullLocal(cmd.Context(), r, args[0], args[1:], opts)
+			if err != nil {
+				return err
+			}
+			return a.printPull(res)
+		},
+	}
+	pullFlags(c, &opts)
+	a.jsonFlag(c)
+	return c
+}
+
+// loadSigner is --gpg-sign=KEYID with --gpg-homedir=DIR.
+func loadSigner(keyID, homedir string) (*gpg.Signer, error) {
+	s, err := gpg.LoadSigner(homedir, keyID)
+	if err != nil {
+		return nil, fmt.Errorf("--gpg-sign=%s: %w", keyID, err)
+	}
+	return s, nil
+}
+
+func (a *app) summaryCmd() *cobra.Command {
+	var update bool
+	var keyIDs []string
+	var homedir string
+	c := &cobra.Command{
+		Use:   "summary -u [--gpg-sign=KEYID --gpg-homedir=DIR]",
+		Short: "Write the summary file that clients read the refs from",
+		Example: `  arbor --repo=repo summary -u
+  arbor --repo=repo summary -u --gpg-sign=0123ABCD --gpg-homedir=~/.gnupg`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !update {
+				return errors.New("use summary -u to update the summary")
+			}
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			b, err := r.BuildSummary(time.Now())
+			if err != nil {
+				return err
+			}
+			var sig []byte
+			for _, k := range keyIDs {
+				s, err := loadSigner(k, homedir)
+				if err != nil {
+					return err
+				}
+				one, err := s.Sign(b)
+				if err != nil {
+					return fmt.Errorf("signing the summary: %w", err)
+				}
+				if sig, err = store.AppendSignature(sig, one); err != nil {
+					return err
+				}
+			}
+			return r.WriteSummary(b, sig)
+		},
+	}
+	c.Flags().BoolVarP(&update, "update", "u", false, "update the summary")
+	c.Flags().StringArrayVar(&keyIDs, "gpg-sign", nil, "sign the summary with this key")
+	c.Flags().StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
+	return c
+}
+
+func (a *app) gpgSignCmd() *cobra.Command {
+	var homedir string
+	c := &cobra.Command{
+		Use:     "gpg-sign [--gpg-homedir=DIR] COMMIT KEYID...",
+		Short:   "Sign a commit (the signature goes to its detached metadata)",
+		Example: `  arbor --repo=repo gpg-sign --gpg-homedir=~/.gnupg main 0123ABCD`,
+		Args:    cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, c, err := a.openAt(args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			for _, k := range args[1:] {
+				s, err := loadSigner(k, homedir)
+				if err != nil {
+					return err
+				}
+				if err := r.SignCommit(cmd.Context(), c, s.Sign); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
+	return c
+}
+
+func (a *app) serveCmd() *cobra.Command {
+	var addr string
+	c := &cobra.Command{
+		Use:   "serve [--addr=HOST:PORT]",
+		Short: "Serve the repository over HTTP, for development",
+		Long: `serve publishes the repository as the static files it is. It is meant for
+development; in production put the directory behind nginx or a CDN (any server
+of static files will do; run 'summary -u' after each commit).`,
+		Example: `  arbor --repo=repo serve --addr=127.0.0.1:8000`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			r.Close()
+			if r.Mode() != store.ModeArchive {
+				fmt.Fprintf(a.stderr, "warning: %s is a %s repo; clients can only pull from archive repos\n", r.Path(), r.Mode())
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "serving %s on http://%s/\n", r.Path(), ln.Addr())
+			srv := &http.Server{Handler: http.FileServer(http.Dir(r.Path())), ReadHeaderTimeout: 10 * time.Second}
+			go func() {
+				<-cmd.Context().Done()
+				srv.Close()
+			}()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&addr, "addr", "127.0.0.1:8000", "address to listen on")
+	return c
+}

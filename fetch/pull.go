@@ -1,0 +1,656 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"arbor/fetch/httpc"
+	"arbor/store"
+	"arbor/store/gpg"
+	"arbor/store/gvariant"
+	"arbor/store/index"
+	"arbor/store/object"
+)
+
+// maxMeta caps metadata downloads, as ostree does.
+const maxMeta = 128 << 20
+
+// Source is where a pull reads objects from: a remote over HTTP (or
+// file://), or another local repository.
+type Source interface {
+	// Meta returns a metadata object's bytes, ErrNotFound if absent.
+	Meta(ctx context.Context, ref index.Ref) ([]byte, error)
+	// Content opens a content object.
+	Content(ctx context.Context, c object.Checksum) (*object.FileHeader, uint64, io.ReadCloser, error)
+}
+
+// ErrNotFound means the source does not have the object or file.
+var ErrNotFound = httpc.ErrNotFound
+
+// httpSource reads an archive repository served as static files.
+type httpSource struct {
+	meta, content *httpc.Client
+}
+
+func (s *httpSource) Meta(ctx context.Context, ref index.Ref) ([]byte, error) {
+	c := s.content
+	if ref.Type == object.TypeCommit || ref.Type == object.TypeCommitMeta {
+		c = s.meta // as ostree: commits and their signatures come from url
+	}
+	return c.Get(ctx, object.Path(ref.Checksum, ref.Type, true), maxMeta)
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+func (s *httpSource) Content(ctx context.Context, c object.Checksum) (*object.FileHeader, uint64, io.ReadCloser, error) {
+	body, _, err := s.content.Open(ctx, object.Path(c, object.TypeFile, true))
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	h, size, payload, err := object.ReadArchive(body)
+	if err != nil {
+		body.Close()
+		return nil, 0, nil, fmt.Errorf("%s: %w: %v", object.Name(c, object.TypeFile), store.ErrCorrupt, err)
+	}
+	return &h, size, readCloser{payload, body}, nil
+}
+
+// localSource reads another repository on this machine, in any mode.
+type localSource struct{ r *store.Repo }
+
+func (s localSource) Meta(ctx context.Context, ref index.Ref) ([]byte, error) {
+	b, err := s.r.ReadMeta(ref.Checksum, ref.Type)
+	if errors.Is(err, store.ErrObjectMissing) {
+		return nil, fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	return b, err
+}
+
+func (s localSource) Content(ctx context.Context, c object.Checksum) (*object.FileHeader, uint64, io.ReadCloser, error) {
+	ct, err := s.r.OpenContent(c)
+	if errors.Is(err, store.ErrObjectMissing) {
+		return nil, 0, nil, fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	return &ct.Header, ct.Size, readCloser{ct.Reader, ct}, nil
+}
+
+// PullOptions follow ostree pull's flags.
+type PullOptions struct {
+	Refs []string // empty: every ref the remote's summary lists
+	// Depth is how many parents to pull as well; -1 for all.
+	Depth              int
+	CommitMetadataOnly bool
+	Mirror             bool   // write refs/heads/REF, and copy the summary
+	Subpath            string // pull only this path of each commit (leaves it partial)
+	Progress           func(Progress)
+}
+
+// Progress is reported from time to time during a pull.
+type Progress struct {
+	Objects, Fetched int64 // objects seen, objects fetched
+	Bytes            int64 // bytes received from the source
+	Elapsed          time.Duration
+}
+
+// Result is what a pull did.
+type Result struct {
+	Refs    map[string]object.Checksum // ref -> commit written
+	Fetched int64
+	Bytes   int64
+	Elapsed time.Duration
+}
+
+// puller is one pull's state.
+type puller struct {
+	ctx     context.Context
+	repo    *store.Repo
+	src     Source
+	txn     *store.Txn
+	keyring *gpg.Keyring // nil: signatures not checked
+	opts    *PullOptions
+
+	sem     chan struct{}
+	mu      sync.Mutex
+	seen    map[index.Ref]bool
+	objects atomic.Int64
+	fetched atomic.Int64
+	bytes   func() int64
+}
+
+// Pull fetches refs from a configured remote into r.
+func Pull(ctx context.Context, r *store.Repo, remote string, opts PullOptions) (*Result, error) {
+	rm, err := LoadRemote(r, remote)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := httpc.New(httpc.Options{Mirrors: rm.MetadataURLs()})
+	if err != nil {
+		return nil, fmt.Errorf("remote %s: %w", remote, err)
+	}
+	content := meta
+	if rm.ContentURL != "" {
+		if content, err = httpc.New(httpc.Options{Mirrors: rm.ContentURLs()}); err != nil {
+			return nil, fmt.Errorf("remote %s: %w", remote, err)
+		}
+	}
+	var keyring *gpg.Keyring
+	if rm.GPGVerify || rm.GPGVerifySummary {
+		if keyring, err = rm.Keyring(r); err != nil {
+			return nil, err
+		}
+	}
+	start := time.Now()
+	summary, summaryBytes, sigBytes, err := fetchSummary(ctx, meta, rm, keyring)
+	if err != nil {
+		return nil, err
+	}
+	if !rm.GPGVerify {
+		keyring = nil
+	}
+	refs := opts.Refs
+	if len(refs) == 0 {
+		if summary == nil {
+			return nil, fmt.Errorf("remote %s has no summary: name the refs to pull", remote)
+		}
+		for _, sr := range summary.Refs {
+			refs = append(refs, sr.Name)
+		}
+	}
+	targets := map[string]object.Checksum{}
+	for _, ref := range refs {
+		name, commit, err := resolveRemoteRef(ctx, meta, summary, ref)
+		if err != nil {
+			return nil, fmt.Errorf("remote %s: %w", remote, err)
+		}
+		targets[name] = commit
+	}
+	src := &httpSource{meta: meta, content: content}
+	bytes := func() int64 {
+		n := meta.Stats().Bytes
+		if content != meta {
+			n += content.Stats().Bytes
+		}
+		return n
+	}
+	res, err := pullCommits(ctx, r, src, keyring, targets, &opts, bytes)
+	if err != nil {
+		return nil, err
+	}
+	for name, c := range targets {
+		refName := remote + ":" + name
+		if opts.Mirror {
+			refName = name
+		}
+		if err := r.SetRef(refName, c); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Mirror && summaryBytes != nil {
+		if err := r.WriteSummary(summaryBytes, sigBytes); err != nil {
+			return nil, err
+		}
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// PullLocal copies refs from another repository on this machine, checking
+// every object as a network pull would.
+func PullLocal(ctx context.Context, r *store.Repo, srcPath string, refs []string, opts PullOptions) (*Result, error) {
+	sr, err := store.Open(srcPath)
+	if err != nil {
+		return nil, err
+	}
+	defer sr.Close()
+	if len(refs) == 0 {
+		all, err := sr.Refs()
+		if err != nil {
+			return nil, err
+		}
+		for n := range all {
+			if !strings.Contains(n, ":") {
+				refs = append(refs, n)
+			}
+		}
+	}
+	targets := map[string]object.Checksum{}
+	for _, ref := range refs {
+		c, err := sr.Resolve(ref)
+		if err != nil {
+			return nil, err
+		}
+		targets[ref] = c
+	}
+	start := time.Now()
+	res, err := pullCommits(ctx, r, localSource{sr}, nil, targets, &opts, func() int64 { return 0 })
+	if err != nil {
+		return nil, err
+	}
+	for name, c := range targets {
+		if err := r.SetRef(name, c); err != nil {
+			return nil, err
+		}
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// fetchSummary gets the summary (and its signature, verified when the remote
+// asks for it). A missing summary is fine unless it must be verified.
+func fetchSummary(ctx context.Context, c *httpc.Client, rm *Remote, keyring *gpg.Keyring) (*store.Summary, []byte, []byte, error) {
+	sig, err := c.Get(ctx, "summary.sig", maxMeta)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, nil, nil, fmt.Errorf("remote %s: %w", rm.Name, err)
+	}
+	b, err := c.Get(ctx, "summary", maxMeta)
+	if errors.Is(err, ErrNotFound) {
+		if rm.GPGVerifySummary {
+			return nil, nil, nil, fmt.Errorf("remote %s: gpg-verify-summary is set but the remote has no summary", rm.Name)
+		}
+		return nil, nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("remote %s: %w", rm.Name, err)
+	}
+	if rm.GPGVerifySummary {
+		if sig == nil {
+			return nil, nil, nil, fmt.Errorf("remote %s: gpg-verify-summary is set but the remote has no summary.sig", rm.Name)
+		}
+		if err := verifySigs(keyring, b, sig); err != nil {
+			return nil, nil, nil, fmt.Errorf("remote %s: summary: %w", rm.Name, err)
+		}
+	}
+	s, err := store.ParseSummary(b)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("remote %s: %w", rm.Name, err)
+	}
+	return s, b, sig, nil
+}
+
+// verifySigs checks the ostree.gpgsigs in a detached-metadata a{sv}
+// (commitmeta or summary.sig) over data.
+func verifySigs(keyring *gpg.Keyring, data, detached []byte) error {
+	var sigs [][]byte
+	if detached != nil {
+		md, err := object.ParseVarDict(detached)
+		if err != nil {
+			return fmt.Errorf("signatures: %w", err)
+		}
+		if v, ok := object.Lookup(md, "ostree.gpgsigs"); ok {
+			items, ok := v.Value.([]any)
+			if !ok || v.Type.String() != "aay" {
+				return fmt.Errorf("signatures: ostree.gpgsigs is %s, want aay", v.Type)
+			}
+			for _, it := range items {
+				sigs = append(sigs, it.([]byte))
+			}
+		}
+	}
+	if len(sigs) == 0 {
+		return errors.New("GPG verification enabled, but no signatures found (use gpg-verify=false in remote config to disable)")
+	}
+	if keyring == nil || keyring.Len() == 0 {
+		return errors.New("GPG verification enabled, but the remote has no trusted keys (remote add --gpg-import=FILE)")
+	}
+	_, err := keyring.Verify(data, sigs)
+	return err
+}
+
+func resolveRemoteRef(ctx context.Context, c *httpc.Client, s *store.Summary, ref string) (string, object.Checksum, error) {
+	name, at, _ := strings.Cut(ref, "@")
+	if err := store.ValidateRef(name); err != nil {
+		return "", object.Zero, err
+	}
+	if at != "" {
+		cs, err := object.ParseChecksum(at)
+		return name, cs, err
+	}
+	if s != nil {
+		if sr, ok := s.Lookup(name); ok {
+			return name, sr.Commit, nil
+		}
+	}
+	b, err := c.Get(ctx, "refs/heads/"+name, 1024)
+	if errors.Is(err, ErrNotFound) {
+		return "", object.Zero, fmt.Errorf("no such ref %s", name)
+	}
+	if err != nil {
+		return "", object.Zero, err
+	}
+	cs, err := object.ParseChecksum(strings.TrimSpace(string(b)))
+	if err != nil {
+		return "", object.Zero, fmt.Errorf("ref %s: %w", name, err)
+	}
+	return name, cs, nil
+}
+
+// pullCommits fetches each target commit, its tree and (with Depth) its
+// parents. Commits are marked partial before they are written and
+// unmarked once their whole tree is in, and objects are made visible every
+// few seconds, so a killed pull resumes where it stopped.
+func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Keyring, targets map[string]object.Checksum,
+	opts *PullOptions, bytes func() int64) (*Result, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	txn, err := r.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer txn.Abort()
+	p := &puller{ctx: ctx, repo: r, src: src, txn: txn, keyring: keyring, opts: opts,
+		sem: make(chan struct{}, 16), seen: map[index.Ref]bool{}, bytes: bytes}
+	start := time.Now()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	var flushErr error
+	go func() {
+		defer close(done)
+		tk := time.NewTicker(200 * time.Millisecond)
+		defer tk.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+				if opts.Progress != nil {
+					opts.Progress(Progress{Objects: p.objects.Load(), Fetched: p.fetched.Load(), Bytes: bytes(), Elapsed: time.Since(start)})
+				}
+				if time.Since(last) > 3*time.Second {
+					if err := txn.Flush(); err != nil {
+						flushErr = err
+						cancel()
+						return
+					}
+					last = time.Now()
+				}
+			}
+		}
+	}()
+	var complete []object.Checksum
+	for name, c := range targets {
+		cs, err := p.commit(name, c, opts.Depth)
+		if err != nil {
+			close(stop)
+			<-done
+			return nil, err
+		}
+		complete = append(complete, cs...)
+	}
+	close(stop)
+	<-done
+	if flushErr != nil {
+		return nil, flushErr
+	}
+	if err := txn.Commit(); err != nil {
+		return nil, err
+	}
+	// Only now is every object of these commits in place.
+	for _, c := range complete {
+		if err := r.ClearPartial(c); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Progress != nil {
+		opts.Progress(Progress{Objects: p.objects.Load(), Fetched: p.fetched.Load(), Bytes: bytes(), Elapsed: time.Since(start)})
+	}
+	return &Result{Refs: targets, Fetched: p.fetched.Load(), Bytes: bytes()}, nil
+}
+
+// commit pulls one commit and, within depth, its ancestors. It returns the
+// commits whose trees are now complete.
+func (p *puller) commit(ref string, c object.Checksum, depth int) ([]object.Checksum, error) {
+	var complete []object.Checksum
+	for {
+		cm, fresh, err := p.commitObject(ref, c)
+		if err != nil {
+			return nil, err
+		}
+		full := !p.opts.CommitMetadataOnly && p.opts.Subpath == ""
+		if fresh || p.repo.IsPartial(c) {
+			if !p.opts.CommitMetadataOnly {
+				if err := p.tree(cm, c); err != nil {
+					return nil, err
+				}
+			}
+			if full {
+				complete = append(complete, c)
+			}
+		}
+		if depth == 0 || cm.Parent.IsZero() {
+			return complete, nil
+		}
+		if depth > 0 {
+			depth--
+		}
+		c, ref = cm.Parent, "" // parents carry no binding to check
+	}
+}
+
+// commitObject fetches, verifies and stores a commit and its detached
+// metadata. fresh is false when the commit was already complete locally.
+func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bool, error) {
+	if has, _ := p.txn.Has(index.Ref{Checksum: c, Type: object.TypeCommit}); has && !p.repo.IsPartial(c) {
+		cm, err := p.repo.ReadCommit(c)
+		return cm, false, err
+	}
+	name := object.Name(c, object.TypeCommit)
+	detached, err := p.src.Meta(p.ctx, index.Ref{Checksum: c, Type: object.TypeCommitMeta})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, false, err
+	}
+	b, err := p.src.Meta(p.ctx, index.Ref{Checksum: c, Type: object.TypeCommit})
+	if err != nil {
+		return nil, false, err
+	}
+	ref1 := index.Ref{Checksum: c, Type: object.TypeCommit}
+	if err := store.ValidateMeta(ref1, b); err != nil {
+		return nil, false, err
+	}
+	// Signatures are checked before anything of the commit is written.
+	if p.keyring != nil {
+		if err := verifySigs(p.keyring, b, detached); err != nil {
+			return nil, false, fmt.Errorf("commit %s: %w", c, err)
+		}
+	}
+	cm, _ := object.ParseCommit(b)
+	if ref != "" {
+		if v, ok := object.Lookup(cm.Metadata, "ostree.ref-binding"); ok {
+			if !bindingHas(v, ref) {
+				return nil, false, fmt.Errorf("commit %s is not bound to ref %s (ostree.ref-binding is %s)", c, ref, gvariant.Print(v.Type, v.Value))
+			}
+		}
+	}
+	if err := p.repo.SetPartial(c); err != nil {
+		return nil, false, err
+	}
+	if detached != nil {
+		if err := p.txn.AddMeta(index.Ref{Checksum: c, Type: object.TypeCommitMeta}, detached); err != nil {
+			return nil, false, err
+		}
+	}
+	if err := p.txn.AddMeta(ref1, b); err != nil {
+		return nil, false, fmt.Errorf("%s: %w", name, err)
+	}
+	p.fetched.Add(1)
+	return cm, true, nil
+}
+
+func bindingHas(v gvariant.Variant, ref string) bool {
+	items, ok := v.Value.([]any)
+	if !ok {
+		return false
+	}
+	for _, it := range items {
+		if s, ok := it.(string); ok && s == ref {
+			return true
+		}
+	}
+	return false
+}
+
+// tree fetches what is missing of a commit's tree: dirtrees and dirmetas
+// first (each dirtree is needed to know the rest), content in parallel.
+func (p *puller) tree(cm *object.Commit, c object.Checksum) error {
+	var wg sync.WaitGroup
+	var once sync.Once
+	var firstErr error
+	fail := func(err error) {
+		once.Do(func() { firstErr = err })
+	}
+	subpath, err := splitSubpath(p.opts.Subpath)
+	if err != nil {
+		return err
+	}
+	var dir func(tree, meta object.Checksum, rest []string)
+	dir = func(tree, meta object.Checksum, rest []string) {
+		defer wg.Done()
+		if err := p.meta(index.Ref{Checksum: meta, Type: object.TypeDirMeta}); err != nil {
+			fail(err)
+			return
+		}
+		if err := p.meta(index.Ref{Checksum: tree, Type: object.TypeDirTree}); err != nil {
+			fail(err)
+			return
+		}
+		t, err := p.repoOrStagedTree(tree)
+		if err != nil {
+			fail(err)
+			return
+		}
+		for _, f := range t.Files {
+			if len(rest) > 0 && f.Name != rest[0] || len(rest) > 1 {
+				continue
+			}
+			wg.Add(1)
+			go func(c object.Checksum) {
+				defer wg.Done()
+				if err := p.content(c); err != nil {
+					fail(err)
+				}
+			}(f.Checksum)
+		}
+		for _, d := range t.Dirs {
+			if len(rest) > 0 && d.Name != rest[0] {
+				continue
+			}
+			var next []string
+			if len(rest) > 1 {
+				next = rest[1:]
+			}
+			wg.Add(1)
+			go dir(d.Tree, d.Meta, next)
+		}
+	}
+	wg.Add(1)
+	dir(cm.RootTree, cm.RootMeta, subpath)
+	wg.Wait()
+	if firstErr != nil {
+		return fmt.Errorf("pulling commit %s: %w", c, firstErr)
+	}
+	return nil
+}
+
+func splitSubpath(p string) ([]string, error) {
+	var out []string
+	for _, part := range strings.Split(p, "/") {
+		if part == "" {
+			continue
+		}
+		if err := object.ValidateName(part); err != nil {
+			return nil, fmt.Errorf("--subpath=%s: %w", p, err)
+		}
+		out = append(out, part)
+	}
+	return out, nil
+}
+
+// first reports whether this pull has not yet handled ref, and claims it.
+func (p *puller) first(ref index.Ref) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.seen[ref] {
+		return false
+	}
+	p.seen[ref] = true
+	p.objects.Add(1)
+	return true
+}
+
+func (p *puller) acquire() error {
+	select {
+	case p.sem <- struct{}{}:
+		return nil
+	case <-p.ctx.Done():
+		return p.ctx.Err()
+	}
+}
+
+func (p *puller) release() { <-p.sem }
+
+func (p *puller) meta(ref index.Ref) error {
+	if !p.first(ref) {
+		return nil
+	}
+	if has, err := p.txn.Has(ref); err != nil || has {
+		return err
+	}
+	if err := p.acquire(); err != nil {
+		return err
+	}
+	defer p.release()
+	b, err := p.src.Meta(p.ctx, ref)
+	if err != nil {
+		return fmt.Errorf("%s: %w", object.Name(ref.Checksum, ref.Type), err)
+	}
+	if err := p.txn.AddMeta(ref, b); err != nil {
+		return err
+	}
+	p.fetched.Add(1)
+	return nil
+}
+
+func (p *puller) content(c object.Checksum) error {
+	ref := index.Ref{Checksum: c, Type: object.TypeFile}
+	if !p.first(ref) {
+		return nil
+	}
+	if has, err := p.txn.Has(ref); err != nil || has {
+		return err
+	}
+	if err := p.acquire(); err != nil {
+		return err
+	}
+	defer p.release()
+	h, size, body, err := p.src.Content(p.ctx, c)
+	if err != nil {
+		return fmt.Errorf("%s: %w", object.Name(c, object.TypeFile), err)
+	}
+	defer body.Close()
+	if err := p.txn.AddContent(c, h, size, body); err != nil {
+		return err
+	}
+	p.fetched.Add(1)
+	return nil
+}
+
+// repoOrStagedTree reads a dirtree that is in the repo or staged by this pull.
+func (p *puller) repoOrStagedTree(c object.Checksum) (object.DirTree, error) {
+	b, err := p.txn.ReadMeta(index.Ref{Checksum: c, Type: object.TypeDirTree})
+	if err != nil {
+		return object.DirTree{}, err
+	}
+	return object.ParseDirTree(b)
+}

@@ -1,0 +1,216 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"arbor/store"
+	"arbor/store/index"
+	"arbor/store/object"
+)
+
+// published is an archive repo with one commit, served by a Go test server
+// whose handler can be told to misbehave for given paths.
+type published struct {
+	repo   *store.Repo
+	commit object.Checksum
+	srv    *httptest.Server
+
+	mu       sync.Mutex
+	override map[string]func(w http.ResponseWriter, r *http.Request) bool // true: handled
+	hits     map[string]int
+}
+
+func publishTree(t *testing.T, files map[string]string) *published {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	for p, c := range files {
+		full := filepath.Join(src, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := store.Init(filepath.Join(dir, "pub"), store.ModeArchive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	c, _, err := r.CommitDir(context.Background(), src, store.CommitOptions{Branch: "main", OwnerUID: 0, OwnerGID: 0, NoXattrs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := r.BuildSummary(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteSummary(sb, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := &published{repo: r, commit: c, override: map[string]func(http.ResponseWriter, *http.Request) bool{}, hits: map[string]int{}}
+	files2 := http.FileServer(http.Dir(r.Path()))
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		path := strings.TrimPrefix(req.URL.Path, "/")
+		p.mu.Lock()
+		p.hits[path]++
+		f := p.override[path]
+		p.mu.Unlock()
+		if f != nil && f(w, req) {
+			return
+		}
+		files2.ServeHTTP(w, req)
+	}))
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+func (p *published) set(path string, f func(w http.ResponseWriter, r *http.Request) bool) {
+	p.mu.Lock()
+	p.override[path] = f
+	p.mu.Unlock()
+}
+
+func newClient(t *testing.T, url string) *store.Repo {
+	t.Helper()
+	r, err := store.Init(filepath.Join(t.TempDir(), "client"), store.ModeBareUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	if err := AddRemote(r, "origin", url, AddOptions{NoGPGVerify: true}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func someContent(t *testing.T, p *published, path string) object.Checksum {
+	t.Helper()
+	n, err := p.repo.Lookup(p.commit, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.File
+}
+
+func TestPullFaults(t *testing.T) {
+	files := map[string]string{"a": "alpha\n", "dir/b": strings.Repeat("beta", 10000), "dir/c": "gamma"}
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, p *published) string // returns what the error must name; "" = must succeed
+	}{
+		{"wrong bytes", func(t *testing.T, p *published) string {
+			bad := someContent(t, p, "/a")
+			other, _ := os.ReadFile(p.repo.ObjectPath(someContent(t, p, "/dir/c"), object.TypeFile))
+			p.set(object.Path(bad, object.TypeFile, true), func(w http.ResponseWriter, r *http.Request) bool {
+				w.Write(other)
+				return true
+			})
+			return bad.String()
+		}},
+		{"missing object", func(t *testing.T, p *published) string {
+			gone := someContent(t, p, "/dir/b")
+			p.set(object.Path(gone, object.TypeFile, true), func(w http.ResponseWriter, r *http.Request) bool {
+				http.NotFound(w, r)
+				return true
+			})
+			return gone.String()
+		}},
+		{"corrupt dirtree", func(t *testing.T, p *published) string {
+			n, _ := p.repo.Lookup(p.commit, "/dir")
+			p.set(object.Path(n.Tree, object.TypeDirTree, true), func(w http.ResponseWriter, r *http.Request) bool {
+				w.Write([]byte{0})
+				return true
+			})
+			return n.Tree.String()
+		}},
+		{"every first request fails", func(t *testing.T, p *published) string {
+			seen := map[string]bool{}
+			var mu sync.Mutex
+			for _, path := range []string{object.Path(someContent(t, p, "/a"), object.TypeFile, true), "summary"} {
+				p.set(path, func(w http.ResponseWriter, r *http.Request) bool {
+					mu.Lock()
+					defer mu.Unlock()
+					if seen[r.URL.Path] {
+						return false
+					}
+					seen[r.URL.Path] = true
+					http.Error(w, "busy", http.StatusServiceUnavailable)
+					return true
+				})
+			}
+			return ""
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := publishTree(t, files)
+			want := tc.setup(t, p)
+			r := newClient(t, p.srv.URL)
+			_, err := Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main"}})
+			if want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c, err := r.ReadRef("origin:main"); err != nil || c != p.commit {
+					t.Fatalf("ref %s %v", c, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("error %v does not name %s", err, want)
+			}
+			if _, err := r.ReadRef("origin:main"); !errors.Is(err, store.ErrRefNotFound) {
+				t.Fatalf("ref written after a failed pull: %v", err)
+			}
+			// Nothing unverified was kept: what is in the store is sound.
+			res, err := r.Fsck(context.Background(), nil)
+			if err != nil || len(res.Problems) != 0 {
+				t.Fatalf("fsck after failed pull: %v %v", err, res.Problems)
+			}
+			if c, _ := object.ParseChecksum(want); true {
+				idx, _ := r.Index(context.Background())
+				if has, _ := idx.Has(index.Ref{Checksum: c, Type: object.TypeFile}); has {
+					t.Fatalf("bad object %s was stored", want)
+				}
+			}
+		})
+	}
+}
+
+func TestPullResumesWithoutRefetching(t *testing.T) {
+	files := map[string]string{}
+	for i := 0; i < 40; i++ {
+		files[filepath.Join("d", string(rune('a'+i%26))+strings.Repeat("x", i))] = strings.Repeat("y", i*100)
+	}
+	p := publishTree(t, files)
+	r := newClient(t, p.srv.URL)
+	if _, err := Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main"}}); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	first := len(p.hits)
+	p.hits = map[string]int{}
+	p.mu.Unlock()
+	// A second pull of the same commit fetches no object at all.
+	if _, err := Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main"}}); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for path := range p.hits {
+		if strings.HasPrefix(path, "objects/") {
+			t.Errorf("second pull fetched %s again (first pull made %d requests)", path, first)
+		}
+	}
+}

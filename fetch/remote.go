@@ -1,0 +1,254 @@
+// Package fetch brings objects from remotes into the local store: remotes
+// as ostree configures them, full and partial pulls, and (for lazy mounts)
+// single objects on demand, every byte verified before it is stored.
+package fetch
+
+import (
+	"arbor/fetch/httpc"
+	"arbor/store/object"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"arbor/store"
+	"arbor/store/gpg"
+)
+
+// Remote is a named source of objects, as stored in the repo's config under
+// [remote "NAME"] the way ostree stores it.
+type Remote struct {
+	Name       string
+	URL        string
+	ContentURL string   // objects come from here when set (contenturl=)
+	Mirrors    []string // more base URLs, tried in order after URL (mirrors=)
+	GPGVerify  bool     // gpg-verify, default true
+	// GPGVerifySummary: gpg-verify-summary, default false.
+	GPGVerifySummary bool
+	GPGKeyPath       []string // gpgkeypath=
+	Branches         []string
+}
+
+func group(name string) string { return fmt.Sprintf("remote %q", name) }
+
+// ErrNoRemote is returned for a remote that is not configured.
+var ErrNoRemote = errors.New("no such remote")
+
+// LoadRemote reads a remote's configuration.
+func LoadRemote(r *store.Repo, name string) (*Remote, error) {
+	if err := store.ValidateRemoteName(name); err != nil {
+		return nil, err
+	}
+	cfg := r.Config()
+	g := group(name)
+	if !cfg.HasGroup(g) {
+		return nil, fmt.Errorf("remote %s: %w", name, ErrNoRemote)
+	}
+	rm := &Remote{Name: name, URL: cfg.String(g, "url", ""), ContentURL: cfg.String(g, "contenturl", ""),
+		Mirrors: cfg.List(g, "mirrors"), Branches: cfg.List(g, "branches")}
+	var err error
+	if rm.GPGVerify, err = cfg.Bool(g, "gpg-verify", true); err != nil {
+		return nil, err
+	}
+	if rm.GPGVerifySummary, err = cfg.Bool(g, "gpg-verify-summary", false); err != nil {
+		return nil, err
+	}
+	if p := cfg.String(g, "gpgkeypath", ""); p != "" {
+		for _, x := range strings.FieldsFunc(p, func(r rune) bool { return r == ';' || r == ',' }) {
+			rm.GPGKeyPath = append(rm.GPGKeyPath, strings.TrimSpace(x))
+		}
+	}
+	if rm.URL == "" {
+		return nil, fmt.Errorf("remote %s has no url", name)
+	}
+	return rm, nil
+}
+
+// MetadataURLs are the base URLs for summary, refs and commit objects.
+func (rm *Remote) MetadataURLs() []string { return append([]string{rm.URL}, rm.Mirrors...) }
+
+// ContentURLs are the base URLs for every other object.
+func (rm *Remote) ContentURLs() []string {
+	if rm.ContentURL != "" {
+		return []string{rm.ContentURL}
+	}
+	return rm.MetadataURLs()
+}
+
+// KeyringPath is where `remote add --gpg-import` keeps the remote's keys.
+func KeyringPath(r *store.Repo, name string) string {
+	return filepath.Join(r.Path(), name+".trustedkeys.gpg")
+}
+
+// Keyring loads the keys this remote's signatures must verify against;
+// it is empty when none are configured.
+func (rm *Remote) Keyring(r *store.Repo) (*gpg.Keyring, error) {
+	var paths []string
+	if _, err := os.Stat(KeyringPath(r, rm.Name)); err == nil {
+		paths = append(paths, KeyringPath(r, rm.Name))
+	}
+	paths = append(paths, rm.GPGKeyPath...)
+	if len(paths) == 0 {
+		return gpg.ParseKeyring(nil)
+	}
+	k, err := gpg.LoadKeyring(paths...)
+	if err != nil {
+		return nil, fmt.Errorf("remote %s keyring: %w", rm.Name, err)
+	}
+	return k, nil
+}
+
+// AddOptions are `remote add`'s flags.
+type AddOptions struct {
+	NoGPGVerify bool
+	GPGImport   string            // a key file to trust for this remote
+	Set         map[string]string // extra keys, as --set=KEY=VALUE
+	IfNotExists bool
+}
+
+func checkURL(u string) error {
+	u = strings.TrimPrefix(u, "mirrorlist=")
+	p, err := url.Parse(u)
+	if err != nil {
+		return fmt.Errorf("invalid URL %q: %w", u, err)
+	}
+	switch p.Scheme {
+	case "http", "https", "file":
+		return nil
+	}
+	return fmt.Errorf("invalid URL %q: want http, https or file", u)
+}
+
+// AddRemote configures a remote.
+func AddRemote(r *store.Repo, name, u string, o AddOptions) error {
+	if err := store.ValidateRemoteName(name); err != nil {
+		return err
+	}
+	if err := checkURL(u); err != nil {
+		return err
+	}
+	cfg := r.Config()
+	g := group(name)
+	if cfg.HasGroup(g) {
+		if o.IfNotExists {
+			return nil
+		}
+		return fmt.Errorf("remote %s already exists", name)
+	}
+	cfg.Set(g, "url", u)
+	if o.NoGPGVerify {
+		cfg.Set(g, "gpg-verify", "false")
+	}
+	keys := make([]string, 0, len(o.Set))
+	for k := range o.Set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if (k == "contenturl" || k == "url") && checkURL(o.Set[k]) != nil {
+			return checkURL(o.Set[k])
+		}
+		cfg.Set(g, k, o.Set[k])
+	}
+	if o.GPGImport != "" {
+		if err := ImportKeys(r, name, o.GPGImport); err != nil {
+			cfg.DeleteGroup(g)
+			return err
+		}
+	}
+	return r.WriteConfig()
+}
+
+// ImportKeys adds the keys in file (armored or binary) to the remote's
+// keyring, <repo>/<name>.trustedkeys.gpg.
+func ImportKeys(r *store.Repo, name, file string) error {
+	add, err := gpg.LoadKeyring(file)
+	if err != nil {
+		return fmt.Errorf("importing keys for remote %s: %w", name, err)
+	}
+	if add.Len() == 0 {
+		return fmt.Errorf("importing keys for remote %s: no keys in %s", name, file)
+	}
+	p := KeyringPath(r, name)
+	k, err := gpg.ParseKeyring(nil)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(p); err == nil {
+		if k, err = gpg.LoadKeyring(p); err != nil {
+			return err
+		}
+	}
+	k.Merge(add)
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, k.Export(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
+}
+
+// DeleteRemote removes a remote, its keyring and its refs.
+func DeleteRemote(r *store.Repo, name string, ifExists bool) error {
+	if err := store.ValidateRemoteName(name); err != nil {
+		return err
+	}
+	cfg := r.Config()
+	if !cfg.HasGroup(group(name)) {
+		if ifExists {
+			return nil
+		}
+		return fmt.Errorf("remote %s: %w", name, ErrNoRemote)
+	}
+	cfg.DeleteGroup(group(name))
+	if err := r.WriteConfig(); err != nil {
+		return err
+	}
+	os.Remove(KeyringPath(r, name))
+	return os.RemoveAll(filepath.Join(r.Path(), "refs", "remotes", name))
+}
+
+// ListRemotes returns the configured remote names, sorted.
+func ListRemotes(r *store.Repo) []string {
+	var out []string
+	for _, g := range r.Config().Groups() {
+		if strings.HasPrefix(g, `remote "`) && strings.HasSuffix(g, `"`) {
+			out = append(out, g[len(`remote "`):len(g)-1])
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// RemoteRefs lists the refs a remote's summary offers.
+func RemoteRefs(ctx context.Context, r *store.Repo, name string) (map[string]object.Checksum, error) {
+	rm, err := LoadRemote(r, name)
+	if err != nil {
+		return nil, err
+	}
+	c, err := httpc.New(httpc.Options{Mirrors: rm.MetadataURLs()})
+	if err != nil {
+		return nil, fmt.Errorf("remote %s: %w", name, err)
+	}
+	var keyring *gpg.Keyring
+	if rm.GPGVerifySummary {
+		if keyring, err = rm.Keyring(r); err != nil {
+			return nil, err
+		}
+	}
+	s, _, _, err := fetchSummary(ctx, c, rm, keyring)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return nil, fmt.Errorf("remote %s has no summary", name)
+	}
+	out := map[string]object.Checksum{}
+	for _, sr := range s.Refs {
+		out[sr.Name] = sr.Commit
+	}
+	return out, nil
+}

@@ -1,0 +1,168 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"arbor/store/index"
+	"arbor/store/object"
+)
+
+// Objects that come from another repository (a pull, a mirror) are never
+// trusted: each is checked against its name before it is written.
+
+// ValidateMeta checks that metadata bytes are the object they are named as:
+// the checksum matches and the structure (names included) is valid.
+// Detached metadata has no checksum of its own; only its form is checked.
+func ValidateMeta(ref index.Ref, data []byte) error {
+	name := object.Name(ref.Checksum, ref.Type)
+	if ref.Type != object.TypeCommitMeta {
+		if got := object.Sha256(data); got != ref.Checksum {
+			return fmt.Errorf("%s: %w: the bytes have checksum %s", name, ErrCorrupt, got)
+		}
+	}
+	var err error
+	switch ref.Type {
+	case object.TypeCommit:
+		_, err = object.ParseCommit(data)
+	case object.TypeDirTree:
+		_, err = object.ParseDirTree(data)
+	case object.TypeDirMeta:
+		_, err = object.ParseDirMeta(data)
+	case object.TypeCommitMeta:
+		_, err = object.ParseVarDict(data)
+	default:
+		err = fmt.Errorf("unexpected object type %s", ref.Type)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w: %v", name, ErrCorrupt, err)
+	}
+	return nil
+}
+
+// AddMeta validates and stores a received metadata object.
+func (t *Txn) AddMeta(ref index.Ref, data []byte) error {
+	if err := ValidateMeta(ref, data); err != nil {
+		return err
+	}
+	if ref.Type == object.TypeCommitMeta {
+		return t.WriteCommitMeta(ref.Checksum, data)
+	}
+	return t.writeMetaAs(ref, data)
+}
+
+// AddContent stores a received content object from its header and payload,
+// hashing the payload as it is written; on a checksum mismatch nothing is
+// kept and the error is ErrCorrupt naming the object.
+func (t *Txn) AddContent(c object.Checksum, h *object.FileHeader, size uint64, payload io.Reader) error {
+	ref := index.Ref{Checksum: c, Type: object.TypeFile}
+	name := object.Name(c, object.TypeFile)
+	if err := h.Validate(); err != nil {
+		return fmt.Errorf("%s: %w: %v", name, ErrCorrupt, err)
+	}
+	ok, err := t.claim(ref)
+	if err != nil || !ok {
+		return err
+	}
+	fail := func(err error) error {
+		t.unclaim(ref)
+		return err
+	}
+	if h.IsSymlink() {
+		if object.ContentChecksum(h, nil) != c {
+			return fail(fmt.Errorf("%s: %w: the header does not match the name", name, ErrCorrupt))
+		}
+		dfd, fname, err := t.stageDir(ref)
+		if err != nil {
+			return fail(err)
+		}
+		n, err := t.r.writeContentFile(dfd, fname, h, contentSource{})
+		if err != nil {
+			unix.Unlinkat(dfd, fname, 0)
+			return fail(fmt.Errorf("writing %s: %w", name, err))
+		}
+		t.staged1(ref, n)
+		return nil
+	}
+	// Spool to a temporary file in the staging directory while hashing,
+	// then write the object in the repo's mode from it.
+	spool, err := os.CreateTemp(t.staging, "recv-")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.Remove(spool.Name())
+	defer spool.Close()
+	hs := object.NewContentHash(h)
+	n, err := io.Copy(io.MultiWriter(spool, hs), payload)
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", name, err))
+	}
+	if uint64(n) != size {
+		return fail(fmt.Errorf("%s: %w: %d bytes, header says %d", name, ErrCorrupt, n, size))
+	}
+	if got := object.SumHash(hs); got != c {
+		return fail(fmt.Errorf("%s: %w: the content has checksum %s", name, ErrCorrupt, got))
+	}
+	dfd, fname, err := t.stageDir(ref)
+	if err != nil {
+		return fail(err)
+	}
+	written, err := t.r.writeContentFile(dfd, fname, h, contentSource{fd: int(spool.Fd()), size: n})
+	if err != nil {
+		unix.Unlinkat(dfd, fname, 0)
+		return fail(fmt.Errorf("writing %s: %w", name, err))
+	}
+	t.staged1(ref, written)
+	return nil
+}
+
+// Flush makes what is staged so far visible and keeps the transaction
+// open: a long pull killed later keeps every object it already verified.
+func (t *Txn) Flush() error {
+	t.mu.Lock()
+	batch := t.staged
+	t.staged = nil
+	t.mu.Unlock()
+	return t.publish(batch)
+}
+
+// ReadMeta reads a metadata object staged in this transaction or already
+// in the repository.
+func (t *Txn) ReadMeta(ref index.Ref) ([]byte, error) {
+	rel := object.Path(ref.Checksum, ref.Type, t.r.archive())
+	for i := 0; i < 2; i++ {
+		// A concurrent Flush may move the file between the two places.
+		if b, err := readSmallFile(filepath.Join(t.staging, rel[len("objects/"):]), maxMetaSize); err == nil {
+			return b, nil
+		}
+		b, err := t.r.ReadMeta(ref.Checksum, ref.Type)
+		if err == nil || !errors.Is(err, ErrObjectMissing) {
+			return b, err
+		}
+	}
+	return nil, fmt.Errorf("%s: %w", object.Name(ref.Checksum, ref.Type), ErrObjectMissing)
+}
+
+// SetPartial marks a commit whose tree is not (yet) complete, as ostree
+// does with state/CHECKSUM.commitpartial.
+func (r *Repo) SetPartial(c object.Checksum) error {
+	dir := filepath.Join(r.path, "state")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, c.String()+".commitpartial"), nil, 0o644, r.fsync)
+}
+
+// ClearPartial marks a commit complete.
+func (r *Repo) ClearPartial(c object.Checksum) error {
+	err := os.Remove(filepath.Join(r.path, "state", c.String()+".commitpartial"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
