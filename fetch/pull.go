@@ -442,9 +442,18 @@ func (p *puller) commit(ref string, c object.Checksum, depth int) ([]object.Chec
 // commitObject fetches, verifies and stores a commit and its detached
 // metadata. fresh is false when the commit was already complete locally.
 func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bool, error) {
-	if has, _ := p.txn.Has(index.Ref{Checksum: c, Type: object.TypeCommit}); has && !p.repo.IsPartial(c) {
-		cm, err := p.repo.ReadCommit(c)
-		return cm, false, err
+	// A commit already here was verified when it was stored; a partial one
+	// only needs the rest of its tree.
+	if has, _ := p.txn.Has(index.Ref{Checksum: c, Type: object.TypeCommit}); has {
+		b, err := p.txn.ReadMeta(index.Ref{Checksum: c, Type: object.TypeCommit})
+		if err != nil {
+			return nil, false, err
+		}
+		cm, err := object.ParseCommit(b)
+		if err != nil {
+			return nil, false, err
+		}
+		return cm, false, checkBinding(cm, c, ref)
 	}
 	name := object.Name(c, object.TypeCommit)
 	detached, err := p.src.Meta(p.ctx, index.Ref{Checksum: c, Type: object.TypeCommitMeta})
@@ -466,12 +475,8 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 		}
 	}
 	cm, _ := object.ParseCommit(b)
-	if ref != "" {
-		if v, ok := object.Lookup(cm.Metadata, "ostree.ref-binding"); ok {
-			if !bindingHas(v, ref) {
-				return nil, false, fmt.Errorf("commit %s is not bound to ref %s (ostree.ref-binding is %s)", c, ref, gvariant.Print(v.Type, v.Value))
-			}
-		}
+	if err := checkBinding(cm, c, ref); err != nil {
+		return nil, false, err
 	}
 	if err := p.repo.SetPartial(c); err != nil {
 		return nil, false, err
@@ -486,6 +491,18 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 	}
 	p.fetched.Add(1)
 	return cm, true, nil
+}
+
+// checkBinding refuses a commit whose ostree.ref-binding does not list the
+// ref it was pulled for, so a server cannot pass one branch off as another.
+func checkBinding(cm *object.Commit, c object.Checksum, ref string) error {
+	if ref == "" {
+		return nil
+	}
+	if v, ok := object.Lookup(cm.Metadata, "ostree.ref-binding"); ok && !bindingHas(v, ref) {
+		return fmt.Errorf("commit %s is not bound to ref %s (ostree.ref-binding is %s)", c, ref, gvariant.Print(v.Type, v.Value))
+	}
+	return nil
 }
 
 func bindingHas(v gvariant.Variant, ref string) bool {

@@ -214,3 +214,61 @@ func TestPullResumesWithoutRefetching(t *testing.T) {
 		}
 	}
 }
+
+func TestFetcherMergesConcurrentRequests(t *testing.T) {
+	p := publishTree(t, map[string]string{"big": strings.Repeat("z", 1<<20)})
+	c := someContent(t, p, "/big")
+	path := object.Path(c, object.TypeFile, true)
+	release := make(chan struct{})
+	p.set(path, func(w http.ResponseWriter, r *http.Request) bool {
+		<-release // hold the download until every reader has asked
+		return false
+	})
+	r := newClient(t, p.srv.URL)
+	f, err := NewFetcher(r, "origin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- f.Fetch(context.Background(), index.Ref{Checksum: c, Type: object.TypeFile})
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.mu.Lock()
+	n := p.hits[path]
+	p.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d GETs for one object, want 1", n)
+	}
+	if err := r.VerifyObject(index.Ref{Checksum: c, Type: object.TypeFile}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPullDeadFirstMirror(t *testing.T) {
+	p := publishTree(t, map[string]string{"a": "alpha"})
+	r := newClient(t, "http://127.0.0.1:1/")
+	r.Config().Set(`remote "origin"`, "mirrors", p.srv.URL+";")
+	if err := r.WriteConfig(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main"}}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := r.ReadRef("origin:main"); err != nil || c != p.commit {
+		t.Fatalf("ref %s %v", c, err)
+	}
+}

@@ -36,6 +36,21 @@ step ls -l checkout/usr/bin
 step ./checkout/usr/bin/hello
 step "$arbor" --repo=repo fsck
 
+# Publish over loopback HTTP and pull into a second repository, verifying
+# every object as a client on another machine would.
+step "$arbor" --repo=repo summary -u
+port=$((20000 + RANDOM % 20000))
+"$arbor" --repo=repo serve --addr=127.0.0.1:$port >/dev/null &
+server=$!
+trap 'kill $server 2>/dev/null' EXIT
+for _ in $(seq 50); do curl -sf -o /dev/null http://127.0.0.1:$port/config 2>/dev/null && break; sleep 0.1; done
+step "$arbor" --repo=client init --mode=bare-user
+step "$arbor" --repo=client remote add --no-gpg-verify origin http://127.0.0.1:$port/
+step "$arbor" --repo=client remote refs origin
+step "$arbor" --repo=client pull origin demo/stable
+step "$arbor" --repo=client log origin:demo/stable
+step "$arbor" --repo=client fsck
+
 if command -v ostree >/dev/null; then
 	echo
 	echo "The same repository, read by ostree:"

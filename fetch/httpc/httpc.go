@@ -492,7 +492,7 @@ func (c *Client) openHTTP(ctx context.Context, m *mirror, p string, cd cond) (*r
 	})
 	rctx = httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{
 		GetConn: func(string) { timer.Stop() },
-		GotConn: func(httptrace.GotConnInfo) { timer.Reset(c.headerTO) },
+		
 	})
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, m.join(p), nil)
 	if err != nil {
