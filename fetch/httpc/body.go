@@ -30,6 +30,10 @@ func newBody(rc io.ReadCloser, want int64, ctx context.Context, cancel context.C
 	b := &body{rc: rc, ctx: ctx, cancel: cancel, idle: idle, want: want, counter: counter}
 	if cancel != nil && idle > 0 {
 		b.stall = &timeoutError{what: "body stalled: no data", after: idle}
+		// Created here, stopped, rather than in Read, so that a Close racing
+		// with a blocked Read never sees the field change.
+		b.timer = time.AfterFunc(idle, func() { cancel(b.stall) })
+		b.timer.Stop()
 	}
 	return b
 }
@@ -38,14 +42,10 @@ func (b *body) Read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
-	if b.stall != nil {
+	if b.timer != nil {
 		// Cancelling the request context is what unblocks a Read stuck on
 		// the socket; the cause tells us why it was cancelled.
-		if b.timer == nil {
-			b.timer = time.AfterFunc(b.idle, func() { b.cancel(b.stall) })
-		} else {
-			b.timer.Reset(b.idle)
-		}
+		b.timer.Reset(b.idle)
 	}
 	n, err := b.rc.Read(p)
 	if b.timer != nil {

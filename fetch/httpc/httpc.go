@@ -106,6 +106,9 @@ type Client struct {
 	idleTO     time.Duration
 
 	requests, bytes, retries atomic.Int64
+	// good is the mirror that answered last: later requests start there, so
+	// a dead first mirror costs its retries once, not on every file.
+	good atomic.Int32
 }
 
 // mirror is one parsed base URL.
@@ -370,8 +373,14 @@ func (c *Client) fetch(ctx context.Context, p string, cd cond, use func(r *reply
 		return err
 	}
 	var notFound, other error
-	for _, m := range c.mirrors {
+	start := int(c.good.Load())
+	for i := range c.mirrors {
+		idx := (start + i) % len(c.mirrors)
+		m := c.mirrors[idx]
 		err := c.fromMirror(ctx, m, p, cd, use)
+		if err == nil || errors.Is(err, ErrNotFound) {
+			c.good.Store(int32(idx))
+		}
 		if err == nil {
 			return nil
 		}
@@ -384,12 +393,13 @@ func (c *Client) fetch(ctx context.Context, p string, cd cond, use func(r *reply
 			other = err
 		}
 	}
-	// Not found only if every mirror said so: one that failed otherwise
-	// might have had the file.
-	if other != nil {
-		return other
+	// Mirrors hold the same repository: a mirror that answered "not found"
+	// has answered, while one that failed has said nothing. This is what
+	// makes optional files (summary.sig, commitmeta) work past a dead mirror.
+	if notFound != nil {
+		return notFound
 	}
-	return notFound
+	return other
 }
 
 func (c *Client) fromMirror(ctx context.Context, m *mirror, p string, cd cond, use func(r *reply) error) error {
@@ -401,7 +411,11 @@ func (c *Client) fromMirror(ctx context.Context, m *mirror, p string, cd cond, u
 		if ctx.Err() != nil {
 			return fmt.Errorf("fetch %s from %s: %w", p, m.name, ctxErr(ctx))
 		}
-		if !retryable(err) || attempt >= c.attempts {
+		// A mirror that refuses connections is down: with others to try,
+		// move on at once rather than waiting out the backoff.
+		var op *net.OpError
+		down := len(c.mirrors) > 1 && errors.As(err, &op) && op.Op == "dial"
+		if !retryable(err) || attempt >= c.attempts || down {
 			if attempt > 1 {
 				return fmt.Errorf("fetch %s from %s (%d attempts): %w", p, m.name, attempt, err)
 			}
@@ -492,7 +506,7 @@ func (c *Client) openHTTP(ctx context.Context, m *mirror, p string, cd cond) (*r
 	})
 	rctx = httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{
 		GetConn: func(string) { timer.Stop() },
-		
+		GotConn: func(httptrace.GotConnInfo) { timer.Reset(c.headerTO) },
 	})
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, m.join(p), nil)
 	if err != nil {

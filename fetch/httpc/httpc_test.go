@@ -291,10 +291,13 @@ func TestMirrors(t *testing.T) {
 		{name: "dropped then 200", mirrors: []mirrorSpec{{always(dropMidBody), 3}, {always(ok), 1}}},
 		{name: "all 404", mirrors: []mirrorSpec{{always(status(404)), 1}, {always(status(410)), 1}},
 			wantErr: ErrNotFound, wantNotFound: true, wantInErr: 1},
-		{name: "404 then 500 is not not-found", mirrors: []mirrorSpec{{always(status(404)), 1}, {always(status(500)), 3}},
-			wantErr: &StatusError{Code: 500}, wantInErr: 1},
-		{name: "500 then 404 is not not-found", mirrors: []mirrorSpec{{always(status(500)), 3}, {always(status(404)), 1}},
-			wantErr: &StatusError{Code: 500}, wantInErr: 0},
+		// A mirror that answers 404 is an answer; one that fails is not.
+		{name: "404 then 500 is not-found", mirrors: []mirrorSpec{{always(status(404)), 1}, {always(status(500)), 3}},
+			wantErr: ErrNotFound, wantNotFound: true, wantInErr: 0},
+		{name: "500 then 404 is not-found", mirrors: []mirrorSpec{{always(status(500)), 3}, {always(status(404)), 1}},
+			wantErr: ErrNotFound, wantNotFound: true, wantInErr: 1},
+		{name: "dead then 404 is not-found", mirrors: []mirrorSpec{{nil, 0}, {always(status(404)), 1}},
+			wantErr: ErrNotFound, wantNotFound: true, wantInErr: 1},
 		{name: "all dead", mirrors: []mirrorSpec{{nil, 0}, {nil, 0}},
 			wantErr: errors.New("any"), wantInErr: 1},
 	}
@@ -534,6 +537,11 @@ func TestFileMirror(t *testing.T) {
 	if err != nil || size != int64(len(payload)) || !bytes.Equal(got, payload) {
 		t.Errorf("Open: size %d, %d bytes, %v", size, len(got), err)
 	}
+	// Local files are always re-read, never "not modified".
+	body, _, _, notMod, err := c.GetConditional(context.Background(), objPath, `"x"`, time.Now().Format(http.TimeFormat), 1<<20)
+	if err != nil || notMod || !bytes.Equal(body, payload) {
+		t.Errorf("GetConditional on file: %d bytes, notModified %v, %v", len(body), notMod, err)
+	}
 }
 
 func TestPathValidation(t *testing.T) {
@@ -692,9 +700,9 @@ func TestContextCancel(t *testing.T) {
 }
 
 func TestUserAgentAndURL(t *testing.T) {
-	var gotUA, gotPath string
+	var gotUA, gotPath, gotAE string
 	s := serve(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
-		gotUA, gotPath = r.UserAgent(), r.URL.EscapedPath()
+		gotUA, gotPath, gotAE = r.UserAgent(), r.URL.EscapedPath(), r.Header.Get("Accept-Encoding")
 		ok(w, r)
 	})
 	c := newClient(t, testOptions(s.URL+"/my%20repo"))
@@ -706,6 +714,37 @@ func TestUserAgentAndURL(t *testing.T) {
 	}
 	if want := "/my%20repo/refs/heads/a%20b+c"; gotPath != want {
 		t.Errorf("requested %q, want %q", gotPath, want)
+	}
+	// Transparent gzip would hide the real Content-Length.
+	if gotAE != "" {
+		t.Errorf("sent Accept-Encoding %q, want none", gotAE)
+	}
+}
+
+// TestHeaderTimeoutExcludesQueue: waiting for a free connection slot (our
+// own concurrency limit) must not count as the server being slow.
+func TestHeaderTimeoutExcludesQueue(t *testing.T) {
+	s := serve(t, always(ok))
+	o := testOptions(s.URL)
+	o.MaxConnsPerHost, o.HeaderTimeout = 1, 100*time.Millisecond
+	c := newClient(t, o)
+	rc, _, err := c.Open(context.Background(), objPath) // holds the only connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Get(context.Background(), objPath, 1<<20)
+		done <- err
+	}()
+	time.Sleep(3 * o.HeaderTimeout)
+	io.Copy(io.Discard, rc)
+	rc.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("queued Get failed: %v", err)
+	}
+	if st := c.Stats(); st.Retries != 0 {
+		t.Errorf("queued Get was retried %d times", st.Retries)
 	}
 }
 

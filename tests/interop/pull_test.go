@@ -210,3 +210,47 @@ func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
+
+// TestPullFullDisk: running out of space stops the pull with a clear error
+// and leaves a repo both fscks accept, with no ref.
+func TestPullFullDisk(t *testing.T) {
+	testutil.Privileged(t)
+	e := setup(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "tree")
+	for i := 0; i < 8; i++ {
+		// Incompressible content, so the archive repo stays big.
+		b := make([]byte, 1<<20)
+		x := uint32(i + 1)
+		for j := range b {
+			x ^= x << 13
+			x ^= x >> 17
+			x ^= x << 5
+			b[j] = byte(x)
+		}
+		mustWrite(t, filepath.Join(src, "f"+string(rune('0'+i))), string(b), 0o644)
+	}
+	pub := e.initRepo(t, arborTool, filepath.Join(dir, "pub"), "archive")
+	e.commit(t, arborTool, pub, "main", src)
+	e.run(t, arborTool, pub, "summary", "-u")
+	url := testutil.Nginx(t, pub)
+
+	small := filepath.Join(dir, "small")
+	must(t, os.MkdirAll(small, 0o755))
+	testutil.Run(t, "mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", small)
+	defer testutil.Run(t, "umount", small)
+	cl := e.initRepo(t, arborTool, filepath.Join(small, "client"), "bare-user")
+	e.run(t, arborTool, cl, "remote", "add", "--no-gpg-verify", "origin", url)
+	_, errOut, err := e.runErr(arborTool, cl, "pull", "origin", "main")
+	if err == nil {
+		t.Fatal("pull into a full filesystem succeeded")
+	}
+	if !strings.Contains(errOut, "no space left on device") {
+		t.Errorf("error does not say the disk is full:\n%s", errOut)
+	}
+	if _, _, err := e.runErr(arborTool, cl, "rev-parse", "origin:main"); err == nil {
+		t.Error("ref written by a failed pull")
+	}
+	e.fsckOK(t, arborTool, cl)
+	e.fsckOK(t, ostreeTool, cl)
+}
