@@ -107,4 +107,3 @@ func TestPullKilledThenResumed(t *testing.T) {
 	e.fsckOK(t, arborTool, cl)
 	e.fsckOK(t, ostreeTool, cl)
 }
-
