@@ -538,7 +538,13 @@ func (p *puller) tree(cm *object.Commit, c object.Checksum) error {
 			fail(err)
 			return
 		}
-		if err := p.meta(index.Ref{Checksum: tree, Type: object.TypeDirTree}); err != nil {
+		// The same subtree can appear in many places: one walker takes it,
+		// children and all, and the others have nothing to do.
+		treeRef := index.Ref{Checksum: tree, Type: object.TypeDirTree}
+		if !p.first(treeRef) {
+			return
+		}
+		if err := p.fetchMeta(treeRef); err != nil {
 			fail(err)
 			return
 		}
@@ -621,6 +627,10 @@ func (p *puller) meta(ref index.Ref) error {
 	if !p.first(ref) {
 		return nil
 	}
+	return p.fetchMeta(ref)
+}
+
+func (p *puller) fetchMeta(ref index.Ref) error {
 	if has, err := p.txn.Has(ref); err != nil || has {
 		return err
 	}

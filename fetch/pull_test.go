@@ -35,6 +35,12 @@ func publishTree(t *testing.T, files map[string]string) *published {
 	src := filepath.Join(dir, "src")
 	for p, c := range files {
 		full := filepath.Join(src, p)
+		if strings.HasSuffix(p, "/") { // an empty directory
+			if err := os.MkdirAll(full, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -270,5 +276,34 @@ func TestPullDeadFirstMirror(t *testing.T) {
 	}
 	if c, err := r.ReadRef("origin:main"); err != nil || c != p.commit {
 		t.Fatalf("ref %s %v", c, err)
+	}
+}
+
+// TestPullSharedSubtrees: a subtree that appears in many places is fetched
+// once and walked once, and every place gets it.
+func TestPullSharedSubtrees(t *testing.T) {
+	files := map[string]string{}
+	for i := 0; i < 20; i++ {
+		files[filepath.Join("d"+strings.Repeat("x", i), "same", "f")] = "shared"
+		files[filepath.Join("d"+strings.Repeat("x", i), "own")] = strings.Repeat("o", i)
+	}
+	for i := 0; i < 10; i++ {
+		files[filepath.Join("e"+strings.Repeat("y", i), "empty")+"/"] = ""
+	}
+	p := publishTree(t, files)
+	r := newClient(t, p.srv.URL)
+	if _, err := Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main"}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Fsck(context.Background(), nil)
+	if err != nil || len(res.Problems) != 0 || res.Partial != 0 {
+		t.Fatalf("fsck: %v %+v", err, res)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for path, n := range p.hits {
+		if n > 1 {
+			t.Errorf("%s fetched %d times", path, n)
+		}
 	}
 }

@@ -89,33 +89,25 @@ func (t *Txn) AddContent(c object.Checksum, h *object.FileHeader, size uint64, p
 		t.staged1(ref, n)
 		return nil
 	}
-	// Spool to a temporary file in the staging directory while hashing,
-	// then write the object in the repo's mode from it.
-	spool, err := os.CreateTemp(t.staging, "recv-")
-	if err != nil {
-		return fail(err)
-	}
-	defer os.Remove(spool.Name())
-	defer spool.Close()
+	// Write the object straight to its staging file while hashing; it only
+	// becomes visible (publish) if the checksum matches.
 	hs := object.NewContentHash(h)
-	n, err := io.Copy(io.MultiWriter(spool, hs), payload)
-	if err != nil {
-		return fail(fmt.Errorf("%s: %w", name, err))
-	}
-	if uint64(n) != size {
-		return fail(fmt.Errorf("%s: %w: %d bytes, header says %d", name, ErrCorrupt, n, size))
-	}
-	if got := object.SumHash(hs); got != c {
-		return fail(fmt.Errorf("%s: %w: the content has checksum %s", name, ErrCorrupt, got))
-	}
 	dfd, fname, err := t.stageDir(ref)
 	if err != nil {
 		return fail(err)
 	}
-	written, err := t.r.writeContentFile(dfd, fname, h, contentSource{fd: int(spool.Fd()), size: n})
+	written, err := t.r.writeContentFile(dfd, fname, h, contentSource{stream: io.TeeReader(payload, hs), size: int64(size)})
+	if err == nil {
+		if got := object.SumHash(hs); got != c {
+			err = fmt.Errorf("%s: %w: the content has checksum %s", name, ErrCorrupt, got)
+		}
+	}
 	if err != nil {
 		unix.Unlinkat(dfd, fname, 0)
-		return fail(fmt.Errorf("writing %s: %w", name, err))
+		if !errors.Is(err, ErrCorrupt) {
+			err = fmt.Errorf("%s: %w", name, err)
+		}
+		return fail(err)
 	}
 	t.staged1(ref, written)
 	return nil

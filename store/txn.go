@@ -233,12 +233,16 @@ func (t *Txn) WriteCommitMeta(commit object.Checksum, data []byte) error {
 // contentSource is what a content object is written from: bytes in memory,
 // or a file read (or copied in the kernel) on demand.
 type contentSource struct {
-	data []byte
-	fd   int // source file when data is nil and size > 0
-	size int64
+	data   []byte
+	fd     int       // source file when data is nil and size > 0
+	stream io.Reader // or a stream of exactly size bytes
+	size   int64
 }
 
 func (s contentSource) reader() io.Reader {
+	if s.stream != nil {
+		return s.stream
+	}
 	if s.data != nil || s.size == 0 {
 		return bytesReader(s.data)
 	}
@@ -376,6 +380,13 @@ func (r *Repo) writeContentFile(dfd int, name string, h *object.FileHeader, src 
 
 // copyContent writes the payload, in the kernel when it comes from a file.
 func copyContent(dst int, src contentSource) (int64, error) {
+	if src.stream != nil {
+		n, err := io.Copy(fdWriter(dst), src.stream)
+		if err == nil && n != src.size {
+			err = fmt.Errorf("%d bytes where %d were expected", n, src.size)
+		}
+		return n, err
+	}
 	if src.data != nil || src.size == 0 {
 		return int64(len(src.data)), writeAll(dst, src.data)
 	}
@@ -495,4 +506,14 @@ func (t *Txn) release() {
 	t.lock.Close()
 	t.lock = nil
 	t.unlock()
+}
+
+// fdWriter writes to a raw descriptor.
+type fdWriter int
+
+func (f fdWriter) Write(p []byte) (int, error) {
+	if err := writeAll(int(f), p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
