@@ -36,6 +36,7 @@ var ErrNotFound = httpc.ErrNotFound
 // httpSource reads an archive repository served as static files.
 type httpSource struct {
 	meta, content *httpc.Client
+	decomp        object.Decompressor
 }
 
 func (s *httpSource) Meta(ctx context.Context, ref index.Ref) ([]byte, error) {
@@ -56,12 +57,28 @@ func (s *httpSource) Content(ctx context.Context, c object.Checksum) (*object.Fi
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	h, size, payload, err := object.ReadArchive(body)
+	h, size, payload, err := s.decomp.ReadArchive(body)
 	if err != nil {
 		body.Close()
+		if errors.Is(err, httpc.ErrTruncated) {
+			return nil, 0, nil, err
+		}
 		return nil, 0, nil, fmt.Errorf("%s: %w: %v", object.Name(c, object.TypeFile), store.ErrCorrupt, err)
 	}
-	return &h, size, readCloser{payload, body}, nil
+	return &h, size, bothCloser{payload, body}, nil
+}
+
+// bothCloser reads the payload and closes it and the body under it.
+type bothCloser struct {
+	payload io.ReadCloser
+	body    io.Closer
+}
+
+func (b bothCloser) Read(p []byte) (int, error) { return b.payload.Read(p) }
+
+func (b bothCloser) Close() error {
+	b.payload.Close()
+	return b.body.Close()
 }
 
 // localSource reads another repository on this machine, in any mode.
@@ -518,70 +535,148 @@ func bindingHas(v gvariant.Variant, ref string) bool {
 	return false
 }
 
-// tree fetches what is missing of a commit's tree: dirtrees and dirmetas
-// first (each dirtree is needed to know the rest), content in parallel.
-func (p *puller) tree(cm *object.Commit, c object.Checksum) error {
-	var wg sync.WaitGroup
-	var once sync.Once
-	var firstErr error
-	fail := func(err error) {
-		once.Do(func() { firstErr = err })
+// job is one unit of a pull's work: walk a directory, or fetch a file.
+type job struct {
+	dir        bool
+	tree, meta object.Checksum
+	rest       []string // remaining --subpath components under this directory
+	file       object.Checksum
+}
+
+// queue hands jobs to a fixed set of workers, directories first: each
+// dirtree is needed to find the rest, so metadata goes ahead of content.
+// It is unbounded so that workers adding jobs never block each other.
+type queue struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	dirs    []job
+	files   []job
+	pending int
+	err     error
+}
+
+func newQueue() *queue {
+	q := &queue{}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+func (q *queue) push(j job) {
+	q.mu.Lock()
+	if j.dir {
+		q.dirs = append(q.dirs, j)
+	} else {
+		q.files = append(q.files, j)
 	}
+	q.pending++
+	q.mu.Unlock()
+	q.cond.Signal()
+}
+
+// pop waits for a job; ok is false when all work is done or failed.
+func (q *queue) pop() (job, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for {
+		if q.err != nil || q.pending == 0 {
+			return job{}, false
+		}
+		if n := len(q.dirs); n > 0 {
+			j := q.dirs[n-1]
+			q.dirs = q.dirs[:n-1]
+			return j, true
+		}
+		if n := len(q.files); n > 0 {
+			j := q.files[n-1]
+			q.files = q.files[:n-1]
+			return j, true
+		}
+		q.cond.Wait()
+	}
+}
+
+func (q *queue) done(err error) {
+	q.mu.Lock()
+	q.pending--
+	if err != nil && q.err == nil {
+		q.err = err
+	}
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}
+
+// tree fetches what is missing of a commit's tree with a fixed pool of
+// workers (connections are reused; no goroutine per file).
+func (p *puller) tree(cm *object.Commit, c object.Checksum) error {
 	subpath, err := splitSubpath(p.opts.Subpath)
 	if err != nil {
 		return err
 	}
-	var dir func(tree, meta object.Checksum, rest []string)
-	dir = func(tree, meta object.Checksum, rest []string) {
-		defer wg.Done()
-		if err := p.meta(index.Ref{Checksum: meta, Type: object.TypeDirMeta}); err != nil {
-			fail(err)
-			return
-		}
-		// The same subtree can appear in many places: one walker takes it,
-		// children and all, and the others have nothing to do.
-		treeRef := index.Ref{Checksum: tree, Type: object.TypeDirTree}
-		if !p.first(treeRef) {
-			return
-		}
-		if err := p.fetchMeta(treeRef); err != nil {
-			fail(err)
-			return
-		}
-		t, err := p.repoOrStagedTree(tree)
-		if err != nil {
-			fail(err)
-			return
-		}
-		for _, f := range t.Files {
-			if len(rest) > 0 && f.Name != rest[0] || len(rest) > 1 {
-				continue
-			}
-			wg.Add(1)
-			go func(c object.Checksum) {
-				defer wg.Done()
-				if err := p.content(c); err != nil {
-					fail(err)
+	q := newQueue()
+	q.push(job{dir: true, tree: cm.RootTree, meta: cm.RootMeta, rest: subpath})
+	var wg sync.WaitGroup
+	for i := 0; i < cap(p.sem); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				j, ok := q.pop()
+				if !ok {
+					return
 				}
-			}(f.Checksum)
-		}
-		for _, d := range t.Dirs {
-			if len(rest) > 0 && d.Name != rest[0] {
-				continue
+				if err := p.ctx.Err(); err != nil {
+					q.done(err)
+					continue
+				}
+				if j.dir {
+					q.done(p.dir(q, j))
+				} else {
+					q.done(p.content(j.file))
+				}
 			}
-			var next []string
-			if len(rest) > 1 {
-				next = rest[1:]
-			}
-			wg.Add(1)
-			go dir(d.Tree, d.Meta, next)
-		}
+		}()
 	}
-	wg.Add(1)
-	dir(cm.RootTree, cm.RootMeta, subpath)
 	wg.Wait()
-	if firstErr != nil {
-		return fmt.Errorf("pulling commit %s: %w", c, firstErr)
+	if q.err != nil {
+		return fmt.Errorf("pulling commit %s: %w", c, q.err)
+	}
+	return nil
+}
+
+// dir fetches a directory's dirmeta and dirtree and queues its entries.
+func (p *puller) dir(q *queue, j job) error {
+	if err := p.meta(index.Ref{Checksum: j.meta, Type: object.TypeDirMeta}); err != nil {
+		return err
+	}
+	// The same subtree can appear in many places: one walker takes it,
+	// children and all, and the others have nothing to do.
+	treeRef := index.Ref{Checksum: j.tree, Type: object.TypeDirTree}
+	if !p.first(treeRef) {
+		return nil
+	}
+	if err := p.fetchMeta(treeRef); err != nil {
+		return err
+	}
+	t, err := p.repoOrStagedTree(j.tree)
+	if err != nil {
+		return err
+	}
+	rest := j.rest
+	for _, f := range t.Files {
+		if len(rest) > 0 && f.Name != rest[0] || len(rest) > 1 {
+			continue
+		}
+		q.push(job{file: f.Checksum})
+	}
+	for _, d := range t.Dirs {
+		if len(rest) > 0 && d.Name != rest[0] {
+			continue
+		}
+		var next []string
+		if len(rest) > 1 {
+			next = rest[1:]
+		}
+		q.push(job{dir: true, tree: d.Tree, meta: d.Meta, rest: next})
 	}
 	return nil
 }
@@ -612,17 +707,6 @@ func (p *puller) first(ref index.Ref) bool {
 	return true
 }
 
-func (p *puller) acquire() error {
-	select {
-	case p.sem <- struct{}{}:
-		return nil
-	case <-p.ctx.Done():
-		return p.ctx.Err()
-	}
-}
-
-func (p *puller) release() { <-p.sem }
-
 func (p *puller) meta(ref index.Ref) error {
 	if !p.first(ref) {
 		return nil
@@ -634,10 +718,6 @@ func (p *puller) fetchMeta(ref index.Ref) error {
 	if has, err := p.txn.Has(ref); err != nil || has {
 		return err
 	}
-	if err := p.acquire(); err != nil {
-		return err
-	}
-	defer p.release()
 	b, err := p.src.Meta(p.ctx, ref)
 	if err != nil {
 		return fmt.Errorf("%s: %w", object.Name(ref.Checksum, ref.Type), err)
@@ -657,20 +737,27 @@ func (p *puller) content(c object.Checksum) error {
 	if has, err := p.txn.Has(ref); err != nil || has {
 		return err
 	}
-	if err := p.acquire(); err != nil {
-		return err
+	// A body cut short while streaming cannot be retried by the HTTP layer
+	// (the bytes went to the store); fetch the object again instead.
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if err = p.content1(c); !errors.Is(err, httpc.ErrTruncated) {
+			break
+		}
 	}
-	defer p.release()
+	if err == nil {
+		p.fetched.Add(1)
+	}
+	return err
+}
+
+func (p *puller) content1(c object.Checksum) error {
 	h, size, body, err := p.src.Content(p.ctx, c)
 	if err != nil {
 		return fmt.Errorf("%s: %w", object.Name(c, object.TypeFile), err)
 	}
 	defer body.Close()
-	if err := p.txn.AddContent(c, h, size, body); err != nil {
-		return err
-	}
-	p.fetched.Add(1)
-	return nil
+	return p.txn.AddContent(c, h, size, body)
 }
 
 // repoOrStagedTree reads a dirtree that is in the repo or staged by this pull.

@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -139,6 +140,39 @@ func TestPullFaults(t *testing.T) {
 				return true
 			})
 			return n.Tree.String()
+		}},
+		{"truncated body, then whole", func(t *testing.T, p *published) string {
+			path := object.Path(someContent(t, p, "/dir/b"), object.TypeFile, true)
+			whole, _ := os.ReadFile(filepath.Join(p.repo.Path(), path))
+			var once sync.Once
+			p.set(path, func(w http.ResponseWriter, r *http.Request) bool {
+				cut := false
+				once.Do(func() { cut = true })
+				if !cut {
+					return false
+				}
+				w.Header().Set("Content-Length", fmt.Sprint(len(whole)))
+				w.Write(whole[:len(whole)/2])
+				return true // the server closes a response shorter than announced
+			})
+			return ""
+		}},
+		{"dropped connection, then whole", func(t *testing.T, p *published) string {
+			path := object.Path(someContent(t, p, "/a"), object.TypeFile, true)
+			var once sync.Once
+			p.set(path, func(w http.ResponseWriter, r *http.Request) bool {
+				drop := false
+				once.Do(func() { drop = true })
+				if !drop {
+					return false
+				}
+				conn, _, err := w.(http.Hijacker).Hijack()
+				if err == nil {
+					conn.Close()
+				}
+				return true
+			})
+			return ""
 		}},
 		{"every first request fails", func(t *testing.T, p *published) string {
 			seen := map[string]bool{}

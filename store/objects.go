@@ -140,11 +140,16 @@ type Content struct {
 	Size   uint64
 	// Reader yields the file's bytes (nothing for a symlink).
 	io.Reader
-	file *os.File
+	file    *os.File
+	release func() error // gives pooled buffers back
 }
 
 // Close closes the object file.
 func (c *Content) Close() error {
+	if c.release != nil {
+		c.release()
+		c.release = nil
+	}
 	if c.file == nil {
 		return nil
 	}
@@ -210,11 +215,11 @@ func (r *Repo) OpenContent(c object.Checksum) (*Content, error) {
 func (r *Repo) readContent(f *os.File) (*Content, error) {
 	switch r.mode {
 	case ModeArchive:
-		h, size, rd, err := object.ReadArchive(f)
+		h, size, rd, err := r.decomp.ReadArchive(f)
 		if err != nil {
 			return nil, err
 		}
-		return &Content{Header: h, Size: size, Reader: rd}, nil
+		return &Content{Header: h, Size: size, Reader: rd, release: rd.Close}, nil
 	case ModeBareUser:
 		var st unix.Stat_t
 		if err := unix.Fstat(int(f.Fd()), &st); err != nil {

@@ -67,6 +67,7 @@ type Repo struct {
 	cfg        *keyfile.File
 	fsync      bool
 	compressor *object.Compressor
+	decomp     object.Decompressor
 
 	idxOnce sync.Once
 	idx     *index.Index

@@ -190,28 +190,74 @@ func readFramed(r io.Reader) ([]byte, error) {
 // ReadArchive parses a .filez object. The returned reader inflates the
 // payload and fails if it is longer or shorter than the header says.
 func ReadArchive(r io.Reader) (FileHeader, uint64, io.Reader, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	var d Decompressor
+	h, size, rc, err := d.ReadArchive(r)
+	return h, size, rc, err
+}
+
+// Decompressor reads .filez objects, reusing buffers and inflate state
+// between objects: a pull reads tens of thousands of them, and fresh state
+// for each keeps the garbage collector busier than the inflating.
+type Decompressor struct {
+	bufs, inflaters sync.Pool
+}
+
+// ReadArchive parses a .filez object from r. Close the returned reader to
+// give its buffers back; it does not close r.
+func (d *Decompressor) ReadArchive(r io.Reader) (FileHeader, uint64, io.ReadCloser, error) {
+	br, _ := d.bufs.Get().(*bufio.Reader)
+	if br == nil {
+		br = bufio.NewReaderSize(r, 64<<10)
+	} else {
+		br.Reset(r)
+	}
+	fail := func(h FileHeader, err error) (FileHeader, uint64, io.ReadCloser, error) {
+		d.bufs.Put(br)
+		return h, 0, nil, err
+	}
 	hdr, err := readFramed(br)
 	if err != nil {
-		return FileHeader{}, 0, nil, err
+		return fail(FileHeader{}, err)
 	}
 	v, err := gvariant.Decode(tArchHeader, hdr)
 	if err != nil {
-		return FileHeader{}, 0, nil, fmt.Errorf("archive header: %w", err)
+		return fail(FileHeader{}, fmt.Errorf("archive header: %w", err))
 	}
 	f := v.([]any)
 	size := be64(f[0].(uint64))
 	h, err := headerFrom(f[1:])
 	if err != nil {
-		return h, 0, nil, err
+		return fail(h, err)
 	}
 	if h.IsSymlink() {
 		if size != 0 {
-			return h, 0, nil, errors.New("archive header: symlink with a size")
+			return fail(h, errors.New("archive header: symlink with a size"))
 		}
-		return h, 0, eofChecker{br}, nil
+		return h, 0, &pooledReader{Reader: eofChecker{br}, done: func() { d.bufs.Put(br) }}, nil
 	}
-	return h, size, &exactReader{r: flate.NewReader(br), left: int64(size)}, nil
+	fr, _ := d.inflaters.Get().(io.ReadCloser)
+	if fr == nil {
+		fr = flate.NewReader(br)
+	} else if err := fr.(flate.Resetter).Reset(br, nil); err != nil {
+		return fail(h, err)
+	}
+	return h, size, &pooledReader{Reader: &exactReader{r: fr, left: int64(size)}, done: func() {
+		d.inflaters.Put(fr)
+		d.bufs.Put(br)
+	}}, nil
+}
+
+type pooledReader struct {
+	io.Reader
+	done func()
+}
+
+func (p *pooledReader) Close() error {
+	if p.done != nil {
+		p.done()
+		p.done = nil
+	}
+	return nil
 }
 
 // ParseContentHeader decodes a canonical header (uuuusa(ayay)).
