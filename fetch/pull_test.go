@@ -341,3 +341,29 @@ func TestPullSharedSubtrees(t *testing.T) {
 		}
 	}
 }
+
+func TestPullSubpath(t *testing.T) {
+	p := publishTree(t, map[string]string{"a": "alpha", "dir/b": "beta", "dir/sub/c": "gamma", "other/d": "delta"})
+	r := newClient(t, p.srv.URL)
+	if _, err := Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main"}, Subpath: "/dir"}); err != nil {
+		t.Fatal(err)
+	}
+	if !r.IsPartial(p.commit) {
+		t.Fatal("a subpath pull left the commit marked complete")
+	}
+	for path, want := range map[string]bool{"/dir/b": true, "/dir/sub/c": true, "/a": false, "/other/d": false} {
+		has, _ := r.HasObject(someContent(t, p, path), object.TypeFile)
+		if has != want {
+			t.Errorf("%s present=%v, want %v", path, has, want)
+		}
+	}
+	if res, err := r.Fsck(context.Background(), nil); err != nil || len(res.Problems) != 0 {
+		t.Fatalf("fsck of a partial commit: %v %v", err, res.Problems)
+	}
+	if _, err := Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main"}}); err != nil {
+		t.Fatal(err)
+	}
+	if r.IsPartial(p.commit) {
+		t.Fatal("commit still partial after a full pull")
+	}
+}
