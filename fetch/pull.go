@@ -18,6 +18,11 @@ import (
 	"arbor/store/object"
 )
 
+// flushEvery is how often a pull makes what it fetched durable and
+// visible: what a killed pull loses at most. Each flush waits for the disk
+// (syncfs), so it is not done more often.
+const flushEvery = 10 * time.Second
+
 // maxMeta caps metadata downloads, as ostree does.
 const maxMeta = 128 << 20
 
@@ -385,7 +390,7 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 				if opts.Progress != nil {
 					opts.Progress(Progress{Objects: p.objects.Load(), Fetched: p.fetched.Load(), Bytes: bytes(), Elapsed: time.Since(start)})
 				}
-				if time.Since(last) > 3*time.Second {
+				if time.Since(last) > flushEvery {
 					if err := txn.Flush(); err != nil {
 						flushErr = err
 						cancel()

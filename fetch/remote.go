@@ -111,7 +111,9 @@ type AddOptions struct {
 }
 
 func checkURL(u string) error {
-	u = strings.TrimPrefix(u, "mirrorlist=")
+	if strings.HasPrefix(u, "mirrorlist=") {
+		return fmt.Errorf("URL %q: mirrorlist= is not supported; list the servers with --set=mirrors=\"URL1;URL2;\"", u)
+	}
 	p, err := url.Parse(u)
 	if err != nil {
 		return fmt.Errorf("invalid URL %q: %w", u, err)

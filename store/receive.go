@@ -120,7 +120,7 @@ func (t *Txn) Flush() error {
 	batch := t.staged
 	t.staged = nil
 	t.mu.Unlock()
-	return t.publish(batch)
+	return t.publish(batch, false)
 }
 
 // ReadMeta reads a metadata object staged in this transaction or already

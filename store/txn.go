@@ -434,11 +434,14 @@ func (t *Txn) Commit() error {
 	batch := t.staged
 	t.staged = nil
 	t.mu.Unlock()
-	return t.publish(batch)
+	return t.publish(batch, true)
 }
 
-// publish moves staged objects into objects/ (see Commit).
-func (t *Txn) publish(staged []index.Entry) error {
+// publish moves staged objects into objects/ (see Commit). Only the final
+// publish, after which refs get written, also waits for the renames to be
+// durable; an intermediate one only needs the objects' data on disk
+// before they get their names.
+func (t *Txn) publish(staged []index.Entry, final bool) error {
 	if t.r.fsync && len(staged) > 0 {
 		if err := unix.Syncfs(int(t.lock.Fd())); err != nil {
 			return fmt.Errorf("syncing staged objects: %w", err)
@@ -477,7 +480,7 @@ func (t *Txn) publish(staged []index.Entry) error {
 			return fmt.Errorf("moving %s into place: %w", object.Name(e.Checksum, e.Type), err)
 		}
 	}
-	if t.r.fsync && len(staged) > 0 {
+	if final && t.r.fsync && len(staged) > 0 {
 		// The renames themselves, so refs written next never point past them.
 		if err := unix.Syncfs(int(t.lock.Fd())); err != nil {
 			return fmt.Errorf("syncing objects: %w", err)

@@ -38,7 +38,7 @@ func TestPullKilledThenResumed(t *testing.T) {
 		s := slow
 		mu.Unlock()
 		if s && strings.HasPrefix(r.URL.Path, "/objects/") {
-			time.Sleep(25 * time.Millisecond)
+			time.Sleep(60 * time.Millisecond)
 		}
 		files.ServeHTTP(w, r)
 	}))
