@@ -180,9 +180,13 @@ func readFramed(r io.Reader) ([]byte, error) {
 	if n > maxHeader || binary.BigEndian.Uint32(pre[4:]) != 0 {
 		return nil, fmt.Errorf("content header: bad length %d", n)
 	}
-	hdr := make([]byte, n)
-	if _, err := io.ReadFull(r, hdr); err != nil {
+	// Grow with the data rather than trusting the length up front.
+	hdr, err := io.ReadAll(io.LimitReader(r, int64(n)))
+	if err != nil {
 		return nil, fmt.Errorf("content header: %w", err)
+	}
+	if len(hdr) != int(n) {
+		return nil, fmt.Errorf("content header: %w", io.ErrUnexpectedEOF)
 	}
 	return hdr, nil
 }

@@ -45,7 +45,7 @@ func FuzzObjects(f *testing.F) {
 			ParseContentHeader(data)
 		case 4, 5:
 			if _, _, r, err := ReadArchive(bytes.NewReader(data)); err == nil {
-				io.Copy(io.Discard, io.LimitReader(r, 1<<20))
+				io.Copy(io.Discard, io.LimitReader(r, 64<<10))
 			}
 		case 6:
 			ParseVarDict(data)
