@@ -25,17 +25,11 @@ func NewFetcher(r *store.Repo, remote string) (*Fetcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	meta, err := httpc.New(httpc.Options{Mirrors: rm.MetadataURLs()})
+	src, err := newHTTPSource(rm)
 	if err != nil {
-		return nil, fmt.Errorf("remote %s: %w", remote, err)
+		return nil, err
 	}
-	content := meta
-	if rm.ContentURL != "" {
-		if content, err = httpc.New(httpc.Options{Mirrors: rm.ContentURLs()}); err != nil {
-			return nil, fmt.Errorf("remote %s: %w", remote, err)
-		}
-	}
-	return &Fetcher{repo: r, src: &httpSource{meta: meta, content: content}}, nil
+	return &Fetcher{repo: r, src: src}, nil
 }
 
 // Fetch makes sure the object is in the store.

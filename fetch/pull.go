@@ -86,6 +86,22 @@ func (b bothCloser) Close() error {
 	return b.body.Close()
 }
 
+// newHTTPSource makes the clients for a remote: metadata from url and its
+// mirrors, other objects from contenturl when it is set.
+func newHTTPSource(rm *Remote) (*httpSource, error) {
+	meta, err := httpc.New(httpc.Options{Mirrors: rm.MetadataURLs()})
+	if err != nil {
+		return nil, fmt.Errorf("remote %s: %w", rm.Name, err)
+	}
+	content := meta
+	if rm.ContentURL != "" {
+		if content, err = httpc.New(httpc.Options{Mirrors: rm.ContentURLs()}); err != nil {
+			return nil, fmt.Errorf("remote %s: %w", rm.Name, err)
+		}
+	}
+	return &httpSource{meta: meta, content: content}, nil
+}
+
 // localSource reads another repository on this machine, in any mode.
 type localSource struct{ r *store.Repo }
 
@@ -157,16 +173,11 @@ func Pull(ctx context.Context, r *store.Repo, remote string, opts PullOptions) (
 	if err != nil {
 		return nil, err
 	}
-	meta, err := httpc.New(httpc.Options{Mirrors: rm.MetadataURLs()})
+	src, err := newHTTPSource(rm)
 	if err != nil {
-		return nil, fmt.Errorf("remote %s: %w", remote, err)
+		return nil, err
 	}
-	content := meta
-	if rm.ContentURL != "" {
-		if content, err = httpc.New(httpc.Options{Mirrors: rm.ContentURLs()}); err != nil {
-			return nil, fmt.Errorf("remote %s: %w", remote, err)
-		}
-	}
+	meta, content := src.meta, src.content
 	var keyring *gpg.Keyring
 	if rm.GPGVerify || rm.GPGVerifySummary {
 		if keyring, err = rm.Keyring(r); err != nil {
@@ -198,7 +209,6 @@ func Pull(ctx context.Context, r *store.Repo, remote string, opts PullOptions) (
 		}
 		targets[name] = commit
 	}
-	src := &httpSource{meta: meta, content: content}
 	bytes := func() int64 {
 		n := meta.Stats().Bytes
 		if content != meta {

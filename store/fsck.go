@@ -136,21 +136,7 @@ func (r *Repo) VerifyObject(ref index.Ref) error {
 		if err != nil {
 			return err
 		}
-		if got := object.Sha256(b); got != ref.Checksum {
-			return fmt.Errorf("%w: checksum is %s", ErrCorrupt, got)
-		}
-		switch ref.Type {
-		case object.TypeCommit:
-			_, err = object.ParseCommit(b)
-		case object.TypeDirTree:
-			_, err = object.ParseDirTree(b)
-		case object.TypeDirMeta:
-			_, err = object.ParseDirMeta(b)
-		}
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
-		return nil
+		return checkMeta(ref, b)
 	}
 	ct, err := r.OpenContent(ref.Checksum)
 	if err != nil {

@@ -20,10 +20,17 @@ import (
 // the checksum matches and the structure (names included) is valid.
 // Detached metadata has no checksum of its own; only its form is checked.
 func ValidateMeta(ref index.Ref, data []byte) error {
-	name := object.Name(ref.Checksum, ref.Type)
+	if err := checkMeta(ref, data); err != nil {
+		return fmt.Errorf("%s: %w", object.Name(ref.Checksum, ref.Type), err)
+	}
+	return nil
+}
+
+// checkMeta is ValidateMeta without the object's name in the error.
+func checkMeta(ref index.Ref, data []byte) error {
 	if ref.Type != object.TypeCommitMeta {
 		if got := object.Sha256(data); got != ref.Checksum {
-			return fmt.Errorf("%s: %w: the bytes have checksum %s", name, ErrCorrupt, got)
+			return fmt.Errorf("%w: checksum is %s", ErrCorrupt, got)
 		}
 	}
 	var err error
@@ -40,7 +47,7 @@ func ValidateMeta(ref index.Ref, data []byte) error {
 		err = fmt.Errorf("unexpected object type %s", ref.Type)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w: %v", name, ErrCorrupt, err)
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	return nil
 }
