@@ -367,12 +367,7 @@ func (a *app) diffCmd() *cobra.Command {
 		Short:   "List the paths that differ between two commits",
 		Example: `  arbor --repo=repo diff main^ main`,
 		Args:    cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			var nodes [2]store.Node
 			for i, rev := range args {
 				sum, err := r.Resolve(rev)
@@ -398,7 +393,7 @@ func (a *app) diffCmd() *cobra.Command {
 				fmt.Fprintf(a.stdout, "%c    %s\n", ch.Kind, ch.Path)
 			}
 			return nil
-		},
+		}),
 	}
 	a.jsonFlag(c)
 	return c

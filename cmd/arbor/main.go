@@ -125,3 +125,16 @@ func (a *app) openAt(rev string) (*store.Repo, object.Checksum, error) {
 	}
 	return r, c, nil
 }
+
+// withRepo wraps a command that works on the repository: open it, run,
+// close it.
+func (a *app) withRepo(run func(cmd *cobra.Command, args []string, r *store.Repo) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		r, err := a.openRepo()
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		return run(cmd, args, r)
+	}
+}

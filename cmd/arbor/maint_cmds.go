@@ -19,12 +19,7 @@ structure of metadata (including file names that could escape a checkout).
 Corrupt and missing objects are named; the exit status is 1 if any is found.`,
 		Example: `  arbor --repo=repo fsck`,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			bar := a.newProgress("fsck objects", 0, false)
 			res, err := r.Fsck(cmd.Context(), func(done, total int64) {
 				if bar.bar != nil {
@@ -62,7 +57,7 @@ Corrupt and missing objects are named; the exit status is 1 if any is found.`,
 				return exitError{1}
 			}
 			return nil
-		},
+		}),
 	}
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only errors")
 	a.jsonFlag(c)
@@ -78,13 +73,9 @@ func (a *app) pruneCmd() *cobra.Command {
 		Example: `  arbor --repo=repo prune --refs-only --depth=2
   arbor --repo=repo prune --keep-younger-than="30 days ago" --no-prune`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			if keepYounger != "" {
+				var err error
 				if opts.KeepYoungerThan, err = parseTime(keepYounger, time.Now()); err != nil {
 					return fmt.Errorf("--keep-younger-than: %w", err)
 				}
@@ -112,7 +103,7 @@ func (a *app) pruneCmd() *cobra.Command {
 				fmt.Fprintf(a.stdout, "%s %d objects, %s freed\n", verb, res.Deleted, humanBytes(res.Freed))
 			}
 			return nil
-		},
+		}),
 	}
 	f := c.Flags()
 	f.BoolVar(&opts.RefsOnly, "refs-only", false, "keep only commits reachable from refs")

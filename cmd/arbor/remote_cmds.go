@@ -37,12 +37,7 @@ func (a *app) remoteAddCmd() *cobra.Command {
 		Example: `  arbor --repo=repo remote add --no-gpg-verify origin http://127.0.0.1:8000/repo
   arbor --repo=repo remote add --gpg-import=key.asc --set=gpg-verify-summary=true origin http://cdn.invalid/repo`,
 		Args: cobra.MinimumNArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			o.Set = map[string]string{}
 			for _, kv := range sets {
 				k, v, ok := strings.Cut(kv, "=")
@@ -55,7 +50,7 @@ func (a *app) remoteAddCmd() *cobra.Command {
 				o.Set["branches"] = strings.Join(args[2:], ";") + ";"
 			}
 			return fetch.AddRemote(r, args[0], args[1], o)
-		},
+		}),
 	}
 	f := c.Flags()
 	f.BoolVar(&o.NoGPGVerify, "no-gpg-verify", false, "do not check GPG signatures of commits")
@@ -72,12 +67,7 @@ func (a *app) remoteListCmd() *cobra.Command {
 		Short:   "List remotes",
 		Example: `  arbor --repo=repo remote list -u`,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			names := fetch.ListRemotes(r)
 			if a.json {
 				out := map[string]string{}
@@ -102,7 +92,7 @@ func (a *app) remoteListCmd() *cobra.Command {
 				fmt.Fprintf(a.stdout, "%s  %s\n", n, rm.URL)
 			}
 			return nil
-		},
+		}),
 	}
 	c.Flags().BoolVarP(&urls, "show-urls", "u", false, "show the URLs too")
 	a.jsonFlag(c)
@@ -116,14 +106,9 @@ func (a *app) remoteDeleteCmd() *cobra.Command {
 		Short:   "Delete a remote, its keyring and its refs",
 		Example: `  arbor --repo=repo remote delete origin`,
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			return fetch.DeleteRemote(r, args[0], ifExists)
-		},
+		}),
 	}
 	c.Flags().BoolVar(&ifExists, "if-exists", false, "do nothing if the remote does not exist")
 	return c
@@ -135,19 +120,14 @@ func (a *app) remoteShowURLCmd() *cobra.Command {
 		Short:   "Print a remote's URL",
 		Example: `  arbor --repo=repo remote show-url origin`,
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			rm, err := fetch.LoadRemote(r, args[0])
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(a.stdout, rm.URL)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -157,12 +137,7 @@ func (a *app) remoteRefsCmd() *cobra.Command {
 		Short:   "List the refs a remote's summary offers",
 		Example: `  arbor --repo=repo remote refs origin`,
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			refs, err := fetch.RemoteRefs(cmd.Context(), r, args[0])
 			if err != nil {
 				return err
@@ -183,7 +158,7 @@ func (a *app) remoteRefsCmd() *cobra.Command {
 				fmt.Fprintf(a.stdout, "%s:%s\n", args[0], n)
 			}
 			return nil
-		},
+		}),
 	}
 	a.jsonFlag(c)
 	return c
@@ -196,12 +171,7 @@ func (a *app) remoteGPGImportCmd() *cobra.Command {
 		Short:   "Trust more GPG keys for a remote",
 		Example: `  arbor --repo=repo remote gpg-import origin -k key.asc`,
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			if _, err := fetch.LoadRemote(r, args[0]); err != nil {
 				return err
 			}
@@ -214,7 +184,7 @@ func (a *app) remoteGPGImportCmd() *cobra.Command {
 				}
 			}
 			return nil
-		},
+		}),
 	}
 	c.Flags().StringArrayVarP(&files, "keyring", "k", nil, "key file to import (armored or binary)")
 	return c
@@ -228,12 +198,7 @@ func (a *app) pullCmd() *cobra.Command {
 		Example: `  arbor --repo=repo pull origin os/x86_64/stable
   arbor --repo=repo pull --depth=1 --commit-metadata-only origin main`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			remote := args[0]
 			if i := strings.IndexByte(remote, ':'); i >= 0 { // ostree also takes REMOTE:REF
 				args = append([]string{remote[:i], remote[i+1:]}, args[1:]...)
@@ -251,7 +216,7 @@ func (a *app) pullCmd() *cobra.Command {
 				return err
 			}
 			return a.printPull(res)
-		},
+		}),
 	}
 	pullFlags(c, &opts)
 	c.Flags().BoolVar(&opts.Mirror, "mirror", false, "write refs/heads/REF instead of refs/remotes/REMOTE/REF, and copy the summary")
@@ -286,18 +251,13 @@ func (a *app) pullLocalCmd() *cobra.Command {
 		Short:   "Copy refs from another repository on this machine",
 		Example: `  arbor --repo=repo pull-local /srv/build-repo main`,
 		Args:    cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			res, err := fetch.PullLocal(cmd.Context(), r, args[0], args[1:], opts)
 			if err != nil {
 				return err
 			}
 			return a.printPull(res)
-		},
+		}),
 	}
 	pullFlags(c, &opts)
 	a.jsonFlag(c)

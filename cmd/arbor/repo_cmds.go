@@ -253,12 +253,7 @@ func (a *app) refsCmd() *cobra.Command {
 		Example: `  arbor --repo=repo refs
   arbor --repo=repo refs --create=stable main
   arbor --repo=repo refs --delete stable`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			switch {
 			case create != "":
 				if len(args) != 1 {
@@ -315,7 +310,7 @@ func (a *app) refsCmd() *cobra.Command {
 				return a.printJSON(out)
 			}
 			return nil
-		},
+		}),
 	}
 	c.Flags().BoolVar(&del, "delete", false, "delete the refs matching the prefixes")
 	c.Flags().StringVar(&create, "create", "", "create ref NEW pointing at the given ref or commit")
@@ -364,12 +359,7 @@ func (a *app) reindexCmd() *cobra.Command {
 files are the truth. reindex throws it away and rebuilds it.`,
 		Example: `  arbor --repo=repo reindex`,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			if err := r.Reindex(); err != nil {
 				return err
 			}
@@ -385,6 +375,6 @@ files are the truth. reindex throws it away and rebuilds it.`,
 			}
 			fmt.Fprintf(a.stdout, "Indexed %d commits in %.2fs\n", len(commits), time.Since(start).Seconds())
 			return nil
-		},
+		}),
 	}
 }
