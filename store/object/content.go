@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"sync"
 
 	"github.com/klauspost/compress/flate"
@@ -229,6 +230,9 @@ func (d *Decompressor) ReadArchive(r io.Reader) (FileHeader, uint64, io.ReadClos
 	}
 	f := v.([]any)
 	size := be64(f[0].(uint64))
+	if size > math.MaxInt64 {
+		return fail(FileHeader{}, fmt.Errorf("archive header: size %d out of range", size))
+	}
 	h, err := headerFrom(f[1:])
 	if err != nil {
 		return fail(h, err)
