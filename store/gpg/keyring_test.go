@@ -20,7 +20,7 @@ import (
 // These tests use keys made by go-crypto so they run without gpg; the
 // GnuPG and OSTree interop tests are in interop_test.go.
 
-func newEntity(t *testing.T, name string, cfg *packet.Config) *openpgp.Entity {
+func newEntity(t testing.TB, name string, cfg *packet.Config) *openpgp.Entity {
 	t.Helper()
 	if cfg == nil {
 		cfg = &packet.Config{}
@@ -33,7 +33,7 @@ func newEntity(t *testing.T, name string, cfg *packet.Config) *openpgp.Entity {
 	return e
 }
 
-func publicBytes(t *testing.T, es ...*openpgp.Entity) []byte {
+func publicBytes(t testing.TB, es ...*openpgp.Entity) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	for _, e := range es {
@@ -69,7 +69,7 @@ func secretBytes(t *testing.T, e *openpgp.Entity) []byte {
 	return b.Bytes()
 }
 
-func keyring(t *testing.T, es ...*openpgp.Entity) *Keyring {
+func keyring(t testing.TB, es ...*openpgp.Entity) *Keyring {
 	t.Helper()
 	k, err := ParseKeyring(publicBytes(t, es...))
 	if err != nil {
@@ -78,7 +78,7 @@ func keyring(t *testing.T, es ...*openpgp.Entity) *Keyring {
 	return k
 }
 
-func detach(t *testing.T, e *openpgp.Entity, data []byte, cfg *packet.Config, text bool) []byte {
+func detach(t testing.TB, e *openpgp.Entity, data []byte, cfg *packet.Config, text bool) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	sign := openpgp.DetachSign
