@@ -173,7 +173,6 @@ func TestGetFaults(t *testing.T) {
 		wantRetries int64
 		wantErr     error // nil: success with payload; else errors.Is target
 		wantTimeout bool  // error must be a Timeout() net.Error
-		maxElapsed  time.Duration
 	}{
 		{name: "ok", handler: always(ok), max: big, wantHits: 1},
 		{name: "exactly max", handler: always(ok), max: big, wantHits: 1},
@@ -192,11 +191,11 @@ func TestGetFaults(t *testing.T) {
 		{name: "always short body", handler: always(shortBody), max: big, wantHits: 3, wantRetries: 2,
 			wantErr: ErrTruncated},
 		{name: "stalled body", handler: always(stall), max: big, wantHits: 3, wantRetries: 2,
-			wantTimeout: true, maxElapsed: 3*150*time.Millisecond + time.Second},
+			wantTimeout: true},
 		{name: "stalled then ok", handler: firstN(1, stall), max: big, wantHits: 2, wantRetries: 1},
 		{name: "slow headers", handler: always(slowHeaders), max: big, wantHits: 2, wantRetries: 1,
 			opts:        func(o *Options) { o.Attempts, o.HeaderTimeout = 2, 100*time.Millisecond },
-			wantTimeout: true, maxElapsed: 2*100*time.Millisecond + time.Second},
+			wantTimeout: true},
 		{name: "404 not retried", handler: always(status(404)), max: big, wantHits: 1, wantErr: ErrNotFound},
 		{name: "403 is not found", handler: always(status(403)), max: big, wantHits: 1, wantErr: ErrNotFound},
 		{name: "401 not retried", handler: always(status(401)), max: big, wantHits: 1, wantErr: &StatusError{Code: 401}},
@@ -211,9 +210,11 @@ func TestGetFaults(t *testing.T) {
 				tc.opts(&o)
 			}
 			c := newClient(t, o)
-			start := time.Now()
-			got, err := c.Get(context.Background(), objPath, tc.max)
-			elapsed := time.Since(start)
+			// A generous outer deadline turns a broken timeout into a
+			// failure below instead of a hung test; no duration is asserted.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			got, err := c.Get(ctx, objPath, tc.max)
 
 			switch {
 			case tc.wantErr == nil && !tc.wantTimeout:
@@ -237,8 +238,8 @@ func TestGetFaults(t *testing.T) {
 					}
 				}
 				var ne net.Error
-				if tc.wantTimeout && (!errors.As(err, &ne) || !ne.Timeout()) {
-					t.Errorf("error %v is not a timeout", err)
+				if tc.wantTimeout && (!errors.As(err, &ne) || !ne.Timeout() || errors.Is(err, context.DeadlineExceeded)) {
+					t.Errorf("error %v is not the client's own timeout", err)
 				}
 				// The error must say what failed and where.
 				for _, want := range []string{objPath, s.URL + "/repo/"} {
@@ -253,9 +254,6 @@ func TestGetFaults(t *testing.T) {
 			st := c.Stats()
 			if st.Requests != tc.wantHits || st.Retries != tc.wantRetries {
 				t.Errorf("Stats = %+v, want %d requests, %d retries", st, tc.wantHits, tc.wantRetries)
-			}
-			if tc.maxElapsed > 0 && elapsed > tc.maxElapsed {
-				t.Errorf("took %v, want at most %v", elapsed, tc.maxElapsed)
 			}
 		})
 	}
@@ -375,7 +373,9 @@ func TestOpen(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := serve(t, tc.handler)
 			c := newClient(t, testOptions(s.URL))
-			rc, size, err := c.Open(context.Background(), objPath)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			rc, size, err := c.Open(ctx, objPath)
 			if tc.wantOpenErr != nil {
 				if !errors.Is(err, tc.wantOpenErr) {
 					t.Fatalf("Open error %v, want %v", err, tc.wantOpenErr)
@@ -389,7 +389,6 @@ func TestOpen(t *testing.T) {
 			if size != tc.wantSize {
 				t.Errorf("size %d, want %d", size, tc.wantSize)
 			}
-			start := time.Now()
 			got, err := io.ReadAll(rc)
 			switch {
 			case tc.wantReadErr == nil && !tc.wantTimeout:
@@ -404,11 +403,8 @@ func TestOpen(t *testing.T) {
 				}
 				var ne net.Error
 				if tc.wantTimeout {
-					if !errors.As(err, &ne) || !ne.Timeout() {
-						t.Errorf("read error %v is not a timeout", err)
-					}
-					if d := time.Since(start); d > 150*time.Millisecond+time.Second {
-						t.Errorf("stalled read took %v", d)
+					if !errors.As(err, &ne) || !ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+						t.Errorf("read error %v is not the client's idle timeout", err)
 					}
 				}
 				if !strings.Contains(err.Error(), objPath) {
@@ -687,13 +683,9 @@ func TestContextCancel(t *testing.T) {
 			c := newClient(t, o)
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			defer cancel()
-			start := time.Now()
 			_, err := c.Get(ctx, objPath, 1<<20)
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("error %v, want context.DeadlineExceeded", err)
-			}
-			if d := time.Since(start); d > time.Second {
-				t.Errorf("Get returned %v after its context ended", d-100*time.Millisecond)
 			}
 		})
 	}
