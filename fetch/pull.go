@@ -159,7 +159,7 @@ type puller struct {
 	keyring *gpg.Keyring // nil: signatures not checked
 	opts    *PullOptions
 
-	sem     chan struct{}
+	workers int // parallel fetches; connections are reused
 	mu      sync.Mutex
 	seen    map[index.Ref]bool
 	objects atomic.Int64
@@ -382,7 +382,7 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 	}
 	defer txn.Abort()
 	p := &puller{ctx: ctx, repo: r, src: src, txn: txn, keyring: keyring, opts: opts,
-		sem: make(chan struct{}, 16), seen: map[index.Ref]bool{}, bytes: bytes}
+		workers: 16, seen: map[index.Ref]bool{}, bytes: bytes}
 	start := time.Now()
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -630,7 +630,7 @@ func (p *puller) tree(cm *object.Commit, c object.Checksum) error {
 	q := newQueue()
 	q.push(job{dir: true, tree: cm.RootTree, meta: cm.RootMeta, rest: subpath})
 	var wg sync.WaitGroup
-	for i := 0; i < cap(p.sem); i++ {
+	for i := 0; i < p.workers; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

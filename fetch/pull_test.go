@@ -218,10 +218,14 @@ func TestPullFaults(t *testing.T) {
 			if err != nil || len(res.Problems) != 0 {
 				t.Fatalf("fsck after failed pull: %v %v", err, res.Problems)
 			}
-			if c, _ := object.ParseChecksum(want); true {
-				idx, _ := r.Index(context.Background())
-				if has, _ := idx.Has(index.Ref{Checksum: c, Type: object.TypeFile}); has {
+			bad, _ := object.ParseChecksum(want)
+			idx, _ := r.Index(context.Background())
+			for _, typ := range []object.Type{object.TypeFile, object.TypeDirTree} {
+				if has, _ := idx.Has(index.Ref{Checksum: bad, Type: typ}); has {
 					t.Fatalf("bad object %s was stored", want)
+				}
+				if has, _ := r.HasObject(bad, typ); has {
+					t.Fatalf("bad object %s is in objects/", want)
 				}
 			}
 		})

@@ -116,12 +116,15 @@ func (r *Repo) Checkout(ctx context.Context, commit object.Checksum, dest string
 	return co.dir(int(pd.Fd()), name, dest, n.Tree, n.Meta, true)
 }
 
+// progressLoop calls fn every 100 ms until stop is closed.
 func progressLoop(stop chan struct{}, fn func()) {
+	tk := time.NewTicker(100 * time.Millisecond)
+	defer tk.Stop()
 	for {
 		select {
 		case <-stop:
 			return
-		case <-time.After(100 * time.Millisecond):
+		case <-tk.C:
 			fn()
 		}
 	}

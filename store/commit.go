@@ -100,21 +100,13 @@ func (r *Repo) CommitDir(ctx context.Context, dir string, opts CommitOptions) (o
 
 	workers := 2*runtime.GOMAXPROCS(0) + 2
 	cm := &committer{ctx: ctx, t: t, opts: &opts, sem: make(chan struct{}, workers), reach: map[index.Ref]struct{}{}}
-	var stop chan struct{}
 	if opts.Progress != nil {
-		stop = make(chan struct{})
-		go func() {
-			tk := time.NewTicker(100 * time.Millisecond)
-			defer tk.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-tk.C:
-					opts.Progress(cm.files.Load(), cm.bytes.Load())
-				}
-			}
+		stop := make(chan struct{})
+		defer func() {
+			close(stop)
+			opts.Progress(cm.files.Load(), cm.bytes.Load())
 		}()
+		go progressLoop(stop, func() { opts.Progress(cm.files.Load(), cm.bytes.Load()) })
 	}
 	root, err := os.Open(dir)
 	if err != nil {
@@ -122,10 +114,6 @@ func (r *Repo) CommitDir(ctx context.Context, dir string, opts CommitOptions) (o
 	}
 	tree, meta, err := cm.dir(root, dir)
 	root.Close()
-	if stop != nil {
-		close(stop)
-		opts.Progress(cm.files.Load(), cm.bytes.Load())
-	}
 	if err != nil {
 		return object.Zero, stats, err
 	}

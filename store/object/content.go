@@ -192,14 +192,6 @@ func readFramed(r io.Reader) ([]byte, error) {
 	return hdr, nil
 }
 
-// ReadArchive parses a .filez object. The returned reader inflates the
-// payload and fails if it is longer or shorter than the header says.
-func ReadArchive(r io.Reader) (FileHeader, uint64, io.Reader, error) {
-	var d Decompressor
-	h, size, rc, err := d.ReadArchive(r)
-	return h, size, rc, err
-}
-
 // Decompressor reads .filez objects, reusing buffers and inflate state
 // between objects: a pull reads tens of thousands of them, and fresh state
 // for each keeps the garbage collector busier than the inflating.

@@ -44,7 +44,7 @@ func FuzzObjects(f *testing.F) {
 		case 3:
 			ParseContentHeader(data)
 		case 4, 5:
-			if _, _, r, err := ReadArchive(bytes.NewReader(data)); err == nil {
+			if _, _, r, err := testDecompressor.ReadArchive(bytes.NewReader(data)); err == nil {
 				io.Copy(io.Discard, io.LimitReader(r, 64<<10))
 			}
 		case 6:

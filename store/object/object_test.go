@@ -104,7 +104,7 @@ func TestArchiveRoundTrip(t *testing.T) {
 		if err := testCompressor.WriteArchive(&buf, &h, uint64(size), bytes.NewReader(data)); err != nil {
 			t.Fatal(err)
 		}
-		gh, gsize, r, err := ReadArchive(bytes.NewReader(buf.Bytes()))
+		gh, gsize, r, err := testDecompressor.ReadArchive(bytes.NewReader(buf.Bytes()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +119,7 @@ func TestArchiveRoundTrip(t *testing.T) {
 	testCompressor.WriteArchive(&buf, &h, 6, strings.NewReader("hello\n"))
 	b := buf.Bytes()
 	b[15] = 7 // the BE size field's low byte
-	_, _, r, err := ReadArchive(bytes.NewReader(b))
+	_, _, r, err := testDecompressor.ReadArchive(bytes.NewReader(b))
 	if err == nil {
 		_, err = io.ReadAll(r)
 	}
@@ -157,3 +157,5 @@ func TestParseDirTreeRejects(t *testing.T) {
 }
 
 var testCompressor, _ = NewCompressor(6)
+
+var testDecompressor Decompressor

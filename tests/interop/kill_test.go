@@ -102,7 +102,8 @@ func verifyLoose(path, rel string) error {
 	if !archive {
 		return fmt.Errorf("a bare content object in an archive repo")
 	}
-	h, _, r, err := object.ReadArchive(f)
+	var d object.Decompressor
+	h, _, r, err := d.ReadArchive(f)
 	if err != nil {
 		return err
 	}
