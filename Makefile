@@ -13,6 +13,7 @@ all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/arbor
+	$(GO) build -o bin/arbord ./cmd/arbord
 
 deps:
 	@tests/deps.sh

@@ -73,6 +73,12 @@ func (s *httpSource) Content(ctx context.Context, c object.Checksum) (*object.Fi
 	return &h, size, bothCloser{payload, body}, nil
 }
 
+// ContentPrefix fetches the first n bytes of a content object's archive
+// file: enough for its header, and all of a small object.
+func (s *httpSource) ContentPrefix(ctx context.Context, c object.Checksum, n int64) ([]byte, bool, error) {
+	return s.content.GetPrefix(ctx, object.Path(c, object.TypeFile, true), n)
+}
+
 // bothCloser reads the payload and closes it and the body under it.
 type bothCloser struct {
 	payload io.ReadCloser

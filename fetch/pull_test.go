@@ -269,10 +269,11 @@ func TestFetcherMergesConcurrentRequests(t *testing.T) {
 		return false
 	})
 	r := newClient(t, p.srv.URL)
-	f, err := NewFetcher(r, "origin")
+	f, err := NewFetcher(r, "origin", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close()
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
 	for i := 0; i < 16; i++ {
@@ -296,6 +297,9 @@ func TestFetcherMergesConcurrentRequests(t *testing.T) {
 	p.mu.Unlock()
 	if n != 1 {
 		t.Fatalf("%d GETs for one object, want 1", n)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 	if err := r.VerifyObject(index.Ref{Checksum: c, Type: object.TypeFile}); err != nil {
 		t.Fatal(err)

@@ -67,13 +67,14 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&a.repoPath, "repo", "", "path to the repository (default: $OSTREE_REPO, else the current directory if it is one)")
+	root.PersistentFlags().StringVar(&a.repoPath, "repo", "", "path to the repository (default: $OSTREE_REPO, else the current directory if it is one, else the per-user repository, or /var/lib/arbor/repo for root)")
 	root.AddCommand(
 		a.initCmd(), a.commitCmd(), a.checkoutCmd(),
 		a.logCmd(), a.showCmd(), a.lsCmd(), a.catCmd(), a.diffCmd(),
 		a.refsCmd(), a.revParseCmd(),
 		a.fsckCmd(), a.pruneCmd(), a.reindexCmd(),
 		a.remoteCmd(), a.pullCmd(), a.pullLocalCmd(), a.summaryCmd(), a.gpgSignCmd(), a.serveCmd(),
+		a.mountCmd(), a.umountCmd(), a.mountsCmd(),
 	)
 	return root
 }
@@ -101,7 +102,37 @@ func (a *app) resolveRepoPath() (string, error) {
 			return ".", nil
 		}
 	}
-	return "", errors.New("no repository given: use --repo=PATH or set OSTREE_REPO")
+	return defaultRepo()
+}
+
+// defaultRepo is the repository used when none is named, as flatpak has
+// installations: the system one for root, else one per user. It is
+// created (bare-user, for checkouts and mounts) on first use.
+func defaultRepo() (string, error) {
+	var p string
+	switch {
+	case os.Geteuid() == 0:
+		p = "/var/lib/arbor/repo"
+	case os.Getenv("XDG_DATA_HOME") != "":
+		p = filepath.Join(os.Getenv("XDG_DATA_HOME"), "arbor", "repo")
+	default:
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", errors.New("no repository given (--repo=PATH or OSTREE_REPO) and no home directory for the default one")
+		}
+		p = filepath.Join(home, ".local", "share", "arbor", "repo")
+	}
+	if _, err := os.Stat(filepath.Join(p, "config")); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return "", err
+		}
+		r, err := store.Init(p, store.ModeBareUser)
+		if err != nil {
+			return "", fmt.Errorf("creating the default repository: %w", err)
+		}
+		r.Close()
+	}
+	return p, nil
 }
 
 func (a *app) openRepo() (*store.Repo, error) {

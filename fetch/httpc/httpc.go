@@ -273,7 +273,7 @@ func (c *Client) Get(ctx context.Context, path string, max int64) ([]byte, error
 // notModified (and return empty validators): reading a local file is as
 // cheap as checking it, and mtimes are too coarse to be trusted.
 func (c *Client) GetConditional(ctx context.Context, path string, etag, lastModified string, max int64) (body []byte, newEtag, newLastModified string, notModified bool, err error) {
-	return c.get(ctx, path, cond{etag, lastModified}, max)
+	return c.get(ctx, path, cond{etag: etag, lastModified: lastModified}, max)
 }
 
 func (c *Client) get(ctx context.Context, p string, cd cond, max int64) ([]byte, string, string, bool, error) {
@@ -351,8 +351,36 @@ func (c *Client) Open(ctx context.Context, path string) (io.ReadCloser, int64, e
 	return res.body, res.size, nil
 }
 
-// cond holds the validators of a conditional request.
-type cond struct{ etag, lastModified string }
+// GetPrefix fetches at most the first n bytes of path, with a Range
+// request; complete reports that they are the whole file. A server that
+// ignores Range sends the whole file, of which n bytes are read.
+func (c *Client) GetPrefix(ctx context.Context, path string, n int64) (data []byte, complete bool, err error) {
+	if n <= 0 {
+		return nil, false, fmt.Errorf("httpc: fetch %s: prefix size %d", path, n)
+	}
+	err = c.fetch(ctx, path, cond{prefix: n}, func(r *reply) error {
+		defer r.body.Close()
+		b, err := io.ReadAll(io.LimitReader(r.body, n+1))
+		if err != nil {
+			return err
+		}
+		total := r.size
+		if r.total >= 0 {
+			total = r.total
+		}
+		complete = total >= 0 && int64(len(b)) == total || total < 0 && int64(len(b)) <= n
+		data = b[:min(int64(len(b)), n)]
+		return nil
+	})
+	return data, complete, err
+}
+
+// cond holds the validators of a conditional request, or the length of
+// the prefix a range request asks for.
+type cond struct {
+	etag, lastModified string
+	prefix             int64
+}
 
 // reply is one usable response: 200, or 304 to a conditional request.
 type reply struct {
@@ -362,6 +390,7 @@ type reply struct {
 	etag         string
 	lastModified string
 	notModified  bool
+	total        int64 // the whole file's size from a 206's Content-Range, or -1
 }
 
 // fetch runs use on a response for p from the first mirror that gives one,
@@ -490,7 +519,7 @@ func (c *Client) openFile(m *mirror, p string) (*reply, error) {
 		f.Close()
 		return nil, err
 	}
-	return &reply{mirror: m, body: newBody(f, fi.Size(), nil, nil, 0, &c.bytes), size: fi.Size()}, nil
+	return &reply{mirror: m, body: newBody(f, fi.Size(), nil, nil, 0, &c.bytes), size: fi.Size(), total: -1}, nil
 }
 
 func (c *Client) openHTTP(ctx context.Context, m *mirror, p string, cd cond) (*reply, error) {
@@ -523,6 +552,9 @@ func (c *Client) openHTTP(ctx context.Context, m *mirror, p string, cd cond) (*r
 	if cd.lastModified != "" {
 		req.Header.Set("If-Modified-Since", cd.lastModified)
 	}
+	if cd.prefix > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=0-%d", cd.prefix-1))
+	}
 	resp, err := c.hc.Do(req)
 	timer.Stop()
 	if fired.Load() {
@@ -539,8 +571,15 @@ func (c *Client) openHTTP(ctx context.Context, m *mirror, p string, cd cond) (*r
 	b := newBody(resp.Body, resp.ContentLength, rctx, cancel, c.idleTO, &c.bytes)
 	switch {
 	case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNonAuthoritativeInfo:
-		return &reply{mirror: m, body: b, size: resp.ContentLength,
+		return &reply{mirror: m, body: b, size: resp.ContentLength, total: -1,
 			etag: resp.Header.Get("ETag"), lastModified: resp.Header.Get("Last-Modified")}, nil
+	case resp.StatusCode == http.StatusPartialContent && cd.prefix > 0:
+		total, err := contentRangeTotal(resp.Header.Get("Content-Range"))
+		if err != nil {
+			b.discard()
+			return nil, err
+		}
+		return &reply{mirror: m, body: b, size: resp.ContentLength, total: total}, nil
 	case resp.StatusCode == http.StatusNotModified && (cd.etag != "" || cd.lastModified != ""):
 		b.discard()
 		r := &reply{mirror: m, size: -1, notModified: true,
@@ -558,6 +597,16 @@ func (c *Client) openHTTP(ctx context.Context, m *mirror, p string, cd cond) (*r
 		return nil, &StatusError{Code: resp.StatusCode, Status: resp.Status,
 			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	}
+}
+
+// contentRangeTotal reads the complete length from "bytes 0-N/TOTAL" of a
+// response to a range request starting at 0.
+func contentRangeTotal(v string) (int64, error) {
+	var first, last, total int64
+	if _, err := fmt.Sscanf(v, "bytes %d-%d/%d", &first, &last, &total); err != nil || first != 0 || last < first || total <= last {
+		return -1, fmt.Errorf("bad Content-Range %q", v)
+	}
+	return total, nil
 }
 
 // StatusError is an HTTP response that was neither 200 nor an expected 304.

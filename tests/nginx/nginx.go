@@ -12,11 +12,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
-// Server is a running nginx; its access log holds the body bytes of each
-// response, one number a line.
+// Server is a running nginx; its access log holds, a line per response,
+// the body bytes, the status and the path.
 type Server struct {
 	URL string // base URL, ending in '/'
 	dir string
@@ -49,7 +50,7 @@ pid %[2]s/nginx.pid;
 error_log %[2]s/error.log;
 events { worker_connections 1024; }
 http {
-	log_format bytes '$body_bytes_sent';
+	log_format bytes '$body_bytes_sent $status $uri';
 	access_log %[2]s/access.log bytes;
 	client_body_temp_path %[2]s/body;
 	proxy_temp_path %[2]s/proxy;
@@ -72,6 +73,8 @@ http {
 	}
 	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d/", port), dir: dir, cmd: exec.Command(bin, "-c", cf, "-p", dir)}
 	s.cmd.Stderr = os.Stderr
+	// Its own process group, so Stop ends the workers with the master.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting nginx: %w", err)
 	}
@@ -106,15 +109,48 @@ func (s *Server) BytesSent() (int64, error) {
 	var total int64
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, err := strconv.ParseInt(strings.TrimSpace(sc.Text()), 10, 64); err == nil {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		if v, err := strconv.ParseInt(f[0], 10, 64); err == nil {
 			total += v
 		}
 	}
 	return total, sc.Err()
 }
 
-// Stop ends nginx.
+// Request is one logged response.
+type Request struct {
+	Path   string
+	Status int
+	Bytes  int64
+}
+
+// Requests lists the responses logged since the last reset, in order.
+func (s *Server) Requests() ([]Request, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, "access.log"))
+	if err != nil {
+		return nil, err
+	}
+	var out []Request
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[0], 10, 64)
+		code, _ := strconv.Atoi(f[1])
+		out = append(out, Request{Path: f[2], Status: code, Bytes: n})
+	}
+	return out, nil
+}
+
+// Stop ends nginx, workers included; stopping twice is harmless.
 func (s *Server) Stop() {
-	s.cmd.Process.Kill()
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 	s.cmd.Wait()
 }

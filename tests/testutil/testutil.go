@@ -105,9 +105,13 @@ func BuildArbor(t testing.TB) string {
 			return
 		}
 		buildBin = filepath.Join(buildDir, "arbor")
-		out, errOut, err := RunErr(goBin, "build", "-o", buildBin, "arbor/cmd/arbor")
-		if err != nil {
-			buildErr = fmt.Errorf("%w\n%s%s", err, out, errOut)
+		// arbord goes beside arbor, where `arbor mount` looks for it.
+		for _, cmd := range []string{"arbor", "arbord"} {
+			out, errOut, err := RunErr(goBin, "build", "-o", filepath.Join(buildDir, cmd), "arbor/cmd/"+cmd)
+			if err != nil {
+				buildErr = fmt.Errorf("%w\n%s%s", err, out, errOut)
+				return
+			}
 		}
 	})
 	if buildErr != nil {

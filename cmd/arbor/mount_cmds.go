@@ -1,0 +1,172 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"arbor/mountd"
+)
+
+func (a *app) mountCmd() *cobra.Command {
+	var req mountd.MountRequest
+	var foreground bool
+	c := &cobra.Command{
+		Use:   "mount [REMOTE:]REF|CHECKSUM MOUNTPOINT",
+		Short: "Mount a commit read-only, fetching its files when they are first read",
+		Long: `Mount a commit as a read-only tree. For REMOTE:REF only the commit is fetched
+before the mount answers; directories and files are fetched when first used, and
+in the background, verified, and kept in the repository for every other mount.
+The repository's daemon (arbord) owns the mount; it is started when needed.`,
+		Example: `  arbor remote add --no-gpg-verify origin https://example.org/repo
+  arbor mount origin:os/x86_64/stable /mnt/os
+  cat /mnt/os/usr/lib/os-release
+  arbor umount /mnt/os`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			repo, err := a.repoForDaemon()
+			if err != nil {
+				return err
+			}
+			mp, err := filepath.Abs(args[1])
+			if err != nil {
+				return err
+			}
+			req.Source, req.Mountpoint = args[0], mp
+			show := func(mi *mountd.MountInfo) {
+				if a.json {
+					a.printJSON(mi)
+					return
+				}
+				fmt.Fprintf(a.stdout, "mounted %s (commit %s) at %s\n", mi.Source, mi.Commit, mi.Mountpoint)
+			}
+			if foreground {
+				logf := func(f string, args ...any) { fmt.Fprintf(a.stderr, f+"\n", args...) }
+				return mountd.Foreground(cmd.Context(), mountd.Options{Repo: repo, Logf: logf}, req, show)
+			}
+			argv, err := daemonArgv(repo)
+			if err != nil {
+				return err
+			}
+			cl, err := mountd.EnsureDaemon(cmd.Context(), repo, argv)
+			if err != nil {
+				return err
+			}
+			mi, err := cl.Mount(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			show(mi)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&foreground, "foreground", false, "serve the mount from this process until it is unmounted or interrupted")
+	c.Flags().StringVar(&req.FetchTimeout, "fetch-timeout", "", "how long a read waits for an object before failing with EIO (default 30s)")
+	c.Flags().BoolVar(&req.NoPrefetch, "no-prefetch", false, "fetch only what is used, never the rest of the tree in the background")
+	a.jsonFlag(c)
+	return c
+}
+
+func (a *app) umountCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "umount MOUNTPOINT",
+		Aliases: []string{"unmount"},
+		Short:   "Unmount an arbor mount (also one left behind by a daemon that died)",
+		Example: `  arbor umount /mnt/os`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			repo, err := a.repoForDaemon()
+			if err != nil {
+				return err
+			}
+			mp, err := filepath.Abs(args[0])
+			if err != nil {
+				return err
+			}
+			err = mountd.NewClient(repo).Unmount(cmd.Context(), mp)
+			if errors.Is(err, mountd.ErrNoDaemon) || errors.Is(err, mountd.ErrNotMounted) {
+				if mountd.IsArborMount(mp) {
+					return mountd.Detach(mp)
+				}
+				return fmt.Errorf("%s is not an arbor mount", mp)
+			}
+			return err
+		},
+	}
+}
+
+func (a *app) mountsCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:     "mounts",
+		Short:   "List the daemon's mounts, with what each has read and fetched",
+		Example: `  arbor mounts --json`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			repo, err := a.repoForDaemon()
+			if err != nil {
+				return err
+			}
+			list, err := mountd.NewClient(repo).List(cmd.Context())
+			if errors.Is(err, mountd.ErrNoDaemon) {
+				list, err = nil, nil
+			}
+			if err != nil {
+				return err
+			}
+			if a.json {
+				if list == nil {
+					list = []mountd.MountInfo{}
+				}
+				return a.printJSON(list)
+			}
+			for _, m := range list {
+				fmt.Fprintf(a.stdout, "%s\t%s\t%s\tread %d B", m.Mountpoint, m.Source, m.Commit[:12], m.BytesRead)
+				if m.Fetch != nil {
+					fmt.Fprintf(a.stdout, "\tfetched %d objects, %d B, %d pending", m.Fetch.Objects, m.Fetch.Bytes, m.Fetch.Pending)
+				}
+				fmt.Fprintf(a.stdout, "\tup %s\n", time.Since(m.Started).Round(time.Second))
+			}
+			return nil
+		},
+	}
+	a.jsonFlag(c)
+	return c
+}
+
+// repoForDaemon is the repository path the daemon is keyed by: absolute,
+// and created (bare-user) when it is the default one and missing.
+func (a *app) repoForDaemon() (string, error) {
+	p, err := a.resolveRepoPath()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Abs(p)
+}
+
+// daemonArgv finds arbord beside this binary, else on PATH.
+func daemonArgv(repo string) ([]string, error) {
+	bin := "arbord"
+	if exe, err := os.Executable(); err == nil {
+		if p := filepath.Join(filepath.Dir(exe), "arbord"); fileExists(p) {
+			bin = p
+		}
+	}
+	if !filepath.IsAbs(bin) {
+		p, err := exec.LookPath(bin)
+		if err != nil {
+			return nil, fmt.Errorf("arbord (the arbor daemon) is neither beside arbor nor on PATH")
+		}
+		bin = p
+	}
+	return []string{bin, "--repo=" + repo, "--exit-when-idle"}, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

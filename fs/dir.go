@@ -1,0 +1,320 @@
+package fs
+
+import (
+	"context"
+	"hash/fnv"
+	"sort"
+	"sync"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"arbor/store/object"
+)
+
+// dir is a directory of the commit: a dirtree and a dirmeta, both loaded
+// on first use and dropped when the kernel forgets the node.
+type dir struct {
+	gofs.Inode
+	t                *tree
+	treeSum, metaSum object.Checksum
+	path             string // relative to the mount, "" for the root
+
+	mu   sync.Mutex
+	dt   *object.DirTree
+	meta *object.DirMeta
+}
+
+var (
+	_ gofs.NodeLookuper       = (*dir)(nil)
+	_ gofs.NodeOpendirHandler = (*dir)(nil)
+	_ gofs.NodeGetattrer      = (*dir)(nil)
+	_ gofs.NodeGetxattrer     = (*dir)(nil)
+	_ gofs.NodeListxattrer    = (*dir)(nil)
+	_ gofs.NodeStatfser       = (*dir)(nil)
+	_ gofs.NodeOnForgetter    = (*dir)(nil)
+)
+
+func (d *dir) display() string {
+	if d.path == "" {
+		return "/"
+	}
+	return "/" + d.path
+}
+
+func (d *dir) child(name string) string {
+	if d.path == "" {
+		return name
+	}
+	return d.path + "/" + name
+}
+
+func (d *dir) load(ctx context.Context) (*object.DirTree, *object.DirMeta, error) {
+	d.mu.Lock()
+	dt, meta := d.dt, d.meta
+	d.mu.Unlock()
+	if dt != nil && meta != nil {
+		return dt, meta, nil
+	}
+	// Both at once: on a lazy source each may be a round trip.
+	var wg sync.WaitGroup
+	var terr, merr error
+	if dt == nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dt, terr = d.t.src.DirTree(ctx, d.treeSum)
+		}()
+	}
+	if meta == nil {
+		meta, merr = d.t.src.DirMeta(ctx, d.metaSum)
+	}
+	wg.Wait()
+	if terr != nil {
+		return nil, nil, terr
+	}
+	if merr != nil {
+		return nil, nil, merr
+	}
+	d.mu.Lock()
+	d.dt, d.meta = dt, meta
+	d.mu.Unlock()
+	return dt, meta, nil
+}
+
+func (d *dir) OnForget() {
+	d.mu.Lock()
+	d.dt, d.meta = nil, nil
+	d.mu.Unlock()
+}
+
+// dirIno numbers a directory by its path in this mount, so readdir and
+// stat agree without loading every subdirectory.
+func (d *dir) dirIno(rel string) uint64 {
+	h := fnv.New64a()
+	h.Write(d.t.salt[:])
+	h.Write([]byte(rel))
+	return h.Sum64() | 1<<63
+}
+
+func fillDir(a *fuse.Attr, dt *object.DirTree, m *object.DirMeta) {
+	a.Mode = object.ModeDir | m.Mode&object.ModePerm
+	a.Uid, a.Gid = m.UID, m.GID
+	a.Nlink = uint32(2 + len(dt.Dirs))
+	a.Size = 4096
+	a.Blocks = 8
+	a.Blksize = 4096
+	setTimes(a)
+}
+
+func fillFile(a *fuse.Attr, c object.Checksum, fi *FileInfo) {
+	a.Ino = fileIno(c)
+	a.Mode = fi.Mode
+	a.Uid, a.Gid = fi.UID, fi.GID
+	a.Nlink = 1
+	a.Size = fi.Size
+	if fi.IsSymlink() {
+		a.Size = uint64(len(fi.Target))
+	}
+	a.Blocks = (a.Size + 511) / 512
+	a.Blksize = 4096
+	setTimes(a)
+}
+
+func (d *dir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	dt, m, err := d.load(ctx)
+	if err != nil {
+		return d.t.toErrno(d.display(), err)
+	}
+	fillDir(&out.Attr, dt, m)
+	out.Ino = d.StableAttr().Ino
+	return 0
+}
+
+func findFile(dt *object.DirTree, name string) (object.Checksum, bool) {
+	i := sort.Search(len(dt.Files), func(i int) bool { return dt.Files[i].Name >= name })
+	if i < len(dt.Files) && dt.Files[i].Name == name {
+		return dt.Files[i].Checksum, true
+	}
+	return object.Checksum{}, false
+}
+
+func findDir(dt *object.DirTree, name string) (object.DirEntry, bool) {
+	i := sort.Search(len(dt.Dirs), func(i int) bool { return dt.Dirs[i].Name >= name })
+	if i < len(dt.Dirs) && dt.Dirs[i].Name == name {
+		return dt.Dirs[i], true
+	}
+	return object.DirEntry{}, false
+}
+
+func (d *dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if object.ValidateName(name) != nil {
+		return nil, syscall.ENOENT
+	}
+	dt, _, err := d.load(ctx)
+	if err != nil {
+		return nil, d.t.toErrno(d.display(), err)
+	}
+	if c, ok := findFile(dt, name); ok {
+		rel := d.child(name)
+		fi, err := d.t.src.File(ctx, c)
+		if err != nil {
+			return nil, d.t.toErrno("/"+rel, err)
+		}
+		fillFile(&out.Attr, c, &fi)
+		n := &file{t: d.t, sum: c, info: fi, path: rel}
+		return d.NewInode(ctx, n, gofs.StableAttr{Mode: fi.Mode & object.ModeTypeMask, Ino: out.Attr.Ino}), 0
+	}
+	if e, ok := findDir(dt, name); ok {
+		rel := d.child(name)
+		n := &dir{t: d.t, treeSum: e.Tree, metaSum: e.Meta, path: rel}
+		cdt, cm, err := n.load(ctx)
+		if err != nil {
+			return nil, d.t.toErrno("/"+rel, err)
+		}
+		fillDir(&out.Attr, cdt, cm)
+		out.Attr.Ino = d.dirIno(rel)
+		return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: out.Attr.Ino}), 0
+	}
+	return nil, syscall.ENOENT
+}
+
+// OpendirHandle answers at once: the kernel keeps a listing it has read
+// (FOPEN_CACHE_DIR), since it can never change, so the entries are only
+// built when it asks for them.
+func (d *dir) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	return &dirHandle{d: d}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// dirHandle is one open directory.
+type dirHandle struct {
+	d    *dir
+	ents []fuse.DirEntry
+	idx  int
+	done bool
+}
+
+var (
+	_ gofs.FileReaddirenter = (*dirHandle)(nil)
+	_ gofs.FileSeekdirer    = (*dirHandle)(nil)
+)
+
+func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	if !h.done {
+		ents, errno := h.d.entries(ctx)
+		if errno != 0 {
+			return nil, errno
+		}
+		h.ents, h.done = ents, true
+	}
+	if h.idx >= len(h.ents) {
+		return nil, 0
+	}
+	e := h.ents[h.idx]
+	h.idx++
+	e.Off = uint64(h.idx)
+	return &e, 0
+}
+
+func (h *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	h.idx = int(off)
+	return 0
+}
+
+// entries lists the directory with each entry's type, which for files
+// needs their headers.
+func (d *dir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
+	dt, _, err := d.load(ctx)
+	if err != nil {
+		return nil, d.t.toErrno(d.display(), err)
+	}
+	infos, err := d.t.files(ctx, dt)
+	if err != nil {
+		return nil, d.t.toErrno(d.display(), err)
+	}
+	ents := make([]fuse.DirEntry, 0, len(dt.Files)+len(dt.Dirs)+2)
+	ents = append(ents,
+		fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR, Ino: d.StableAttr().Ino},
+		fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR, Ino: 1})
+	for _, e := range dt.Dirs {
+		ents = append(ents, fuse.DirEntry{Name: e.Name, Mode: syscall.S_IFDIR, Ino: d.dirIno(d.child(e.Name))})
+	}
+	for i, f := range dt.Files {
+		ents = append(ents, fuse.DirEntry{Name: f.Name, Mode: infos[i].Mode & object.ModeTypeMask, Ino: fileIno(f.Checksum)})
+	}
+	return ents, 0
+}
+
+// files describes every file of a directory, in bulk when the source can.
+func (t *tree) files(ctx context.Context, dt *object.DirTree) ([]FileInfo, error) {
+	cs := make([]object.Checksum, len(dt.Files))
+	for i, f := range dt.Files {
+		cs[i] = f.Checksum
+	}
+	if fl, ok := t.src.(FileLister); ok {
+		return fl.Files(ctx, cs)
+	}
+	infos := make([]FileInfo, len(cs))
+	for i, c := range cs {
+		fi, err := t.src.File(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		infos[i] = fi
+	}
+	return infos, nil
+}
+
+func (d *dir) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	_, m, err := d.load(ctx)
+	if err != nil {
+		return 0, d.t.toErrno(d.display(), err)
+	}
+	return getxattr(m.Xattrs, attr, dest)
+}
+
+func (d *dir) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	_, m, err := d.load(ctx)
+	if err != nil {
+		return 0, d.t.toErrno(d.display(), err)
+	}
+	return listxattr(m.Xattrs, dest)
+}
+
+func (d *dir) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	if d.t.opts.Statfs != nil {
+		d.t.opts.Statfs(out)
+	}
+	out.NameLen = 255
+	return 0
+}
+
+func getxattr(xs []object.Xattr, name string, dest []byte) (uint32, syscall.Errno) {
+	for _, x := range xs {
+		if x.Name == name {
+			if len(dest) < len(x.Value) {
+				return uint32(len(x.Value)), syscall.ERANGE
+			}
+			return uint32(copy(dest, x.Value)), 0
+		}
+	}
+	return 0, syscall.ENODATA
+}
+
+func listxattr(xs []object.Xattr, dest []byte) (uint32, syscall.Errno) {
+	n := 0
+	for _, x := range xs {
+		n += len(x.Name) + 1
+	}
+	if len(dest) < n {
+		return uint32(n), syscall.ERANGE
+	}
+	off := 0
+	for _, x := range xs {
+		off += copy(dest[off:], x.Name)
+		dest[off] = 0
+		off++
+	}
+	return uint32(n), 0
+}

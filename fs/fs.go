@@ -1,0 +1,167 @@
+// Package fs serves one commit as a read-only FUSE tree. It reads objects
+// only through a Source, so the same tree works over the local store and
+// over a store that fetches objects the first time they are needed.
+package fs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"arbor/store/object"
+)
+
+// Source gives the objects of a tree. Whatever it returns has been checked
+// against its checksum (or, for a FileInfo answered before the content is
+// local, is checked when the content arrives).
+type Source interface {
+	DirTree(ctx context.Context, c object.Checksum) (*object.DirTree, error)
+	DirMeta(ctx context.Context, c object.Checksum) (*object.DirMeta, error)
+	// File describes a content object: its header and size.
+	File(ctx context.Context, c object.Checksum) (FileInfo, error)
+	// Open gives a regular file's bytes.
+	Open(ctx context.Context, c object.Checksum) (Data, error)
+}
+
+// FileLister is a Source that describes many files at once faster than
+// one at a time (for example with parallel requests).
+type FileLister interface {
+	Files(ctx context.Context, cs []object.Checksum) ([]FileInfo, error)
+}
+
+// FileInfo is what a stat of a content object needs.
+type FileInfo struct {
+	object.FileHeader
+	Size uint64
+}
+
+// Data is an open regular file's content.
+type Data interface {
+	io.ReaderAt
+	Close() error
+}
+
+// ReadObserver hears about the first read of each file of a mount, for
+// prefetch profiles.
+type ReadObserver func(path string, c object.Checksum)
+
+// Options tune a tree.
+type Options struct {
+	// Timeout is how long the kernel may cache entries and attributes;
+	// a commit never changes, so the default is an hour.
+	Timeout time.Duration
+	// OnRead, when set, is told of each file's first read.
+	OnRead ReadObserver
+	// OnError, when set, is told why an operation failed with EIO.
+	OnError func(path string, err error)
+	// Statfs, when set, fills in statfs answers (the store's filesystem).
+	Statfs func(out *fuse.StatfsOut)
+}
+
+// tree is what every node of one mount shares.
+type tree struct {
+	src    Source
+	opts   Options
+	salt   [8]byte // makes directory inode numbers differ between mounts
+	reads  atomic.Int64 // bytes served, for the control API
+	errors atomic.Int64
+}
+
+// Stats are counters of a mounted tree.
+type Stats struct {
+	BytesRead int64
+	Errors    int64
+}
+
+// Root is the root directory node of a mounted commit.
+type Root struct {
+	dir
+}
+
+// NewRoot makes the root node of a commit's tree.
+func NewRoot(src Source, rootTree, rootMeta object.Checksum, opts Options) *Root {
+	if opts.Timeout == 0 {
+		opts.Timeout = time.Hour
+	}
+	t := &tree{src: src, opts: opts}
+	rand.Read(t.salt[:])
+	return &Root{dir{t: t, treeSum: rootTree, metaSum: rootMeta, path: ""}}
+}
+
+// Stats returns the tree's counters.
+func (r *Root) Stats() Stats {
+	return Stats{BytesRead: r.t.reads.Load(), Errors: r.t.errors.Load()}
+}
+
+// MountOptions are the go-fuse options arbor mounts with: read-only, kernel
+// permission checks on the modes the commit records, long cache timeouts.
+func MountOptions(root *Root, name string, privileged bool) *gofs.Options {
+	to := root.t.opts.Timeout
+	o := &gofs.Options{
+		EntryTimeout:    &to,
+		AttrTimeout:     &to,
+		NegativeTimeout: &to,
+		// Inode numbers of files come from their checksums.
+		FirstAutomaticIno: 1 << 63,
+	}
+	o.MountOptions = fuse.MountOptions{
+		FsName:               name,
+		Name:                 "arbor",
+		Options:              []string{"ro", "default_permissions"},
+		MaxWrite:             1 << 20,
+		MaxReadAhead:         1 << 20,
+		EnableSymlinkCaching: true,
+		AllowOther:           privileged,
+		DirectMount:          privileged,
+		// READDIRPLUS would describe every entry of a listing, which on a
+		// lazy tree means fetching what a plain `ls` never needs.
+		DisableReadDirPlus: true,
+	}
+	return o
+}
+
+// Mount serves root at dir until the returned server is unmounted.
+func Mount(dir string, root *Root, name string, privileged bool) (*fuse.Server, error) {
+	srv, err := gofs.Mount(dir, root, MountOptions(root, name, privileged))
+	if err != nil {
+		return nil, fmt.Errorf("mounting %s: %w", dir, err)
+	}
+	return srv, nil
+}
+
+// fileIno is a content object's inode number: the same object is the same
+// inode wherever it appears, as in a hardlink checkout. The top bit is
+// left to go-fuse's automatic numbers, which directories use.
+func fileIno(c object.Checksum) uint64 {
+	ino := binary.BigEndian.Uint64(c[:8]) &^ (1 << 63)
+	if ino < 2 {
+		ino += 2
+	}
+	return ino
+}
+
+// toErrno turns a source error into what the kernel is told; the details
+// belong in the daemon's log, the caller only learns that I/O failed.
+func (t *tree) toErrno(path string, err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	t.errors.Add(1)
+	if t.opts.OnError != nil {
+		t.opts.OnError(path, err)
+	}
+	return syscall.EIO
+}
+
+func setTimes(a *fuse.Attr) {
+	a.Atime, a.Mtime, a.Ctime = 0, 0, 0
+	a.Atimensec, a.Mtimensec, a.Ctimensec = 0, 0, 0
+}

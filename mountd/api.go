@@ -1,0 +1,197 @@
+package mountd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The control API:
+//
+//	GET    /v1/mounts                 list mounts (MountInfo)
+//	POST   /v1/mounts                 mount (MountRequest), answers MountInfo
+//	DELETE /v1/mounts?mountpoint=DIR  unmount
+//
+// Errors are {"error": "..."} with a 4xx or 5xx status.
+func (d *Daemon) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/mounts", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, d.List())
+	})
+	mux.HandleFunc("POST /v1/mounts", func(w http.ResponseWriter, r *http.Request) {
+		var req MountRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+			reply(w, http.StatusBadRequest, apiError{"bad request: " + err.Error()})
+			return
+		}
+		mi, err := d.Mount(r.Context(), req)
+		if err != nil {
+			reply(w, http.StatusUnprocessableEntity, apiError{err.Error()})
+			return
+		}
+		reply(w, http.StatusOK, mi)
+	})
+	mux.HandleFunc("DELETE /v1/mounts", func(w http.ResponseWriter, r *http.Request) {
+		err := d.Unmount(r.URL.Query().Get("mountpoint"))
+		switch {
+		case errors.Is(err, ErrNotMounted):
+			reply(w, http.StatusNotFound, apiError{err.Error()})
+		case err != nil:
+			reply(w, http.StatusConflict, apiError{err.Error()})
+		default:
+			reply(w, http.StatusOK, struct{}{})
+		}
+	})
+	return mux
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func reply(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+// Client talks to a repository's daemon.
+type Client struct {
+	repo string
+	hc   *http.Client
+}
+
+// NewClient makes a client for the daemon of the repository at repo.
+func NewClient(repo string) *Client {
+	sock := SocketPath(repo)
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		addr, done, err := shortPath(sock)
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+		var dl net.Dialer
+		return dl.DialContext(ctx, "unix", addr)
+	}}
+	return &Client{repo: repo, hc: &http.Client{Transport: tr}}
+}
+
+// ErrNoDaemon means no daemon answers on the repository's socket.
+var ErrNoDaemon = errors.New("no arbor daemon is running for this repository")
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://arbord"+path, body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+			return ErrNoDaemon
+		}
+		return fmt.Errorf("arbor daemon: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e apiError
+		json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e)
+		if e.Error == "" {
+			e.Error = resp.Status
+		}
+		if resp.StatusCode == http.StatusNotFound {
+			return fmt.Errorf("%s: %w", strings.TrimSuffix(e.Error, ": "+ErrNotMounted.Error()), ErrNotMounted)
+		}
+		return errors.New(e.Error)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// List returns the daemon's mounts.
+func (c *Client) List(ctx context.Context) ([]MountInfo, error) {
+	var out []MountInfo
+	return out, c.do(ctx, http.MethodGet, "/v1/mounts", nil, &out)
+}
+
+// Mount asks for a mount and returns once it answers.
+func (c *Client) Mount(ctx context.Context, req MountRequest) (*MountInfo, error) {
+	var out MountInfo
+	if err := c.do(ctx, http.MethodPost, "/v1/mounts", req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Unmount asks the daemon to end a mount.
+func (c *Client) Unmount(ctx context.Context, mountpoint string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/mounts?mountpoint="+url.QueryEscape(mountpoint), nil, nil)
+}
+
+// EnsureDaemon starts the repository's daemon with argv unless one
+// already answers, and waits until it does. The daemon runs in its own
+// session with its output in the repository's mountd.log.
+func EnsureDaemon(ctx context.Context, repo string, argv []string) (*Client, error) {
+	c := NewClient(repo)
+	if _, err := c.List(ctx); err == nil {
+		return c, nil
+	} else if !errors.Is(err, ErrNoDaemon) {
+		return nil, err
+	}
+	if err := os.MkdirAll(dataDir(repo), 0o755); err != nil {
+		return nil, err
+	}
+	logf, err := os.OpenFile(LogPath(repo), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the arbor daemon: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if _, err := c.List(ctx); err == nil {
+			return c, nil
+		}
+		select {
+		case err := <-exited:
+			// Another daemon may have won the race to start.
+			if _, lerr := c.List(ctx); lerr == nil {
+				return c, nil
+			}
+			return nil, fmt.Errorf("the arbor daemon exited (%v); see %s", err, LogPath(repo))
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the arbor daemon did not answer within 15s; see %s", LogPath(repo))
+		}
+	}
+}

@@ -1,0 +1,575 @@
+// Package mountd is arbor's daemon: one process per repository owns every
+// FUSE mount of it, one store and one fetcher per remote, so that objects
+// are fetched once and shared by all mounts. It answers a control API
+// (JSON over HTTP) on a unix socket inside the repository.
+package mountd
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+
+	"arbor/fetch"
+	"arbor/fs"
+	"arbor/store"
+	"arbor/store/object"
+)
+
+// Paths inside a repository.
+func dataDir(repo string) string    { return filepath.Join(repo, "extensions", "arbor") }
+func SocketPath(repo string) string { return filepath.Join(dataDir(repo), "mountd.sock") }
+func LogPath(repo string) string    { return filepath.Join(dataDir(repo), "mountd.log") }
+func statePath(repo string) string  { return filepath.Join(dataDir(repo), "mounts.json") }
+func lockPath(repo string) string   { return filepath.Join(dataDir(repo), "mountd.lock") }
+func profileDir(repo string) string { return filepath.Join(dataDir(repo), "profiles") }
+
+// Options configure a daemon.
+type Options struct {
+	Repo string
+	// ExitWhenIdle ends the daemon once its last mount is gone, as when it
+	// was started on demand by `arbor mount`.
+	ExitWhenIdle bool
+	Logf         func(format string, args ...any)
+}
+
+// Daemon owns the mounts of one repository.
+type Daemon struct {
+	repo *store.Repo
+	opts Options
+	priv bool
+
+	mu       sync.Mutex
+	fetchers map[string]*fetch.Fetcher
+	mounts   map[string]*mount
+	idle     chan struct{} // signalled when the last mount goes
+}
+
+type mount struct {
+	MountRequest
+	remote  string
+	commit  object.Checksum
+	root    *fs.Root
+	srv     *fuse.Server
+	started time.Time
+	cancel  context.CancelFunc
+	pf      *progress
+	fetcher *fetch.Fetcher
+
+	profMu  sync.Mutex
+	profile []string
+}
+
+// MountRequest asks for a mount.
+type MountRequest struct {
+	// Source is [REMOTE:]REF or a commit checksum (REMOTE:CHECKSUM
+	// fetches that commit from the remote).
+	Source     string `json:"source"`
+	Mountpoint string `json:"mountpoint"`
+	// FetchTimeout bounds how long a read waits for one object ("30s").
+	FetchTimeout string `json:"fetch_timeout,omitempty"`
+	// NoPrefetch leaves everything to be fetched when first used (for
+	// metered links), instead of walking the tree in the background.
+	NoPrefetch bool `json:"no_prefetch,omitempty"`
+}
+
+// MountInfo describes a mount.
+type MountInfo struct {
+	Mountpoint string    `json:"mountpoint"`
+	Source     string    `json:"source"`
+	Remote     string    `json:"remote,omitempty"`
+	Commit     string    `json:"commit"`
+	Started    time.Time `json:"started"`
+	BytesRead  int64     `json:"bytes_read"`
+	Errors     int64     `json:"errors"`
+	// Fetch counters are those of the remote's fetcher, which every mount
+	// of that remote shares.
+	Fetch    *fetch.FetcherStats `json:"fetch,omitempty"`
+	Prefetch *PrefetchInfo       `json:"prefetch,omitempty"`
+}
+
+// PrefetchInfo is the progress of a mount's background walk.
+type PrefetchInfo struct {
+	Dirs         int64  `json:"dirs"`
+	Files        int64  `json:"files"`
+	ProfileFiles int64  `json:"profile_files"`
+	Done         bool   `json:"done"`
+	Error        string `json:"error,omitempty"`
+}
+
+// Run serves until ctx ends (or, with ExitWhenIdle, the last mount goes),
+// then unmounts everything.
+func Run(ctx context.Context, o Options) error {
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	r, err := store.Open(o.Repo)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := os.MkdirAll(dataDir(o.Repo), 0o755); err != nil {
+		return err
+	}
+	lock, err := os.OpenFile(lockPath(o.Repo), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return fmt.Errorf("another arbor daemon serves %s", o.Repo)
+	}
+	d := newDaemon(r, o)
+	d.cleanStale()
+
+	sock := SocketPath(o.Repo)
+	os.Remove(sock)
+	addr, closeAddr, err := shortPath(sock)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("unix", addr)
+	closeAddr()
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", sock, err)
+	}
+	os.Chmod(sock, 0o600)
+	srv := &http.Server{Handler: d.handler(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	o.Logf("serving %s on %s", o.Repo, sock)
+
+	select {
+	case <-ctx.Done():
+	case <-d.idleExit(ctx):
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	srv.Shutdown(sctx)
+	cancel()
+	os.Remove(sock)
+	d.shutdown()
+	return nil
+}
+
+func newDaemon(r *store.Repo, o Options) *Daemon {
+	return &Daemon{repo: r, opts: o, priv: os.Geteuid() == 0,
+		fetchers: map[string]*fetch.Fetcher{}, mounts: map[string]*mount{}, idle: make(chan struct{}, 1)}
+}
+
+// Foreground serves one mount in this process, without a control socket,
+// until ctx ends or the mount is unmounted from outside.
+func Foreground(ctx context.Context, o Options, req MountRequest, ready func(*MountInfo)) error {
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	r, err := store.Open(o.Repo)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	d := newDaemon(r, o)
+	mi, err := d.Mount(ctx, req)
+	if err != nil {
+		return err
+	}
+	ready(mi)
+	d.mu.Lock()
+	m := d.mounts[mi.Mountpoint]
+	d.mu.Unlock()
+	gone := make(chan struct{})
+	go func() { m.srv.Wait(); close(gone) }()
+	select {
+	case <-ctx.Done():
+	case <-gone:
+	}
+	d.shutdown()
+	return nil
+}
+
+// idleExit fires when ExitWhenIdle is set and no mount has been left for a
+// moment (a mount right after an unmount keeps the daemon).
+func (d *Daemon) idleExit(ctx context.Context) <-chan struct{} {
+	out := make(chan struct{})
+	if !d.opts.ExitWhenIdle {
+		return out
+	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-d.idle:
+			}
+			time.Sleep(2 * time.Second)
+			d.mu.Lock()
+			n := len(d.mounts)
+			d.mu.Unlock()
+			if n == 0 {
+				close(out)
+				return
+			}
+		}
+	}()
+	return out
+}
+
+func (d *Daemon) shutdown() {
+	d.mu.Lock()
+	mounts := make([]*mount, 0, len(d.mounts))
+	for _, m := range d.mounts {
+		mounts = append(mounts, m)
+	}
+	d.mu.Unlock()
+	for _, m := range mounts {
+		if err := d.unmount(m.Mountpoint); err != nil {
+			d.opts.Logf("%v", err)
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for name, f := range d.fetchers {
+		if err := f.Close(); err != nil {
+			d.opts.Logf("remote %s: %v", name, err)
+		}
+	}
+	d.saveState()
+}
+
+// cleanStale removes mounts a killed daemon left behind.
+func (d *Daemon) cleanStale() {
+	b, err := os.ReadFile(statePath(d.opts.Repo))
+	if err != nil {
+		return
+	}
+	var old []MountRequest
+	if json.Unmarshal(b, &old) != nil {
+		return
+	}
+	for _, m := range old {
+		if IsArborMount(m.Mountpoint) {
+			if err := Detach(m.Mountpoint); err != nil {
+				d.opts.Logf("stale mount: %v", err)
+			} else {
+				d.opts.Logf("removed the stale mount %s", m.Mountpoint)
+			}
+		}
+	}
+	d.saveState()
+}
+
+// saveState records the live mounts, so the next daemon can clean up
+// after this one if it is killed. Callers hold d.mu.
+func (d *Daemon) saveState() {
+	list := make([]MountRequest, 0, len(d.mounts))
+	for _, m := range d.mounts {
+		list = append(list, m.MountRequest)
+	}
+	slices.SortFunc(list, func(a, b MountRequest) int { return strings.Compare(a.Mountpoint, b.Mountpoint) })
+	b, _ := json.MarshalIndent(list, "", "  ")
+	tmp := statePath(d.opts.Repo) + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err == nil {
+		os.Rename(tmp, statePath(d.opts.Repo))
+	}
+}
+
+func (d *Daemon) fetcher(remote string) (*fetch.Fetcher, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if f := d.fetchers[remote]; f != nil {
+		return f, nil
+	}
+	f, err := fetch.NewFetcher(d.repo, remote, 0)
+	if err != nil {
+		return nil, err
+	}
+	d.fetchers[remote] = f
+	return f, nil
+}
+
+// splitSource separates REMOTE: from a mount source when REMOTE is a
+// configured remote.
+func (d *Daemon) splitSource(s string) (remote, rev string) {
+	if i := strings.IndexByte(s, ':'); i > 0 {
+		if slices.Contains(fetch.ListRemotes(d.repo), s[:i]) {
+			return s[:i], s[i+1:]
+		}
+	}
+	return "", s
+}
+
+// resolve finds the commit to mount, fetching a remote ref's commit (and
+// checking its signature) as `pull --commit-metadata-only` does. With the
+// remote unreachable, the last commit fetched for the ref is used.
+func (d *Daemon) resolve(ctx context.Context, remote, rev string) (object.Checksum, error) {
+	if remote == "" {
+		return d.repo.Resolve(rev)
+	}
+	res, err := fetch.Pull(ctx, d.repo, remote, fetch.PullOptions{Refs: []string{rev}, CommitMetadataOnly: true})
+	if err == nil {
+		if c, ok := res.Refs[rev]; ok {
+			return c, nil
+		}
+	}
+	if c, lerr := d.repo.Resolve(remote + ":" + rev); lerr == nil {
+		if err != nil {
+			d.opts.Logf("remote %s: %v; using the last fetched commit %s of %s", remote, err, c, rev)
+		}
+		return c, nil
+	}
+	if err != nil {
+		return object.Zero, err
+	}
+	return d.repo.Resolve(remote + ":" + rev)
+}
+
+// Mount mounts a commit and returns once the mount answers.
+func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error) {
+	mp := filepath.Clean(req.Mountpoint)
+	if !filepath.IsAbs(mp) {
+		return nil, fmt.Errorf("mount point %q is not an absolute path", req.Mountpoint)
+	}
+	if fi, err := os.Stat(mp); err != nil {
+		return nil, fmt.Errorf("mount point: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("mount point %s is not a directory", mp)
+	}
+	req.Mountpoint = mp
+	timeout := 30 * time.Second
+	if req.FetchTimeout != "" {
+		t, err := time.ParseDuration(req.FetchTimeout)
+		if err != nil || t <= 0 {
+			return nil, fmt.Errorf("fetch timeout %q: want a positive duration such as 30s", req.FetchTimeout)
+		}
+		timeout = t
+	}
+	d.mu.Lock()
+	_, busy := d.mounts[mp]
+	d.mu.Unlock()
+	if busy {
+		return nil, fmt.Errorf("%s is already mounted", mp)
+	}
+
+	remote, rev := d.splitSource(req.Source)
+	commit, err := d.resolve(ctx, remote, rev)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", req.Source, err)
+	}
+	cm, err := d.repo.ReadCommit(commit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", req.Source, err)
+	}
+	m := &mount{MountRequest: req, remote: remote, commit: commit, started: time.Now()}
+	var src fs.Source = &fs.StoreSource{Repo: d.repo}
+	var lazy lazySource
+	if remote != "" {
+		if d.repo.Mode() == store.ModeArchive {
+			return nil, fmt.Errorf("%s: lazy mounts need a bare-user repository, %s is archive", req.Source, d.opts.Repo)
+		}
+		f, err := d.fetcher(remote)
+		if err != nil {
+			return nil, err
+		}
+		m.fetcher = f
+		lazy = lazySource{f: f, timeout: timeout}
+		src = lazy
+	}
+	m.root = fs.NewRoot(src, cm.RootTree, cm.RootMeta, fs.Options{
+		OnRead:  m.recordRead,
+		OnError: func(path string, err error) { d.opts.Logf("%s%s: %v", mp, path, err) },
+		Statfs:  d.statfs,
+	})
+	pctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	m.srv, err = fs.Mount(mp, m.root, "arbor:"+req.Source, d.priv)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	d.mu.Lock()
+	d.mounts[mp] = m
+	d.saveState()
+	d.mu.Unlock()
+
+	if remote != "" && !req.NoPrefetch {
+		m.pf = &progress{}
+		profile := d.loadProfile(req.Source)
+		go func() {
+			prefetchProfile(pctx, lazy, cm.RootTree, profile, m.pf)
+			prefetchTree(pctx, lazy, cm.RootTree, cm.RootMeta, m.pf)
+		}()
+	}
+	go func() {
+		// Unmounted from outside (umount, fusermount -u): forget it.
+		m.srv.Wait()
+		d.forget(m)
+	}()
+	go func() {
+		// The first seconds of reads make the profile for the next mount.
+		select {
+		case <-time.After(profileWindow):
+			d.saveProfile(req.Source, m.takeProfile())
+		case <-pctx.Done():
+		}
+	}()
+	d.opts.Logf("mounted %s (%s) at %s", req.Source, commit, mp)
+	return d.info(m), nil
+}
+
+// profileWindow is how long after mounting reads count as the start-up
+// reads the next mount of the same source fetches first.
+const profileWindow = 10 * time.Second
+
+// maxProfile bounds a profile's length.
+const maxProfile = 10000
+
+func (m *mount) recordRead(path string, c object.Checksum) {
+	if time.Since(m.started) > profileWindow {
+		return
+	}
+	m.profMu.Lock()
+	if len(m.profile) < maxProfile {
+		m.profile = append(m.profile, path)
+	}
+	m.profMu.Unlock()
+}
+
+func (m *mount) takeProfile() []string {
+	m.profMu.Lock()
+	defer m.profMu.Unlock()
+	p := m.profile
+	m.profile = nil
+	return p
+}
+
+func profileFile(repo, source string) string {
+	h := sha256.Sum256([]byte(source))
+	return filepath.Join(profileDir(repo), hex.EncodeToString(h[:16]))
+}
+
+func (d *Daemon) loadProfile(source string) []string {
+	b, err := os.ReadFile(profileFile(d.opts.Repo, source))
+	if err != nil {
+		return nil
+	}
+	var paths []string
+	for _, p := range strings.Split(string(b), "\n") {
+		if p != "" {
+			paths = append(paths, p)
+		}
+	}
+	return paths
+}
+
+func (d *Daemon) saveProfile(source string, paths []string) {
+	if len(paths) == 0 {
+		return
+	}
+	if err := os.MkdirAll(profileDir(d.opts.Repo), 0o755); err != nil {
+		return
+	}
+	p := profileFile(d.opts.Repo, source)
+	if err := os.WriteFile(p+".tmp", []byte(strings.Join(paths, "\n")+"\n"), 0o644); err == nil {
+		os.Rename(p+".tmp", p)
+	}
+}
+
+func (d *Daemon) statfs(out *fuse.StatfsOut) {
+	var st unix.Statfs_t
+	if unix.Statfs(d.opts.Repo, &st) == nil {
+		out.Blocks, out.Bfree, out.Bavail = st.Blocks, 0, 0
+		out.Files, out.Ffree = st.Files, 0
+		out.Bsize = uint32(st.Bsize)
+		out.Frsize = uint32(st.Frsize)
+	}
+}
+
+// Unmount ends a mount.
+func (d *Daemon) Unmount(mp string) error { return d.unmount(filepath.Clean(mp)) }
+
+func (d *Daemon) unmount(mp string) error {
+	d.mu.Lock()
+	m := d.mounts[mp]
+	d.mu.Unlock()
+	if m == nil {
+		if IsArborMount(mp) {
+			return Detach(mp)
+		}
+		return fmt.Errorf("%s: %w", mp, ErrNotMounted)
+	}
+	if err := m.srv.Unmount(); err != nil {
+		return fmt.Errorf("unmounting %s: %w", mp, err)
+	}
+	d.forget(m)
+	return nil
+}
+
+// forget drops a mount that is gone.
+func (d *Daemon) forget(m *mount) {
+	d.mu.Lock()
+	if d.mounts[m.Mountpoint] != m {
+		d.mu.Unlock()
+		return
+	}
+	delete(d.mounts, m.Mountpoint)
+	d.saveState()
+	n := len(d.mounts)
+	d.mu.Unlock()
+	m.cancel()
+	d.saveProfile(m.Source, m.takeProfile())
+	if n == 0 {
+		select {
+		case d.idle <- struct{}{}:
+		default:
+		}
+	}
+	d.opts.Logf("unmounted %s", m.Mountpoint)
+}
+
+// ErrNotMounted is returned for a mount point the daemon does not serve.
+var ErrNotMounted = errors.New("not mounted")
+
+// List describes every mount.
+func (d *Daemon) List() []MountInfo {
+	d.mu.Lock()
+	ms := make([]*mount, 0, len(d.mounts))
+	for _, m := range d.mounts {
+		ms = append(ms, m)
+	}
+	d.mu.Unlock()
+	out := make([]MountInfo, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, *d.info(m))
+	}
+	slices.SortFunc(out, func(a, b MountInfo) int { return strings.Compare(a.Mountpoint, b.Mountpoint) })
+	return out
+}
+
+func (d *Daemon) info(m *mount) *MountInfo {
+	st := m.root.Stats()
+	mi := &MountInfo{Mountpoint: m.Mountpoint, Source: m.Source, Remote: m.remote, Commit: m.commit.String(),
+		Started: m.started, BytesRead: st.BytesRead, Errors: st.Errors}
+	if m.fetcher != nil {
+		fs := m.fetcher.Stats()
+		mi.Fetch = &fs
+	}
+	if m.pf != nil {
+		pi := &PrefetchInfo{Dirs: m.pf.dirs.Load(), Files: m.pf.files.Load(), ProfileFiles: m.pf.profile.Load(), Done: m.pf.done.Load()}
+		if e, ok := m.pf.err.Load().(string); ok {
+			pi.Error = e
+		}
+		mi.Prefetch = pi
+	}
+	return mi
+}

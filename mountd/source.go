@@ -1,0 +1,116 @@
+package mountd
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"arbor/fetch"
+	"arbor/fs"
+	"arbor/store"
+	"arbor/store/index"
+	"arbor/store/object"
+)
+
+// lazySource reads a tree from the store and fetches what is missing from
+// a remote on first use.
+type lazySource struct {
+	f       *fetch.Fetcher
+	timeout time.Duration // how long a reader waits for one object
+}
+
+func (s lazySource) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+var (
+	_ fs.Source     = lazySource{}
+	_ fs.FileLister = lazySource{}
+)
+
+func (s lazySource) DirTree(ctx context.Context, c object.Checksum) (*object.DirTree, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	b, err := s.f.ReadMeta(ctx, index.Ref{Checksum: c, Type: object.TypeDirTree})
+	if err != nil {
+		return nil, err
+	}
+	t, err := object.ParseDirTree(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", object.Name(c, object.TypeDirTree), err)
+	}
+	return &t, nil
+}
+
+func (s lazySource) DirMeta(ctx context.Context, c object.Checksum) (*object.DirMeta, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	b, err := s.f.ReadMeta(ctx, index.Ref{Checksum: c, Type: object.TypeDirMeta})
+	if err != nil {
+		return nil, err
+	}
+	m, err := object.ParseDirMeta(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", object.Name(c, object.TypeDirMeta), err)
+	}
+	return &m, nil
+}
+
+func (s lazySource) File(ctx context.Context, c object.Checksum) (fs.FileInfo, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	d, err := s.f.Describe(ctx, c)
+	if err != nil {
+		return fs.FileInfo{}, err
+	}
+	return fs.FileInfo{FileHeader: d.Header, Size: d.Size}, nil
+}
+
+// describeWorkers bounds the parallel requests of one directory listing.
+const describeWorkers = 16
+
+func (s lazySource) Files(ctx context.Context, cs []object.Checksum) ([]fs.FileInfo, error) {
+	out := make([]fs.FileInfo, len(cs))
+	errs := make([]error, len(cs))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(describeWorkers, len(cs)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				out[i], errs[i] = s.File(ctx, cs[i])
+			}
+		}()
+	}
+	for i := range cs {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s lazySource) Open(ctx context.Context, c object.Checksum) (fs.Data, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	ct, err := s.f.OpenContent(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	f := ct.File()
+	if f == nil {
+		ct.Close()
+		return nil, fmt.Errorf("%s: %w: not a regular file in a bare-user store", object.Name(c, object.TypeFile), store.ErrCorrupt)
+	}
+	return f, nil
+}

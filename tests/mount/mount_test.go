@@ -1,0 +1,605 @@
+// Package mount tests lazy FUSE mounts end to end: the real arbor and
+// arbord binaries, a real kernel FUSE mount, and repositories served by
+// nginx. These need root (or FUSE) and run for real in CI.
+package mount
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"arbor/tests/fixture"
+	"arbor/tests/nginx"
+	"arbor/tests/testutil"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testutil.Cleanup()
+	os.Exit(code)
+}
+
+type env struct{ arbor string }
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	testutil.Privileged(t)
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Fatalf("/dev/fuse: %v (mount tests need FUSE)", err)
+	}
+	return &env{arbor: testutil.BuildArbor(t)}
+}
+
+// initRepo makes a repository whose daemon, if one gets started, is
+// stopped before the test's directories are removed.
+func (e *env) initRepo(t *testing.T, repo, mode string) {
+	t.Helper()
+	e.run(t, repo, "init", "--mode="+mode)
+	t.Cleanup(func() { stopDaemon(t, repo) })
+}
+
+// stopDaemon ends the daemon of repo, if any, and waits for it.
+func stopDaemon(t *testing.T, repo string) {
+	out, err := exec.Command("pgrep", "-f", "arbord --repo="+repo+" ").Output()
+	if err != nil {
+		return
+	}
+	var pid int
+	fmt.Sscan(string(out), &pid)
+	syscall.Kill(pid, syscall.SIGTERM)
+	for i := 0; i < 200; i++ {
+		if syscall.Kill(pid, 0) != nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Errorf("arbord %d of %s did not stop on SIGTERM", pid, repo)
+	syscall.Kill(pid, syscall.SIGKILL)
+}
+
+func (e *env) run(t *testing.T, repo string, args ...string) string {
+	t.Helper()
+	return testutil.Run(t, e.arbor, append([]string{"--repo=" + repo}, args...)...)
+}
+
+// mount mounts src at a new directory and unmounts it when t ends.
+func (e *env) mount(t *testing.T, repo, src string, flags ...string) string {
+	t.Helper()
+	mp := filepath.Join(t.TempDir(), "mnt")
+	if err := os.Mkdir(mp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.run(t, repo, append(append([]string{"mount"}, flags...), src, mp)...)
+	t.Cleanup(func() {
+		testutil.RunErr(e.arbor, "--repo="+repo, "umount", mp)
+	})
+	return mp
+}
+
+type mountInfo struct {
+	Mountpoint string `json:"mountpoint"`
+	Commit     string `json:"commit"`
+	Fetch      *struct {
+		Pending int64 `json:"objects_pending"`
+	} `json:"fetch"`
+	Prefetch *struct {
+		Done  bool   `json:"done"`
+		Error string `json:"error"`
+	} `json:"prefetch"`
+}
+
+func (e *env) mounts(t *testing.T, repo string) []mountInfo {
+	t.Helper()
+	var out []mountInfo
+	if err := json.Unmarshal([]byte(e.run(t, repo, "mounts", "--json")), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// waitPrefetch waits for the background walk of the mount at mp to end.
+func (e *env) waitPrefetch(t *testing.T, repo, mp string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for _, m := range e.mounts(t, repo) {
+			if m.Mountpoint == mp && m.Prefetch != nil && m.Prefetch.Done {
+				if m.Prefetch.Error != "" {
+					t.Fatalf("prefetch of %s: %s", mp, m.Prefetch.Error)
+				}
+				return
+			}
+		}
+	}
+	t.Fatalf("the background prefetch of %s did not finish", mp)
+}
+
+func TestLocalMountMatchesCheckout(t *testing.T) {
+	e := setup(t)
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	if err := fixture.Build(tree, fixture.Options{Xattrs: true, BigSize: 3 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	repo := filepath.Join(dir, "repo")
+	e.initRepo(t, repo, "bare-user")
+	e.run(t, repo, "commit", "-b", "main", "--tree=dir="+tree)
+	co := filepath.Join(dir, "co")
+	e.run(t, repo, "checkout", "main", co)
+	mp := e.mount(t, repo, "main")
+
+	want, err := testutil.Manifest(co)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := testutil.Manifest(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("mount and checkout differ:\n%s", testutil.Diff(want, got))
+	}
+	// diff -r compares contents and symlinks with another implementation.
+	if out, err := exec.Command("diff", "-r", "--no-dereference", co, mp).CombinedOutput(); err != nil {
+		t.Fatalf("diff -r: %v\n%s", err, out)
+	}
+
+	// Hardlinks share an inode, as in a hardlink checkout; directories
+	// count their subdirectories; every file has mtime 0.
+	var a, b, d1, d2 unix.Stat_t
+	must(t, unix.Lstat(filepath.Join(mp, fixture.PathHardA), &a))
+	must(t, unix.Lstat(filepath.Join(mp, fixture.PathHardB), &b))
+	if a.Ino != b.Ino {
+		t.Errorf("%s and %s: inodes %d and %d, want one", fixture.PathHardA, fixture.PathHardB, a.Ino, b.Ino)
+	}
+	if a.Mtim.Sec != 0 {
+		t.Errorf("%s: mtime %d, want 0", fixture.PathHardA, a.Mtim.Sec)
+	}
+	must(t, unix.Lstat(filepath.Join(mp, "hard"), &d1))
+	must(t, unix.Lstat(filepath.Join(co, "hard"), &d2))
+	if d1.Nlink != d2.Nlink {
+		t.Errorf("hard/: %d links in the mount, %d in the checkout", d1.Nlink, d2.Nlink)
+	}
+	// A second lookup after the kernel forgot everything gives the same
+	// inode numbers.
+	must(t, os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0))
+	var a2 unix.Stat_t
+	must(t, unix.Lstat(filepath.Join(mp, fixture.PathHardA), &a2))
+	if a2.Ino != a.Ino {
+		t.Errorf("inode of %s changed from %d to %d", fixture.PathHardA, a.Ino, a2.Ino)
+	}
+	var sfs unix.Statfs_t
+	must(t, unix.Statfs(mp, &sfs))
+	if sfs.Namelen != 255 {
+		t.Errorf("statfs: name length %d", sfs.Namelen)
+	}
+}
+
+func TestMountIsReadOnly(t *testing.T) {
+	e := setup(t)
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	mustWrite(t, filepath.Join(tree, "file"), "content\n")
+	must(t, os.Mkdir(filepath.Join(tree, "sub"), 0o755))
+	repo := filepath.Join(dir, "repo")
+	e.initRepo(t, repo, "bare-user")
+	e.run(t, repo, "commit", "-b", "main", "--tree=dir="+tree)
+	mp := e.mount(t, repo, "main")
+	f := filepath.Join(mp, "file")
+	ops := []struct {
+		name string
+		op   func() error
+	}{
+		{"open for writing", func() error {
+			fd, err := unix.Open(f, unix.O_WRONLY, 0)
+			if err == nil {
+				unix.Close(fd)
+			}
+			return err
+		}},
+		{"create", func() error { return os.WriteFile(filepath.Join(mp, "new"), nil, 0o644) }},
+		{"truncate", func() error { return unix.Truncate(f, 0) }},
+		{"rename", func() error { return unix.Rename(f, filepath.Join(mp, "moved")) }},
+		{"unlink", func() error { return unix.Unlink(f) }},
+		{"mkdir", func() error { return unix.Mkdir(filepath.Join(mp, "d"), 0o755) }},
+		{"rmdir", func() error { return unix.Rmdir(filepath.Join(mp, "sub")) }},
+		{"chmod", func() error { return unix.Chmod(f, 0o777) }},
+		{"chown", func() error { return unix.Chown(f, 1, 1) }},
+		{"utimes", func() error { return unix.UtimesNano(f, []unix.Timespec{{Sec: 1}, {Sec: 1}}) }},
+		{"mknod", func() error { return unix.Mknod(filepath.Join(mp, "fifo"), unix.S_IFIFO|0o644, 0) }},
+		{"symlink", func() error { return unix.Symlink("file", filepath.Join(mp, "link")) }},
+		{"link", func() error { return unix.Link(f, filepath.Join(mp, "hard")) }},
+		{"setxattr", func() error { return unix.Setxattr(f, "user.x", []byte("1"), 0) }},
+		{"removexattr", func() error { return unix.Removexattr(f, "user.x") }},
+	}
+	for _, o := range ops {
+		if err := o.op(); !errors.Is(err, unix.EROFS) {
+			t.Errorf("%s: got %v, want EROFS", o.name, err)
+		}
+	}
+	if b, err := os.ReadFile(f); err != nil || string(b) != "content\n" {
+		t.Fatalf("read after the refused writes: %q, %v", b, err)
+	}
+}
+
+// published is an archive repository served by nginx.
+type published struct {
+	repo   string
+	srv    *nginx.Server
+	commit string
+}
+
+// publish commits files (path -> content) into a new archive repository
+// and serves it.
+func (e *env) publish(t *testing.T, files map[string]string) published {
+	t.Helper()
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	for p, c := range files {
+		mustWrite(t, filepath.Join(tree, p), c)
+	}
+	repo := filepath.Join(dir, "pub")
+	e.initRepo(t, repo, "archive")
+	c := strings.TrimSpace(e.run(t, repo, "commit", "-b", "main", "--tree=dir="+tree))
+	e.run(t, repo, "summary", "-u")
+	srv, err := nginx.Start(filepath.Join(dir, "nginx"), repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	return published{repo: repo, srv: srv, commit: c}
+}
+
+// client makes an empty bare-user repo with the publisher as "origin".
+func (e *env) client(t *testing.T, p published) string {
+	t.Helper()
+	repo := filepath.Join(t.TempDir(), "client")
+	e.initRepo(t, repo, "bare-user")
+	e.run(t, repo, "remote", "add", "--no-gpg-verify", "origin", p.srv.URL)
+	return repo
+}
+
+// lazyTree has a deep file, a big file and enough other files and
+// directories that fetching everything would show.
+func lazyTree() map[string]string {
+	files := map[string]string{
+		"a/b/c/d/deep.txt": "deep content\n",
+		"big/blob":         noise(1, 4<<20), // more than the prefix a stat fetches
+		"big/other":        noise(2, 2<<20),
+	}
+	for i := 0; i < 40; i++ {
+		files[fmt.Sprintf("dir%02d/file%02d", i%8, i)] = fmt.Sprintf("file %d\n", i)
+	}
+	return files
+}
+
+// objectOf returns the published path of a file's content object.
+func (e *env) objectOf(t *testing.T, repo, path string) string {
+	t.Helper()
+	out := e.run(t, repo, "ls", "-C", "main", path)
+	f := strings.Fields(out)
+	if len(f) < 5 {
+		t.Fatalf("ls -C %s: %q", path, out)
+	}
+	c := f[4]
+	return "/objects/" + c[:2] + "/" + c[2:] + ".filez"
+}
+
+func TestRemoteMountFetchesOnlyWhatIsRead(t *testing.T) {
+	e := setup(t)
+	p := e.publish(t, lazyTree())
+	repo := e.client(t, p)
+	must(t, p.srv.ResetLog())
+	mp := e.mount(t, repo, "origin:main", "--no-prefetch")
+	b, err := os.ReadFile(filepath.Join(mp, "a/b/c/d/deep.txt"))
+	if err != nil || string(b) != "deep content\n" {
+		t.Fatalf("read: %q, %v", b, err)
+	}
+	reqs, err := p.srv.Requests()
+	must(t, err)
+	// Allowed: the repo's config and summary, the commit (and its
+	// detached metadata, absent here), the root and the dirs on the path
+	// (dirtree + dirmeta each), and the file.
+	allowed := map[string]bool{"/config": true, "/summary": true, "/summary.sig": true,
+		"/objects/" + p.commit[:2] + "/" + p.commit[2:] + ".commit":     true,
+		"/objects/" + p.commit[:2] + "/" + p.commit[2:] + ".commitmeta": true,
+		e.objectOf(t, p.repo, "/a/b/c/d/deep.txt"):                      true}
+	dirtrees, dirmetas := 0, 0
+	for _, r := range reqs {
+		switch {
+		case allowed[r.Path]:
+		case strings.HasSuffix(r.Path, ".dirtree"):
+			dirtrees++
+		case strings.HasSuffix(r.Path, ".dirmeta"):
+			dirmetas++
+		default:
+			t.Errorf("fetched %s, which reading one file does not need", r.Path)
+		}
+	}
+	// /, a, b, c, d: five directories (directories with equal metadata
+	// share one dirmeta).
+	if dirtrees > 5 {
+		t.Errorf("%d dirtrees fetched for a path 5 directories deep", dirtrees)
+	}
+	if dirmetas > 5 {
+		t.Errorf("%d dirmetas fetched for a path 5 directories deep", dirmetas)
+	}
+	if t.Failed() {
+		t.Logf("requests: %+v", reqs)
+	}
+
+	// A second mount walks the tree in the background; afterwards listing
+	// and stat of everything need no request.
+	mp2 := e.mount(t, repo, "origin:main")
+	e.waitPrefetch(t, repo, mp2)
+	must(t, p.srv.ResetLog())
+	out, err := exec.Command("find", mp2, "-printf", "%M %s %p\n").CombinedOutput()
+	if err != nil {
+		t.Fatalf("find: %v\n%s", err, out)
+	}
+	if n := strings.Count(string(out), "\n"); n < 50 {
+		t.Fatalf("find listed %d entries", n)
+	}
+	reqs, err = p.srv.Requests()
+	must(t, err)
+	if len(reqs) != 0 {
+		t.Fatalf("find after the prefetch made %d requests: %+v", len(reqs), reqs)
+	}
+}
+
+func TestConcurrentReadersOneGET(t *testing.T) {
+	e := setup(t)
+	p := e.publish(t, lazyTree())
+	repo := e.client(t, p)
+	mp := e.mount(t, repo, "origin:main", "--no-prefetch")
+	f := filepath.Join(mp, "big/blob")
+	if _, err := os.Stat(f); err != nil { // the lookup reads the header only
+		t.Fatal(err)
+	}
+	must(t, p.srv.ResetLog())
+	want := noise(1, 4<<20)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := os.ReadFile(f)
+			if err == nil && string(b) != want {
+				err = fmt.Errorf("read %d bytes, not the published content", len(b))
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	reqs, err := p.srv.Requests()
+	must(t, err)
+	obj := e.objectOf(t, p.repo, "/big/blob")
+	n := 0
+	for _, r := range reqs {
+		if r.Path == obj {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("16 concurrent readers caused %d requests for the object, want 1: %+v", n, reqs)
+	}
+}
+
+func TestOfflineReadsCachedFailsUncached(t *testing.T) {
+	e := setup(t)
+	p := e.publish(t, lazyTree())
+	repo := e.client(t, p)
+	mp := e.mount(t, repo, "origin:main", "--no-prefetch", "--fetch-timeout=2s")
+	if _, err := os.ReadFile(filepath.Join(mp, "big/blob")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(mp, "big/other")); err != nil { // header known, content not
+		t.Fatal(err)
+	}
+	p.srv.Stop()
+	must(t, os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0))
+	if _, err := os.ReadFile(filepath.Join(mp, "big/blob")); err != nil {
+		t.Fatalf("cached file with the server gone: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := os.ReadFile(filepath.Join(mp, "big/other"))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, syscall.EIO) {
+			t.Fatalf("uncached file with the server gone: %v, want EIO", err)
+		}
+	case <-time.After(time.Minute): // a hang guard, not a timing check
+		t.Fatal("reading an uncached file with the server gone hangs")
+	}
+}
+
+func TestCorruptObjectIsRefused(t *testing.T) {
+	e := setup(t)
+	p := e.publish(t, lazyTree())
+	obj := e.objectOf(t, p.repo, "/dir01/file01")
+	// Same size, other content: a valid archive object of another file.
+	other := e.objectOf(t, p.repo, "/dir02/file02")
+	b, err := os.ReadFile(filepath.Join(p.repo, other))
+	must(t, err)
+	must(t, os.Chmod(filepath.Join(p.repo, obj), 0o644))
+	must(t, os.WriteFile(filepath.Join(p.repo, obj), b, 0o644))
+	repo := e.client(t, p)
+	mp := e.mount(t, repo, "origin:main", "--no-prefetch")
+	_, err = os.ReadFile(filepath.Join(mp, "dir01/file01"))
+	if !errors.Is(err, syscall.EIO) {
+		t.Fatalf("reading a file whose object was tampered with: %v, want EIO", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(mp, "dir02/file02")); err != nil || string(b) != "file 2\n" {
+		t.Fatalf("an intact file: %q, %v", b, err)
+	}
+	e.run(t, repo, "umount", mp)
+	// Nothing unverified reached the store: fsck of what is there passes.
+	if out, errOut, err := testutil.RunErr(e.arbor, "--repo="+repo, "fsck"); err != nil {
+		t.Fatalf("fsck after the refused object: %v\n%s%s", err, out, errOut)
+	}
+}
+
+// daemonPid finds the daemon serving repo.
+func daemonPid(t *testing.T, repo string) int {
+	t.Helper()
+	out, err := exec.Command("pgrep", "-f", "arbord --repo="+repo+" ").Output()
+	if err != nil {
+		t.Fatalf("no arbord for %s: %v", repo, err)
+	}
+	var pid int
+	fmt.Sscan(string(out), &pid)
+	return pid
+}
+
+func isMounted(mp string) bool {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && f[4] == mp {
+			return true
+		}
+	}
+	return false
+}
+
+func TestKilledDaemonLeavesNoStaleMount(t *testing.T) {
+	e := setup(t)
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	mustWrite(t, filepath.Join(tree, "file"), "content\n")
+	repo := filepath.Join(dir, "repo")
+	e.initRepo(t, repo, "bare-user")
+	e.run(t, repo, "commit", "-b", "main", "--tree=dir="+tree)
+
+	for _, cleaner := range []string{"umount", "next daemon"} {
+		t.Run(cleaner, func(t *testing.T) {
+			mp := e.mount(t, repo, "main")
+			must(t, syscall.Kill(daemonPid(t, repo), syscall.SIGKILL))
+			for i := 0; i < 100; i++ {
+				if _, err := os.Stat(filepath.Join(mp, "file")); errors.Is(err, syscall.ENOTCONN) {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if cleaner == "umount" {
+				e.run(t, repo, "umount", mp)
+			} else {
+				other := e.mount(t, repo, "main") // starts a new daemon
+				e.run(t, repo, "umount", other)
+			}
+			if isMounted(mp) {
+				t.Fatalf("%s is still mounted after the %s", mp, cleaner)
+			}
+		})
+	}
+}
+
+func TestMountsListAndUnmount(t *testing.T) {
+	e := setup(t)
+	p := e.publish(t, lazyTree())
+	repo := e.client(t, p)
+	mp := e.mount(t, repo, "origin:main", "--no-prefetch")
+	if _, err := os.ReadFile(filepath.Join(mp, "big/blob")); err != nil {
+		t.Fatal(err)
+	}
+	ms := e.mounts(t, repo)
+	if len(ms) != 1 || ms[0].Mountpoint != mp || ms[0].Commit != p.commit || ms[0].Fetch == nil {
+		t.Fatalf("mounts: %+v", ms)
+	}
+	e.run(t, repo, "umount", mp)
+	if isMounted(mp) {
+		t.Fatal("still mounted after umount")
+	}
+	// The daemon started on demand leaves once nothing is mounted.
+	for i := 0; ; i++ {
+		if err := exec.Command("pgrep", "-f", "arbord --repo="+repo+" ").Run(); err != nil {
+			break
+		}
+		if i > 200 {
+			t.Fatal("the daemon is still running with no mounts")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, errOut, err := testutil.RunErr(e.arbor, "--repo="+repo, "umount", mp)
+	if err == nil || !strings.Contains(errOut, "not an arbor mount") {
+		t.Fatalf("umount of a plain directory: %v, %s", err, errOut)
+	}
+}
+
+func TestProfilePrefetchesWhatWasRead(t *testing.T) {
+	e := setup(t)
+	p := e.publish(t, lazyTree())
+	repo := e.client(t, p)
+	mp := e.mount(t, repo, "origin:main", "--no-prefetch")
+	if _, err := os.ReadFile(filepath.Join(mp, "big/blob")); err != nil {
+		t.Fatal(err)
+	}
+	e.run(t, repo, "umount", mp) // saves the profile
+	// A fresh client repo with the same profile: copy it over.
+	repo2 := e.client(t, p)
+	must(t, os.MkdirAll(filepath.Join(repo2, "extensions/arbor"), 0o755))
+	out, err := exec.Command("cp", "-a", filepath.Join(repo, "extensions/arbor/profiles"), filepath.Join(repo2, "extensions/arbor/")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	must(t, p.srv.ResetLog())
+	mp2 := e.mount(t, repo2, "origin:main")
+	e.waitPrefetch(t, repo2, mp2)
+	reqs, err := p.srv.Requests()
+	must(t, err)
+	blob, other := e.objectOf(t, p.repo, "/big/blob"), e.objectOf(t, p.repo, "/big/other")
+	full := func(path string) bool {
+		return slices.ContainsFunc(reqs, func(r nginx.Request) bool { return r.Path == path && r.Status == 200 })
+	}
+	if !full(blob) {
+		t.Errorf("the file read by the last mount was not prefetched whole: %+v", reqs)
+	}
+	if full(other) {
+		t.Errorf("a big file nobody read was fetched whole")
+	}
+}
+
+// noise is incompressible content, the same for the same seed.
+func noise(seed uint64, n int) string {
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(seed, seed))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return string(b)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustWrite(t *testing.T, path, content string) {
+	t.Helper()
+	must(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	must(t, os.WriteFile(path, []byte(content), 0o644))
+}
+
