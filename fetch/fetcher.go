@@ -71,7 +71,7 @@ type FetcherStats struct {
 // how long an unused transaction keeps the repo's shared lock.
 const (
 	lazyFlushEvery = time.Second
-	idleClose  = 3 * time.Second
+	idleClose      = 3 * time.Second
 )
 
 // NewFetcher fetches from a configured remote. timeout bounds each fetch

@@ -70,7 +70,7 @@ type Options struct {
 type tree struct {
 	src    Source
 	opts   Options
-	salt   [8]byte // makes directory inode numbers differ between mounts
+	salt   [8]byte      // makes directory inode numbers differ between mounts
 	reads  atomic.Int64 // bytes served, for the control API
 	errors atomic.Int64
 }

@@ -602,4 +602,3 @@ func mustWrite(t *testing.T, path, content string) {
 	must(t, os.MkdirAll(filepath.Dir(path), 0o755))
 	must(t, os.WriteFile(path, []byte(content), 0o644))
 }
-
