@@ -35,7 +35,7 @@ type Fetcher struct {
 	done     chan struct{}
 	stopOnce sync.Once
 
-	objects, bytes, pending atomic.Int64
+	objects, pending atomic.Int64
 
 	// claims are headers read from the start of objects not yet fetched
 	// whole: they answer stat before the content is here, and are checked
@@ -62,9 +62,10 @@ const describePrefix = 8 << 10
 
 // FetcherStats are a fetcher's counters.
 type FetcherStats struct {
-	Objects int64 `json:"objects_fetched"`
-	Bytes   int64 `json:"bytes_fetched"`
-	Pending int64 `json:"objects_pending"`
+	Objects  int64 `json:"objects_fetched"` // stored whole
+	Bytes    int64 `json:"bytes_fetched"`   // body bytes received
+	Requests int64 `json:"requests"`        // HTTP requests (retries included)
+	Pending  int64 `json:"objects_pending"` // being fetched now
 }
 
 // lazyFlushEvery bounds how long a fetched object stays staged; idleClose is
@@ -97,7 +98,11 @@ func NewFetcher(r *store.Repo, remote string, timeout time.Duration) (*Fetcher, 
 
 // Stats returns the fetcher's counters.
 func (f *Fetcher) Stats() FetcherStats {
-	return FetcherStats{Objects: f.objects.Load(), Bytes: f.bytes.Load(), Pending: f.pending.Load()}
+	st := FetcherStats{Objects: f.objects.Load(), Pending: f.pending.Load()}
+	if r, ok := f.src.(interface{ Received() (int64, int64) }); ok {
+		st.Bytes, st.Requests = r.Received()
+	}
+	return st
 }
 
 // Close publishes what is staged and stops the fetcher.
@@ -187,7 +192,7 @@ func (f *Fetcher) Fetch(ctx context.Context, ref index.Ref) error {
 		return nil, f.fetch1(ctx, ref)
 	})
 	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("%s: no answer within %s: %w", key, f.timeout, err)
+		return fmt.Errorf("%s: no answer in time: %w", key, err)
 	}
 	return err
 }
@@ -211,7 +216,6 @@ func (f *Fetcher) fetch1(ctx context.Context, ref index.Ref) error {
 		if err := txn.AddContent(ref.Checksum, h, size, body); err != nil {
 			return err
 		}
-		f.bytes.Add(int64(size))
 	} else {
 		b, err := f.src.Meta(ctx, ref)
 		if err != nil {
@@ -220,7 +224,6 @@ func (f *Fetcher) fetch1(ctx context.Context, ref index.Ref) error {
 		if err := txn.AddMeta(ref, b); err != nil {
 			return err
 		}
-		f.bytes.Add(int64(len(b)))
 	}
 	f.objects.Add(1)
 	return nil
@@ -339,7 +342,6 @@ func (f *Fetcher) Describe(ctx context.Context, c object.Checksum) (Described, e
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", key, err)
 		}
-		f.bytes.Add(int64(len(data)))
 		h, size, payload, err := f.decomp.ReadArchive(bytes.NewReader(data))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w: %v", key, store.ErrCorrupt, err)
@@ -367,7 +369,7 @@ func (f *Fetcher) Describe(ctx context.Context, c object.Checksum) (Described, e
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return Described{}, fmt.Errorf("%s: no answer within %s: %w", key, f.timeout, err)
+			return Described{}, fmt.Errorf("%s: no answer in time: %w", key, err)
 		}
 		return Described{}, err
 	}

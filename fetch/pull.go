@@ -73,6 +73,17 @@ func (s *httpSource) Content(ctx context.Context, c object.Checksum) (*object.Fi
 	return &h, size, bothCloser{payload, body}, nil
 }
 
+// Received is what the source's clients have read off the wire, and how
+// many requests they made.
+func (s *httpSource) Received() (bytes, requests int64) {
+	m := s.meta.Stats()
+	if s.content == s.meta {
+		return m.Bytes, m.Requests
+	}
+	c := s.content.Stats()
+	return m.Bytes + c.Bytes, m.Requests + c.Requests
+}
+
 // ContentPrefix fetches the first n bytes of a content object's archive
 // file: enough for its header, and all of a small object.
 func (s *httpSource) ContentPrefix(ctx context.Context, c object.Checksum, n int64) ([]byte, bool, error) {

@@ -53,11 +53,12 @@ type Data interface {
 // prefetch profiles.
 type ReadObserver func(path string, c object.Checksum)
 
+// cacheTimeout is how long the kernel may keep entries and attributes:
+// a commit never changes.
+const cacheTimeout = time.Hour
+
 // Options tune a tree.
 type Options struct {
-	// Timeout is how long the kernel may cache entries and attributes;
-	// a commit never changes, so the default is an hour.
-	Timeout time.Duration
 	// OnRead, when set, is told of each file's first read.
 	OnRead ReadObserver
 	// OnError, when set, is told why an operation failed with EIO.
@@ -88,9 +89,6 @@ type Root struct {
 
 // NewRoot makes the root node of a commit's tree.
 func NewRoot(src Source, rootTree, rootMeta object.Checksum, opts Options) *Root {
-	if opts.Timeout == 0 {
-		opts.Timeout = time.Hour
-	}
 	t := &tree{src: src, opts: opts}
 	rand.Read(t.salt[:])
 	return &Root{dir{t: t, treeSum: rootTree, metaSum: rootMeta, path: ""}}
@@ -103,8 +101,8 @@ func (r *Root) Stats() Stats {
 
 // MountOptions are the go-fuse options arbor mounts with: read-only, kernel
 // permission checks on the modes the commit records, long cache timeouts.
-func MountOptions(root *Root, name string, privileged bool) *gofs.Options {
-	to := root.t.opts.Timeout
+func MountOptions(name string, privileged bool) *gofs.Options {
+	to := cacheTimeout
 	o := &gofs.Options{
 		EntryTimeout:    &to,
 		AttrTimeout:     &to,
@@ -128,9 +126,10 @@ func MountOptions(root *Root, name string, privileged bool) *gofs.Options {
 	return o
 }
 
-// Mount serves root at dir until the returned server is unmounted.
-func Mount(dir string, root *Root, name string, privileged bool) (*fuse.Server, error) {
-	srv, err := gofs.Mount(dir, root, MountOptions(root, name, privileged))
+// Mount serves root (a Root, or a node whose children are Roots) at dir
+// until the returned server is unmounted.
+func Mount(dir string, root gofs.InodeEmbedder, name string, privileged bool) (*fuse.Server, error) {
+	srv, err := gofs.Mount(dir, root, MountOptions(name, privileged))
 	if err != nil {
 		return nil, fmt.Errorf("mounting %s: %w", dir, err)
 	}

@@ -36,6 +36,10 @@ func (d *Daemon) handler() http.Handler {
 			return
 		}
 		mi, err := d.Mount(r.Context(), req)
+		if errors.Is(err, ErrClosing) {
+			reply(w, http.StatusServiceUnavailable, apiError{err.Error()})
+			return
+		}
 		if err != nil {
 			reply(w, http.StatusUnprocessableEntity, apiError{err.Error()})
 			return
@@ -116,6 +120,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e)
 		if e.Error == "" {
 			e.Error = resp.Status
+		}
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			return ErrClosing
 		}
 		if resp.StatusCode == http.StatusNotFound {
 			return fmt.Errorf("%s: %w", strings.TrimSuffix(e.Error, ": "+ErrNotMounted.Error()), ErrNotMounted)

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
@@ -56,13 +57,18 @@ type Daemon struct {
 	fetchers map[string]*fetch.Fetcher
 	mounts   map[string]*mount
 	idle     chan struct{} // signalled when the last mount goes
+	closing  bool          // set once an idle daemon decided to exit
 }
+
+// ErrClosing is returned to a mount request that reaches a daemon on its
+// way out; a new daemon should be started for it.
+var ErrClosing = errors.New("the arbor daemon is shutting down")
 
 type mount struct {
 	MountRequest
 	remote  string
 	commit  object.Checksum
-	root    *fs.Root
+	stats   func() fs.Stats
 	srv     *fuse.Server
 	started time.Time
 	cancel  context.CancelFunc
@@ -81,6 +87,9 @@ type MountRequest struct {
 	Mountpoint string `json:"mountpoint"`
 	// FetchTimeout bounds how long a read waits for one object ("30s").
 	FetchTimeout string `json:"fetch_timeout,omitempty"`
+	// Browse mounts a directory of every remote's refs and of commits by
+	// checksum, each mounted on first lookup; Source is then empty.
+	Browse bool `json:"browse,omitempty"`
 	// NoPrefetch leaves everything to be fetched when first used (for
 	// metered links), instead of walking the tree in the background.
 	NoPrefetch bool `json:"no_prefetch,omitempty"`
@@ -215,6 +224,7 @@ func (d *Daemon) idleExit(ctx context.Context) <-chan struct{} {
 			time.Sleep(2 * time.Second)
 			d.mu.Lock()
 			n := len(d.mounts)
+			d.closing = n == 0
 			d.mu.Unlock()
 			if n == 0 {
 				close(out)
@@ -356,53 +366,69 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 	}
 	d.mu.Lock()
 	_, busy := d.mounts[mp]
+	closing := d.closing
 	d.mu.Unlock()
+	if closing {
+		return nil, ErrClosing
+	}
 	if busy {
 		return nil, fmt.Errorf("%s is already mounted", mp)
 	}
 
-	remote, rev := d.splitSource(req.Source)
-	commit, err := d.resolve(ctx, remote, rev)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", req.Source, err)
-	}
-	cm, err := d.repo.ReadCommit(commit)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", req.Source, err)
-	}
-	m := &mount{MountRequest: req, remote: remote, commit: commit, started: time.Now()}
-	var src fs.Source = &fs.StoreSource{Repo: d.repo}
+	m := &mount{MountRequest: req, started: time.Now()}
+	var root gofs.InodeEmbedder
+	var cm *object.Commit
 	var lazy lazySource
-	if remote != "" {
-		if d.repo.Mode() == store.ModeArchive {
-			return nil, fmt.Errorf("%s: lazy mounts need a bare-user repository, %s is archive", req.Source, d.opts.Repo)
+	if req.Browse {
+		if req.Source != "" {
+			return nil, errors.New("a browse mount takes no source")
 		}
-		f, err := d.fetcher(remote)
+		br := &browseRoot{d: d, timeout: timeout}
+		root, m.stats = br, func() fs.Stats { return fs.Stats{} }
+	} else {
+		remote, rev := d.splitSource(req.Source)
+		rctx, rcancel := context.WithTimeout(ctx, timeout)
+		commit, err := d.resolve(rctx, remote, rev)
+		rcancel()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", req.Source, err)
 		}
-		m.fetcher = f
-		lazy = lazySource{f: f, timeout: timeout}
-		src = lazy
+		if cm, err = d.repo.ReadCommit(commit); err != nil {
+			return nil, fmt.Errorf("%s: %w", req.Source, err)
+		}
+		m.remote, m.commit = remote, commit
+		var src fs.Source
+		if src, lazy, err = d.source(remote, timeout); err != nil {
+			return nil, fmt.Errorf("%s: %w", req.Source, err)
+		}
+		m.fetcher = lazy.f
+		r := fs.NewRoot(src, cm.RootTree, cm.RootMeta, d.treeOptions(mp, m.recordRead))
+		root, m.stats = r, r.Stats
 	}
-	m.root = fs.NewRoot(src, cm.RootTree, cm.RootMeta, fs.Options{
-		OnRead:  m.recordRead,
-		OnError: func(path string, err error) { d.opts.Logf("%s%s: %v", mp, path, err) },
-		Statfs:  d.statfs,
-	})
 	pctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
-	m.srv, err = fs.Mount(mp, m.root, "arbor:"+req.Source, d.priv)
+	name := "arbor:" + req.Source
+	if req.Browse {
+		name = "arbor:browse"
+	}
+	var err error
+	m.srv, err = fs.Mount(mp, root, name, d.priv)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
 	d.mu.Lock()
+	if d.closing {
+		d.mu.Unlock()
+		m.srv.Unmount()
+		cancel()
+		return nil, ErrClosing
+	}
 	d.mounts[mp] = m
 	d.saveState()
 	d.mu.Unlock()
 
-	if remote != "" && !req.NoPrefetch {
+	if lazy.f != nil && !req.NoPrefetch {
 		m.pf = &progress{}
 		profile := d.loadProfile(req.Source)
 		go func() {
@@ -423,8 +449,33 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 		case <-pctx.Done():
 		}
 	}()
-	d.opts.Logf("mounted %s (%s) at %s", req.Source, commit, mp)
+	d.opts.Logf("mounted %s (%s) at %s", name, m.commit, mp)
 	return d.info(m), nil
+}
+
+// source is what a tree of the repository reads from: the store alone,
+// or for a remote the store with that remote's fetcher behind it.
+func (d *Daemon) source(remote string, timeout time.Duration) (fs.Source, lazySource, error) {
+	if remote == "" {
+		return &fs.StoreSource{Repo: d.repo}, lazySource{}, nil
+	}
+	if d.repo.Mode() == store.ModeArchive {
+		return nil, lazySource{}, fmt.Errorf("lazy mounts need a bare-user repository, %s is archive", d.opts.Repo)
+	}
+	f, err := d.fetcher(remote)
+	if err != nil {
+		return nil, lazySource{}, err
+	}
+	l := lazySource{f: f, timeout: timeout}
+	return l, l, nil
+}
+
+func (d *Daemon) treeOptions(mp string, onRead fs.ReadObserver) fs.Options {
+	return fs.Options{
+		OnRead:  onRead,
+		OnError: func(path string, err error) { d.opts.Logf("%s%s: %v", mp, path, err) },
+		Statfs:  d.statfs,
+	}
 }
 
 // profileWindow is how long after mounting reads count as the start-up
@@ -557,9 +608,12 @@ func (d *Daemon) List() []MountInfo {
 }
 
 func (d *Daemon) info(m *mount) *MountInfo {
-	st := m.root.Stats()
-	mi := &MountInfo{Mountpoint: m.Mountpoint, Source: m.Source, Remote: m.remote, Commit: m.commit.String(),
+	st := m.stats()
+	mi := &MountInfo{Mountpoint: m.Mountpoint, Source: m.Source, Remote: m.remote,
 		Started: m.started, BytesRead: st.BytesRead, Errors: st.Errors}
+	if !m.commit.IsZero() {
+		mi.Commit = m.commit.String()
+	}
 	if m.fetcher != nil {
 		fs := m.fetcher.Stats()
 		mi.Fetch = &fs

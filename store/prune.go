@@ -103,11 +103,6 @@ func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (*PruneResult, erro
 	for c := range keep {
 		reach, err := r.Reach(ctx, c)
 		if err != nil {
-			if r.IsPartial(c) {
-				// What a partial commit holds is kept; its tree may be cut short.
-				live[index.Ref{Checksum: c, Type: object.TypeCommit}] = true
-				continue
-			}
 			return nil, fmt.Errorf("commit %s: %w", c, err)
 		}
 		for _, ref := range reach {

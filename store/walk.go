@@ -150,6 +150,9 @@ func (r *Repo) Reach(ctx context.Context, commit object.Checksum) ([]index.Ref, 
 	if err != nil {
 		return nil, err
 	}
+	// A partial commit reaches what it has: its missing dirtrees end the
+	// walk there, as in ostree's traversal of partial commits.
+	partial := r.IsPartial(commit)
 	seen := map[index.Ref]struct{}{{Checksum: commit, Type: object.TypeCommit}: {}}
 	var mu sync.Mutex
 	add := func(ref index.Ref) bool {
@@ -175,6 +178,9 @@ func (r *Repo) Reach(ctx context.Context, commit object.Checksum) ([]index.Ref, 
 		sem <- struct{}{}
 		t, err := r.ReadDirTree(tree)
 		<-sem
+		if err != nil && partial && errors.Is(err, ErrObjectMissing) {
+			return
+		}
 		if err != nil {
 			once.Do(func() { firstErr = err })
 			return
@@ -197,7 +203,7 @@ func (r *Repo) Reach(ctx context.Context, commit object.Checksum) ([]index.Ref, 
 	for ref := range seen {
 		refs = append(refs, ref)
 	}
-	if !r.IsPartial(commit) {
+	if !partial {
 		if err := idx.SetReach(commit, refs); err != nil {
 			return nil, fmt.Errorf("index: %w", err)
 		}

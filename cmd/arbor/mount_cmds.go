@@ -17,30 +17,45 @@ func (a *app) mountCmd() *cobra.Command {
 	var req mountd.MountRequest
 	var foreground bool
 	c := &cobra.Command{
-		Use:   "mount [REMOTE:]REF|CHECKSUM MOUNTPOINT",
+		Use:   "mount [REMOTE:]REF|CHECKSUM MOUNTPOINT | --browse MOUNTPOINT",
 		Short: "Mount a commit read-only, fetching its files when they are first read",
 		Long: `Mount a commit as a read-only tree. For REMOTE:REF only the commit is fetched
 before the mount answers; directories and files are fetched when first used, and
 in the background, verified, and kept in the repository for every other mount.
-The repository's daemon (arbord) owns the mount; it is started when needed.`,
+The repository's daemon (arbord) owns the mount; it is started when needed.
+With --browse, MOUNTPOINT shows every remote's refs as REMOTE/REF/... and any
+commit as commits/CHECKSUM/..., each mounted when first looked up.`,
 		Example: `  arbor remote add --no-gpg-verify origin https://example.org/repo
   arbor mount origin:os/x86_64/stable /mnt/os
   cat /mnt/os/usr/lib/os-release
-  arbor umount /mnt/os`,
-		Args: cobra.ExactArgs(2),
+  arbor umount /mnt/os
+  arbor mount --browse /mnt/arbor && ls /mnt/arbor/origin/os/x86_64/stable`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if req.Browse {
+				return cobra.ExactArgs(1)(cmd, args)
+			}
+			return cobra.ExactArgs(2)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			repo, err := a.repoForDaemon()
 			if err != nil {
 				return err
 			}
-			mp, err := filepath.Abs(args[1])
+			if !req.Browse {
+				req.Source, args = args[0], args[1:]
+			}
+			mp, err := filepath.Abs(args[0])
 			if err != nil {
 				return err
 			}
-			req.Source, req.Mountpoint = args[0], mp
+			req.Mountpoint = mp
 			show := func(mi *mountd.MountInfo) {
 				if a.json {
 					a.printJSON(mi)
+					return
+				}
+				if req.Browse {
+					fmt.Fprintf(a.stdout, "mounted the browse root at %s\n", mi.Mountpoint)
 					return
 				}
 				fmt.Fprintf(a.stdout, "mounted %s (commit %s) at %s\n", mi.Source, mi.Commit, mi.Mountpoint)
@@ -53,20 +68,28 @@ The repository's daemon (arbord) owns the mount; it is started when needed.`,
 			if err != nil {
 				return err
 			}
-			cl, err := mountd.EnsureDaemon(cmd.Context(), repo, argv)
-			if err != nil {
-				return err
+			for attempt := 0; ; attempt++ {
+				cl, err := mountd.EnsureDaemon(cmd.Context(), repo, argv)
+				if err != nil {
+					return err
+				}
+				mi, err := cl.Mount(cmd.Context(), req)
+				if errors.Is(err, mountd.ErrClosing) && attempt < 50 {
+					// An idle daemon is on its way out: start the next one.
+					time.Sleep(100 * time.Millisecond)
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				show(mi)
+				return nil
 			}
-			mi, err := cl.Mount(cmd.Context(), req)
-			if err != nil {
-				return err
-			}
-			show(mi)
-			return nil
 		},
 	}
 	c.Flags().BoolVar(&foreground, "foreground", false, "serve the mount from this process until it is unmounted or interrupted")
 	c.Flags().StringVar(&req.FetchTimeout, "fetch-timeout", "", "how long a read waits for an object before failing with EIO (default 30s)")
+	c.Flags().BoolVar(&req.Browse, "browse", false, "mount a directory of every remote's refs and of commits by checksum")
 	c.Flags().BoolVar(&req.NoPrefetch, "no-prefetch", false, "fetch only what is used, never the rest of the tree in the background")
 	a.jsonFlag(c)
 	return c
@@ -125,7 +148,11 @@ func (a *app) mountsCmd() *cobra.Command {
 				return a.printJSON(list)
 			}
 			for _, m := range list {
-				fmt.Fprintf(a.stdout, "%s\t%s\t%s\tread %d B", m.Mountpoint, m.Source, m.Commit[:12], m.BytesRead)
+				what := m.Source + "\t" + m.Commit
+				if m.Source == "" {
+					what = "(browse)"
+				}
+				fmt.Fprintf(a.stdout, "%s\t%s\tread %d B", m.Mountpoint, what, m.BytesRead)
 				if m.Fetch != nil {
 					fmt.Fprintf(a.stdout, "\tfetched %d objects, %d B, %d pending", m.Fetch.Objects, m.Fetch.Bytes, m.Fetch.Pending)
 				}

@@ -81,7 +81,11 @@ func (e *env) mount(t *testing.T, repo, src string, flags ...string) string {
 	if err := os.Mkdir(mp, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	e.run(t, repo, append(append([]string{"mount"}, flags...), src, mp)...)
+	args := append([]string{"mount"}, flags...)
+	if src != "" {
+		args = append(args, src)
+	}
+	e.run(t, repo, append(args, mp)...)
 	t.Cleanup(func() {
 		testutil.RunErr(e.arbor, "--repo="+repo, "umount", mp)
 	})
@@ -601,4 +605,62 @@ func mustWrite(t *testing.T, path, content string) {
 	t.Helper()
 	must(t, os.MkdirAll(filepath.Dir(path), 0o755))
 	must(t, os.WriteFile(path, []byte(content), 0o644))
+}
+
+func TestPartialCommitSurvivesPruneAndFsck(t *testing.T) {
+	e := setup(t)
+	testutil.NeedTool(t, "ostree")
+	p := e.publish(t, lazyTree())
+	repo := e.client(t, p)
+	mp := e.mount(t, repo, "origin:main", "--no-prefetch")
+	if b, err := os.ReadFile(filepath.Join(mp, "a/b/c/d/deep.txt")); err != nil || string(b) != "deep content\n" {
+		t.Fatalf("read: %q, %v", b, err)
+	}
+	e.run(t, repo, "umount", mp)
+	stopDaemon(t, repo) // publishes what it staged
+	if out := e.run(t, repo, "prune", "--refs-only"); !strings.Contains(out, "No unreachable objects") {
+		t.Fatalf("prune of a partly fetched commit deleted what it holds:\n%s", out)
+	}
+	e.run(t, repo, "fsck")
+	testutil.Run(t, "ostree", "--repo="+repo, "fsck")
+	// What was fetched is still there: it reads with the server gone.
+	p.srv.Stop()
+	mp2 := e.mount(t, repo, "origin:main", "--no-prefetch", "--fetch-timeout=2s")
+	if b, err := os.ReadFile(filepath.Join(mp2, "a/b/c/d/deep.txt")); err != nil || string(b) != "deep content\n" {
+		t.Fatalf("read offline after prune: %q, %v", b, err)
+	}
+}
+
+func TestBrowseRoot(t *testing.T) {
+	e := setup(t)
+	p := e.publish(t, lazyTree())
+	repo := e.client(t, p)
+	mp := e.mount(t, repo, "", "--browse")
+	// e.mount passes "" as the source; --browse takes only the directory.
+	ents, err := os.ReadDir(mp)
+	must(t, err)
+	var names []string
+	for _, d := range ents {
+		names = append(names, d.Name())
+	}
+	if !slices.Equal(names, []string{"commits", "origin"}) {
+		t.Fatalf("browse root lists %v", names)
+	}
+	b, err := os.ReadFile(filepath.Join(mp, "origin/main/a/b/c/d/deep.txt"))
+	if err != nil || string(b) != "deep content\n" {
+		t.Fatalf("through the ref: %q, %v", b, err)
+	}
+	// A commit by checksum that was never pulled.
+	repo2 := e.client(t, p)
+	mp2 := e.mount(t, repo2, "", "--browse")
+	b, err = os.ReadFile(filepath.Join(mp2, "commits", p.commit, "dir03/file03"))
+	if err != nil || string(b) != "file 3\n" {
+		t.Fatalf("through the checksum: %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(mp2, "commits", strings.Repeat("0", 64))); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("an unknown commit: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(mp2, "origin", "no-such-ref")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("an unknown ref: %v", err)
+	}
 }
