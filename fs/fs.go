@@ -61,6 +61,12 @@ const cacheTimeout = time.Hour
 type Options struct {
 	// OnRead, when set, is told of each file's first read.
 	OnRead ReadObserver
+	// Passthrough lets the kernel read large files straight from the
+	// store's files (Linux 6.9+, and only for a privileged server): one
+	// page cache copy for every mount and checkout of a file. It costs an
+	// OPEN round trip per open, which the default no-open mode avoids; a
+	// tar of many small files measured 4x slower with it.
+	Passthrough bool
 	// OnError, when set, is told why an operation failed with EIO.
 	OnError func(path string, err error)
 	// Statfs, when set, fills in statfs answers (the store's filesystem).
@@ -129,8 +135,15 @@ func MountOptions(name string, privileged bool) *gofs.Options {
 // Mount serves root (a Root, or a node whose children are Roots) at dir
 // until the returned server is unmounted.
 func Mount(dir string, root gofs.InodeEmbedder, name string, privileged bool) (*fuse.Server, error) {
-	srv, err := gofs.Mount(dir, root, MountOptions(name, privileged))
+	opts := MountOptions(name, privileged)
+	raw := &noOpendir{RawFileSystem: gofs.NewNodeFS(root, opts)}
+	srv, err := fuse.NewServer(raw, dir, &opts.MountOptions)
 	if err != nil {
+		return nil, fmt.Errorf("mounting %s: %w", dir, err)
+	}
+	go srv.Serve()
+	if err := srv.WaitMount(); err != nil {
+		srv.Unmount()
 		return nil, fmt.Errorf("mounting %s: %w", dir, err)
 	}
 	return srv, nil

@@ -128,7 +128,7 @@ func (b *browseRoot) commitRoot(ctx context.Context, parent *gofs.Inode, remote 
 		b.d.opts.Logf("browse %s: %v", path, err)
 		return nil, syscall.EIO
 	}
-	r := fs.NewRoot(src, cm.RootTree, cm.RootMeta, b.d.treeOptions(path, nil))
+	r := fs.NewRoot(src, cm.RootTree, cm.RootMeta, b.d.treeOptions(path, nil, false))
 	return parent.NewInode(ctx, r, gofs.StableAttr{Mode: syscall.S_IFDIR}), 0
 }
 

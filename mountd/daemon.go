@@ -90,6 +90,10 @@ type MountRequest struct {
 	// Browse mounts a directory of every remote's refs and of commits by
 	// checksum, each mounted on first lookup; Source is then empty.
 	Browse bool `json:"browse,omitempty"`
+	// Passthrough has the kernel read large files straight from the
+	// store (root only, Linux 6.9+): one page cache copy of a file for
+	// every mount and checkout, at the price of a round trip per open.
+	Passthrough bool `json:"passthrough,omitempty"`
 	// NoPrefetch leaves everything to be fetched when first used (for
 	// metered links), instead of walking the tree in the background.
 	NoPrefetch bool `json:"no_prefetch,omitempty"`
@@ -379,6 +383,9 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 	var root gofs.InodeEmbedder
 	var cm *object.Commit
 	var lazy lazySource
+	if req.Passthrough && !d.priv {
+		return nil, errors.New("passthrough needs the daemon to run as root")
+	}
 	if req.Browse {
 		if req.Source != "" {
 			return nil, errors.New("a browse mount takes no source")
@@ -402,7 +409,7 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 			return nil, fmt.Errorf("%s: %w", req.Source, err)
 		}
 		m.fetcher = lazy.f
-		r := fs.NewRoot(src, cm.RootTree, cm.RootMeta, d.treeOptions(mp, m.recordRead))
+		r := fs.NewRoot(src, cm.RootTree, cm.RootMeta, d.treeOptions(mp, m.recordRead, req.Passthrough))
 		root, m.stats = r, r.Stats
 	}
 	pctx, cancel := context.WithCancel(context.Background())
@@ -470,11 +477,12 @@ func (d *Daemon) source(remote string, timeout time.Duration) (fs.Source, lazySo
 	return l, l, nil
 }
 
-func (d *Daemon) treeOptions(mp string, onRead fs.ReadObserver) fs.Options {
+func (d *Daemon) treeOptions(mp string, onRead fs.ReadObserver, passthrough bool) fs.Options {
 	return fs.Options{
-		OnRead:  onRead,
-		OnError: func(path string, err error) { d.opts.Logf("%s%s: %v", mp, path, err) },
-		Statfs:  d.statfs,
+		Passthrough: passthrough,
+		OnRead:      onRead,
+		OnError:     func(path string, err error) { d.opts.Logf("%s%s: %v", mp, path, err) },
+		Statfs:      d.statfs,
 	}
 }
 

@@ -90,6 +90,7 @@ commit as commits/CHECKSUM/..., each mounted when first looked up.`,
 	c.Flags().BoolVar(&foreground, "foreground", false, "serve the mount from this process until it is unmounted or interrupted")
 	c.Flags().StringVar(&req.FetchTimeout, "fetch-timeout", "", "how long a read waits for an object before failing with EIO (default 30s)")
 	c.Flags().BoolVar(&req.Browse, "browse", false, "mount a directory of every remote's refs and of commits by checksum")
+	c.Flags().BoolVar(&req.Passthrough, "passthrough", false, "let the kernel read files of 1 MiB and more straight from the store (root, Linux 6.9+): one page cache copy for all mounts, but a round trip per open")
 	c.Flags().BoolVar(&req.NoPrefetch, "no-prefetch", false, "fetch only what is used, never the rest of the tree in the background")
 	a.jsonFlag(c)
 	return c

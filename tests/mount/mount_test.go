@@ -664,3 +664,34 @@ func TestBrowseRoot(t *testing.T) {
 		t.Fatalf("an unknown ref: %v", err)
 	}
 }
+
+func TestPassthroughReadsLargeFilesFromTheStore(t *testing.T) {
+	e := setup(t)
+	p := e.publish(t, lazyTree())
+	repo := e.client(t, p)
+	mp := e.mount(t, repo, "origin:main", "--passthrough", "--no-prefetch")
+	want := noise(1, 4<<20)
+	for i := 0; i < 2; i++ {
+		b, err := os.ReadFile(filepath.Join(mp, "big/blob"))
+		if err != nil || string(b) != want {
+			t.Fatalf("read %d through passthrough: %d bytes, %v", i, len(b), err)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(mp, "dir01/file01")); err != nil || string(b) != "file 1\n" {
+		t.Fatalf("small file: %q, %v", b, err)
+	}
+	var u unix.Utsname
+	must(t, unix.Uname(&u))
+	var major, minor int
+	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor)
+	if major < 6 || major == 6 && minor < 9 {
+		return // no passthrough in this kernel: the daemon served the reads
+	}
+	var out []struct {
+		BytesRead int64 `json:"bytes_read"`
+	}
+	must(t, json.Unmarshal([]byte(e.run(t, repo, "mounts", "--json")), &out))
+	if len(out) != 1 || out[0].BytesRead >= 4<<20 {
+		t.Fatalf("the daemon served %+v bytes: the big file did not go through passthrough", out)
+	}
+}
