@@ -171,30 +171,41 @@ func (f *Fetcher) begin(ctx context.Context) (*store.Txn, error) {
 }
 
 // Fetch makes sure the object is in the store (staged or published).
+// Every write of an object by this fetcher runs under its name in the
+// group, so once no fetch of it is in flight, what is stored is whole.
 func (f *Fetcher) Fetch(ctx context.Context, ref index.Ref) error {
-	txn, err := f.begin(ctx)
-	if err != nil {
-		return err
-	}
-	has, err := txn.Has(ref)
-	f.mu.RUnlock()
-	if err != nil || has {
-		return err
-	}
 	key := object.Name(ref.Checksum, ref.Type)
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	f.pending.Add(1)
-	defer f.pending.Add(-1)
-	_, err = f.group.Do(ctx, key, func(ctx context.Context) ([]byte, error) {
-		ctx, cancel := context.WithTimeout(ctx, f.timeout)
-		defer cancel()
-		return nil, f.fetch1(ctx, ref)
-	})
-	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("%s: no answer in time: %w", key, err)
+	for attempt := 0; ; attempt++ {
+		txn, err := f.begin(ctx)
+		if err != nil {
+			return err
+		}
+		has, err := txn.Stored(ref)
+		f.mu.RUnlock()
+		if err != nil || has {
+			return err
+		}
+		if attempt == 3 {
+			return fmt.Errorf("%s: %w", key, store.ErrObjectMissing)
+		}
+		f.pending.Add(1)
+		// The fetch in flight may be Describe's, which stores only a small
+		// object: then go round and fetch it whole.
+		_, err = f.group.Do(ctx, key, func(ctx context.Context) ([]byte, error) {
+			ctx, cancel := context.WithTimeout(ctx, f.timeout)
+			defer cancel()
+			return nil, f.fetch1(ctx, ref)
+		})
+		f.pending.Add(-1)
+		if err != nil && ctx.Err() != nil {
+			return fmt.Errorf("%s: no answer in time: %w", key, err)
+		}
+		if err != nil {
+			return err
+		}
 	}
-	return err
 }
 
 func (f *Fetcher) fetch1(ctx context.Context, ref index.Ref) error {
@@ -204,7 +215,7 @@ func (f *Fetcher) fetch1(ctx context.Context, ref index.Ref) error {
 		return err
 	}
 	defer f.mu.RUnlock()
-	if has, err := txn.Has(ref); err != nil || has {
+	if has, err := txn.Stored(ref); err != nil || has {
 		return err
 	}
 	if ref.Type == object.TypeFile {
@@ -309,33 +320,47 @@ func sameHeader(a, b *object.FileHeader) bool {
 // header and, for most small files, everything (then it is verified and
 // stored). A header read that way is checked when the object is fetched.
 func (f *Fetcher) Describe(ctx context.Context, c object.Checksum) (Described, error) {
+	for attempt := 0; ; attempt++ {
+		d, done, err := f.describe1(ctx, c)
+		if done || err != nil {
+			return d, err
+		}
+		if attempt == 3 {
+			return Described{}, fmt.Errorf("%s: %w", object.Name(c, object.TypeFile), store.ErrObjectMissing)
+		}
+	}
+}
+
+// describe1 answers from what is here, or fetches the object's start and
+// reports done=false so the caller looks again.
+func (f *Fetcher) describe1(ctx context.Context, c object.Checksum) (Described, bool, error) {
 	if ct, err := f.openLocal(ctx, c); err == nil {
 		defer ct.Close()
-		return Described{Header: ct.Header, Size: ct.Size}, nil
+		return Described{Header: ct.Header, Size: ct.Size}, true, nil
 	} else if !errors.Is(err, store.ErrObjectMissing) {
-		return Described{}, err
+		return Described{}, true, err
 	}
 	f.claimsMu.Lock()
 	d, ok := f.claims[c]
 	f.claimsMu.Unlock()
 	if ok {
-		return d, nil
+		return d, true, nil
 	}
 	ps, ok := f.src.(prefixSource)
 	if !ok {
 		ct, err := f.OpenContent(ctx, c)
 		if err != nil {
-			return Described{}, err
+			return Described{}, true, err
 		}
 		defer ct.Close()
-		return Described{Header: ct.Header, Size: ct.Size}, nil
+		return Described{Header: ct.Header, Size: ct.Size}, true, nil
 	}
 	key := object.Name(c, object.TypeFile)
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	f.pending.Add(1)
 	defer f.pending.Add(-1)
-	_, err := f.group.Do(ctx, "prefix "+key, func(ctx context.Context) ([]byte, error) {
+	_, err := f.group.Do(ctx, key, func(ctx context.Context) ([]byte, error) {
 		ctx, cancel := context.WithTimeout(ctx, f.timeout)
 		defer cancel()
 		data, complete, err := ps.ContentPrefix(ctx, c, describePrefix)
@@ -369,11 +394,11 @@ func (f *Fetcher) Describe(ctx context.Context, c object.Checksum) (Described, e
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return Described{}, fmt.Errorf("%s: no answer in time: %w", key, err)
+			return Described{}, true, fmt.Errorf("%s: no answer in time: %w", key, err)
 		}
-		return Described{}, err
+		return Described{}, true, err
 	}
-	return f.Describe(ctx, c)
+	return Described{}, false, nil
 }
 
 // openLocal opens a content object already stored or staged.
@@ -383,8 +408,13 @@ func (f *Fetcher) openLocal(ctx context.Context, c object.Checksum) (*store.Cont
 	}
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	if f.txn == nil {
-		return nil, fmt.Errorf("%s: %w", object.Name(c, object.TypeFile), store.ErrObjectMissing)
+	if f.txn != nil {
+		if ok, err := f.txn.Stored(index.Ref{Checksum: c, Type: object.TypeFile}); err != nil || ok {
+			if err != nil {
+				return nil, err
+			}
+			return f.txn.OpenContent(c)
+		}
 	}
-	return f.txn.OpenContent(c)
+	return nil, fmt.Errorf("%s: %w", object.Name(c, object.TypeFile), store.ErrObjectMissing)
 }

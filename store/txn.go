@@ -35,6 +35,7 @@ type Txn struct {
 
 	mu      sync.Mutex
 	claimed map[index.Ref]bool
+	written map[index.Ref]bool // claimed and completely written
 	staged  []index.Entry
 	dirs    [256]int // fds of staging/XX, 0 until made; names resolve from them
 	unlock  func()
@@ -69,7 +70,7 @@ func (r *Repo) Begin(ctx context.Context) (*Txn, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("locking staging directory: %w", err)
 	}
-	return &Txn{r: r, idx: idx, staging: dir, lock: lock, claimed: map[index.Ref]bool{}, unlock: unlock}, nil
+	return &Txn{r: r, idx: idx, staging: dir, lock: lock, claimed: map[index.Ref]bool{}, written: map[index.Ref]bool{}, unlock: unlock}, nil
 }
 
 // cleanStaging removes staging directories whose writer is gone: a live
@@ -155,7 +156,21 @@ func (t *Txn) stageDir(ref index.Ref) (int, string, error) {
 func (t *Txn) staged1(ref index.Ref, size int64) {
 	t.mu.Lock()
 	t.staged = append(t.staged, index.Entry{Ref: ref, Size: size})
+	t.written[ref] = true
 	t.mu.Unlock()
+}
+
+// Stored reports whether an object is in the repo or completely written in
+// this transaction; unlike Has, an object another worker is still writing
+// does not count, so a reader can use what Stored promises.
+func (t *Txn) Stored(ref index.Ref) (bool, error) {
+	t.mu.Lock()
+	w := t.written[ref]
+	t.mu.Unlock()
+	if w {
+		return true, nil
+	}
+	return t.idx.Has(ref)
 }
 
 // WriteMeta stores a metadata object and returns its checksum. The bytes
