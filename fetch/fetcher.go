@@ -334,6 +334,11 @@ func (f *Fetcher) Describe(ctx context.Context, c object.Checksum) (Described, e
 // describe1 answers from what is here, or fetches the object's start and
 // reports done=false so the caller looks again.
 func (f *Fetcher) describe1(ctx context.Context, c object.Checksum) (Described, bool, error) {
+	if h, size, err := f.repo.StatContent(c); err == nil {
+		return Described{Header: h, Size: size}, true, nil
+	} else if !errors.Is(err, store.ErrObjectMissing) {
+		return Described{}, true, err
+	}
 	if ct, err := f.openLocal(ctx, c); err == nil {
 		defer ct.Close()
 		return Described{Header: ct.Header, Size: ct.Size}, true, nil

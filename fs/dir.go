@@ -21,9 +21,10 @@ type dir struct {
 	treeSum, metaSum object.Checksum
 	path             string // relative to the mount, "" for the root
 
-	mu   sync.Mutex
-	dt   *object.DirTree
-	meta *object.DirMeta
+	mu    sync.Mutex
+	dt    *object.DirTree
+	meta  *object.DirMeta
+	infos []FileInfo // of dt.Files, once a listing described them
 }
 
 var (
@@ -85,7 +86,7 @@ func (d *dir) load(ctx context.Context) (*object.DirTree, *object.DirMeta, error
 
 func (d *dir) OnForget() {
 	d.mu.Lock()
-	d.dt, d.meta = nil, nil
+	d.dt, d.meta, d.infos = nil, nil, nil
 	d.mu.Unlock()
 }
 
@@ -132,12 +133,22 @@ func (d *dir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut
 	return 0
 }
 
-func findFile(dt *object.DirTree, name string) (object.Checksum, bool) {
+func findFile(dt *object.DirTree, name string) (int, bool) {
 	i := sort.Search(len(dt.Files), func(i int) bool { return dt.Files[i].Name >= name })
-	if i < len(dt.Files) && dt.Files[i].Name == name {
-		return dt.Files[i].Checksum, true
+	return i, i < len(dt.Files) && dt.Files[i].Name == name
+}
+
+// fileInfo describes file i of the directory, from the last listing when
+// there was one (READDIRPLUS looks up every entry right after listing).
+func (d *dir) fileInfo(ctx context.Context, dt *object.DirTree, i int) (FileInfo, error) {
+	d.mu.Lock()
+	infos := d.infos
+	same := d.dt == dt
+	d.mu.Unlock()
+	if same && i < len(infos) {
+		return infos[i], nil
 	}
-	return object.Checksum{}, false
+	return d.t.src.File(ctx, dt.Files[i].Checksum)
 }
 
 func findDir(dt *object.DirTree, name string) (object.DirEntry, bool) {
@@ -156,9 +167,10 @@ func (d *dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gof
 	if err != nil {
 		return nil, d.t.toErrno(d.display(), err)
 	}
-	if c, ok := findFile(dt, name); ok {
+	if i, ok := findFile(dt, name); ok {
+		c := dt.Files[i].Checksum
 		rel := d.child(name)
-		fi, err := d.t.src.File(ctx, c)
+		fi, err := d.fileInfo(ctx, dt, i)
 		if err != nil {
 			return nil, d.t.toErrno("/"+rel, err)
 		}
@@ -233,6 +245,11 @@ func (d *dir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
 	if err != nil {
 		return nil, d.t.toErrno(d.display(), err)
 	}
+	d.mu.Lock()
+	if d.dt == dt {
+		d.infos = infos
+	}
+	d.mu.Unlock()
 	ents := make([]fuse.DirEntry, 0, len(dt.Files)+len(dt.Dirs)+2)
 	ents = append(ents,
 		fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR, Ino: d.StableAttr().Ino},

@@ -125,9 +125,8 @@ func MountOptions(name string, privileged bool) *gofs.Options {
 		EnableSymlinkCaching: true,
 		AllowOther:           privileged,
 		DirectMount:          privileged,
-		// READDIRPLUS would describe every entry of a listing, which on a
-		// lazy tree means fetching what a plain `ls` never needs.
-		DisableReadDirPlus: true,
+		// READDIRPLUS answers a listing and the lookups that follow it in
+		// one round trip; a listing describes every file anyway (d_type).
 	}
 	return o
 }

@@ -9,7 +9,7 @@ import (
 // noOpendir spares the kernel an OPENDIR and a RELEASEDIR round trip per
 // directory opened: OPENDIR answers ENOSYS, after which Linux opens
 // directories itself and caches their listings (FOPEN_CACHE_DIR). The
-// READDIRs that still come, without a handle, are served from one handle
+// READDIR(PLUS)es that still come, without a handle, are served from one handle
 // per directory kept until the kernel forgets the directory. go-fuse's
 // node layer does not do this by itself.
 type noOpendir struct {
@@ -52,6 +52,19 @@ func (n *noOpendir) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.D
 	in2 := *in
 	in2.Fh = fh
 	return n.RawFileSystem.ReadDir(cancel, &in2, out)
+}
+
+func (n *noOpendir) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	if in.Fh != 0 {
+		return n.RawFileSystem.ReadDirPlus(cancel, in, out)
+	}
+	fh, st := n.handle(cancel, in)
+	if !st.Ok() {
+		return st
+	}
+	in2 := *in
+	in2.Fh = fh
+	return n.RawFileSystem.ReadDirPlus(cancel, &in2, out)
 }
 
 func (n *noOpendir) Forget(nodeid, nlookup uint64) {

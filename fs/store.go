@@ -54,12 +54,11 @@ func (s *StoreSource) DirMeta(ctx context.Context, c object.Checksum) (*object.D
 }
 
 func (s *StoreSource) File(ctx context.Context, c object.Checksum) (FileInfo, error) {
-	ct, err := s.Repo.OpenContent(c)
+	h, size, err := s.Repo.StatContent(c)
 	if err != nil {
 		return FileInfo{}, err
 	}
-	defer ct.Close()
-	return FileInfo{FileHeader: ct.Header, Size: ct.Size}, nil
+	return FileInfo{FileHeader: h, Size: size}, nil
 }
 
 func (s *StoreSource) Open(ctx context.Context, c object.Checksum) (Data, error) {

@@ -268,3 +268,34 @@ func (r *Repo) readContent(f *os.File) (*Content, error) {
 		return &Content{Header: h, Size: uint64(st.Size), Reader: f}, nil
 	}
 }
+
+// StatContent describes a content object (header and size) without
+// opening it where the mode allows: in a bare-user repository a regular
+// file's header is its user.ostreemeta xattr. Listing a directory of a
+// mount describes every file in it, so this is a hot path.
+func (r *Repo) StatContent(c object.Checksum) (object.FileHeader, uint64, error) {
+	if r.mode == ModeBareUser {
+		p := r.ObjectPath(c, object.TypeFile)
+		var st unix.Stat_t
+		err := unix.Lstat(p, &st)
+		if err == nil {
+			var buf [512]byte
+			n, xerr := unix.Lgetxattr(p, "user.ostreemeta", buf[:])
+			if xerr == nil {
+				h, perr := object.ParseUserMeta(buf[:n], "")
+				if perr == nil && !h.IsSymlink() {
+					return h, uint64(st.Size), nil
+				}
+			}
+		} else if errors.Is(err, unix.ENOENT) {
+			return object.FileHeader{}, 0, fmt.Errorf("%s: %w", object.Name(c, object.TypeFile), ErrObjectMissing)
+		}
+		// Symlinks, large xattrs and errors take the full path.
+	}
+	ct, err := r.OpenContent(c)
+	if err != nil {
+		return object.FileHeader{}, 0, err
+	}
+	defer ct.Close()
+	return ct.Header, ct.Size, nil
+}
