@@ -33,6 +33,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./store/keyfile
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./store/gpg
 	$(GO) test -run '^$$' -fuzz '^FuzzParseKeyring$$' -fuzztime $(FUZZTIME) ./store/gpg
+	$(GO) test -run '^$$' -fuzz '^FuzzTreeIndex$$' -fuzztime $(FUZZTIME) ./store
 
 test: deps vet unit fuzz
 

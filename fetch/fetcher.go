@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +45,13 @@ type Fetcher struct {
 	claimsMu sync.Mutex
 	claims   map[object.Checksum]Described
 	decomp   object.Decompressor
+
+	// indexed holds dirtrees and dirmetas from tree indexes, checked
+	// against their checksums, until they are written to the store.
+	indexedMu sync.Mutex
+	indexed   map[index.Ref][]byte
+	loaded    map[object.Checksum]bool // commits whose tree index was loaded
+	loading   map[object.Checksum]chan struct{}
 }
 
 // Described is a content object's header and size.
@@ -91,7 +100,8 @@ func NewFetcher(r *store.Repo, remote string, timeout time.Duration) (*Fetcher, 
 		timeout = time.Minute
 	}
 	f := &Fetcher{repo: r, src: src, timeout: timeout, stop: make(chan struct{}), done: make(chan struct{}),
-		claims: map[object.Checksum]Described{}}
+		claims: map[object.Checksum]Described{}, indexed: map[index.Ref][]byte{}, loaded: map[object.Checksum]bool{},
+		loading: map[object.Checksum]chan struct{}{}}
 	go f.flusher()
 	return f, nil
 }
@@ -245,6 +255,9 @@ func (f *Fetcher) ReadMeta(ctx context.Context, ref index.Ref) ([]byte, error) {
 	if b, err := f.repo.ReadMeta(ref.Checksum, ref.Type); err == nil || !errors.Is(err, store.ErrObjectMissing) {
 		return b, err
 	}
+	if b, ok := f.fromIndex(ctx, ref); ok {
+		return b, nil
+	}
 	if err := f.Fetch(ctx, ref); err != nil {
 		return nil, err
 	}
@@ -282,6 +295,146 @@ func (f *Fetcher) openContent(ctx context.Context, c object.Checksum) (*store.Co
 	}
 	defer f.mu.RUnlock()
 	return txn.OpenContent(c)
+}
+
+// LoadTreeIndex fetches the tree index the remote publishes for a commit,
+// if it has one: every dirtree and dirmeta of the commit and every file's
+// header in one request. It reports whether there was one. The metadata
+// is then written to the store in the background.
+func (f *Fetcher) LoadTreeIndex(ctx context.Context, commit object.Checksum) (bool, error) {
+	run, wait := f.startIndex(commit)
+	if run == nil {
+		return f.waitIndex(ctx, commit, wait)
+	}
+	return run(ctx)
+}
+
+// LoadTreeIndexAsync is LoadTreeIndex in the background, counted as
+// loading from the moment it is called, so that lookups made right after
+// wait for it rather than fetching object by object.
+func (f *Fetcher) LoadTreeIndexAsync(ctx context.Context, commit object.Checksum, done func(bool, error)) {
+	run, wait := f.startIndex(commit)
+	go func() {
+		if run == nil {
+			done(f.waitIndex(ctx, commit, wait))
+			return
+		}
+		done(run(ctx))
+	}()
+}
+
+// startIndex registers a load of commit's tree index and returns the
+// function that does it, or, when one is loading or loaded, nil and what
+// to wait on (nil when loaded).
+func (f *Fetcher) startIndex(commit object.Checksum) (func(context.Context) (bool, error), chan struct{}) {
+	f.indexedMu.Lock()
+	defer f.indexedMu.Unlock()
+	if f.loaded[commit] {
+		return nil, nil
+	}
+	if w, ok := f.loading[commit]; ok {
+		return nil, w
+	}
+	ch := make(chan struct{})
+	f.loading[commit] = ch
+	return func(ctx context.Context) (bool, error) {
+		defer func() {
+			f.indexedMu.Lock()
+			delete(f.loading, commit)
+			close(ch)
+			f.indexedMu.Unlock()
+		}()
+		return f.loadTreeIndex(ctx, commit)
+	}, nil
+}
+
+func (f *Fetcher) waitIndex(ctx context.Context, commit object.Checksum, wait chan struct{}) (bool, error) {
+	if wait != nil {
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+	f.indexedMu.Lock()
+	defer f.indexedMu.Unlock()
+	return f.loaded[commit], nil
+}
+
+func (f *Fetcher) loadTreeIndex(ctx context.Context, commit object.Checksum) (bool, error) {
+	ts, ok := f.src.(interface {
+		TreeIndex(ctx context.Context, c object.Checksum) ([]byte, error)
+	})
+	if !ok {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	// A copy kept from an earlier mount serves offline and saves the fetch.
+	local := filepath.Join(f.repo.Path(), store.TreeIndexPath(commit))
+	b, err := os.ReadFile(local)
+	fetched := false
+	if err != nil {
+		b, err = ts.TreeIndex(ctx, commit)
+		if errors.Is(err, httpc.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		fetched = true
+	}
+	ti, err := store.ParseTreeIndex(b)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", store.TreeIndexPath(commit), err)
+	}
+	f.indexedMu.Lock()
+	for _, m := range ti.Meta {
+		f.indexed[m.Ref] = m.Data
+	}
+	f.loaded[commit] = true
+	f.indexedMu.Unlock()
+	f.claimsMu.Lock()
+	for _, fi := range ti.Files {
+		if _, ok := f.claims[fi.Checksum]; !ok {
+			f.claims[fi.Checksum] = Described{Header: fi.Header, Size: fi.Size}
+		}
+	}
+	f.claimsMu.Unlock()
+	if fetched {
+		// Kept whole rather than as thousands of object files: that is
+		// one write, and a later mount reads it back in one go.
+		if err := f.repo.WriteExtensionFile(store.TreeIndexPath(commit), b); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// fromIndex answers from a tree index, waiting for those being loaded: one
+// request that answers everything is better than one per object.
+func (f *Fetcher) fromIndex(ctx context.Context, ref index.Ref) ([]byte, bool) {
+	f.indexedMu.Lock()
+	b, ok := f.indexed[ref]
+	var waits []chan struct{}
+	for _, w := range f.loading {
+		waits = append(waits, w)
+	}
+	f.indexedMu.Unlock()
+	if ok || len(waits) == 0 {
+		return b, ok
+	}
+	for _, w := range waits {
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
+	f.indexedMu.Lock()
+	defer f.indexedMu.Unlock()
+	b, ok = f.indexed[ref]
+	return b, ok
 }
 
 // checkClaim compares a verified object with the header Describe gave out
@@ -331,9 +484,32 @@ func (f *Fetcher) Describe(ctx context.Context, c object.Checksum) (Described, e
 	}
 }
 
+// DescribeLocal answers Describe without the network when it can: from a
+// header already claimed (a tree index, the start of the object) or from
+// the object in the store.
+func (f *Fetcher) DescribeLocal(c object.Checksum) (Described, bool, error) {
+	f.claimsMu.Lock()
+	d, ok := f.claims[c]
+	f.claimsMu.Unlock()
+	if ok {
+		return d, true, nil
+	}
+	h, size, err := f.repo.StatContent(c)
+	if err == nil {
+		return Described{Header: h, Size: size}, true, nil
+	}
+	if !errors.Is(err, store.ErrObjectMissing) {
+		return Described{}, false, err
+	}
+	return Described{}, false, nil
+}
+
 // describe1 answers from what is here, or fetches the object's start and
 // reports done=false so the caller looks again.
 func (f *Fetcher) describe1(ctx context.Context, c object.Checksum) (Described, bool, error) {
+	if d, ok, err := f.DescribeLocal(c); ok || err != nil {
+		return d, true, err
+	}
 	if h, size, err := f.repo.StatContent(c); err == nil {
 		return Described{Header: h, Size: size}, true, nil
 	} else if !errors.Is(err, store.ErrObjectMissing) {
@@ -345,6 +521,7 @@ func (f *Fetcher) describe1(ctx context.Context, c object.Checksum) (Described, 
 	} else if !errors.Is(err, store.ErrObjectMissing) {
 		return Described{}, true, err
 	}
+	f.fromIndex(ctx, index.Ref{}) // lets a tree index being loaded answer first
 	f.claimsMu.Lock()
 	d, ok := f.claims[c]
 	f.claimsMu.Unlock()
@@ -406,11 +583,8 @@ func (f *Fetcher) describe1(ctx context.Context, c object.Checksum) (Described, 
 	return Described{}, false, nil
 }
 
-// openLocal opens a content object already stored or staged.
+// openLocal opens a content object staged by this fetcher.
 func (f *Fetcher) openLocal(ctx context.Context, c object.Checksum) (*store.Content, error) {
-	if ct, err := f.repo.OpenContent(c); err == nil || !errors.Is(err, store.ErrObjectMissing) {
-		return ct, err
-	}
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if f.txn != nil {

@@ -84,6 +84,11 @@ func (s *httpSource) Received() (bytes, requests int64) {
 	return m.Bytes + c.Bytes, m.Requests + c.Requests
 }
 
+// TreeIndex fetches the tree index published for a commit.
+func (s *httpSource) TreeIndex(ctx context.Context, c object.Checksum) ([]byte, error) {
+	return s.meta.Get(ctx, store.TreeIndexPath(c), 1<<30)
+}
+
 // ContentPrefix fetches the first n bytes of a content object's archive
 // file: enough for its header, and all of a small object.
 func (s *httpSource) ContentPrefix(ctx context.Context, c object.Checksum, n int64) ([]byte, bool, error) {

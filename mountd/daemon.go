@@ -438,8 +438,23 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 	if lazy.f != nil && !req.NoPrefetch {
 		m.pf = &progress{}
 		profile := d.loadProfile(req.Source)
+		// The loading starts before the mount answers, so that lookups
+		// wait for the tree index rather than racing it.
+		indexed := make(chan bool, 1)
+		lazy.f.LoadTreeIndexAsync(pctx, m.commit, func(ok bool, err error) {
+			if err != nil {
+				d.opts.Logf("%s: tree index: %v", req.Source, err)
+			}
+			indexed <- ok
+		})
 		go func() {
+			ok := <-indexed
 			prefetchProfile(pctx, lazy, cm.RootTree, profile, m.pf)
+			if ok {
+				// The tree index holds every dirtree and file header.
+				m.pf.done.Store(true)
+				return
+			}
 			prefetchTree(pctx, lazy, cm.RootTree, cm.RootMeta, m.pf)
 		}()
 	}

@@ -76,9 +76,26 @@ const describeWorkers = 16
 func (s lazySource) Files(ctx context.Context, cs []object.Checksum) ([]fs.FileInfo, error) {
 	out := make([]fs.FileInfo, len(cs))
 	errs := make([]error, len(cs))
+	// Most answers are here already (a tree index, the store); only the
+	// rest go to the network, in parallel.
+	var missing []int
+	for i, c := range cs {
+		d, ok, err := s.f.DescribeLocal(c)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			missing = append(missing, i)
+			continue
+		}
+		out[i] = fs.FileInfo{FileHeader: d.Header, Size: d.Size}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
 	work := make(chan int)
 	var wg sync.WaitGroup
-	for w := 0; w < min(describeWorkers, len(cs)); w++ {
+	for w := 0; w < min(describeWorkers, len(missing)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -87,7 +104,7 @@ func (s lazySource) Files(ctx context.Context, cs []object.Checksum) ([]fs.FileI
 			}
 		}()
 	}
-	for i := range cs {
+	for _, i := range missing {
 		work <- i
 	}
 	close(work)

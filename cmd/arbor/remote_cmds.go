@@ -292,6 +292,13 @@ func (a *app) summaryCmd() *cobra.Command {
 				return err
 			}
 			defer r.Close()
+			if r.Mode() == store.ModeArchive {
+				// What arbor's lazy mounts fetch instead of a request per
+				// directory and per file header; ostree ignores it.
+				if err := r.WriteTreeIndexes(cmd.Context()); err != nil {
+					return err
+				}
+			}
 			b, err := r.BuildSummary(time.Now())
 			if err != nil {
 				return err

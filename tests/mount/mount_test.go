@@ -4,6 +4,7 @@
 package mount
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,8 +19,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 
+	"arbor/store"
+	"arbor/store/object"
 	"arbor/tests/fixture"
 	"arbor/tests/nginx"
 	"arbor/tests/testutil"
@@ -694,4 +698,74 @@ func TestPassthroughReadsLargeFilesFromTheStore(t *testing.T) {
 	if len(out) != 1 || out[0].BytesRead >= 4<<20 {
 		t.Fatalf("the daemon served %+v bytes: the big file did not go through passthrough", out)
 	}
+}
+
+func TestTreeIndexLiesAreCaught(t *testing.T) {
+	e := setup(t)
+	p := e.publish(t, lazyTree())
+	idxPath := filepath.Join(p.repo, store.TreeIndexPath(mustChecksum(t, p.commit)))
+	b, err := os.ReadFile(idxPath)
+	must(t, err)
+	ti, err := store.ParseTreeIndex(b)
+	must(t, err)
+	// The index claims dir01/file01 is executable and 3 bytes long.
+	target := strings.TrimPrefix(e.objectOf(t, p.repo, "/dir01/file01"), "/objects/")
+	for i, f := range ti.Files {
+		if strings.ReplaceAll(target, "/", "") == f.Checksum.String()+".filez" {
+			ti.Files[i].Size = 3
+			ti.Files[i].Header.Mode = 0o100755
+		}
+	}
+	lie, err := ti.Encode()
+	must(t, err)
+	must(t, os.WriteFile(idxPath, lie, 0o644))
+
+	repo := e.client(t, p)
+	mp := e.mount(t, repo, "origin:main")
+	e.waitPrefetch(t, repo, mp)
+	if _, err := os.ReadFile(filepath.Join(mp, "dir01/file01")); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("reading a file the index lied about: %v, want EIO", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(mp, "dir02/file02")); err != nil || string(b) != "file 2\n" {
+		t.Fatalf("a file the index tells the truth about: %q, %v", b, err)
+	}
+
+	// A dirtree altered in the index no longer has the checksum its parent
+	// names, so it is never used: the real one is fetched instead.
+	raw := bytes.Replace(mustDecodeZstd(t, b), []byte("file03"), []byte("file0X"), 1)
+	must(t, os.WriteFile(idxPath, mustEncodeZstd(t, raw), 0o644))
+	repo2 := e.client(t, p)
+	mp2 := e.mount(t, repo2, "origin:main")
+	e.waitPrefetch(t, repo2, mp2)
+	if b, err := os.ReadFile(filepath.Join(mp2, "dir03/file03")); err != nil || string(b) != "file 3\n" {
+		t.Fatalf("with an altered index: %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(mp2, "dir03/file0X")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a name only the altered index has: %v", err)
+	}
+}
+
+func mustChecksum(t *testing.T, s string) object.Checksum {
+	t.Helper()
+	c, err := object.ParseChecksum(s)
+	must(t, err)
+	return c
+}
+
+func mustDecodeZstd(t *testing.T, b []byte) []byte {
+	t.Helper()
+	d, err := zstd.NewReader(nil)
+	must(t, err)
+	defer d.Close()
+	out, err := d.DecodeAll(b, nil)
+	must(t, err)
+	return out
+}
+
+func mustEncodeZstd(t *testing.T, b []byte) []byte {
+	t.Helper()
+	e, err := zstd.NewWriter(nil)
+	must(t, err)
+	defer e.Close()
+	return e.EncodeAll(b, nil)
 }

@@ -1,0 +1,293 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+
+	"arbor/store/index"
+	"arbor/store/object"
+)
+
+// A tree index is arbor's addition to a published repository: for one
+// commit, every dirtree and dirmeta it reaches and the header and size of
+// every file, in one zstd-compressed file. A client mounting the commit
+// fetches it once instead of a request per directory and per file header.
+// ostree ignores it. The dirtrees and dirmetas in it are checked against
+// their checksums like any object; the file headers are claims that a
+// client checks when it fetches each file.
+//
+// Layout (little-endian): magic, then a count of metadata objects, each
+// type (u8), length (u32) and bytes; then a count of files, each checksum
+// (32 bytes), size (u64), header length (u32) and header bytes (the
+// canonical content header).
+const treeIndexMagic = "ARBORTI1"
+
+// Limits on what a parser accepts, against hostile input.
+const (
+	maxTreeIndex       = 1 << 30 // uncompressed bytes
+	maxTreeIndexHeader = 1 << 20 // one file header
+)
+
+// TreeIndexPath is where a repository keeps a commit's tree index.
+func TreeIndexPath(c object.Checksum) string {
+	return "extensions/arbor/trees/" + c.String() + ".treeindex"
+}
+
+// TreeIndex is a parsed tree index.
+type TreeIndex struct {
+	Meta  []IndexedMeta
+	Files []IndexedFile
+}
+
+// IndexedMeta is a dirtree or dirmeta, checked against its checksum.
+type IndexedMeta struct {
+	Ref  index.Ref
+	Data []byte
+}
+
+// IndexedFile is a file's header and size, as the publisher claims them.
+type IndexedFile struct {
+	Checksum object.Checksum
+	Size     uint64
+	Header   object.FileHeader
+}
+
+// BuildTreeIndex makes the tree index of a commit the repository holds
+// whole.
+func (r *Repo) BuildTreeIndex(commit object.Checksum) ([]byte, error) {
+	root, err := r.RootNode(commit)
+	if err != nil {
+		return nil, err
+	}
+	ti := &TreeIndex{}
+	seen := map[index.Ref]bool{}
+	addMeta := func(ref index.Ref) error {
+		if seen[ref] {
+			return nil
+		}
+		seen[ref] = true
+		b, err := r.ReadMeta(ref.Checksum, ref.Type)
+		if err != nil {
+			return err
+		}
+		ti.Meta = append(ti.Meta, IndexedMeta{Ref: ref, Data: b})
+		return nil
+	}
+	// Breadth-first, so a reader meets the top of the tree first.
+	queue := []Node{root}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		if err := addMeta(index.Ref{Checksum: n.Meta, Type: object.TypeDirMeta}); err != nil {
+			return nil, err
+		}
+		tref := index.Ref{Checksum: n.Tree, Type: object.TypeDirTree}
+		if seen[tref] {
+			continue
+		}
+		if err := addMeta(tref); err != nil {
+			return nil, err
+		}
+		t, err := r.ReadDirTree(n.Tree)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range t.Files {
+			fref := index.Ref{Checksum: f.Checksum, Type: object.TypeFile}
+			if seen[fref] {
+				continue
+			}
+			seen[fref] = true
+			ct, err := r.OpenContent(f.Checksum)
+			if err != nil {
+				return nil, err
+			}
+			ti.Files = append(ti.Files, IndexedFile{Checksum: f.Checksum, Size: ct.Size, Header: ct.Header})
+			ct.Close()
+		}
+		for _, d := range t.Dirs {
+			queue = append(queue, Node{IsDir: true, Tree: d.Tree, Meta: d.Meta})
+		}
+	}
+	return ti.Encode()
+}
+
+// Encode writes the index in its published form.
+func (ti *TreeIndex) Encode() ([]byte, error) {
+	var raw bytes.Buffer
+	le := binary.LittleEndian
+	raw.WriteString(treeIndexMagic)
+	binary.Write(&raw, le, uint64(len(ti.Meta)))
+	for _, m := range ti.Meta {
+		raw.WriteByte(byte(m.Ref.Type))
+		binary.Write(&raw, le, uint32(len(m.Data)))
+		raw.Write(m.Data)
+	}
+	binary.Write(&raw, le, uint64(len(ti.Files)))
+	for _, f := range ti.Files {
+		h := f.Header.Marshal()
+		raw.Write(f.Checksum[:])
+		binary.Write(&raw, le, f.Size)
+		binary.Write(&raw, le, uint32(len(h)))
+		raw.Write(h)
+	}
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression))
+	if err != nil {
+		return nil, err
+	}
+	defer enc.Close()
+	return enc.EncodeAll(raw.Bytes(), nil), nil
+}
+
+// ParseTreeIndex decodes a tree index, checking every dirtree and dirmeta
+// against its checksum and every file header's form.
+func ParseTreeIndex(b []byte) (*TreeIndex, error) {
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxTreeIndex), zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return nil, err
+	}
+	defer dec.Close()
+	raw, err := dec.DecodeAll(b, nil)
+	if err != nil {
+		return nil, fmt.Errorf("tree index: %w", err)
+	}
+	p := treeIndexParser{b: raw}
+	if string(p.take(len(treeIndexMagic))) != treeIndexMagic {
+		return nil, errors.New("tree index: bad magic")
+	}
+	ti := &TreeIndex{}
+	for n := p.u64(); n > 0 && p.err == nil; n-- {
+		tb := p.take(1)
+		data := p.take(int(p.u32()))
+		if p.err != nil {
+			break
+		}
+		t := object.Type(tb[0])
+		if t != object.TypeDirTree && t != object.TypeDirMeta {
+			return nil, fmt.Errorf("tree index: object of type %d", t)
+		}
+		ref := index.Ref{Checksum: object.Sha256(data), Type: t}
+		if err := ValidateMeta(ref, data); err != nil {
+			return nil, fmt.Errorf("tree index: %w", err)
+		}
+		ti.Meta = append(ti.Meta, IndexedMeta{Ref: ref, Data: data})
+	}
+	for n := p.u64(); n > 0 && p.err == nil; n-- {
+		var f IndexedFile
+		copy(f.Checksum[:], p.take(32))
+		f.Size = p.u64()
+		hl := p.u32()
+		if hl > maxTreeIndexHeader {
+			return nil, fmt.Errorf("tree index: header of %d bytes", hl)
+		}
+		h := p.take(int(hl))
+		if p.err != nil {
+			break
+		}
+		if f.Header, err = object.ParseContentHeader(h); err != nil {
+			return nil, fmt.Errorf("tree index: %s: %w", object.Name(f.Checksum, object.TypeFile), err)
+		}
+		if err := f.Header.Validate(); err != nil {
+			return nil, fmt.Errorf("tree index: %s: %w", object.Name(f.Checksum, object.TypeFile), err)
+		}
+		if f.Header.IsSymlink() && f.Size != 0 {
+			return nil, fmt.Errorf("tree index: %s: a symlink with a size", object.Name(f.Checksum, object.TypeFile))
+		}
+		ti.Files = append(ti.Files, f)
+	}
+	if p.err != nil {
+		return nil, fmt.Errorf("tree index: %w", p.err)
+	}
+	if len(p.b) != 0 {
+		return nil, fmt.Errorf("tree index: %d bytes after the end", len(p.b))
+	}
+	return ti, nil
+}
+
+type treeIndexParser struct {
+	b   []byte
+	err error
+}
+
+var errShort = errors.New("truncated")
+
+func (p *treeIndexParser) take(n int) []byte {
+	if p.err != nil || n < 0 || n > len(p.b) {
+		if p.err == nil {
+			p.err = errShort
+		}
+		return make([]byte, max(n, 1))[:max(n, 0)]
+	}
+	out := p.b[:n]
+	p.b = p.b[n:]
+	return out
+}
+
+func (p *treeIndexParser) u32() uint32 {
+	b := p.take(4)
+	if p.err != nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(b)
+}
+
+func (p *treeIndexParser) u64() uint64 {
+	b := p.take(8)
+	if p.err != nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(b)
+}
+
+// WriteExtensionFile writes a file of arbor's own under the repository
+// (rel starts with extensions/arbor/), atomically.
+func (r *Repo) WriteExtensionFile(rel string, data []byte) error {
+	p := filepath.Join(r.path, rel)
+	if !strings.HasPrefix(filepath.Clean(rel), "extensions/arbor/") {
+		return fmt.Errorf("%s: not an arbor extension file", rel)
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return writeFileAtomic(p, data, 0o644, r.fsync)
+}
+
+// WriteTreeIndexes writes the tree index of every ref's commit that has
+// none yet, for clients that mount them.
+func (r *Repo) WriteTreeIndexes(ctx context.Context) error {
+	refs, err := r.Refs()
+	if err != nil {
+		return err
+	}
+	done := map[object.Checksum]bool{}
+	for _, name := range SortedRefNames(refs) {
+		c := refs[name]
+		if done[c] || r.IsPartial(c) {
+			continue
+		}
+		done[c] = true
+		p := filepath.Join(r.path, TreeIndexPath(c))
+		if _, err := os.Stat(p); err == nil {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b, err := r.BuildTreeIndex(c)
+		if err != nil {
+			return fmt.Errorf("tree index of %s (ref %s): %w", c, name, err)
+		}
+		if err := r.WriteExtensionFile(TreeIndexPath(c), b); err != nil {
+			return fmt.Errorf("writing the tree index of %s: %w", c, err)
+		}
+	}
+	return nil
+}
