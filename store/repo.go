@@ -109,6 +109,38 @@ func Init(path string, mode Mode) (*Repo, error) {
 	return Open(path)
 }
 
+// DefaultPath is the repository used when none is named, as flatpak has
+// installations: the system one for root, else one per user.
+func DefaultPath() (string, error) {
+	switch {
+	case os.Geteuid() == 0:
+		return "/var/lib/arbor/repo", nil
+	case os.Getenv("XDG_DATA_HOME") != "":
+		return filepath.Join(os.Getenv("XDG_DATA_HOME"), "arbor", "repo"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no home directory for the default repository: %w", err)
+	}
+	return filepath.Join(home, ".local", "share", "arbor", "repo"), nil
+}
+
+// EnsureRepo creates a bare-user repository (for checkouts and mounts) at
+// path unless one is there.
+func EnsureRepo(path string) error {
+	if _, err := os.Stat(filepath.Join(path, "config")); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	r, err := Init(path, ModeBareUser)
+	if err != nil {
+		return fmt.Errorf("creating the repository %s: %w", path, err)
+	}
+	return r.Close()
+}
+
 // Open opens an existing repository.
 func Open(path string) (*Repo, error) {
 	b, err := os.ReadFile(filepath.Join(path, "config"))

@@ -28,6 +28,7 @@ step "$arbor" --repo=repo cat demo/stable /usr/lib/os-release
 printf 'NAME=Arbor Demo\nVERSION_ID=2\n' > tree/usr/lib/os-release
 printf 'new in 2\n' > tree/usr/share/doc/arbor/NEWS
 rm tree/usr/share/doc/arbor/big.txt
+head -c 4000000 /dev/urandom > tree/usr/share/doc/arbor/data.bin
 step "$arbor" --repo=repo commit -b demo/stable -s "Release 2" --add-metadata-string=version=2 --tree=dir=tree
 step "$arbor" --repo=repo log demo/stable
 step "$arbor" --repo=repo diff demo/stable^ demo/stable
@@ -42,7 +43,7 @@ step "$arbor" --repo=repo summary -u
 port=$((20000 + RANDOM % 20000))
 "$arbor" --repo=repo serve --addr=127.0.0.1:$port >/dev/null &
 server=$!
-trap 'kill $server 2>/dev/null' EXIT
+trap 'mountpoint -q mnt && "$arbor" --repo=lazy umount mnt; kill $server 2>/dev/null' EXIT
 for _ in $(seq 50); do curl -sf -o /dev/null http://127.0.0.1:$port/config 2>/dev/null && break; sleep 0.1; done
 step "$arbor" --repo=client init --mode=bare-user
 step "$arbor" --repo=client remote add --no-gpg-verify origin http://127.0.0.1:$port/
@@ -50,6 +51,21 @@ step "$arbor" --repo=client remote refs origin
 step "$arbor" --repo=client pull origin demo/stable
 step "$arbor" --repo=client log origin:demo/stable
 step "$arbor" --repo=client fsck
+
+# The same commit mounted lazily in a third repository: the mount answers
+# at once, and only what is read is fetched (and verified, and kept).
+step "$arbor" --repo=lazy init --mode=bare-user
+step "$arbor" --repo=lazy remote add --no-gpg-verify origin http://127.0.0.1:$port/
+mkdir -p mnt
+step "$arbor" --repo=lazy mount --no-prefetch origin:demo/stable mnt
+step ls -l mnt/usr/share/doc/arbor
+step cat mnt/usr/lib/os-release
+step "$arbor" --repo=lazy mounts
+fetched=$("$arbor" --repo=lazy mounts --json | grep -o '"bytes_fetched": [0-9]*' | grep -o '[0-9]*$')
+published=$(du -sb repo/objects | cut -f1)
+echo
+echo "Reading os-release through the mount fetched $fetched bytes; the published objects are $published bytes."
+step "$arbor" --repo=lazy umount mnt
 
 if command -v ostree >/dev/null; then
 	echo

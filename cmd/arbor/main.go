@@ -105,34 +105,14 @@ func (a *app) resolveRepoPath() (string, error) {
 	return defaultRepo()
 }
 
-// defaultRepo is the repository used when none is named, as flatpak has
-// installations: the system one for root, else one per user. It is
-// created (bare-user, for checkouts and mounts) on first use.
+// defaultRepo is the repository used when none is named (see
+// store.DefaultPath), created on first use.
 func defaultRepo() (string, error) {
-	var p string
-	switch {
-	case os.Geteuid() == 0:
-		p = "/var/lib/arbor/repo"
-	case os.Getenv("XDG_DATA_HOME") != "":
-		p = filepath.Join(os.Getenv("XDG_DATA_HOME"), "arbor", "repo")
-	default:
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", errors.New("no repository given (--repo=PATH or OSTREE_REPO) and no home directory for the default one")
-		}
-		p = filepath.Join(home, ".local", "share", "arbor", "repo")
+	p, err := store.DefaultPath()
+	if err != nil {
+		return "", fmt.Errorf("no repository given (--repo=PATH or OSTREE_REPO): %w", err)
 	}
-	if _, err := os.Stat(filepath.Join(p, "config")); errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return "", err
-		}
-		r, err := store.Init(p, store.ModeBareUser)
-		if err != nil {
-			return "", fmt.Errorf("creating the default repository: %w", err)
-		}
-		r.Close()
-	}
-	return p, nil
+	return p, store.EnsureRepo(p)
 }
 
 func (a *app) openRepo() (*store.Repo, error) {

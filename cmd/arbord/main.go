@@ -14,23 +14,34 @@ import (
 	"syscall"
 
 	"arbor/mountd"
+	"arbor/store"
 )
 
 func main() {
-	repo := flag.String("repo", "", "repository whose mounts this daemon serves (required)")
+	repo := flag.String("repo", "", "repository whose mounts this daemon serves (default: /var/lib/arbor/repo for root, else the per-user one)")
 	idle := flag.Bool("exit-when-idle", false, "exit once the last mount is gone")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: arbord --repo=PATH [--exit-when-idle]\n\nexample:\n  arbord --repo=/var/lib/arbor/repo\n\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: arbord [--repo=PATH] [--exit-when-idle]\n\nexample:\n  arbord --repo=/var/lib/arbor/repo\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if *repo == "" || flag.NArg() > 0 {
+	if flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
+	logger := log.New(os.Stderr, "arbord: ", log.LstdFlags)
+	if *repo == "" {
+		p, err := store.DefaultPath()
+		if err == nil {
+			err = store.EnsureRepo(p)
+		}
+		if err != nil {
+			logger.Fatal(err)
+		}
+		*repo = p
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger := log.New(os.Stderr, "arbord: ", log.LstdFlags)
 	if err := mountd.Run(ctx, mountd.Options{Repo: *repo, ExitWhenIdle: *idle, Logf: logger.Printf}); err != nil {
 		logger.Print(err)
 		os.Exit(1)

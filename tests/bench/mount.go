@@ -301,9 +301,9 @@ func bigReadScenario() *scenario {
 	}
 }
 
-// coldFindScenario: find over a remote commit mounted just now, nothing
-// fetched (metadata only: find reads no file), against find over the same
-// mount once warm.
+// coldFindScenario: mount a remote commit and find over it at once,
+// nothing fetched before (metadata only: find reads no file; the mount
+// loads the commit's tree index), against find over such a mount once warm.
 func coldFindScenario() *scenario {
 	const name = "mount-cold-find"
 	var srv *nginx.Server
@@ -324,7 +324,7 @@ func coldFindScenario() *scenario {
 				return err
 			}
 			for _, s := range [][]string{
-				{e.arbor, "--repo=" + warm.repo(e), "mount", "--no-prefetch", "origin:bench", warm.mnt(e)},
+				{e.arbor, "--repo=" + warm.repo(e), "mount", "origin:bench", warm.mnt(e)},
 				sh("find " + warm.mnt(e) + " >/dev/null"),
 			} {
 				if _, err := run(e, s); err != nil {
@@ -336,7 +336,7 @@ func coldFindScenario() *scenario {
 		tools: []tool{
 			{name: "arbor", prepare: func(e *env) error { return cold.prepare(e, e.arbor) },
 				argv: func(e *env) []string {
-					return sh(fmt.Sprintf("%s --repo=%s mount --no-prefetch origin:bench %s >/dev/null && find %s >/dev/null",
+					return sh(fmt.Sprintf("%s --repo=%s mount origin:bench %s >/dev/null && find %s >/dev/null",
 						e.arbor, cold.repo(e), cold.mnt(e), cold.mnt(e)))
 				},
 				clean: func(e *env) error {
