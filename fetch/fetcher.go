@@ -255,7 +255,7 @@ func (f *Fetcher) ReadMeta(ctx context.Context, ref index.Ref) ([]byte, error) {
 	if b, err := f.repo.ReadMeta(ref.Checksum, ref.Type); err == nil || !errors.Is(err, store.ErrObjectMissing) {
 		return b, err
 	}
-	if b, ok := f.fromIndex(ctx, ref); ok {
+	if b, ok := f.fromIndex(ref); ok {
 		return b, nil
 	}
 	if err := f.Fetch(ctx, ref); err != nil {
@@ -309,9 +309,7 @@ func (f *Fetcher) LoadTreeIndex(ctx context.Context, commit object.Checksum) (bo
 	return run(ctx)
 }
 
-// LoadTreeIndexAsync is LoadTreeIndex in the background, counted as
-// loading from the moment it is called, so that lookups made right after
-// wait for it rather than fetching object by object.
+// LoadTreeIndexAsync is LoadTreeIndex in the background.
 func (f *Fetcher) LoadTreeIndexAsync(ctx context.Context, commit object.Checksum, done func(bool, error)) {
 	run, wait := f.startIndex(commit)
 	go func() {
@@ -411,29 +409,13 @@ func (f *Fetcher) loadTreeIndex(ctx context.Context, commit object.Checksum) (bo
 	return true, nil
 }
 
-// fromIndex answers from a tree index, waiting for those being loaded: one
-// request that answers everything is better than one per object.
-func (f *Fetcher) fromIndex(ctx context.Context, ref index.Ref) ([]byte, bool) {
-	f.indexedMu.Lock()
-	b, ok := f.indexed[ref]
-	var waits []chan struct{}
-	for _, w := range f.loading {
-		waits = append(waits, w)
-	}
-	f.indexedMu.Unlock()
-	if ok || len(waits) == 0 {
-		return b, ok
-	}
-	for _, w := range waits {
-		select {
-		case <-w:
-		case <-ctx.Done():
-			return nil, false
-		}
-	}
+// fromIndex answers from a loaded tree index. It does not wait for one
+// being loaded: the first read after a mount should not wait for the
+// whole index, and the few objects fetched twice meanwhile cost less.
+func (f *Fetcher) fromIndex(ref index.Ref) ([]byte, bool) {
 	f.indexedMu.Lock()
 	defer f.indexedMu.Unlock()
-	b, ok = f.indexed[ref]
+	b, ok := f.indexed[ref]
 	return b, ok
 }
 
@@ -521,7 +503,6 @@ func (f *Fetcher) describe1(ctx context.Context, c object.Checksum) (Described, 
 	} else if !errors.Is(err, store.ErrObjectMissing) {
 		return Described{}, true, err
 	}
-	f.fromIndex(ctx, index.Ref{}) // lets a tree index being loaded answer first
 	f.claimsMu.Lock()
 	d, ok := f.claims[c]
 	f.claimsMu.Unlock()

@@ -155,6 +155,10 @@ func (c *Client) Unmount(ctx context.Context, mountpoint string) error {
 	return c.do(ctx, http.MethodDelete, "/v1/mounts?mountpoint="+url.QueryEscape(mountpoint), nil, nil)
 }
 
+// readyEnv names the descriptor a daemon started by EnsureDaemon closes
+// once it listens.
+const readyEnv = "ARBORD_READY_FD"
+
 // EnsureDaemon starts the repository's daemon with argv unless one
 // already answers, and waits until it does. The daemon runs in its own
 // session with its output in the repository's mountd.log.
@@ -173,32 +177,38 @@ func EnsureDaemon(ctx context.Context, repo string, argv []string) (*Client, err
 		return nil, err
 	}
 	defer logf.Close()
+	// The daemon says it is listening by closing its end of a pipe.
+	ready, readyW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer ready.Close()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{readyW}
+	cmd.Env = append(os.Environ(), readyEnv+"=3")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	readyW.Close()
+	if err != nil {
 		return nil, fmt.Errorf("starting the arbor daemon: %w", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if _, err := c.List(ctx); err == nil {
-			return c, nil
-		}
-		select {
-		case err := <-exited:
-			// Another daemon may have won the race to start.
-			if _, lerr := c.List(ctx); lerr == nil {
-				return c, nil
-			}
-			return nil, fmt.Errorf("the arbor daemon exited (%v); see %s", err, LogPath(repo))
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the arbor daemon did not answer within 15s; see %s", LogPath(repo))
-		}
+	go cmd.Wait()
+	signalled := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, ready)
+		close(signalled)
+	}()
+	select {
+	case <-signalled:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(15 * time.Second):
+		return nil, fmt.Errorf("the arbor daemon did not answer within 15s; see %s", LogPath(repo))
 	}
+	// Listening, or gone (another daemon may have won the race to start).
+	if _, err := c.List(ctx); err != nil {
+		return nil, fmt.Errorf("the arbor daemon is not answering (%v); see %s", err, LogPath(repo))
+	}
+	return c, nil
 }

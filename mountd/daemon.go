@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -162,6 +163,10 @@ func Run(ctx context.Context, o Options) error {
 	os.Chmod(sock, 0o600)
 	srv := &http.Server{Handler: d.handler(), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
+	if fd, err := strconv.Atoi(os.Getenv(readyEnv)); err == nil && fd > 2 {
+		os.NewFile(uintptr(fd), "ready").Close()
+		os.Unsetenv(readyEnv)
+	}
 	o.Logf("serving %s on %s", o.Repo, sock)
 
 	select {
@@ -438,8 +443,6 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 	if lazy.f != nil && !req.NoPrefetch {
 		m.pf = &progress{}
 		profile := d.loadProfile(req.Source)
-		// The loading starts before the mount answers, so that lookups
-		// wait for the tree index rather than racing it.
 		indexed := make(chan bool, 1)
 		lazy.f.LoadTreeIndexAsync(pctx, m.commit, func(ok bool, err error) {
 			if err != nil {
