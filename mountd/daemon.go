@@ -127,14 +127,11 @@ type PrefetchInfo struct {
 // Run serves until ctx ends (or, with ExitWhenIdle, the last mount goes),
 // then unmounts everything.
 func Run(ctx context.Context, o Options) error {
-	if o.Logf == nil {
-		o.Logf = func(string, ...any) {}
-	}
-	r, err := store.Open(o.Repo)
+	d, err := open(&o)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
+	defer d.repo.Close()
 	if err := os.MkdirAll(dataDir(o.Repo), 0o755); err != nil {
 		return err
 	}
@@ -146,7 +143,8 @@ func Run(ctx context.Context, o Options) error {
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		return fmt.Errorf("another arbor daemon serves %s", o.Repo)
 	}
-	d := newDaemon(r, o)
+	lock.Truncate(0)
+	lock.WriteString(strconv.Itoa(os.Getpid()) + "\n")
 	d.cleanStale()
 
 	sock := SocketPath(o.Repo)
@@ -181,23 +179,42 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
-func newDaemon(r *store.Repo, o Options) *Daemon {
-	return &Daemon{repo: r, opts: o, priv: os.Geteuid() == 0,
-		fetchers: map[string]*fetch.Fetcher{}, mounts: map[string]*mount{}, idle: make(chan struct{}, 1)}
-}
-
-// Foreground serves one mount in this process, without a control socket,
-// until ctx ends or the mount is unmounted from outside.
-func Foreground(ctx context.Context, o Options, req MountRequest, ready func(*MountInfo)) error {
+// open opens the repository for a daemon.
+func open(o *Options) (*Daemon, error) {
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
 	r, err := store.Open(o.Repo)
 	if err != nil {
+		return nil, err
+	}
+	return &Daemon{repo: r, opts: *o, priv: os.Geteuid() == 0,
+		fetchers: map[string]*fetch.Fetcher{}, mounts: map[string]*mount{}, idle: make(chan struct{}, 1)}, nil
+}
+
+// DaemonPID is the process id of the daemon serving repo, or 0.
+func DaemonPID(repo string) int {
+	f, err := os.Open(lockPath(repo))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	if unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB) == nil {
+		return 0 // nobody holds it
+	}
+	var pid int
+	fmt.Fscan(f, &pid)
+	return pid
+}
+
+// Foreground serves one mount in this process, without a control socket,
+// until ctx ends or the mount is unmounted from outside.
+func Foreground(ctx context.Context, o Options, req MountRequest, ready func(*MountInfo)) error {
+	d, err := open(&o)
+	if err != nil {
 		return err
 	}
-	defer r.Close()
-	d := newDaemon(r, o)
+	defer d.repo.Close()
 	mi, err := d.Mount(ctx, req)
 	if err != nil {
 		return err

@@ -26,6 +26,19 @@ func writeTree(t *testing.T, dir string, files map[string]string) {
 	}
 }
 
+// newRepo makes a repository of mode in a new directory, with a src
+// directory beside it.
+func newRepo(t *testing.T, mode Mode) (r *Repo, src string) {
+	t.Helper()
+	tmp := t.TempDir()
+	r, err := Init(filepath.Join(tmp, "repo"), mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r, filepath.Join(tmp, "src")
+}
+
 func commitTree(t *testing.T, r *Repo, dir, branch string) object.Checksum {
 	t.Helper()
 	c, _, err := r.CommitDir(context.Background(), dir, CommitOptions{Branch: branch, OwnerUID: -1, OwnerGID: -1,
@@ -166,19 +179,13 @@ func TestValidateRef(t *testing.T) {
 }
 
 func TestCommitRefusesSpecialFiles(t *testing.T) {
-	tmp := t.TempDir()
-	r, err := Init(filepath.Join(tmp, "repo"), ModeArchive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	src := filepath.Join(tmp, "src")
+	r, src := newRepo(t, ModeArchive)
 	writeTree(t, src, map[string]string{"sub/ok": "x"})
 	fifo := filepath.Join(src, "sub", "pipe")
 	if err := mkfifo(fifo); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = r.CommitDir(context.Background(), src, CommitOptions{Branch: "main", OwnerUID: -1, OwnerGID: -1})
+	_, _, err := r.CommitDir(context.Background(), src, CommitOptions{Branch: "main", OwnerUID: -1, OwnerGID: -1})
 	if err == nil || !strings.Contains(err.Error(), fifo) {
 		t.Fatalf("error %v does not name %s", err, fifo)
 	}

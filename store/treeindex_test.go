@@ -14,13 +14,7 @@ import (
 )
 
 func TestTreeIndexRoundTrip(t *testing.T) {
-	tmp := t.TempDir()
-	r, err := Init(filepath.Join(tmp, "repo"), ModeArchive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	src := filepath.Join(tmp, "src")
+	r, src := newRepo(t, ModeArchive)
 	writeTree(t, src, map[string]string{"a": "alpha", "d/b": "beta", "d/e/c": "", "same1": "x", "d/same2": "x"})
 	if err := os.Symlink("a", filepath.Join(src, "link")); err != nil {
 		t.Fatal(err)

@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"arbor/mountd"
 	"arbor/tests/nginx"
 )
 
@@ -62,12 +62,10 @@ func publishTree(e *env, dir string) (*nginx.Server, error) {
 // stopDaemon ends the arbor daemon of repo and waits for it, so the next
 // run starts from nothing.
 func stopDaemon(repo string) {
-	out, err := exec.Command("pgrep", "-f", "arbord --repo="+repo+" ").Output()
-	if err != nil {
+	pid := mountd.DaemonPID(repo)
+	if pid == 0 {
 		return
 	}
-	var pid int
-	fmt.Sscan(string(out), &pid)
 	syscall.Kill(pid, syscall.SIGTERM)
 	for i := 0; i < 400 && syscall.Kill(pid, 0) == nil; i++ {
 		time.Sleep(25 * time.Millisecond)
@@ -76,12 +74,10 @@ func stopDaemon(repo string) {
 
 // daemonRSS is the resident memory of repo's daemon, in bytes.
 func daemonRSS(repo string) int64 {
-	out, err := exec.Command("pgrep", "-f", "arbord --repo="+repo+" ").Output()
-	if err != nil {
+	pid := mountd.DaemonPID(repo)
+	if pid == 0 {
 		return 0
 	}
-	var pid int
-	fmt.Sscan(string(out), &pid)
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
@@ -124,21 +120,11 @@ func (c remoteClient) prepare(e *env, bin string) error {
 }
 
 func (c remoteClient) clean(e *env) error {
-	if mounted(c.mnt(e)) {
+	if mountd.IsArborMount(c.mnt(e)) {
 		run(e, []string{e.arbor, "--repo=" + c.repo(e), "umount", c.mnt(e)})
 	}
 	stopDaemon(c.repo(e))
 	return e.unmountFresh(c.fs(e))
-}
-
-func mounted(dir string) bool {
-	b, _ := os.ReadFile("/proc/self/mountinfo")
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) > 4 && f[4] == dir {
-			return true
-		}
-	}
-	return false
 }
 
 // firstByteScenario: from nothing to the first byte of the deepest file:

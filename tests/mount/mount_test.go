@@ -22,6 +22,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 
+	"arbor/mountd"
 	"arbor/store"
 	"arbor/store/object"
 	"arbor/tests/fixture"
@@ -56,12 +57,10 @@ func (e *env) initRepo(t *testing.T, repo, mode string) {
 
 // stopDaemon ends the daemon of repo, if any, and waits for it.
 func stopDaemon(t *testing.T, repo string) {
-	out, err := exec.Command("pgrep", "-f", "arbord --repo="+repo+" ").Output()
-	if err != nil {
+	pid := mountd.DaemonPID(repo)
+	if pid == 0 {
 		return
 	}
-	var pid int
-	fmt.Sscan(string(out), &pid)
 	syscall.Kill(pid, syscall.SIGTERM)
 	for i := 0; i < 200; i++ {
 		if syscall.Kill(pid, 0) != nil {
@@ -278,6 +277,15 @@ func (e *env) client(t *testing.T, p published) string {
 	return repo
 }
 
+// remoteMount publishes lazyTree, makes a client of it and mounts
+// origin:main there with flags.
+func (e *env) remoteMount(t *testing.T, flags ...string) (published, string, string) {
+	t.Helper()
+	p := e.publish(t, lazyTree())
+	repo := e.client(t, p)
+	return p, repo, e.mount(t, repo, "origin:main", flags...)
+}
+
 // lazyTree has a deep file, a big file and enough other files and
 // directories that fetching everything would show.
 func lazyTree() map[string]string {
@@ -351,7 +359,7 @@ func TestRemoteMountFetchesOnlyWhatIsRead(t *testing.T) {
 	// and stat of everything need no request.
 	mp2 := e.mount(t, repo, "origin:main")
 	e.waitPrefetch(t, repo, mp2)
-	must(t, p.srv.ResetLog())
+	resetWhenQuiet(t, p.srv)
 	out, err := exec.Command("find", mp2, "-printf", "%M %s %p\n").CombinedOutput()
 	if err != nil {
 		t.Fatalf("find: %v\n%s", err, out)
@@ -368,12 +376,21 @@ func TestRemoteMountFetchesOnlyWhatIsRead(t *testing.T) {
 
 func TestConcurrentReadersOneGET(t *testing.T) {
 	e := setup(t)
-	p := e.publish(t, lazyTree())
-	repo := e.client(t, p)
-	mp := e.mount(t, repo, "origin:main", "--no-prefetch")
+	p, _, mp := e.remoteMount(t, "--no-prefetch")
 	f := filepath.Join(mp, "big/blob")
 	if _, err := os.Stat(f); err != nil { // the lookup reads the header only
 		t.Fatal(err)
+	}
+	// nginx logs a response after sending it: wait for that line before
+	// emptying the log, or it lands after.
+	obj := e.objectOf(t, p.repo, "/big/blob")
+	for i := 0; i < 100; i++ {
+		reqs, err := p.srv.Requests()
+		must(t, err)
+		if slices.ContainsFunc(reqs, func(r nginx.Request) bool { return r.Path == obj }) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	must(t, p.srv.ResetLog())
 	want := noise(1, 4<<20)
@@ -399,7 +416,6 @@ func TestConcurrentReadersOneGET(t *testing.T) {
 	}
 	reqs, err := p.srv.Requests()
 	must(t, err)
-	obj := e.objectOf(t, p.repo, "/big/blob")
 	n := 0
 	for _, r := range reqs {
 		if r.Path == obj {
@@ -413,9 +429,7 @@ func TestConcurrentReadersOneGET(t *testing.T) {
 
 func TestOfflineReadsCachedFailsUncached(t *testing.T) {
 	e := setup(t)
-	p := e.publish(t, lazyTree())
-	repo := e.client(t, p)
-	mp := e.mount(t, repo, "origin:main", "--no-prefetch", "--fetch-timeout=2s")
+	p, _, mp := e.remoteMount(t, "--no-prefetch", "--fetch-timeout=2s")
 	if _, err := os.ReadFile(filepath.Join(mp, "big/blob")); err != nil {
 		t.Fatal(err)
 	}
@@ -471,24 +485,11 @@ func TestCorruptObjectIsRefused(t *testing.T) {
 // daemonPid finds the daemon serving repo.
 func daemonPid(t *testing.T, repo string) int {
 	t.Helper()
-	out, err := exec.Command("pgrep", "-f", "arbord --repo="+repo+" ").Output()
-	if err != nil {
-		t.Fatalf("no arbord for %s: %v", repo, err)
+	pid := mountd.DaemonPID(repo)
+	if pid == 0 {
+		t.Fatalf("no arbord for %s", repo)
 	}
-	var pid int
-	fmt.Sscan(string(out), &pid)
 	return pid
-}
-
-func isMounted(mp string) bool {
-	b, _ := os.ReadFile("/proc/self/mountinfo")
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && f[4] == mp {
-			return true
-		}
-	}
-	return false
 }
 
 func TestKilledDaemonLeavesNoStaleMount(t *testing.T) {
@@ -516,7 +517,7 @@ func TestKilledDaemonLeavesNoStaleMount(t *testing.T) {
 				other := e.mount(t, repo, "main") // starts a new daemon
 				e.run(t, repo, "umount", other)
 			}
-			if isMounted(mp) {
+			if mountd.IsArborMount(mp) {
 				t.Fatalf("%s is still mounted after the %s", mp, cleaner)
 			}
 		})
@@ -525,9 +526,7 @@ func TestKilledDaemonLeavesNoStaleMount(t *testing.T) {
 
 func TestMountsListAndUnmount(t *testing.T) {
 	e := setup(t)
-	p := e.publish(t, lazyTree())
-	repo := e.client(t, p)
-	mp := e.mount(t, repo, "origin:main", "--no-prefetch")
+	p, repo, mp := e.remoteMount(t, "--no-prefetch")
 	if _, err := os.ReadFile(filepath.Join(mp, "big/blob")); err != nil {
 		t.Fatal(err)
 	}
@@ -536,12 +535,12 @@ func TestMountsListAndUnmount(t *testing.T) {
 		t.Fatalf("mounts: %+v", ms)
 	}
 	e.run(t, repo, "umount", mp)
-	if isMounted(mp) {
+	if mountd.IsArborMount(mp) {
 		t.Fatal("still mounted after umount")
 	}
 	// The daemon started on demand leaves once nothing is mounted.
 	for i := 0; ; i++ {
-		if err := exec.Command("pgrep", "-f", "arbord --repo="+repo+" ").Run(); err != nil {
+		if mountd.DaemonPID(repo) == 0 {
 			break
 		}
 		if i > 200 {
@@ -557,9 +556,7 @@ func TestMountsListAndUnmount(t *testing.T) {
 
 func TestProfilePrefetchesWhatWasRead(t *testing.T) {
 	e := setup(t)
-	p := e.publish(t, lazyTree())
-	repo := e.client(t, p)
-	mp := e.mount(t, repo, "origin:main", "--no-prefetch")
+	p, repo, mp := e.remoteMount(t, "--no-prefetch")
 	if _, err := os.ReadFile(filepath.Join(mp, "big/blob")); err != nil {
 		t.Fatal(err)
 	}
@@ -588,6 +585,24 @@ func TestProfilePrefetchesWhatWasRead(t *testing.T) {
 	}
 }
 
+// resetWhenQuiet empties nginx's log once it has stopped growing: nginx
+// logs a response after sending it, so a line can come after the client
+// has its answer.
+func resetWhenQuiet(t *testing.T, srv *nginx.Server) {
+	t.Helper()
+	last := -1
+	for i := 0; i < 100; i++ {
+		reqs, err := srv.Requests()
+		must(t, err)
+		if len(reqs) == last {
+			break
+		}
+		last = len(reqs)
+		time.Sleep(50 * time.Millisecond)
+	}
+	must(t, srv.ResetLog())
+}
+
 // noise is incompressible content, the same for the same seed.
 func noise(seed uint64, n int) string {
 	b := make([]byte, n)
@@ -614,9 +629,7 @@ func mustWrite(t *testing.T, path, content string) {
 func TestPartialCommitSurvivesPruneAndFsck(t *testing.T) {
 	e := setup(t)
 	testutil.NeedTool(t, "ostree")
-	p := e.publish(t, lazyTree())
-	repo := e.client(t, p)
-	mp := e.mount(t, repo, "origin:main", "--no-prefetch")
+	p, repo, mp := e.remoteMount(t, "--no-prefetch")
 	if b, err := os.ReadFile(filepath.Join(mp, "a/b/c/d/deep.txt")); err != nil || string(b) != "deep content\n" {
 		t.Fatalf("read: %q, %v", b, err)
 	}
@@ -671,9 +684,7 @@ func TestBrowseRoot(t *testing.T) {
 
 func TestPassthroughReadsLargeFilesFromTheStore(t *testing.T) {
 	e := setup(t)
-	p := e.publish(t, lazyTree())
-	repo := e.client(t, p)
-	mp := e.mount(t, repo, "origin:main", "--passthrough", "--no-prefetch")
+	_, repo, mp := e.remoteMount(t, "--passthrough", "--no-prefetch")
 	want := noise(1, 4<<20)
 	for i := 0; i < 2; i++ {
 		b, err := os.ReadFile(filepath.Join(mp, "big/blob"))
@@ -768,4 +779,76 @@ func mustEncodeZstd(t *testing.T, b []byte) []byte {
 	must(t, err)
 	defer e.Close()
 	return e.EncodeAll(b, nil)
+}
+
+func TestForegroundMount(t *testing.T) {
+	e := setup(t)
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	mustWrite(t, filepath.Join(tree, "file"), "content\n")
+	repo := filepath.Join(dir, "repo")
+	e.initRepo(t, repo, "bare-user")
+	e.run(t, repo, "commit", "-b", "main", "--tree=dir="+tree)
+	mp := filepath.Join(dir, "mnt")
+	must(t, os.Mkdir(mp, 0o755))
+	for _, stop := range []string{"umount", "SIGTERM"} {
+		t.Run(stop, func(t *testing.T) {
+			cmd := exec.Command(e.arbor, "--repo="+repo, "mount", "--foreground", "main", mp)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			must(t, cmd.Start())
+			for i := 0; !mountd.IsArborMount(mp); i++ {
+				if i > 200 {
+					cmd.Process.Kill()
+					t.Fatalf("no mount after 10s: %s", out.String())
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if b, err := os.ReadFile(filepath.Join(mp, "file")); err != nil || string(b) != "content\n" {
+				t.Fatalf("read: %q, %v", b, err)
+			}
+			if stop == "umount" {
+				must(t, unix.Unmount(mp, 0))
+			} else {
+				must(t, cmd.Process.Signal(syscall.SIGTERM))
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("arbor mount --foreground: %v\n%s", err, out.String())
+				}
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				t.Fatal("arbor mount --foreground did not end")
+			}
+			if mountd.IsArborMount(mp) {
+				t.Fatal("still mounted")
+			}
+		})
+	}
+}
+
+func TestMountRefusesUnsignedCommitOnVerifyingRemote(t *testing.T) {
+	e := setup(t)
+	testutil.NeedTool(t, "gpg")
+	p := e.publish(t, lazyTree())
+	key := testutil.NewGPGKey(t, "Arbor Mount Test")
+	repo := filepath.Join(t.TempDir(), "client")
+	e.initRepo(t, repo, "bare-user")
+	e.run(t, repo, "remote", "add", "--gpg-import="+key.Public, "origin", p.srv.URL)
+	mp := filepath.Join(t.TempDir(), "mnt")
+	must(t, os.Mkdir(mp, 0o755))
+	_, errOut, err := testutil.RunErr(e.arbor, "--repo="+repo, "mount", "origin:main", mp)
+	if err == nil {
+		testutil.RunErr(e.arbor, "--repo="+repo, "umount", mp)
+		t.Fatal("mounted an unsigned commit from a remote with a keyring")
+	}
+	if !strings.Contains(errOut, "signature") {
+		t.Fatalf("the refusal does not say why: %s", errOut)
+	}
+	if mountd.IsArborMount(mp) {
+		t.Fatal("mounted anyway")
+	}
 }
