@@ -492,7 +492,7 @@ func daemonPid(t *testing.T, repo string) int {
 	return pid
 }
 
-func TestKilledDaemonLeavesNoStaleMount(t *testing.T) {
+func TestStoppedOrKilledDaemonLeavesNoStaleMount(t *testing.T) {
 	e := setup(t)
 	dir := t.TempDir()
 	tree := filepath.Join(dir, "tree")
@@ -501,6 +501,12 @@ func TestKilledDaemonLeavesNoStaleMount(t *testing.T) {
 	e.initRepo(t, repo, "bare-user")
 	e.run(t, repo, "commit", "-b", "main", "--tree=dir="+tree)
 
+	// SIGTERM: the daemon unmounts everything on its way out.
+	mp := e.mount(t, repo, "main")
+	stopDaemon(t, repo)
+	if mountd.IsArborMount(mp) {
+		t.Fatalf("%s is still mounted after the daemon got SIGTERM", mp)
+	}
 	for _, cleaner := range []string{"umount", "next daemon"} {
 		t.Run(cleaner, func(t *testing.T) {
 			mp := e.mount(t, repo, "main")
