@@ -48,8 +48,14 @@ func dirAttr(out *fuse.Attr) {
 	out.Nlink = 2
 }
 
+// Browse directories change as refs move: their mtime is the minute their
+// listing was made, which makes the kernel drop a cached listing once the
+// attributes are looked up again.
+func listingTime() uint64 { return uint64(time.Now().Truncate(browseTTL).Unix()) }
+
 func (b *browseRoot) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	dirAttr(&out.Attr)
+	out.Mtime = listingTime()
 	out.SetTimeout(browseTTL)
 	return 0
 }
@@ -148,6 +154,7 @@ var (
 
 func (r *refDir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	dirAttr(&out.Attr)
+	out.Mtime = listingTime()
 	out.SetTimeout(browseTTL)
 	return 0
 }
