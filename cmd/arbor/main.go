@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"arbor/sandbox"
 	"arbor/store"
 	"arbor/store/object"
 )
@@ -29,6 +30,7 @@ type app struct {
 }
 
 func main() {
+	sandbox.MaybeInit() // this binary is also the sandbox's init
 	if os.Getenv("GOGC") == "" {
 		// Commits and pulls allocate per file and keep little alive: a
 		// larger heap target cuts the collector's share of a pull by a
@@ -74,7 +76,7 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 		a.refsCmd(), a.revParseCmd(),
 		a.fsckCmd(), a.pruneCmd(), a.reindexCmd(),
 		a.remoteCmd(), a.pullCmd(), a.pullLocalCmd(), a.summaryCmd(), a.gpgSignCmd(), a.serveCmd(),
-		a.mountCmd(), a.umountCmd(), a.mountsCmd(),
+		a.mountCmd(), a.umountCmd(), a.mountsCmd(), a.sandboxCmd(),
 	)
 	return root
 }

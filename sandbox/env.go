@@ -1,0 +1,94 @@
+package sandbox
+
+import "strings"
+
+// unsafeEnv are the variables flatpak removes before starting an app:
+// they would load host code or point at host paths inside the sandbox.
+var unsafeEnv = []string{"LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "TMP", "TMPDIR", "TEMP", "TEMPDIR",
+	"TZDIR", "PYTHONPATH", "PYTHONPYCACHEPREFIX", "PERLLIB", "PERL5LIB", "XCURSOR_PATH", "KRB5CCNAME",
+	"XKB_CONFIG_ROOT", "GIO_EXTRA_MODULES", "GDK_BACKEND"}
+
+// unsafePrefixes are families of such variables.
+var unsafePrefixes = []string{"GST_", "VK_", "__EGL_"}
+
+// Environ makes a sandbox's environment from the host's, as flatpak does:
+// the unsafe variables go, PATH and the XDG directories point inside,
+// then extra (the app's [Environment], then the command line) applies in
+// order; an empty value removes a variable.
+func Environ(host []string, uid int, home string, extra []string) []string {
+	env := map[string]string{}
+	var order []string
+	set := func(k, v string) {
+		if _, ok := env[k]; !ok {
+			order = append(order, k)
+		}
+		env[k] = v
+	}
+	for _, kv := range host {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || unsafeVar(k) {
+			continue
+		}
+		set(k, v)
+	}
+	runtimeDir := "/run/user/" + itoa(uid)
+	for _, kv := range [][2]string{
+		{"PATH", "/app/bin:/usr/bin"},
+		{"XDG_CONFIG_DIRS", "/app/etc/xdg:/etc/xdg"},
+		{"XDG_DATA_DIRS", "/app/share:/usr/share"},
+		{"XDG_RUNTIME_DIR", runtimeDir},
+		{"SHELL", "/bin/sh"},
+		{"HOME", home},
+		{"container", "arbor"},
+	} {
+		set(kv[0], kv[1])
+	}
+	for _, kv := range extra {
+		k, v, _ := strings.Cut(kv, "=")
+		if v == "" {
+			delete(env, k)
+			continue
+		}
+		set(k, v)
+	}
+	out := make([]string, 0, len(env))
+	for _, k := range order {
+		if v, ok := env[k]; ok {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+func unsafeVar(k string) bool {
+	for _, u := range unsafeEnv {
+		if k == u {
+			return true
+		}
+	}
+	for _, p := range unsafePrefixes {
+		if strings.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	var b []byte
+	for n > 0 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+		n /= 10
+	}
+	if neg {
+		b = append([]byte{'-'}, b...)
+	}
+	return string(b)
+}

@@ -1,0 +1,149 @@
+// Package sandbox runs a command the way bubblewrap does for flatpak, in
+// Go and without a setuid helper: new namespaces, a fresh tmpfs root
+// entered with pivot_root, a runtime at /usr and an app at /app mounted
+// read-only from file descriptors, and no way back to privileges.
+//
+// The work inside the namespaces is done by the same binary started again
+// (as runc does): a program that uses Run must call MaybeInit first thing
+// in main (and in TestMain).
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Spec is one sandboxed command.
+type Spec struct {
+	Runtime string   // host directory mounted read-only at /usr
+	App     string   // host directory mounted read-only at /app; "" for none
+	Args    []string // the command: a path, or a name looked up in /app/bin:/usr/bin
+	Env     []string // the command's whole environment
+	Dir     string   // working directory inside; "" for /
+	Network bool     // share the host's network namespace
+	IPC     bool     // share the host's IPC namespace
+	Binds   []Bind   // host paths made visible inside
+	// UID and GID are who the command runs as inside; the caller's ids
+	// unless running as root, when they may be set.
+	UID, GID int
+	UserName string // for the generated /etc/passwd; "user" when empty
+	Features Features
+	Home     string // home directory inside; /home/USER when empty
+}
+
+// Bind makes a host path visible in the sandbox.
+type Bind struct {
+	Source   string // host path, opened without following symlinks
+	Dest     string // absolute path inside
+	Writable bool
+}
+
+// initArg0 marks the binary's second start as the sandbox's init.
+const initArg0 = "arbor-sandbox-init"
+
+// Stdio are the command's standard streams; nil ones are /dev/null.
+type Stdio struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// Run runs the command and returns its exit status (128+N when killed by
+// signal N). The sandbox dies with the caller.
+func Run(ctx context.Context, spec Spec, stdio Stdio) (int, error) {
+	if len(spec.Args) == 0 {
+		return 0, errors.New("sandbox: no command")
+	}
+	if spec.Runtime == "" {
+		return 0, errors.New("sandbox: no runtime")
+	}
+	priv := os.Geteuid() == 0
+	if !priv || spec.UID == 0 && spec.GID == 0 && spec.UserName == "" {
+		spec.UID, spec.GID = os.Getuid(), os.Getgid()
+	}
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer specR.Close()
+	// init writes one byte here once the sandbox is built: an exit without
+	// it is a failure to build, not the command's status.
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		specW.Close()
+		return 0, err
+	}
+	defer readyR.Close()
+	cmd := exec.CommandContext(ctx, "/proc/self/exe")
+	cmd.Args = []string{initArg0}
+	cmd.Env = []string{}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	cmd.ExtraFiles = []*os.File{specR, readyW}
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWCGROUP)
+	if !spec.Network {
+		flags |= unix.CLONE_NEWNET
+	}
+	if !spec.IPC {
+		flags |= unix.CLONE_NEWIPC
+	}
+	attr := &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL, Setsid: true}
+	if !priv {
+		// A user namespace with only the caller mapped, as bubblewrap
+		// makes when it is not setuid; setgroups is denied.
+		attr.Cloneflags |= unix.CLONE_NEWUSER
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: spec.UID, HostID: os.Getuid(), Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: spec.GID, HostID: os.Getgid(), Size: 1}}
+		attr.GidMappingsEnableSetgroups = false
+		// init runs as the caller's uid inside, so exec would drop the
+		// capabilities it has in its new namespace; these it needs to
+		// build the root, and drops before the command starts.
+		attr.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SYS_CHROOT, unix.CAP_NET_ADMIN, unix.CAP_SETPCAP}
+	}
+	cmd.SysProcAttr = attr
+	err = cmd.Start()
+	readyW.Close()
+	if err != nil {
+		specW.Close()
+		return 0, fmt.Errorf("sandbox: starting: %w", err)
+	}
+	err = json.NewEncoder(specW).Encode(spec)
+	specW.Close()
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return 0, fmt.Errorf("sandbox: passing the spec: %w", err)
+	}
+	var b [1]byte
+	n, _ := readyR.Read(b[:])
+	err = cmd.Wait()
+	if n == 0 {
+		return 0, fmt.Errorf("sandbox: could not be set up (the reason is on stderr): %v", err)
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
+		}
+		return ee.ExitCode(), nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sandbox: %w", err)
+	}
+	return 0, nil
+}
+
+// MaybeInit runs the sandbox's init when this process is one, and never
+// returns then.
+func MaybeInit() {
+	if len(os.Args) == 0 || os.Args[0] != initArg0 {
+		return
+	}
+	os.Exit(initMain())
+}

@@ -1,0 +1,208 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"arbor/tests/testutil"
+)
+
+func TestMain(m *testing.M) {
+	MaybeInit()
+	os.Exit(m.Run())
+}
+
+// sh runs a shell script in a sandbox whose runtime is the host's /usr.
+func sh(t *testing.T, spec Spec, script string) (int, string) {
+	t.Helper()
+	if spec.Runtime == "" {
+		spec.Runtime = "/usr"
+	}
+	spec.Args = []string{"sh", "-c", script}
+	spec.Env = append(spec.Env, "PATH=/usr/bin:/bin")
+	var out bytes.Buffer
+	code, err := Run(context.Background(), spec, Stdio{Stdout: &out, Stderr: &out})
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, out.String())
+	}
+	return code, out.String()
+}
+
+func TestExitStatus(t *testing.T) {
+	testutil.Privileged(t)
+	for _, c := range []struct {
+		script string
+		want   int
+	}{{"true", 0}, {"exit 7", 7}, {"kill -9 $$", 128 + 9}} {
+		if code, out := sh(t, Spec{}, c.script); code != c.want {
+			t.Errorf("%q: exit %d, want %d\n%s", c.script, code, c.want, out)
+		}
+	}
+}
+
+func TestConfinement(t *testing.T) {
+	testutil.Privileged(t)
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("host secret\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Each line must fail inside the sandbox.
+	for _, probe := range []string{
+		"touch /usr/arbor-probe",
+		"touch /etc/arbor-probe",
+		"touch /arbor-probe",
+		"cat " + secret,
+		"mount -t tmpfs none /tmp",
+		"test $(ls /proc | grep -c '^[0-9]') -gt 8", // sees host processes
+		"unshare -U true",
+		"unshare -m true",
+		"grep -q '^CapEff:.*[1-9a-f]' /proc/self/status",
+		"grep -q '^NoNewPrivs:.*0' /proc/self/status",
+	} {
+		if code, out := sh(t, Spec{}, probe); code == 0 {
+			t.Errorf("%q succeeded in the sandbox\n%s", probe, out)
+		}
+	}
+	// The seccomp filter's refusals, each with the errno flatpak's gives
+	// (so that a refusal for another reason does not count): ptrace,
+	// TIOCSTI with and without high bits (CVE-2019-10063), AF_PACKET and
+	// AF_KEY sockets, clone3.
+	for _, probe := range []string{
+		`perl -e 'syscall(101, 0, 0, 0, 0); exit($!{EPERM} ? 0 : 1)'`,
+		`perl -e 'my $c = "x"; syscall(16, 0, 0x5412, $c); exit($!{EPERM} ? 0 : 1)'`,
+		`perl -e 'my $c = "x"; syscall(16, 0, 0x100005412, $c); exit($!{EPERM} ? 0 : 1)'`,
+		`perl -e 'socket(my $s, 17, 3, 0); exit($!{EAFNOSUPPORT} ? 0 : 1)'`,
+		`perl -e 'socket(my $s, 15, 3, 2); exit($!{EAFNOSUPPORT} ? 0 : 1)'`,
+		`perl -e 'syscall(435, 0, 0); exit($!{ENOSYS} ? 0 : 1)'`,
+	} {
+		if code, out := sh(t, Spec{}, probe); code != 0 {
+			t.Errorf("%q: not refused as the filter refuses it\n%s", probe, out)
+		}
+	}
+	// With the devel feature, ptrace is allowed.
+	if code, out := sh(t, Spec{Features: Features{Devel: true}}, `perl -e 'exit(syscall(101, 0, 0, 0, 0) == 0 ? 0 : 1)'`); code != 0 {
+		t.Errorf("ptrace(TRACEME) with devel: exit %d\n%s", code, out)
+	}
+	// And these must work.
+	for _, probe := range []string{
+		"touch /tmp/ok",
+		"test -x /bin/sh && test -c /dev/null && echo x > /dev/null",
+		"grep -q '^user:x:' /etc/passwd",
+		"test -d /run/user/$(id -u)",
+		"test $PPID -eq 1", // init is PID 1 and reaps
+	} {
+		if code, out := sh(t, Spec{}, probe); code != 0 {
+			t.Errorf("%q failed in the sandbox (exit %d)\n%s", probe, code, out)
+		}
+	}
+}
+
+func TestNetworkOnlyWhenShared(t *testing.T) {
+	testutil.Privileged(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("hello\n"))
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	probe := "exec 3<>/dev/tcp/127.0.0.1/" + itoa(port) + " && head -n1 <&3"
+	probe = "bash -c '" + probe + "'"
+	if code, out := sh(t, Spec{}, probe); code == 0 {
+		t.Errorf("reached the host's loopback without network\n%s", out)
+	}
+	if code, out := sh(t, Spec{Network: true}, probe); code != 0 || !strings.Contains(out, "hello") {
+		t.Errorf("with network: exit %d\n%s", code, out)
+	}
+}
+
+func TestBindsRefuseSymlinks(t *testing.T) {
+	testutil.Privileged(t)
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real")
+	if err := os.Mkdir(real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(real, "f"), []byte("granted\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	code, out := sh(t, Spec{Binds: []Bind{{Source: real, Dest: "/data"}}}, "cat /data/f && ! touch /data/g")
+	if code != 0 || !strings.Contains(out, "granted") {
+		t.Fatalf("a read-only bind: exit %d\n%s", code, out)
+	}
+	var buf bytes.Buffer
+	_, err := Run(context.Background(), Spec{Runtime: "/usr", Args: []string{"true"},
+		Binds: []Bind{{Source: filepath.Join(dir, "link"), Dest: "/data"}}}, Stdio{Stderr: &buf})
+	if err == nil || !strings.Contains(buf.String(), "symlink") {
+		t.Fatalf("a bind through a symlink: %v\n%s", err, buf.String())
+	}
+}
+
+
+// TestUnprivileged runs the tests above again as an unprivileged user,
+// where the sandbox makes a user namespace of its own.
+func TestEnviron(t *testing.T) {
+	host := []string{"LD_PRELOAD=/evil.so", "GST_PLUGIN_PATH=/x", "LANG=C.UTF-8", "PATH=/sbin", "TERM=xterm"}
+	got := strings.Join(Environ(host, 1000, "/home/u", []string{"FOO=bar", "TERM="}), " ")
+	want := "LANG=C.UTF-8 PATH=/app/bin:/usr/bin XDG_CONFIG_DIRS=/app/etc/xdg:/etc/xdg XDG_DATA_DIRS=/app/share:/usr/share " +
+		"XDG_RUNTIME_DIR=/run/user/1000 SHELL=/bin/sh HOME=/home/u container=arbor FOO=bar"
+	if got != want {
+		t.Fatalf("Environ:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestUnprivileged(t *testing.T) {
+	testutil.Privileged(t)
+	if os.Geteuid() != 0 {
+		t.Skip("already unprivileged")
+	}
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} { // both made 0700
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "sandbox.test")
+	b, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.count=1", "-test.v",
+		"-test.run=^(TestExitStatus|TestConfinement|TestNetworkOnlyWhenShared|TestBindsRefuseSymlinks)$")
+	cmd.Env = []string{testutil.PrivilegedEnv + "=1", "HOME=/tmp", "PATH=/usr/bin:/bin", "TMPDIR=/tmp"}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("as uid 65534: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: TestConfinement") {
+		t.Fatalf("as uid 65534 the tests did not run:\n%s", out)
+	}
+}
