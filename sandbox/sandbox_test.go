@@ -157,7 +157,6 @@ func TestBindsRefuseSymlinks(t *testing.T) {
 	}
 }
 
-
 // TestUnprivileged runs the tests above again as an unprivileged user,
 // where the sandbox makes a user namespace of its own.
 func TestEnviron(t *testing.T) {
