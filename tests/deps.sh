@@ -14,6 +14,8 @@ have mkfs.ext4 || [ -x /sbin/mkfs.ext4 ] || need+=(e2fsprogs)
 have setpriv || need+=(util-linux)
 dpkg -s libseccomp-dev >/dev/null 2>&1 || need+=(libseccomp-dev)
 have gcc || need+=(gcc)
+have pkg-config || need+=(pkg-config)
+have bwrap || need+=(bubblewrap)
 have curl || need+=(curl)
 
 if [ ${#need[@]} -gt 0 ]; then

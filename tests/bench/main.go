@@ -157,6 +157,7 @@ func allScenarios() []*scenario {
 		warmScenario("mount-tar", 1.2, func(dir string) string { return "tar cf - -C " + dir + " . | wc -c >/dev/null" }),
 		bigReadScenario(),
 		coldFindScenario(),
+		sandboxScenario(),
 	}
 }
 
