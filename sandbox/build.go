@@ -114,6 +114,18 @@ func build(spec *Spec) error {
 		}
 	}
 
+	if spec.Info != nil {
+		info := in(".flatpak-info")
+		if err := os.WriteFile(info, spec.Info, 0o600); err != nil {
+			return err
+		}
+		if err := os.Lchown(info, spec.UID, spec.GID); err != nil {
+			return err
+		}
+		if err := os.Symlink("../../../.flatpak-info", filepath.Join(run, "flatpak-info")); err != nil {
+			return err
+		}
+	}
 	if err := unix.PivotRoot(root, in("oldroot")); err != nil {
 		return fmt.Errorf("pivot_root: %w", err)
 	}

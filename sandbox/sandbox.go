@@ -36,6 +36,9 @@ type Spec struct {
 	UID, GID int
 	UserName string // for the generated /etc/passwd; "user" when empty
 	Features Features
+	// Info, when set, is written to /.flatpak-info (mode 0600, owned by
+	// the user), where software looks for what sandbox it runs in.
+	Info []byte
 	Home     string // home directory inside; /home/USER when empty
 }
 

@@ -193,7 +193,7 @@ func TestUnprivileged(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-test.count=1", "-test.v",
-		"-test.run=^(TestExitStatus|TestConfinement|TestNetworkOnlyWhenShared|TestBindsRefuseSymlinks)$")
+		"-test.run=^(TestExitStatus|TestConfinement|TestNetworkOnlyWhenShared|TestBindsRefuseSymlinks|TestAppDirsAndInfo|TestAppDirSwappedForSymlinkIsRefused)$")
 	cmd.Env = []string{testutil.PrivilegedEnv + "=1", "HOME=/tmp", "PATH=/usr/bin:/bin", "TMPDIR=/tmp"}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
@@ -203,5 +203,62 @@ func TestUnprivileged(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "--- PASS: TestConfinement") {
 		t.Fatalf("as uid 65534 the tests did not run:\n%s", out)
+	}
+}
+
+func TestAppDirsAndInfo(t *testing.T) {
+	testutil.Privileged(t)
+	home := t.TempDir()
+	binds, env, err := AppDirs(home, "org.example.App")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := Spec{Binds: binds, Env: env, Home: home, Info: []byte("[Application]\nname=org.example.App\n")}
+	code, out := sh(t, spec, `touch "$XDG_DATA_HOME/made-inside" && grep -q name=org.example.App /.flatpak-info &&
+		test "$(stat -c %a /.flatpak-info)" = 600 && cat /run/user/$(id -u)/flatpak-info >/dev/null && ! ls `+home+`/secret`)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(home, ".var/app/org.example.App/data/made-inside")); err != nil {
+		t.Fatalf("a file made in XDG_DATA_HOME is not on the host: %v", err)
+	}
+}
+
+func TestAppDirSwappedForSymlinkIsRefused(t *testing.T) {
+	testutil.Privileged(t)
+	home := t.TempDir()
+	secretDir := filepath.Join(t.TempDir(), "host-private")
+	if err := os.MkdirAll(secretDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(secretDir, "key"), []byte("host secret\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	binds, env, err := AppDirs(home, "org.example.App")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Between AppDirs and the start, data becomes a symlink to a host dir.
+	data := filepath.Join(home, ".var/app/org.example.App/data")
+	if err := os.RemoveAll(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secretDir, data); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	_, err = Run(context.Background(), Spec{Runtime: "/usr", Binds: binds, Env: env, Home: home,
+		Args: []string{"cat", data + "/key"}}, Stdio{Stdout: &out, Stderr: &out})
+	if err == nil || strings.Contains(out.String(), "host secret") {
+		t.Fatalf("started through a swapped symlink: %v\n%s", err, out.String())
+	}
+	// And AppDirs itself refuses to go through it.
+	if _, _, err := AppDirs(home, "org.example.App"); err == nil {
+		t.Fatal("AppDirs went through a symlink")
+	}
+	for _, bad := range []string{"app", "a.b", "org..x", "org.x./y", "org.1x.y", "../../x.y.z"} {
+		if _, _, err := AppDirs(home, bad); err == nil {
+			t.Errorf("app id %q accepted", bad)
+		}
 	}
 }
