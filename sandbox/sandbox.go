@@ -39,7 +39,7 @@ type Spec struct {
 	// Info, when set, is written to /.flatpak-info (mode 0600, owned by
 	// the user), where software looks for what sandbox it runs in.
 	Info []byte
-	Home     string // home directory inside; /home/USER when empty
+	Home string // home directory inside; /home/USER when empty
 }
 
 // Bind makes a host path visible in the sandbox.
