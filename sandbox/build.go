@@ -22,22 +22,23 @@ func build(spec *Spec) error {
 	// Host paths are opened first, refusing symlinks anywhere in them, and
 	// mounted from the descriptor: a path swapped for a symlink after this
 	// point changes nothing (the flaw behind CVE-2024-42472).
-	runtimeTree, err := treeOf(spec.Runtime, false)
+	runtimeTree, _, err := treeOf(spec.Runtime, false, false)
 	if err != nil {
 		return fmt.Errorf("runtime: %w", err)
 	}
 	var appTree int = -1
 	if spec.App != "" {
-		if appTree, err = treeOf(spec.App, false); err != nil {
+		if appTree, _, err = treeOf(spec.App, false, false); err != nil {
 			return fmt.Errorf("app: %w", err)
 		}
 	}
 	binds := make([]int, len(spec.Binds))
+	bindDirs := make([]bool, len(spec.Binds))
 	for i, b := range spec.Binds {
 		if !filepath.IsAbs(b.Dest) || filepath.Clean(b.Dest) != b.Dest || b.Dest == "/" {
 			return fmt.Errorf("bind destination %q: not a clean absolute path", b.Dest)
 		}
-		if binds[i], err = treeOf(b.Source, b.Writable); err != nil {
+		if binds[i], bindDirs[i], err = treeOf(b.Source, b.Writable, b.Device); err != nil {
 			return fmt.Errorf("bind %s: %w", b.Source, err)
 		}
 	}
@@ -106,7 +107,7 @@ func build(spec *Spec) error {
 	os.Lchown(in(home), spec.UID, spec.GID)
 	for i, b := range spec.Binds {
 		dest := in(b.Dest)
-		if err := os.MkdirAll(dest, 0o755); err != nil {
+		if err := makeDest(dest, bindDirs[i]); err != nil {
 			return fmt.Errorf("bind %s: %w", b.Dest, err)
 		}
 		if err := moveTree(binds[i], dest); err != nil {
@@ -153,10 +154,11 @@ func build(spec *Spec) error {
 }
 
 // treeOf opens path without following any symlink in it and clones the
-// mount tree there, with nosuid and nodev, and read-only unless writable.
-func treeOf(path string, writable bool) (int, error) {
+// mount tree there, with nosuid, nodev unless device, and read-only unless
+// writable. It also says whether path is a directory.
+func treeOf(path string, writable, device bool) (int, bool, error) {
 	if !filepath.IsAbs(path) {
-		return -1, fmt.Errorf("%s: not an absolute path", path)
+		return -1, false, fmt.Errorf("%s: not an absolute path", path)
 	}
 	fd, err := unix.Openat2(unix.AT_FDCWD, path, &unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_CLOEXEC,
@@ -164,12 +166,31 @@ func treeOf(path string, writable bool) (int, error) {
 	})
 	if err != nil {
 		if err == unix.ELOOP {
-			return -1, fmt.Errorf("%s: a symlink is on the way; refused", path)
+			return -1, false, fmt.Errorf("%s: a symlink is on the way; refused", path)
 		}
-		return -1, fmt.Errorf("%s: %w", path, err)
+		return -1, false, fmt.Errorf("%s: %w", path, err)
 	}
 	defer unix.Close(fd)
-	return cloneTree(fd, writable)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return -1, false, err
+	}
+	tree, err := cloneTree(fd, writable, device)
+	return tree, st.Mode&unix.S_IFMT == unix.S_IFDIR, err
+}
+
+// makeDest makes a mount point: a directory, or an empty file for a file.
+func makeDest(dest string, dir bool) error {
+	if dir {
+		return os.MkdirAll(dest, 0o755)
+	}
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(dest); err == nil {
+		return nil
+	}
+	return os.WriteFile(dest, nil, 0o644)
 }
 
 func treeOfDev(path string) (int, error) {
@@ -185,12 +206,15 @@ func treeOfDev(path string) (int, error) {
 	return tree, unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC})
 }
 
-func cloneTree(fd int, writable bool) (int, error) {
+func cloneTree(fd int, writable, device bool) (int, error) {
 	tree, err := unix.OpenTree(fd, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE)
 	if err != nil {
 		return -1, fmt.Errorf("cloning the mount: %w", err)
 	}
-	attr := uint64(unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV)
+	attr := uint64(unix.MOUNT_ATTR_NOSUID)
+	if !device {
+		attr |= unix.MOUNT_ATTR_NODEV
+	}
 	if !writable {
 		attr |= unix.MOUNT_ATTR_RDONLY
 	}

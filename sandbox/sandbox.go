@@ -47,6 +47,7 @@ type Bind struct {
 	Source   string // host path, opened without following symlinks
 	Dest     string // absolute path inside
 	Writable bool
+	Device   bool // device nodes work through it (no nodev)
 }
 
 // initArg0 marks the binary's second start as the sandbox's init.

@@ -192,16 +192,31 @@ func TestUnprivileged(t *testing.T) {
 	if err := os.WriteFile(bin, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// A setuid-root program for the unprivileged run to try in /app.
+	app := filepath.Join(dir, "app")
+	if err := os.Mkdir(app, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	id, err := os.ReadFile("/usr/bin/id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(app, "suid-id"), id, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(app, "suid-id"), 0o4755); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(bin, "-test.count=1", "-test.v",
-		"-test.run=^(TestExitStatus|TestConfinement|TestNetworkOnlyWhenShared|TestBindsRefuseSymlinks|TestAppDirsAndInfo|TestAppDirSwappedForSymlinkIsRefused)$")
-	cmd.Env = []string{testutil.PrivilegedEnv + "=1", "HOME=/tmp", "PATH=/usr/bin:/bin", "TMPDIR=/tmp"}
+		"-test.run=^(TestExitStatus|TestConfinement|TestNetworkOnlyWhenShared|TestBindsRefuseSymlinks|TestAppDirsAndInfo|TestAppDirSwappedForSymlinkIsRefused|TestContextApplied|TestSetuidInAppIsPowerless)$")
+	cmd.Env = []string{testutil.PrivilegedEnv + "=1", "HOME=/tmp", "PATH=/usr/bin:/bin", "TMPDIR=/tmp", suidAppEnv + "=" + app}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("as uid 65534: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "--- PASS: TestConfinement") {
+	if !strings.Contains(string(out), "--- PASS: TestConfinement") || !strings.Contains(string(out), "--- PASS: TestSetuidInAppIsPowerless") {
 		t.Fatalf("as uid 65534 the tests did not run:\n%s", out)
 	}
 }
@@ -260,5 +275,21 @@ func TestAppDirSwappedForSymlinkIsRefused(t *testing.T) {
 		if _, _, err := AppDirs(home, bad); err == nil {
 			t.Errorf("app id %q accepted", bad)
 		}
+	}
+}
+
+// suidAppEnv names a directory (made by TestUnprivileged as root) holding
+// a setuid-root copy of id, for the unprivileged run to try.
+const suidAppEnv = "ARBOR_TEST_SUID_APP"
+
+func TestSetuidInAppIsPowerless(t *testing.T) {
+	testutil.Privileged(t)
+	app := os.Getenv(suidAppEnv)
+	if app == "" {
+		t.Skip("runs inside TestUnprivileged, which makes the setuid file")
+	}
+	code, out := sh(t, Spec{App: app}, "test $(/app/suid-id -u) != 0")
+	if code != 0 {
+		t.Fatalf("a setuid-root program in /app gave root (exit %d)\n%s", code, out)
 	}
 }

@@ -9,20 +9,25 @@ import (
 	"github.com/spf13/cobra"
 
 	"arbor/sandbox"
+	"arbor/store/keyfile"
 )
 
 func (a *app) sandboxCmd() *cobra.Command {
 	var spec sandbox.Spec
-	var shares, filesystems, envs []string
+	var metadata, appID string
+	var flags struct{ share, socket, device, allow, filesystem, persist, env []string }
 	c := &cobra.Command{
-		Use:   "sandbox --runtime=DIR [--app=DIR] [--share=network|ipc] [--filesystem=PATH[:ro]] -- COMMAND [ARG...]",
+		Use:   "sandbox --runtime=DIR [--app=DIR] [PERMISSION...] -- COMMAND [ARG...]",
 		Short: "Run a command in arbor's sandbox, with a runtime at /usr and an app at /app",
 		Long: `Run a command the way arbor runs apps: new namespaces, a fresh root with the
-runtime read-only at /usr and the app at /app, seccomp, no privileges. For tests
-and for debugging a sandbox. Everything after -- is the command, even a name
-that begins with '-'.`,
+runtime read-only at /usr and the app at /app, seccomp, no privileges, and only
+the holes the permissions open. Permissions are flatpak's: those of --metadata's
+[Context], then the command line's (--share, --socket, --device, --allow,
+--filesystem, --persist, --env; a leading '!' or --filesystem=!PATH denies).
+For tests and for debugging a sandbox. Everything after -- is the command, even
+a name that begins with '-'.`,
 		Example: `  arbor sandbox --runtime=/usr -- sh -c 'id; ls /'
-  arbor sandbox --runtime=rt/files --app=app/files --share=network -- /app/bin/hello`,
+  arbor sandbox --runtime=rt/files --app=app/files --share=network --filesystem=~/Music:ro -- /app/bin/player`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if spec.Runtime == "" {
@@ -37,31 +42,66 @@ that begins with '-'.`,
 					*p = abs
 				}
 			}
-			for _, s := range shares {
-				switch s {
-				case "network":
-					spec.Network = true
-				case "ipc":
-					spec.IPC = true
-				default:
-					return fmt.Errorf("--share=%s: want network or ipc", s)
-				}
-			}
-			for _, f := range filesystems {
-				path, mode, _ := strings.Cut(f, ":")
-				abs, err := filepath.Abs(path)
+			perms := sandbox.NewContext()
+			if metadata != "" {
+				b, err := os.ReadFile(metadata)
 				if err != nil {
 					return err
 				}
-				if mode != "" && mode != "ro" && mode != "rw" {
-					return fmt.Errorf("--filesystem=%s: the mode must be ro or rw", f)
+				kf, err := keyfile.ParseBytes(b)
+				if err != nil {
+					return fmt.Errorf("%s: %w", metadata, err)
 				}
-				spec.Binds = append(spec.Binds, sandbox.Bind{Source: abs, Dest: abs, Writable: mode == "rw"})
+				if perms, err = sandbox.ParseContext(kf); err != nil {
+					return fmt.Errorf("%s: %w", metadata, err)
+				}
 			}
+			cli := sandbox.NewContext()
+			for key, vs := range map[string][]string{"shared": flags.share, "sockets": flags.socket, "devices": flags.device, "features": flags.allow} {
+				for _, v := range vs {
+					if err := cli.AddFlag(key, v); err != nil {
+						return err
+					}
+				}
+			}
+			for _, f := range flags.filesystem {
+				if err := cli.AddFilesystem(f); err != nil {
+					return err
+				}
+			}
+			for _, p := range flags.persist {
+				cli.Persistent[p] = true
+			}
+			for _, e := range flags.env {
+				k, v, _ := strings.Cut(e, "=")
+				cli.Env[k] = v
+			}
+			perms.Merge(cli)
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return err
+			}
+			hostEnv := map[string]string{}
+			for _, kv := range os.Environ() {
+				k, v, _ := strings.Cut(kv, "=")
+				hostEnv[k] = v
+			}
+			spec.Home = home
+			var appEnv []string
+			if appID != "" {
+				binds, env, err := sandbox.AppDirs(home, appID)
+				if err != nil {
+					return err
+				}
+				spec.Binds, appEnv = binds, env
+			}
+			extra, err := perms.Apply(&spec, sandbox.Host{Home: home, UID: os.Getuid(), RuntimeDir: hostEnv["XDG_RUNTIME_DIR"], Env: hostEnv, AppID: appID})
+			if err != nil {
+				return err
+			}
+			extra = append(appEnv, extra...)
 			spec.Args = args
-			uid := os.Getuid()
-			spec.Home = "/home/user"
-			spec.Env = sandbox.Environ(os.Environ(), uid, spec.Home, envs)
+			spec.Env = sandbox.Environ(os.Environ(), os.Getuid(), home, extra)
 			code, err := sandbox.Run(cmd.Context(), spec, sandbox.Stdio{Stdin: os.Stdin, Stdout: a.stdout, Stderr: a.stderr})
 			if err != nil {
 				return err
@@ -75,9 +115,14 @@ that begins with '-'.`,
 	c.Flags().SetInterspersed(false)
 	c.Flags().StringVar(&spec.Runtime, "runtime", "", "directory mounted read-only at /usr")
 	c.Flags().StringVar(&spec.App, "app", "", "directory mounted read-only at /app")
-	c.Flags().StringArrayVar(&shares, "share", nil, "share the host's network or ipc namespace")
-	c.Flags().StringArrayVar(&filesystems, "filesystem", nil, "host path made visible at the same path (read-only, or :rw)")
-	c.Flags().StringArrayVar(&envs, "env", nil, "set VAR=VALUE in the sandbox (VAR= removes it)")
-	c.Flags().BoolVar(&spec.Features.Devel, "devel", false, "allow ptrace and perf (the devel feature)")
+	c.Flags().StringVar(&appID, "app-id", "", "the app's id: its ~/.var/app/ID directories are made and shared")
+	c.Flags().StringVar(&metadata, "metadata", "", "a flatpak metadata file whose [Context] and [Environment] apply first")
+	c.Flags().StringArrayVar(&flags.share, "share", nil, "share network or ipc with the host (!X to deny)")
+	c.Flags().StringArrayVar(&flags.socket, "socket", nil, "x11, wayland, pulseaudio, session-bus, system-bus, ssh-auth, ...")
+	c.Flags().StringArrayVar(&flags.device, "device", nil, "dri, kvm, shm or all")
+	c.Flags().StringArrayVar(&flags.allow, "allow", nil, "devel, multiarch, bluetooth or canbus")
+	c.Flags().StringArrayVar(&flags.filesystem, "filesystem", nil, "host, host-os, host-etc, home, xdg-*, ~/PATH or /PATH, with :ro, :rw or :create; !X denies")
+	c.Flags().StringArrayVar(&flags.persist, "persist", nil, "home-relative path kept in ~/.var/app/ID (needs an app id)")
+	c.Flags().StringArrayVar(&flags.env, "env", nil, "set VAR=VALUE in the sandbox (VAR= removes it)")
 	return c
 }

@@ -1,0 +1,195 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Host is what applying permissions needs to know of the caller.
+type Host struct {
+	Home       string            // the user's home directory
+	UID        int               // the user's id
+	RuntimeDir string            // the user's XDG_RUNTIME_DIR on the host
+	Env        map[string]string // the host environment (DISPLAY, sockets)
+	AppID      string            // for persistent directories; "" for none
+}
+
+// hostExcluded are top-level host directories "host" does not share.
+var hostExcluded = map[string]bool{"app": true, "bin": true, "boot": true, "dev": true, "efi": true, "etc": true,
+	"lib": true, "lib32": true, "lib64": true, "proc": true, "root": true, "run": true, "sbin": true, "sys": true,
+	"tmp": true, "usr": true, "var": true}
+
+// Apply turns the permissions into the spec's shares, features, binds and
+// environment. Locations missing on the host are skipped, as flatpak
+// skips them, unless they are to be created.
+func (c *Context) Apply(spec *Spec, h Host) ([]string, error) {
+	spec.Network = c.Shared["network"]
+	spec.IPC = c.Shared["ipc"]
+	spec.Features = Features{Devel: c.Features["devel"], Multiarch: c.Features["multiarch"],
+		Bluetooth: c.Features["bluetooth"], Canbus: c.Features["canbus"]}
+	var binds []Bind
+	var env []string
+	add := func(src, dest string, mode FSMode) error {
+		if mode == FSNone {
+			return nil
+		}
+		if _, err := os.Lstat(src); errors.Is(err, os.ErrNotExist) {
+			if mode != FSCreate {
+				return nil
+			}
+			if err := mkdirNoFollow(src); err != nil {
+				return err
+			}
+		}
+		binds = append(binds, Bind{Source: src, Dest: dest, Writable: mode != FSReadOnly})
+		return nil
+	}
+	run := fmt.Sprintf("/run/user/%d", h.UID)
+	locs := make([]string, 0, len(c.Filesystems))
+	for loc := range c.Filesystems {
+		locs = append(locs, loc)
+	}
+	sort.Strings(locs)
+	for _, loc := range locs {
+		mode := c.Filesystems[loc]
+		var err error
+		switch {
+		case loc == "host" || loc == "host-os" || loc == "host-etc":
+			err = c.addHost(loc, mode, add)
+		case loc == "home":
+			err = add(h.Home, h.Home, mode)
+		case strings.HasPrefix(loc, "~/"):
+			p := filepath.Join(h.Home, loc[2:])
+			err = add(p, p, mode)
+		case strings.HasPrefix(loc, "/"):
+			err = add(loc, loc, mode)
+		default:
+			name, sub, _ := strings.Cut(loc, "/")
+			if name == "xdg-run" {
+				if h.RuntimeDir != "" {
+					err = add(filepath.Join(h.RuntimeDir, sub), filepath.Join(run, sub), mode)
+				}
+				break
+			}
+			p := filepath.Join(h.Home, xdgNames[name], sub)
+			err = add(p, p, mode)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("filesystem %s: %w", loc, err)
+		}
+	}
+	if h.AppID != "" {
+		for p := range c.Persistent {
+			src := filepath.Join(h.Home, ".var/app", h.AppID, p)
+			if err := mkdirNoFollow(src); err != nil {
+				return nil, fmt.Errorf("persistent %s: %w", p, err)
+			}
+			binds = append(binds, Bind{Source: src, Dest: filepath.Join(h.Home, p), Writable: true})
+		}
+	}
+	for _, d := range []struct{ name, path string }{{"dri", "/dev/dri"}, {"kvm", "/dev/kvm"}, {"shm", "/dev/shm"}} {
+		if c.Devices[d.name] && !c.Devices["all"] {
+			if _, err := os.Stat(d.path); err == nil {
+				binds = append(binds, Bind{Source: d.path, Dest: d.path, Writable: true, Device: true})
+			}
+		}
+	}
+	if c.Devices["all"] {
+		binds = append(binds, Bind{Source: "/dev", Dest: "/dev", Writable: true, Device: true})
+	}
+	sockEnv, sockBinds := c.sockets(h, run)
+	binds = append(binds, sockBinds...)
+	env = append(env, sockEnv...)
+	for k, v := range c.Env {
+		env = append(env, k+"="+v)
+	}
+	sort.Strings(env)
+	// Parents before children, so a child bind is not hidden.
+	sort.SliceStable(binds, func(i, j int) bool { return len(binds[i].Dest) < len(binds[j].Dest) })
+	spec.Binds = append(spec.Binds, binds...)
+	return env, nil
+}
+
+func (c *Context) addHost(loc string, mode FSMode, add func(src, dest string, mode FSMode) error) error {
+	if loc == "host" {
+		ents, err := os.ReadDir("/")
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if e.IsDir() && !hostExcluded[e.Name()] {
+				if err := add("/"+e.Name(), "/"+e.Name(), mode); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if loc == "host" || loc == "host-os" {
+		for _, d := range []string{"usr", "bin", "lib", "lib32", "lib64", "sbin"} {
+			if fi, err := os.Lstat("/" + d); err == nil && fi.IsDir() {
+				if err := add("/"+d, "/run/host/"+d, mode); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if loc == "host" || loc == "host-etc" {
+		return add("/etc", "/run/host/etc", mode)
+	}
+	return nil
+}
+
+// sockets shares the host sockets the context grants, at the paths and
+// with the variables flatpak uses.
+func (c *Context) sockets(h Host, run string) (env []string, binds []Bind) {
+	sock := func(src, dest string) bool {
+		if fi, err := os.Stat(src); err != nil || fi.Mode()&os.ModeSocket == 0 {
+			return false
+		}
+		binds = append(binds, Bind{Source: src, Dest: dest, Writable: true})
+		return true
+	}
+	if c.Sockets["x11"] || c.Sockets["fallback-x11"] && !c.Sockets["wayland"] {
+		if d := h.Env["DISPLAY"]; strings.HasPrefix(d, ":") {
+			n, _, _ := strings.Cut(d[1:], ".")
+			if sock("/tmp/.X11-unix/X"+n, "/tmp/.X11-unix/X"+n) {
+				env = append(env, "DISPLAY="+d)
+			}
+		}
+	}
+	if c.Sockets["wayland"] && h.RuntimeDir != "" {
+		name := h.Env["WAYLAND_DISPLAY"]
+		if name == "" {
+			name = "wayland-0"
+		}
+		if sock(filepath.Join(h.RuntimeDir, name), run+"/wayland-0") {
+			env = append(env, "WAYLAND_DISPLAY=wayland-0")
+		}
+	}
+	if c.Sockets["pulseaudio"] && h.RuntimeDir != "" {
+		if sock(filepath.Join(h.RuntimeDir, "pulse/native"), run+"/pulse/native") {
+			env = append(env, "PULSE_SERVER=unix:"+run+"/pulse/native")
+		}
+	}
+	if c.Sockets["session-bus"] {
+		if p, ok := strings.CutPrefix(h.Env["DBUS_SESSION_BUS_ADDRESS"], "unix:path="); ok {
+			p, _, _ = strings.Cut(p, ",")
+			if sock(p, run+"/bus") {
+				env = append(env, "DBUS_SESSION_BUS_ADDRESS=unix:path="+run+"/bus")
+			}
+		}
+	}
+	if c.Sockets["system-bus"] {
+		sock("/run/dbus/system_bus_socket", "/run/dbus/system_bus_socket")
+	}
+	if c.Sockets["ssh-auth"] {
+		if p := h.Env["SSH_AUTH_SOCK"]; p != "" && sock(p, run+"/ssh-auth") {
+			env = append(env, "SSH_AUTH_SOCK="+run+"/ssh-auth")
+		}
+	}
+	return env, binds
+}

@@ -1,0 +1,302 @@
+package sandbox
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"arbor/store/keyfile"
+)
+
+// Context is an app's permissions: the [Context] group of flatpak's
+// metadata and override files. Each set maps a name to true (granted) or
+// false (denied by "!name", which removes a grant of a lower layer).
+type Context struct {
+	Shared, Sockets, Devices, Features map[string]bool
+	// Filesystems maps a normalised location ("home", "~/Projects",
+	// "/srv/data", "xdg-download/sub") to its mode.
+	Filesystems map[string]FSMode
+	// ResetFilesystems drops every filesystem grant of lower layers
+	// ("!host:reset").
+	ResetFilesystems bool
+	Persistent       map[string]bool
+	Env              map[string]string // [Environment]; "" unsets
+}
+
+// FSMode is how a location is shared.
+type FSMode int
+
+// Modes of a filesystem grant; FSNone is a negation.
+const (
+	FSNone FSMode = iota
+	FSReadOnly
+	FSReadWrite
+	FSCreate
+)
+
+func (m FSMode) String() string {
+	return [...]string{"none", "ro", "rw", "create"}[m]
+}
+
+// Known names per key, so that a typo is an error rather than silence.
+var known = map[string][]string{
+	"shared":   {"network", "ipc"},
+	"sockets":  {"x11", "wayland", "fallback-x11", "pulseaudio", "session-bus", "system-bus", "ssh-auth", "pcsc", "cups", "gpg-agent", "inherit-wayland-socket"},
+	"devices":  {"dri", "all", "kvm", "shm", "input", "usb"},
+	"features": {"devel", "multiarch", "bluetooth", "canbus", "per-app-dev-shm"},
+}
+
+// NewContext is an empty context.
+func NewContext() *Context {
+	return &Context{Shared: map[string]bool{}, Sockets: map[string]bool{}, Devices: map[string]bool{},
+		Features: map[string]bool{}, Filesystems: map[string]FSMode{}, Persistent: map[string]bool{}, Env: map[string]string{}}
+}
+
+// ParseContext reads [Context] and [Environment] from a metadata or
+// override keyfile.
+func ParseContext(kf *keyfile.File) (*Context, error) {
+	c := NewContext()
+	for key, set := range map[string]map[string]bool{"shared": c.Shared, "sockets": c.Sockets, "devices": c.Devices, "features": c.Features} {
+		for _, v := range kf.List("Context", key) {
+			if err := c.addFlag(key, set, v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, v := range kf.List("Context", "filesystems") {
+		if err := c.AddFilesystem(v); err != nil {
+			return nil, err
+		}
+	}
+	for _, v := range kf.List("Context", "persistent") {
+		p, err := cleanHomePath(v)
+		if err != nil {
+			return nil, fmt.Errorf("persistent=%s: %w", v, err)
+		}
+		c.Persistent[p] = true
+	}
+	for _, k := range kf.Keys("Environment") {
+		v, _ := kf.Get("Environment", k)
+		c.Env[k] = v
+	}
+	for _, v := range kf.List("Context", "unset-environment") {
+		c.Env[v] = ""
+	}
+	return c, nil
+}
+
+func (c *Context) addFlag(key string, set map[string]bool, v string) error {
+	name, neg := strings.CutPrefix(v, "!")
+	ok := false
+	for _, k := range known[key] {
+		ok = ok || k == name
+	}
+	if !ok {
+		return fmt.Errorf("%s=%s: unknown %s", key, v, strings.TrimSuffix(key, "s"))
+	}
+	set[name] = !neg
+	return nil
+}
+
+// AddFlag grants (or, with a leading '!', denies) a shared, sockets,
+// devices or features entry, as --share, --socket, --device, --allow do.
+func (c *Context) AddFlag(key, v string) error {
+	sets := map[string]map[string]bool{"shared": c.Shared, "sockets": c.Sockets, "devices": c.Devices, "features": c.Features}
+	set, ok := sets[key]
+	if !ok {
+		return fmt.Errorf("unknown permission key %q", key)
+	}
+	return c.addFlag(key, set, v)
+}
+
+// reserved are sandbox paths no grant may cover, nor any parent of them.
+var reserved = []string{"/.flatpak-info", "/app", "/dev", "/etc", "/proc", "/run/flatpak", "/run/host", "/usr",
+	"/bin", "/lib", "/lib32", "/lib64", "/sbin"}
+
+// AddFilesystem adds one filesystems entry: LOCATION[:ro|:rw|:create],
+// !LOCATION, or !host:reset.
+func (c *Context) AddFilesystem(v string) error {
+	loc, neg := strings.CutPrefix(v, "!")
+	if loc == "host:reset" {
+		if !neg {
+			return fmt.Errorf("filesystems=%s: host:reset only as a negation", v)
+		}
+		c.ResetFilesystems = true
+		c.Filesystems = map[string]FSMode{}
+		return nil
+	}
+	loc, mode, err := splitMode(loc)
+	if err != nil {
+		return fmt.Errorf("filesystems=%s: %w", v, err)
+	}
+	loc, err = normaliseLocation(loc)
+	if err != nil {
+		return fmt.Errorf("filesystems=%s: %w", v, err)
+	}
+	if neg {
+		mode = FSNone
+	}
+	c.Filesystems[loc] = mode
+	return nil
+}
+
+// splitMode cuts the :ro/:rw/:create suffix; "\:" escapes a colon.
+func splitMode(s string) (string, FSMode, error) {
+	var b strings.Builder
+	mode := FSReadWrite
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\\' && i+1 < len(s):
+			i++
+			b.WriteByte(s[i])
+		case s[i] == ':':
+			switch s[i+1:] {
+			case "ro":
+				mode = FSReadOnly
+			case "rw":
+				mode = FSReadWrite
+			case "create":
+				mode = FSCreate
+			default:
+				return "", 0, fmt.Errorf("unknown mode %q", s[i+1:])
+			}
+			return b.String(), mode, nil
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String(), mode, nil
+}
+
+var xdgNames = map[string]string{
+	"xdg-desktop": "Desktop", "xdg-documents": "Documents", "xdg-download": "Downloads", "xdg-music": "Music",
+	"xdg-pictures": "Pictures", "xdg-public-share": "Public", "xdg-videos": "Videos", "xdg-templates": "Templates",
+	"xdg-cache": ".cache", "xdg-config": ".config", "xdg-data": ".local/share",
+}
+
+func normaliseLocation(loc string) (string, error) {
+	switch loc {
+	case "host", "host-os", "host-etc", "home":
+		return loc, nil
+	case "~":
+		return "home", nil
+	case "/":
+		return "", fmt.Errorf("/ is not allowed (use host)")
+	}
+	if rest, ok := strings.CutPrefix(loc, "home/"); ok {
+		loc = "~/" + rest
+	}
+	if rest, ok := strings.CutPrefix(loc, "~/"); ok {
+		p, err := cleanHomePath(rest)
+		if err != nil {
+			return "", err
+		}
+		if p == "" {
+			return "home", nil
+		}
+		return "~/" + p, nil
+	}
+	name, sub, _ := strings.Cut(loc, "/")
+	if _, ok := xdgNames[name]; ok || name == "xdg-run" {
+		if name == "xdg-run" && sub == "" {
+			return "", fmt.Errorf("xdg-run needs a subdirectory")
+		}
+		if sub == "" {
+			return name, nil
+		}
+		p, err := cleanHomePath(sub)
+		if err != nil {
+			return "", err
+		}
+		return name + "/" + p, nil
+	}
+	if !strings.HasPrefix(loc, "/") {
+		return "", fmt.Errorf("unknown filesystem location %q", loc)
+	}
+	for _, part := range strings.Split(loc, "/") {
+		if part == ".." {
+			return "", fmt.Errorf("%q: .. is not allowed", loc)
+		}
+	}
+	p := path.Clean(loc)
+	if p == "/" {
+		return "", fmt.Errorf("/ is not allowed (use host)")
+	}
+	for _, r := range reserved {
+		if p == r || strings.HasPrefix(r, p+"/") || strings.HasPrefix(p, r+"/") {
+			return "", fmt.Errorf("%s is reserved in the sandbox", p)
+		}
+	}
+	return p, nil
+}
+
+// cleanHomePath normalises a path relative to home, refusing "..".
+func cleanHomePath(p string) (string, error) {
+	for _, part := range strings.Split(p, "/") {
+		if part == ".." {
+			return "", fmt.Errorf("%q: .. is not allowed", p)
+		}
+	}
+	c := path.Clean("/" + p)
+	return strings.TrimPrefix(c, "/"), nil
+}
+
+// Merge applies a later layer: its grants and denials win; a reset drops
+// every lower filesystem grant.
+func (c *Context) Merge(up *Context) {
+	for _, p := range [][2]map[string]bool{{c.Shared, up.Shared}, {c.Sockets, up.Sockets}, {c.Devices, up.Devices},
+		{c.Features, up.Features}, {c.Persistent, up.Persistent}} {
+		for k, v := range p[1] {
+			p[0][k] = v
+		}
+	}
+	if up.ResetFilesystems {
+		c.Filesystems = map[string]FSMode{}
+		c.ResetFilesystems = true
+	}
+	for k, v := range up.Filesystems {
+		c.Filesystems[k] = v
+	}
+	for k, v := range up.Env {
+		c.Env[k] = v
+	}
+}
+
+// Keyfile writes the merged context as flatpak writes it in
+// /.flatpak-info: grants only, sorted.
+func (c *Context) Keyfile(kf *keyfile.File) {
+	list := func(m map[string]bool) []string {
+		var out []string
+		for k, v := range m {
+			if v {
+				out = append(out, k)
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	for _, p := range []struct {
+		key string
+		set map[string]bool
+	}{{"shared", c.Shared}, {"sockets", c.Sockets}, {"devices", c.Devices}, {"features", c.Features}, {"persistent", c.Persistent}} {
+		if l := list(p.set); len(l) > 0 {
+			kf.SetList("Context", p.key, l)
+		}
+	}
+	var fs []string
+	for loc, m := range c.Filesystems {
+		switch m {
+		case FSReadOnly:
+			fs = append(fs, loc+":ro")
+		case FSCreate:
+			fs = append(fs, loc+":create")
+		case FSReadWrite:
+			fs = append(fs, loc)
+		}
+	}
+	sort.Strings(fs)
+	if len(fs) > 0 {
+		kf.SetList("Context", "filesystems", fs)
+	}
+}

@@ -1,0 +1,136 @@
+package sandbox
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"arbor/store/keyfile"
+	"arbor/tests/testutil"
+)
+
+func mustContext(t *testing.T, text string) *Context {
+	t.Helper()
+	kf, err := keyfile.ParseBytes([]byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseContext(kf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// The layering example of flatpak-facts 1.4: an app's metadata, then a
+// user override.
+func TestContextLayering(t *testing.T) {
+	app := mustContext(t, `[Context]
+shared=network;ipc;
+sockets=wayland;pulseaudio;
+devices=dri;
+filesystems=xdg-download;/srv/hostdata:ro;~/Projects:create;
+persistent=.myapp;
+
+[Environment]
+FOO=bar
+EXAMPLE_RUNTIME_VAR=1
+`)
+	override := mustContext(t, `[Context]
+shared=!network;
+sockets=x11;!wayland;
+devices=!dri;all;
+features=devel;!bluetooth;
+filesystems=!xdg-download;home:ro;!~/Projects;
+persistent=.other;
+unset-environment=EXAMPLE_RUNTIME_VAR;
+
+[Environment]
+FOO=overridden
+`)
+	app.Merge(override)
+	kf := keyfile.New()
+	app.Keyfile(kf)
+	got := string(kf.Bytes())
+	want := `[Context]
+shared=ipc;
+sockets=pulseaudio;x11;
+devices=all;
+features=devel;
+persistent=.myapp;.other;
+filesystems=/srv/hostdata:ro;home:ro;
+`
+	if got != want {
+		t.Fatalf("merged context:\n%s\nwant:\n%s", got, want)
+	}
+	if app.Env["FOO"] != "overridden" || app.Env["EXAMPLE_RUNTIME_VAR"] != "" {
+		t.Fatalf("environment: %v", app.Env)
+	}
+	reset := mustContext(t, "[Context]\nfilesystems=!host:reset;/opt/x;\n")
+	app.Merge(reset)
+	if len(app.Filesystems) != 1 || app.Filesystems["/opt/x"] != FSReadWrite {
+		t.Fatalf("after !host:reset: %v", app.Filesystems)
+	}
+}
+
+func TestContextRefusals(t *testing.T) {
+	for _, bad := range []string{
+		"filesystems=/;", "filesystems=/usr;", "filesystems=/usr/share;", "filesystems=/run;",
+		"filesystems=/etc/passwd;", "filesystems=~/../etc;", "filesystems=/srv/../etc;", "filesystems=xdg-run;",
+		"filesystems=nowhere;", "filesystems=/srv:sometimes;", "filesystems=host:reset;",
+		"sockets=x12;", "shared=everything;", "devices=gpu;", "features=root;", "persistent=../x;",
+	} {
+		kf, err := keyfile.ParseBytes([]byte("[Context]\n" + bad + "\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseContext(kf); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	c := NewContext()
+	for in, want := range map[string]string{"~": "home", "home/a//b/": "~/a/b", "/srv/./x/": "/srv/x",
+		`/srv/a\:b:ro`: "/srv/a:b", "xdg-download/sub/": "xdg-download/sub"} {
+		if err := c.AddFilesystem(in); err != nil {
+			t.Errorf("%s: %v", in, err)
+		} else if _, ok := c.Filesystems[want]; !ok {
+			t.Errorf("%s: not normalised to %s: %v", in, want, c.Filesystems)
+		}
+	}
+}
+
+func TestContextApplied(t *testing.T) {
+	testutil.Privileged(t)
+	home := t.TempDir()
+	for _, d := range []string{"granted", "hidden"} {
+		if err := os.MkdirAll(filepath.Join(home, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(home, d, "f"), []byte(d+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := mustContext(t, "[Context]\nfilesystems=~/granted:ro;~/made:create;~/absent;\npersistent=.state;\n")
+	spec := Spec{Home: home}
+	env, err := c.Apply(&spec, Host{Home: home, UID: os.Getuid(), AppID: "org.example.App"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Env = env
+	script := strings.Join([]string{
+		"cat " + home + "/granted/f",
+		"! touch " + home + "/granted/new",
+		"! cat " + home + "/hidden/f",
+		"touch " + home + "/made/new",
+		"touch " + home + "/.state/kept",
+	}, " && ")
+	if code, out := sh(t, spec, script); code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	for _, p := range []string{"made/new", ".var/app/org.example.App/.state/kept"} {
+		if _, err := os.Stat(filepath.Join(home, p)); err != nil {
+			t.Errorf("%s not on the host: %v", p, err)
+		}
+	}
+}
