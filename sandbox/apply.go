@@ -186,6 +186,15 @@ func (c *Context) sockets(h Host, run string) (env []string, binds []Bind) {
 	if c.Sockets["system-bus"] {
 		sock("/run/dbus/system_bus_socket", "/run/dbus/system_bus_socket")
 	}
+	if c.Sockets["pcsc"] {
+		sock("/run/pcscd/pcscd.comm", "/run/pcscd/pcscd.comm")
+	}
+	if c.Sockets["cups"] {
+		sock("/run/cups/cups.sock", "/var/run/cups/cups.sock")
+	}
+	if c.Sockets["gpg-agent"] && h.RuntimeDir != "" {
+		sock(filepath.Join(h.RuntimeDir, "gnupg/S.gpg-agent"), run+"/gnupg/S.gpg-agent")
+	}
 	if c.Sockets["ssh-auth"] {
 		if p := h.Env["SSH_AUTH_SOCK"]; p != "" && sock(p, run+"/ssh-auth") {
 			env = append(env, "SSH_AUTH_SOCK="+run+"/ssh-auth")

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,6 +132,40 @@ func TestContextApplied(t *testing.T) {
 	for _, p := range []string{"made/new", ".var/app/org.example.App/.state/kept"} {
 		if _, err := os.Stat(filepath.Join(home, p)); err != nil {
 			t.Errorf("%s not on the host: %v", p, err)
+		}
+	}
+}
+
+func TestX11SocketOnlyWhenGranted(t *testing.T) {
+	testutil.Privileged(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make /tmp/.X11-unix/X97")
+	}
+	if err := os.MkdirAll("/tmp/.X11-unix", 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	sockPath := "/tmp/.X11-unix/X97"
+	os.Remove(sockPath)
+	ln, err := net.Listen("unix", sockPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	host := Host{Home: t.TempDir(), UID: 0, Env: map[string]string{"DISPLAY": ":97"}}
+	for _, grant := range []bool{false, true} {
+		c := NewContext()
+		if grant {
+			c.Sockets["x11"] = true
+		}
+		spec := Spec{}
+		env, err := c.Apply(&spec, host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec.Env = env
+		code, out := sh(t, spec, `test "$DISPLAY" = :97 && test -S /tmp/.X11-unix/X97`)
+		if (code == 0) != grant {
+			t.Errorf("x11 granted=%v: the display is visible=%v\n%s", grant, code == 0, out)
 		}
 	}
 }

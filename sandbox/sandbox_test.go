@@ -54,8 +54,10 @@ func TestConfinement(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Each line must fail inside the sandbox.
+	app := t.TempDir()
 	for _, probe := range []string{
 		"touch /usr/arbor-probe",
+		"touch /app/arbor-probe",
 		"touch /etc/arbor-probe",
 		"touch /arbor-probe",
 		"cat " + secret,
@@ -66,7 +68,7 @@ func TestConfinement(t *testing.T) {
 		"grep -q '^CapEff:.*[1-9a-f]' /proc/self/status",
 		"grep -q '^NoNewPrivs:.*0' /proc/self/status",
 	} {
-		if code, out := sh(t, Spec{}, probe); code == 0 {
+		if code, out := sh(t, Spec{App: app}, probe); code == 0 {
 			t.Errorf("%q succeeded in the sandbox\n%s", probe, out)
 		}
 	}

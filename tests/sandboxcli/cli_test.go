@@ -1,0 +1,44 @@
+// Package sandboxcli tests `arbor sandbox` as a user runs it.
+package sandboxcli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"arbor/tests/testutil"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testutil.Cleanup()
+	os.Exit(code)
+}
+
+// A command whose name begins with '-' is run, never read as an option
+// (CVE-2024-32462 in flatpak).
+func TestDashCommandIsACommand(t *testing.T) {
+	testutil.Privileged(t)
+	arbor := testutil.BuildArbor(t)
+	app := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(app, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(app, "bin", "--version"), []byte("#!/bin/sh\necho ran the app\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := testutil.Run(t, arbor, "sandbox", "--runtime=/usr", "--app="+app, "--", "--version")
+	if !strings.Contains(out, "ran the app") {
+		t.Fatalf("arbor sandbox -- --version printed %q", out)
+	}
+	_, errOut, err := testutil.RunErr(arbor, "sandbox", "--runtime=/usr", "--", "-rf")
+	if err == nil || !strings.Contains(errOut, "-rf: command not found") {
+		t.Fatalf("arbor sandbox -- -rf: %v, %s", err, errOut)
+	}
+	// The command's exit status is arbor's.
+	_, _, err = testutil.RunErr(arbor, "sandbox", "--runtime=/usr", "--", "sh", "-c", "exit 3")
+	if err == nil || !strings.Contains(err.Error(), "exit status 3") {
+		t.Fatalf("exit status: %v", err)
+	}
+}
