@@ -14,6 +14,7 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/arbor
 	$(GO) build -o bin/arbord ./cmd/arbord
+	$(GO) build -o bin/arbor-sandbox-init ./cmd/arbor-sandbox-init
 
 deps:
 	@tests/deps.sh

@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -85,7 +86,7 @@ func Run(ctx context.Context, spec Spec, stdio Stdio) (int, error) {
 		return 0, err
 	}
 	defer readyR.Close()
-	cmd := exec.CommandContext(ctx, "/proc/self/exe")
+	cmd := exec.CommandContext(ctx, initPath())
 	cmd.Args = []string{initArg0}
 	cmd.Env = []string{}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
@@ -141,6 +142,19 @@ func Run(ctx context.Context, spec Spec, stdio Stdio) (int, error) {
 		return 0, fmt.Errorf("sandbox: %w", err)
 	}
 	return 0, nil
+}
+
+// initPath is the program that becomes the sandbox's init: the small
+// arbor-sandbox-init beside this binary when there is one, else this
+// binary again.
+func initPath() string {
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), initArg0)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return "/proc/self/exe"
 }
 
 // MaybeInit runs the sandbox's init when this process is one, and never
