@@ -20,39 +20,17 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"arbor/sandbox/boot"
 )
 
-// Spec is one sandboxed command.
-type Spec struct {
-	Runtime string   // host directory mounted read-only at /usr
-	App     string   // host directory mounted read-only at /app; "" for none
-	Args    []string // the command: a path, or a name looked up in /app/bin:/usr/bin
-	Env     []string // the command's whole environment
-	Dir     string   // working directory inside; "" for /
-	Network bool     // share the host's network namespace
-	IPC     bool     // share the host's IPC namespace
-	Binds   []Bind   // host paths made visible inside
-	// UID and GID are who the command runs as inside; the caller's ids
-	// unless running as root, when they may be set.
-	UID, GID int
-	UserName string // for the generated /etc/passwd; "user" when empty
-	Features Features
-	// Info, when set, is written to /.flatpak-info (mode 0600, owned by
-	// the user), where software looks for what sandbox it runs in.
-	Info []byte
-	Home string // home directory inside; /home/USER when empty
-}
-
-// Bind makes a host path visible in the sandbox.
-type Bind struct {
-	Source   string // host path, opened without following symlinks
-	Dest     string // absolute path inside
-	Writable bool
-	Device   bool // device nodes work through it (no nodev)
-}
-
-// initArg0 marks the binary's second start as the sandbox's init.
-const initArg0 = "arbor-sandbox-init"
+// Spec, Bind and Features are the sandbox's description; they live in
+// package boot, which the sandbox's own init runs without cgo.
+type (
+	Spec     = boot.Spec
+	Bind     = boot.Bind
+	Features = boot.Features
+)
 
 // Stdio are the command's standard streams; nil ones are /dev/null.
 type Stdio struct {
@@ -73,6 +51,11 @@ func Run(ctx context.Context, spec Spec, stdio Stdio) (int, error) {
 	if !priv || spec.UID == 0 && spec.GID == 0 && spec.UserName == "" {
 		spec.UID, spec.GID = os.Getuid(), os.Getgid()
 	}
+	prog, err := compileFilter(spec.Features)
+	if err != nil {
+		return 0, fmt.Errorf("sandbox: %w", err)
+	}
+	spec.Seccomp = prog
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return 0, err
@@ -87,7 +70,7 @@ func Run(ctx context.Context, spec Spec, stdio Stdio) (int, error) {
 	}
 	defer readyR.Close()
 	cmd := exec.CommandContext(ctx, initPath())
-	cmd.Args = []string{initArg0}
+	cmd.Args = []string{boot.InitArg0}
 	cmd.Env = []string{}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
 	cmd.ExtraFiles = []*os.File{specR, readyW}
@@ -149,7 +132,7 @@ func Run(ctx context.Context, spec Spec, stdio Stdio) (int, error) {
 // binary again.
 func initPath() string {
 	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), initArg0)
+		p := filepath.Join(filepath.Dir(exe), boot.InitArg0)
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
 			return p
 		}
@@ -159,9 +142,4 @@ func initPath() string {
 
 // MaybeInit runs the sandbox's init when this process is one, and never
 // returns then.
-func MaybeInit() {
-	if len(os.Args) == 0 || os.Args[0] != initArg0 {
-		return
-	}
-	os.Exit(initMain())
-}
+func MaybeInit() { boot.MaybeInit() }

@@ -2,18 +2,11 @@ package sandbox
 
 import (
 	"fmt"
+	"os"
 
 	seccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 )
-
-// Features loosen the seccomp filter as flatpak's [Context] features do.
-type Features struct {
-	Devel     bool // ptrace, perf_event_open and any personality
-	Multiarch bool // modify_ldt (32-bit arches come later)
-	Bluetooth bool // AF_BLUETOOTH sockets
-	Canbus    bool // AF_CAN sockets
-}
 
 // filter builds flatpak's default seccomp rules: a deny list over an
 // allowing default (see spec/flatpak-facts.md, 4.7).
@@ -116,16 +109,23 @@ func filter(ft Features) (*seccomp.ScmpFilter, error) {
 	return f, nil
 }
 
-// loadFilter loads the filter on this thread (the one that starts the
-// command; no TSYNC), which the command inherits.
-func loadFilter(ft Features) error {
+// compileFilter builds the filter for the features and returns it as a
+// BPF program, for the sandbox's init to load (it does not link
+// libseccomp, so that it starts fast).
+func compileFilter(ft Features) ([]byte, error) {
 	f, err := filter(ft)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Release()
-	if err := f.Load(); err != nil {
-		return fmt.Errorf("loading the seccomp filter: %w", err)
+	fd, err := unix.MemfdCreate("arbor-seccomp", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	mf := os.NewFile(uintptr(fd), "arbor-seccomp")
+	defer mf.Close()
+	if err := f.ExportBPF(mf); err != nil {
+		return nil, fmt.Errorf("compiling the seccomp filter: %w", err)
+	}
+	return os.ReadFile(fmt.Sprintf("/proc/self/fd/%d", fd))
 }

@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"os"
 
-	"arbor/sandbox"
+	"arbor/sandbox/boot"
 )
 
 func main() {
-	sandbox.MaybeInit()
+	boot.MaybeInit()
 	fmt.Fprintln(os.Stderr, "arbor-sandbox-init: started by arbor sandbox and arbor run, not by hand")
 	os.Exit(2)
 }

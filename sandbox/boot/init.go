@@ -1,6 +1,7 @@
-package sandbox
+package boot
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,9 +10,41 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
+
+// InitArg0 marks a process started to be the sandbox's init.
+const InitArg0 = "arbor-sandbox-init"
+
+// MaybeInit runs the sandbox's init when this process is one, and never
+// returns then.
+func MaybeInit() {
+	if len(os.Args) == 0 || os.Args[0] != InitArg0 {
+		return
+	}
+	os.Exit(initMain())
+}
+
+// loadFilter loads the compiled seccomp program on this thread (the one
+// that starts the command, which inherits it; no TSYNC).
+func loadFilter(prog []byte) error {
+	if len(prog) == 0 || len(prog)%8 != 0 || len(prog)/8 > 0xffff {
+		return fmt.Errorf("seccomp program of %d bytes", len(prog))
+	}
+	insns := make([]unix.SockFilter, len(prog)/8)
+	for i := range insns {
+		b := prog[i*8:]
+		insns[i] = unix.SockFilter{Code: binary.NativeEndian.Uint16(b), Jt: b[2], Jf: b[3], K: binary.NativeEndian.Uint32(b[4:])}
+	}
+	fprog := unix.SockFprog{Len: uint16(len(insns)), Filter: &insns[0]}
+	if err := unix.Prctl(unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, uintptr(unsafe.Pointer(&fprog)), 0, 0); err != nil {
+		return fmt.Errorf("loading the seccomp filter: %w", err)
+	}
+	runtime.KeepAlive(insns)
+	return nil
+}
 
 // Descriptors init inherits.
 const (
@@ -41,7 +74,7 @@ func initMain() int {
 	if err := lockDown(); err != nil {
 		return fail(err)
 	}
-	if err := loadFilter(spec.Features); err != nil {
+	if err := loadFilter(spec.Seccomp); err != nil {
 		return fail(err)
 	}
 	path, err := lookPath(spec.Args[0], spec.Env)
