@@ -43,4 +43,3 @@ type Features struct {
 	Bluetooth bool // AF_BLUETOOTH sockets
 	Canbus    bool // AF_CAN sockets
 }
-
