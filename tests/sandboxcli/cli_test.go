@@ -3,9 +3,12 @@ package sandboxcli
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"arbor/tests/testutil"
 )
@@ -40,5 +43,33 @@ func TestDashCommandIsACommand(t *testing.T) {
 	_, _, err = testutil.RunErr(arbor, "sandbox", "--runtime=/usr", "--", "sh", "-c", "exit 3")
 	if err == nil || !strings.Contains(err.Error(), "exit status 3") {
 		t.Fatalf("exit status: %v", err)
+	}
+}
+
+// The sandbox dies with the arbor that started it.
+func TestSandboxDiesWithItsParent(t *testing.T) {
+	testutil.Privileged(t)
+	arbor := testutil.BuildArbor(t)
+	marker := "arbor-sandbox-orphan-test-" + strconv.Itoa(os.Getpid())
+	cmd := exec.Command(arbor, "sandbox", "--runtime=/usr", "--", "sh", "-c", "exec -a "+marker+" sleep 300")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	found := func() bool { return exec.Command("pgrep", "-f", marker).Run() == nil }
+	for i := 0; !found(); i++ {
+		if i > 200 {
+			cmd.Process.Kill()
+			t.Fatal("the sandboxed command did not start")
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	cmd.Process.Kill() // SIGKILL: no chance to clean up
+	cmd.Wait()
+	for i := 0; found(); i++ {
+		if i > 200 {
+			exec.Command("pkill", "-9", "-f", marker).Run()
+			t.Fatal("the sandboxed command outlived arbor")
+		}
+		time.Sleep(25 * time.Millisecond)
 	}
 }
