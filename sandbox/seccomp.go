@@ -15,9 +15,15 @@ func filter(ft Features) (*seccomp.ScmpFilter, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Syscalls of any other architecture kill the process.
+	// Syscalls of any other architecture kill the process; multiarch
+	// lets 32-bit x86 programs in on x86_64, as flatpak does.
 	if err := f.SetBadArchAction(seccomp.ActKillProcess); err != nil {
 		return nil, err
+	}
+	if native, err := seccomp.GetNativeArch(); err == nil && native == seccomp.ArchAMD64 && ft.Multiarch {
+		if err := f.AddArch(seccomp.ArchX86); err != nil {
+			return nil, err
+		}
 	}
 	eperm := seccomp.ActErrno.SetReturnCode(int16(unix.EPERM))
 	enosys := seccomp.ActErrno.SetReturnCode(int16(unix.ENOSYS))

@@ -39,7 +39,7 @@ type Bind struct {
 // Features loosen the seccomp filter as flatpak's [Context] features do.
 type Features struct {
 	Devel     bool // ptrace, perf_event_open and any personality
-	Multiarch bool // modify_ldt (32-bit arches come later)
+	Multiarch bool // 32-bit x86 on x86_64, and modify_ldt
 	Bluetooth bool // AF_BLUETOOTH sockets
 	Canbus    bool // AF_CAN sockets
 }
