@@ -252,11 +252,12 @@ func (f *Fetcher) fetch1(ctx context.Context, ref index.Ref) error {
 
 // ReadMeta fetches a metadata object if needed and returns its bytes.
 func (f *Fetcher) ReadMeta(ctx context.Context, ref index.Ref) ([]byte, error) {
-	if b, err := f.repo.ReadMeta(ref.Checksum, ref.Type); err == nil || !errors.Is(err, store.ErrObjectMissing) {
-		return b, err
-	}
+	// A loaded tree index answers from memory, before any file is tried.
 	if b, ok := f.fromIndex(ref); ok {
 		return b, nil
+	}
+	if b, err := f.repo.ReadMeta(ref.Checksum, ref.Type); err == nil || !errors.Is(err, store.ErrObjectMissing) {
+		return b, err
 	}
 	if err := f.Fetch(ctx, ref); err != nil {
 		return nil, err
