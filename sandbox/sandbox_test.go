@@ -108,23 +108,9 @@ func TestConfinement(t *testing.T) {
 
 func TestNetworkOnlyWhenShared(t *testing.T) {
 	testutil.Privileged(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("hello\n"))
-			c.Close()
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
-	probe := "exec 3<>/dev/tcp/127.0.0.1/" + itoa(port) + " && head -n1 <&3"
+	addr := testutil.LoopbackServer(t, "hello\n")
+	_, port, _ := net.SplitHostPort(addr)
+	probe := "exec 3<>/dev/tcp/127.0.0.1/" + port + " && head -n1 <&3"
 	probe = "bash -c '" + probe + "'"
 	if code, out := sh(t, Spec{}, probe); code == 0 {
 		t.Errorf("reached the host's loopback without network\n%s", out)

@@ -1,7 +1,6 @@
 package sandboxcli
 
 import (
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,21 +100,7 @@ func TestProbeInBuiltRuntime(t *testing.T) {
 	testutil.Privileged(t)
 	arbor := testutil.BuildArbor(t)
 	rt, app := buildRuntime(t), buildApp(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	addr := ln.Addr().String()
+	addr := testutil.LoopbackServer(t, "")
 	secret := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(secret, []byte("host secret\n"), 0o644); err != nil {
 		t.Fatal(err)
