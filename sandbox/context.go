@@ -263,14 +263,17 @@ func (c *Context) Merge(up *Context) {
 	}
 }
 
-// Keyfile writes the merged context as flatpak writes it in
-// /.flatpak-info: grants only, sorted.
-func (c *Context) Keyfile(kf *keyfile.File) {
+// Keyfile writes the context's [Context] group, sorted: grants only, as
+// in /.flatpak-info's merged view, or with denials ("!x") too, as in an
+// app's metadata or an override file, which lower layers are merged under.
+func (c *Context) Keyfile(kf *keyfile.File, denials bool) {
 	list := func(m map[string]bool) []string {
 		var out []string
 		for k, v := range m {
 			if v {
 				out = append(out, k)
+			} else if denials {
+				out = append(out, "!"+k)
 			}
 		}
 		sort.Strings(out)
@@ -285,8 +288,15 @@ func (c *Context) Keyfile(kf *keyfile.File) {
 		}
 	}
 	var fs []string
+	if c.ResetFilesystems && denials {
+		fs = append(fs, "!host:reset")
+	}
 	for loc, m := range c.Filesystems {
 		switch m {
+		case FSNone:
+			if denials {
+				fs = append(fs, "!"+loc)
+			}
 		case FSReadOnly:
 			fs = append(fs, loc+":ro")
 		case FSCreate:

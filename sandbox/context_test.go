@@ -52,7 +52,7 @@ FOO=overridden
 `)
 	app.Merge(override)
 	kf := keyfile.New()
-	app.Keyfile(kf)
+	app.Keyfile(kf, false)
 	got := string(kf.Bytes())
 	want := `[Context]
 shared=ipc;

@@ -37,6 +37,18 @@ type CommitOptions struct {
 	Metadata  []object.MetaEntry
 	// NoBindings leaves out ostree.ref-binding.
 	NoBindings bool
+	// CanonicalModes keeps only the 0755 bits of modes, as flatpak's
+	// exports do (ostree's canonical permissions).
+	CanonicalModes bool
+	// SizedMetadata, when set, adds metadata entries that depend on the
+	// committed tree's size: stored is the bytes of every object it
+	// reaches as stored in this repository (compressed in archive mode).
+	SizedMetadata func(stored int64) []object.MetaEntry
+	// Root, when set, is the commit's top level: each entry's name in the
+	// commit mapped to its name in the directory (missing ones are left
+	// out). flatpak's build-export commits metadata, files and export of
+	// a build directory that holds more.
+	Root map[string]string
 	// Progress, when set, is called from time to time with files and
 	// bytes read so far.
 	Progress func(files, bytes int64)
@@ -60,6 +72,7 @@ type committer struct {
 	t    *Txn
 	opts *CommitOptions
 	sem  chan struct{}
+	root string // the committed directory's path
 
 	files, bytes atomic.Int64
 
@@ -112,6 +125,7 @@ func (r *Repo) CommitDir(ctx context.Context, dir string, opts CommitOptions) (o
 	if err != nil {
 		return object.Zero, stats, fmt.Errorf("commit: %w", err)
 	}
+	cm.root = dir
 	tree, meta, err := cm.dir(root, dir)
 	root.Close()
 	if err != nil {
@@ -123,6 +137,13 @@ func (r *Repo) CommitDir(ctx context.Context, dir string, opts CommitOptions) (o
 		ts = time.Now()
 	}
 	md := append([]object.MetaEntry(nil), opts.Metadata...)
+	if opts.SizedMetadata != nil {
+		stored, err := cm.storedSize()
+		if err != nil {
+			return object.Zero, stats, err
+		}
+		md = append(md, opts.SizedMetadata(stored)...)
+	}
 	if !opts.NoBindings {
 		// As ostree 2022.7: an orphan commit gets an empty binding list.
 		var refs []string
@@ -165,6 +186,34 @@ func (r *Repo) CommitDir(ctx context.Context, dir string, opts CommitOptions) (o
 	return sum, stats, nil
 }
 
+// storedSize sums the stored sizes of the objects the tree reaches: new
+// ones from this transaction, the others from the index.
+func (cm *committer) storedSize() (int64, error) {
+	cm.t.mu.Lock()
+	staged := make(map[index.Ref]int64, len(cm.t.staged))
+	for _, e := range cm.t.staged {
+		staged[e.Ref] = e.Size
+	}
+	cm.t.mu.Unlock()
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	var total int64
+	for ref := range cm.reach {
+		if n, ok := staged[ref]; ok {
+			total += n
+			continue
+		}
+		n, ok, err := cm.t.idx.Size(ref)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			total += n
+		}
+	}
+	return total, nil
+}
+
 func (cm *committer) addReach(ref index.Ref) {
 	cm.mu.Lock()
 	cm.reach[ref] = struct{}{}
@@ -182,7 +231,7 @@ func (cm *committer) owner(uid, gid uint32) (uint32, uint32) {
 }
 
 func (cm *committer) canonical(mode uint32) uint32 {
-	if cm.t.r.mode == ModeBareUserOnly && mode&object.ModeTypeMask != object.ModeSymlink {
+	if (cm.t.r.mode == ModeBareUserOnly || cm.opts.CanonicalModes) && mode&object.ModeTypeMask != object.ModeSymlink {
 		return mode & (object.ModeTypeMask | 0o755)
 	}
 	return mode
@@ -191,6 +240,43 @@ func (cm *committer) canonical(mode uint32) uint32 {
 // dir commits one directory and returns its dirtree and dirmeta checksums.
 // Subdirectories and files are handled concurrently; the semaphore bounds
 // only file I/O, so directories waiting on children never starve it.
+// entry is a directory entry to commit: its name in the commit, its name
+// on disk, and its type (ModeIrregular when unknown).
+type entry struct {
+	name, src string
+	typ       fs.FileMode
+}
+
+// entries lists what to commit of directory d: everything, or at the top
+// with opts.Root, the mapped names that exist.
+func (cm *committer) entries(d *os.File, path string) ([]entry, error) {
+	if path == cm.root && cm.opts.Root != nil {
+		var out []entry
+		for name, src := range cm.opts.Root {
+			if err := object.ValidateName(src); err != nil {
+				return nil, fmt.Errorf("%s: %w", filepath.Join(path, src), err)
+			}
+			var st unix.Stat_t
+			if err := unix.Fstatat(int(d.Fd()), src, &st, unix.AT_SYMLINK_NOFOLLOW); errors.Is(err, unix.ENOENT) {
+				continue
+			} else if err != nil {
+				return nil, fmt.Errorf("%s: %w", filepath.Join(path, src), err)
+			}
+			out = append(out, entry{name: name, src: src, typ: modeType(st.Mode)})
+		}
+		return out, nil
+	}
+	ents, err := d.ReadDir(-1)
+	if err != nil {
+		return nil, fmt.Errorf("reading directory %s: %w", path, err)
+	}
+	out := make([]entry, len(ents))
+	for i, e := range ents {
+		out[i] = entry{name: e.Name(), src: e.Name(), typ: e.Type()}
+	}
+	return out, nil
+}
+
 func (cm *committer) dir(d *os.File, path string) (object.Checksum, object.Checksum, error) {
 	if err := cm.ctx.Err(); err != nil {
 		return object.Zero, object.Zero, err
@@ -211,9 +297,9 @@ func (cm *committer) dir(d *os.File, path string) (object.Checksum, object.Check
 		}
 		dm.Xattrs = xs
 	}
-	ents, err := d.ReadDir(-1)
+	ents, err := cm.entries(d, path)
 	if err != nil {
-		return object.Zero, object.Zero, fmt.Errorf("reading directory %s: %w", path, err)
+		return object.Zero, object.Zero, err
 	}
 
 	var tree object.DirTree
@@ -228,17 +314,17 @@ func (cm *committer) dir(d *os.File, path string) (object.Checksum, object.Check
 		if failed.Load() {
 			break
 		}
-		name := ent.Name()
-		p := filepath.Join(path, name)
+		name, src := ent.name, ent.src
+		p := filepath.Join(path, src)
 		if err := object.ValidateName(name); err != nil {
 			fail(fmt.Errorf("%s: %w", p, err))
 			break
 		}
 		// The type comes from getdents; only unknown types cost a stat.
-		typ := ent.Type() & fs.ModeType
-		if ent.Type()&fs.ModeIrregular != 0 {
+		typ := ent.typ & fs.ModeType
+		if ent.typ&fs.ModeIrregular != 0 {
 			var est unix.Stat_t
-			if err := unix.Fstatat(dfd, name, &est, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if err := unix.Fstatat(dfd, src, &est, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 				fail(fmt.Errorf("%s: %w", p, err))
 				break
 			}
@@ -246,7 +332,7 @@ func (cm *committer) dir(d *os.File, path string) (object.Checksum, object.Check
 		}
 		switch {
 		case typ == fs.ModeDir:
-			fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			fd, err := unix.Openat(dfd, src, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 			if err != nil {
 				fail(fmt.Errorf("opening directory %s: %w", p, err))
 				break
@@ -271,7 +357,7 @@ func (cm *committer) dir(d *os.File, path string) (object.Checksum, object.Check
 			go func() {
 				defer wg.Done()
 				defer func() { <-cm.sem }()
-				c, err := cm.file(dfd, name, p, typ == fs.ModeSymlink)
+				c, err := cm.file(dfd, src, p, typ == fs.ModeSymlink)
 				if err != nil {
 					fail(err)
 					return

@@ -15,7 +15,7 @@ import (
 func (a *app) sandboxCmd() *cobra.Command {
 	var spec sandbox.Spec
 	var metadata, appID string
-	var flags struct{ share, socket, device, allow, filesystem, persist, env []string }
+	var flags permFlags
 	c := &cobra.Command{
 		Use:   "sandbox --runtime=DIR [--app=DIR] [PERMISSION...] -- COMMAND [ARG...]",
 		Short: "Run a command in arbor's sandbox, with a runtime at /usr and an app at /app",
@@ -56,25 +56,9 @@ a name that begins with '-'.`,
 					return fmt.Errorf("%s: %w", metadata, err)
 				}
 			}
-			cli := sandbox.NewContext()
-			for key, vs := range map[string][]string{"shared": flags.share, "sockets": flags.socket, "devices": flags.device, "features": flags.allow} {
-				for _, v := range vs {
-					if err := cli.AddFlag(key, v); err != nil {
-						return err
-					}
-				}
-			}
-			for _, f := range flags.filesystem {
-				if err := cli.AddFilesystem(f); err != nil {
-					return err
-				}
-			}
-			for _, p := range flags.persist {
-				cli.Persistent[p] = true
-			}
-			for _, e := range flags.env {
-				k, v, _ := strings.Cut(e, "=")
-				cli.Env[k] = v
+			cli, err := flags.context()
+			if err != nil {
+				return err
 			}
 			perms.Merge(cli)
 			home, err := os.UserHomeDir()
@@ -117,12 +101,6 @@ a name that begins with '-'.`,
 	c.Flags().StringVar(&spec.App, "app", "", "directory mounted read-only at /app")
 	c.Flags().StringVar(&appID, "app-id", "", "the app's id: its ~/.var/app/ID directories are made and shared")
 	c.Flags().StringVar(&metadata, "metadata", "", "a flatpak metadata file whose [Context] and [Environment] apply first")
-	c.Flags().StringArrayVar(&flags.share, "share", nil, "share network or ipc with the host (!X to deny)")
-	c.Flags().StringArrayVar(&flags.socket, "socket", nil, "x11, wayland, pulseaudio, session-bus, system-bus, ssh-auth, ...")
-	c.Flags().StringArrayVar(&flags.device, "device", nil, "dri, kvm, shm or all")
-	c.Flags().StringArrayVar(&flags.allow, "allow", nil, "devel, multiarch, bluetooth or canbus")
-	c.Flags().StringArrayVar(&flags.filesystem, "filesystem", nil, "host, host-os, host-etc, home, xdg-*, ~/PATH or /PATH, with :ro, :rw or :create; !X denies")
-	c.Flags().StringArrayVar(&flags.persist, "persist", nil, "home-relative path kept in ~/.var/app/ID (needs an app id)")
-	c.Flags().StringArrayVar(&flags.env, "env", nil, "set VAR=VALUE in the sandbox (VAR= removes it)")
+	flags.add(c)
 	return c
 }

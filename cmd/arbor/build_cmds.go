@@ -1,0 +1,136 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"arbor/deploy/flatpak"
+	"arbor/sandbox"
+	"arbor/store"
+)
+
+func (a *app) buildInitCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "build-init DIRECTORY APPNAME SDK RUNTIME [BRANCH]",
+		Short: "Start building an app: DIRECTORY/files becomes /app, DIRECTORY/metadata names it",
+		Example: `  arbor build-init build org.example.Hello org.example.Sdk org.example.Platform 1.0
+  cp hello build/files/bin/ && arbor build-finish build --command=hello`,
+		Args: cobra.RangeArgs(4, 5),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			branch := ""
+			if len(args) == 5 {
+				branch = args[4]
+			}
+			return flatpak.BuildInit(args[0], args[1], args[2], args[3], branch)
+		},
+	}
+}
+
+func (a *app) buildFinishCmd() *cobra.Command {
+	var command string
+	var p permFlags
+	c := &cobra.Command{
+		Use:   "build-finish DIRECTORY [--command=CMD] [PERMISSION...]",
+		Short: "Finish an app build: its command, its permissions, and its exported desktop files",
+		Example: `  arbor build-finish build --command=hello --share=network --socket=wayland --filesystem=xdg-music:ro`,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			perms, err := p.context()
+			if err != nil {
+				return err
+			}
+			return flatpak.BuildFinish(args[0], command, perms)
+		},
+	}
+	c.Flags().StringVar(&command, "command", "", "the command the app runs (in /app/bin or /usr/bin)")
+	p.add(c)
+	return c
+}
+
+func (a *app) buildExportCmd() *cobra.Command {
+	var opts flatpak.ExportOptions
+	var keyIDs []string
+	var homedir string
+	c := &cobra.Command{
+		Use:   "build-export REPO DIRECTORY [BRANCH]",
+		Short: "Commit a finished build to a repository as app/ID/ARCH/BRANCH (or runtime/...)",
+		Example: `  arbor build-export repo build 1.0
+  arbor build-export --runtime repo platform-build 1.0`,
+		Args: cobra.RangeArgs(2, 3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 3 {
+				opts.Branch = args[2]
+			}
+			r, err := store.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			ref, c, err := flatpak.BuildExport(cmd.Context(), r, args[1], opts)
+			if err != nil {
+				return err
+			}
+			for _, k := range keyIDs {
+				s, err := loadSigner(k, homedir)
+				if err != nil {
+					return err
+				}
+				if err := r.SignCommit(cmd.Context(), c, s.Sign); err != nil {
+					return err
+				}
+			}
+			if a.json {
+				return a.printJSON(map[string]string{"ref": ref.String(), "commit": c.String()})
+			}
+			fmt.Fprintf(a.stdout, "Commit: %s\nRef: %s\n", c, ref)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&opts.Runtime, "runtime", false, "export DIRECTORY/usr as a runtime")
+	c.Flags().StringVarP(&opts.Subject, "subject", "s", "", "one line subject")
+	c.Flags().StringVar(&opts.CollectionID, "collection-id", "", "collection the commit is bound to")
+	c.Flags().StringArrayVar(&keyIDs, "gpg-sign", nil, "sign the commit with this key")
+	c.Flags().StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
+	a.jsonFlag(c)
+	return c
+}
+
+// permFlags are flatpak's permission options, shared by the commands
+// that take them.
+type permFlags struct{ share, socket, device, allow, filesystem, persist, env []string }
+
+func (p *permFlags) add(c *cobra.Command) {
+	c.Flags().StringArrayVar(&p.share, "share", nil, "share network or ipc with the host (!X to deny)")
+	c.Flags().StringArrayVar(&p.socket, "socket", nil, "x11, wayland, pulseaudio, session-bus, system-bus, ssh-auth, ...")
+	c.Flags().StringArrayVar(&p.device, "device", nil, "dri, kvm, shm or all")
+	c.Flags().StringArrayVar(&p.allow, "allow", nil, "devel, multiarch, bluetooth or canbus")
+	c.Flags().StringArrayVar(&p.filesystem, "filesystem", nil, "host, host-os, host-etc, home, xdg-*, ~/PATH or /PATH, with :ro, :rw or :create; !X denies")
+	c.Flags().StringArrayVar(&p.persist, "persist", nil, "home-relative path kept in ~/.var/app/ID")
+	c.Flags().StringArrayVar(&p.env, "env", nil, "set VAR=VALUE (VAR= removes it)")
+}
+
+func (p *permFlags) context() (*sandbox.Context, error) {
+	c := sandbox.NewContext()
+	for key, vs := range map[string][]string{"shared": p.share, "sockets": p.socket, "devices": p.device, "features": p.allow} {
+		for _, v := range vs {
+			if err := c.AddFlag(key, v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, f := range p.filesystem {
+		if err := c.AddFilesystem(f); err != nil {
+			return nil, err
+		}
+	}
+	for _, v := range p.persist {
+		c.Persistent[v] = true
+	}
+	for _, e := range p.env {
+		k, v, _ := strings.Cut(e, "=")
+		c.Env[k] = v
+	}
+	return c, nil
+}
