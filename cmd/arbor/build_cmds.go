@@ -32,10 +32,10 @@ func (a *app) buildFinishCmd() *cobra.Command {
 	var command string
 	var p permFlags
 	c := &cobra.Command{
-		Use:   "build-finish DIRECTORY [--command=CMD] [PERMISSION...]",
-		Short: "Finish an app build: its command, its permissions, and its exported desktop files",
+		Use:     "build-finish DIRECTORY [--command=CMD] [PERMISSION...]",
+		Short:   "Finish an app build: its command, its permissions, and its exported desktop files",
 		Example: `  arbor build-finish build --command=hello --share=network --socket=wayland --filesystem=xdg-music:ro`,
-		Args:  cobra.ExactArgs(1),
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			perms, err := p.context()
 			if err != nil {
