@@ -50,14 +50,29 @@ func TestDashCommandIsACommand(t *testing.T) {
 func TestSandboxDiesWithItsParent(t *testing.T) {
 	testutil.Privileged(t)
 	arbor := testutil.BuildArbor(t)
-	marker := "arbor-sandbox-orphan-test-" + strconv.Itoa(os.Getpid())
-	cmd := exec.Command(arbor, "sandbox", "--runtime=/usr", "--", "sh", "-c", "exec -a "+marker+" sleep 300")
+	secs := strconv.Itoa(2000000 + os.Getpid()) // tells this sleep from others
+	cmd := exec.Command(arbor, "sandbox", "--runtime=/usr", "--", "sleep", secs)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	found := func() bool { return exec.Command("pgrep", "-f", marker).Run() == nil }
+	// The sandboxed sleep, as the host sees it: argv[0] is sleep itself
+	// (arbor's own command line holds the same words).
+	found := func() bool {
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			if err != nil {
+				continue
+			}
+			args := strings.Split(string(b), "\x00")
+			if len(args) >= 2 && filepath.Base(args[0]) == "sleep" && args[1] == secs {
+				return true
+			}
+		}
+		return false
+	}
 	for i := 0; !found(); i++ {
-		if i > 200 {
+		if i > 600 {
 			cmd.Process.Kill()
 			t.Fatal("the sandboxed command did not start")
 		}
@@ -66,8 +81,7 @@ func TestSandboxDiesWithItsParent(t *testing.T) {
 	cmd.Process.Kill() // SIGKILL: no chance to clean up
 	cmd.Wait()
 	for i := 0; found(); i++ {
-		if i > 200 {
-			exec.Command("pkill", "-9", "-f", marker).Run()
+		if i > 600 {
 			t.Fatal("the sandboxed command outlived arbor")
 		}
 		time.Sleep(25 * time.Millisecond)
