@@ -134,3 +134,100 @@ func (p *permFlags) context() (*sandbox.Context, error) {
 	}
 	return c, nil
 }
+
+func (a *app) buildUpdateRepoCmd() *cobra.Command {
+	var keyIDs []string
+	var homedir string
+	c := &cobra.Command{
+		Use:     "build-update-repo REPO",
+		Short:   "Update a repository of apps for publishing: AppStream branches, tree indexes, the summary",
+		Example: `  arbor build-update-repo --gpg-sign=0123ABCD --gpg-homedir=~/.gnupg repo`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := store.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			n, err := flatpak.UpdateAppStream(cmd.Context(), r, flatpak.Arch())
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				for _, b := range []string{"appstream/", "appstream2/"} {
+					for _, k := range keyIDs {
+						s, err := loadSigner(k, homedir)
+						if err != nil {
+							return err
+						}
+						c, err := r.Resolve(b + flatpak.Arch())
+						if err != nil {
+							return err
+						}
+						if err := r.SignCommit(cmd.Context(), c, s.Sign); err != nil {
+							return err
+						}
+					}
+				}
+			}
+			if err := updateSummary(cmd.Context(), r, keyIDs, homedir); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "AppStream data of %d apps; summary updated\n", n)
+			return nil
+		},
+	}
+	c.Flags().StringArrayVar(&keyIDs, "gpg-sign", nil, "sign the AppStream commits and the summary with this key")
+	c.Flags().StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
+	return c
+}
+
+func (a *app) buildSignCmd() *cobra.Command {
+	var runtime bool
+	var keyIDs []string
+	var homedir string
+	c := &cobra.Command{
+		Use:     "build-sign REPO ID [BRANCH] --gpg-sign=KEYID",
+		Short:   "Sign an exported app's (or --runtime's) commit",
+		Example: `  arbor build-sign --gpg-sign=0123ABCD repo org.example.Hello 1.0`,
+		Args:    cobra.RangeArgs(2, 3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(keyIDs) == 0 {
+				return fmt.Errorf("no key given: use --gpg-sign=KEYID")
+			}
+			ref := flatpak.Ref{Kind: flatpak.App, ID: args[1], Arch: flatpak.Arch(), Branch: flatpak.DefaultBranch}
+			if runtime {
+				ref.Kind = flatpak.Runtime
+			}
+			if len(args) == 3 {
+				ref.Branch = args[2]
+			}
+			if err := ref.Validate(); err != nil {
+				return err
+			}
+			r, err := store.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			c, err := r.Resolve(ref.String())
+			if err != nil {
+				return err
+			}
+			for _, k := range keyIDs {
+				s, err := loadSigner(k, homedir)
+				if err != nil {
+					return err
+				}
+				if err := r.SignCommit(cmd.Context(), c, s.Sign); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&runtime, "runtime", false, "sign runtime/ID/ARCH/BRANCH")
+	c.Flags().StringArrayVar(&keyIDs, "gpg-sign", nil, "key to sign with")
+	c.Flags().StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
+	return c
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -292,38 +293,44 @@ func (a *app) summaryCmd() *cobra.Command {
 				return err
 			}
 			defer r.Close()
-			if r.Mode() == store.ModeArchive {
-				// What arbor's lazy mounts fetch instead of a request per
-				// directory and per file header; ostree ignores it.
-				if err := r.WriteTreeIndexes(cmd.Context()); err != nil {
-					return err
-				}
-			}
-			b, err := r.BuildSummary(time.Now())
-			if err != nil {
-				return err
-			}
-			var sig []byte
-			for _, k := range keyIDs {
-				s, err := loadSigner(k, homedir)
-				if err != nil {
-					return err
-				}
-				one, err := s.Sign(b)
-				if err != nil {
-					return fmt.Errorf("signing the summary: %w", err)
-				}
-				if sig, err = store.AppendSignature(sig, one); err != nil {
-					return err
-				}
-			}
-			return r.WriteSummary(b, sig)
+			return updateSummary(cmd.Context(), r, keyIDs, homedir)
 		},
 	}
 	c.Flags().BoolVarP(&update, "update", "u", false, "update the summary")
 	c.Flags().StringArrayVar(&keyIDs, "gpg-sign", nil, "sign the summary with this key")
 	c.Flags().StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
 	return c
+}
+
+// updateSummary writes the tree indexes (archive repositories) and the
+// summary, signed with each key.
+func updateSummary(ctx context.Context, r *store.Repo, keyIDs []string, homedir string) error {
+	if r.Mode() == store.ModeArchive {
+		// What arbor's lazy mounts fetch instead of a request per
+		// directory and per file header; ostree ignores it.
+		if err := r.WriteTreeIndexes(ctx); err != nil {
+			return err
+		}
+	}
+	b, err := r.BuildSummary(time.Now())
+	if err != nil {
+		return err
+	}
+	var sig []byte
+	for _, k := range keyIDs {
+		s, err := loadSigner(k, homedir)
+		if err != nil {
+			return err
+		}
+		one, err := s.Sign(b)
+		if err != nil {
+			return fmt.Errorf("signing the summary: %w", err)
+		}
+		if sig, err = store.AppendSignature(sig, one); err != nil {
+			return err
+		}
+	}
+	return r.WriteSummary(b, sig)
 }
 
 func (a *app) gpgSignCmd() *cobra.Command {

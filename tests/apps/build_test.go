@@ -3,6 +3,7 @@
 package apps
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -33,6 +34,7 @@ func write(t *testing.T, path, content string, mode os.FileMode) {
 // the permissions its metadata grants.
 func TestBuildFinishExportRun(t *testing.T) {
 	testutil.NeedTool(t, "ostree")
+	testutil.NeedTool(t, "gpg")
 	arbor := testutil.BuildArbor(t)
 	dir := t.TempDir()
 	build := filepath.Join(dir, "build")
@@ -44,6 +46,13 @@ func TestBuildFinishExportRun(t *testing.T) {
 	write(t, filepath.Join(build, "files/share/applications/org.example.Hello.desktop"), "[Desktop Entry]\nName=Hello\nExec=hello\nType=Application\n", 0o644)
 	write(t, filepath.Join(build, "files/share/applications/other.desktop"), "[Desktop Entry]\nName=Other\n", 0o644)
 	write(t, filepath.Join(build, "var/tmp/scratch"), "build leftovers\n", 0o644)
+	write(t, filepath.Join(build, "files/share/metainfo/org.example.Hello.metainfo.xml"), `<?xml version="1.0" encoding="UTF-8"?>
+<component type="desktop-application">
+  <id>org.example.Hello</id>
+  <name>Hello</name>
+  <summary>Says hello from a sandbox</summary>
+</component>
+`, 0o644)
 	testutil.Run(t, arbor, "build-finish", build, "--command=hello", "--share=network", "--env=GREETING=world", "--filesystem=xdg-music:ro")
 	meta, err := os.ReadFile(filepath.Join(build, "metadata"))
 	if err != nil {
@@ -89,10 +98,42 @@ func TestBuildFinishExportRun(t *testing.T) {
 		}
 	}
 	size := strings.TrimSpace(testutil.Run(t, "ostree", "--repo="+repo, "show", "--print-metadata-key=xa.installed-size", ref))
-	if size != "uint64 "+strconv.Itoa(len("#!/bin/sh\necho \"hello, $GREETING\"\n")+len("[Desktop Entry]\nName=Hello\nExec=hello\nType=Application\n")+len("[Desktop Entry]\nName=Other\n")) {
-		t.Errorf("xa.installed-size: %s", size)
+	var want int64
+	filepath.WalkDir(filepath.Join(build, "files"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			fi, _ := d.Info()
+			want += fi.Size()
+		}
+		return err
+	})
+	if size != "uint64 "+strconv.FormatInt(want, 10) {
+		t.Errorf("xa.installed-size: %s, want %d", size, want)
 	}
 	testutil.Run(t, "ostree", "--repo="+repo, "fsck")
+
+	// Publishing: AppStream branches with the app's component and its
+	// bundle, a summary listing everything, and a signature on request.
+	out = testutil.Run(t, arbor, "build-update-repo", repo)
+	if !strings.Contains(out, "AppStream data of 1 apps") {
+		t.Errorf("build-update-repo printed %q", out)
+	}
+	as := testutil.Run(t, arbor, "--repo="+repo, "cat", "appstream2/x86_64", "/appstream.xml")
+	for _, want := range []string{"<summary>Says hello from a sandbox</summary>", `<bundle type="flatpak">` + ref + `</bundle>`, `<components version="0.8" origin="flatpak">`} {
+		if !strings.Contains(as, want) {
+			t.Errorf("appstream.xml lacks %s:\n%s", want, as)
+		}
+	}
+	refs := testutil.Run(t, "ostree", "--repo="+repo, "summary", "--view")
+	for _, want := range []string{ref, "appstream/x86_64", "appstream2/x86_64"} {
+		if !strings.Contains(refs, want) {
+			t.Errorf("the summary lacks %s:\n%s", want, refs)
+		}
+	}
+	key := testutil.NewGPGKey(t, "Arbor Apps")
+	testutil.Run(t, arbor, "build-sign", "--gpg-sign="+key.ID, "--gpg-homedir="+key.Home, repo, "org.example.Hello", "1.0")
+	if md := testutil.Run(t, arbor, "--repo="+repo, "show", "--print-detached-metadata", ref); !strings.Contains(md, "ostree.gpgsigs") {
+		t.Errorf("build-sign left no signature:\n%s", md)
+	}
 
 	// Run the exported app: its files as /app, its metadata's permissions.
 	testutil.Privileged(t)
