@@ -352,6 +352,15 @@ func (d *Daemon) resolve(ctx context.Context, remote, rev string) (object.Checks
 	if remote == "" {
 		return d.repo.Resolve(rev)
 	}
+	// REF@CHECKSUM (an installed commit) needs no request when the commit
+	// is here already.
+	if _, at, ok := strings.Cut(rev, "@"); ok {
+		if c, err := object.ParseChecksum(at); err == nil {
+			if has, _ := d.repo.HasObject(c, object.TypeCommit); has {
+				return c, nil
+			}
+		}
+	}
 	res, err := fetch.Pull(ctx, d.repo, remote, fetch.PullOptions{Refs: []string{rev}, CommitMetadataOnly: true})
 	if err == nil {
 		if c, ok := res.Refs[rev]; ok {

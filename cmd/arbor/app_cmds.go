@@ -1,0 +1,321 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"arbor/deploy/flatpak"
+	"arbor/fetch"
+	"arbor/mountd"
+	"arbor/sandbox"
+	"arbor/store/keyfile"
+	"arbor/store/object"
+)
+
+func (a *app) installCmd() *cobra.Command {
+	var yes bool
+	c := &cobra.Command{
+		Use:   "install [-y] REMOTE REF",
+		Short: "Install an app (and the runtime it needs) to run from lazily fetched mounts",
+		Long: `Install an app or runtime. Only its commit and metadata are fetched: files come
+when the app first reads them, through the repository's daemon. REF may be a
+bare ID, ID//BRANCH or a full ref, completed against the remote's refs as
+flatpak completes it. An app's runtime is installed too, after asking unless -y.`,
+		Example: `  arbor install -y origin org.example.Hello
+  arbor run org.example.Hello`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			in := flatpak.NewInstallation(r)
+			d, err := a.installOne(cmd.Context(), in, args[0], args[1], flatpak.App)
+			if err != nil {
+				return err
+			}
+			if d.Metadata.Kind != flatpak.App || d.Metadata.Runtime == "" {
+				return nil
+			}
+			rt, err := flatpak.ParsePartial(flatpak.Runtime, d.Metadata.Runtime)
+			if err != nil {
+				return err
+			}
+			if _, err := in.Get(rt); err == nil {
+				return nil
+			}
+			if !yes {
+				if !term.IsTerminal(int(os.Stdin.Fd())) {
+					return fmt.Errorf("%s needs the runtime %s: install it too with -y", d.Ref, rt)
+				}
+				fmt.Fprintf(a.stdout, "%s needs the runtime %s. Install it? [Y/n] ", d.Ref.ID, rt)
+				line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+				if l := strings.TrimSpace(strings.ToLower(line)); l != "" && l != "y" && l != "yes" {
+					return fmt.Errorf("%s is installed without its runtime %s", d.Ref, rt)
+				}
+			}
+			_, err = a.installOne(cmd.Context(), in, args[0], rt.String(), flatpak.Runtime)
+			return err
+		},
+	}
+	c.Flags().BoolVarP(&yes, "assumeyes", "y", false, "install what is needed without asking")
+	return c
+}
+
+// installOne fetches a ref's commit (its signature checked as a pull
+// checks it) and deploys it from its xa.metadata.
+func (a *app) installOne(ctx context.Context, in *flatpak.Installation, remote, name string, kind flatpak.Kind) (*flatpak.Deployed, error) {
+	remoteRefs, err := fetch.RemoteRefs(ctx, in.Repo, remote)
+	if err != nil {
+		return nil, err
+	}
+	var cands []flatpak.Ref
+	for n := range remoteRefs {
+		if r, err := flatpak.ParseRef(n); err == nil {
+			cands = append(cands, r)
+		}
+	}
+	ref, err := flatpak.Complete(name, kind, cands)
+	if err != nil {
+		return nil, fmt.Errorf("remote %s: %w", remote, err)
+	}
+	res, err := fetch.Pull(ctx, in.Repo, remote, fetch.PullOptions{Refs: []string{ref.String()}, CommitMetadataOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	c, ok := res.Refs[ref.String()]
+	if !ok {
+		return nil, fmt.Errorf("%s: the pull did not return it", ref)
+	}
+	cm, err := in.Repo.ReadCommit(c)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := object.Lookup(cm.Metadata, "xa.metadata")
+	meta, _ := v.Value.(string)
+	if !ok || meta == "" {
+		return nil, fmt.Errorf("%s (commit %s) has no xa.metadata: not an app or runtime", ref, c)
+	}
+	if err := flatpak.CheckCommitMetadata(cm.Metadata, ref, []byte(meta)); err != nil {
+		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	if err := in.Deploy(ref, c, remote, []byte(meta)); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(a.stdout, "Installed %s (commit %s)\n", ref, c.String()[:12])
+	return in.Get(ref)
+}
+
+func (a *app) listCmd() *cobra.Command {
+	var apps, runtimes bool
+	c := &cobra.Command{
+		Use:     "list [--app|--runtime]",
+		Short:   "List installed apps and runtimes",
+		Example: `  arbor list --app`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			in := flatpak.NewInstallation(r)
+			refs, err := in.Installed()
+			if err != nil {
+				return err
+			}
+			var out []map[string]string
+			for _, ref := range refs {
+				if apps && ref.Kind != flatpak.App || runtimes && ref.Kind != flatpak.Runtime {
+					continue
+				}
+				d, err := in.Get(ref)
+				if err != nil {
+					return err
+				}
+				out = append(out, map[string]string{"ref": ref.String(), "commit": d.Commit.String(), "origin": d.Origin})
+			}
+			if a.json {
+				if out == nil {
+					out = []map[string]string{}
+				}
+				return a.printJSON(out)
+			}
+			for _, o := range out {
+				fmt.Fprintf(a.stdout, "%s\t%s\t%s\n", o["ref"], o["origin"], o["commit"][:12])
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&apps, "app", false, "apps only")
+	c.Flags().BoolVar(&runtimes, "runtime", false, "runtimes only")
+	a.jsonFlag(c)
+	return c
+}
+
+func (a *app) runCmd() *cobra.Command {
+	var command, branch string
+	var devel bool
+	var p permFlags
+	c := &cobra.Command{
+		Use:   "run [--command=CMD] [--branch=B] [--devel] [PERMISSION...] ID [ARG...]",
+		Short: "Run an installed app in the sandbox, its files and runtime mounted lazily",
+		Example: `  arbor run org.example.Hello
+  arbor run --share=network --filesystem=~/Music:ro org.example.Player song.ogg`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			in := flatpak.NewInstallation(r)
+			installed, err := in.Installed()
+			if err != nil {
+				return err
+			}
+			name := args[0]
+			if branch != "" {
+				name += "//" + branch
+			}
+			ref, err := flatpak.Complete(name, flatpak.App, installed)
+			if err != nil {
+				return err
+			}
+			app, err := in.Get(ref)
+			if err != nil {
+				return err
+			}
+			rtRef, err := flatpak.ParsePartial(flatpak.Runtime, app.Metadata.Runtime)
+			if err != nil {
+				return err
+			}
+			rt, err := in.Get(rtRef)
+			if err != nil {
+				return fmt.Errorf("%s needs %s: %w", ref, rtRef, err)
+			}
+			for _, d := range []*flatpak.Deployed{app, rt} {
+				if err := a.ensureMount(cmd.Context(), in, d); err != nil {
+					return err
+				}
+			}
+			// Layers as flatpak: the runtime's environment only, the app's
+			// metadata, then the command line.
+			perms := sandbox.NewContext()
+			for k, v := range rt.Metadata.Context.Env {
+				perms.Env[k] = v
+			}
+			perms.Merge(app.Metadata.Context)
+			cli, err := p.context()
+			if err != nil {
+				return err
+			}
+			if devel {
+				cli.Features["devel"] = true
+			}
+			perms.Merge(cli)
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return err
+			}
+			spec := sandbox.Spec{
+				Runtime: filepath.Join(in.MountDir(rt.Commit), "files"),
+				App:     filepath.Join(in.MountDir(app.Commit), "files"),
+				Home:    home,
+			}
+			binds, appEnv, err := sandbox.AppDirs(home, ref.ID)
+			if err != nil {
+				return err
+			}
+			spec.Binds = binds
+			hostEnv := map[string]string{}
+			for _, kv := range os.Environ() {
+				k, v, _ := strings.Cut(kv, "=")
+				hostEnv[k] = v
+			}
+			extra, err := perms.Apply(&spec, sandbox.Host{Home: home, UID: os.Getuid(), RuntimeDir: hostEnv["XDG_RUNTIME_DIR"], Env: hostEnv, AppID: ref.ID})
+			if err != nil {
+				return err
+			}
+			spec.Env = sandbox.Environ(os.Environ(), os.Getuid(), home, append(appEnv, extra...))
+			spec.Info = flatpakInfo(ref, app, rt, spec, perms)
+			if command == "" {
+				command = app.Metadata.Command
+			}
+			if command == "" {
+				return fmt.Errorf("%s has no command; give --command", ref)
+			}
+			spec.Args = append([]string{command}, args[1:]...)
+			code, err := sandbox.Run(cmd.Context(), spec, sandbox.Stdio{Stdin: os.Stdin, Stdout: a.stdout, Stderr: a.stderr})
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return exitError{code: code}
+			}
+			return nil
+		},
+	}
+	c.Flags().SetInterspersed(false)
+	c.Flags().StringVar(&command, "command", "", "run this instead of the app's command")
+	c.Flags().StringVar(&branch, "branch", "", "the installed branch to run")
+	c.Flags().BoolVar(&devel, "devel", false, "allow ptrace and perf (the devel feature)")
+	p.add(c)
+	return c
+}
+
+// ensureMount has the daemon mount a deployed commit (lazily, from its
+// origin) where run expects it, unless it is mounted already.
+func (a *app) ensureMount(ctx context.Context, in *flatpak.Installation, d *flatpak.Deployed) error {
+	mp := in.MountDir(d.Commit)
+	if mountd.IsArborMount(mp) {
+		return nil
+	}
+	if err := os.MkdirAll(mp, 0o755); err != nil {
+		return err
+	}
+	repo, err := filepath.Abs(in.Repo.Path())
+	if err != nil {
+		return err
+	}
+	argv, err := daemonArgv(repo)
+	if err != nil {
+		return err
+	}
+	cl, err := mountd.EnsureDaemon(ctx, repo, argv)
+	if err != nil {
+		return err
+	}
+	_, err = cl.Mount(ctx, mountd.MountRequest{Source: d.Origin + ":" + d.Ref.String() + "@" + d.Commit.String(), Mountpoint: mp})
+	if errors.Is(err, mountd.ErrClosing) {
+		return a.ensureMount(ctx, in, d)
+	}
+	return err
+}
+
+// flatpakInfo is /.flatpak-info with the keys flatpak writes.
+func flatpakInfo(ref flatpak.Ref, app, rt *flatpak.Deployed, spec sandbox.Spec, perms *sandbox.Context) []byte {
+	kf := keyfile.New()
+	kf.Set("Application", "name", ref.ID)
+	kf.Set("Application", "runtime", rt.Ref.String())
+	kf.Set("Instance", "app-path", spec.App)
+	kf.Set("Instance", "app-commit", app.Commit.String())
+	kf.Set("Instance", "runtime-path", spec.Runtime)
+	kf.Set("Instance", "runtime-commit", rt.Commit.String())
+	kf.Set("Instance", "branch", ref.Branch)
+	kf.Set("Instance", "arch", ref.Arch)
+	kf.Set("Instance", "session-bus-proxy", "true")
+	kf.Set("Instance", "system-bus-proxy", "true")
+	perms.Keyfile(kf, false)
+	return kf.Bytes()
+}
+

@@ -1,0 +1,118 @@
+package flatpak
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"arbor/store"
+	"arbor/store/object"
+)
+
+// Installation is where apps and runtimes are deployed: beside its
+// repository, laid out as flatpak lays out its installations
+// (KIND/ID/ARCH/BRANCH/{active -> COMMIT, COMMIT/metadata}).
+type Installation struct {
+	Dir  string // holds repo/, app/, runtime/
+	Repo *store.Repo
+}
+
+// Deployed is an installed app or runtime.
+type Deployed struct {
+	Ref      Ref
+	Commit   object.Checksum
+	Origin   string // the remote it came from
+	Metadata *Metadata
+}
+
+// NewInstallation is the installation around a repository.
+func NewInstallation(r *store.Repo) *Installation {
+	return &Installation{Dir: filepath.Dir(r.Path()), Repo: r}
+}
+
+func (in *Installation) refDir(ref Ref) string {
+	return filepath.Join(in.Dir, string(ref.Kind), ref.ID, ref.Arch, ref.Branch)
+}
+
+// MountDir is where a deployed commit is mounted for running.
+func (in *Installation) MountDir(c object.Checksum) string {
+	return filepath.Join(in.Dir, "mounts", c.String())
+}
+
+// Deploy records ref at commit from remote: its metadata (the commit's
+// xa.metadata, byte for byte), then the active link, switched atomically,
+// and a deploy/ ref that keeps the commit from being pruned.
+func (in *Installation) Deploy(ref Ref, c object.Checksum, origin string, metadata []byte) error {
+	if _, err := ParseMetadata(metadata); err != nil {
+		return err
+	}
+	dir := in.refDir(ref)
+	cdir := filepath.Join(dir, c.String())
+	if err := os.MkdirAll(cdir, 0o755); err != nil {
+		return err
+	}
+	for name, data := range map[string][]byte{"metadata": metadata, "origin": []byte(origin + "\n")} {
+		if err := os.WriteFile(filepath.Join(cdir, name+".tmp"), data, 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(filepath.Join(cdir, name+".tmp"), filepath.Join(cdir, name)); err != nil {
+			return err
+		}
+	}
+	if err := in.Repo.SetRef("deploy/"+ref.String(), c); err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, ".active.tmp")
+	os.Remove(tmp)
+	if err := os.Symlink(c.String(), tmp); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, "active"))
+}
+
+// Get returns the deployed ref.
+func (in *Installation) Get(ref Ref) (*Deployed, error) {
+	dir := in.refDir(ref)
+	target, err := os.Readlink(filepath.Join(dir, "active"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s is not installed", ref)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c, err := object.ParseChecksum(target)
+	if err != nil {
+		return nil, fmt.Errorf("%s: active: %w", ref, err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, target, "metadata"))
+	if err != nil {
+		return nil, err
+	}
+	m, err := ParseMetadata(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	origin, _ := os.ReadFile(filepath.Join(dir, target, "origin"))
+	return &Deployed{Ref: ref, Commit: c, Origin: strings.TrimSpace(string(origin)), Metadata: m}, nil
+}
+
+// Installed lists what is deployed.
+func (in *Installation) Installed() ([]Ref, error) {
+	var out []Ref
+	for _, kind := range []Kind{App, Runtime} {
+		links, err := filepath.Glob(filepath.Join(in.Dir, string(kind), "*", "*", "*", "active"))
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range links {
+			rel, _ := filepath.Rel(in.Dir, filepath.Dir(l))
+			if r, err := ParseRef(filepath.ToSlash(rel)); err == nil {
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,150 @@
+package apps
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"arbor/mountd"
+	"arbor/tests/nginx"
+	"arbor/tests/testutil"
+)
+
+// hostRuntime fills dir/usr with the host's sh and the libraries it loads:
+// a runtime built from the host's own binaries.
+func hostRuntime(t *testing.T, dir string) {
+	t.Helper()
+	sh, err := filepath.EvalSymlinks("/bin/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyTo(t, sh, filepath.Join(dir, "usr/bin/sh"))
+	out, err := exec.Command("ldd", sh).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		lib := ""
+		switch {
+		case len(f) >= 3 && f[1] == "=>":
+			lib = f[2]
+		case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
+			lib = f[0]
+		}
+		if lib == "" {
+			continue
+		}
+		real, err := filepath.EvalSymlinks(lib)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copyTo(t, real, filepath.Join(dir, "usr", strings.TrimPrefix(strings.TrimPrefix(lib, "/usr"), "/")))
+	}
+}
+
+func copyTo(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, dst, string(b), 0o755)
+}
+
+// Publish a runtime and an app, install the app lazily in another
+// repository, run it: only part of the runtime is fetched.
+func TestInstallAndRunLazily(t *testing.T) {
+	testutil.Privileged(t)
+	testutil.NeedTool(t, "ldd")
+	arbor := testutil.BuildArbor(t)
+	dir := t.TempDir()
+
+	rtBuild := filepath.Join(dir, "rt")
+	write(t, filepath.Join(rtBuild, "metadata"), "[Runtime]\nname=org.example.Platform\nruntime=org.example.Platform/x86_64/1.0\n\n[Environment]\nGREETING=world\n", 0o644)
+	hostRuntime(t, rtBuild)
+	big := strings.Repeat("unused runtime data ", 1<<18) // 5 MiB nobody reads
+	write(t, filepath.Join(rtBuild, "usr/share/big"), big, 0o644)
+	os.MkdirAll(filepath.Join(rtBuild, "files"), 0o755)
+
+	appBuild := filepath.Join(dir, "app")
+	testutil.Run(t, arbor, "build-init", appBuild, "org.example.Hello", "org.example.Platform", "org.example.Platform", "1.0")
+	// The runtime has only sh: the script uses its builtins.
+	write(t, filepath.Join(appBuild, "files/bin/hello"), "#!/bin/sh\nwhile read -r l; do case $l in name=*) n=$l;; esac; done < /.flatpak-info\necho \"hello, $GREETING, from $n\"\n", 0o755)
+	testutil.Run(t, arbor, "build-finish", appBuild, "--command=hello")
+
+	repo := filepath.Join(dir, "repo")
+	testutil.Run(t, arbor, "--repo="+repo, "init", "--mode=archive")
+	testutil.Run(t, arbor, "build-export", "--runtime", repo, rtBuild, "1.0")
+	testutil.Run(t, arbor, "build-export", repo, appBuild, "1.0")
+	testutil.Run(t, arbor, "build-update-repo", repo)
+	srv, err := nginx.Start(filepath.Join(dir, "nginx"), repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+
+	inst := filepath.Join(dir, "inst", "repo")
+	testutil.Run(t, arbor, "--repo="+inst, "init", "--mode=bare-user")
+	t.Cleanup(func() { stopDaemon(inst) })
+	testutil.Run(t, arbor, "--repo="+inst, "remote", "add", "--no-gpg-verify", "origin", srv.URL)
+	if _, errOut, err := testutil.RunErr(arbor, "--repo="+inst, "install", "origin", "org.example.Hello"); err == nil ||
+		!strings.Contains(errOut, "needs the runtime") {
+		t.Fatalf("install without -y and without a terminal: %v %s", err, errOut)
+	}
+	testutil.Run(t, arbor, "--repo="+inst, "install", "-y", "origin", "org.example.Hello")
+	list := testutil.Run(t, arbor, "--repo="+inst, "list")
+	for _, want := range []string{"app/org.example.Hello/x86_64/1.0", "runtime/org.example.Platform/x86_64/1.0"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("list lacks %s:\n%s", want, list)
+		}
+	}
+	must(t, srv.ResetLog())
+	out := testutil.Run(t, arbor, "--repo="+inst, "run", "org.example.Hello")
+	if strings.TrimSpace(out) != "hello, world, from name=org.example.Hello" {
+		t.Fatalf("the app printed %q", out)
+	}
+	sent, err := srv.BytesSent()
+	must(t, err)
+	if sent >= int64(len(big)) {
+		t.Errorf("running the app fetched %d bytes, more than the runtime file nobody read", sent)
+	}
+	for _, mp := range mountsOf(t, inst) {
+		testutil.Run(t, arbor, "--repo="+inst, "umount", mp)
+	}
+}
+
+func mountsOf(t *testing.T, repo string) []string {
+	t.Helper()
+	var out []string
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && strings.HasPrefix(f[4], filepath.Dir(repo)+"/") && mountd.IsArborMount(f[4]) {
+			out = append(out, f[4])
+		}
+	}
+	return out
+}
+
+func stopDaemon(repo string) {
+	pid := mountd.DaemonPID(repo)
+	if pid == 0 {
+		return
+	}
+	syscall.Kill(pid, syscall.SIGTERM)
+	for i := 0; i < 200 && syscall.Kill(pid, 0) == nil; i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
