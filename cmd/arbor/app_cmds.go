@@ -318,4 +318,3 @@ func flatpakInfo(ref flatpak.Ref, app, rt *flatpak.Deployed, spec sandbox.Spec, 
 	perms.Keyfile(kf, false)
 	return kf.Bytes()
 }
-
