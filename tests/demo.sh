@@ -43,7 +43,7 @@ step "$arbor" --repo=repo summary -u
 port=$((20000 + RANDOM % 20000))
 "$arbor" --repo=repo serve --addr=127.0.0.1:$port >/dev/null &
 server=$!
-trap 'mountpoint -q mnt && "$arbor" --repo=lazy umount mnt; kill $server 2>/dev/null' EXIT
+trap 'mountpoint -q mnt && "$arbor" --repo=lazy umount mnt; for m in apps/mounts/*; do mountpoint -q "$m" && "$arbor" --repo=apps/repo umount "$m"; done; kill $server 2>/dev/null' EXIT
 for _ in $(seq 50); do curl -sf -o /dev/null http://127.0.0.1:$port/config 2>/dev/null && break; sleep 0.1; done
 step "$arbor" --repo=client init --mode=bare-user
 step "$arbor" --repo=client remote add --no-gpg-verify origin http://127.0.0.1:$port/
@@ -66,6 +66,38 @@ published=$(du -sb repo/objects | cut -f1)
 echo
 echo "Reading os-release through the mount fetched $fetched bytes; the published objects are $published bytes."
 step "$arbor" --repo=lazy umount mnt
+
+# An app and its runtime, as flatpak builds them: the runtime from this
+# machine's own shell and the libraries it loads, the app a script with a
+# desktop file. Both are published, then installed lazily and run.
+mkdir -p rt/usr/bin rt/usr/share
+cp "$(readlink -f /bin/sh)" rt/usr/bin/sh
+ldd "$(readlink -f /bin/sh)" | grep -o '/[^ ]*' | while read -r lib; do
+	rel=${lib#/}; rel=${rel#usr/}   # /lib64/x and /usr/lib/x both go under usr/
+	mkdir -p "rt/usr/$(dirname "$rel")"; cp "$(readlink -f "$lib")" "rt/usr/$rel"
+done
+head -c 3000000 /dev/urandom > rt/usr/share/unused.bin
+printf '[Runtime]\nname=org.arbor.Platform\nruntime=org.arbor.Platform/%s/1.0\n\n[Environment]\nGREETING=hello from a lazily installed app\n' "$(uname -m)" > rt/metadata
+step "$arbor" build-init app org.arbor.Hello org.arbor.Platform org.arbor.Platform 1.0
+mkdir -p app/files/bin app/files/share/applications
+printf '#!/bin/sh\necho "$GREETING"\n' > app/files/bin/hello
+chmod 755 app/files/bin/hello
+printf '[Desktop Entry]\nName=Hello\nExec=hello\nType=Application\n' > app/files/share/applications/org.arbor.Hello.desktop
+step "$arbor" build-finish app --command=hello
+step "$arbor" build-export --runtime repo rt 1.0
+step "$arbor" build-export repo app 1.0
+step "$arbor" build-update-repo repo
+step "$arbor" --repo=apps/repo init --mode=bare-user
+step "$arbor" --repo=apps/repo remote add --no-gpg-verify origin http://127.0.0.1:$port/
+step "$arbor" --repo=apps/repo install -y origin org.arbor.Hello
+step "$arbor" --repo=apps/repo run org.arbor.Hello
+runtime_bytes=$(du -sb rt/usr | cut -f1)
+fetched=$("$arbor" --repo=apps/repo mounts --json | grep -o '"bytes_fetched": [0-9]*' | head -1 | grep -o '[0-9]*$')
+echo
+echo "Running the app fetched $fetched bytes over HTTP (metadata and the files it read); its runtime holds $runtime_bytes bytes."
+for m in $("$arbor" --repo=apps/repo mounts --json | grep -o '"mountpoint": "[^"]*"' | cut -d'"' -f4); do
+	"$arbor" --repo=apps/repo umount "$m"
+done
 
 if command -v ostree >/dev/null; then
 	echo

@@ -30,7 +30,11 @@ type Deployed struct {
 
 // NewInstallation is the installation around a repository.
 func NewInstallation(r *store.Repo) *Installation {
-	return &Installation{Dir: filepath.Dir(r.Path()), Repo: r}
+	dir, err := filepath.Abs(filepath.Dir(r.Path()))
+	if err != nil {
+		dir = filepath.Dir(r.Path())
+	}
+	return &Installation{Dir: dir, Repo: r}
 }
 
 func (in *Installation) refDir(ref Ref) string {
