@@ -193,7 +193,7 @@ func (r *Repo) IndexDir() string { return filepath.Join(r.path, "extensions", "a
 // Index opens the index on first use, bringing it up to date with the files.
 func (r *Repo) Index(ctx context.Context) (*index.Index, error) {
 	r.idxOnce.Do(func() {
-		r.idx, r.idxErr = index.Open(ctx, r.IndexDir(), filepath.Join(r.path, "objects"), 5*time.Minute)
+		r.idx, r.idxErr = index.Open(ctx, r.IndexDir(), filepath.Join(r.path, "objects"), 2*time.Second)
 	})
 	return r.idx, r.idxErr
 }

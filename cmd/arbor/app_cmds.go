@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -39,7 +41,7 @@ flatpak completes it. An app's runtime is installed too, after asking unless -y.
 			}
 			defer r.Close()
 			in := flatpak.NewInstallation(r)
-			d, err := a.installOne(cmd.Context(), in, args[0], args[1], flatpak.App)
+			d, err := a.installOne(cmd.Context(), in, args[0], args[1], flatpak.App, "")
 			if err != nil {
 				return err
 			}
@@ -63,7 +65,7 @@ flatpak completes it. An app's runtime is installed too, after asking unless -y.
 					return fmt.Errorf("%s is installed without its runtime %s", d.Ref, rt)
 				}
 			}
-			_, err = a.installOne(cmd.Context(), in, args[0], rt.String(), flatpak.Runtime)
+			_, err = a.installOne(cmd.Context(), in, args[0], rt.String(), flatpak.Runtime, "")
 			return err
 		},
 	}
@@ -73,7 +75,7 @@ flatpak completes it. An app's runtime is installed too, after asking unless -y.
 
 // installOne fetches a ref's commit (its signature checked as a pull
 // checks it) and deploys it from its xa.metadata.
-func (a *app) installOne(ctx context.Context, in *flatpak.Installation, remote, name string, kind flatpak.Kind) (*flatpak.Deployed, error) {
+func (a *app) installOne(ctx context.Context, in *flatpak.Installation, remote, name string, kind flatpak.Kind, at string) (*flatpak.Deployed, error) {
 	remoteRefs, err := fetch.RemoteRefs(ctx, in.Repo, remote)
 	if err != nil {
 		return nil, err
@@ -88,7 +90,11 @@ func (a *app) installOne(ctx context.Context, in *flatpak.Installation, remote, 
 	if err != nil {
 		return nil, fmt.Errorf("remote %s: %w", remote, err)
 	}
-	res, err := fetch.Pull(ctx, in.Repo, remote, fetch.PullOptions{Refs: []string{ref.String()}, CommitMetadataOnly: true})
+	want := ref.String()
+	if at != "" {
+		want += "@" + at // a given commit, bound to the ref all the same
+	}
+	res, err := fetch.Pull(ctx, in.Repo, remote, fetch.PullOptions{Refs: []string{want}, CommitMetadataOnly: true})
 	if err != nil {
 		return nil, err
 	}
@@ -317,4 +323,217 @@ func flatpakInfo(ref flatpak.Ref, app, rt *flatpak.Deployed, spec sandbox.Spec, 
 	kf.Set("Instance", "system-bus-proxy", "true")
 	perms.Keyfile(kf, false)
 	return kf.Bytes()
+}
+
+func (a *app) updateCmd() *cobra.Command {
+	var commit string
+	c := &cobra.Command{
+		Use:   "update [--commit=CHECKSUM] [REF...]",
+		Short: "Update installed apps and runtimes (or roll one back with --commit)",
+		Long: `Fetch each installed ref's newest commit from its origin and switch to it in
+one rename; an app already running keeps its old commit until it exits.`,
+		Example: `  arbor update
+  arbor update --commit=4f2a... org.example.Hello`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			in := flatpak.NewInstallation(r)
+			installed, err := in.Installed()
+			if err != nil {
+				return err
+			}
+			targets := installed
+			if len(args) > 0 {
+				targets = nil
+				for _, name := range args {
+					ref, err := flatpak.Complete(name, "", installed)
+					if err != nil {
+						return err
+					}
+					targets = append(targets, ref)
+				}
+			}
+			if commit != "" && len(targets) != 1 {
+				return fmt.Errorf("--commit needs exactly one ref")
+			}
+			for _, ref := range targets {
+				d, err := in.Get(ref)
+				if err != nil {
+					return err
+				}
+				nd, err := a.installOne(cmd.Context(), in, d.Origin, ref.String(), ref.Kind, commit)
+				if err != nil {
+					return err
+				}
+				if nd.Commit == d.Commit {
+					fmt.Fprintf(a.stdout, "%s is up to date\n", ref)
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&commit, "commit", "", "deploy this commit of the ref (to roll back)")
+	return c
+}
+
+func (a *app) uninstallCmd() *cobra.Command {
+	var unused bool
+	c := &cobra.Command{
+		Use:     "uninstall [--unused] [REF...]",
+		Short:   "Remove installed apps or runtimes; --unused removes runtimes no app needs",
+		Example: `  arbor uninstall org.example.Hello && arbor uninstall --unused`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			in := flatpak.NewInstallation(r)
+			installed, err := in.Installed()
+			if err != nil {
+				return err
+			}
+			var refs []flatpak.Ref
+			for _, name := range args {
+				ref, err := flatpak.Complete(name, "", installed)
+				if err != nil {
+					return err
+				}
+				refs = append(refs, ref)
+			}
+			if unused {
+				u, err := in.Unused()
+				if err != nil {
+					return err
+				}
+				refs = append(refs, u...)
+			}
+			if len(refs) == 0 && !unused {
+				return fmt.Errorf("nothing to uninstall: name a ref or use --unused")
+			}
+			for _, ref := range refs {
+				d, err := in.Get(ref)
+				if err != nil {
+					return err
+				}
+				mp := in.MountDir(d.Commit)
+				if mountd.IsArborMount(mp) {
+					if err := mountd.NewClient(r.Path()).Unmount(cmd.Context(), mp); err != nil {
+						return fmt.Errorf("%s is in use: %w", ref, err)
+					}
+				}
+				if err := in.Undeploy(ref); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "Uninstalled %s\n", ref)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&unused, "unused", false, "remove runtimes no installed app needs")
+	return c
+}
+
+func (a *app) infoCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:     "info REF",
+		Short:   "Show an installed app or runtime: commit, origin, runtime, permissions, sizes",
+		Example: `  arbor info org.example.Hello`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			in := flatpak.NewInstallation(r)
+			installed, err := in.Installed()
+			if err != nil {
+				return err
+			}
+			ref, err := flatpak.Complete(args[0], "", installed)
+			if err != nil {
+				return err
+			}
+			d, err := in.Get(ref)
+			if err != nil {
+				return err
+			}
+			cm, err := r.ReadCommit(d.Commit)
+			if err != nil {
+				return err
+			}
+			size := func(key string) uint64 {
+				if v, ok := object.Lookup(cm.Metadata, key); ok {
+					if n, ok := v.Value.(uint64); ok {
+						return bits.ReverseBytes64(n)
+					}
+				}
+				return 0
+			}
+			kf := keyfile.New()
+			d.Metadata.Context.Keyfile(kf, false)
+			info := map[string]any{"ref": ref.String(), "commit": d.Commit.String(), "origin": d.Origin,
+				"runtime": d.Metadata.Runtime, "command": d.Metadata.Command,
+				"installed_size": size("xa.installed-size"), "download_size": size("xa.download-size"),
+				"permissions": string(kf.Bytes())}
+			if a.json {
+				return a.printJSON(info)
+			}
+			fmt.Fprintf(a.stdout, "Ref: %s\nCommit: %s\nOrigin: %s\n", ref, d.Commit, d.Origin)
+			if d.Metadata.Runtime != "" {
+				fmt.Fprintf(a.stdout, "Runtime: %s\n", d.Metadata.Runtime)
+			}
+			fmt.Fprintf(a.stdout, "Installed size: %d\nDownload size: %d\n", info["installed_size"], info["download_size"])
+			if p := strings.TrimSpace(string(kf.Bytes())); p != "" {
+				fmt.Fprintf(a.stdout, "\nPermissions:\n%s\n", p)
+			}
+			return nil
+		},
+	}
+	a.jsonFlag(c)
+	return c
+}
+
+func (a *app) remoteLsCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:     "remote-ls REMOTE",
+		Short:   "List the apps and runtimes a remote offers",
+		Example: `  arbor remote-ls origin`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			refs, err := fetch.RemoteRefs(cmd.Context(), r, args[0])
+			if err != nil {
+				return err
+			}
+			var names []string
+			for n := range refs {
+				if _, err := flatpak.ParseRef(n); err == nil {
+					names = append(names, n)
+				}
+			}
+			sort.Strings(names)
+			if a.json {
+				out := make([]map[string]string, 0, len(names))
+				for _, n := range names {
+					out = append(out, map[string]string{"ref": n, "commit": refs[n].String()})
+				}
+				return a.printJSON(out)
+			}
+			for _, n := range names {
+				fmt.Fprintf(a.stdout, "%s\t%s\n", n, refs[n].String()[:12])
+			}
+			return nil
+		},
+	}
+	a.jsonFlag(c)
+	return c
 }

@@ -120,3 +120,44 @@ func (in *Installation) Installed() ([]Ref, error) {
 	}
 	return out, nil
 }
+
+// Undeploy removes an installed ref: its active link, its directory and
+// its deploy/ ref (the objects go at the next prune).
+func (in *Installation) Undeploy(ref Ref) error {
+	if _, err := in.Get(ref); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(in.refDir(ref), "active")); err != nil {
+		return err
+	}
+	if err := in.Repo.DeleteRef("deploy/" + ref.String()); err != nil && !errors.Is(err, store.ErrRefNotFound) {
+		return err
+	}
+	return os.RemoveAll(in.refDir(ref))
+}
+
+// Unused lists installed runtimes no installed app needs.
+func (in *Installation) Unused() ([]Ref, error) {
+	refs, err := in.Installed()
+	if err != nil {
+		return nil, err
+	}
+	needed := map[string]bool{}
+	for _, r := range refs {
+		if r.Kind != App {
+			continue
+		}
+		d, err := in.Get(r)
+		if err != nil {
+			return nil, err
+		}
+		needed["runtime/"+d.Metadata.Runtime] = true
+	}
+	var out []Ref
+	for _, r := range refs {
+		if r.Kind == Runtime && !needed[r.String()] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

@@ -58,10 +58,14 @@ type Index struct {
 }
 
 // Open opens (creating if needed) the index at dir for the repo objects at
-// objectsDir, waiting up to wait for another arbor process to release it.
-// A damaged or foreign-version index is deleted and rebuilt.
+// objectsDir, waiting up to wait for another arbor process to release it;
+// after that it answers from the files alone (see files.go). A damaged or
+// foreign-version index is deleted and rebuilt.
 func Open(ctx context.Context, dir, objectsDir string, wait time.Duration) (*Index, error) {
 	ix, err := open(ctx, dir, objectsDir, wait)
+	if errors.Is(err, errLocked) {
+		return &Index{objects: objectsDir}, nil
+	}
 	if err != nil && !errors.Is(err, errLocked) && ctx.Err() == nil {
 		// The index holds nothing that the files do not: start over.
 		if rmErr := os.RemoveAll(dir); rmErr != nil {
@@ -141,7 +145,12 @@ func (ix *Index) checkVersion() error {
 }
 
 // Close closes the database.
-func (ix *Index) Close() error { return ix.db.Close() }
+func (ix *Index) Close() error {
+	if ix.filesOnly() {
+		return nil
+	}
+	return ix.db.Close()
+}
 
 func objectKey(r Ref) []byte {
 	k := make([]byte, 34)
@@ -153,6 +162,9 @@ func objectKey(r Ref) []byte {
 
 // Has reports whether the index lists the object as present.
 func (ix *Index) Has(r Ref) (bool, error) {
+	if ix.filesOnly() {
+		return ix.filesHas(r)
+	}
 	err := ix.db.View(func(txn *badger.Txn) error {
 		_, err := txn.Get(objectKey(r))
 		return err
@@ -165,6 +177,9 @@ func (ix *Index) Has(r Ref) (bool, error) {
 
 // Size returns the recorded on-disk size of a present object.
 func (ix *Index) Size(r Ref) (int64, bool, error) {
+	if ix.filesOnly() {
+		return ix.filesSize(r)
+	}
 	var size int64
 	err := ix.db.View(func(txn *badger.Txn) error {
 		it, err := txn.Get(objectKey(r))
@@ -185,6 +200,9 @@ func (ix *Index) Size(r Ref) (int64, bool, error) {
 
 // Add records objects as present.
 func (ix *Index) Add(entries []Entry) error {
+	if ix.filesOnly() {
+		return nil
+	}
 	wb := ix.db.NewWriteBatch()
 	defer wb.Cancel()
 	for _, e := range entries {
@@ -197,6 +215,9 @@ func (ix *Index) Add(entries []Entry) error {
 
 // Remove records objects as gone, and drops reach sets of removed commits.
 func (ix *Index) Remove(refs []Ref) error {
+	if ix.filesOnly() {
+		return nil
+	}
 	wb := ix.db.NewWriteBatch()
 	defer wb.Cancel()
 	for _, r := range refs {
@@ -214,6 +235,9 @@ func (ix *Index) Remove(refs []Ref) error {
 
 // Objects calls fn for every object the index lists, in checksum order.
 func (ix *Index) Objects(fn func(Entry) error) error {
+	if ix.filesOnly() {
+		return ix.filesObjects(fn)
+	}
 	return ix.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pObject}})
 		defer it.Close()
@@ -242,6 +266,9 @@ func reachKey(c object.Checksum) []byte { return append([]byte{pReach}, c[:]...)
 // SetReach records the complete set of objects a commit reaches (the
 // commit itself included).
 func (ix *Index) SetReach(commit object.Checksum, refs []Ref) error {
+	if ix.filesOnly() {
+		return nil
+	}
 	sort.Slice(refs, func(i, j int) bool { return lessRef(refs[i], refs[j]) })
 	buf := make([]byte, 0, len(refs)*33)
 	for _, r := range refs {
@@ -254,6 +281,9 @@ func (ix *Index) SetReach(commit object.Checksum, refs []Ref) error {
 // Reach returns the recorded reach set of a commit; ok is false when none
 // has been recorded.
 func (ix *Index) Reach(commit object.Checksum) (refs []Ref, ok bool, err error) {
+	if ix.filesOnly() {
+		return nil, false, nil
+	}
 	err = ix.db.View(func(txn *badger.Txn) error {
 		it, err := txn.Get(reachKey(commit))
 		if err != nil {
@@ -286,6 +316,9 @@ func lessRef(a, b Ref) bool {
 
 // Rebuild forgets every directory stamp and rescans all of objects/.
 func (ix *Index) Rebuild() error {
+	if ix.filesOnly() {
+		return nil
+	}
 	if err := ix.db.DropPrefix([]byte{pDir}, []byte{pObject}); err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
@@ -296,6 +329,9 @@ func (ix *Index) Rebuild() error {
 // directory whose mtime differs from the one recorded at its last scan is
 // listed again. Cost: 256 stats when nothing changed.
 func (ix *Index) Sync() error {
+	if ix.filesOnly() {
+		return nil
+	}
 	for p := 0; p < 256; p++ {
 		if err := ix.syncDir(byte(p)); err != nil {
 			return fmt.Errorf("index: scanning objects/%02x: %w", p, err)

@@ -113,8 +113,45 @@ func TestInstallAndRunLazily(t *testing.T) {
 	if sent >= int64(len(big)) {
 		t.Errorf("running the app fetched %d bytes, more than the runtime file nobody read", sent)
 	}
+	if ls := testutil.Run(t, arbor, "--repo="+inst, "remote-ls", "origin"); !strings.Contains(ls, "app/org.example.Hello/x86_64/1.0") ||
+		!strings.Contains(ls, "runtime/org.example.Platform/x86_64/1.0") || strings.Contains(ls, "appstream") {
+		t.Errorf("remote-ls:\n%s", ls)
+	}
+	info := testutil.Run(t, arbor, "--repo="+inst, "info", "org.example.Hello")
+	for _, want := range []string{"Runtime: org.example.Platform/x86_64/1.0", "Origin: origin", "Installed size: "} {
+		if !strings.Contains(info, want) {
+			t.Errorf("info lacks %q:\n%s", want, info)
+		}
+	}
+
+	// A new release: update switches to it; update --commit rolls back.
+	old := strings.Fields(testutil.Run(t, arbor, "--repo="+repo, "rev-parse", "app/org.example.Hello/x86_64/1.0"))[0]
+	write(t, filepath.Join(appBuild, "files/bin/hello"), "#!/bin/sh\necho release two\n", 0o755)
+	testutil.Run(t, arbor, "build-export", repo, appBuild, "1.0")
+	testutil.Run(t, arbor, "build-update-repo", repo)
+	testutil.Run(t, arbor, "--repo="+inst, "update")
+	if out := strings.TrimSpace(testutil.Run(t, arbor, "--repo="+inst, "run", "org.example.Hello")); out != "release two" {
+		t.Fatalf("after update the app printed %q", out)
+	}
+	testutil.Run(t, arbor, "--repo="+inst, "update", "--commit="+old, "org.example.Hello")
+	if out := strings.TrimSpace(testutil.Run(t, arbor, "--repo="+inst, "run", "org.example.Hello")); !strings.HasPrefix(out, "hello, world") {
+		t.Fatalf("after the rollback the app printed %q", out)
+	}
+
+	// Uninstall: the app, then the runtime it leaves unused.
 	for _, mp := range mountsOf(t, inst) {
 		testutil.Run(t, arbor, "--repo="+inst, "umount", mp)
+	}
+	testutil.Run(t, arbor, "--repo="+inst, "uninstall", "org.example.Hello")
+	if list := testutil.Run(t, arbor, "--repo="+inst, "list"); strings.Contains(list, "app/") || !strings.Contains(list, "runtime/") {
+		t.Fatalf("after uninstalling the app:\n%s", list)
+	}
+	testutil.Run(t, arbor, "--repo="+inst, "uninstall", "--unused")
+	if list := strings.TrimSpace(testutil.Run(t, arbor, "--repo="+inst, "list")); list != "" {
+		t.Fatalf("after uninstall --unused:\n%s", list)
+	}
+	if refs := testutil.Run(t, arbor, "--repo="+inst, "refs"); strings.Contains(refs, "deploy/") {
+		t.Fatalf("deploy refs left:\n%s", refs)
 	}
 }
 
