@@ -18,22 +18,30 @@ import (
 	"arbor/fetch"
 	"arbor/mountd"
 	"arbor/sandbox"
+	"arbor/store"
 	"arbor/store/keyfile"
 	"arbor/store/object"
 )
 
 func (a *app) installCmd() *cobra.Command {
 	var yes bool
+	var from string
 	c := &cobra.Command{
-		Use:   "install [-y] REMOTE REF",
+		Use:   "install [-y] REMOTE REF | --from FILE.flatpakref",
 		Short: "Install an app (and the runtime it needs) to run from lazily fetched mounts",
 		Long: `Install an app or runtime. Only its commit and metadata are fetched: files come
 when the app first reads them, through the repository's daemon. REF may be a
 bare ID, ID//BRANCH or a full ref, completed against the remote's refs as
 flatpak completes it. An app's runtime is installed too, after asking unless -y.`,
 		Example: `  arbor install -y origin org.example.Hello
+  arbor install -y --from hello.flatpakref
   arbor run org.example.Hello`,
-		Args: cobra.ExactArgs(2),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if from != "" {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.ExactArgs(2)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := a.openRepo()
 			if err != nil {
@@ -41,6 +49,21 @@ flatpak completes it. An app's runtime is installed too, after asking unless -y.
 			}
 			defer r.Close()
 			in := flatpak.NewInstallation(r)
+			if from != "" {
+				b, err := os.ReadFile(from)
+				if err != nil {
+					return err
+				}
+				f, err := flatpak.ParseRefFile(b)
+				if err != nil {
+					return fmt.Errorf("%s: %w", from, err)
+				}
+				remote, err := remoteForRef(r, f)
+				if err != nil {
+					return err
+				}
+				args = []string{remote, f.Ref().String()}
+			}
 			d, err := a.installOne(cmd.Context(), in, args[0], args[1], flatpak.App, "")
 			if err != nil {
 				return err
@@ -70,6 +93,7 @@ flatpak completes it. An app's runtime is installed too, after asking unless -y.
 		},
 	}
 	c.Flags().BoolVarP(&yes, "assumeyes", "y", false, "install what is needed without asking")
+	c.Flags().StringVar(&from, "from", "", "install what a .flatpakref file names, adding its remote")
 	return c
 }
 
@@ -536,4 +560,85 @@ func (a *app) remoteLsCmd() *cobra.Command {
 	}
 	a.jsonFlag(c)
 	return c
+}
+
+// addRemoteFrom adds a remote as a .flatpakrepo or .flatpakref describes
+// it: its URL, its key (then commits and summary are verified), its
+// display keys.
+func addRemoteFrom(r *store.Repo, name, url string, key []byte, set map[string]string, ifNotExists bool) error {
+	o := fetch.AddOptions{Set: set, IfNotExists: ifNotExists, NoGPGVerify: key == nil}
+	if key != nil {
+		f, err := os.CreateTemp("", "arbor-key-")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(f.Name())
+		if _, err := f.Write(key); err != nil {
+			f.Close()
+			return err
+		}
+		f.Close()
+		o.GPGImport = f.Name()
+		o.Set["gpg-verify-summary"] = "true"
+	}
+	return fetch.AddRemote(r, name, url, o)
+}
+
+func (a *app) flatpakRemoteAddCmd() *cobra.Command {
+	var from, ifNotExists, noGPG bool
+	c := &cobra.Command{
+		Use:   "remote-add [--from] [--if-not-exists] NAME URL|FILE.flatpakrepo",
+		Short: "Add a remote of apps, from a URL or a .flatpakrepo file",
+		Example: `  arbor remote-add --if-not-exists example example.flatpakrepo
+  arbor remote-add --no-gpg-verify local http://127.0.0.1:8000/`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			name, loc := args[0], args[1]
+			if !from && !strings.HasSuffix(loc, ".flatpakrepo") {
+				return fetch.AddRemote(r, name, loc, fetch.AddOptions{NoGPGVerify: noGPG, IfNotExists: ifNotExists})
+			}
+			b, err := os.ReadFile(loc)
+			if err != nil {
+				return err
+			}
+			f, err := flatpak.ParseRepoFile(b)
+			if err != nil {
+				return fmt.Errorf("%s: %w", loc, err)
+			}
+			set := map[string]string{}
+			for k, v := range map[string]string{"xa.title": f.Title, "xa.comment": f.Comment, "xa.description": f.Description,
+				"xa.homepage": f.Homepage, "xa.icon": f.Icon, "xa.default-branch": f.DefaultBranch, "collection-id": f.CollectionID} {
+				if v != "" {
+					set[k] = v
+				}
+			}
+			return addRemoteFrom(r, name, f.URL, f.GPGKey, set, ifNotExists)
+		},
+	}
+	c.Flags().BoolVar(&from, "from", false, "the location is a .flatpakrepo file")
+	c.Flags().BoolVar(&ifNotExists, "if-not-exists", false, "do nothing if the remote exists")
+	c.Flags().BoolVar(&noGPG, "no-gpg-verify", false, "do not verify signatures (URL only)")
+	return c
+}
+
+// remoteForRef finds or adds the remote a .flatpakref points at: one with
+// the same URL is reused, as flatpak reuses it.
+func remoteForRef(r *store.Repo, f *flatpak.RefFile) (string, error) {
+	for _, name := range fetch.ListRemotes(r) {
+		rm, err := fetch.LoadRemote(r, name)
+		if err == nil && strings.TrimSuffix(rm.URL, "/") == strings.TrimSuffix(f.URL, "/") {
+			return name, nil
+		}
+	}
+	name := f.OriginRemoteName()
+	set := map[string]string{"xa.noenumerate": "true", "xa.main-ref": f.Ref().String()}
+	if f.Title != "" {
+		set["xa.title"] = f.Title
+	}
+	return name, addRemoteFrom(r, name, f.URL, f.GPGKey, set, false)
 }

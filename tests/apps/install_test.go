@@ -1,6 +1,7 @@
 package apps
 
 import (
+	"encoding/base64"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,14 +57,22 @@ func copyTo(t *testing.T, src, dst string) {
 	write(t, dst, string(b), 0o755)
 }
 
-// Publish a runtime and an app, install the app lazily in another
-// repository, run it: only part of the runtime is fetched.
-func TestInstallAndRunLazily(t *testing.T) {
-	testutil.Privileged(t)
-	testutil.NeedTool(t, "ldd")
-	arbor := testutil.BuildArbor(t)
-	dir := t.TempDir()
+// published is a repository of a runtime and an app, served by nginx.
+type published struct {
+	repo, rtBuild, appBuild string
+	srv                     *nginx.Server
+	big                     string // a runtime file nobody reads
+}
 
+// publishApps builds a runtime from the host's shell and an app, exports
+// them, updates the repository (signing everything with key, if given)
+// and serves it.
+func publishApps(t *testing.T, arbor, dir string, key *testutil.GPGKey) published {
+	t.Helper()
+	var sign []string
+	if key != nil {
+		sign = []string{"--gpg-sign=" + key.ID, "--gpg-homedir=" + key.Home}
+	}
 	rtBuild := filepath.Join(dir, "rt")
 	write(t, filepath.Join(rtBuild, "metadata"), "[Runtime]\nname=org.example.Platform\nruntime=org.example.Platform/x86_64/1.0\n\n[Environment]\nGREETING=world\n", 0o644)
 	hostRuntime(t, rtBuild)
@@ -79,15 +88,27 @@ func TestInstallAndRunLazily(t *testing.T) {
 
 	repo := filepath.Join(dir, "repo")
 	testutil.Run(t, arbor, "--repo="+repo, "init", "--mode=archive")
-	testutil.Run(t, arbor, "build-export", "--runtime", repo, rtBuild, "1.0")
-	testutil.Run(t, arbor, "build-export", repo, appBuild, "1.0")
-	testutil.Run(t, arbor, "build-update-repo", repo)
+	testutil.Run(t, arbor, append([]string{"build-export", "--runtime", repo, rtBuild, "1.0"}, sign...)...)
+	testutil.Run(t, arbor, append([]string{"build-export", repo, appBuild, "1.0"}, sign...)...)
+	testutil.Run(t, arbor, append([]string{"build-update-repo", repo}, sign...)...)
 	srv, err := nginx.Start(filepath.Join(dir, "nginx"), repo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Stop()
+	t.Cleanup(srv.Stop)
+	return published{repo: repo, rtBuild: rtBuild, appBuild: appBuild, srv: srv, big: big}
+}
 
+// Publish a runtime and an app, install the app lazily in another
+// repository, run it: only part of the runtime is fetched.
+func TestInstallAndRunLazily(t *testing.T) {
+	testutil.Privileged(t)
+	testutil.NeedTool(t, "ldd")
+	arbor := testutil.BuildArbor(t)
+	dir := t.TempDir()
+
+	p := publishApps(t, arbor, dir, nil)
+	repo, appBuild, srv, big := p.repo, p.appBuild, p.srv, p.big
 	inst := filepath.Join(dir, "inst", "repo")
 	testutil.Run(t, arbor, "--repo="+inst, "init", "--mode=bare-user")
 	t.Cleanup(func() { stopDaemon(inst) })
@@ -183,5 +204,74 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A signed repository: install --from a .flatpakref that carries the key
+// adds the remote, verifies commits and summary, installs app and runtime;
+// a .flatpakref with another key is refused. remote-add --from reads a
+// .flatpakrepo.
+func TestFlatpakRefAndRepoFiles(t *testing.T) {
+	testutil.Privileged(t)
+	testutil.NeedTool(t, "gpg")
+	testutil.NeedTool(t, "ldd")
+	arbor := testutil.BuildArbor(t)
+	dir := t.TempDir()
+	key := testutil.NewGPGKey(t, "Arbor Apps Publisher")
+	p := publishApps(t, arbor, dir, &key)
+	pub, err := os.ReadFile(key.Public)
+	must(t, err)
+	other := testutil.NewGPGKey(t, "Someone Else")
+	otherPub, err := os.ReadFile(other.Public)
+	must(t, err)
+
+	refFile := func(name string, k []byte) string {
+		path := filepath.Join(dir, name+".flatpakref")
+		write(t, path, "[Flatpak Ref]\nName=org.example.Hello\nBranch=1.0\nUrl="+p.srv.URL+"\nSuggestRemoteName=hello-remote\nGPGKey="+
+			base64.StdEncoding.EncodeToString(k)+"\n", 0o644)
+		return path
+	}
+	for _, c := range []struct {
+		name string
+		key  []byte
+		ok   bool
+	}{{"wrong-key", otherPub, false}, {"right-key", pub, true}} {
+		inst := filepath.Join(dir, c.name, "repo")
+		testutil.Run(t, arbor, "--repo="+inst, "init", "--mode=bare-user")
+		t.Cleanup(func() { stopDaemon(inst) })
+		_, errOut, err := testutil.RunErr(arbor, "--repo="+inst, "install", "-y", "--from", refFile(c.name, c.key))
+		if c.ok != (err == nil) {
+			t.Fatalf("%s: install --from: %v\n%s", c.name, err, errOut)
+		}
+		if !c.ok {
+			if !strings.Contains(errOut, "signature") {
+				t.Errorf("%s: the refusal does not name the signature: %s", c.name, errOut)
+			}
+			continue
+		}
+		cfg, err := os.ReadFile(filepath.Join(inst, "config"))
+		must(t, err)
+		if !strings.Contains(string(cfg), `[remote "hello-remote"]`) || !strings.Contains(string(cfg), "gpg-verify-summary=true") {
+			t.Errorf("the remote from the .flatpakref:\n%s", cfg)
+		}
+		list := testutil.Run(t, arbor, "--repo="+inst, "list")
+		if !strings.Contains(list, "app/org.example.Hello") || !strings.Contains(list, "runtime/org.example.Platform") {
+			t.Errorf("installed:\n%s", list)
+		}
+	}
+
+	repoFile := filepath.Join(dir, "example.flatpakrepo")
+	write(t, repoFile, "[Flatpak Repo]\nTitle=Example Apps\nUrl="+p.srv.URL+"\nGPGKey="+base64.StdEncoding.EncodeToString(pub)+"\n", 0o644)
+	inst := filepath.Join(dir, "repo-file", "repo")
+	testutil.Run(t, arbor, "--repo="+inst, "init", "--mode=bare-user")
+	testutil.Run(t, arbor, "--repo="+inst, "remote-add", "--if-not-exists", "example", repoFile)
+	testutil.Run(t, arbor, "--repo="+inst, "remote-add", "--if-not-exists", "example", repoFile)
+	if ls := testutil.Run(t, arbor, "--repo="+inst, "remote-ls", "example"); !strings.Contains(ls, "app/org.example.Hello/") {
+		t.Errorf("remote-ls of a verified remote:\n%s", ls)
+	}
+	cfg, err := os.ReadFile(filepath.Join(inst, "config"))
+	must(t, err)
+	if !strings.Contains(string(cfg), "xa.title=Example Apps") {
+		t.Errorf("the remote from the .flatpakrepo:\n%s", cfg)
 	}
 }
