@@ -12,7 +12,7 @@ import (
 // RepoFile is a .flatpakrepo: how to add a remote.
 type RepoFile struct {
 	URL, Title, Comment, Description, Homepage, Icon, DefaultBranch, CollectionID string
-	GPGKey                                                                       []byte // a binary keyring, or nil
+	GPGKey                                                                        []byte // a binary keyring, or nil
 }
 
 // RefFile is a .flatpakref: one app or runtime and where it comes from.
