@@ -239,12 +239,17 @@ func (a *app) runCmd() *cobra.Command {
 				}
 			}
 			// Layers as flatpak: the runtime's environment only, the app's
-			// metadata, then the command line.
+			// metadata, the user's overrides, then the command line.
 			perms := sandbox.NewContext()
 			for k, v := range rt.Metadata.Context.Env {
 				perms.Env[k] = v
 			}
 			perms.Merge(app.Metadata.Context)
+			over, err := in.Override(ref.ID)
+			if err != nil {
+				return err
+			}
+			perms.Merge(over)
 			cli, err := p.context()
 			if err != nil {
 				return err
@@ -641,4 +646,55 @@ func remoteForRef(r *store.Repo, f *flatpak.RefFile) (string, error) {
 		set["xa.title"] = f.Title
 	}
 	return name, addRemoteFrom(r, name, f.URL, f.GPGKey, set, false)
+}
+
+func (a *app) overrideCmd() *cobra.Command {
+	var reset, show, user bool
+	var p permFlags
+	c := &cobra.Command{
+		Use:   "override [--user] [--reset|--show] ID [PERMISSION...]",
+		Short: "Change an app's permissions for this installation",
+		Example: `  arbor override --user org.example.Hello --unshare=network --filesystem=~/Music:ro
+  arbor override --show org.example.Hello`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			in := flatpak.NewInstallation(r)
+			id := args[0]
+			switch {
+			case reset:
+				return in.ResetOverride(id)
+			case show:
+				c, err := in.Override(id)
+				if err != nil {
+					return err
+				}
+				kf := keyfile.New()
+				c.Keyfile(kf, true)
+				for k, v := range c.Env {
+					kf.Set("Environment", k, v)
+				}
+				_, err = a.stdout.Write(kf.Bytes())
+				return err
+			}
+			more, err := p.context()
+			if err != nil {
+				return err
+			}
+			for _, s := range p.unshare {
+				more.Shared[s] = false
+			}
+			return in.SetOverride(id, more)
+		},
+	}
+	c.Flags().BoolVar(&reset, "reset", false, "drop the app's overrides")
+	c.Flags().BoolVar(&show, "show", false, "print the app's overrides")
+	c.Flags().BoolVar(&user, "user", false, "the user's installation (the default)")
+	c.Flags().StringArrayVar(&p.unshare, "unshare", nil, "unshare network or ipc")
+	p.add(c)
+	return c
 }

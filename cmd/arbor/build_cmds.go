@@ -99,7 +99,7 @@ func (a *app) buildExportCmd() *cobra.Command {
 
 // permFlags are flatpak's permission options, shared by the commands
 // that take them.
-type permFlags struct{ share, socket, device, allow, filesystem, persist, env []string }
+type permFlags struct{ share, unshare, socket, device, allow, filesystem, persist, env []string }
 
 func (p *permFlags) add(c *cobra.Command) {
 	c.Flags().StringArrayVar(&p.share, "share", nil, "share network or ipc with the host (!X to deny)")

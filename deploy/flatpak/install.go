@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"arbor/sandbox"
 	"arbor/store"
+	"arbor/store/keyfile"
 	"arbor/store/object"
 )
 
@@ -160,4 +162,63 @@ func (in *Installation) Unused() ([]Ref, error) {
 		}
 	}
 	return out, nil
+}
+
+// overridePath is where an app's permission overrides are kept, as
+// flatpak keeps them.
+func (in *Installation) overridePath(id string) string {
+	return filepath.Join(in.Dir, "overrides", id)
+}
+
+// Override reads an app's overrides (an empty context when none).
+func (in *Installation) Override(id string) (*sandbox.Context, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(in.overridePath(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return sandbox.NewContext(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	kf, err := keyfile.ParseBytes(b)
+	if err != nil {
+		return nil, fmt.Errorf("overrides of %s: %w", id, err)
+	}
+	return sandbox.ParseContext(kf)
+}
+
+// SetOverride merges more into an app's overrides and writes them.
+func (in *Installation) SetOverride(id string, more *sandbox.Context) error {
+	c, err := in.Override(id)
+	if err != nil {
+		return err
+	}
+	c.Merge(more)
+	kf := keyfile.New()
+	c.Keyfile(kf, true)
+	for k, v := range c.Env {
+		kf.Set("Environment", k, v)
+	}
+	p := in.overridePath(id)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(p+".tmp", kf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(p+".tmp", p)
+}
+
+// ResetOverride drops an app's overrides.
+func (in *Installation) ResetOverride(id string) error {
+	if err := ValidateID(id); err != nil {
+		return err
+	}
+	err := os.Remove(in.overridePath(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
 }

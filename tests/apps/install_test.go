@@ -145,6 +145,17 @@ func TestInstallAndRunLazily(t *testing.T) {
 		}
 	}
 
+	// Overrides apply over the app's metadata, until reset.
+	testutil.Run(t, arbor, "--repo="+inst, "override", "org.example.Hello", "--env=GREETING=overridden", "--unshare=network")
+	if show := testutil.Run(t, arbor, "--repo="+inst, "override", "--show", "org.example.Hello"); !strings.Contains(show, "GREETING=overridden") ||
+		!strings.Contains(show, "shared=!network;") {
+		t.Errorf("override --show:\n%s", show)
+	}
+	if out := strings.TrimSpace(testutil.Run(t, arbor, "--repo="+inst, "run", "org.example.Hello")); !strings.HasPrefix(out, "hello, overridden") {
+		t.Errorf("with the override the app printed %q", out)
+	}
+	testutil.Run(t, arbor, "--repo="+inst, "override", "--reset", "org.example.Hello")
+
 	// A new release: update switches to it; update --commit rolls back.
 	old := strings.Fields(testutil.Run(t, arbor, "--repo="+repo, "rev-parse", "app/org.example.Hello/x86_64/1.0"))[0]
 	write(t, filepath.Join(appBuild, "files/bin/hello"), "#!/bin/sh\necho release two\n", 0o755)
