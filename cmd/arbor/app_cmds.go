@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/bits"
 	"os"
 	"path/filepath"
@@ -696,5 +697,79 @@ func (a *app) overrideCmd() *cobra.Command {
 	c.Flags().BoolVar(&user, "user", false, "the user's installation (the default)")
 	c.Flags().StringArrayVar(&p.unshare, "unshare", nil, "unshare network or ipc")
 	p.add(c)
+	return c
+}
+
+func (a *app) searchCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:     "search TEXT",
+		Short:   "Search the remotes' AppStream data for apps",
+		Example: `  arbor search hello`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			branch := "appstream2/" + flatpak.Arch()
+			type hit struct {
+				flatpak.Component
+				Remote string `json:"remote"`
+			}
+			var hits []hit
+			for _, remote := range fetch.ListRemotes(r) {
+				if _, err := fetch.Pull(cmd.Context(), r, remote, fetch.PullOptions{Refs: []string{branch}}); err != nil {
+					fmt.Fprintf(a.stderr, "remote %s: no AppStream data: %v\n", remote, err)
+					continue
+				}
+				c, err := r.Resolve(remote + ":" + branch)
+				if err != nil {
+					return err
+				}
+				n, err := r.Lookup(c, "/appstream.xml")
+				if err != nil {
+					return err
+				}
+				ct, err := r.OpenContent(n.File)
+				if err != nil {
+					return err
+				}
+				doc, err := io.ReadAll(io.LimitReader(ct, 256<<20))
+				ct.Close()
+				if err != nil {
+					return err
+				}
+				comps, err := flatpak.ParseComponents(doc)
+				if err != nil {
+					return fmt.Errorf("remote %s: %w", remote, err)
+				}
+				for _, comp := range comps {
+					if comp.Matches(args[0]) {
+						hits = append(hits, hit{comp, remote})
+					}
+				}
+			}
+			if a.json {
+				if hits == nil {
+					hits = []hit{}
+				}
+				return a.printJSON(hits)
+			}
+			if len(hits) == 0 {
+				fmt.Fprintln(a.stdout, "No matches found")
+				return nil
+			}
+			for _, h := range hits {
+				branch := ""
+				if ref, err := flatpak.ParseRef(h.Bundle); err == nil {
+					branch = ref.Branch
+				}
+				fmt.Fprintf(a.stdout, "%s\t%s\t%s\t%s\t%s\n", h.Name, h.Summary, h.ID, branch, h.Remote)
+			}
+			return nil
+		},
+	}
+	a.jsonFlag(c)
 	return c
 }

@@ -78,7 +78,7 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 		a.remoteCmd(), a.pullCmd(), a.pullLocalCmd(), a.summaryCmd(), a.gpgSignCmd(), a.serveCmd(),
 		a.mountCmd(), a.umountCmd(), a.mountsCmd(), a.sandboxCmd(),
 		a.buildInitCmd(), a.buildFinishCmd(), a.buildExportCmd(), a.buildUpdateRepoCmd(), a.buildSignCmd(),
-		a.installCmd(), a.listCmd(), a.runCmd(), a.updateCmd(), a.uninstallCmd(), a.infoCmd(), a.remoteLsCmd(), a.flatpakRemoteAddCmd(), a.overrideCmd(),
+		a.installCmd(), a.listCmd(), a.runCmd(), a.updateCmd(), a.uninstallCmd(), a.infoCmd(), a.remoteLsCmd(), a.flatpakRemoteAddCmd(), a.overrideCmd(), a.searchCmd(),
 	)
 	return root
 }

@@ -146,3 +146,34 @@ func UpdateAppStream(ctx context.Context, r *store.Repo, arch string) (int, erro
 	}
 	return n, nil
 }
+
+// Component is an app as AppStream data describes it.
+type Component struct {
+	ID      string `xml:"id" json:"id"`
+	Name    string `xml:"name" json:"name"`
+	Summary string `xml:"summary" json:"summary"`
+	Bundle  string `xml:"bundle" json:"bundle"` // the flatpak ref
+}
+
+// ParseComponents reads an appstream.xml (as build-update-repo writes).
+func ParseComponents(doc []byte) ([]Component, error) {
+	var c struct {
+		Components []Component `xml:"component"`
+	}
+	if err := xml.Unmarshal(doc, &c); err != nil {
+		return nil, fmt.Errorf("appstream.xml: %w", err)
+	}
+	return c.Components, nil
+}
+
+// Matches reports whether text (case folded) is in the id, name or
+// summary.
+func (c Component) Matches(text string) bool {
+	t := strings.ToLower(text)
+	for _, f := range []string{c.ID, c.Name, c.Summary} {
+		if strings.Contains(strings.ToLower(f), t) {
+			return true
+		}
+	}
+	return false
+}

@@ -84,6 +84,8 @@ func publishApps(t *testing.T, arbor, dir string, key *testutil.GPGKey) publishe
 	testutil.Run(t, arbor, "build-init", appBuild, "org.example.Hello", "org.example.Platform", "org.example.Platform", "1.0")
 	// The runtime has only sh: the script uses its builtins.
 	write(t, filepath.Join(appBuild, "files/bin/hello"), "#!/bin/sh\nwhile read -r l; do case $l in name=*) n=$l;; esac; done < /.flatpak-info\necho \"hello, $GREETING, from $n\"\n", 0o755)
+	write(t, filepath.Join(appBuild, "files/share/metainfo/org.example.Hello.metainfo.xml"),
+		"<component type=\"desktop-application\"><id>org.example.Hello</id><name>Hello</name><summary>Greets the world</summary></component>\n", 0o644)
 	testutil.Run(t, arbor, "build-finish", appBuild, "--command=hello")
 
 	repo := filepath.Join(dir, "repo")
@@ -143,6 +145,14 @@ func TestInstallAndRunLazily(t *testing.T) {
 		if !strings.Contains(info, want) {
 			t.Errorf("info lacks %q:\n%s", want, info)
 		}
+	}
+
+	if found := testutil.Run(t, arbor, "--repo="+inst, "search", "GREETS"); !strings.Contains(found, "org.example.Hello") ||
+		!strings.Contains(found, "Greets the world") {
+		t.Errorf("search:\n%s", found)
+	}
+	if found := testutil.Run(t, arbor, "--repo="+inst, "search", "no-such-app"); !strings.Contains(found, "No matches found") {
+		t.Errorf("search for nothing:\n%s", found)
 	}
 
 	// Overrides apply over the app's metadata, until reset.
