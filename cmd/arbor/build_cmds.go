@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -229,5 +231,88 @@ func (a *app) buildSignCmd() *cobra.Command {
 	c.Flags().BoolVar(&runtime, "runtime", false, "sign runtime/ID/ARCH/BRANCH")
 	c.Flags().StringArrayVar(&keyIDs, "gpg-sign", nil, "key to sign with")
 	c.Flags().StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
+	return c
+}
+
+func (a *app) buildCmd() *cobra.Command {
+	var p permFlags
+	c := &cobra.Command{
+		Use:   "build [PERMISSION...] DIRECTORY COMMAND [ARG...]",
+		Short: "Run a build command in the sandbox: the SDK at /usr, DIRECTORY/files writable at /app",
+		Long: `Run a command to build an app: in the sandbox, with the installed SDK that
+build-init named at /usr (mounted lazily) and the build's files/ writable at /app.`,
+		Example: `  arbor build build sh -c 'cc -o /app/bin/hello hello.c'`,
+		Args:    cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := filepath.Abs(args[0])
+			if err != nil {
+				return err
+			}
+			b, err := os.ReadFile(filepath.Join(dir, "metadata"))
+			if err != nil {
+				return fmt.Errorf("%s is not a build directory (use build-init): %w", dir, err)
+			}
+			m, err := flatpak.ParseMetadata(b)
+			if err != nil {
+				return err
+			}
+			if m.Sdk == "" {
+				return fmt.Errorf("%s/metadata names no sdk", dir)
+			}
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			in := flatpak.NewInstallation(r)
+			sdkRef, err := flatpak.ParsePartial(flatpak.Runtime, m.Sdk)
+			if err != nil {
+				return err
+			}
+			sdk, err := in.Get(sdkRef)
+			if err != nil {
+				return fmt.Errorf("the SDK %s: %w (install it first)", sdkRef, err)
+			}
+			if err := a.ensureMount(cmd.Context(), in, sdk); err != nil {
+				return err
+			}
+			perms := sandbox.NewContext()
+			for k, v := range sdk.Metadata.Context.Env {
+				perms.Env[k] = v
+			}
+			cli, err := p.context()
+			if err != nil {
+				return err
+			}
+			perms.Merge(cli)
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return err
+			}
+			spec := sandbox.Spec{Runtime: filepath.Join(in.MountDir(sdk.Commit), "files"),
+				App: filepath.Join(dir, "files"), AppWritable: true, Home: home, Dir: "/app"}
+			hostEnv := map[string]string{}
+			for _, kv := range os.Environ() {
+				k, v, _ := strings.Cut(kv, "=")
+				hostEnv[k] = v
+			}
+			extra, err := perms.Apply(&spec, sandbox.Host{Home: home, UID: os.Getuid(), RuntimeDir: hostEnv["XDG_RUNTIME_DIR"], Env: hostEnv})
+			if err != nil {
+				return err
+			}
+			spec.Env = sandbox.Environ(os.Environ(), os.Getuid(), home, extra)
+			spec.Args = args[1:]
+			code, err := sandbox.Run(cmd.Context(), spec, sandbox.Stdio{Stdin: os.Stdin, Stdout: a.stdout, Stderr: a.stderr})
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return exitError{code: code}
+			}
+			return nil
+		},
+	}
+	c.Flags().SetInterspersed(false)
+	p.add(c)
 	return c
 }

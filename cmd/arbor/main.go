@@ -77,7 +77,7 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 		a.fsckCmd(), a.pruneCmd(), a.reindexCmd(),
 		a.remoteCmd(), a.pullCmd(), a.pullLocalCmd(), a.summaryCmd(), a.gpgSignCmd(), a.serveCmd(),
 		a.mountCmd(), a.umountCmd(), a.mountsCmd(), a.sandboxCmd(),
-		a.buildInitCmd(), a.buildFinishCmd(), a.buildExportCmd(), a.buildUpdateRepoCmd(), a.buildSignCmd(),
+		a.buildInitCmd(), a.buildCmd(), a.buildFinishCmd(), a.buildExportCmd(), a.buildUpdateRepoCmd(), a.buildSignCmd(),
 		a.installCmd(), a.listCmd(), a.runCmd(), a.updateCmd(), a.uninstallCmd(), a.infoCmd(), a.remoteLsCmd(), a.flatpakRemoteAddCmd(), a.overrideCmd(), a.searchCmd(),
 	)
 	return root

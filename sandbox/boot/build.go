@@ -28,7 +28,7 @@ func build(spec *Spec) error {
 	}
 	var appTree int = -1
 	if spec.App != "" {
-		if appTree, _, err = treeOf(spec.App, false, false); err != nil {
+		if appTree, _, err = treeOf(spec.App, spec.AppWritable, false); err != nil {
 			return fmt.Errorf("app: %w", err)
 		}
 	}

@@ -6,14 +6,16 @@ package boot
 
 // Spec is one sandboxed command.
 type Spec struct {
-	Runtime string   // host directory mounted read-only at /usr
-	App     string   // host directory mounted read-only at /app; "" for none
-	Args    []string // the command: a path, or a name looked up in /app/bin:/usr/bin
-	Env     []string // the command's whole environment
-	Dir     string   // working directory inside; "" for /
-	Network bool     // share the host's network namespace
-	IPC     bool     // share the host's IPC namespace
-	Binds   []Bind   // host paths made visible inside
+	Runtime string // host directory mounted read-only at /usr
+	App     string // host directory mounted read-only at /app; "" for none
+	// AppWritable mounts /app read-write, for building an app.
+	AppWritable bool
+	Args        []string // the command: a path, or a name looked up in /app/bin:/usr/bin
+	Env         []string // the command's whole environment
+	Dir         string   // working directory inside; "" for /
+	Network     bool     // share the host's network namespace
+	IPC         bool     // share the host's IPC namespace
+	Binds       []Bind   // host paths made visible inside
 	// UID and GID are who the command runs as inside; the caller's ids
 	// unless running as root, when they may be set.
 	UID, GID int

@@ -155,6 +155,15 @@ func TestInstallAndRunLazily(t *testing.T) {
 		t.Errorf("search for nothing:\n%s", found)
 	}
 
+	// build runs in the sandbox with the installed SDK at /usr (here the
+	// runtime names itself as SDK) and the build's files writable at /app.
+	nb := filepath.Join(dir, "newapp")
+	testutil.Run(t, arbor, "build-init", nb, "org.example.New", "org.example.Platform", "org.example.Platform", "1.0")
+	testutil.Run(t, arbor, "--repo="+inst, "build", nb, "sh", "-c", "echo built > /app/made && ! echo x > /usr/x")
+	if b, err := os.ReadFile(filepath.Join(nb, "files/made")); err != nil || string(b) != "built\n" {
+		t.Errorf("what the build made: %q, %v", b, err)
+	}
+
 	// Overrides apply over the app's metadata, until reset.
 	testutil.Run(t, arbor, "--repo="+inst, "override", "org.example.Hello", "--env=GREETING=overridden", "--unshare=network")
 	if show := testutil.Run(t, arbor, "--repo="+inst, "override", "--show", "org.example.Hello"); !strings.Contains(show, "GREETING=overridden") ||
