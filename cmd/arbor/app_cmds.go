@@ -43,13 +43,8 @@ flatpak completes it. An app's runtime is installed too, after asking unless -y.
 			}
 			return cobra.ExactArgs(2)(cmd, args)
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			in := flatpak.NewInstallation(r)
+		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, in *flatpak.Installation) error {
+			r := in.Repo
 			if from != "" {
 				b, err := os.ReadFile(from)
 				if err != nil {
@@ -91,11 +86,19 @@ flatpak completes it. An app's runtime is installed too, after asking unless -y.
 			}
 			_, err = a.installOne(cmd.Context(), in, args[0], rt.String(), flatpak.Runtime, "")
 			return err
-		},
+		}),
 	}
 	c.Flags().BoolVarP(&yes, "assumeyes", "y", false, "install what is needed without asking")
 	c.Flags().StringVar(&from, "from", "", "install what a .flatpakref file names, adding its remote")
 	return c
+}
+
+// withInstallation wraps a command that works on the installation around
+// the repository.
+func (a *app) withInstallation(run func(cmd *cobra.Command, args []string, in *flatpak.Installation) error) func(*cobra.Command, []string) error {
+	return a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
+		return run(cmd, args, flatpak.NewInstallation(r))
+	})
 }
 
 // installOne fetches a ref's commit (its signature checked as a pull
@@ -153,13 +156,7 @@ func (a *app) listCmd() *cobra.Command {
 		Short:   "List installed apps and runtimes",
 		Example: `  arbor list --app`,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			in := flatpak.NewInstallation(r)
+		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, in *flatpak.Installation) error {
 			refs, err := in.Installed()
 			if err != nil {
 				return err
@@ -185,7 +182,7 @@ func (a *app) listCmd() *cobra.Command {
 				fmt.Fprintf(a.stdout, "%s\t%s\t%s\n", o["ref"], o["origin"], o["commit"][:12])
 			}
 			return nil
-		},
+		}),
 	}
 	c.Flags().BoolVar(&apps, "app", false, "apps only")
 	c.Flags().BoolVar(&runtimes, "runtime", false, "runtimes only")
@@ -203,13 +200,7 @@ func (a *app) runCmd() *cobra.Command {
 		Example: `  arbor run org.example.Hello
   arbor run --share=network --filesystem=~/Music:ro org.example.Player song.ogg`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			in := flatpak.NewInstallation(r)
+		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, in *flatpak.Installation) error {
 			installed, err := in.Installed()
 			if err != nil {
 				return err
@@ -259,47 +250,21 @@ func (a *app) runCmd() *cobra.Command {
 				cli.Features["devel"] = true
 			}
 			perms.Merge(cli)
-			home, err := os.UserHomeDir()
-			if err != nil {
-				return err
-			}
-			spec := sandbox.Spec{
-				Runtime: filepath.Join(in.MountDir(rt.Commit), "files"),
-				App:     filepath.Join(in.MountDir(app.Commit), "files"),
-				Home:    home,
-			}
-			binds, appEnv, err := sandbox.AppDirs(home, ref.ID)
-			if err != nil {
-				return err
-			}
-			spec.Binds = binds
-			hostEnv := map[string]string{}
-			for _, kv := range os.Environ() {
-				k, v, _ := strings.Cut(kv, "=")
-				hostEnv[k] = v
-			}
-			extra, err := perms.Apply(&spec, sandbox.Host{Home: home, UID: os.Getuid(), RuntimeDir: hostEnv["XDG_RUNTIME_DIR"], Env: hostEnv, AppID: ref.ID})
-			if err != nil {
-				return err
-			}
-			spec.Env = sandbox.Environ(os.Environ(), os.Getuid(), home, append(appEnv, extra...))
-			spec.Info = flatpakInfo(ref, app, rt, spec, perms)
 			if command == "" {
 				command = app.Metadata.Command
 			}
 			if command == "" {
 				return fmt.Errorf("%s has no command; give --command", ref)
 			}
-			spec.Args = append([]string{command}, args[1:]...)
-			code, err := sandbox.Run(cmd.Context(), spec, sandbox.Stdio{Stdin: os.Stdin, Stdout: a.stdout, Stderr: a.stderr})
-			if err != nil {
-				return err
+			spec := sandbox.Spec{
+				Runtime: filepath.Join(in.MountDir(rt.Commit), "files"),
+				App:     filepath.Join(in.MountDir(app.Commit), "files"),
+				Args:    append([]string{command}, args[1:]...),
 			}
-			if code != 0 {
-				return exitError{code: code}
-			}
-			return nil
-		},
+			return a.runSandboxed(cmd.Context(), spec, perms, ref.ID, func(s *sandbox.Spec) []byte {
+				return flatpakInfo(ref, app, rt, *s, perms)
+			})
+		}),
 	}
 	c.Flags().SetInterspersed(false)
 	c.Flags().StringVar(&command, "command", "", "run this instead of the app's command")
@@ -364,13 +329,7 @@ func (a *app) updateCmd() *cobra.Command {
 one rename; an app already running keeps its old commit until it exits.`,
 		Example: `  arbor update
   arbor update --commit=4f2a... org.example.Hello`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			in := flatpak.NewInstallation(r)
+		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, in *flatpak.Installation) error {
 			installed, err := in.Installed()
 			if err != nil {
 				return err
@@ -403,7 +362,7 @@ one rename; an app already running keeps its old commit until it exits.`,
 				}
 			}
 			return nil
-		},
+		}),
 	}
 	c.Flags().StringVar(&commit, "commit", "", "deploy this commit of the ref (to roll back)")
 	return c
@@ -415,13 +374,8 @@ func (a *app) uninstallCmd() *cobra.Command {
 		Use:     "uninstall [--unused] [REF...]",
 		Short:   "Remove installed apps or runtimes; --unused removes runtimes no app needs",
 		Example: `  arbor uninstall org.example.Hello && arbor uninstall --unused`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			in := flatpak.NewInstallation(r)
+		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, in *flatpak.Installation) error {
+			r := in.Repo
 			installed, err := in.Installed()
 			if err != nil {
 				return err
@@ -461,7 +415,7 @@ func (a *app) uninstallCmd() *cobra.Command {
 				fmt.Fprintf(a.stdout, "Uninstalled %s\n", ref)
 			}
 			return nil
-		},
+		}),
 	}
 	c.Flags().BoolVar(&unused, "unused", false, "remove runtimes no installed app needs")
 	return c
@@ -473,13 +427,8 @@ func (a *app) infoCmd() *cobra.Command {
 		Short:   "Show an installed app or runtime: commit, origin, runtime, permissions, sizes",
 		Example: `  arbor info org.example.Hello`,
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			in := flatpak.NewInstallation(r)
+		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, in *flatpak.Installation) error {
+			r := in.Repo
 			installed, err := in.Installed()
 			if err != nil {
 				return err
@@ -522,7 +471,7 @@ func (a *app) infoCmd() *cobra.Command {
 				fmt.Fprintf(a.stdout, "\nPermissions:\n%s\n", p)
 			}
 			return nil
-		},
+		}),
 	}
 	a.jsonFlag(c)
 	return c
@@ -658,13 +607,7 @@ func (a *app) overrideCmd() *cobra.Command {
 		Example: `  arbor override --user org.example.Hello --unshare=network --filesystem=~/Music:ro
   arbor override --show org.example.Hello`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			in := flatpak.NewInstallation(r)
+		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, in *flatpak.Installation) error {
 			id := args[0]
 			switch {
 			case reset:
@@ -690,7 +633,7 @@ func (a *app) overrideCmd() *cobra.Command {
 				more.Shared[s] = false
 			}
 			return in.SetOverride(id, more)
-		},
+		}),
 	}
 	c.Flags().BoolVar(&reset, "reset", false, "drop the app's overrides")
 	c.Flags().BoolVar(&show, "show", false, "print the app's overrides")

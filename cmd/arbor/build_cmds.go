@@ -285,31 +285,9 @@ build-init named at /usr (mounted lazily) and the build's files/ writable at /ap
 				return err
 			}
 			perms.Merge(cli)
-			home, err := os.UserHomeDir()
-			if err != nil {
-				return err
-			}
 			spec := sandbox.Spec{Runtime: filepath.Join(in.MountDir(sdk.Commit), "files"),
-				App: filepath.Join(dir, "files"), AppWritable: true, Home: home, Dir: "/app"}
-			hostEnv := map[string]string{}
-			for _, kv := range os.Environ() {
-				k, v, _ := strings.Cut(kv, "=")
-				hostEnv[k] = v
-			}
-			extra, err := perms.Apply(&spec, sandbox.Host{Home: home, UID: os.Getuid(), RuntimeDir: hostEnv["XDG_RUNTIME_DIR"], Env: hostEnv})
-			if err != nil {
-				return err
-			}
-			spec.Env = sandbox.Environ(os.Environ(), os.Getuid(), home, extra)
-			spec.Args = args[1:]
-			code, err := sandbox.Run(cmd.Context(), spec, sandbox.Stdio{Stdin: os.Stdin, Stdout: a.stdout, Stderr: a.stderr})
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return exitError{code: code}
-			}
-			return nil
+				App: filepath.Join(dir, "files"), AppWritable: true, Dir: "/app", Args: args[1:]}
+			return a.runSandboxed(cmd.Context(), spec, perms, "", nil)
 		},
 	}
 	c.Flags().SetInterspersed(false)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -61,39 +62,8 @@ a name that begins with '-'.`,
 				return err
 			}
 			perms.Merge(cli)
-			home, err := os.UserHomeDir()
-			if err != nil {
-				return err
-			}
-			hostEnv := map[string]string{}
-			for _, kv := range os.Environ() {
-				k, v, _ := strings.Cut(kv, "=")
-				hostEnv[k] = v
-			}
-			spec.Home = home
-			var appEnv []string
-			if appID != "" {
-				binds, env, err := sandbox.AppDirs(home, appID)
-				if err != nil {
-					return err
-				}
-				spec.Binds, appEnv = binds, env
-			}
-			extra, err := perms.Apply(&spec, sandbox.Host{Home: home, UID: os.Getuid(), RuntimeDir: hostEnv["XDG_RUNTIME_DIR"], Env: hostEnv, AppID: appID})
-			if err != nil {
-				return err
-			}
-			extra = append(appEnv, extra...)
 			spec.Args = args
-			spec.Env = sandbox.Environ(os.Environ(), os.Getuid(), home, extra)
-			code, err := sandbox.Run(cmd.Context(), spec, sandbox.Stdio{Stdin: os.Stdin, Stdout: a.stdout, Stderr: a.stderr})
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return exitError{code: code}
-			}
-			return nil
+			return a.runSandboxed(cmd.Context(), spec, perms, appID, nil)
 		},
 	}
 	c.Flags().SetInterspersed(false)
@@ -103,4 +73,46 @@ a name that begins with '-'.`,
 	c.Flags().StringVar(&metadata, "metadata", "", "a flatpak metadata file whose [Context] and [Environment] apply first")
 	flags.add(c)
 	return c
+}
+
+// runSandboxed applies the permissions (and the app's directories, with an
+// app id) to spec, makes its environment, runs it, and passes its exit
+// status on. info, when set, makes /.flatpak-info from the finished spec.
+func (a *app) runSandboxed(ctx context.Context, spec sandbox.Spec, perms *sandbox.Context, appID string, info func(*sandbox.Spec) []byte) error {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return err
+	}
+	if spec.Home == "" {
+		spec.Home = home
+	}
+	hostEnv := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		hostEnv[k] = v
+	}
+	var appEnv []string
+	if appID != "" {
+		binds, env, err := sandbox.AppDirs(home, appID)
+		if err != nil {
+			return err
+		}
+		spec.Binds, appEnv = append(spec.Binds, binds...), env
+	}
+	extra, err := perms.Apply(&spec, sandbox.Host{Home: home, UID: os.Getuid(), RuntimeDir: hostEnv["XDG_RUNTIME_DIR"], Env: hostEnv, AppID: appID})
+	if err != nil {
+		return err
+	}
+	spec.Env = sandbox.Environ(os.Environ(), os.Getuid(), home, append(appEnv, extra...))
+	if info != nil {
+		spec.Info = info(&spec)
+	}
+	code, err := sandbox.Run(ctx, spec, sandbox.Stdio{Stdin: os.Stdin, Stdout: a.stdout, Stderr: a.stderr})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exitError{code: code}
+	}
+	return nil
 }

@@ -3,7 +3,6 @@ package apps
 import (
 	"encoding/base64"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -14,48 +13,6 @@ import (
 	"arbor/tests/nginx"
 	"arbor/tests/testutil"
 )
-
-// hostRuntime fills dir/usr with the host's sh and the libraries it loads:
-// a runtime built from the host's own binaries.
-func hostRuntime(t *testing.T, dir string) {
-	t.Helper()
-	sh, err := filepath.EvalSymlinks("/bin/sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	copyTo(t, sh, filepath.Join(dir, "usr/bin/sh"))
-	out, err := exec.Command("ldd", sh).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		lib := ""
-		switch {
-		case len(f) >= 3 && f[1] == "=>":
-			lib = f[2]
-		case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
-			lib = f[0]
-		}
-		if lib == "" {
-			continue
-		}
-		real, err := filepath.EvalSymlinks(lib)
-		if err != nil {
-			t.Fatal(err)
-		}
-		copyTo(t, real, filepath.Join(dir, "usr", strings.TrimPrefix(strings.TrimPrefix(lib, "/usr"), "/")))
-	}
-}
-
-func copyTo(t *testing.T, src, dst string) {
-	t.Helper()
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write(t, dst, string(b), 0o755)
-}
 
 // published is a repository of a runtime and an app, served by nginx.
 type published struct {
@@ -75,7 +32,7 @@ func publishApps(t *testing.T, arbor, dir string, key *testutil.GPGKey) publishe
 	}
 	rtBuild := filepath.Join(dir, "rt")
 	write(t, filepath.Join(rtBuild, "metadata"), "[Runtime]\nname=org.example.Platform\nruntime=org.example.Platform/x86_64/1.0\n\n[Environment]\nGREETING=world\n", 0o644)
-	hostRuntime(t, rtBuild)
+	testutil.HostRuntime(t, filepath.Join(rtBuild, "usr"), "sh")
 	big := strings.Repeat("unused runtime data ", 1<<18) // 5 MiB nobody reads
 	write(t, filepath.Join(rtBuild, "usr/share/big"), big, 0o644)
 	os.MkdirAll(filepath.Join(rtBuild, "files"), 0o755)

@@ -15,57 +15,11 @@ import (
 func buildRuntime(t *testing.T) string {
 	t.Helper()
 	rt := filepath.Join(t.TempDir(), "runtime")
-	for _, bin := range []string{"sh", "cat", "ls", "id", "true"} {
-		src, err := exec.LookPath(bin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src, _ = filepath.EvalSymlinks(src)
-		copyFile(t, src, filepath.Join(rt, "bin", bin), 0o755)
-		out, err := exec.Command("ldd", src).Output()
-		if err != nil {
-			continue // static
-		}
-		for _, line := range strings.Split(string(out), "\n") {
-			f := strings.Fields(line)
-			lib := ""
-			switch {
-			case len(f) >= 3 && f[1] == "=>":
-				lib = f[2]
-			case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
-				lib = f[0]
-			}
-			if lib == "" {
-				continue
-			}
-			real, err := filepath.EvalSymlinks(lib)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// /lib64/ld-linux... and /lib/x86_64-linux-gnu/... both live
-			// under /usr in the sandbox.
-			dest := filepath.Join(rt, strings.TrimPrefix(strings.TrimPrefix(lib, "/usr"), "/"))
-			copyFile(t, real, dest, 0o755)
-		}
-	}
+	testutil.HostRuntime(t, rt, "sh", "cat", "ls", "id", "true")
 	if err := os.MkdirAll(filepath.Join(rt, "etc"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return rt
-}
-
-func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
-	t.Helper()
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, b, mode); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // buildApp makes an app tree whose bin/probe is built here.

@@ -1,0 +1,61 @@
+package testutil
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// HostRuntime fills usr, a runtime's /usr, with the host's own copies of
+// the named programs and the libraries they load.
+func HostRuntime(t testing.TB, usr string, programs ...string) {
+	t.Helper()
+	NeedTool(t, "ldd")
+	copyTo := func(src, dst string) {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, prog := range programs {
+		src, err := exec.LookPath(prog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if src, err = filepath.EvalSymlinks(src); err != nil {
+			t.Fatal(err)
+		}
+		copyTo(src, filepath.Join(usr, "bin", prog))
+		out, err := exec.Command("ldd", src).Output()
+		if err != nil {
+			continue // static
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			lib := ""
+			switch {
+			case len(f) >= 3 && f[1] == "=>":
+				lib = f[2]
+			case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
+				lib = f[0]
+			}
+			if lib == "" {
+				continue
+			}
+			real, err := filepath.EvalSymlinks(lib)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// /lib64/ld-linux... and /usr/lib/... both live under /usr.
+			copyTo(real, filepath.Join(usr, strings.TrimPrefix(strings.TrimPrefix(lib, "/usr"), "/")))
+		}
+	}
+}
