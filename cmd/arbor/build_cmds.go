@@ -74,14 +74,8 @@ func (a *app) buildExportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, k := range keyIDs {
-				s, err := loadSigner(k, homedir)
-				if err != nil {
-					return err
-				}
-				if err := r.SignCommit(cmd.Context(), c, s.Sign); err != nil {
-					return err
-				}
+			if err := signCommit(cmd.Context(), r, c, keyIDs, homedir); err != nil {
+				return err
 			}
 			if a.json {
 				return a.printJSON(map[string]string{"ref": ref.String(), "commit": c.String()})
@@ -157,18 +151,12 @@ func (a *app) buildUpdateRepoCmd() *cobra.Command {
 			}
 			if n > 0 {
 				for _, b := range []string{"appstream/", "appstream2/"} {
-					for _, k := range keyIDs {
-						s, err := loadSigner(k, homedir)
-						if err != nil {
-							return err
-						}
-						c, err := r.Resolve(b + flatpak.Arch())
-						if err != nil {
-							return err
-						}
-						if err := r.SignCommit(cmd.Context(), c, s.Sign); err != nil {
-							return err
-						}
+					c, err := r.Resolve(b + flatpak.Arch())
+					if err != nil {
+						return err
+					}
+					if err := signCommit(cmd.Context(), r, c, keyIDs, homedir); err != nil {
+						return err
 					}
 				}
 			}
@@ -216,14 +204,8 @@ func (a *app) buildSignCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, k := range keyIDs {
-				s, err := loadSigner(k, homedir)
-				if err != nil {
-					return err
-				}
-				if err := r.SignCommit(cmd.Context(), c, s.Sign); err != nil {
-					return err
-				}
+			if err := signCommit(cmd.Context(), r, c, keyIDs, homedir); err != nil {
+				return err
 			}
 			return nil
 		},

@@ -15,6 +15,7 @@ import (
 	"arbor/fetch"
 	"arbor/store"
 	"arbor/store/gpg"
+	"arbor/store/object"
 )
 
 func (a *app) remoteCmd() *cobra.Command {
@@ -302,6 +303,20 @@ func (a *app) summaryCmd() *cobra.Command {
 	return c
 }
 
+// signCommit adds a signature by each key to a commit's detached metadata.
+func signCommit(ctx context.Context, r *store.Repo, c object.Checksum, keyIDs []string, homedir string) error {
+	for _, k := range keyIDs {
+		s, err := loadSigner(k, homedir)
+		if err != nil {
+			return err
+		}
+		if err := r.SignCommit(ctx, c, s.Sign); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // updateSummary writes the tree indexes (archive repositories) and the
 // summary, signed with each key.
 func updateSummary(ctx context.Context, r *store.Repo, keyIDs []string, homedir string) error {
@@ -346,14 +361,8 @@ func (a *app) gpgSignCmd() *cobra.Command {
 				return err
 			}
 			defer r.Close()
-			for _, k := range args[1:] {
-				s, err := loadSigner(k, homedir)
-				if err != nil {
-					return err
-				}
-				if err := r.SignCommit(cmd.Context(), c, s.Sign); err != nil {
-					return err
-				}
+			if err := signCommit(cmd.Context(), r, c, args[1:], homedir); err != nil {
+				return err
 			}
 			return nil
 		},
