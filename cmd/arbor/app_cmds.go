@@ -25,7 +25,7 @@ import (
 )
 
 func (a *app) installCmd() *cobra.Command {
-	var yes bool
+	var yes, materialize bool
 	var from string
 	c := &cobra.Command{
 		Use:   "install [-y] REMOTE REF | --from FILE.flatpakref",
@@ -60,7 +60,7 @@ flatpak completes it. An app's runtime is installed too, after asking unless -y.
 				}
 				args = []string{remote, f.Ref().String()}
 			}
-			d, err := a.installOne(cmd.Context(), in, args[0], args[1], flatpak.App, "")
+			d, err := a.installOne(cmd.Context(), in, args[0], args[1], flatpak.App, "", materialize)
 			if err != nil {
 				return err
 			}
@@ -84,12 +84,13 @@ flatpak completes it. An app's runtime is installed too, after asking unless -y.
 					return fmt.Errorf("%s is installed without its runtime %s", d.Ref, rt)
 				}
 			}
-			_, err = a.installOne(cmd.Context(), in, args[0], rt.String(), flatpak.Runtime, "")
+			_, err = a.installOne(cmd.Context(), in, args[0], rt.String(), flatpak.Runtime, "", materialize)
 			return err
 		}),
 	}
 	c.Flags().BoolVarP(&yes, "assumeyes", "y", false, "install what is needed without asking")
 	c.Flags().StringVar(&from, "from", "", "install what a .flatpakref file names, adding its remote")
+	c.Flags().BoolVar(&materialize, "materialize", false, "fetch everything and check it out (hardlinks), to run without mounts and offline")
 	return c
 }
 
@@ -103,7 +104,7 @@ func (a *app) withInstallation(run func(cmd *cobra.Command, args []string, in *f
 
 // installOne fetches a ref's commit (its signature checked as a pull
 // checks it) and deploys it from its xa.metadata.
-func (a *app) installOne(ctx context.Context, in *flatpak.Installation, remote, name string, kind flatpak.Kind, at string) (*flatpak.Deployed, error) {
+func (a *app) installOne(ctx context.Context, in *flatpak.Installation, remote, name string, kind flatpak.Kind, at string, materialize bool) (*flatpak.Deployed, error) {
 	remoteRefs, err := fetch.RemoteRefs(ctx, in.Repo, remote)
 	if err != nil {
 		return nil, err
@@ -122,7 +123,7 @@ func (a *app) installOne(ctx context.Context, in *flatpak.Installation, remote, 
 	if at != "" {
 		want += "@" + at // a given commit, bound to the ref all the same
 	}
-	res, err := fetch.Pull(ctx, in.Repo, remote, fetch.PullOptions{Refs: []string{want}, CommitMetadataOnly: true})
+	res, err := fetch.Pull(ctx, in.Repo, remote, fetch.PullOptions{Refs: []string{want}, CommitMetadataOnly: !materialize})
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +142,11 @@ func (a *app) installOne(ctx context.Context, in *flatpak.Installation, remote, 
 	}
 	if err := flatpak.CheckCommitMetadata(cm.Metadata, ref, []byte(meta)); err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	if materialize {
+		if err := in.Materialize(ctx, ref, c); err != nil {
+			return nil, err
+		}
 	}
 	if err := in.Deploy(ref, c, remote, []byte(meta)); err != nil {
 		return nil, err
@@ -226,6 +232,9 @@ func (a *app) runCmd() *cobra.Command {
 				return fmt.Errorf("%s needs %s: %w", ref, rtRef, err)
 			}
 			for _, d := range []*flatpak.Deployed{app, rt} {
+				if _, materialized := in.FilesDir(d); materialized {
+					continue
+				}
 				if err := a.ensureMount(cmd.Context(), in, d); err != nil {
 					return err
 				}
@@ -256,11 +265,9 @@ func (a *app) runCmd() *cobra.Command {
 			if command == "" {
 				return fmt.Errorf("%s has no command; give --command", ref)
 			}
-			spec := sandbox.Spec{
-				Runtime: filepath.Join(in.MountDir(rt.Commit), "files"),
-				App:     filepath.Join(in.MountDir(app.Commit), "files"),
-				Args:    append([]string{command}, args[1:]...),
-			}
+			rtFiles, _ := in.FilesDir(rt)
+			appFiles, _ := in.FilesDir(app)
+			spec := sandbox.Spec{Runtime: rtFiles, App: appFiles, Args: append([]string{command}, args[1:]...)}
 			return a.runSandboxed(cmd.Context(), spec, perms, ref.ID, func(s *sandbox.Spec) []byte {
 				return flatpakInfo(ref, app, rt, *s, perms)
 			})
@@ -353,7 +360,8 @@ one rename; an app already running keeps its old commit until it exits.`,
 				if err != nil {
 					return err
 				}
-				nd, err := a.installOne(cmd.Context(), in, d.Origin, ref.String(), ref.Kind, commit)
+				_, materialized := in.FilesDir(d)
+				nd, err := a.installOne(cmd.Context(), in, d.Origin, ref.String(), ref.Kind, commit, materialized)
 				if err != nil {
 					return err
 				}

@@ -255,8 +255,11 @@ build-init named at /usr (mounted lazily) and the build's files/ writable at /ap
 			if err != nil {
 				return fmt.Errorf("the SDK %s: %w (install it first)", sdkRef, err)
 			}
-			if err := a.ensureMount(cmd.Context(), in, sdk); err != nil {
-				return err
+			sdkFiles, materialized := in.FilesDir(sdk)
+			if !materialized {
+				if err := a.ensureMount(cmd.Context(), in, sdk); err != nil {
+					return err
+				}
 			}
 			perms := sandbox.NewContext()
 			for k, v := range sdk.Metadata.Context.Env {
@@ -267,7 +270,7 @@ build-init named at /usr (mounted lazily) and the build's files/ writable at /ap
 				return err
 			}
 			perms.Merge(cli)
-			spec := sandbox.Spec{Runtime: filepath.Join(in.MountDir(sdk.Commit), "files"),
+			spec := sandbox.Spec{Runtime: sdkFiles,
 				App: filepath.Join(dir, "files"), AppWritable: true, Dir: "/app", Args: args[1:]}
 			return a.runSandboxed(cmd.Context(), spec, perms, "", nil)
 		},

@@ -1,6 +1,7 @@
 package flatpak
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -77,6 +78,36 @@ func (in *Installation) Deploy(ref Ref, c object.Checksum, origin string, metada
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(dir, "active"))
+}
+
+// Materialize checks a deployed commit's files out beside its metadata,
+// hardlinked from the store (which must hold the whole commit), so that
+// it runs without mounts and offline.
+func (in *Installation) Materialize(ctx context.Context, ref Ref, c object.Checksum) error {
+	dest := filepath.Join(in.refDir(ref), c.String(), "files")
+	if _, err := os.Stat(dest); err == nil {
+		return nil
+	}
+	tmp := dest + ".tmp"
+	os.RemoveAll(tmp)
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return err
+	}
+	if err := in.Repo.Checkout(ctx, c, tmp, store.CheckoutOptions{UserMode: true, Subpath: "/files"}); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	return os.Rename(tmp, dest)
+}
+
+// FilesDir is where a deployed commit's files are: checked out when it
+// was materialized, else in its mount.
+func (in *Installation) FilesDir(d *Deployed) (dir string, materialized bool) {
+	p := filepath.Join(in.refDir(d.Ref), d.Commit.String(), "files")
+	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+		return p, true
+	}
+	return filepath.Join(in.MountDir(d.Commit), "files"), false
 }
 
 // Get returns the deployed ref.

@@ -262,3 +262,26 @@ func TestFlatpakRefAndRepoFiles(t *testing.T) {
 		t.Errorf("the remote from the .flatpakrepo:\n%s", cfg)
 	}
 }
+
+// install --materialize fetches everything and checks it out: the app
+// then runs with the server gone and no mount at all.
+func TestMaterializedRunsOffline(t *testing.T) {
+	testutil.Privileged(t)
+	arbor := testutil.BuildArbor(t)
+	dir := t.TempDir()
+	p := publishApps(t, arbor, dir, nil)
+	inst := filepath.Join(dir, "inst", "repo")
+	testutil.Run(t, arbor, "--repo="+inst, "init", "--mode=bare-user")
+	t.Cleanup(func() { stopDaemon(inst) })
+	testutil.Run(t, arbor, "--repo="+inst, "remote", "add", "--no-gpg-verify", "origin", p.srv.URL)
+	testutil.Run(t, arbor, "--repo="+inst, "install", "-y", "--materialize", "origin", "org.example.Hello")
+	p.srv.Stop()
+	out := testutil.Run(t, arbor, "--repo="+inst, "run", "org.example.Hello")
+	if !strings.HasPrefix(strings.TrimSpace(out), "hello, world") {
+		t.Fatalf("the materialized app printed %q", out)
+	}
+	if ms := mountsOf(t, inst); len(ms) != 0 {
+		t.Fatalf("a materialized app was run from mounts: %v", ms)
+	}
+	testutil.Run(t, arbor, "--repo="+inst, "fsck")
+}
