@@ -31,6 +31,9 @@ type CheckoutOptions struct {
 	Subpath string
 	// Progress, when set, gets the number of files written so far.
 	Progress func(files int64)
+	// AllowPartial checks out of a partly fetched commit, for a subpath
+	// that was fetched whole; a missing object still fails the checkout.
+	AllowPartial bool
 }
 
 type checkout struct {
@@ -67,7 +70,7 @@ func (co *checkout) dirMeta(c object.Checksum) (object.DirMeta, error) {
 // hardlinked from bare and bare-user repos when the link would have the
 // right owner and mode, and copied otherwise.
 func (r *Repo) Checkout(ctx context.Context, commit object.Checksum, dest string, opts CheckoutOptions) error {
-	if r.IsPartial(commit) {
+	if r.IsPartial(commit) && !opts.AllowPartial {
 		return fmt.Errorf("commit %s is partial (not all of its objects are present): pull it completely first", commit)
 	}
 	n, err := r.Lookup(commit, opts.Subpath)

@@ -151,8 +151,30 @@ func (a *app) installOne(ctx context.Context, in *flatpak.Installation, remote, 
 	if err := in.Deploy(ref, c, remote, []byte(meta)); err != nil {
 		return nil, err
 	}
+	d, err := in.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	if ref.Kind == flatpak.App {
+		// The desktop files and icons: small, fetched now.
+		if !materialize {
+			if _, err := fetch.Pull(ctx, in.Repo, remote, fetch.PullOptions{Refs: []string{want}, Subpath: "/export"}); err != nil {
+				return nil, fmt.Errorf("%s: fetching its exports: %w", ref, err)
+			}
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		if err := in.Export(ctx, d, exe); err != nil {
+			return nil, fmt.Errorf("%s: exports: %w", ref, err)
+		}
+		if err := in.Launcher(d, exe); err != nil {
+			return nil, err
+		}
+	}
 	fmt.Fprintf(a.stdout, "Installed %s (commit %s)\n", ref, c.String()[:12])
-	return in.Get(ref)
+	return d, nil
 }
 
 func (a *app) listCmd() *cobra.Command {

@@ -166,6 +166,19 @@ func (in *Installation) Undeploy(ref Ref) error {
 	if err := in.Repo.DeleteRef("deploy/" + ref.String()); err != nil && !errors.Is(err, store.ErrRefNotFound) {
 		return err
 	}
+	// The desktop's links into it, and its launcher.
+	prefix := in.refDir(ref) + string(filepath.Separator)
+	filepath.WalkDir(filepath.Join(in.Dir, "exports"), func(p string, e fs.DirEntry, err error) error {
+		if err == nil && e.Type()&fs.ModeSymlink != 0 {
+			if t, err := os.Readlink(p); err == nil && strings.HasPrefix(t, prefix) {
+				os.Remove(p)
+			}
+		}
+		return nil
+	})
+	if ref.Kind == App {
+		os.Remove(filepath.Join(in.Dir, "exports", "bin", ref.ID))
+	}
 	return os.RemoveAll(in.refDir(ref))
 }
 
@@ -252,4 +265,97 @@ func (in *Installation) ResetOverride(id string) error {
 		return nil
 	}
 	return err
+}
+
+// Export makes a deployed app visible to the desktop, as flatpak's
+// exports/ does: its export/ tree checked out (desktop files with Exec
+// pointing at `arbor run`), linked from exports/share, and a launcher in
+// exports/bin/ID. The commit's export/ must be local.
+func (in *Installation) Export(ctx context.Context, d *Deployed, arbor string) error {
+	if d.Ref.Kind != App {
+		return nil
+	}
+	cdir := filepath.Join(in.refDir(d.Ref), d.Commit.String())
+	exp := filepath.Join(cdir, "export")
+	if _, err := in.Repo.Lookup(d.Commit, "/export"); err != nil {
+		return nil // nothing exported
+	}
+	if _, err := os.Stat(exp); errors.Is(err, fs.ErrNotExist) {
+		tmp := exp + ".tmp"
+		os.RemoveAll(tmp)
+		err := in.Repo.Checkout(ctx, d.Commit, tmp, store.CheckoutOptions{UserMode: true, Subpath: "/export", AllowPartial: true})
+		if err != nil {
+			os.RemoveAll(tmp)
+			return err
+		}
+		if err := os.Rename(tmp, exp); err != nil {
+			return err
+		}
+	}
+	run := fmt.Sprintf("%s run --branch=%s %s", arbor, d.Ref.Branch, d.Ref.ID)
+	return filepath.WalkDir(filepath.Join(exp, "share"), func(p string, e fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil || e.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(exp, p)
+		if strings.HasSuffix(p, ".desktop") {
+			// A new file, not an edit: checkouts hardlink the store's.
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			var out []string
+			for _, line := range strings.Split(string(b), "\n") {
+				if cmd, ok := strings.CutPrefix(line, "Exec="); ok {
+					args := ""
+					if f := strings.Fields(cmd); len(f) > 1 {
+						args = " " + strings.Join(f[1:], " ")
+					}
+					line = "Exec=" + run + args
+				}
+				out = append(out, line)
+			}
+			out = append(out[:len(out)-1], "X-Arbor="+d.Ref.ID, "")
+			if err := os.WriteFile(p+".tmp", []byte(strings.Join(out, "\n")), 0o644); err != nil {
+				return err
+			}
+			if err := os.Rename(p+".tmp", p); err != nil {
+				return err
+			}
+		}
+		link := filepath.Join(in.Dir, "exports", rel)
+		target := filepath.Join(in.refDir(d.Ref), "active", "export", rel)
+		return replaceSymlink(target, link)
+	})
+}
+
+func replaceSymlink(target, link string) error {
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		return err
+	}
+	tmp := link + ".tmp"
+	os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return err
+	}
+	return os.Rename(tmp, link)
+}
+
+// Launcher writes exports/bin/ID, which runs the app.
+func (in *Installation) Launcher(d *Deployed, arbor string) error {
+	if d.Ref.Kind != App {
+		return nil
+	}
+	p := filepath.Join(in.Dir, "exports", "bin", d.Ref.ID)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	script := fmt.Sprintf("#!/bin/sh\nexec %s --repo=%s run --branch=%s %s \"$@\"\n", arbor, in.Repo.Path(), d.Ref.Branch, d.Ref.ID)
+	if err := os.WriteFile(p+".tmp", []byte(script), 0o755); err != nil {
+		return err
+	}
+	return os.Rename(p+".tmp", p)
 }

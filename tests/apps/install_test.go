@@ -41,6 +41,8 @@ func publishApps(t *testing.T, arbor, dir string, key *testutil.GPGKey) publishe
 	testutil.Run(t, arbor, "build-init", appBuild, "org.example.Hello", "org.example.Platform", "org.example.Platform", "1.0")
 	// The runtime has only sh: the script uses its builtins.
 	write(t, filepath.Join(appBuild, "files/bin/hello"), "#!/bin/sh\nwhile read -r l; do case $l in name=*) n=$l;; esac; done < /.flatpak-info\necho \"hello, $GREETING, from $n\"\n", 0o755)
+	write(t, filepath.Join(appBuild, "files/share/applications/org.example.Hello.desktop"),
+		"[Desktop Entry]\nName=Hello\nExec=hello %U\nType=Application\n", 0o644)
 	write(t, filepath.Join(appBuild, "files/share/metainfo/org.example.Hello.metainfo.xml"),
 		"<component type=\"desktop-application\"><id>org.example.Hello</id><name>Hello</name><summary>Greets the world</summary></component>\n", 0o644)
 	testutil.Run(t, arbor, "build-finish", appBuild, "--command=hello")
@@ -82,6 +84,15 @@ func TestInstallAndRunLazily(t *testing.T) {
 		if !strings.Contains(list, want) {
 			t.Errorf("list lacks %s:\n%s", want, list)
 		}
+	}
+	// The desktop sees the app: its desktop file, pointing at arbor run,
+	// and a launcher.
+	desktop, err := os.ReadFile(filepath.Join(dir, "inst/exports/share/applications/org.example.Hello.desktop"))
+	if err != nil || !strings.Contains(string(desktop), "run --branch=1.0 org.example.Hello %U") {
+		t.Errorf("exported desktop file: %q, %v", desktop, err)
+	}
+	if out := testutil.Run(t, filepath.Join(dir, "inst/exports/bin/org.example.Hello")); !strings.HasPrefix(out, "hello, world") {
+		t.Errorf("the launcher printed %q", out)
 	}
 	must(t, srv.ResetLog())
 	out := testutil.Run(t, arbor, "--repo="+inst, "run", "org.example.Hello")
@@ -151,6 +162,11 @@ func TestInstallAndRunLazily(t *testing.T) {
 		testutil.Run(t, arbor, "--repo="+inst, "umount", mp)
 	}
 	testutil.Run(t, arbor, "--repo="+inst, "uninstall", "org.example.Hello")
+	for _, p := range []string{"inst/exports/share/applications/org.example.Hello.desktop", "inst/exports/bin/org.example.Hello"} {
+		if _, err := os.Lstat(filepath.Join(dir, p)); err == nil {
+			t.Errorf("%s left after uninstall", p)
+		}
+	}
 	if list := testutil.Run(t, arbor, "--repo="+inst, "list"); strings.Contains(list, "app/") || !strings.Contains(list, "runtime/") {
 		t.Fatalf("after uninstalling the app:\n%s", list)
 	}
