@@ -112,9 +112,18 @@ func Init(path string, mode Mode) (*Repo, error) {
 // DefaultPath is the repository used when none is named, as flatpak has
 // installations: the system one for root, else one per user.
 func DefaultPath() (string, error) {
+	if os.Geteuid() == 0 {
+		return SystemPath, nil
+	}
+	return UserPath()
+}
+
+// SystemPath is the system installation's repository.
+const SystemPath = "/var/lib/arbor/repo"
+
+// UserPath is the per-user installation's repository.
+func UserPath() (string, error) {
 	switch {
-	case os.Geteuid() == 0:
-		return "/var/lib/arbor/repo", nil
 	case os.Getenv("XDG_DATA_HOME") != "":
 		return filepath.Join(os.Getenv("XDG_DATA_HOME"), "arbor", "repo"), nil
 	}

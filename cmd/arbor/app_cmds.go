@@ -629,7 +629,7 @@ func remoteForRef(r *store.Repo, f *flatpak.RefFile) (string, error) {
 }
 
 func (a *app) overrideCmd() *cobra.Command {
-	var reset, show, user bool
+	var reset, show bool
 	var p permFlags
 	c := &cobra.Command{
 		Use:   "override [--user] [--reset|--show] ID [PERMISSION...]",
@@ -667,7 +667,6 @@ func (a *app) overrideCmd() *cobra.Command {
 	}
 	c.Flags().BoolVar(&reset, "reset", false, "drop the app's overrides")
 	c.Flags().BoolVar(&show, "show", false, "print the app's overrides")
-	c.Flags().BoolVar(&user, "user", false, "the user's installation (the default)")
 	c.Flags().StringArrayVar(&p.unshare, "unshare", nil, "unshare network or ipc")
 	p.add(c)
 	return c

@@ -23,10 +23,11 @@ import (
 
 // app carries what every command shares; there is no package-level state.
 type app struct {
-	repoPath string
-	json     bool
-	stdout   io.Writer
-	stderr   io.Writer
+	repoPath     string
+	system, user bool // --system, --user: which installation
+	json         bool
+	stdout       io.Writer
+	stderr       io.Writer
 }
 
 func main() {
@@ -69,6 +70,9 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.PersistentFlags().BoolVar(&a.system, "system", false, "use the system installation (/var/lib/arbor)")
+	root.PersistentFlags().BoolVar(&a.user, "user", false, "use the per-user installation ($XDG_DATA_HOME/arbor, else ~/.local/share/arbor)")
+	root.MarkFlagsMutuallyExclusive("system", "user")
 	root.PersistentFlags().StringVar(&a.repoPath, "repo", "", "path to the repository (default: $OSTREE_REPO, else the current directory if it is one, else the per-user repository, or /var/lib/arbor/repo for root)")
 	root.AddCommand(
 		a.initCmd(), a.commitCmd(), a.checkoutCmd(),
@@ -97,6 +101,16 @@ func (a *app) printJSON(v any) error {
 func (a *app) resolveRepoPath() (string, error) {
 	if a.repoPath != "" {
 		return a.repoPath, nil
+	}
+	if a.system || a.user {
+		p, err := store.UserPath()
+		if a.system {
+			p, err = store.SystemPath, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		return p, store.EnsureRepo(p)
 	}
 	if p := os.Getenv("OSTREE_REPO"); p != "" {
 		return p, nil
