@@ -287,6 +287,12 @@ func (a *app) runCmd() *cobra.Command {
 			if command == "" {
 				return fmt.Errorf("%s has no command; give --command", ref)
 			}
+			// While it runs, its commits survive a prune run meanwhile (an
+			// update may have moved the deploy refs on).
+			if err := in.Hold(os.Getpid(), app.Commit, rt.Commit); err != nil {
+				return err
+			}
+			defer in.Release(os.Getpid())
 			rtFiles, _ := in.FilesDir(rt)
 			appFiles, _ := in.FilesDir(app)
 			spec := sandbox.Spec{Runtime: rtFiles, App: appFiles, Args: append([]string{command}, args[1:]...)}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"arbor/sandbox"
 	"arbor/store"
@@ -358,4 +359,45 @@ func (in *Installation) Launcher(d *Deployed, arbor string) error {
 		return err
 	}
 	return os.Rename(p+".tmp", p)
+}
+
+// Hold keeps commits from prune while the process pid runs them, with
+// refs instance/PID/N; Release drops them. Holds of processes that are
+// gone are dropped by the next Hold.
+func (in *Installation) Hold(pid int, commits ...object.Checksum) error {
+	refs, err := in.Repo.Refs()
+	if err != nil {
+		return err
+	}
+	for name := range refs {
+		rest, ok := strings.CutPrefix(name, "instance/")
+		if !ok {
+			continue
+		}
+		p, _, _ := strings.Cut(rest, "/")
+		var other int
+		if _, err := fmt.Sscan(p, &other); err == nil && other > 0 && syscall.Kill(other, 0) == syscall.ESRCH {
+			in.Repo.DeleteRef(name)
+		}
+	}
+	for i, c := range commits {
+		if err := in.Repo.SetRef(fmt.Sprintf("instance/%d/%d", pid, i), c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Release drops what Hold recorded for pid.
+func (in *Installation) Release(pid int) {
+	refs, err := in.Repo.Refs()
+	if err != nil {
+		return
+	}
+	prefix := fmt.Sprintf("instance/%d/", pid)
+	for name := range refs {
+		if strings.HasPrefix(name, prefix) {
+			in.Repo.DeleteRef(name)
+		}
+	}
 }

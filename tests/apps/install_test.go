@@ -3,7 +3,9 @@ package apps
 import (
 	"encoding/base64"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -130,6 +132,29 @@ func TestInstallAndRunLazily(t *testing.T) {
 	testutil.Run(t, arbor, "--repo="+inst, "build", nb, "sh", "-c", "echo built > /app/made && ! echo x > /usr/x")
 	if b, err := os.ReadFile(filepath.Join(nb, "files/made")); err != nil || string(b) != "built\n" {
 		t.Errorf("what the build made: %q, %v", b, err)
+	}
+
+	// A running instance holds its commits with instance/ refs, so a prune
+	// meanwhile keeps them; they go when it exits.
+	held := exec.Command(arbor, "--repo="+inst, "run", "--command=sh", "org.example.Hello", "-c", "read x; true")
+	stdin, err := held.StdinPipe()
+	must(t, err)
+	must(t, held.Start())
+	holding := func() bool {
+		return strings.Contains(testutil.Run(t, arbor, "--repo="+inst, "refs"), "instance/"+strconv.Itoa(held.Process.Pid)+"/")
+	}
+	for i := 0; !holding(); i++ {
+		if i > 200 {
+			held.Process.Kill()
+			t.Fatal("a running app holds no instance refs")
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	testutil.Run(t, arbor, "--repo="+inst, "prune", "--refs-only")
+	stdin.Close()
+	must(t, held.Wait())
+	if holding() {
+		t.Error("instance refs left after the app exited")
 	}
 
 	// Overrides apply over the app's metadata, until reset.
