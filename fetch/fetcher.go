@@ -270,6 +270,18 @@ func (f *Fetcher) ReadMeta(ctx context.Context, ref index.Ref) ([]byte, error) {
 	return txn.ReadMeta(ref)
 }
 
+// OpenData opens a published regular object's file for reading, when
+// no header claim about it is still waiting to be checked.
+func (f *Fetcher) OpenData(c object.Checksum) (*os.File, error) {
+	f.claimsMu.Lock()
+	_, claimed := f.claims[c]
+	f.claimsMu.Unlock()
+	if claimed {
+		return nil, fmt.Errorf("%s: its header is still to be checked", object.Name(c, object.TypeFile))
+	}
+	return f.repo.OpenData(c)
+}
+
 // OpenContent fetches a content object if needed and opens it.
 func (f *Fetcher) OpenContent(ctx context.Context, c object.Checksum) (*store.Content, error) {
 	ct, err := f.openContent(ctx, c)
@@ -298,19 +310,11 @@ func (f *Fetcher) openContent(ctx context.Context, c object.Checksum) (*store.Co
 	return txn.OpenContent(c)
 }
 
-// LoadTreeIndex fetches the tree index the remote publishes for a commit,
-// if it has one: every dirtree and dirmeta of the commit and every file's
-// header in one request. It reports whether there was one. The metadata
-// is then written to the store in the background.
-func (f *Fetcher) LoadTreeIndex(ctx context.Context, commit object.Checksum) (bool, error) {
-	run, wait := f.startIndex(commit)
-	if run == nil {
-		return f.waitIndex(ctx, commit, wait)
-	}
-	return run(ctx)
-}
-
-// LoadTreeIndexAsync is LoadTreeIndex in the background.
+// LoadTreeIndexAsync fetches, in the background, the tree index the
+// remote publishes for a commit, if it has one: every dirtree and dirmeta
+// of the commit and every file's header in one request. done learns
+// whether there was one. A copy is kept in the repository for later
+// mounts; the metadata stays in memory, answering before the store.
 func (f *Fetcher) LoadTreeIndexAsync(ctx context.Context, commit object.Checksum, done func(bool, error)) {
 	run, wait := f.startIndex(commit)
 	go func() {

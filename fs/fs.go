@@ -105,9 +105,9 @@ func (r *Root) Stats() Stats {
 	return Stats{BytesRead: r.t.reads.Load(), Errors: r.t.errors.Load()}
 }
 
-// MountOptions are the go-fuse options arbor mounts with: read-only, kernel
+// mountOptions are the go-fuse options arbor mounts with: read-only, kernel
 // permission checks on the modes the commit records, long cache timeouts.
-func MountOptions(name string, privileged bool) *gofs.Options {
+func mountOptions(name string, privileged bool) *gofs.Options {
 	to := cacheTimeout
 	o := &gofs.Options{
 		EntryTimeout:    &to,
@@ -134,7 +134,7 @@ func MountOptions(name string, privileged bool) *gofs.Options {
 // Mount serves root (a Root, or a node whose children are Roots) at dir
 // until the returned server is unmounted.
 func Mount(dir string, root gofs.InodeEmbedder, name string, privileged bool) (*fuse.Server, error) {
-	opts := MountOptions(name, privileged)
+	opts := mountOptions(name, privileged)
 	raw := &noOpendir{RawFileSystem: gofs.NewNodeFS(root, opts)}
 	srv, err := fuse.NewServer(raw, dir, &opts.MountOptions)
 	if err != nil {

@@ -63,16 +63,8 @@ func (s *StoreSource) File(ctx context.Context, c object.Checksum) (FileInfo, er
 
 func (s *StoreSource) Open(ctx context.Context, c object.Checksum) (Data, error) {
 	if s.Repo.Mode() != store.ModeArchive {
-		ct, err := s.Repo.OpenContent(c)
-		if err != nil {
-			return nil, err
-		}
-		f := ct.File()
-		if f == nil {
-			ct.Close()
-			return nil, fmt.Errorf("%s: not a regular file", object.Name(c, object.TypeFile))
-		}
-		return f, nil
+		// The tree asks only for regular files, whose header it has.
+		return s.Repo.OpenData(c)
 	}
 	return s.openUnpacked(c)
 }

@@ -466,6 +466,21 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 	d.saveState()
 	d.mu.Unlock()
 
+	if lazy.f != nil && req.NoPrefetch {
+		// A tree index kept from an earlier mount costs no request, and
+		// may hold the only copy of dirtrees read then.
+		// Loaded before the mount answers, so that no read races it.
+		if _, err := os.Stat(filepath.Join(d.opts.Repo, store.TreeIndexPath(m.commit))); err == nil {
+			loaded := make(chan struct{})
+			lazy.f.LoadTreeIndexAsync(pctx, m.commit, func(_ bool, err error) {
+				if err != nil {
+					d.opts.Logf("%s: tree index: %v", req.Source, err)
+				}
+				close(loaded)
+			})
+			<-loaded
+		}
+	}
 	if lazy.f != nil && !req.NoPrefetch {
 		m.pf = &progress{}
 		profile := d.loadProfile(req.Source)

@@ -118,6 +118,11 @@ func (s lazySource) Files(ctx context.Context, cs []object.Checksum) ([]fs.FileI
 }
 
 func (s lazySource) Open(ctx context.Context, c object.Checksum) (fs.Data, error) {
+	// Once fetched and checked, reads go straight to the object file
+	// (a checked claim is gone, so nothing is left to compare).
+	if f, err := s.f.OpenData(c); err == nil {
+		return f, nil
+	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	ct, err := s.f.OpenContent(ctx, c)

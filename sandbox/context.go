@@ -263,7 +263,7 @@ func (c *Context) Merge(up *Context) {
 	}
 }
 
-// Keyfile writes the context's [Context] group, sorted: grants only, as
+// Keyfile writes the context's [Context] and [Environment] groups, sorted: grants only, as
 // in /.flatpak-info's merged view, or with denials ("!x") too, as in an
 // app's metadata or an override file, which lower layers are merged under.
 func (c *Context) Keyfile(kf *keyfile.File, denials bool) {
@@ -308,5 +308,16 @@ func (c *Context) Keyfile(kf *keyfile.File, denials bool) {
 	sort.Strings(fs)
 	if len(fs) > 0 {
 		kf.SetList("Context", "filesystems", fs)
+	}
+	// [Environment]: an unset variable is "VAR=" where denials are kept.
+	keys := make([]string, 0, len(c.Env))
+	for k := range c.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if c.Env[k] != "" || denials {
+			kf.Set("Environment", k, c.Env[k])
+		}
 	}
 }

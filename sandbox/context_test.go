@@ -61,6 +61,9 @@ devices=all;
 features=devel;
 persistent=.myapp;.other;
 filesystems=/srv/hostdata:ro;home:ro;
+
+[Environment]
+FOO=overridden
 `
 	if got != want {
 		t.Fatalf("merged context:\n%s\nwant:\n%s", got, want)

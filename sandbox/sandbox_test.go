@@ -212,6 +212,9 @@ func TestUnprivileged(t *testing.T) {
 func TestAppDirsAndInfo(t *testing.T) {
 	testutil.Privileged(t)
 	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, "secret"), []byte("host secret\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	binds, env, err := AppDirs(home, "org.example.App")
 	if err != nil {
 		t.Fatal(err)

@@ -299,3 +299,17 @@ func (r *Repo) StatContent(c object.Checksum) (object.FileHeader, uint64, error)
 	defer ct.Close()
 	return ct.Header, ct.Size, nil
 }
+
+// OpenData opens the file holding a regular content object's bytes, in
+// a bare or bare-user repository, without reading its header: what a
+// mount's reads need, once the object is known to be a regular file.
+func (r *Repo) OpenData(c object.Checksum) (*os.File, error) {
+	if r.mode == ModeArchive {
+		return nil, fmt.Errorf("%s: an archive repository holds no raw object files", object.Name(c, object.TypeFile))
+	}
+	f, err := os.Open(r.ObjectPath(c, object.TypeFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", object.Name(c, object.TypeFile), ErrObjectMissing)
+	}
+	return f, err
+}

@@ -170,7 +170,13 @@ func (t *Txn) Stored(ref index.Ref) (bool, error) {
 	if w {
 		return true, nil
 	}
-	return t.idx.Has(ref)
+	has, err := t.idx.Has(ref)
+	if err != nil || !has {
+		return false, err
+	}
+	// This index may be a long-lived one (the daemon's) that does not see
+	// another process's prune: the file decides.
+	return t.r.HasObject(ref.Checksum, ref.Type)
 }
 
 // WriteMeta stores a metadata object and returns its checksum. The bytes

@@ -153,6 +153,10 @@ func (r *Repo) Reach(ctx context.Context, commit object.Checksum) ([]index.Ref, 
 	// A partial commit reaches what it has: its missing dirtrees end the
 	// walk there, as in ostree's traversal of partial commits.
 	partial := r.IsPartial(commit)
+	indexed := map[object.Checksum]object.DirTree{}
+	if partial {
+		indexed = r.indexedTrees(commit)
+	}
 	seen := map[index.Ref]struct{}{{Checksum: commit, Type: object.TypeCommit}: {}}
 	var mu sync.Mutex
 	add := func(ref index.Ref) bool {
@@ -179,7 +183,13 @@ func (r *Repo) Reach(ctx context.Context, commit object.Checksum) ([]index.Ref, 
 		t, err := r.ReadDirTree(tree)
 		<-sem
 		if err != nil && partial && errors.Is(err, ErrObjectMissing) {
-			return
+			// A lazily mounted commit's dirtrees may live in its tree
+			// index only; what they reach is held too.
+			it, ok := indexed[tree]
+			if !ok {
+				return
+			}
+			t, err = it, nil
 		}
 		if err != nil {
 			once.Do(func() { firstErr = err })
@@ -229,4 +239,27 @@ func (r *Repo) Commits(ctx context.Context) ([]object.Checksum, error) {
 
 func isNotExist(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrObjectMissing)
+}
+
+// indexedTrees are the dirtrees of a commit's tree index kept in the
+// repository (by a lazy mount), if there is one.
+func (r *Repo) indexedTrees(commit object.Checksum) map[object.Checksum]object.DirTree {
+	out := map[object.Checksum]object.DirTree{}
+	b, err := os.ReadFile(filepath.Join(r.path, TreeIndexPath(commit)))
+	if err != nil {
+		return out
+	}
+	ti, err := ParseTreeIndex(b)
+	if err != nil {
+		return out
+	}
+	for _, m := range ti.Meta {
+		if m.Ref.Type != object.TypeDirTree {
+			continue
+		}
+		if t, err := object.ParseDirTree(m.Data); err == nil {
+			out[m.Ref.Checksum] = t
+		}
+	}
+	return out
 }

@@ -519,12 +519,7 @@ func (a *app) remoteLsCmd() *cobra.Command {
 		Short:   "List the apps and runtimes a remote offers",
 		Example: `  arbor remote-ls origin`,
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			refs, err := fetch.RemoteRefs(cmd.Context(), r, args[0])
 			if err != nil {
 				return err
@@ -547,7 +542,7 @@ func (a *app) remoteLsCmd() *cobra.Command {
 				fmt.Fprintf(a.stdout, "%s\t%s\n", n, refs[n].String()[:12])
 			}
 			return nil
-		},
+		}),
 	}
 	a.jsonFlag(c)
 	return c
@@ -655,9 +650,6 @@ func (a *app) overrideCmd() *cobra.Command {
 				}
 				kf := keyfile.New()
 				c.Keyfile(kf, true)
-				for k, v := range c.Env {
-					kf.Set("Environment", k, v)
-				}
 				_, err = a.stdout.Write(kf.Bytes())
 				return err
 			}
@@ -684,12 +676,7 @@ func (a *app) searchCmd() *cobra.Command {
 		Short:   "Search the remotes' AppStream data for apps",
 		Example: `  arbor search hello`,
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			branch := "appstream2/" + flatpak.Arch()
 			type hit struct {
 				flatpak.Component
@@ -746,7 +733,7 @@ func (a *app) searchCmd() *cobra.Command {
 				fmt.Fprintf(a.stdout, "%s\t%s\t%s\t%s\t%s\n", h.Name, h.Summary, h.ID, branch, h.Remote)
 			}
 			return nil
-		},
+		}),
 	}
 	a.jsonFlag(c)
 	return c

@@ -93,10 +93,8 @@ func BuildFinish(dir, command string, perms *sandbox.Context) error {
 	merged := m.Context
 	merged.Merge(perms)
 	m.File.DeleteGroup("Context")
+	m.File.DeleteGroup("Environment")
 	merged.Keyfile(m.File, true)
-	for k, v := range merged.Env {
-		m.File.Set("Environment", k, v)
-	}
 	if err := os.WriteFile(filepath.Join(dir, "metadata"), m.File.Bytes(), 0o644); err != nil {
 		return err
 	}

@@ -243,9 +243,6 @@ func (in *Installation) SetOverride(id string, more *sandbox.Context) error {
 	c.Merge(more)
 	kf := keyfile.New()
 	c.Keyfile(kf, true)
-	for k, v := range c.Env {
-		kf.Set("Environment", k, v)
-	}
 	p := in.overridePath(id)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
