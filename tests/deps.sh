@@ -16,6 +16,7 @@ dpkg -s libseccomp-dev >/dev/null 2>&1 || need+=(libseccomp-dev)
 have gcc || need+=(gcc)
 have pkg-config || need+=(pkg-config)
 have bwrap || need+=(bubblewrap)
+have flatpak || need+=(flatpak)
 have curl || need+=(curl)
 
 if [ ${#need[@]} -gt 0 ]; then

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/bits"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -45,8 +46,9 @@ flatpak completes it. An app's runtime is installed too, after asking unless -y.
 		},
 		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, in *flatpak.Installation) error {
 			r := in.Repo
+			runtimeRepo := ""
 			if from != "" {
-				b, err := os.ReadFile(from)
+				b, err := readLocation(cmd.Context(), from)
 				if err != nil {
 					return err
 				}
@@ -59,6 +61,7 @@ flatpak completes it. An app's runtime is installed too, after asking unless -y.
 					return err
 				}
 				args = []string{remote, f.Ref().String()}
+				runtimeRepo = f.RuntimeRepo
 			}
 			d, err := a.installOne(cmd.Context(), in, args[0], args[1], flatpak.App, "", materialize)
 			if err != nil {
@@ -84,7 +87,11 @@ flatpak completes it. An app's runtime is installed too, after asking unless -y.
 					return fmt.Errorf("%s is installed without its runtime %s", d.Ref, rt)
 				}
 			}
-			_, err = a.installOne(cmd.Context(), in, args[0], rt.String(), flatpak.Runtime, "", materialize)
+			remote, err := runtimeRemote(cmd.Context(), r, args[0], rt, runtimeRepo)
+			if err != nil {
+				return err
+			}
+			_, err = a.installOne(cmd.Context(), in, remote, rt.String(), flatpak.Runtime, "", materialize)
 			return err
 		}),
 	}
@@ -588,7 +595,7 @@ func (a *app) flatpakRemoteAddCmd() *cobra.Command {
 			if !from && !strings.HasSuffix(loc, ".flatpakrepo") {
 				return fetch.AddRemote(r, name, loc, fetch.AddOptions{NoGPGVerify: noGPG, IfNotExists: ifNotExists})
 			}
-			b, err := os.ReadFile(loc)
+			b, err := readLocation(cmd.Context(), loc)
 			if err != nil {
 				return err
 			}
@@ -596,20 +603,86 @@ func (a *app) flatpakRemoteAddCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", loc, err)
 			}
-			set := map[string]string{}
-			for k, v := range map[string]string{"xa.title": f.Title, "xa.comment": f.Comment, "xa.description": f.Description,
-				"xa.homepage": f.Homepage, "xa.icon": f.Icon, "xa.default-branch": f.DefaultBranch, "collection-id": f.CollectionID} {
-				if v != "" {
-					set[k] = v
-				}
-			}
-			return addRemoteFrom(r, name, f.URL, f.GPGKey, set, ifNotExists)
+			return addRemoteFrom(r, name, f.URL, f.GPGKey, repoFileSettings(f), ifNotExists)
 		},
 	}
 	c.Flags().BoolVar(&from, "from", false, "the location is a .flatpakrepo file")
 	c.Flags().BoolVar(&ifNotExists, "if-not-exists", false, "do nothing if the remote exists")
 	c.Flags().BoolVar(&noGPG, "no-gpg-verify", false, "do not verify signatures (URL only)")
 	return c
+}
+
+// repoFileSettings are the remote's config keys a .flatpakrepo sets.
+func repoFileSettings(f *flatpak.RepoFile) map[string]string {
+	set := map[string]string{}
+	for k, v := range map[string]string{"xa.title": f.Title, "xa.comment": f.Comment, "xa.description": f.Description,
+		"xa.homepage": f.Homepage, "xa.icon": f.Icon, "xa.default-branch": f.DefaultBranch, "collection-id": f.CollectionID} {
+		if v != "" {
+			set[k] = v
+		}
+	}
+	return set
+}
+
+// readLocation reads a .flatpakref or .flatpakrepo from a path or a URL.
+func readLocation(ctx context.Context, loc string) ([]byte, error) {
+	if strings.Contains(loc, "://") {
+		return fetch.GetURL(ctx, loc, 1<<20)
+	}
+	return os.ReadFile(loc)
+}
+
+// runtimeRemote finds the remote to install an app's runtime from, as
+// flatpak looks for it: the app's remote, then the others, then the
+// .flatpakrepo the app's .flatpakref named as RuntimeRepo, added as a
+// remote named after its file.
+func runtimeRemote(ctx context.Context, r *store.Repo, appRemote string, rt flatpak.Ref, runtimeRepo string) (string, error) {
+	has := func(remote string) bool {
+		refs, err := fetch.RemoteRefs(ctx, r, remote)
+		if err != nil {
+			return false
+		}
+		_, ok := refs[rt.String()]
+		return ok
+	}
+	names := []string{appRemote}
+	for _, n := range fetch.ListRemotes(r) {
+		if n != appRemote {
+			names = append(names, n)
+		}
+	}
+	for _, n := range names {
+		if has(n) {
+			return n, nil
+		}
+	}
+	if runtimeRepo == "" {
+		return "", fmt.Errorf("no remote has the runtime %s", rt)
+	}
+	b, err := readLocation(ctx, runtimeRepo)
+	if err != nil {
+		return "", fmt.Errorf("the runtime's repository: %w", err)
+	}
+	f, err := flatpak.ParseRepoFile(b)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", runtimeRepo, err)
+	}
+	for _, n := range names {
+		if rm, err := fetch.LoadRemote(r, n); err == nil && strings.TrimSuffix(rm.URL, "/") == strings.TrimSuffix(f.URL, "/") {
+			return "", fmt.Errorf("remote %s (%s) has no runtime %s", n, f.URL, rt)
+		}
+	}
+	name := strings.TrimSuffix(path.Base(runtimeRepo), ".flatpakrepo")
+	if err := store.ValidateRemoteName(name); err != nil {
+		return "", fmt.Errorf("%s: %w", runtimeRepo, err)
+	}
+	if err := addRemoteFrom(r, name, f.URL, f.GPGKey, repoFileSettings(f), false); err != nil {
+		return "", err
+	}
+	if !has(name) {
+		return "", fmt.Errorf("remote %s (%s) has no runtime %s", name, f.URL, rt)
+	}
+	return name, nil
 }
 
 // remoteForRef finds or adds the remote a .flatpakref points at: one with
