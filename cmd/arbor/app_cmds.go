@@ -147,8 +147,20 @@ func (a *app) installOne(ctx context.Context, in *flatpak.Installation, remote, 
 	if !ok || meta == "" {
 		return nil, fmt.Errorf("%s (commit %s) has no xa.metadata: not an app or runtime", ref, c)
 	}
-	if err := flatpak.CheckCommitMetadata(cm.Metadata, ref, []byte(meta)); err != nil {
+	if !materialize {
+		// The tree's own metadata file, for the comparison below.
+		if _, err := fetch.Pull(ctx, in.Repo, remote, fetch.PullOptions{Refs: []string{want}, Subpath: "/metadata"}); err != nil {
+			return nil, fmt.Errorf("%s: fetching its metadata file: %w", ref, err)
+		}
+	}
+	file, err := readTreeFile(in.Repo, c, "/metadata", 1<<20)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	// What the user was shown (xa.metadata) is what runs: a commit whose
+	// tree says otherwise is refused (CVE-2021-43860).
+	if err := flatpak.CheckCommitMetadata(cm.Metadata, ref, file); err != nil {
+		return nil, fmt.Errorf("%s (commit %s): %w", ref, c, err)
 	}
 	if materialize {
 		if err := in.Materialize(ctx, ref, c); err != nil {
@@ -610,6 +622,30 @@ func (a *app) flatpakRemoteAddCmd() *cobra.Command {
 	c.Flags().BoolVar(&ifNotExists, "if-not-exists", false, "do nothing if the remote exists")
 	c.Flags().BoolVar(&noGPG, "no-gpg-verify", false, "do not verify signatures (URL only)")
 	return c
+}
+
+// readTreeFile reads a file of a commit's tree, of at most max bytes.
+func readTreeFile(r *store.Repo, c object.Checksum, path string, max int64) ([]byte, error) {
+	n, err := r.Lookup(c, path)
+	if err != nil {
+		return nil, err
+	}
+	if n.IsDir {
+		return nil, fmt.Errorf("%s is a directory", path)
+	}
+	ct, err := r.OpenContent(n.File)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer ct.Close()
+	b, err := io.ReadAll(io.LimitReader(ct, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
+	}
+	return b, nil
 }
 
 // repoFileSettings are the remote's config keys a .flatpakrepo sets.
