@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -72,7 +73,40 @@ func Run(ctx context.Context, spec Spec, stdio Stdio) (int, error) {
 	cmd := exec.CommandContext(ctx, initPath())
 	cmd.Args = []string{boot.InitArg0}
 	cmd.Env = []string{}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	cmd.Stdin = stdio.Stdin
+	// Output to anything but a file is copied here, so that Run can return
+	// once the copies end, without waiting for init to be gone.
+	var copies sync.WaitGroup
+	defer copies.Wait() // after the write ends are closed, below
+	var ends []*os.File
+	defer func() {
+		for _, f := range ends {
+			f.Close()
+		}
+	}()
+	for _, o := range []struct {
+		dst *io.Writer
+		w   io.Writer
+	}{{&cmd.Stdout, stdio.Stdout}, {&cmd.Stderr, stdio.Stderr}} {
+		if f, ok := o.w.(*os.File); ok || o.w == nil {
+			if ok {
+				*o.dst = f
+			}
+			continue
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			return 0, err
+		}
+		*o.dst = w
+		ends = append(ends, w)
+		copies.Add(1)
+		go func() {
+			defer copies.Done()
+			defer r.Close()
+			io.Copy(o.w, r)
+		}()
+	}
 	cmd.ExtraFiles = []*os.File{specR, readyW}
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWCGROUP)
 	if !spec.Network {
@@ -97,6 +131,10 @@ func Run(ctx context.Context, spec Spec, stdio Stdio) (int, error) {
 	cmd.SysProcAttr = attr
 	err = cmd.Start()
 	readyW.Close()
+	for _, f := range ends {
+		f.Close()
+	}
+	ends = nil
 	if err != nil {
 		specW.Close()
 		return 0, fmt.Errorf("sandbox: starting: %w", err)
@@ -108,8 +146,14 @@ func Run(ctx context.Context, spec Spec, stdio Stdio) (int, error) {
 		cmd.Wait()
 		return 0, fmt.Errorf("sandbox: passing the spec: %w", err)
 	}
-	var b [1]byte
-	n, _ := readyR.Read(b[:])
+	var b [2]byte
+	n, _ := io.ReadFull(readyR, b[:])
+	if n == 2 {
+		// init sent the command's status and is on its way out; it is
+		// reaped in the background (it dies with this process anyway).
+		go cmd.Wait()
+		return int(b[1]), nil
+	}
 	err = cmd.Wait()
 	if n == 0 {
 		return 0, fmt.Errorf("sandbox: could not be set up (the reason is on stderr): %v", err)

@@ -103,6 +103,16 @@ func (r *Repo) ReadRef(spec string) (object.Checksum, error) {
 // SetRef points a refspec at a commit, atomically and durably; refs are the
 // last thing a command writes.
 func (r *Repo) SetRef(spec string, c object.Checksum) error {
+	return r.setRef(spec, c, r.fsync)
+}
+
+// SetTransientRef is SetRef without the flush to disk, for refs that only
+// live as long as a process (a running app's hold on its commits).
+func (r *Repo) SetTransientRef(spec string, c object.Checksum) error {
+	return r.setRef(spec, c, false)
+}
+
+func (r *Repo) setRef(spec string, c object.Checksum, fsync bool) error {
 	remote, ref, err := SplitRefspec(spec)
 	if err != nil {
 		return err
@@ -114,7 +124,7 @@ func (r *Repo) SetRef(spec string, c object.Checksum) error {
 	if st, err := os.Stat(p); err == nil && st.IsDir() {
 		return fmt.Errorf("ref %s: a ref directory of that name exists", spec)
 	}
-	if err := writeFileAtomic(p, []byte(c.String()+"\n"), 0o644, r.fsync); err != nil {
+	if err := writeFileAtomic(p, []byte(c.String()+"\n"), 0o644, fsync); err != nil {
 		return fmt.Errorf("ref %s: %w", spec, err)
 	}
 	return nil
@@ -148,42 +158,58 @@ func (r *Repo) DeleteRef(spec string) error {
 // Refs lists every ref: local ones by name, remote ones as "remote:ref".
 func (r *Repo) Refs() (map[string]object.Checksum, error) {
 	out := map[string]object.Checksum{}
-	add := func(top, prefix string, remoteLevel bool) error {
-		return filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) {
-					return nil
-				}
-				return err
-			}
-			if d.IsDir() {
-				return nil
-			}
-			rel, _ := filepath.Rel(top, p)
-			rel = filepath.ToSlash(rel)
-			name := prefix + rel
-			if remoteLevel {
-				i := strings.IndexByte(rel, '/')
-				if i < 0 {
-					return nil
-				}
-				name = rel[:i] + ":" + rel[i+1:]
-			}
-			c, err := readRefFile(p, name)
-			if err != nil {
-				return err
-			}
-			out[name] = c
-			return nil
-		})
-	}
-	if err := add(filepath.Join(r.path, "refs", "heads"), "", false); err != nil {
+	if err := walkRefs(filepath.Join(r.path, "refs", "heads"), "", false, out); err != nil {
 		return nil, fmt.Errorf("listing refs: %w", err)
 	}
-	if err := add(filepath.Join(r.path, "refs", "remotes"), "", true); err != nil {
+	if err := walkRefs(filepath.Join(r.path, "refs", "remotes"), "", true, out); err != nil {
 		return nil, fmt.Errorf("listing refs: %w", err)
 	}
 	return out, nil
+}
+
+// LocalRefs lists the local refs below prefix (such as "deploy"), without
+// walking the others.
+func (r *Repo) LocalRefs(prefix string) (map[string]object.Checksum, error) {
+	if err := ValidateRef(prefix); err != nil {
+		return nil, err
+	}
+	out := map[string]object.Checksum{}
+	if err := walkRefs(filepath.Join(r.path, "refs", "heads", filepath.FromSlash(prefix)), prefix+"/", false, out); err != nil {
+		return nil, fmt.Errorf("listing refs %s/: %w", prefix, err)
+	}
+	return out, nil
+}
+
+// walkRefs adds the ref files below top to out, named prefix + their path,
+// or "remote:ref" at the remotes' level.
+func walkRefs(top, prefix string, remoteLevel bool, out map[string]object.Checksum) error {
+	return filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(top, p)
+		rel = filepath.ToSlash(rel)
+		name := prefix + rel
+		if remoteLevel {
+			i := strings.IndexByte(rel, '/')
+			if i < 0 {
+				return nil
+			}
+			name = rel[:i] + ":" + rel[i+1:]
+		}
+		c, err := readRefFile(p, name)
+		if err != nil {
+			return err
+		}
+		out[name] = c
+		return nil
+	})
 }
 
 // SortedRefNames returns the names of refs in byte order.

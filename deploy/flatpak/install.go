@@ -362,23 +362,20 @@ func (in *Installation) Launcher(d *Deployed, arbor string) error {
 // refs instance/PID/N; Release drops them. Holds of processes that are
 // gone are dropped by the next Hold.
 func (in *Installation) Hold(pid int, commits ...object.Checksum) error {
-	refs, err := in.Repo.Refs()
+	refs, err := in.Repo.LocalRefs("instance")
 	if err != nil {
 		return err
 	}
 	for name := range refs {
-		rest, ok := strings.CutPrefix(name, "instance/")
-		if !ok {
-			continue
-		}
-		p, _, _ := strings.Cut(rest, "/")
+		p, _, _ := strings.Cut(strings.TrimPrefix(name, "instance/"), "/")
 		var other int
 		if _, err := fmt.Sscan(p, &other); err == nil && other > 0 && syscall.Kill(other, 0) == syscall.ESRCH {
 			in.Repo.DeleteRef(name)
 		}
 	}
+	// They live as long as the process: nothing to flush to disk.
 	for i, c := range commits {
-		if err := in.Repo.SetRef(fmt.Sprintf("instance/%d/%d", pid, i), c); err != nil {
+		if err := in.Repo.SetTransientRef(fmt.Sprintf("instance/%d/%d", pid, i), c); err != nil {
 			return err
 		}
 	}
@@ -387,14 +384,8 @@ func (in *Installation) Hold(pid int, commits ...object.Checksum) error {
 
 // Release drops what Hold recorded for pid.
 func (in *Installation) Release(pid int) {
-	refs, err := in.Repo.Refs()
-	if err != nil {
-		return
-	}
-	prefix := fmt.Sprintf("instance/%d/", pid)
+	refs, _ := in.Repo.LocalRefs(fmt.Sprintf("instance/%d", pid))
 	for name := range refs {
-		if strings.HasPrefix(name, prefix) {
-			in.Repo.DeleteRef(name)
-		}
+		in.Repo.DeleteRef(name)
 	}
 }

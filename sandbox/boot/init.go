@@ -94,10 +94,19 @@ func initMain() int {
 	if err != nil {
 		return fail(fmt.Errorf("starting %s: %w", spec.Args[0], err))
 	}
+	// init needs the terminal no more; without it, a reader of the
+	// command's output sees its end when the command's processes end.
+	for fd := 0; fd <= 2; fd++ {
+		unix.Close(fd)
+	}
 	ready := os.NewFile(readyFD, "ready")
 	ready.Write([]byte{1})
+	// The command's status goes out as soon as it is known: the caller
+	// need not wait while the kernel tears the namespaces down.
+	code := reap(pid)
+	ready.Write([]byte{byte(code)})
 	ready.Close()
-	return reap(pid)
+	return code
 }
 
 // reap waits for every process of the sandbox (orphans end up with PID 1)
@@ -150,7 +159,9 @@ func lockDown() error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
-	for c := 0; c <= lastCap(); c++ {
+	// Past the kernel's last capability the call fails with EINVAL: going
+	// to 63 spares reading /proc/sys/kernel/cap_last_cap.
+	for c := 0; c < 64; c++ {
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
 			return fmt.Errorf("dropping capability %d from the bounding set: %w", c, err)
 		}
@@ -162,14 +173,4 @@ func lockDown() error {
 		return fmt.Errorf("dropping capabilities: %w", err)
 	}
 	return nil
-}
-
-func lastCap() int {
-	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-	if err != nil {
-		return 40
-	}
-	var n int
-	fmt.Sscan(string(b), &n)
-	return n
 }
