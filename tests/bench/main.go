@@ -54,6 +54,11 @@ type env struct {
 // mountFresh makes dir the mount point of a new, empty ext4 filesystem
 // (or just a directory without -fresh-fs).
 func (e *env) mountFresh(dir string) error {
+	return e.mountFreshSize(dir, 4*e.treeBytes+1<<30)
+}
+
+// mountFreshSize is mountFresh with a filesystem of size bytes (sparse).
+func (e *env) mountFreshSize(dir string, size int64) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -65,7 +70,7 @@ func (e *env) mountFresh(dir string) error {
 	if err != nil {
 		return err
 	}
-	err = f.Truncate(4*e.treeBytes + 1<<30)
+	err = f.Truncate(size)
 	f.Close()
 	if err != nil {
 		return err
@@ -129,6 +134,8 @@ type scenario struct {
 	targets  []target
 	// notes, when set, adds lines under the report after the runs.
 	notes func() []string
+	// maxRuns, when set, caps -runs for a scenario whose runs take minutes.
+	maxRuns int
 }
 
 // sample is one timed run of one tool.
@@ -158,6 +165,8 @@ func allScenarios() []*scenario {
 		bigReadScenario(),
 		coldFindScenario(),
 		sandboxScenario(),
+		appRunScenario(),
+		pythonScenario(),
 	}
 }
 
@@ -349,6 +358,9 @@ func runScenario(e *env, sc *scenario, runs int) *result {
 		if err := sc.setup(e); err != nil {
 			return fail(fmt.Errorf("setup: %w", err))
 		}
+	}
+	if sc.maxRuns > 0 && runs > sc.maxRuns {
+		runs = sc.maxRuns
 	}
 	for i := 0; i < runs; i++ {
 		for ti, t := range sc.tools {

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,27 +14,35 @@ import (
 func HostRuntime(t testing.TB, usr string, programs ...string) {
 	t.Helper()
 	NeedTool(t, "ldd")
-	copyTo := func(src, dst string) {
+	if err := CopyHostPrograms(usr, programs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// CopyHostPrograms copies the named programs into usr/bin and the
+// libraries ldd says they load to the same places under usr.
+func CopyHostPrograms(usr string, programs ...string) error {
+	copyTo := func(src, dst string) error {
 		b, err := os.ReadFile(src)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			t.Fatal(err)
+			return err
 		}
-		if err := os.WriteFile(dst, b, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		return os.WriteFile(dst, b, 0o755)
 	}
 	for _, prog := range programs {
 		src, err := exec.LookPath(prog)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if src, err = filepath.EvalSymlinks(src); err != nil {
-			t.Fatal(err)
+			return err
 		}
-		copyTo(src, filepath.Join(usr, "bin", prog))
+		if err := copyTo(src, filepath.Join(usr, "bin", prog)); err != nil {
+			return err
+		}
 		out, err := exec.Command("ldd", src).Output()
 		if err != nil {
 			continue // static
@@ -52,10 +61,13 @@ func HostRuntime(t testing.TB, usr string, programs ...string) {
 			}
 			real, err := filepath.EvalSymlinks(lib)
 			if err != nil {
-				t.Fatal(err)
+				return fmt.Errorf("%s: %w", prog, err)
 			}
 			// /lib64/ld-linux... and /usr/lib/... both live under /usr.
-			copyTo(real, filepath.Join(usr, strings.TrimPrefix(strings.TrimPrefix(lib, "/usr"), "/")))
+			if err := copyTo(real, filepath.Join(usr, strings.TrimPrefix(strings.TrimPrefix(lib, "/usr"), "/"))); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }
