@@ -24,7 +24,8 @@ import (
 // app carries what every command shares; there is no package-level state.
 type app struct {
 	repoPath     string
-	system, user bool // --system, --user: which installation
+	sysroot      string // --sysroot of the admin commands
+	system, user bool   // --system, --user: which installation
 	json         bool
 	stdout       io.Writer
 	stderr       io.Writer
@@ -83,6 +84,7 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 		a.mountCmd(), a.umountCmd(), a.mountsCmd(), a.sandboxCmd(),
 		a.buildInitCmd(), a.buildCmd(), a.buildFinishCmd(), a.buildExportCmd(), a.buildUpdateRepoCmd(), a.buildSignCmd(),
 		a.installCmd(), a.listCmd(), a.runCmd(), a.updateCmd(), a.uninstallCmd(), a.infoCmd(), a.remoteLsCmd(), a.flatpakRemoteAddCmd(), a.overrideCmd(), a.searchCmd(),
+		a.adminCmd(),
 	)
 	return root
 }

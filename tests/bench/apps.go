@@ -129,6 +129,9 @@ func pythonScenario() *scenario {
 			if err := e.mountFreshSize(fs(e), 3*usrBytes+1<<30); err != nil {
 				return err
 			}
+			if err := os.MkdirAll(filepath.Dir(repo(e)), 0o755); err != nil {
+				return err
+			}
 			for _, argv := range [][]string{
 				{bin(e), "--repo=" + repo(e), "init", "--mode=bare-user"},
 				{bin(e), "--repo=" + repo(e), "remote", "add", "--no-gpg-verify", "origin", srv.URL},

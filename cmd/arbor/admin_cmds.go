@@ -1,0 +1,413 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"arbor/deploy/sysroot"
+	"arbor/fetch"
+)
+
+// adminCmd groups the OS deployment commands, spelled as ostree admin's.
+func (a *app) adminCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "admin",
+		Short: "Deploy operating system commits in a sysroot, upgrade and roll back",
+		Example: `  arbor admin init-fs --sysroot=/mnt/sr /mnt/sr
+  arbor admin os-init --sysroot=/mnt/sr exampleos
+  arbor admin deploy --sysroot=/mnt/sr --os=exampleos --karg=root=LABEL=root exampleos/stable
+  arbor admin status --sysroot=/mnt/sr`,
+	}
+	c.PersistentFlags().StringVar(&a.sysroot, "sysroot", "/", "the sysroot to work on")
+	c.AddCommand(a.adminInitFSCmd(), a.adminOSInitCmd(), a.adminDeployCmd(), a.adminUpgradeCmd(), a.adminStatusCmd(),
+		a.adminRollbackCmd(), a.adminUndeployCmd(), a.adminPinCmd(), a.adminCleanupCmd(), a.adminSetOriginCmd(), a.adminConfigDiffCmd())
+	return c
+}
+
+// withSysroot opens the sysroot, and for commands that change it, holds
+// its lock.
+func (a *app) withSysroot(lock bool, run func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		s, err := sysroot.Open(a.sysroot)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if lock {
+			unlock, err := s.Lock()
+			if err != nil {
+				return err
+			}
+			defer unlock()
+		}
+		return run(cmd, args, s)
+	}
+}
+
+func (a *app) adminInitFSCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "init-fs DIR",
+		Short:   "Make an empty sysroot: root directories and a bare repository",
+		Example: `  arbor admin init-fs /mnt/sr`,
+		Args:    cobra.ExactArgs(1),
+		RunE:    func(cmd *cobra.Command, args []string) error { return sysroot.InitFS(args[0]) },
+	}
+}
+
+func (a *app) adminOSInitCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "os-init STATEROOT",
+		Aliases: []string{"stateroot-init"},
+		Short:   "Make a stateroot: a place for an operating system's deployments and its /var",
+		Example: `  arbor admin os-init --sysroot=/mnt/sr exampleos`,
+		Args:    cobra.ExactArgs(1),
+		RunE: a.withSysroot(true, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
+			if err := s.OSInit(args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "ostree/deploy/%s initialized as OSTree root\n", args[0])
+			return nil
+		}),
+	}
+}
+
+// stateroot is --os, else the only stateroot, else the default
+// deployment's.
+func stateroot(s *sysroot.Sysroot, os string) (string, error) {
+	if os != "" {
+		return os, nil
+	}
+	if ds, err := s.Deployments(); err == nil && len(ds) > 0 {
+		return ds[0].Stateroot, nil
+	}
+	roots, err := s.Stateroots()
+	if err != nil {
+		return "", err
+	}
+	if len(roots) != 1 {
+		return "", fmt.Errorf("%d stateroots: choose one with --os", len(roots))
+	}
+	return roots[0], nil
+}
+
+func (a *app) reportMerge(c sysroot.EtcCounts) {
+	fmt.Fprintf(a.stdout, "Copying /etc changes: %d modified, %d removed, %d added\n", c.Modified, c.Removed, c.Added)
+}
+
+func (a *app) adminDeployCmd() *cobra.Command {
+	var osName string
+	var kargs []string
+	var retain bool
+	c := &cobra.Command{
+		Use:   "deploy [--os=STATEROOT] [--karg=ARG...] [--retain] REF",
+		Short: "Check out a commit as a new deployment and make it the default",
+		Long: `Check out a commit (a ref, remote:ref or checksum in the sysroot's repository) as a
+new deployment, carry the local /etc changes of the current one over, write a new boot
+configuration and switch to it in one atomic rename. The previous default is kept for
+rollback; older ones are removed unless pinned or --retain is given.`,
+		Example: `  arbor admin deploy --sysroot=/mnt/sr --os=exampleos --karg=root=LABEL=root exampleos/stable`,
+		Args:    cobra.ExactArgs(1),
+		RunE: a.withSysroot(true, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
+			root, err := stateroot(s, osName)
+			if err != nil {
+				return err
+			}
+			o := sysroot.DeployOptions{Stateroot: root, Revision: args[0], Retain: retain, Merge: a.reportMerge}
+			if cmd.Flags().Changed("karg") {
+				o.Kargs = kargs
+			}
+			d, err := s.Deploy(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "Deployed %s %s as the default\n", d.Stateroot, d.Name())
+			return nil
+		}),
+	}
+	c.Flags().StringVar(&osName, "os", "", "the stateroot to deploy in")
+	c.Flags().StringVar(&osName, "stateroot", "", "the stateroot to deploy in")
+	c.Flags().StringArrayVar(&kargs, "karg", nil, "a kernel argument (replaces the current ones)")
+	c.Flags().BoolVar(&retain, "retain", false, "keep every other deployment")
+	return c
+}
+
+func (a *app) adminUpgradeCmd() *cobra.Command {
+	var osName string
+	var check, pullOnly, deployOnly bool
+	c := &cobra.Command{
+		Use:   "upgrade [--os=STATEROOT] [--check|--pull-only|--deploy-only]",
+		Short: "Pull the default deployment's ref and deploy it when it moved",
+		Example: `  arbor admin upgrade --sysroot=/mnt/sr
+  arbor admin upgrade --sysroot=/mnt/sr --check`,
+		Args: cobra.NoArgs,
+		RunE: a.withSysroot(true, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
+			root, err := stateroot(s, osName)
+			if err != nil {
+				return err
+			}
+			ds, err := s.Deployments()
+			if err != nil {
+				return err
+			}
+			merge := sysroot.MergeDeployment(ds, root)
+			if merge == nil {
+				return fmt.Errorf("stateroot %s has no deployment to upgrade", root)
+			}
+			refspec := merge.Refspec()
+			if refspec == "" {
+				return fmt.Errorf("deployment %s has no origin refspec", merge.Name())
+			}
+			if remote, ref, ok := strings.Cut(refspec, ":"); ok && !deployOnly {
+				if _, err := fetch.Pull(cmd.Context(), s.Repo, remote, fetch.PullOptions{Refs: []string{ref}, CommitMetadataOnly: check}); err != nil {
+					return err
+				}
+			}
+			next, err := s.Repo.Resolve(refspec)
+			if err != nil {
+				return fmt.Errorf("origin %s: %w", refspec, err)
+			}
+			if next == merge.Commit {
+				fmt.Fprintln(a.stdout, "No update available.")
+				return nil
+			}
+			if check || pullOnly {
+				fmt.Fprintf(a.stdout, "Update available: %s %s\n", next, s.Version(next))
+				return nil
+			}
+			d, err := s.Deploy(cmd.Context(), sysroot.DeployOptions{Stateroot: root, Revision: next.String(), Refspec: refspec, Merge: a.reportMerge})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "Deployed %s %s as the default\n", d.Stateroot, d.Name())
+			return nil
+		}),
+	}
+	c.Flags().StringVar(&osName, "os", "", "the stateroot to upgrade")
+	c.Flags().BoolVar(&check, "check", false, "only say whether an update is available")
+	c.Flags().BoolVar(&pullOnly, "pull-only", false, "pull, do not deploy")
+	c.Flags().BoolVar(&deployOnly, "deploy-only", false, "deploy what was pulled, do not pull")
+	c.MarkFlagsMutuallyExclusive("check", "pull-only", "deploy-only")
+	return c
+}
+
+func (a *app) adminStatusCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:     "status [--json]",
+		Short:   "List deployments, the default first",
+		Example: `  arbor admin status --sysroot=/mnt/sr --json`,
+		Args:    cobra.NoArgs,
+		RunE: a.withSysroot(false, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
+			ds, err := s.Deployments()
+			if err != nil {
+				return err
+			}
+			if a.json {
+				type row struct {
+					*sysroot.Deployment
+					Version string `json:"version,omitempty"`
+					Refspec string `json:"refspec,omitempty"`
+					Pinned  bool   `json:"pinned"`
+				}
+				out := []row{}
+				for _, d := range ds {
+					out = append(out, row{d, s.Version(d.Commit), d.Refspec(), d.Pinned()})
+				}
+				return a.printJSON(out)
+			}
+			if len(ds) == 0 {
+				fmt.Fprintln(a.stdout, "No deployments.")
+				return nil
+			}
+			for _, d := range ds {
+				mark := " "
+				if d.Booted {
+					mark = "*"
+				}
+				fmt.Fprintf(a.stdout, "%s %s %s\n", mark, d.Stateroot, d.Name())
+				if v := s.Version(d.Commit); v != "" {
+					fmt.Fprintf(a.stdout, "    Version: %s\n", v)
+				}
+				if d.Pinned() {
+					fmt.Fprintln(a.stdout, "    Pinned: yes")
+				}
+				if r := d.Refspec(); r != "" {
+					fmt.Fprintf(a.stdout, "    origin refspec: %s\n", r)
+				} else {
+					fmt.Fprintln(a.stdout, "    origin: none")
+				}
+			}
+			return nil
+		}),
+	}
+	a.jsonFlag(c)
+	return c
+}
+
+func (a *app) adminRollbackCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "rollback",
+		Short:   "Make the previous deployment the default again (the current one becomes the rollback)",
+		Example: `  arbor admin rollback --sysroot=/mnt/sr`,
+		Args:    cobra.NoArgs,
+		RunE: a.withSysroot(true, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
+			d, err := s.Rollback(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "Default is now %s %s\n", d.Stateroot, d.Name())
+			return nil
+		}),
+	}
+}
+
+func indexArg(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("deployment index %q: not a number", s)
+	}
+	return n, nil
+}
+
+func (a *app) adminUndeployCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "undeploy INDEX",
+		Short:   "Remove a deployment",
+		Example: `  arbor admin undeploy --sysroot=/mnt/sr 1`,
+		Args:    cobra.ExactArgs(1),
+		RunE: a.withSysroot(true, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
+			n, err := indexArg(args[0])
+			if err != nil {
+				return err
+			}
+			d, err := s.Undeploy(cmd.Context(), n)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "Deleted deployment %s\n", d.Name())
+			return nil
+		}),
+	}
+}
+
+func (a *app) adminPinCmd() *cobra.Command {
+	var unpin bool
+	c := &cobra.Command{
+		Use:     "pin [--unpin] INDEX",
+		Short:   "Keep a deployment from being removed to make room for new ones",
+		Example: `  arbor admin pin --sysroot=/mnt/sr 1`,
+		Args:    cobra.ExactArgs(1),
+		RunE: a.withSysroot(true, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
+			n, err := indexArg(args[0])
+			if err != nil {
+				return err
+			}
+			d, err := s.SetPinned(n, !unpin)
+			if err != nil {
+				return err
+			}
+			verb := "now pinned"
+			if unpin {
+				verb = "no longer pinned"
+			}
+			fmt.Fprintf(a.stdout, "Deployment %s is %s\n", d.Name(), verb)
+			return nil
+		}),
+	}
+	c.Flags().BoolVarP(&unpin, "unpin", "u", false, "unpin instead")
+	return c
+}
+
+func (a *app) adminCleanupCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "cleanup",
+		Short:   "Remove what no deployment uses: old boot configurations, deployments, kernels, objects",
+		Example: `  arbor admin cleanup --sysroot=/mnt/sr`,
+		Args:    cobra.NoArgs,
+		RunE: a.withSysroot(true, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
+			return s.Cleanup(cmd.Context())
+		}),
+	}
+}
+
+func (a *app) adminSetOriginCmd() *cobra.Command {
+	var index int
+	var sets []string
+	c := &cobra.Command{
+		Use:     "set-origin [--index=N] REMOTE URL [BRANCH]",
+		Short:   "Add a remote and make a deployment follow REMOTE:BRANCH (by default its current branch)",
+		Example: `  arbor admin set-origin --sysroot=/mnt/sr origin http://127.0.0.1:8000/repo exampleos/stable`,
+		Args:    cobra.RangeArgs(2, 3),
+		RunE: a.withSysroot(true, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
+			ds, err := s.Deployments()
+			if err != nil {
+				return err
+			}
+			if index < 0 || index >= len(ds) {
+				return fmt.Errorf("no deployment %d", index)
+			}
+			branch := ds[index].Refspec()
+			if _, ref, ok := strings.Cut(branch, ":"); ok {
+				branch = ref
+			}
+			if len(args) == 3 {
+				branch = args[2]
+			}
+			if branch == "" {
+				return fmt.Errorf("deployment %d follows nothing: give BRANCH", index)
+			}
+			o := fetch.AddOptions{IfNotExists: true, Set: map[string]string{}}
+			for _, kv := range sets {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return fmt.Errorf("--set=%s: want KEY=VALUE", kv)
+				}
+				o.Set[k] = v
+			}
+			if err := fetch.AddRemote(s.Repo, args[0], args[1], o); err != nil {
+				return err
+			}
+			_, err = s.SetRefspec(index, args[0]+":"+branch)
+			return err
+		}),
+	}
+	c.Flags().IntVar(&index, "index", 0, "the deployment to change")
+	c.Flags().StringArrayVar(&sets, "set", nil, "set KEY=VALUE in the remote's config")
+	return c
+}
+
+func (a *app) adminConfigDiffCmd() *cobra.Command {
+	var osName string
+	c := &cobra.Command{
+		Use:     "config-diff [--os=STATEROOT]",
+		Short:   "List the local changes to /etc: M modified, D deleted, A added",
+		Example: `  arbor admin config-diff --sysroot=/mnt/sr`,
+		Args:    cobra.NoArgs,
+		RunE: a.withSysroot(false, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
+			changes, err := s.ConfigDiff(osName)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				type row struct {
+					Kind string `json:"kind"`
+					Path string `json:"path"`
+				}
+				out := []row{}
+				for _, c := range changes {
+					out = append(out, row{string(c.Kind), c.Path})
+				}
+				return a.printJSON(out)
+			}
+			for _, c := range changes {
+				fmt.Fprintf(a.stdout, "%c    %s\n", c.Kind, c.Path)
+			}
+			return nil
+		}),
+	}
+	c.Flags().StringVar(&osName, "os", "", "the stateroot")
+	a.jsonFlag(c)
+	return c
+}

@@ -1,0 +1,384 @@
+package sysroot
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"arbor/store"
+	"arbor/store/keyfile"
+	"arbor/store/object"
+)
+
+// Lock takes the sysroot's lock (ostree/lock), so that two commands never
+// rewrite the boot configuration at once; the function releases it.
+func (s *Sysroot) Lock() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(s.Path, "ostree", "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sysroot lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sysroot lock: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// kernel is what a tree boots: usr/lib/modules/VERSION/{vmlinuz,initramfs.img}.
+type kernel struct {
+	version            string
+	vmlinuz, initramfs string // paths relative to the tree root; initramfs may be empty
+}
+
+// findKernel looks for the kernel in a commit, before anything is written.
+func findKernel(r *store.Repo, c object.Checksum) (kernel, map[string]object.Checksum, error) {
+	mods, err := r.Lookup(c, "/usr/lib/modules")
+	if err != nil || !mods.IsDir {
+		return kernel{}, nil, fmt.Errorf("commit %s has no kernel: no usr/lib/modules/VERSION/vmlinuz", c)
+	}
+	kids, err := r.Children(mods)
+	if err != nil {
+		return kernel{}, nil, err
+	}
+	sort.Slice(kids, func(i, j int) bool { return kids[i].Path < kids[j].Path })
+	for _, k := range kids {
+		if !k.IsDir {
+			continue
+		}
+		files, err := r.Children(k)
+		if err != nil {
+			return kernel{}, nil, err
+		}
+		sums := map[string]object.Checksum{}
+		for _, f := range files {
+			if !f.IsDir {
+				sums[filepath.Base(f.Path)] = f.File
+			}
+		}
+		if _, ok := sums["vmlinuz"]; !ok {
+			continue
+		}
+		ver := filepath.Base(k.Path)
+		kn := kernel{version: ver, vmlinuz: "usr/lib/modules/" + ver + "/vmlinuz"}
+		out := map[string]object.Checksum{"vmlinuz": sums["vmlinuz"]}
+		if c, ok := sums["initramfs.img"]; ok {
+			kn.initramfs = "usr/lib/modules/" + ver + "/initramfs.img"
+			out["initramfs.img"] = c
+		}
+		return kn, out, nil
+	}
+	return kernel{}, nil, fmt.Errorf("commit %s has no kernel: no usr/lib/modules/VERSION/vmlinuz", c)
+}
+
+// findKernelDir is findKernel on a deployment's files.
+func findKernelDir(root string) (kernel, error) {
+	ents, err := os.ReadDir(filepath.Join(root, "usr/lib/modules"))
+	if err != nil {
+		return kernel{}, fmt.Errorf("no kernel: %w", err)
+	}
+	for _, e := range ents {
+		base := "usr/lib/modules/" + e.Name()
+		if _, err := os.Stat(filepath.Join(root, base, "vmlinuz")); err != nil {
+			continue
+		}
+		k := kernel{version: e.Name(), vmlinuz: base + "/vmlinuz"}
+		if _, err := os.Stat(filepath.Join(root, base, "initramfs.img")); err == nil {
+			k.initramfs = base + "/initramfs.img"
+		}
+		return k, nil
+	}
+	return kernel{}, errors.New("no kernel in usr/lib/modules/VERSION/vmlinuz")
+}
+
+// bootCsum is sha256 over the kernel then the initramfs, as ostree names
+// the boot directory.
+func bootCsum(r *store.Repo, sums map[string]object.Checksum) (string, error) {
+	h := sha256.New()
+	for _, name := range []string{"vmlinuz", "initramfs.img"} {
+		c, ok := sums[name]
+		if !ok {
+			continue
+		}
+		ct, err := r.OpenContent(c)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", name, err)
+		}
+		_, err = io.Copy(h, ct)
+		ct.Close()
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// DeployOptions says what to deploy and how.
+type DeployOptions struct {
+	Stateroot string   // required
+	Revision  string   // a ref or a commit checksum
+	Refspec   string   // recorded in the origin file (default: Revision)
+	Kargs     []string // nil: the merge deployment's
+	Retain    bool     // keep every other deployment
+	// Merge, when set, reports the /etc changes carried over.
+	Merge func(EtcCounts)
+}
+
+// Deploy checks out a commit as a new deployment, carries the /etc changes
+// of the stateroot's current deployment onto it, and makes it the default.
+func (s *Sysroot) Deploy(ctx context.Context, o DeployOptions) (*Deployment, error) {
+	if err := ValidateStateroot(o.Stateroot); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(s.stateroot(o.Stateroot)); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("unknown stateroot %s (make it with admin os-init)", o.Stateroot)
+	}
+	c, err := s.Repo.Resolve(o.Revision)
+	if err != nil {
+		return nil, fmt.Errorf("deploy %s: %w", o.Revision, err)
+	}
+	_, sums, err := findKernel(s.Repo, c)
+	if err != nil {
+		return nil, err
+	}
+	csum, err := bootCsum(s.Repo, sums)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", c, err)
+	}
+	// What an earlier command left half written goes first.
+	if err := s.removeUnused(); err != nil {
+		return nil, err
+	}
+	ds, err := s.Deployments()
+	if err != nil {
+		return nil, err
+	}
+	merge := MergeDeployment(ds, o.Stateroot)
+	d := &Deployment{Stateroot: o.Stateroot, Commit: c, BootCsum: csum, Kargs: o.Kargs}
+	if d.Kargs == nil && merge != nil {
+		d.Kargs = merge.Kargs
+	}
+	d.Serial, err = s.nextSerial(o.Stateroot, c)
+	if err != nil {
+		return nil, err
+	}
+	refspec := o.Refspec
+	if refspec == "" {
+		refspec = o.Revision
+	}
+	d.Origin = keyfile.New()
+	d.Origin.Set("origin", "refspec", refspec)
+
+	dir := s.Dir(d)
+	staging := dir + ".tmp"
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, err
+	}
+	if err := s.Repo.Checkout(ctx, c, staging, store.CheckoutOptions{}); err != nil {
+		removeTree(staging)
+		return nil, fmt.Errorf("checking out %s: %w", c, err)
+	}
+	if err := s.makeEtc(staging, merge, o.Merge); err != nil {
+		removeTree(staging)
+		return nil, err
+	}
+	if err := syncFS(staging); err != nil {
+		removeTree(staging)
+		return nil, err
+	}
+	if err := os.Rename(staging, dir); err != nil {
+		removeTree(staging)
+		return nil, err
+	}
+	if err := setImmutable(dir, true); err != nil {
+		return nil, err
+	}
+	if err := writeFileSync(s.originPath(d), d.Origin.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	if err := s.installKernel(d, sums); err != nil {
+		return nil, err
+	}
+	list := []*Deployment{d}
+	for _, old := range ds {
+		if o.Retain || old == merge || old.Pinned() || old.Booted || old.Stateroot != o.Stateroot {
+			list = append(list, old)
+		}
+	}
+	if err := s.write(ctx, list); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// nextSerial is one more than the highest serial of the commit's
+// deployments in the stateroot.
+func (s *Sysroot) nextSerial(stateroot string, c object.Checksum) (int, error) {
+	ents, err := os.ReadDir(filepath.Join(s.stateroot(stateroot), "deploy"))
+	if err != nil && !os.IsNotExist(err) {
+		return 0, err
+	}
+	n := 0
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), c.String()+".")
+		if !ok {
+			continue
+		}
+		if v, err := strconv.Atoi(strings.TrimSuffix(rest, ".origin")); err == nil && v >= n {
+			n = v + 1
+		}
+	}
+	return n, nil
+}
+
+// makeEtc makes the deployment's /etc: the new defaults from usr/etc,
+// with the merge deployment's local changes on top.
+func (s *Sysroot) makeEtc(root string, merge *Deployment, report func(EtcCounts)) error {
+	defaults := filepath.Join(root, "usr", "etc")
+	etc := filepath.Join(root, "etc")
+	if _, err := os.Lstat(defaults); err != nil {
+		return os.MkdirAll(etc, 0o755)
+	}
+	if err := copyEntry(defaults, etc); err != nil {
+		return fmt.Errorf("/etc from usr/etc: %w", err)
+	}
+	if merge == nil {
+		return nil
+	}
+	md := s.Dir(merge)
+	counts, err := mergeEtc(filepath.Join(md, "usr", "etc"), filepath.Join(md, "etc"), etc)
+	if err != nil {
+		return fmt.Errorf("merging /etc of %s: %w", merge.Name(), err)
+	}
+	if report != nil {
+		report(counts)
+	}
+	return nil
+}
+
+// installKernel copies the kernel and initramfs to boot/ostree/STATEROOT-BOOTCSUM,
+// unless they are there.
+func (s *Sysroot) installKernel(d *Deployment, sums map[string]object.Checksum) error {
+	k, err := findKernelDir(s.Dir(d))
+	if err != nil {
+		return err
+	}
+	dest := filepath.Join(s.Path, "boot", "ostree", d.Stateroot+"-"+d.BootCsum)
+	if _, err := os.Stat(dest); err == nil {
+		return nil
+	}
+	tmp := dest + ".tmp"
+	os.RemoveAll(tmp)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return err
+	}
+	copies := map[string]string{k.vmlinuz: "vmlinuz-" + k.version}
+	if k.initramfs != "" {
+		copies[k.initramfs] = "initramfs-" + k.version + ".img"
+	}
+	for src, name := range copies {
+		b, err := os.ReadFile(filepath.Join(s.Dir(d), src))
+		if err != nil {
+			return err
+		}
+		if err := writeFileSync(filepath.Join(tmp, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, dest); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(dest))
+}
+
+// at finds a deployment by index.
+func at(ds []*Deployment, index int) (*Deployment, error) {
+	if index < 0 || index >= len(ds) {
+		return nil, fmt.Errorf("no deployment %d (there are %d)", index, len(ds))
+	}
+	return ds[index], nil
+}
+
+// Undeploy removes the deployment at index (not the booted one).
+func (s *Sysroot) Undeploy(ctx context.Context, index int) (*Deployment, error) {
+	ds, err := s.Deployments()
+	if err != nil {
+		return nil, err
+	}
+	d, err := at(ds, index)
+	if err != nil {
+		return nil, err
+	}
+	if d.Booted {
+		return nil, fmt.Errorf("deployment %d is the booted one", index)
+	}
+	rest := append(append([]*Deployment(nil), ds[:index]...), ds[index+1:]...)
+	return d, s.write(ctx, rest)
+}
+
+// Rollback makes the second deployment the default, and the default the
+// second.
+func (s *Sysroot) Rollback(ctx context.Context) (*Deployment, error) {
+	ds, err := s.Deployments()
+	if err != nil {
+		return nil, err
+	}
+	if len(ds) < 2 {
+		return nil, errors.New("no deployment to roll back to")
+	}
+	ds[0], ds[1] = ds[1], ds[0]
+	return ds[0], s.write(ctx, ds)
+}
+
+// SetPinned pins or unpins the deployment at index, in its origin file.
+func (s *Sysroot) SetPinned(index int, pinned bool) (*Deployment, error) {
+	return s.editOrigin(index, func(kf *keyfile.File) {
+		if pinned {
+			kf.Set("libostree-transient", "pinned", "true")
+		} else {
+			kf.Delete("libostree-transient", "pinned")
+		}
+	})
+}
+
+// SetRefspec changes what the deployment at index follows.
+func (s *Sysroot) SetRefspec(index int, refspec string) (*Deployment, error) {
+	return s.editOrigin(index, func(kf *keyfile.File) { kf.Set("origin", "refspec", refspec) })
+}
+
+func (s *Sysroot) editOrigin(index int, edit func(*keyfile.File)) (*Deployment, error) {
+	ds, err := s.Deployments()
+	if err != nil {
+		return nil, err
+	}
+	d, err := at(ds, index)
+	if err != nil {
+		return nil, err
+	}
+	if d.Origin == nil {
+		d.Origin = keyfile.New()
+	}
+	edit(d.Origin)
+	return d, writeFileSync(s.originPath(d), d.Origin.Bytes(), 0o644)
+}
+
+// MergeDeployment is the deployment whose /etc a new one of the stateroot
+// starts from: the booted one, else the first.
+func MergeDeployment(ds []*Deployment, stateroot string) *Deployment {
+	var m *Deployment
+	for _, d := range ds {
+		if (stateroot == "" || d.Stateroot == stateroot) && (m == nil || d.Booted) {
+			m = d
+		}
+	}
+	return m
+}

@@ -1,0 +1,234 @@
+// Package sysroot keeps a machine's operating system as ostree keeps it:
+// commits deployed in a sysroot (ostree/repo, ostree/deploy/STATEROOT/...),
+// bootloader entries naming them, and one atomic switch between two
+// complete boot configurations. The layout is ostree's, so ostree admin
+// reads what arbor writes and the reverse.
+package sysroot
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"arbor/store"
+	"arbor/store/object"
+)
+
+// Sysroot is an open sysroot and its repository.
+type Sysroot struct {
+	Path string
+	Repo *store.Repo
+}
+
+// InitFS makes an empty sysroot at path, as `ostree admin init-fs` does:
+// the top directories of a root filesystem and a bare repository.
+func InitFS(path string) error {
+	for _, d := range []struct {
+		name string
+		mode os.FileMode
+	}{{"boot", 0o755}, {"dev", 0o755}, {"home", 0o755}, {"proc", 0o755}, {"run", 0o755}, {"sys", 0o755},
+		{"tmp", 0o1777}, {"root", 0o700}, {"ostree", 0o755}, {"ostree/deploy", 0o755}} {
+		p := filepath.Join(path, d.name)
+		if err := os.MkdirAll(p, d.mode); err != nil {
+			return fmt.Errorf("init-fs %s: %w", path, err)
+		}
+		if err := os.Chmod(p, d.mode); err != nil {
+			return fmt.Errorf("init-fs %s: %w", path, err)
+		}
+	}
+	repo := filepath.Join(path, "ostree", "repo")
+	if _, err := os.Stat(filepath.Join(repo, "config")); err == nil {
+		return nil
+	}
+	r, err := store.Init(repo, store.ModeBare)
+	if err != nil {
+		return fmt.Errorf("init-fs %s: %w", path, err)
+	}
+	return r.Close()
+}
+
+// Open opens the sysroot at path.
+func Open(path string) (*Sysroot, error) {
+	if fi, err := os.Stat(filepath.Join(path, "ostree", "deploy")); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("%s is not a sysroot: no ostree/deploy (run admin init-fs)", path)
+	}
+	r, err := store.Open(filepath.Join(path, "ostree", "repo"))
+	if err != nil {
+		return nil, fmt.Errorf("sysroot %s: %w", path, err)
+	}
+	return &Sysroot{Path: path, Repo: r}, nil
+}
+
+// Close closes the repository.
+func (s *Sysroot) Close() error { return s.Repo.Close() }
+
+// ValidateStateroot refuses names that are not one path element.
+func ValidateStateroot(name string) error {
+	if err := object.ValidateName(name); err != nil {
+		return fmt.Errorf("stateroot %q: %w", name, err)
+	}
+	return nil
+}
+
+func (s *Sysroot) stateroot(name string) string {
+	return filepath.Join(s.Path, "ostree", "deploy", name)
+}
+
+// OSInit makes a stateroot: its deploy directory and the /var its
+// deployments share.
+func (s *Sysroot) OSInit(name string) error {
+	if err := ValidateStateroot(name); err != nil {
+		return err
+	}
+	root := s.stateroot(name)
+	for _, d := range []struct {
+		name string
+		mode os.FileMode
+	}{{"var", 0o755}, {"var/lib", 0o755}, {"var/log", 0o755}, {"var/tmp", 0o1777}} {
+		if err := os.MkdirAll(filepath.Join(root, d.name), d.mode); err != nil {
+			return fmt.Errorf("os-init %s: %w", name, err)
+		}
+		os.Chmod(filepath.Join(root, d.name), d.mode)
+	}
+	for link, target := range map[string]string{"var/lock": "../run/lock", "var/run": "../run"} {
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("os-init %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Staterooots lists the sysroot's stateroots.
+func (s *Sysroot) Stateroots() ([]string, error) {
+	ents, err := os.ReadDir(filepath.Join(s.Path, "ostree", "deploy"))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() && ValidateStateroot(e.Name()) == nil {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// bootVersion is N of the boot/loader -> loader.N symlink (0 without one).
+func (s *Sysroot) bootVersion() int {
+	return linkVersion(filepath.Join(s.Path, "boot", "loader"), "loader.")
+}
+
+// subBootVersion is S of the ostree/boot.B -> boot.B.S symlink (0 without one).
+func (s *Sysroot) subBootVersion(b int) int {
+	return linkVersion(filepath.Join(s.Path, "ostree", fmt.Sprintf("boot.%d", b)), fmt.Sprintf("boot.%d.", b))
+}
+
+func linkVersion(link, prefix string) int {
+	t, err := os.Readlink(link)
+	if err != nil {
+		return 0
+	}
+	if n, err := strconv.Atoi(strings.TrimPrefix(t, prefix)); err == nil && (n == 0 || n == 1) {
+		return n
+	}
+	return 0
+}
+
+// swapSymlink points link at target atomically: a new link renamed over
+// the old one, then the directory flushed.
+func swapSymlink(target, link string) error {
+	tmp := link + ".tmp"
+	os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(link))
+}
+
+func syncDir(dir string) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer unix.Close(fd)
+	if err := unix.Fsync(fd); err != nil {
+		return &fs.PathError{Op: "fsync", Path: dir, Err: err}
+	}
+	return nil
+}
+
+// syncFS flushes the whole filesystem holding path (one call for a
+// checkout's many files, as ostree does).
+func syncFS(path string) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	if err := unix.Syncfs(fd); err != nil {
+		return &fs.PathError{Op: "syncfs", Path: path, Err: err}
+	}
+	return nil
+}
+
+// writeFileSync writes a small file whole: temporary file, flush, rename.
+func writeFileSync(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// setImmutable sets or clears the immutable flag of a deployment's root,
+// as ostree sets it so that nothing is added at the top of a root by
+// mistake. Filesystems without the flag are left as they are.
+func setImmutable(dir string, on bool) error {
+	const immutable = 0x10 // FS_IMMUTABLE_FL
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer unix.Close(fd)
+	flags, err := unix.IoctlGetInt(fd, unix.FS_IOC_GETFLAGS)
+	if err != nil {
+		return nil
+	}
+	want := flags &^ immutable
+	if on {
+		want |= immutable
+	}
+	if want == flags {
+		return nil
+	}
+	if err := unix.IoctlSetPointerInt(fd, unix.FS_IOC_SETFLAGS, want); err != nil &&
+		!errors.Is(err, unix.ENOTTY) && !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EINVAL) {
+		return &fs.PathError{Op: "set flags", Path: dir, Err: err}
+	}
+	return nil
+}

@@ -1,0 +1,363 @@
+// Package admin tests OS deployments end to end, with the real ostree
+// reading what arbor writes and writing what arbor reads.
+package admin
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"arbor/tests/testutil"
+)
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// osTree makes a test OS release: a kernel and initramfs, /usr/etc
+// defaults, the host's sh and true, and an os-release.
+func osTree(t *testing.T, dir, version string, etc map[string]string) string {
+	t.Helper()
+	root := filepath.Join(dir, "tree-"+version)
+	write(t, filepath.Join(root, "usr/lib/modules/6.1.0-test/vmlinuz"), "KERNEL-IMAGE-v1\n")
+	write(t, filepath.Join(root, "usr/lib/modules/6.1.0-test/initramfs.img"), "INITRAMFS-v1\n")
+	write(t, filepath.Join(root, "usr/lib/os-release"), "ID=testos\nPRETTY_NAME=\"Test OS\"\n")
+	for name, content := range etc {
+		write(t, filepath.Join(root, "usr/etc", name), content)
+	}
+	testutil.HostRuntime(t, filepath.Join(root, "usr"), "sh", "true")
+	return root
+}
+
+// sysrootFixture is a sysroot with stateroot testos and a commit function.
+type sysrootFixture struct {
+	t       *testing.T
+	arbor   string
+	dir, sr string
+}
+
+func (f *sysrootFixture) repo() string { return filepath.Join(f.sr, "ostree/repo") }
+
+// commit commits a release of the test OS to testos/stable with the given tool.
+func (f *sysrootFixture) commit(tool, version string, etc map[string]string) string {
+	tree := osTree(f.t, f.dir, version, etc)
+	out := testutil.Run(f.t, tool, "--repo="+f.repo(), "commit", "-b", "testos/stable", "--tree=dir="+tree,
+		"--add-metadata-string=version="+version, "--timestamp=@1700000000")
+	return strings.TrimSpace(out)
+}
+
+// status runs both tools' admin status and checks they agree.
+func (f *sysrootFixture) status() string {
+	f.t.Helper()
+	a := testutil.Run(f.t, f.arbor, "admin", "status", "--sysroot="+f.sr)
+	o := testutil.Run(f.t, "ostree", "admin", "status", "--sysroot="+f.sr)
+	if a != o {
+		f.t.Fatalf("arbor admin status and ostree admin status disagree:\n%s", testutil.Diff(o, a))
+	}
+	return a
+}
+
+// deployments are the COMMIT.SERIAL names in status order.
+func deployments(status string) []string {
+	var out []string
+	for _, l := range strings.Split(status, "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "testos" {
+			out = append(out, f[1])
+		} else if len(f) >= 3 && f[0] == "*" && f[1] == "testos" {
+			out = append(out, f[2])
+		}
+	}
+	return out
+}
+
+func newSysroot(t *testing.T, byOstree bool) *sysrootFixture {
+	testutil.NeedTool(t, "ostree")
+	f := &sysrootFixture{t: t, arbor: testutil.BuildArbor(t), dir: t.TempDir()}
+	f.sr = filepath.Join(f.dir, "sysroot")
+	mutable(t, f.sr)
+	if byOstree {
+		must(t, os.MkdirAll(f.sr, 0o755))
+		testutil.Run(t, "ostree", "admin", "init-fs", "--modern", f.sr)
+		testutil.Run(t, "ostree", "admin", "os-init", "--sysroot="+f.sr, "testos")
+	} else {
+		testutil.Run(t, f.arbor, "admin", "init-fs", f.sr)
+		testutil.Run(t, f.arbor, "admin", "os-init", "--sysroot="+f.sr, "testos")
+	}
+	// The peer must not look for a real bootloader on this machine.
+	testutil.Run(t, "ostree", "--repo="+f.repo(), "config", "set", "sysroot.bootloader", "none")
+	return f
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The whole life of a deployment: deploy, local /etc edits, upgrade with
+// the three-way merge, rollback, pin, undeploy, cleanup; ostree admin
+// status agrees with arbor's at every step.
+func TestAdminLifecycle(t *testing.T) {
+	f := newSysroot(t, false)
+	arbor := f.arbor
+	v1 := map[string]string{"a.conf": "a1\n", "b.conf": "b1\n", "c.conf": "c1\n", "sub/s.conf": "s1\n"}
+	c1 := f.commit(arbor, "1.0", v1)
+	testutil.Run(t, arbor, "admin", "deploy", "--sysroot="+f.sr, "--os=testos", "--karg=root=LABEL=root", "--karg=quiet", "testos/stable")
+	st := f.status()
+	if ds := deployments(st); len(ds) != 1 || !strings.HasPrefix(ds[0], c1+".") {
+		t.Fatalf("after the first deploy:\n%s", st)
+	}
+	entries, _ := filepath.Glob(filepath.Join(f.sr, "boot/loader/entries/*.conf"))
+	if len(entries) != 1 || !strings.Contains(read(t, entries[0]), "options root=LABEL=root quiet ostree=/ostree/boot.1/testos/") {
+		t.Fatalf("boot entries %v", entries)
+	}
+
+	d1 := filepath.Join(f.sr, "ostree/deploy/testos/deploy", deployments(st)[0])
+	write(t, filepath.Join(d1, "etc/a.conf"), "LOCAL a\n")
+	must(t, os.Remove(filepath.Join(d1, "etc/c.conf")))
+	write(t, filepath.Join(d1, "etc/local.conf"), "added\n")
+	write(t, filepath.Join(d1, "etc/sub/s.conf"), "LOCAL s\n")
+	must(t, os.Chmod(filepath.Join(d1, "etc/b.conf"), 0o600))
+	for _, sr := range []string{"arbor", "ostree"} {
+		bin := arbor
+		if sr == "ostree" {
+			bin = "ostree"
+		}
+		got := testutil.Run(t, bin, "admin", "config-diff", "--sysroot="+f.sr, "--os=testos")
+		if want := "M    a.conf\nM    b.conf\nD    c.conf\nA    local.conf\nM    sub/s.conf\n"; sortLines(got) != sortLines(want) {
+			t.Errorf("%s admin config-diff:\n%s", sr, got)
+		}
+	}
+
+	v2 := map[string]string{"a.conf": "a2\n", "b.conf": "b2\n", "c.conf": "c2\n", "d.conf": "d2\n", "sub/s.conf": "s2\n"}
+	c2 := f.commit(arbor, "2.0", v2)
+	if out := testutil.Run(t, arbor, "admin", "upgrade", "--sysroot="+f.sr, "--check"); !strings.Contains(out, "Update available: "+c2) {
+		t.Errorf("upgrade --check: %s", out)
+	}
+	out := testutil.Run(t, arbor, "admin", "upgrade", "--sysroot="+f.sr)
+	if !strings.Contains(out, "Copying /etc changes: 3 modified, 1 removed, 1 added") {
+		t.Errorf("upgrade: %s", out)
+	}
+	st = f.status()
+	ds := deployments(st)
+	if len(ds) != 2 || !strings.HasPrefix(ds[0], c2+".") || !strings.HasPrefix(ds[1], c1+".") {
+		t.Fatalf("after the upgrade:\n%s", st)
+	}
+	d2 := filepath.Join(f.sr, "ostree/deploy/testos/deploy", ds[0])
+	for name, want := range map[string]string{"a.conf": "LOCAL a\n", "d.conf": "d2\n", "local.conf": "added\n", "sub/s.conf": "LOCAL s\n", "b.conf": "b1\n"} {
+		if got := read(t, filepath.Join(d2, "etc", name)); got != want {
+			t.Errorf("merged /etc/%s = %q, want %q", name, got, want)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(d2, "etc/b.conf")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the mode changed locally was not carried over: %v %v", fi, err)
+	}
+	if _, err := os.Stat(filepath.Join(d2, "etc/c.conf")); err == nil {
+		t.Error("a file deleted locally came back")
+	}
+	for _, e := range mustGlob(t, filepath.Join(f.sr, "boot/loader/entries/*.conf")) {
+		if !strings.Contains(read(t, e), "options root=LABEL=root quiet ostree=") {
+			t.Errorf("kernel arguments not carried over in %s:\n%s", e, read(t, e))
+		}
+	}
+	if out := testutil.Run(t, arbor, "admin", "upgrade", "--sysroot="+f.sr); !strings.Contains(out, "No update available") {
+		t.Errorf("upgrade with nothing new: %s", out)
+	}
+
+	testutil.Run(t, arbor, "admin", "rollback", "--sysroot="+f.sr)
+	if ds := deployments(f.status()); !strings.HasPrefix(ds[0], c1+".") || !strings.HasPrefix(ds[1], c2+".") {
+		t.Fatalf("after rollback: %v", ds)
+	}
+	testutil.Run(t, arbor, "admin", "pin", "--sysroot="+f.sr, "1")
+	if st := f.status(); !strings.Contains(st, "Pinned: yes") {
+		t.Errorf("pin:\n%s", st)
+	}
+	// A third release keeps the pinned one as well as the merge one.
+	c3 := f.commit(arbor, "3.0", v2)
+	testutil.Run(t, arbor, "admin", "deploy", "--sysroot="+f.sr, "testos/stable")
+	if ds := deployments(f.status()); len(ds) != 3 || !strings.HasPrefix(ds[0], c3+".") {
+		t.Fatalf("deploy beside a pinned one: %v", ds)
+	}
+	testutil.Run(t, arbor, "admin", "pin", "--sysroot="+f.sr, "--unpin", "2")
+	testutil.Run(t, arbor, "admin", "undeploy", "--sysroot="+f.sr, "2")
+	testutil.Run(t, arbor, "admin", "undeploy", "--sysroot="+f.sr, "1")
+	if ds := deployments(f.status()); len(ds) != 1 || !strings.HasPrefix(ds[0], c3+".") {
+		t.Fatalf("after undeploy: %v", ds)
+	}
+	testutil.Run(t, arbor, "admin", "cleanup", "--sysroot="+f.sr)
+	left, _ := os.ReadDir(filepath.Join(f.sr, "ostree/deploy/testos/deploy"))
+	if len(left) != 2 {
+		t.Errorf("deployment directories after cleanup: %v", left)
+	}
+	if kernels, _ := os.ReadDir(filepath.Join(f.sr, "boot/ostree")); len(kernels) != 1 {
+		t.Errorf("kernel directories after cleanup: %v", kernels)
+	}
+	testutil.Run(t, "ostree", "fsck", "--repo="+f.repo())
+	testutil.Run(t, arbor, "fsck", "--repo="+f.repo())
+	if out := testutil.Run(t, arbor, "admin", "status", "--sysroot="+f.sr, "--json"); !strings.Contains(out, `"version": "3.0"`) || !strings.Contains(out, `"refspec": "testos/stable"`) {
+		t.Errorf("status --json:\n%s", out)
+	}
+}
+
+func sortLines(s string) string {
+	l := strings.Split(strings.TrimSpace(s), "\n")
+	sort.Strings(l)
+	return strings.Join(l, "\n")
+}
+
+func mustGlob(t *testing.T, pattern string) []string {
+	t.Helper()
+	m, err := filepath.Glob(pattern)
+	must(t, err)
+	return m
+}
+
+// A sysroot made and deployed by ostree is upgraded by arbor, then by
+// ostree again; each reads the other's boot configuration.
+func TestAdminInterop(t *testing.T) {
+	f := newSysroot(t, true)
+	c1 := f.commit("ostree", "1.0", map[string]string{"a.conf": "a1\n"})
+	testutil.Run(t, "ostree", "admin", "deploy", "--sysroot="+f.sr, "--os=testos", "--karg=root=LABEL=root", "testos/stable")
+	d1 := filepath.Join(f.sr, "ostree/deploy/testos/deploy", deployments(f.status())[0])
+	write(t, filepath.Join(d1, "etc/a.conf"), "LOCAL\n")
+
+	c2 := f.commit(f.arbor, "2.0", map[string]string{"a.conf": "a2\n", "b.conf": "b2\n"})
+	testutil.Run(t, f.arbor, "admin", "upgrade", "--sysroot="+f.sr)
+	ds := deployments(f.status())
+	if len(ds) != 2 || !strings.HasPrefix(ds[0], c2+".") || !strings.HasPrefix(ds[1], c1+".") {
+		t.Fatalf("arbor's upgrade of ostree's sysroot: %v", ds)
+	}
+	d2 := filepath.Join(f.sr, "ostree/deploy/testos/deploy", ds[0])
+	if got := read(t, filepath.Join(d2, "etc/a.conf")); got != "LOCAL\n" {
+		t.Errorf("arbor's merge of ostree's deployment: a.conf = %q", got)
+	}
+
+	c3 := f.commit("ostree", "3.0", map[string]string{"a.conf": "a3\n", "b.conf": "b3\n"})
+	testutil.Run(t, "ostree", "admin", "deploy", "--sysroot="+f.sr, "--os=testos", "testos/stable")
+	ds = deployments(f.status())
+	if len(ds) != 2 || !strings.HasPrefix(ds[0], c3+".") || !strings.HasPrefix(ds[1], c2+".") {
+		t.Fatalf("ostree's deploy over arbor's: %v", ds)
+	}
+	if got := read(t, filepath.Join(f.sr, "ostree/deploy/testos/deploy", ds[0], "etc/a.conf")); got != "LOCAL\n" {
+		t.Errorf("ostree's merge of arbor's deployment: a.conf = %q", got)
+	}
+	testutil.Run(t, f.arbor, "admin", "rollback", "--sysroot="+f.sr)
+	if ds := deployments(f.status()); !strings.HasPrefix(ds[0], c2+".") {
+		t.Fatalf("arbor's rollback: %v", ds)
+	}
+	testutil.Run(t, "ostree", "fsck", "--repo="+f.repo())
+}
+
+// Bad input changes nothing: a tree without a kernel, an unknown
+// stateroot, a ref that does not resolve.
+func TestAdminRefusals(t *testing.T) {
+	f := newSysroot(t, false)
+	f.commit(f.arbor, "1.0", map[string]string{"a.conf": "a\n"})
+	testutil.Run(t, f.arbor, "admin", "deploy", "--sysroot="+f.sr, "testos/stable")
+	before := f.status()
+	nokernel := filepath.Join(f.dir, "nokernel")
+	write(t, filepath.Join(nokernel, "usr/lib/os-release"), "ID=testos\n")
+	testutil.Run(t, f.arbor, "--repo="+f.repo(), "commit", "-b", "testos/broken", "--tree=dir="+nokernel)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"testos/broken"}, "has no kernel"},
+		{[]string{"--os=nosuch", "testos/stable"}, "unknown stateroot nosuch"},
+		{[]string{"testos/nosuch"}, "testos/nosuch"},
+		{[]string{"--os=../x", "testos/stable"}, "stateroot"},
+	} {
+		_, errOut, err := testutil.RunErr(f.arbor, append([]string{"admin", "deploy", "--sysroot=" + f.sr}, c.args...)...)
+		if err == nil || !strings.Contains(errOut, c.want) {
+			t.Errorf("deploy %v: %v %q, want an error naming %q", c.args, err, errOut, c.want)
+		}
+		if after := f.status(); after != before {
+			t.Errorf("deploy %v changed the status:\n%s", c.args, testutil.Diff(before, after))
+		}
+	}
+}
+
+// A deploy killed with SIGKILL at 20 points of its run always leaves a
+// whole default deployment that ostree reads; the next command removes
+// what was half written.
+func TestAdminDeployKilled(t *testing.T) {
+	testutil.Privileged(t)
+	f := newSysroot(t, false)
+	c1 := f.commit(f.arbor, "1.0", map[string]string{"a.conf": "a1\n"})
+	testutil.Run(t, f.arbor, "admin", "deploy", "--sysroot="+f.sr, "testos/stable")
+	c2 := f.commit(f.arbor, "2.0", map[string]string{"a.conf": "a2\n"})
+	deploy := func() *exec.Cmd {
+		return exec.Command(f.arbor, "admin", "deploy", "--sysroot="+f.sr, "--retain", "testos/stable")
+	}
+	start := time.Now()
+	if out, err := deploy().CombinedOutput(); err != nil {
+		t.Fatalf("a timed deploy: %v\n%s", err, out)
+	}
+	took := time.Since(start)
+	t.Logf("one deploy takes %v", took)
+	for i := 1; i <= 20; i++ {
+		cmd := deploy()
+		must(t, cmd.Start())
+		time.Sleep(took * time.Duration(i) / 21)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		st := f.status() // ostree reads it, and agrees
+		ds := deployments(st)
+		if len(ds) == 0 || !strings.HasPrefix(ds[0], c1+".") && !strings.HasPrefix(ds[0], c2+".") {
+			t.Fatalf("kill %d: the default is neither release:\n%s", i, st)
+		}
+		for _, d := range ds {
+			root := filepath.Join(f.sr, "ostree/deploy/testos/deploy", d)
+			for _, p := range []string{"usr/lib/os-release", "usr/bin/sh", "etc/a.conf", "usr/lib/modules/6.1.0-test/vmlinuz"} {
+				if _, err := os.Stat(filepath.Join(root, p)); err != nil {
+					t.Fatalf("kill %d: deployment %s is not whole: %v", i, d, err)
+				}
+			}
+		}
+	}
+	testutil.Run(t, f.arbor, "admin", "cleanup", "--sysroot="+f.sr)
+	ents, _ := os.ReadDir(filepath.Join(f.sr, "ostree/deploy/testos/deploy"))
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			t.Errorf("%s left after cleanup", e.Name())
+		}
+	}
+	if n := len(deployments(f.status())); len(ents) != 2*n {
+		t.Errorf("%d entries in the deploy directory for %d deployments", len(ents), n)
+	}
+	testutil.Run(t, "ostree", "fsck", "--repo="+f.repo())
+}
+
+// mutable clears the immutable flag ostree and arbor set on deployment
+// roots, so that the test's directory can be removed.
+func mutable(t *testing.T, sr string) {
+	t.Cleanup(func() {
+		roots, _ := filepath.Glob(filepath.Join(sr, "ostree/deploy/*/deploy/*"))
+		for _, r := range roots {
+			if fi, err := os.Lstat(r); err == nil && fi.IsDir() {
+				exec.Command("chattr", "-i", r).Run()
+			}
+		}
+	})
+}
