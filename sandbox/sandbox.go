@@ -52,11 +52,15 @@ func Run(ctx context.Context, spec Spec, stdio Stdio) (int, error) {
 	if !priv || spec.UID == 0 && spec.GID == 0 && spec.UserName == "" {
 		spec.UID, spec.GID = os.Getuid(), os.Getgid()
 	}
-	prog, err := compileFilter(spec.Features)
-	if err != nil {
-		return 0, fmt.Errorf("sandbox: %w", err)
+	if !spec.System {
+		prog, err := compileFilter(spec.Features)
+		if err != nil {
+			return 0, fmt.Errorf("sandbox: %w", err)
+		}
+		spec.Seccomp = prog
+	} else if !priv {
+		return 0, errors.New("sandbox: running a system tree needs root")
 	}
-	spec.Seccomp = prog
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return 0, err
@@ -92,6 +96,10 @@ func Run(ctx context.Context, spec Spec, stdio Stdio) (int, error) {
 			if ok {
 				*o.dst = f
 			}
+			continue
+		}
+		if o.dst == &cmd.Stderr && cmd.Stdout != nil && sameWriter(stdio.Stderr, stdio.Stdout) {
+			cmd.Stderr = cmd.Stdout // one pipe, one copier, as exec does
 			continue
 		}
 		r, w, err := os.Pipe()
@@ -169,6 +177,13 @@ func Run(ctx context.Context, spec Spec, stdio Stdio) (int, error) {
 		return 0, fmt.Errorf("sandbox: %w", err)
 	}
 	return 0, nil
+}
+
+// sameWriter compares two writers without panicking on values of
+// uncomparable types.
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() { recover() }()
+	return a == b
 }
 
 // initPath is the program that becomes the sandbox's init: the small

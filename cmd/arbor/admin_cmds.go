@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -9,6 +11,7 @@ import (
 
 	"arbor/deploy/sysroot"
 	"arbor/fetch"
+	"arbor/sandbox"
 )
 
 // adminCmd groups the OS deployment commands, spelled as ostree admin's.
@@ -23,7 +26,7 @@ func (a *app) adminCmd() *cobra.Command {
 	}
 	c.PersistentFlags().StringVar(&a.sysroot, "sysroot", "/", "the sysroot to work on")
 	c.AddCommand(a.adminInitFSCmd(), a.adminOSInitCmd(), a.adminDeployCmd(), a.adminUpgradeCmd(), a.adminStatusCmd(),
-		a.adminRollbackCmd(), a.adminUndeployCmd(), a.adminPinCmd(), a.adminCleanupCmd(), a.adminSetOriginCmd(), a.adminConfigDiffCmd())
+		a.adminRollbackCmd(), a.adminUndeployCmd(), a.adminPinCmd(), a.adminCleanupCmd(), a.adminSetOriginCmd(), a.adminConfigDiffCmd(), a.adminEnterCmd())
 	return c
 }
 
@@ -409,5 +412,63 @@ func (a *app) adminConfigDiffCmd() *cobra.Command {
 	}
 	c.Flags().StringVar(&osName, "os", "", "the stateroot")
 	a.jsonFlag(c)
+	return c
+}
+
+func (a *app) adminEnterCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "enter [INDEX] -- CMD [ARG...]",
+		Short: "Run a command inside a deployment's root, as if it were booted",
+		Long: `Run a command with a deployment as its root: its /usr read-only, its /etc and the
+stateroot's /var writable, a new mount and PID namespace entered with pivot_root, and
+every privilege kept. INDEX is the deployment's place in admin status (default 0).`,
+		Example: `  arbor admin enter --sysroot=/mnt/sr -- cat /etc/os-release
+  arbor admin enter --sysroot=/mnt/sr 1 -- sh`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: a.withSysroot(false, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
+			index := 0
+			if dash := cmd.ArgsLenAtDash(); dash == 1 {
+				n, err := indexArg(args[0])
+				if err != nil {
+					return err
+				}
+				index, args = n, args[1:]
+			} else if dash != 0 {
+				return fmt.Errorf("give the command after --")
+			}
+			if len(args) == 0 {
+				return fmt.Errorf("no command")
+			}
+			ds, err := s.Deployments()
+			if err != nil {
+				return err
+			}
+			if index >= len(ds) {
+				return fmt.Errorf("no deployment %d (there are %d)", index, len(ds))
+			}
+			d := ds[index]
+			root := s.Dir(d)
+			spec := sandbox.Spec{
+				System:  true,
+				Runtime: filepath.Join(root, "usr"),
+				Binds: []sandbox.Bind{
+					{Source: filepath.Join(root, "etc"), Dest: "/etc", Writable: true},
+					{Source: s.VarDir(d), Dest: "/var", Writable: true},
+				},
+				Network: true, IPC: true,
+				Args: args,
+				Env:  []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TERM=" + os.Getenv("TERM")},
+				Home: "/root",
+			}
+			code, err := sandbox.Run(cmd.Context(), spec, sandbox.Stdio{Stdin: os.Stdin, Stdout: a.stdout, Stderr: a.stderr})
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return exitError{code: code}
+			}
+			return nil
+		}),
+	}
 	return c
 }

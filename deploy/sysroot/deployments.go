@@ -423,3 +423,6 @@ func removeTree(p string) error {
 	})
 	return os.RemoveAll(p)
 }
+
+// VarDir is the /var the deployment's stateroot shares.
+func (s *Sysroot) VarDir(d *Deployment) string { return filepath.Join(s.stateroot(d.Stateroot), "var") }

@@ -55,6 +55,10 @@ func InitFS(path string) error {
 
 // Open opens the sysroot at path.
 func Open(path string) (*Sysroot, error) {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
 	if fi, err := os.Stat(filepath.Join(path, "ostree", "deploy")); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("%s is not a sysroot: no ostree/deploy (run admin init-fs)", path)
 	}

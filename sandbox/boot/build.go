@@ -81,8 +81,10 @@ func build(spec *Spec) error {
 			}
 		}
 	}
-	if err := buildEtc(root, spec); err != nil {
-		return err
+	if !spec.System {
+		if err := buildEtc(root, spec); err != nil {
+			return err
+		}
 	}
 	if err := unix.Mount("proc", in("proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("/proc: %w", err)

@@ -28,6 +28,10 @@ type Spec struct {
 	// the user), where software looks for what sandbox it runs in.
 	Info []byte
 	Home string // home directory inside; /home/USER when empty
+	// System runs a whole operating system tree rather than an app: /etc
+	// comes from Binds as it is, and the command keeps every privilege
+	// (no seccomp filter, no capability dropped).
+	System bool
 }
 
 // Bind makes a host path visible in the sandbox.

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -180,6 +181,21 @@ func TestAdminLifecycle(t *testing.T) {
 		if !strings.Contains(read(t, e), "options root=LABEL=root quiet ostree=") {
 			t.Errorf("kernel arguments not carried over in %s:\n%s", e, read(t, e))
 		}
+	}
+	// Entered, the deployment is the root: its /etc, the shared /var, a
+	// read-only /usr, its own processes.
+	testutil.Privileged(t)
+	out = testutil.Run(t, arbor, "admin", "enter", "--sysroot="+f.sr, "--", "sh", "-c",
+		`read a < /etc/a.conf; echo "$a"; echo marked > /var/tmp/mark; if echo x > /usr/x; then echo usr-writable; fi; echo $$`)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if pid, err := strconv.Atoi(lines[len(lines)-1]); len(lines) != 2 || lines[0] != "LOCAL a" || err != nil || pid > 64 {
+		t.Errorf("inside the deployment (want the local /etc, a read-only /usr and a small PID of a new namespace): %q", out)
+	}
+	if got := read(t, filepath.Join(f.sr, "ostree/deploy/testos/var/tmp/mark")); got != "marked\n" {
+		t.Errorf("/var written inside: %q", got)
+	}
+	if _, errOut, err := testutil.RunErr(arbor, "admin", "enter", "--sysroot="+f.sr, "1", "--", "sh", "-c", "exit 3"); err == nil {
+		t.Errorf("a failing command inside: %v %s", err, errOut)
 	}
 	if out := testutil.Run(t, arbor, "admin", "upgrade", "--sysroot="+f.sr); !strings.Contains(out, "No update available") {
 		t.Errorf("upgrade with nothing new: %s", out)
