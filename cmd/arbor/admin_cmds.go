@@ -361,13 +361,9 @@ func (a *app) adminSetOriginCmd() *cobra.Command {
 			if branch == "" {
 				return fmt.Errorf("deployment %d follows nothing: give BRANCH", index)
 			}
-			o := fetch.AddOptions{IfNotExists: true, Set: map[string]string{}}
-			for _, kv := range sets {
-				k, v, ok := strings.Cut(kv, "=")
-				if !ok || k == "" {
-					return fmt.Errorf("--set=%s: want KEY=VALUE", kv)
-				}
-				o.Set[k] = v
+			o := fetch.AddOptions{IfNotExists: true}
+			if o.Set, err = parseSets(sets); err != nil {
+				return err
 			}
 			if err := fetch.AddRemote(s.Repo, args[0], args[1], o); err != nil {
 				return err

@@ -40,13 +40,9 @@ func (a *app) remoteAddCmd() *cobra.Command {
   arbor --repo=repo remote add --gpg-import=key.asc --set=gpg-verify-summary=true origin http://cdn.invalid/repo`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
-			o.Set = map[string]string{}
-			for _, kv := range sets {
-				k, v, ok := strings.Cut(kv, "=")
-				if !ok || k == "" {
-					return fmt.Errorf("--set=%s: want KEY=VALUE", kv)
-				}
-				o.Set[k] = v
+			var err error
+			if o.Set, err = parseSets(sets); err != nil {
+				return err
 			}
 			if len(args) > 2 {
 				o.Set["branches"] = strings.Join(args[2:], ";") + ";"
@@ -408,4 +404,17 @@ of static files will do; run 'summary -u' after each commit).`,
 	}
 	c.Flags().StringVar(&addr, "addr", "127.0.0.1:8000", "address to listen on")
 	return c
+}
+
+// parseSets reads --set=KEY=VALUE flags.
+func parseSets(sets []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range sets {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--set=%s: want KEY=VALUE", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
 }
