@@ -92,6 +92,7 @@ func deployments(status string) []string {
 }
 
 func newSysroot(t *testing.T, byOstree bool) *sysrootFixture {
+	testutil.Privileged(t) // a bare repository keeps owners
 	testutil.NeedTool(t, "ostree")
 	f := &sysrootFixture{t: t, arbor: testutil.BuildArbor(t), dir: t.TempDir()}
 	f.sr = filepath.Join(f.dir, "sysroot")
@@ -184,7 +185,6 @@ func TestAdminLifecycle(t *testing.T) {
 	}
 	// Entered, the deployment is the root: its /etc, the shared /var, a
 	// read-only /usr, its own processes.
-	testutil.Privileged(t)
 	out = testutil.Run(t, arbor, "admin", "enter", "--sysroot="+f.sr, "--", "sh", "-c",
 		`read a < /etc/a.conf; echo "$a"; echo marked > /var/tmp/mark; if echo x > /usr/x; then echo usr-writable; fi; echo $$`)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -318,7 +318,6 @@ func TestAdminRefusals(t *testing.T) {
 // whole default deployment that ostree reads; the next command removes
 // what was half written.
 func TestAdminDeployKilled(t *testing.T) {
-	testutil.Privileged(t)
 	f := newSysroot(t, false)
 	c1 := f.commit(f.arbor, "1.0", map[string]string{"a.conf": "a1\n"})
 	testutil.Run(t, f.arbor, "admin", "deploy", "--sysroot="+f.sr, "testos/stable")
