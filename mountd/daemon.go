@@ -36,7 +36,8 @@ func dataDir(repo string) string    { return filepath.Join(repo, "extensions", "
 func SocketPath(repo string) string { return filepath.Join(dataDir(repo), "mountd.sock") }
 func LogPath(repo string) string    { return filepath.Join(dataDir(repo), "mountd.log") }
 func statePath(repo string) string  { return filepath.Join(dataDir(repo), "mounts.json") }
-func lockPath(repo string) string   { return filepath.Join(dataDir(repo), "mountd.lock") }
+func lockPath(repo string) string   { return store.DaemonLockPath(repo) }
+func keptPath(repo string) string   { return filepath.Join(dataDir(repo), "persistent.json") }
 func profileDir(repo string) string { return filepath.Join(dataDir(repo), "profiles") }
 
 // Options configure a daemon.
@@ -59,6 +60,7 @@ type Daemon struct {
 	mounts   map[string]*mount
 	idle     chan struct{} // signalled when the last mount goes
 	closing  bool          // set once an idle daemon decided to exit
+	stopping bool          // set when shutting down: persistent mounts stay recorded
 }
 
 // ErrClosing is returned to a mount request that reaches a daemon on its
@@ -98,6 +100,12 @@ type MountRequest struct {
 	// NoPrefetch leaves everything to be fetched when first used (for
 	// metered links), instead of walking the tree in the background.
 	NoPrefetch bool `json:"no_prefetch,omitempty"`
+	// Subpath mounts one directory of the commit (such as /usr) as the
+	// root of the mount.
+	Subpath string `json:"subpath,omitempty"`
+	// Persistent mounts are mounted again by the next daemon, until they
+	// are unmounted through the control API (a lazy OS deployment's /usr).
+	Persistent bool `json:"persistent,omitempty"`
 }
 
 // MountInfo describes a mount.
@@ -146,6 +154,7 @@ func Run(ctx context.Context, o Options) error {
 	lock.Truncate(0)
 	lock.WriteString(strconv.Itoa(os.Getpid()) + "\n")
 	d.cleanStale()
+	d.restore(ctx)
 
 	sock := SocketPath(o.Repo)
 	os.Remove(sock)
@@ -263,6 +272,7 @@ func (d *Daemon) idleExit(ctx context.Context) <-chan struct{} {
 
 func (d *Daemon) shutdown() {
 	d.mu.Lock()
+	d.stopping = true
 	mounts := make([]*mount, 0, len(d.mounts))
 	for _, m := range d.mounts {
 		mounts = append(mounts, m)
@@ -303,6 +313,38 @@ func (d *Daemon) cleanStale() {
 		}
 	}
 	d.saveState()
+}
+
+// restore mounts again what was mounted as persistent, before the daemon
+// answers anyone.
+func (d *Daemon) restore(ctx context.Context) {
+	for _, req := range d.kept() {
+		if _, err := d.Mount(ctx, req); err != nil {
+			d.opts.Logf("mounting %s again at %s: %v", req.Source, req.Mountpoint, err)
+		}
+	}
+}
+
+// kept reads the persistent mounts' requests.
+func (d *Daemon) kept() []MountRequest {
+	var reqs []MountRequest
+	if b, err := os.ReadFile(keptPath(d.opts.Repo)); err == nil {
+		json.Unmarshal(b, &reqs)
+	}
+	return reqs
+}
+
+// keep adds or drops a persistent mount's request. Callers hold d.mu.
+func (d *Daemon) keep(req MountRequest, add bool) {
+	reqs := slices.DeleteFunc(d.kept(), func(r MountRequest) bool { return r.Mountpoint == req.Mountpoint })
+	if add {
+		reqs = append(reqs, req)
+	}
+	b, _ := json.MarshalIndent(reqs, "", "  ")
+	tmp := keptPath(d.opts.Repo) + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err == nil {
+		os.Rename(tmp, keptPath(d.opts.Repo))
+	}
 }
 
 // saveState records the live mounts, so the next daemon can clean up
@@ -413,6 +455,7 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 	m := &mount{MountRequest: req, started: time.Now()}
 	var root gofs.InodeEmbedder
 	var cm *object.Commit
+	var rootTree, rootMeta object.Checksum
 	var lazy lazySource
 	if req.Passthrough && !d.priv {
 		return nil, errors.New("passthrough needs the daemon to run as root")
@@ -440,7 +483,16 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 			return nil, fmt.Errorf("%s: %w", req.Source, err)
 		}
 		m.fetcher = lazy.f
-		r := fs.NewRoot(src, cm.RootTree, cm.RootMeta, d.treeOptions(mp, m.recordRead, req.Passthrough))
+		rootTree, rootMeta = cm.RootTree, cm.RootMeta
+		if req.Subpath != "" {
+			sctx, scancel := context.WithTimeout(ctx, timeout)
+			rootTree, rootMeta, err = subtree(sctx, src, rootTree, rootMeta, req.Subpath)
+			scancel()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", req.Source, err)
+			}
+		}
+		r := fs.NewRoot(src, rootTree, rootMeta, d.treeOptions(mp, m.recordRead, req.Passthrough))
 		root, m.stats = r, r.Stats
 	}
 	pctx, cancel := context.WithCancel(context.Background())
@@ -464,6 +516,9 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 	}
 	d.mounts[mp] = m
 	d.saveState()
+	if req.Persistent {
+		d.keep(req, true)
+	}
 	d.mu.Unlock()
 
 	if lazy.f != nil && req.NoPrefetch {
@@ -493,13 +548,13 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 		})
 		go func() {
 			ok := <-indexed
-			prefetchProfile(pctx, lazy, cm.RootTree, profile, m.pf)
+			prefetchProfile(pctx, lazy, rootTree, profile, m.pf)
 			if ok {
 				// The tree index holds every dirtree and file header.
 				m.pf.done.Store(true)
 				return
 			}
-			prefetchTree(pctx, lazy, cm.RootTree, cm.RootMeta, m.pf)
+			prefetchTree(pctx, lazy, rootTree, rootMeta, m.pf)
 		}()
 	}
 	go func() {
@@ -517,6 +572,25 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 	}()
 	d.opts.Logf("mounted %s (%s) at %s", name, m.commit, mp)
 	return d.info(m), nil
+}
+
+// subtree finds the directory at path in a commit's tree.
+func subtree(ctx context.Context, src fs.Source, tree, meta object.Checksum, path string) (object.Checksum, object.Checksum, error) {
+	for _, name := range strings.Split(strings.Trim(path, "/"), "/") {
+		if err := object.ValidateName(name); err != nil {
+			return tree, meta, fmt.Errorf("subpath %s: %w", path, err)
+		}
+		t, err := src.DirTree(ctx, tree)
+		if err != nil {
+			return tree, meta, err
+		}
+		i := slices.IndexFunc(t.Dirs, func(e object.DirEntry) bool { return e.Name == name })
+		if i < 0 {
+			return tree, meta, fmt.Errorf("subpath %s: no directory %s", path, name)
+		}
+		tree, meta = t.Dirs[i].Tree, t.Dirs[i].Meta
+	}
+	return tree, meta, nil
 }
 
 // source is what a tree of the repository reads from: the store alone,
@@ -614,7 +688,22 @@ func (d *Daemon) statfs(out *fuse.StatfsOut) {
 }
 
 // Unmount ends a mount.
-func (d *Daemon) Unmount(mp string) error { return d.unmount(filepath.Clean(mp)) }
+// A persistent mount is forgotten even when it was not mounted (its
+// restore failed).
+func (d *Daemon) Unmount(mp string) error {
+	mp = filepath.Clean(mp)
+	err := d.unmount(mp)
+	d.mu.Lock()
+	kept := slices.ContainsFunc(d.kept(), func(r MountRequest) bool { return r.Mountpoint == mp })
+	if kept {
+		d.keep(MountRequest{Mountpoint: mp}, false)
+	}
+	d.mu.Unlock()
+	if kept && errors.Is(err, ErrNotMounted) {
+		return nil
+	}
+	return err
+}
 
 func (d *Daemon) unmount(mp string) error {
 	d.mu.Lock()
@@ -642,6 +731,9 @@ func (d *Daemon) forget(m *mount) {
 	}
 	delete(d.mounts, m.Mountpoint)
 	d.saveState()
+	if m.Persistent && !d.stopping {
+		d.keep(m.MountRequest, false)
+	}
 	n := len(d.mounts)
 	d.mu.Unlock()
 	m.cancel()

@@ -24,7 +24,13 @@ type PruneOptions struct {
 	KeepYoungerThan time.Time
 	// DryRun (--no-prune) reports without deleting.
 	DryRun bool
+	// NoWait gives up at once, with ErrLocked, when another process is
+	// writing to the repository, instead of waiting for it.
+	NoWait bool
 }
+
+// ErrLocked is returned by a prune that would have had to wait.
+var ErrLocked = errors.New("the repository is busy")
 
 // PruneResult is what prune deleted (or would delete).
 type PruneResult struct {
@@ -36,8 +42,17 @@ type PruneResult struct {
 // Prune deletes objects no kept commit reaches. It holds the exclusive
 // repo lock, so no ostree or arbor writer runs meanwhile.
 func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (*PruneResult, error) {
-	unlock, err := r.Lock(ctx, LockExclusive)
+	lctx := ctx
+	if opts.NoWait {
+		var cancel context.CancelFunc
+		lctx, cancel = context.WithCancel(ctx)
+		cancel() // one attempt
+	}
+	unlock, err := r.Lock(lctx, LockExclusive)
 	if err != nil {
+		if opts.NoWait && ctx.Err() == nil {
+			return nil, fmt.Errorf("prune: %w", ErrLocked)
+		}
 		return nil, err
 	}
 	defer unlock()

@@ -199,10 +199,32 @@ func (r *Repo) Close() error {
 // for other tools' data, so ostree leaves it alone.
 func (r *Repo) IndexDir() string { return filepath.Join(r.path, "extensions", "arbor", "index") }
 
+// DaemonLockPath is the file the daemon of the repository at repo holds
+// locked while it runs (and, with it, the index).
+func DaemonLockPath(repo string) string {
+	return filepath.Join(repo, "extensions", "arbor", "mountd.lock")
+}
+
+// daemonRuns says whether the repository's daemon holds its lock.
+func (r *Repo) daemonRuns() bool {
+	f, err := os.Open(DaemonLockPath(r.path))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB) != nil
+}
+
 // Index opens the index on first use, bringing it up to date with the files.
+// Another command holding it is waited for a moment; a running daemon,
+// which keeps it, is not.
 func (r *Repo) Index(ctx context.Context) (*index.Index, error) {
 	r.idxOnce.Do(func() {
-		r.idx, r.idxErr = index.Open(ctx, r.IndexDir(), filepath.Join(r.path, "objects"), 2*time.Second)
+		wait := 2 * time.Second
+		if r.daemonRuns() {
+			wait = 0
+		}
+		r.idx, r.idxErr = index.Open(ctx, r.IndexDir(), filepath.Join(r.path, "objects"), wait)
 	})
 	return r.idx, r.idxErr
 }

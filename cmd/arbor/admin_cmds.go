@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -11,6 +13,7 @@ import (
 
 	"arbor/deploy/sysroot"
 	"arbor/fetch"
+	"arbor/mountd"
 	"arbor/sandbox"
 )
 
@@ -31,7 +34,8 @@ func (a *app) adminCmd() *cobra.Command {
 }
 
 // withSysroot opens the sysroot, and for commands that change it, holds
-// its lock.
+// its lock and has the daemon up when a deployment is lazy (so that its
+// /usr is there to merge /etc against).
 func (a *app) withSysroot(lock bool, run func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		s, err := sysroot.Open(a.sysroot)
@@ -39,15 +43,76 @@ func (a *app) withSysroot(lock bool, run func(cmd *cobra.Command, args []string,
 			return err
 		}
 		defer s.Close()
+		m := daemonMounter{repo: s.Repo.Path()}
+		s.Mounter = m
 		if lock {
 			unlock, err := s.Lock()
 			if err != nil {
 				return err
 			}
 			defer unlock()
+			ds, err := s.Deployments()
+			if err != nil {
+				return err
+			}
+			if slices.ContainsFunc(ds, (*sysroot.Deployment).Lazy) {
+				if _, err := m.client(cmd.Context()); err != nil {
+					return err
+				}
+			}
 		}
 		return run(cmd, args, s)
 	}
+}
+
+// daemonMounter serves lazy deployments through the sysroot repository's
+// daemon, whose persistent mounts come back when it restarts.
+type daemonMounter struct{ repo string }
+
+func (m daemonMounter) client(ctx context.Context) (*mountd.Client, error) {
+	argv, err := daemonArgv(m.repo)
+	if err != nil {
+		return nil, err
+	}
+	return mountd.EnsureDaemon(ctx, m.repo, argv)
+}
+
+func (m daemonMounter) MountUsr(ctx context.Context, source, dir string) error {
+	cl, err := m.client(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = cl.Mount(ctx, mountd.MountRequest{Source: source, Mountpoint: dir, Subpath: "/usr", Persistent: true})
+	return err
+}
+
+func (m daemonMounter) Unmount(ctx context.Context, dir string) error {
+	if mountd.DaemonPID(m.repo) != 0 {
+		return mountd.NewClient(m.repo).Unmount(ctx, dir)
+	}
+	return mountd.Detach(dir)
+}
+
+// lazySource pulls the commit a refspec names (only the commit) and
+// returns it with the source its lazy mount fetches from.
+func lazySource(ctx context.Context, s *sysroot.Sysroot, refspec string) (commit, source string, err error) {
+	remote, ref, ok := strings.Cut(refspec, ":")
+	if !ok {
+		c, err := s.Repo.Resolve(refspec)
+		if err != nil {
+			return "", "", err
+		}
+		return c.String(), c.String(), nil
+	}
+	res, err := fetch.Pull(ctx, s.Repo, remote, fetch.PullOptions{Refs: []string{ref}, CommitMetadataOnly: true})
+	if err != nil {
+		return "", "", err
+	}
+	c, ok := res.Refs[ref]
+	if !ok {
+		return "", "", fmt.Errorf("%s: the pull did not return it", refspec)
+	}
+	return c.String(), remote + ":" + ref + "@" + c.String(), nil
 }
 
 func (a *app) adminInitFSCmd() *cobra.Command {
@@ -103,24 +168,35 @@ func (a *app) reportMerge(c sysroot.EtcCounts) {
 func (a *app) adminDeployCmd() *cobra.Command {
 	var osName string
 	var kargs []string
-	var retain bool
+	var retain, lazy bool
 	c := &cobra.Command{
-		Use:   "deploy [--os=STATEROOT] [--karg=ARG...] [--retain] REF",
+		Use:   "deploy [--os=STATEROOT] [--karg=ARG...] [--retain] [--lazy] REF",
 		Short: "Check out a commit as a new deployment and make it the default",
 		Long: `Check out a commit (a ref, remote:ref or checksum in the sysroot's repository) as a
 new deployment, carry the local /etc changes of the current one over, write a new boot
 configuration and switch to it in one atomic rename. The previous default is kept for
-rollback; older ones are removed unless pinned or --retain is given.`,
-		Example: `  arbor admin deploy --sysroot=/mnt/sr --os=exampleos --karg=root=LABEL=root exampleos/stable`,
-		Args:    cobra.ExactArgs(1),
+rollback; older ones are removed unless pinned or --retain is given.
+
+With --lazy (thin clients), /usr is not checked out: the repository's daemon mounts the
+commit's /usr, fetching files from REMOTE as they are first read, and mounts it again
+whenever it restarts; /etc and the kernel are copied as for any deployment.`,
+		Example: `  arbor admin deploy --sysroot=/mnt/sr --os=exampleos --karg=root=LABEL=root exampleos/stable
+  arbor admin deploy --sysroot=/mnt/sr --lazy origin:exampleos/stable`,
+		Args: cobra.ExactArgs(1),
 		RunE: a.withSysroot(true, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
 			root, err := stateroot(s, osName)
 			if err != nil {
 				return err
 			}
-			o := sysroot.DeployOptions{Stateroot: root, Revision: args[0], Retain: retain, Merge: a.reportMerge}
+			o := sysroot.DeployOptions{Stateroot: root, Revision: args[0], Retain: retain, Merge: a.reportMerge, Lazy: lazy}
 			if cmd.Flags().Changed("karg") {
 				o.Kargs = kargs
+			}
+			if lazy {
+				o.Refspec = args[0]
+				if o.Revision, o.Source, err = lazySource(cmd.Context(), s, args[0]); err != nil {
+					return err
+				}
 			}
 			d, err := s.Deploy(cmd.Context(), o)
 			if err != nil {
@@ -134,6 +210,7 @@ rollback; older ones are removed unless pinned or --retain is given.`,
 	c.Flags().StringVar(&osName, "stateroot", "", "the stateroot to deploy in")
 	c.Flags().StringArrayVar(&kargs, "karg", nil, "a kernel argument (replaces the current ones)")
 	c.Flags().BoolVar(&retain, "retain", false, "keep every other deployment")
+	c.Flags().BoolVar(&lazy, "lazy", false, "mount /usr through the daemon instead of checking it out (thin clients)")
 	return c
 }
 
@@ -163,8 +240,9 @@ func (a *app) adminUpgradeCmd() *cobra.Command {
 			if refspec == "" {
 				return fmt.Errorf("deployment %s has no origin refspec", merge.Name())
 			}
+			source := ""
 			if remote, ref, ok := strings.Cut(refspec, ":"); ok && !deployOnly {
-				if _, err := fetch.Pull(cmd.Context(), s.Repo, remote, fetch.PullOptions{Refs: []string{ref}, CommitMetadataOnly: check}); err != nil {
+				if _, err := fetch.Pull(cmd.Context(), s.Repo, remote, fetch.PullOptions{Refs: []string{ref}, CommitMetadataOnly: check || merge.Lazy()}); err != nil {
 					return err
 				}
 			}
@@ -180,7 +258,14 @@ func (a *app) adminUpgradeCmd() *cobra.Command {
 				fmt.Fprintf(a.stdout, "Update available: %s %s\n", next, s.Version(next))
 				return nil
 			}
-			d, err := s.Deploy(cmd.Context(), sysroot.DeployOptions{Stateroot: root, Revision: next.String(), Refspec: refspec, Merge: a.reportMerge})
+			if merge.Lazy() {
+				source = next.String()
+				if remote, ref, ok := strings.Cut(refspec, ":"); ok {
+					source = remote + ":" + ref + "@" + next.String()
+				}
+			}
+			d, err := s.Deploy(cmd.Context(), sysroot.DeployOptions{Stateroot: root, Revision: next.String(), Refspec: refspec,
+				Merge: a.reportMerge, Lazy: merge.Lazy(), Source: source})
 			if err != nil {
 				return err
 			}
@@ -213,10 +298,11 @@ func (a *app) adminStatusCmd() *cobra.Command {
 					Version string `json:"version,omitempty"`
 					Refspec string `json:"refspec,omitempty"`
 					Pinned  bool   `json:"pinned"`
+					Lazy    bool   `json:"lazy"`
 				}
 				out := []row{}
 				for _, d := range ds {
-					out = append(out, row{d, s.Version(d.Commit), d.Refspec(), d.Pinned()})
+					out = append(out, row{d, s.Version(d.Commit), d.Refspec(), d.Pinned(), d.Lazy()})
 				}
 				return a.printJSON(out)
 			}

@@ -131,6 +131,11 @@ type DeployOptions struct {
 	Retain    bool     // keep every other deployment
 	// Merge, when set, reports the /etc changes carried over.
 	Merge func(EtcCounts)
+	// Lazy has the Mounter mount the commit's /usr (from Source, such as
+	// REMOTE:REF@CHECKSUM) instead of checking it out: only /etc, the
+	// kernel and what runs are ever fetched.
+	Lazy   bool
+	Source string
 }
 
 // Deploy checks out a commit as a new deployment, carries the /etc changes
@@ -146,13 +151,17 @@ func (s *Sysroot) Deploy(ctx context.Context, o DeployOptions) (*Deployment, err
 	if err != nil {
 		return nil, fmt.Errorf("deploy %s: %w", o.Revision, err)
 	}
-	_, sums, err := findKernel(s.Repo, c)
-	if err != nil {
-		return nil, err
-	}
-	csum, err := bootCsum(s.Repo, sums)
-	if err != nil {
-		return nil, fmt.Errorf("commit %s: %w", c, err)
+	var csum string
+	if !o.Lazy {
+		_, sums, err := findKernel(s.Repo, c)
+		if err != nil {
+			return nil, err
+		}
+		if csum, err = bootCsum(s.Repo, sums); err != nil {
+			return nil, fmt.Errorf("commit %s: %w", c, err)
+		}
+	} else if s.Mounter == nil {
+		return nil, errors.New("lazy deployments need the arbor daemon")
 	}
 	// What an earlier command left half written goes first.
 	if err := s.removeUnused(); err != nil {
@@ -177,26 +186,23 @@ func (s *Sysroot) Deploy(ctx context.Context, o DeployOptions) (*Deployment, err
 	}
 	d.Origin = keyfile.New()
 	d.Origin.Set("origin", "refspec", refspec)
+	if o.Lazy {
+		d.Origin.Set("arbor", "lazy", "true")
+	}
 
 	dir := s.Dir(d)
-	staging := dir + ".tmp"
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return nil, err
 	}
-	if err := s.Repo.Checkout(ctx, c, staging, store.CheckoutOptions{}); err != nil {
-		removeTree(staging)
-		return nil, fmt.Errorf("checking out %s: %w", c, err)
-	}
-	if err := s.makeEtc(staging, merge, o.Merge); err != nil {
-		removeTree(staging)
-		return nil, err
-	}
-	if err := syncFS(staging); err != nil {
-		removeTree(staging)
-		return nil, err
-	}
-	if err := os.Rename(staging, dir); err != nil {
-		removeTree(staging)
+	if o.Lazy {
+		source := o.Source
+		if source == "" {
+			source = c.String()
+		}
+		if err := s.mountLazy(ctx, d, source, merge, o.Merge); err != nil {
+			return nil, err
+		}
+	} else if err := s.checkout(ctx, d, merge, o.Merge); err != nil {
 		return nil, err
 	}
 	if err := setImmutable(dir, true); err != nil {
@@ -205,7 +211,7 @@ func (s *Sysroot) Deploy(ctx context.Context, o DeployOptions) (*Deployment, err
 	if err := writeFileSync(s.originPath(d), d.Origin.Bytes(), 0o644); err != nil {
 		return nil, err
 	}
-	if err := s.installKernel(d, sums); err != nil {
+	if err := s.installKernel(d); err != nil {
 		return nil, err
 	}
 	list := []*Deployment{d}
@@ -218,6 +224,77 @@ func (s *Sysroot) Deploy(ctx context.Context, o DeployOptions) (*Deployment, err
 		return nil, err
 	}
 	return d, nil
+}
+
+// checkout makes a materialized deployment: a hardlink checkout, staged
+// and renamed into place once whole and flushed.
+func (s *Sysroot) checkout(ctx context.Context, d *Deployment, merge *Deployment, report func(EtcCounts)) error {
+	dir := s.Dir(d)
+	staging := dir + ".tmp"
+	if err := s.Repo.Checkout(ctx, d.Commit, staging, store.CheckoutOptions{}); err != nil {
+		removeTree(staging)
+		return fmt.Errorf("checking out %s: %w", d.Commit, err)
+	}
+	if err := s.makeEtc(staging, merge, report); err != nil {
+		removeTree(staging)
+		return err
+	}
+	if err := syncFS(staging); err != nil {
+		removeTree(staging)
+		return err
+	}
+	if err := os.Rename(staging, dir); err != nil {
+		removeTree(staging)
+		return err
+	}
+	return nil
+}
+
+// mountLazy makes a lazy deployment: /usr mounted by the Mounter, /etc
+// made from it, the boot checksum read through it.
+func (s *Sysroot) mountLazy(ctx context.Context, d *Deployment, source string, merge *Deployment, report func(EtcCounts)) error {
+	dir := s.Dir(d)
+	usr := filepath.Join(dir, "usr")
+	if err := os.MkdirAll(usr, 0o755); err != nil {
+		return err
+	}
+	if err := s.Mounter.MountUsr(ctx, source, usr); err != nil {
+		removeTree(dir)
+		return fmt.Errorf("mounting %s: %w", source, err)
+	}
+	fail := func(err error) error {
+		s.Mounter.Unmount(ctx, usr)
+		removeTree(dir)
+		return err
+	}
+	k, err := findKernelDir(dir)
+	if err != nil {
+		return fail(fmt.Errorf("commit %s has %w", d.Commit, err))
+	}
+	sums := []string{filepath.Join(dir, k.vmlinuz)}
+	if k.initramfs != "" {
+		sums = append(sums, filepath.Join(dir, k.initramfs))
+	}
+	h := sha256.New()
+	for _, p := range sums {
+		f, err := os.Open(p)
+		if err != nil {
+			return fail(err)
+		}
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return fail(fmt.Errorf("%s: %w", p, err))
+		}
+	}
+	d.BootCsum = hex.EncodeToString(h.Sum(nil))
+	if err := s.makeEtc(dir, merge, report); err != nil {
+		return fail(err)
+	}
+	if err := syncFS(filepath.Join(dir, "etc")); err != nil {
+		return fail(err)
+	}
+	return nil
 }
 
 // nextSerial is one more than the highest serial of the commit's
@@ -267,7 +344,7 @@ func (s *Sysroot) makeEtc(root string, merge *Deployment, report func(EtcCounts)
 
 // installKernel copies the kernel and initramfs to boot/ostree/STATEROOT-BOOTCSUM,
 // unless they are there.
-func (s *Sysroot) installKernel(d *Deployment, sums map[string]object.Checksum) error {
+func (s *Sysroot) installKernel(d *Deployment) error {
 	k, err := findKernelDir(s.Dir(d))
 	if err != nil {
 		return err

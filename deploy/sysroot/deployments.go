@@ -31,6 +31,18 @@ type Deployment struct {
 	Kargs      []string        `json:"kargs"`
 	Booted     bool            `json:"booted"`
 	Origin     *keyfile.File   `json:"-"`
+
+	// From its boot entry, reused when the configuration is rewritten.
+	title, linux, initrd string
+}
+
+// Lazy deployments have their /usr mounted through the daemon.
+func (d *Deployment) Lazy() bool {
+	if d.Origin == nil {
+		return false
+	}
+	l, _ := d.Origin.Bool("arbor", "lazy", false)
+	return l
 }
 
 // Name is COMMIT.SERIAL, the deployment's directory name.
@@ -79,8 +91,9 @@ func parseName(name string) (object.Checksum, int, error) {
 
 // entry is one parsed bootloader entry.
 type entry struct {
-	version int
-	options []string
+	version              int
+	options              []string
+	title, linux, initrd string
 }
 
 func parseEntry(b []byte) entry {
@@ -93,6 +106,15 @@ func parseEntry(b []byte) entry {
 			e.version, _ = strconv.Atoi(strings.TrimSpace(v))
 		case "options":
 			e.options = strings.Fields(v)
+		case "title":
+			e.title = strings.TrimSpace(v)
+			if i := strings.LastIndex(e.title, " (ostree:"); i >= 0 {
+				e.title = e.title[:i]
+			}
+		case "linux":
+			e.linux = strings.TrimSpace(v)
+		case "initrd":
+			e.initrd = strings.TrimSpace(v)
 		}
 	}
 	return e
@@ -155,7 +177,8 @@ func (s *Sysroot) Deployments() ([]*Deployment, error) {
 			return nil, err
 		}
 		bs, _ := strconv.Atoi(parts[4])
-		d := &Deployment{Index: len(out), Stateroot: parts[2], Commit: c, Serial: serial, BootCsum: parts[3], BootSerial: bs, Kargs: kargs}
+		d := &Deployment{Index: len(out), Stateroot: parts[2], Commit: c, Serial: serial, BootCsum: parts[3], BootSerial: bs, Kargs: kargs,
+			title: e.title, linux: e.linux, initrd: e.initrd}
 		if err := ValidateStateroot(d.Stateroot); err != nil {
 			return nil, err
 		}
@@ -247,30 +270,45 @@ func (s *Sysroot) write(ctx context.Context, ds []*Deployment) error {
 	if err := swapSymlink(filepath.Base(loader), filepath.Join(boot, "loader")); err != nil {
 		return fmt.Errorf("switching the boot configuration: %w", err)
 	}
-	return s.Cleanup(ctx)
+	if err := s.removeUnused(); err != nil {
+		return err
+	}
+	// Objects go now unless the repository is busy (the daemon fetching
+	// for a lazy deployment); then at the next cleanup.
+	if _, err := s.Repo.Prune(ctx, store.PruneOptions{RefsOnly: true, Depth: 0, NoWait: true}); err != nil && !errors.Is(err, store.ErrLocked) {
+		return err
+	}
+	return nil
 }
 
 // entry is the BLS entry of d, as ostree writes it.
 func (s *Sysroot) entry(d *Deployment, bootVersion, count int, showStateroot bool) (string, error) {
-	k, err := findKernelDir(s.Dir(d))
-	if err != nil {
-		return "", fmt.Errorf("deployment %s: %w", d.Name(), err)
+	if d.linux == "" {
+		// A new deployment: what it boots is read from its files.
+		k, err := findKernelDir(s.Dir(d))
+		if err != nil {
+			return "", fmt.Errorf("deployment %s: %w", d.Name(), err)
+		}
+		bootDir := fmt.Sprintf("/ostree/%s-%s", d.Stateroot, d.BootCsum)
+		d.linux = fmt.Sprintf("%s/vmlinuz-%s", bootDir, k.version)
+		if k.initramfs != "" {
+			d.initrd = fmt.Sprintf("%s/initramfs-%s.img", bootDir, k.version)
+		}
+		if d.title, err = s.title(d); err != nil {
+			return "", err
+		}
 	}
-	title, err := s.title(d)
-	if err != nil {
-		return "", err
-	}
+	title := d.title
 	if showStateroot {
 		title += fmt.Sprintf(" (ostree:%s:%d)", d.Stateroot, d.Index)
 	} else {
 		title += fmt.Sprintf(" (ostree:%d)", d.Index)
 	}
-	bootDir := fmt.Sprintf("/ostree/%s-%s", d.Stateroot, d.BootCsum)
 	opts := append(append([]string(nil), d.Kargs...), fmt.Sprintf("ostree=/ostree/boot.%d/%s/%s/%d", bootVersion, d.Stateroot, d.BootCsum, d.BootSerial))
 	var b strings.Builder
-	fmt.Fprintf(&b, "title %s\nversion %d\noptions %s\nlinux %s/vmlinuz-%s\n", title, count-d.Index, strings.Join(opts, " "), bootDir, k.version)
-	if k.initramfs != "" {
-		fmt.Fprintf(&b, "initrd %s/initramfs-%s.img\n", bootDir, k.version)
+	fmt.Fprintf(&b, "title %s\nversion %d\noptions %s\nlinux %s\n", title, count-d.Index, strings.Join(opts, " "), d.linux)
+	if d.initrd != "" {
+		fmt.Fprintf(&b, "initrd %s\n", d.initrd)
 	}
 	return b.String(), nil
 }
@@ -380,6 +418,9 @@ func (s *Sysroot) removeUnused() error {
 			if live[strings.TrimSuffix(p, ".origin")] {
 				continue
 			}
+			if err := s.unmountUsr(filepath.Join(p, "usr")); err != nil {
+				return err
+			}
 			if err := removeTree(p); err != nil {
 				return fmt.Errorf("removing %s: %w", p, err)
 			}
@@ -426,3 +467,18 @@ func removeTree(p string) error {
 
 // VarDir is the /var the deployment's stateroot shares.
 func (s *Sysroot) VarDir(d *Deployment) string { return filepath.Join(s.stateroot(d.Stateroot), "var") }
+
+// unmountUsr takes down a lazy deployment's /usr mount, if there is one.
+func (s *Sysroot) unmountUsr(usr string) error {
+	var a, b syscall.Stat_t
+	if syscall.Lstat(usr, &a) != nil || syscall.Lstat(filepath.Dir(usr), &b) != nil || a.Dev == b.Dev {
+		return nil // not a mount point
+	}
+	if s.Mounter != nil {
+		return s.Mounter.Unmount(context.Background(), usr)
+	}
+	if err := syscall.Unmount(usr, syscall.MNT_DETACH); err != nil {
+		return &fs.PathError{Op: "unmount", Path: usr, Err: err}
+	}
+	return nil
+}

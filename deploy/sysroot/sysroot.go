@@ -6,6 +6,7 @@
 package sysroot
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -24,6 +25,16 @@ import (
 type Sysroot struct {
 	Path string
 	Repo *store.Repo
+	// Mounter serves lazy deployments; without one, only materialized
+	// deployments can be made.
+	Mounter Mounter
+}
+
+// Mounter mounts a commit's /usr lazily for a thin client's deployment,
+// to stay mounted across restarts until unmounted (the daemon, in arbor).
+type Mounter interface {
+	MountUsr(ctx context.Context, source, dir string) error
+	Unmount(ctx context.Context, dir string) error
 }
 
 // InitFS makes an empty sysroot at path, as `ostree admin init-fs` does:
