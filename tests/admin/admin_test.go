@@ -234,6 +234,55 @@ func TestAdminLifecycle(t *testing.T) {
 	if out := testutil.Run(t, arbor, "admin", "status", "--sysroot="+f.sr, "--json"); !strings.Contains(out, `"version": "3.0"`) || !strings.Contains(out, `"refspec": "testos/stable"`) {
 		t.Errorf("status --json:\n%s", out)
 	}
+	// A materialized deployment shares its files with the repository.
+	var dep syscall.Stat_t
+	d3 := filepath.Join(f.sr, "ostree/deploy/testos/deploy", deployments(f.status())[0])
+	must(t, syscall.Stat(filepath.Join(d3, "usr/bin/sh"), &dep))
+	if dep.Nlink < 2 {
+		t.Errorf("usr/bin/sh of the deployment has %d links: not a hardlink checkout", dep.Nlink)
+	}
+	testutil.Run(t, arbor, "admin", "set-origin", "--sysroot="+f.sr, "--set=gpg-verify=false", "updates", "http://127.0.0.1:9/repo")
+	if st := f.status(); !strings.Contains(st, "origin refspec: updates:testos/stable") {
+		t.Errorf("after set-origin:\n%s", st)
+	}
+	if cfg := read(t, filepath.Join(f.repo(), "config")); !strings.Contains(cfg, `[remote "updates"]`) {
+		t.Errorf("set-origin added no remote:\n%s", cfg)
+	}
+}
+
+// A full disk stops a deploy with a clear error and changes nothing;
+// with room again, the same deploy works.
+func TestAdminDiskFull(t *testing.T) {
+	f := newSysroot(t, false)
+	f.commit(f.arbor, "1.0", map[string]string{"a.conf": "a\n"})
+	testutil.Run(t, f.arbor, "admin", "deploy", "--sysroot="+f.sr, "testos/stable")
+	f.commit(f.arbor, "2.0", map[string]string{"a.conf": "b\n"})
+	before := f.status()
+	// The sysroot moves to a small filesystem, then that is filled up.
+	small := filepath.Join(f.dir, "small")
+	must(t, os.MkdirAll(small, 0o755))
+	testutil.Run(t, "mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", small)
+	t.Cleanup(func() { exec.Command("umount", "-l", small).Run() })
+	testutil.Run(t, "cp", "-a", f.sr+"/.", small)
+	f.sr = small
+	if got := f.status(); got != before {
+		t.Fatalf("the copied sysroot:\n%s", got)
+	}
+	filler := filepath.Join(small, "filler")
+	exec.Command("dd", "if=/dev/zero", "of="+filler, "bs=1M").Run()
+	_, errOut, err := testutil.RunErr(f.arbor, "admin", "deploy", "--sysroot="+f.sr, "testos/stable")
+	if err == nil || !strings.Contains(errOut, "no space left on device") {
+		t.Fatalf("deploy on a full disk: %v %q", err, errOut)
+	}
+	if after := f.status(); after != before {
+		t.Errorf("a failed deploy changed the status:\n%s", testutil.Diff(before, after))
+	}
+	must(t, os.Remove(filler))
+	testutil.Run(t, f.arbor, "admin", "deploy", "--sysroot="+f.sr, "testos/stable")
+	if ds := deployments(f.status()); len(ds) != 2 {
+		t.Errorf("after room was made: %v", ds)
+	}
+	testutil.Run(t, "ostree", "fsck", "--repo="+f.repo())
 }
 
 func sortLines(s string) string {
@@ -249,40 +298,50 @@ func mustGlob(t *testing.T, pattern string) []string {
 	return m
 }
 
-// A sysroot made and deployed by ostree is upgraded by arbor, then by
-// ostree again; each reads the other's boot configuration.
+// A sysroot made and deployed by one tool is upgraded by the other, then
+// by the first again; each reads the other's boot configuration and
+// merges the other's /etc.
 func TestAdminInterop(t *testing.T) {
-	f := newSysroot(t, true)
-	c1 := f.commit("ostree", "1.0", map[string]string{"a.conf": "a1\n"})
-	testutil.Run(t, "ostree", "admin", "deploy", "--sysroot="+f.sr, "--os=testos", "--karg=root=LABEL=root", "testos/stable")
-	d1 := filepath.Join(f.sr, "ostree/deploy/testos/deploy", deployments(f.status())[0])
-	write(t, filepath.Join(d1, "etc/a.conf"), "LOCAL\n")
+	for _, first := range []string{"ostree", "arbor"} {
+		t.Run("made by "+first, func(t *testing.T) {
+			f := newSysroot(t, first == "ostree")
+			tools := map[string]string{"ostree": "ostree", "arbor": f.arbor}
+			other := "arbor"
+			if first == "arbor" {
+				other = "ostree"
+			}
+			c1 := f.commit(tools[first], "1.0", map[string]string{"a.conf": "a1\n"})
+			testutil.Run(t, tools[first], "admin", "deploy", "--sysroot="+f.sr, "--os=testos", "--karg=root=LABEL=root", "testos/stable")
+			d1 := filepath.Join(f.sr, "ostree/deploy/testos/deploy", deployments(f.status())[0])
+			write(t, filepath.Join(d1, "etc/a.conf"), "LOCAL\n")
 
-	c2 := f.commit(f.arbor, "2.0", map[string]string{"a.conf": "a2\n", "b.conf": "b2\n"})
-	testutil.Run(t, f.arbor, "admin", "upgrade", "--sysroot="+f.sr)
-	ds := deployments(f.status())
-	if len(ds) != 2 || !strings.HasPrefix(ds[0], c2+".") || !strings.HasPrefix(ds[1], c1+".") {
-		t.Fatalf("arbor's upgrade of ostree's sysroot: %v", ds)
-	}
-	d2 := filepath.Join(f.sr, "ostree/deploy/testos/deploy", ds[0])
-	if got := read(t, filepath.Join(d2, "etc/a.conf")); got != "LOCAL\n" {
-		t.Errorf("arbor's merge of ostree's deployment: a.conf = %q", got)
-	}
+			c2 := f.commit(tools[other], "2.0", map[string]string{"a.conf": "a2\n", "b.conf": "b2\n"})
+			testutil.Run(t, tools[other], "admin", "upgrade", "--sysroot="+f.sr, "--os=testos")
+			ds := deployments(f.status())
+			if len(ds) != 2 || !strings.HasPrefix(ds[0], c2+".") || !strings.HasPrefix(ds[1], c1+".") {
+				t.Fatalf("%s's upgrade of %s's sysroot: %v", other, first, ds)
+			}
+			if got := read(t, filepath.Join(f.sr, "ostree/deploy/testos/deploy", ds[0], "etc/a.conf")); got != "LOCAL\n" {
+				t.Errorf("%s's merge of %s's deployment: a.conf = %q", other, first, got)
+			}
 
-	c3 := f.commit("ostree", "3.0", map[string]string{"a.conf": "a3\n", "b.conf": "b3\n"})
-	testutil.Run(t, "ostree", "admin", "deploy", "--sysroot="+f.sr, "--os=testos", "testos/stable")
-	ds = deployments(f.status())
-	if len(ds) != 2 || !strings.HasPrefix(ds[0], c3+".") || !strings.HasPrefix(ds[1], c2+".") {
-		t.Fatalf("ostree's deploy over arbor's: %v", ds)
+			c3 := f.commit(tools[first], "3.0", map[string]string{"a.conf": "a3\n", "b.conf": "b3\n"})
+			testutil.Run(t, tools[first], "admin", "deploy", "--sysroot="+f.sr, "--os=testos", "testos/stable")
+			ds = deployments(f.status())
+			if len(ds) != 2 || !strings.HasPrefix(ds[0], c3+".") || !strings.HasPrefix(ds[1], c2+".") {
+				t.Fatalf("%s's deploy over %s's: %v", first, other, ds)
+			}
+			if got := read(t, filepath.Join(f.sr, "ostree/deploy/testos/deploy", ds[0], "etc/a.conf")); got != "LOCAL\n" {
+				t.Errorf("%s's merge of %s's deployment: a.conf = %q", first, other, got)
+			}
+			testutil.Run(t, f.arbor, "admin", "rollback", "--sysroot="+f.sr)
+			if ds := deployments(f.status()); !strings.HasPrefix(ds[0], c2+".") {
+				t.Fatalf("arbor's rollback: %v", ds)
+			}
+			testutil.Run(t, "ostree", "fsck", "--repo="+f.repo())
+			testutil.Run(t, f.arbor, "fsck", "--repo="+f.repo())
+		})
 	}
-	if got := read(t, filepath.Join(f.sr, "ostree/deploy/testos/deploy", ds[0], "etc/a.conf")); got != "LOCAL\n" {
-		t.Errorf("ostree's merge of arbor's deployment: a.conf = %q", got)
-	}
-	testutil.Run(t, f.arbor, "admin", "rollback", "--sysroot="+f.sr)
-	if ds := deployments(f.status()); !strings.HasPrefix(ds[0], c2+".") {
-		t.Fatalf("arbor's rollback: %v", ds)
-	}
-	testutil.Run(t, "ostree", "fsck", "--repo="+f.repo())
 }
 
 // Bad input changes nothing: a tree without a kernel, an unknown
