@@ -30,6 +30,10 @@ func TestAdminLazy(t *testing.T) {
 	release := func(version string, etc map[string]string) {
 		tree := osTree(t, f.dir, version, etc)
 		must(t, os.WriteFile(filepath.Join(tree, "usr/big"), big, 0o644))
+		// python3 with the host's standard library, to run from the
+		// deployment without fetching the rest of it.
+		testutil.HostRuntime(t, filepath.Join(tree, "usr"), "/usr/bin/python3")
+		testutil.Run(t, "cp", "-a", "/usr/lib/python3.11", filepath.Join(tree, "usr/lib/"))
 		testutil.Run(t, f.arbor, "--repo="+pub, "commit", "-b", "testos/stable", "--tree=dir="+tree, "--add-metadata-string=version="+version)
 		testutil.Run(t, f.arbor, "--repo="+pub, "summary", "-u")
 	}
@@ -60,11 +64,41 @@ func TestAdminLazy(t *testing.T) {
 	if got := enter("0", "read a < /etc/a.conf; echo $a; read v < /usr/lib/os-release; echo $v"); got != "a1\nID=testos\n" {
 		t.Errorf("inside the lazy deployment: %q", got)
 	}
+	if got := testutil.Run(t, f.arbor, "admin", "enter", "--sysroot="+f.sr, "--", "python3", "-c", "import json; print(json.dumps({'ok': 1}))"); got != "{\"ok\": 1}\n" {
+		t.Errorf("python3 in the lazy deployment printed %q", got)
+	}
+	// Only what ran was fetched: never the big file, nor most of the
+	// standard library.
 	sent, err := srv.BytesSent()
 	must(t, err)
-	if sent >= int64(len(big)) {
-		t.Errorf("deploying and running the lazy deployment fetched %d bytes, more than the file nobody read", sent)
+	var published int64
+	filepath.WalkDir(filepath.Join(pub, "objects"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				published += fi.Size()
+			}
+		}
+		return nil
+	})
+	if sent*3 > published {
+		t.Errorf("deploying and running the lazy deployment fetched %d bytes of the %d published", sent, published)
 	}
+	bigSum := strings.Fields(testutil.Run(t, f.arbor, "--repo="+pub, "ls", "-C", "testos/stable", "/usr/big"))[4]
+	reqs, err := srv.Requests()
+	must(t, err)
+	files := 0
+	for _, r := range reqs {
+		if strings.Contains(r.Path, bigSum[2:]) {
+			t.Errorf("the unused file was fetched: %s", r.Path)
+		}
+		if strings.HasSuffix(r.Path, ".filez") {
+			files++
+		}
+	}
+	if files == 0 || files > 300 {
+		t.Errorf("%d files fetched to run sh and python3 (the tree has over 1,400)", files)
+	}
+	t.Logf("%d requests, %d files, %d of %d bytes fetched", len(reqs), files, sent, published)
 	if js := testutil.Run(t, f.arbor, "admin", "status", "--sysroot="+f.sr, "--json"); !strings.Contains(js, `"lazy": true`) {
 		t.Errorf("status --json does not say lazy:\n%s", js)
 	}

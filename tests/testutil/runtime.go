@@ -19,8 +19,9 @@ func HostRuntime(t testing.TB, usr string, programs ...string) {
 	}
 }
 
-// CopyHostPrograms copies the named programs into usr/bin and the
-// libraries ldd says they load to the same places under usr.
+// CopyHostPrograms copies the named programs (names looked up in PATH, or
+// paths) into usr/bin and the libraries ldd says they load to the same
+// places under usr.
 func CopyHostPrograms(usr string, programs ...string) error {
 	copyTo := func(src, dst string) error {
 		b, err := os.ReadFile(src)
@@ -40,7 +41,7 @@ func CopyHostPrograms(usr string, programs ...string) error {
 		if src, err = filepath.EvalSymlinks(src); err != nil {
 			return err
 		}
-		if err := copyTo(src, filepath.Join(usr, "bin", prog)); err != nil {
+		if err := copyTo(src, filepath.Join(usr, "bin", filepath.Base(prog))); err != nil {
 			return err
 		}
 		out, err := exec.Command("ldd", src).Output()
