@@ -167,6 +167,8 @@ func allScenarios() []*scenario {
 		sandboxScenario(),
 		appRunScenario(),
 		pythonScenario(),
+		adminDeployScenario(),
+		thinClientScenario(),
 	}
 }
 
