@@ -170,8 +170,13 @@ func (c *Content) File() *os.File {
 
 // OpenContent opens a content object in any repo mode.
 func (r *Repo) OpenContent(c object.Checksum) (*Content, error) {
-	p := r.ObjectPath(c, object.TypeFile)
-	name := object.Name(c, object.TypeFile)
+	return r.openContentAt(r.ObjectPath(c, object.TypeFile), object.Name(c, object.TypeFile))
+}
+
+// openContentAt opens the content object stored at p (in objects/ or in
+// a transaction's staging directory); a symlink there is the object, never
+// followed.
+func (r *Repo) openContentAt(p, name string) (*Content, error) {
 	if r.mode == ModeBare || r.mode == ModeBareUserOnly {
 		// Symlinks are real symlinks in these modes.
 		var st unix.Stat_t

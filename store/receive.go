@@ -172,16 +172,11 @@ func (t *Txn) OpenContent(c object.Checksum) (*Content, error) {
 	rel := object.Path(c, object.TypeFile, t.r.archive())
 	for i := 0; i < 2; i++ {
 		// A concurrent Flush may move the file between the two places.
-		if f, err := os.Open(filepath.Join(t.staging, rel[len("objects/"):])); err == nil {
-			ct, err := t.r.readContent(f)
-			if err != nil {
-				f.Close()
-				return nil, fmt.Errorf("%s: %w", object.Name(c, object.TypeFile), err)
-			}
-			ct.file = f
-			return ct, nil
+		ct, err := t.r.openContentAt(filepath.Join(t.staging, rel[len("objects/"):]), object.Name(c, object.TypeFile))
+		if err == nil || !errors.Is(err, ErrObjectMissing) {
+			return ct, err
 		}
-		ct, err := t.r.OpenContent(c)
+		ct, err = t.r.OpenContent(c)
 		if err == nil || !errors.Is(err, ErrObjectMissing) {
 			return ct, err
 		}
