@@ -74,7 +74,7 @@ func adminDeployScenario() *scenario {
 			}
 			a, o := sr(e, "arbor"), sr(e, "ostree")
 			logf("%s: committing /usr (%s) with a kernel", name, humanBytes(usrBytes))
-			for _, argv := range [][]string{
+			return runAll(e, [][]string{
 				{e.arbor, "admin", "init-fs", a},
 				{e.arbor, "admin", "os-init", "--sysroot=" + a, "bench"},
 				{e.arbor, "--repo=" + a + "/ostree/repo", "commit", "-b", "bench/os", "--tree=dir=" + root},
@@ -83,12 +83,7 @@ func adminDeployScenario() *scenario {
 				{e.ostree, "admin", "os-init", "--sysroot=" + o, "bench"},
 				{e.ostree, "--repo=" + o + "/ostree/repo", "config", "set", "sysroot.bootloader", "none"},
 				{e.ostree, "--repo=" + o + "/ostree/repo", "pull-local", a + "/ostree/repo", "bench/os"},
-			} {
-				if _, err := run(e, argv); err != nil {
-					return err
-				}
-			}
-			return nil
+			})
 		},
 		tools: []tool{
 			deploy(func(e *env) string { return e.arbor }, "arbor"),
@@ -122,10 +117,8 @@ func thinClientScenario() *scenario {
 			if err := os.MkdirAll(sr(e, tool), 0o755); err != nil {
 				return err
 			}
-			for _, a := range argv(e) {
-				if _, err := run(e, a); err != nil {
-					return err
-				}
+			if err := runAll(e, argv(e)); err != nil {
+				return err
 			}
 			return srv.ResetLog()
 		}
@@ -146,14 +139,12 @@ func thinClientScenario() *scenario {
 			defer done()
 			pub := e.dir(name, "pub")
 			logf("%s: publishing /usr (%s) with a kernel", name, humanBytes(usrBytes))
-			for _, argv := range [][]string{
+			if err := runAll(e, [][]string{
 				{e.arbor, "--repo=" + pub, "init", "--mode=archive"},
 				{e.arbor, "--repo=" + pub, "commit", "-b", "bench/os", "--tree=dir=" + root},
 				{e.arbor, "--repo=" + pub, "summary", "-u"},
-			} {
-				if _, err := run(e, argv); err != nil {
-					return err
-				}
+			}); err != nil {
+				return err
 			}
 			srv, err = nginx.Start(e.dir(name, "nginx"), pub)
 			return err

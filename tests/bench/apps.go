@@ -132,13 +132,11 @@ func pythonScenario() *scenario {
 			if err := os.MkdirAll(filepath.Dir(repo(e)), 0o755); err != nil {
 				return err
 			}
-			for _, argv := range [][]string{
+			if err := runAll(e, [][]string{
 				{bin(e), "--repo=" + repo(e), "init", "--mode=bare-user"},
 				{bin(e), "--repo=" + repo(e), "remote", "add", "--no-gpg-verify", "origin", srv.URL},
-			} {
-				if _, err := run(e, argv); err != nil {
-					return err
-				}
+			}); err != nil {
+				return err
 			}
 			return srv.ResetLog()
 		}
@@ -166,17 +164,15 @@ func pythonScenario() *scenario {
 			}
 			defer run(e, []string{"umount", filepath.Join(rt, "usr")})
 			logf("%s: exporting /usr (%s) as a runtime", name, humanBytes(usrBytes))
-			for _, argv := range [][]string{
+			if err := runAll(e, [][]string{
 				{e.arbor, "build-init", app, "org.bench.Python", "org.bench.Host", "org.bench.Host", "1"},
 				{e.arbor, "build-finish", app, "--command=python3"},
 				{e.arbor, "--repo=" + repo, "init", "--mode=archive"},
 				{e.arbor, "build-export", "--runtime", repo, rt, "1"},
 				{e.arbor, "build-export", repo, app, "1"},
 				{e.arbor, "build-update-repo", repo},
-			} {
-				if _, err := run(e, argv); err != nil {
-					return err
-				}
+			}); err != nil {
+				return err
 			}
 			srv, err = nginx.Start(filepath.Join(dir, "nginx"), repo)
 			return err

@@ -316,6 +316,16 @@ func run(e *env, argv []string) (sample, error) {
 	return sample{wall: wall, cpu: ps.UserTime() + ps.SystemTime(), stdout: stdout.String()}, nil
 }
 
+// runAll runs commands one after another, stopping at the first failure.
+func runAll(e *env, argvs [][]string) error {
+	for _, argv := range argvs {
+		if _, err := run(e, argv); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // removeAll is os.RemoveAll that also copes with read-only directories
 // (checkouts keep the committed modes), which matters when not root.
 func removeAll(p string) error {
