@@ -20,14 +20,22 @@ import (
 	"arbor/store/object"
 )
 
-// Lock takes the sysroot's lock (ostree/lock), so that two commands never
-// rewrite the boot configuration at once; the function releases it.
+// Lock takes the sysroot's lock (ostree/lock, an OFD write lock as ostree
+// takes it), so that no two commands, arbor's or ostree's, rewrite the
+// boot configuration at once; the function releases it.
 func (s *Sysroot) Lock() (func(), error) {
 	f, err := os.OpenFile(filepath.Join(s.Path, "ostree", "lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("sysroot lock: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+	lk := unix.Flock_t{Type: unix.F_WRLCK}
+	for {
+		err = unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLKW, &lk)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("sysroot lock: %w", err)
 	}

@@ -1,10 +1,13 @@
 package sysroot
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func put(t *testing.T, root string, files map[string]string) {
@@ -100,5 +103,32 @@ func TestParseEntry(t *testing.T) {
 	e := parseEntry([]byte("title Test OS 2.0 (ostree:0)\nversion 2\noptions root=LABEL=root quiet ostree=/ostree/boot.0/testos/abc/0\nlinux /ostree/x/vmlinuz-1\n"))
 	if e.version != 2 || strings.Join(e.options, " ") != "root=LABEL=root quiet ostree=/ostree/boot.0/testos/abc/0" {
 		t.Errorf("entry %+v", e)
+	}
+}
+
+// The sysroot lock is an OFD write lock on ostree/lock, the lock ostree
+// admin takes, so the two tools exclude each other.
+func TestLockIsOstrees(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "ostree"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := &Sysroot{Path: dir}
+	unlock, err := s.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "ostree", "lock"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lk := unix.Flock_t{Type: unix.F_WRLCK}
+	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk); !errors.Is(err, unix.EAGAIN) {
+		t.Errorf("another OFD lock while held: %v, want EAGAIN", err)
+	}
+	unlock()
+	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk); err != nil {
+		t.Errorf("after release: %v", err)
 	}
 }
