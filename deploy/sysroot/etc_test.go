@@ -39,6 +39,9 @@ func TestMergeEtc(t *testing.T) {
 	if err := os.Chmod(filepath.Join(mod, "b"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := unix.Setxattr(filepath.Join(mod, "new"), "user.arbor.test", []byte("kept"), 0); err != nil {
+		t.Fatal(err)
+	}
 	put(t, next, map[string]string{"a": "a2", "b": "b2", "c": "c2", "link": "->a", "d/x": "x2", "gone/y": "y2", "fresh": "f2"})
 
 	changes, err := diffEtc(orig, mod)
@@ -76,6 +79,10 @@ func TestMergeEtc(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(next, "b")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("b's local mode: %v %v", fi, err)
+	}
+	buf := make([]byte, 16)
+	if n, err := unix.Getxattr(filepath.Join(next, "new"), "user.arbor.test", buf); err != nil || string(buf[:n]) != "kept" {
+		t.Errorf("the added file's xattr: %q, %v", buf[:max(n, 0)], err)
 	}
 	if target, err := os.Readlink(filepath.Join(next, "link")); err != nil || target != "b" {
 		t.Errorf("link = %q, %v", target, err)
