@@ -319,6 +319,13 @@ func (d *Daemon) cleanStale() {
 // answers anyone.
 func (d *Daemon) restore(ctx context.Context) {
 	for _, req := range d.kept() {
+		if _, err := os.Stat(req.Mountpoint); os.IsNotExist(err) {
+			// Its deployment was removed while no daemon ran.
+			d.mu.Lock()
+			d.keep(req, false)
+			d.mu.Unlock()
+			continue
+		}
 		if _, err := d.Mount(ctx, req); err != nil {
 			d.opts.Logf("mounting %s again at %s: %v", req.Source, req.Mountpoint, err)
 		}
