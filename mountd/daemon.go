@@ -197,6 +197,7 @@ func open(o *Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.LightIndex() // quick to start; lazy fetches write a few objects at a time
 	return &Daemon{repo: r, opts: *o, priv: os.Geteuid() == 0,
 		fetchers: map[string]*fetch.Fetcher{}, mounts: map[string]*mount{}, idle: make(chan struct{}, 1)}, nil
 }

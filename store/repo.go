@@ -69,9 +69,10 @@ type Repo struct {
 	compressor *object.Compressor
 	decomp     object.Decompressor
 
-	idxOnce sync.Once
-	idx     *index.Index
-	idxErr  error
+	idxOnce  sync.Once
+	idxLight bool // see LightIndex
+	idx      *index.Index
+	idxErr   error
 }
 
 // Path returns the repository root.
@@ -215,6 +216,11 @@ func (r *Repo) daemonRuns() bool {
 	return unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB) != nil
 }
 
+// LightIndex has the index, when this process opens it, use small write
+// buffers, quicker to open: for a long-lived process that writes a few
+// objects at a time (the daemon), not for bulk writers.
+func (r *Repo) LightIndex() { r.idxLight = true }
+
 // Index opens the index on first use, bringing it up to date with the files.
 // Another command holding it is waited for a moment; a running daemon,
 // which keeps it, is not.
@@ -224,7 +230,7 @@ func (r *Repo) Index(ctx context.Context) (*index.Index, error) {
 		if r.daemonRuns() {
 			wait = 0
 		}
-		r.idx, r.idxErr = index.Open(ctx, r.IndexDir(), filepath.Join(r.path, "objects"), wait)
+		r.idx, r.idxErr = index.Open(ctx, r.IndexDir(), filepath.Join(r.path, "objects"), wait, r.idxLight)
 	})
 	return r.idx, r.idxErr
 }

@@ -22,12 +22,12 @@ func TestFilesOnlyWhenLocked(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(objects, hex[:2], hex[2:]+".filez"), []byte("12345"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	first, err := Open(context.Background(), filepath.Join(dir, "index"), objects, 0)
+	first, err := Open(context.Background(), filepath.Join(dir, "index"), objects, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer first.Close()
-	second, err := Open(context.Background(), filepath.Join(dir, "index"), objects, 0)
+	second, err := Open(context.Background(), filepath.Join(dir, "index"), objects, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
