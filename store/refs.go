@@ -190,6 +190,16 @@ func walkRefs(top, prefix string, remoteLevel bool, out map[string]object.Checks
 			}
 			return err
 		}
+		if strings.HasPrefix(d.Name(), ".") {
+			// A ref write a killed command left (refs never begin with
+			// a dot), not a ref.
+			if d.IsDir() && p != top {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() {
+				return nil
+			}
+		}
 		if d.IsDir() {
 			return nil
 		}

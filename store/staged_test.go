@@ -46,3 +46,27 @@ func TestStagedSymlinkNotFollowed(t *testing.T) {
 		t.Errorf("the staged symlink was opened as %+v, size %d", ct.Header, ct.Size)
 	}
 }
+
+// A ref write a killed command left behind (a dot file beside the refs)
+// is not a ref: listing refs still works.
+func TestRefsSkipLeftoverTemporaryFiles(t *testing.T) {
+	r, err := Init(filepath.Join(t.TempDir(), "repo"), ModeBareUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c := object.Sha256([]byte("x"))
+	if err := r.SetRef("ostree/1/1/0", c); err != nil {
+		t.Fatal(err)
+	}
+	left := filepath.Join(r.Path(), "refs/heads/ostree/1/1/.1.tmp123")
+	if err := os.WriteFile(left, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, list := range []func() (map[string]object.Checksum, error){r.Refs, func() (map[string]object.Checksum, error) { return r.LocalRefs("ostree") }} {
+		refs, err := list()
+		if err != nil || len(refs) != 1 || refs["ostree/1/1/0"] != c {
+			t.Errorf("refs with a leftover temporary file: %v, %v", refs, err)
+		}
+	}
+}
