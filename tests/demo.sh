@@ -43,7 +43,21 @@ step "$arbor" --repo=repo summary -u
 port=$((20000 + RANDOM % 20000))
 "$arbor" --repo=repo serve --addr=127.0.0.1:$port >/dev/null &
 server=$!
-trap 'mountpoint -q mnt && "$arbor" --repo=lazy umount mnt; for m in apps/mounts/*; do mountpoint -q "$m" && "$arbor" --repo=apps/repo umount "$m"; done; kill $server 2>/dev/null' EXIT
+cleanup() {
+	mountpoint -q mnt && "$arbor" --repo=lazy umount mnt
+	for m in apps/mounts/*; do mountpoint -q "$m" && "$arbor" --repo=apps/repo umount "$m"; done
+	# A deployment left by a failed run: its daemon, its mount, its immutable root.
+	if [ -f sysroot/ostree/repo/extensions/arbor/mountd.lock ]; then
+		kill "$(cat sysroot/ostree/repo/extensions/arbor/mountd.lock)" 2>/dev/null || true
+	fi
+	for d in sysroot/ostree/deploy/*/deploy/*/; do
+		[ -d "$d" ] || continue
+		mountpoint -q "$d/usr" && umount -l "$d/usr"
+		chattr -i "$d" 2>/dev/null || true
+	done
+	kill $server 2>/dev/null || true
+}
+trap cleanup EXIT
 for _ in $(seq 50); do curl -sf -o /dev/null http://127.0.0.1:$port/config 2>/dev/null && break; sleep 0.1; done
 step "$arbor" --repo=client init --mode=bare-user
 step "$arbor" --repo=client remote add --no-gpg-verify origin http://127.0.0.1:$port/
@@ -98,6 +112,29 @@ echo "Running the app fetched $fetched bytes over HTTP (metadata and the files i
 for m in $("$arbor" --repo=apps/repo mounts --json | grep -o '"mountpoint": "[^"]*"' | cut -d'"' -f4); do
 	"$arbor" --repo=apps/repo umount "$m"
 done
+
+# A thin client: an OS made of the runtime's files, a kernel and /etc
+# defaults, published, then deployed lazily in a sysroot (ostree's layout)
+# and entered as if booted. Deployments keep owners: root only.
+if [ "$(id -u)" -eq 0 ]; then
+	mkdir -p os/usr/lib/modules/6.1.0-demo os/usr/etc
+	cp -a rt/usr/. os/usr/
+	printf 'KERNEL\n' > os/usr/lib/modules/6.1.0-demo/vmlinuz
+	printf 'ID=arbor-demo\nPRETTY_NAME="Arbor Demo OS"\n' > os/usr/lib/os-release
+	printf 'demo.conf from the OS\n' > os/usr/etc/demo.conf
+	step "$arbor" --repo=repo commit -b demo/os -s "OS 1" --add-metadata-string=version=1 --tree=dir=os
+	step "$arbor" --repo=repo summary -u
+	step "$arbor" admin init-fs sysroot
+	step "$arbor" admin os-init --sysroot=sysroot demo
+	step "$arbor" --repo=sysroot/ostree/repo remote add --no-gpg-verify origin http://127.0.0.1:$port/
+	step "$arbor" admin deploy --sysroot=sysroot --os=demo --lazy origin:demo/os
+	step "$arbor" admin status --sysroot=sysroot
+	step "$arbor" admin enter --sysroot=sysroot -- sh -c 'read l < /etc/demo.conf; echo "inside the deployment: $l"'
+	if command -v ostree >/dev/null; then
+		step ostree admin status --sysroot=sysroot
+	fi
+	step "$arbor" admin undeploy --sysroot=sysroot 0
+fi
 
 if command -v ostree >/dev/null; then
 	echo
