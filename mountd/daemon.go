@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -197,7 +198,7 @@ func open(o *Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.LightIndex() // quick to start; lazy fetches write a few objects at a time
+	r.KeepsIndex()
 	return &Daemon{repo: r, opts: *o, priv: os.Geteuid() == 0,
 		fetchers: map[string]*fetch.Fetcher{}, mounts: map[string]*mount{}, idle: make(chan struct{}, 1)}, nil
 }
@@ -215,6 +216,22 @@ func DaemonPID(repo string) int {
 	var pid int
 	fmt.Fscan(f, &pid)
 	return pid
+}
+
+// Stop ends the daemon serving repo, which unmounts everything, and waits
+// up to wait for it to be gone. No daemon is not an error.
+func Stop(repo string, wait time.Duration) error {
+	pid := DaemonPID(repo)
+	if pid == 0 {
+		return nil
+	}
+	syscall.Kill(pid, syscall.SIGTERM)
+	for deadline := time.Now().Add(wait); syscall.Kill(pid, 0) == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("arbord %d of %s did not stop on SIGTERM", pid, repo)
+		}
+	}
+	return nil
 }
 
 // Foreground serves one mount in this process, without a control socket,

@@ -16,7 +16,7 @@ import (
 // symlink to elsewhere on the host makes the sandbox refuse to start
 // rather than expose what it points at.
 func AppDirs(home, appID string) ([]Bind, []string, error) {
-	if err := checkID(appID); err != nil {
+	if err := ValidateID(appID); err != nil {
 		return nil, nil, err
 	}
 	if !filepath.IsAbs(home) {
@@ -42,20 +42,24 @@ func AppDirs(home, appID string) ([]Bind, []string, error) {
 	return binds, env, nil
 }
 
-// checkID accepts flatpak application ids: dot-separated names of
-// letters, digits, '_' and '-', at least three.
-func checkID(id string) error {
-	parts := strings.Split(id, ".")
-	if len(parts) < 3 || len(id) > 255 {
-		return fmt.Errorf("app id %q: want at least three dot-separated parts", id)
+// ValidateID checks an app or runtime id as flatpak does: 1-255
+// characters, at least three elements of [A-Za-z_][A-Za-z0-9_]*, '-' also
+// allowed in the last one. Such an id is safe as a path element.
+func ValidateID(id string) error {
+	if id == "" || len(id) > 255 {
+		return fmt.Errorf("id %q: must be 1 to 255 characters", id)
 	}
-	for _, p := range parts {
-		if p == "" || p[0] >= '0' && p[0] <= '9' {
-			return fmt.Errorf("app id %q: empty part or part starting with a digit", id)
+	els := strings.Split(id, ".")
+	if len(els) < 3 {
+		return fmt.Errorf("id %q: needs at least 2 dots", id)
+	}
+	for i, e := range els {
+		if e == "" || e[0] >= '0' && e[0] <= '9' || e[0] == '-' {
+			return fmt.Errorf("id %q: element %q is not a name", id, e)
 		}
-		for _, r := range p {
-			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
-				return fmt.Errorf("app id %q: character %q", id, r)
+		for _, r := range e {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' && i == len(els)-1) {
+				return fmt.Errorf("id %q: element %q is not a name", id, e)
 			}
 		}
 	}

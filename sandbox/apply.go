@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"arbor/sandbox/boot"
 )
 
 // Host is what applying permissions needs to know of the caller.
@@ -48,7 +50,7 @@ func (c *Context) Apply(spec *Spec, h Host) ([]string, error) {
 		binds = append(binds, Bind{Source: src, Dest: dest, Writable: mode != FSReadOnly})
 		return nil
 	}
-	run := fmt.Sprintf("/run/user/%d", h.UID)
+	run := boot.RuntimeDir(h.UID)
 	locs := make([]string, 0, len(c.Filesystems))
 	for loc := range c.Filesystems {
 		locs = append(locs, loc)

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -57,9 +58,9 @@ func NewContext() *Context {
 // override keyfile.
 func ParseContext(kf *keyfile.File) (*Context, error) {
 	c := NewContext()
-	for key, set := range map[string]map[string]bool{"shared": c.Shared, "sockets": c.Sockets, "devices": c.Devices, "features": c.Features} {
-		for _, v := range kf.List("Context", key) {
-			if err := c.addFlag(key, set, v); err != nil {
+	for _, f := range c.flags() {
+		for _, v := range kf.List("Context", f.key) {
+			if err := c.AddFlag(f.key, v); err != nil {
 				return nil, err
 			}
 		}
@@ -86,28 +87,33 @@ func ParseContext(kf *keyfile.File) (*Context, error) {
 	return c, nil
 }
 
-func (c *Context) addFlag(key string, set map[string]bool, v string) error {
-	name, neg := strings.CutPrefix(v, "!")
-	ok := false
-	for _, k := range known[key] {
-		ok = ok || k == name
-	}
-	if !ok {
-		return fmt.Errorf("%s=%s: unknown %s", key, v, strings.TrimSuffix(key, "s"))
-	}
-	set[name] = !neg
-	return nil
+// flagSet is one of the context's sets of names, and its key.
+type flagSet struct {
+	key string
+	set map[string]bool
 }
+
+// flags are the sets named in known; sets adds persistent, which holds
+// paths rather than names.
+func (c *Context) flags() []flagSet {
+	return []flagSet{{"shared", c.Shared}, {"sockets", c.Sockets}, {"devices", c.Devices}, {"features", c.Features}}
+}
+
+func (c *Context) sets() []flagSet { return append(c.flags(), flagSet{"persistent", c.Persistent}) }
 
 // AddFlag grants (or, with a leading '!', denies) a shared, sockets,
 // devices or features entry, as --share, --socket, --device, --allow do.
 func (c *Context) AddFlag(key, v string) error {
-	sets := map[string]map[string]bool{"shared": c.Shared, "sockets": c.Sockets, "devices": c.Devices, "features": c.Features}
-	set, ok := sets[key]
-	if !ok {
+	i := slices.IndexFunc(c.flags(), func(f flagSet) bool { return f.key == key })
+	if i < 0 {
 		return fmt.Errorf("unknown permission key %q", key)
 	}
-	return c.addFlag(key, set, v)
+	name, neg := strings.CutPrefix(v, "!")
+	if !slices.Contains(known[key], name) {
+		return fmt.Errorf("%s=%s: unknown %s", key, v, strings.TrimSuffix(key, "s"))
+	}
+	c.flags()[i].set[name] = !neg
+	return nil
 }
 
 // reserved are sandbox paths no grant may cover, nor any parent of them.
@@ -214,10 +220,8 @@ func normaliseLocation(loc string) (string, error) {
 	if !strings.HasPrefix(loc, "/") {
 		return "", fmt.Errorf("unknown filesystem location %q", loc)
 	}
-	for _, part := range strings.Split(loc, "/") {
-		if part == ".." {
-			return "", fmt.Errorf("%q: .. is not allowed", loc)
-		}
+	if err := noDotDot(loc); err != nil {
+		return "", err
 	}
 	p := path.Clean(loc)
 	if p == "/" {
@@ -233,22 +237,29 @@ func normaliseLocation(loc string) (string, error) {
 
 // cleanHomePath normalises a path relative to home, refusing "..".
 func cleanHomePath(p string) (string, error) {
-	for _, part := range strings.Split(p, "/") {
-		if part == ".." {
-			return "", fmt.Errorf("%q: .. is not allowed", p)
-		}
+	if err := noDotDot(p); err != nil {
+		return "", err
 	}
 	c := path.Clean("/" + p)
 	return strings.TrimPrefix(c, "/"), nil
 }
 
+// noDotDot refuses a path with a ".." element: a grant names its place,
+// it does not climb out of one.
+func noDotDot(p string) error {
+	if slices.Contains(strings.Split(p, "/"), "..") {
+		return fmt.Errorf("%q: .. is not allowed", p)
+	}
+	return nil
+}
+
 // Merge applies a later layer: its grants and denials win; a reset drops
 // every lower filesystem grant.
 func (c *Context) Merge(up *Context) {
-	for _, p := range [][2]map[string]bool{{c.Shared, up.Shared}, {c.Sockets, up.Sockets}, {c.Devices, up.Devices},
-		{c.Features, up.Features}, {c.Persistent, up.Persistent}} {
-		for k, v := range p[1] {
-			p[0][k] = v
+	ups := up.sets()
+	for i, f := range c.sets() {
+		for k, v := range ups[i].set {
+			f.set[k] = v
 		}
 	}
 	if up.ResetFilesystems {
@@ -279,10 +290,7 @@ func (c *Context) Keyfile(kf *keyfile.File, denials bool) {
 		sort.Strings(out)
 		return out
 	}
-	for _, p := range []struct {
-		key string
-		set map[string]bool
-	}{{"shared", c.Shared}, {"sockets", c.Sockets}, {"devices", c.Devices}, {"features", c.Features}, {"persistent", c.Persistent}} {
+	for _, p := range c.sets() {
 		if l := list(p.set); len(l) > 0 {
 			kf.SetList("Context", p.key, l)
 		}

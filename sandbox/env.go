@@ -1,6 +1,10 @@
 package sandbox
 
-import "strings"
+import (
+	"strings"
+
+	"arbor/sandbox/boot"
+)
 
 // unsafeEnv are the variables flatpak removes before starting an app:
 // they would load host code or point at host paths inside the sandbox.
@@ -31,12 +35,11 @@ func Environ(host []string, uid int, home string, extra []string) []string {
 		}
 		set(k, v)
 	}
-	runtimeDir := "/run/user/" + itoa(uid)
 	for _, kv := range [][2]string{
 		{"PATH", "/app/bin:/usr/bin"},
 		{"XDG_CONFIG_DIRS", "/app/etc/xdg:/etc/xdg"},
 		{"XDG_DATA_DIRS", "/app/share:/usr/share"},
-		{"XDG_RUNTIME_DIR", runtimeDir},
+		{"XDG_RUNTIME_DIR", boot.RuntimeDir(uid)},
 		{"SHELL", "/bin/sh"},
 		{"HOME", home},
 		{"container", "arbor"},
@@ -72,23 +75,4 @@ func unsafeVar(k string) bool {
 		}
 	}
 	return false
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	var b []byte
-	for n > 0 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-		n /= 10
-	}
-	if neg {
-		b = append([]byte{'-'}, b...)
-	}
-	return string(b)
 }

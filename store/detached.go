@@ -1,11 +1,12 @@
 package store
 
 import (
-	"arbor/store/index"
 	"context"
 	"fmt"
 
+	"arbor/store/atomic"
 	"arbor/store/gvariant"
+	"arbor/store/index"
 	"arbor/store/object"
 )
 
@@ -63,7 +64,7 @@ func (r *Repo) SignCommit(ctx context.Context, c object.Checksum, sign func([]by
 	if err != nil {
 		return fmt.Errorf("commit %s: %w", c, err)
 	}
-	if err := writeFileAtomic(r.ObjectPath(c, object.TypeCommitMeta), md, 0o644, r.fsync); err != nil {
+	if err := atomic.WriteFile(r.ObjectPath(c, object.TypeCommitMeta), md, 0o644, r.fsync); err != nil {
 		return fmt.Errorf("writing detached metadata of %s: %w", c, err)
 	}
 	idx, err := r.Index(ctx)

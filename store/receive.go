@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"arbor/store/atomic"
 	"arbor/store/index"
 	"arbor/store/object"
 )
@@ -154,7 +155,7 @@ func (r *Repo) SetPartial(c object.Checksum) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, c.String()+".commitpartial"), nil, 0o644, r.fsync)
+	return atomic.WriteFile(filepath.Join(dir, c.String()+".commitpartial"), nil, 0o644, r.fsync)
 }
 
 // ClearPartial marks a commit complete.

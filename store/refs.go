@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode"
 
+	"arbor/store/atomic"
 	"arbor/store/object"
 )
 
@@ -124,7 +125,7 @@ func (r *Repo) setRef(spec string, c object.Checksum, fsync bool) error {
 	if st, err := os.Stat(p); err == nil && st.IsDir() {
 		return fmt.Errorf("ref %s: a ref directory of that name exists", spec)
 	}
-	if err := writeFileAtomic(p, []byte(c.String()+"\n"), 0o644, fsync); err != nil {
+	if err := atomic.WriteFile(p, []byte(c.String()+"\n"), 0o644, fsync); err != nil {
 		return fmt.Errorf("ref %s: %w", spec, err)
 	}
 	return nil

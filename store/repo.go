@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"arbor/store/atomic"
 	"arbor/store/index"
 	"arbor/store/keyfile"
 	"arbor/store/object"
@@ -69,10 +70,10 @@ type Repo struct {
 	compressor *object.Compressor
 	decomp     object.Decompressor
 
-	idxOnce  sync.Once
-	idxLight bool // see LightIndex
-	idx      *index.Index
-	idxErr   error
+	idxOnce sync.Once
+	daemon  bool // see KeepsIndex
+	idx     *index.Index
+	idxErr  error
 }
 
 // Path returns the repository root.
@@ -104,7 +105,7 @@ func Init(path string, mode Mode) (*Repo, error) {
 	cfg := keyfile.New()
 	cfg.Set("core", "repo_version", "1")
 	cfg.Set("core", "mode", mode.String())
-	if err := writeFileAtomic(filepath.Join(path, "config"), cfg.Bytes(), 0o644, true); err != nil {
+	if err := atomic.WriteFile(filepath.Join(path, "config"), cfg.Bytes(), 0o644, true); err != nil {
 		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
 	return Open(path)
@@ -216,28 +217,29 @@ func (r *Repo) daemonRuns() bool {
 	return unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB) != nil
 }
 
-// LightIndex has the index, when this process opens it, use small write
-// buffers, quicker to open: for a long-lived process that writes a few
-// objects at a time (the daemon), not for bulk writers.
-func (r *Repo) LightIndex() { r.idxLight = true }
+// KeepsIndex marks this process as the repository's daemon, which keeps
+// the index open for its life and writes a few objects at a time: its
+// index opens with small write buffers (quicker to open), and it waits
+// for a command holding the index as any command does.
+func (r *Repo) KeepsIndex() { r.daemon = true }
 
 // Index opens the index on first use, bringing it up to date with the files.
 // Another command holding it is waited for a moment; a running daemon,
-// which keeps it, is not.
+// which keeps it, is not: the command reads the files instead.
 func (r *Repo) Index(ctx context.Context) (*index.Index, error) {
 	r.idxOnce.Do(func() {
 		wait := 2 * time.Second
-		if r.daemonRuns() {
+		if !r.daemon && r.daemonRuns() {
 			wait = 0
 		}
-		r.idx, r.idxErr = index.Open(ctx, r.IndexDir(), filepath.Join(r.path, "objects"), wait, r.idxLight)
+		r.idx, r.idxErr = index.Open(ctx, r.IndexDir(), filepath.Join(r.path, "objects"), wait, r.daemon)
 	})
 	return r.idx, r.idxErr
 }
 
 // WriteConfig replaces the config file atomically.
 func (r *Repo) WriteConfig() error {
-	return writeFileAtomic(filepath.Join(r.path, "config"), r.cfg.Bytes(), 0o644, r.fsync)
+	return atomic.WriteFile(filepath.Join(r.path, "config"), r.cfg.Bytes(), 0o644, r.fsync)
 }
 
 // Lock kinds, compatible with ostree's OFD locks on the .lock file.
@@ -271,51 +273,6 @@ func (r *Repo) Lock(ctx context.Context, kind int16) (func(), error) {
 		}
 	}
 	return func() { f.Close() }, nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames it
-// into place, so readers see the old or the new content and never a part.
-func writeFileAtomic(path string, data []byte, perm os.FileMode, fsync bool) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if fsync {
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	if fsync {
-		if d, err := os.Open(dir); err == nil {
-			d.Sync()
-			d.Close()
-		}
-	}
-	return nil
 }
 
 // cleanRel checks a slash-separated path inside a tree and returns its

@@ -8,14 +8,13 @@ import (
 	"testing"
 
 	"arbor/store/object"
+	"arbor/tests/testutil"
 )
 
 // A symlink object staged in a bare repository is the object: opening it
 // from the transaction never follows it (to a file beside it, here).
 func TestStagedSymlinkNotFollowed(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("a bare repository keeps owners: needs root")
-	}
+	testutil.Privileged(t) // a bare repository keeps owners: root
 	r, err := Init(filepath.Join(t.TempDir(), "repo"), ModeBare)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"arbor/store/atomic"
 	"arbor/store/gvariant"
 	"arbor/store/object"
 )
@@ -142,11 +143,11 @@ func (r *Repo) WriteSummary(summary, sig []byte) error {
 			return fmt.Errorf("removing stale summary.sig: %w", err)
 		}
 	}
-	if err := writeFileAtomic(p, summary, 0o644, r.fsync); err != nil {
+	if err := atomic.WriteFile(p, summary, 0o644, r.fsync); err != nil {
 		return fmt.Errorf("writing summary: %w", err)
 	}
 	if sig != nil {
-		if err := writeFileAtomic(p+".sig", sig, 0o644, r.fsync); err != nil {
+		if err := atomic.WriteFile(p+".sig", sig, 0o644, r.fsync); err != nil {
 			return fmt.Errorf("writing summary.sig: %w", err)
 		}
 	}

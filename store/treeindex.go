@@ -12,6 +12,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"arbor/store/atomic"
 	"arbor/store/index"
 	"arbor/store/object"
 )
@@ -257,7 +258,7 @@ func (r *Repo) WriteExtensionFile(rel string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(p, data, 0o644, r.fsync)
+	return atomic.WriteFile(p, data, 0o644, r.fsync)
 }
 
 // WriteTreeIndexes writes the tree index of every ref's commit that has

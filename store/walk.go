@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -262,4 +263,33 @@ func (r *Repo) indexedTrees(commit object.Checksum) map[object.Checksum]object.D
 		}
 	}
 	return out
+}
+
+// ReadFile reads a regular file of a commit's tree whole, refusing one of
+// more than max bytes (its bytes come from a repository, maybe a
+// stranger's).
+func (r *Repo) ReadFile(commit object.Checksum, path string, max int64) ([]byte, error) {
+	n, err := r.Lookup(commit, path)
+	if err != nil {
+		return nil, err
+	}
+	if n.IsDir {
+		return nil, fmt.Errorf("%s is a directory", path)
+	}
+	ct, err := r.OpenContent(n.File)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer ct.Close()
+	if ct.Header.IsSymlink() {
+		return nil, fmt.Errorf("%s is a symlink", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(ct, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
+	}
+	return b, nil
 }

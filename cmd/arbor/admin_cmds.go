@@ -15,6 +15,7 @@ import (
 	"arbor/fetch"
 	"arbor/mountd"
 	"arbor/sandbox"
+	"arbor/store/object"
 )
 
 // adminCmd groups the OS deployment commands, spelled as ostree admin's.
@@ -93,26 +94,25 @@ func (m daemonMounter) Unmount(ctx context.Context, dir string) error {
 	return mountd.Detach(dir)
 }
 
-// lazySource pulls the commit a refspec names (only the commit) and
-// returns it with the source its lazy mount fetches from.
-func lazySource(ctx context.Context, s *sysroot.Sysroot, refspec string) (commit, source string, err error) {
+// pullRefspec fetches what a REMOTE:REF refspec names (only its commit
+// with commitOnly); a local ref needs nothing.
+func pullRefspec(ctx context.Context, s *sysroot.Sysroot, refspec string, commitOnly bool) error {
 	remote, ref, ok := strings.Cut(refspec, ":")
 	if !ok {
-		c, err := s.Repo.Resolve(refspec)
-		if err != nil {
-			return "", "", err
-		}
-		return c.String(), c.String(), nil
+		return nil
 	}
-	res, err := fetch.Pull(ctx, s.Repo, remote, fetch.PullOptions{Refs: []string{ref}, CommitMetadataOnly: true})
-	if err != nil {
-		return "", "", err
+	_, err := fetch.Pull(ctx, s.Repo, remote, fetch.PullOptions{Refs: []string{ref}, CommitMetadataOnly: commitOnly})
+	return err
+}
+
+// mountSource is what a lazy deployment of commit c, which follows
+// refspec, is mounted from: the remote's ref at that commit, or the
+// commit in the store.
+func mountSource(refspec string, c object.Checksum) string {
+	if remote, ref, ok := strings.Cut(refspec, ":"); ok {
+		return remote + ":" + ref + "@" + c.String()
 	}
-	c, ok := res.Refs[ref]
-	if !ok {
-		return "", "", fmt.Errorf("%s: the pull did not return it", refspec)
-	}
-	return c.String(), remote + ":" + ref + "@" + c.String(), nil
+	return c.String()
 }
 
 func (a *app) adminInitFSCmd() *cobra.Command {
@@ -193,10 +193,14 @@ whenever it restarts; /etc and the kernel are copied as for any deployment.`,
 				o.Kargs = kargs
 			}
 			if lazy {
-				o.Refspec = args[0]
-				if o.Revision, o.Source, err = lazySource(cmd.Context(), s, args[0]); err != nil {
+				if err := pullRefspec(cmd.Context(), s, args[0], true); err != nil {
 					return err
 				}
+				c, err := s.Repo.Resolve(args[0])
+				if err != nil {
+					return err
+				}
+				o.Refspec, o.Revision, o.Source = args[0], c.String(), mountSource(args[0], c)
 			}
 			d, err := s.Deploy(cmd.Context(), o)
 			if err != nil {
@@ -240,9 +244,8 @@ func (a *app) adminUpgradeCmd() *cobra.Command {
 			if refspec == "" {
 				return fmt.Errorf("deployment %s has no origin refspec", merge.Name())
 			}
-			source := ""
-			if remote, ref, ok := strings.Cut(refspec, ":"); ok && !deployOnly {
-				if _, err := fetch.Pull(cmd.Context(), s.Repo, remote, fetch.PullOptions{Refs: []string{ref}, CommitMetadataOnly: check || merge.Lazy()}); err != nil {
+			if !deployOnly {
+				if err := pullRefspec(cmd.Context(), s, refspec, check || merge.Lazy()); err != nil {
 					return err
 				}
 			}
@@ -258,14 +261,8 @@ func (a *app) adminUpgradeCmd() *cobra.Command {
 				fmt.Fprintf(a.stdout, "Update available: %s %s\n", next, s.Version(next))
 				return nil
 			}
-			if merge.Lazy() {
-				source = next.String()
-				if remote, ref, ok := strings.Cut(refspec, ":"); ok {
-					source = remote + ":" + ref + "@" + next.String()
-				}
-			}
 			d, err := s.Deploy(cmd.Context(), sysroot.DeployOptions{Stateroot: root, Revision: next.String(), Refspec: refspec,
-				Merge: a.reportMerge, Lazy: merge.Lazy(), Source: source})
+				Merge: a.reportMerge, Lazy: merge.Lazy(), Source: mountSource(refspec, next)})
 			if err != nil {
 				return err
 			}

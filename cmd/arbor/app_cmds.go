@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/bits"
 	"os"
 	"path"
@@ -153,7 +152,7 @@ func (a *app) installOne(ctx context.Context, in *flatpak.Installation, remote, 
 			return nil, fmt.Errorf("%s: fetching its metadata file: %w", ref, err)
 		}
 	}
-	file, err := readTreeFile(in.Repo, c, "/metadata", 1<<20)
+	file, err := in.Repo.ReadFile(c, "/metadata", 1<<20)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
@@ -624,30 +623,6 @@ func (a *app) flatpakRemoteAddCmd() *cobra.Command {
 	return c
 }
 
-// readTreeFile reads a file of a commit's tree, of at most max bytes.
-func readTreeFile(r *store.Repo, c object.Checksum, path string, max int64) ([]byte, error) {
-	n, err := r.Lookup(c, path)
-	if err != nil {
-		return nil, err
-	}
-	if n.IsDir {
-		return nil, fmt.Errorf("%s is a directory", path)
-	}
-	ct, err := r.OpenContent(n.File)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	defer ct.Close()
-	b, err := io.ReadAll(io.LimitReader(ct, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
-	}
-	return b, nil
-}
-
 // repoFileSettings are the remote's config keys a .flatpakrepo sets.
 func repoFileSettings(f *flatpak.RepoFile) map[string]string {
 	set := map[string]string{}
@@ -703,10 +678,8 @@ func runtimeRemote(ctx context.Context, r *store.Repo, appRemote string, rt flat
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", runtimeRepo, err)
 	}
-	for _, n := range names {
-		if rm, err := fetch.LoadRemote(r, n); err == nil && strings.TrimSuffix(rm.URL, "/") == strings.TrimSuffix(f.URL, "/") {
-			return "", fmt.Errorf("remote %s (%s) has no runtime %s", n, f.URL, rt)
-		}
+	if n, ok := remoteWithURL(r, f.URL); ok {
+		return "", fmt.Errorf("remote %s (%s) has no runtime %s", n, f.URL, rt)
 	}
 	name := strings.TrimSuffix(path.Base(runtimeRepo), ".flatpakrepo")
 	if err := store.ValidateRemoteName(name); err != nil {
@@ -721,14 +694,21 @@ func runtimeRemote(ctx context.Context, r *store.Repo, appRemote string, rt flat
 	return name, nil
 }
 
+// remoteWithURL finds the remote that fetches from url.
+func remoteWithURL(r *store.Repo, url string) (string, bool) {
+	for _, name := range fetch.ListRemotes(r) {
+		if rm, err := fetch.LoadRemote(r, name); err == nil && strings.TrimSuffix(rm.URL, "/") == strings.TrimSuffix(url, "/") {
+			return name, true
+		}
+	}
+	return "", false
+}
+
 // remoteForRef finds or adds the remote a .flatpakref points at: one with
 // the same URL is reused, as flatpak reuses it.
 func remoteForRef(r *store.Repo, f *flatpak.RefFile) (string, error) {
-	for _, name := range fetch.ListRemotes(r) {
-		rm, err := fetch.LoadRemote(r, name)
-		if err == nil && strings.TrimSuffix(rm.URL, "/") == strings.TrimSuffix(f.URL, "/") {
-			return name, nil
-		}
+	if name, ok := remoteWithURL(r, f.URL); ok {
+		return name, nil
 	}
 	name := f.OriginRemoteName()
 	set := map[string]string{"xa.noenumerate": "true", "xa.main-ref": f.Ref().String()}
@@ -801,18 +781,9 @@ func (a *app) searchCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				n, err := r.Lookup(c, "/appstream.xml")
+				doc, err := r.ReadFile(c, "/appstream.xml", 256<<20)
 				if err != nil {
-					return err
-				}
-				ct, err := r.OpenContent(n.File)
-				if err != nil {
-					return err
-				}
-				doc, err := io.ReadAll(io.LimitReader(ct, 256<<20))
-				ct.Close()
-				if err != nil {
-					return err
+					return fmt.Errorf("remote %s: %w", remote, err)
 				}
 				comps, err := flatpak.ParseComponents(doc)
 				if err != nil {

@@ -26,27 +26,21 @@ const maxAppStream = 16 << 20
 func appStreamOf(r *store.Repo, c object.Checksum, id string) ([]byte, error) {
 	for _, p := range []string{"/files/share/app-info/xmls/" + id + ".xml.gz", "/files/share/metainfo/" + id + ".metainfo.xml",
 		"/files/share/metainfo/" + id + ".appdata.xml", "/files/share/appdata/" + id + ".appdata.xml"} {
-		n, err := r.Lookup(c, p)
-		if err != nil || n.IsDir {
+		if n, err := r.Lookup(c, p); err != nil || n.IsDir {
 			continue
 		}
-		ct, err := r.OpenContent(n.File)
+		b, err := r.ReadFile(c, p, maxAppStream)
 		if err != nil {
 			return nil, err
 		}
-		var rd io.Reader = io.LimitReader(ct, maxAppStream)
 		if strings.HasSuffix(p, ".gz") {
-			z, err := gzip.NewReader(rd)
+			z, err := gzip.NewReader(bytes.NewReader(b))
 			if err != nil {
-				ct.Close()
 				return nil, fmt.Errorf("%s: %w", p, err)
 			}
-			rd = io.LimitReader(z, maxAppStream)
-		}
-		b, err := io.ReadAll(rd)
-		ct.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
+			if b, err = io.ReadAll(io.LimitReader(z, maxAppStream)); err != nil {
+				return nil, fmt.Errorf("%s: %w", p, err)
+			}
 		}
 		return components(b)
 	}

@@ -36,7 +36,7 @@ func BuildInit(dir, id, sdk, runtimeID, branch string) error {
 	if branch == "" {
 		branch = DefaultBranch
 	}
-	if err := ValidateID(id); err != nil {
+	if err := sandbox.ValidateID(id); err != nil {
 		return err
 	}
 	arch := Arch()

@@ -12,6 +12,7 @@ import (
 
 	"arbor/sandbox"
 	"arbor/store"
+	"arbor/store/atomic"
 	"arbor/store/keyfile"
 	"arbor/store/object"
 )
@@ -63,22 +64,14 @@ func (in *Installation) Deploy(ref Ref, c object.Checksum, origin string, metada
 		return err
 	}
 	for name, data := range map[string][]byte{"metadata": metadata, "origin": []byte(origin + "\n")} {
-		if err := os.WriteFile(filepath.Join(cdir, name+".tmp"), data, 0o644); err != nil {
-			return err
-		}
-		if err := os.Rename(filepath.Join(cdir, name+".tmp"), filepath.Join(cdir, name)); err != nil {
+		if err := atomic.WriteFile(filepath.Join(cdir, name), data, 0o644, false); err != nil {
 			return err
 		}
 	}
 	if err := in.Repo.SetRef("deploy/"+ref.String(), c); err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, ".active.tmp")
-	os.Remove(tmp)
-	if err := os.Symlink(c.String(), tmp); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, "active"))
+	return atomic.Symlink(c.String(), filepath.Join(dir, "active"), false)
 }
 
 // Materialize checks a deployed commit's files out beside its metadata,
@@ -217,7 +210,7 @@ func (in *Installation) overridePath(id string) string {
 
 // Override reads an app's overrides (an empty context when none).
 func (in *Installation) Override(id string) (*sandbox.Context, error) {
-	if err := ValidateID(id); err != nil {
+	if err := sandbox.ValidateID(id); err != nil {
 		return nil, err
 	}
 	b, err := os.ReadFile(in.overridePath(id))
@@ -247,15 +240,12 @@ func (in *Installation) SetOverride(id string, more *sandbox.Context) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(p+".tmp", kf.Bytes(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(p+".tmp", p)
+	return atomic.WriteFile(p, kf.Bytes(), 0o644, false)
 }
 
 // ResetOverride drops an app's overrides.
 func (in *Installation) ResetOverride(id string) error {
-	if err := ValidateID(id); err != nil {
+	if err := sandbox.ValidateID(id); err != nil {
 		return err
 	}
 	err := os.Remove(in.overridePath(id))
@@ -317,10 +307,7 @@ func (in *Installation) Export(ctx context.Context, d *Deployed, arbor string) e
 				out = append(out, line)
 			}
 			out = append(out[:len(out)-1], "X-Arbor="+d.Ref.ID, "")
-			if err := os.WriteFile(p+".tmp", []byte(strings.Join(out, "\n")), 0o644); err != nil {
-				return err
-			}
-			if err := os.Rename(p+".tmp", p); err != nil {
+			if err := atomic.WriteFile(p, []byte(strings.Join(out, "\n")), 0o644, false); err != nil {
 				return err
 			}
 		}
@@ -330,16 +317,14 @@ func (in *Installation) Export(ctx context.Context, d *Deployed, arbor string) e
 	})
 }
 
+// shellQuote quotes a word for sh: paths may hold spaces or quotes.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
 func replaceSymlink(target, link string) error {
 	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
 		return err
 	}
-	tmp := link + ".tmp"
-	os.Remove(tmp)
-	if err := os.Symlink(target, tmp); err != nil {
-		return err
-	}
-	return os.Rename(tmp, link)
+	return atomic.Symlink(target, link, false)
 }
 
 // Launcher writes exports/bin/ID, which runs the app.
@@ -351,11 +336,8 @@ func (in *Installation) Launcher(d *Deployed, arbor string) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	script := fmt.Sprintf("#!/bin/sh\nexec %s --repo=%s run --branch=%s %s \"$@\"\n", arbor, in.Repo.Path(), d.Ref.Branch, d.Ref.ID)
-	if err := os.WriteFile(p+".tmp", []byte(script), 0o755); err != nil {
-		return err
-	}
-	return os.Rename(p+".tmp", p)
+	script := fmt.Sprintf("#!/bin/sh\nexec %s %s run --branch=%s %s \"$@\"\n", shellQuote(arbor), shellQuote("--repo="+in.Repo.Path()), d.Ref.Branch, d.Ref.ID)
+	return atomic.WriteFile(p, []byte(script), 0o755, false)
 }
 
 // Hold keeps commits from prune while the process pid runs them, with

@@ -45,7 +45,7 @@ func ParseMetadata(b []byte) (*Metadata, error) {
 		}
 	}
 	m.Name = kf.String(group, "name", "")
-	if err := ValidateID(m.Name); err != nil {
+	if err := sandbox.ValidateID(m.Name); err != nil {
 		return nil, fmt.Errorf("metadata: name: %w", err)
 	}
 	m.Runtime = kf.String(group, "runtime", "")

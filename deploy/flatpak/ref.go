@@ -6,6 +6,8 @@ package flatpak
 import (
 	"fmt"
 	"strings"
+
+	"arbor/sandbox"
 )
 
 // Kind is app or runtime.
@@ -58,35 +60,13 @@ func ParsePartial(kind Kind, s string) (Ref, error) {
 
 // Validate applies flatpak's rules to each part.
 func (r Ref) Validate() error {
-	if err := ValidateID(r.ID); err != nil {
+	if err := sandbox.ValidateID(r.ID); err != nil {
 		return err
 	}
 	if r.Arch == "" || strings.ContainsAny(r.Arch, "/\x00") || !isName(r.Arch, "-") {
 		return fmt.Errorf("arch %q: invalid", r.Arch)
 	}
 	return ValidateBranch(r.Branch)
-}
-
-// ValidateID checks an app or runtime id: 1-255 characters, at least
-// three elements of [A-Za-z_][A-Za-z0-9_]*, '-' allowed in the last one.
-func ValidateID(id string) error {
-	if id == "" || len(id) > 255 {
-		return fmt.Errorf("id %q: must be 1 to 255 characters", id)
-	}
-	els := strings.Split(id, ".")
-	if len(els) < 3 {
-		return fmt.Errorf("id %q: needs at least 2 dots", id)
-	}
-	for i, e := range els {
-		extra := ""
-		if i == len(els)-1 {
-			extra = "-"
-		}
-		if e == "" || e[0] >= '0' && e[0] <= '9' || e[0] == '-' || !isName(e, extra) {
-			return fmt.Errorf("id %q: element %q is not a name", id, e)
-		}
-	}
-	return nil
 }
 
 // ValidateBranch checks [A-Za-z0-9_-][A-Za-z0-9_.-]*.

@@ -9,13 +9,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"arbor/store"
+	"arbor/store/atomic"
 	"arbor/store/keyfile"
 	"arbor/store/object"
 )
@@ -48,47 +48,27 @@ type kernel struct {
 	vmlinuz, initramfs string // paths relative to the tree root; initramfs may be empty
 }
 
-// findKernel looks for the kernel in a commit, before anything is written.
-func findKernel(r *store.Repo, c object.Checksum) (kernel, map[string]object.Checksum, error) {
+// checkKernel refuses a commit without a kernel, before anything is
+// written.
+func checkKernel(r *store.Repo, c object.Checksum) error {
+	missing := fmt.Errorf("commit %s has no kernel: no usr/lib/modules/VERSION/vmlinuz", c)
 	mods, err := r.Lookup(c, "/usr/lib/modules")
 	if err != nil || !mods.IsDir {
-		return kernel{}, nil, fmt.Errorf("commit %s has no kernel: no usr/lib/modules/VERSION/vmlinuz", c)
+		return missing
 	}
 	kids, err := r.Children(mods)
 	if err != nil {
-		return kernel{}, nil, err
+		return err
 	}
-	sort.Slice(kids, func(i, j int) bool { return kids[i].Path < kids[j].Path })
 	for _, k := range kids {
-		if !k.IsDir {
-			continue
+		if _, err := r.Lookup(c, k.Path+"/vmlinuz"); k.IsDir && err == nil {
+			return nil
 		}
-		files, err := r.Children(k)
-		if err != nil {
-			return kernel{}, nil, err
-		}
-		sums := map[string]object.Checksum{}
-		for _, f := range files {
-			if !f.IsDir {
-				sums[filepath.Base(f.Path)] = f.File
-			}
-		}
-		if _, ok := sums["vmlinuz"]; !ok {
-			continue
-		}
-		ver := filepath.Base(k.Path)
-		kn := kernel{version: ver, vmlinuz: "usr/lib/modules/" + ver + "/vmlinuz"}
-		out := map[string]object.Checksum{"vmlinuz": sums["vmlinuz"]}
-		if c, ok := sums["initramfs.img"]; ok {
-			kn.initramfs = "usr/lib/modules/" + ver + "/initramfs.img"
-			out["initramfs.img"] = c
-		}
-		return kn, out, nil
 	}
-	return kernel{}, nil, fmt.Errorf("commit %s has no kernel: no usr/lib/modules/VERSION/vmlinuz", c)
+	return missing
 }
 
-// findKernelDir is findKernel on a deployment's files.
+// findKernelDir finds the kernel in a deployment's files.
 func findKernelDir(root string) (kernel, error) {
 	ents, err := os.ReadDir(filepath.Join(root, "usr/lib/modules"))
 	if err != nil {
@@ -110,21 +90,20 @@ func findKernelDir(root string) (kernel, error) {
 
 // bootCsum is sha256 over the kernel then the initramfs, as ostree names
 // the boot directory.
-func bootCsum(r *store.Repo, sums map[string]object.Checksum) (string, error) {
+func bootCsum(root string, k kernel) (string, error) {
 	h := sha256.New()
-	for _, name := range []string{"vmlinuz", "initramfs.img"} {
-		c, ok := sums[name]
-		if !ok {
+	for _, p := range []string{k.vmlinuz, k.initramfs} {
+		if p == "" {
 			continue
 		}
-		ct, err := r.OpenContent(c)
+		f, err := os.Open(filepath.Join(root, p))
 		if err != nil {
-			return "", fmt.Errorf("%s: %w", name, err)
+			return "", err
 		}
-		_, err = io.Copy(h, ct)
-		ct.Close()
+		_, err = io.Copy(h, f)
+		f.Close()
 		if err != nil {
-			return "", fmt.Errorf("%s: %w", name, err)
+			return "", fmt.Errorf("%s: %w", p, err)
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
@@ -159,14 +138,9 @@ func (s *Sysroot) Deploy(ctx context.Context, o DeployOptions) (*Deployment, err
 	if err != nil {
 		return nil, fmt.Errorf("deploy %s: %w", o.Revision, err)
 	}
-	var csum string
 	if !o.Lazy {
-		_, sums, err := findKernel(s.Repo, c)
-		if err != nil {
+		if err := checkKernel(s.Repo, c); err != nil {
 			return nil, err
-		}
-		if csum, err = bootCsum(s.Repo, sums); err != nil {
-			return nil, fmt.Errorf("commit %s: %w", c, err)
 		}
 	} else if s.Mounter == nil {
 		return nil, errors.New("lazy deployments need the arbor daemon")
@@ -180,7 +154,7 @@ func (s *Sysroot) Deploy(ctx context.Context, o DeployOptions) (*Deployment, err
 		return nil, err
 	}
 	merge := MergeDeployment(ds, o.Stateroot)
-	d := &Deployment{Stateroot: o.Stateroot, Commit: c, BootCsum: csum, Kargs: o.Kargs}
+	d := &Deployment{Stateroot: o.Stateroot, Commit: c, Kargs: o.Kargs}
 	if d.Kargs == nil && merge != nil {
 		d.Kargs = merge.Kargs
 	}
@@ -216,7 +190,7 @@ func (s *Sysroot) Deploy(ctx context.Context, o DeployOptions) (*Deployment, err
 	if err := setImmutable(dir, true); err != nil {
 		return nil, err
 	}
-	if err := writeFileSync(s.originPath(d), d.Origin.Bytes(), 0o644); err != nil {
+	if err := atomic.WriteFile(s.originPath(d), d.Origin.Bytes(), 0o644, true); err != nil {
 		return nil, err
 	}
 	if err := s.installKernel(d); err != nil {
@@ -243,7 +217,14 @@ func (s *Sysroot) checkout(ctx context.Context, d *Deployment, merge *Deployment
 		removeTree(staging)
 		return fmt.Errorf("checking out %s: %w", d.Commit, err)
 	}
-	if err := s.makeEtc(staging, merge, report); err != nil {
+	k, err := findKernelDir(staging)
+	if err == nil {
+		d.BootCsum, err = bootCsum(staging, k)
+	}
+	if err == nil {
+		err = s.makeEtc(staging, merge, report)
+	}
+	if err != nil {
 		removeTree(staging)
 		return err
 	}
@@ -279,23 +260,9 @@ func (s *Sysroot) mountLazy(ctx context.Context, d *Deployment, source string, m
 	if err != nil {
 		return fail(fmt.Errorf("commit %s has %w", d.Commit, err))
 	}
-	sums := []string{filepath.Join(dir, k.vmlinuz)}
-	if k.initramfs != "" {
-		sums = append(sums, filepath.Join(dir, k.initramfs))
+	if d.BootCsum, err = bootCsum(dir, k); err != nil {
+		return fail(err)
 	}
-	h := sha256.New()
-	for _, p := range sums {
-		f, err := os.Open(p)
-		if err != nil {
-			return fail(err)
-		}
-		_, err = io.Copy(h, f)
-		f.Close()
-		if err != nil {
-			return fail(fmt.Errorf("%s: %w", p, err))
-		}
-	}
-	d.BootCsum = hex.EncodeToString(h.Sum(nil))
 	if err := s.makeEtc(dir, merge, report); err != nil {
 		return fail(err)
 	}
@@ -375,14 +342,14 @@ func (s *Sysroot) installKernel(d *Deployment) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFileSync(filepath.Join(tmp, name), b, 0o644); err != nil {
+		if err := atomic.WriteFile(filepath.Join(tmp, name), b, 0o644, true); err != nil {
 			return err
 		}
 	}
 	if err := os.Rename(tmp, dest); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(dest))
+	return atomic.SyncDir(filepath.Dir(dest))
 }
 
 // at finds a deployment by index.
@@ -453,7 +420,7 @@ func (s *Sysroot) editOrigin(index int, edit func(*keyfile.File)) (*Deployment, 
 		d.Origin = keyfile.New()
 	}
 	edit(d.Origin)
-	return d, writeFileSync(s.originPath(d), d.Origin.Bytes(), 0o644)
+	return d, atomic.WriteFile(s.originPath(d), d.Origin.Bytes(), 0o644, true)
 }
 
 // MergeDeployment is the deployment whose /etc a new one of the stateroot

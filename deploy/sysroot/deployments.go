@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"arbor/store"
+	"arbor/store/atomic"
 	"arbor/store/keyfile"
 	"arbor/store/object"
 )
@@ -232,10 +233,10 @@ func (s *Sysroot) write(ctx context.Context, ds []*Deployment) error {
 			return err
 		}
 	}
-	if err := syncDir(filepath.Join(s.Path, "ostree")); err != nil {
+	if err := atomic.SyncDir(filepath.Join(s.Path, "ostree")); err != nil {
 		return err
 	}
-	if err := swapSymlink(filepath.Base(farm), filepath.Join(s.Path, "ostree", fmt.Sprintf("boot.%d", nb))); err != nil {
+	if err := atomic.Symlink(filepath.Base(farm), filepath.Join(s.Path, "ostree", fmt.Sprintf("boot.%d", nb)), true); err != nil {
 		return fmt.Errorf("boot links: %w", err)
 	}
 
@@ -254,12 +255,12 @@ func (s *Sysroot) write(ctx context.Context, ds []*Deployment) error {
 			return err
 		}
 		name := fmt.Sprintf("ostree-%d-%s.conf", len(ds)-d.Index, d.Stateroot)
-		if err := writeFileSync(filepath.Join(entries, name), []byte(text), 0o644); err != nil {
+		if err := atomic.WriteFile(filepath.Join(entries, name), []byte(text), 0o644, true); err != nil {
 			return fmt.Errorf("boot entry %s: %w", name, err)
 		}
 	}
 	for _, d := range []string{entries, loader, boot} {
-		if err := syncDir(d); err != nil {
+		if err := atomic.SyncDir(d); err != nil {
 			return err
 		}
 	}
@@ -267,7 +268,7 @@ func (s *Sysroot) write(ctx context.Context, ds []*Deployment) error {
 		os.Symlink(".", filepath.Join(boot, "boot"))
 	}
 	// The switch.
-	if err := swapSymlink(filepath.Base(loader), filepath.Join(boot, "loader")); err != nil {
+	if err := atomic.Symlink(filepath.Base(loader), filepath.Join(boot, "loader"), true); err != nil {
 		return fmt.Errorf("switching the boot configuration: %w", err)
 	}
 	if err := s.removeUnused(); err != nil {

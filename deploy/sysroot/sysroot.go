@@ -119,7 +119,7 @@ func (s *Sysroot) OSInit(name string) error {
 	return nil
 }
 
-// Staterooots lists the sysroot's stateroots.
+// Stateroots lists the sysroot's stateroots.
 func (s *Sysroot) Stateroots() ([]string, error) {
 	ents, err := os.ReadDir(filepath.Join(s.Path, "ostree", "deploy"))
 	if err != nil {
@@ -155,33 +155,6 @@ func linkVersion(link, prefix string) int {
 	return 0
 }
 
-// swapSymlink points link at target atomically: a new link renamed over
-// the old one, then the directory flushed.
-func swapSymlink(target, link string) error {
-	tmp := link + ".tmp"
-	os.Remove(tmp)
-	if err := os.Symlink(target, tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, link); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(link))
-}
-
-func syncDir(dir string) error {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return &fs.PathError{Op: "open", Path: dir, Err: err}
-	}
-	defer unix.Close(fd)
-	if err := unix.Fsync(fd); err != nil {
-		return &fs.PathError{Op: "fsync", Path: dir, Err: err}
-	}
-	return nil
-}
-
 // syncFS flushes the whole filesystem holding path (one call for a
 // checkout's many files, as ostree does).
 func syncFS(path string) error {
@@ -194,30 +167,6 @@ func syncFS(path string) error {
 		return &fs.PathError{Op: "syncfs", Path: path, Err: err}
 	}
 	return nil
-}
-
-// writeFileSync writes a small file whole: temporary file, flush, rename.
-func writeFileSync(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
 }
 
 // setImmutable sets or clears the immutable flag of a deployment's root,

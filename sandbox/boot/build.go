@@ -95,7 +95,7 @@ func build(spec *Spec) error {
 	if err := unix.Mount("tmpfs", in("tmp"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
 		return fmt.Errorf("/tmp: %w", err)
 	}
-	run := in(fmt.Sprintf("run/user/%d", spec.UID))
+	run := in(RuntimeDir(spec.UID))
 	if err := os.MkdirAll(run, 0o700); err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@
 // the small arbor-sandbox-init starts fast.
 package boot
 
+import "strconv"
+
 // Spec is one sandboxed command.
 type Spec struct {
 	Runtime string // host directory mounted read-only at /usr
@@ -49,3 +51,6 @@ type Features struct {
 	Bluetooth bool // AF_BLUETOOTH sockets
 	Canbus    bool // AF_CAN sockets
 }
+
+// RuntimeDir is the user's XDG_RUNTIME_DIR inside the sandbox.
+func RuntimeDir(uid int) string { return "/run/user/" + strconv.Itoa(uid) }

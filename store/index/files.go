@@ -20,20 +20,12 @@ func (ix *Index) filesOnly() bool { return ix.db == nil }
 // objectFile finds a present object's file: content objects are .file or
 // .filez depending on the repository's mode.
 func (ix *Index) objectFile(r Ref) (os.FileInfo, error) {
-	names := []string{object.Name(r.Checksum, r.Type)}
-	if r.Type == object.TypeFile {
-		names = append(names, names[0]+"z")
+	repo := filepath.Dir(ix.objects)
+	fi, err := os.Lstat(filepath.Join(repo, object.Path(r.Checksum, r.Type, false)))
+	if errors.Is(err, fs.ErrNotExist) && r.Type == object.TypeFile {
+		fi, err = os.Lstat(filepath.Join(repo, object.Path(r.Checksum, r.Type, true)))
 	}
-	hex := r.Checksum.String()
-	var err error
-	for _, n := range names {
-		var fi os.FileInfo
-		fi, err = os.Lstat(filepath.Join(ix.objects, hex[:2], n[2:]))
-		if err == nil {
-			return fi, nil
-		}
-	}
-	return nil, err
+	return fi, err
 }
 
 func (ix *Index) filesHas(r Ref) (bool, error) {

@@ -71,7 +71,7 @@ func Open(ctx context.Context, dir, objectsDir string, wait time.Duration, light
 	if errors.Is(err, errLocked) {
 		return &Index{objects: objectsDir}, nil
 	}
-	if err != nil && !errors.Is(err, errLocked) && ctx.Err() == nil {
+	if err != nil && ctx.Err() == nil {
 		// The index holds nothing that the files do not: start over.
 		if rmErr := os.RemoveAll(dir); rmErr != nil {
 			return nil, fmt.Errorf("index %s: %w (and removing it: %v)", dir, err, rmErr)

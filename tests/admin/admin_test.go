@@ -16,35 +16,16 @@ import (
 	"arbor/tests/testutil"
 )
 
-func write(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func read(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // osTree makes a test OS release: a kernel and initramfs, /usr/etc
 // defaults, the host's sh and true, and an os-release.
 func osTree(t *testing.T, dir, version string, etc map[string]string) string {
 	t.Helper()
 	root := filepath.Join(dir, "tree-"+version)
-	write(t, filepath.Join(root, "usr/lib/modules/6.1.0-test/vmlinuz"), "KERNEL-IMAGE-v1\n")
-	write(t, filepath.Join(root, "usr/lib/modules/6.1.0-test/initramfs.img"), "INITRAMFS-v1\n")
-	write(t, filepath.Join(root, "usr/lib/os-release"), "ID=testos\nPRETTY_NAME=\"Test OS\"\n")
+	testutil.WriteFile(t, filepath.Join(root, "usr/lib/modules/6.1.0-test/vmlinuz"), "KERNEL-IMAGE-v1\n", 0o644)
+	testutil.WriteFile(t, filepath.Join(root, "usr/lib/modules/6.1.0-test/initramfs.img"), "INITRAMFS-v1\n", 0o644)
+	testutil.WriteFile(t, filepath.Join(root, "usr/lib/os-release"), "ID=testos\nPRETTY_NAME=\"Test OS\"\n", 0o644)
 	for name, content := range etc {
-		write(t, filepath.Join(root, "usr/etc", name), content)
+		testutil.WriteFile(t, filepath.Join(root, "usr/etc", name), content, 0o644)
 	}
 	testutil.HostRuntime(t, filepath.Join(root, "usr"), "sh", "true")
 	return root
@@ -98,7 +79,7 @@ func newSysroot(t *testing.T, byOstree bool) *sysrootFixture {
 	f.sr = filepath.Join(f.dir, "sysroot")
 	mutable(t, f.sr)
 	if byOstree {
-		must(t, os.MkdirAll(f.sr, 0o755))
+		testutil.Must(t, os.MkdirAll(f.sr, 0o755))
 		testutil.Run(t, "ostree", "admin", "init-fs", "--modern", f.sr)
 		testutil.Run(t, "ostree", "admin", "os-init", "--sysroot="+f.sr, "testos")
 	} else {
@@ -108,13 +89,6 @@ func newSysroot(t *testing.T, byOstree bool) *sysrootFixture {
 	// The peer must not look for a real bootloader on this machine.
 	testutil.Run(t, "ostree", "--repo="+f.repo(), "config", "set", "sysroot.bootloader", "none")
 	return f
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // The whole life of a deployment: deploy, local /etc edits, upgrade with
@@ -131,16 +105,16 @@ func TestAdminLifecycle(t *testing.T) {
 		t.Fatalf("after the first deploy:\n%s", st)
 	}
 	entries, _ := filepath.Glob(filepath.Join(f.sr, "boot/loader/entries/*.conf"))
-	if len(entries) != 1 || !strings.Contains(read(t, entries[0]), "options root=LABEL=root quiet ostree=/ostree/boot.1/testos/") {
+	if len(entries) != 1 || !strings.Contains(testutil.ReadFile(t, entries[0]), "options root=LABEL=root quiet ostree=/ostree/boot.1/testos/") {
 		t.Fatalf("boot entries %v", entries)
 	}
 
 	d1 := filepath.Join(f.sr, "ostree/deploy/testos/deploy", deployments(st)[0])
-	write(t, filepath.Join(d1, "etc/a.conf"), "LOCAL a\n")
-	must(t, os.Remove(filepath.Join(d1, "etc/c.conf")))
-	write(t, filepath.Join(d1, "etc/local.conf"), "added\n")
-	write(t, filepath.Join(d1, "etc/sub/s.conf"), "LOCAL s\n")
-	must(t, os.Chmod(filepath.Join(d1, "etc/b.conf"), 0o600))
+	testutil.WriteFile(t, filepath.Join(d1, "etc/a.conf"), "LOCAL a\n", 0o644)
+	testutil.Must(t, os.Remove(filepath.Join(d1, "etc/c.conf")))
+	testutil.WriteFile(t, filepath.Join(d1, "etc/local.conf"), "added\n", 0o644)
+	testutil.WriteFile(t, filepath.Join(d1, "etc/sub/s.conf"), "LOCAL s\n", 0o644)
+	testutil.Must(t, os.Chmod(filepath.Join(d1, "etc/b.conf"), 0o600))
 	for _, sr := range []string{"arbor", "ostree"} {
 		bin := arbor
 		if sr == "ostree" {
@@ -168,7 +142,7 @@ func TestAdminLifecycle(t *testing.T) {
 	}
 	d2 := filepath.Join(f.sr, "ostree/deploy/testos/deploy", ds[0])
 	for name, want := range map[string]string{"a.conf": "LOCAL a\n", "d.conf": "d2\n", "local.conf": "added\n", "sub/s.conf": "LOCAL s\n", "b.conf": "b1\n"} {
-		if got := read(t, filepath.Join(d2, "etc", name)); got != want {
+		if got := testutil.ReadFile(t, filepath.Join(d2, "etc", name)); got != want {
 			t.Errorf("merged /etc/%s = %q, want %q", name, got, want)
 		}
 	}
@@ -179,8 +153,8 @@ func TestAdminLifecycle(t *testing.T) {
 		t.Error("a file deleted locally came back")
 	}
 	for _, e := range mustGlob(t, filepath.Join(f.sr, "boot/loader/entries/*.conf")) {
-		if !strings.Contains(read(t, e), "options root=LABEL=root quiet ostree=") {
-			t.Errorf("kernel arguments not carried over in %s:\n%s", e, read(t, e))
+		if !strings.Contains(testutil.ReadFile(t, e), "options root=LABEL=root quiet ostree=") {
+			t.Errorf("kernel arguments not carried over in %s:\n%s", e, testutil.ReadFile(t, e))
 		}
 	}
 	// Entered, the deployment is the root: its /etc, the shared /var, a
@@ -191,7 +165,7 @@ func TestAdminLifecycle(t *testing.T) {
 	if pid, err := strconv.Atoi(lines[len(lines)-1]); len(lines) != 2 || lines[0] != "LOCAL a" || err != nil || pid > 64 {
 		t.Errorf("inside the deployment (want the local /etc, a read-only /usr and a small PID of a new namespace): %q", out)
 	}
-	if got := read(t, filepath.Join(f.sr, "ostree/deploy/testos/var/tmp/mark")); got != "marked\n" {
+	if got := testutil.ReadFile(t, filepath.Join(f.sr, "ostree/deploy/testos/var/tmp/mark")); got != "marked\n" {
 		t.Errorf("/var written inside: %q", got)
 	}
 	if _, errOut, err := testutil.RunErr(arbor, "admin", "enter", "--sysroot="+f.sr, "1", "--", "sh", "-c", "exit 3"); err == nil {
@@ -237,7 +211,7 @@ func TestAdminLifecycle(t *testing.T) {
 	// A materialized deployment shares its files with the repository.
 	var dep syscall.Stat_t
 	d3 := filepath.Join(f.sr, "ostree/deploy/testos/deploy", deployments(f.status())[0])
-	must(t, syscall.Stat(filepath.Join(d3, "usr/bin/sh"), &dep))
+	testutil.Must(t, syscall.Stat(filepath.Join(d3, "usr/bin/sh"), &dep))
 	if dep.Nlink < 2 {
 		t.Errorf("usr/bin/sh of the deployment has %d links: not a hardlink checkout", dep.Nlink)
 	}
@@ -245,7 +219,7 @@ func TestAdminLifecycle(t *testing.T) {
 	if st := f.status(); !strings.Contains(st, "origin refspec: updates:testos/stable") {
 		t.Errorf("after set-origin:\n%s", st)
 	}
-	if cfg := read(t, filepath.Join(f.repo(), "config")); !strings.Contains(cfg, `[remote "updates"]`) {
+	if cfg := testutil.ReadFile(t, filepath.Join(f.repo(), "config")); !strings.Contains(cfg, `[remote "updates"]`) {
 		t.Errorf("set-origin added no remote:\n%s", cfg)
 	}
 }
@@ -260,7 +234,7 @@ func TestAdminDiskFull(t *testing.T) {
 	before := f.status()
 	// The sysroot moves to a small filesystem, then that is filled up.
 	small := filepath.Join(f.dir, "small")
-	must(t, os.MkdirAll(small, 0o755))
+	testutil.Must(t, os.MkdirAll(small, 0o755))
 	testutil.Run(t, "mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", small)
 	t.Cleanup(func() { exec.Command("umount", "-l", small).Run() })
 	testutil.Run(t, "cp", "-a", f.sr+"/.", small)
@@ -277,7 +251,7 @@ func TestAdminDiskFull(t *testing.T) {
 	if after := f.status(); after != before {
 		t.Errorf("a failed deploy changed the status:\n%s", testutil.Diff(before, after))
 	}
-	must(t, os.Remove(filler))
+	testutil.Must(t, os.Remove(filler))
 	testutil.Run(t, f.arbor, "admin", "deploy", "--sysroot="+f.sr, "testos/stable")
 	if ds := deployments(f.status()); len(ds) != 2 {
 		t.Errorf("after room was made: %v", ds)
@@ -294,7 +268,7 @@ func sortLines(s string) string {
 func mustGlob(t *testing.T, pattern string) []string {
 	t.Helper()
 	m, err := filepath.Glob(pattern)
-	must(t, err)
+	testutil.Must(t, err)
 	return m
 }
 
@@ -313,7 +287,7 @@ func TestAdminInterop(t *testing.T) {
 			c1 := f.commit(tools[first], "1.0", map[string]string{"a.conf": "a1\n"})
 			testutil.Run(t, tools[first], "admin", "deploy", "--sysroot="+f.sr, "--os=testos", "--karg=root=LABEL=root", "testos/stable")
 			d1 := filepath.Join(f.sr, "ostree/deploy/testos/deploy", deployments(f.status())[0])
-			write(t, filepath.Join(d1, "etc/a.conf"), "LOCAL\n")
+			testutil.WriteFile(t, filepath.Join(d1, "etc/a.conf"), "LOCAL\n", 0o644)
 
 			c2 := f.commit(tools[other], "2.0", map[string]string{"a.conf": "a2\n", "b.conf": "b2\n"})
 			testutil.Run(t, tools[other], "admin", "upgrade", "--sysroot="+f.sr, "--os=testos")
@@ -321,7 +295,7 @@ func TestAdminInterop(t *testing.T) {
 			if len(ds) != 2 || !strings.HasPrefix(ds[0], c2+".") || !strings.HasPrefix(ds[1], c1+".") {
 				t.Fatalf("%s's upgrade of %s's sysroot: %v", other, first, ds)
 			}
-			if got := read(t, filepath.Join(f.sr, "ostree/deploy/testos/deploy", ds[0], "etc/a.conf")); got != "LOCAL\n" {
+			if got := testutil.ReadFile(t, filepath.Join(f.sr, "ostree/deploy/testos/deploy", ds[0], "etc/a.conf")); got != "LOCAL\n" {
 				t.Errorf("%s's merge of %s's deployment: a.conf = %q", other, first, got)
 			}
 
@@ -331,7 +305,7 @@ func TestAdminInterop(t *testing.T) {
 			if len(ds) != 2 || !strings.HasPrefix(ds[0], c3+".") || !strings.HasPrefix(ds[1], c2+".") {
 				t.Fatalf("%s's deploy over %s's: %v", first, other, ds)
 			}
-			if got := read(t, filepath.Join(f.sr, "ostree/deploy/testos/deploy", ds[0], "etc/a.conf")); got != "LOCAL\n" {
+			if got := testutil.ReadFile(t, filepath.Join(f.sr, "ostree/deploy/testos/deploy", ds[0], "etc/a.conf")); got != "LOCAL\n" {
 				t.Errorf("%s's merge of %s's deployment: a.conf = %q", first, other, got)
 			}
 			testutil.Run(t, f.arbor, "admin", "rollback", "--sysroot="+f.sr)
@@ -352,7 +326,7 @@ func TestAdminRefusals(t *testing.T) {
 	testutil.Run(t, f.arbor, "admin", "deploy", "--sysroot="+f.sr, "testos/stable")
 	before := f.status()
 	nokernel := filepath.Join(f.dir, "nokernel")
-	write(t, filepath.Join(nokernel, "usr/lib/os-release"), "ID=testos\n")
+	testutil.WriteFile(t, filepath.Join(nokernel, "usr/lib/os-release"), "ID=testos\n", 0o644)
 	testutil.Run(t, f.arbor, "--repo="+f.repo(), "commit", "-b", "testos/broken", "--tree=dir="+nokernel)
 	for _, c := range []struct {
 		args []string
@@ -392,7 +366,7 @@ func TestAdminDeployKilled(t *testing.T) {
 	t.Logf("one deploy takes %v", took)
 	for i := 1; i <= 20; i++ {
 		cmd := deploy()
-		must(t, cmd.Start())
+		testutil.Must(t, cmd.Start())
 		time.Sleep(took * time.Duration(i) / 21)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()

@@ -29,7 +29,7 @@ func TestAdminLazy(t *testing.T) {
 	}
 	release := func(version string, etc map[string]string) {
 		tree := osTree(t, f.dir, version, etc)
-		must(t, os.WriteFile(filepath.Join(tree, "usr/big"), big, 0o644))
+		testutil.Must(t, os.WriteFile(filepath.Join(tree, "usr/big"), big, 0o644))
 		// python3 with the host's standard library, to run from the
 		// deployment without fetching the rest of it.
 		testutil.HostRuntime(t, filepath.Join(tree, "usr"), "/usr/bin/python3")
@@ -39,10 +39,10 @@ func TestAdminLazy(t *testing.T) {
 	}
 	release("1.0", map[string]string{"a.conf": "a1\n", "b.conf": "b1\n"})
 	srv, err := nginx.Start(filepath.Join(f.dir, "nginx"), pub)
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(srv.Stop)
 	repo := f.repo()
-	t.Cleanup(func() { stopDaemon(repo) })
+	t.Cleanup(func() { mountd.Stop(repo, 10*time.Second) })
 	testutil.Run(t, f.arbor, "--repo="+repo, "remote", "add", "--no-gpg-verify", "origin", srv.URL)
 
 	out := testutil.Run(t, f.arbor, "admin", "deploy", "--sysroot="+f.sr, "--os=testos", "--lazy", "--karg=root=LABEL=root", "origin:testos/stable")
@@ -70,7 +70,7 @@ func TestAdminLazy(t *testing.T) {
 	// Only what ran was fetched: never the big file, nor most of the
 	// standard library.
 	sent, err := srv.BytesSent()
-	must(t, err)
+	testutil.Must(t, err)
 	var published int64
 	filepath.WalkDir(filepath.Join(pub, "objects"), func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -85,7 +85,7 @@ func TestAdminLazy(t *testing.T) {
 	}
 	bigSum := strings.Fields(testutil.Run(t, f.arbor, "--repo="+pub, "ls", "-C", "testos/stable", "/usr/big"))[4]
 	reqs, err := srv.Requests()
-	must(t, err)
+	testutil.Must(t, err)
 	files := 0
 	for _, r := range reqs {
 		if strings.Contains(r.Path, bigSum[2:]) {
@@ -108,12 +108,12 @@ func TestAdminLazy(t *testing.T) {
 	if pid == 0 {
 		t.Fatal("no daemon serves the sysroot's repository")
 	}
-	must(t, syscall.Kill(pid, syscall.SIGKILL))
+	testutil.Must(t, syscall.Kill(pid, syscall.SIGKILL))
 	for i := 0; i < 200 && syscall.Kill(pid, 0) == nil; i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
 	daemon := exec.Command(filepath.Join(filepath.Dir(f.arbor), "arbord"), "--repo="+repo)
-	must(t, daemon.Start())
+	testutil.Must(t, daemon.Start())
 	t.Cleanup(func() { daemon.Process.Signal(syscall.SIGTERM); daemon.Wait() })
 	for i := 0; !mountd.IsArborMount(filepath.Join(d1, "usr")) || mountd.DaemonPID(repo) == 0; i++ {
 		if i > 500 {
@@ -125,7 +125,7 @@ func TestAdminLazy(t *testing.T) {
 		t.Errorf("after the daemon's restart: %q", got)
 	}
 
-	write(t, filepath.Join(d1, "etc/a.conf"), "LOCAL\n")
+	testutil.WriteFile(t, filepath.Join(d1, "etc/a.conf"), "LOCAL\n", 0o644)
 	release("2.0", map[string]string{"a.conf": "a2\n", "b.conf": "b2\n"})
 	out = testutil.Run(t, f.arbor, "admin", "upgrade", "--sysroot="+f.sr)
 	if !strings.Contains(out, "Copying /etc changes: 1 modified, 0 removed, 0 added") {
@@ -148,16 +148,5 @@ func TestAdminLazy(t *testing.T) {
 	kept, _ := os.ReadFile(filepath.Join(repo, "extensions/arbor/persistent.json"))
 	if strings.Contains(string(kept), ds[1]) || !strings.Contains(string(kept), ds[0]) {
 		t.Errorf("the daemon's persistent mounts:\n%s", kept)
-	}
-}
-
-func stopDaemon(repo string) {
-	pid := mountd.DaemonPID(repo)
-	if pid == 0 {
-		return
-	}
-	syscall.Kill(pid, syscall.SIGTERM)
-	for i := 0; i < 200 && syscall.Kill(pid, 0) == nil; i++ {
-		time.Sleep(25 * time.Millisecond)
 	}
 }

@@ -19,16 +19,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func write(t *testing.T, path, content string, mode os.FileMode) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), mode); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // Build, finish and export an app; the commit is flatpak's shape, ostree
 // accepts the repository, and the exported app runs in the sandbox with
 // the permissions its metadata grants.
@@ -42,11 +32,11 @@ func TestBuildFinishExportRun(t *testing.T) {
 	if _, _, err := testutil.RunErr(arbor, "build-init", build, "org.example.Hello", "org.example.Sdk", "org.example.Platform"); err == nil {
 		t.Fatal("build-init of an existing build directory succeeded")
 	}
-	write(t, filepath.Join(build, "files/bin/hello"), "#!/bin/sh\necho \"hello, $GREETING\"\n", 0o755)
-	write(t, filepath.Join(build, "files/share/applications/org.example.Hello.desktop"), "[Desktop Entry]\nName=Hello\nExec=hello\nType=Application\n", 0o644)
-	write(t, filepath.Join(build, "files/share/applications/other.desktop"), "[Desktop Entry]\nName=Other\n", 0o644)
-	write(t, filepath.Join(build, "var/tmp/scratch"), "build leftovers\n", 0o644)
-	write(t, filepath.Join(build, "files/share/metainfo/org.example.Hello.metainfo.xml"), `<?xml version="1.0" encoding="UTF-8"?>
+	testutil.WriteFile(t, filepath.Join(build, "files/bin/hello"), "#!/bin/sh\necho \"hello, $GREETING\"\n", 0o755)
+	testutil.WriteFile(t, filepath.Join(build, "files/share/applications/org.example.Hello.desktop"), "[Desktop Entry]\nName=Hello\nExec=hello\nType=Application\n", 0o644)
+	testutil.WriteFile(t, filepath.Join(build, "files/share/applications/other.desktop"), "[Desktop Entry]\nName=Other\n", 0o644)
+	testutil.WriteFile(t, filepath.Join(build, "var/tmp/scratch"), "build leftovers\n", 0o644)
+	testutil.WriteFile(t, filepath.Join(build, "files/share/metainfo/org.example.Hello.metainfo.xml"), `<?xml version="1.0" encoding="UTF-8"?>
 <component type="desktop-application">
   <id>org.example.Hello</id>
   <name>Hello</name>

@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"arbor/mountd"
 	"arbor/tests/nginx"
 	"arbor/tests/testutil"
 )
@@ -22,7 +24,7 @@ func newFlatpak(t *testing.T, dir string) *flatpakTool {
 	home := filepath.Join(dir, "fp-home")
 	run := filepath.Join(dir, "fp-run")
 	for _, d := range []string{home, run} {
-		must(t, os.MkdirAll(d, 0o700))
+		testutil.Must(t, os.MkdirAll(d, 0o700))
 	}
 	return &flatpakTool{env: append(os.Environ(), "FLATPAK_USER_DIR="+filepath.Join(dir, "fp-user"), "HOME="+home,
 		"XDG_RUNTIME_DIR="+run, "XDG_DATA_HOME="+filepath.Join(home, "data"), "XDG_CONFIG_HOME="+filepath.Join(home, "config"))}
@@ -55,12 +57,12 @@ func TestFlatpakMadeAppsInstallAndRun(t *testing.T) {
 	sign := []string{"--gpg-sign=" + key.ID, "--gpg-homedir=" + key.Home}
 	pub := filepath.Join(dir, "pub")
 	rtRepo, appRepo := filepath.Join(pub, "runtimes"), filepath.Join(pub, "apps")
-	must(t, os.MkdirAll(pub, 0o755))
+	testutil.Must(t, os.MkdirAll(pub, 0o755))
 
 	rt := filepath.Join(dir, "rt")
-	write(t, filepath.Join(rt, "metadata"), "[Runtime]\nname=org.test.Platform\nruntime=org.test.Platform/x86_64/1.0\nsdk=org.test.Platform/x86_64/1.0\n", 0o644)
+	testutil.WriteFile(t, filepath.Join(rt, "metadata"), "[Runtime]\nname=org.test.Platform\nruntime=org.test.Platform/x86_64/1.0\nsdk=org.test.Platform/x86_64/1.0\n", 0o644)
 	testutil.HostRuntime(t, filepath.Join(rt, "usr"), "sh", "mkdir", "chmod")
-	must(t, os.MkdirAll(filepath.Join(rt, "files"), 0o755))
+	testutil.Must(t, os.MkdirAll(filepath.Join(rt, "files"), 0o755))
 	fp.run(t, append([]string{"build-export", "--runtime"}, append(sign, rtRepo, rt, "1.0")...)...)
 	fp.run(t, append([]string{"build-update-repo"}, append(sign, rtRepo)...)...)
 	// flatpak builds against an installed SDK: this runtime names itself.
@@ -75,16 +77,16 @@ func TestFlatpakMadeAppsInstallAndRun(t *testing.T) {
 	fp.run(t, append([]string{"build-update-repo", "--title=Test Apps"}, append(sign, appRepo)...)...)
 
 	srv, err := nginx.Start(filepath.Join(dir, "nginx"), pub)
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(srv.Stop)
-	keyB64 := base64.StdEncoding.EncodeToString(mustRead(t, key.Public))
-	write(t, filepath.Join(pub, "runtimes.flatpakrepo"), "[Flatpak Repo]\nTitle=Test Runtimes\nUrl="+srv.URL+"runtimes/\nHomepage=https://example.org/\nGPGKey="+keyB64+"\n", 0o644)
-	write(t, filepath.Join(pub, "hello.flatpakref"), "[Flatpak Ref]\nTitle=Hello\nName=org.test.Hello\nBranch=1.0\nUrl="+srv.URL+"apps/\nIsRuntime=false\nGPGKey="+keyB64+
+	keyB64 := base64.StdEncoding.EncodeToString([]byte(testutil.ReadFile(t, key.Public)))
+	testutil.WriteFile(t, filepath.Join(pub, "runtimes.flatpakrepo"), "[Flatpak Repo]\nTitle=Test Runtimes\nUrl="+srv.URL+"runtimes/\nHomepage=https://example.org/\nGPGKey="+keyB64+"\n", 0o644)
+	testutil.WriteFile(t, filepath.Join(pub, "hello.flatpakref"), "[Flatpak Ref]\nTitle=Hello\nName=org.test.Hello\nBranch=1.0\nUrl="+srv.URL+"apps/\nIsRuntime=false\nGPGKey="+keyB64+
 		"\nRuntimeRepo="+srv.URL+"runtimes.flatpakrepo\n", 0o644)
 
 	inst := filepath.Join(dir, "inst", "repo")
 	testutil.Run(t, arbor, "--repo="+inst, "init", "--mode=bare-user")
-	t.Cleanup(func() { stopDaemon(inst) })
+	t.Cleanup(func() { mountd.Stop(inst, 10*time.Second) })
 	testutil.Run(t, arbor, "--repo="+inst, "install", "-y", "--from", srv.URL+"hello.flatpakref")
 	list := testutil.Run(t, arbor, "--repo="+inst, "list")
 	for _, want := range []string{"app/org.test.Hello/x86_64/1.0\thello-origin", "runtime/org.test.Platform/x86_64/1.0\truntimes"} {
@@ -92,7 +94,7 @@ func TestFlatpakMadeAppsInstallAndRun(t *testing.T) {
 			t.Errorf("list lacks %q:\n%s", want, list)
 		}
 	}
-	cfg := string(mustRead(t, filepath.Join(inst, "config")))
+	cfg := testutil.ReadFile(t, filepath.Join(inst, "config"))
 	if !strings.Contains(cfg, `[remote "runtimes"]`) || strings.Count(cfg, "gpg-verify-summary=true") != 2 {
 		t.Errorf("the remotes added:\n%s", cfg)
 	}
@@ -122,11 +124,4 @@ func TestArborMadeAppsRunInFlatpak(t *testing.T) {
 	if ls := fp.run(t, "list", "--user", "--columns=ref"); !strings.Contains(ls, "org.example.Platform/x86_64/1.0") {
 		t.Errorf("flatpak list:\n%s", ls)
 	}
-}
-
-func mustRead(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	must(t, err)
-	return b
 }

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,19 +32,19 @@ func publishApps(t *testing.T, arbor, dir string, key *testutil.GPGKey) publishe
 		sign = []string{"--gpg-sign=" + key.ID, "--gpg-homedir=" + key.Home}
 	}
 	rtBuild := filepath.Join(dir, "rt")
-	write(t, filepath.Join(rtBuild, "metadata"), "[Runtime]\nname=org.example.Platform\nruntime=org.example.Platform/x86_64/1.0\n\n[Environment]\nGREETING=world\n", 0o644)
+	testutil.WriteFile(t, filepath.Join(rtBuild, "metadata"), "[Runtime]\nname=org.example.Platform\nruntime=org.example.Platform/x86_64/1.0\n\n[Environment]\nGREETING=world\n", 0o644)
 	testutil.HostRuntime(t, filepath.Join(rtBuild, "usr"), "sh")
 	big := strings.Repeat("unused runtime data ", 1<<18) // 5 MiB nobody reads
-	write(t, filepath.Join(rtBuild, "usr/share/big"), big, 0o644)
+	testutil.WriteFile(t, filepath.Join(rtBuild, "usr/share/big"), big, 0o644)
 	os.MkdirAll(filepath.Join(rtBuild, "files"), 0o755)
 
 	appBuild := filepath.Join(dir, "app")
 	testutil.Run(t, arbor, "build-init", appBuild, "org.example.Hello", "org.example.Platform", "org.example.Platform", "1.0")
 	// The runtime has only sh: the script uses its builtins.
-	write(t, filepath.Join(appBuild, "files/bin/hello"), "#!/bin/sh\nwhile read -r l; do case $l in name=*) n=$l;; esac; done < /.flatpak-info\necho \"hello, $GREETING, from $n\"\n", 0o755)
-	write(t, filepath.Join(appBuild, "files/share/applications/org.example.Hello.desktop"),
+	testutil.WriteFile(t, filepath.Join(appBuild, "files/bin/hello"), "#!/bin/sh\nwhile read -r l; do case $l in name=*) n=$l;; esac; done < /.flatpak-info\necho \"hello, $GREETING, from $n\"\n", 0o755)
+	testutil.WriteFile(t, filepath.Join(appBuild, "files/share/applications/org.example.Hello.desktop"),
 		"[Desktop Entry]\nName=Hello\nExec=hello %U\nType=Application\n", 0o644)
-	write(t, filepath.Join(appBuild, "files/share/metainfo/org.example.Hello.metainfo.xml"),
+	testutil.WriteFile(t, filepath.Join(appBuild, "files/share/metainfo/org.example.Hello.metainfo.xml"),
 		"<component type=\"desktop-application\"><id>org.example.Hello</id><name>Hello</name><summary>Greets the world</summary></component>\n", 0o644)
 	testutil.Run(t, arbor, "build-finish", appBuild, "--command=hello")
 
@@ -74,7 +73,7 @@ func TestInstallAndRunLazily(t *testing.T) {
 	repo, appBuild, srv, big := p.repo, p.appBuild, p.srv, p.big
 	inst := filepath.Join(dir, "inst", "repo")
 	testutil.Run(t, arbor, "--repo="+inst, "init", "--mode=bare-user")
-	t.Cleanup(func() { stopDaemon(inst) })
+	t.Cleanup(func() { mountd.Stop(inst, 10*time.Second) })
 	testutil.Run(t, arbor, "--repo="+inst, "remote", "add", "--no-gpg-verify", "origin", srv.URL)
 	if _, errOut, err := testutil.RunErr(arbor, "--repo="+inst, "install", "origin", "org.example.Hello"); err == nil ||
 		!strings.Contains(errOut, "needs the runtime") {
@@ -96,13 +95,13 @@ func TestInstallAndRunLazily(t *testing.T) {
 	if out := testutil.Run(t, filepath.Join(dir, "inst/exports/bin/org.example.Hello")); !strings.HasPrefix(out, "hello, world") {
 		t.Errorf("the launcher printed %q", out)
 	}
-	must(t, srv.ResetLog())
+	testutil.Must(t, srv.ResetLog())
 	out := testutil.Run(t, arbor, "--repo="+inst, "run", "org.example.Hello")
 	if strings.TrimSpace(out) != "hello, world, from name=org.example.Hello" {
 		t.Fatalf("the app printed %q", out)
 	}
 	sent, err := srv.BytesSent()
-	must(t, err)
+	testutil.Must(t, err)
 	if sent >= int64(len(big)) {
 		t.Errorf("running the app fetched %d bytes, more than the runtime file nobody read", sent)
 	}
@@ -138,8 +137,8 @@ func TestInstallAndRunLazily(t *testing.T) {
 	// meanwhile keeps them; they go when it exits.
 	held := exec.Command(arbor, "--repo="+inst, "run", "--command=sh", "org.example.Hello", "-c", "read x; true")
 	stdin, err := held.StdinPipe()
-	must(t, err)
-	must(t, held.Start())
+	testutil.Must(t, err)
+	testutil.Must(t, held.Start())
 	holding := func() bool {
 		return strings.Contains(testutil.Run(t, arbor, "--repo="+inst, "refs"), "instance/"+strconv.Itoa(held.Process.Pid)+"/")
 	}
@@ -152,7 +151,7 @@ func TestInstallAndRunLazily(t *testing.T) {
 	}
 	testutil.Run(t, arbor, "--repo="+inst, "prune", "--refs-only")
 	stdin.Close()
-	must(t, held.Wait())
+	testutil.Must(t, held.Wait())
 	if holding() {
 		t.Error("instance refs left after the app exited")
 	}
@@ -170,7 +169,7 @@ func TestInstallAndRunLazily(t *testing.T) {
 
 	// A new release: update switches to it; update --commit rolls back.
 	old := strings.Fields(testutil.Run(t, arbor, "--repo="+repo, "rev-parse", "app/org.example.Hello/x86_64/1.0"))[0]
-	write(t, filepath.Join(appBuild, "files/bin/hello"), "#!/bin/sh\necho release two\n", 0o755)
+	testutil.WriteFile(t, filepath.Join(appBuild, "files/bin/hello"), "#!/bin/sh\necho release two\n", 0o755)
 	testutil.Run(t, arbor, "build-export", repo, appBuild, "1.0")
 	testutil.Run(t, arbor, "build-update-repo", repo)
 	testutil.Run(t, arbor, "--repo="+inst, "update")
@@ -217,24 +216,6 @@ func mountsOf(t *testing.T, repo string) []string {
 	return out
 }
 
-func stopDaemon(repo string) {
-	pid := mountd.DaemonPID(repo)
-	if pid == 0 {
-		return
-	}
-	syscall.Kill(pid, syscall.SIGTERM)
-	for i := 0; i < 200 && syscall.Kill(pid, 0) == nil; i++ {
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // A signed repository: install --from a .flatpakref that carries the key
 // adds the remote, verifies commits and summary, installs app and runtime;
 // a .flatpakref with another key is refused. remote-add --from reads a
@@ -248,14 +229,14 @@ func TestFlatpakRefAndRepoFiles(t *testing.T) {
 	key := testutil.NewGPGKey(t, "Arbor Apps Publisher")
 	p := publishApps(t, arbor, dir, &key)
 	pub, err := os.ReadFile(key.Public)
-	must(t, err)
+	testutil.Must(t, err)
 	other := testutil.NewGPGKey(t, "Someone Else")
 	otherPub, err := os.ReadFile(other.Public)
-	must(t, err)
+	testutil.Must(t, err)
 
 	refFile := func(name string, k []byte) string {
 		path := filepath.Join(dir, name+".flatpakref")
-		write(t, path, "[Flatpak Ref]\nName=org.example.Hello\nBranch=1.0\nUrl="+p.srv.URL+"\nSuggestRemoteName=hello-remote\nGPGKey="+
+		testutil.WriteFile(t, path, "[Flatpak Ref]\nName=org.example.Hello\nBranch=1.0\nUrl="+p.srv.URL+"\nSuggestRemoteName=hello-remote\nGPGKey="+
 			base64.StdEncoding.EncodeToString(k)+"\n", 0o644)
 		return path
 	}
@@ -266,7 +247,7 @@ func TestFlatpakRefAndRepoFiles(t *testing.T) {
 	}{{"wrong-key", otherPub, false}, {"right-key", pub, true}} {
 		inst := filepath.Join(dir, c.name, "repo")
 		testutil.Run(t, arbor, "--repo="+inst, "init", "--mode=bare-user")
-		t.Cleanup(func() { stopDaemon(inst) })
+		t.Cleanup(func() { mountd.Stop(inst, 10*time.Second) })
 		_, errOut, err := testutil.RunErr(arbor, "--repo="+inst, "install", "-y", "--from", refFile(c.name, c.key))
 		if c.ok != (err == nil) {
 			t.Fatalf("%s: install --from: %v\n%s", c.name, err, errOut)
@@ -278,7 +259,7 @@ func TestFlatpakRefAndRepoFiles(t *testing.T) {
 			continue
 		}
 		cfg, err := os.ReadFile(filepath.Join(inst, "config"))
-		must(t, err)
+		testutil.Must(t, err)
 		if !strings.Contains(string(cfg), `[remote "hello-remote"]`) || !strings.Contains(string(cfg), "gpg-verify-summary=true") {
 			t.Errorf("the remote from the .flatpakref:\n%s", cfg)
 		}
@@ -289,7 +270,7 @@ func TestFlatpakRefAndRepoFiles(t *testing.T) {
 	}
 
 	repoFile := filepath.Join(dir, "example.flatpakrepo")
-	write(t, repoFile, "[Flatpak Repo]\nTitle=Example Apps\nUrl="+p.srv.URL+"\nGPGKey="+base64.StdEncoding.EncodeToString(pub)+"\n", 0o644)
+	testutil.WriteFile(t, repoFile, "[Flatpak Repo]\nTitle=Example Apps\nUrl="+p.srv.URL+"\nGPGKey="+base64.StdEncoding.EncodeToString(pub)+"\n", 0o644)
 	inst := filepath.Join(dir, "repo-file", "repo")
 	testutil.Run(t, arbor, "--repo="+inst, "init", "--mode=bare-user")
 	testutil.Run(t, arbor, "--repo="+inst, "remote-add", "--if-not-exists", "example", repoFile)
@@ -298,7 +279,7 @@ func TestFlatpakRefAndRepoFiles(t *testing.T) {
 		t.Errorf("remote-ls of a verified remote:\n%s", ls)
 	}
 	cfg, err := os.ReadFile(filepath.Join(inst, "config"))
-	must(t, err)
+	testutil.Must(t, err)
 	if !strings.Contains(string(cfg), "xa.title=Example Apps") {
 		t.Errorf("the remote from the .flatpakrepo:\n%s", cfg)
 	}
@@ -313,7 +294,7 @@ func TestMaterializedRunsOffline(t *testing.T) {
 	p := publishApps(t, arbor, dir, nil)
 	inst := filepath.Join(dir, "inst", "repo")
 	testutil.Run(t, arbor, "--repo="+inst, "init", "--mode=bare-user")
-	t.Cleanup(func() { stopDaemon(inst) })
+	t.Cleanup(func() { mountd.Stop(inst, 10*time.Second) })
 	testutil.Run(t, arbor, "--repo="+inst, "remote", "add", "--no-gpg-verify", "origin", p.srv.URL)
 	testutil.Run(t, arbor, "--repo="+inst, "install", "-y", "--materialize", "origin", "org.example.Hello")
 	p.srv.Stop()

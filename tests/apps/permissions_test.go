@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"arbor/mountd"
 	"arbor/tests/nginx"
 	"arbor/tests/testutil"
 )
@@ -21,7 +23,7 @@ func TestAppPermissions(t *testing.T) {
 	dir := t.TempDir()
 
 	rt := filepath.Join(dir, "rt")
-	write(t, filepath.Join(rt, "metadata"), "[Runtime]\nname=org.test.Base\nruntime=org.test.Base/x86_64/1\n", 0o644)
+	testutil.WriteFile(t, filepath.Join(rt, "metadata"), "[Runtime]\nname=org.test.Base\nruntime=org.test.Base/x86_64/1\n", 0o644)
 	testutil.HostRuntime(t, filepath.Join(rt, "usr"), "sh")
 	app := filepath.Join(dir, "app")
 	testutil.Run(t, arbor, "build-init", app, "org.test.Probe", "org.test.Base", "org.test.Base", "1")
@@ -36,9 +38,9 @@ func TestAppPermissions(t *testing.T) {
 	// its xa.metadata (copied from the honest app) grants nothing.
 	evil := filepath.Join(dir, "evil")
 	honest, err := os.ReadFile(filepath.Join(app, "metadata"))
-	must(t, err)
-	write(t, filepath.Join(evil, "metadata"), strings.Replace(string(honest), "org.test.Probe", "org.test.Evil", 1)+"\n[Context]\nfilesystems=host;\n", 0o644)
-	write(t, filepath.Join(evil, "files/bin/probe"), "#!/bin/sh\necho pwned\n", 0o755)
+	testutil.Must(t, err)
+	testutil.WriteFile(t, filepath.Join(evil, "metadata"), strings.Replace(string(honest), "org.test.Probe", "org.test.Evil", 1)+"\n[Context]\nfilesystems=host;\n", 0o644)
+	testutil.WriteFile(t, filepath.Join(evil, "files/bin/probe"), "#!/bin/sh\necho pwned\n", 0o755)
 
 	repo := filepath.Join(dir, "repo")
 	testutil.Run(t, arbor, "--repo="+repo, "init", "--mode=archive")
@@ -49,12 +51,12 @@ func TestAppPermissions(t *testing.T) {
 		"--add-metadata-string=xa.ref=app/org.test.Evil/x86_64/1")
 	testutil.Run(t, arbor, "build-update-repo", repo)
 	srv, err := nginx.Start(filepath.Join(dir, "nginx"), repo)
-	must(t, err)
+	testutil.Must(t, err)
 	t.Cleanup(srv.Stop)
 
 	inst := filepath.Join(dir, "inst", "repo")
 	testutil.Run(t, arbor, "--repo="+inst, "init", "--mode=bare-user")
-	t.Cleanup(func() { stopDaemon(inst) })
+	t.Cleanup(func() { mountd.Stop(inst, 10*time.Second) })
 	testutil.Run(t, arbor, "--repo="+inst, "remote", "add", "--no-gpg-verify", "origin", srv.URL)
 	testutil.Run(t, arbor, "--repo="+inst, "install", "-y", "origin", "org.test.Probe")
 

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
+	"arbor/mountd"
 	"arbor/tests/nginx"
 )
 
@@ -13,28 +15,33 @@ import (
 // client) against pulling and deploying first.
 
 // osTree makes dir/root/usr the host's /usr with a kernel added, through
-// overlayfs (the host's /usr has none, and is not written to); the
-// returned function takes it down.
-func osTree(e *env, dir string) (string, func(), error) {
+// overlayfs (the host's /usr has none, and is not written to), after
+// reading /usr once so the page cache is warm; it returns the root, the
+// bytes of /usr, and the function that takes the overlay down.
+func osTree(e *env, dir string) (string, int64, func(), error) {
+	st, err := warmTree("/usr")
+	if err != nil {
+		return "", 0, nil, err
+	}
 	root := filepath.Join(dir, "root")
 	upper, work := filepath.Join(dir, "upper"), filepath.Join(dir, "work")
 	kdir := filepath.Join(upper, "lib/modules/6.1.0-bench")
 	for _, d := range []string{filepath.Join(root, "usr"), kdir, work} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return "", nil, err
+			return "", 0, nil, err
 		}
 	}
 	for name, content := range map[string]string{"vmlinuz": "KERNEL\n", "initramfs.img": "INITRAMFS\n"} {
 		if err := os.WriteFile(filepath.Join(kdir, name), []byte(content), 0o644); err != nil {
-			return "", nil, err
+			return "", 0, nil, err
 		}
 	}
 	usr := filepath.Join(root, "usr")
 	if _, err := run(e, []string{"mount", "-t", "overlay", "overlay", "-o",
 		"lowerdir=/usr,upperdir=" + upper + ",workdir=" + work, usr}); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
-	return root, func() { run(e, []string{"umount", usr}) }, nil
+	return root, st.bytes, func() { run(e, []string{"umount", usr}) }, nil
 }
 
 // adminDeployScenario: deploy a /usr-sized commit already in the store.
@@ -59,15 +66,11 @@ func adminDeployScenario() *scenario {
 	return &scenario{
 		name: name,
 		setup: func(e *env) error {
-			st, err := warmTree("/usr")
+			root, size, done, err := osTree(e, e.dir(name))
 			if err != nil {
 				return err
 			}
-			usrBytes = st.bytes
-			root, done, err := osTree(e, e.dir(name))
-			if err != nil {
-				return err
-			}
+			usrBytes = size
 			defer done()
 			if err := e.mountFreshSize(fs(e), 2*usrBytes+1<<30); err != nil {
 				return err
@@ -127,15 +130,11 @@ func thinClientScenario() *scenario {
 		name:    name,
 		maxRuns: 1,
 		setup: func(e *env) error {
-			st, err := warmTree("/usr")
+			root, size, done, err := osTree(e, e.dir(name))
 			if err != nil {
 				return err
 			}
-			usrBytes = st.bytes
-			root, done, err := osTree(e, e.dir(name))
-			if err != nil {
-				return err
-			}
+			usrBytes = size
 			defer done()
 			pub := e.dir(name, "pub")
 			logf("%s: publishing /usr (%s) with a kernel", name, humanBytes(usrBytes))
@@ -167,7 +166,7 @@ func thinClientScenario() *scenario {
 				},
 				bytes: bytes,
 				clean: func(e *env) error {
-					stopDaemon(filepath.Join(sr(e, "arbor"), "ostree/repo"))
+					mountd.Stop(filepath.Join(sr(e, "arbor"), "ostree/repo"), 10*time.Second)
 					return e.unmountFresh(fs(e, "arbor"))
 				}},
 			{name: "ostree pull+deploy",

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
+	"arbor/mountd"
 	"arbor/tests/nginx"
 	"arbor/tests/testutil"
 )
@@ -73,7 +75,7 @@ func (a trueApp) setup(e *env) error {
 }
 
 func (a trueApp) teardown(e *env) error {
-	stopDaemon(a.inst())
+	mountd.Stop(a.inst(), 10*time.Second)
 	return nil
 }
 
@@ -185,7 +187,7 @@ func pythonScenario() *scenario {
 				},
 				bytes: bytes,
 				clean: func(e *env) error {
-					stopDaemon(aRepo(e))
+					mountd.Stop(aRepo(e), 10*time.Second)
 					return e.unmountFresh(aFS(e))
 				}},
 			{name: "ostree+bwrap", prepare: prepare(oFS, oRepo, func(e *env) string { return e.ostree }),

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"arbor/mountd"
@@ -57,19 +56,6 @@ func publishTree(e *env, dir string) (*nginx.Server, error) {
 		return nil, err
 	}
 	return nginx.Start(filepath.Join(dir, "nginx"), pub)
-}
-
-// stopDaemon ends the arbor daemon of repo and waits for it, so the next
-// run starts from nothing.
-func stopDaemon(repo string) {
-	pid := mountd.DaemonPID(repo)
-	if pid == 0 {
-		return
-	}
-	syscall.Kill(pid, syscall.SIGTERM)
-	for i := 0; i < 400 && syscall.Kill(pid, 0) == nil; i++ {
-		time.Sleep(25 * time.Millisecond)
-	}
 }
 
 // daemonRSS is the resident memory of repo's daemon, in bytes.
@@ -123,7 +109,7 @@ func (c remoteClient) clean(e *env) error {
 	if mountd.IsArborMount(c.mnt(e)) {
 		run(e, []string{e.arbor, "--repo=" + c.repo(e), "umount", c.mnt(e)})
 	}
-	stopDaemon(c.repo(e))
+	mountd.Stop(c.repo(e), 10*time.Second)
 	return e.unmountFresh(c.fs(e))
 }
 
@@ -210,7 +196,7 @@ func (l localMount) setup(e *env, tree string, flags ...string) error {
 
 func (l localMount) teardown(e *env) error {
 	run(e, []string{e.arbor, "--repo=" + l.repo(e), "umount", l.mnt(e)})
-	stopDaemon(l.repo(e))
+	mountd.Stop(l.repo(e), 10*time.Second)
 	return e.unmountFresh(l.fs(e))
 }
 

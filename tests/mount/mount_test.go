@@ -57,19 +57,12 @@ func (e *env) initRepo(t *testing.T, repo, mode string) {
 
 // stopDaemon ends the daemon of repo, if any, and waits for it.
 func stopDaemon(t *testing.T, repo string) {
-	pid := mountd.DaemonPID(repo)
-	if pid == 0 {
-		return
-	}
-	syscall.Kill(pid, syscall.SIGTERM)
-	for i := 0; i < 200; i++ {
-		if syscall.Kill(pid, 0) != nil {
-			return
+	if err := mountd.Stop(repo, 10*time.Second); err != nil {
+		t.Error(err)
+		if pid := mountd.DaemonPID(repo); pid > 0 {
+			syscall.Kill(pid, syscall.SIGKILL)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
-	t.Errorf("arbord %d of %s did not stop on SIGTERM", pid, repo)
-	syscall.Kill(pid, syscall.SIGKILL)
 }
 
 func (e *env) run(t *testing.T, repo string, args ...string) string {

@@ -126,3 +126,26 @@ func Cleanup() {
 		_ = os.RemoveAll(buildDir) // best effort: it is a temp dir
 	}
 }
+
+// Must stops the test at an error.
+func Must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// WriteFile writes a file, making its directory.
+func WriteFile(t testing.TB, path, content string, mode os.FileMode) {
+	t.Helper()
+	Must(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	Must(t, os.WriteFile(path, []byte(content), mode))
+}
+
+// ReadFile reads a file, stopping the test when it cannot.
+func ReadFile(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	Must(t, err)
+	return string(b)
+}
