@@ -16,6 +16,7 @@ import (
 	"arbor/store/gvariant"
 	"arbor/store/index"
 	"arbor/store/object"
+	"arbor/store/refs"
 )
 
 // flushEvery is how often a pull makes what it fetched durable and
@@ -364,7 +365,7 @@ func verifySigs(keyring *gpg.Keyring, data, detached []byte) error {
 
 func resolveRemoteRef(ctx context.Context, c *httpc.Client, s *store.Summary, ref string) (string, object.Checksum, error) {
 	name, at, _ := strings.Cut(ref, "@")
-	if err := store.ValidateRef(name); err != nil {
+	if err := refs.Validate(name); err != nil {
 		return "", object.Zero, err
 	}
 	if at != "" {

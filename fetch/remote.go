@@ -4,8 +4,6 @@
 package fetch
 
 import (
-	"arbor/fetch/httpc"
-	"arbor/store/object"
 	"context"
 	"errors"
 	"fmt"
@@ -15,8 +13,11 @@ import (
 	"sort"
 	"strings"
 
+	"arbor/fetch/httpc"
 	"arbor/store"
 	"arbor/store/gpg"
+	"arbor/store/object"
+	"arbor/store/refs"
 )
 
 // Remote is a named source of objects, as stored in the repo's config under
@@ -40,7 +41,7 @@ var ErrNoRemote = errors.New("no such remote")
 
 // LoadRemote reads a remote's configuration.
 func LoadRemote(r *store.Repo, name string) (*Remote, error) {
-	if err := store.ValidateRemoteName(name); err != nil {
+	if err := refs.ValidateRemote(name); err != nil {
 		return nil, err
 	}
 	cfg := r.Config()
@@ -127,7 +128,7 @@ func checkURL(u string) error {
 
 // AddRemote configures a remote.
 func AddRemote(r *store.Repo, name, u string, o AddOptions) error {
-	if err := store.ValidateRemoteName(name); err != nil {
+	if err := refs.ValidateRemote(name); err != nil {
 		return err
 	}
 	if err := checkURL(u); err != nil {
@@ -195,7 +196,7 @@ func ImportKeys(r *store.Repo, name, file string) error {
 
 // DeleteRemote removes a remote, its keyring and its refs.
 func DeleteRemote(r *store.Repo, name string, ifExists bool) error {
-	if err := store.ValidateRemoteName(name); err != nil {
+	if err := refs.ValidateRemote(name); err != nil {
 		return err
 	}
 	cfg := r.Config()

@@ -28,6 +28,7 @@ import (
 
 	"arbor/fetch"
 	"arbor/fs"
+	"arbor/mountd/mountinfo"
 	"arbor/store"
 	"arbor/store/object"
 )
@@ -322,7 +323,7 @@ func (d *Daemon) cleanStale() {
 		return
 	}
 	for _, m := range old {
-		if IsArborMount(m.Mountpoint) {
+		if mountinfo.IsArbor(m.Mountpoint) {
 			if err := Detach(m.Mountpoint); err != nil {
 				d.opts.Logf("stale mount: %v", err)
 			} else {
@@ -735,7 +736,7 @@ func (d *Daemon) unmount(mp string) error {
 	m := d.mounts[mp]
 	d.mu.Unlock()
 	if m == nil {
-		if IsArborMount(mp) {
+		if mountinfo.IsArbor(mp) {
 			return Detach(mp)
 		}
 		return fmt.Errorf("%s: %w", mp, ErrNotMounted)

@@ -10,7 +10,6 @@ package sandbox
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -42,28 +41,78 @@ type Stdio struct {
 // Run runs the command and returns its exit status (128+N when killed by
 // signal N). The sandbox dies with the caller.
 func Run(ctx context.Context, spec Spec, stdio Stdio) (int, error) {
+	if err := check(spec); err != nil {
+		return 0, err
+	}
+	sb := Start(ctx, NamespacesOf(spec), stdio)
+	defer sb.Close()
+	return sb.Run(spec)
+}
+
+func check(spec Spec) error {
 	if len(spec.Args) == 0 {
-		return 0, errors.New("sandbox: no command")
+		return errors.New("sandbox: no command")
 	}
 	if spec.Runtime == "" {
-		return 0, errors.New("sandbox: no runtime")
+		return errors.New("sandbox: no runtime")
 	}
-	priv := os.Geteuid() == 0
-	if !priv || spec.UID == 0 && spec.GID == 0 && spec.UserName == "" {
-		spec.UID, spec.GID = os.Getuid(), os.Getgid()
+	if spec.System && os.Geteuid() != 0 {
+		return errors.New("sandbox: running a system tree needs root")
 	}
-	if !spec.System {
-		prog, err := compileFilter(spec.Features)
-		if err != nil {
-			return 0, fmt.Errorf("sandbox: %w", err)
-		}
-		spec.Seccomp = prog
-	} else if !priv {
-		return 0, errors.New("sandbox: running a system tree needs root")
+	return nil
+}
+
+// Namespaces is what making a sandbox's namespaces takes from its spec.
+type Namespaces struct {
+	Network, IPC bool // shared with the host
+	UID, GID     int  // who runs inside, as in Spec
+	UserName     string
+}
+
+// NamespacesOf is the part of spec that Start needs.
+func NamespacesOf(spec Spec) Namespaces {
+	return Namespaces{Network: spec.Network, IPC: spec.IPC, UID: spec.UID, GID: spec.GID, UserName: spec.UserName}
+}
+
+// ids are who runs inside: the caller, unless root chose someone.
+func (ns Namespaces) ids() (uid, gid int) {
+	if os.Geteuid() != 0 || ns.UID == 0 && ns.GID == 0 && ns.UserName == "" {
+		return os.Getuid(), os.Getgid()
 	}
+	return ns.UID, ns.GID
+}
+
+// Sandbox is a sandbox being made, waiting for the rest of its spec.
+type Sandbox struct {
+	ns      Namespaces
+	started chan struct{} // closed when start returned
+	err     error         // start's
+	cmd     *exec.Cmd
+	specW   *os.File
+	readyR  *os.File
+	copies  sync.WaitGroup
+	ran     bool
+}
+
+// Start makes the namespaces and starts the init, which waits for Run, in
+// the background: a caller that knows the permissions starts a sandbox
+// and finishes the spec meanwhile. Making namespaces and starting the
+// init are most of a start's time, and the rest of the spec (the seccomp
+// program, holds on commits) is done on the other processor.
+func Start(ctx context.Context, ns Namespaces, stdio Stdio) *Sandbox {
+	sb := &Sandbox{ns: ns, started: make(chan struct{})}
+	go func() {
+		defer close(sb.started)
+		sb.err = sb.start(ctx, stdio)
+	}()
+	return sb
+}
+
+func (sb *Sandbox) start(ctx context.Context, stdio Stdio) error {
+	uid, gid := sb.ns.ids()
 	specR, specW, err := os.Pipe()
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer specR.Close()
 	// init writes one byte here once the sandbox is built: an exit without
@@ -71,23 +120,25 @@ func Run(ctx context.Context, spec Spec, stdio Stdio) (int, error) {
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		specW.Close()
-		return 0, err
+		return err
 	}
-	defer readyR.Close()
 	cmd := exec.CommandContext(ctx, initPath())
 	cmd.Args = []string{boot.InitArg0}
 	cmd.Env = []string{}
 	cmd.Stdin = stdio.Stdin
 	// Output to anything but a file is copied here, so that Run can return
 	// once the copies end, without waiting for init to be gone.
-	var copies sync.WaitGroup
-	defer copies.Wait() // after the write ends are closed, below
 	var ends []*os.File
-	defer func() {
+	fail := func(err error) error {
 		for _, f := range ends {
 			f.Close()
 		}
-	}()
+		specW.Close()
+		readyR.Close()
+		readyW.Close()
+		sb.copies.Wait()
+		return err
+	}
 	for _, o := range []struct {
 		dst *io.Writer
 		w   io.Writer
@@ -104,32 +155,32 @@ func Run(ctx context.Context, spec Spec, stdio Stdio) (int, error) {
 		}
 		r, w, err := os.Pipe()
 		if err != nil {
-			return 0, err
+			return fail(err)
 		}
 		*o.dst = w
 		ends = append(ends, w)
-		copies.Add(1)
+		sb.copies.Add(1)
 		go func() {
-			defer copies.Done()
+			defer sb.copies.Done()
 			defer r.Close()
 			io.Copy(o.w, r)
 		}()
 	}
 	cmd.ExtraFiles = []*os.File{specR, readyW}
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWCGROUP)
-	if !spec.Network {
+	if !sb.ns.Network {
 		flags |= unix.CLONE_NEWNET
 	}
-	if !spec.IPC {
+	if !sb.ns.IPC {
 		flags |= unix.CLONE_NEWIPC
 	}
 	attr := &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL, Setsid: true}
-	if !priv {
+	if os.Geteuid() != 0 {
 		// A user namespace with only the caller mapped, as bubblewrap
 		// makes when it is not setuid; setgroups is denied.
 		attr.Cloneflags |= unix.CLONE_NEWUSER
-		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: spec.UID, HostID: os.Getuid(), Size: 1}}
-		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: spec.GID, HostID: os.Getgid(), Size: 1}}
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: os.Getuid(), Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: os.Getgid(), Size: 1}}
 		attr.GidMappingsEnableSetgroups = false
 		// init runs as the caller's uid inside, so exec would drop the
 		// capabilities it has in its new namespace; these it needs to
@@ -137,25 +188,80 @@ func Run(ctx context.Context, spec Spec, stdio Stdio) (int, error) {
 		attr.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SYS_CHROOT, unix.CAP_NET_ADMIN, unix.CAP_SETPCAP}
 	}
 	cmd.SysProcAttr = attr
-	err = cmd.Start()
+	if err := cmd.Start(); err != nil {
+		return fail(fmt.Errorf("sandbox: starting: %w", err))
+	}
 	readyW.Close()
 	for _, f := range ends {
 		f.Close()
 	}
-	ends = nil
-	if err != nil {
-		specW.Close()
-		return 0, fmt.Errorf("sandbox: starting: %w", err)
+	sb.cmd, sb.specW, sb.readyR = cmd, specW, readyR
+	return nil
+}
+
+// Close ends a sandbox that Run was not called on; after Run it does
+// nothing.
+func (sb *Sandbox) Close() {
+	if sb.ran {
+		return
 	}
-	err = json.NewEncoder(specW).Encode(spec)
-	specW.Close()
+	sb.ran = true
+	if <-sb.started; sb.err != nil {
+		return
+	}
+	sb.cmd.Process.Kill()
+	sb.specW.Close()
+	sb.cmd.Wait()
+	sb.readyR.Close()
+	sb.copies.Wait()
+}
+
+// Run hands the spec over, whose namespace fields must be those Start was
+// given, and returns the command's exit status (128+N when killed by
+// signal N).
+func (sb *Sandbox) Run(spec Spec) (int, error) {
+	if sb.ran {
+		return 0, errors.New("sandbox: run twice")
+	}
+	if err := check(spec); err != nil {
+		sb.Close()
+		return 0, err
+	}
+	if NamespacesOf(spec) != sb.ns {
+		sb.Close()
+		return 0, errors.New("sandbox: the spec's namespaces differ from those it was started with")
+	}
+	spec.UID, spec.GID = sb.ns.ids()
+	if !spec.System {
+		prog, err := compileFilter(spec.Features)
+		if err != nil {
+			sb.Close()
+			return 0, fmt.Errorf("sandbox: %w", err)
+		}
+		spec.Seccomp = prog
+	}
+	if <-sb.started; sb.err != nil {
+		sb.ran = true
+		return 0, sb.err
+	}
+	sb.ran = true
+	defer sb.copies.Wait() // once init's output ends
+	defer sb.readyR.Close()
+	err := func() error {
+		defer sb.specW.Close()
+		if err := spec.Encode(sb.specW); err != nil {
+			return fmt.Errorf("sandbox: passing the spec: %w", err)
+		}
+		return nil
+	}()
+	cmd := sb.cmd
 	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
-		return 0, fmt.Errorf("sandbox: passing the spec: %w", err)
+		return 0, err
 	}
 	var b [2]byte
-	n, _ := io.ReadFull(readyR, b[:])
+	n, _ := io.ReadFull(sb.readyR, b[:])
 	if n == 2 {
 		// init sent the command's status and is on its way out; it is
 		// reaped in the background (it dies with this process anyway).

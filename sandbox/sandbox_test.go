@@ -284,3 +284,30 @@ func TestSetuidInAppIsPowerless(t *testing.T) {
 		t.Fatalf("a setuid-root program in /app gave root (exit %d)\n%s", code, out)
 	}
 }
+
+// A sandbox started and given up is gone, with nothing printed; one run
+// with other namespaces than it was started with is refused.
+func TestStartWithoutRun(t *testing.T) {
+	testutil.Privileged(t)
+	var out bytes.Buffer
+	sb := Start(context.Background(), Namespaces{}, Stdio{Stdout: &out, Stderr: &out})
+	sb.Close()
+	if sb.err != nil {
+		t.Fatal(sb.err)
+	}
+	if sb.cmd.ProcessState == nil {
+		t.Error("the init was not reaped")
+	}
+	if out.Len() != 0 {
+		t.Errorf("a sandbox given up printed %q", out.String())
+	}
+	sb = Start(context.Background(), Namespaces{}, Stdio{Stdout: &out, Stderr: &out})
+	defer sb.Close()
+	_, err := sb.Run(Spec{Runtime: "/usr", Args: []string{"true"}, Network: true})
+	if err == nil || !strings.Contains(err.Error(), "namespaces differ") {
+		t.Fatalf("a run with the network shared, started without: %v", err)
+	}
+	if sb.cmd.ProcessState == nil {
+		t.Error("the init of a refused run was not reaped")
+	}
+}

@@ -18,6 +18,7 @@ import (
 
 	"arbor/store/index"
 	"arbor/store/object"
+	"arbor/store/refs"
 )
 
 // CommitOptions are the settings of a commit, spelled after ostree's flags.
@@ -87,7 +88,7 @@ type committer struct {
 func (r *Repo) CommitDir(ctx context.Context, dir string, opts CommitOptions) (object.Checksum, CommitStats, error) {
 	var stats CommitStats
 	if opts.Branch != "" {
-		if err := ValidateRef(opts.Branch); err != nil {
+		if err := refs.Validate(opts.Branch); err != nil {
 			return object.Zero, stats, err
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"arbor/store/index"
 	"arbor/store/object"
+	"arbor/store/refs"
 )
 
 // Problem is one thing fsck found wrong.
@@ -42,7 +43,7 @@ func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*Fsc
 		res.Problems = append(res.Problems, Problem{name, err})
 		mu.Unlock()
 	}
-	refs, err := r.Refs()
+	all, err := r.Refs()
 	if err != nil {
 		return nil, err
 	}
@@ -54,8 +55,8 @@ func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*Fsc
 	for _, c := range commits {
 		have[c] = true
 	}
-	for _, name := range SortedRefNames(refs) {
-		if c := refs[name]; !have[c] {
+	for _, name := range refs.SortedNames(all) {
+		if c := all[name]; !have[c] {
 			problem("ref "+name, fmt.Errorf("points to missing commit %s", c))
 		}
 	}

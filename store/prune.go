@@ -11,6 +11,7 @@ import (
 
 	"arbor/store/index"
 	"arbor/store/object"
+	"arbor/store/refs"
 )
 
 // PruneOptions follow ostree prune's flags.
@@ -60,7 +61,7 @@ func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (*PruneResult, erro
 	if err != nil {
 		return nil, err
 	}
-	refs, err := r.Refs()
+	all, err := r.Refs()
 	if err != nil {
 		return nil, err
 	}
@@ -69,13 +70,13 @@ func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (*PruneResult, erro
 		return nil, err
 	}
 	heads := map[object.Checksum]bool{}
-	for _, c := range refs {
+	for _, c := range all {
 		heads[c] = true
 	}
 	keep := map[object.Checksum]bool{}
 	// Each ref keeps its head and Depth parents.
-	for _, name := range SortedRefNames(refs) {
-		c := refs[name]
+	for _, name := range refs.SortedNames(all) {
+		c := all[name]
 		for depth := 0; opts.Depth < 0 || depth <= opts.Depth; depth++ {
 			if keep[c] {
 				break

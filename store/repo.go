@@ -111,31 +111,6 @@ func Init(path string, mode Mode) (*Repo, error) {
 	return Open(path)
 }
 
-// DefaultPath is the repository used when none is named, as flatpak has
-// installations: the system one for root, else one per user.
-func DefaultPath() (string, error) {
-	if os.Geteuid() == 0 {
-		return SystemPath, nil
-	}
-	return UserPath()
-}
-
-// SystemPath is the system installation's repository.
-const SystemPath = "/var/lib/arbor/repo"
-
-// UserPath is the per-user installation's repository.
-func UserPath() (string, error) {
-	switch {
-	case os.Getenv("XDG_DATA_HOME") != "":
-		return filepath.Join(os.Getenv("XDG_DATA_HOME"), "arbor", "repo"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("no home directory for the default repository: %w", err)
-	}
-	return filepath.Join(home, ".local", "share", "arbor", "repo"), nil
-}
-
 // EnsureRepo creates a bare-user repository (for checkouts and mounts) at
 // path unless one is there.
 func EnsureRepo(path string) error {

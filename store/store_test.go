@@ -11,6 +11,7 @@ import (
 
 	"arbor/store/index"
 	"arbor/store/object"
+	"arbor/store/refs"
 )
 
 func writeTree(t *testing.T, dir string, files map[string]string) {
@@ -172,7 +173,7 @@ func TestValidateRef(t *testing.T) {
 		"main": true, "os/x86_64/stable": true, "app/org.x.Y/x86_64/master": true, "_x": true,
 		"": false, "/a": false, "a/": false, "a//b": false, "-a": false, ".a": false, "a b": false, "a/../b": false, "a:b": false,
 	} {
-		if err := ValidateRef(ref); (err == nil) != ok {
+		if err := refs.Validate(ref); (err == nil) != ok {
 			t.Errorf("%q: %v", ref, err)
 		}
 	}

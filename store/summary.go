@@ -12,6 +12,7 @@ import (
 	"arbor/store/atomic"
 	"arbor/store/gvariant"
 	"arbor/store/object"
+	"arbor/store/refs"
 )
 
 var tSummary = gvariant.MustType("(a(s(taya{sv}))a{sv})")
@@ -102,7 +103,7 @@ func ParseSummary(b []byte) (*Summary, error) {
 	for _, it := range f[0].([]any) {
 		e := it.([]any)
 		name := e[0].(string)
-		if err := ValidateRef(name); err != nil {
+		if err := refs.Validate(name); err != nil {
 			return nil, fmt.Errorf("summary: %w", err)
 		}
 		inner := e[1].([]any)

@@ -15,6 +15,7 @@ import (
 	"arbor/store/atomic"
 	"arbor/store/index"
 	"arbor/store/object"
+	"arbor/store/refs"
 )
 
 // A tree index is arbor's addition to a published repository: for one
@@ -264,13 +265,13 @@ func (r *Repo) WriteExtensionFile(rel string, data []byte) error {
 // WriteTreeIndexes writes the tree index of every ref's commit that has
 // none yet, for clients that mount them.
 func (r *Repo) WriteTreeIndexes(ctx context.Context) error {
-	refs, err := r.Refs()
+	all, err := r.Refs()
 	if err != nil {
 		return err
 	}
 	done := map[object.Checksum]bool{}
-	for _, name := range SortedRefNames(refs) {
-		c := refs[name]
+	for _, name := range refs.SortedNames(all) {
+		c := all[name]
 		if done[c] || r.IsPartial(c) {
 			continue
 		}

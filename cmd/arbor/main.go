@@ -1,171 +1,77 @@
-// Command arbor manages OSTree repositories: the same objects, layout and
-// command-line spelling as ostree, so scripts switch by changing the name.
+// Command arbor is arbor's command line. This binary is small on purpose:
+// it runs sandboxes and installed apps itself (sandbox, run), linking
+// nothing of the object store, FUSE or OpenPGP, because a start pays for
+// every page of the binary it loads; every other command, and a run whose
+// mounts are not up yet, it hands to arbor-full beside it, which has them
+// all. The two take the same options and print the same output.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"arbor/cmd/internal/launch"
+	"arbor/deploy/flatpak"
 	"arbor/sandbox"
-	"arbor/store"
-	"arbor/store/object"
 )
 
-// app carries what every command shares; there is no package-level state.
-type app struct {
-	repoPath     string
-	sysroot      string // --sysroot of the admin commands
-	system, user bool   // --system, --user: which installation
-	json         bool
-	stdout       io.Writer
-	stderr       io.Writer
-}
+// errFull sends a command on to arbor-full.
+var errFull = errors.New("needs arbor-full")
 
 func main() {
 	sandbox.MaybeInit() // this binary is also the sandbox's init
-	if os.Getenv("GOGC") == "" {
-		// Commits and pulls allocate per file and keep little alive: a
-		// larger heap target cuts the collector's share of a pull by a
-		// third. GOGC still overrides it.
-		debug.SetGCPercent(400)
+	g := &launch.Globals{Stdout: os.Stdout, Stderr: os.Stderr}
+	root := &cobra.Command{Use: "arbor", SilenceUsage: true, SilenceErrors: true}
+	root.CompletionOptions.DisableDefaultCmd = true // arbor-full has it
+	g.AddFlags(root)
+	notMounted := func(context.Context, *flatpak.Installation, *flatpak.Deployed) error { return errFull }
+	root.AddCommand(launch.SandboxCmd(g), launch.RunCmd(g, notMounted))
+	if c, _, err := root.Find(os.Args[1:]); err != nil || c == root {
+		full() // help, and every command this binary does not have
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	a := &app{stdout: os.Stdout, stderr: os.Stderr}
-	root := a.rootCmd()
-	if err := root.ExecuteContext(ctx); err != nil {
-		var ee exitError
-		if errors.As(err, &ee) {
-			os.Exit(ee.code)
-		}
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
+	// Signals end the command through its context (the sandbox dies, the
+	// holds on commits go). Asked for off the start's path: setting up
+	// signal delivery costs a thread start.
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+		cancel()
+	}()
+	err := root.ExecuteContext(ctx)
+	cancel()
+	if errors.Is(err, errFull) {
+		full() // nothing was changed yet: the daemon has a mount to make
 	}
+	launch.Exit(err)
 }
 
-// exitError ends the program with a code after output was already printed.
-type exitError struct{ code int }
-
-func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
-
-func (a *app) rootCmd() *cobra.Command {
-	root := &cobra.Command{
-		Use:   "arbor",
-		Short: "Content-addressed filesystem trees, compatible with OSTree repositories",
-		Long: `arbor keeps whole filesystem trees in OSTree repositories: commit a directory,
-check it out by hardlinks, browse, diff, verify and prune. Objects and checksums
-are OSTree's byte for byte, and commands accept ostree's flags.`,
-		Example: `  arbor --repo=repo init --mode=archive
-  arbor --repo=repo commit -b main -s "first" --tree=dir=./rootfs
-  arbor --repo=repo ls -R main /etc`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+// full runs the same command line with arbor-full, beside this binary or
+// on PATH, in this process.
+func full() {
+	const name = "arbor-full"
+	bin := name
+	if exe, err := os.Executable(); err == nil {
+		bin = filepath.Join(filepath.Dir(exe), name)
 	}
-	root.PersistentFlags().BoolVar(&a.system, "system", false, "use the system installation (/var/lib/arbor)")
-	root.PersistentFlags().BoolVar(&a.user, "user", false, "use the per-user installation ($XDG_DATA_HOME/arbor, else ~/.local/share/arbor)")
-	root.MarkFlagsMutuallyExclusive("system", "user")
-	root.PersistentFlags().StringVar(&a.repoPath, "repo", "", "path to the repository (default: $OSTREE_REPO, else the current directory if it is one, else the per-user repository, or /var/lib/arbor/repo for root)")
-	root.AddCommand(
-		a.initCmd(), a.commitCmd(), a.checkoutCmd(),
-		a.logCmd(), a.showCmd(), a.lsCmd(), a.catCmd(), a.diffCmd(),
-		a.refsCmd(), a.revParseCmd(),
-		a.fsckCmd(), a.pruneCmd(), a.reindexCmd(),
-		a.remoteCmd(), a.pullCmd(), a.pullLocalCmd(), a.summaryCmd(), a.gpgSignCmd(), a.serveCmd(),
-		a.mountCmd(), a.umountCmd(), a.mountsCmd(), a.sandboxCmd(),
-		a.buildInitCmd(), a.buildCmd(), a.buildFinishCmd(), a.buildExportCmd(), a.buildUpdateRepoCmd(), a.buildSignCmd(),
-		a.installCmd(), a.listCmd(), a.runCmd(), a.updateCmd(), a.uninstallCmd(), a.infoCmd(), a.remoteLsCmd(), a.flatpakRemoteAddCmd(), a.overrideCmd(), a.searchCmd(),
-		a.adminCmd(),
-	)
-	return root
-}
-
-// jsonFlag adds --json to a command whose output scripts read.
-func (a *app) jsonFlag(c *cobra.Command) {
-	c.Flags().BoolVar(&a.json, "json", false, "print machine-readable JSON")
-}
-
-func (a *app) printJSON(v any) error {
-	enc := json.NewEncoder(a.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-func (a *app) resolveRepoPath() (string, error) {
-	if a.repoPath != "" {
-		return a.repoPath, nil
-	}
-	if a.system || a.user {
-		p, err := store.UserPath()
-		if a.system {
-			p, err = store.SystemPath, nil
-		}
+	if _, err := os.Stat(bin); err != nil {
+		p, err := exec.LookPath(name)
 		if err != nil {
-			return "", err
+			fmt.Fprintln(os.Stderr, "error: arbor-full (arbor's other commands) is neither beside arbor nor on PATH")
+			os.Exit(1)
 		}
-		return p, store.EnsureRepo(p)
+		bin = p
 	}
-	if p := os.Getenv("OSTREE_REPO"); p != "" {
-		return p, nil
-	}
-	if _, err := os.Stat(filepath.Join(".", "config")); err == nil {
-		if _, err := os.Stat("objects"); err == nil {
-			return ".", nil
-		}
-	}
-	return defaultRepo()
-}
-
-// defaultRepo is the repository used when none is named (see
-// store.DefaultPath), created on first use.
-func defaultRepo() (string, error) {
-	p, err := store.DefaultPath()
-	if err != nil {
-		return "", fmt.Errorf("no repository given (--repo=PATH or OSTREE_REPO): %w", err)
-	}
-	return p, store.EnsureRepo(p)
-}
-
-func (a *app) openRepo() (*store.Repo, error) {
-	p, err := a.resolveRepoPath()
-	if err != nil {
-		return nil, err
-	}
-	return store.Open(p)
-}
-
-// openAt opens the repository and resolves a revision in it.
-func (a *app) openAt(rev string) (*store.Repo, object.Checksum, error) {
-	r, err := a.openRepo()
-	if err != nil {
-		return nil, object.Zero, err
-	}
-	c, err := r.Resolve(rev)
-	if err != nil {
-		r.Close()
-		return nil, object.Zero, err
-	}
-	return r, c, nil
-}
-
-// withRepo wraps a command that works on the repository: open it, run,
-// close it.
-func (a *app) withRepo(run func(cmd *cobra.Command, args []string, r *store.Repo) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		r, err := a.openRepo()
-		if err != nil {
-			return err
-		}
-		defer r.Close()
-		return run(cmd, args, r)
-	}
+	err := syscall.Exec(bin, append([]string{os.Args[0]}, os.Args[1:]...), os.Environ())
+	fmt.Fprintf(os.Stderr, "error: running %s: %v\n", bin, err)
+	os.Exit(1)
 }

@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"arbor/deploy/flatpak"
 	"arbor/mountd"
 	"arbor/store"
 )
@@ -36,7 +37,7 @@ func main() {
 	}
 	logger := log.New(os.Stderr, "arbord: ", log.LstdFlags)
 	if *repo == "" {
-		p, err := store.DefaultPath()
+		p, err := flatpak.DefaultRepo()
 		if err == nil {
 			err = store.EnsureRepo(p)
 		}

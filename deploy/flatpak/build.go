@@ -1,7 +1,6 @@
 package flatpak
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,9 +11,7 @@ import (
 	"strings"
 
 	"arbor/sandbox"
-	"arbor/store"
 	"arbor/store/keyfile"
-	"arbor/store/object"
 )
 
 // Arch is flatpak's name for this machine's architecture.
@@ -63,8 +60,8 @@ func BuildInit(dir, id, sdk, runtimeID, branch string) error {
 	return os.WriteFile(filepath.Join(dir, "metadata"), kf.Bytes(), 0o644)
 }
 
-// readBuildMetadata reads DIR/metadata, which BuildInit made.
-func readBuildMetadata(dir string) (*Metadata, error) {
+// ReadBuildMetadata reads DIR/metadata, which BuildInit made.
+func ReadBuildMetadata(dir string) (*Metadata, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "metadata"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s is not a build directory (use build-init)", dir)
@@ -79,7 +76,7 @@ func readBuildMetadata(dir string) (*Metadata, error) {
 // exports its desktop files, icons, metainfo and D-Bus services from
 // files/share to export/share, where installations look for them.
 func BuildFinish(dir, command string, perms *sandbox.Context) error {
-	m, err := readBuildMetadata(dir)
+	m, err := ReadBuildMetadata(dir)
 	if err != nil {
 		return err
 	}
@@ -148,78 +145,4 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
-}
-
-// ExportOptions tune BuildExport.
-type ExportOptions struct {
-	Branch       string // default: the runtime's branch for apps, else master
-	Subject      string
-	CollectionID string
-	Runtime      bool // export DIR/usr as a runtime's files
-}
-
-// BuildExport commits a build directory to repo as flatpak's build-export
-// does: the tree holds metadata, files and export; the commit records the
-// ref, the metadata text and the sizes; the ref app/ID/ARCH/BRANCH (or
-// runtime/...) moves to it.
-func BuildExport(ctx context.Context, repo *store.Repo, dir string, opts ExportOptions) (Ref, object.Checksum, error) {
-	m, err := readBuildMetadata(dir)
-	if err != nil {
-		return Ref{}, object.Zero, err
-	}
-	kind := m.Kind
-	filesDir := "files"
-	if opts.Runtime {
-		kind, filesDir = Runtime, "usr"
-	}
-	branch := opts.Branch
-	if branch == "" {
-		branch = DefaultBranch
-	}
-	ref := Ref{Kind: kind, ID: m.Name, Arch: Arch(), Branch: branch}
-	if err := ref.Validate(); err != nil {
-		return Ref{}, object.Zero, err
-	}
-	if fi, err := os.Stat(filepath.Join(dir, filesDir)); err != nil || !fi.IsDir() {
-		return Ref{}, object.Zero, fmt.Errorf("%s has no %s/ directory", dir, filesDir)
-	}
-	installed, err := treeBytes(filepath.Join(dir, filesDir))
-	if err != nil {
-		return Ref{}, object.Zero, err
-	}
-	subject := opts.Subject
-	if subject == "" {
-		subject = "Export " + ref.String()
-	}
-	c, _, err := repo.CommitDir(ctx, dir, store.CommitOptions{
-		Branch:         ref.String(),
-		Subject:        subject,
-		Body:           fmt.Sprintf("Name: %s\nArch: %s\nBranch: %s\nBuilt with: arbor\n", ref.ID, ref.Arch, ref.Branch),
-		OwnerUID:       0,
-		OwnerGID:       0,
-		NoXattrs:       true,
-		CanonicalModes: true,
-		NoBindings:     true, // CommitMetadata has them, with the collection
-		Root:           map[string]string{"metadata": "metadata", "files": filesDir, "export": "export"},
-		SizedMetadata: func(stored int64) []object.MetaEntry {
-			return CommitMetadata(ref, m.Raw, uint64(installed), uint64(stored), opts.CollectionID)
-		},
-	})
-	return ref, c, err
-}
-
-// treeBytes sums the sizes of the regular files under dir.
-func treeBytes(dir string) (int64, error) {
-	var n int64
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		fi, err := d.Info()
-		if err == nil {
-			n += fi.Size()
-		}
-		return err
-	})
-	return n, err
 }

@@ -1,20 +1,20 @@
 package flatpak
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"arbor/sandbox"
-	"arbor/store"
 	"arbor/store/atomic"
 	"arbor/store/keyfile"
 	"arbor/store/object"
+	"arbor/store/refs"
 )
 
 // Installation is where apps and runtimes are deployed: beside its
@@ -22,7 +22,7 @@ import (
 // (KIND/ID/ARCH/BRANCH/{active -> COMMIT, COMMIT/metadata}).
 type Installation struct {
 	Dir  string // holds repo/, app/, runtime/
-	Repo *store.Repo
+	Repo string // the repository's root, whose refs keep deployed commits
 }
 
 // Deployed is an installed app or runtime.
@@ -33,16 +33,19 @@ type Deployed struct {
 	Metadata *Metadata
 }
 
-// NewInstallation is the installation around a repository.
-func NewInstallation(r *store.Repo) *Installation {
-	dir, err := filepath.Abs(filepath.Dir(r.Path()))
+// NewInstallation is the installation around the repository at repo.
+func NewInstallation(repo string) *Installation {
+	dir, err := filepath.Abs(filepath.Dir(repo))
 	if err != nil {
-		dir = filepath.Dir(r.Path())
+		dir = filepath.Dir(repo)
 	}
-	return &Installation{Dir: dir, Repo: r}
+	return &Installation{Dir: dir, Repo: repo}
 }
 
-func (in *Installation) refDir(ref Ref) string {
+func (in *Installation) refs() refs.Dir { return refs.Dir(in.Repo) }
+
+// RefDir is where ref is deployed: its active link and commits.
+func (in *Installation) RefDir(ref Ref) string {
 	return filepath.Join(in.Dir, string(ref.Kind), ref.ID, ref.Arch, ref.Branch)
 }
 
@@ -58,7 +61,7 @@ func (in *Installation) Deploy(ref Ref, c object.Checksum, origin string, metada
 	if _, err := ParseMetadata(metadata); err != nil {
 		return err
 	}
-	dir := in.refDir(ref)
+	dir := in.RefDir(ref)
 	cdir := filepath.Join(dir, c.String())
 	if err := os.MkdirAll(cdir, 0o755); err != nil {
 		return err
@@ -68,36 +71,16 @@ func (in *Installation) Deploy(ref Ref, c object.Checksum, origin string, metada
 			return err
 		}
 	}
-	if err := in.Repo.SetRef("deploy/"+ref.String(), c); err != nil {
+	if err := in.refs().Set("deploy/"+ref.String(), c, true); err != nil {
 		return err
 	}
 	return atomic.Symlink(c.String(), filepath.Join(dir, "active"), false)
 }
 
-// Materialize checks a deployed commit's files out beside its metadata,
-// hardlinked from the store (which must hold the whole commit), so that
-// it runs without mounts and offline.
-func (in *Installation) Materialize(ctx context.Context, ref Ref, c object.Checksum) error {
-	dest := filepath.Join(in.refDir(ref), c.String(), "files")
-	if _, err := os.Stat(dest); err == nil {
-		return nil
-	}
-	tmp := dest + ".tmp"
-	os.RemoveAll(tmp)
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return err
-	}
-	if err := in.Repo.Checkout(ctx, c, tmp, store.CheckoutOptions{UserMode: true, Subpath: "/files"}); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	return os.Rename(tmp, dest)
-}
-
 // FilesDir is where a deployed commit's files are: checked out when it
 // was materialized, else in its mount.
 func (in *Installation) FilesDir(d *Deployed) (dir string, materialized bool) {
-	p := filepath.Join(in.refDir(d.Ref), d.Commit.String(), "files")
+	p := filepath.Join(in.RefDir(d.Ref), d.Commit.String(), "files")
 	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
 		return p, true
 	}
@@ -106,7 +89,7 @@ func (in *Installation) FilesDir(d *Deployed) (dir string, materialized bool) {
 
 // Get returns the deployed ref.
 func (in *Installation) Get(ref Ref) (*Deployed, error) {
-	dir := in.refDir(ref)
+	dir := in.RefDir(ref)
 	target, err := os.Readlink(filepath.Join(dir, "active"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s is not installed", ref)
@@ -132,17 +115,25 @@ func (in *Installation) Get(ref Ref) (*Deployed, error) {
 
 // Installed lists what is deployed.
 func (in *Installation) Installed() ([]Ref, error) {
+	apps, err := in.InstalledOf(App)
+	if err != nil {
+		return nil, err
+	}
+	rts, err := in.InstalledOf(Runtime)
+	return append(apps, rts...), err
+}
+
+// InstalledOf lists what is deployed of one kind.
+func (in *Installation) InstalledOf(kind Kind) ([]Ref, error) {
 	var out []Ref
-	for _, kind := range []Kind{App, Runtime} {
-		links, err := filepath.Glob(filepath.Join(in.Dir, string(kind), "*", "*", "*", "active"))
-		if err != nil {
-			return nil, err
-		}
-		for _, l := range links {
-			rel, _ := filepath.Rel(in.Dir, filepath.Dir(l))
-			if r, err := ParseRef(filepath.ToSlash(rel)); err == nil {
-				out = append(out, r)
-			}
+	links, err := filepath.Glob(filepath.Join(in.Dir, string(kind), "*", "*", "*", "active"))
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range links {
+		rel, _ := filepath.Rel(in.Dir, filepath.Dir(l))
+		if r, err := ParseRef(filepath.ToSlash(rel)); err == nil {
+			out = append(out, r)
 		}
 	}
 	return out, nil
@@ -154,14 +145,14 @@ func (in *Installation) Undeploy(ref Ref) error {
 	if _, err := in.Get(ref); err != nil {
 		return err
 	}
-	if err := os.Remove(filepath.Join(in.refDir(ref), "active")); err != nil {
+	if err := os.Remove(filepath.Join(in.RefDir(ref), "active")); err != nil {
 		return err
 	}
-	if err := in.Repo.DeleteRef("deploy/" + ref.String()); err != nil && !errors.Is(err, store.ErrRefNotFound) {
+	if err := in.refs().Delete("deploy/" + ref.String()); err != nil && !errors.Is(err, refs.ErrNotFound) {
 		return err
 	}
 	// The desktop's links into it, and its launcher.
-	prefix := in.refDir(ref) + string(filepath.Separator)
+	prefix := in.RefDir(ref) + string(filepath.Separator)
 	filepath.WalkDir(filepath.Join(in.Dir, "exports"), func(p string, e fs.DirEntry, err error) error {
 		if err == nil && e.Type()&fs.ModeSymlink != 0 {
 			if t, err := os.Readlink(p); err == nil && strings.HasPrefix(t, prefix) {
@@ -173,7 +164,7 @@ func (in *Installation) Undeploy(ref Ref) error {
 	if ref.Kind == App {
 		os.Remove(filepath.Join(in.Dir, "exports", "bin", ref.ID))
 	}
-	return os.RemoveAll(in.refDir(ref))
+	return os.RemoveAll(in.RefDir(ref))
 }
 
 // Unused lists installed runtimes no installed app needs.
@@ -255,77 +246,8 @@ func (in *Installation) ResetOverride(id string) error {
 	return err
 }
 
-// Export makes a deployed app visible to the desktop, as flatpak's
-// exports/ does: its export/ tree checked out (desktop files with Exec
-// pointing at `arbor run`), linked from exports/share, and a launcher in
-// exports/bin/ID. The commit's export/ must be local.
-func (in *Installation) Export(ctx context.Context, d *Deployed, arbor string) error {
-	if d.Ref.Kind != App {
-		return nil
-	}
-	cdir := filepath.Join(in.refDir(d.Ref), d.Commit.String())
-	exp := filepath.Join(cdir, "export")
-	if _, err := in.Repo.Lookup(d.Commit, "/export"); err != nil {
-		return nil // nothing exported
-	}
-	if _, err := os.Stat(exp); errors.Is(err, fs.ErrNotExist) {
-		tmp := exp + ".tmp"
-		os.RemoveAll(tmp)
-		err := in.Repo.Checkout(ctx, d.Commit, tmp, store.CheckoutOptions{UserMode: true, Subpath: "/export", AllowPartial: true})
-		if err != nil {
-			os.RemoveAll(tmp)
-			return err
-		}
-		if err := os.Rename(tmp, exp); err != nil {
-			return err
-		}
-	}
-	run := fmt.Sprintf("%s run --branch=%s %s", arbor, d.Ref.Branch, d.Ref.ID)
-	return filepath.WalkDir(filepath.Join(exp, "share"), func(p string, e fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil || e.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(exp, p)
-		if strings.HasSuffix(p, ".desktop") {
-			// A new file, not an edit: checkouts hardlink the store's.
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			var out []string
-			for _, line := range strings.Split(string(b), "\n") {
-				if cmd, ok := strings.CutPrefix(line, "Exec="); ok {
-					args := ""
-					if f := strings.Fields(cmd); len(f) > 1 {
-						args = " " + strings.Join(f[1:], " ")
-					}
-					line = "Exec=" + run + args
-				}
-				out = append(out, line)
-			}
-			out = append(out[:len(out)-1], "X-Arbor="+d.Ref.ID, "")
-			if err := atomic.WriteFile(p, []byte(strings.Join(out, "\n")), 0o644, false); err != nil {
-				return err
-			}
-		}
-		link := filepath.Join(in.Dir, "exports", rel)
-		target := filepath.Join(in.refDir(d.Ref), "active", "export", rel)
-		return replaceSymlink(target, link)
-	})
-}
-
 // shellQuote quotes a word for sh: paths may hold spaces or quotes.
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-func replaceSymlink(target, link string) error {
-	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
-		return err
-	}
-	return atomic.Symlink(target, link, false)
-}
 
 // Launcher writes exports/bin/ID, which runs the app.
 func (in *Installation) Launcher(d *Deployed, arbor string) error {
@@ -336,38 +258,41 @@ func (in *Installation) Launcher(d *Deployed, arbor string) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	script := fmt.Sprintf("#!/bin/sh\nexec %s %s run --branch=%s %s \"$@\"\n", shellQuote(arbor), shellQuote("--repo="+in.Repo.Path()), d.Ref.Branch, d.Ref.ID)
+	script := fmt.Sprintf("#!/bin/sh\nexec %s %s run --branch=%s %s \"$@\"\n", shellQuote(arbor), shellQuote("--repo="+in.Repo), d.Ref.Branch, d.Ref.ID)
 	return atomic.WriteFile(p, []byte(script), 0o755, false)
 }
 
 // Hold keeps commits from prune while the process pid runs them, with
-// refs instance/PID/N; Release drops them. Holds of processes that are
-// gone are dropped by the next Hold.
-func (in *Installation) Hold(pid int, commits ...object.Checksum) error {
-	refs, err := in.Repo.LocalRefs("instance")
+// refs instance/PID-N, and returns what drops them. Holds of processes
+// that are gone are dropped by the next Hold.
+func (in *Installation) Hold(pid int, commits ...object.Checksum) (release func(), err error) {
+	held, err := in.refs().Local("instance")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for name := range refs {
-		p, _, _ := strings.Cut(strings.TrimPrefix(name, "instance/"), "/")
-		var other int
-		if _, err := fmt.Sscan(p, &other); err == nil && other > 0 && syscall.Kill(other, 0) == syscall.ESRCH {
-			in.Repo.DeleteRef(name)
+	for name := range held {
+		p := strings.TrimPrefix(name, "instance/")
+		if i := strings.IndexAny(p, "-/"); i >= 0 {
+			p = p[:i]
+		}
+		if other, err := strconv.Atoi(p); err == nil && other > 0 && syscall.Kill(other, 0) == syscall.ESRCH {
+			in.refs().Delete(name)
+		}
+	}
+	var names []string
+	release = func() {
+		for _, n := range names {
+			in.refs().Delete(n)
 		}
 	}
 	// They live as long as the process: nothing to flush to disk.
 	for i, c := range commits {
-		if err := in.Repo.SetTransientRef(fmt.Sprintf("instance/%d/%d", pid, i), c); err != nil {
-			return err
+		name := fmt.Sprintf("instance/%d-%d", pid, i)
+		if err := in.refs().Set(name, c, false); err != nil {
+			release()
+			return nil, err
 		}
+		names = append(names, name)
 	}
-	return nil
-}
-
-// Release drops what Hold recorded for pid.
-func (in *Installation) Release(pid int) {
-	refs, _ := in.Repo.LocalRefs(fmt.Sprintf("instance/%d", pid))
-	for name := range refs {
-		in.Repo.DeleteRef(name)
-	}
+	return release, nil
 }

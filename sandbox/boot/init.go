@@ -2,7 +2,6 @@ package boot
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -64,7 +63,7 @@ func initMain() int {
 	}
 	var spec Spec
 	f := os.NewFile(specFD, "spec")
-	if err := json.NewDecoder(f).Decode(&spec); err != nil {
+	if err := spec.Decode(f); err != nil {
 		return fail(fmt.Errorf("reading the spec: %w", err))
 	}
 	f.Close()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"arbor/mountd"
+	"arbor/mountd/mountinfo"
 	"arbor/tests/nginx"
 	"arbor/tests/testutil"
 )
@@ -54,7 +55,7 @@ func TestAdminLazy(t *testing.T) {
 		t.Fatalf("after deploy --lazy: %v", ds)
 	}
 	d1 := filepath.Join(f.sr, "ostree/deploy/testos/deploy", ds[0])
-	if !mountd.IsArborMount(filepath.Join(d1, "usr")) {
+	if !mountinfo.IsArbor(filepath.Join(d1, "usr")) {
 		t.Fatalf("%s/usr is not mounted through the daemon", d1)
 	}
 	enter := func(index, script string) string {
@@ -115,7 +116,7 @@ func TestAdminLazy(t *testing.T) {
 	daemon := exec.Command(filepath.Join(filepath.Dir(f.arbor), "arbord"), "--repo="+repo)
 	testutil.Must(t, daemon.Start())
 	t.Cleanup(func() { daemon.Process.Signal(syscall.SIGTERM); daemon.Wait() })
-	for i := 0; !mountd.IsArborMount(filepath.Join(d1, "usr")) || mountd.DaemonPID(repo) == 0; i++ {
+	for i := 0; !mountinfo.IsArbor(filepath.Join(d1, "usr")) || mountd.DaemonPID(repo) == 0; i++ {
 		if i > 500 {
 			t.Fatal("the restarted daemon did not mount the deployment's /usr again")
 		}
@@ -139,7 +140,7 @@ func TestAdminLazy(t *testing.T) {
 		t.Errorf("the upgraded lazy deployment's /etc: %q", got)
 	}
 	testutil.Run(t, f.arbor, "admin", "undeploy", "--sysroot="+f.sr, "1")
-	if mountd.IsArborMount(filepath.Join(d1, "usr")) {
+	if mountinfo.IsArbor(filepath.Join(d1, "usr")) {
 		t.Error("the undeployed lazy deployment is still mounted")
 	}
 	if _, err := os.Stat(d1); err == nil {

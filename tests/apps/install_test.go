@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"arbor/mountd"
+	"arbor/mountd/mountinfo"
 	"arbor/tests/nginx"
 	"arbor/tests/testutil"
 )
@@ -140,7 +141,7 @@ func TestInstallAndRunLazily(t *testing.T) {
 	testutil.Must(t, err)
 	testutil.Must(t, held.Start())
 	holding := func() bool {
-		return strings.Contains(testutil.Run(t, arbor, "--repo="+inst, "refs"), "instance/"+strconv.Itoa(held.Process.Pid)+"/")
+		return strings.Contains(testutil.Run(t, arbor, "--repo="+inst, "refs"), "instance/"+strconv.Itoa(held.Process.Pid)+"-")
 	}
 	for i := 0; !holding(); i++ {
 		if i > 200 {
@@ -209,7 +210,7 @@ func mountsOf(t *testing.T, repo string) []string {
 	b, _ := os.ReadFile("/proc/self/mountinfo")
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
-		if len(f) > 4 && strings.HasPrefix(f[4], filepath.Dir(repo)+"/") && mountd.IsArborMount(f[4]) {
+		if len(f) > 4 && strings.HasPrefix(f[4], filepath.Dir(repo)+"/") && mountinfo.IsArbor(f[4]) {
 			out = append(out, f[4])
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"arbor/mountd"
+	"arbor/mountd/mountinfo"
 	"arbor/tests/nginx"
 )
 
@@ -106,7 +107,7 @@ func (c remoteClient) prepare(e *env, bin string) error {
 }
 
 func (c remoteClient) clean(e *env) error {
-	if mountd.IsArborMount(c.mnt(e)) {
+	if mountinfo.IsArbor(c.mnt(e)) {
 		run(e, []string{e.arbor, "--repo=" + c.repo(e), "umount", c.mnt(e)})
 	}
 	mountd.Stop(c.repo(e), 10*time.Second)

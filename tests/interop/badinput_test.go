@@ -88,9 +88,11 @@ func TestCommitUnreadableFile(t *testing.T) {
 		must(t, os.Chmod(d, 0o755))
 	}
 	bin := filepath.Join(tmp, "arbor")
-	data, err := os.ReadFile(e.arbor)
-	must(t, err)
-	must(t, os.WriteFile(bin, data, 0o755))
+	for _, name := range []string{"arbor", "arbor-full"} { // arbor hands commit to arbor-full
+		data, err := os.ReadFile(filepath.Join(filepath.Dir(e.arbor), name))
+		must(t, err)
+		must(t, os.WriteFile(filepath.Join(tmp, name), data, 0o755))
+	}
 
 	// Two trees: one with a file nobody can read, one with a directory
 	// nobody can list. Both belong to nobody, with mode 000.

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"arbor/mountd"
+	"arbor/mountd/mountinfo"
 	"arbor/store"
 	"arbor/store/object"
 	"arbor/tests/fixture"
@@ -497,7 +498,7 @@ func TestStoppedOrKilledDaemonLeavesNoStaleMount(t *testing.T) {
 	// SIGTERM: the daemon unmounts everything on its way out.
 	mp := e.mount(t, repo, "main")
 	stopDaemon(t, repo)
-	if mountd.IsArborMount(mp) {
+	if mountinfo.IsArbor(mp) {
 		t.Fatalf("%s is still mounted after the daemon got SIGTERM", mp)
 	}
 	for _, cleaner := range []string{"umount", "next daemon"} {
@@ -516,7 +517,7 @@ func TestStoppedOrKilledDaemonLeavesNoStaleMount(t *testing.T) {
 				other := e.mount(t, repo, "main") // starts a new daemon
 				e.run(t, repo, "umount", other)
 			}
-			if mountd.IsArborMount(mp) {
+			if mountinfo.IsArbor(mp) {
 				t.Fatalf("%s is still mounted after the %s", mp, cleaner)
 			}
 		})
@@ -534,7 +535,7 @@ func TestMountsListAndUnmount(t *testing.T) {
 		t.Fatalf("mounts: %+v", ms)
 	}
 	e.run(t, repo, "umount", mp)
-	if mountd.IsArborMount(mp) {
+	if mountinfo.IsArbor(mp) {
 		t.Fatal("still mounted after umount")
 	}
 	// The daemon started on demand leaves once nothing is mounted.
@@ -805,7 +806,7 @@ func TestForegroundMount(t *testing.T) {
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			must(t, cmd.Start())
-			for i := 0; !mountd.IsArborMount(mp); i++ {
+			for i := 0; !mountinfo.IsArbor(mp); i++ {
 				if i > 200 {
 					cmd.Process.Kill()
 					t.Fatalf("no mount after 10s: %s", out.String())
@@ -831,7 +832,7 @@ func TestForegroundMount(t *testing.T) {
 				cmd.Process.Kill()
 				t.Fatal("arbor mount --foreground did not end")
 			}
-			if mountd.IsArborMount(mp) {
+			if mountinfo.IsArbor(mp) {
 				t.Fatal("still mounted")
 			}
 		})
@@ -856,7 +857,7 @@ func TestMountRefusesUnsignedCommitOnVerifyingRemote(t *testing.T) {
 	if !strings.Contains(errOut, "signature") {
 		t.Fatalf("the refusal does not say why: %s", errOut)
 	}
-	if mountd.IsArborMount(mp) {
+	if mountinfo.IsArbor(mp) {
 		t.Fatal("mounted anyway")
 	}
 }

@@ -105,8 +105,9 @@ func BuildArbor(t testing.TB) string {
 			return
 		}
 		buildBin = filepath.Join(buildDir, "arbor")
-		// arbord and the sandbox's init go beside arbor, where it looks.
-		for _, cmd := range []string{"arbor", "arbord", "arbor-sandbox-init"} {
+		// arbor's other commands, arbord and the sandbox's init go
+		// beside arbor, where it looks.
+		for _, cmd := range []string{"arbor", "arbor-full", "arbord", "arbor-sandbox-init"} {
 			out, errOut, err := RunErr(goBin, "build", "-o", filepath.Join(buildDir, cmd), "arbor/cmd/"+cmd)
 			if err != nil {
 				buildErr = fmt.Errorf("%w\n%s%s", err, out, errOut)

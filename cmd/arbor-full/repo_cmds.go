@@ -14,6 +14,7 @@ import (
 
 	"arbor/store"
 	"arbor/store/object"
+	"arbor/store/refs"
 )
 
 func (a *app) initCmd() *cobra.Command {
@@ -174,7 +175,7 @@ func (a *app) commitCmd() *cobra.Command {
 				return a.printJSON(map[string]any{"commit": sum.String(), "branch": branch,
 					"files": stats.Files, "bytes": stats.Bytes, "new_objects": stats.NewObjects, "new_bytes": stats.NewBytes})
 			}
-			fmt.Fprintln(a.stdout, sum)
+			fmt.Fprintln(a.Stdout, sum)
 			return nil
 		},
 	}
@@ -271,12 +272,12 @@ func (a *app) refsCmd() *cobra.Command {
 				if len(args) == 0 {
 					return errors.New("--delete needs the refs to delete")
 				}
-				refs, err := r.Refs()
+				all, err := r.Refs()
 				if err != nil {
 					return err
 				}
 				n := 0
-				for _, name := range store.SortedRefNames(refs) {
+				for _, name := range refs.SortedNames(all) {
 					for _, p := range args {
 						if matchRefPrefix(name, p) {
 							if err := r.DeleteRef(name); err != nil {
@@ -292,18 +293,18 @@ func (a *app) refsCmd() *cobra.Command {
 				}
 				return nil
 			}
-			refs, err := r.Refs()
+			all, err := r.Refs()
 			if err != nil {
 				return err
 			}
 			out := map[string]string{}
-			for _, name := range store.SortedRefNames(refs) {
+			for _, name := range refs.SortedNames(all) {
 				if len(args) > 0 && !matchAny(name, args) {
 					continue
 				}
-				out[name] = refs[name].String()
+				out[name] = all[name].String()
 				if !a.json {
-					fmt.Fprintln(a.stdout, name)
+					fmt.Fprintln(a.Stdout, name)
 				}
 			}
 			if a.json {
@@ -345,7 +346,7 @@ func (a *app) revParseCmd() *cobra.Command {
 				return err
 			}
 			defer r.Close()
-			fmt.Fprintln(a.stdout, c)
+			fmt.Fprintln(a.Stdout, c)
 			return nil
 		},
 	}
@@ -370,10 +371,10 @@ files are the truth. reindex throws it away and rebuilds it.`,
 			}
 			for _, c := range commits {
 				if _, err := r.Reach(cmd.Context(), c); err != nil && !r.IsPartial(c) {
-					fmt.Fprintf(a.stderr, "warning: commit %s: %v\n", c, err)
+					fmt.Fprintf(a.Stderr, "warning: commit %s: %v\n", c, err)
 				}
 			}
-			fmt.Fprintf(a.stdout, "Indexed %d commits in %.2fs\n", len(commits), time.Since(start).Seconds())
+			fmt.Fprintf(a.Stdout, "Indexed %d commits in %.2fs\n", len(commits), time.Since(start).Seconds())
 			return nil
 		}),
 	}

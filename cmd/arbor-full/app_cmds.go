@@ -15,13 +15,16 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"arbor/cmd/internal/launch"
 	"arbor/deploy/flatpak"
+	"arbor/deploy/flatpak/commits"
 	"arbor/fetch"
 	"arbor/mountd"
-	"arbor/sandbox"
+	"arbor/mountd/mountinfo"
 	"arbor/store"
 	"arbor/store/keyfile"
 	"arbor/store/object"
+	"arbor/store/refs"
 )
 
 func (a *app) installCmd() *cobra.Command {
@@ -43,8 +46,7 @@ flatpak completes it. An app's runtime is installed too, after asking unless -y.
 			}
 			return cobra.ExactArgs(2)(cmd, args)
 		},
-		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, in *flatpak.Installation) error {
-			r := in.Repo
+		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, r *store.Repo, in *flatpak.Installation) error {
 			runtimeRepo := ""
 			if from != "" {
 				b, err := readLocation(cmd.Context(), from)
@@ -62,7 +64,7 @@ flatpak completes it. An app's runtime is installed too, after asking unless -y.
 				args = []string{remote, f.Ref().String()}
 				runtimeRepo = f.RuntimeRepo
 			}
-			d, err := a.installOne(cmd.Context(), in, args[0], args[1], flatpak.App, "", materialize)
+			d, err := a.installOne(cmd.Context(), r, in, args[0], args[1], flatpak.App, "", materialize)
 			if err != nil {
 				return err
 			}
@@ -80,7 +82,7 @@ flatpak completes it. An app's runtime is installed too, after asking unless -y.
 				if !term.IsTerminal(int(os.Stdin.Fd())) {
 					return fmt.Errorf("%s needs the runtime %s: install it too with -y", d.Ref, rt)
 				}
-				fmt.Fprintf(a.stdout, "%s needs the runtime %s. Install it? [Y/n] ", d.Ref.ID, rt)
+				fmt.Fprintf(a.Stdout, "%s needs the runtime %s. Install it? [Y/n] ", d.Ref.ID, rt)
 				line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 				if l := strings.TrimSpace(strings.ToLower(line)); l != "" && l != "y" && l != "yes" {
 					return fmt.Errorf("%s is installed without its runtime %s", d.Ref, rt)
@@ -90,7 +92,7 @@ flatpak completes it. An app's runtime is installed too, after asking unless -y.
 			if err != nil {
 				return err
 			}
-			_, err = a.installOne(cmd.Context(), in, remote, rt.String(), flatpak.Runtime, "", materialize)
+			_, err = a.installOne(cmd.Context(), r, in, remote, rt.String(), flatpak.Runtime, "", materialize)
 			return err
 		}),
 	}
@@ -102,16 +104,16 @@ flatpak completes it. An app's runtime is installed too, after asking unless -y.
 
 // withInstallation wraps a command that works on the installation around
 // the repository.
-func (a *app) withInstallation(run func(cmd *cobra.Command, args []string, in *flatpak.Installation) error) func(*cobra.Command, []string) error {
+func (a *app) withInstallation(run func(cmd *cobra.Command, args []string, r *store.Repo, in *flatpak.Installation) error) func(*cobra.Command, []string) error {
 	return a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
-		return run(cmd, args, flatpak.NewInstallation(r))
+		return run(cmd, args, r, flatpak.NewInstallation(r.Path()))
 	})
 }
 
 // installOne fetches a ref's commit (its signature checked as a pull
 // checks it) and deploys it from its xa.metadata.
-func (a *app) installOne(ctx context.Context, in *flatpak.Installation, remote, name string, kind flatpak.Kind, at string, materialize bool) (*flatpak.Deployed, error) {
-	remoteRefs, err := fetch.RemoteRefs(ctx, in.Repo, remote)
+func (a *app) installOne(ctx context.Context, r *store.Repo, in *flatpak.Installation, remote, name string, kind flatpak.Kind, at string, materialize bool) (*flatpak.Deployed, error) {
+	remoteRefs, err := fetch.RemoteRefs(ctx, r, remote)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +131,7 @@ func (a *app) installOne(ctx context.Context, in *flatpak.Installation, remote, 
 	if at != "" {
 		want += "@" + at // a given commit, bound to the ref all the same
 	}
-	res, err := fetch.Pull(ctx, in.Repo, remote, fetch.PullOptions{Refs: []string{want}, CommitMetadataOnly: !materialize})
+	res, err := fetch.Pull(ctx, r, remote, fetch.PullOptions{Refs: []string{want}, CommitMetadataOnly: !materialize})
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +139,7 @@ func (a *app) installOne(ctx context.Context, in *flatpak.Installation, remote, 
 	if !ok {
 		return nil, fmt.Errorf("%s: the pull did not return it", ref)
 	}
-	cm, err := in.Repo.ReadCommit(c)
+	cm, err := r.ReadCommit(c)
 	if err != nil {
 		return nil, err
 	}
@@ -148,11 +150,11 @@ func (a *app) installOne(ctx context.Context, in *flatpak.Installation, remote, 
 	}
 	if !materialize {
 		// The tree's own metadata file, for the comparison below.
-		if _, err := fetch.Pull(ctx, in.Repo, remote, fetch.PullOptions{Refs: []string{want}, Subpath: "/metadata"}); err != nil {
+		if _, err := fetch.Pull(ctx, r, remote, fetch.PullOptions{Refs: []string{want}, Subpath: "/metadata"}); err != nil {
 			return nil, fmt.Errorf("%s: fetching its metadata file: %w", ref, err)
 		}
 	}
-	file, err := in.Repo.ReadFile(c, "/metadata", 1<<20)
+	file, err := r.ReadFile(c, "/metadata", 1<<20)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
@@ -162,7 +164,7 @@ func (a *app) installOne(ctx context.Context, in *flatpak.Installation, remote, 
 		return nil, fmt.Errorf("%s (commit %s): %w", ref, c, err)
 	}
 	if materialize {
-		if err := in.Materialize(ctx, ref, c); err != nil {
+		if err := commits.Materialize(ctx, r, in, ref, c); err != nil {
 			return nil, err
 		}
 	}
@@ -176,22 +178,22 @@ func (a *app) installOne(ctx context.Context, in *flatpak.Installation, remote, 
 	if ref.Kind == flatpak.App {
 		// The desktop files and icons: small, fetched now.
 		if !materialize {
-			if _, err := fetch.Pull(ctx, in.Repo, remote, fetch.PullOptions{Refs: []string{want}, Subpath: "/export"}); err != nil {
+			if _, err := fetch.Pull(ctx, r, remote, fetch.PullOptions{Refs: []string{want}, Subpath: "/export"}); err != nil {
 				return nil, fmt.Errorf("%s: fetching its exports: %w", ref, err)
 			}
 		}
-		exe, err := os.Executable()
+		exe, err := frontExe()
 		if err != nil {
 			return nil, err
 		}
-		if err := in.Export(ctx, d, exe); err != nil {
+		if err := commits.Export(ctx, r, in, d, exe); err != nil {
 			return nil, fmt.Errorf("%s: exports: %w", ref, err)
 		}
 		if err := in.Launcher(d, exe); err != nil {
 			return nil, err
 		}
 	}
-	fmt.Fprintf(a.stdout, "Installed %s (commit %s)\n", ref, c.String()[:12])
+	fmt.Fprintf(a.Stdout, "Installed %s (commit %s)\n", ref, c.String()[:12])
 	return d, nil
 }
 
@@ -202,7 +204,7 @@ func (a *app) listCmd() *cobra.Command {
 		Short:   "List installed apps and runtimes",
 		Example: `  arbor list --app`,
 		Args:    cobra.NoArgs,
-		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, in *flatpak.Installation) error {
+		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, r *store.Repo, in *flatpak.Installation) error {
 			refs, err := in.Installed()
 			if err != nil {
 				return err
@@ -225,7 +227,7 @@ func (a *app) listCmd() *cobra.Command {
 				return a.printJSON(out)
 			}
 			for _, o := range out {
-				fmt.Fprintf(a.stdout, "%s\t%s\t%s\n", o["ref"], o["origin"], o["commit"][:12])
+				fmt.Fprintf(a.Stdout, "%s\t%s\t%s\n", o["ref"], o["origin"], o["commit"][:12])
 			}
 			return nil
 		}),
@@ -236,108 +238,23 @@ func (a *app) listCmd() *cobra.Command {
 	return c
 }
 
-func (a *app) runCmd() *cobra.Command {
-	var command, branch string
-	var devel bool
-	var p permFlags
-	c := &cobra.Command{
-		Use:   "run [--command=CMD] [--branch=B] [--devel] [PERMISSION...] ID [ARG...]",
-		Short: "Run an installed app in the sandbox, its files and runtime mounted lazily",
-		Example: `  arbor run org.example.Hello
-  arbor run --share=network --filesystem=~/Music:ro org.example.Player song.ogg`,
-		Args: cobra.MinimumNArgs(1),
-		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, in *flatpak.Installation) error {
-			installed, err := in.Installed()
-			if err != nil {
-				return err
-			}
-			name := args[0]
-			if branch != "" {
-				name += "//" + branch
-			}
-			ref, err := flatpak.Complete(name, flatpak.App, installed)
-			if err != nil {
-				return err
-			}
-			app, err := in.Get(ref)
-			if err != nil {
-				return err
-			}
-			rtRef, err := flatpak.ParsePartial(flatpak.Runtime, app.Metadata.Runtime)
-			if err != nil {
-				return err
-			}
-			rt, err := in.Get(rtRef)
-			if err != nil {
-				return fmt.Errorf("%s needs %s: %w", ref, rtRef, err)
-			}
-			for _, d := range []*flatpak.Deployed{app, rt} {
-				if _, materialized := in.FilesDir(d); materialized {
-					continue
-				}
-				if err := a.ensureMount(cmd.Context(), in, d); err != nil {
-					return err
-				}
-			}
-			// Layers as flatpak: the runtime's environment only, the app's
-			// metadata, the user's overrides, then the command line.
-			perms := sandbox.NewContext()
-			for k, v := range rt.Metadata.Context.Env {
-				perms.Env[k] = v
-			}
-			perms.Merge(app.Metadata.Context)
-			over, err := in.Override(ref.ID)
-			if err != nil {
-				return err
-			}
-			perms.Merge(over)
-			cli, err := p.context()
-			if err != nil {
-				return err
-			}
-			if devel {
-				cli.Features["devel"] = true
-			}
-			perms.Merge(cli)
-			if command == "" {
-				command = app.Metadata.Command
-			}
-			if command == "" {
-				return fmt.Errorf("%s has no command; give --command", ref)
-			}
-			// While it runs, its commits survive a prune run meanwhile (an
-			// update may have moved the deploy refs on).
-			if err := in.Hold(os.Getpid(), app.Commit, rt.Commit); err != nil {
-				return err
-			}
-			defer in.Release(os.Getpid())
-			rtFiles, _ := in.FilesDir(rt)
-			appFiles, _ := in.FilesDir(app)
-			spec := sandbox.Spec{Runtime: rtFiles, App: appFiles, Args: append([]string{command}, args[1:]...)}
-			return a.runSandboxed(cmd.Context(), spec, perms, ref.ID, func(s *sandbox.Spec) []byte {
-				return flatpakInfo(ref, app, rt, *s, perms)
-			})
-		}),
-	}
-	c.Flags().SetInterspersed(false)
-	c.Flags().StringVar(&command, "command", "", "run this instead of the app's command")
-	c.Flags().StringVar(&branch, "branch", "", "the installed branch to run")
-	c.Flags().BoolVar(&devel, "devel", false, "allow ptrace and perf (the devel feature)")
-	p.add(c)
-	return c
-}
-
 // ensureMount has the daemon mount a deployed commit (lazily, from its
-// origin) where run expects it, unless it is mounted already.
+// origin) where run expects it, unless it is mounted already. A mount
+// left by a daemon that died is taken down first.
 func (a *app) ensureMount(ctx context.Context, in *flatpak.Installation, d *flatpak.Deployed) error {
 	mp := in.MountDir(d.Commit)
-	if mountd.IsArborMount(mp) {
+	if mountinfo.Serving(mp) {
 		return nil
+	}
+	if mountinfo.IsArbor(mp) {
+		if err := mountd.Detach(mp); err != nil {
+			return err
+		}
 	}
 	if err := os.MkdirAll(mp, 0o755); err != nil {
 		return err
 	}
-	repo, err := filepath.Abs(in.Repo.Path())
+	repo, err := filepath.Abs(in.Repo)
 	if err != nil {
 		return err
 	}
@@ -356,23 +273,6 @@ func (a *app) ensureMount(ctx context.Context, in *flatpak.Installation, d *flat
 	return err
 }
 
-// flatpakInfo is /.flatpak-info with the keys flatpak writes.
-func flatpakInfo(ref flatpak.Ref, app, rt *flatpak.Deployed, spec sandbox.Spec, perms *sandbox.Context) []byte {
-	kf := keyfile.New()
-	kf.Set("Application", "name", ref.ID)
-	kf.Set("Application", "runtime", rt.Ref.String())
-	kf.Set("Instance", "app-path", spec.App)
-	kf.Set("Instance", "app-commit", app.Commit.String())
-	kf.Set("Instance", "runtime-path", spec.Runtime)
-	kf.Set("Instance", "runtime-commit", rt.Commit.String())
-	kf.Set("Instance", "branch", ref.Branch)
-	kf.Set("Instance", "arch", ref.Arch)
-	kf.Set("Instance", "session-bus-proxy", "true")
-	kf.Set("Instance", "system-bus-proxy", "true")
-	perms.Keyfile(kf, false)
-	return kf.Bytes()
-}
-
 func (a *app) updateCmd() *cobra.Command {
 	var commit string
 	c := &cobra.Command{
@@ -382,7 +282,7 @@ func (a *app) updateCmd() *cobra.Command {
 one rename; an app already running keeps its old commit until it exits.`,
 		Example: `  arbor update
   arbor update --commit=4f2a... org.example.Hello`,
-		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, in *flatpak.Installation) error {
+		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, r *store.Repo, in *flatpak.Installation) error {
 			installed, err := in.Installed()
 			if err != nil {
 				return err
@@ -407,12 +307,12 @@ one rename; an app already running keeps its old commit until it exits.`,
 					return err
 				}
 				_, materialized := in.FilesDir(d)
-				nd, err := a.installOne(cmd.Context(), in, d.Origin, ref.String(), ref.Kind, commit, materialized)
+				nd, err := a.installOne(cmd.Context(), r, in, d.Origin, ref.String(), ref.Kind, commit, materialized)
 				if err != nil {
 					return err
 				}
 				if nd.Commit == d.Commit {
-					fmt.Fprintf(a.stdout, "%s is up to date\n", ref)
+					fmt.Fprintf(a.Stdout, "%s is up to date\n", ref)
 				}
 			}
 			return nil
@@ -428,8 +328,7 @@ func (a *app) uninstallCmd() *cobra.Command {
 		Use:     "uninstall [--unused] [REF...]",
 		Short:   "Remove installed apps or runtimes; --unused removes runtimes no app needs",
 		Example: `  arbor uninstall org.example.Hello && arbor uninstall --unused`,
-		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, in *flatpak.Installation) error {
-			r := in.Repo
+		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, r *store.Repo, in *flatpak.Installation) error {
 			installed, err := in.Installed()
 			if err != nil {
 				return err
@@ -458,7 +357,7 @@ func (a *app) uninstallCmd() *cobra.Command {
 					return err
 				}
 				mp := in.MountDir(d.Commit)
-				if mountd.IsArborMount(mp) {
+				if mountinfo.IsArbor(mp) {
 					if err := mountd.NewClient(r.Path()).Unmount(cmd.Context(), mp); err != nil {
 						return fmt.Errorf("%s is in use: %w", ref, err)
 					}
@@ -466,7 +365,7 @@ func (a *app) uninstallCmd() *cobra.Command {
 				if err := in.Undeploy(ref); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "Uninstalled %s\n", ref)
+				fmt.Fprintf(a.Stdout, "Uninstalled %s\n", ref)
 			}
 			return nil
 		}),
@@ -481,8 +380,7 @@ func (a *app) infoCmd() *cobra.Command {
 		Short:   "Show an installed app or runtime: commit, origin, runtime, permissions, sizes",
 		Example: `  arbor info org.example.Hello`,
 		Args:    cobra.ExactArgs(1),
-		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, in *flatpak.Installation) error {
-			r := in.Repo
+		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, r *store.Repo, in *flatpak.Installation) error {
 			installed, err := in.Installed()
 			if err != nil {
 				return err
@@ -516,13 +414,13 @@ func (a *app) infoCmd() *cobra.Command {
 			if a.json {
 				return a.printJSON(info)
 			}
-			fmt.Fprintf(a.stdout, "Ref: %s\nCommit: %s\nOrigin: %s\n", ref, d.Commit, d.Origin)
+			fmt.Fprintf(a.Stdout, "Ref: %s\nCommit: %s\nOrigin: %s\n", ref, d.Commit, d.Origin)
 			if d.Metadata.Runtime != "" {
-				fmt.Fprintf(a.stdout, "Runtime: %s\n", d.Metadata.Runtime)
+				fmt.Fprintf(a.Stdout, "Runtime: %s\n", d.Metadata.Runtime)
 			}
-			fmt.Fprintf(a.stdout, "Installed size: %d\nDownload size: %d\n", info["installed_size"], info["download_size"])
+			fmt.Fprintf(a.Stdout, "Installed size: %d\nDownload size: %d\n", info["installed_size"], info["download_size"])
 			if p := strings.TrimSpace(string(kf.Bytes())); p != "" {
-				fmt.Fprintf(a.stdout, "\nPermissions:\n%s\n", p)
+				fmt.Fprintf(a.Stdout, "\nPermissions:\n%s\n", p)
 			}
 			return nil
 		}),
@@ -557,7 +455,7 @@ func (a *app) remoteLsCmd() *cobra.Command {
 				return a.printJSON(out)
 			}
 			for _, n := range names {
-				fmt.Fprintf(a.stdout, "%s\t%s\n", n, refs[n].String()[:12])
+				fmt.Fprintf(a.Stdout, "%s\t%s\n", n, refs[n].String()[:12])
 			}
 			return nil
 		}),
@@ -682,7 +580,7 @@ func runtimeRemote(ctx context.Context, r *store.Repo, appRemote string, rt flat
 		return "", fmt.Errorf("remote %s (%s) has no runtime %s", n, f.URL, rt)
 	}
 	name := strings.TrimSuffix(path.Base(runtimeRepo), ".flatpakrepo")
-	if err := store.ValidateRemoteName(name); err != nil {
+	if err := refs.ValidateRemote(name); err != nil {
 		return "", fmt.Errorf("%s: %w", runtimeRepo, err)
 	}
 	if err := addRemoteFrom(r, name, f.URL, f.GPGKey, repoFileSettings(f), false); err != nil {
@@ -720,14 +618,15 @@ func remoteForRef(r *store.Repo, f *flatpak.RefFile) (string, error) {
 
 func (a *app) overrideCmd() *cobra.Command {
 	var reset, show bool
-	var p permFlags
+	var p launch.PermFlags
+	var unshare []string
 	c := &cobra.Command{
 		Use:   "override [--user] [--reset|--show] ID [PERMISSION...]",
 		Short: "Change an app's permissions for this installation",
 		Example: `  arbor override --user org.example.Hello --unshare=network --filesystem=~/Music:ro
   arbor override --show org.example.Hello`,
 		Args: cobra.ExactArgs(1),
-		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, in *flatpak.Installation) error {
+		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, r *store.Repo, in *flatpak.Installation) error {
 			id := args[0]
 			switch {
 			case reset:
@@ -739,14 +638,14 @@ func (a *app) overrideCmd() *cobra.Command {
 				}
 				kf := keyfile.New()
 				c.Keyfile(kf, true)
-				_, err = a.stdout.Write(kf.Bytes())
+				_, err = a.Stdout.Write(kf.Bytes())
 				return err
 			}
-			more, err := p.context()
+			more, err := p.Context()
 			if err != nil {
 				return err
 			}
-			for _, s := range p.unshare {
+			for _, s := range unshare {
 				more.Shared[s] = false
 			}
 			return in.SetOverride(id, more)
@@ -754,8 +653,8 @@ func (a *app) overrideCmd() *cobra.Command {
 	}
 	c.Flags().BoolVar(&reset, "reset", false, "drop the app's overrides")
 	c.Flags().BoolVar(&show, "show", false, "print the app's overrides")
-	c.Flags().StringArrayVar(&p.unshare, "unshare", nil, "unshare network or ipc")
-	p.add(c)
+	c.Flags().StringArrayVar(&unshare, "unshare", nil, "unshare network or ipc")
+	p.Add(c)
 	return c
 }
 
@@ -774,7 +673,7 @@ func (a *app) searchCmd() *cobra.Command {
 			var hits []hit
 			for _, remote := range fetch.ListRemotes(r) {
 				if _, err := fetch.Pull(cmd.Context(), r, remote, fetch.PullOptions{Refs: []string{branch}}); err != nil {
-					fmt.Fprintf(a.stderr, "remote %s: no AppStream data: %v\n", remote, err)
+					fmt.Fprintf(a.Stderr, "remote %s: no AppStream data: %v\n", remote, err)
 					continue
 				}
 				c, err := r.Resolve(remote + ":" + branch)
@@ -802,7 +701,7 @@ func (a *app) searchCmd() *cobra.Command {
 				return a.printJSON(hits)
 			}
 			if len(hits) == 0 {
-				fmt.Fprintln(a.stdout, "No matches found")
+				fmt.Fprintln(a.Stdout, "No matches found")
 				return nil
 			}
 			for _, h := range hits {
@@ -810,7 +709,7 @@ func (a *app) searchCmd() *cobra.Command {
 				if ref, err := flatpak.ParseRef(h.Bundle); err == nil {
 					branch = ref.Branch
 				}
-				fmt.Fprintf(a.stdout, "%s\t%s\t%s\t%s\t%s\n", h.Name, h.Summary, h.ID, branch, h.Remote)
+				fmt.Fprintf(a.Stdout, "%s\t%s\t%s\t%s\t%s\n", h.Name, h.Summary, h.ID, branch, h.Remote)
 			}
 			return nil
 		}),

@@ -80,14 +80,14 @@ func (a *app) remoteListCmd() *cobra.Command {
 			}
 			for _, n := range names {
 				if !urls {
-					fmt.Fprintln(a.stdout, n)
+					fmt.Fprintln(a.Stdout, n)
 					continue
 				}
 				rm, err := fetch.LoadRemote(r, n)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "%s  %s\n", n, rm.URL)
+				fmt.Fprintf(a.Stdout, "%s  %s\n", n, rm.URL)
 			}
 			return nil
 		}),
@@ -123,7 +123,7 @@ func (a *app) remoteShowURLCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(a.stdout, rm.URL)
+			fmt.Fprintln(a.Stdout, rm.URL)
 			return nil
 		}),
 	}
@@ -153,7 +153,7 @@ func (a *app) remoteRefsCmd() *cobra.Command {
 			}
 			sort.Strings(names)
 			for _, n := range names {
-				fmt.Fprintf(a.stdout, "%s:%s\n", args[0], n)
+				fmt.Fprintf(a.Stdout, "%s:%s\n", args[0], n)
 			}
 			return nil
 		}),
@@ -238,7 +238,7 @@ func (a *app) printPull(res *fetch.Result) error {
 		return a.printJSON(map[string]any{"refs": refs, "objects_fetched": res.Fetched, "bytes": res.Bytes,
 			"seconds": res.Elapsed.Seconds()})
 	}
-	fmt.Fprintf(a.stdout, "%d objects fetched; %s transferred in %.1f seconds\n", res.Fetched, humanBytes(res.Bytes), res.Elapsed.Seconds())
+	fmt.Fprintf(a.Stdout, "%d objects fetched; %s transferred in %.1f seconds\n", res.Fetched, humanBytes(res.Bytes), res.Elapsed.Seconds())
 	return nil
 }
 
@@ -384,13 +384,13 @@ of static files will do; run 'summary -u' after each commit).`,
 			}
 			r.Close()
 			if r.Mode() != store.ModeArchive {
-				fmt.Fprintf(a.stderr, "warning: %s is a %s repo; clients can only pull from archive repos\n", r.Path(), r.Mode())
+				fmt.Fprintf(a.Stderr, "warning: %s is a %s repo; clients can only pull from archive repos\n", r.Path(), r.Mode())
 			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "serving %s on http://%s/\n", r.Path(), ln.Addr())
+			fmt.Fprintf(a.Stdout, "serving %s on http://%s/\n", r.Path(), ln.Addr())
 			srv := &http.Server{Handler: http.FileServer(http.Dir(r.Path())), ReadHeaderTimeout: 10 * time.Second}
 			go func() {
 				<-cmd.Context().Done()

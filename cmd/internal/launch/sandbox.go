@@ -1,4 +1,4 @@
-package main
+package launch
 
 import (
 	"context"
@@ -13,10 +13,11 @@ import (
 	"arbor/store/keyfile"
 )
 
-func (a *app) sandboxCmd() *cobra.Command {
+// SandboxCmd is `arbor sandbox`.
+func SandboxCmd(g *Globals) *cobra.Command {
 	var spec sandbox.Spec
 	var metadata, appID string
-	var flags permFlags
+	var flags PermFlags
 	c := &cobra.Command{
 		Use:   "sandbox --runtime=DIR [--app=DIR] [PERMISSION...] -- COMMAND [ARG...]",
 		Short: "Run a command in arbor's sandbox, with a runtime at /usr and an app at /app",
@@ -57,13 +58,13 @@ a name that begins with '-'.`,
 					return fmt.Errorf("%s: %w", metadata, err)
 				}
 			}
-			cli, err := flags.context()
+			cli, err := flags.Context()
 			if err != nil {
 				return err
 			}
 			perms.Merge(cli)
 			spec.Args = args
-			return a.runSandboxed(cmd.Context(), spec, perms, appID, nil)
+			return g.RunSandboxed(cmd.Context(), spec, perms, appID, nil)
 		},
 	}
 	c.Flags().SetInterspersed(false)
@@ -71,14 +72,15 @@ a name that begins with '-'.`,
 	c.Flags().StringVar(&spec.App, "app", "", "directory mounted read-only at /app")
 	c.Flags().StringVar(&appID, "app-id", "", "the app's id: its ~/.var/app/ID directories are made and shared")
 	c.Flags().StringVar(&metadata, "metadata", "", "a flatpak metadata file whose [Context] and [Environment] apply first")
-	flags.add(c)
+	flags.Add(c)
 	return c
 }
 
-// runSandboxed applies the permissions (and the app's directories, with an
-// app id) to spec, makes its environment, runs it, and passes its exit
-// status on. info, when set, makes /.flatpak-info from the finished spec.
-func (a *app) runSandboxed(ctx context.Context, spec sandbox.Spec, perms *sandbox.Context, appID string, info func(*sandbox.Spec) []byte) error {
+// RunSandboxed applies the permissions (and the app's directories, with an
+// app id) to spec and starts the sandbox; while its init starts, it makes
+// the environment and has prepare, when set, finish the spec; then it runs
+// the command and passes its exit status on.
+func (g *Globals) RunSandboxed(ctx context.Context, spec sandbox.Spec, perms *sandbox.Context, appID string, prepare func(*sandbox.Spec) error) error {
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return err
@@ -103,16 +105,20 @@ func (a *app) runSandboxed(ctx context.Context, spec sandbox.Spec, perms *sandbo
 	if err != nil {
 		return err
 	}
+	sb := sandbox.Start(ctx, sandbox.NamespacesOf(spec), sandbox.Stdio{Stdin: os.Stdin, Stdout: g.Stdout, Stderr: g.Stderr})
+	defer sb.Close()
 	spec.Env = sandbox.Environ(os.Environ(), os.Getuid(), home, append(appEnv, extra...))
-	if info != nil {
-		spec.Info = info(&spec)
+	if prepare != nil {
+		if err := prepare(&spec); err != nil {
+			return err
+		}
 	}
-	code, err := sandbox.Run(ctx, spec, sandbox.Stdio{Stdin: os.Stdin, Stdout: a.stdout, Stderr: a.stderr})
+	code, err := sb.Run(spec)
 	if err != nil {
 		return err
 	}
 	if code != 0 {
-		return exitError{code: code}
+		return ExitError{Code: code}
 	}
 	return nil
 }

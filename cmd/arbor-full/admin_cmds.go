@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"arbor/cmd/internal/launch"
 	"arbor/deploy/sysroot"
 	"arbor/fetch"
 	"arbor/mountd"
@@ -136,7 +137,7 @@ func (a *app) adminOSInitCmd() *cobra.Command {
 			if err := s.OSInit(args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "ostree/deploy/%s initialized as OSTree root\n", args[0])
+			fmt.Fprintf(a.Stdout, "ostree/deploy/%s initialized as OSTree root\n", args[0])
 			return nil
 		}),
 	}
@@ -162,7 +163,7 @@ func stateroot(s *sysroot.Sysroot, os string) (string, error) {
 }
 
 func (a *app) reportMerge(c sysroot.EtcCounts) {
-	fmt.Fprintf(a.stdout, "Copying /etc changes: %d modified, %d removed, %d added\n", c.Modified, c.Removed, c.Added)
+	fmt.Fprintf(a.Stdout, "Copying /etc changes: %d modified, %d removed, %d added\n", c.Modified, c.Removed, c.Added)
 }
 
 func (a *app) adminDeployCmd() *cobra.Command {
@@ -206,7 +207,7 @@ whenever it restarts; /etc and the kernel are copied as for any deployment.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "Deployed %s %s as the default\n", d.Stateroot, d.Name())
+			fmt.Fprintf(a.Stdout, "Deployed %s %s as the default\n", d.Stateroot, d.Name())
 			return nil
 		}),
 	}
@@ -254,11 +255,11 @@ func (a *app) adminUpgradeCmd() *cobra.Command {
 				return fmt.Errorf("origin %s: %w", refspec, err)
 			}
 			if next == merge.Commit {
-				fmt.Fprintln(a.stdout, "No update available.")
+				fmt.Fprintln(a.Stdout, "No update available.")
 				return nil
 			}
 			if check || pullOnly {
-				fmt.Fprintf(a.stdout, "Update available: %s %s\n", next, s.Version(next))
+				fmt.Fprintf(a.Stdout, "Update available: %s %s\n", next, s.Version(next))
 				return nil
 			}
 			d, err := s.Deploy(cmd.Context(), sysroot.DeployOptions{Stateroot: root, Revision: next.String(), Refspec: refspec,
@@ -266,7 +267,7 @@ func (a *app) adminUpgradeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "Deployed %s %s as the default\n", d.Stateroot, d.Name())
+			fmt.Fprintf(a.Stdout, "Deployed %s %s as the default\n", d.Stateroot, d.Name())
 			return nil
 		}),
 	}
@@ -304,7 +305,7 @@ func (a *app) adminStatusCmd() *cobra.Command {
 				return a.printJSON(out)
 			}
 			if len(ds) == 0 {
-				fmt.Fprintln(a.stdout, "No deployments.")
+				fmt.Fprintln(a.Stdout, "No deployments.")
 				return nil
 			}
 			for _, d := range ds {
@@ -312,17 +313,17 @@ func (a *app) adminStatusCmd() *cobra.Command {
 				if d.Booted {
 					mark = "*"
 				}
-				fmt.Fprintf(a.stdout, "%s %s %s\n", mark, d.Stateroot, d.Name())
+				fmt.Fprintf(a.Stdout, "%s %s %s\n", mark, d.Stateroot, d.Name())
 				if v := s.Version(d.Commit); v != "" {
-					fmt.Fprintf(a.stdout, "    Version: %s\n", v)
+					fmt.Fprintf(a.Stdout, "    Version: %s\n", v)
 				}
 				if d.Pinned() {
-					fmt.Fprintln(a.stdout, "    Pinned: yes")
+					fmt.Fprintln(a.Stdout, "    Pinned: yes")
 				}
 				if r := d.Refspec(); r != "" {
-					fmt.Fprintf(a.stdout, "    origin refspec: %s\n", r)
+					fmt.Fprintf(a.Stdout, "    origin refspec: %s\n", r)
 				} else {
-					fmt.Fprintln(a.stdout, "    origin: none")
+					fmt.Fprintln(a.Stdout, "    origin: none")
 				}
 			}
 			return nil
@@ -343,7 +344,7 @@ func (a *app) adminRollbackCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "Default is now %s %s\n", d.Stateroot, d.Name())
+			fmt.Fprintf(a.Stdout, "Default is now %s %s\n", d.Stateroot, d.Name())
 			return nil
 		}),
 	}
@@ -372,7 +373,7 @@ func (a *app) adminUndeployCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "Deleted deployment %s\n", d.Name())
+			fmt.Fprintf(a.Stdout, "Deleted deployment %s\n", d.Name())
 			return nil
 		}),
 	}
@@ -398,7 +399,7 @@ func (a *app) adminPinCmd() *cobra.Command {
 			if unpin {
 				verb = "no longer pinned"
 			}
-			fmt.Fprintf(a.stdout, "Deployment %s is %s\n", d.Name(), verb)
+			fmt.Fprintf(a.Stdout, "Deployment %s is %s\n", d.Name(), verb)
 			return nil
 		}),
 	}
@@ -484,7 +485,7 @@ func (a *app) adminConfigDiffCmd() *cobra.Command {
 				return a.printJSON(out)
 			}
 			for _, c := range changes {
-				fmt.Fprintf(a.stdout, "%c    %s\n", c.Kind, c.Path)
+				fmt.Fprintf(a.Stdout, "%c    %s\n", c.Kind, c.Path)
 			}
 			return nil
 		}),
@@ -539,12 +540,12 @@ every privilege kept. INDEX is the deployment's place in admin status (default 0
 				Env:  []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TERM=" + os.Getenv("TERM")},
 				Home: "/root",
 			}
-			code, err := sandbox.Run(cmd.Context(), spec, sandbox.Stdio{Stdin: os.Stdin, Stdout: a.stdout, Stderr: a.stderr})
+			code, err := sandbox.Run(cmd.Context(), spec, sandbox.Stdio{Stdin: os.Stdin, Stdout: a.Stdout, Stderr: a.Stderr})
 			if err != nil {
 				return err
 			}
 			if code != 0 {
-				return exitError{code: code}
+				return launch.ExitError{Code: code}
 			}
 			return nil
 		}),

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"arbor/mountd"
+	"arbor/mountd/mountinfo"
 )
 
 func (a *app) mountCmd() *cobra.Command {
@@ -55,13 +56,13 @@ commit as commits/CHECKSUM/..., each mounted when first looked up.`,
 					return
 				}
 				if req.Browse {
-					fmt.Fprintf(a.stdout, "mounted the browse root at %s\n", mi.Mountpoint)
+					fmt.Fprintf(a.Stdout, "mounted the browse root at %s\n", mi.Mountpoint)
 					return
 				}
-				fmt.Fprintf(a.stdout, "mounted %s (commit %s) at %s\n", mi.Source, mi.Commit, mi.Mountpoint)
+				fmt.Fprintf(a.Stdout, "mounted %s (commit %s) at %s\n", mi.Source, mi.Commit, mi.Mountpoint)
 			}
 			if foreground {
-				logf := func(f string, args ...any) { fmt.Fprintf(a.stderr, f+"\n", args...) }
+				logf := func(f string, args ...any) { fmt.Fprintf(a.Stderr, f+"\n", args...) }
 				return mountd.Foreground(cmd.Context(), mountd.Options{Repo: repo, Logf: logf}, req, show)
 			}
 			argv, err := daemonArgv(repo)
@@ -114,7 +115,7 @@ func (a *app) umountCmd() *cobra.Command {
 			}
 			err = mountd.NewClient(repo).Unmount(cmd.Context(), mp)
 			if errors.Is(err, mountd.ErrNoDaemon) || errors.Is(err, mountd.ErrNotMounted) {
-				if mountd.IsArborMount(mp) {
+				if mountinfo.IsArbor(mp) {
 					return mountd.Detach(mp)
 				}
 				return fmt.Errorf("%s is not an arbor mount", mp)
@@ -153,11 +154,11 @@ func (a *app) mountsCmd() *cobra.Command {
 				if m.Source == "" {
 					what = "(browse)"
 				}
-				fmt.Fprintf(a.stdout, "%s\t%s\tread %d B", m.Mountpoint, what, m.BytesRead)
+				fmt.Fprintf(a.Stdout, "%s\t%s\tread %d B", m.Mountpoint, what, m.BytesRead)
 				if m.Fetch != nil {
-					fmt.Fprintf(a.stdout, "\tfetched %d objects, %d B, %d pending", m.Fetch.Objects, m.Fetch.Bytes, m.Fetch.Pending)
+					fmt.Fprintf(a.Stdout, "\tfetched %d objects, %d B, %d pending", m.Fetch.Objects, m.Fetch.Bytes, m.Fetch.Pending)
 				}
-				fmt.Fprintf(a.stdout, "\tup %s\n", time.Since(m.Started).Round(time.Second))
+				fmt.Fprintf(a.Stdout, "\tup %s\n", time.Since(m.Started).Round(time.Second))
 			}
 			return nil
 		},
@@ -192,6 +193,19 @@ func daemonArgv(repo string) ([]string, error) {
 		bin = p
 	}
 	return []string{bin, "--repo=" + repo, "--exit-when-idle"}, nil
+}
+
+// frontExe is the arbor that launchers and desktop files run: the small
+// one beside this binary, which starts apps fastest, else this one.
+func frontExe() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	if p := filepath.Join(filepath.Dir(exe), "arbor"); fileExists(p) {
+		return p, nil
+	}
+	return exe, nil
 }
 
 func fileExists(p string) bool {

@@ -13,7 +13,7 @@ type progress struct{ bar *progressbar.ProgressBar }
 
 // newProgress starts a bar; total -1 means unknown (a spinner with counts).
 func (a *app) newProgress(desc string, total int64, bytes bool) *progress {
-	f, ok := a.stderr.(*os.File)
+	f, ok := a.Stderr.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return &progress{}
 	}

@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"arbor/cmd/internal/launch"
 	"arbor/deploy/flatpak"
+	"arbor/deploy/flatpak/commits"
 	"arbor/sandbox"
 	"arbor/store"
 )
@@ -32,14 +33,14 @@ func (a *app) buildInitCmd() *cobra.Command {
 
 func (a *app) buildFinishCmd() *cobra.Command {
 	var command string
-	var p permFlags
+	var p launch.PermFlags
 	c := &cobra.Command{
 		Use:     "build-finish DIRECTORY [--command=CMD] [PERMISSION...]",
 		Short:   "Finish an app build: its command, its permissions, and its exported desktop files",
 		Example: `  arbor build-finish build --command=hello --share=network --socket=wayland --filesystem=xdg-music:ro`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			perms, err := p.context()
+			perms, err := p.Context()
 			if err != nil {
 				return err
 			}
@@ -47,12 +48,12 @@ func (a *app) buildFinishCmd() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&command, "command", "", "the command the app runs (in /app/bin or /usr/bin)")
-	p.add(c)
+	p.Add(c)
 	return c
 }
 
 func (a *app) buildExportCmd() *cobra.Command {
-	var opts flatpak.ExportOptions
+	var opts commits.ExportOptions
 	var keyIDs []string
 	var homedir string
 	c := &cobra.Command{
@@ -70,7 +71,7 @@ func (a *app) buildExportCmd() *cobra.Command {
 				return err
 			}
 			defer r.Close()
-			ref, c, err := flatpak.BuildExport(cmd.Context(), r, args[1], opts)
+			ref, c, err := commits.BuildExport(cmd.Context(), r, args[1], opts)
 			if err != nil {
 				return err
 			}
@@ -80,7 +81,7 @@ func (a *app) buildExportCmd() *cobra.Command {
 			if a.json {
 				return a.printJSON(map[string]string{"ref": ref.String(), "commit": c.String()})
 			}
-			fmt.Fprintf(a.stdout, "Commit: %s\nRef: %s\n", c, ref)
+			fmt.Fprintf(a.Stdout, "Commit: %s\nRef: %s\n", c, ref)
 			return nil
 		},
 	}
@@ -91,44 +92,6 @@ func (a *app) buildExportCmd() *cobra.Command {
 	c.Flags().StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
 	a.jsonFlag(c)
 	return c
-}
-
-// permFlags are flatpak's permission options, shared by the commands
-// that take them.
-type permFlags struct{ share, unshare, socket, device, allow, filesystem, persist, env []string }
-
-func (p *permFlags) add(c *cobra.Command) {
-	c.Flags().StringArrayVar(&p.share, "share", nil, "share network or ipc with the host (!X to deny)")
-	c.Flags().StringArrayVar(&p.socket, "socket", nil, "x11, wayland, pulseaudio, session-bus, system-bus, ssh-auth, ...")
-	c.Flags().StringArrayVar(&p.device, "device", nil, "dri, kvm, shm or all")
-	c.Flags().StringArrayVar(&p.allow, "allow", nil, "devel, multiarch, bluetooth or canbus")
-	c.Flags().StringArrayVar(&p.filesystem, "filesystem", nil, "host, host-os, host-etc, home, xdg-*, ~/PATH or /PATH, with :ro, :rw or :create; !X denies")
-	c.Flags().StringArrayVar(&p.persist, "persist", nil, "home-relative path kept in ~/.var/app/ID")
-	c.Flags().StringArrayVar(&p.env, "env", nil, "set VAR=VALUE (VAR= removes it)")
-}
-
-func (p *permFlags) context() (*sandbox.Context, error) {
-	c := sandbox.NewContext()
-	for key, vs := range map[string][]string{"shared": p.share, "sockets": p.socket, "devices": p.device, "features": p.allow} {
-		for _, v := range vs {
-			if err := c.AddFlag(key, v); err != nil {
-				return nil, err
-			}
-		}
-	}
-	for _, f := range p.filesystem {
-		if err := c.AddFilesystem(f); err != nil {
-			return nil, err
-		}
-	}
-	for _, v := range p.persist {
-		c.Persistent[v] = true
-	}
-	for _, e := range p.env {
-		k, v, _ := strings.Cut(e, "=")
-		c.Env[k] = v
-	}
-	return c, nil
 }
 
 func (a *app) buildUpdateRepoCmd() *cobra.Command {
@@ -145,7 +108,7 @@ func (a *app) buildUpdateRepoCmd() *cobra.Command {
 				return err
 			}
 			defer r.Close()
-			n, err := flatpak.UpdateAppStream(cmd.Context(), r, flatpak.Arch())
+			n, err := commits.UpdateAppStream(cmd.Context(), r, flatpak.Arch())
 			if err != nil {
 				return err
 			}
@@ -163,7 +126,7 @@ func (a *app) buildUpdateRepoCmd() *cobra.Command {
 			if err := updateSummary(cmd.Context(), r, keyIDs, homedir); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "AppStream data of %d apps; summary updated\n", n)
+			fmt.Fprintf(a.Stdout, "AppStream data of %d apps; summary updated\n", n)
 			return nil
 		},
 	}
@@ -217,7 +180,7 @@ func (a *app) buildSignCmd() *cobra.Command {
 }
 
 func (a *app) buildCmd() *cobra.Command {
-	var p permFlags
+	var p launch.PermFlags
 	c := &cobra.Command{
 		Use:   "build [PERMISSION...] DIRECTORY COMMAND [ARG...]",
 		Short: "Run a build command in the sandbox: the SDK at /usr, DIRECTORY/files writable at /app",
@@ -246,7 +209,7 @@ build-init named at /usr (mounted lazily) and the build's files/ writable at /ap
 				return err
 			}
 			defer r.Close()
-			in := flatpak.NewInstallation(r)
+			in := flatpak.NewInstallation(r.Path())
 			sdkRef, err := flatpak.ParsePartial(flatpak.Runtime, m.Sdk)
 			if err != nil {
 				return err
@@ -265,17 +228,17 @@ build-init named at /usr (mounted lazily) and the build's files/ writable at /ap
 			for k, v := range sdk.Metadata.Context.Env {
 				perms.Env[k] = v
 			}
-			cli, err := p.context()
+			cli, err := p.Context()
 			if err != nil {
 				return err
 			}
 			perms.Merge(cli)
 			spec := sandbox.Spec{Runtime: sdkFiles,
 				App: filepath.Join(dir, "files"), AppWritable: true, Dir: "/app", Args: args[1:]}
-			return a.runSandboxed(cmd.Context(), spec, perms, "", nil)
+			return a.RunSandboxed(cmd.Context(), spec, perms, "", nil)
 		},
 	}
 	c.Flags().SetInterspersed(false)
-	p.add(c)
+	p.Add(c)
 	return c
 }

@@ -90,7 +90,7 @@ func (a *app) logCmd() *cobra.Command {
 				cm, err := r.ReadCommit(sum)
 				if errors.Is(err, store.ErrObjectMissing) && len(all) > 0 {
 					if !a.json {
-						fmt.Fprintln(a.stdout, "<< History beyond this commit not fetched >>")
+						fmt.Fprintln(a.Stdout, "<< History beyond this commit not fetched >>")
 					}
 					break
 				}
@@ -100,7 +100,7 @@ func (a *app) logCmd() *cobra.Command {
 				ci := describeCommit(sum, cm)
 				all = append(all, ci)
 				if !a.json {
-					printCommit(a.stdout, ci)
+					printCommit(a.Stdout, ci)
 				}
 				if cm.Parent.IsZero() {
 					break
@@ -142,7 +142,7 @@ func (a *app) showCmd() *cobra.Command {
 				if !ok {
 					return fmt.Errorf("no such metadata key %q in commit %s", metaKey, sum)
 				}
-				fmt.Fprintln(a.stdout, gvariant.Print(v.Type, v.Value))
+				fmt.Fprintln(a.Stdout, gvariant.Print(v.Type, v.Value))
 				return nil
 			case detachedKey != "" || detached:
 				md, err := r.ReadDetachedMeta(sum)
@@ -155,9 +155,9 @@ func (a *app) showCmd() *cobra.Command {
 				for _, e := range md {
 					if detachedKey == "" || e.Key == detachedKey {
 						if detachedKey == "" {
-							fmt.Fprintf(a.stdout, "%s: ", e.Key)
+							fmt.Fprintf(a.Stdout, "%s: ", e.Key)
 						}
-						fmt.Fprintln(a.stdout, gvariant.Print(e.Value.Type, e.Value.Value))
+						fmt.Fprintln(a.Stdout, gvariant.Print(e.Value.Type, e.Value.Value))
 						if detachedKey != "" {
 							return nil
 						}
@@ -172,7 +172,7 @@ func (a *app) showCmd() *cobra.Command {
 			if a.json {
 				return a.printJSON(ci)
 			}
-			printCommit(a.stdout, ci)
+			printCommit(a.Stdout, ci)
 			return nil
 		},
 	}
@@ -223,7 +223,7 @@ func (a *app) lsCmd() *cobra.Command {
 					all = append(all, e)
 					return nil
 				}
-				printLs(a.stdout, e, xs, checksums, xattrs)
+				printLs(a.Stdout, e, xs, checksums, xattrs)
 				return nil
 			}
 			for _, p := range paths {
@@ -350,7 +350,7 @@ func (a *app) catCmd() *cobra.Command {
 					ct.Close()
 					return fmt.Errorf("%s: is a symlink (to %s)", p, ct.Header.Target)
 				}
-				_, err = io.Copy(a.stdout, ct.Reader)
+				_, err = io.Copy(a.Stdout, ct.Reader)
 				ct.Close()
 				if err != nil {
 					return fmt.Errorf("%s: %w", p, err)
@@ -390,7 +390,7 @@ func (a *app) diffCmd() *cobra.Command {
 				return a.printJSON(out)
 			}
 			for _, ch := range changes {
-				fmt.Fprintf(a.stdout, "%c    %s\n", ch.Kind, ch.Path)
+				fmt.Fprintf(a.Stdout, "%c    %s\n", ch.Kind, ch.Path)
 			}
 			return nil
 		}),

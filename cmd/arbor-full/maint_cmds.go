@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"arbor/cmd/internal/launch"
 	"arbor/store"
 )
 
@@ -42,19 +43,19 @@ Corrupt and missing objects are named; the exit status is 1 if any is found.`,
 				}
 			} else {
 				for _, p := range res.Problems {
-					fmt.Fprintf(a.stderr, "error: %s\n", p)
+					fmt.Fprintf(a.Stderr, "error: %s\n", p)
 				}
 				if !quiet {
-					fmt.Fprintf(a.stdout, "Checked %d objects of %d commits (%d partial)", res.Objects, res.Commits, res.Partial)
+					fmt.Fprintf(a.Stdout, "Checked %d objects of %d commits (%d partial)", res.Objects, res.Commits, res.Partial)
 					if len(res.Problems) == 0 {
-						fmt.Fprintln(a.stdout, ": no errors found")
+						fmt.Fprintln(a.Stdout, ": no errors found")
 					} else {
-						fmt.Fprintf(a.stdout, ": %d errors\n", len(res.Problems))
+						fmt.Fprintf(a.Stdout, ": %d errors\n", len(res.Problems))
 					}
 				}
 			}
 			if len(res.Problems) > 0 {
-				return exitError{1}
+				return launch.ExitError{Code: 1}
 			}
 			return nil
 		}),
@@ -92,15 +93,15 @@ func (a *app) pruneCmd() *cobra.Command {
 				return a.printJSON(map[string]any{"total": res.Total, "deleted": res.Deleted, "freed_bytes": res.Freed,
 					"deleted_commits": commits, "dry_run": opts.DryRun})
 			}
-			fmt.Fprintf(a.stdout, "Total objects: %d\n", res.Total)
+			fmt.Fprintf(a.Stdout, "Total objects: %d\n", res.Total)
 			verb := "Deleted"
 			if opts.DryRun {
 				verb = "Would delete"
 			}
 			if res.Deleted == 0 {
-				fmt.Fprintln(a.stdout, "No unreachable objects")
+				fmt.Fprintln(a.Stdout, "No unreachable objects")
 			} else {
-				fmt.Fprintf(a.stdout, "%s %d objects, %s freed\n", verb, res.Deleted, humanBytes(res.Freed))
+				fmt.Fprintf(a.Stdout, "%s %d objects, %s freed\n", verb, res.Deleted, humanBytes(res.Freed))
 			}
 			return nil
 		}),

@@ -1,0 +1,124 @@
+// Command arbor manages OSTree repositories: the same objects, layout and
+// command-line spelling as ostree, so scripts switch by changing the name.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"arbor/cmd/internal/launch"
+	"arbor/sandbox"
+	"arbor/store"
+	"arbor/store/object"
+)
+
+// app carries what every command shares; there is no package-level state.
+type app struct {
+	launch.Globals
+	sysroot string // --sysroot of the admin commands
+	json    bool
+}
+
+func main() {
+	sandbox.MaybeInit() // this binary is also the sandbox's init
+	if os.Getenv("GOGC") == "" {
+		// Commits and pulls allocate per file and keep little alive: a
+		// larger heap target cuts the collector's share of a pull by a
+		// third. GOGC still overrides it.
+		debug.SetGCPercent(400)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a := &app{Globals: launch.Globals{Stdout: os.Stdout, Stderr: os.Stderr}}
+	launch.Exit(a.rootCmd().ExecuteContext(ctx))
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "arbor",
+		Short: "Content-addressed filesystem trees, compatible with OSTree repositories",
+		Long: `arbor keeps whole filesystem trees in OSTree repositories: commit a directory,
+check it out by hardlinks, browse, diff, verify and prune. Objects and checksums
+are OSTree's byte for byte, and commands accept ostree's flags.`,
+		Example: `  arbor --repo=repo init --mode=archive
+  arbor --repo=repo commit -b main -s "first" --tree=dir=./rootfs
+  arbor --repo=repo ls -R main /etc`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	a.AddFlags(root)
+	root.AddCommand(
+		a.initCmd(), a.commitCmd(), a.checkoutCmd(),
+		a.logCmd(), a.showCmd(), a.lsCmd(), a.catCmd(), a.diffCmd(),
+		a.refsCmd(), a.revParseCmd(),
+		a.fsckCmd(), a.pruneCmd(), a.reindexCmd(),
+		a.remoteCmd(), a.pullCmd(), a.pullLocalCmd(), a.summaryCmd(), a.gpgSignCmd(), a.serveCmd(),
+		a.mountCmd(), a.umountCmd(), a.mountsCmd(), launch.SandboxCmd(&a.Globals),
+		a.buildInitCmd(), a.buildCmd(), a.buildFinishCmd(), a.buildExportCmd(), a.buildUpdateRepoCmd(), a.buildSignCmd(),
+		a.installCmd(), a.listCmd(), launch.RunCmd(&a.Globals, a.ensureMount), a.updateCmd(), a.uninstallCmd(), a.infoCmd(), a.remoteLsCmd(), a.flatpakRemoteAddCmd(), a.overrideCmd(), a.searchCmd(),
+		a.adminCmd(),
+	)
+	return root
+}
+
+// jsonFlag adds --json to a command whose output scripts read.
+func (a *app) jsonFlag(c *cobra.Command) {
+	c.Flags().BoolVar(&a.json, "json", false, "print machine-readable JSON")
+}
+
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// resolveRepoPath is the repository the command works on (see
+// launch.Globals.RepoPath), an installation's made on first use.
+func (a *app) resolveRepoPath() (string, error) {
+	p, installation, err := a.RepoPath()
+	if err != nil || !installation {
+		return p, err
+	}
+	return p, store.EnsureRepo(p)
+}
+
+func (a *app) openRepo() (*store.Repo, error) {
+	p, err := a.resolveRepoPath()
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(p)
+}
+
+// openAt opens the repository and resolves a revision in it.
+func (a *app) openAt(rev string) (*store.Repo, object.Checksum, error) {
+	r, err := a.openRepo()
+	if err != nil {
+		return nil, object.Zero, err
+	}
+	c, err := r.Resolve(rev)
+	if err != nil {
+		r.Close()
+		return nil, object.Zero, err
+	}
+	return r, c, nil
+}
+
+// withRepo wraps a command that works on the repository: open it, run,
+// close it.
+func (a *app) withRepo(run func(cmd *cobra.Command, args []string, r *store.Repo) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		r, err := a.openRepo()
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		return run(cmd, args, r)
+	}
+}

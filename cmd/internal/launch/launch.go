@@ -1,0 +1,87 @@
+// Package launch is what both arbor command binaries share: the global
+// options, and the commands that start sandboxes (sandbox, run). The small
+// `arbor` binary runs those itself, linking nothing of the object store,
+// FUSE or OpenPGP, so that an app starts without paying to load them; it
+// hands every other command to arbor-full.
+package launch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"arbor/deploy/flatpak"
+)
+
+// Globals are the options every command takes, and where output goes.
+type Globals struct {
+	Repo         string // --repo
+	System, User bool   // --system, --user: which installation
+	Stdout       io.Writer
+	Stderr       io.Writer
+}
+
+// AddFlags defines the global options on root.
+func (g *Globals) AddFlags(root *cobra.Command) {
+	root.PersistentFlags().BoolVar(&g.System, "system", false, "use the system installation (/var/lib/arbor)")
+	root.PersistentFlags().BoolVar(&g.User, "user", false, "use the per-user installation ($XDG_DATA_HOME/arbor, else ~/.local/share/arbor)")
+	root.MarkFlagsMutuallyExclusive("system", "user")
+	root.PersistentFlags().StringVar(&g.Repo, "repo", "", "path to the repository (default: $OSTREE_REPO, else the current directory if it is one, else the per-user repository, or /var/lib/arbor/repo for root)")
+}
+
+// RepoPath is the repository a command works on: --repo, else the
+// --system or --user installation's, else $OSTREE_REPO, else the current
+// directory when it is a repository, else the default installation's.
+// installation says it is an installation's, which is made on first use.
+func (g *Globals) RepoPath() (path string, installation bool, err error) {
+	if g.Repo != "" {
+		return g.Repo, false, nil
+	}
+	if g.System || g.User {
+		if g.System {
+			return flatpak.SystemRepo, true, nil
+		}
+		p, err := flatpak.UserRepo()
+		return p, true, err
+	}
+	if p := os.Getenv("OSTREE_REPO"); p != "" {
+		return p, false, nil
+	}
+	if _, err := os.Stat(filepath.Join(".", "config")); err == nil {
+		if _, err := os.Stat("objects"); err == nil {
+			return ".", false, nil
+		}
+	}
+	p, err := flatpak.DefaultRepo()
+	if err != nil {
+		return "", false, fmt.Errorf("no repository given (--repo=PATH or OSTREE_REPO): %w", err)
+	}
+	return p, true, nil
+}
+
+// ExitError ends the program with a code after output was already printed.
+type ExitError struct{ Code int }
+
+func (e ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+// Exit ends the program after a command returned err: quietly with an
+// ExitError's code, else printing err.
+func Exit(err error) {
+	if err == nil {
+		os.Exit(0)
+	}
+	var ee ExitError
+	if errors.As(err, &ee) {
+		os.Exit(ee.Code)
+	}
+	fmt.Fprintln(os.Stderr, "error:", err)
+	os.Exit(1)
+}
+
+// Mounter makes a deployed commit's files available at its mount.
+type Mounter func(ctx context.Context, in *flatpak.Installation, d *flatpak.Deployed) error

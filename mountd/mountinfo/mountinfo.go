@@ -1,0 +1,82 @@
+// Package mountinfo tells arbor's FUSE mounts apart in /proc/self/mountinfo,
+// for commands that only need to know whether a mount is up.
+package mountinfo
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// FSType is the filesystem type arbor's FUSE mounts show in mountinfo.
+const FSType = "fuse.arbor"
+
+// IsArbor reports whether dir is the mount point of an arbor mount
+// (live or left behind by a daemon that died).
+func IsArbor(dir string) bool {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	dir = filepath.Clean(dir)
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPER
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 7 {
+			continue
+		}
+		sep := -1
+		for i := 6; i < len(fields); i++ {
+			if fields[i] == "-" {
+				sep = i
+				break
+			}
+		}
+		if sep < 0 || sep+1 >= len(fields) {
+			continue
+		}
+		if fields[sep+1] == FSType && unescape(fields[4]) == dir {
+			return true
+		}
+	}
+	return false
+}
+
+// unescape undoes the octal escapes (\040 for a space) of
+// /proc/self/mountinfo.
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// Serving reports whether dir is a mount point that answers: a stat of it
+// works and finds another device than its parent's. Two stats, not a read
+// of mountinfo, because every app start asks; a mount whose daemon died
+// fails the stat.
+func Serving(dir string) bool {
+	var st, parent unix.Stat_t
+	if unix.Stat(dir, &st) != nil || unix.Stat(filepath.Dir(filepath.Clean(dir)), &parent) != nil {
+		return false
+	}
+	return st.Dev != parent.Dev
+}

@@ -1,0 +1,231 @@
+// Package refs reads and writes a repository's ref files (refs/heads and
+// refs/remotes), as OSTree lays them out. It needs nothing of the object
+// store, so the quick paths of the command line (arbor run) use it without
+// linking the store's index.
+package refs
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"unicode"
+
+	"arbor/store/atomic"
+	"arbor/store/object"
+)
+
+// ErrNotFound is returned for refs that do not exist.
+var ErrNotFound = errors.New("ref not found")
+
+// Validate checks a ref name against OSTree's grammar: fragments of
+// word characters, '-', '.' and '_', not starting with '-' or '.', joined by '/'.
+func Validate(ref string) error {
+	if ref == "" {
+		return errors.New("empty ref name")
+	}
+	for _, frag := range strings.Split(ref, "/") {
+		if err := validateFragment(frag); err != nil {
+			return fmt.Errorf("invalid ref %q: %w", ref, err)
+		}
+	}
+	return nil
+}
+
+// ValidateRemote checks a remote name: a single ref fragment.
+func ValidateRemote(name string) error {
+	if err := validateFragment(name); err != nil {
+		return fmt.Errorf("invalid remote name %q: %w", name, err)
+	}
+	return nil
+}
+
+func validateFragment(f string) error {
+	if f == "" {
+		return errors.New("empty component")
+	}
+	word := func(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }
+	for i, r := range f {
+		if i == 0 && !word(r) {
+			return fmt.Errorf("component %q must start with a letter, digit or '_'", f)
+		}
+		if !word(r) && r != '-' && r != '.' {
+			return fmt.Errorf("component %q contains %q", f, r)
+		}
+	}
+	return nil
+}
+
+// Split splits "remote:ref" into its parts; remote is empty for a local ref.
+func Split(spec string) (remote, ref string, err error) {
+	if i := strings.IndexByte(spec, ':'); i >= 0 {
+		remote, ref = spec[:i], spec[i+1:]
+		if err := ValidateRemote(remote); err != nil {
+			return "", "", err
+		}
+	} else {
+		ref = spec
+	}
+	return remote, ref, Validate(ref)
+}
+
+// Dir is the ref files of the repository whose root is the string.
+type Dir string
+
+func (d Dir) path(remote, ref string) string {
+	if remote != "" {
+		return filepath.Join(string(d), "refs", "remotes", remote, ref)
+	}
+	return filepath.Join(string(d), "refs", "heads", ref)
+}
+
+func readFile(path, name string) (object.Checksum, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return object.Zero, err
+	}
+	c, err := object.ParseChecksum(strings.TrimSpace(string(b)))
+	if err != nil {
+		return object.Zero, fmt.Errorf("ref %s: %w", name, err)
+	}
+	return c, nil
+}
+
+// Read reads a refspec ("ref" or "remote:ref").
+func (d Dir) Read(spec string) (object.Checksum, error) {
+	remote, ref, err := Split(spec)
+	if err != nil {
+		return object.Zero, err
+	}
+	c, err := readFile(d.path(remote, ref), spec)
+	if errors.Is(err, fs.ErrNotExist) {
+		return object.Zero, fmt.Errorf("ref %s: %w", spec, ErrNotFound)
+	}
+	return c, err
+}
+
+// Set points a refspec at a commit atomically; with fsync, durably too
+// (refs are the last thing a command writes). Without it, for refs that
+// only live as long as a process.
+func (d Dir) Set(spec string, c object.Checksum, fsync bool) error {
+	remote, ref, err := Split(spec)
+	if err != nil {
+		return err
+	}
+	p := d.path(remote, ref)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("ref %s: %w", spec, err)
+	}
+	if st, err := os.Stat(p); err == nil && st.IsDir() {
+		return fmt.Errorf("ref %s: a ref directory of that name exists", spec)
+	}
+	if err := atomic.WriteFile(p, []byte(c.String()+"\n"), 0o644, fsync); err != nil {
+		return fmt.Errorf("ref %s: %w", spec, err)
+	}
+	return nil
+}
+
+// Delete removes a ref and any directories it leaves empty.
+func (d Dir) Delete(spec string) error {
+	remote, ref, err := Split(spec)
+	if err != nil {
+		return err
+	}
+	p := d.path(remote, ref)
+	if err := os.Remove(p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("ref %s: %w", spec, ErrNotFound)
+		}
+		return fmt.Errorf("deleting ref %s: %w", spec, err)
+	}
+	top := filepath.Join(string(d), "refs", "heads")
+	if remote != "" {
+		top = filepath.Join(string(d), "refs", "remotes")
+	}
+	for dir := filepath.Dir(p); dir != top && strings.HasPrefix(dir, top); dir = filepath.Dir(dir) {
+		if os.Remove(dir) != nil {
+			break
+		}
+	}
+	return nil
+}
+
+// All lists every ref: local ones by name, remote ones as "remote:ref".
+func (d Dir) All() (map[string]object.Checksum, error) {
+	out := map[string]object.Checksum{}
+	if err := walk(filepath.Join(string(d), "refs", "heads"), "", false, out); err != nil {
+		return nil, fmt.Errorf("listing refs: %w", err)
+	}
+	if err := walk(filepath.Join(string(d), "refs", "remotes"), "", true, out); err != nil {
+		return nil, fmt.Errorf("listing refs: %w", err)
+	}
+	return out, nil
+}
+
+// Local lists the local refs below prefix (such as "deploy"), without
+// walking the others.
+func (d Dir) Local(prefix string) (map[string]object.Checksum, error) {
+	if err := Validate(prefix); err != nil {
+		return nil, err
+	}
+	out := map[string]object.Checksum{}
+	if err := walk(filepath.Join(string(d), "refs", "heads", filepath.FromSlash(prefix)), prefix+"/", false, out); err != nil {
+		return nil, fmt.Errorf("listing refs %s/: %w", prefix, err)
+	}
+	return out, nil
+}
+
+// walk adds the ref files below top to out, named prefix + their path,
+// or "remote:ref" at the remotes' level.
+func walk(top, prefix string, remoteLevel bool, out map[string]object.Checksum) error {
+	return filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if strings.HasPrefix(d.Name(), ".") {
+			// A ref write a killed command left (refs never begin with
+			// a dot), not a ref.
+			if d.IsDir() && p != top {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() {
+				return nil
+			}
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(top, p)
+		rel = filepath.ToSlash(rel)
+		name := prefix + rel
+		if remoteLevel {
+			i := strings.IndexByte(rel, '/')
+			if i < 0 {
+				return nil
+			}
+			name = rel[:i] + ":" + rel[i+1:]
+		}
+		c, err := readFile(p, name)
+		if err != nil {
+			return err
+		}
+		out[name] = c
+		return nil
+	})
+}
+
+// SortedNames returns the names of refs in byte order.
+func SortedNames(m map[string]object.Checksum) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
