@@ -25,12 +25,20 @@ var hostExcluded = map[string]bool{"app": true, "bin": true, "boot": true, "dev"
 	"lib": true, "lib32": true, "lib64": true, "proc": true, "root": true, "run": true, "sbin": true, "sys": true,
 	"tmp": true, "usr": true, "var": true}
 
+// Namespaces is what Apply makes of spec's namespaces: enough to start
+// the sandbox while the rest of the spec is made.
+func (c *Context) Namespaces(spec Spec) Namespaces {
+	ns := NamespacesOf(spec)
+	ns.Network, ns.IPC = c.Shared["network"], c.Shared["ipc"]
+	return ns
+}
+
 // Apply turns the permissions into the spec's shares, features, binds and
 // environment. Locations missing on the host are skipped, as flatpak
 // skips them, unless they are to be created.
 func (c *Context) Apply(spec *Spec, h Host) ([]string, error) {
-	spec.Network = c.Shared["network"]
-	spec.IPC = c.Shared["ipc"]
+	ns := c.Namespaces(*spec)
+	spec.Network, spec.IPC = ns.Network, ns.IPC
 	spec.Features = Features{Devel: c.Features["devel"], Multiarch: c.Features["multiarch"],
 		Bluetooth: c.Features["bluetooth"], Canbus: c.Features["canbus"]}
 	var binds []Bind

@@ -17,6 +17,7 @@ import (
 
 	"arbor/cmd/internal/launch"
 	"arbor/deploy/flatpak"
+	"arbor/deploy/flatpak/appstream"
 	"arbor/deploy/flatpak/commits"
 	"arbor/fetch"
 	"arbor/mountd"
@@ -667,7 +668,7 @@ func (a *app) searchCmd() *cobra.Command {
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			branch := "appstream2/" + flatpak.Arch()
 			type hit struct {
-				flatpak.Component
+				appstream.Component
 				Remote string `json:"remote"`
 			}
 			var hits []hit
@@ -684,7 +685,7 @@ func (a *app) searchCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("remote %s: %w", remote, err)
 				}
-				comps, err := flatpak.ParseComponents(doc)
+				comps, err := appstream.Parse(doc)
 				if err != nil {
 					return fmt.Errorf("remote %s: %w", remote, err)
 				}

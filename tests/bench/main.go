@@ -32,6 +32,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -371,6 +372,9 @@ func runScenario(e *env, sc *scenario, runs int) *result {
 			return fail(fmt.Errorf("setup: %w", err))
 		}
 	}
+	// What setup and prepare wrote goes to disk before a timed run, so
+	// that its writeback does not land in one (untimed).
+	syscall.Sync()
 	if sc.maxRuns > 0 && runs > sc.maxRuns {
 		runs = sc.maxRuns
 	}
@@ -380,6 +384,7 @@ func runScenario(e *env, sc *scenario, runs int) *result {
 				if err := t.prepare(e); err != nil {
 					return fail(fmt.Errorf("%s prepare: %w", t.name, err))
 				}
+				syscall.Sync()
 			}
 			s, err := run(e, t.argv(e))
 			if err != nil {

@@ -76,10 +76,10 @@ a name that begins with '-'.`,
 	return c
 }
 
-// RunSandboxed applies the permissions (and the app's directories, with an
-// app id) to spec and starts the sandbox; while its init starts, it makes
-// the environment and has prepare, when set, finish the spec; then it runs
-// the command and passes its exit status on.
+// RunSandboxed starts the sandbox as the permissions say and, while its
+// init starts, applies them (and the app's directories, with an app id)
+// to spec, makes the environment and has prepare, when set, finish the
+// spec; then it runs the command and passes its exit status on.
 func (g *Globals) RunSandboxed(ctx context.Context, spec sandbox.Spec, perms *sandbox.Context, appID string, prepare func(*sandbox.Spec) error) error {
 	home, err := os.UserHomeDir()
 	if err != nil {
@@ -88,6 +88,8 @@ func (g *Globals) RunSandboxed(ctx context.Context, spec sandbox.Spec, perms *sa
 	if spec.Home == "" {
 		spec.Home = home
 	}
+	sb := sandbox.Start(ctx, perms.Namespaces(spec), sandbox.Stdio{Stdin: os.Stdin, Stdout: g.Stdout, Stderr: g.Stderr})
+	defer sb.Close()
 	hostEnv := map[string]string{}
 	for _, kv := range os.Environ() {
 		k, v, _ := strings.Cut(kv, "=")
@@ -105,8 +107,6 @@ func (g *Globals) RunSandboxed(ctx context.Context, spec sandbox.Spec, perms *sa
 	if err != nil {
 		return err
 	}
-	sb := sandbox.Start(ctx, sandbox.NamespacesOf(spec), sandbox.Stdio{Stdin: os.Stdin, Stdout: g.Stdout, Stderr: g.Stderr})
-	defer sb.Close()
 	spec.Env = sandbox.Environ(os.Environ(), os.Getuid(), home, append(appEnv, extra...))
 	if prepare != nil {
 		if err := prepare(&spec); err != nil {

@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"arbor/deploy/flatpak"
+	"arbor/deploy/flatpak/appstream"
 	"arbor/store"
 	"arbor/store/atomic"
 	"arbor/store/object"
@@ -49,7 +50,7 @@ func appStreamOf(r *store.Repo, c object.Checksum, id string) ([]byte, error) {
 				return nil, fmt.Errorf("%s: %w", p, err)
 			}
 		}
-		return flatpak.Components(b)
+		return appstream.Components(b)
 	}
 	return nil, nil
 }

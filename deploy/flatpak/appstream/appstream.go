@@ -1,4 +1,7 @@
-package flatpak
+// Package appstream reads AppStream data, the catalogue of apps that
+// software centres search: the components of an app's files and of a
+// repository's appstream branch.
+package appstream
 
 import (
 	"bytes"
@@ -52,8 +55,8 @@ type Component struct {
 	Bundle  string `xml:"bundle" json:"bundle"` // the flatpak ref
 }
 
-// ParseComponents reads an appstream.xml (as build-update-repo writes).
-func ParseComponents(doc []byte) ([]Component, error) {
+// Parse reads an appstream.xml (as build-update-repo writes).
+func Parse(doc []byte) ([]Component, error) {
 	var c struct {
 		Components []Component `xml:"component"`
 	}
