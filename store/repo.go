@@ -70,10 +70,11 @@ type Repo struct {
 	compressor *object.Compressor
 	decomp     object.Decompressor
 
-	idxOnce sync.Once
-	daemon  bool // see KeepsIndex
-	idx     *index.Index
-	idxErr  error
+	idxMu  sync.Mutex
+	idxAt  time.Time // when the daemon last tried to open the index
+	daemon bool      // see KeepsIndex
+	idx    *index.Index
+	idxErr error
 }
 
 // Path returns the repository root.
@@ -194,21 +195,29 @@ func (r *Repo) daemonRuns() bool {
 
 // KeepsIndex marks this process as the repository's daemon, which keeps
 // the index open for its life and writes a few objects at a time: its
-// index opens with small write buffers (quicker to open), and it waits
-// for a command holding the index as any command does.
+// index opens with small write buffers (quicker to open), and a command
+// holding the index is not waited for (that command may be waiting for
+// the daemon): the daemon answers from the files and tries again later.
 func (r *Repo) KeepsIndex() { r.daemon = true }
+
+// indexRetry is how often a daemon tries again for an index a command held.
+const indexRetry = 250 * time.Millisecond
 
 // Index opens the index on first use, bringing it up to date with the files.
 // Another command holding it is waited for a moment; a running daemon,
 // which keeps it, is not: the command reads the files instead.
 func (r *Repo) Index(ctx context.Context) (*index.Index, error) {
-	r.idxOnce.Do(func() {
-		wait := 2 * time.Second
-		if !r.daemon && r.daemonRuns() {
-			wait = 0
-		}
-		r.idx, r.idxErr = index.Open(ctx, r.IndexDir(), filepath.Join(r.path, "objects"), wait, r.daemon)
-	})
+	r.idxMu.Lock()
+	defer r.idxMu.Unlock()
+	if r.idxErr != nil || r.idx != nil && !(r.daemon && r.idx.FilesOnly() && time.Since(r.idxAt) > indexRetry) {
+		return r.idx, r.idxErr
+	}
+	wait := 2 * time.Second
+	if r.daemon || r.daemonRuns() {
+		wait = 0
+	}
+	r.idxAt = time.Now()
+	r.idx, r.idxErr = index.Open(ctx, r.IndexDir(), filepath.Join(r.path, "objects"), wait, r.daemon)
 	return r.idx, r.idxErr
 }
 

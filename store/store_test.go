@@ -194,3 +194,43 @@ func TestCommitRefusesSpecialFiles(t *testing.T) {
 		t.Fatalf("ref written after a failed commit: %v", err)
 	}
 }
+
+// The daemon does not wait for a command that holds the index (which may
+// be waiting for the daemon): it answers from the files meanwhile, and
+// has the index once the command lets go.
+func TestDaemonIndexAfterCommand(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "repo")
+	cmd, err := Init(path, ModeBareUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if idx, err := cmd.Index(ctx); err != nil || idx.FilesOnly() {
+		t.Fatalf("the command's index: %v", err)
+	}
+	daemon, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	daemon.KeepsIndex()
+	defer daemon.Close()
+	start := time.Now()
+	idx, err := daemon.Index(ctx)
+	if err != nil || !idx.FilesOnly() {
+		t.Fatalf("the daemon's index while a command holds it: files only %v, %v", idx != nil && idx.FilesOnly(), err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the daemon waited %v for the command", d)
+	}
+	cmd.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for idx.FilesOnly() {
+		if time.Now().After(deadline) {
+			t.Fatal("the daemon never took the index once the command let go")
+		}
+		time.Sleep(50 * time.Millisecond)
+		if idx, err = daemon.Index(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

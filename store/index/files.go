@@ -15,7 +15,8 @@ import (
 // holder notices as changed object directories when it next opens the
 // index.
 
-func (ix *Index) filesOnly() bool { return ix.db == nil }
+// FilesOnly says the index answers from the object files alone.
+func (ix *Index) FilesOnly() bool { return ix.db == nil }
 
 // objectFile finds a present object's file: content objects are .file or
 // .filez depending on the repository's mode.

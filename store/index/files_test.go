@@ -32,7 +32,7 @@ func TestFilesOnlyWhenLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer second.Close()
-	if !second.filesOnly() {
+	if !second.FilesOnly() {
 		t.Fatal("the second opener got the database")
 	}
 	ref := Ref{Checksum: c, Type: object.TypeFile}

@@ -155,7 +155,7 @@ func (ix *Index) checkVersion() error {
 
 // Close closes the database.
 func (ix *Index) Close() error {
-	if ix.filesOnly() {
+	if ix.FilesOnly() {
 		return nil
 	}
 	return ix.db.Close()
@@ -171,7 +171,7 @@ func objectKey(r Ref) []byte {
 
 // Has reports whether the index lists the object as present.
 func (ix *Index) Has(r Ref) (bool, error) {
-	if ix.filesOnly() {
+	if ix.FilesOnly() {
 		return ix.filesHas(r)
 	}
 	err := ix.db.View(func(txn *badger.Txn) error {
@@ -186,7 +186,7 @@ func (ix *Index) Has(r Ref) (bool, error) {
 
 // Size returns the recorded on-disk size of a present object.
 func (ix *Index) Size(r Ref) (int64, bool, error) {
-	if ix.filesOnly() {
+	if ix.FilesOnly() {
 		return ix.filesSize(r)
 	}
 	var size int64
@@ -209,7 +209,7 @@ func (ix *Index) Size(r Ref) (int64, bool, error) {
 
 // Add records objects as present.
 func (ix *Index) Add(entries []Entry) error {
-	if ix.filesOnly() {
+	if ix.FilesOnly() {
 		return nil
 	}
 	wb := ix.db.NewWriteBatch()
@@ -224,7 +224,7 @@ func (ix *Index) Add(entries []Entry) error {
 
 // Remove records objects as gone, and drops reach sets of removed commits.
 func (ix *Index) Remove(refs []Ref) error {
-	if ix.filesOnly() {
+	if ix.FilesOnly() {
 		return nil
 	}
 	wb := ix.db.NewWriteBatch()
@@ -244,7 +244,7 @@ func (ix *Index) Remove(refs []Ref) error {
 
 // Objects calls fn for every object the index lists, in checksum order.
 func (ix *Index) Objects(fn func(Entry) error) error {
-	if ix.filesOnly() {
+	if ix.FilesOnly() {
 		return ix.filesObjects(fn)
 	}
 	return ix.db.View(func(txn *badger.Txn) error {
@@ -275,7 +275,7 @@ func reachKey(c object.Checksum) []byte { return append([]byte{pReach}, c[:]...)
 // SetReach records the complete set of objects a commit reaches (the
 // commit itself included).
 func (ix *Index) SetReach(commit object.Checksum, refs []Ref) error {
-	if ix.filesOnly() {
+	if ix.FilesOnly() {
 		return nil
 	}
 	sort.Slice(refs, func(i, j int) bool { return lessRef(refs[i], refs[j]) })
@@ -290,7 +290,7 @@ func (ix *Index) SetReach(commit object.Checksum, refs []Ref) error {
 // Reach returns the recorded reach set of a commit; ok is false when none
 // has been recorded.
 func (ix *Index) Reach(commit object.Checksum) (refs []Ref, ok bool, err error) {
-	if ix.filesOnly() {
+	if ix.FilesOnly() {
 		return nil, false, nil
 	}
 	err = ix.db.View(func(txn *badger.Txn) error {
@@ -325,7 +325,7 @@ func lessRef(a, b Ref) bool {
 
 // Rebuild forgets every directory stamp and rescans all of objects/.
 func (ix *Index) Rebuild() error {
-	if ix.filesOnly() {
+	if ix.FilesOnly() {
 		return nil
 	}
 	if err := ix.db.DropPrefix([]byte{pDir}, []byte{pObject}); err != nil {
@@ -338,7 +338,7 @@ func (ix *Index) Rebuild() error {
 // directory whose mtime differs from the one recorded at its last scan is
 // listed again. Cost: 256 stats when nothing changed.
 func (ix *Index) Sync() error {
-	if ix.filesOnly() {
+	if ix.FilesOnly() {
 		return nil
 	}
 	for p := 0; p < 256; p++ {
