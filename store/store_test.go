@@ -214,13 +214,9 @@ func TestDaemonIndexAfterCommand(t *testing.T) {
 	}
 	daemon.KeepsIndex()
 	defer daemon.Close()
-	start := time.Now()
 	idx, err := daemon.Index(ctx)
 	if err != nil || !idx.FilesOnly() {
 		t.Fatalf("the daemon's index while a command holds it: files only %v, %v", idx != nil && idx.FilesOnly(), err)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("the daemon waited %v for the command", d)
 	}
 	cmd.Close()
 	deadline := time.Now().Add(5 * time.Second)

@@ -54,8 +54,11 @@ func RunCmd(g *Globals, mount Mounter) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%s needs %s: %w", ref, rtRef, err)
 			}
+			files := map[*flatpak.Deployed]string{}
 			for _, d := range []*flatpak.Deployed{app, rt} {
-				if _, materialized := in.FilesDir(d); materialized {
+				dir, materialized := in.FilesDir(d)
+				files[d] = dir
+				if materialized {
 					continue
 				}
 				if mountinfo.Serving(in.MountDir(d.Commit)) {
@@ -96,9 +99,7 @@ func RunCmd(g *Globals, mount Mounter) *cobra.Command {
 			// written while the sandbox's init starts.
 			release := func() {}
 			defer func() { release() }()
-			rtFiles, _ := in.FilesDir(rt)
-			appFiles, _ := in.FilesDir(app)
-			spec := sandbox.Spec{Runtime: rtFiles, App: appFiles, Args: append([]string{command}, args[1:]...)}
+			spec := sandbox.Spec{Runtime: files[rt], App: files[app], Args: append([]string{command}, args[1:]...)}
 			return g.RunSandboxed(cmd.Context(), spec, perms, ref.ID, func(s *sandbox.Spec) error {
 				r, err := in.Hold(os.Getpid(), app.Commit, rt.Commit)
 				if err != nil {
