@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -66,6 +68,53 @@ func TestRefsSkipLeftoverTemporaryFiles(t *testing.T) {
 		refs, err := list()
 		if err != nil || len(refs) != 1 || refs["ostree/1/1/0"] != c {
 			t.Errorf("refs with a leftover temporary file: %v, %v", refs, err)
+		}
+	}
+}
+
+// Two writers staging the same objects both commit: the second finds each
+// object already in place.
+func TestConcurrentTxnsSameObjects(t *testing.T) {
+	r, err := Init(filepath.Join(t.TempDir(), "repo"), ModeArchive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var txns []*Txn
+	for i := 0; i < 2; i++ {
+		txn, err := r.Begin(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer txn.Abort()
+		txns = append(txns, txn)
+	}
+	var sums []object.Checksum
+	for i := 0; i < 300; i++ {
+		data := []byte(fmt.Sprintf("object %d", i))
+		h := &object.FileHeader{Mode: object.ModeRegular | 0o644}
+		c := object.ContentChecksum(h, data)
+		sums = append(sums, c)
+		for _, txn := range txns {
+			if err := txn.AddContent(c, h, uint64(len(data)), bytes.NewReader(data)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, txn := range txns {
+		if err := txn.Commit(); err != nil {
+			t.Fatalf("commit %d: %v", i, err)
+		}
+	}
+	for i, c := range sums {
+		ct, err := r.OpenContent(c)
+		if err != nil {
+			t.Fatalf("object %d: %v", i, err)
+		}
+		b, err := io.ReadAll(ct)
+		ct.Close()
+		if err != nil || string(b) != fmt.Sprintf("object %d", i) {
+			t.Fatalf("object %d reads %q, %v", i, b, err)
 		}
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -468,38 +468,8 @@ func (t *Txn) publish(staged []index.Entry, final bool) error {
 			return fmt.Errorf("syncing staged objects: %w", err)
 		}
 	}
-	sort.SliceStable(staged, func(i, j int) bool {
-		return staged[i].Type != object.TypeCommit && staged[j].Type == object.TypeCommit
-	})
-	var objDirs [256]int
-	defer func() {
-		for _, fd := range objDirs {
-			if fd > 0 {
-				unix.Close(fd)
-			}
-		}
-	}()
-	for _, e := range staged {
-		rel := object.Path(e.Checksum, e.Type, t.r.archive())
-		p := e.Checksum[0]
-		if objDirs[p] == 0 {
-			dir := filepath.Join(t.r.path, filepath.Dir(rel))
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return fmt.Errorf("creating %s: %w", filepath.Dir(rel), err)
-			}
-			fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return fmt.Errorf("opening %s: %w", filepath.Dir(rel), err)
-			}
-			objDirs[p] = fd
-		}
-		name := rel[len("objects/XX/"):]
-		t.mu.Lock()
-		from := t.dirs[p]
-		t.mu.Unlock()
-		if err := unix.Renameat(from, name, objDirs[p], name); err != nil {
-			return fmt.Errorf("moving %s into place: %w", object.Name(e.Checksum, e.Type), err)
-		}
+	if err := t.moveIntoPlace(staged); err != nil {
+		return err
 	}
 	if final && t.r.fsync && len(staged) > 0 {
 		// The renames themselves, so refs written next never point past them.
@@ -540,4 +510,90 @@ func (f fdWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// moveIntoPlace gives staged objects their names in objects/, commits last
+// so a commit never names objects that are not there yet. Directories are
+// shared out among a few goroutines: a large pull moves tens of thousands
+// of objects, and each move is a few directory updates in the kernel.
+func (t *Txn) moveIntoPlace(staged []index.Entry) error {
+	var objDirs [256]int
+	defer func() {
+		for _, fd := range objDirs {
+			if fd > 0 {
+				unix.Close(fd)
+			}
+		}
+	}()
+	var byDir [256][]index.Entry
+	var commits []index.Entry
+	for _, e := range staged {
+		p := e.Checksum[0]
+		if objDirs[p] == 0 {
+			dir := filepath.Join(t.r.path, "objects", fmt.Sprintf("%02x", p))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("creating objects/%02x: %w", p, err)
+			}
+			fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("opening objects/%02x: %w", p, err)
+			}
+			objDirs[p] = fd
+		}
+		if e.Type == object.TypeCommit {
+			commits = append(commits, e)
+		} else {
+			byDir[p] = append(byDir[p], e)
+		}
+	}
+	t.mu.Lock()
+	from := t.dirs
+	t.mu.Unlock()
+	move := func(e index.Entry) error {
+		rel := object.Path(e.Checksum, e.Type, t.r.archive())
+		name := rel[len("objects/XX/"):]
+		p := e.Checksum[0]
+		// A link, then dropping the staged name: Linux serialises renames
+		// between directories filesystem-wide, links are not. An object
+		// already there (another writer's) is the same bytes.
+		err := unix.Linkat(from[p], name, objDirs[p], name, 0)
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			// A filesystem without hard links.
+			if err := unix.Renameat(from[p], name, objDirs[p], name); err != nil {
+				return fmt.Errorf("moving %s into place: %w", object.Name(e.Checksum, e.Type), err)
+			}
+			return nil
+		}
+		if err := unix.Unlinkat(from[p], name, 0); err != nil {
+			return fmt.Errorf("dropping staged %s: %w", object.Name(e.Checksum, e.Type), err)
+		}
+		return nil
+	}
+	workers := min(runtime.GOMAXPROCS(0), 8)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := w; p < 256; p += workers {
+				for _, e := range byDir[p] {
+					if err := move(e); err != nil {
+						errs[w] = err
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, e := range commits {
+		if err := move(e); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -104,6 +104,7 @@ type Client struct {
 	maxBackoff time.Duration
 	headerTO   time.Duration
 	idleTO     time.Duration
+	lean       *lean // nil with a caller's Transport
 
 	requests, bytes, retries atomic.Int64
 	// good is the mirror that answered last: later requests start there, so
@@ -116,6 +117,9 @@ type mirror struct {
 	u    *url.URL // always ends in '/'
 	name string   // for messages, password redacted
 	dir  string   // non-empty for file:// mirrors
+	// addr (host:port) is set when plain GETs may take the lean path:
+	// http, no credentials in the URL, no proxy.
+	addr string
 }
 
 // New checks the options and builds a Client.
@@ -143,7 +147,22 @@ func New(o Options) (*Client, error) {
 	}
 	rt := o.Transport
 	if rt == nil {
-		rt = newTransport(orDefault(o.ConnectTimeout, DefaultConnectTimeout), orDefault(o.MaxConnsPerHost, DefaultMaxConnsPerHost))
+		connect, conns := orDefault(o.ConnectTimeout, DefaultConnectTimeout), orDefault(o.MaxConnsPerHost, DefaultMaxConnsPerHost)
+		rt = newTransport(connect, conns)
+		c.lean = newLean(connect, conns, o.UserAgent)
+		for _, m := range c.mirrors {
+			if m.u.Scheme != "http" || m.u.User != nil {
+				continue
+			}
+			if proxy, err := http.ProxyFromEnvironment(&http.Request{URL: m.u}); err != nil || proxy != nil {
+				continue
+			}
+			port := m.u.Port()
+			if port == "" {
+				port = "80"
+			}
+			m.addr = net.JoinHostPort(m.u.Hostname(), port)
+		}
 	}
 	// http.Client rather than the bare RoundTripper: CDNs and mirror
 	// redirectors answer with redirects, which it follows.
@@ -216,13 +235,18 @@ func parseMirror(raw string) (*mirror, error) {
 // join returns the URL of path p below the mirror.
 func (m *mirror) join(p string) string {
 	u := *m.u
+	u.Path = m.u.Path + p
+	u.RawPath = m.escaped(p)
+	return u.String()
+}
+
+// escaped is the escaped URL path of p below the mirror.
+func (m *mirror) escaped(p string) string {
 	segs := strings.Split(p, "/")
 	for i, s := range segs {
 		segs[i] = url.PathEscape(s)
 	}
-	u.Path = m.u.Path + p
-	u.RawPath = m.u.EscapedPath() + strings.Join(segs, "/")
-	return u.String()
+	return m.u.EscapedPath() + strings.Join(segs, "/")
 }
 
 // checkPath accepts only clean relative slash-separated paths, so a path
@@ -258,7 +282,12 @@ func (c *Client) Stats() Stats {
 
 // CloseIdleConnections closes kept-alive connections, e.g. once a pull is
 // done.
-func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+func (c *Client) CloseIdleConnections() {
+	c.hc.CloseIdleConnections()
+	if c.lean != nil {
+		c.lean.closeIdle()
+	}
+}
 
 // Get fetches path and returns the whole body, which may be at most max
 // bytes.
@@ -523,6 +552,12 @@ func (c *Client) openFile(m *mirror, p string) (*reply, error) {
 }
 
 func (c *Client) openHTTP(ctx context.Context, m *mirror, p string, cd cond) (*reply, error) {
+	if c.lean != nil && m.addr != "" && cd == (cond{}) {
+		r, err := c.openLean(ctx, m, p)
+		if !errors.Is(err, errLeanSkip) {
+			return r, err
+		}
+	}
 	rctx, cancel := context.WithCancelCause(ctx)
 	// The header timer runs while a connection is in hand. The trace hooks
 	// pause it while the transport waits for a free connection slot; a
@@ -597,6 +632,26 @@ func (c *Client) openHTTP(ctx context.Context, m *mirror, p string, cd cond) (*r
 		return nil, &StatusError{Code: resp.StatusCode, Status: resp.Status,
 			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	}
+}
+
+// openLean is openHTTP for a plain GET on the lean path; errLeanSkip
+// means the response needs net/http.
+func (c *Client) openLean(ctx context.Context, m *mirror, p string) (*reply, error) {
+	rctx, cancel := context.WithCancelCause(ctx)
+	lr, err := c.lean.get(rctx, m.addr, m.u.Host, m.escaped(p), c.headerTO)
+	if err != nil {
+		cancel(nil)
+		if ctx.Err() == nil && errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, &timeoutError{what: "no response headers", after: c.headerTO}
+		}
+		return nil, err
+	}
+	b := newBody(lr.body, lr.size, rctx, cancel, c.idleTO, &c.bytes)
+	if lr.code == http.StatusOK {
+		return &reply{mirror: m, body: b, size: lr.size, total: -1, etag: lr.etag, lastModified: lr.modified}, nil
+	}
+	b.discard()
+	return nil, &StatusError{Code: lr.code, Status: lr.status, RetryAfter: parseRetryAfter(lr.retryAfter, time.Now())}
 }
 
 // contentRangeTotal reads the complete length from "bytes 0-N/TOTAL" of a

@@ -2,6 +2,7 @@ package object
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"math"
+	"math/bits"
 	"sync"
 
 	"github.com/klauspost/compress/flate"
@@ -197,10 +199,12 @@ func readFramed(r io.Reader) ([]byte, error) {
 // for each keeps the garbage collector busier than the inflating.
 type Decompressor struct {
 	bufs, inflaters sync.Pool
+	ins, outs       sizeClasses
 }
 
-// ReadArchive parses a .filez object from r. Close the returned reader to
-// give its buffers back; it does not close r.
+// ReadArchive parses a .filez object from r, which ends where the object
+// ends. Close the returned reader to give its buffers back; it does not
+// close r.
 func (d *Decompressor) ReadArchive(r io.Reader) (FileHeader, uint64, io.ReadCloser, error) {
 	br, _ := d.bufs.Get().(*bufio.Reader)
 	if br == nil {
@@ -235,22 +239,86 @@ func (d *Decompressor) ReadArchive(r io.Reader) (FileHeader, uint64, io.ReadClos
 		}
 		return h, 0, &pooledReader{Reader: eofChecker{br}, done: func() { d.bufs.Put(br) }}, nil
 	}
+	var src io.Reader = br
+	var held *[]byte
+	if haveWholeInflate && size <= wholeMax {
+		in := d.ins.get(int(size + size/8 + 4096))
+		n, err := io.ReadFull(br, *in)
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			d.bufs.Put(br)
+			out := d.outs.get(int(size))
+			var rd io.Reader = bytes.NewReader(*out)
+			if err := inflateWhole((*in)[:n], *out); err != nil {
+				rd = errReader{err}
+			}
+			d.ins.put(in)
+			return h, size, &pooledReader{Reader: rd, done: func() { d.outs.put(out) }, whole: true}, nil
+		case err != nil:
+			d.ins.put(in)
+			return fail(h, err)
+		}
+		// Longer than any sane encoder makes it: inflate as a stream.
+		src = io.MultiReader(bytes.NewReader(*in), br)
+		held = in
+	}
 	fr, _ := d.inflaters.Get().(io.ReadCloser)
 	if fr == nil {
-		fr = flate.NewReader(br)
-	} else if err := fr.(flate.Resetter).Reset(br, nil); err != nil {
+		fr = flate.NewReader(src)
+	} else if err := fr.(flate.Resetter).Reset(src, nil); err != nil {
 		return fail(h, err)
 	}
 	return h, size, &pooledReader{Reader: &exactReader{r: fr, left: int64(size)}, done: func() {
 		d.inflaters.Put(fr)
 		d.bufs.Put(br)
+		if held != nil {
+			d.ins.put(held)
+		}
 	}}, nil
 }
 
+// wholeMax is the largest file inflated in one go (from memory, into
+// memory); larger ones are inflated as a stream.
+const wholeMax = 4 << 20
+
+// sizeClasses pools buffers by power-of-two capacity, up to what wholeMax
+// needs, so that a buffer given back fits the next object of its class
+// (a fresh large buffer costs more to clear than a small object to inflate).
+type sizeClasses [26]sync.Pool
+
+func (s *sizeClasses) get(n int) *[]byte {
+	c := class(n)
+	if b, _ := s[c].Get().(*[]byte); b != nil {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]byte, n, 1<<c)
+	return &b
+}
+
+func (s *sizeClasses) put(b *[]byte) { s[class(cap(*b))].Put(b) }
+
+// class is the smallest c with 1<<c >= n.
+func class(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	return bits.Len(uint(n - 1))
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
 type pooledReader struct {
 	io.Reader
-	done func()
+	done  func()
+	whole bool
 }
+
+// Whole reports that the object was read to its end, so its source can be
+// closed before the payload is used.
+func (p *pooledReader) Whole() bool { return p.whole }
 
 func (p *pooledReader) Close() error {
 	if p.done != nil {

@@ -2,6 +2,7 @@ package object
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"io"
 	"strings"
@@ -159,3 +160,75 @@ func TestParseDirTreeRejects(t *testing.T) {
 var testCompressor, _ = NewCompressor(6)
 
 var testDecompressor Decompressor
+
+// Objects up to wholeMax are inflated from memory in one go, larger ones
+// as a stream: both must give the same bytes and refuse the same faults.
+func TestArchiveInflatePaths(t *testing.T) {
+	archive := func(size int, data []byte) []byte {
+		var buf bytes.Buffer
+		h := FileHeader{Mode: 0o100644}
+		if err := testCompressor.WriteArchive(&buf, &h, uint64(len(data)), bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		b := buf.Bytes()
+		// Rewrite the header's size (big-endian at bytes 8-15).
+		for i := 0; i < 8; i++ {
+			b[15-i] = byte(uint64(size) >> (8 * i))
+		}
+		return b
+	}
+	read := func(b []byte) ([]byte, error) {
+		_, _, r, err := testDecompressor.ReadArchive(bytes.NewReader(b))
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		return io.ReadAll(r)
+	}
+	noise := func(n int) []byte {
+		b := make([]byte, n)
+		x := uint32(1)
+		for i := range b {
+			x ^= x << 13
+			x ^= x >> 17
+			x ^= x << 5
+			b[i] = byte(x)
+		}
+		return b
+	}
+	// A valid stream far longer than its content: many empty stored blocks.
+	padded := archive(10, nil)
+	padded = padded[:8+binary.BigEndian.Uint32(padded)] // the framed header
+	padded = append(padded, bytes.Repeat([]byte{0, 0, 0, 0xff, 0xff}, 2000)...)
+	padded = append(padded, 1, 10, 0, 0xf5, 0xff)
+	padded = append(padded, "0123456789"...)
+
+	for _, tc := range []struct {
+		name    string
+		b       []byte
+		want    []byte
+		wantErr bool
+	}{
+		{"whole, at the limit", archive(wholeMax, noise(wholeMax)), noise(wholeMax), false},
+		{"stream, past the limit", archive(wholeMax+1, noise(wholeMax+1)), noise(wholeMax + 1), false},
+		{"whole, empty", archive(0, nil), nil, false},
+		{"whole, header says more", archive(101, noise(100)), nil, true},
+		{"whole, header says less", archive(99, noise(100)), nil, true},
+		{"stream, header says more", archive(wholeMax+2, noise(wholeMax+1)), nil, true},
+		{"stream, header says less", archive(wholeMax, noise(wholeMax+1)), nil, true},
+		{"whole, corrupt stream", append(archive(100, noise(100))[:40], 0xff, 0xff, 0xff), nil, true},
+		{"whole, truncated stream", archive(100, noise(100))[:60], nil, true},
+		{"long stream of empty blocks", padded, []byte("0123456789"), false},
+	} {
+		got, err := read(tc.b)
+		if tc.wantErr {
+			if err == nil {
+				t.Errorf("%s: accepted", tc.name)
+			}
+			continue
+		}
+		if err != nil || !bytes.Equal(got, tc.want) {
+			t.Errorf("%s: %d bytes, %v; want %d bytes", tc.name, len(got), err, len(tc.want))
+		}
+	}
+}
