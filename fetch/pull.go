@@ -23,7 +23,7 @@ import (
 // visible: what a killed pull loses at most. Flushing runs beside the
 // fetching, so the disk writes and renames overlap the downloads instead
 // of all waiting for the end (a tenth off a large pull).
-const flushEvery = 2 * time.Second
+const flushEvery = time.Second
 
 // maxMeta caps metadata downloads, as ostree does.
 const maxMeta = 128 << 20

@@ -104,7 +104,7 @@ func (t *Txn) AddContent(c object.Checksum, h *object.FileHeader, size uint64, p
 	if err != nil {
 		return fail(err)
 	}
-	written, err := t.r.writeContentFile(dfd, fname, h, contentSource{stream: io.TeeReader(payload, hs), size: int64(size)})
+	written, err := t.r.writeContentFile(dfd, fname, h, contentSource{stream: teeReader{payload, hs}, size: int64(size)})
 	if err == nil {
 		if got := object.SumHash(hs); got != c {
 			err = fmt.Errorf("%s: %w: the content has checksum %s", name, ErrCorrupt, got)
@@ -183,4 +183,22 @@ func (t *Txn) OpenContent(c object.Checksum) (*Content, error) {
 		}
 	}
 	return nil, fmt.Errorf("%s: %w", object.Name(c, object.TypeFile), ErrObjectMissing)
+}
+
+// teeReader is io.TeeReader keeping its source's WriteTo: an object held in
+// memory is then hashed and written in one pass, with no copy buffer (a
+// pull of 46,000 objects allocated 850 MB of them).
+type teeReader struct {
+	r io.Reader
+	h io.Writer
+}
+
+func (t teeReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.h.Write(p[:n])
+	return n, err
+}
+
+func (t teeReader) WriteTo(w io.Writer) (int64, error) {
+	return io.Copy(io.MultiWriter(t.h, w), t.r)
 }

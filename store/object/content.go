@@ -3,6 +3,7 @@ package object
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"math"
 	"math/bits"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/flate"
 
@@ -200,6 +202,9 @@ func readFramed(r io.Reader) ([]byte, error) {
 type Decompressor struct {
 	bufs, inflaters sync.Pool
 	ins, outs       sizeClasses
+	inflight        atomic.Int64 // bytes held by whole-object reads
+	// max and budget replace wholeMax and wholeBudget when set (tests).
+	max, budget int64
 }
 
 // ReadArchive parses a .filez object from r, which ends where the object
@@ -241,8 +246,9 @@ func (d *Decompressor) ReadArchive(r io.Reader) (FileHeader, uint64, io.ReadClos
 	}
 	var src io.Reader = br
 	var held *[]byte
-	if haveWholeInflate && size <= wholeMax {
-		in := d.ins.get(int(size + size/8 + 4096))
+	inSize := int64(size + size/8 + 4096)
+	if haveWholeInflate && size <= uint64(cmp.Or(d.max, wholeMax)) && d.reserve(inSize+int64(size)) {
+		in := d.ins.get(int(inSize))
 		n, err := io.ReadFull(br, *in)
 		switch {
 		case err == io.EOF || err == io.ErrUnexpectedEOF:
@@ -253,11 +259,17 @@ func (d *Decompressor) ReadArchive(r io.Reader) (FileHeader, uint64, io.ReadClos
 				rd = errReader{err}
 			}
 			d.ins.put(in)
-			return h, size, &pooledReader{Reader: rd, done: func() { d.outs.put(out) }, whole: true}, nil
+			d.inflight.Add(-inSize)
+			return h, size, &pooledReader{Reader: rd, whole: true, done: func() {
+				d.outs.put(out)
+				d.inflight.Add(-int64(size))
+			}}, nil
 		case err != nil:
 			d.ins.put(in)
+			d.inflight.Add(-inSize - int64(size))
 			return fail(h, err)
 		}
+		d.inflight.Add(-int64(size))
 		// Longer than any sane encoder makes it: inflate as a stream.
 		src = io.MultiReader(bytes.NewReader(*in), br)
 		held = in
@@ -266,6 +278,10 @@ func (d *Decompressor) ReadArchive(r io.Reader) (FileHeader, uint64, io.ReadClos
 	if fr == nil {
 		fr = flate.NewReader(src)
 	} else if err := fr.(flate.Resetter).Reset(src, nil); err != nil {
+		if held != nil {
+			d.ins.put(held)
+			d.inflight.Add(-inSize)
+		}
 		return fail(h, err)
 	}
 	return h, size, &pooledReader{Reader: &exactReader{r: fr, left: int64(size)}, done: func() {
@@ -273,21 +289,40 @@ func (d *Decompressor) ReadArchive(r io.Reader) (FileHeader, uint64, io.ReadClos
 		d.bufs.Put(br)
 		if held != nil {
 			d.ins.put(held)
+			d.inflight.Add(-inSize)
 		}
 	}}, nil
 }
 
 // wholeMax is the largest file inflated in one go (from memory, into
-// memory); larger ones are inflated as a stream.
-const wholeMax = 4 << 20
+// memory), as long as the objects held that way stay under wholeBudget;
+// others are inflated as a stream.
+const (
+	wholeMax    = 64 << 20
+	wholeBudget = 256 << 20
+)
 
-// sizeClasses pools buffers by power-of-two capacity, up to what wholeMax
-// needs, so that a buffer given back fits the next object of its class
-// (a fresh large buffer costs more to clear than a small object to inflate).
-type sizeClasses [26]sync.Pool
+// reserve takes n bytes of the budget for whole objects, if they are free.
+func (d *Decompressor) reserve(n int64) bool {
+	if d.inflight.Add(n) > cmp.Or(d.budget, wholeBudget) {
+		d.inflight.Add(-n)
+		return false
+	}
+	return true
+}
+
+// sizeClasses pools buffers by power-of-two capacity, so that a buffer
+// given back fits the next object of its class (a fresh large buffer costs
+// more to clear than a small object to inflate). Buffers over 8 MiB are
+// made for their object and left to the collector.
+type sizeClasses [24]sync.Pool
 
 func (s *sizeClasses) get(n int) *[]byte {
 	c := class(n)
+	if c >= len(s) {
+		b := make([]byte, n)
+		return &b
+	}
 	if b, _ := s[c].Get().(*[]byte); b != nil {
 		*b = (*b)[:n]
 		return b
@@ -296,7 +331,11 @@ func (s *sizeClasses) get(n int) *[]byte {
 	return &b
 }
 
-func (s *sizeClasses) put(b *[]byte) { s[class(cap(*b))].Put(b) }
+func (s *sizeClasses) put(b *[]byte) {
+	if c := class(cap(*b)); c < len(s) {
+		s[c].Put(b)
+	}
+}
 
 // class is the smallest c with 1<<c >= n.
 func class(n int) int {
@@ -319,6 +358,9 @@ type pooledReader struct {
 // Whole reports that the object was read to its end, so its source can be
 // closed before the payload is used.
 func (p *pooledReader) Whole() bool { return p.whole }
+
+// WriteTo hands an object held in memory to w in one write.
+func (p *pooledReader) WriteTo(w io.Writer) (int64, error) { return io.Copy(w, p.Reader) }
 
 func (p *pooledReader) Close() error {
 	if p.done != nil {

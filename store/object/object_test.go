@@ -161,9 +161,11 @@ var testCompressor, _ = NewCompressor(6)
 
 var testDecompressor Decompressor
 
-// Objects up to wholeMax are inflated from memory in one go, larger ones
-// as a stream: both must give the same bytes and refuse the same faults.
+// Objects up to a size are inflated from memory in one go, larger ones
+// (or any once the memory budget is taken) as a stream: both must give the
+// same bytes and refuse the same faults.
 func TestArchiveInflatePaths(t *testing.T) {
+	const max = 1000
 	archive := func(size int, data []byte) []byte {
 		var buf bytes.Buffer
 		h := FileHeader{Mode: 0o100644}
@@ -171,19 +173,8 @@ func TestArchiveInflatePaths(t *testing.T) {
 			t.Fatal(err)
 		}
 		b := buf.Bytes()
-		// Rewrite the header's size (big-endian at bytes 8-15).
-		for i := 0; i < 8; i++ {
-			b[15-i] = byte(uint64(size) >> (8 * i))
-		}
+		binary.BigEndian.PutUint64(b[8:16], uint64(size)) // the header's size
 		return b
-	}
-	read := func(b []byte) ([]byte, error) {
-		_, _, r, err := testDecompressor.ReadArchive(bytes.NewReader(b))
-		if err != nil {
-			return nil, err
-		}
-		defer r.Close()
-		return io.ReadAll(r)
 	}
 	noise := func(n int) []byte {
 		b := make([]byte, n)
@@ -209,26 +200,35 @@ func TestArchiveInflatePaths(t *testing.T) {
 		want    []byte
 		wantErr bool
 	}{
-		{"whole, at the limit", archive(wholeMax, noise(wholeMax)), noise(wholeMax), false},
-		{"stream, past the limit", archive(wholeMax+1, noise(wholeMax+1)), noise(wholeMax + 1), false},
+		{"whole, at the limit", archive(max, noise(max)), noise(max), false},
+		{"stream, past the limit", archive(max+1, noise(max+1)), noise(max + 1), false},
 		{"whole, empty", archive(0, nil), nil, false},
 		{"whole, header says more", archive(101, noise(100)), nil, true},
 		{"whole, header says less", archive(99, noise(100)), nil, true},
-		{"stream, header says more", archive(wholeMax+2, noise(wholeMax+1)), nil, true},
-		{"stream, header says less", archive(wholeMax, noise(wholeMax+1)), nil, true},
+		{"stream, header says more", archive(max+2, noise(max+1)), nil, true},
+		{"stream, header says less", archive(max, noise(max+1)), nil, true},
 		{"whole, corrupt stream", append(archive(100, noise(100))[:40], 0xff, 0xff, 0xff), nil, true},
 		{"whole, truncated stream", archive(100, noise(100))[:60], nil, true},
 		{"long stream of empty blocks", padded, []byte("0123456789"), false},
 	} {
-		got, err := read(tc.b)
-		if tc.wantErr {
+		for _, budget := range []int64{1 << 20, 100} { // the second forces streaming
+			d := &Decompressor{max: max, budget: budget}
+			_, _, r, err := d.ReadArchive(bytes.NewReader(tc.b))
+			var got bytes.Buffer
 			if err == nil {
-				t.Errorf("%s: accepted", tc.name)
+				_, err = io.Copy(&got, r) // through WriteTo
+				r.Close()
 			}
-			continue
-		}
-		if err != nil || !bytes.Equal(got, tc.want) {
-			t.Errorf("%s: %d bytes, %v; want %d bytes", tc.name, len(got), err, len(tc.want))
+			if tc.wantErr {
+				if err == nil {
+					t.Errorf("%s, budget %d: accepted", tc.name, budget)
+				}
+			} else if err != nil || !bytes.Equal(got.Bytes(), tc.want) {
+				t.Errorf("%s, budget %d: %d bytes, %v; want %d bytes", tc.name, budget, got.Len(), err, len(tc.want))
+			}
+			if n := d.inflight.Load(); n != 0 {
+				t.Errorf("%s, budget %d: %d bytes still reserved after Close", tc.name, budget, n)
+			}
 		}
 	}
 }
