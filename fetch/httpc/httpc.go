@@ -52,7 +52,7 @@ const (
 	DefaultConnectTimeout  = 10 * time.Second
 	DefaultHeaderTimeout   = 30 * time.Second
 	DefaultIdleTimeout     = 30 * time.Second
-	DefaultMaxConnsPerHost = 8
+	DefaultMaxConnsPerHost = 16
 )
 
 // Options configures a Client. Zero fields take the defaults above.
@@ -78,7 +78,10 @@ type Options struct {
 	// spent inside Read counts: a consumer pausing between reads is not
 	// the server's fault.
 	IdleTimeout time.Duration
-	// MaxConnsPerHost limits (and keeps alive) connections per host.
+	// MaxConnsPerHost limits (and keeps alive) connections per host. The
+	// default matches a pull's 16 workers: with 8, a pull of /usr/share
+	// from nginx on loopback took a tenth longer, workers waiting for a
+	// free connection.
 	MaxConnsPerHost int
 	UserAgent       string
 	// Transport replaces the default tuned *http.Transport (for tests or
