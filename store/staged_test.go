@@ -72,8 +72,8 @@ func TestRefsSkipLeftoverTemporaryFiles(t *testing.T) {
 	}
 }
 
-// Two writers staging the same objects both commit: the second finds each
-// object already in place.
+// Two writers staging the same objects both commit, and every object
+// reads back whole.
 func TestConcurrentTxnsSameObjects(t *testing.T) {
 	r, err := Init(filepath.Join(t.TempDir(), "repo"), ModeArchive)
 	if err != nil {

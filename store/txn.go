@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 
@@ -467,8 +468,38 @@ func (t *Txn) publish(staged []index.Entry, final bool) error {
 			return fmt.Errorf("syncing staged objects: %w", err)
 		}
 	}
-	if err := t.moveIntoPlace(staged); err != nil {
-		return err
+	sort.SliceStable(staged, func(i, j int) bool {
+		return staged[i].Type != object.TypeCommit && staged[j].Type == object.TypeCommit
+	})
+	var objDirs [256]int
+	defer func() {
+		for _, fd := range objDirs {
+			if fd > 0 {
+				unix.Close(fd)
+			}
+		}
+	}()
+	t.mu.Lock()
+	from := t.dirs // staging directories are only ever added
+	t.mu.Unlock()
+	for _, e := range staged {
+		rel := object.Path(e.Checksum, e.Type, t.r.archive())
+		p := e.Checksum[0]
+		if objDirs[p] == 0 {
+			dir := filepath.Join(t.r.path, filepath.Dir(rel))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("creating %s: %w", filepath.Dir(rel), err)
+			}
+			fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("opening %s: %w", filepath.Dir(rel), err)
+			}
+			objDirs[p] = fd
+		}
+		name := rel[len("objects/XX/"):]
+		if err := unix.Renameat(from[p], name, objDirs[p], name); err != nil {
+			return fmt.Errorf("moving %s into place: %w", object.Name(e.Checksum, e.Type), err)
+		}
 	}
 	if final && t.r.fsync && len(staged) > 0 {
 		// The renames themselves, so refs written next never point past them.
@@ -509,57 +540,4 @@ func (f fdWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
-}
-
-// moveIntoPlace renames staged objects into objects/, commits last so a
-// commit never names objects that are not there yet. One goroutine does
-// it: Linux serialises renames between directories filesystem-wide, and a
-// rename costs less CPU than a link and an unlink, which matters now that
-// flushes run beside the fetching.
-func (t *Txn) moveIntoPlace(staged []index.Entry) error {
-	var objDirs [256]int
-	defer func() {
-		for _, fd := range objDirs {
-			if fd > 0 {
-				unix.Close(fd)
-			}
-		}
-	}()
-	t.mu.Lock()
-	from := t.dirs
-	t.mu.Unlock()
-	move := func(e index.Entry) error {
-		p := e.Checksum[0]
-		if objDirs[p] == 0 {
-			dir := filepath.Join(t.r.path, "objects", fmt.Sprintf("%02x", p))
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return fmt.Errorf("creating objects/%02x: %w", p, err)
-			}
-			fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return fmt.Errorf("opening objects/%02x: %w", p, err)
-			}
-			objDirs[p] = fd
-		}
-		rel := object.Path(e.Checksum, e.Type, t.r.archive())
-		name := rel[len("objects/XX/"):]
-		if err := unix.Renameat(from[p], name, objDirs[p], name); err != nil {
-			return fmt.Errorf("moving %s into place: %w", object.Name(e.Checksum, e.Type), err)
-		}
-		return nil
-	}
-	var commits []index.Entry
-	for _, e := range staged {
-		if e.Type == object.TypeCommit {
-			commits = append(commits, e)
-		} else if err := move(e); err != nil {
-			return err
-		}
-	}
-	for _, e := range commits {
-		if err := move(e); err != nil {
-			return err
-		}
-	}
-	return nil
 }

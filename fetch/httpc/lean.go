@@ -27,7 +27,7 @@ import (
 type lean struct {
 	dial  func(ctx context.Context, network, addr string) (net.Conn, error)
 	ua    string
-	slots chan struct{} // one per connection allowed, like MaxConnsPerHost
+	slots chan struct{} // one per connection this client may have open
 	mu    sync.Mutex
 	idle  map[string][]*leanConn // by host:port
 }
@@ -79,8 +79,9 @@ func (l *lean) get(ctx context.Context, addr, host, uri string, headerTO time.Du
 		}
 		lc.c.Close()
 		// A kept-alive connection the server closed meanwhile fails before
-		// any answer; a GET is safe to send again, once, on a new one.
-		if reused && try == 0 && !answered && ctx.Err() == nil {
+		// any answer; a GET is safe to send again, once, on a new one. A
+		// server that took the request and said nothing is not asked twice.
+		if reused && try == 0 && !answered && ctx.Err() == nil && !isTimeout(err) {
 			continue
 		}
 		<-l.slots
