@@ -12,10 +12,9 @@ FUZZTIME ?= 200000x
 all: build
 
 build:
-	$(GO) build -ldflags="-s -w" -o $(BIN) ./cmd/arbor
+	CGO_ENABLED=0 $(GO) build -ldflags="-s -w" -o $(BIN) ./cmd/arbor
 	$(GO) build -ldflags="-s -w" -o bin/arbor-full ./cmd/arbor-full
 	$(GO) build -ldflags="-s -w" -o bin/arbord ./cmd/arbord
-	$(GO) build -ldflags="-s -w" -o bin/arbor-sandbox-init ./cmd/arbor-sandbox-init
 
 deps:
 	@tests/deps.sh

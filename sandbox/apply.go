@@ -25,11 +25,13 @@ var hostExcluded = map[string]bool{"app": true, "bin": true, "boot": true, "dev"
 	"lib": true, "lib32": true, "lib64": true, "proc": true, "root": true, "run": true, "sbin": true, "sys": true,
 	"tmp": true, "usr": true, "var": true}
 
-// Namespaces is what Apply makes of spec's namespaces: enough to start
+// Namespaces is what Apply makes of spec's namespaces and features: enough to start
 // the sandbox while the rest of the spec is made.
 func (c *Context) Namespaces(spec Spec) Namespaces {
 	ns := NamespacesOf(spec)
 	ns.Network, ns.IPC = c.Shared["network"], c.Shared["ipc"]
+	ns.Features = Features{Devel: c.Features["devel"], Multiarch: c.Features["multiarch"],
+		Bluetooth: c.Features["bluetooth"], Canbus: c.Features["canbus"]}
 	return ns
 }
 
@@ -38,9 +40,7 @@ func (c *Context) Namespaces(spec Spec) Namespaces {
 // skips them, unless they are to be created.
 func (c *Context) Apply(spec *Spec, h Host) ([]string, error) {
 	ns := c.Namespaces(*spec)
-	spec.Network, spec.IPC = ns.Network, ns.IPC
-	spec.Features = Features{Devel: c.Features["devel"], Multiarch: c.Features["multiarch"],
-		Bluetooth: c.Features["bluetooth"], Canbus: c.Features["canbus"]}
+	spec.Network, spec.IPC, spec.Features = ns.Network, ns.IPC, ns.Features
 	var binds []Bind
 	var env []string
 	add := func(src, dest string, mode FSMode) error {

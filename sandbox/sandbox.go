@@ -3,9 +3,9 @@
 // entered with pivot_root, a runtime at /usr and an app at /app mounted
 // read-only from file descriptors, and no way back to privileges.
 //
-// The work inside the namespaces is done by the same binary started again
-// (as runc does): a program that uses Run must call MaybeInit first thing
-// in main (and in TestMain).
+// The work inside the namespaces is done by a fork of the caller that
+// runs a list of system calls the caller made for it, and no Go, until
+// the command's exec.
 package sandbox
 
 import (
@@ -14,10 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -41,12 +38,13 @@ type Stdio struct {
 // Run runs the command and returns its exit status (128+N when killed by
 // signal N). The sandbox dies with the caller.
 func Run(ctx context.Context, spec Spec, stdio Stdio) (int, error) {
-	if err := check(spec); err != nil {
+	sb := New(ctx, NamespacesOf(spec), stdio)
+	defer sb.Close()
+	if err := sb.Prepare(spec); err != nil {
 		return 0, err
 	}
-	sb := Start(ctx, NamespacesOf(spec), stdio)
-	defer sb.Close()
-	return sb.Run(spec)
+	sb.Start()
+	return sb.Run()
 }
 
 func check(spec Spec) error {
@@ -62,16 +60,18 @@ func check(spec Spec) error {
 	return nil
 }
 
-// Namespaces is what making a sandbox's namespaces takes from its spec.
+// Namespaces is what starting a sandbox takes from its spec: its
+// namespaces, and the features its seccomp program allows.
 type Namespaces struct {
 	Network, IPC bool // shared with the host
 	UID, GID     int  // who runs inside, as in Spec
 	UserName     string
+	Features     Features
 }
 
 // NamespacesOf is the part of spec that Start needs.
 func NamespacesOf(spec Spec) Namespaces {
-	return Namespaces{Network: spec.Network, IPC: spec.IPC, UID: spec.UID, GID: spec.GID, UserName: spec.UserName}
+	return Namespaces{Network: spec.Network, IPC: spec.IPC, UID: spec.UID, GID: spec.GID, UserName: spec.UserName, Features: spec.Features}
 }
 
 // ids are who runs inside: the caller, unless root chose someone.
@@ -82,91 +82,42 @@ func (ns Namespaces) ids() (uid, gid int) {
 	return ns.UID, ns.GID
 }
 
-// Sandbox is a sandbox being made, waiting for the rest of its spec.
+// Sandbox is a sandbox being made. Making its namespaces (Start) is
+// most of a start's time; a caller that knows the permissions finishes
+// the spec and hands it over (Prepare) on another goroutine meanwhile.
 type Sandbox struct {
-	ns      Namespaces
-	started chan struct{} // closed when start returned
-	err     error         // start's
-	cmd     *exec.Cmd
-	specW   *os.File
-	readyR  *os.File
-	copies  sync.WaitGroup
-	ran     bool
+	ctx      context.Context
+	ns       Namespaces
+	err      error // New's or Start's
+	proc     *boot.Proc
+	prepared bool
+	closers  []io.Closer // this process's copies of the command's streams
+	copies   sync.WaitGroup
+	ran      bool
 }
 
-// Start makes the namespaces and starts the init, which waits for Run, in
-// the background: a caller that knows the permissions starts a sandbox
-// and finishes the spec meanwhile. Making namespaces and starting the
-// init are most of a start's time, and the rest of the spec (the seccomp
-// program, holds on commits) is done on the other processor.
-func Start(ctx context.Context, ns Namespaces, stdio Stdio) *Sandbox {
-	sb := &Sandbox{ns: ns, started: make(chan struct{})}
-	go func() {
-		defer close(sb.started)
-		sb.err = sb.start(ctx, stdio)
-	}()
+// New makes what a sandbox with these namespaces needs, and no process
+// yet.
+func New(ctx context.Context, ns Namespaces, stdio Stdio) *Sandbox {
+	sb := &Sandbox{ctx: ctx, ns: ns}
+	files, err := sb.streams(stdio)
+	if err == nil {
+		sb.proc, err = boot.New(files)
+	}
+	if err != nil {
+		sb.closeStreams()
+		sb.err = err
+	}
 	return sb
 }
 
-func (sb *Sandbox) start(ctx context.Context, stdio Stdio) error {
+// Start makes the namespaces and the sandbox's first process, which waits
+// for Run.
+func (sb *Sandbox) Start() {
+	if sb.err != nil {
+		return
+	}
 	uid, gid := sb.ns.ids()
-	specR, specW, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer specR.Close()
-	// init writes one byte here once the sandbox is built: an exit without
-	// it is a failure to build, not the command's status.
-	readyR, readyW, err := os.Pipe()
-	if err != nil {
-		specW.Close()
-		return err
-	}
-	cmd := exec.CommandContext(ctx, initPath())
-	cmd.Args = []string{boot.InitArg0}
-	cmd.Env = []string{}
-	cmd.Stdin = stdio.Stdin
-	// Output to anything but a file is copied here, so that Run can return
-	// once the copies end, without waiting for init to be gone.
-	var ends []*os.File
-	fail := func(err error) error {
-		for _, f := range ends {
-			f.Close()
-		}
-		specW.Close()
-		readyR.Close()
-		readyW.Close()
-		sb.copies.Wait()
-		return err
-	}
-	for _, o := range []struct {
-		dst *io.Writer
-		w   io.Writer
-	}{{&cmd.Stdout, stdio.Stdout}, {&cmd.Stderr, stdio.Stderr}} {
-		if f, ok := o.w.(*os.File); ok || o.w == nil {
-			if ok {
-				*o.dst = f
-			}
-			continue
-		}
-		if o.dst == &cmd.Stderr && cmd.Stdout != nil && sameWriter(stdio.Stderr, stdio.Stdout) {
-			cmd.Stderr = cmd.Stdout // one pipe, one copier, as exec does
-			continue
-		}
-		r, w, err := os.Pipe()
-		if err != nil {
-			return fail(err)
-		}
-		*o.dst = w
-		ends = append(ends, w)
-		sb.copies.Add(1)
-		go func() {
-			defer sb.copies.Done()
-			defer r.Close()
-			io.Copy(o.w, r)
-		}()
-	}
-	cmd.ExtraFiles = []*os.File{specR, readyW}
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWCGROUP)
 	if !sb.ns.Network {
 		flags |= unix.CLONE_NEWNET
@@ -174,29 +125,112 @@ func (sb *Sandbox) start(ctx context.Context, stdio Stdio) error {
 	if !sb.ns.IPC {
 		flags |= unix.CLONE_NEWIPC
 	}
-	attr := &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL, Setsid: true}
+	var users *boot.IDMap
 	if os.Geteuid() != 0 {
 		// A user namespace with only the caller mapped, as bubblewrap
 		// makes when it is not setuid; setgroups is denied.
-		attr.Cloneflags |= unix.CLONE_NEWUSER
-		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: os.Getuid(), Size: 1}}
-		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: os.Getgid(), Size: 1}}
-		attr.GidMappingsEnableSetgroups = false
-		// init runs as the caller's uid inside, so exec would drop the
-		// capabilities it has in its new namespace; these it needs to
-		// build the root, and drops before the command starts.
-		attr.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SYS_CHROOT, unix.CAP_NET_ADMIN, unix.CAP_SETPCAP}
+		flags |= unix.CLONE_NEWUSER
+		users = &boot.IDMap{UID: uid, GID: gid}
 	}
-	cmd.SysProcAttr = attr
-	if err := cmd.Start(); err != nil {
-		return fail(fmt.Errorf("sandbox: starting: %w", err))
+	sb.err = sb.proc.Clone(flags, users)
+}
+
+// Prepare takes the spec, whose namespace fields must be those the
+// sandbox was made with, and compiles what the first process will do. It
+// may run while Start does.
+func (sb *Sandbox) Prepare(spec Spec) error {
+	if err := check(spec); err != nil {
+		return err
 	}
-	readyW.Close()
-	for _, f := range ends {
-		f.Close()
+	if NamespacesOf(spec) != sb.ns {
+		return errors.New("sandbox: the spec's namespaces differ from those it was started with")
 	}
-	sb.cmd, sb.specW, sb.readyR = cmd, specW, readyR
+	if sb.proc == nil {
+		return nil // New failed: Run says why
+	}
+	spec.UID, spec.GID = sb.ns.ids()
+	if !spec.System {
+		prog, err := SeccompProgram(spec.Features)
+		if err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+		spec.Seccomp = prog
+	}
+	if err := sb.proc.Compile(&spec); err != nil {
+		return err
+	}
+	sb.prepared = true
 	return nil
+}
+
+// streams are the command's standard streams as files: the caller's own
+// files as they are, /dev/null for nil, and a pipe copied here for any
+// other reader or writer.
+func (sb *Sandbox) streams(stdio Stdio) ([3]*os.File, error) {
+	var files [3]*os.File
+	keep := func(f *os.File) { sb.closers = append(sb.closers, f) }
+	if f, ok := stdio.Stdin.(*os.File); ok {
+		files[0] = f
+	} else if stdio.Stdin == nil {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			return files, err
+		}
+		files[0] = f
+		keep(f)
+	} else {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return files, err
+		}
+		files[0] = r
+		keep(r)
+		go func() {
+			io.Copy(w, stdio.Stdin)
+			w.Close()
+		}()
+	}
+	for i, o := range []io.Writer{stdio.Stdout, stdio.Stderr} {
+		if f, ok := o.(*os.File); ok {
+			files[1+i] = f
+			continue
+		}
+		if o == nil {
+			f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+			if err != nil {
+				return files, err
+			}
+			files[1+i] = f
+			keep(f)
+			continue
+		}
+		if i == 1 && sameWriter(stdio.Stderr, stdio.Stdout) {
+			files[2] = files[1] // one pipe, one copier, as exec does
+			continue
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			return files, err
+		}
+		files[1+i] = w
+		keep(w)
+		sb.copies.Add(1)
+		go func() {
+			defer sb.copies.Done()
+			defer r.Close()
+			io.Copy(o, r)
+		}()
+	}
+	return files, nil
+}
+
+// closeStreams closes this process's copies of the command's streams,
+// which the sandbox has its own of once its program is sent.
+func (sb *Sandbox) closeStreams() {
+	for _, c := range sb.closers {
+		c.Close()
+	}
+	sb.closers = nil
 }
 
 // Close ends a sandbox that Run was not called on; after Run it does
@@ -206,83 +240,46 @@ func (sb *Sandbox) Close() {
 		return
 	}
 	sb.ran = true
-	if <-sb.started; sb.err != nil {
-		return
+	if sb.proc != nil {
+		sb.proc.Kill()
 	}
-	sb.cmd.Process.Kill()
-	sb.specW.Close()
-	sb.cmd.Wait()
-	sb.readyR.Close()
+	sb.closeStreams()
 	sb.copies.Wait()
 }
 
-// Run hands the spec over, whose namespace fields must be those Start was
-// given, and returns the command's exit status (128+N when killed by
-// signal N).
-func (sb *Sandbox) Run(spec Spec) (int, error) {
+// Run hands the prepared spec over and returns the command's exit status
+// (128+N when killed by signal N).
+func (sb *Sandbox) Run() (int, error) {
 	if sb.ran {
 		return 0, errors.New("sandbox: run twice")
 	}
-	if err := check(spec); err != nil {
+	if sb.err != nil || !sb.prepared {
 		sb.Close()
-		return 0, err
-	}
-	if NamespacesOf(spec) != sb.ns {
-		sb.Close()
-		return 0, errors.New("sandbox: the spec's namespaces differ from those it was started with")
-	}
-	spec.UID, spec.GID = sb.ns.ids()
-	if !spec.System {
-		prog, err := compileFilter(spec.Features)
-		if err != nil {
-			sb.Close()
-			return 0, fmt.Errorf("sandbox: %w", err)
+		if sb.err == nil {
+			return 0, errors.New("sandbox: run without a spec")
 		}
-		spec.Seccomp = prog
-	}
-	if <-sb.started; sb.err != nil {
-		sb.ran = true
 		return 0, sb.err
 	}
 	sb.ran = true
-	defer sb.copies.Wait() // once init's output ends
-	defer sb.readyR.Close()
-	err := func() error {
-		defer sb.specW.Close()
-		if err := spec.Encode(sb.specW); err != nil {
-			return fmt.Errorf("sandbox: passing the spec: %w", err)
-		}
-		return nil
-	}()
-	cmd := sb.cmd
+	defer sb.copies.Wait() // once the command's output ends
+	err := sb.proc.Send()
+	sb.closeStreams()
 	if err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
+		sb.proc.Kill()
 		return 0, err
 	}
-	var b [2]byte
-	n, _ := io.ReadFull(sb.readyR, b[:])
-	if n == 2 {
-		// init sent the command's status and is on its way out; it is
-		// reaped in the background (it dies with this process anyway).
-		go cmd.Wait()
-		return int(b[1]), nil
+	if done := sb.ctx.Done(); done != nil {
+		ran := make(chan struct{})
+		defer close(ran)
+		go func() {
+			select {
+			case <-done:
+				sb.proc.Kill()
+			case <-ran:
+			}
+		}()
 	}
-	err = cmd.Wait()
-	if n == 0 {
-		return 0, fmt.Errorf("sandbox: could not be set up (the reason is on stderr): %v", err)
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal()), nil
-		}
-		return ee.ExitCode(), nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("sandbox: %w", err)
-	}
-	return 0, nil
+	return sb.proc.Wait()
 }
 
 // sameWriter compares two writers without panicking on values of
@@ -291,20 +288,3 @@ func sameWriter(a, b io.Writer) (same bool) {
 	defer func() { recover() }()
 	return a == b
 }
-
-// initPath is the program that becomes the sandbox's init: the small
-// arbor-sandbox-init beside this binary when there is one, else this
-// binary again.
-func initPath() string {
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), boot.InitArg0)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	return "/proc/self/exe"
-}
-
-// MaybeInit runs the sandbox's init when this process is one, and never
-// returns then.
-func MaybeInit() { boot.MaybeInit() }

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"arbor/cmd/internal/launch"
-	"arbor/sandbox"
 	"arbor/store"
 	"arbor/store/object"
 )
@@ -26,7 +25,6 @@ type app struct {
 }
 
 func main() {
-	sandbox.MaybeInit() // this binary is also the sandbox's init
 	if os.Getenv("GOGC") == "" {
 		// Commits and pulls allocate per file and keep little alive: a
 		// larger heap target cuts the collector's share of a pull by a

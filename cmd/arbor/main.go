@@ -20,34 +20,36 @@ import (
 
 	"arbor/cmd/internal/launch"
 	"arbor/deploy/flatpak"
-	"arbor/sandbox"
 )
 
 // errFull sends a command on to arbor-full.
 var errFull = errors.New("needs arbor-full")
 
 func main() {
-	sandbox.MaybeInit() // this binary is also the sandbox's init
 	g := &launch.Globals{Stdout: os.Stdout, Stderr: os.Stderr}
 	root := &cobra.Command{Use: "arbor", SilenceUsage: true, SilenceErrors: true}
 	root.CompletionOptions.DisableDefaultCmd = true // arbor-full has it
 	g.AddFlags(root)
 	notMounted := func(context.Context, *flatpak.Installation, *flatpak.Deployed) error { return errFull }
 	root.AddCommand(launch.SandboxCmd(g), launch.RunCmd(g, notMounted))
-	if c, _, err := root.Find(os.Args[1:]); err != nil || c == root {
+	c, _, err := root.Find(os.Args[1:])
+	if err != nil || c == root {
 		full() // help, and every command this binary does not have
 	}
-	// Signals end the command through its context (the sandbox dies, the
-	// holds on commits go). Asked for off the start's path: setting up
-	// signal delivery costs a thread start.
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-		<-sig
-		cancel()
-	}()
-	err := root.ExecuteContext(ctx)
+	if c.Name() == "run" {
+		// Signals end an app through its context, so that the holds on
+		// its commits go. Asked for off the start's path: setting up
+		// signal delivery costs a thread start. A sandbox needs none: it
+		// dies with this process.
+		go func() {
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+			<-sig
+			cancel()
+		}()
+	}
+	err = root.ExecuteContext(ctx)
 	cancel()
 	if errors.Is(err, errFull) {
 		full() // nothing was changed yet: the daemon has a mount to make

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,206 +14,163 @@ import (
 // with pivot_root; the old root is detached.
 const base = "/tmp"
 
-// build makes the sandbox's root and enters it.
-func build(spec *Spec) error {
+// given is what the sandbox's first process is given besides its
+// spec: the command's standard streams, the descriptor for reports, and
+// what it copies from the host.
+type given struct {
+	stdio         [3]int
+	status        int
+	hostname      string
+	machineID     []byte
+	hostEtc       map[string][]byte // resolver files, with the network
+	localtimeZone string            // "zoneinfo/…" of the host's /etc/localtime
+	lastCap       int               // the kernel's last capability
+}
+
+// compile makes the program that builds the sandbox's root, enters it,
+// gives up every privilege, starts the command and reaps.
+func compile(p *program, spec *Spec, g *given) error {
 	// Nothing done here may leak back to the host's mounts.
-	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("making mounts private: %w", err)
-	}
+	p.mount("making mounts private", "", "/", "", unix.MS_SLAVE|unix.MS_REC, "")
+
 	// Host paths are opened first, refusing symlinks anywhere in them, and
 	// mounted from the descriptor: a path swapped for a symlink after this
-	// point changes nothing (the flaw behind CVE-2024-42472).
-	runtimeTree, _, err := treeOf(spec.Runtime, false, false)
+	// point changes nothing (the flaw behind CVE-2024-42472). They are
+	// opened before a tmpfs covers /tmp.
+	runtimeTree, err := p.tree("runtime", spec.Runtime, false, false)
 	if err != nil {
-		return fmt.Errorf("runtime: %w", err)
+		return err
 	}
-	var appTree int = -1
+	var appTree uint64
 	if spec.App != "" {
-		if appTree, _, err = treeOf(spec.App, spec.AppWritable, false); err != nil {
-			return fmt.Errorf("app: %w", err)
+		if appTree, err = p.tree("app", spec.App, spec.AppWritable, false); err != nil {
+			return err
 		}
 	}
-	binds := make([]int, len(spec.Binds))
+	binds := make([]uint64, len(spec.Binds))
 	bindDirs := make([]bool, len(spec.Binds))
 	for i, b := range spec.Binds {
 		if !filepath.IsAbs(b.Dest) || filepath.Clean(b.Dest) != b.Dest || b.Dest == "/" {
 			return fmt.Errorf("bind destination %q: not a clean absolute path", b.Dest)
 		}
-		if binds[i], bindDirs[i], err = treeOf(b.Source, b.Writable, b.Device); err != nil {
+		fi, err := os.Stat(b.Source)
+		if err != nil {
 			return fmt.Errorf("bind %s: %w", b.Source, err)
 		}
-	}
-	devs := map[string]int{}
-	for _, d := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
-		if fd, err := treeOfDev("/dev/" + d); err == nil {
-			devs[d] = fd
-		}
-	}
-
-	if err := unix.Mount("tmpfs", base, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
-		return fmt.Errorf("tmpfs on %s: %w", base, err)
-	}
-	root := filepath.Join(base, "root")
-	if err := os.Mkdir(root, 0o755); err != nil {
-		return err
-	}
-	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
-		return fmt.Errorf("tmpfs root: %w", err)
-	}
-	in := func(p string) string { return filepath.Join(root, p) }
-	for _, d := range []string{"usr", "app", "proc", "dev", "tmp", "etc", "run", "var", "oldroot", "run/user"} {
-		if err := os.MkdirAll(in(d), 0o755); err != nil {
+		bindDirs[i] = fi.IsDir()
+		if binds[i], err = p.tree("bind", b.Source, b.Writable, b.Device); err != nil {
 			return err
 		}
 	}
-	if err := moveTree(runtimeTree, in("usr")); err != nil {
-		return fmt.Errorf("runtime at /usr: %w", err)
+	devNames := []string{"null", "zero", "full", "random", "urandom", "tty"}
+	devs := make([]uint64, len(devNames))
+	for i, d := range devNames {
+		devs[i] = p.devTree("/dev/" + d)
 	}
-	if appTree >= 0 {
-		if err := moveTree(appTree, in("app")); err != nil {
-			return fmt.Errorf("app at /app: %w", err)
+
+	p.mount("tmpfs on "+base, "tmpfs", base, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755")
+	root := filepath.Join(base, "root")
+	in := func(s string) string { return filepath.Join(root, s) }
+	p.mkdir(root, 0o755, false)
+	p.mount("tmpfs root", "tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755")
+	for _, d := range []string{"usr", "app", "proc", "dev", "tmp", "etc", "run", "var", "oldroot", "run/user"} {
+		p.mkdir(in(d), 0o755, false)
+	}
+	p.move("runtime at /usr", runtimeTree, in("usr"))
+	if appTree != 0 {
+		p.move("app at /app", appTree, in("app"))
+	}
+	// /bin, /lib, /lib64, /sbin point into /usr where the runtime has
+	// them: the link is made when usr/D/. can be looked up.
+	for _, d := range []string{"bin", "lib", "lib32", "lib64", "sbin"} {
+		r := p.reg()
+		o := p.sys("looking for /usr/"+d, unix.SYS_FACCESSAT, num(unix.AT_FDCWD), imm(p.str(in("usr/"+d+"/."))), num(unix.F_OK))
+		o.dst, o.flags = r, opOptional
+		p.symlink("usr/"+d, in(d)).guard = r
+	}
+	if !spec.System {
+		if err := compileEtc(p, root, spec, g); err != nil {
+			return err
 		}
 	}
-	// /bin, /lib, /lib64, /sbin point into /usr where the runtime has them.
-	for _, d := range []string{"bin", "lib", "lib32", "lib64", "sbin"} {
-		if fi, err := os.Stat(in("usr/" + d)); err == nil && fi.IsDir() {
-			if err := os.Symlink("usr/"+d, in(d)); err != nil {
-				return err
-			}
+	p.mount("/proc", "proc", in("proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	dev := in("dev")
+	p.mount("/dev", "tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755")
+	for i, name := range devNames {
+		node := filepath.Join(dev, name)
+		p.createFile("/dev/"+name, node, nil, 0o666, false).guard = devs[i]
+		p.move("/dev/"+name, devs[i], node).guard = devs[i]
+	}
+	for _, d := range []string{"pts", "shm"} {
+		p.mkdir(filepath.Join(dev, d), 0o755, false)
+	}
+	p.mount("/dev/pts", "devpts", filepath.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
+	p.mount("/dev/shm", "tmpfs", filepath.Join(dev, "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777")
+	for _, l := range [][2]string{{"ptmx", "pts/ptmx"}, {"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"},
+		{"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"}, {"core", "/proc/kcore"}} {
+		p.symlink(l[1], filepath.Join(dev, l[0]))
+	}
+	p.mount("/tmp", "tmpfs", in("tmp"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777")
+	run := in(RuntimeDir(spec.UID))
+	p.mkdirAll(root, run, 0o700)
+	p.chown(run, spec.UID, spec.GID, false)
+	home := homeOf(spec)
+	p.mkdirAll(root, in(home), 0o755)
+	p.chown(in(home), spec.UID, spec.GID, true)
+	for i, b := range spec.Binds {
+		dest := in(b.Dest)
+		if bindDirs[i] {
+			p.mkdirAll(root, dest, 0o755)
+		} else {
+			p.mkdirAll(root, filepath.Dir(dest), 0o755)
+			p.createFile("bind "+b.Dest, dest, nil, 0o644, true)
+		}
+		p.move("bind "+b.Dest, binds[i], dest)
+	}
+	if spec.Info != nil {
+		info := in(".flatpak-info")
+		p.createFile("/.flatpak-info", info, spec.Info, 0o600, false)
+		p.chown(info, spec.UID, spec.GID, false)
+		p.symlink("../../../.flatpak-info", filepath.Join(run, "flatpak-info"))
+	}
+	p.sys("pivot_root", unix.SYS_PIVOT_ROOT, imm(p.str(root)), imm(p.str(in("oldroot"))))
+	p.sys("entering the new root", unix.SYS_CHDIR, imm(p.str("/")))
+	p.sys("detaching the old root", unix.SYS_UMOUNT2, imm(p.str("/oldroot")), num(unix.MNT_DETACH))
+	p.sys("removing /oldroot", unix.SYS_UNLINKAT, num(unix.AT_FDCWD), imm(p.str("/oldroot")), num(unix.AT_REMOVEDIR))
+	// The root itself is read-only: only /tmp, /run/user and binds are
+	// writable.
+	p.mount("making / read-only", "", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "")
+	if g.hostname != "" {
+		p.sys("setting the hostname", unix.SYS_SETHOSTNAME, imm(p.str(g.hostname)), num(len(g.hostname))).flags = opOptional
+	}
+	if !spec.Network {
+		if err := p.loopbackUp(); err != nil {
+			return err
 		}
 	}
 	if !spec.System {
-		if err := buildEtc(root, spec); err != nil {
+		p.lockDown(g.lastCap)
+		if err := p.seccomp(spec.Seccomp); err != nil {
 			return err
 		}
 	}
-	if err := unix.Mount("proc", in("proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return fmt.Errorf("/proc: %w", err)
-	}
-	if err := buildDev(in("dev"), devs); err != nil {
-		return err
-	}
-	if err := unix.Mount("tmpfs", in("tmp"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
-		return fmt.Errorf("/tmp: %w", err)
-	}
-	run := in(RuntimeDir(spec.UID))
-	if err := os.MkdirAll(run, 0o700); err != nil {
-		return err
-	}
-	if err := os.Lchown(run, spec.UID, spec.GID); err != nil {
-		return err
-	}
-	home := homeOf(spec)
-	if err := os.MkdirAll(in(home), 0o755); err != nil {
-		return err
-	}
-	os.Lchown(in(home), spec.UID, spec.GID)
-	for i, b := range spec.Binds {
-		dest := in(b.Dest)
-		if err := makeDest(dest, bindDirs[i]); err != nil {
-			return fmt.Errorf("bind %s: %w", b.Dest, err)
-		}
-		if err := moveTree(binds[i], dest); err != nil {
-			return fmt.Errorf("bind %s: %w", b.Dest, err)
-		}
-	}
-
-	if spec.Info != nil {
-		info := in(".flatpak-info")
-		if err := os.WriteFile(info, spec.Info, 0o600); err != nil {
-			return err
-		}
-		if err := os.Lchown(info, spec.UID, spec.GID); err != nil {
-			return err
-		}
-		if err := os.Symlink("../../../.flatpak-info", filepath.Join(run, "flatpak-info")); err != nil {
-			return err
-		}
-	}
-	if err := unix.PivotRoot(root, in("oldroot")); err != nil {
-		return fmt.Errorf("pivot_root: %w", err)
-	}
-	if err := unix.Chdir("/"); err != nil {
-		return err
-	}
-	if err := unix.Unmount("/oldroot", unix.MNT_DETACH); err != nil {
-		return fmt.Errorf("detaching the old root: %w", err)
-	}
-	if err := os.Remove("/oldroot"); err != nil {
-		return err
-	}
-	// The root itself is read-only: only /tmp, /run/user and binds are
-	// writable.
-	if err := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
-		return fmt.Errorf("making / read-only: %w", err)
-	}
-	if h, err := os.Hostname(); err == nil {
-		unix.Sethostname([]byte(h))
-	}
-	if !spec.Network {
-		loopbackUp()
-	}
-	return nil
+	return p.spawn(spec, g)
 }
 
-// treeOf opens path without following any symlink in it and clones the
-// mount tree there, with nosuid, nodev unless device, and read-only unless
-// writable. It also says whether path is a directory.
-func treeOf(path string, writable, device bool) (int, bool, error) {
+// tree opens path without following any symlink in it and clones the
+// mount tree there, with nosuid, nodev unless device, and read-only
+// unless writable; it returns the register holding the clone.
+func (p *program) tree(what, path string, writable, device bool) (uint64, error) {
 	if !filepath.IsAbs(path) {
-		return -1, false, fmt.Errorf("%s: not an absolute path", path)
+		return 0, fmt.Errorf("%s %s: not an absolute path", what, path)
 	}
-	fd, err := unix.Openat2(unix.AT_FDCWD, path, &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-	})
-	if err != nil {
-		if err == unix.ELOOP {
-			return -1, false, fmt.Errorf("%s: a symlink is on the way; refused", path)
-		}
-		return -1, false, fmt.Errorf("%s: %w", path, err)
-	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return -1, false, err
-	}
-	tree, err := cloneTree(fd, writable, device)
-	return tree, st.Mode&unix.S_IFMT == unix.S_IFDIR, err
-}
-
-// makeDest makes a mount point: a directory, or an empty file for a file.
-func makeDest(dest string, dir bool) error {
-	if dir {
-		return os.MkdirAll(dest, 0o755)
-	}
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return err
-	}
-	if _, err := os.Lstat(dest); err == nil {
-		return nil
-	}
-	return os.WriteFile(dest, nil, 0o644)
-}
-
-func treeOfDev(path string) (int, error) {
-	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return -1, err
-	}
-	defer unix.Close(fd)
-	tree, err := unix.OpenTree(fd, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
-	if err != nil {
-		return -1, err
-	}
-	return tree, unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC})
-}
-
-func cloneTree(fd int, writable, device bool) (int, error) {
-	tree, err := unix.OpenTree(fd, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE)
-	if err != nil {
-		return -1, fmt.Errorf("cloning the mount: %w", err)
-	}
+	fd := p.reg()
+	tree := p.reg()
+	step := what + " " + path
+	how := p.words(unix.O_PATH|unix.O_CLOEXEC, 0, unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_MAGICLINKS)
+	p.sys(step, unix.SYS_OPENAT2, num(unix.AT_FDCWD), imm(p.str(path)), imm(how), imm(24)).dst = fd
+	p.sys(step+": cloning the mount", unix.SYS_OPEN_TREE, in(fd), imm(p.str("")),
+		num(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE)).dst = tree
 	attr := uint64(unix.MOUNT_ATTR_NOSUID)
 	if !device {
 		attr |= unix.MOUNT_ATTR_NODEV
@@ -220,51 +178,204 @@ func cloneTree(fd int, writable, device bool) (int, error) {
 	if !writable {
 		attr |= unix.MOUNT_ATTR_RDONLY
 	}
-	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr}); err != nil {
-		unix.Close(tree)
-		return -1, fmt.Errorf("restricting the mount: %w", err)
-	}
+	p.sys(step+": restricting the mount", unix.SYS_MOUNT_SETATTR, in(tree), imm(p.str("")),
+		num(unix.AT_EMPTY_PATH|unix.AT_RECURSIVE), imm(p.words(attr, 0, 0, 0)), imm(32))
+	p.sys(step, unix.SYS_CLOSE, in(fd))
 	return tree, nil
 }
 
-func moveTree(tree int, dest string) error {
-	defer unix.Close(tree)
-	return unix.MoveMount(tree, "", unix.AT_FDCWD, dest, unix.MOVE_MOUNT_F_EMPTY_PATH)
+// devTree clones a host device node's mount, when there is one: the
+// register is -1 without.
+func (p *program) devTree(path string) uint64 {
+	fd := p.reg()
+	tree := p.reg()
+	o := p.sys(path, unix.SYS_OPENAT, num(unix.AT_FDCWD), imm(p.str(path)), num(unix.O_PATH|unix.O_CLOEXEC|unix.O_NOFOLLOW))
+	o.dst, o.flags = fd, opOptional
+	o = p.sys(path, unix.SYS_OPEN_TREE, in(fd), imm(p.str("")), num(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH))
+	o.dst, o.guard, o.flags = tree, fd, opOptional
+	o = p.sys(path, unix.SYS_MOUNT_SETATTR, in(tree), imm(p.str("")), num(unix.AT_EMPTY_PATH),
+		imm(p.words(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC, 0, 0, 0)), imm(32))
+	o.dst, o.guard, o.flags = tree, tree, opOptional|opMarkOnly
+	p.sys(path, unix.SYS_CLOSE, in(fd)).guard = fd
+	return tree
 }
 
-// buildDev makes a minimal /dev: the harmless devices bound from the
-// host, a private devpts, shm, and the usual links.
-func buildDev(dev string, devs map[string]int) error {
-	if err := unix.Mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755"); err != nil {
-		return fmt.Errorf("/dev: %w", err)
+func (p *program) move(step string, tree uint64, dest string) *op {
+	return p.sys(step, unix.SYS_MOVE_MOUNT, in(tree), imm(p.str("")), num(unix.AT_FDCWD), imm(p.str(dest)), num(unix.MOVE_MOUNT_F_EMPTY_PATH))
+}
+
+func (p *program) mount(step, source, target, fstype string, flags uintptr, data string) {
+	// As x/sys does: empty data is NULL, which some file systems need.
+	d := imm(0)
+	if data != "" {
+		d = imm(p.str(data))
 	}
-	for name, tree := range devs {
-		p := filepath.Join(dev, name)
-		if err := os.WriteFile(p, nil, 0o666); err != nil {
-			return err
-		}
-		if err := moveTree(tree, p); err != nil {
-			return fmt.Errorf("/dev/%s: %w", name, err)
-		}
+	p.sys(step, unix.SYS_MOUNT, imm(p.str(source)), imm(p.str(target)), imm(p.str(fstype)), num(flags), d)
+}
+
+func (p *program) mkdir(path string, mode uint32, mayExist bool) {
+	o := p.sys("making "+path, unix.SYS_MKDIRAT, num(unix.AT_FDCWD), imm(p.str(path)), num(mode))
+	if mayExist {
+		o.ok = uint64(unix.EEXIST)
 	}
-	for _, d := range []string{"pts", "shm"} {
-		if err := os.Mkdir(filepath.Join(dev, d), 0o755); err != nil {
-			return err
-		}
+}
+
+// mkdirAll makes path and the directories above it, up to root.
+func (p *program) mkdirAll(root, path string, mode uint32) {
+	if path == root || !strings.HasPrefix(path, root+"/") {
+		return
 	}
-	if err := unix.Mount("devpts", filepath.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620"); err != nil {
-		return fmt.Errorf("/dev/pts: %w", err)
+	p.mkdirAll(root, filepath.Dir(path), 0o755)
+	p.mkdir(path, mode, true)
+}
+
+func (p *program) symlink(target, link string) *op {
+	return p.sys("making "+link, unix.SYS_SYMLINKAT, imm(p.str(target)), num(unix.AT_FDCWD), imm(p.str(link)))
+}
+
+func (p *program) chown(path string, uid, gid int, optional bool) {
+	o := p.sys("giving "+path+" to its user", unix.SYS_FCHOWNAT, num(unix.AT_FDCWD), imm(p.str(path)), num(uid), num(gid), num(unix.AT_SYMLINK_NOFOLLOW))
+	if optional {
+		o.flags = opOptional
 	}
-	if err := unix.Mount("tmpfs", filepath.Join(dev, "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
-		return fmt.Errorf("/dev/shm: %w", err)
+}
+
+// createFile makes a file with content; keep leaves one that exists
+// (a mount point) as it is. It returns the first op, for a guard.
+func (p *program) createFile(step, path string, content []byte, mode uint32, keep bool) *op {
+	fd := p.reg()
+	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_CLOEXEC | unix.O_NOFOLLOW
+	if !keep {
+		flags |= unix.O_EXCL
 	}
-	for link, target := range map[string]string{"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
-		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "core": "/proc/kcore"} {
-		if err := os.Symlink(target, filepath.Join(dev, link)); err != nil {
-			return err
-		}
+	first := len(p.ops)
+	p.sys(step, unix.SYS_OPENAT, num(unix.AT_FDCWD), imm(p.str(path)), num(flags), num(mode)).dst = fd
+	if len(content) > 0 {
+		p.sys(step, unix.SYS_WRITE, in(fd), imm(p.data(content)), num(len(content)))
 	}
+	p.sys(step, unix.SYS_CLOSE, in(fd))
+	// The guard of the first op is the caller's; the others follow it.
+	for i := first + 1; i < len(p.ops); i++ {
+		p.ops[i].guard = fd
+	}
+	return &p.ops[first]
+}
+
+// loopbackUp brings up lo in a new network namespace, as bubblewrap does.
+func (p *program) loopbackUp() error {
+	fd := p.reg()
+	o := p.sys("a socket for lo", unix.SYS_SOCKET, num(unix.AF_INET), num(unix.SOCK_DGRAM|unix.SOCK_CLOEXEC), imm(0))
+	o.dst, o.flags = fd, opOptional
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	ifr.SetUint16(unix.IFF_UP)
+	req := unsafe.Slice((*byte)(unsafe.Pointer(ifr)), unsafe.Sizeof(*ifr))
+	o = p.sys("bringing lo up", unix.SYS_IOCTL, in(fd), num(unix.SIOCSIFFLAGS), imm(p.data(req)))
+	o.guard, o.flags = fd, opOptional
+	p.sys("a socket for lo", unix.SYS_CLOSE, in(fd)).guard = fd
 	return nil
+}
+
+// lockDown leaves the command no way to gain privileges: no_new_privs,
+// an empty capability bounding set and no capabilities.
+func (p *program) lockDown(lastCap int) {
+	p.sys("no_new_privs", unix.SYS_PRCTL, num(unix.PR_SET_NO_NEW_PRIVS), imm(1), imm(0), imm(0), imm(0))
+	// Past the kernel's last capability the call fails with EINVAL.
+	for c := 0; c <= lastCap; c++ {
+		p.sys("dropping capabilities from the bounding set", unix.SYS_PRCTL,
+			num(unix.PR_CAPBSET_DROP), num(c), imm(0), imm(0), imm(0)).ok = uint64(unix.EINVAL)
+	}
+	p.sys("clearing ambient capabilities", unix.SYS_PRCTL, num(unix.PR_CAP_AMBIENT), num(unix.PR_CAP_AMBIENT_CLEAR_ALL), imm(0), imm(0), imm(0)).flags = opOptional
+	hdr := p.words(unix.LINUX_CAPABILITY_VERSION_3) // and pid 0: this process
+	p.sys("dropping capabilities", unix.SYS_CAPSET, imm(hdr), imm(p.data(make([]byte, 24))))
+}
+
+// seccomp loads the compiled filter (the command inherits it).
+func (p *program) seccomp(prog []byte) error {
+	if len(prog) == 0 || len(prog)%8 != 0 || len(prog)/8 > 0xffff {
+		return fmt.Errorf("seccomp program of %d bytes", len(prog))
+	}
+	filter := p.data(prog)
+	fprog := p.words(uint64(len(prog)/8), filter)
+	p.sys("loading the seccomp filter", unix.SYS_PRCTL, num(unix.PR_SET_SECCOMP), num(unix.SECCOMP_MODE_FILTER), imm(fprog), imm(0), imm(0))
+	return nil
+}
+
+// spawn starts the command as PID 2, whose program sets its streams and
+// directory and execs the command as execvp would with the sandbox's
+// PATH (a name beginning with '-' is a name like any other); then PID 1
+// reaps.
+func (p *program) spawn(spec *Spec, g *given) error {
+	pid := p.reg()
+	spawn := len(p.ops)
+	p.sys("starting "+spec.Args[0], trapSpawn)
+	first := len(p.ops)
+	p.sys("starting "+spec.Args[0], unix.SYS_PRCTL, num(unix.PR_SET_PDEATHSIG), num(unix.SIGKILL), imm(0), imm(0), imm(0))
+	// The streams go through fresh descriptors above 2 first, so that
+	// one of 0-2 being another's source is no trouble.
+	var tmp [3]uint64
+	for i, fd := range g.stdio {
+		tmp[i] = p.reg()
+		p.sys("the command's standard streams", unix.SYS_FCNTL, num(fd), num(unix.F_DUPFD_CLOEXEC), imm(3)).dst = tmp[i]
+	}
+	for i := range g.stdio {
+		p.sys("the command's standard streams", unix.SYS_DUP3, in(tmp[i]), num(i), imm(0))
+	}
+	p.sys("the command's descriptors", unix.SYS_CLOSE_RANGE, imm(3), num(^uint32(0)), num(unix.CLOSE_RANGE_CLOEXEC))
+	dir := spec.Dir
+	if dir == "" {
+		dir = "/"
+	}
+	p.sys("the command's directory "+dir, unix.SYS_CHDIR, imm(p.str(dir)))
+	argv, envv := p.strv(spec.Args), p.strv(spec.Env)
+	cands := candidates(spec.Args[0], spec.Env)
+	for i, c := range cands {
+		o := p.sys("starting "+c, unix.SYS_EXECVE, imm(p.str(c)), imm(argv), imm(envv))
+		if i < len(cands)-1 {
+			o.flags = opOptional
+		} else {
+			p.notFound = len(p.ops) - 1
+		}
+	}
+	end := len(p.ops)
+	p.ops[spawn].args = [6]uint64{uint64(first), uint64(end)}
+	p.ops[spawn].dst = pid
+	// PID 1 keeps only the status pipe: a reader of the command's output
+	// sees its end when the command's processes end.
+	p.sys("closing descriptors", unix.SYS_CLOSE_RANGE, imm(0), num(g.status-1), imm(0))
+	p.sys("closing descriptors", unix.SYS_CLOSE_RANGE, num(g.status+1), num(^uint32(0)), imm(0))
+	p.sys("reaping", trapReap, in(pid))
+	return nil
+}
+
+// candidates are the paths execvp would try for name with env's PATH.
+func candidates(name string, env []string) []string {
+	if strings.Contains(name, "/") {
+		return []string{name}
+	}
+	var out []string
+	for _, d := range filepath.SplitList(searchPath(env)) {
+		if d == "" {
+			d = "."
+		}
+		out = append(out, filepath.Join(d, name))
+	}
+	if len(out) == 0 {
+		out = []string{name}
+	}
+	return out
+}
+
+func searchPath(env []string) string {
+	path := "/app/bin:/usr/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	return path
 }
 
 func homeOf(spec *Spec) string {
@@ -281,68 +392,45 @@ func userName(spec *Spec) string {
 	return "user"
 }
 
-// buildEtc makes /etc: each entry of the runtime's etc (at /usr/etc)
+// compileEtc makes /etc: each entry of the runtime's etc (at /usr/etc)
 // linked in, and passwd, group and machine-id generated; with the network
 // shared, the host's resolver files, as flatpak does.
-func buildEtc(root string, spec *Spec) error {
+func compileEtc(p *program, root string, spec *Spec, g *given) error {
 	etc := filepath.Join(root, "etc")
-	generated := map[string]string{
-		"passwd": fmt.Sprintf("%s:x:%d:%d:%s:%s:/bin/sh\nnfsnobody:x:65534:65534:Unmapped user:/:/sbin/nologin\n",
+	generated := map[string][]byte{
+		"passwd": fmt.Appendf(nil, "%s:x:%d:%d:%s:%s:/bin/sh\nnfsnobody:x:65534:65534:Unmapped user:/:/sbin/nologin\n",
 			userName(spec), spec.UID, spec.GID, userName(spec), homeOf(spec)),
-		"group": fmt.Sprintf("%s:x:%d:\nnfsnobody:x:65534:\n", userName(spec), spec.GID),
+		"group": fmt.Appendf(nil, "%s:x:%d:\nnfsnobody:x:65534:\n", userName(spec), spec.GID),
 	}
-	if b, err := os.ReadFile("/etc/machine-id"); err == nil {
-		generated["machine-id"] = string(b)
+	if g.machineID != nil {
+		generated["machine-id"] = g.machineID
 	}
-	host := map[string]bool{}
+	skip := map[string]bool{}
 	if spec.Network {
-		for _, f := range []string{"resolv.conf", "hosts", "host.conf", "gai.conf"} {
-			if b, err := os.ReadFile("/etc/" + f); err == nil {
-				generated[f] = string(b)
-				host[f] = true
-			}
+		for name, b := range g.hostEtc {
+			generated[name] = b
 		}
 	}
-	if target, err := os.Readlink("/etc/localtime"); err == nil && strings.Contains(target, "zoneinfo/") {
+	if g.localtimeZone != "" {
 		// The zone name, resolved against the runtime's zoneinfo.
-		zone := target[strings.Index(target, "zoneinfo/"):]
-		os.Symlink("/usr/share/"+zone, filepath.Join(etc, "localtime"))
-		host["localtime"] = true
+		p.symlink("/usr/share/"+g.localtimeZone, filepath.Join(etc, "localtime")).flags = opOptional
+		skip["localtime"] = true
 	}
-	for name, content := range generated {
-		if err := os.WriteFile(filepath.Join(etc, name), []byte(content), 0o644); err != nil {
-			return err
-		}
+	for _, name := range sortedKeys(generated) {
+		p.createFile("/etc/"+name, filepath.Join(etc, name), generated[name], 0o644, false)
+		skip[name] = true
 	}
-	ents, err := os.ReadDir(filepath.Join(root, "usr", "etc"))
+	// The runtime's etc as the host sees it: the names are all that is
+	// used, and each becomes a link into the sandbox's own /usr/etc.
+	ents, err := os.ReadDir(filepath.Join(spec.Runtime, "etc"))
 	if err != nil {
 		return nil // a runtime without etc
 	}
 	for _, e := range ents {
-		if _, ok := generated[e.Name()]; ok || host[e.Name()] {
+		if skip[e.Name()] {
 			continue
 		}
-		if err := os.Symlink("/usr/etc/"+e.Name(), filepath.Join(etc, e.Name())); err != nil {
-			return err
-		}
+		p.symlink("/usr/etc/"+e.Name(), filepath.Join(etc, e.Name()))
 	}
 	return nil
-}
-
-// loopbackUp brings up lo in a new network namespace, as bubblewrap does.
-func loopbackUp() {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }

@@ -1,7 +1,7 @@
-// Package boot is what runs inside arbor's sandbox before the command:
-// it builds the root, gives up every privilege, loads the seccomp program
-// it is handed, starts the command and reaps. It is pure Go (no cgo), so
-// the small arbor-sandbox-init starts fast.
+// Package boot starts arbor's sandbox: it clones the first process into
+// new namespaces and hands it a program of system calls that builds the
+// root, gives up every privilege, loads the seccomp program it is given,
+// starts the command and reaps. It is pure Go (no cgo).
 package boot
 
 import "strconv"

@@ -105,9 +105,9 @@ func BuildArbor(t testing.TB) string {
 			return
 		}
 		buildBin = filepath.Join(buildDir, "arbor")
-		// arbor's other commands, arbord and the sandbox's init go
-		// beside arbor, where it looks.
-		for _, cmd := range []string{"arbor", "arbor-full", "arbord", "arbor-sandbox-init"} {
+		// arbor's other commands and arbord go beside arbor, where it
+		// looks.
+		for _, cmd := range []string{"arbor", "arbor-full", "arbord"} {
 			out, errOut, err := RunErr(goBin, "build", "-o", filepath.Join(buildDir, cmd), "arbor/cmd/"+cmd)
 			if err != nil {
 				buildErr = fmt.Errorf("%w\n%s%s", err, out, errOut)

@@ -96,7 +96,7 @@ func RunCmd(g *Globals, mount Mounter) *cobra.Command {
 			}
 			// While it runs, its commits survive a prune run meanwhile (an
 			// update may have moved the deploy refs on). The refs are
-			// written while the sandbox's init starts.
+			// written while the sandbox's namespaces are made.
 			release := func() {}
 			defer func() { release() }()
 			spec := sandbox.Spec{Runtime: files[rt], App: files[app], Args: append([]string{command}, args[1:]...)}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -77,9 +78,10 @@ a name that begins with '-'.`,
 }
 
 // RunSandboxed starts the sandbox as the permissions say and, while its
-// init starts, applies them (and the app's directories, with an app id)
-// to spec, makes the environment and has prepare, when set, finish the
-// spec; then it runs the command and passes its exit status on.
+// namespaces are made, applies them (and the app's directories, with an
+// app id) to spec, makes the environment and has prepare, when set,
+// finish the spec; then it runs the command and passes its exit status
+// on.
 func (g *Globals) RunSandboxed(ctx context.Context, spec sandbox.Spec, perms *sandbox.Context, appID string, prepare func(*sandbox.Spec) error) error {
 	home, err := os.UserHomeDir()
 	if err != nil {
@@ -88,8 +90,37 @@ func (g *Globals) RunSandboxed(ctx context.Context, spec sandbox.Spec, perms *sa
 	if spec.Home == "" {
 		spec.Home = home
 	}
-	sb := sandbox.Start(ctx, perms.Namespaces(spec), sandbox.Stdio{Stdin: os.Stdin, Stdout: g.Stdout, Stderr: g.Stderr})
+	sb := sandbox.New(ctx, perms.Namespaces(spec), sandbox.Stdio{Stdin: os.Stdin, Stdout: g.Stdout, Stderr: g.Stderr})
 	defer sb.Close()
+	done := make(chan error, 1)
+	go func() {
+		err := finishSpec(&spec, perms, home, appID, prepare)
+		if err == nil {
+			err = sb.Prepare(spec)
+		}
+		done <- err
+	}()
+	// The clone holds this thread and its processor in the kernel for a
+	// millisecond without telling the scheduler: let the goroutine above
+	// start here first, and the clone go on in another thread.
+	runtime.Gosched()
+	sb.Start()
+	if err := <-done; err != nil {
+		return err
+	}
+	code, err := sb.Run()
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return ExitError{Code: code}
+	}
+	return nil
+}
+
+// finishSpec applies the permissions and the app's directories to spec,
+// makes its environment and has prepare, when set, finish it.
+func finishSpec(spec *sandbox.Spec, perms *sandbox.Context, home, appID string, prepare func(*sandbox.Spec) error) error {
 	hostEnv := map[string]string{}
 	for _, kv := range os.Environ() {
 		k, v, _ := strings.Cut(kv, "=")
@@ -103,22 +134,13 @@ func (g *Globals) RunSandboxed(ctx context.Context, spec sandbox.Spec, perms *sa
 		}
 		spec.Binds, appEnv = append(spec.Binds, binds...), env
 	}
-	extra, err := perms.Apply(&spec, sandbox.Host{Home: home, UID: os.Getuid(), RuntimeDir: hostEnv["XDG_RUNTIME_DIR"], Env: hostEnv, AppID: appID})
+	extra, err := perms.Apply(spec, sandbox.Host{Home: home, UID: os.Getuid(), RuntimeDir: hostEnv["XDG_RUNTIME_DIR"], Env: hostEnv, AppID: appID})
 	if err != nil {
 		return err
 	}
 	spec.Env = sandbox.Environ(os.Environ(), os.Getuid(), home, append(appEnv, extra...))
 	if prepare != nil {
-		if err := prepare(&spec); err != nil {
-			return err
-		}
-	}
-	code, err := sb.Run(spec)
-	if err != nil {
-		return err
-	}
-	if code != 0 {
-		return ExitError{Code: code}
+		return prepare(spec)
 	}
 	return nil
 }

@@ -1,0 +1,19 @@
+//go:build !amd64
+
+package boot
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// The sandbox's first process is started by a few lines of assembly,
+// written for amd64 only so far.
+
+func cloneOnStack(flags, stack uintptr, region unsafe.Pointer, a, b uintptr) (pid, errno uintptr) {
+	return 0, uintptr(syscall.ENOSYS)
+}
+
+func startChild(flags, stack uintptr, region unsafe.Pointer, a, b uintptr) (int, syscall.Errno) {
+	return 0, syscall.ENOSYS
+}
