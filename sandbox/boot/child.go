@@ -8,7 +8,7 @@ import (
 )
 
 // The sandbox's first process is a clone of the caller that shares its
-// memory (unless it makes a user namespace) and never runs Go again: on
+// memory (see Proc.Clone for when it does not) and never runs Go again: on
 // a stack of its own, it only makes the system calls of a program the
 // caller compiled (see program.go), as the syscall package does between
 // vfork and exec. Starting a second
@@ -31,11 +31,15 @@ const (
 	// index, u64 errno): it shares the memory.
 	offSpawnPC    = 32
 	offSpawnErrno = 40
-	offRegs       = 64  // nregs u64 registers
-	nregs         = 256 // power of two: indexes are masked
-	offPool       = offRegs + 8*nregs
-	stackSize     = 64 << 10
-	maxImage      = regionSize - 2*stackSize
+	// A forked child whose ids the caller maps makes its memory dumpable
+	// (the caller's may not be) and says so on descriptor this-1, before
+	// it reads its program; 0 for none.
+	offMapReady = 48
+	offRegs     = 64  // nregs u64 registers
+	nregs       = 256 // power of two: indexes are masked
+	offPool     = offRegs + 8*nregs
+	stackSize   = 64 << 10
+	maxImage    = regionSize - 2*stackSize
 	// Stack tops, below room for the arguments the first call takes.
 	stackInit  = regionSize - stackSize - 64
 	stackSpawn = regionSize - 64
@@ -77,10 +81,11 @@ const (
 
 // Report bytes on the status descriptor.
 const (
-	reportFailed = 'E' // then u32 op index, u32 errno
-	reportUp     = 'R'
-	reportStatus = 'S' // then one byte of status
-	reportSize   = 9
+	reportMapReady = 'M' // before the program: the ids may be mapped
+	reportFailed   = 'E' // then u32 op index, u32 errno
+	reportUp       = 'R'
+	reportStatus   = 'S' // then one byte of status
+	reportSize     = 9
 )
 
 // spawned marks childMain's call in the command's process.
@@ -128,6 +133,11 @@ func initMain(region unsafe.Pointer, progR, progW uintptr) {
 	var none uint64
 	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&none)), 0, 8, 0, 0)
 	syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_NAME, uintptr(unsafe.Pointer(unsafe.StringData(childName))), 0, 0, 0, 0)
+	if fd := uintptr(*(*uint64)(unsafe.Add(region, offMapReady))); fd != 0 {
+		syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_DUMPABLE, 1, 0, 0, 0, 0)
+		b := [reportSize]byte{reportMapReady}
+		writeN(fd-1, &b, 1)
+	}
 	syscall.RawSyscall6(unix.SYS_CLOSE, progW, 0, 0, 0, 0, 0)
 	syscall.RawSyscall6(unix.SYS_SETSID, 0, 0, 0, 0, 0, 0)
 	// The caller's death kills the sandbox; had it died already, the

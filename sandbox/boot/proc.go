@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"slices"
@@ -78,34 +79,77 @@ func New(stdio [3]*os.File) (*Proc, error) {
 // Clone starts the process in new namespaces (CLONE_NEW* flags); with a
 // user namespace, users maps the caller's ids. It waits for its program.
 func (p *Proc) Clone(flags uintptr, users *IDMap) error {
-	base := unsafe.Pointer(unsafe.SliceData(p.region))
-	// Without CLONE_FILES, CLONE_FS or CLONE_SIGHAND: descriptors, root,
-	// directory and signal handlers are the child's own. The memory is
-	// shared (nothing to copy, no copy-on-write faults) except with a
-	// user namespace: the child makes its memory undumpable, and on
-	// shared memory that would make the next sandbox's /proc/PID/uid_map
-	// root's, which this process could not write then.
-	flags |= uintptr(unix.SIGCHLD)
-	if users == nil {
-		flags |= unix.CLONE_VM
+	defer func() {
+		unix.Close(p.progR)
+		p.progR = -1
+	}()
+	// The memory is shared (nothing to copy, no copy-on-write faults)
+	// while it is dumpable. The child makes it undumpable, and with a
+	// user namespace the ids are mapped through /proc/PID, which an
+	// undumpable memory makes root's: a later unprivileged sandbox of
+	// this process forks instead, as does one that another sandbox's
+	// start overtook, and that child makes its own copy dumpable until
+	// the ids are mapped.
+	share := users == nil || dumpable()
+	for {
+		pid, err := p.clone(flags, share, users != nil)
+		if err != nil || users == nil {
+			return err
+		}
+		if !share {
+			var b [1]byte
+			if _, err := io.ReadFull(p.status, b[:]); err != nil || b[0] != reportMapReady {
+				return fmt.Errorf("sandbox: the first process ended before its ids were mapped")
+			}
+		}
+		err = writeIDMaps(pid, users)
+		if err == nil {
+			return nil
+		}
+		if !share || !errors.Is(err, fs.ErrPermission) {
+			return err
+		}
+		unix.Kill(pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		for {
+			if _, err := unix.Wait4(pid, &ws, 0, nil); !errors.Is(err, unix.EINTR) {
+				break
+			}
+		}
+		p.mu.Lock()
+		p.pid = 0
+		p.mu.Unlock()
+		share = false
 	}
+}
+
+// clone starts the child; without CLONE_FILES, CLONE_FS or CLONE_SIGHAND
+// its descriptors, root, directory and signal handlers are its own.
+func (p *Proc) clone(flags uintptr, share, mapped bool) (int, error) {
+	base := unsafe.Pointer(unsafe.SliceData(p.region))
+	flags |= uintptr(unix.SIGCHLD)
+	ready := uint64(0)
+	if share {
+		flags |= unix.CLONE_VM
+	} else if mapped {
+		ready = uint64(p.given.status) + 1
+	}
+	binary.NativeEndian.PutUint64(p.region[offMapReady:], ready)
 	syscall.ForkLock.Lock()
 	pid, errno := startChild(flags, uintptr(unsafe.Add(base, stackInit)), base, uintptr(p.progR), p.progW.Fd())
 	syscall.ForkLock.Unlock()
-	unix.Close(p.progR)
-	p.progR = -1
 	if errno != 0 {
-		return fmt.Errorf("sandbox: making its namespaces: %w", errno)
+		return 0, fmt.Errorf("sandbox: making its namespaces: %w", errno)
 	}
 	p.mu.Lock()
 	p.pid = pid
 	p.mu.Unlock()
-	if users != nil {
-		if err := writeIDMaps(pid, users); err != nil {
-			return err
-		}
-	}
-	return nil
+	return pid, nil
+}
+
+func dumpable() bool {
+	d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+	return err == nil && d == 1
 }
 
 func writeIDMaps(pid int, m *IDMap) error {
