@@ -137,6 +137,10 @@ type scenario struct {
 	notes func() []string
 	// maxRuns, when set, caps -runs for a scenario whose runs take minutes.
 	maxRuns int
+	// minRuns, when set, raises -runs for a scenario whose figure is a
+	// latency of tens of milliseconds, so that one disturbed run does not
+	// make the median.
+	minRuns int
 }
 
 // sample is one timed run of one tool.
@@ -377,6 +381,9 @@ func runScenario(e *env, sc *scenario, runs int) *result {
 	syscall.Sync()
 	if sc.maxRuns > 0 && runs > sc.maxRuns {
 		runs = sc.maxRuns
+	}
+	if runs < sc.minRuns {
+		runs = sc.minRuns
 	}
 	for i := 0; i < runs; i++ {
 		for ti, t := range sc.tools {
