@@ -3,9 +3,9 @@
 // entered with pivot_root, a runtime at /usr and an app at /app mounted
 // read-only from file descriptors, and no way back to privileges.
 //
-// The work inside the namespaces is done by a fork of the caller that
-// runs a list of system calls the caller made for it, and no Go, until
-// the command's exec.
+// The work inside the namespaces is done by a clone of the caller (see
+// package boot) that runs a list of system calls the caller made for it,
+// and no Go, until the command's exec.
 package sandbox
 
 import (

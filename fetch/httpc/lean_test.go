@@ -8,41 +8,28 @@ import (
 	"net/http"
 	"sync/atomic"
 	"testing"
+
+	"arbor/tests/testutil"
 )
 
 // rawServer accepts connections on loopback and hands each to handle with
 // its number (from 1); it counts the requests handle reads with readReq.
 type rawServer struct {
-	ln    net.Listener
+	addr  string
 	conns atomic.Int64
 	reqs  atomic.Int64
 }
 
 func serveRaw(t *testing.T, handle func(s *rawServer, n int64, c net.Conn, br *bufio.Reader)) *rawServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &rawServer{ln: ln}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			n := s.conns.Add(1)
-			go func() {
-				defer c.Close()
-				handle(s, n, c, bufio.NewReader(c))
-			}()
-		}
-	}()
+	s := &rawServer{}
+	s.addr = testutil.ServeTCP(t, func(c net.Conn) {
+		handle(s, s.conns.Add(1), c, bufio.NewReader(c))
+	})
 	return s
 }
 
-func (s *rawServer) url() string { return "http://" + s.ln.Addr().String() + "/repo" }
+func (s *rawServer) url() string { return "http://" + s.addr + "/repo" }
 
 // readReq reads one request head; false when the client is gone.
 func (s *rawServer) readReq(br *bufio.Reader) (string, bool) {
@@ -62,6 +49,15 @@ func (s *rawServer) readReq(br *bufio.Reader) (string, bool) {
 	}
 }
 
+// answerOnce serves one request per connection with resp, then closes.
+func answerOnce(resp string) func(s *rawServer, n int64, c net.Conn, br *bufio.Reader) {
+	return func(s *rawServer, n int64, c net.Conn, br *bufio.Reader) {
+		if _, ok := s.readReq(br); ok {
+			c.Write([]byte(resp))
+		}
+	}
+}
+
 func TestLean(t *testing.T) {
 	cases := []struct {
 		name string
@@ -76,13 +72,9 @@ func TestLean(t *testing.T) {
 		{
 			// A kept-alive connection the server dropped meanwhile: sent
 			// again on a new one, not counted as a failure.
-			name: "server closes after each response",
-			handle: func(s *rawServer, n int64, c net.Conn, br *bufio.Reader) {
-				if _, ok := s.readReq(br); ok {
-					c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"))
-				}
-			},
-			gets: 3, want: "hello", wantConns: 3, wantReqs: 3,
+			name:   "server closes after each response",
+			handle: answerOnce("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"),
+			gets:   3, want: "hello", wantConns: 3, wantReqs: 3,
 		},
 		{
 			name: "Connection: close is obeyed",
@@ -127,22 +119,14 @@ func TestLean(t *testing.T) {
 		},
 		{
 			// Not what the lean path reads: net/http asks again.
-			name: "HTTP/1.0 goes to net/http",
-			handle: func(s *rawServer, n int64, c net.Conn, br *bufio.Reader) {
-				if _, ok := s.readReq(br); ok {
-					c.Write([]byte("HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello"))
-				}
-			},
-			gets: 1, want: "hello", wantConns: 2, wantReqs: 2,
+			name:   "HTTP/1.0 goes to net/http",
+			handle: answerOnce("HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello"),
+			gets:   1, want: "hello", wantConns: 2, wantReqs: 2,
 		},
 		{
-			name: "no Content-Length goes to net/http",
-			handle: func(s *rawServer, n int64, c net.Conn, br *bufio.Reader) {
-				if _, ok := s.readReq(br); ok {
-					c.Write([]byte("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello"))
-				}
-			},
-			gets: 1, want: "hello", wantConns: 2, wantReqs: 2,
+			name:   "no Content-Length goes to net/http",
+			handle: answerOnce("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello"),
+			gets:   1, want: "hello", wantConns: 2, wantReqs: 2,
 		},
 	}
 	for _, tc := range cases {

@@ -2,8 +2,10 @@ package boot
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -416,7 +418,7 @@ func compileEtc(p *program, root string, spec *Spec, g *given) error {
 		p.symlink("/usr/share/"+g.localtimeZone, filepath.Join(etc, "localtime")).flags = opOptional
 		skip["localtime"] = true
 	}
-	for _, name := range sortedKeys(generated) {
+	for _, name := range slices.Sorted(maps.Keys(generated)) {
 		p.createFile("/etc/"+name, filepath.Join(etc, name), generated[name], 0o644, false)
 		skip[name] = true
 	}

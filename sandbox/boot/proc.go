@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,11 +109,7 @@ func (p *Proc) Clone(flags uintptr, users *IDMap) error {
 		}
 		unix.Kill(pid, unix.SIGKILL)
 		var ws unix.WaitStatus
-		for {
-			if _, err := unix.Wait4(pid, &ws, 0, nil); !errors.Is(err, unix.EINTR) {
-				break
-			}
-		}
+		waitPid(pid, &ws)
 		p.mu.Lock()
 		p.pid = 0
 		p.mu.Unlock()
@@ -241,26 +235,24 @@ func (p *Proc) Wait() (int, error) {
 		if _, err := io.ReadFull(p.status, b[:1]); err != nil {
 			break
 		}
-		switch b[0] {
-		case reportUp:
+		if b[0] == reportUp {
 			up = true
 			continue
-		case reportStatus:
-			if _, err := io.ReadFull(p.status, b[1:2]); err != nil {
-				break
-			}
-			go p.reap()
-			return int(b[1]), nil
-		case reportFailed:
-			if _, err := io.ReadFull(p.status, b[1:]); err != nil {
-				break
-			}
-			p.reap()
-			pc := int(binary.LittleEndian.Uint32(b[1:]))
-			errno := unix.Errno(binary.LittleEndian.Uint32(b[5:]))
-			return 0, fmt.Errorf("sandbox: %w", p.prog.failure(pc, errno, p.args0, p.path))
 		}
-		break
+		if b[0] == reportStatus {
+			if _, err := io.ReadFull(p.status, b[1:2]); err == nil {
+				go p.reap()
+				return int(b[1]), nil
+			}
+		} else if b[0] == reportFailed {
+			if _, err := io.ReadFull(p.status, b[1:]); err == nil {
+				p.reap()
+				pc := int(binary.LittleEndian.Uint32(b[1:]))
+				errno := unix.Errno(binary.LittleEndian.Uint32(b[5:]))
+				return 0, fmt.Errorf("sandbox: %w", p.prog.failure(pc, errno, p.args0, p.path))
+			}
+		}
+		break // a report cut short, or not one: the process is gone
 	}
 	ws := p.reap()
 	if !up {
@@ -282,20 +274,23 @@ func describe(ws unix.WaitStatus) string {
 func (p *Proc) reap() unix.WaitStatus {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.pid == 0 && !p.reaped {
-		p.reaped = true
-		unix.Munmap(p.region)
-	}
-	for !p.reaped {
-		_, err := unix.Wait4(p.pid, &p.ws, 0, nil)
-		if errors.Is(err, unix.EINTR) {
-			continue
+	if !p.reaped {
+		if p.pid != 0 {
+			waitPid(p.pid, &p.ws)
 		}
 		p.reaped = true
-		// The child ran from it and is gone.
-		unix.Munmap(p.region)
+		unix.Munmap(p.region) // the child ran from it and is gone
 	}
 	return p.ws
+}
+
+// waitPid waits for pid to exit.
+func waitPid(pid int, ws *unix.WaitStatus) {
+	for {
+		if _, err := unix.Wait4(pid, ws, 0, nil); !errors.Is(err, unix.EINTR) {
+			return
+		}
+	}
 }
 
 // Reaped says whether the first process is gone and waited for.
@@ -322,5 +317,3 @@ func (p *Proc) Kill() {
 	p.reap()
 	p.status.Close()
 }
-
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

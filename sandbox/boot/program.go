@@ -13,9 +13,9 @@ import (
 // caller: ops over a pool of data (paths, file contents, structures),
 // laid out at the addresses the child's copy of the region has.
 type program struct {
-	base  uintptr  // the region's address, the same in the child
-	image []byte   // header, registers and pool; the ops go after
-	ops   []op     //
+	base  uintptr // the region's address, the same in the child
+	image []byte  // header, registers and pool; the ops go after
+	ops   []op
 	steps []string // what each op is for, for its error
 	regs  uint64   // registers handed out
 	err   error    // of making the program
@@ -123,7 +123,7 @@ func (p *program) bytes(status int) ([]byte, error) {
 // failure is the error of op pc failing with errno.
 func (p *program) failure(pc int, errno unix.Errno, command, path string) error {
 	if pc < 0 || pc >= len(p.steps) {
-		return fmt.Errorf("sandbox: step %d failed: %w", pc, errno)
+		return fmt.Errorf("step %d failed: %w", pc, errno)
 	}
 	if pc == p.notFound && errno == unix.ENOENT {
 		return fmt.Errorf("%s: command not found in the sandbox (PATH=%s)", command, path)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -100,10 +99,6 @@ func (g *Globals) RunSandboxed(ctx context.Context, spec sandbox.Spec, perms *sa
 		}
 		done <- err
 	}()
-	// The clone holds this thread and its processor in the kernel for a
-	// millisecond without telling the scheduler: let the goroutine above
-	// start here first, and the clone go on in another thread.
-	runtime.Gosched()
 	sb.Start()
 	if err := <-done; err != nil {
 		return err
