@@ -13,6 +13,7 @@ import (
 
 	"arbor/fetch/httpc"
 	"arbor/store"
+	"arbor/store/gpg"
 	"arbor/store/index"
 	"arbor/store/object"
 )
@@ -39,18 +40,25 @@ type Fetcher struct {
 
 	objects, pending atomic.Int64
 
-	// claims are headers read from the start of objects not yet fetched
-	// whole: they answer stat before the content is here, and are checked
-	// against the verified object when it arrives.
+	// verify is the remote's gpg-verify: then only what is bound to the
+	// commit by a checksum or a signature is served, never a header the
+	// server merely claims. keyring holds the remote's keys.
+	verify  bool
+	keyring *gpg.Keyring
+
+	// claims are headers of objects not yet fetched whole, from a tree
+	// index or the start of the object: they answer stat before the
+	// content is here, and are checked against the verified object when
+	// it arrives.
 	claimsMu sync.Mutex
-	claims   map[object.Checksum]Described
+	claims   map[object.Checksum]claim
 	decomp   object.Decompressor
 
 	// indexed holds dirtrees and dirmetas from tree indexes, checked
 	// against their checksums, until they are written to the store.
 	indexedMu sync.Mutex
 	indexed   map[index.Ref][]byte
-	loaded    map[object.Checksum]bool // commits whose tree index was loaded
+	loaded    map[object.Checksum]bool // commits whose tree index was loaded: whether it was signed
 	loading   map[object.Checksum]chan struct{}
 }
 
@@ -58,6 +66,15 @@ type Fetcher struct {
 type Described struct {
 	Header object.FileHeader
 	Size   uint64
+}
+
+// claim is a header served before its object is here. A verified one
+// comes from a tree index whose signature verified with the remote's keys;
+// the others are only the server's word, served where the remote does not
+// verify and the mount allows it.
+type claim struct {
+	Described
+	verified bool
 }
 
 // prefixSource fetches the beginning of a content object.
@@ -96,11 +113,16 @@ func NewFetcher(r *store.Repo, remote string, timeout time.Duration) (*Fetcher, 
 	if err != nil {
 		return nil, err
 	}
+	keyring, err := rm.Keyring(r)
+	if err != nil {
+		return nil, err
+	}
 	if timeout <= 0 {
 		timeout = time.Minute
 	}
 	f := &Fetcher{repo: r, src: src, timeout: timeout, stop: make(chan struct{}), done: make(chan struct{}),
-		claims: map[object.Checksum]Described{}, indexed: map[index.Ref][]byte{}, loaded: map[object.Checksum]bool{},
+		verify: rm.GPGVerify, keyring: keyring,
+		claims: map[object.Checksum]claim{}, indexed: map[index.Ref][]byte{}, loaded: map[object.Checksum]bool{},
 		loading: map[object.Checksum]chan struct{}{}}
 	go f.flusher()
 	return f, nil
@@ -332,7 +354,7 @@ func (f *Fetcher) LoadTreeIndexAsync(ctx context.Context, commit object.Checksum
 func (f *Fetcher) startIndex(commit object.Checksum) (func(context.Context) (bool, error), chan struct{}) {
 	f.indexedMu.Lock()
 	defer f.indexedMu.Unlock()
-	if f.loaded[commit] {
+	if _, ok := f.loaded[commit]; ok {
 		return nil, nil
 	}
 	if w, ok := f.loading[commit]; ok {
@@ -361,57 +383,137 @@ func (f *Fetcher) waitIndex(ctx context.Context, commit object.Checksum, wait ch
 	}
 	f.indexedMu.Lock()
 	defer f.indexedMu.Unlock()
-	return f.loaded[commit], nil
+	_, ok := f.loaded[commit]
+	return ok, nil
+}
+
+// TreeIndexSigned reports whether the tree index loaded for commit had a
+// signature that verified.
+func (f *Fetcher) TreeIndexSigned(commit object.Checksum) bool {
+	f.indexedMu.Lock()
+	defer f.indexedMu.Unlock()
+	return f.loaded[commit]
+}
+
+// treeIndexSource is a source that publishes tree indexes.
+type treeIndexSource interface {
+	TreeIndex(ctx context.Context, c object.Checksum) ([]byte, error)
+	TreeIndexSig(ctx context.Context, c object.Checksum) ([]byte, error)
 }
 
 func (f *Fetcher) loadTreeIndex(ctx context.Context, commit object.Checksum) (bool, error) {
-	ts, ok := f.src.(interface {
-		TreeIndex(ctx context.Context, c object.Checksum) ([]byte, error)
-	})
+	ts, ok := f.src.(treeIndexSource)
 	if !ok {
 		return false, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	// A copy kept from an earlier mount serves offline and saves the fetch.
-	local := filepath.Join(f.repo.Path(), store.TreeIndexPath(commit))
-	b, err := os.ReadFile(local)
-	fetched := false
+	// A copy kept from an earlier mount serves offline and saves the
+	// fetch; it is checked as the remote's would be.
+	var ti *store.TreeIndex
+	var verified bool
+	b, err := os.ReadFile(filepath.Join(f.repo.Path(), store.TreeIndexPath(commit)))
+	if err == nil {
+		sig, _ := os.ReadFile(filepath.Join(f.repo.Path(), store.TreeIndexSigPath(commit)))
+		ti, verified, err = f.checkTreeIndex(commit, b, sig)
+	}
+	if ti != nil {
+		f.install(commit, ti, verified)
+		return true, nil
+	}
+	b, sig, err := fetchTreeIndex(ctx, ts, commit)
+	if errors.Is(err, httpc.ErrNotFound) {
+		return false, nil
+	}
 	if err != nil {
-		b, err = ts.TreeIndex(ctx, commit)
-		if errors.Is(err, httpc.ErrNotFound) {
-			return false, nil
+		return false, err
+	}
+	if ti, verified, err = f.checkTreeIndex(commit, b, sig); err != nil {
+		return false, err
+	}
+	f.install(commit, ti, verified)
+	// Kept whole rather than as thousands of object files: that is one
+	// write, and a later mount reads it back in one go. The signature
+	// first, so that a kept index is never without the one it came with.
+	if sig != nil {
+		if err := f.repo.WriteExtensionFile(store.TreeIndexSigPath(commit), sig); err != nil {
+			return true, err
 		}
-		if err != nil {
-			return false, err
+	} else if err := os.Remove(filepath.Join(f.repo.Path(), store.TreeIndexSigPath(commit))); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return true, err
+	}
+	if err := f.repo.WriteExtensionFile(store.TreeIndexPath(commit), b); err != nil {
+		return true, err
+	}
+	return true, nil
+}
+
+// fetchTreeIndex fetches an index and its signature together; a missing
+// signature is nil.
+func fetchTreeIndex(ctx context.Context, ts treeIndexSource, commit object.Checksum) ([]byte, []byte, error) {
+	var sig []byte
+	var sigErr error
+	got := make(chan struct{})
+	go func() {
+		defer close(got)
+		sig, sigErr = ts.TreeIndexSig(ctx, commit)
+		if errors.Is(sigErr, httpc.ErrNotFound) {
+			sig, sigErr = nil, nil
 		}
-		fetched = true
+	}()
+	b, err := ts.TreeIndex(ctx, commit)
+	<-got
+	if err != nil {
+		return nil, nil, err
+	}
+	if sigErr != nil {
+		return nil, nil, fmt.Errorf("%s: %w", store.TreeIndexSigPath(commit), sigErr)
+	}
+	return b, sig, nil
+}
+
+// ErrUnsignedIndex marks a tree index a verifying remote publishes
+// without a signature its keys verify.
+var ErrUnsignedIndex = errors.New("tree index without a valid signature")
+
+// checkTreeIndex parses an index and decides whether its file headers are
+// verified: on a verifying remote they must be, or the index is refused.
+func (f *Fetcher) checkTreeIndex(commit object.Checksum, b, sig []byte) (*store.TreeIndex, bool, error) {
+	name := store.TreeIndexPath(commit)
+	verified := false
+	switch {
+	case sig != nil && f.keyring.Len() > 0:
+		if err := verifySigs(f.keyring, b, sig); err != nil {
+			return nil, false, fmt.Errorf("%s: %w: %v", name, store.ErrForgedIndex, err)
+		}
+		verified = true
+	case f.verify && sig == nil:
+		return nil, false, fmt.Errorf("%s: %w: it is not signed, and the remote verifies signatures", name, ErrUnsignedIndex)
+	case f.verify:
+		return nil, false, fmt.Errorf("%s: %w: the remote has no trusted keys", name, ErrUnsignedIndex)
 	}
 	ti, err := store.ParseTreeIndex(b)
 	if err != nil {
-		return false, fmt.Errorf("%s: %w", store.TreeIndexPath(commit), err)
+		return nil, false, fmt.Errorf("%s: %w", name, err)
 	}
+	return ti, verified, nil
+}
+
+// install makes an index's objects and headers answer.
+func (f *Fetcher) install(commit object.Checksum, ti *store.TreeIndex, verified bool) {
 	f.indexedMu.Lock()
 	for _, m := range ti.Meta {
 		f.indexed[m.Ref] = m.Data
 	}
-	f.loaded[commit] = true
+	f.loaded[commit] = verified
 	f.indexedMu.Unlock()
 	f.claimsMu.Lock()
 	for _, fi := range ti.Files {
-		if _, ok := f.claims[fi.Checksum]; !ok {
-			f.claims[fi.Checksum] = Described{Header: fi.Header, Size: fi.Size}
+		if old, ok := f.claims[fi.Checksum]; !ok || verified && !old.verified {
+			f.claims[fi.Checksum] = claim{Described{Header: fi.Header, Size: fi.Size}, verified}
 		}
 	}
 	f.claimsMu.Unlock()
-	if fetched {
-		// Kept whole rather than as thousands of object files: that is
-		// one write, and a later mount reads it back in one go.
-		if err := f.repo.WriteExtensionFile(store.TreeIndexPath(commit), b); err != nil {
-			return true, err
-		}
-	}
-	return true, nil
 }
 
 // fromIndex answers from a loaded tree index. It does not wait for one
@@ -455,13 +557,16 @@ func sameHeader(a, b *object.FileHeader) bool {
 	return true
 }
 
-// Describe returns a content object's header and size. An object that is
-// not local is not fetched whole: its first bytes are, which hold the
-// header and, for most small files, everything (then it is verified and
-// stored). A header read that way is checked when the object is fetched.
-func (f *Fetcher) Describe(ctx context.Context, c object.Checksum) (Described, error) {
+// Describe returns a content object's header and size. Where the server's
+// word may be served (the remote does not verify, and not verifiedOnly),
+// an object that is not local is not fetched whole: its first bytes are,
+// which hold the header and, for most small files, everything (then it is
+// verified and stored); a header read that way is checked when the object
+// is fetched. Otherwise the answer is a verified header: from the store,
+// a signed tree index, or the object fetched whole.
+func (f *Fetcher) Describe(ctx context.Context, c object.Checksum, verifiedOnly bool) (Described, error) {
 	for attempt := 0; ; attempt++ {
-		d, done, err := f.describe1(ctx, c)
+		d, done, err := f.describe1(ctx, c, verifiedOnly)
 		if done || err != nil {
 			return d, err
 		}
@@ -472,13 +577,10 @@ func (f *Fetcher) Describe(ctx context.Context, c object.Checksum) (Described, e
 }
 
 // DescribeLocal answers Describe without the network when it can: from a
-// header already claimed (a tree index, the start of the object) or from
-// the object in the store.
-func (f *Fetcher) DescribeLocal(c object.Checksum) (Described, bool, error) {
-	f.claimsMu.Lock()
-	d, ok := f.claims[c]
-	f.claimsMu.Unlock()
-	if ok {
+// header already claimed (a tree index, the start of the object) that may
+// be served, or from the object in the store.
+func (f *Fetcher) DescribeLocal(c object.Checksum, verifiedOnly bool) (Described, bool, error) {
+	if d, ok := f.usableClaim(c, verifiedOnly); ok {
 		return d, true, nil
 	}
 	h, size, err := f.repo.StatContent(c)
@@ -491,10 +593,22 @@ func (f *Fetcher) DescribeLocal(c object.Checksum) (Described, bool, error) {
 	return Described{}, false, nil
 }
 
+// usableClaim is the claim about c that may be served: a verified one, or
+// any where the server's word is allowed.
+func (f *Fetcher) usableClaim(c object.Checksum, verifiedOnly bool) (Described, bool) {
+	f.claimsMu.Lock()
+	cl, ok := f.claims[c]
+	f.claimsMu.Unlock()
+	if !ok || !cl.verified && (verifiedOnly || f.verify) {
+		return Described{}, false
+	}
+	return cl.Described, true
+}
+
 // describe1 answers from what is here, or fetches the object's start and
 // reports done=false so the caller looks again.
-func (f *Fetcher) describe1(ctx context.Context, c object.Checksum) (Described, bool, error) {
-	if d, ok, err := f.DescribeLocal(c); ok || err != nil {
+func (f *Fetcher) describe1(ctx context.Context, c object.Checksum, verifiedOnly bool) (Described, bool, error) {
+	if d, ok, err := f.DescribeLocal(c, verifiedOnly); ok || err != nil {
 		return d, true, err
 	}
 	if h, size, err := f.repo.StatContent(c); err == nil {
@@ -508,14 +622,11 @@ func (f *Fetcher) describe1(ctx context.Context, c object.Checksum) (Described, 
 	} else if !errors.Is(err, store.ErrObjectMissing) {
 		return Described{}, true, err
 	}
-	f.claimsMu.Lock()
-	d, ok := f.claims[c]
-	f.claimsMu.Unlock()
-	if ok {
+	if d, ok := f.usableClaim(c, verifiedOnly); ok {
 		return d, true, nil
 	}
-	ps, ok := f.src.(prefixSource)
-	if !ok {
+	if _, ok := f.src.(prefixSource); !ok || verifiedOnly || f.verify {
+		// Only the whole object is verified.
 		ct, err := f.OpenContent(ctx, c)
 		if err != nil {
 			return Described{}, true, err
@@ -523,6 +634,31 @@ func (f *Fetcher) describe1(ctx context.Context, c object.Checksum) (Described, 
 		defer ct.Close()
 		return Described{Header: ct.Header, Size: ct.Size}, true, nil
 	}
+	if err := f.probe(ctx, c, true); err != nil {
+		return Described{}, true, err
+	}
+	return Described{}, false, nil
+}
+
+// Warm fetches what a later stat of a content object needs, as far as
+// that is cheap: its first bytes, stored when they are the whole object.
+// The header they hold is kept as a claim only where the server's word
+// may be served; otherwise a large object is left for its first use.
+func (f *Fetcher) Warm(ctx context.Context, c object.Checksum, verifiedOnly bool) error {
+	if _, ok, err := f.DescribeLocal(c, verifiedOnly); ok || err != nil {
+		return err
+	}
+	if _, ok := f.src.(prefixSource); !ok {
+		return nil
+	}
+	return f.probe(ctx, c, !verifiedOnly && !f.verify)
+}
+
+// probe fetches the start of a content object: all of a small one, which
+// is verified and stored; of a large one, the header, which is kept as a
+// claim when keep says so.
+func (f *Fetcher) probe(ctx context.Context, c object.Checksum, keep bool) error {
+	ps := f.src.(prefixSource)
 	key := object.Name(c, object.TypeFile)
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
@@ -544,9 +680,18 @@ func (f *Fetcher) describe1(ctx context.Context, c object.Checksum) (Described, 
 			return nil, fmt.Errorf("%s: %w: %v", key, store.ErrCorrupt, err)
 		}
 		if !complete {
-			f.claimsMu.Lock()
-			f.claims[c] = Described{Header: h, Size: size}
-			f.claimsMu.Unlock()
+			if h.IsSymlink() && keep {
+				// A symlink is its header alone, served only once its
+				// checksum is checked: fetch it whole.
+				return nil, f.fetch1(ctx, index.Ref{Checksum: c, Type: object.TypeFile})
+			}
+			if keep {
+				f.claimsMu.Lock()
+				if _, ok := f.claims[c]; !ok {
+					f.claims[c] = claim{Described: Described{Header: h, Size: size}}
+				}
+				f.claimsMu.Unlock()
+			}
 			return nil, nil
 		}
 		txn, err := f.begin(ctx)
@@ -560,13 +705,10 @@ func (f *Fetcher) describe1(ctx context.Context, c object.Checksum) (Described, 
 		f.objects.Add(1)
 		return nil, nil
 	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return Described{}, true, fmt.Errorf("%s: no answer in time: %w", key, err)
-		}
-		return Described{}, true, err
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%s: no answer in time: %w", key, err)
 	}
-	return Described{}, false, nil
+	return err
 }
 
 // openLocal opens a content object staged by this fetcher.

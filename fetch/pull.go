@@ -96,6 +96,11 @@ func (s *httpSource) TreeIndex(ctx context.Context, c object.Checksum) ([]byte, 
 	return s.meta.Get(ctx, store.TreeIndexPath(c), 1<<30)
 }
 
+// TreeIndexSig fetches the signatures of a commit's tree index.
+func (s *httpSource) TreeIndexSig(ctx context.Context, c object.Checksum) ([]byte, error) {
+	return s.meta.Get(ctx, store.TreeIndexSigPath(c), maxMeta)
+}
+
 // ContentPrefix fetches the first n bytes of a content object's archive
 // file: enough for its header, and all of a small object.
 func (s *httpSource) ContentPrefix(ctx context.Context, c object.Checksum, n int64) ([]byte, bool, error) {

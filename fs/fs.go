@@ -7,21 +7,22 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"fmt"
 	"io"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"arbor/store/object"
 )
 
-// Source gives the objects of a tree. Whatever it returns has been checked
-// against its checksum (or, for a FileInfo answered before the content is
-// local, is checked when the content arrives).
+// Source gives the objects of a tree. Whatever it returns is bound to the
+// commit: checked against its checksum, or a file's header from a tree
+// index whose signature verified. Only a source over a remote that does
+// not verify signatures may answer File with a header the server claims,
+// which is checked when the content arrives; a mount that honours setuid
+// bits is given no such source.
 type Source interface {
 	DirTree(ctx context.Context, c object.Checksum) (*object.DirTree, error)
 	DirMeta(ctx context.Context, c object.Checksum) (*object.DirMeta, error)
@@ -103,49 +104,6 @@ func NewRoot(src Source, rootTree, rootMeta object.Checksum, opts Options) *Root
 // Stats returns the tree's counters.
 func (r *Root) Stats() Stats {
 	return Stats{BytesRead: r.t.reads.Load(), Errors: r.t.errors.Load()}
-}
-
-// mountOptions are the go-fuse options arbor mounts with: read-only, kernel
-// permission checks on the modes the commit records, long cache timeouts.
-func mountOptions(name string, privileged bool) *gofs.Options {
-	to := cacheTimeout
-	o := &gofs.Options{
-		EntryTimeout:    &to,
-		AttrTimeout:     &to,
-		NegativeTimeout: &to,
-		// Inode numbers of files come from their checksums.
-		FirstAutomaticIno: 1 << 63,
-	}
-	o.MountOptions = fuse.MountOptions{
-		FsName:               name,
-		Name:                 "arbor",
-		Options:              []string{"ro", "default_permissions"},
-		MaxWrite:             1 << 20,
-		MaxReadAhead:         1 << 20,
-		EnableSymlinkCaching: true,
-		AllowOther:           privileged,
-		DirectMount:          privileged,
-		// READDIRPLUS answers a listing and the lookups that follow it in
-		// one round trip; a listing describes every file anyway (d_type).
-	}
-	return o
-}
-
-// Mount serves root (a Root, or a node whose children are Roots) at dir
-// until the returned server is unmounted.
-func Mount(dir string, root gofs.InodeEmbedder, name string, privileged bool) (*fuse.Server, error) {
-	opts := mountOptions(name, privileged)
-	raw := &noOpendir{RawFileSystem: gofs.NewNodeFS(root, opts)}
-	srv, err := fuse.NewServer(raw, dir, &opts.MountOptions)
-	if err != nil {
-		return nil, fmt.Errorf("mounting %s: %w", dir, err)
-	}
-	go srv.Serve()
-	if err := srv.WaitMount(); err != nil {
-		srv.Unmount()
-		return nil, fmt.Errorf("mounting %s: %w", dir, err)
-	}
-	return srv, nil
 }
 
 // fileIno is a content object's inode number: the same object is the same

@@ -118,7 +118,7 @@ func (b *browseRoot) remoteRefs(ctx context.Context, remote string) map[string]o
 // commitRoot makes the tree of a commit, fetched from remote ("" for the
 // store alone).
 func (b *browseRoot) commitRoot(ctx context.Context, parent *gofs.Inode, remote string, c object.Checksum, path string) (*gofs.Inode, syscall.Errno) {
-	src, lazy, err := b.d.source(remote, b.timeout)
+	src, lazy, err := b.d.source(remote, b.timeout, false)
 	if err != nil {
 		b.d.opts.Logf("browse %s: %v", path, err)
 		return nil, syscall.EIO

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	syncatomic "sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,6 +30,7 @@ import (
 	"arbor/fs"
 	"arbor/mountd/mountinfo"
 	"arbor/store"
+	"arbor/store/atomic"
 	"arbor/store/object"
 )
 
@@ -74,11 +75,12 @@ type mount struct {
 	remote  string
 	commit  object.Checksum
 	stats   func() fs.Stats
-	srv     *fuse.Server
+	srv     *fs.Mounted
 	started time.Time
 	cancel  context.CancelFunc
 	pf      *progress
 	fetcher *fetch.Fetcher
+	index   syncatomic.Pointer[string] // what became of the commit's tree index
 
 	profMu  sync.Mutex
 	profile []string
@@ -108,6 +110,11 @@ type MountRequest struct {
 	// Persistent mounts are mounted again by the next daemon, until they
 	// are unmounted through the control API (a lazy OS deployment's /usr).
 	Persistent bool `json:"persistent,omitempty"`
+	// Setuid honours setuid and setgid bits and file capabilities (root
+	// only; a lazy OS deployment's /usr). Such a mount serves no file's
+	// mode, owner or target before it is verified, even from a remote that
+	// does not verify signatures.
+	Setuid bool `json:"setuid,omitempty"`
 }
 
 // MountInfo describes a mount.
@@ -123,6 +130,10 @@ type MountInfo struct {
 	// of that remote shares.
 	Fetch    *fetch.FetcherStats `json:"fetch,omitempty"`
 	Prefetch *PrefetchInfo       `json:"prefetch,omitempty"`
+	// TreeIndex is what became of the commit's tree index: "signed",
+	// "unsigned" (a remote that does not verify), "none", or why it was
+	// refused ("refused: ...").
+	TreeIndex string `json:"tree_index,omitempty"`
 }
 
 // PrefetchInfo is the progress of a mount's background walk.
@@ -159,17 +170,10 @@ func Run(ctx context.Context, o Options) error {
 	d.restore(ctx)
 
 	sock := SocketPath(o.Repo)
-	os.Remove(sock)
-	addr, closeAddr, err := shortPath(sock)
+	ln, err := listenPrivate(sock)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("unix", addr)
-	closeAddr()
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", sock, err)
-	}
-	os.Chmod(sock, 0o600)
 	srv := &http.Server{Handler: d.handler(), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	if fd, err := strconv.Atoi(os.Getenv(readyEnv)); err == nil && fd > 2 {
@@ -323,8 +327,8 @@ func (d *Daemon) cleanStale() {
 		return
 	}
 	for _, m := range old {
-		if mountinfo.IsArbor(m.Mountpoint) {
-			if err := Detach(m.Mountpoint); err != nil {
+		if mountinfo.OwnedBy(m.Mountpoint, d.opts.Repo) {
+			if err := Detach(d.opts.Repo, m.Mountpoint); err != nil {
 				d.opts.Logf("stale mount: %v", err)
 			} else {
 				d.opts.Logf("removed the stale mount %s", m.Mountpoint)
@@ -367,9 +371,9 @@ func (d *Daemon) keep(req MountRequest, add bool) {
 		reqs = append(reqs, req)
 	}
 	b, _ := json.MarshalIndent(reqs, "", "  ")
-	tmp := keptPath(d.opts.Repo) + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err == nil {
-		os.Rename(tmp, keptPath(d.opts.Repo))
+	// Synced: the next boot's daemon mounts these again.
+	if err := atomic.WriteFile(keptPath(d.opts.Repo), b, 0o644, true); err != nil {
+		d.opts.Logf("%v", err)
 	}
 }
 
@@ -382,9 +386,8 @@ func (d *Daemon) saveState() {
 	}
 	slices.SortFunc(list, func(a, b MountRequest) int { return strings.Compare(a.Mountpoint, b.Mountpoint) })
 	b, _ := json.MarshalIndent(list, "", "  ")
-	tmp := statePath(d.opts.Repo) + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err == nil {
-		os.Rename(tmp, statePath(d.opts.Repo))
+	if err := atomic.WriteFile(statePath(d.opts.Repo), b, 0o644, false); err != nil {
+		d.opts.Logf("%v", err)
 	}
 }
 
@@ -486,6 +489,9 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 	if req.Passthrough && !d.priv {
 		return nil, errors.New("passthrough needs the daemon to run as root")
 	}
+	if req.Setuid && !d.priv {
+		return nil, errors.New("a setuid mount needs the daemon to run as root")
+	}
 	if req.Browse {
 		if req.Source != "" {
 			return nil, errors.New("a browse mount takes no source")
@@ -505,7 +511,7 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 		}
 		m.remote, m.commit = remote, commit
 		var src fs.Source
-		if src, lazy, err = d.source(remote, timeout); err != nil {
+		if src, lazy, err = d.source(remote, timeout, req.Setuid); err != nil {
 			return nil, fmt.Errorf("%s: %w", req.Source, err)
 		}
 		m.fetcher = lazy.f
@@ -523,12 +529,12 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 	}
 	pctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
-	name := "arbor:" + req.Source
+	source := req.Source
 	if req.Browse {
-		name = "arbor:browse"
+		source = "browse"
 	}
 	var err error
-	m.srv, err = fs.Mount(mp, root, name, d.priv)
+	m.srv, err = fs.Mount(mp, root, fs.MountConfig{Name: mountinfo.SourceName(d.opts.Repo, source), Privileged: d.priv, Setuid: req.Setuid})
 	if err != nil {
 		cancel()
 		return nil, err
@@ -553,10 +559,8 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 		// Loaded before the mount answers, so that no read races it.
 		if _, err := os.Stat(filepath.Join(d.opts.Repo, store.TreeIndexPath(m.commit))); err == nil {
 			loaded := make(chan struct{})
-			lazy.f.LoadTreeIndexAsync(pctx, m.commit, func(_ bool, err error) {
-				if err != nil {
-					d.opts.Logf("%s: tree index: %v", req.Source, err)
-				}
+			lazy.f.LoadTreeIndexAsync(pctx, m.commit, func(ok bool, err error) {
+				d.indexLoaded(m, ok, err)
 				close(loaded)
 			})
 			<-loaded
@@ -567,9 +571,7 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 		profile := d.loadProfile(req.Source)
 		indexed := make(chan bool, 1)
 		lazy.f.LoadTreeIndexAsync(pctx, m.commit, func(ok bool, err error) {
-			if err != nil {
-				d.opts.Logf("%s: tree index: %v", req.Source, err)
-			}
+			d.indexLoaded(m, ok, err)
 			indexed <- ok
 		})
 		go func() {
@@ -596,8 +598,24 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 		case <-pctx.Done():
 		}
 	}()
-	d.opts.Logf("mounted %s (%s) at %s", name, m.commit, mp)
+	d.opts.Logf("mounted %s (%s) at %s", source, m.commit, mp)
 	return d.info(m), nil
+}
+
+// indexLoaded records what became of a mount's tree index. One refused
+// leaves the mount to fetch dirtrees and whole files instead.
+func (d *Daemon) indexLoaded(m *mount, ok bool, err error) {
+	state := "none"
+	switch {
+	case err != nil:
+		state = "refused: " + err.Error()
+		d.opts.Logf("%s: tree index refused, fetching dirtrees instead: %v", m.Source, err)
+	case ok && m.fetcher.TreeIndexSigned(m.commit):
+		state = "signed"
+	case ok:
+		state = "unsigned"
+	}
+	m.index.Store(&state)
 }
 
 // subtree finds the directory at path in a commit's tree.
@@ -621,7 +639,7 @@ func subtree(ctx context.Context, src fs.Source, tree, meta object.Checksum, pat
 
 // source is what a tree of the repository reads from: the store alone,
 // or for a remote the store with that remote's fetcher behind it.
-func (d *Daemon) source(remote string, timeout time.Duration) (fs.Source, lazySource, error) {
+func (d *Daemon) source(remote string, timeout time.Duration, verifiedOnly bool) (fs.Source, lazySource, error) {
 	if remote == "" {
 		return &fs.StoreSource{Repo: d.repo}, lazySource{}, nil
 	}
@@ -632,7 +650,7 @@ func (d *Daemon) source(remote string, timeout time.Duration) (fs.Source, lazySo
 	if err != nil {
 		return nil, lazySource{}, err
 	}
-	l := lazySource{f: f, timeout: timeout}
+	l := lazySource{f: f, timeout: timeout, verifiedOnly: verifiedOnly}
 	return l, l, nil
 }
 
@@ -698,8 +716,8 @@ func (d *Daemon) saveProfile(source string, paths []string) {
 		return
 	}
 	p := profileFile(d.opts.Repo, source)
-	if err := os.WriteFile(p+".tmp", []byte(strings.Join(paths, "\n")+"\n"), 0o644); err == nil {
-		os.Rename(p+".tmp", p)
+	if err := atomic.WriteFile(p, []byte(strings.Join(paths, "\n")+"\n"), 0o644, false); err != nil {
+		d.opts.Logf("%v", err)
 	}
 }
 
@@ -736,8 +754,10 @@ func (d *Daemon) unmount(mp string) error {
 	m := d.mounts[mp]
 	d.mu.Unlock()
 	if m == nil {
-		if mountinfo.IsArbor(mp) {
-			return Detach(mp)
+		// Left by this repository's daemon that died; another
+		// repository's mounts are not this daemon's to touch.
+		if mountinfo.OwnedBy(mp, d.opts.Repo) {
+			return Detach(d.opts.Repo, mp)
 		}
 		return fmt.Errorf("%s: %w", mp, ErrNotMounted)
 	}
@@ -802,6 +822,9 @@ func (d *Daemon) info(m *mount) *MountInfo {
 	if m.fetcher != nil {
 		fs := m.fetcher.Stats()
 		mi.Fetch = &fs
+	}
+	if st := m.index.Load(); st != nil {
+		mi.TreeIndex = *st
 	}
 	if m.pf != nil {
 		pi := &PrefetchInfo{Dirs: m.pf.dirs.Load(), Files: m.pf.files.Load(), ProfileFiles: m.pf.profile.Load(), Done: m.pf.done.Load()}

@@ -149,7 +149,7 @@ func prefetchTree(ctx context.Context, src lazySource, rootTree, rootMeta object
 							newFiles = append(newFiles, e.Checksum)
 						}
 					}
-				} else if _, err := src.File(ctx, f); err != nil {
+				} else if err := src.warm(ctx, f); err != nil {
 					fail(err)
 				} else {
 					p.files.Add(1)

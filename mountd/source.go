@@ -18,6 +18,9 @@ import (
 type lazySource struct {
 	f       *fetch.Fetcher
 	timeout time.Duration // how long a reader waits for one object
+	// verifiedOnly serves no header before it is verified, even from a
+	// remote that does not verify: a mount that honours setuid bits.
+	verifiedOnly bool
 }
 
 func (s lazySource) bound(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -63,7 +66,7 @@ func (s lazySource) DirMeta(ctx context.Context, c object.Checksum) (*object.Dir
 func (s lazySource) File(ctx context.Context, c object.Checksum) (fs.FileInfo, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	d, err := s.f.Describe(ctx, c)
+	d, err := s.f.Describe(ctx, c, s.verifiedOnly)
 	if err != nil {
 		return fs.FileInfo{}, err
 	}
@@ -80,7 +83,7 @@ func (s lazySource) Files(ctx context.Context, cs []object.Checksum) ([]fs.FileI
 	// rest go to the network, in parallel.
 	var missing []int
 	for i, c := range cs {
-		d, ok, err := s.f.DescribeLocal(c)
+		d, ok, err := s.f.DescribeLocal(c, s.verifiedOnly)
 		if err != nil {
 			return nil, err
 		}
@@ -115,6 +118,14 @@ func (s lazySource) Files(ctx context.Context, cs []object.Checksum) ([]fs.FileI
 		}
 	}
 	return out, nil
+}
+
+// warm fetches, in the background, what a stat of c needs, where that is
+// cheap.
+func (s lazySource) warm(ctx context.Context, c object.Checksum) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return s.f.Warm(ctx, c, s.verifiedOnly)
 }
 
 func (s lazySource) Open(ctx context.Context, c object.Checksum) (fs.Data, error) {

@@ -2,6 +2,7 @@ package mountd
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,17 +10,30 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"arbor/fs"
 	"arbor/mountd/mountinfo"
 )
 
-// Detach removes an arbor mount whose server is gone (or going): lazily,
-// so that a process still inside it does not keep the mount point broken.
-func Detach(dir string) error {
-	if !mountinfo.IsArbor(dir) {
+// Detach removes a mount of the repository at repo whose server is gone
+// (or going): lazily, so that a process still inside it does not keep the
+// mount point broken. Another repository's mount is refused, and so is a
+// path with a symlink on the way.
+func Detach(repo, dir string) error {
+	if !mountinfo.OwnedBy(dir, repo) {
+		if mountinfo.IsArbor(dir) {
+			return fmt.Errorf("%s: an arbor mount of another repository than %s; refused", dir, repo)
+		}
 		return fmt.Errorf("%s: not an arbor mount", dir)
 	}
+	// The mount point itself may not answer (its server died): its parent
+	// is checked, and the unmount does not follow the last component.
+	fd, err := fs.OpenDirNoFollow(filepath.Dir(filepath.Clean(dir)))
+	if err != nil {
+		return fmt.Errorf("unmounting %s: %w", dir, err)
+	}
+	unix.Close(fd)
 	if os.Geteuid() == 0 {
-		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+		if err := unix.Unmount(dir, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
 			return fmt.Errorf("unmounting %s: %w", dir, err)
 		}
 		return nil
@@ -46,4 +60,68 @@ func shortPath(path string) (string, func(), error) {
 		return "", nil, fmt.Errorf("opening %s: %w", filepath.Dir(path), err)
 	}
 	return fmt.Sprintf("/proc/self/fd/%d/%s", fd, filepath.Base(path)), func() { unix.Close(fd) }, nil
+}
+
+// listenPrivate listens on a unix socket at path that no other user can
+// connect to from its first moment: it is made with mode 0600 in a
+// directory of its own with mode 0700, then renamed into place. Peers are
+// also checked as they connect (peerChecked).
+func listenPrivate(path string) (net.Listener, error) {
+	dir, err := os.MkdirTemp(filepath.Dir(path), ".sock-")
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", path, err)
+	}
+	defer os.RemoveAll(dir)
+	tmp := filepath.Join(dir, "s")
+	addr, closeAddr, err := shortPath(tmp)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", addr)
+	closeAddr()
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", path, err)
+	}
+	ul := ln.(*net.UnixListener)
+	ul.SetUnlinkOnClose(false) // the daemon removes the socket at its own path
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		ul.Close()
+		return nil, fmt.Errorf("listening on %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		ul.Close()
+		return nil, fmt.Errorf("listening on %s: %w", path, err)
+	}
+	return peerChecked{ul}, nil
+}
+
+// peerChecked accepts connections only from this daemon's user and root.
+type peerChecked struct{ *net.UnixListener }
+
+func (l peerChecked) Accept() (net.Conn, error) {
+	for {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			return nil, err
+		}
+		if uid, ok := peerUID(c); ok && (uid == uint32(os.Geteuid()) || uid == 0) {
+			return c, nil
+		}
+		c.Close()
+	}
+}
+
+func peerUID(c *net.UnixConn) (uint32, bool) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil || cerr != nil {
+		return 0, false
+	}
+	return cred.Uid, true
 }

@@ -23,8 +23,11 @@ import (
 // every file, in one zstd-compressed file. A client mounting the commit
 // fetches it once instead of a request per directory and per file header.
 // ostree ignores it. The dirtrees and dirmetas in it are checked against
-// their checksums like any object; the file headers are claims that a
-// client checks when it fetches each file.
+// their checksums like any object, and so is every symlink (its content
+// object is its header alone); a regular file's header and size can only
+// be checked once its bytes are here, so a client takes them from a
+// verifying remote only when the index's detached signature (beside it,
+// TreeIndexSigPath) verifies with the remote's keys.
 //
 // Layout (little-endian): magic, then a count of metadata objects, each
 // type (u8), length (u32) and bytes; then a count of files, each checksum
@@ -43,6 +46,10 @@ func TreeIndexPath(c object.Checksum) string {
 	return "extensions/arbor/trees/" + c.String() + ".treeindex"
 }
 
+// TreeIndexSigPath is where the index's detached signatures are: an a{sv}
+// with ostree.gpgsigs over the index file's bytes, as summary.sig is.
+func TreeIndexSigPath(c object.Checksum) string { return TreeIndexPath(c) + ".sig" }
+
 // TreeIndex is a parsed tree index.
 type TreeIndex struct {
 	Meta  []IndexedMeta
@@ -55,7 +62,8 @@ type IndexedMeta struct {
 	Data []byte
 }
 
-// IndexedFile is a file's header and size, as the publisher claims them.
+// IndexedFile is a file's header and size, as the publisher claims them
+// (a symlink's is checked: its checksum is its header's).
 type IndexedFile struct {
 	Checksum object.Checksum
 	Size     uint64
@@ -200,8 +208,14 @@ func ParseTreeIndex(b []byte) (*TreeIndex, error) {
 		if err := f.Header.Validate(); err != nil {
 			return nil, fmt.Errorf("tree index: %s: %w", object.Name(f.Checksum, object.TypeFile), err)
 		}
-		if f.Header.IsSymlink() && f.Size != 0 {
-			return nil, fmt.Errorf("tree index: %s: a symlink with a size", object.Name(f.Checksum, object.TypeFile))
+		if f.Header.IsSymlink() {
+			if f.Size != 0 {
+				return nil, fmt.Errorf("tree index: %s: a symlink with a size", object.Name(f.Checksum, object.TypeFile))
+			}
+			if object.ContentChecksum(&f.Header, nil) != f.Checksum {
+				return nil, fmt.Errorf("tree index: %s: %w: the symlink described is another object (to %q)",
+					object.Name(f.Checksum, object.TypeFile), ErrForgedIndex, f.Header.Target)
+			}
 		}
 		ti.Files = append(ti.Files, f)
 	}
@@ -213,6 +227,10 @@ func ParseTreeIndex(b []byte) (*TreeIndex, error) {
 	}
 	return ti, nil
 }
+
+// ErrForgedIndex marks a tree index that contradicts the objects it
+// describes or whose signature does not verify.
+var ErrForgedIndex = errors.New("forged tree index")
 
 type treeIndexParser struct {
 	b   []byte
@@ -262,9 +280,13 @@ func (r *Repo) WriteExtensionFile(rel string, data []byte) error {
 	return atomic.WriteFile(p, data, 0o644, r.fsync)
 }
 
+// Signer signs bytes (a detached OpenPGP signature).
+type Signer func(data []byte) ([]byte, error)
+
 // WriteTreeIndexes writes the tree index of every ref's commit that has
-// none yet, for clients that mount them.
-func (r *Repo) WriteTreeIndexes(ctx context.Context) error {
+// none yet, for clients that mount them, and signs with each signer every
+// index that has no signature yet.
+func (r *Repo) WriteTreeIndexes(ctx context.Context, signers ...Signer) error {
 	all, err := r.Refs()
 	if err != nil {
 		return err
@@ -276,20 +298,58 @@ func (r *Repo) WriteTreeIndexes(ctx context.Context) error {
 			continue
 		}
 		done[c] = true
-		p := filepath.Join(r.path, TreeIndexPath(c))
-		if _, err := os.Stat(p); err == nil {
-			continue
-		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		b, err := r.BuildTreeIndex(c)
+		p := filepath.Join(r.path, TreeIndexPath(c))
+		b, err := os.ReadFile(p)
+		if errors.Is(err, os.ErrNotExist) {
+			if b, err = r.BuildTreeIndex(c); err != nil {
+				return fmt.Errorf("tree index of %s (ref %s): %w", c, name, err)
+			}
+			// The signature first: an index is never published unsigned
+			// by a publisher who signs.
+			if err := r.signTreeIndex(c, b, signers, true); err != nil {
+				return err
+			}
+			if err := r.WriteExtensionFile(TreeIndexPath(c), b); err != nil {
+				return fmt.Errorf("writing the tree index of %s: %w", c, err)
+			}
+			continue
+		}
 		if err != nil {
-			return fmt.Errorf("tree index of %s (ref %s): %w", c, name, err)
+			return fmt.Errorf("reading the tree index of %s: %w", c, err)
 		}
-		if err := r.WriteExtensionFile(TreeIndexPath(c), b); err != nil {
-			return fmt.Errorf("writing the tree index of %s: %w", c, err)
+		if err := r.signTreeIndex(c, b, signers, false); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// signTreeIndex writes the signatures of an index; replace says to write
+// them over an existing file (an index being written anew), otherwise an
+// index already signed is left alone.
+func (r *Repo) signTreeIndex(c object.Checksum, b []byte, signers []Signer, replace bool) error {
+	if len(signers) == 0 {
+		return nil
+	}
+	sp := filepath.Join(r.path, TreeIndexSigPath(c))
+	if _, err := os.Stat(sp); err == nil && !replace {
+		return nil
+	}
+	var sig []byte
+	for _, s := range signers {
+		one, err := s(b)
+		if err != nil {
+			return fmt.Errorf("signing the tree index of %s: %w", c, err)
+		}
+		if sig, err = AppendSignature(sig, one); err != nil {
+			return err
+		}
+	}
+	if err := r.WriteExtensionFile(TreeIndexSigPath(c), sig); err != nil {
+		return fmt.Errorf("writing the signature of the tree index of %s: %w", c, err)
 	}
 	return nil
 }

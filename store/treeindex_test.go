@@ -157,6 +157,9 @@ func FuzzTreeIndex(f *testing.F) {
 			if fi.Header.Validate() != nil {
 				t.Fatal("accepted an invalid header")
 			}
+			if fi.Header.IsSymlink() && object.ContentChecksum(&fi.Header, nil) != fi.Checksum {
+				t.Fatal("accepted a symlink under another checksum")
+			}
 		}
 	})
 }

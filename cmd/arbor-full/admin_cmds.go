@@ -84,7 +84,10 @@ func (m daemonMounter) MountUsr(ctx context.Context, source, dir string) error {
 	if err != nil {
 		return err
 	}
-	_, err = cl.Mount(ctx, mountd.MountRequest{Source: source, Mountpoint: dir, Subpath: "/usr", Persistent: true})
+	// An OS's /usr holds setuid programs; a root daemon serves them, and
+	// then only with verified attributes.
+	_, err = cl.Mount(ctx, mountd.MountRequest{Source: source, Mountpoint: dir, Subpath: "/usr", Persistent: true,
+		Setuid: os.Geteuid() == 0})
 	return err
 }
 
@@ -92,7 +95,7 @@ func (m daemonMounter) Unmount(ctx context.Context, dir string) error {
 	if mountd.DaemonPID(m.repo) != 0 {
 		return mountd.NewClient(m.repo).Unmount(ctx, dir)
 	}
-	return mountd.Detach(dir)
+	return mountd.Detach(m.repo, dir)
 }
 
 // pullRefspec fetches what a REMOTE:REF refspec names (only its commit

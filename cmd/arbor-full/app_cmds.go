@@ -247,16 +247,16 @@ func (a *app) ensureMount(ctx context.Context, in *flatpak.Installation, d *flat
 	if mountinfo.Serving(mp) {
 		return nil
 	}
+	repo, err := filepath.Abs(in.Repo)
+	if err != nil {
+		return err
+	}
 	if mountinfo.IsArbor(mp) {
-		if err := mountd.Detach(mp); err != nil {
+		if err := mountd.Detach(repo, mp); err != nil {
 			return err
 		}
 	}
 	if err := os.MkdirAll(mp, 0o755); err != nil {
-		return err
-	}
-	repo, err := filepath.Abs(in.Repo)
-	if err != nil {
 		return err
 	}
 	argv, err := daemonArgv(repo)

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"arbor/cmd/internal/launch"
+	"arbor/fetch"
 	"arbor/store"
 )
 
@@ -22,7 +23,7 @@ Corrupt and missing objects are named; the exit status is 1 if any is found.`,
 		Args:    cobra.NoArgs,
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			bar := a.newProgress("fsck objects", 0, false)
-			res, err := r.Fsck(cmd.Context(), func(done, total int64) {
+			res, err := fetch.Fsck(cmd.Context(), r, func(done, total int64) {
 				if bar.bar != nil {
 					bar.bar.ChangeMax64(total)
 				}

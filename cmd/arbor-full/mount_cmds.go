@@ -93,6 +93,7 @@ commit as commits/CHECKSUM/..., each mounted when first looked up.`,
 	c.Flags().BoolVar(&req.Browse, "browse", false, "mount a directory of every remote's refs and of commits by checksum")
 	c.Flags().BoolVar(&req.Passthrough, "passthrough", false, "let the kernel read files of 1 MiB and more straight from the store (root, Linux 6.9+): one page cache copy for all mounts, but a round trip per open")
 	c.Flags().BoolVar(&req.NoPrefetch, "no-prefetch", false, "fetch only what is used, never the rest of the tree in the background")
+	c.Flags().BoolVar(&req.Setuid, "setuid", false, "honour setuid bits and file capabilities (root), serving only verified file attributes")
 	a.jsonFlag(c)
 	return c
 }
@@ -116,7 +117,7 @@ func (a *app) umountCmd() *cobra.Command {
 			err = mountd.NewClient(repo).Unmount(cmd.Context(), mp)
 			if errors.Is(err, mountd.ErrNoDaemon) || errors.Is(err, mountd.ErrNotMounted) {
 				if mountinfo.IsArbor(mp) {
-					return mountd.Detach(mp)
+					return mountd.Detach(repo, mp)
 				}
 				return fmt.Errorf("%s is not an arbor mount", mp)
 			}

@@ -313,35 +313,18 @@ func signCommit(ctx context.Context, r *store.Repo, c object.Checksum, keyIDs []
 	return nil
 }
 
-// updateSummary writes the tree indexes (archive repositories) and the
-// summary, signed with each key.
+// updateSummary writes the tree indexes and the summary, signed with each
+// key.
 func updateSummary(ctx context.Context, r *store.Repo, keyIDs []string, homedir string) error {
-	if r.Mode() == store.ModeArchive {
-		// What arbor's lazy mounts fetch instead of a request per
-		// directory and per file header; ostree ignores it.
-		if err := r.WriteTreeIndexes(ctx); err != nil {
-			return err
-		}
-	}
-	b, err := r.BuildSummary(time.Now())
-	if err != nil {
-		return err
-	}
-	var sig []byte
+	var signers []store.Signer
 	for _, k := range keyIDs {
 		s, err := loadSigner(k, homedir)
 		if err != nil {
 			return err
 		}
-		one, err := s.Sign(b)
-		if err != nil {
-			return fmt.Errorf("signing the summary: %w", err)
-		}
-		if sig, err = store.AppendSignature(sig, one); err != nil {
-			return err
-		}
+		signers = append(signers, s.Sign)
 	}
-	return r.WriteSummary(b, sig)
+	return r.UpdateSummary(ctx, time.Now(), signers...)
 }
 
 func (a *app) gpgSignCmd() *cobra.Command {

@@ -4,6 +4,8 @@ package mountinfo
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,14 +20,48 @@ const FSType = "fuse.arbor"
 // IsArbor reports whether dir is the mount point of an arbor mount
 // (live or left behind by a daemon that died).
 func IsArbor(dir string) bool {
+	_, ok := source(dir)
+	return ok
+}
+
+// SourceName is the source an arbor mount of source shows in mountinfo:
+// it names the repository whose daemon serves it, so that a daemon or a
+// command of one repository never takes down another's mounts.
+func SourceName(repo, source string) string {
+	return "arbor." + repoTag(repo) + ":" + source
+}
+
+// OwnedBy reports whether dir is the mount point of an arbor mount of the
+// repository at repo.
+func OwnedBy(dir, repo string) bool {
+	src, ok := source(dir)
+	return ok && strings.HasPrefix(src, "arbor."+repoTag(repo)+":")
+}
+
+// repoTag names a repository by its path, resolved.
+func repoTag(repo string) string {
+	p, err := filepath.Abs(repo)
+	if err == nil {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			p = r
+		}
+	}
+	h := sha256.Sum256([]byte(p))
+	return hex.EncodeToString(h[:6])
+}
+
+// source is the source field of the arbor mount at dir, if there is one
+// (the last mounted, where mounts are stacked).
+func source(dir string) (string, bool) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
-		return false
+		return "", false
 	}
 	defer f.Close()
 	dir = filepath.Clean(dir)
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	found, src := false, ""
 	for sc.Scan() {
 		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPER
 		fields := strings.Fields(sc.Text())
@@ -39,14 +75,13 @@ func IsArbor(dir string) bool {
 				break
 			}
 		}
-		if sep < 0 || sep+1 >= len(fields) {
+		if sep < 0 || sep+2 >= len(fields) || unescape(fields[4]) != dir {
 			continue
 		}
-		if fields[sep+1] == FSType && unescape(fields[4]) == dir {
-			return true
-		}
+		// A later mount on the same point hides the earlier ones.
+		found, src = fields[sep+1] == FSType, unescape(fields[sep+2])
 	}
-	return false
+	return src, found
 }
 
 // unescape undoes the octal escapes (\040 for a space) of

@@ -22,6 +22,10 @@ import (
 // merge, and an undeployed lazy deployment is unmounted.
 func TestAdminLazy(t *testing.T) {
 	f := newSysroot(t, false)
+	// Signed, as an OS vendor's are: the lazy /usr honours setuid bits,
+	// and serves only attributes a signature or checksum vouches for.
+	key := testutil.NewGPGKey(t, "Arbor OS Vendor")
+	sign := []string{"--gpg-sign=" + key.ID, "--gpg-homedir=" + key.Home}
 	pub := filepath.Join(f.dir, "pub")
 	testutil.Run(t, f.arbor, "--repo="+pub, "init", "--mode=archive")
 	big := make([]byte, 4<<20) // nobody reads it
@@ -35,8 +39,8 @@ func TestAdminLazy(t *testing.T) {
 		// deployment without fetching the rest of it.
 		testutil.HostRuntime(t, filepath.Join(tree, "usr"), "/usr/bin/python3")
 		testutil.Run(t, "cp", "-a", "/usr/lib/python3.11", filepath.Join(tree, "usr/lib/"))
-		testutil.Run(t, f.arbor, "--repo="+pub, "commit", "-b", "testos/stable", "--tree=dir="+tree, "--add-metadata-string=version="+version)
-		testutil.Run(t, f.arbor, "--repo="+pub, "summary", "-u")
+		testutil.Run(t, f.arbor, append([]string{"--repo=" + pub, "commit", "-b", "testos/stable", "--tree=dir=" + tree, "--add-metadata-string=version=" + version}, sign...)...)
+		testutil.Run(t, f.arbor, append([]string{"--repo=" + pub, "summary", "-u"}, sign...)...)
 	}
 	release("1.0", map[string]string{"a.conf": "a1\n", "b.conf": "b1\n"})
 	srv, err := nginx.Start(filepath.Join(f.dir, "nginx"), pub)
@@ -44,7 +48,7 @@ func TestAdminLazy(t *testing.T) {
 	t.Cleanup(srv.Stop)
 	repo := f.repo()
 	t.Cleanup(func() { mountd.Stop(repo, 10*time.Second) })
-	testutil.Run(t, f.arbor, "--repo="+repo, "remote", "add", "--no-gpg-verify", "origin", srv.URL)
+	testutil.Run(t, f.arbor, "--repo="+repo, "remote", "add", "--gpg-import="+key.Public, "origin", srv.URL)
 
 	out := testutil.Run(t, f.arbor, "admin", "deploy", "--sysroot="+f.sr, "--os=testos", "--lazy", "--karg=root=LABEL=root", "origin:testos/stable")
 	if !strings.Contains(out, "Deployed testos") {
@@ -57,6 +61,9 @@ func TestAdminLazy(t *testing.T) {
 	d1 := filepath.Join(f.sr, "ostree/deploy/testos/deploy", ds[0])
 	if !mountinfo.IsArbor(filepath.Join(d1, "usr")) {
 		t.Fatalf("%s/usr is not mounted through the daemon", d1)
+	}
+	if opts := mountOpts(t, filepath.Join(d1, "usr")); strings.Contains(","+opts+",", ",nosuid,") {
+		t.Errorf("the lazy /usr is mounted nosuid (%s): its setuid programs would not work", opts)
 	}
 	enter := func(index, script string) string {
 		t.Helper()
@@ -150,4 +157,18 @@ func TestAdminLazy(t *testing.T) {
 	if strings.Contains(string(kept), ds[1]) || !strings.Contains(string(kept), ds[0]) {
 		t.Errorf("the daemon's persistent mounts:\n%s", kept)
 	}
+}
+
+// mountOpts are the per-mount options of the mount at mp.
+func mountOpts(t *testing.T, mp string) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	testutil.Must(t, err)
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 5 && f[4] == mp {
+			return f[5]
+		}
+	}
+	t.Fatalf("%s is not mounted", mp)
+	return ""
 }

@@ -107,6 +107,7 @@ func adminDeployScenario() *scenario {
 func thinClientScenario() *scenario {
 	const name = "admin-thin-client"
 	var srv *nginx.Server
+	var key *signingKey
 	var usrBytes int64
 	const python = "import json"
 	fs := func(e *env, tool string) string { return e.dir(name, tool+"-fs") }
@@ -137,11 +138,15 @@ func thinClientScenario() *scenario {
 			usrBytes = size
 			defer done()
 			pub := e.dir(name, "pub")
-			logf("%s: publishing /usr (%s) with a kernel", name, humanBytes(usrBytes))
+			logf("%s: publishing /usr (%s) with a kernel, signed", name, humanBytes(usrBytes))
+			// Signed, as an OS vendor's is; both clients verify.
+			if key, err = newSigningKey(e, e.dir(name), "Arbor Bench OS"); err != nil {
+				return err
+			}
 			if err := runAll(e, [][]string{
 				{e.arbor, "--repo=" + pub, "init", "--mode=archive"},
-				{e.arbor, "--repo=" + pub, "commit", "-b", "bench/os", "--tree=dir=" + root},
-				{e.arbor, "--repo=" + pub, "summary", "-u"},
+				append([]string{e.arbor, "--repo=" + pub, "commit", "-b", "bench/os", "--tree=dir=" + root}, key.flags()...),
+				append([]string{e.arbor, "--repo=" + pub, "summary", "-u"}, key.flags()...),
 			}); err != nil {
 				return err
 			}
@@ -155,7 +160,7 @@ func thinClientScenario() *scenario {
 					return [][]string{
 						{e.arbor, "admin", "init-fs", s},
 						{e.arbor, "admin", "os-init", "--sysroot=" + s, "bench"},
-						{e.arbor, "--repo=" + s + "/ostree/repo", "remote", "add", "--no-gpg-verify", "origin", srv.URL},
+						{e.arbor, "--repo=" + s + "/ostree/repo", "remote", "add", "--gpg-import=" + key.public, "origin", srv.URL},
 					}
 				}),
 				argv: func(e *env) []string {
@@ -176,7 +181,7 @@ func thinClientScenario() *scenario {
 						{e.ostree, "admin", "init-fs", s},
 						{e.ostree, "admin", "os-init", "--sysroot=" + s, "bench"},
 						{e.ostree, "--repo=" + s + "/ostree/repo", "config", "set", "sysroot.bootloader", "none"},
-						{e.ostree, "--repo=" + s + "/ostree/repo", "remote", "add", "--no-gpg-verify", "origin", srv.URL},
+						{e.ostree, "--repo=" + s + "/ostree/repo", "remote", "add", "--gpg-import=" + key.public, "origin", srv.URL},
 					}
 				}),
 				argv: func(e *env) []string {
@@ -195,11 +200,14 @@ func thinClientScenario() *scenario {
 			if srv != nil {
 				srv.Stop()
 			}
+			if key != nil {
+				key.close(e)
+			}
 			return nil
 		},
 		targets: []target{{peer: 1, max: 0.1}, {peer: 1, max: 0.03, onBytes: true}},
 		notes: func() []string {
-			return []string{fmt.Sprintf("The OS is the host's /usr (%s) with a kernel; the peer's bytes are all of it, compressed.", humanBytes(usrBytes)),
+			return []string{fmt.Sprintf("The OS is the host's /usr (%s) with a kernel, signed; both clients verify. The peer's bytes are all of it, compressed.", humanBytes(usrBytes)),
 				"One run per tool: the peer's pull takes minutes."}
 		},
 	}

@@ -99,6 +99,7 @@ type mountInfo struct {
 		Done  bool   `json:"done"`
 		Error string `json:"error"`
 	} `json:"prefetch"`
+	TreeIndex string `json:"tree_index"`
 }
 
 func (e *env) mounts(t *testing.T, repo string) []mountInfo {
