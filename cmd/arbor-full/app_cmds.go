@@ -164,35 +164,19 @@ func (a *app) installOne(ctx context.Context, r *store.Repo, in *flatpak.Install
 	if err := flatpak.CheckCommitMetadata(cm.Metadata, ref, file); err != nil {
 		return nil, fmt.Errorf("%s (commit %s): %w", ref, c, err)
 	}
-	if materialize {
-		if err := commits.Materialize(ctx, r, in, ref, c); err != nil {
-			return nil, err
+	if ref.Kind == flatpak.App && !materialize {
+		// The desktop files and icons: small, fetched now.
+		if _, err := fetch.Pull(ctx, r, remote, fetch.PullOptions{Refs: []string{want}, Subpath: "/export"}); err != nil {
+			return nil, fmt.Errorf("%s: fetching its exports: %w", ref, err)
 		}
 	}
-	if err := in.Deploy(ref, c, remote, []byte(meta)); err != nil {
-		return nil, err
-	}
-	d, err := in.Get(ref)
+	exe, err := frontExe()
 	if err != nil {
 		return nil, err
 	}
-	if ref.Kind == flatpak.App {
-		// The desktop files and icons: small, fetched now.
-		if !materialize {
-			if _, err := fetch.Pull(ctx, r, remote, fetch.PullOptions{Refs: []string{want}, Subpath: "/export"}); err != nil {
-				return nil, fmt.Errorf("%s: fetching its exports: %w", ref, err)
-			}
-		}
-		exe, err := frontExe()
-		if err != nil {
-			return nil, err
-		}
-		if err := commits.Export(ctx, r, in, d, exe); err != nil {
-			return nil, fmt.Errorf("%s: exports: %w", ref, err)
-		}
-		if err := in.Launcher(d, exe); err != nil {
-			return nil, err
-		}
+	d, err := commits.Deploy(ctx, r, in, ref, c, commits.DeployOptions{Origin: remote, Metadata: []byte(meta), Materialize: materialize, Arbor: exe})
+	if err != nil {
+		return nil, err
 	}
 	fmt.Fprintf(a.Stdout, "Installed %s (commit %s)\n", ref, c.String()[:12])
 	return d, nil

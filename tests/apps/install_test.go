@@ -90,7 +90,7 @@ func TestInstallAndRunLazily(t *testing.T) {
 	// The desktop sees the app: its desktop file, pointing at arbor run,
 	// and a launcher.
 	desktop, err := os.ReadFile(filepath.Join(dir, "inst/exports/share/applications/org.example.Hello.desktop"))
-	if err != nil || !strings.Contains(string(desktop), "run --branch=1.0 org.example.Hello %U") {
+	if err != nil || !strings.Contains(string(desktop), "run --branch=1.0 --command=hello org.example.Hello %U") {
 		t.Errorf("exported desktop file: %q, %v", desktop, err)
 	}
 	if out := testutil.Run(t, filepath.Join(dir, "inst/exports/bin/org.example.Hello")); !strings.HasPrefix(out, "hello, world") {
