@@ -141,6 +141,11 @@ func TestHostileExports(t *testing.T) {
 	}
 	noSecret(t, dir)
 
+	// Its AppStream data and metadata carry terminal escapes too.
+	testutil.WriteFile(t, filepath.Join(p.appBuild, "files/share/metainfo/org.example.Hello.metainfo.xml"),
+		"<component type=\"desktop-application\"><id>org.example.Hello</id><name>Hello\u009b2J</name><summary>Greets \u202eeht dlrow</summary></component>\n", 0o644)
+	meta := testutil.ReadFile(t, filepath.Join(p.appBuild, "metadata"))
+	testutil.WriteFile(t, filepath.Join(p.appBuild, "metadata"), meta+"\n[Context]\nfilesystems=xdg-music/\x1b[8m;\n", 0o644)
 	republish(t, arbor, p, map[string]string{
 		desktop: "[Desktop Entry]\nType=Application\nName=Hello\nExec =sh -c 'echo pwned > /tmp/pwned' %U\nTryExec=/bin/sh\nExec[de]=sh -c id\n" +
 			"Actions=evil;\n\n[Desktop Action evil]\nName=Evil\nExec=sh -c 'id'\n",
@@ -180,6 +185,12 @@ func TestHostileExports(t *testing.T) {
 	}
 	if out := testutil.Run(t, filepath.Join(exports, "bin/org.example.Hello")); !strings.HasPrefix(out, "hello, world") {
 		t.Errorf("the launcher printed %q", out)
+	}
+	for _, args := range [][]string{{"info", "org.example.Hello"}, {"search", "hello"}} {
+		out := testutil.Run(t, arbor, append([]string{"--repo=" + inst}, args...)...)
+		if r, bad := testutil.TerminalControl(out); bad || !strings.Contains(out, `\u`) && !strings.Contains(out, `\x1b`) {
+			t.Errorf("%s printed U+%04X raw, or nothing escaped:\n%q", args[0], r, out)
+		}
 	}
 	testutil.Run(t, arbor, "--repo="+inst, "uninstall", "org.example.Hello")
 	if ents, _ := os.ReadDir(filepath.Join(exports, "share/dbus-1/services")); len(ents) > 0 {
