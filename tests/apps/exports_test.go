@@ -8,9 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
-	"arbor/mountd"
 	"arbor/store/keyfile"
 	"arbor/tests/testutil"
 )
@@ -87,14 +85,7 @@ func TestHostileExports(t *testing.T) {
 	secret := filepath.Join(t.TempDir(), "secret")
 	testutil.WriteFile(t, secret, "[Desktop Entry]\nType=Application\nName=TOPSECRET\nExec=x\n", 0o600)
 
-	newInst := func(name string) string {
-		inst := filepath.Join(dir, name, "repo")
-		testutil.Run(t, arbor, "--repo="+inst, "init", "--mode=bare-user")
-		t.Cleanup(func() { mountd.Stop(inst, 10*time.Second) })
-		testutil.Run(t, arbor, "--repo="+inst, "remote", "add", "--no-gpg-verify", "origin", p.srv.URL)
-		return inst
-	}
-	inst := newInst("inst")
+	inst := newInstallation(t, arbor, dir, "inst", p.srv.URL)
 	testutil.Run(t, arbor, "--repo="+inst, "install", "-y", "origin", "org.example.Hello")
 	before := exportsState(t, arbor, inst)
 
@@ -121,7 +112,7 @@ func TestHostileExports(t *testing.T) {
 		}
 		if i == 0 {
 			// A first install of it leaves nothing at all.
-			fresh := newInst("fresh")
+			fresh := newInstallation(t, arbor, dir, "fresh", p.srv.URL)
 			if _, errOut, err := testutil.RunErr(arbor, "--repo="+fresh, "install", "-y", "origin", "org.example.Hello"); err == nil ||
 				!strings.Contains(errOut, c.want) {
 				t.Errorf("install: %v, want an error with %q:\n%s", err, c.want, errOut)

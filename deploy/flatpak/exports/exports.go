@@ -17,6 +17,8 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"arbor/store/atomic"
 )
 
@@ -80,9 +82,9 @@ func (b *builder) dir(r rule, rel string, depth int) error {
 		}
 		p := rel + "/" + e.name
 		switch {
-		case e.mode&(os.ModeSymlink|os.ModeIrregular) != 0:
+		case e.typ != unix.S_IFREG && e.typ != unix.S_IFDIR:
 			return fmt.Errorf("%s: a symbolic link or special file in an exported directory; exports must be regular files", b.t.path(p))
-		case e.mode.IsDir():
+		case e.typ == unix.S_IFDIR:
 			if r.deep {
 				if depth >= maxDepth {
 					return fmt.Errorf("%s: more than %d directories deep", b.t.path(p), maxDepth)

@@ -50,10 +50,11 @@ func (t *tree) open(rel string, flags int) (*os.File, error) {
 	return os.NewFile(uintptr(fd), t.path(rel)), nil
 }
 
-// entry is a name in a directory of the tree and its type, not followed.
+// entry is a name in a directory of the tree and its type (S_IFMT bits),
+// not followed.
 type entry struct {
 	name string
-	mode fs.FileMode
+	typ  uint32
 }
 
 // readDir lists the directory rel.
@@ -73,21 +74,9 @@ func (t *tree) readDir(rel string) ([]entry, error) {
 		if err := unix.Fstatat(int(d.Fd()), n, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return nil, &fs.PathError{Op: "stat", Path: t.path(rel + "/" + n), Err: err}
 		}
-		out = append(out, entry{name: n, mode: modeOf(st.Mode)})
+		out = append(out, entry{name: n, typ: st.Mode & unix.S_IFMT})
 	}
 	return out, nil
-}
-
-func modeOf(m uint32) fs.FileMode {
-	switch m & unix.S_IFMT {
-	case unix.S_IFREG:
-		return 0
-	case unix.S_IFDIR:
-		return fs.ModeDir
-	case unix.S_IFLNK:
-		return fs.ModeSymlink
-	}
-	return fs.ModeIrregular
 }
 
 // readFile reads the regular file rel, of at most limit bytes.
