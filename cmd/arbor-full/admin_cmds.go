@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"arbor/cmd/internal/launch"
+	"arbor/cmd/internal/termtext"
 	"arbor/deploy/sysroot"
 	"arbor/fetch"
 	"arbor/mountd"
@@ -262,7 +263,7 @@ func (a *app) adminUpgradeCmd() *cobra.Command {
 				return nil
 			}
 			if check || pullOnly {
-				fmt.Fprintf(a.Stdout, "Update available: %s %s\n", next, s.Version(next))
+				fmt.Fprintf(a.Stdout, "Update available: %s %s\n", next, termtext.Line(s.Version(next)))
 				return nil
 			}
 			d, err := s.Deploy(cmd.Context(), sysroot.DeployOptions{Stateroot: root, Revision: next.String(), Refspec: refspec,
@@ -316,15 +317,15 @@ func (a *app) adminStatusCmd() *cobra.Command {
 				if d.Booted {
 					mark = "*"
 				}
-				fmt.Fprintf(a.Stdout, "%s %s %s\n", mark, d.Stateroot, d.Name())
+				fmt.Fprintf(a.Stdout, "%s %s %s\n", mark, termtext.Line(d.Stateroot), termtext.Line(d.Name()))
 				if v := s.Version(d.Commit); v != "" {
-					fmt.Fprintf(a.Stdout, "    Version: %s\n", v)
+					fmt.Fprintf(a.Stdout, "    Version: %s\n", termtext.Line(v))
 				}
 				if d.Pinned() {
 					fmt.Fprintln(a.Stdout, "    Pinned: yes")
 				}
 				if r := d.Refspec(); r != "" {
-					fmt.Fprintf(a.Stdout, "    origin refspec: %s\n", r)
+					fmt.Fprintf(a.Stdout, "    origin refspec: %s\n", termtext.Line(r))
 				} else {
 					fmt.Fprintln(a.Stdout, "    origin: none")
 				}
@@ -488,7 +489,7 @@ func (a *app) adminConfigDiffCmd() *cobra.Command {
 				return a.printJSON(out)
 			}
 			for _, c := range changes {
-				fmt.Fprintf(a.Stdout, "%c    %s\n", c.Kind, c.Path)
+				fmt.Fprintf(a.Stdout, "%c    %s\n", c.Kind, termtext.Line(c.Path))
 			}
 			return nil
 		}),

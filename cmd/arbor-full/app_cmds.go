@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/bits"
 	"os"
 	"path"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"arbor/cmd/internal/launch"
+	"arbor/cmd/internal/termtext"
 	"arbor/deploy/flatpak"
 	"arbor/deploy/flatpak/appstream"
 	"arbor/deploy/flatpak/commits"
@@ -83,7 +85,7 @@ flatpak completes it. An app's runtime is installed too, after asking unless -y.
 				if !term.IsTerminal(int(os.Stdin.Fd())) {
 					return fmt.Errorf("%s needs the runtime %s: install it too with -y", d.Ref, rt)
 				}
-				fmt.Fprintf(a.Stdout, "%s needs the runtime %s. Install it? [Y/n] ", d.Ref.ID, rt)
+				fmt.Fprintf(a.Stdout, "%s needs the runtime %s. Install it? [Y/n] ", termtext.Line(d.Ref.ID), termtext.Line(rt.String()))
 				line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 				if l := strings.TrimSpace(strings.ToLower(line)); l != "" && l != "y" && l != "yes" {
 					return fmt.Errorf("%s is installed without its runtime %s", d.Ref, rt)
@@ -164,37 +166,21 @@ func (a *app) installOne(ctx context.Context, r *store.Repo, in *flatpak.Install
 	if err := flatpak.CheckCommitMetadata(cm.Metadata, ref, file); err != nil {
 		return nil, fmt.Errorf("%s (commit %s): %w", ref, c, err)
 	}
-	if materialize {
-		if err := commits.Materialize(ctx, r, in, ref, c); err != nil {
-			return nil, err
+	if ref.Kind == flatpak.App && !materialize {
+		// The desktop files and icons: small, fetched now.
+		if _, err := fetch.Pull(ctx, r, remote, fetch.PullOptions{Refs: []string{want}, Subpath: "/export"}); err != nil {
+			return nil, fmt.Errorf("%s: fetching its exports: %w", ref, err)
 		}
 	}
-	if err := in.Deploy(ref, c, remote, []byte(meta)); err != nil {
-		return nil, err
-	}
-	d, err := in.Get(ref)
+	exe, err := frontExe()
 	if err != nil {
 		return nil, err
 	}
-	if ref.Kind == flatpak.App {
-		// The desktop files and icons: small, fetched now.
-		if !materialize {
-			if _, err := fetch.Pull(ctx, r, remote, fetch.PullOptions{Refs: []string{want}, Subpath: "/export"}); err != nil {
-				return nil, fmt.Errorf("%s: fetching its exports: %w", ref, err)
-			}
-		}
-		exe, err := frontExe()
-		if err != nil {
-			return nil, err
-		}
-		if err := commits.Export(ctx, r, in, d, exe); err != nil {
-			return nil, fmt.Errorf("%s: exports: %w", ref, err)
-		}
-		if err := in.Launcher(d, exe); err != nil {
-			return nil, err
-		}
+	d, err := commits.Deploy(ctx, r, in, ref, c, commits.DeployOptions{Origin: remote, Metadata: []byte(meta), Materialize: materialize, Arbor: exe})
+	if err != nil {
+		return nil, err
 	}
-	fmt.Fprintf(a.Stdout, "Installed %s (commit %s)\n", ref, c.String()[:12])
+	fmt.Fprintf(a.Stdout, "Installed %s (commit %s)\n", termtext.Line(ref.String()), c.String()[:12])
 	return d, nil
 }
 
@@ -228,7 +214,7 @@ func (a *app) listCmd() *cobra.Command {
 				return a.printJSON(out)
 			}
 			for _, o := range out {
-				fmt.Fprintf(a.Stdout, "%s\t%s\t%s\n", o["ref"], o["origin"], o["commit"][:12])
+				fmt.Fprintf(a.Stdout, "%s\t%s\t%s\n", termtext.Line(o["ref"]), termtext.Line(o["origin"]), o["commit"][:12])
 			}
 			return nil
 		}),
@@ -313,7 +299,7 @@ one rename; an app already running keeps its old commit until it exits.`,
 					return err
 				}
 				if nd.Commit == d.Commit {
-					fmt.Fprintf(a.Stdout, "%s is up to date\n", ref)
+					fmt.Fprintf(a.Stdout, "%s is up to date\n", termtext.Line(ref.String()))
 				}
 			}
 			return nil
@@ -366,7 +352,7 @@ func (a *app) uninstallCmd() *cobra.Command {
 				if err := in.Undeploy(ref); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.Stdout, "Uninstalled %s\n", ref)
+				fmt.Fprintf(a.Stdout, "Uninstalled %s\n", termtext.Line(ref.String()))
 			}
 			return nil
 		}),
@@ -415,13 +401,13 @@ func (a *app) infoCmd() *cobra.Command {
 			if a.json {
 				return a.printJSON(info)
 			}
-			fmt.Fprintf(a.Stdout, "Ref: %s\nCommit: %s\nOrigin: %s\n", ref, d.Commit, d.Origin)
+			fmt.Fprintf(a.Stdout, "Ref: %s\nCommit: %s\nOrigin: %s\n", termtext.Line(ref.String()), d.Commit, termtext.Line(d.Origin))
 			if d.Metadata.Runtime != "" {
-				fmt.Fprintf(a.Stdout, "Runtime: %s\n", d.Metadata.Runtime)
+				fmt.Fprintf(a.Stdout, "Runtime: %s\n", termtext.Line(d.Metadata.Runtime))
 			}
 			fmt.Fprintf(a.Stdout, "Installed size: %d\nDownload size: %d\n", info["installed_size"], info["download_size"])
 			if p := strings.TrimSpace(string(kf.Bytes())); p != "" {
-				fmt.Fprintf(a.Stdout, "\nPermissions:\n%s\n", p)
+				fmt.Fprintf(a.Stdout, "\nPermissions:\n%s\n", termtext.Block(p))
 			}
 			return nil
 		}),
@@ -456,7 +442,7 @@ func (a *app) remoteLsCmd() *cobra.Command {
 				return a.printJSON(out)
 			}
 			for _, n := range names {
-				fmt.Fprintf(a.Stdout, "%s\t%s\n", n, refs[n].String()[:12])
+				fmt.Fprintf(a.Stdout, "%s\t%s\n", termtext.Line(n), refs[n].String()[:12])
 			}
 			return nil
 		}),
@@ -639,7 +625,7 @@ func (a *app) overrideCmd() *cobra.Command {
 				}
 				kf := keyfile.New()
 				c.Keyfile(kf, true)
-				_, err = a.Stdout.Write(kf.Bytes())
+				_, err = io.WriteString(a.Stdout, termtext.Block(string(kf.Bytes())))
 				return err
 			}
 			more, err := p.Context()
@@ -674,7 +660,7 @@ func (a *app) searchCmd() *cobra.Command {
 			var hits []hit
 			for _, remote := range fetch.ListRemotes(r) {
 				if _, err := fetch.Pull(cmd.Context(), r, remote, fetch.PullOptions{Refs: []string{branch}}); err != nil {
-					fmt.Fprintf(a.Stderr, "remote %s: no AppStream data: %v\n", remote, err)
+					fmt.Fprintf(a.Stderr, "remote %s: no AppStream data: %s\n", termtext.Line(remote), termtext.Line(err.Error()))
 					continue
 				}
 				c, err := r.Resolve(remote + ":" + branch)
@@ -710,7 +696,7 @@ func (a *app) searchCmd() *cobra.Command {
 				if ref, err := flatpak.ParseRef(h.Bundle); err == nil {
 					branch = ref.Branch
 				}
-				fmt.Fprintf(a.Stdout, "%s\t%s\t%s\t%s\t%s\n", h.Name, h.Summary, h.ID, branch, h.Remote)
+				fmt.Fprintf(a.Stdout, "%s\t%s\t%s\t%s\t%s\n", termtext.Line(h.Name), termtext.Line(h.Summary), termtext.Line(h.ID), termtext.Line(branch), termtext.Line(h.Remote))
 			}
 			return nil
 		}),

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"arbor/cmd/internal/launch"
+	"arbor/cmd/internal/termtext"
 	"arbor/deploy/flatpak"
 	"arbor/deploy/flatpak/commits"
 	"arbor/sandbox"
@@ -81,7 +82,7 @@ func (a *app) buildExportCmd() *cobra.Command {
 			if a.json {
 				return a.printJSON(map[string]string{"ref": ref.String(), "commit": c.String()})
 			}
-			fmt.Fprintf(a.Stdout, "Commit: %s\nRef: %s\n", c, ref)
+			fmt.Fprintf(a.Stdout, "Commit: %s\nRef: %s\n", c, termtext.Line(ref.String()))
 			return nil
 		},
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"arbor/cmd/internal/termtext"
 	"arbor/store"
 	"arbor/store/gvariant"
 	"arbor/store/object"
@@ -57,17 +58,17 @@ func printCommit(w io.Writer, ci commitInfo) {
 	fmt.Fprintf(w, "ContentChecksum:  %s\n", ci.ContentChecksum)
 	fmt.Fprintf(w, "Date:  %s\n", time.Unix(ci.Timestamp, 0).UTC().Format("2006-01-02 15:04:05 -0700"))
 	if ci.Version != "" {
-		fmt.Fprintf(w, "Version: %s\n", ci.Version)
+		fmt.Fprintf(w, "Version: %s\n", termtext.Line(ci.Version))
 	}
 	if ci.Subject == "" {
 		fmt.Fprintln(w, "(no subject)")
 	} else {
-		fmt.Fprintf(w, "\n    %s\n", ci.Subject)
+		fmt.Fprintf(w, "\n    %s\n", termtext.Line(ci.Subject))
 	}
 	if ci.Body != "" {
 		fmt.Fprintln(w)
 		for _, l := range strings.Split(ci.Body, "\n") {
-			fmt.Fprintf(w, "    %s\n", l)
+			fmt.Fprintf(w, "    %s\n", termtext.Block(l))
 		}
 	}
 	fmt.Fprintln(w)
@@ -142,7 +143,7 @@ func (a *app) showCmd() *cobra.Command {
 				if !ok {
 					return fmt.Errorf("no such metadata key %q in commit %s", metaKey, sum)
 				}
-				fmt.Fprintln(a.Stdout, gvariant.Print(v.Type, v.Value))
+				fmt.Fprintln(a.Stdout, termtext.Line(gvariant.Print(v.Type, v.Value)))
 				return nil
 			case detachedKey != "" || detached:
 				md, err := r.ReadDetachedMeta(sum)
@@ -155,9 +156,9 @@ func (a *app) showCmd() *cobra.Command {
 				for _, e := range md {
 					if detachedKey == "" || e.Key == detachedKey {
 						if detachedKey == "" {
-							fmt.Fprintf(a.Stdout, "%s: ", e.Key)
+							fmt.Fprintf(a.Stdout, "%s: ", termtext.Line(e.Key))
 						}
-						fmt.Fprintln(a.Stdout, gvariant.Print(e.Value.Type, e.Value.Value))
+						fmt.Fprintln(a.Stdout, termtext.Line(gvariant.Print(e.Value.Type, e.Value.Value)))
 						if detachedKey != "" {
 							return nil
 						}
@@ -313,11 +314,11 @@ func printLs(w io.Writer, e lsEntry, xs []object.Xattr, checksums, xattrs bool) 
 		for _, x := range xs {
 			parts = append(parts, []any{append([]byte(x.Name), 0), x.Value})
 		}
-		fmt.Fprintf(w, "{ %s } ", gvariant.Print(gvariant.MustType("a(ayay)"), parts))
+		fmt.Fprintf(w, "{ %s } ", termtext.Line(gvariant.Print(gvariant.MustType("a(ayay)"), parts)))
 	}
-	fmt.Fprint(w, e.Path)
+	fmt.Fprint(w, termtext.Line(e.Path))
 	if e.Target != "" {
-		fmt.Fprintf(w, " -> %s", e.Target)
+		fmt.Fprintf(w, " -> %s", termtext.Line(e.Target))
 	}
 	fmt.Fprintln(w)
 }
@@ -390,7 +391,7 @@ func (a *app) diffCmd() *cobra.Command {
 				return a.printJSON(out)
 			}
 			for _, ch := range changes {
-				fmt.Fprintf(a.Stdout, "%c    %s\n", ch.Kind, ch.Path)
+				fmt.Fprintf(a.Stdout, "%c    %s\n", ch.Kind, termtext.Line(ch.Path))
 			}
 			return nil
 		}),

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"arbor/cmd/internal/launch"
+	"arbor/cmd/internal/termtext"
 	"arbor/store"
 	"arbor/store/object"
 )
@@ -71,9 +72,12 @@ func (a *app) jsonFlag(c *cobra.Command) {
 }
 
 func (a *app) printJSON(v any) error {
-	enc := json.NewEncoder(a.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = a.Stdout.Write(append(termtext.JSON(b), '\n'))
+	return err
 }
 
 // resolveRepoPath is the repository the command works on (see

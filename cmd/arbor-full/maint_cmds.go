@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"arbor/cmd/internal/launch"
+	"arbor/cmd/internal/termtext"
 	"arbor/fetch"
 	"arbor/store"
 )
@@ -44,7 +45,7 @@ Corrupt and missing objects are named; the exit status is 1 if any is found.`,
 				}
 			} else {
 				for _, p := range res.Problems {
-					fmt.Fprintf(a.Stderr, "error: %s\n", p)
+					fmt.Fprintf(a.Stderr, "error: %s\n", termtext.Line(p.String()))
 				}
 				if !quiet {
 					fmt.Fprintf(a.Stdout, "Checked %d objects of %d commits (%d partial)", res.Objects, res.Commits, res.Partial)

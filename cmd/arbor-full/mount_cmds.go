@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"arbor/cmd/internal/termtext"
 	"arbor/mountd"
 	"arbor/mountd/mountinfo"
 )
@@ -56,13 +57,13 @@ commit as commits/CHECKSUM/..., each mounted when first looked up.`,
 					return
 				}
 				if req.Browse {
-					fmt.Fprintf(a.Stdout, "mounted the browse root at %s\n", mi.Mountpoint)
+					fmt.Fprintf(a.Stdout, "mounted the browse root at %s\n", termtext.Line(mi.Mountpoint))
 					return
 				}
-				fmt.Fprintf(a.Stdout, "mounted %s (commit %s) at %s\n", mi.Source, mi.Commit, mi.Mountpoint)
+				fmt.Fprintf(a.Stdout, "mounted %s (commit %s) at %s\n", termtext.Line(mi.Source), termtext.Line(mi.Commit), termtext.Line(mi.Mountpoint))
 			}
 			if foreground {
-				logf := func(f string, args ...any) { fmt.Fprintf(a.Stderr, f+"\n", args...) }
+				logf := func(f string, args ...any) { fmt.Fprintln(a.Stderr, termtext.Block(fmt.Sprintf(f, args...))) }
 				return mountd.Foreground(cmd.Context(), mountd.Options{Repo: repo, Logf: logf}, req, show)
 			}
 			argv, err := daemonArgv(repo)
@@ -151,11 +152,11 @@ func (a *app) mountsCmd() *cobra.Command {
 				return a.printJSON(list)
 			}
 			for _, m := range list {
-				what := m.Source + "\t" + m.Commit
+				what := termtext.Line(m.Source) + "\t" + termtext.Line(m.Commit)
 				if m.Source == "" {
 					what = "(browse)"
 				}
-				fmt.Fprintf(a.Stdout, "%s\t%s\tread %d B", m.Mountpoint, what, m.BytesRead)
+				fmt.Fprintf(a.Stdout, "%s\t%s\tread %d B", termtext.Line(m.Mountpoint), what, m.BytesRead)
 				if m.Fetch != nil {
 					fmt.Fprintf(a.Stdout, "\tfetched %d objects, %d B, %d pending", m.Fetch.Objects, m.Fetch.Bytes, m.Fetch.Pending)
 				}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"arbor/cmd/internal/termtext"
 	"arbor/fetch"
 	"arbor/store"
 	"arbor/store/gpg"
@@ -80,14 +81,14 @@ func (a *app) remoteListCmd() *cobra.Command {
 			}
 			for _, n := range names {
 				if !urls {
-					fmt.Fprintln(a.Stdout, n)
+					fmt.Fprintln(a.Stdout, termtext.Line(n))
 					continue
 				}
 				rm, err := fetch.LoadRemote(r, n)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.Stdout, "%s  %s\n", n, rm.URL)
+				fmt.Fprintf(a.Stdout, "%s  %s\n", termtext.Line(n), termtext.Line(rm.URL))
 			}
 			return nil
 		}),
@@ -123,7 +124,7 @@ func (a *app) remoteShowURLCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(a.Stdout, rm.URL)
+			fmt.Fprintln(a.Stdout, termtext.Line(rm.URL))
 			return nil
 		}),
 	}
@@ -153,7 +154,7 @@ func (a *app) remoteRefsCmd() *cobra.Command {
 			}
 			sort.Strings(names)
 			for _, n := range names {
-				fmt.Fprintf(a.Stdout, "%s:%s\n", args[0], n)
+				fmt.Fprintf(a.Stdout, "%s:%s\n", termtext.Line(args[0]), termtext.Line(n))
 			}
 			return nil
 		}),

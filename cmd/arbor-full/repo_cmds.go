@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"arbor/cmd/internal/termtext"
 	"arbor/store"
 	"arbor/store/object"
 	"arbor/store/refs"
@@ -304,7 +305,7 @@ func (a *app) refsCmd() *cobra.Command {
 				}
 				out[name] = all[name].String()
 				if !a.json {
-					fmt.Fprintln(a.Stdout, name)
+					fmt.Fprintln(a.Stdout, termtext.Line(name))
 				}
 			}
 			if a.json {
@@ -371,7 +372,7 @@ files are the truth. reindex throws it away and rebuilds it.`,
 			}
 			for _, c := range commits {
 				if _, err := r.Reach(cmd.Context(), c); err != nil && !r.IsPartial(c) {
-					fmt.Fprintf(a.Stderr, "warning: commit %s: %v\n", c, err)
+					fmt.Fprintf(a.Stderr, "warning: commit %s: %s\n", c, termtext.Line(err.Error()))
 				}
 			}
 			fmt.Fprintf(a.Stdout, "Indexed %d commits in %.2fs\n", len(commits), time.Since(start).Seconds())

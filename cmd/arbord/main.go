@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"arbor/cmd/internal/termtext"
 	"arbor/deploy/flatpak"
 	"arbor/mountd"
 	"arbor/store"
@@ -48,8 +49,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := mountd.Run(ctx, mountd.Options{Repo: *repo, ExitWhenIdle: *idle, Logf: logger.Printf}); err != nil {
-		logger.Print(err)
+	// What the daemon logs names refs and paths of repositories.
+	logf := func(f string, args ...any) { logger.Print(termtext.Block(fmt.Sprintf(f, args...))) }
+	if err := mountd.Run(ctx, mountd.Options{Repo: *repo, ExitWhenIdle: *idle, Logf: logf}); err != nil {
+		logger.Print(termtext.Block(err.Error()))
 		os.Exit(1)
 	}
 }

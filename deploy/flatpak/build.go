@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 
+	"arbor/deploy/flatpak/exports"
 	"arbor/sandbox"
 	"arbor/store/keyfile"
 )
@@ -101,28 +101,23 @@ func BuildFinish(dir, command string, perms *sandbox.Context) error {
 	return nil
 }
 
-// exportShare copies what the desktop integrates, named after the app id
-// (only such names are exported, as flatpak does).
+// exportShare copies what the desktop integrates, in the directories and
+// under the names installs export (package exports), so that a build
+// shows what an install of it will.
 func exportShare(dir, id string) error {
-	share := filepath.Join(dir, "files", "share")
-	return filepath.WalkDir(share, func(p string, d fs.DirEntry, err error) error {
+	files := filepath.Join(dir, "files")
+	return filepath.WalkDir(filepath.Join(files, "share"), func(p string, d fs.DirEntry, err error) error {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
-		if err != nil || d.IsDir() {
+		if err != nil || !d.Type().IsRegular() {
 			return err
 		}
-		rel, _ := filepath.Rel(share, p)
-		top, _, _ := strings.Cut(rel, string(filepath.Separator))
-		switch top {
-		case "applications", "icons", "metainfo", "dbus-1":
-		default:
+		rel, _ := filepath.Rel(files, p)
+		if !exports.Allowed(filepath.ToSlash(rel), id) {
 			return nil
 		}
-		if !strings.HasPrefix(filepath.Base(rel), id) || !d.Type().IsRegular() {
-			return nil
-		}
-		dst := filepath.Join(dir, "export", "share", rel)
+		dst := filepath.Join(dir, "export", rel)
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
 		}

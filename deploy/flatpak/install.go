@@ -145,26 +145,79 @@ func (in *Installation) Undeploy(ref Ref) error {
 	if _, err := in.Get(ref); err != nil {
 		return err
 	}
-	if err := os.Remove(filepath.Join(in.RefDir(ref), "active")); err != nil {
+	return in.Purge(ref)
+}
+
+// Purge removes whatever there is of ref's deployment, whole or not: its
+// active link, its deploy/ ref, the desktop's links into it, its launcher
+// and its directory.
+func (in *Installation) Purge(ref Ref) error {
+	if err := os.Remove(filepath.Join(in.RefDir(ref), "active")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	if err := in.refs().Delete("deploy/" + ref.String()); err != nil && !errors.Is(err, refs.ErrNotFound) {
 		return err
 	}
-	// The desktop's links into it, and its launcher.
+	if err := in.unlinkExports(ref, nil); err != nil {
+		return err
+	}
+	if ref.Kind == App {
+		if err := os.Remove(in.LauncherPath(ref.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	if err := os.RemoveAll(in.RefDir(ref)); err != nil {
+		return err
+	}
+	// KIND/ID/ARCH and KIND/ID, when no other branch or arch is left.
+	for d := filepath.Dir(in.RefDir(ref)); d != filepath.Join(in.Dir, string(ref.Kind)); d = filepath.Dir(d) {
+		if os.Remove(d) != nil {
+			break
+		}
+	}
+	return nil
+}
+
+// LauncherPath is exports/bin/ID, the command that runs the app.
+func (in *Installation) LauncherPath(id string) string {
+	return filepath.Join(in.Dir, "exports", "bin", id)
+}
+
+// LinkExports makes the desktop see ref's exported files (paths under
+// its export/ directory, slash-separated): exports/REL links to
+// RefDir/active/export/REL, and the links to files it no longer exports go.
+func (in *Installation) LinkExports(ref Ref, files []string) error {
+	keep := map[string]bool{}
+	for _, rel := range files {
+		link := filepath.Join(in.Dir, "exports", filepath.FromSlash(rel))
+		keep[link] = true
+		if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+			return err
+		}
+		if err := atomic.Symlink(filepath.Join(in.RefDir(ref), "active", "export", filepath.FromSlash(rel)), link, false); err != nil {
+			return err
+		}
+	}
+	return in.unlinkExports(ref, keep)
+}
+
+// unlinkExports removes the links of exports/share into ref's directory
+// but those in keep.
+func (in *Installation) unlinkExports(ref Ref, keep map[string]bool) error {
 	prefix := in.RefDir(ref) + string(filepath.Separator)
-	filepath.WalkDir(filepath.Join(in.Dir, "exports"), func(p string, e fs.DirEntry, err error) error {
-		if err == nil && e.Type()&fs.ModeSymlink != 0 {
-			if t, err := os.Readlink(p); err == nil && strings.HasPrefix(t, prefix) {
-				os.Remove(p)
-			}
+	err := filepath.WalkDir(filepath.Join(in.Dir, "exports", "share"), func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.Type()&fs.ModeSymlink == 0 || keep[p] {
+			return err
+		}
+		if t, err := os.Readlink(p); err == nil && strings.HasPrefix(t, prefix) {
+			return os.Remove(p)
 		}
 		return nil
 	})
-	if ref.Kind == App {
-		os.Remove(filepath.Join(in.Dir, "exports", "bin", ref.ID))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
 	}
-	return os.RemoveAll(in.RefDir(ref))
+	return err
 }
 
 // Unused lists installed runtimes no installed app needs.
@@ -244,22 +297,6 @@ func (in *Installation) ResetOverride(id string) error {
 		return nil
 	}
 	return err
-}
-
-// shellQuote quotes a word for sh: paths may hold spaces or quotes.
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-// Launcher writes exports/bin/ID, which runs the app.
-func (in *Installation) Launcher(d *Deployed, arbor string) error {
-	if d.Ref.Kind != App {
-		return nil
-	}
-	p := filepath.Join(in.Dir, "exports", "bin", d.Ref.ID)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	script := fmt.Sprintf("#!/bin/sh\nexec %s %s run --branch=%s %s \"$@\"\n", shellQuote(arbor), shellQuote("--repo="+in.Repo), d.Ref.Branch, d.Ref.ID)
-	return atomic.WriteFile(p, []byte(script), 0o755, false)
 }
 
 // Hold keeps commits from prune while the process pid runs them, with

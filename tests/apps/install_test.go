@@ -62,6 +62,17 @@ func publishApps(t *testing.T, arbor, dir string, key *testutil.GPGKey) publishe
 	return published{repo: repo, rtBuild: rtBuild, appBuild: appBuild, srv: srv, big: big}
 }
 
+// newInstallation makes an installation at dir/name with the remote
+// origin at url, its daemon stopped when t ends, and returns its repository.
+func newInstallation(t *testing.T, arbor, dir, name, url string) string {
+	t.Helper()
+	inst := filepath.Join(dir, name, "repo")
+	testutil.Run(t, arbor, "--repo="+inst, "init", "--mode=bare-user")
+	t.Cleanup(func() { mountd.Stop(inst, 10*time.Second) })
+	testutil.Run(t, arbor, "--repo="+inst, "remote", "add", "--no-gpg-verify", "origin", url)
+	return inst
+}
+
 // Publish a runtime and an app, install the app lazily in another
 // repository, run it: only part of the runtime is fetched.
 func TestInstallAndRunLazily(t *testing.T) {
@@ -72,10 +83,7 @@ func TestInstallAndRunLazily(t *testing.T) {
 
 	p := publishApps(t, arbor, dir, nil)
 	repo, appBuild, srv, big := p.repo, p.appBuild, p.srv, p.big
-	inst := filepath.Join(dir, "inst", "repo")
-	testutil.Run(t, arbor, "--repo="+inst, "init", "--mode=bare-user")
-	t.Cleanup(func() { mountd.Stop(inst, 10*time.Second) })
-	testutil.Run(t, arbor, "--repo="+inst, "remote", "add", "--no-gpg-verify", "origin", srv.URL)
+	inst := newInstallation(t, arbor, dir, "inst", srv.URL)
 	if _, errOut, err := testutil.RunErr(arbor, "--repo="+inst, "install", "origin", "org.example.Hello"); err == nil ||
 		!strings.Contains(errOut, "needs the runtime") {
 		t.Fatalf("install without -y and without a terminal: %v %s", err, errOut)
@@ -90,7 +98,7 @@ func TestInstallAndRunLazily(t *testing.T) {
 	// The desktop sees the app: its desktop file, pointing at arbor run,
 	// and a launcher.
 	desktop, err := os.ReadFile(filepath.Join(dir, "inst/exports/share/applications/org.example.Hello.desktop"))
-	if err != nil || !strings.Contains(string(desktop), "run --branch=1.0 org.example.Hello %U") {
+	if err != nil || !strings.Contains(string(desktop), "run --branch=1.0 --command=hello org.example.Hello %U") {
 		t.Errorf("exported desktop file: %q, %v", desktop, err)
 	}
 	if out := testutil.Run(t, filepath.Join(dir, "inst/exports/bin/org.example.Hello")); !strings.HasPrefix(out, "hello, world") {
@@ -293,10 +301,7 @@ func TestMaterializedRunsOffline(t *testing.T) {
 	arbor := testutil.BuildArbor(t)
 	dir := t.TempDir()
 	p := publishApps(t, arbor, dir, nil)
-	inst := filepath.Join(dir, "inst", "repo")
-	testutil.Run(t, arbor, "--repo="+inst, "init", "--mode=bare-user")
-	t.Cleanup(func() { mountd.Stop(inst, 10*time.Second) })
-	testutil.Run(t, arbor, "--repo="+inst, "remote", "add", "--no-gpg-verify", "origin", p.srv.URL)
+	inst := newInstallation(t, arbor, dir, "inst", p.srv.URL)
 	testutil.Run(t, arbor, "--repo="+inst, "install", "-y", "--materialize", "origin", "org.example.Hello")
 	p.srv.Stop()
 	out := testutil.Run(t, arbor, "--repo="+inst, "run", "org.example.Hello")

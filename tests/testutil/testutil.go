@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 )
 
 // PrivilegedEnv, when non-empty, says the environment (CI) can run tests
@@ -149,4 +150,21 @@ func ReadFile(t testing.TB, path string) string {
 	b, err := os.ReadFile(path)
 	Must(t, err)
 	return string(b)
+}
+
+// TerminalControl finds, in a command's output, what a terminal would act
+// on: C0 controls but tab and newline, DEL, C1 controls, bidirectional
+// overrides and isolates, and invalid UTF-8.
+func TerminalControl(s string) (rune, bool) {
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			return rune(s[i]), true
+		case r < 0x20 && r != '\n' && r != '\t', r >= 0x7f && r <= 0x9f, r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+			return r, true
+		}
+		i += n
+	}
+	return 0, false
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"arbor/cmd/internal/termtext"
 	"arbor/deploy/flatpak"
 )
 
@@ -79,7 +80,7 @@ func Exit(err error) {
 	if errors.As(err, &ee) {
 		os.Exit(ee.Code)
 	}
-	fmt.Fprintln(os.Stderr, "error:", err)
+	fmt.Fprintln(os.Stderr, "error:", termtext.Block(err.Error()))
 	os.Exit(1)
 }
 

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -20,7 +19,6 @@ import (
 	"arbor/deploy/flatpak"
 	"arbor/deploy/flatpak/appstream"
 	"arbor/store"
-	"arbor/store/atomic"
 	"arbor/store/object"
 	"arbor/store/refs"
 )
@@ -206,73 +204,4 @@ func Materialize(ctx context.Context, r *store.Repo, in *flatpak.Installation, r
 		return err
 	}
 	return os.Rename(tmp, dest)
-}
-
-// Export makes a deployed app visible to the desktop, as flatpak's
-// exports/ does: its export/ tree checked out (desktop files with Exec
-// pointing at `arbor run`), linked from exports/share, and a launcher in
-// exports/bin/ID. The commit's export/ must be local.
-func Export(ctx context.Context, r *store.Repo, in *flatpak.Installation, d *flatpak.Deployed, arbor string) error {
-	if d.Ref.Kind != flatpak.App {
-		return nil
-	}
-	cdir := filepath.Join(in.RefDir(d.Ref), d.Commit.String())
-	exp := filepath.Join(cdir, "export")
-	if _, err := r.Lookup(d.Commit, "/export"); err != nil {
-		return nil // nothing exported
-	}
-	if _, err := os.Stat(exp); errors.Is(err, fs.ErrNotExist) {
-		tmp := exp + ".tmp"
-		os.RemoveAll(tmp)
-		err := r.Checkout(ctx, d.Commit, tmp, store.CheckoutOptions{UserMode: true, Subpath: "/export", AllowPartial: true})
-		if err != nil {
-			os.RemoveAll(tmp)
-			return err
-		}
-		if err := os.Rename(tmp, exp); err != nil {
-			return err
-		}
-	}
-	run := fmt.Sprintf("%s run --branch=%s %s", arbor, d.Ref.Branch, d.Ref.ID)
-	return filepath.WalkDir(filepath.Join(exp, "share"), func(p string, e fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil || e.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(exp, p)
-		if strings.HasSuffix(p, ".desktop") {
-			// A new file, not an edit: checkouts hardlink the store's.
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			var out []string
-			for _, line := range strings.Split(string(b), "\n") {
-				if cmd, ok := strings.CutPrefix(line, "Exec="); ok {
-					args := ""
-					if f := strings.Fields(cmd); len(f) > 1 {
-						args = " " + strings.Join(f[1:], " ")
-					}
-					line = "Exec=" + run + args
-				}
-				out = append(out, line)
-			}
-			out = append(out[:len(out)-1], "X-Arbor="+d.Ref.ID, "")
-			if err := atomic.WriteFile(p, []byte(strings.Join(out, "\n")), 0o644, false); err != nil {
-				return err
-			}
-		}
-		link := filepath.Join(in.Dir, "exports", rel)
-		target := filepath.Join(in.RefDir(d.Ref), "active", "export", rel)
-		return replaceSymlink(target, link)
-	})
-}
-
-func replaceSymlink(target, link string) error {
-	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
-		return err
-	}
-	return atomic.Symlink(target, link, false)
 }

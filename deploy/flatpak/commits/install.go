@@ -1,0 +1,200 @@
+package commits
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"arbor/deploy/flatpak"
+	"arbor/deploy/flatpak/exports"
+	"arbor/store"
+	"arbor/store/atomic"
+	"arbor/store/object"
+)
+
+// DeployOptions say how Deploy installs a fetched commit.
+type DeployOptions struct {
+	Origin      string // the remote it came from
+	Metadata    []byte // its xa.metadata, already checked against its tree
+	Materialize bool   // check its files out (the store must hold them all)
+	Arbor       string // the arbor binary the app's exports start it with
+}
+
+// Deploy installs ref at commit c, which the store holds (its export/
+// tree at least, for an app): its files checked out if asked, its exports
+// made from its export/ tree (which is the app's and untrusted, see
+// package exports), then the switch of its active link and deploy ref,
+// then the desktop's links and the launcher. Whatever fails, the
+// installation is left as it was: a new ref is removed again, an update
+// goes back to the commit it had.
+func Deploy(ctx context.Context, r *store.Repo, in *flatpak.Installation, ref flatpak.Ref, c object.Checksum, opts DeployOptions) (*flatpak.Deployed, error) {
+	prev, err := in.Get(ref)
+	if err != nil {
+		prev = nil // not installed, or not whole: either way nothing to go back to
+	}
+	cdir := filepath.Join(in.RefDir(ref), c.String())
+	_, err = os.Stat(cdir)
+	fresh := errors.Is(err, fs.ErrNotExist)
+	d, err := deploy(ctx, r, in, ref, c, opts)
+	if err == nil {
+		return d, nil
+	}
+	if rerr := rollBack(in, ref, c, prev, fresh); rerr != nil {
+		return nil, fmt.Errorf("%w (and going back: %v)", err, rerr)
+	}
+	return nil, err
+}
+
+func deploy(ctx context.Context, r *store.Repo, in *flatpak.Installation, ref flatpak.Ref, c object.Checksum, opts DeployOptions) (*flatpak.Deployed, error) {
+	if opts.Materialize {
+		if err := Materialize(ctx, r, in, ref, c); err != nil {
+			return nil, err
+		}
+	}
+	var l exports.Launcher
+	var files []string
+	if ref.Kind == flatpak.App {
+		var err error
+		if l, err = launcher(in, ref, opts.Arbor); err != nil {
+			return nil, err
+		}
+		// Made before anything switches: a hostile export fails here.
+		if files, err = stageExports(ctx, r, in, ref, c, l); err != nil {
+			return nil, fmt.Errorf("%s: exports: %w", ref, err)
+		}
+	}
+	if err := in.Deploy(ref, c, opts.Origin, opts.Metadata); err != nil {
+		return nil, err
+	}
+	if ref.Kind == flatpak.App {
+		if err := publishExports(in, ref, c, files, l); err != nil {
+			return nil, fmt.Errorf("%s: exports: %w", ref, err)
+		}
+	}
+	return in.Get(ref)
+}
+
+func launcher(in *flatpak.Installation, ref flatpak.Ref, arbor string) (exports.Launcher, error) {
+	repo, err := filepath.Abs(in.Repo)
+	if err != nil {
+		return exports.Launcher{}, err
+	}
+	return exports.Launcher{Arbor: arbor, Repo: repo, ID: ref.ID, Branch: ref.Branch}, nil
+}
+
+// The export tree of a commit's directory, the new one being made, the
+// one it replaces until the switch is done, and the commit's export/ as
+// checked out, which only exports.Build reads.
+const (
+	exportDir    = "export"
+	exportNew    = ".export-new"
+	exportOld    = ".export-old"
+	exportSource = ".export-source"
+)
+
+// stageExports makes COMMIT/.export-new from the commit's export/ tree.
+func stageExports(ctx context.Context, r *store.Repo, in *flatpak.Installation, ref flatpak.Ref, c object.Checksum, l exports.Launcher) ([]string, error) {
+	cdir := filepath.Join(in.RefDir(ref), c.String())
+	src, dst := filepath.Join(cdir, exportSource), filepath.Join(cdir, exportNew)
+	for _, p := range []string{src, dst} {
+		if err := os.RemoveAll(p); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return nil, err
+	}
+	n, err := r.Lookup(c, "/"+exportDir)
+	if err != nil {
+		return nil, nil // nothing exported
+	}
+	if !n.IsDir {
+		return nil, fmt.Errorf("/%s of commit %s is not a directory", exportDir, c)
+	}
+	defer os.RemoveAll(src)
+	if err := r.Checkout(ctx, c, src, store.CheckoutOptions{UserMode: true, Subpath: "/" + exportDir, AllowPartial: true}); err != nil {
+		return nil, err
+	}
+	return exports.Build(ctx, src, dst, l)
+}
+
+// publishExports puts the staged exports in place and links them, and
+// writes the launcher.
+func publishExports(in *flatpak.Installation, ref flatpak.Ref, c object.Checksum, files []string, l exports.Launcher) error {
+	cdir := filepath.Join(in.RefDir(ref), c.String())
+	cur, old := filepath.Join(cdir, exportDir), filepath.Join(cdir, exportOld)
+	if err := os.RemoveAll(old); err != nil {
+		return err
+	}
+	if err := os.Rename(cur, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.Rename(filepath.Join(cdir, exportNew), cur); err != nil {
+		return err
+	}
+	if err := in.LinkExports(ref, files); err != nil {
+		return err
+	}
+	script, err := l.Script()
+	if err != nil {
+		return err
+	}
+	p := in.LauncherPath(ref.ID)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	if err := atomic.WriteFile(p, script, 0o755, false); err != nil {
+		return err
+	}
+	return os.RemoveAll(old)
+}
+
+// rollBack undoes a failed Deploy of c: back to prev's commit, its
+// exports and links, or, with nothing before, no trace of ref at all.
+func rollBack(in *flatpak.Installation, ref flatpak.Ref, c object.Checksum, prev *flatpak.Deployed, fresh bool) error {
+	cdir := filepath.Join(in.RefDir(ref), c.String())
+	if prev == nil {
+		return in.Purge(ref)
+	}
+	var errs []error
+	if old := filepath.Join(cdir, exportOld); exists(old) {
+		cur := filepath.Join(cdir, exportDir)
+		errs = append(errs, os.RemoveAll(cur), os.Rename(old, cur))
+	}
+	errs = append(errs, in.Deploy(ref, prev.Commit, prev.Origin, prev.Metadata.Raw))
+	if ref.Kind == flatpak.App {
+		files, err := exportedFiles(filepath.Join(in.RefDir(ref), prev.Commit.String(), exportDir))
+		errs = append(errs, err, in.LinkExports(ref, files))
+	}
+	if fresh && prev.Commit != c {
+		errs = append(errs, os.RemoveAll(cdir))
+	} else {
+		errs = append(errs, os.RemoveAll(filepath.Join(cdir, exportNew)))
+	}
+	return errors.Join(errs...)
+}
+
+// exportedFiles lists a deployed commit's export tree, which arbor made.
+func exportedFiles(dir string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		out = append(out, filepath.ToSlash(rel))
+		return err
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return out, err
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
