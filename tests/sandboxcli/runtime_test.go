@@ -70,6 +70,7 @@ func TestProbeInBuiltRuntime(t *testing.T) {
 		"connect=" + addr: "", "userns": "operation not permitted", "mount": "operation not permitted",
 		"ptrace": "operation not permitted", "af-packet": "address family not supported by protocol",
 		"af-key": "address family not supported by protocol", "tiocsti": "operation not permitted",
+		"io-uring": "operation not permitted",
 	}
 	var checks []string
 	for c := range refused {
