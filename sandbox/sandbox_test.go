@@ -204,7 +204,7 @@ func TestUnprivileged(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-test.count=1", "-test.v",
-		"-test.run=^(TestExitStatus|TestConfinement|TestNetworkOnlyWhenShared|TestBindsRefuseSymlinks|TestAppDirsAndInfo|TestAppDirSwappedForSymlinkIsRefused|TestContextApplied|TestSetuidInAppIsPowerless)$")
+		"-test.run=^(TestExitStatus|TestConfinement|TestNetworkOnlyWhenShared|TestBindsRefuseSymlinks|TestAppDirsAndInfo|TestAppDirSwappedForSymlinkIsRefused|TestContextApplied|TestSetuidInAppIsPowerless|TestSetupRefusesPlantedSymlinks)$")
 	cmd.Env = []string{testutil.PrivilegedEnv + "=1", "HOME=/tmp", "PATH=/usr/bin:/bin", "TMPDIR=/tmp", suidAppEnv + "=" + app}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
@@ -212,8 +212,10 @@ func TestUnprivileged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("as uid 65534: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "--- PASS: TestConfinement") || !strings.Contains(string(out), "--- PASS: TestSetuidInAppIsPowerless") {
-		t.Fatalf("as uid 65534 the tests did not run:\n%s", out)
+	for _, name := range []string{"TestConfinement", "TestSetuidInAppIsPowerless", "TestSetupRefusesPlantedSymlinks"} {
+		if !strings.Contains(string(out), "--- PASS: "+name) {
+			t.Fatalf("as uid 65534 %s did not run:\n%s", name, out)
+		}
 	}
 }
 
@@ -319,5 +321,71 @@ func TestStartWithoutRun(t *testing.T) {
 	sb.Close()
 	if !sb.proc.Reaped() {
 		t.Error("the first process of a refused run was not reaped")
+	}
+}
+
+// A symlink an app planted in a directory it can write (its own data
+// directory, bound from the host) is never followed while the sandbox is
+// set up: a later bind whose destination goes through it is refused,
+// with the destination named, and nothing is made where it points.
+func TestSetupRefusesPlantedSymlinks(t *testing.T) {
+	testutil.Privileged(t)
+	cwd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "arbor-planted-symlink-probe"
+	// Not under /tmp, which the setup covers with a tmpfs of its own
+	// before it makes the binds.
+	victim := func() string {
+		d, err := os.MkdirTemp("/var/tmp", "arbor-victim")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(d) })
+		return d
+	}
+	for _, c := range []struct {
+		name   string
+		target string // where the planted link points
+		file   bool   // the later bind is of a file
+	}{
+		{"to the first process's directory", "/proc/self/cwd", false},
+		{"to a host directory", victim(), false},
+		{"to a host directory, a file bind", victim(), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			home := t.TempDir()
+			binds, env, err := AppDirs(home, "org.example.App")
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := filepath.Join(home, ".var/app/org.example.App/data")
+			// What the app left behind in a run before.
+			if err := os.Symlink(c.target, filepath.Join(data, "evil")); err != nil {
+				t.Fatal(err)
+			}
+			src := t.TempDir()
+			if c.file {
+				src = filepath.Join(src, "f")
+				if err := os.WriteFile(src, []byte("x"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dest := filepath.Join(data, "evil", name, "x")
+			binds = append(binds, Bind{Source: src, Dest: dest})
+			var out bytes.Buffer
+			_, err = Run(context.Background(), Spec{Runtime: "/usr", Binds: binds, Env: env, Home: home,
+				Args: []string{"true"}}, Stdio{Stdout: &out, Stderr: &out})
+			if err == nil || !strings.Contains(err.Error(), "bind "+dest) || !strings.Contains(err.Error(), "symlink") {
+				t.Errorf("a bind through a planted symlink: %v\n%s", err, out.String())
+			}
+			for _, dir := range []string{c.target, cwd, "/"} {
+				if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+					os.RemoveAll(filepath.Join(dir, name))
+					t.Errorf("the sandbox's setup made %s on the host", filepath.Join(dir, name))
+				}
+			}
+		})
 	}
 }
