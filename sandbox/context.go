@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"arbor/sandbox/boot"
 	"arbor/store/keyfile"
 )
 
@@ -231,6 +232,9 @@ func normaliseLocation(loc string) (string, error) {
 		if p == r || strings.HasPrefix(r, p+"/") || strings.HasPrefix(p, r+"/") {
 			return "", fmt.Errorf("%s is reserved in the sandbox", p)
 		}
+	}
+	if boot.Masked(p) {
+		return "", fmt.Errorf("%s is masked in the sandbox", p)
 	}
 	return p, nil
 }

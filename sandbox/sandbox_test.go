@@ -204,7 +204,7 @@ func TestUnprivileged(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-test.count=1", "-test.v",
-		"-test.run=^(TestExitStatus|TestConfinement|TestNetworkOnlyWhenShared|TestBindsRefuseSymlinks|TestAppDirsAndInfo|TestAppDirSwappedForSymlinkIsRefused|TestContextApplied|TestSetuidInAppIsPowerless|TestSetupRefusesPlantedSymlinks)$")
+		"-test.run=^(TestExitStatus|TestConfinement|TestNetworkOnlyWhenShared|TestBindsRefuseSymlinks|TestAppDirsAndInfo|TestAppDirSwappedForSymlinkIsRefused|TestContextApplied|TestSetuidInAppIsPowerless|TestKernelFilesProtected|TestSetupRefusesPlantedSymlinks)$")
 	cmd.Env = []string{testutil.PrivilegedEnv + "=1", "HOME=/tmp", "PATH=/usr/bin:/bin", "TMPDIR=/tmp", suidAppEnv + "=" + app}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
@@ -212,7 +212,7 @@ func TestUnprivileged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("as uid 65534: %v\n%s", err, out)
 	}
-	for _, name := range []string{"TestConfinement", "TestSetuidInAppIsPowerless", "TestSetupRefusesPlantedSymlinks"} {
+	for _, name := range []string{"TestConfinement", "TestSetuidInAppIsPowerless", "TestKernelFilesProtected", "TestSetupRefusesPlantedSymlinks"} {
 		if !strings.Contains(string(out), "--- PASS: "+name) {
 			t.Fatalf("as uid 65534 %s did not run:\n%s", name, out)
 		}
@@ -321,6 +321,53 @@ func TestStartWithoutRun(t *testing.T) {
 	sb.Close()
 	if !sb.proc.Reaped() {
 		t.Error("the first process of a refused run was not reaped")
+	}
+}
+
+// The kernel's dangerous files are read-only or masked, whoever runs the
+// sandbox and whether or not the network is shared: uid 0 without
+// capabilities passes the permission checks of root's files (writing
+// core_pattern ran code as root on the host). Nothing is written: a file
+// opened for writing is closed at once.
+func TestKernelFilesProtected(t *testing.T) {
+	testutil.Privileged(t)
+	writeRefused := func(p string) string {
+		return `test ! -e ` + p + ` || perl -e 'use Fcntl; sysopen(my $f, "` + p + `", O_WRONLY) and exit 1; exit($!{EROFS} || $!{EACCES} ? 0 : 2)'`
+	}
+	checks := []string{
+		writeRefused("/proc/sys/kernel/core_pattern"),
+		writeRefused("/proc/sys/net/ipv4/ip_forward"),
+		writeRefused("/proc/sys/vm/drop_caches"),
+		writeRefused("/proc/sysrq-trigger"),
+		writeRefused("/proc/irq/default_smp_affinity"),
+		// Read-only all the way down, not only at the top.
+		`! grep -q ' /proc/sys/[^ ]* rw' /proc/self/mountinfo`,
+		// Masked: empty to read, whoever reads.
+		`test -z "$(cat /proc/interrupts /proc/timer_list /proc/keys /proc/sched_debug /proc/kpageflags 2>/dev/null)"`,
+		`test ! -d /proc/acpi || test -z "$(ls -A /proc/acpi)"`,
+	}
+	// Each of runc's masked and read-only paths that this kernel has is
+	// covered by a mount of its own.
+	for _, p := range []string{"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"} {
+		if _, err := os.Lstat(p); err == nil {
+			checks = append(checks, `grep -q '^[^ ]* [^ ]* [^ ]* [^ ]* `+p+` ' /proc/self/mountinfo`)
+		}
+	}
+	for _, network := range []bool{false, true} {
+		for _, c := range checks {
+			if code, out := sh(t, Spec{Network: network}, c); code != 0 {
+				t.Errorf("network=%v: %s: exit %d\n%s", network, c, code, out)
+			}
+		}
+	}
+	// Where /sys is bound in, its firmware tables are masked too.
+	if ents, err := os.ReadDir("/sys/firmware"); err == nil && len(ents) > 0 {
+		if code, out := sh(t, Spec{Binds: []Bind{{Source: "/sys", Dest: "/sys"}}},
+			`test -d /sys/kernel && test -z "$(ls -A /sys/firmware)"`); code != 0 {
+			t.Errorf("/sys/firmware with /sys bound: exit %d\n%s", code, out)
+		}
 	}
 }
 

@@ -56,6 +56,11 @@ func compile(p *program, spec *Spec, g *given) error {
 		if !filepath.IsAbs(b.Dest) || filepath.Clean(b.Dest) != b.Dest || b.Dest == "/" {
 			return fmt.Errorf("bind destination %q: not a clean absolute path", b.Dest)
 		}
+		// /proc is the kernel's, masked below by path: nothing may be
+		// bound into it (nor over what is masked there).
+		if b.Dest == "/proc" || strings.HasPrefix(b.Dest, "/proc/") {
+			return fmt.Errorf("bind %s: inside /proc; refused", b.Dest)
+		}
 		dests[i] = b.Dest[1:]
 		fi, err := os.Stat(b.Source)
 		if err != nil {
@@ -73,6 +78,10 @@ func compile(p *program, spec *Spec, g *given) error {
 	}
 
 	p.mount("tmpfs on "+base, "tmpfs", base, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755")
+	var maskFile, maskDir string
+	if !spec.System {
+		maskFile, maskDir = p.maskSource(base)
+	}
 	root := filepath.Join(base, "root")
 	p.mkdir(root, 0o755, false)
 	p.mount("tmpfs root", "tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755")
@@ -141,6 +150,9 @@ func compile(p *program, spec *Spec, g *given) error {
 	}
 	for i, b := range spec.Binds {
 		p.bindAt(l, "bind "+b.Dest, binds[i], dests[i], bindDirs[i])
+	}
+	if !spec.System {
+		p.protect(l, dests, maskFile, maskDir)
 	}
 	p.sys("closing the new root", unix.SYS_CLOSE, in(l.rootFD))
 	p.sys("pivot_root", unix.SYS_PIVOT_ROOT, imm(p.str(root)), imm(p.str(l.in("oldroot"))))
