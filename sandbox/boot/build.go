@@ -62,7 +62,8 @@ func compile(p *program, spec *Spec, g *given) error {
 			return fmt.Errorf("bind %s: inside /proc; refused", b.Dest)
 		}
 		dests[i] = b.Dest[1:]
-		fi, err := os.Stat(b.Source)
+		// Of the path itself: a symlink is refused when it is opened.
+		fi, err := os.Lstat(b.Source)
 		if err != nil {
 			return fmt.Errorf("bind %s: %w", b.Source, err)
 		}
