@@ -205,7 +205,7 @@ func TestUnprivileged(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-test.count=1", "-test.v",
-		"-test.run=^(TestExitStatus|TestConfinement|TestNetworkOnlyWhenShared|TestBindsRefuseSymlinks|TestAppDirsAndInfo|TestAppDirSwappedForSymlinkIsRefused|TestContextApplied|TestSetuidInAppIsPowerless|TestKernelFilesProtected|TestSetupRefusesPlantedSymlinks|TestSetupIgnoresPlantedFIFO)$")
+		"-test.run=^(TestExitStatus|TestConfinement|TestNetworkOnlyWhenShared|TestBindsRefuseSymlinks|TestAppDirsAndInfo|TestAppDirSwappedForSymlinkIsRefused|TestContextApplied|TestSetuidInAppIsPowerless|TestKernelFilesProtected|TestSetupRefusesPlantedSymlinks|TestSetupIgnoresPlantedFIFO|TestSpecRefusals)$")
 	cmd.Env = []string{testutil.PrivilegedEnv + "=1", "HOME=/tmp", "PATH=/usr/bin:/bin", "TMPDIR=/tmp", suidAppEnv + "=" + app}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
@@ -363,18 +363,36 @@ func TestKernelFilesProtected(t *testing.T) {
 			}
 		}
 	}
-	// Nothing may be bound into /proc, where it could undo the above.
-	var out bytes.Buffer
-	_, err := Run(context.Background(), Spec{Runtime: "/usr", Args: []string{"true"},
-		Binds: []Bind{{Source: "/proc/sys", Dest: "/proc/sys", Writable: true}}}, Stdio{Stdout: &out, Stderr: &out})
-	if err == nil || !strings.Contains(err.Error(), "bind /proc/sys") {
-		t.Errorf("a bind onto /proc/sys: %v\n%s", err, out.String())
-	}
 	// Where /sys is bound in, its firmware tables are masked too.
 	if ents, err := os.ReadDir("/sys/firmware"); err == nil && len(ents) > 0 {
 		if code, out := sh(t, Spec{Binds: []Bind{{Source: "/sys", Dest: "/sys"}}},
 			`test -d /sys/kernel && test -z "$(ls -A /sys/firmware)"`); code != 0 {
 			t.Errorf("/sys/firmware with /sys bound: exit %d\n%s", code, out)
+		}
+	}
+}
+
+// A spec that would have the setup work inside what is not its own, or
+// undo what it protects, is refused with the path named.
+func TestSpecRefusals(t *testing.T) {
+	testutil.Privileged(t)
+	for _, c := range []struct {
+		spec Spec
+		want string
+	}{
+		// It could bind the host's /proc/sys writable over the read-only one.
+		{Spec{Binds: []Bind{{Source: "/proc/sys", Dest: "/proc/sys", Writable: true}}}, "bind /proc/sys: inside /proc"},
+		{Spec{Binds: []Bind{{Source: "/usr", Dest: "/proc"}}}, "bind /proc: inside /proc"},
+		{Spec{Binds: []Bind{{Source: "/usr", Dest: "srv"}}}, `bind destination "srv"`},
+		// The home is made by path: never inside the runtime or a link.
+		{Spec{Home: "/usr/x"}, "home /usr/x: /usr is not"},
+		{Spec{Home: "/bin/x"}, "home /bin/x: /bin is not"},
+		{Spec{Home: "/proc/x"}, "home /proc/x: /proc is not"},
+	} {
+		c.spec.Runtime, c.spec.Args = "/usr", []string{"true"}
+		var out bytes.Buffer
+		if _, err := Run(context.Background(), c.spec, Stdio{Stdout: &out, Stderr: &out}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q\n%s", c.spec, err, c.want, out.String())
 		}
 	}
 }

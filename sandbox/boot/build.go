@@ -135,10 +135,14 @@ func compile(p *program, spec *Spec, g *given) error {
 	}
 	p.mount("/tmp", "tmpfs", at("tmp"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777")
 	run := RuntimeDir(spec.UID)[1:]
-	l.mkdirAll(p, run, 0o700)
+	if err := l.mkdirAll(p, run, 0o700); err != nil {
+		return fmt.Errorf("the runtime directory /%s: %w", run, err)
+	}
 	p.chown(at(run), spec.UID, spec.GID, false)
 	home := strings.TrimPrefix(filepath.Clean(homeOf(spec)), "/")
-	l.mkdirAll(p, home, 0o755)
+	if err := l.mkdirAll(p, home, 0o755); err != nil {
+		return fmt.Errorf("home %s: %w", homeOf(spec), err)
+	}
 	p.chown(at(home), spec.UID, spec.GID, true)
 	// Before the binds, so that nothing is made inside one.
 	if spec.Info != nil {

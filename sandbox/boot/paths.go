@@ -1,6 +1,7 @@
 package boot
 
 import (
+	"fmt"
 	"path"
 	"strings"
 
@@ -44,14 +45,27 @@ func (l *layout) mkdir(p *program, rel string, mode uint32) {
 	l.dirs[rel] = true
 }
 
-// mkdirAll makes rel and what is missing above it, all in directories
-// made here (the skeleton, the home, the runtime directory).
-func (l *layout) mkdirAll(p *program, rel string, mode uint32) {
+// mkdirAll makes rel and what is missing above it, by path, which only
+// directories made here may hold (the home, the runtime directory).
+func (l *layout) mkdirAll(p *program, rel string, mode uint32) error {
 	if rel == "" || rel == "." || l.dirs[rel] {
-		return
+		return nil
 	}
-	l.mkdirAll(p, path.Dir(rel), 0o755)
+	parent := path.Dir(rel)
+	if parent == "." {
+		parent = ""
+	}
+	if err := l.mkdirAll(p, parent, 0o755); err != nil {
+		return err
+	}
+	if !l.own(parent) {
+		return fmt.Errorf("/%s is not a directory of the sandbox's own", parent)
+	}
+	if l.others[rel] {
+		return fmt.Errorf("/%s is not a directory of the sandbox's own", rel)
+	}
 	l.mkdir(p, rel, mode)
+	return nil
 }
 
 // made records a file or link made at rel.
