@@ -35,6 +35,18 @@ func try(name, param string) error {
 	case "read":
 		_, err := os.ReadFile(param)
 		return err
+	case "open-write": // opened for writing and closed: nothing is written
+		f, err := os.OpenFile(param, os.O_WRONLY, 0)
+		if err == nil {
+			f.Close()
+		}
+		return err
+	case "content": // there is something to read
+		b, err := os.ReadFile(param)
+		if err == nil && len(b) == 0 {
+			return fmt.Errorf("empty")
+		}
+		return err
 	case "host-procs": // more processes than a sandbox has
 		ents, err := os.ReadDir("/proc")
 		if err != nil {
