@@ -205,7 +205,7 @@ func TestUnprivileged(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-test.count=1", "-test.v",
-		"-test.run=^(TestExitStatus|TestConfinement|TestNetworkOnlyWhenShared|TestBindsRefuseSymlinks|TestAppDirsAndInfo|TestAppDirSwappedForSymlinkIsRefused|TestContextApplied|TestSetuidInAppIsPowerless|TestKernelFilesProtected|TestSetupRefusesPlantedSymlinks|TestSetupIgnoresPlantedFIFO|TestSpecRefusals)$")
+		"-test.run=^(TestExitStatus|TestConfinement|TestNetworkOnlyWhenShared|TestBindsRefuseSymlinks|TestAppDirsAndInfo|TestAppDirSwappedForSymlinkIsRefused|TestContextApplied|TestSetuidInAppIsPowerless|TestKernelFilesProtected|TestSetupRefusesPlantedSymlinks|TestSetupIgnoresPlantedFIFO|TestSpecRefusals|TestRuntimeEtcSymlinkNotFollowed)$")
 	cmd.Env = []string{testutil.PrivilegedEnv + "=1", "HOME=/tmp", "PATH=/usr/bin:/bin", "TMPDIR=/tmp", suidAppEnv + "=" + app}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
@@ -491,5 +491,24 @@ func TestSetupRefusesPlantedSymlinks(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A runtime whose etc is a symlink does not have the setup list the
+// directory it points to: only the runtime's own names become /etc links.
+func TestRuntimeEtcSymlinkNotFollowed(t *testing.T) {
+	testutil.Privileged(t)
+	rt := filepath.Join(t.TempDir(), "runtime")
+	testutil.HostRuntime(t, rt, "sh", "ls")
+	hostDir := t.TempDir()
+	testutil.WriteFile(t, filepath.Join(hostDir, "host-only-name"), "x", 0o644)
+	if err := os.Symlink(hostDir, filepath.Join(rt, "etc")); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	code, err := Run(context.Background(), Spec{Runtime: rt, Args: []string{"ls", "-A", "/etc"},
+		Env: []string{"PATH=/usr/bin"}}, Stdio{Stdout: &out, Stderr: &out})
+	if err != nil || code != 0 || !strings.Contains(out.String(), "passwd") || strings.Contains(out.String(), "host-only-name") {
+		t.Fatalf("/etc with the runtime's etc a symlink: %d, %v\n%s", code, err, out.String())
 	}
 }

@@ -441,10 +441,18 @@ func compileEtc(p *program, l *layout, spec *Spec, g *given) error {
 		skip[name] = true
 	}
 	// The runtime's etc as the host sees it: the names are all that is
-	// used, and each becomes a link into the sandbox's own /usr/etc.
-	ents, err := os.ReadDir(filepath.Join(spec.Runtime, "etc"))
+	// used, and each becomes a link into the sandbox's own /usr/etc. Not
+	// through a symlink, which would list a host directory's names.
+	fd, err := unix.Openat2(unix.AT_FDCWD, filepath.Join(spec.Runtime, "etc"), &unix.OpenHow{
+		Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS})
 	if err != nil {
 		return nil // a runtime without etc
+	}
+	dir := os.NewFile(uintptr(fd), spec.Runtime+"/etc")
+	ents, err := dir.ReadDir(-1)
+	dir.Close()
+	if err != nil {
+		return fmt.Errorf("runtime %s: %w", spec.Runtime, err)
 	}
 	for _, e := range ents {
 		if skip[e.Name()] {
