@@ -8,16 +8,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The kernel's files a sandboxed command must not write or read, as runc
-// and Docker hide them by default, and more: a command run by root keeps
-// uid 0, which passes the permission checks of root's 0644 files even
-// with no capability (core_pattern ran code as root on the host), and a
-// shared network namespace makes /proc/sys/net the host's.
 type maskedPath struct {
 	path string
 	dir  bool // a directory, covered by an empty one; else a file
 }
 
+// The kernel's files a sandboxed command must not write or read, as runc
+// and Docker hide them by default, and more: a command run by root keeps
+// uid 0, which passes the permission checks of root's 0644 files even
+// with no capability (core_pattern ran code as root on the host), and a
+// shared network namespace makes /proc/sys/net the host's.
 var (
 	// readOnly are bound read-only onto themselves, recursively.
 	readOnly = []string{"proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger"}
@@ -52,11 +52,11 @@ func (p *program) maskSource(base string) (file, dir string) {
 // is an error naming it.
 func (p *program) protect(l *layout, binds []string, file, dir string) {
 	attr := p.words(unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, 0, 0, 0)
+	done := p.reg()
 	for _, rel := range readOnly {
 		// /proc is the kernel's, just mounted, with no bind inside it
 		// (compile refuses one): its paths are used as they are.
 		step := "making /" + rel + " read-only"
-		done := p.reg()
 		o := p.sys(step, unix.SYS_MOUNT, imm(p.str(l.in(rel))), imm(p.str(l.in(rel))), imm(0), num(unix.MS_BIND|unix.MS_REC), imm(0))
 		o.dst, o.ok = done, uint64(unix.ENOENT)
 		p.sys(step, unix.SYS_MOUNT_SETATTR, num(unix.AT_FDCWD), imm(p.str(l.in(rel))),
