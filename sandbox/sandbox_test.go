@@ -363,11 +363,16 @@ func TestKernelFilesProtected(t *testing.T) {
 			}
 		}
 	}
-	// Where /sys is bound in, its firmware tables are masked too.
+	// Where /sys is bound in, even writable, it is read-only (as root,
+	// uevent_helper runs a program as root on the host) and its firmware
+	// tables are masked.
+	sysChecks := []string{`test -d /sys/kernel`, writeRefused("/sys/kernel/uevent_helper"), writeRefused("/sys/power/state")}
 	if ents, err := os.ReadDir("/sys/firmware"); err == nil && len(ents) > 0 {
-		if code, out := sh(t, Spec{Binds: []Bind{{Source: "/sys", Dest: "/sys"}}},
-			`test -d /sys/kernel && test -z "$(ls -A /sys/firmware)"`); code != 0 {
-			t.Errorf("/sys/firmware with /sys bound: exit %d\n%s", code, out)
+		sysChecks = append(sysChecks, `test -z "$(ls -A /sys/firmware)"`)
+	}
+	for _, c := range sysChecks {
+		if code, out := sh(t, Spec{Binds: []Bind{{Source: "/sys", Dest: "/sys", Writable: true}}}, c); code != 0 {
+			t.Errorf("/sys bound writable: %s: exit %d\n%s", c, code, out)
 		}
 	}
 }
@@ -383,6 +388,8 @@ func TestSpecRefusals(t *testing.T) {
 		// It could bind the host's /proc/sys writable over the read-only one.
 		{Spec{Binds: []Bind{{Source: "/proc/sys", Dest: "/proc/sys", Writable: true}}}, "bind /proc/sys: inside /proc"},
 		{Spec{Binds: []Bind{{Source: "/usr", Dest: "/proc"}}}, "bind /proc: inside /proc"},
+		// The host's /proc, anywhere: its processes, and no masks.
+		{Spec{Binds: []Bind{{Source: "/proc", Dest: "/host-proc"}}}, "bind /proc: a proc file system"},
 		{Spec{Binds: []Bind{{Source: "/usr", Dest: "srv"}}}, `bind destination "srv"`},
 		// The home is made by path: never inside the runtime or a link.
 		{Spec{Home: "/usr/x"}, "home /usr/x: /usr is not"},

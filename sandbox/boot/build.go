@@ -68,7 +68,11 @@ func compile(p *program, spec *Spec, g *given) error {
 			return fmt.Errorf("bind %s: %w", b.Source, err)
 		}
 		bindDirs[i] = fi.IsDir()
-		if binds[i], err = p.tree("bind", b.Source, b.Writable, b.Device); err != nil {
+		proc, readOnly := hostKernelFS(b.Source)
+		if proc {
+			return fmt.Errorf("bind %s: a proc file system; refused", b.Source)
+		}
+		if binds[i], err = p.tree("bind", b.Source, b.Writable && !readOnly, b.Device); err != nil {
 			return err
 		}
 	}

@@ -97,3 +97,24 @@ func Masked(dest string) bool {
 	rel := strings.TrimPrefix(path.Clean(dest), "/")
 	return slices.ContainsFunc(masked, func(m maskedPath) bool { return within(rel, m.path) })
 }
+
+// kernelFS are the kernel's own file systems other than proc, bound in
+// read-only whatever the grant: as root, a writable /sys alone runs code
+// as root on the host (/sys/kernel/uevent_helper).
+var kernelFS = map[int64]bool{unix.SYSFS_MAGIC: true, unix.DEBUGFS_MAGIC: true, unix.TRACEFS_MAGIC: true,
+	unix.SECURITYFS_MAGIC: true, unix.EFIVARFS_MAGIC: true, unix.CGROUP_SUPER_MAGIC: true,
+	unix.CGROUP2_SUPER_MAGIC: true, unix.BPF_FS_MAGIC: true, unix.PSTOREFS_MAGIC: true,
+	unix.SELINUX_MAGIC: true, unix.SMACK_MAGIC: true, unix.BINFMTFS_MAGIC: true}
+
+// hostKernelFS says what a bind source is: a proc file system, which is
+// refused (the host's processes, and none of the masks above), or one of
+// the kernel's others, which is bound read-only. Only root can mount one,
+// so the path cannot be changed for another between this look and the
+// open.
+func hostKernelFS(source string) (proc, readOnly bool) {
+	var st unix.Statfs_t
+	if unix.Statfs(source, &st) != nil {
+		return false, false // the open says why
+	}
+	return st.Type == unix.PROC_SUPER_MAGIC, kernelFS[st.Type]
+}
