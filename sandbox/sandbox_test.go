@@ -213,7 +213,8 @@ func TestUnprivileged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("as uid 65534: %v\n%s", err, out)
 	}
-	for _, name := range []string{"TestConfinement", "TestSetuidInAppIsPowerless", "TestKernelFilesProtected", "TestSetupRefusesPlantedSymlinks"} {
+	for _, name := range []string{"TestConfinement", "TestSetuidInAppIsPowerless", "TestKernelFilesProtected", "TestSetupRefusesPlantedSymlinks",
+		"TestSetupIgnoresPlantedFIFO", "TestSpecRefusals", "TestRuntimeEtcSymlinkNotFollowed"} {
 		if !strings.Contains(string(out), "--- PASS: "+name) {
 			t.Fatalf("as uid 65534 %s did not run:\n%s", name, out)
 		}
