@@ -3,8 +3,10 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -92,11 +94,23 @@ func (c *Context) Apply(spec *Spec, h Host) ([]string, error) {
 			return nil, fmt.Errorf("filesystem %s: %w", loc, err)
 		}
 	}
-	if h.AppID != "" {
-		for p := range c.Persistent {
+	// Persistent directories stand in for parts of a home the app cannot
+	// see; with the home shared they are not needed, as in flatpak.
+	if h.AppID != "" && c.Filesystems["home"] == FSNone && c.Filesystems["host"] == FSNone {
+		if err := ValidateID(h.AppID); err != nil {
+			return nil, err
+		}
+		for _, v := range slices.Sorted(maps.Keys(c.Persistent)) {
+			if !c.Persistent[v] {
+				continue
+			}
+			p, err := persistentPath(v)
+			if err != nil {
+				return nil, err
+			}
 			src := filepath.Join(h.Home, ".var/app", h.AppID, p)
 			if err := mkdirNoFollow(src); err != nil {
-				return nil, fmt.Errorf("persistent %s: %w", p, err)
+				return nil, fmt.Errorf("persistent=%s: %w", v, err)
 			}
 			binds = append(binds, Bind{Source: src, Dest: filepath.Join(h.Home, p), Writable: true})
 		}
@@ -118,9 +132,10 @@ func (c *Context) Apply(spec *Spec, h Host) ([]string, error) {
 		env = append(env, k+"="+v)
 	}
 	sort.Strings(env)
-	// Parents before children, so a child bind is not hidden.
-	sort.SliceStable(binds, func(i, j int) bool { return len(binds[i].Dest) < len(binds[j].Dest) })
+	// Parents before children, those already in the spec (the app's
+	// directories) too, so that no bind hides another.
 	spec.Binds = append(spec.Binds, binds...)
+	sort.SliceStable(spec.Binds, func(i, j int) bool { return len(spec.Binds[i].Dest) < len(spec.Binds[j].Dest) })
 	return env, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"arbor/sandbox/boot"
 	"arbor/store/keyfile"
 )
 
@@ -71,11 +72,9 @@ func ParseContext(kf *keyfile.File) (*Context, error) {
 		}
 	}
 	for _, v := range kf.List("Context", "persistent") {
-		p, err := cleanHomePath(v)
-		if err != nil {
-			return nil, fmt.Errorf("persistent=%s: %w", v, err)
+		if err := c.AddPersistent(v); err != nil {
+			return nil, err
 		}
-		c.Persistent[p] = true
 	}
 	for _, k := range kf.Keys("Environment") {
 		v, _ := kf.Get("Environment", k)
@@ -114,6 +113,40 @@ func (c *Context) AddFlag(key, v string) error {
 	}
 	c.flags()[i].set[name] = !neg
 	return nil
+}
+
+// AddPersistent adds a persistent directory, as --persist does: a path
+// relative to the home, kept in ~/.var/app/ID on the host and shown at
+// that path under the home inside; "." is the whole of ~/.var/app/ID at
+// the home, as flatpak allows.
+func (c *Context) AddPersistent(v string) error {
+	p, err := persistentPath(v)
+	if err != nil {
+		return err
+	}
+	c.Persistent[p] = true
+	return nil
+}
+
+// persistentPath is the one check of a persistent path, wherever it comes
+// from (metadata, overrides, the command line): relative, and climbing
+// out of neither ~/.var/app/ID nor the home. Flatpak takes an absolute
+// one as relative, with a warning; arbor refuses it.
+func persistentPath(v string) (string, error) {
+	if v == "" {
+		return "", fmt.Errorf("persistent=: an empty path")
+	}
+	if strings.HasPrefix(v, "/") {
+		return "", fmt.Errorf("persistent=%s: not a path relative to the home", v)
+	}
+	p, err := cleanHomePath(v)
+	if err != nil {
+		return "", fmt.Errorf("persistent=%s: %w", v, err)
+	}
+	if p == "" {
+		return ".", nil
+	}
+	return p, nil
 }
 
 // reserved are sandbox paths no grant may cover, nor any parent of them.
@@ -231,6 +264,9 @@ func normaliseLocation(loc string) (string, error) {
 		if p == r || strings.HasPrefix(r, p+"/") || strings.HasPrefix(p, r+"/") {
 			return "", fmt.Errorf("%s is reserved in the sandbox", p)
 		}
+	}
+	if boot.Masked(p) {
+		return "", fmt.Errorf("%s is masked in the sandbox", p)
 	}
 	return p, nil
 }

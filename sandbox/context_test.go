@@ -84,6 +84,7 @@ func TestContextRefusals(t *testing.T) {
 		"filesystems=/etc/passwd;", "filesystems=~/../etc;", "filesystems=/srv/../etc;", "filesystems=xdg-run;",
 		"filesystems=nowhere;", "filesystems=/srv:sometimes;", "filesystems=host:reset;",
 		"sockets=x12;", "shared=everything;", "devices=gpu;", "features=root;", "persistent=../x;",
+		"filesystems=/sys/firmware;", "filesystems=/sys/firmware/efi/efivars;", "filesystems=/sys/devices/virtual/powercap:ro;",
 	} {
 		kf, err := keyfile.ParseBytes([]byte("[Context]\n" + bad + "\n"))
 		if err != nil {
@@ -170,5 +171,41 @@ func TestX11SocketOnlyWhenGranted(t *testing.T) {
 		if (code == 0) != grant {
 			t.Errorf("x11 granted=%v: the display is visible=%v\n%s", grant, code == 0, out)
 		}
+	}
+}
+
+// A persistent path is relative to the home and climbs out of neither
+// ~/.var/app/ID nor the home, wherever it comes from; the error names it.
+func TestPersistentRefusals(t *testing.T) {
+	for _, bad := range []string{"/etc", "/", "..", "../x", "../../X", "a/../../x", "a/..", ".var/../..", "./../x"} {
+		kf, err := keyfile.ParseBytes([]byte("[Context]\npersistent=" + bad + ";\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseContext(kf); err == nil || !strings.Contains(err.Error(), "persistent="+bad) {
+			t.Errorf("metadata persistent=%s: %v", bad, err)
+		}
+		if err := NewContext().AddPersistent(bad); err == nil || !strings.Contains(err.Error(), "persistent="+bad) {
+			t.Errorf("AddPersistent(%q): %v", bad, err)
+		}
+	}
+	if err := NewContext().AddPersistent(""); err == nil {
+		t.Error("an empty persistent path accepted")
+	}
+	for in, want := range map[string]string{".": ".", "./": ".", ".myapp": ".myapp", "a//b/": "a/b", "./x": "x"} {
+		c := NewContext()
+		if err := c.AddPersistent(in); err != nil || !c.Persistent[want] {
+			t.Errorf("AddPersistent(%q): %v, %v; want %s", in, err, c.Persistent, want)
+		}
+	}
+	// One put in the map by hand is checked where it is used.
+	c := NewContext()
+	c.Persistent["../../X"] = true
+	home := t.TempDir()
+	if _, err := c.Apply(&Spec{}, Host{Home: home, AppID: "org.example.App"}); err == nil || !strings.Contains(err.Error(), "persistent=../../X") {
+		t.Errorf("Apply with persistent ../../X: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(home, ".var/X")); err == nil {
+		t.Error("Apply made the directory a persistent ../../X names")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"arbor/tests/testutil"
 )
@@ -76,8 +77,15 @@ func TestConfinement(t *testing.T) {
 	// The seccomp filter's refusals, each with the errno flatpak's gives
 	// (so that a refusal for another reason does not count): ptrace,
 	// TIOCSTI with and without high bits (CVE-2019-10063), AF_PACKET and
-	// AF_KEY sockets, clone3.
+	// AF_KEY sockets, clone3; io_uring, which would run operations the
+	// filter never sees (EPERM), and socketpair of a family socket()
+	// refuses (AF_VSOCK has none: the kernel's answer would be
+	// EOPNOTSUPP).
 	for _, probe := range []string{
+		`perl -e 'my $p = "\0" x 120; syscall(425, 1, $p); exit($!{EPERM} ? 0 : 1)'`,
+		`perl -e 'syscall(426, 0, 0, 0, 0, 0, 0); exit($!{EPERM} ? 0 : 1)'`,
+		`perl -e 'syscall(427, 0, 0, 0, 0); exit($!{EPERM} ? 0 : 1)'`,
+		`perl -e 'socketpair(my $a, my $b, 40, 5, 0); exit($!{EAFNOSUPPORT} ? 0 : 1)'`,
 		`perl -e 'syscall(101, 0, 0, 0, 0); exit($!{EPERM} ? 0 : 1)'`,
 		`perl -e 'my $c = "x"; syscall(16, 0, 0x5412, $c); exit($!{EPERM} ? 0 : 1)'`,
 		`perl -e 'my $c = "x"; syscall(16, 0, 0x100005412, $c); exit($!{EPERM} ? 0 : 1)'`,
@@ -197,7 +205,7 @@ func TestUnprivileged(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-test.count=1", "-test.v",
-		"-test.run=^(TestExitStatus|TestConfinement|TestNetworkOnlyWhenShared|TestBindsRefuseSymlinks|TestAppDirsAndInfo|TestAppDirSwappedForSymlinkIsRefused|TestContextApplied|TestSetuidInAppIsPowerless)$")
+		"-test.run=^(TestExitStatus|TestConfinement|TestNetworkOnlyWhenShared|TestBindsRefuseSymlinks|TestAppDirsAndInfo|TestAppDirSwappedForSymlinkIsRefused|TestContextApplied|TestSetuidInAppIsPowerless|TestKernelFilesProtected|TestSetupRefusesPlantedSymlinks|TestSetupIgnoresPlantedFIFO|TestSpecRefusals|TestRuntimeEtcSymlinkNotFollowed)$")
 	cmd.Env = []string{testutil.PrivilegedEnv + "=1", "HOME=/tmp", "PATH=/usr/bin:/bin", "TMPDIR=/tmp", suidAppEnv + "=" + app}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
@@ -205,8 +213,11 @@ func TestUnprivileged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("as uid 65534: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "--- PASS: TestConfinement") || !strings.Contains(string(out), "--- PASS: TestSetuidInAppIsPowerless") {
-		t.Fatalf("as uid 65534 the tests did not run:\n%s", out)
+	for _, name := range []string{"TestConfinement", "TestSetuidInAppIsPowerless", "TestKernelFilesProtected", "TestSetupRefusesPlantedSymlinks",
+		"TestSetupIgnoresPlantedFIFO", "TestSpecRefusals", "TestRuntimeEtcSymlinkNotFollowed"} {
+		if !strings.Contains(string(out), "--- PASS: "+name) {
+			t.Fatalf("as uid 65534 %s did not run:\n%s", name, out)
+		}
 	}
 }
 
@@ -312,5 +323,200 @@ func TestStartWithoutRun(t *testing.T) {
 	sb.Close()
 	if !sb.proc.Reaped() {
 		t.Error("the first process of a refused run was not reaped")
+	}
+}
+
+// The kernel's dangerous files are read-only or masked, whoever runs the
+// sandbox and whether or not the network is shared: uid 0 without
+// capabilities passes the permission checks of root's files (writing
+// core_pattern ran code as root on the host). Nothing is written: a file
+// opened for writing is closed at once.
+func TestKernelFilesProtected(t *testing.T) {
+	testutil.Privileged(t)
+	writeRefused := func(p string) string {
+		return `test ! -e ` + p + ` || perl -e 'use Fcntl; sysopen(my $f, "` + p + `", O_WRONLY) and exit 1; exit($!{EROFS} || $!{EACCES} ? 0 : 2)'`
+	}
+	checks := []string{
+		writeRefused("/proc/sys/kernel/core_pattern"),
+		writeRefused("/proc/sys/net/ipv4/ip_forward"),
+		writeRefused("/proc/sys/vm/drop_caches"),
+		writeRefused("/proc/sysrq-trigger"),
+		writeRefused("/proc/irq/default_smp_affinity"),
+		// Read-only all the way down, not only at the top.
+		`! grep -q ' /proc/sys/[^ ]* rw' /proc/self/mountinfo`,
+		// Masked: empty to read, whoever reads.
+		`test -z "$(cat /proc/interrupts /proc/timer_list /proc/keys /proc/sched_debug /proc/kpageflags 2>/dev/null)"`,
+		`test ! -d /proc/acpi || test -z "$(ls -A /proc/acpi)"`,
+	}
+	// Each of runc's masked and read-only paths that this kernel has is
+	// covered by a mount of its own.
+	for _, p := range []string{"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"} {
+		if _, err := os.Lstat(p); err == nil {
+			checks = append(checks, `grep -q '^[^ ]* [^ ]* [^ ]* [^ ]* `+p+` ' /proc/self/mountinfo`)
+		}
+	}
+	for _, network := range []bool{false, true} {
+		for _, c := range checks {
+			if code, out := sh(t, Spec{Network: network}, c); code != 0 {
+				t.Errorf("network=%v: %s: exit %d\n%s", network, c, code, out)
+			}
+		}
+	}
+	// Where /sys is bound in, even writable, it is read-only (as root,
+	// uevent_helper runs a program as root on the host) and its firmware
+	// tables are masked.
+	sysChecks := []string{`test -d /sys/kernel`, writeRefused("/sys/kernel/uevent_helper"), writeRefused("/sys/power/state")}
+	if ents, err := os.ReadDir("/sys/firmware"); err == nil && len(ents) > 0 {
+		sysChecks = append(sysChecks, `test -z "$(ls -A /sys/firmware)"`)
+	}
+	for _, c := range sysChecks {
+		if code, out := sh(t, Spec{Binds: []Bind{{Source: "/sys", Dest: "/sys", Writable: true}}}, c); code != 0 {
+			t.Errorf("/sys bound writable: %s: exit %d\n%s", c, code, out)
+		}
+	}
+}
+
+// A spec that would have the setup work inside what is not its own, or
+// undo what it protects, is refused with the path named.
+func TestSpecRefusals(t *testing.T) {
+	testutil.Privileged(t)
+	for _, c := range []struct {
+		spec Spec
+		want string
+	}{
+		// It could bind the host's /proc/sys writable over the read-only one.
+		{Spec{Binds: []Bind{{Source: "/proc/sys", Dest: "/proc/sys", Writable: true}}}, "bind /proc/sys: inside /proc"},
+		{Spec{Binds: []Bind{{Source: "/usr", Dest: "/proc"}}}, "bind /proc: inside /proc"},
+		// The host's /proc, anywhere: its processes, and no masks.
+		{Spec{Binds: []Bind{{Source: "/proc", Dest: "/host-proc"}}}, "bind /proc: a proc file system"},
+		{Spec{Binds: []Bind{{Source: "/usr", Dest: "srv"}}}, `bind destination "srv"`},
+		// The home is made by path: never inside the runtime or a link.
+		{Spec{Home: "/usr/x"}, "home /usr/x: /usr is not"},
+		{Spec{Home: "/bin/x"}, "home /bin/x: /bin is not"},
+		{Spec{Home: "/proc/x"}, "home /proc/x: /proc is not"},
+	} {
+		c.spec.Runtime, c.spec.Args = "/usr", []string{"true"}
+		var out bytes.Buffer
+		if _, err := Run(context.Background(), c.spec, Stdio{Stdout: &out, Stderr: &out}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q\n%s", c.spec, err, c.want, out.String())
+		}
+	}
+}
+
+// A FIFO an app left where a later bind of a file goes does not hang the
+// start: the setup never opens what it finds there for writing.
+func TestSetupIgnoresPlantedFIFO(t *testing.T) {
+	testutil.Privileged(t)
+	home := t.TempDir()
+	binds, env, err := AppDirs(home, "org.example.App")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(home, ".var/app/org.example.App/data")
+	if err := syscall.Mkfifo(filepath.Join(data, "f"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(src, []byte("granted\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A guard, not a measure: a hung start is killed and fails.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	code, err := Run(ctx, Spec{Runtime: "/usr", Binds: append(binds, Bind{Source: src, Dest: filepath.Join(data, "f")}),
+		Env: env, Home: home, Args: []string{"cat", filepath.Join(data, "f")}}, Stdio{Stdout: &out, Stderr: &out})
+	if err != nil || code != 0 || !strings.Contains(out.String(), "granted") {
+		t.Fatalf("a file bind onto a planted FIFO: %d, %v\n%s", code, err, out.String())
+	}
+}
+
+// A symlink an app planted in a directory it can write (its own data
+// directory, bound from the host) is never followed while the sandbox is
+// set up: a later bind whose destination goes through it is refused,
+// with the destination named, and nothing is made where it points.
+func TestSetupRefusesPlantedSymlinks(t *testing.T) {
+	testutil.Privileged(t)
+	cwd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "arbor-planted-symlink-probe"
+	// Not under /tmp, which the setup covers with a tmpfs of its own
+	// before it makes the binds.
+	victim := func() string {
+		d, err := os.MkdirTemp("/var/tmp", "arbor-victim")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(d) })
+		return d
+	}
+	for _, c := range []struct {
+		name   string
+		target string // where the planted link points
+		file   bool   // the later bind is of a file
+	}{
+		{"to the first process's directory", "/proc/self/cwd", false},
+		{"to a host directory", victim(), false},
+		{"to a host directory, a file bind", victim(), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			home := t.TempDir()
+			binds, env, err := AppDirs(home, "org.example.App")
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := filepath.Join(home, ".var/app/org.example.App/data")
+			// What the app left behind in a run before.
+			if err := os.Symlink(c.target, filepath.Join(data, "evil")); err != nil {
+				t.Fatal(err)
+			}
+			src := t.TempDir()
+			if c.file {
+				src = filepath.Join(src, "f")
+				if err := os.WriteFile(src, []byte("x"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dest := filepath.Join(data, "evil", name, "x")
+			binds = append(binds, Bind{Source: src, Dest: dest})
+			var out bytes.Buffer
+			_, err = Run(context.Background(), Spec{Runtime: "/usr", Binds: binds, Env: env, Home: home,
+				Args: []string{"true"}}, Stdio{Stdout: &out, Stderr: &out})
+			if err == nil || !strings.Contains(err.Error(), "bind "+dest) || !strings.Contains(err.Error(), "symlink") {
+				t.Errorf("a bind through a planted symlink: %v\n%s", err, out.String())
+			}
+			for _, dir := range []string{c.target, cwd, "/"} {
+				if strings.HasPrefix(dir, "/proc/") {
+					continue // the same as cwd here
+				}
+				if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+					os.RemoveAll(filepath.Join(dir, name))
+					t.Errorf("the sandbox's setup made %s on the host", filepath.Join(dir, name))
+				}
+			}
+		})
+	}
+}
+
+// A runtime whose etc is a symlink does not have the setup list the
+// directory it points to: only the runtime's own names become /etc links.
+func TestRuntimeEtcSymlinkNotFollowed(t *testing.T) {
+	testutil.Privileged(t)
+	rt := filepath.Join(t.TempDir(), "runtime")
+	testutil.HostRuntime(t, rt, "sh", "ls")
+	hostDir := t.TempDir()
+	testutil.WriteFile(t, filepath.Join(hostDir, "host-only-name"), "x", 0o644)
+	if err := os.Symlink(hostDir, filepath.Join(rt, "etc")); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	code, err := Run(context.Background(), Spec{Runtime: rt, Args: []string{"ls", "-A", "/etc"},
+		Env: []string{"PATH=/usr/bin"}}, Stdio{Stdout: &out, Stderr: &out})
+	if err != nil || code != 0 || !strings.Contains(out.String(), "passwd") || strings.Contains(out.String(), "host-only-name") {
+		t.Fatalf("/etc with the runtime's etc a symlink: %d, %v\n%s", code, err, out.String())
 	}
 }

@@ -51,16 +51,28 @@ func compile(p *program, spec *Spec, g *given) error {
 	}
 	binds := make([]uint64, len(spec.Binds))
 	bindDirs := make([]bool, len(spec.Binds))
+	dests := make([]string, len(spec.Binds))
 	for i, b := range spec.Binds {
 		if !filepath.IsAbs(b.Dest) || filepath.Clean(b.Dest) != b.Dest || b.Dest == "/" {
 			return fmt.Errorf("bind destination %q: not a clean absolute path", b.Dest)
 		}
-		fi, err := os.Stat(b.Source)
+		// /proc is the kernel's, masked below by path: nothing may be
+		// bound into it (nor over what is masked there).
+		if b.Dest == "/proc" || strings.HasPrefix(b.Dest, "/proc/") {
+			return fmt.Errorf("bind %s: inside /proc; refused", b.Dest)
+		}
+		dests[i] = b.Dest[1:]
+		// Of the path itself: a symlink is refused when it is opened.
+		fi, err := os.Lstat(b.Source)
 		if err != nil {
 			return fmt.Errorf("bind %s: %w", b.Source, err)
 		}
 		bindDirs[i] = fi.IsDir()
-		if binds[i], err = p.tree("bind", b.Source, b.Writable, b.Device); err != nil {
+		proc, readOnly := hostKernelFS(b.Source)
+		if proc {
+			return fmt.Errorf("bind %s: a proc file system; refused", b.Source)
+		}
+		if binds[i], err = p.tree("bind", b.Source, b.Writable && !readOnly, b.Device); err != nil {
 			return err
 		}
 	}
@@ -71,71 +83,88 @@ func compile(p *program, spec *Spec, g *given) error {
 	}
 
 	p.mount("tmpfs on "+base, "tmpfs", base, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755")
+	var maskFile, maskDir string
+	if !spec.System {
+		maskFile, maskDir = p.maskSource(base)
+	}
 	root := filepath.Join(base, "root")
-	in := func(s string) string { return filepath.Join(root, s) }
 	p.mkdir(root, 0o755, false)
 	p.mount("tmpfs root", "tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755")
+	l := newLayout(p, root)
+	at := l.in
+	p.sys("opening the new root", unix.SYS_OPENAT, num(unix.AT_FDCWD), imm(p.str(root)), num(unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)).dst = l.rootFD
 	for _, d := range []string{"usr", "app", "proc", "dev", "tmp", "etc", "run", "var", "oldroot", "run/user"} {
-		p.mkdir(in(d), 0o755, false)
+		l.mkdir(p, d, 0o755)
 	}
-	p.move("runtime at /usr", runtimeTree, in("usr"))
+	p.move("runtime at /usr", runtimeTree, at("usr"))
+	l.mounted("usr")
 	if appTree != 0 {
-		p.move("app at /app", appTree, in("app"))
+		p.move("app at /app", appTree, at("app"))
+		l.mounted("app")
 	}
 	// /bin, /lib, /lib64, /sbin point into /usr where the runtime has
 	// them: the link is made when usr/D/. can be looked up.
 	for _, d := range []string{"bin", "lib", "lib32", "lib64", "sbin"} {
 		r := p.reg()
-		o := p.sys("looking for /usr/"+d, unix.SYS_FACCESSAT, num(unix.AT_FDCWD), imm(p.str(in("usr/"+d+"/."))), num(unix.F_OK))
+		o := p.sys("looking for /usr/"+d, unix.SYS_FACCESSAT, num(unix.AT_FDCWD), imm(p.str(at("usr/"+d+"/."))), num(unix.F_OK))
 		o.dst, o.flags = r, opOptional
-		p.symlink("usr/"+d, in(d)).guard = r
+		p.symlink("usr/"+d, at(d)).guard = r
+		l.made(d)
 	}
 	if !spec.System {
-		if err := compileEtc(p, root, spec, g); err != nil {
+		if err := compileEtc(p, l, spec, g); err != nil {
 			return err
 		}
 	}
-	p.mount("/proc", "proc", in("proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
-	dev := in("dev")
+	p.mount("/proc", "proc", at("proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	l.mounted("proc")
+	dev := at("dev")
 	p.mount("/dev", "tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755")
 	for i, name := range devNames {
 		node := filepath.Join(dev, name)
 		p.createFile("/dev/"+name, node, nil, 0o666, false).guard = devs[i]
 		p.move("/dev/"+name, devs[i], node).guard = devs[i]
+		l.made("dev/" + name)
 	}
 	for _, d := range []string{"pts", "shm"} {
-		p.mkdir(filepath.Join(dev, d), 0o755, false)
+		l.mkdir(p, "dev/"+d, 0o755)
 	}
 	p.mount("/dev/pts", "devpts", filepath.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
+	l.mounted("dev/pts")
 	p.mount("/dev/shm", "tmpfs", filepath.Join(dev, "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777")
-	for _, l := range [][2]string{{"ptmx", "pts/ptmx"}, {"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"},
+	for _, link := range [][2]string{{"ptmx", "pts/ptmx"}, {"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"},
 		{"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"}, {"core", "/proc/kcore"}} {
-		p.symlink(l[1], filepath.Join(dev, l[0]))
+		p.symlink(link[1], filepath.Join(dev, link[0]))
+		l.made("dev/" + link[0])
 	}
-	p.mount("/tmp", "tmpfs", in("tmp"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777")
-	run := in(RuntimeDir(spec.UID))
-	p.mkdirAll(root, run, 0o700)
-	p.chown(run, spec.UID, spec.GID, false)
-	home := homeOf(spec)
-	p.mkdirAll(root, in(home), 0o755)
-	p.chown(in(home), spec.UID, spec.GID, true)
-	for i, b := range spec.Binds {
-		dest := in(b.Dest)
-		if bindDirs[i] {
-			p.mkdirAll(root, dest, 0o755)
-		} else {
-			p.mkdirAll(root, filepath.Dir(dest), 0o755)
-			p.createFile("bind "+b.Dest, dest, nil, 0o644, true)
-		}
-		p.move("bind "+b.Dest, binds[i], dest)
+	p.mount("/tmp", "tmpfs", at("tmp"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777")
+	run := RuntimeDir(spec.UID)[1:]
+	if err := l.mkdirAll(p, run, 0o700); err != nil {
+		return fmt.Errorf("the runtime directory /%s: %w", run, err)
 	}
+	p.chown(at(run), spec.UID, spec.GID, false)
+	home := strings.TrimPrefix(filepath.Clean(homeOf(spec)), "/")
+	if err := l.mkdirAll(p, home, 0o755); err != nil {
+		return fmt.Errorf("home %s: %w", homeOf(spec), err)
+	}
+	p.chown(at(home), spec.UID, spec.GID, true)
+	// Before the binds, so that nothing is made inside one.
 	if spec.Info != nil {
-		info := in(".flatpak-info")
+		info := at(".flatpak-info")
 		p.createFile("/.flatpak-info", info, spec.Info, 0o600, false)
 		p.chown(info, spec.UID, spec.GID, false)
-		p.symlink("../../../.flatpak-info", filepath.Join(run, "flatpak-info"))
+		l.made(".flatpak-info")
+		p.symlink("../../../.flatpak-info", at(run+"/flatpak-info"))
+		l.made(run + "/flatpak-info")
 	}
-	p.sys("pivot_root", unix.SYS_PIVOT_ROOT, imm(p.str(root)), imm(p.str(in("oldroot"))))
+	for i, b := range spec.Binds {
+		p.bindAt(l, "bind "+b.Dest, binds[i], dests[i], bindDirs[i])
+	}
+	if !spec.System {
+		p.protect(l, dests, maskFile, maskDir)
+	}
+	p.sys("closing the new root", unix.SYS_CLOSE, in(l.rootFD))
+	p.sys("pivot_root", unix.SYS_PIVOT_ROOT, imm(p.str(root)), imm(p.str(l.in("oldroot"))))
 	p.sys("entering the new root", unix.SYS_CHDIR, imm(p.str("/")))
 	p.sys("detaching the old root", unix.SYS_UMOUNT2, imm(p.str("/oldroot")), num(unix.MNT_DETACH))
 	p.sys("removing /oldroot", unix.SYS_UNLINKAT, num(unix.AT_FDCWD), imm(p.str("/oldroot")), num(unix.AT_REMOVEDIR))
@@ -220,15 +249,6 @@ func (p *program) mkdir(path string, mode uint32, mayExist bool) {
 	if mayExist {
 		o.ok = uint64(unix.EEXIST)
 	}
-}
-
-// mkdirAll makes path and the directories above it, up to root.
-func (p *program) mkdirAll(root, path string, mode uint32) {
-	if path == root || !strings.HasPrefix(path, root+"/") {
-		return
-	}
-	p.mkdirAll(root, filepath.Dir(path), 0o755)
-	p.mkdir(path, mode, true)
 }
 
 func (p *program) symlink(target, link string) *op {
@@ -397,8 +417,8 @@ func userName(spec *Spec) string {
 // compileEtc makes /etc: each entry of the runtime's etc (at /usr/etc)
 // linked in, and passwd, group and machine-id generated; with the network
 // shared, the host's resolver files, as flatpak does.
-func compileEtc(p *program, root string, spec *Spec, g *given) error {
-	etc := filepath.Join(root, "etc")
+func compileEtc(p *program, l *layout, spec *Spec, g *given) error {
+	etc := l.in("etc")
 	generated := map[string][]byte{
 		"passwd": fmt.Appendf(nil, "%s:x:%d:%d:%s:%s:/bin/sh\nnfsnobody:x:65534:65534:Unmapped user:/:/sbin/nologin\n",
 			userName(spec), spec.UID, spec.GID, userName(spec), homeOf(spec)),
@@ -416,23 +436,34 @@ func compileEtc(p *program, root string, spec *Spec, g *given) error {
 	if g.localtimeZone != "" {
 		// The zone name, resolved against the runtime's zoneinfo.
 		p.symlink("/usr/share/"+g.localtimeZone, filepath.Join(etc, "localtime")).flags = opOptional
+		l.made("etc/localtime")
 		skip["localtime"] = true
 	}
 	for _, name := range slices.Sorted(maps.Keys(generated)) {
 		p.createFile("/etc/"+name, filepath.Join(etc, name), generated[name], 0o644, false)
+		l.made("etc/" + name)
 		skip[name] = true
 	}
 	// The runtime's etc as the host sees it: the names are all that is
-	// used, and each becomes a link into the sandbox's own /usr/etc.
-	ents, err := os.ReadDir(filepath.Join(spec.Runtime, "etc"))
+	// used, and each becomes a link into the sandbox's own /usr/etc. Not
+	// through a symlink, which would list a host directory's names.
+	fd, err := unix.Openat2(unix.AT_FDCWD, filepath.Join(spec.Runtime, "etc"), &unix.OpenHow{
+		Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS})
 	if err != nil {
 		return nil // a runtime without etc
+	}
+	dir := os.NewFile(uintptr(fd), spec.Runtime+"/etc")
+	ents, err := dir.ReadDir(-1)
+	dir.Close()
+	if err != nil {
+		return fmt.Errorf("runtime %s: %w", spec.Runtime, err)
 	}
 	for _, e := range ents {
 		if skip[e.Name()] {
 			continue
 		}
 		p.symlink("/usr/etc/"+e.Name(), filepath.Join(etc, e.Name()))
+		l.made("etc/" + e.Name())
 	}
 	return nil
 }

@@ -22,10 +22,11 @@ type program struct {
 	// notFound is the op that execs the command's last candidate: its
 	// ENOENT means the command is not in the sandbox.
 	notFound int
+	hows     map[uint64]uint64 // open_how structures in the pool, by flags
 }
 
 func newProgram(base uintptr) *program {
-	p := &program{base: base, image: make([]byte, offPool, 64<<10), notFound: -1}
+	p := &program{base: base, image: make([]byte, offPool, 64<<10), notFound: -1, hows: map[uint64]uint64{}}
 	for i := 0; i < nregs; i++ {
 		binary.NativeEndian.PutUint64(p.image[offRegs+8*i:], ^uint64(0))
 	}

@@ -87,3 +87,32 @@ func TestSandboxDiesWithItsParent(t *testing.T) {
 		time.Sleep(25 * time.Millisecond)
 	}
 }
+
+// A persistent path that climbs out of ~/.var/app/ID is refused, from the
+// command line and from metadata alike, with the value named, before
+// anything is made.
+func TestPersistMustStayInTheAppDir(t *testing.T) {
+	testutil.Privileged(t)
+	arbor := testutil.BuildArbor(t)
+	home := filepath.Join(t.TempDir(), "home")
+	if err := os.Mkdir(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	metadata := filepath.Join(t.TempDir(), "metadata")
+	for _, bad := range []string{"../../X", "../x", "/etc", "a/../../x"} {
+		testutil.WriteFile(t, metadata, "[Context]\npersistent="+bad+";\n", 0o644)
+		for _, flag := range []string{"--persist=" + bad, "--metadata=" + metadata} {
+			cmd := exec.Command(arbor, "sandbox", "--runtime=/usr", "--app-id=org.example.App", flag, "--", "true")
+			cmd.Env = append(os.Environ(), "HOME="+home)
+			out, err := cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), "persistent="+bad) {
+				t.Errorf("%s: %v\n%s", flag, err, out)
+			}
+		}
+	}
+	for _, p := range []string{filepath.Join(home, ".var/X"), filepath.Join(home, ".var/app/x"), filepath.Dir(home) + "/X", "/X"} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s was made", p)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,6 +71,7 @@ func TestProbeInBuiltRuntime(t *testing.T) {
 		"connect=" + addr: "", "userns": "operation not permitted", "mount": "operation not permitted",
 		"ptrace": "operation not permitted", "af-packet": "address family not supported by protocol",
 		"af-key": "address family not supported by protocol", "tiocsti": "operation not permitted",
+		"io-uring": "operation not permitted",
 	}
 	var checks []string
 	for c := range refused {
@@ -105,5 +107,71 @@ func TestProbeInBuiltRuntime(t *testing.T) {
 	out := testutil.Run(t, arbor, "sandbox", "--runtime="+rt, "--", "sh", "-c", "id -u && cat /etc/passwd && ls /usr/bin")
 	if !strings.Contains(out, ":x:") || !strings.Contains(out, "cat") {
 		t.Errorf("a shell of the built runtime printed %q", out)
+	}
+}
+
+// The kernel's control files and io_uring are out of reach through the
+// CLI too, as root and as an unprivileged user (who gets a user
+// namespace), with the network shared or not.
+func TestProbeKernelAsRootAndUser(t *testing.T) {
+	testutil.Privileged(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run as both")
+	}
+	testutil.NeedTool(t, "setpriv")
+	// Everything the unprivileged run uses, where that user can reach it.
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		testutil.Must(t, os.Chmod(d, 0o755))
+	}
+	for _, name := range []string{"arbor", "arbor-full"} {
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(testutil.BuildArbor(t)), name))
+		testutil.Must(t, err)
+		testutil.Must(t, os.WriteFile(filepath.Join(dir, name), b, 0o755))
+	}
+	arbor := filepath.Join(dir, "arbor")
+	app := buildApp(t)
+	for _, d := range []string{filepath.Dir(filepath.Dir(app)), filepath.Dir(app)} {
+		testutil.Must(t, os.Chmod(d, 0o755))
+	}
+	refused := map[string]string{ // probe -> an errno that may come back; "" for any refusal
+		"open-write=/proc/sys/kernel/core_pattern": "read-only file system|permission denied",
+		"open-write=/proc/sys/net/ipv4/ip_forward": "read-only file system|permission denied",
+		"content=/proc/interrupts":                 "empty",
+		"io-uring":                                 "operation not permitted",
+	}
+	var checks []string
+	for c := range refused {
+		checks = append(checks, c)
+	}
+	for _, user := range []string{"root", "nobody"} {
+		for _, flags := range [][]string{nil, {"--share=network"}} {
+			args := append([]string{"sandbox", "--runtime=/usr", "--app=" + app}, flags...)
+			args = append(append(args, "--", "probe"), checks...)
+			name, argv := arbor, args
+			if user == "nobody" {
+				name, argv = "setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "env", "HOME=/tmp", arbor}, args...)
+			}
+			out, errOut, err := testutil.RunErr(name, argv...)
+			if err != nil {
+				t.Fatalf("%s %v: %v\n%s%s", user, flags, err, out, errOut)
+			}
+			// A line per check, in order (two share the name open-write).
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if len(lines) != len(checks) {
+				t.Fatalf("%s %v: %d lines for %d checks:\n%s", user, flags, len(lines), len(checks), out)
+			}
+			for i, c := range checks {
+				errnos := refused[c]
+				_, r, _ := strings.Cut(lines[i], " ")
+				ok := strings.HasPrefix(r, "refused")
+				if ok && errnos != "" {
+					ok = slices.ContainsFunc(strings.Split(errnos, "|"), func(e string) bool { return strings.Contains(r, e) })
+				}
+				if !ok {
+					t.Errorf("%s %v: %s: %q, want refused (%s)", user, flags, c, r, errnos)
+				}
+			}
+		}
 	}
 }

@@ -39,7 +39,9 @@ func (p *PermFlags) Context() (*sandbox.Context, error) {
 		}
 	}
 	for _, v := range p.persist {
-		c.Persistent[v] = true
+		if err := c.AddPersistent(v); err != nil {
+			return nil, err
+		}
 	}
 	for _, e := range p.env {
 		k, v, _ := strings.Cut(e, "=")

@@ -35,6 +35,18 @@ func try(name, param string) error {
 	case "read":
 		_, err := os.ReadFile(param)
 		return err
+	case "open-write": // opened for writing and closed: nothing is written
+		f, err := os.OpenFile(param, os.O_WRONLY, 0)
+		if err == nil {
+			f.Close()
+		}
+		return err
+	case "content": // there is something to read
+		b, err := os.ReadFile(param)
+		if err == nil && len(b) == 0 {
+			return fmt.Errorf("empty")
+		}
+		return err
 	case "host-procs": // more processes than a sandbox has
 		ents, err := os.ReadDir("/proc")
 		if err != nil {
@@ -66,6 +78,13 @@ func try(name, param string) error {
 		return sock(unix.AF_PACKET)
 	case "af-key":
 		return sock(unix.AF_KEY)
+	case "io-uring": // io_uring_setup with one entry
+		var params [120]byte
+		r, _, e := unix.RawSyscall(unix.SYS_IO_URING_SETUP, 1, uintptr(unsafe.Pointer(&params)), 0)
+		if e == 0 {
+			unix.Close(int(r))
+		}
+		return errno(r, 0, e)
 	case "tiocsti":
 		c := byte('x')
 		return errno(unix.RawSyscall(unix.SYS_IOCTL, 0, unix.TIOCSTI, uintptr(unsafe.Pointer(&c))))
