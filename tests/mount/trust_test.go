@@ -250,4 +250,3 @@ func mountOptions(t *testing.T, mp string) string {
 	t.Fatalf("%s is not mounted", mp)
 	return ""
 }
-
