@@ -368,29 +368,28 @@ func (a *app) diffCmd() *cobra.Command {
 		Example: `  arbor --repo=repo diff main^ main`,
 		Args:    cobra.ExactArgs(2),
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
-			var nodes [2]store.Node
+			var sums [2]object.Checksum
 			for i, rev := range args {
 				sum, err := r.Resolve(rev)
 				if err != nil {
 					return err
 				}
-				if nodes[i], err = r.RootNode(sum); err != nil {
-					return err
-				}
+				sums[i] = sum
 			}
-			changes, err := r.Diff(nodes[0], nodes[1])
+			out := []map[string]string{}
+			err := r.Diff(cmd.Context(), sums[0], sums[1], func(ch store.Change) error {
+				if a.json {
+					out = append(out, map[string]string{"change": string(ch.Kind), "path": ch.Path})
+					return nil
+				}
+				fmt.Fprintf(a.Stdout, "%c    %s\n", ch.Kind, ch.Path)
+				return nil
+			})
 			if err != nil {
 				return err
 			}
 			if a.json {
-				out := []map[string]string{}
-				for _, ch := range changes {
-					out = append(out, map[string]string{"change": string(ch.Kind), "path": ch.Path})
-				}
 				return a.printJSON(out)
-			}
-			for _, ch := range changes {
-				fmt.Fprintf(a.Stdout, "%c    %s\n", ch.Kind, ch.Path)
 			}
 			return nil
 		}),
