@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -213,23 +214,31 @@ func (a *app) lsCmd() *cobra.Command {
 			if len(paths) == 0 {
 				paths = []string{"/"}
 			}
-			var all []lsEntry
+			// Entries stream out as they are found: a recursive listing
+			// can be of millions of paths.
+			out := newLsJSON(a.Stdout)
 			emit := func(n store.Node) error {
 				e, xs, err := a.describeNode(r, n)
 				if err != nil {
 					return err
 				}
 				if a.json {
-					all = append(all, e)
-					return nil
+					return out.add(e)
 				}
 				printLs(a.Stdout, e, xs, checksums, xattrs)
 				return nil
 			}
+			ctx := cmd.Context()
 			for _, p := range paths {
 				n, err := r.Lookup(sum, p)
 				if err != nil {
 					return err
+				}
+				if recursive && !dirOnly {
+					if err := r.Walk(ctx, sum, n, emit); err != nil {
+						return err
+					}
+					continue
 				}
 				if err := emit(n); err != nil {
 					return err
@@ -237,30 +246,18 @@ func (a *app) lsCmd() *cobra.Command {
 				if !n.IsDir || dirOnly {
 					continue
 				}
-				var visit func(n store.Node) error
-				visit = func(n store.Node) error {
-					kids, err := r.Children(n)
-					if err != nil {
+				kids, err := r.Children(n)
+				if err != nil {
+					return err
+				}
+				for _, k := range kids {
+					if err := emit(k); err != nil {
 						return err
 					}
-					for _, k := range kids {
-						if err := emit(k); err != nil {
-							return err
-						}
-						if recursive && k.IsDir {
-							if err := visit(k); err != nil {
-								return err
-							}
-						}
-					}
-					return nil
-				}
-				if err := visit(n); err != nil {
-					return err
 				}
 			}
 			if a.json {
-				return a.printJSON(all)
+				return out.end()
 			}
 			return nil
 		},
@@ -272,6 +269,38 @@ func (a *app) lsCmd() *cobra.Command {
 	f.BoolVarP(&xattrs, "xattrs", "X", false, "print extended attributes")
 	a.jsonFlag(c)
 	return c
+}
+
+// lsJSON writes ls's JSON array an entry at a time, as printJSON would
+// have written it whole.
+type lsJSON struct {
+	w io.Writer
+	n int
+}
+
+func newLsJSON(w io.Writer) *lsJSON { return &lsJSON{w: w} }
+
+func (l *lsJSON) add(e lsEntry) error {
+	b, err := json.MarshalIndent(e, "  ", "  ")
+	if err != nil {
+		return err
+	}
+	sep := ",\n  "
+	if l.n == 0 {
+		sep = "[\n  "
+	}
+	l.n++
+	_, err = fmt.Fprintf(l.w, "%s%s", sep, b)
+	return err
+}
+
+func (l *lsJSON) end() error {
+	if l.n == 0 {
+		_, err := fmt.Fprintln(l.w, "[]")
+		return err
+	}
+	_, err := fmt.Fprint(l.w, "\n]\n")
+	return err
 }
 
 func (a *app) describeNode(r *store.Repo, n store.Node) (lsEntry, []object.Xattr, error) {
