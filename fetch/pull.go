@@ -589,6 +589,8 @@ type job struct {
 	dir        bool
 	tree, meta object.Checksum
 	rest       []string // remaining --subpath components under this directory
+	path       string   // of the directory, named when it is too deep
+	depth      int      // how far below the root the directory is
 	file       object.Checksum
 }
 
@@ -662,7 +664,7 @@ func (p *puller) tree(cm *object.Commit, c object.Checksum) error {
 		return err
 	}
 	q := newQueue()
-	q.push(job{dir: true, tree: cm.RootTree, meta: cm.RootMeta, rest: subpath})
+	q.push(job{dir: true, tree: cm.RootTree, meta: cm.RootMeta, rest: subpath, path: "/"})
 	var wg sync.WaitGroup
 	for i := 0; i < p.workers; i++ {
 		wg.Add(1)
@@ -694,6 +696,10 @@ func (p *puller) tree(cm *object.Commit, c object.Checksum) error {
 
 // dir fetches a directory's dirmeta and dirtree and queues its entries.
 func (p *puller) dir(q *queue, j job) error {
+	if j.depth > store.MaxTreeDepth {
+		// As ostree's pull: a tree nested this deep is hostile.
+		return fmt.Errorf("%s: %w", j.path, store.ErrTooDeep)
+	}
 	if err := p.meta(index.Ref{Checksum: j.meta, Type: object.TypeDirMeta}); err != nil {
 		return err
 	}
@@ -725,7 +731,7 @@ func (p *puller) dir(q *queue, j job) error {
 		if len(rest) > 1 {
 			next = rest[1:]
 		}
-		q.push(job{dir: true, tree: d.Tree, meta: d.Meta, rest: next})
+		q.push(job{dir: true, tree: d.Tree, meta: d.Meta, rest: next, path: strings.TrimSuffix(j.path, "/") + "/" + d.Name, depth: j.depth + 1})
 	}
 	return nil
 }

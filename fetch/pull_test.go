@@ -16,6 +16,7 @@ import (
 	"arbor/store"
 	"arbor/store/index"
 	"arbor/store/object"
+	"arbor/tests/hostile"
 )
 
 // published is an archive repo with one commit, served by a Go test server
@@ -373,5 +374,48 @@ func TestPullSubpath(t *testing.T) {
 	}
 	if r.IsPartial(p.commit) {
 		t.Fatal("commit still partial after a full pull")
+	}
+}
+
+// TestPullRefusesTooDeepTrees: as ostree's pull, directories nested
+// deeper than its limit are refused, naming the commit and the path; the
+// limit itself pulls.
+func TestPullRefusesTooDeepTrees(t *testing.T) {
+	ctx := context.Background()
+	src, err := store.Init(filepath.Join(t.TempDir(), "src"), store.ModeArchive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	deep, err := hostile.Chain(ctx, src, "deep", store.MaxTreeDepth+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hostile.Chain(ctx, src, "ok", store.MaxTreeDepth); err != nil {
+		t.Fatal(err)
+	}
+	srcPath := src.Path()
+	src.Close()
+	for _, tc := range []struct {
+		ref  string
+		fail bool
+	}{{"ok", false}, {"deep", true}} {
+		t.Run(tc.ref, func(t *testing.T) {
+			r, err := store.Init(filepath.Join(t.TempDir(), "repo"), store.ModeBareUser)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			_, err = PullLocal(ctx, r, srcPath, []string{tc.ref}, PullOptions{})
+			if !tc.fail {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, store.ErrTooDeep) || !strings.Contains(err.Error(), deep.String()) || !strings.Contains(err.Error(), "/d/d/") {
+				t.Errorf("pull of a tree %d deep: %v, want %v naming the commit and path", store.MaxTreeDepth+1, err, store.ErrTooDeep)
+			}
+		})
 	}
 }

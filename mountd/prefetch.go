@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"arbor/store"
 	"arbor/store/index"
 	"arbor/store/object"
 )
@@ -81,93 +82,87 @@ func resolveFile(ctx context.Context, src lazySource, tree object.Checksum, path
 	return object.Checksum{}, false
 }
 
-// prefetchTree walks the whole commit breadth-first: every dirtree and
-// dirmeta, then every file's header (and all of each small file), so
-// that listing and stat never wait on the network afterwards.
-func prefetchTree(ctx context.Context, src lazySource, rootTree, rootMeta object.Checksum, p *progress) {
+// treeSource is what a background walk reads: a mount's lazy source.
+type treeSource interface {
+	store.TreeReader
+	DirMeta(ctx context.Context, c object.Checksum) (*object.DirMeta, error)
+	// warm fetches what a stat of a file will need, where that is cheap.
+	warm(ctx context.Context, c object.Checksum) error
+}
+
+var _ treeSource = lazySource{}
+
+// prefetchTree walks the whole commit, each distinct directory once, breadth
+// first: every dirtree and dirmeta, then every file's header (and all of
+// each small file), so that listing and stat never wait on the network
+// afterwards. It ends when ctx does (the mount goes away). Errors are
+// recorded and the walk goes on past them.
+func prefetchTree(ctx context.Context, src treeSource, rootTree, rootMeta object.Checksum, p *progress) {
 	defer p.done.Store(true)
 	fail := func(err error) {
 		p.err.CompareAndSwap(nil, err.Error())
 	}
-	type dirJob struct{ tree, meta object.Checksum }
-	var (
-		mu      sync.Mutex
-		cond    = sync.NewCond(&mu)
-		dirs    = []dirJob{{rootTree, rootMeta}}
-		files   []object.Checksum
-		seen    = map[object.Checksum]bool{}
-		busy    int
-		stopped bool
-	)
-	go func() {
-		<-ctx.Done()
-		mu.Lock()
-		stopped = true
-		cond.Broadcast()
-		mu.Unlock()
-	}()
+	var mu sync.Mutex
+	var files []object.Checksum
+	seen := map[object.Checksum]bool{}
+	w := store.Distinct{
+		Workers: prefetchWorkers,
+		Meta: func(ctx context.Context, c object.Checksum) error {
+			if _, err := src.DirMeta(ctx, c); err != nil && ctx.Err() == nil {
+				fail(err)
+			}
+			return nil
+		},
+		Dir: func(_ context.Context, d store.Dir) error {
+			p.dirs.Add(1)
+			mu.Lock()
+			defer mu.Unlock()
+			for _, f := range d.Entries.Files {
+				if !seen[f.Checksum] {
+					seen[f.Checksum] = true
+					files = append(files, f.Checksum)
+				}
+			}
+			return nil
+		},
+		OnError: func(_ store.Dir, err error) error {
+			fail(err)
+			return nil
+		},
+	}
+	if err := w.Walk(ctx, src, store.Root{Tree: rootTree, Meta: rootMeta}); err != nil {
+		if ctx.Err() == nil {
+			fail(err)
+		}
+		return
+	}
+	seen = nil
+	work := make(chan object.Checksum)
 	var wg sync.WaitGroup
-	for w := 0; w < prefetchWorkers; w++ {
+	for range prefetchWorkers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				mu.Lock()
-				for !stopped && len(dirs) == 0 && len(files) == 0 && busy > 0 {
-					cond.Wait()
-				}
-				if stopped || len(dirs) == 0 && len(files) == 0 {
-					cond.Broadcast()
-					mu.Unlock()
-					return
-				}
-				busy++
-				var d dirJob
-				var f object.Checksum
-				isDir := len(dirs) > 0
-				if isDir {
-					d, dirs = dirs[0], dirs[1:]
-				} else {
-					f, files = files[len(files)-1], files[:len(files)-1]
-				}
-				mu.Unlock()
-
-				var newDirs []dirJob
-				var newFiles []object.Checksum
-				if isDir {
-					if _, err := src.DirMeta(ctx, d.meta); err != nil {
+			for c := range work {
+				if err := src.warm(ctx, c); err != nil {
+					if ctx.Err() == nil {
 						fail(err)
 					}
-					if dt, err := src.DirTree(ctx, d.tree); err != nil {
-						fail(err)
-					} else {
-						p.dirs.Add(1)
-						for _, e := range dt.Dirs {
-							newDirs = append(newDirs, dirJob{e.Tree, e.Meta})
-						}
-						for _, e := range dt.Files {
-							newFiles = append(newFiles, e.Checksum)
-						}
-					}
-				} else if err := src.warm(ctx, f); err != nil {
-					fail(err)
 				} else {
 					p.files.Add(1)
 				}
-
-				mu.Lock()
-				busy--
-				dirs = append(dirs, newDirs...)
-				for _, c := range newFiles {
-					if !seen[c] {
-						seen[c] = true
-						files = append(files, c)
-					}
-				}
-				cond.Broadcast()
-				mu.Unlock()
 			}
 		}()
 	}
+	for _, c := range files {
+		select {
+		case work <- c:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(work)
 	wg.Wait()
 }

@@ -37,10 +37,8 @@ type CheckoutOptions struct {
 }
 
 type checkout struct {
-	ctx   context.Context
 	r     *Repo
 	opts  *CheckoutOptions
-	sem   chan struct{}
 	files atomic.Int64
 	// canLink is cleared after the first EXDEV, so later files copy at once.
 	canLink atomic.Bool
@@ -77,8 +75,7 @@ func (r *Repo) Checkout(ctx context.Context, commit object.Checksum, dest string
 	if err != nil {
 		return err
 	}
-	co := &checkout{ctx: ctx, r: r, opts: &opts, sem: make(chan struct{}, runtime.GOMAXPROCS(0)),
-		metas: map[object.Checksum]object.DirMeta{}}
+	co := &checkout{r: r, opts: &opts, metas: map[object.Checksum]object.DirMeta{}}
 	objects, err := unix.Open(filepath.Join(r.path, "objects"), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("checkout: %w", err)
@@ -107,7 +104,7 @@ func (r *Repo) Checkout(ctx context.Context, commit object.Checksum, dest string
 		defer d.Close()
 		return co.file(int(d.Fd()), filepath.Base(n.Path), filepath.Join(dest, filepath.Base(n.Path)), n.File)
 	}
-	parent, name := filepath.Split(filepath.Clean(dest))
+	parent, _ := filepath.Split(filepath.Clean(dest))
 	if parent == "" {
 		parent = "."
 	}
@@ -116,7 +113,14 @@ func (r *Repo) Checkout(ctx context.Context, commit object.Checksum, dest string
 		return fmt.Errorf("checkout: %w", err)
 	}
 	defer pd.Close()
-	return co.dir(int(pd.Fd()), name, dest, n.Tree, n.Meta, true)
+	err = WalkPaths(ctx, r, NodeRoot(commit, n), runtime.GOMAXPROCS(0), checkoutDir{fd: int(pd.Fd()), path: dest, top: true}, co)
+	if err != nil && ctx.Err() != nil {
+		// As ostree's, a stopped checkout leaves what it wrote; each
+		// directory gets its mode only once complete, so an incomplete
+		// one stays private to its owner (0700).
+		return fmt.Errorf("checkout of %s into %s stopped, leaving it incomplete: %w", commit, dest, err)
+	}
+	return err
 }
 
 // progressLoop calls fn every 100 ms until stop is closed.
@@ -133,71 +137,54 @@ func progressLoop(stop chan struct{}, fn func()) {
 	}
 }
 
-// dir creates one directory and its contents. It is created owner-writable
-// and given its real mode after its contents exist, so read-only
-// directories can be filled.
-func (co *checkout) dir(pfd int, name, path string, tree, meta object.Checksum, top bool) error {
-	if err := co.ctx.Err(); err != nil {
-		return err
+// checkoutDir is a directory of a checkout being written: its open fd, or
+// for the top, the fd of the directory it is made in.
+type checkoutDir struct {
+	fd   int
+	path string
+	top  bool
+}
+
+// Enter creates one directory. It is created owner-writable and given its
+// real mode in Leave, once its contents exist, so read-only directories
+// can be filled.
+func (co *checkout) Enter(ctx context.Context, parent checkoutDir, d Dir) (checkoutDir, error) {
+	if _, err := co.dirMeta(d.Meta); err != nil {
+		return checkoutDir{}, err
 	}
-	m, err := co.dirMeta(meta)
-	if err != nil {
-		return err
+	name, path := d.Name, filepath.Join(parent.path, d.Name)
+	if parent.top {
+		name, path = filepath.Base(filepath.Clean(parent.path)), parent.path
 	}
-	t, err := co.r.ReadDirTree(tree)
-	if err != nil {
-		return err
-	}
-	err = unix.Mkdirat(pfd, name, 0o700)
-	if errors.Is(err, unix.EEXIST) && (co.opts.Union || top && co.isEmptyDir(pfd, name)) {
+	err := unix.Mkdirat(parent.fd, name, 0o700)
+	if errors.Is(err, unix.EEXIST) && (co.opts.Union || parent.top && co.isEmptyDir(parent.fd, name)) {
 		err = nil
 	}
 	if err != nil {
-		return fmt.Errorf("creating directory %s: %w", path, err)
+		return checkoutDir{}, fmt.Errorf("creating directory %s: %w", path, err)
 	}
-	fd, err := unix.Openat(pfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := unix.Openat(parent.fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("opening directory %s: %w", path, err)
+		return checkoutDir{}, fmt.Errorf("opening directory %s: %w", path, err)
 	}
-	defer unix.Close(fd)
+	return checkoutDir{fd: fd, path: path}, nil
+}
 
-	// Directories go to other workers while slots are free, and are done
-	// inline otherwise; a directory's files are linked by one worker, so
-	// workers do not contend for the same directory lock in the kernel.
-	var wg sync.WaitGroup
-	var once sync.Once
-	var firstErr error
-	fail := func(err error) { once.Do(func() { firstErr = err }) }
-	for _, d := range t.Dirs {
-		select {
-		case co.sem <- struct{}{}:
-			wg.Add(1)
-			go func(d object.DirEntry) {
-				defer wg.Done()
-				defer func() { <-co.sem }()
-				if err := co.dir(fd, d.Name, filepath.Join(path, d.Name), d.Tree, d.Meta, false); err != nil {
-					fail(err)
-				}
-			}(d)
-		default:
-			if err := co.dir(fd, d.Name, filepath.Join(path, d.Name), d.Tree, d.Meta, false); err != nil {
-				fail(err)
-			}
-		}
+func (co *checkout) File(ctx context.Context, s checkoutDir, d Dir, f object.FileEntry) error {
+	return co.file(s.fd, f.Name, filepath.Join(s.path, f.Name), f.Checksum)
+}
+
+// Leave gives a complete directory its owner, xattrs and mode.
+func (co *checkout) Leave(ctx context.Context, s checkoutDir, d Dir, err error) error {
+	defer unix.Close(s.fd)
+	if err != nil {
+		return err
 	}
-	for _, f := range t.Files {
-		if firstErr != nil {
-			break
-		}
-		if err := co.file(fd, f.Name, filepath.Join(path, f.Name), f.Checksum); err != nil {
-			fail(err)
-		}
+	m, err := co.dirMeta(d.Meta)
+	if err != nil {
+		return err
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	return co.applyMeta(fd, path, m.UID, m.GID, m.Mode, m.Xattrs)
+	return co.applyMeta(s.fd, s.path, m.UID, m.GID, m.Mode, m.Xattrs)
 }
 
 // applyMeta gives a checked-out file or directory its owner, xattrs and

@@ -69,15 +69,21 @@ func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*Fsc
 			res.Partial++
 		}
 		reach, err := r.Reach(ctx, c)
+		if err != nil && ctx.Err() != nil {
+			return res, ctx.Err()
+		}
 		if err != nil {
 			// Some dirtree is missing or bad: walk again, naming each bad
 			// dirtree and checking everything still reachable.
-			reach = r.tolerantReach(c, func(ref index.Ref, err error) {
+			reach, err = r.tolerantReach(ctx, verifiedTrees{r}, c, func(ref index.Ref, err error) {
 				if !partial || !errors.Is(err, ErrObjectMissing) {
 					problem(object.Name(ref.Checksum, ref.Type), err)
 				}
 				bad[ref] = true
 			})
+			if err != nil {
+				return res, err
+			}
 		}
 		for _, ref := range reach {
 			if prev, ok := todo[ref]; !ok || prev {
@@ -163,47 +169,68 @@ func (r *Repo) VerifyObject(ref index.Ref) error {
 
 // tolerantReach walks a commit's tree without stopping at bad dirtrees:
 // each one is reported and its subtree skipped. It returns every object it
-// could reach, the bad dirtrees included.
-func (r *Repo) tolerantReach(commit object.Checksum, report func(index.Ref, error)) []index.Ref {
-	seen := map[index.Ref]bool{{Checksum: commit, Type: object.TypeCommit}: true}
+// could reach, the bad dirtrees included. report is called with no other
+// call of it under way.
+func (r *Repo) tolerantReach(ctx context.Context, src TreeReader, commit object.Checksum, report func(index.Ref, error)) ([]index.Ref, error) {
+	commitRef := index.Ref{Checksum: commit, Type: object.TypeCommit}
+	seen := map[index.Ref]bool{commitRef: true}
 	c, err := r.ReadCommit(commit)
 	if err != nil {
-		report(index.Ref{Checksum: commit, Type: object.TypeCommit}, err)
-		return []index.Ref{{Checksum: commit, Type: object.TypeCommit}}
+		report(commitRef, err)
+		return []index.Ref{commitRef}, nil
 	}
-	var visit func(tree, meta object.Checksum)
-	visit = func(tree, meta object.Checksum) {
-		seen[index.Ref{Checksum: meta, Type: object.TypeDirMeta}] = true
-		ref := index.Ref{Checksum: tree, Type: object.TypeDirTree}
-		if seen[ref] {
-			return
-		}
-		seen[ref] = true
-		b, err := r.ReadMeta(tree, object.TypeDirTree)
-		if err == nil && object.Sha256(b) != tree {
-			err = fmt.Errorf("%w: checksum is %s", ErrCorrupt, object.Sha256(b))
-		}
-		var t object.DirTree
-		if err == nil {
-			if t, err = object.ParseDirTree(b); err != nil {
-				err = fmt.Errorf("%w: %v", ErrCorrupt, err)
+	var mu sync.Mutex
+	w := Distinct{
+		Workers: 2 * runtime.GOMAXPROCS(0),
+		Meta: func(_ context.Context, m object.Checksum) error {
+			mu.Lock()
+			seen[index.Ref{Checksum: m, Type: object.TypeDirMeta}] = true
+			mu.Unlock()
+			return nil
+		},
+		Dir: func(_ context.Context, d Dir) error {
+			mu.Lock()
+			defer mu.Unlock()
+			seen[index.Ref{Checksum: d.Tree, Type: object.TypeDirTree}] = true
+			for _, f := range d.Entries.Files {
+				seen[index.Ref{Checksum: f.Checksum, Type: object.TypeFile}] = true
 			}
-		}
-		if err != nil {
+			return nil
+		},
+		OnError: func(d Dir, err error) error {
+			ref := index.Ref{Checksum: d.Tree, Type: object.TypeDirTree}
+			mu.Lock()
+			defer mu.Unlock()
+			seen[ref] = true
 			report(ref, err)
-			return
-		}
-		for _, f := range t.Files {
-			seen[index.Ref{Checksum: f.Checksum, Type: object.TypeFile}] = true
-		}
-		for _, d := range t.Dirs {
-			visit(d.Tree, d.Meta)
-		}
+			return nil
+		},
 	}
-	visit(c.RootTree, c.RootMeta)
+	if err := w.Walk(ctx, src, Root{Commit: commit, Tree: c.RootTree, Meta: c.RootMeta}); err != nil {
+		return nil, err
+	}
 	out := make([]index.Ref, 0, len(seen))
 	for ref := range seen {
 		out = append(out, ref)
 	}
-	return out
+	return out, nil
+}
+
+// verifiedTrees reads dirtrees re-hashing each, so that fsck names a
+// corrupt one instead of walking what it says.
+type verifiedTrees struct{ r *Repo }
+
+func (v verifiedTrees) DirTree(_ context.Context, tree object.Checksum) (*object.DirTree, error) {
+	b, err := v.r.ReadMeta(tree, object.TypeDirTree)
+	if err != nil {
+		return nil, err
+	}
+	if sum := object.Sha256(b); sum != tree {
+		return nil, fmt.Errorf("%w: checksum is %s", ErrCorrupt, sum)
+	}
+	t, err := object.ParseDirTree(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return &t, nil
 }

@@ -73,61 +73,74 @@ type IndexedFile struct {
 // BuildTreeIndex makes the tree index of a commit the repository holds
 // whole.
 func (r *Repo) BuildTreeIndex(commit object.Checksum) ([]byte, error) {
-	root, err := r.RootNode(commit)
+	return r.buildTreeIndex(context.Background(), r, commit)
+}
+
+// metaReader reads metadata objects' bytes: the repository.
+type metaReader interface {
+	ReadMeta(c object.Checksum, t object.Type) ([]byte, error)
+}
+
+// buildTreeIndex makes a commit's tree index from the metadata objects
+// src holds. It walks each distinct dirtree once, breadth first, so a
+// reader meets the top of the tree first.
+func (r *Repo) buildTreeIndex(ctx context.Context, src metaReader, commit object.Checksum) ([]byte, error) {
+	root, err := r.RootOf(commit)
 	if err != nil {
 		return nil, err
 	}
 	ti := &TreeIndex{}
-	seen := map[index.Ref]bool{}
-	addMeta := func(ref index.Ref) error {
-		if seen[ref] {
-			return nil
-		}
-		seen[ref] = true
-		b, err := r.ReadMeta(ref.Checksum, ref.Type)
-		if err != nil {
-			return err
-		}
-		ti.Meta = append(ti.Meta, IndexedMeta{Ref: ref, Data: b})
-		return nil
-	}
-	// Breadth-first, so a reader meets the top of the tree first.
-	queue := []Node{root}
-	for len(queue) > 0 {
-		n := queue[0]
-		queue = queue[1:]
-		if err := addMeta(index.Ref{Checksum: n.Meta, Type: object.TypeDirMeta}); err != nil {
-			return nil, err
-		}
-		tref := index.Ref{Checksum: n.Tree, Type: object.TypeDirTree}
-		if seen[tref] {
-			continue
-		}
-		if err := addMeta(tref); err != nil {
-			return nil, err
-		}
-		t, err := r.ReadDirTree(n.Tree)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range t.Files {
-			fref := index.Ref{Checksum: f.Checksum, Type: object.TypeFile}
-			if seen[fref] {
-				continue
-			}
-			seen[fref] = true
-			ct, err := r.OpenContent(f.Checksum)
+	files := map[object.Checksum]bool{}
+	trees := indexingTrees{src: src, ti: ti}
+	w := Distinct{
+		Meta: func(_ context.Context, c object.Checksum) error {
+			b, err := src.ReadMeta(c, object.TypeDirMeta)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			ti.Files = append(ti.Files, IndexedFile{Checksum: f.Checksum, Size: ct.Size, Header: ct.Header})
-			ct.Close()
-		}
-		for _, d := range t.Dirs {
-			queue = append(queue, Node{IsDir: true, Tree: d.Tree, Meta: d.Meta})
-		}
+			ti.Meta = append(ti.Meta, IndexedMeta{Ref: index.Ref{Checksum: c, Type: object.TypeDirMeta}, Data: b})
+			return nil
+		},
+		Dir: func(_ context.Context, d Dir) error {
+			for _, f := range d.Entries.Files {
+				if files[f.Checksum] {
+					continue
+				}
+				files[f.Checksum] = true
+				ct, err := r.OpenContent(f.Checksum)
+				if err != nil {
+					return fmt.Errorf("%s: %w", childPath(d.Path, f.Name), err)
+				}
+				ti.Files = append(ti.Files, IndexedFile{Checksum: f.Checksum, Size: ct.Size, Header: ct.Header})
+				ct.Close()
+			}
+			return nil
+		},
+	}
+	if err := w.Walk(ctx, trees, root); err != nil {
+		return nil, err
 	}
 	return ti.Encode()
+}
+
+// indexingTrees reads dirtrees for a tree index's walk and keeps their
+// bytes in it, in the order read.
+type indexingTrees struct {
+	src metaReader
+	ti  *TreeIndex
+}
+
+func (s indexingTrees) DirTree(_ context.Context, c object.Checksum) (*object.DirTree, error) {
+	b, err := s.src.ReadMeta(c, object.TypeDirTree)
+	if err != nil {
+		return nil, err
+	}
+	t, err := object.ParseDirTree(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", object.Name(c, object.TypeDirTree), err)
+	}
+	s.ti.Meta = append(s.ti.Meta, IndexedMeta{Ref: index.Ref{Checksum: c, Type: object.TypeDirTree}, Data: b})
+	return &t, nil
 }
 
 // Encode writes the index in its published form.
@@ -304,7 +317,7 @@ func (r *Repo) WriteTreeIndexes(ctx context.Context, signers ...Signer) error {
 		p := filepath.Join(r.path, TreeIndexPath(c))
 		b, err := os.ReadFile(p)
 		if errors.Is(err, os.ErrNotExist) {
-			if b, err = r.BuildTreeIndex(c); err != nil {
+			if b, err = r.buildTreeIndex(ctx, r, c); err != nil {
 				return fmt.Errorf("tree index of %s (ref %s): %w", c, name, err)
 			}
 			// The signature first: an index is never published unsigned

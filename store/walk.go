@@ -110,25 +110,29 @@ func (r *Repo) Children(n Node) ([]Node, error) {
 	return out, nil
 }
 
-// Walk calls fn for n and, depth first, everything below it.
-func (r *Repo) Walk(n Node, fn func(Node) error) error {
-	if err := fn(n); err != nil {
-		return err
-	}
+// Walk calls fn for n and every path below it in a commit, depth first:
+// a directory, its files, then each subdirectory and what is below it,
+// in stored order (ostree ls -R's). It streams, reading one dirtree per
+// level, and stops when ctx is done.
+func (r *Repo) Walk(ctx context.Context, commit object.Checksum, n Node, fn func(Node) error) error {
 	if !n.IsDir {
-		return nil
+		return fn(n)
 	}
-	kids, err := r.Children(n)
-	if err != nil {
-		return err
-	}
-	for _, k := range kids {
-		if err := r.Walk(k, fn); err != nil {
-			return err
-		}
-	}
-	return nil
+	return WalkPaths(ctx, r, NodeRoot(commit, n), 0, struct{}{}, nodeVisitor(fn))
 }
+
+// nodeVisitor hands a path walk's directories and files to fn as nodes.
+type nodeVisitor func(Node) error
+
+func (fn nodeVisitor) Enter(_ context.Context, _ struct{}, d Dir) (struct{}, error) {
+	return struct{}{}, fn(Node{Path: d.Path, IsDir: true, Tree: d.Tree, Meta: d.Meta})
+}
+
+func (fn nodeVisitor) File(_ context.Context, _ struct{}, d Dir, f object.FileEntry) error {
+	return fn(Node{Path: childPath(d.Path, f.Name), File: f.Checksum})
+}
+
+func (fn nodeVisitor) Leave(context.Context, struct{}, Dir, error) error { return nil }
 
 // IsPartial reports whether a commit is marked as not yet complete.
 func (r *Repo) IsPartial(commit object.Checksum) bool {
@@ -154,65 +158,15 @@ func (r *Repo) Reach(ctx context.Context, commit object.Checksum) ([]index.Ref, 
 	// A partial commit reaches what it has: its missing dirtrees end the
 	// walk there, as in ostree's traversal of partial commits.
 	partial := r.IsPartial(commit)
-	indexed := map[object.Checksum]object.DirTree{}
+	var src TreeReader = r
 	if partial {
-		indexed = r.indexedTrees(commit)
+		// A lazily mounted commit's dirtrees may live in its tree index
+		// only; what they reach is held too.
+		src = treeIndexFallback{r, r.indexedTrees(commit)}
 	}
-	seen := map[index.Ref]struct{}{{Checksum: commit, Type: object.TypeCommit}: {}}
-	var mu sync.Mutex
-	add := func(ref index.Ref) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		if _, ok := seen[ref]; ok {
-			return false
-		}
-		seen[ref] = struct{}{}
-		return true
-	}
-	sem := make(chan struct{}, 2*runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
-	var once sync.Once
-	var firstErr error
-	var visit func(tree, meta object.Checksum)
-	visit = func(tree, meta object.Checksum) {
-		defer wg.Done()
-		add(index.Ref{Checksum: meta, Type: object.TypeDirMeta})
-		if !add(index.Ref{Checksum: tree, Type: object.TypeDirTree}) {
-			return
-		}
-		sem <- struct{}{}
-		t, err := r.ReadDirTree(tree)
-		<-sem
-		if err != nil && partial && errors.Is(err, ErrObjectMissing) {
-			// A lazily mounted commit's dirtrees may live in its tree
-			// index only; what they reach is held too.
-			it, ok := indexed[tree]
-			if !ok {
-				return
-			}
-			t, err = it, nil
-		}
-		if err != nil {
-			once.Do(func() { firstErr = err })
-			return
-		}
-		for _, f := range t.Files {
-			add(index.Ref{Checksum: f.Checksum, Type: object.TypeFile})
-		}
-		for _, d := range t.Dirs {
-			wg.Add(1)
-			go visit(d.Tree, d.Meta)
-		}
-	}
-	wg.Add(1)
-	visit(c.RootTree, c.RootMeta)
-	wg.Wait()
-	if firstErr != nil {
-		return nil, fmt.Errorf("reading the tree of commit %s: %w", commit, firstErr)
-	}
-	refs := make([]index.Ref, 0, len(seen))
-	for ref := range seen {
-		refs = append(refs, ref)
+	refs, err := reach(ctx, src, Root{Commit: commit, Tree: c.RootTree, Meta: c.RootMeta}, partial)
+	if err != nil {
+		return nil, err
 	}
 	if !partial {
 		if err := idx.SetReach(commit, refs); err != nil {
@@ -220,6 +174,73 @@ func (r *Repo) Reach(ctx context.Context, commit object.Checksum) ([]index.Ref, 
 		}
 	}
 	return refs, nil
+}
+
+// reach collects what the tree at root reaches, and the commit; when
+// partial, missing dirtrees end the walk where they are.
+func reach(ctx context.Context, src TreeReader, root Root, partial bool) ([]index.Ref, error) {
+	var mu sync.Mutex
+	seen := map[index.Ref]struct{}{{Checksum: root.Commit, Type: object.TypeCommit}: {}}
+	add := func(c object.Checksum, t object.Type) {
+		seen[index.Ref{Checksum: c, Type: t}] = struct{}{}
+	}
+	w := Distinct{
+		Workers: 2 * runtime.GOMAXPROCS(0),
+		Meta: func(_ context.Context, c object.Checksum) error {
+			mu.Lock()
+			add(c, object.TypeDirMeta)
+			mu.Unlock()
+			return nil
+		},
+		Dir: func(_ context.Context, d Dir) error {
+			mu.Lock()
+			defer mu.Unlock()
+			add(d.Tree, object.TypeDirTree)
+			for _, f := range d.Entries.Files {
+				add(f.Checksum, object.TypeFile)
+			}
+			return nil
+		},
+	}
+	if partial {
+		w.OnError = func(d Dir, err error) error {
+			if errors.Is(err, ErrTooDeep) {
+				return err
+			}
+			if !errors.Is(err, ErrObjectMissing) {
+				return walkError(root.Commit, d.Path, err)
+			}
+			mu.Lock()
+			add(d.Tree, object.TypeDirTree)
+			mu.Unlock()
+			return nil
+		}
+	}
+	if err := w.Walk(ctx, src, root); err != nil {
+		return nil, err
+	}
+	refs := make([]index.Ref, 0, len(seen))
+	for ref := range seen {
+		refs = append(refs, ref)
+	}
+	return refs, nil
+}
+
+// treeIndexFallback reads dirtrees from the repository, and those it lacks
+// from a tree index.
+type treeIndexFallback struct {
+	r       *Repo
+	indexed map[object.Checksum]object.DirTree
+}
+
+func (s treeIndexFallback) DirTree(ctx context.Context, c object.Checksum) (*object.DirTree, error) {
+	t, err := s.r.DirTree(ctx, c)
+	if errors.Is(err, ErrObjectMissing) {
+		if it, ok := s.indexed[c]; ok {
+			return &it, nil
+		}
+	}
+	return t, err
 }
 
 // Commits lists every commit object in the repository.

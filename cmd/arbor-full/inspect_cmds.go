@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -214,23 +215,31 @@ func (a *app) lsCmd() *cobra.Command {
 			if len(paths) == 0 {
 				paths = []string{"/"}
 			}
-			var all []lsEntry
+			// Entries stream out as they are found: a recursive listing
+			// can be of millions of paths.
+			out := newLsJSON(a.Stdout)
 			emit := func(n store.Node) error {
 				e, xs, err := a.describeNode(r, n)
 				if err != nil {
 					return err
 				}
 				if a.json {
-					all = append(all, e)
-					return nil
+					return out.add(e)
 				}
 				printLs(a.Stdout, e, xs, checksums, xattrs)
 				return nil
 			}
+			ctx := cmd.Context()
 			for _, p := range paths {
 				n, err := r.Lookup(sum, p)
 				if err != nil {
 					return err
+				}
+				if recursive && !dirOnly {
+					if err := r.Walk(ctx, sum, n, emit); err != nil {
+						return err
+					}
+					continue
 				}
 				if err := emit(n); err != nil {
 					return err
@@ -238,30 +247,18 @@ func (a *app) lsCmd() *cobra.Command {
 				if !n.IsDir || dirOnly {
 					continue
 				}
-				var visit func(n store.Node) error
-				visit = func(n store.Node) error {
-					kids, err := r.Children(n)
-					if err != nil {
+				kids, err := r.Children(n)
+				if err != nil {
+					return err
+				}
+				for _, k := range kids {
+					if err := emit(k); err != nil {
 						return err
 					}
-					for _, k := range kids {
-						if err := emit(k); err != nil {
-							return err
-						}
-						if recursive && k.IsDir {
-							if err := visit(k); err != nil {
-								return err
-							}
-						}
-					}
-					return nil
-				}
-				if err := visit(n); err != nil {
-					return err
 				}
 			}
 			if a.json {
-				return a.printJSON(all)
+				return out.end()
 			}
 			return nil
 		},
@@ -273,6 +270,38 @@ func (a *app) lsCmd() *cobra.Command {
 	f.BoolVarP(&xattrs, "xattrs", "X", false, "print extended attributes")
 	a.jsonFlag(c)
 	return c
+}
+
+// lsJSON writes ls's JSON array an entry at a time, as printJSON would
+// have written it whole.
+type lsJSON struct {
+	w io.Writer
+	n int
+}
+
+func newLsJSON(w io.Writer) *lsJSON { return &lsJSON{w: w} }
+
+func (l *lsJSON) add(e lsEntry) error {
+	b, err := json.MarshalIndent(e, "  ", "  ")
+	if err != nil {
+		return err
+	}
+	sep := ",\n  "
+	if l.n == 0 {
+		sep = "[\n  "
+	}
+	l.n++
+	_, err = fmt.Fprintf(l.w, "%s%s", sep, b)
+	return err
+}
+
+func (l *lsJSON) end() error {
+	if l.n == 0 {
+		_, err := fmt.Fprintln(l.w, "[]")
+		return err
+	}
+	_, err := fmt.Fprint(l.w, "\n]\n")
+	return err
 }
 
 func (a *app) describeNode(r *store.Repo, n store.Node) (lsEntry, []object.Xattr, error) {
@@ -369,29 +398,28 @@ func (a *app) diffCmd() *cobra.Command {
 		Example: `  arbor --repo=repo diff main^ main`,
 		Args:    cobra.ExactArgs(2),
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
-			var nodes [2]store.Node
+			var sums [2]object.Checksum
 			for i, rev := range args {
 				sum, err := r.Resolve(rev)
 				if err != nil {
 					return err
 				}
-				if nodes[i], err = r.RootNode(sum); err != nil {
-					return err
-				}
+				sums[i] = sum
 			}
-			changes, err := r.Diff(nodes[0], nodes[1])
+			out := []map[string]string{}
+			err := r.Diff(cmd.Context(), sums[0], sums[1], func(ch store.Change) error {
+				if a.json {
+					out = append(out, map[string]string{"change": string(ch.Kind), "path": ch.Path})
+					return nil
+				}
+				fmt.Fprintf(a.Stdout, "%c    %s\n", ch.Kind, termtext.Line(ch.Path))
+				return nil
+			})
 			if err != nil {
 				return err
 			}
 			if a.json {
-				out := []map[string]string{}
-				for _, ch := range changes {
-					out = append(out, map[string]string{"change": string(ch.Kind), "path": ch.Path})
-				}
 				return a.printJSON(out)
-			}
-			for _, ch := range changes {
-				fmt.Fprintf(a.Stdout, "%c    %s\n", ch.Kind, termtext.Line(ch.Path))
 			}
 			return nil
 		}),

@@ -5,12 +5,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"arbor/cmd/internal/launch"
 	"arbor/cmd/internal/termtext"
@@ -32,10 +35,37 @@ func main() {
 		// third. GOGC still overrides it.
 		debug.SetGCPercent(400)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := cancelOnSignal()
 	a := &app{Globals: launch.Globals{Stdout: os.Stdout, Stderr: os.Stderr}}
-	launch.Exit(a.rootCmd().ExecuteContext(ctx))
+	err := a.rootCmd().ExecuteContext(ctx)
+	var sig signalled
+	if errors.Is(err, context.Canceled) && errors.As(context.Cause(ctx), &sig) {
+		// As a shell reports a command a signal ended: 130 for SIGINT,
+		// 143 for SIGTERM, so scripts tell a cancel from a failure.
+		fmt.Fprintf(os.Stderr, "error: cancelled by %s: %v\n", unix.SignalName(sig.Signal), err)
+		os.Exit(128 + int(sig.Signal))
+	}
+	launch.Exit(err)
+}
+
+// signalled is why a command's context was cancelled.
+type signalled struct{ syscall.Signal }
+
+func (s signalled) Error() string { return s.Signal.String() }
+
+// cancelOnSignal is the context of every command: SIGINT or SIGTERM
+// cancels it, and every walk, pull and wait checks it. A second signal
+// ends the process at once.
+func cancelOnSignal() context.Context {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		signal.Stop(sigs)
+		cancel(signalled{s.(syscall.Signal)})
+	}()
+	return ctx
 }
 
 func (a *app) rootCmd() *cobra.Command {
