@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -216,8 +217,12 @@ func (a *app) lsCmd() *cobra.Command {
 				paths = []string{"/"}
 			}
 			// Entries stream out as they are found: a recursive listing
-			// can be of millions of paths.
-			out := newLsJSON(a.Stdout)
+			// can be of millions of paths. Buffered, since each is
+			// written in pieces; what was listed is flushed on the way out,
+			// a cancel included.
+			w := bufio.NewWriter(a.Stdout)
+			defer w.Flush()
+			out := newLsJSON(w)
 			emit := func(n store.Node) error {
 				e, xs, err := a.describeNode(r, n)
 				if err != nil {
@@ -226,7 +231,7 @@ func (a *app) lsCmd() *cobra.Command {
 				if a.json {
 					return out.add(e)
 				}
-				printLs(a.Stdout, e, xs, checksums, xattrs)
+				printLs(w, e, xs, checksums, xattrs)
 				return nil
 			}
 			ctx := cmd.Context()
