@@ -296,7 +296,7 @@ func (l *lsJSON) add(e lsEntry) error {
 		sep = "[\n  "
 	}
 	l.n++
-	_, err = fmt.Fprintf(l.w, "%s%s", sep, b)
+	_, err = fmt.Fprintf(l.w, "%s%s", sep, termtext.JSON(b))
 	return err
 }
 

@@ -42,7 +42,7 @@ func main() {
 	if errors.Is(err, context.Canceled) && errors.As(context.Cause(ctx), &sig) {
 		// As a shell reports a command a signal ended: 130 for SIGINT,
 		// 143 for SIGTERM, so scripts tell a cancel from a failure.
-		fmt.Fprintf(os.Stderr, "error: cancelled by %s: %v\n", unix.SignalName(sig.Signal), err)
+		fmt.Fprintf(os.Stderr, "error: cancelled by %s: %s\n", unix.SignalName(sig.Signal), termtext.Line(err.Error()))
 		os.Exit(128 + int(sig.Signal))
 	}
 	launch.Exit(err)
