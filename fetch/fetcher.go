@@ -43,8 +43,9 @@ type Fetcher struct {
 	// verify is the remote's gpg-verify: then only what is bound to the
 	// commit by a checksum or a signature is served, never a header the
 	// server merely claims. keyring holds the remote's keys.
-	verify  bool
-	keyring *gpg.Keyring
+	verify      bool
+	keyring     *gpg.Keyring
+	fingerprint string // the remote's, when the fetcher was made
 
 	// claims are headers of objects not yet fetched whole, from a tree
 	// index or the start of the object: they answer stat before the
@@ -121,12 +122,16 @@ func NewFetcher(r *store.Repo, remote string, timeout time.Duration) (*Fetcher, 
 		timeout = time.Minute
 	}
 	f := &Fetcher{repo: r, src: src, timeout: timeout, stop: make(chan struct{}), done: make(chan struct{}),
-		verify: rm.GPGVerify, keyring: keyring,
+		verify: rm.GPGVerify, keyring: keyring, fingerprint: rm.Fingerprint(r),
 		claims: map[object.Checksum]claim{}, indexed: map[index.Ref][]byte{}, loaded: map[object.Checksum]bool{},
 		loading: map[object.Checksum]chan struct{}{}}
 	go f.flusher()
 	return f, nil
 }
+
+// Fingerprint is its remote's fingerprint (Remote.Fingerprint) when the
+// fetcher was made.
+func (f *Fetcher) Fingerprint() string { return f.fingerprint }
 
 // Stats returns the fetcher's counters.
 func (f *Fetcher) Stats() FetcherStats {
@@ -578,10 +583,14 @@ func (f *Fetcher) Describe(ctx context.Context, c object.Checksum, verifiedOnly 
 
 // DescribeLocal answers Describe without the network when it can: from a
 // header already claimed (a tree index, the start of the object) that may
-// be served, or from the object in the store.
+// be served, or from the object in the store. An object here outranks a
+// claim no signature vouches for.
 func (f *Fetcher) DescribeLocal(c object.Checksum, verifiedOnly bool) (Described, bool, error) {
-	if d, ok := f.usableClaim(c, verifiedOnly); ok {
-		return d, true, nil
+	f.claimsMu.Lock()
+	cl, claimed := f.claims[c]
+	f.claimsMu.Unlock()
+	if claimed && cl.verified {
+		return cl.Described, true, nil
 	}
 	h, size, err := f.repo.StatContent(c)
 	if err == nil {
@@ -589,6 +598,15 @@ func (f *Fetcher) DescribeLocal(c object.Checksum, verifiedOnly bool) (Described
 	}
 	if !errors.Is(err, store.ErrObjectMissing) {
 		return Described{}, false, err
+	}
+	if claimed {
+		if ct, err := f.openLocal(context.Background(), c); err == nil {
+			defer ct.Close()
+			return Described{Header: ct.Header, Size: ct.Size}, true, nil
+		}
+	}
+	if d, ok := f.usableClaim(c, verifiedOnly); ok {
+		return d, true, nil
 	}
 	return Described{}, false, nil
 }
@@ -611,19 +629,11 @@ func (f *Fetcher) describe1(ctx context.Context, c object.Checksum, verifiedOnly
 	if d, ok, err := f.DescribeLocal(c, verifiedOnly); ok || err != nil {
 		return d, true, err
 	}
-	if h, size, err := f.repo.StatContent(c); err == nil {
-		return Described{Header: h, Size: size}, true, nil
-	} else if !errors.Is(err, store.ErrObjectMissing) {
-		return Described{}, true, err
-	}
 	if ct, err := f.openLocal(ctx, c); err == nil {
 		defer ct.Close()
 		return Described{Header: ct.Header, Size: ct.Size}, true, nil
 	} else if !errors.Is(err, store.ErrObjectMissing) {
 		return Described{}, true, err
-	}
-	if d, ok := f.usableClaim(c, verifiedOnly); ok {
-		return d, true, nil
 	}
 	if _, ok := f.src.(prefixSource); !ok || verifiedOnly || f.verify {
 		// Only the whole object is verified.

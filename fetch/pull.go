@@ -93,7 +93,7 @@ func (s *httpSource) Received() (bytes, requests int64) {
 
 // TreeIndex fetches the tree index published for a commit.
 func (s *httpSource) TreeIndex(ctx context.Context, c object.Checksum) ([]byte, error) {
-	return s.meta.Get(ctx, store.TreeIndexPath(c), 1<<30)
+	return s.meta.Get(ctx, store.TreeIndexPath(c), store.MaxTreeIndexFile)
 }
 
 // TreeIndexSig fetches the signatures of a commit's tree index.

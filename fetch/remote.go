@@ -5,6 +5,8 @@ package fetch
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -101,6 +103,22 @@ func (rm *Remote) Keyring(r *store.Repo) (*gpg.Keyring, error) {
 		return nil, fmt.Errorf("remote %s keyring: %w", rm.Name, err)
 	}
 	return k, nil
+}
+
+// Fingerprint sums up what a fetcher of this remote takes from its
+// configuration once, when it is made: where it fetches from, whether it
+// verifies, and the bytes of its keyrings. A long-lived fetcher whose
+// remote's fingerprint changed is replaced.
+func (rm *Remote) Fingerprint(r *store.Repo) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%q %q %q %q %v %v %q\n", rm.Name, rm.URL, rm.ContentURL, rm.Mirrors, rm.GPGVerify, rm.GPGVerifySummary, rm.GPGKeyPath)
+	for _, p := range append([]string{KeyringPath(r, rm.Name)}, rm.GPGKeyPath...) {
+		if b, err := os.ReadFile(p); err == nil {
+			fmt.Fprintf(h, "%s %d\n", p, len(b))
+			h.Write(b)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // AddOptions are `remote add`'s flags.

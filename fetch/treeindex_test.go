@@ -245,3 +245,46 @@ func must1(b []byte, err error) []byte {
 	}
 	return b
 }
+
+// TestStoredObjectOutranksUnsignedClaim: an unsigned index's claim about
+// an object already here is not what stat shows.
+func TestStoredObjectOutranksUnsignedClaim(t *testing.T) {
+	p := publishTree(t, map[string]string{"big": strings.Repeat("b", 64<<10)})
+	if err := p.repo.WriteTreeIndexes(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := someContent(t, p, "/big")
+	idx := filepath.Join(p.repo.Path(), store.TreeIndexPath(p.commit))
+	b, err := os.ReadFile(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ti, err := store.ParseTreeIndex(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ti.Files {
+		ti.Files[i].Header.Mode = 0o104755
+	}
+	if b, err = ti.Encode(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(idx, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := NewFetcher(trustClient(t, p, nil), "origin", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Fetch(context.Background(), index.Ref{Checksum: c, Type: object.TypeFile}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := loadIndex(t, f, p.commit); !ok || err != nil {
+		t.Fatalf("loading the unsigned index of a remote that does not verify: %v, %v", ok, err)
+	}
+	d, ok, err := f.DescribeLocal(c, false)
+	if err != nil || !ok || d.Header.Mode != 0o100644 {
+		t.Fatalf("stat of an object here: mode %o (%v, %v), want the object's 100644", d.Header.Mode, ok, err)
+	}
+}

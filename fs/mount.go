@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -87,22 +88,25 @@ func Mount(dir string, root gofs.InodeEmbedder, c MountConfig) (*Mounted, error)
 	srv, err := fuse.NewServer(raw, at, &opts.MountOptions)
 	if err != nil {
 		if c.Privileged {
+			// The connection's descriptor is go-fuse's now (it closes it
+			// when INIT fails, the one likely failure); the mount goes.
 			unix.Unmount(fmt.Sprintf("/proc/self/fd/%d", dfd), unix.MNT_DETACH)
 		}
 		return nil, fmt.Errorf("mounting %s: %w", dir, err)
 	}
 	go srv.Serve()
 	m := &Mounted{srv: srv, dir: dir}
-	if err := srv.WaitMount(); err != nil {
-		m.Unmount()
-		return nil, fmt.Errorf("mounting %s: %w", dir, err)
-	}
-	if c.Privileged {
-		if err := m.settle(); err != nil {
-			unix.Unmount(fmt.Sprintf("/proc/self/fd/%d", dfd), unix.MNT_DETACH)
-			srv.Wait()
+	if !c.Privileged {
+		if err := srv.WaitMount(); err != nil {
+			srv.Unmount()
 			return nil, fmt.Errorf("mounting %s: %w", dir, err)
 		}
+		return m, nil
+	}
+	if err := m.settle(); err != nil {
+		unix.Unmount(fmt.Sprintf("/proc/self/fd/%d", dfd), unix.MNT_DETACH)
+		srv.Wait()
+		return nil, fmt.Errorf("mounting %s: %w", dir, err)
 	}
 	return m, nil
 }
@@ -157,23 +161,39 @@ func (m *Mounted) Unmount() error {
 	if err := m.check(); err != nil {
 		return fmt.Errorf("unmounting: %w", err)
 	}
-	// By path, since a descriptor of the mount would keep it busy; the
-	// last component is not followed. As go-fuse does, a few tries: the
-	// kernel may still count files just closed.
+	// As go-fuse does, a few tries: the kernel may still count files
+	// just closed.
 	var err error
 	delay := time.Duration(0)
-	for try := 0; ; try++ {
-		err = unix.Unmount(m.dir, unix.UMOUNT_NOFOLLOW)
-		if err == nil || try == 4 {
+	for try := 0; try < 5; try++ {
+		if err = UnmountNoFollow(m.dir, 0); !errors.Is(err, unix.EBUSY) {
 			break
 		}
 		delay = 2*delay + 5*time.Millisecond
 		time.Sleep(delay)
 	}
 	if err != nil {
-		return fmt.Errorf("unmounting %s: %w", m.dir, err)
+		return err
 	}
 	m.srv.Wait()
+	return nil
+}
+
+// UnmountNoFollow unmounts the mount at dir, reached without following a
+// symlink: through a descriptor of its parent opened so, and not
+// following the last component. (A descriptor of the mount itself would
+// keep it busy.)
+func UnmountNoFollow(dir string, flags int) error {
+	dir = filepath.Clean(dir)
+	pfd, err := OpenDirNoFollow(filepath.Dir(dir))
+	if err != nil {
+		return fmt.Errorf("unmounting %s: %w", dir, err)
+	}
+	defer unix.Close(pfd)
+	at := fmt.Sprintf("/proc/self/fd/%d/%s", pfd, filepath.Base(dir))
+	if err := unix.Unmount(at, flags|unix.UMOUNT_NOFOLLOW); err != nil {
+		return fmt.Errorf("unmounting %s: %w", dir, err)
+	}
 	return nil
 }
 

@@ -60,6 +60,8 @@ type Daemon struct {
 
 	mu       sync.Mutex
 	fetchers map[string]*fetch.Fetcher
+	retired  []*fetch.Fetcher // replaced when their remote changed, kept for the mounts that use them
+	cfgStamp [2]int64         // the config file's mtime and size when last read
 	mounts   map[string]*mount
 	idle     chan struct{} // signalled when the last mount goes
 	closing  bool          // set once an idle daemon decided to exit
@@ -313,6 +315,12 @@ func (d *Daemon) shutdown() {
 			d.opts.Logf("remote %s: %v", name, err)
 		}
 	}
+	for _, f := range d.retired {
+		if err := f.Close(); err != nil {
+			d.opts.Logf("%v", err)
+		}
+	}
+	d.retired = nil
 	d.saveState()
 }
 
@@ -327,7 +335,7 @@ func (d *Daemon) cleanStale() {
 		return
 	}
 	for _, m := range old {
-		if mountinfo.OwnedBy(m.Mountpoint, d.opts.Repo) {
+		if Owns(d.opts.Repo, m.Mountpoint) {
 			if err := Detach(d.opts.Repo, m.Mountpoint); err != nil {
 				d.opts.Logf("stale mount: %v", err)
 			} else {
@@ -391,11 +399,24 @@ func (d *Daemon) saveState() {
 	}
 }
 
+// fetcher is the remote's fetcher. One made before the remote's
+// configuration or keys changed (remote add, --gpg-import, gpg-verify
+// turned on) is replaced for new mounts, so that what a mount trusts is
+// what the repository says now.
 func (d *Daemon) fetcher(remote string) (*fetch.Fetcher, error) {
+	rm, err := fetch.LoadRemote(d.repo, remote)
+	if err != nil {
+		return nil, err
+	}
+	fp := rm.Fingerprint(d.repo)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if f := d.fetchers[remote]; f != nil {
-		return f, nil
+		if f.Fingerprint() == fp {
+			return f, nil
+		}
+		d.retired = append(d.retired, f)
+		delete(d.fetchers, remote)
 	}
 	f, err := fetch.NewFetcher(d.repo, remote, 0)
 	if err != nil {
@@ -403,6 +424,26 @@ func (d *Daemon) fetcher(remote string) (*fetch.Fetcher, error) {
 	}
 	d.fetchers[remote] = f
 	return f, nil
+}
+
+// refreshConfig reads the repository's config again when another command
+// changed it since the daemon last did.
+func (d *Daemon) refreshConfig() {
+	fi, err := os.Stat(filepath.Join(d.opts.Repo, "config"))
+	if err != nil {
+		return
+	}
+	stamp := [2]int64{fi.ModTime().UnixNano(), fi.Size()}
+	d.mu.Lock()
+	same := stamp == d.cfgStamp
+	d.cfgStamp = stamp
+	d.mu.Unlock()
+	if same {
+		return
+	}
+	if err := d.repo.ReloadConfig(); err != nil {
+		d.opts.Logf("%v", err)
+	}
 }
 
 // splitSource separates REMOTE: from a mount source when REMOTE is a
@@ -452,6 +493,7 @@ func (d *Daemon) resolve(ctx context.Context, remote, rev string) (object.Checks
 
 // Mount mounts a commit and returns once the mount answers.
 func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error) {
+	d.refreshConfig()
 	mp := filepath.Clean(req.Mountpoint)
 	if !filepath.IsAbs(mp) {
 		return nil, fmt.Errorf("mount point %q is not an absolute path", req.Mountpoint)
@@ -491,6 +533,10 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 	}
 	if req.Setuid && !d.priv {
 		return nil, errors.New("a setuid mount needs the daemon to run as root")
+	}
+	if req.Setuid && req.Browse {
+		// Its commits come from any remote, with whatever they claim.
+		return nil, errors.New("a browse mount cannot honour setuid bits")
 	}
 	if req.Browse {
 		if req.Source != "" {
@@ -756,7 +802,7 @@ func (d *Daemon) unmount(mp string) error {
 	if m == nil {
 		// Left by this repository's daemon that died; another
 		// repository's mounts are not this daemon's to touch.
-		if mountinfo.OwnedBy(mp, d.opts.Repo) {
+		if Owns(d.opts.Repo, mp) {
 			return Detach(d.opts.Repo, mp)
 		}
 		return fmt.Errorf("%s: %w", mp, ErrNotMounted)
@@ -781,7 +827,13 @@ func (d *Daemon) forget(m *mount) {
 		d.keep(m.MountRequest, false)
 	}
 	n := len(d.mounts)
+	idle := d.takeIdleRetired()
 	d.mu.Unlock()
+	for _, f := range idle {
+		if err := f.Close(); err != nil {
+			d.opts.Logf("%v", err)
+		}
+	}
 	m.cancel()
 	d.saveProfile(m.Source, m.takeProfile())
 	if n == 0 {
@@ -791,6 +843,27 @@ func (d *Daemon) forget(m *mount) {
 		}
 	}
 	d.opts.Logf("unmounted %s", m.Mountpoint)
+}
+
+// takeIdleRetired removes from the retired fetchers those no mount uses
+// any more, and returns them to be closed. Callers hold d.mu.
+func (d *Daemon) takeIdleRetired() []*fetch.Fetcher {
+	for _, m := range d.mounts {
+		if m.Browse {
+			return nil // its commits use fetchers it does not list
+		}
+	}
+	var idle []*fetch.Fetcher
+	d.retired = slices.DeleteFunc(d.retired, func(f *fetch.Fetcher) bool {
+		for _, m := range d.mounts {
+			if m.fetcher == f {
+				return false
+			}
+		}
+		idle = append(idle, f)
+		return true
+	})
+	return idle
 }
 
 // ErrNotMounted is returned for a mount point the daemon does not serve.

@@ -1,11 +1,13 @@
 package mountd
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -19,30 +21,49 @@ import (
 // mount point broken. Another repository's mount is refused, and so is a
 // path with a symlink on the way.
 func Detach(repo, dir string) error {
-	if !mountinfo.OwnedBy(dir, repo) {
+	if !Owns(repo, dir) {
 		if mountinfo.IsArbor(dir) {
 			return fmt.Errorf("%s: an arbor mount of another repository than %s; refused", dir, repo)
 		}
 		return fmt.Errorf("%s: not an arbor mount", dir)
 	}
-	// The mount point itself may not answer (its server died): its parent
-	// is checked, and the unmount does not follow the last component.
+	if os.Geteuid() == 0 {
+		// The mount point itself may not answer (its server died); it
+		// is reached through its parent.
+		return fs.UnmountNoFollow(dir, unix.MNT_DETACH)
+	}
 	fd, err := fs.OpenDirNoFollow(filepath.Dir(filepath.Clean(dir)))
 	if err != nil {
 		return fmt.Errorf("unmounting %s: %w", dir, err)
 	}
 	unix.Close(fd)
-	if os.Geteuid() == 0 {
-		if err := unix.Unmount(dir, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
-			return fmt.Errorf("unmounting %s: %w", dir, err)
-		}
-		return nil
-	}
 	out, err := exec.Command("fusermount3", "-u", "-z", dir).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("unmounting %s: fusermount3: %v: %s", dir, err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// Owns reports whether the arbor mount at dir is the repository's: named
+// so, or made before mounts named their repository and recorded in the
+// repository's own lists of mounts.
+func Owns(repo, dir string) bool {
+	if mountinfo.OwnedBy(dir, repo) {
+		return true
+	}
+	if !mountinfo.Untagged(dir) {
+		return false
+	}
+	dir = filepath.Clean(dir)
+	for _, p := range []string{statePath(repo), keptPath(repo)} {
+		var reqs []MountRequest
+		if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &reqs) == nil {
+			if slices.ContainsFunc(reqs, func(r MountRequest) bool { return filepath.Clean(r.Mountpoint) == dir }) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // maxSocketPath is what fits in sockaddr_un with room to spare.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	syncatomic "sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -65,7 +66,7 @@ func ParseMode(s string) (Mode, error) {
 type Repo struct {
 	path       string
 	mode       Mode
-	cfg        *keyfile.File
+	cfg        syncatomic.Pointer[keyfile.File] // replaced whole by ReloadConfig
 	fsync      bool
 	compressor *object.Compressor
 	decomp     object.Decompressor
@@ -84,7 +85,23 @@ func (r *Repo) Path() string { return r.path }
 func (r *Repo) Mode() Mode { return r.mode }
 
 // Config returns the parsed config file.
-func (r *Repo) Config() *keyfile.File { return r.cfg }
+func (r *Repo) Config() *keyfile.File { return r.cfg.Load() }
+
+// ReloadConfig reads the config file again, for a process that outlives
+// changes other commands make to it (the daemon: remotes added, keys
+// changed). The core settings read at open stay as they were.
+func (r *Repo) ReloadConfig() error {
+	b, err := os.ReadFile(filepath.Join(r.path, "config"))
+	if err != nil {
+		return fmt.Errorf("repo %s config: %w", r.path, err)
+	}
+	cfg, err := keyfile.ParseBytes(b)
+	if err != nil {
+		return fmt.Errorf("repo %s config: %w", r.path, err)
+	}
+	r.cfg.Store(cfg)
+	return nil
+}
 
 func (r *Repo) archive() bool { return r.mode == ModeArchive }
 
@@ -151,7 +168,8 @@ func Open(path string) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("repo %s: %w", path, err)
 	}
-	r := &Repo{path: path, mode: mode, cfg: cfg}
+	r := &Repo{path: path, mode: mode}
+	r.cfg.Store(cfg)
 	if r.fsync, err = cfg.Bool("core", "fsync", true); err != nil {
 		return nil, fmt.Errorf("repo %s: %w", path, err)
 	}
@@ -223,7 +241,7 @@ func (r *Repo) Index(ctx context.Context) (*index.Index, error) {
 
 // WriteConfig replaces the config file atomically.
 func (r *Repo) WriteConfig() error {
-	return atomic.WriteFile(filepath.Join(r.path, "config"), r.cfg.Bytes(), 0o644, r.fsync)
+	return atomic.WriteFile(filepath.Join(r.path, "config"), r.Config().Bytes(), 0o644, r.fsync)
 }
 
 // Lock kinds, compatible with ostree's OFD locks on the .lock file.

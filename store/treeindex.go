@@ -37,8 +37,11 @@ const treeIndexMagic = "ARBORTI1"
 
 // Limits on what a parser accepts, against hostile input.
 const (
-	maxTreeIndex       = 1 << 30 // uncompressed bytes
-	maxTreeIndexHeader = 1 << 20 // one file header
+	// A tree index of a runtime of 200,000 files is tens of MiB; these
+	// bound what a hostile server makes a client hold before any check.
+	MaxTreeIndexFile   = 256 << 20 // published (compressed) bytes
+	maxTreeIndex       = 512 << 20 // uncompressed bytes
+	maxTreeIndexHeader = 1 << 20   // one file header
 )
 
 // TreeIndexPath is where a repository keeps a commit's tree index.

@@ -204,7 +204,7 @@ func cancelAfter(n int) (context.Context, func()) {
 // walks here have 16.7M directories, which take hours.
 func withinBound(t *testing.T, start time.Time) {
 	t.Helper()
-	if d := time.Since(start); d > 20*time.Second {
+	if d := time.Since(start); d > time.Minute {
 		t.Errorf("the walk went on %v after its cancel", d)
 	}
 }

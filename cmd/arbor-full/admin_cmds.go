@@ -80,15 +80,12 @@ func (m daemonMounter) client(ctx context.Context) (*mountd.Client, error) {
 	return mountd.EnsureDaemon(ctx, m.repo, argv)
 }
 
-func (m daemonMounter) MountUsr(ctx context.Context, source, dir string) error {
+func (m daemonMounter) MountUsr(ctx context.Context, source, dir string, setuid bool) error {
 	cl, err := m.client(ctx)
 	if err != nil {
 		return err
 	}
-	// An OS's /usr holds setuid programs; a root daemon serves them, and
-	// then only with verified attributes.
-	_, err = cl.Mount(ctx, mountd.MountRequest{Source: source, Mountpoint: dir, Subpath: "/usr", Persistent: true,
-		Setuid: os.Geteuid() == 0})
+	_, err = cl.Mount(ctx, mountd.MountRequest{Source: source, Mountpoint: dir, Subpath: "/usr", Persistent: true, Setuid: setuid})
 	return err
 }
 

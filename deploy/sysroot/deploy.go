@@ -247,7 +247,9 @@ func (s *Sysroot) mountLazy(ctx context.Context, d *Deployment, source string, m
 	if err := os.MkdirAll(usr, 0o755); err != nil {
 		return err
 	}
-	if err := s.Mounter.MountUsr(ctx, source, usr); err != nil {
+	// An OS's /usr holds setuid programs (su, passwd) that must work when
+	// it boots; only root can mount it so.
+	if err := s.Mounter.MountUsr(ctx, source, usr, os.Geteuid() == 0); err != nil {
 		removeTree(dir)
 		return fmt.Errorf("mounting %s: %w", source, err)
 	}

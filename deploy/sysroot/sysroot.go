@@ -32,8 +32,10 @@ type Sysroot struct {
 
 // Mounter mounts a commit's /usr lazily for a thin client's deployment,
 // to stay mounted across restarts until unmounted (the daemon, in arbor).
+// With setuid, the mount honours setuid bits and file capabilities, and
+// serves only verified attributes.
 type Mounter interface {
-	MountUsr(ctx context.Context, source, dir string) error
+	MountUsr(ctx context.Context, source, dir string, setuid bool) error
 	Unmount(ctx context.Context, dir string) error
 }
 

@@ -24,18 +24,44 @@ func IsArbor(dir string) bool {
 	return ok
 }
 
-// SourceName is the source an arbor mount of source shows in mountinfo:
-// it names the repository whose daemon serves it, so that a daemon or a
-// command of one repository never takes down another's mounts.
+// SourceName is the source an arbor mount of source shows in mountinfo,
+// arbor:TAG:SOURCE: TAG names the repository whose daemon serves it, so
+// that a daemon or a command of one repository never takes down another's
+// mounts.
 func SourceName(repo, source string) string {
-	return "arbor." + repoTag(repo) + ":" + source
+	return "arbor:" + repoTag(repo) + ":" + source
 }
 
 // OwnedBy reports whether dir is the mount point of an arbor mount of the
 // repository at repo.
 func OwnedBy(dir, repo string) bool {
 	src, ok := source(dir)
-	return ok && strings.HasPrefix(src, "arbor."+repoTag(repo)+":")
+	return ok && strings.HasPrefix(src, "arbor:"+repoTag(repo)+":")
+}
+
+// Untagged reports whether dir is an arbor mount made before mounts named
+// their repository (arbor:SOURCE): whose it is, only the repository's
+// own records can say.
+func Untagged(dir string) bool {
+	src, ok := source(dir)
+	if !ok {
+		return false
+	}
+	rest, ok := strings.CutPrefix(src, "arbor:")
+	tag, _, tagged := strings.Cut(rest, ":")
+	return ok && !(tagged && len(tag) == tagLen && isHex(tag))
+}
+
+// tagLen is the length of a repository's tag, in hex digits.
+const tagLen = 12
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // repoTag names a repository by its path, resolved.
@@ -47,7 +73,7 @@ func repoTag(repo string) string {
 		}
 	}
 	h := sha256.Sum256([]byte(p))
-	return hex.EncodeToString(h[:6])
+	return hex.EncodeToString(h[:tagLen/2])
 }
 
 // source is the source field of the arbor mount at dir, if there is one
