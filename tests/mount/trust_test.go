@@ -250,3 +250,26 @@ func mountOptions(t *testing.T, mp string) string {
 	t.Fatalf("%s is not mounted", mp)
 	return ""
 }
+
+// TestDaemonSeesTrustChanges: a remote turned to verifying while its
+// daemon runs is verified for the next mount.
+func TestDaemonSeesTrustChanges(t *testing.T) {
+	e := setup(t)
+	key := testutil.NewGPGKey(t, "Arbor Trust Change Test")
+	p := e.publishSigned(t, key)
+	forgeIndex(t, p, func(*store.IndexedFile) {}, false) // the index unsigned
+	repo := e.client(t, p)
+	first := e.mount(t, repo, "origin:main")
+	e.waitPrefetch(t, repo, first)
+	if st := e.treeIndexState(t, repo, first); st != "unsigned" {
+		t.Fatalf("a remote that does not verify: tree index %q, want unsigned", st)
+	}
+	e.run(t, repo, "remote", "delete", "origin")
+	e.run(t, repo, "remote", "add", "--gpg-import="+key.Public, "origin", p.srv.URL)
+	second := e.mount(t, repo, "origin:main") // the same daemon: first is still mounted
+	e.waitPrefetch(t, repo, second)
+	if st := e.treeIndexState(t, repo, second); !strings.HasPrefix(st, "refused") {
+		t.Fatalf("after the remote was made to verify: tree index %q, want refused", st)
+	}
+	checkTruth(t, second)
+}
