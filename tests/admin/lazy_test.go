@@ -62,7 +62,7 @@ func TestAdminLazy(t *testing.T) {
 	if !mountinfo.IsArbor(filepath.Join(d1, "usr")) {
 		t.Fatalf("%s/usr is not mounted through the daemon", d1)
 	}
-	if opts := mountOpts(t, filepath.Join(d1, "usr")); strings.Contains(","+opts+",", ",nosuid,") {
+	if opts := testutil.MountOptions(t, filepath.Join(d1, "usr")); strings.Contains(","+opts+",", ",nosuid,") {
 		t.Errorf("the lazy /usr is mounted nosuid (%s): its setuid programs would not work", opts)
 	}
 	enter := func(index, script string) string {
@@ -157,18 +157,4 @@ func TestAdminLazy(t *testing.T) {
 	if strings.Contains(string(kept), ds[1]) || !strings.Contains(string(kept), ds[0]) {
 		t.Errorf("the daemon's persistent mounts:\n%s", kept)
 	}
-}
-
-// mountOpts are the per-mount options of the mount at mp.
-func mountOpts(t *testing.T, mp string) string {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	testutil.Must(t, err)
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) > 5 && f[4] == mp {
-			return f[5]
-		}
-	}
-	t.Fatalf("%s is not mounted", mp)
-	return ""
 }

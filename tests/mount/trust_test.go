@@ -217,7 +217,7 @@ func TestSetuidMountServesOnlyVerified(t *testing.T) {
 
 	client := e.client(t, p)
 	mp := e.mount(t, client, "origin:main", "--setuid", "--no-prefetch")
-	if opts := mountOptions(t, mp); strings.Contains(","+opts+",", ",nosuid,") {
+	if opts := testutil.MountOptions(t, mp); strings.Contains(","+opts+",", ",nosuid,") {
 		t.Fatalf("a setuid mount is nosuid: %s", opts)
 	}
 	fi, err := os.Stat(filepath.Join(mp, "bin/su"))
@@ -231,24 +231,9 @@ func TestSetuidMountServesOnlyVerified(t *testing.T) {
 	}
 	// A mount that does not honour setuid bits stays nosuid.
 	plain := e.mount(t, client, "origin:main", "--no-prefetch")
-	if opts := mountOptions(t, plain); !strings.Contains(","+opts+",", ",nosuid,") {
+	if opts := testutil.MountOptions(t, plain); !strings.Contains(","+opts+",", ",nosuid,") {
 		t.Fatalf("a plain mount is not nosuid: %s", opts)
 	}
-}
-
-// mountOptions are the per-mount options of the mount at mp.
-func mountOptions(t *testing.T, mp string) string {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	must(t, err)
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) > 5 && f[4] == mp {
-			return f[5]
-		}
-	}
-	t.Fatalf("%s is not mounted", mp)
-	return ""
 }
 
 // TestDaemonSeesTrustChanges: a remote turned to verifying while its

@@ -168,3 +168,18 @@ func TerminalControl(s string) (rune, bool) {
 	}
 	return 0, false
 }
+
+// MountOptions are the per-mount options (ro, nosuid, ...) of the mount at
+// mp in /proc/self/mountinfo.
+func MountOptions(t testing.TB, mp string) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	Must(t, err)
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 5 && f[4] == mp {
+			return f[5]
+		}
+	}
+	t.Fatalf("%s is not mounted", mp)
+	return ""
+}
