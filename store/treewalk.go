@@ -18,9 +18,9 @@ import (
 //     on where a directory is (what a commit reaches, fsck, a tree index,
 //     a mount's prefetch): its cost and memory are those of the distinct
 //     objects, however often they repeat.
-//   - WalkPaths visits every path (ls -R, checkout, diff): it streams,
-//     holding one dirtree per level of the directory it is in, so its
-//     memory is depth × width.
+//   - WalkPaths visits every path (ls -R, checkout, diff), or those its
+//     visitor does not skip (exports): it streams, holding one dirtree
+//     per level of the directory it is in, so its memory is depth × width.
 //
 // Both check their context at every directory, read dirtrees through a
 // TreeReader (the repository, or a mount's source that fetches them), and
@@ -272,11 +272,18 @@ func (q *distinctQueue) done(err error) {
 	q.cond.Broadcast()
 }
 
+// SkipDir, returned by a PathVisitor's Enter, skips the directory: none
+// of its files and subdirectories is visited, its Leave is not called,
+// and the walk goes on with the rest: of a skipped directory, only its
+// own dirtree is read.
+var SkipDir = errors.New("skip this directory")
+
 // PathVisitor is told of every directory and file of a path walk. S is
 // what a directory hands to its entries, such as a checkout's open
 // directory.
 type PathVisitor[S any] interface {
-	// Enter is called for a directory, with its entries, before them.
+	// Enter is called for a directory, with its entries, before them; it
+	// may return SkipDir.
 	Enter(ctx context.Context, parent S, d Dir) (S, error)
 	// File is called for each file of a directory.
 	File(ctx context.Context, s S, d Dir, f object.FileEntry) error
@@ -362,6 +369,9 @@ func (w *pathWalk[S]) dir(ctx context.Context, parent S, d Dir) (err error) {
 	}
 	d.Entries = t
 	s, err := w.v.Enter(ctx, parent, d)
+	if err == SkipDir {
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -380,4 +381,59 @@ func TestTooDeepIsRefused(t *testing.T) {
 			t.Errorf("fsck found %v, want the one too deep directory", res.Problems)
 		}
 	})
+}
+
+// skipper skips the directories of a path walk at depth skip, counting
+// what it is told of.
+type skipper struct {
+	skip                  int
+	enters, leaves, files atomic.Int64
+}
+
+func (v *skipper) Enter(_ context.Context, _ struct{}, d store.Dir) (struct{}, error) {
+	v.enters.Add(1)
+	if d.Depth == v.skip {
+		return struct{}{}, store.SkipDir
+	}
+	return struct{}{}, nil
+}
+
+func (v *skipper) File(context.Context, struct{}, store.Dir, object.FileEntry) error {
+	v.files.Add(1)
+	return nil
+}
+
+func (v *skipper) Leave(_ context.Context, _ struct{}, _ store.Dir, err error) error {
+	v.leaves.Add(1)
+	return err
+}
+
+// TestPathWalkSkipsDirectories: a directory whose Enter returns SkipDir
+// is not walked into, so a walk of the 16.7M-directory DAG that skips at
+// depth 2 reads 1+16+256 dirtrees, in one goroutine or several.
+func TestPathWalkSkipsDirectories(t *testing.T) {
+	r := hostileRepo(t, store.ModeBareUser)
+	c := commitDAG(t, r, exponential)
+	root, err := r.RootOf(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		skip, parallel int
+		enters, leaves int64
+	}{
+		{skip: 0, enters: 1},
+		{skip: 2, enters: 1 + 16 + 256, leaves: 1 + 16},
+		{skip: 2, parallel: 4, enters: 1 + 16 + 256, leaves: 1 + 16},
+	} {
+		src := count(r)
+		v := &skipper{skip: tc.skip}
+		if err := store.WalkPaths(context.Background(), src, root, tc.parallel, struct{}{}, store.PathVisitor[struct{}](v)); err != nil {
+			t.Fatalf("skip at %d: %v", tc.skip, err)
+		}
+		if v.enters.Load() != tc.enters || v.leaves.Load() != tc.leaves || v.files.Load() != 0 || int64(src.total()) != tc.enters {
+			t.Errorf("skip at %d, %d goroutines: %d enters, %d leaves, %d files, %d dirtrees read; want %d, %d, 0, %d",
+				tc.skip, tc.parallel, v.enters.Load(), v.leaves.Load(), v.files.Load(), src.total(), tc.enters, tc.leaves, tc.enters)
+		}
+	}
 }

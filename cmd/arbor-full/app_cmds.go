@@ -176,9 +176,12 @@ func (a *app) installOne(ctx context.Context, r *store.Repo, in *flatpak.Install
 	if err != nil {
 		return nil, err
 	}
-	d, err := commits.Deploy(ctx, r, in, ref, c, commits.DeployOptions{Origin: remote, Metadata: []byte(meta), Materialize: materialize, Arbor: exe})
+	d, warnings, err := commits.Deploy(ctx, r, in, ref, c, commits.DeployOptions{Origin: remote, Metadata: []byte(meta), Materialize: materialize, Arbor: exe})
 	if err != nil {
 		return nil, err
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(a.Stderr, "warning: %s: %s\n", termtext.Line(ref.String()), termtext.Line(w))
 	}
 	fmt.Fprintf(a.Stdout, "Installed %s (commit %s)\n", termtext.Line(ref.String()), c.String()[:12])
 	return d, nil

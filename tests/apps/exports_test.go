@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -70,12 +71,15 @@ func noSecret(t *testing.T, dir string) {
 }
 
 // An app's export/ tree is the app's to write. A release whose exports
-// are links to host files (a root-only secret, /dev/zero), too large, or
-// unparsable fails to install or update with an error naming the file,
-// and leaves the installation as it was; a hostile but well-formed one is
-// exported rewritten: every Exec of its desktop file starts arbor, its
-// D-Bus service is rebuilt, and what is not allowed (systemd units, mime
-// types, names outside the app's id) is not exported.
+// are links to host files (a root-only secret, /dev/zero) or whose
+// exported directory is a link installs without them, with a warning
+// naming each, and nothing of their targets read; one whose exports are
+// too large or unparsable fails to install or update with an error
+// naming the file, and leaves the installation as it was; a hostile but
+// well-formed one is exported rewritten: every Exec of its desktop file
+// starts arbor, its D-Bus service is rebuilt, and what is not allowed
+// (systemd units, mime types, names outside the app's id) is not
+// exported.
 func TestHostileExports(t *testing.T) {
 	testutil.Privileged(t)
 	testutil.NeedTool(t, "ldd")
@@ -87,19 +91,49 @@ func TestHostileExports(t *testing.T) {
 
 	inst := newInstallation(t, arbor, dir, "inst", p.srv.URL)
 	testutil.Run(t, arbor, "--repo="+inst, "install", "-y", "origin", "org.example.Hello")
-	before := exportsState(t, arbor, inst)
 
-	const desktop = "share/applications/org.example.Hello.desktop"
+	const (
+		desktop = "share/applications/org.example.Hello.desktop"
+		icon    = "share/icons/hicolor/48x48/apps/org.example.Hello.png"
+	)
+	linked := func(rel string) bool {
+		_, err := os.Lstat(filepath.Join(dir, "inst", "exports", rel))
+		return err == nil
+	}
+	for i, c := range []struct {
+		name  string
+		files map[string]string
+		link  string // the path warned of
+	}{
+		{"symlink to a root-only file", map[string]string{desktop: "symlink:" + secret, icon: "png"}, desktop},
+		{"symlink to /dev/zero", map[string]string{desktop: "symlink:/dev/zero", icon: "png"}, desktop},
+		{"symlinked directory", map[string]string{"share/applications": "symlink:" + filepath.Dir(secret), icon: "png"}, "share/applications"},
+	} {
+		republish(t, arbor, p, c.files)
+		want := "warning: app/org.example.Hello/x86_64/1.0: export/" + c.link + ": a symbolic link, not followed or exported\n"
+		if _, errOut, err := testutil.RunErr(arbor, "--repo="+inst, "update", "org.example.Hello"); err != nil || !strings.Contains(errOut, want) {
+			t.Errorf("%s: update: %v, want success and %q:\n%s", c.name, err, want, errOut)
+		}
+		if linked(desktop) || !linked(icon) {
+			t.Errorf("%s: exported the desktop file %v, the icon %v; want the icon only", c.name, linked(desktop), linked(icon))
+		}
+		if i == 0 {
+			fresh := newInstallation(t, arbor, dir, "fresh-links", p.srv.URL)
+			if _, errOut, err := testutil.RunErr(arbor, "--repo="+fresh, "install", "-y", "origin", "org.example.Hello"); err != nil || !strings.Contains(errOut, want) {
+				t.Errorf("%s: install: %v, want success and %q:\n%s", c.name, err, want, errOut)
+			}
+		}
+	}
+	noSecret(t, dir)
+
+	before := exportsState(t, arbor, inst)
+	huge := "[Desktop Entry]\nType=Application\nExec=x\nComment=" + strings.Repeat("x", 5<<20) + "\n"
 	for i, c := range []struct {
 		name  string
 		files map[string]string
 		want  string
 	}{
-		{"symlink to a root-only file", map[string]string{desktop: "symlink:" + secret}, "export/" + desktop + ": a symbolic link"},
-		{"symlink to /dev/zero", map[string]string{desktop: "symlink:/dev/zero"}, "export/" + desktop + ": a symbolic link"},
-		{"symlinked directory", map[string]string{"share/applications": "symlink:" + filepath.Dir(secret)}, "export/share/applications: a symbolic link"},
-		{"huge", map[string]string{desktop: "[Desktop Entry]\nType=Application\nExec=x\nComment=" + strings.Repeat("x", 5<<20) + "\n"},
-			"over the limit of 4194304 bytes"},
+		{"huge", map[string]string{desktop: huge}, "export/" + desktop + ": " + strconv.Itoa(len(huge)) + " bytes, over the limit of 4194304 bytes"},
 		{"unparsable", map[string]string{desktop: "[Desktop Entry]\nType=Application\nExec=hello\nExec =sh -c x\n"}, "export/" + desktop + ": [Desktop Entry] Exec given twice"},
 	} {
 		republish(t, arbor, p, c.files)

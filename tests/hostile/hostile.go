@@ -8,22 +8,26 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 
 	"arbor/store"
 	"arbor/store/object"
 )
 
-// FileName is the file in the deepest directory of a DAG or Chain.
+// FileName is the file in the deepest directory of a Chain, and of a
+// DAG that names none.
 const FileName = "f"
 
 // DAG is a tree of Levels+1 distinct dirtrees: each lists the next one
 // Fanout times, as directories named a, b, c, ..., and the last holds one
-// file. It has Fanout^Levels directories at its bottom (16 and 6 make
-// 16.7M). Extra, when set, is the path of one more file ("a/a/new"), which
-// makes new dirtrees along its way only.
+// file, named File (FileName if empty). It has Fanout^Levels directories
+// at its bottom (16 and 6 make 16.7M). Extra, when set, is the path of one
+// more file ("a/a/new"), which makes new dirtrees along its way only.
 type DAG struct {
 	Fanout, Levels int
 	Extra          []string
+	File           string
 }
 
 // Name is the name of the i-th directory of a DAG's dirtree.
@@ -41,11 +45,76 @@ func (g DAG) Commit(ctx context.Context, r *store.Repo, branch string) (object.C
 	})
 }
 
+// Graft commits the tree of commit base with the DAG in it at dir (a
+// slash-separated path, its directories made where missing; what was at
+// dir is replaced), as a hostile release of an app would hold it in one
+// place (export/share/icons) among ordinary files.
+func (g DAG) Graft(ctx context.Context, r *store.Repo, base object.Checksum, dir, branch string) (object.Checksum, error) {
+	bc, err := r.ReadCommit(base)
+	if err != nil {
+		return object.Zero, err
+	}
+	return commit(ctx, r, branch, func(w *writer) (object.Checksum, error) {
+		dag, err := g.tree(w, g.Levels, g.Extra)
+		if err != nil {
+			return object.Zero, err
+		}
+		return graft(w, r, bc.RootTree, strings.Split(strings.Trim(dir, "/"), "/"), dag)
+	})
+}
+
+// graft writes a copy of the dirtree tree (none if zero) with sub at path.
+func graft(w *writer, r *store.Repo, tree object.Checksum, path []string, sub object.Checksum) (object.Checksum, error) {
+	var t object.DirTree
+	if !tree.IsZero() {
+		var err error
+		if t, err = r.ReadDirTree(tree); err != nil {
+			return object.Zero, err
+		}
+	}
+	name, at := path[0], -1
+	files := t.Files[:0:0]
+	for _, f := range t.Files {
+		if f.Name != name {
+			files = append(files, f)
+		}
+	}
+	t.Files = files
+	for i, d := range t.Dirs {
+		if d.Name == name {
+			at = i
+		}
+	}
+	if at < 0 {
+		t.Dirs = append(t.Dirs, object.DirEntry{Name: name, Meta: w.meta})
+		sort.Slice(t.Dirs, func(i, j int) bool { return t.Dirs[i].Name < t.Dirs[j].Name })
+		for i, d := range t.Dirs {
+			if d.Name == name {
+				at = i
+			}
+		}
+	}
+	if len(path) == 1 {
+		t.Dirs[at].Tree = sub
+		return w.tree(t)
+	}
+	below, err := graft(w, r, t.Dirs[at].Tree, path[1:], sub)
+	if err != nil {
+		return object.Zero, err
+	}
+	t.Dirs[at].Tree = below
+	return w.tree(t)
+}
+
 // tree writes the dirtree of a DAG level whose path goes on along extra.
 func (g DAG) tree(w *writer, level int, extra []string) (object.Checksum, error) {
 	var t object.DirTree
 	if level == 0 {
-		t.Files = []object.FileEntry{{Name: FileName, Checksum: w.file}}
+		name := g.File
+		if name == "" {
+			name = FileName
+		}
+		t.Files = []object.FileEntry{{Name: name, Checksum: w.file}}
 	} else {
 		below, err := w.level(g, level-1)
 		if err != nil {

@@ -29,8 +29,9 @@ type DeployOptions struct {
 // package exports), then the switch of its active link and deploy ref,
 // then the desktop's links and the launcher. Whatever fails, the
 // installation is left as it was: a new ref is removed again, an update
-// goes back to the commit it had.
-func Deploy(ctx context.Context, r *store.Repo, in *flatpak.Installation, ref flatpak.Ref, c object.Checksum, opts DeployOptions) (*flatpak.Deployed, error) {
+// goes back to the commit it had. The warnings name what of the app's
+// exports was left out (links, special files), for the user to see.
+func Deploy(ctx context.Context, r *store.Repo, in *flatpak.Installation, ref flatpak.Ref, c object.Checksum, opts DeployOptions) (*flatpak.Deployed, []string, error) {
 	prev, err := in.Get(ref)
 	if err != nil {
 		prev = nil // not installed, or not whole: either way nothing to go back to
@@ -38,43 +39,44 @@ func Deploy(ctx context.Context, r *store.Repo, in *flatpak.Installation, ref fl
 	cdir := filepath.Join(in.RefDir(ref), c.String())
 	_, err = os.Stat(cdir)
 	fresh := errors.Is(err, fs.ErrNotExist)
-	d, err := deploy(ctx, r, in, ref, c, opts)
+	d, warnings, err := deploy(ctx, r, in, ref, c, opts)
 	if err == nil {
-		return d, nil
+		return d, warnings, nil
 	}
 	if rerr := rollBack(in, ref, c, prev, fresh); rerr != nil {
-		return nil, fmt.Errorf("%w (and going back: %v)", err, rerr)
+		return nil, nil, fmt.Errorf("%w (and going back: %v)", err, rerr)
 	}
-	return nil, err
+	return nil, nil, err
 }
 
-func deploy(ctx context.Context, r *store.Repo, in *flatpak.Installation, ref flatpak.Ref, c object.Checksum, opts DeployOptions) (*flatpak.Deployed, error) {
+func deploy(ctx context.Context, r *store.Repo, in *flatpak.Installation, ref flatpak.Ref, c object.Checksum, opts DeployOptions) (*flatpak.Deployed, []string, error) {
 	if opts.Materialize {
 		if err := Materialize(ctx, r, in, ref, c); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	var l exports.Launcher
-	var files []string
+	var made exports.Result
 	if ref.Kind == flatpak.App {
 		var err error
 		if l, err = launcher(in, ref, opts.Arbor); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		// Made before anything switches: a hostile export fails here.
-		if files, err = stageExports(ctx, r, in, ref, c, l); err != nil {
-			return nil, fmt.Errorf("%s: exports: %w", ref, err)
+		if made, err = stageExports(ctx, r, in, ref, c, l); err != nil {
+			return nil, nil, fmt.Errorf("%s: exports: %w", ref, err)
 		}
 	}
 	if err := in.Deploy(ref, c, opts.Origin, opts.Metadata); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if ref.Kind == flatpak.App {
-		if err := publishExports(in, ref, c, files, l); err != nil {
-			return nil, fmt.Errorf("%s: exports: %w", ref, err)
+		if err := publishExports(in, ref, c, made.Files, l); err != nil {
+			return nil, nil, fmt.Errorf("%s: exports: %w", ref, err)
 		}
 	}
-	return in.Get(ref)
+	d, err := in.Get(ref)
+	return d, made.Warnings, err
 }
 
 func launcher(in *flatpak.Installation, ref flatpak.Ref, arbor string) (exports.Launcher, error) {
@@ -85,40 +87,39 @@ func launcher(in *flatpak.Installation, ref flatpak.Ref, arbor string) (exports.
 	return exports.Launcher{Arbor: arbor, Repo: repo, ID: ref.ID, Branch: ref.Branch}, nil
 }
 
-// The export tree of a commit's directory, the new one being made, the
-// one it replaces until the switch is done, and the commit's export/ as
-// checked out, which only exports.Build reads.
+// In a commit's directory: what arbor exported of it (the desktop's
+// links point there), the one being made, and the one it replaces until
+// the switch is done.
 const (
-	exportDir    = "export"
-	exportNew    = ".export-new"
-	exportOld    = ".export-old"
-	exportSource = ".export-source"
+	exportDir = "export"
+	exportNew = ".export-new"
+	exportOld = ".export-old"
 )
 
-// stageExports makes COMMIT/.export-new from the commit's export/ tree.
-func stageExports(ctx context.Context, r *store.Repo, in *flatpak.Installation, ref flatpak.Ref, c object.Checksum, l exports.Launcher) ([]string, error) {
-	cdir := filepath.Join(in.RefDir(ref), c.String())
-	src, dst := filepath.Join(cdir, exportSource), filepath.Join(cdir, exportNew)
-	for _, p := range []string{src, dst} {
-		if err := os.RemoveAll(p); err != nil {
-			return nil, err
-		}
+// stageExports makes COMMIT/.export-new from the commit's export/ tree,
+// read in the store: nothing of it is checked out, so no more of it is
+// written than exports.Build lets through.
+func stageExports(ctx context.Context, r *store.Repo, in *flatpak.Installation, ref flatpak.Ref, c object.Checksum, l exports.Launcher) (exports.Result, error) {
+	dst := filepath.Join(in.RefDir(ref), c.String(), exportNew)
+	if err := os.RemoveAll(dst); err != nil {
+		return exports.Result{}, err
 	}
 	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return nil, err
+		return exports.Result{}, err
 	}
 	n, err := r.Lookup(c, "/"+exportDir)
 	if err != nil {
-		return nil, nil // nothing exported
+		return exports.Result{}, nil // nothing exported
 	}
 	if !n.IsDir {
-		return nil, fmt.Errorf("/%s of commit %s is not a directory", exportDir, c)
+		// As a link on the way to an exported directory: not followed.
+		return exports.Result{Warnings: []string{exportDir + ": not a directory, nothing exported"}}, nil
 	}
-	defer os.RemoveAll(src)
-	if err := r.Checkout(ctx, c, src, store.CheckoutOptions{UserMode: true, Subpath: "/" + exportDir, AllowPartial: true}); err != nil {
-		return nil, err
+	res, err := exports.Build(ctx, exportTree{r: r, commit: c, root: n}, dst, l)
+	if err != nil {
+		return exports.Result{}, fmt.Errorf("commit %s: %w", c, err)
 	}
-	return exports.Build(ctx, src, dst, l)
+	return res, nil
 }
 
 // publishExports puts the staged exports in place and links them, and

@@ -2,36 +2,124 @@ package exports
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
-func writeTree(t *testing.T, root string, files map[string]string) {
-	t.Helper()
-	for rel, data := range files {
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		var err error
-		switch {
-		case strings.HasPrefix(data, "symlink:"):
-			err = os.Symlink(strings.TrimPrefix(data, "symlink:"), p)
-		case data == "fifo":
-			err = unix.Mkfifo(p, 0o644)
-		default:
-			err = os.WriteFile(p, []byte(data), 0o644)
-		}
-		if err != nil {
-			t.Fatal(err)
+// memTree is an export tree in memory, as a Source. A file's value is
+// its contents, or "symlink:TARGET" for a link, "fifo" for a special
+// file, "size:N" for a regular file of N bytes. Build must never read
+// anything but a regular file: a Read of one fails the test.
+type memTree struct {
+	t      *testing.T
+	files  map[string]string
+	visits int
+}
+
+func newTree(t *testing.T, files map[string]string) *memTree { return &memTree{t: t, files: files} }
+
+func (m *memTree) Walk(ctx context.Context, visit func(Entry) error) error {
+	dirs := map[string]bool{".": true}
+	for rel := range m.files {
+		for d := path.Dir(rel); d != "."; d = path.Dir(d) {
+			dirs[d] = true
 		}
 	}
+	kids := map[string][]string{}
+	for p := range dirs {
+		if p != "." {
+			kids[path.Dir(p)] = append(kids[path.Dir(p)], p)
+		}
+	}
+	for p := range m.files {
+		kids[path.Dir(p)] = append(kids[path.Dir(p)], p)
+	}
+	var walk func(dir string) error
+	walk = func(dir string) error {
+		names := kids[dir]
+		sort.Strings(names)
+		for _, p := range names {
+			m.visits++
+			err := visit(memEntry{m: m, path: p, dir: dirs[p]})
+			switch {
+			case dirs[p] && err == fs.SkipDir:
+			case err != nil:
+				return err
+			case dirs[p]:
+				if err := walk(p); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk(".")
+}
+
+type memEntry struct {
+	m    *memTree
+	path string
+	dir  bool
+}
+
+func (e memEntry) Path() string { return e.path }
+
+func (e memEntry) Type() FileType {
+	v := e.m.files[e.path]
+	switch {
+	case e.dir:
+		return Directory
+	case strings.HasPrefix(v, "symlink:"):
+		return Symlink
+	case v == "fifo":
+		return Special
+	}
+	return Regular
+}
+
+func (e memEntry) Size() int64 {
+	if n, ok := strings.CutPrefix(e.m.files[e.path], "size:"); ok {
+		i, _ := strconv.ParseInt(n, 10, 64)
+		return i
+	}
+	return int64(len(e.m.files[e.path]))
+}
+
+func (e memEntry) Read(_ context.Context, limit int64) ([]byte, error) {
+	if e.Type() != Regular {
+		e.m.t.Errorf("Build read %s, which is not a regular file", e.path)
+		return nil, errors.New("not a regular file")
+	}
+	if e.Size() > limit {
+		return nil, fmt.Errorf("over the limit of %d bytes", limit)
+	}
+	if strings.HasPrefix(e.m.files[e.path], "size:") {
+		return make([]byte, e.Size()), nil
+	}
+	return []byte(e.m.files[e.path]), nil
+}
+
+// written lists the files under dir.
+func written(dir string) []string {
+	var all []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			all = append(all, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	sort.Strings(all)
+	return all
 }
 
 const goodDesktop = "[Desktop Entry]\nType=Application\nName=Hello\nName[de]=Hallo\nExec=hello %U\nTryExec=hello\nTryExec[de]=/bin/sh\n" +
@@ -41,8 +129,8 @@ const goodDesktop = "[Desktop Entry]\nType=Application\nName=Hello\nName[de]=Hal
 // What is exported of a tree: the allowed directories and names only,
 // each file of its kind rewritten; anything else is left out.
 func TestBuildExportsOnlyWhatIsAllowed(t *testing.T) {
-	src, dst := t.TempDir(), t.TempDir()
-	writeTree(t, src, map[string]string{
+	dst := t.TempDir()
+	src := newTree(t, map[string]string{
 		"share/applications/org.example.Hello.desktop":                     goodDesktop,
 		"share/applications/org.example.Hello-extra.desktop":               "[Desktop Entry]\nType=Application\nName=X\nExec=x\n",
 		"share/applications/org.example.HelloWorld.desktop":                "[Desktop Entry]\nType=Application\nName=X\nExec=x\n",
@@ -60,15 +148,20 @@ func TestBuildExportsOnlyWhatIsAllowed(t *testing.T) {
 		"share/icons/hicolor/48x48/apps/org.example.Hello.png":             "png",
 		"share/icons/hicolor/scalable/apps/org.example.Hello-symbolic.svg": "<svg/>",
 		"share/icons/hicolor/48x48/apps/org.example.Hello.sh":              "#!/bin/sh",
+		"share/icons/1/2/3/4/5/6/7/8/org.example.Hello.png":                "as deep as allowed",
 		"share/metainfo/org.example.Hello.metainfo.xml":                    "<component/>",
 		"share/gnome-shell/search-providers/org.example.Hello.search-provider.ini": "[Shell Search Provider]\nDesktopId=org.example.Hello.desktop\n" +
 			"BusName=org.example.Hello.SearchProvider\nObjectPath=/org/example/Hello/SearchProvider\nVersion=2\nDefaultDisabled=false\n",
 		"bin/org.example.Hello": "#!/bin/sh\nevil\n",
 	})
 	l := testLauncher(t, "/usr/bin/arbor")
-	got, err := Build(context.Background(), src, dst, l)
+	res, err := Build(context.Background(), src, dst, l)
 	if err != nil {
 		t.Fatal(err)
+	}
+	got := res.Files
+	if len(res.Warnings) > 0 {
+		t.Errorf("warnings %q", res.Warnings)
 	}
 	want := []string{
 		"share/applications/org.example.Hello-extra.desktop",
@@ -76,6 +169,7 @@ func TestBuildExportsOnlyWhatIsAllowed(t *testing.T) {
 		"share/dbus-1/services/org.example.Hello.Tool.service",
 		"share/dbus-1/services/org.example.Hello.service",
 		"share/gnome-shell/search-providers/org.example.Hello.search-provider.ini",
+		"share/icons/1/2/3/4/5/6/7/8/org.example.Hello.png",
 		"share/icons/hicolor/48x48/apps/org.example.Hello.png",
 		"share/icons/hicolor/scalable/apps/org.example.Hello-symbolic.svg",
 		"share/metainfo/org.example.Hello.metainfo.xml",
@@ -83,15 +177,7 @@ func TestBuildExportsOnlyWhatIsAllowed(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("exported %q\nwant %q", got, want)
 	}
-	var all []string
-	filepath.WalkDir(dst, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			rel, _ := filepath.Rel(dst, p)
-			all = append(all, rel)
-		}
-		return err
-	})
-	if slices.Sort(all); !slices.Equal(all, want) {
+	if all := written(dst); !slices.Equal(all, want) {
 		t.Errorf("written %q", all)
 	}
 	read := func(rel string) string {
@@ -130,50 +216,108 @@ func TestBuildExportsOnlyWhatIsAllowed(t *testing.T) {
 	}
 }
 
-// A tree with one bad export fails as a whole, naming the file.
+// A tree with one bad export fails as a whole, naming the file; one over
+// a limit fails in the walk, having written nothing and looked at no more
+// names than the limit allows.
 func TestBuildRefuses(t *testing.T) {
-	outside := t.TempDir()
-	secret := filepath.Join(outside, "secret")
-	if err := os.WriteFile(secret, []byte("[Desktop Entry]\nType=Application\nName=TOPSECRET\nExec=x\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	big := "[Desktop Entry]\nType=Application\nName=x\nExec=x\nComment=" + strings.Repeat("x", MaxFileBytes) + "\n"
 	const d = "share/applications/org.example.Hello.desktop"
+	icons := func(n int, name func(i int) string, data string) map[string]string {
+		m := map[string]string{}
+		for i := 0; i < n; i++ {
+			m[fmt.Sprintf("share/icons/hicolor/%03d/apps/%s", i/100, name(i))] = data
+		}
+		return m
+	}
+	icon := func(i int) string { return fmt.Sprintf("org.example.Hello.I%d.png", i) }
 	for _, c := range []struct {
-		name  string
-		files map[string]string
-		want  string
+		name    string
+		files   map[string]string
+		want    string
+		nothing bool // nothing written
 	}{
-		{"symlink to a host file", map[string]string{d: "symlink:" + secret}, "export/" + d + ": a symbolic link"},
-		{"symlink to /dev/zero", map[string]string{d: "symlink:/dev/zero"}, "export/" + d + ": a symbolic link"},
-		{"symlink not exported", map[string]string{"share/applications/README": "symlink:/etc/passwd"}, "export/share/applications/README: a symbolic link"},
-		{"FIFO", map[string]string{d: "fifo"}, "export/" + d + ": a symbolic link or special file"},
-		{"symlinked directory", map[string]string{"share/applications": "symlink:" + outside}, "export/share/applications: a symbolic link is on the way"},
-		{"symlinked share", map[string]string{"share": "symlink:" + outside}, "export/share/dbus-1/services: a symbolic link is on the way"},
-		{"symlinked icon theme", map[string]string{"share/icons/hicolor": "symlink:" + outside}, "export/share/icons/hicolor: a symbolic link"},
-		{"huge", map[string]string{d: big}, "export/" + d + ": " + strconv.Itoa(len(big)) + " bytes, over the limit of 4194304 bytes"},
-		{"unparsable", map[string]string{d: "[Desktop Entry]\nExec=a\nExec =b\n"}, "export/" + d + ": [Desktop Entry] Exec given twice"},
-		{"unterminated quote", map[string]string{d: "[Desktop Entry]\nType=Application\nExec=sh -c 'x\n"}, "export/" + d + ": [Desktop Entry] Exec"},
-		{"not an application", map[string]string{d: "[Desktop Entry]\nType=Link\nURL=file:///etc/shadow\n"}, "export/" + d + `: Type="Link"`},
+		{"huge", map[string]string{d: big}, "export/" + d + ": " + strconv.Itoa(len(big)) + " bytes, over the limit of 4194304 bytes", true},
+		{"too many files", icons(MaxFiles+1, icon, "png"), "more than 4096 exported files", true},
+		{"too many names", icons(MaxNames+1, func(i int) string { return fmt.Sprintf("other%d.png", i) }, "png"),
+			"more than " + strconv.Itoa(MaxNames) + " names where exports are looked for", true},
+		{"too many bytes", icons(MaxTotalBytes/MaxFileBytes+1, icon, "size:"+strconv.Itoa(MaxFileBytes)),
+			"the exported files together are over the limit of 67108864 bytes", true},
+		{"too deep", map[string]string{"share/icons/1/2/3/4/5/6/7/8/9/org.example.Hello.png": "png"},
+			"export/share/icons/1/2/3/4/5/6/7/8/9: more than 8 directories deep", true},
+		{"unparsable", map[string]string{d: "[Desktop Entry]\nExec=a\nExec =b\n"}, "export/" + d + ": [Desktop Entry] Exec given twice", false},
+		{"unterminated quote", map[string]string{d: "[Desktop Entry]\nType=Application\nExec=sh -c 'x\n"}, "export/" + d + ": [Desktop Entry] Exec", false},
+		{"not an application", map[string]string{d: "[Desktop Entry]\nType=Link\nURL=file:///etc/shadow\n"}, "export/" + d + `: Type="Link"`, false},
 		{"service of another name", map[string]string{"share/dbus-1/services/org.example.Hello.service": "[D-BUS Service]\nName=org.freedesktop.Secrets\nExec=x\n"},
-			`export/share/dbus-1/services/org.example.Hello.service: [D-BUS Service] Name="org.freedesktop.Secrets"`},
+			`export/share/dbus-1/services/org.example.Hello.service: [D-BUS Service] Name="org.freedesktop.Secrets"`, false},
 		{"search provider of another bus", map[string]string{d: "[Desktop Entry]\nType=Application\nExec=x\n",
 			"share/gnome-shell/search-providers/org.example.Hello.ini": "[Shell Search Provider]\nDesktopId=org.example.Hello.desktop\nBusName=org.gnome.Nautilus\nObjectPath=/\n"},
-			"BusName=\"org.gnome.Nautilus\""},
+			"BusName=\"org.gnome.Nautilus\"", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			src, dst := t.TempDir(), t.TempDir()
-			writeTree(t, src, c.files)
+			dst := t.TempDir()
+			src := newTree(t, c.files)
 			_, err := Build(context.Background(), src, dst, testLauncher(t, "/usr/bin/arbor"))
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want an error with %q", err, c.want)
 			}
-			filepath.WalkDir(dst, func(p string, e os.DirEntry, err error) error {
-				if b, _ := os.ReadFile(p); strings.Contains(string(b), "TOPSECRET") {
-					t.Errorf("%s holds the host file", p)
-				}
-				return nil
-			})
+			if w := written(dst); c.nothing && len(w) > 0 {
+				t.Errorf("wrote %d files, %s first", len(w), w[0])
+			}
+			if src.visits > MaxNames+1 {
+				t.Errorf("looked at %d names", src.visits)
+			}
+		})
+	}
+}
+
+// A link or special file where exports are looked for is left out with a
+// warning naming it, never read, and the rest is exported; one elsewhere
+// is left out without a word.
+func TestBuildLeavesOutLinks(t *testing.T) {
+	const d, icon = "share/applications/org.example.Hello.desktop", "share/icons/hicolor/48x48/apps/org.example.Hello.png"
+	link := func(p string) string { return "export/" + p + ": a symbolic link, not followed or exported" }
+	many := map[string]string{icon: "png"}
+	var manyWarned []string
+	for i := 0; i < maxWarnings+5; i++ {
+		p := fmt.Sprintf("share/icons/hicolor/48x48/apps/org.example.Hello.L%02d.png", i)
+		many[p] = "symlink:/dev/zero"
+		if i < maxWarnings {
+			manyWarned = append(manyWarned, link(p))
+		}
+	}
+	manyWarned = append(manyWarned, "and 5 more links or special files, not exported")
+	for _, c := range []struct {
+		name  string
+		files map[string]string
+		warn  []string
+		want  []string // exported
+	}{
+		{"symlink to a host file", map[string]string{d: "symlink:/root/secret", icon: "png"}, []string{link(d)}, []string{icon}},
+		{"symlink to /dev/zero", map[string]string{d: "symlink:/dev/zero", icon: "png"}, []string{link(d)}, []string{icon}},
+		{"symlink not exported", map[string]string{"share/applications/README": "symlink:/etc/passwd", icon: "png"},
+			[]string{link("share/applications/README")}, []string{icon}},
+		{"FIFO", map[string]string{d: "fifo", icon: "png"}, []string{"export/" + d + ": a special file, not exported"}, []string{icon}},
+		{"symlinked directory", map[string]string{"share/applications": "symlink:/etc", icon: "png"},
+			[]string{link("share/applications")}, []string{icon}},
+		{"symlinked share", map[string]string{"share": "symlink:/usr/share"}, []string{link("share")}, nil},
+		{"symlinked icon theme", map[string]string{"share/icons/hicolor": "symlink:/usr/share/icons/hicolor", d: "[Desktop Entry]\nType=Application\nExec=x\n"},
+			[]string{link("share/icons/hicolor")}, []string{d}},
+		{"links elsewhere", map[string]string{"bin/org.example.Hello": "symlink:/bin/sh", "share/mime/packages/org.example.Hello.xml": "symlink:/etc/shadow",
+			"share/applications/sub/org.example.Hello.desktop": "symlink:/etc/shadow", icon: "png"}, nil, []string{icon}},
+		{"many links", many, manyWarned, []string{icon}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dst := t.TempDir()
+			res, err := Build(context.Background(), newTree(t, c.files), dst, testLauncher(t, "/usr/bin/arbor"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(res.Warnings, c.warn) {
+				t.Errorf("warnings %q\nwant %q", res.Warnings, c.warn)
+			}
+			if !slices.Equal(res.Files, c.want) || !slices.Equal(written(dst), c.want) {
+				t.Errorf("exported %q, wrote %q, want %q", res.Files, written(dst), c.want)
+			}
 		})
 	}
 }

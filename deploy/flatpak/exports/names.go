@@ -50,12 +50,30 @@ func Allowed(rel, id string) bool {
 
 // ruleFor finds the rule of a directory of the export tree.
 func ruleFor(dir string) (rule, bool) {
-	for _, r := range rules {
-		if dir == r.dir || r.deep && strings.HasPrefix(dir, r.dir+"/") {
-			return r, true
-		}
+	if i, ok := ruleIndex(dir); ok {
+		return rules[i], true
 	}
 	return rule{}, false
+}
+
+func ruleIndex(dir string) (int, bool) {
+	for i, r := range rules {
+		if dir == r.dir || r.deep && strings.HasPrefix(dir, r.dir+"/") {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// leadsToRule reports whether dir is a rule's directory or one on the way
+// to it (share, share/dbus-1).
+func leadsToRule(dir string) bool {
+	for _, r := range rules {
+		if r.dir == dir || strings.HasPrefix(r.dir, dir+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func (r rule) allows(name, id string) bool {
