@@ -204,9 +204,11 @@ func TestUnprivileged(t *testing.T) {
 	if err := os.Chmod(filepath.Join(app, "suid-id"), 0o4755); err != nil {
 		t.Fatal(err)
 	}
+	// Kernel file systems below a directory, mounted by root for the run.
+	kernel := makeKernelMounts(t)
 	cmd := exec.Command(bin, "-test.count=1", "-test.v",
-		"-test.run=^(TestExitStatus|TestConfinement|TestNetworkOnlyWhenShared|TestBindsRefuseSymlinks|TestAppDirsAndInfo|TestAppDirSwappedForSymlinkIsRefused|TestContextApplied|TestSetuidInAppIsPowerless|TestKernelFilesProtected|TestSetupRefusesPlantedSymlinks|TestSetupIgnoresPlantedFIFO|TestSpecRefusals|TestRuntimeEtcSymlinkNotFollowed)$")
-	cmd.Env = []string{testutil.PrivilegedEnv + "=1", "HOME=/tmp", "PATH=/usr/bin:/bin", "TMPDIR=/tmp", suidAppEnv + "=" + app}
+		"-test.run=^(TestExitStatus|TestConfinement|TestNetworkOnlyWhenShared|TestBindsRefuseSymlinks|TestAppDirsAndInfo|TestAppDirSwappedForSymlinkIsRefused|TestContextApplied|TestSetuidInAppIsPowerless|TestKernelFilesProtected|TestSetupRefusesPlantedSymlinks|TestSetupIgnoresPlantedFIFO|TestSpecRefusals|TestRuntimeEtcSymlinkNotFollowed|TestKernelMountsBelowAGrant|TestKernelMountMovedWhileStarting)$")
+	cmd.Env = []string{testutil.PrivilegedEnv + "=1", "HOME=/tmp", "PATH=/usr/bin:/bin", "TMPDIR=/tmp", suidAppEnv + "=" + app, kernelMountsEnv + "=" + kernel}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
@@ -214,7 +216,8 @@ func TestUnprivileged(t *testing.T) {
 		t.Fatalf("as uid 65534: %v\n%s", err, out)
 	}
 	for _, name := range []string{"TestConfinement", "TestSetuidInAppIsPowerless", "TestKernelFilesProtected", "TestSetupRefusesPlantedSymlinks",
-		"TestSetupIgnoresPlantedFIFO", "TestSpecRefusals", "TestRuntimeEtcSymlinkNotFollowed"} {
+		"TestSetupIgnoresPlantedFIFO", "TestSpecRefusals", "TestRuntimeEtcSymlinkNotFollowed", "TestKernelMountsBelowAGrant",
+		"TestKernelMountMovedWhileStarting"} {
 		if !strings.Contains(string(out), "--- PASS: "+name) {
 			t.Fatalf("as uid 65534 %s did not run:\n%s", name, out)
 		}

@@ -3,15 +3,14 @@
 package mountinfo
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"arbor/internal/mounts"
 )
 
 // FSType is the filesystem type arbor's FUSE mounts show in mountinfo.
@@ -79,55 +78,19 @@ func repoTag(repo string) string {
 // source is the source field of the arbor mount at dir, if there is one
 // (the last mounted, where mounts are stacked).
 func source(dir string) (string, bool) {
-	f, err := os.Open("/proc/self/mountinfo")
+	ms, err := mounts.Read()
 	if err != nil {
 		return "", false
 	}
-	defer f.Close()
 	dir = filepath.Clean(dir)
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	found, src := false, ""
-	for sc.Scan() {
-		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPER
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 7 {
-			continue
-		}
-		sep := -1
-		for i := 6; i < len(fields); i++ {
-			if fields[i] == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 0 || sep+2 >= len(fields) || unescape(fields[4]) != dir {
-			continue
-		}
+	for _, m := range ms {
 		// A later mount on the same point hides the earlier ones.
-		found, src = fields[sep+1] == FSType, unescape(fields[sep+2])
+		if m.Point == dir {
+			found, src = m.FSType == FSType, m.Source
+		}
 	}
 	return src, found
-}
-
-// unescape undoes the octal escapes (\040 for a space) of
-// /proc/self/mountinfo.
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // Serving reports whether dir is a mount point that answers: a stat of it

@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"arbor/internal/mounts"
 )
 
 // The new root is built on a tmpfs in this private place, then entered
@@ -39,17 +41,21 @@ func compile(p *program, spec *Spec, g *given) error {
 	// mounted from the descriptor: a path swapped for a symlink after this
 	// point changes nothing (the flaw behind CVE-2024-42472). They are
 	// opened before a tmpfs covers /tmp.
-	runtimeTree, err := p.tree("runtime", spec.Runtime, false, false)
+	ms, err := mounts.Read()
+	if err != nil {
+		return fmt.Errorf("sandbox: the host's mounts: %w", err)
+	}
+	runtimeTree, err := p.tree(ms, "runtime", spec.Runtime, false, false)
 	if err != nil {
 		return err
 	}
-	var appTree uint64
+	var appTree hostTree
 	if spec.App != "" {
-		if appTree, err = p.tree("app", spec.App, spec.AppWritable, false); err != nil {
+		if appTree, err = p.tree(ms, "app", spec.App, spec.AppWritable, false); err != nil {
 			return err
 		}
 	}
-	binds := make([]uint64, len(spec.Binds))
+	binds := make([]hostTree, len(spec.Binds))
 	bindDirs := make([]bool, len(spec.Binds))
 	dests := make([]string, len(spec.Binds))
 	for i, b := range spec.Binds {
@@ -68,11 +74,7 @@ func compile(p *program, spec *Spec, g *given) error {
 			return fmt.Errorf("bind %s: %w", b.Source, err)
 		}
 		bindDirs[i] = fi.IsDir()
-		proc, readOnly := hostKernelFS(b.Source)
-		if proc {
-			return fmt.Errorf("bind %s: a proc file system; refused", b.Source)
-		}
-		if binds[i], err = p.tree("bind", b.Source, b.Writable && !readOnly, b.Device); err != nil {
+		if binds[i], err = p.tree(ms, "bind", b.Source, b.Writable, b.Device); err != nil {
 			return err
 		}
 	}
@@ -96,10 +98,12 @@ func compile(p *program, spec *Spec, g *given) error {
 	for _, d := range []string{"usr", "app", "proc", "dev", "tmp", "etc", "run", "var", "oldroot", "run/user"} {
 		l.mkdir(p, d, 0o755)
 	}
-	p.move("runtime at /usr", runtimeTree, at("usr"))
+	p.move("runtime at /usr", runtimeTree.reg, at("usr"))
+	p.readOnlyBelow(runtimeTree)
 	l.mounted("usr")
-	if appTree != 0 {
-		p.move("app at /app", appTree, at("app"))
+	if spec.App != "" {
+		p.move("app at /app", appTree.reg, at("app"))
+		p.readOnlyBelow(appTree)
 		l.mounted("app")
 	}
 	// /bin, /lib, /lib64, /sbin point into /usr where the runtime has
@@ -158,7 +162,8 @@ func compile(p *program, spec *Spec, g *given) error {
 		l.made(run + "/flatpak-info")
 	}
 	for i, b := range spec.Binds {
-		p.bindAt(l, "bind "+b.Dest, binds[i], dests[i], bindDirs[i])
+		p.bindAt(l, "bind "+b.Dest, binds[i].reg, dests[i], bindDirs[i])
+		p.readOnlyBelow(binds[i])
 	}
 	if !spec.System {
 		p.protect(l, dests, maskFile, maskDir)
@@ -188,12 +193,37 @@ func compile(p *program, spec *Spec, g *given) error {
 	return p.spawn(spec, g)
 }
 
+// hostTree is the clone of a host tree, held in a register until it is
+// moved into place.
+type hostTree struct {
+	reg          uint64
+	what, source string
+	subs         []submount // kernel file systems below, for readOnlyBelow
+}
+
 // tree opens path without following any symlink in it and clones the
-// mount tree there, with nosuid, nodev unless device, and read-only
-// unless writable; it returns the register holding the clone.
-func (p *program) tree(what, path string, writable, device bool) (uint64, error) {
+// mount tree there, with nosuid, nodev unless device, and read-only unless
+// writable and not a kernel file system; ms is the host's mount table, for
+// what is mounted below (see below.go).
+func (p *program) tree(ms []mounts.Mount, what, path string, writable, device bool) (hostTree, error) {
 	if !filepath.IsAbs(path) {
-		return 0, fmt.Errorf("%s %s: not an absolute path", what, path)
+		return hostTree{}, fmt.Errorf("%s %s: not an absolute path", what, path)
+	}
+	proc, kernel := hostKernelFS(path)
+	if proc {
+		return hostTree{}, fmt.Errorf("%s %s: a proc file system; refused", what, path)
+	}
+	writable = writable && !kernel
+	t := hostTree{what: what, source: filepath.Clean(path)}
+	below, err := kernelBelow(ms, what, t.source, writable)
+	if err != nil {
+		return hostTree{}, err
+	}
+	t.subs = make([]submount, len(below))
+	for i, m := range below {
+		if t.subs[i], err = pin(what, t.source, m); err != nil {
+			return hostTree{}, err
+		}
 	}
 	fd := p.reg()
 	tree := p.reg()
@@ -212,7 +242,8 @@ func (p *program) tree(what, path string, writable, device bool) (uint64, error)
 	p.sys(step+": restricting the mount", unix.SYS_MOUNT_SETATTR, in(tree), imm(p.str("")),
 		num(unix.AT_EMPTY_PATH|unix.AT_RECURSIVE), imm(p.words(attr, 0, 0, 0)), imm(32))
 	p.sys(step, unix.SYS_CLOSE, in(fd))
-	return tree, nil
+	t.reg = tree
+	return t, nil
 }
 
 // devTree clones a host device node's mount, when there is one: the

@@ -77,6 +77,9 @@ const (
 	// with the status of pid args[0] once that one exits, after reporting
 	// it.
 	trapReap
+	// trapExpect fails with EXDEV unless the word at offset args[0] of
+	// the region (what a system call wrote in the pool) is args[1].
+	trapExpect
 )
 
 // Report bytes on the status descriptor.
@@ -214,6 +217,10 @@ func run(region unsafe.Pointer, from, to, report uintptr) {
 			}
 		case trapReap:
 			reap(report, a[0])
+		case trapExpect:
+			if *(*uint64)(unsafe.Add(region, a[0]&(regionSize-8))) != uint64(a[1]) {
+				err = syscall.EXDEV
+			}
 		default:
 			r, _, err = syscall.RawSyscall6(uintptr(o.trap), a[0], a[1], a[2], a[3], a[4], a[5])
 		}

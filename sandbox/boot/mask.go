@@ -98,23 +98,39 @@ func Masked(dest string) bool {
 	return slices.ContainsFunc(masked, func(m maskedPath) bool { return within(rel, m.path) })
 }
 
-// kernelFS are the kernel's own file systems other than proc, bound in
-// read-only whatever the grant: as root, a writable /sys alone runs code
-// as root on the host (/sys/kernel/uevent_helper).
-var kernelFS = map[int64]bool{unix.SYSFS_MAGIC: true, unix.DEBUGFS_MAGIC: true, unix.TRACEFS_MAGIC: true,
-	unix.SECURITYFS_MAGIC: true, unix.EFIVARFS_MAGIC: true, unix.CGROUP_SUPER_MAGIC: true,
-	unix.CGROUP2_SUPER_MAGIC: true, unix.BPF_FS_MAGIC: true, unix.PSTOREFS_MAGIC: true,
-	unix.SELINUX_MAGIC: true, unix.SMACK_MAGIC: true, unix.BINFMTFS_MAGIC: true}
+// kernelFS are the kernel's own file systems other than proc, by the
+// name mountinfo gives them and the magic statfs does. A tree from the
+// host that is one, or has one mounted below it, has it read-only
+// whatever the grant: as root, a writable /sys alone runs code as root on
+// the host (/sys/kernel/uevent_helper).
+var kernelFS = []fsKind{
+	{"sysfs", unix.SYSFS_MAGIC}, {"debugfs", unix.DEBUGFS_MAGIC}, {"tracefs", unix.TRACEFS_MAGIC},
+	{"securityfs", unix.SECURITYFS_MAGIC}, {"efivarfs", unix.EFIVARFS_MAGIC}, {"cgroup", unix.CGROUP_SUPER_MAGIC},
+	{"cgroup2", unix.CGROUP2_SUPER_MAGIC}, {"bpf", unix.BPF_FS_MAGIC}, {"pstore", unix.PSTOREFS_MAGIC},
+	{"selinuxfs", unix.SELINUX_MAGIC}, {"smackfs", unix.SMACK_MAGIC}, {"binfmt_misc", unix.BINFMTFS_MAGIC},
+	// Not in the kernel's uapi headers, so not in x/sys.
+	{"configfs", 0x62656570}, {"fusectl", 0x65735543},
+}
 
-// hostKernelFS says what a bind source is: a proc file system, which is
-// refused (the host's processes, and none of the masks above), or one of
-// the kernel's others, which is bound read-only. Only root can mount one,
-// so the path cannot be changed for another between this look and the
-// open.
+type fsKind struct {
+	name  string
+	magic int64
+}
+
+// kernelFSNamed says whether mountinfo's type name is one of kernelFS.
+func kernelFSNamed(name string) bool {
+	return slices.ContainsFunc(kernelFS, func(k fsKind) bool { return k.name == name })
+}
+
+// hostKernelFS says what a host tree's source is: a proc file system,
+// which is refused (the host's processes, and none of the masks above),
+// or one of the kernel's others, which is cloned read-only. Only root can
+// mount one, so the path cannot be changed for another between this look
+// and the open.
 func hostKernelFS(source string) (proc, readOnly bool) {
 	var st unix.Statfs_t
 	if unix.Statfs(source, &st) != nil {
 		return false, false // the open says why
 	}
-	return st.Type == unix.PROC_SUPER_MAGIC, kernelFS[st.Type]
+	return st.Type == unix.PROC_SUPER_MAGIC, slices.ContainsFunc(kernelFS, func(k fsKind) bool { return k.magic == st.Type })
 }

@@ -100,6 +100,12 @@ func (p *program) sys(step string, trap uintptr, args ...arg) *op {
 	return &p.ops[len(p.ops)-1]
 }
 
+// expect makes the program fail unless the word at addr, an address in
+// the pool, holds want.
+func (p *program) expect(step string, addr, want uint64) {
+	p.sys(step, trapExpect, imm(addr-uint64(p.base)), imm(want))
+}
+
 // bytes is the whole image to send: header, registers, pool, ops.
 func (p *program) bytes(status int) ([]byte, error) {
 	if p.err != nil {
@@ -128,6 +134,9 @@ func (p *program) failure(pc int, errno unix.Errno, command, path string) error 
 	}
 	if pc == p.notFound && errno == unix.ENOENT {
 		return fmt.Errorf("%s: command not found in the sandbox (PATH=%s)", command, path)
+	}
+	if p.ops[pc].trap == trapExpect {
+		return fmt.Errorf("%s: it changed while the sandbox was made; refused", p.steps[pc])
 	}
 	if errno == unix.ELOOP && p.ops[pc].trap == unix.SYS_OPENAT2 {
 		return fmt.Errorf("%s: a symlink is on the way; refused", p.steps[pc])
