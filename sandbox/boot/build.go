@@ -209,7 +209,7 @@ func (p *program) tree(ms []mounts.Mount, what, path string, writable, device bo
 	if !filepath.IsAbs(path) {
 		return hostTree{}, fmt.Errorf("%s %s: not an absolute path", what, path)
 	}
-	proc, kernel := hostKernelFS(path)
+	proc, kernel := hostKernelFS(ms, path)
 	if proc {
 		return hostTree{}, fmt.Errorf("%s %s: a proc file system; refused", what, path)
 	}

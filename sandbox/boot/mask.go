@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"arbor/internal/mounts"
 )
 
 type maskedPath struct {
@@ -126,8 +128,17 @@ func kernelFSNamed(name string) bool {
 // which is refused (the host's processes, and none of the masks above),
 // or one of the kernel's others, which is cloned read-only. Only root can
 // mount one, so the path cannot be changed for another between this look
-// and the open.
-func hostKernelFS(source string) (proc, readOnly bool) {
+// and the open. The kind comes from the mount table, by the source's
+// mount id: a statfs would cost a FUSE source (a lazily mounted runtime)
+// a round trip to its daemon on every start.
+func hostKernelFS(ms []mounts.Mount, source string) (proc, readOnly bool) {
+	var stx unix.Statx_t
+	if unix.Statx(unix.AT_FDCWD, source, unix.AT_SYMLINK_NOFOLLOW|unix.AT_STATX_DONT_SYNC, unix.STATX_MNT_ID, &stx) == nil &&
+		stx.Mask&unix.STATX_MNT_ID != 0 {
+		if i := slices.IndexFunc(ms, func(m mounts.Mount) bool { return uint64(m.ID) == stx.Mnt_id }); i >= 0 {
+			return ms[i].FSType == "proc", kernelFSNamed(ms[i].FSType)
+		}
+	}
 	var st unix.Statfs_t
 	if unix.Statfs(source, &st) != nil {
 		return false, false // the open says why
