@@ -3,8 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -14,23 +12,7 @@ import (
 )
 
 func TestTreeIndexRoundTrip(t *testing.T) {
-	r, src := newRepo(t, ModeArchive)
-	writeTree(t, src, map[string]string{"a": "alpha", "d/b": "beta", "d/e/c": "", "same1": "x", "d/same2": "x"})
-	if err := os.Symlink("a", filepath.Join(src, "link")); err != nil {
-		t.Fatal(err)
-	}
-	c := commitTree(t, r, src, "main")
-	if err := r.WriteTreeIndexes(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(r.Path(), TreeIndexPath(c)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ti, err := ParseTreeIndex(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, c, ti := indexedTree(t, map[string]string{"a": "alpha", "d/b": "beta", "d/e/c": "", "same1": "x", "d/same2": "x"}, "a")
 	// Every object the commit reaches but itself is described, once.
 	reach, err := r.Reach(context.Background(), c)
 	if err != nil {

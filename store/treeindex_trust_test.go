@@ -12,13 +12,13 @@ import (
 	"arbor/store/object"
 )
 
-// indexedTree commits a tree with a symlink and a file into an archive
+// indexedTree commits files and a symlink link -> linkTo into an archive
 // repository and writes its tree index, signed by signers.
-func indexedTree(t *testing.T, signers ...Signer) (*Repo, object.Checksum, *TreeIndex) {
+func indexedTree(t *testing.T, files map[string]string, linkTo string, signers ...Signer) (*Repo, object.Checksum, *TreeIndex) {
 	t.Helper()
 	r, src := newRepo(t, ModeArchive)
-	writeTree(t, src, map[string]string{"target": "the real one", "bin/tool": strings.Repeat("x", 20000)})
-	if err := os.Symlink("target", filepath.Join(src, "link")); err != nil {
+	writeTree(t, src, files)
+	if err := os.Symlink(linkTo, filepath.Join(src, "link")); err != nil {
 		t.Fatal(err)
 	}
 	c := commitTree(t, r, src, "main")
@@ -34,6 +34,12 @@ func indexedTree(t *testing.T, signers ...Signer) (*Repo, object.Checksum, *Tree
 		t.Fatal(err)
 	}
 	return r, c, ti
+}
+
+// trustTree is a symlink, its target and a file larger than a header
+// probe.
+func trustTree(t *testing.T, signers ...Signer) (*Repo, object.Checksum, *TreeIndex) {
+	return indexedTree(t, map[string]string{"target": "the real one", "bin/tool": strings.Repeat("x", 20000)}, "target", signers...)
 }
 
 // forge changes the entries of ti for which edit returns true and writes
@@ -68,7 +74,7 @@ func retarget(f *IndexedFile) bool {
 }
 
 func TestTreeIndexRefusesRetargetedSymlink(t *testing.T) {
-	r, c, ti := indexedTree(t)
+	r, c, ti := trustTree(t)
 	b := forge(t, r, c, ti, retarget)
 	if _, err := ParseTreeIndex(b); !errors.Is(err, ErrForgedIndex) || !strings.Contains(err.Error(), "/etc/shadow") {
 		t.Fatalf("a symlink retargeted in the index: %v, want %v naming the target", err, ErrForgedIndex)
@@ -81,7 +87,7 @@ func TestWriteTreeIndexesSigns(t *testing.T) {
 		signed = append(signed, bytes.Clone(b))
 		return []byte("sig"), nil
 	}
-	r, c, _ := indexedTree(t, sign)
+	r, c, _ := trustTree(t, sign)
 	b, err := os.ReadFile(filepath.Join(r.Path(), TreeIndexPath(c)))
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +146,7 @@ func TestCheckTreeIndexesFindsForgeries(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r, c, ti := indexedTree(t, func(b []byte) ([]byte, error) { return []byte("sig"), nil })
+			r, c, ti := trustTree(t, func(b []byte) ([]byte, error) { return []byte("sig"), nil })
 			if probs, err := r.CheckTreeIndexes(ctx, func(data, sig []byte) error { return nil }); err != nil || len(probs) != 0 {
 				t.Fatalf("the genuine index: %v, %v", probs, err)
 			}
