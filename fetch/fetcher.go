@@ -584,7 +584,9 @@ func (f *Fetcher) Describe(ctx context.Context, c object.Checksum, verifiedOnly 
 // DescribeLocal answers Describe without the network when it can: from a
 // header already claimed (a tree index, the start of the object) that may
 // be served, or from the object in the store. An object here outranks a
-// claim no signature vouches for.
+// claim no signature vouches for: that costs such a claim a look at the
+// store, once per file and mount (the kernel keeps attributes an hour),
+// and only on a remote that does not verify.
 func (f *Fetcher) DescribeLocal(c object.Checksum, verifiedOnly bool) (Described, bool, error) {
 	f.claimsMu.Lock()
 	cl, claimed := f.claims[c]

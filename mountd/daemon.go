@@ -326,15 +326,7 @@ func (d *Daemon) shutdown() {
 
 // cleanStale removes mounts a killed daemon left behind.
 func (d *Daemon) cleanStale() {
-	b, err := os.ReadFile(statePath(d.opts.Repo))
-	if err != nil {
-		return
-	}
-	var old []MountRequest
-	if json.Unmarshal(b, &old) != nil {
-		return
-	}
-	for _, m := range old {
+	for _, m := range readRequests(statePath(d.opts.Repo)) {
 		if Owns(d.opts.Repo, m.Mountpoint) {
 			if err := Detach(d.opts.Repo, m.Mountpoint); err != nil {
 				d.opts.Logf("stale mount: %v", err)
@@ -364,9 +356,13 @@ func (d *Daemon) restore(ctx context.Context) {
 }
 
 // kept reads the persistent mounts' requests.
-func (d *Daemon) kept() []MountRequest {
+func (d *Daemon) kept() []MountRequest { return readRequests(keptPath(d.opts.Repo)) }
+
+// readRequests reads a list of mounts the daemon keeps (statePath,
+// keptPath); a missing or unreadable one is empty.
+func readRequests(path string) []MountRequest {
 	var reqs []MountRequest
-	if b, err := os.ReadFile(keptPath(d.opts.Repo)); err == nil {
+	if b, err := os.ReadFile(path); err == nil {
 		json.Unmarshal(b, &reqs)
 	}
 	return reqs

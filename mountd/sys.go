@@ -1,7 +1,6 @@
 package mountd
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -56,11 +55,8 @@ func Owns(repo, dir string) bool {
 	}
 	dir = filepath.Clean(dir)
 	for _, p := range []string{statePath(repo), keptPath(repo)} {
-		var reqs []MountRequest
-		if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &reqs) == nil {
-			if slices.ContainsFunc(reqs, func(r MountRequest) bool { return filepath.Clean(r.Mountpoint) == dir }) {
-				return true
-			}
+		if slices.ContainsFunc(readRequests(p), func(r MountRequest) bool { return filepath.Clean(r.Mountpoint) == dir }) {
+			return true
 		}
 	}
 	return false

@@ -27,9 +27,7 @@ func kernelMounts(t *testing.T) string {
 	if d := os.Getenv(kernelMountsEnv); d != "" {
 		return d
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("mounting needs root (TestUnprivileged mounts first)")
-	}
+	testutil.NeedRoot(t) // to mount (TestUnprivileged mounts first)
 	return makeKernelMounts(t)
 }
 

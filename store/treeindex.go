@@ -75,8 +75,8 @@ type IndexedFile struct {
 
 // BuildTreeIndex makes the tree index of a commit the repository holds
 // whole.
-func (r *Repo) BuildTreeIndex(commit object.Checksum) ([]byte, error) {
-	return r.buildTreeIndex(context.Background(), r, commit)
+func (r *Repo) BuildTreeIndex(ctx context.Context, commit object.Checksum) ([]byte, error) {
+	return r.buildTreeIndex(ctx, r, commit)
 }
 
 // metaReader reads metadata objects' bytes: the repository.

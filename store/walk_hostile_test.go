@@ -359,7 +359,7 @@ func TestTooDeepIsRefused(t *testing.T) {
 		{"diff", func(c object.Checksum) error {
 			return r.Diff(ctx, flat, c, func(store.Change) error { return nil })
 		}},
-		{"tree-index", func(c object.Checksum) error { _, err := r.BuildTreeIndex(c); return err }},
+		{"tree-index", func(c object.Checksum) error { _, err := r.BuildTreeIndex(context.Background(), c); return err }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.walk(ok); err != nil {

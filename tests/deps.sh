@@ -19,6 +19,7 @@ have pkg-config || need+=(pkg-config)
 have bwrap || need+=(bubblewrap)
 have flatpak || need+=(flatpak)
 have curl || need+=(curl)
+have gio || need+=(libglib2.0-bin) # the exports tests launch desktop files with it
 
 if [ ${#need[@]} -gt 0 ]; then
 	echo "installing: ${need[*]}" >&2

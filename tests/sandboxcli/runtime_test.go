@@ -114,10 +114,7 @@ func TestProbeInBuiltRuntime(t *testing.T) {
 // CLI too, as root and as an unprivileged user (who gets a user
 // namespace), with the network shared or not.
 func TestProbeKernelAsRootAndUser(t *testing.T) {
-	testutil.Privileged(t)
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to run as both")
-	}
+	testutil.NeedRoot(t) // to run as both
 	testutil.NeedTool(t, "setpriv")
 	// Everything the unprivileged run uses, where that user can reach it.
 	dir := t.TempDir()

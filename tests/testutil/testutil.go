@@ -29,6 +29,16 @@ func Privileged(t testing.TB) {
 	}
 }
 
+// NeedRoot skips a test that needs root, but only where privileged tests
+// may be skipped: with PrivilegedEnv set (CI), not being root fails it.
+func NeedRoot(t testing.TB) {
+	t.Helper()
+	Privileged(t)
+	if os.Geteuid() != 0 {
+		t.Fatalf("needs root (%s is set, but this runs as uid %d)", PrivilegedEnv, os.Geteuid())
+	}
+}
+
 // NeedTool skips t if the binary name is not on PATH, but fails it in
 // privileged runs so CI can never pass by silently skipping.
 func NeedTool(t testing.TB, name string) {

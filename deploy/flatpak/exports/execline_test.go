@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"arbor/tests/testutil"
 )
 
 func testLauncher(t *testing.T, arbor string) Launcher {
@@ -120,9 +122,7 @@ exec '/opt/it'\''s/arbor' '--repo=/var/lib/my 100% repo' 'run' '--branch=1.0' 'o
 // its arguments, whatever quoting and spacing the app's Exec used; the
 // attacker's "Exec =" line runs nothing of its own.
 func TestGioLaunchesThroughArbor(t *testing.T) {
-	if _, err := exec.LookPath("gio"); err != nil {
-		t.Skip("gio not found")
-	}
+	testutil.NeedTool(t, "gio")
 	dir := t.TempDir()
 	rec := filepath.Join(dir, "argv")
 	arbor := filepath.Join(dir, "bin dir", "arbor")
