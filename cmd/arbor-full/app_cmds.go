@@ -8,33 +8,131 @@ import (
 	"io"
 	"math/bits"
 	"os"
-	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"arbor/cmd/internal/launch"
 	"arbor/cmd/internal/termtext"
+	"arbor/deploy/apps"
 	"arbor/deploy/flatpak"
 	"arbor/deploy/flatpak/appstream"
-	"arbor/deploy/flatpak/commits"
+	"arbor/deploy/history"
 	"arbor/fetch"
 	"arbor/mountd"
 	"arbor/mountd/mountinfo"
 	"arbor/store"
 	"arbor/store/keyfile"
 	"arbor/store/object"
-	"arbor/store/refs"
 )
+
+// manager is the installation's workflows, with the daemon to unmount
+// what is removed and the small arbor binary for launchers.
+func (a *app) manager(r *store.Repo, in *flatpak.Installation) (*apps.Manager, error) {
+	exe, err := frontExe()
+	if err != nil {
+		return nil, err
+	}
+	m := apps.NewManager(r, in)
+	m.Arbor, m.Mounts = exe, mountd.NewClient(r.Path())
+	return m, nil
+}
+
+// withManager wraps a command that runs a workflow on the installation.
+func (a *app) withManager(run func(cmd *cobra.Command, args []string, m *apps.Manager) error) func(*cobra.Command, []string) error {
+	return a.withInstallation(func(cmd *cobra.Command, args []string, r *store.Repo, in *flatpak.Installation) error {
+		m, err := a.manager(r, in)
+		if err != nil {
+			return err
+		}
+		return run(cmd, args, m)
+	})
+}
+
+// stdinTerminal says whether questions can be asked.
+func stdinTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
+
+// ask prints a question and reads a yes or no; def is the answer to an
+// empty line.
+func (a *app) ask(question string, def bool) bool {
+	fmt.Fprint(a.Stdout, question)
+	line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+	switch strings.TrimSpace(strings.ToLower(line)) {
+	case "":
+		return def
+	case "y", "yes":
+		return true
+	}
+	return false
+}
+
+// workflowOutput shows a workflow's progress on a terminal's stderr and
+// prints each ref's change as it is done (unless --json, where the
+// changes are printed at the end).
+type workflowOutput struct {
+	a       *app
+	bar     *progress
+	changes []apps.Change
+	print   func(apps.Change)
+}
+
+func (w *workflowOutput) event(e apps.Event) {
+	if e.Phase == apps.PhaseDone {
+		w.endBar()
+		if e.Change != nil {
+			w.changes = append(w.changes, *e.Change)
+			if !w.a.json {
+				for _, warning := range e.Change.Warnings {
+					fmt.Fprintf(w.a.Stderr, "warning: %s: %s\n", termtext.Line(e.Change.Ref.String()), termtext.Line(warning))
+				}
+				w.print(*e.Change)
+			}
+		}
+		return
+	}
+	msg := termtext.Line(e.Message)
+	if w.bar == nil {
+		w.bar = w.a.newProgress(msg, -1, true)
+	}
+	w.bar.describe(msg)
+	w.bar.set(e.Bytes)
+}
+
+func (w *workflowOutput) endBar() {
+	if w.bar != nil {
+		w.bar.done()
+		w.bar = nil
+	}
+}
+
+// finish prints the changes as JSON with --json; err is passed on.
+func (w *workflowOutput) finish(err error) error {
+	w.endBar()
+	if w.a.json {
+		if w.changes == nil {
+			w.changes = []apps.Change{}
+		}
+		if perr := w.a.printJSON(w.changes); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	return err
+}
+
+func (a *app) printInstalled(ch apps.Change) {
+	fmt.Fprintf(a.Stdout, "Installed %s (commit %s)\n", termtext.Line(ch.Ref.String()), ch.To.String()[:12])
+}
 
 func (a *app) installCmd() *cobra.Command {
 	var yes, materialize bool
 	var from string
 	c := &cobra.Command{
-		Use:   "install [-y] REMOTE REF | --from FILE.flatpakref",
+		Use:   "install [-y] [--json] REMOTE REF | --from FILE.flatpakref",
 		Short: "Install an app (and the runtime it needs) to run from lazily fetched mounts",
 		Long: `Install an app or runtime. Only its commit and metadata are fetched: files come
 when the app first reads them, through the repository's daemon. REF may be a
@@ -49,59 +147,49 @@ flatpak completes it. An app's runtime is installed too, after asking unless -y.
 			}
 			return cobra.ExactArgs(2)(cmd, args)
 		},
-		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, r *store.Repo, in *flatpak.Installation) error {
-			runtimeRepo := ""
+		RunE: a.withManager(func(cmd *cobra.Command, args []string, m *apps.Manager) error {
+			ctx := cmd.Context()
+			var req apps.InstallRequest
 			if from != "" {
-				b, err := readLocation(cmd.Context(), from)
+				b, err := apps.ReadLocation(ctx, from)
 				if err != nil {
 					return err
 				}
-				f, err := flatpak.ParseRefFile(b)
-				if err != nil {
+				if req, err = m.RefFileRequest(ctx, b); err != nil {
 					return fmt.Errorf("%s: %w", from, err)
 				}
-				remote, err := remoteForRef(r, f)
-				if err != nil {
-					return err
-				}
-				args = []string{remote, f.Ref().String()}
-				runtimeRepo = f.RuntimeRepo
+			} else {
+				req = apps.InstallRequest{Remote: args[0], Name: args[1], Kind: flatpak.App}
 			}
-			d, err := a.installOne(cmd.Context(), r, in, args[0], args[1], flatpak.App, "", materialize)
-			if err != nil {
-				return err
-			}
-			if d.Metadata.Kind != flatpak.App || d.Metadata.Runtime == "" {
-				return nil
-			}
-			rt, err := flatpak.ParsePartial(flatpak.Runtime, d.Metadata.Runtime)
-			if err != nil {
-				return err
-			}
-			if _, err := in.Get(rt); err == nil {
-				return nil
-			}
+			req.Materialize = materialize
+			var rt flatpak.Ref
+			asked := false
 			if !yes {
-				if !term.IsTerminal(int(os.Stdin.Fd())) {
-					return fmt.Errorf("%s needs the runtime %s: install it too with -y", d.Ref, rt)
-				}
-				fmt.Fprintf(a.Stdout, "%s needs the runtime %s. Install it? [Y/n] ", termtext.Line(d.Ref.ID), termtext.Line(rt.String()))
-				line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
-				if l := strings.TrimSpace(strings.ToLower(line)); l != "" && l != "y" && l != "yes" {
-					return fmt.Errorf("%s is installed without its runtime %s", d.Ref, rt)
+				req.Runtime = func(r flatpak.Ref) bool {
+					rt = r
+					if a.json || !stdinTerminal() {
+						return false
+					}
+					asked = true
+					return a.ask(fmt.Sprintf("%s needs the runtime %s. Install it? [Y/n] ", termtext.Line(r.ID), termtext.Line(r.String())), true)
 				}
 			}
-			remote, err := runtimeRemote(cmd.Context(), r, args[0], rt, runtimeRepo)
-			if err != nil {
-				return err
+			out := &workflowOutput{a: a, print: a.printInstalled}
+			changes, err := m.Install(ctx, req, out.event)
+			if errors.Is(err, apps.ErrRuntimeDeclined) && len(changes) > 0 {
+				if asked {
+					err = fmt.Errorf("%s is installed without its runtime %s", changes[0].Ref, rt)
+				} else {
+					err = fmt.Errorf("%s needs the runtime %s: install it too with -y", changes[0].Ref, rt)
+				}
 			}
-			_, err = a.installOne(cmd.Context(), r, in, remote, rt.String(), flatpak.Runtime, "", materialize)
-			return err
+			return out.finish(err)
 		}),
 	}
 	c.Flags().BoolVarP(&yes, "assumeyes", "y", false, "install what is needed without asking")
 	c.Flags().StringVar(&from, "from", "", "install what a .flatpakref file names, adding its remote")
 	c.Flags().BoolVar(&materialize, "materialize", false, "fetch everything and check it out (hardlinks), to run without mounts and offline")
+	a.jsonFlag(c)
 	return c
 }
 
@@ -113,78 +201,210 @@ func (a *app) withInstallation(run func(cmd *cobra.Command, args []string, r *st
 	})
 }
 
-// installOne fetches a ref's commit (its signature checked as a pull
-// checks it) and deploys it from its xa.metadata.
-func (a *app) installOne(ctx context.Context, r *store.Repo, in *flatpak.Installation, remote, name string, kind flatpak.Kind, at string, materialize bool) (*flatpak.Deployed, error) {
-	remoteRefs, err := fetch.RemoteRefs(ctx, r, remote)
+// completeInstalled completes names against the installed refs.
+func completeInstalled(in *flatpak.Installation, names []string) ([]flatpak.Ref, error) {
+	installed, err := in.Installed()
 	if err != nil {
 		return nil, err
 	}
-	var cands []flatpak.Ref
-	for n := range remoteRefs {
-		if r, err := flatpak.ParseRef(n); err == nil {
-			cands = append(cands, r)
+	var refs []flatpak.Ref
+	for _, name := range names {
+		ref, err := flatpak.Complete(name, "", installed)
+		if err != nil {
+			return nil, err
 		}
+		refs = append(refs, ref)
 	}
-	ref, err := flatpak.Complete(name, kind, cands)
-	if err != nil {
-		return nil, fmt.Errorf("remote %s: %w", remote, err)
+	return refs, nil
+}
+
+func (a *app) updateCmd() *cobra.Command {
+	var commit string
+	var yes, downloadOnly bool
+	c := &cobra.Command{
+		Use:   "update [-y] [--download-only] [--commit=CHECKSUM] [--json] [REF...]",
+		Short: "Update installed apps and runtimes (or roll one back with --commit)",
+		Long: `Fetch each installed ref's newest commit from its origin and switch to it in
+one rename; an app already running keeps its old commit until it exits.
+
+An update that grants the app new permissions is held back: on a terminal
+arbor asks, otherwise it prints what the update would grant and leaves the
+app as it is; -y accepts. --download-only (flatpak's --no-deploy) fetches
+the updates and deploys nothing; the next update applies them without
+fetching again.`,
+		Example: `  arbor update
+  arbor update --download-only && arbor update
+  arbor update --commit=4f2a... org.example.Hello`,
+		RunE: a.withManager(func(cmd *cobra.Command, args []string, m *apps.Manager) error {
+			refs, err := completeInstalled(m.In, args)
+			if err != nil {
+				return err
+			}
+			req := apps.UpdateRequest{Refs: refs, Commit: commit, DownloadOnly: downloadOnly, AllowNewPermissions: yes}
+			out := &workflowOutput{a: a, print: a.printUpdated}
+			changes, err := m.Update(cmd.Context(), req, out.event)
+			if err != nil || a.json || !stdinTerminal() {
+				return out.finish(err)
+			}
+			var allowed []flatpak.Ref
+			for _, ch := range changes {
+				if ch.Held() && a.ask(fmt.Sprintf("Update %s and grant it these permissions? [y/N] ", termtext.Line(ch.Ref.String())), false) {
+					allowed = append(allowed, ch.Ref)
+				}
+			}
+			if len(allowed) == 0 {
+				return out.finish(nil)
+			}
+			req.Refs, req.AllowNewPermissions = allowed, true
+			_, err = m.Update(cmd.Context(), req, out.event)
+			return out.finish(err)
+		}),
 	}
-	want := ref.String()
-	if at != "" {
-		want += "@" + at // a given commit, bound to the ref all the same
-	}
-	res, err := fetch.Pull(ctx, r, remote, fetch.PullOptions{Refs: []string{want}, CommitMetadataOnly: !materialize})
-	if err != nil {
-		return nil, err
-	}
-	c, ok := res.Refs[ref.String()]
-	if !ok {
-		return nil, fmt.Errorf("%s: the pull did not return it", ref)
-	}
-	cm, err := r.ReadCommit(c)
-	if err != nil {
-		return nil, err
-	}
-	v, ok := object.Lookup(cm.Metadata, "xa.metadata")
-	meta, _ := v.Value.(string)
-	if !ok || meta == "" {
-		return nil, fmt.Errorf("%s (commit %s) has no xa.metadata: not an app or runtime", ref, c)
-	}
-	if !materialize {
-		// The tree's own metadata file, for the comparison below.
-		if _, err := fetch.Pull(ctx, r, remote, fetch.PullOptions{Refs: []string{want}, Subpath: "/metadata"}); err != nil {
-			return nil, fmt.Errorf("%s: fetching its metadata file: %w", ref, err)
+	c.Flags().StringVar(&commit, "commit", "", "deploy this commit of the ref (to roll back)")
+	c.Flags().BoolVarP(&yes, "assumeyes", "y", false, "apply updates that ask for new permissions without asking")
+	c.Flags().BoolVar(&downloadOnly, "download-only", false, "fetch the updates, deploy nothing (the next update applies them)")
+	c.Flags().BoolVar(&downloadOnly, "no-deploy", false, "flatpak's spelling of --download-only")
+	a.jsonFlag(c)
+	return c
+}
+
+// printUpdated prints what became of one ref in an update.
+func (a *app) printUpdated(ch apps.Change) {
+	ref := termtext.Line(ch.Ref.String())
+	switch {
+	case ch.Held():
+		fmt.Fprintf(a.Stdout, "%s is held back: the update asks for new permissions:\n", ref)
+		for _, p := range ch.NewPermissions {
+			fmt.Fprintf(a.Stdout, "    %s\n", termtext.Line(p))
 		}
-	}
-	file, err := r.ReadFile(c, "/metadata", 1<<20)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ref, err)
-	}
-	// What the user was shown (xa.metadata) is what runs: a commit whose
-	// tree says otherwise is refused (CVE-2021-43860).
-	if err := flatpak.CheckCommitMetadata(cm.Metadata, ref, file); err != nil {
-		return nil, fmt.Errorf("%s (commit %s): %w", ref, c, err)
-	}
-	if ref.Kind == flatpak.App && !materialize {
-		// The desktop files and icons: small, fetched now.
-		if _, err := fetch.Pull(ctx, r, remote, fetch.PullOptions{Refs: []string{want}, Subpath: "/export"}); err != nil {
-			return nil, fmt.Errorf("%s: fetching its exports: %w", ref, err)
+	case ch.Downloaded:
+		fmt.Fprintf(a.Stdout, "Downloaded %s (commit %s): the next arbor update applies it\n", ref, ch.To.String()[:12])
+	case ch.From == ch.To:
+		fmt.Fprintf(a.Stdout, "%s is up to date\n", ref)
+	default:
+		if len(ch.NewPermissions) > 0 {
+			fmt.Fprintf(a.Stdout, "%s now also has:\n", ref)
+			for _, p := range ch.NewPermissions {
+				fmt.Fprintf(a.Stdout, "    %s\n", termtext.Line(p))
+			}
 		}
+		a.printInstalled(ch)
 	}
-	exe, err := frontExe()
-	if err != nil {
-		return nil, err
+}
+
+func (a *app) uninstallCmd() *cobra.Command {
+	var unused bool
+	c := &cobra.Command{
+		Use:     "uninstall [--unused] [--json] [REF...]",
+		Short:   "Remove installed apps or runtimes; --unused removes runtimes no app needs",
+		Example: `  arbor uninstall org.example.Hello && arbor uninstall --unused`,
+		RunE: a.withManager(func(cmd *cobra.Command, args []string, m *apps.Manager) error {
+			refs, err := completeInstalled(m.In, args)
+			if err != nil {
+				return err
+			}
+			out := &workflowOutput{a: a, print: func(ch apps.Change) {
+				fmt.Fprintf(a.Stdout, "Uninstalled %s\n", termtext.Line(ch.Ref.String()))
+			}}
+			_, err = m.Uninstall(cmd.Context(), refs, unused, out.event)
+			return out.finish(err)
+		}),
 	}
-	d, warnings, err := commits.Deploy(ctx, r, in, ref, c, commits.DeployOptions{Origin: remote, Metadata: []byte(meta), Materialize: materialize, Arbor: exe})
-	if err != nil {
-		return nil, err
+	c.Flags().BoolVar(&unused, "unused", false, "remove runtimes no installed app needs")
+	a.jsonFlag(c)
+	return c
+}
+
+func (a *app) historyCmd() *cobra.Command {
+	var n int
+	c := &cobra.Command{
+		Use:   "history [--json] [-n N]",
+		Short: "Show what was installed, updated and removed, and when",
+		Long: `Show the installation's history, as flatpak history does: the time, the
+change, the application or runtime, its branch, the installation, the remote,
+and the commits before and after. The newest entry is printed last (first in
+--json, which is the history API's order).`,
+		Example: `  arbor history -n 20
+  arbor history --json`,
+		Args: cobra.NoArgs,
+		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, r *store.Repo, in *flatpak.Installation) error {
+			entries, err := history.Open(apps.HistoryPath(in)).Read(cmd.Context(), n)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(entries)
+			}
+			installation := installationName(in)
+			fmt.Fprintln(a.Stdout, "Time\tChange\tApplication\tBranch\tInstallation\tRemote\tCommit\tOld commit")
+			for _, e := range slices.Backward(entries) {
+				app, branch := e.Ref, ""
+				if ref, err := flatpak.ParseRef(e.Ref); err == nil {
+					app, branch = ref.ID, ref.Branch
+				}
+				change := e.Op
+				if e.Error != "" {
+					change += " (failed: " + e.Error + ")"
+				}
+				fmt.Fprintf(a.Stdout, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime), termtext.Line(change),
+					termtext.Line(app), termtext.Line(branch), termtext.Line(installation), termtext.Line(e.Remote),
+					termtext.Line(shortCommit(e.To)), termtext.Line(shortCommit(e.From)))
+			}
+			return nil
+		}),
 	}
-	for _, w := range warnings {
-		fmt.Fprintf(a.Stderr, "warning: %s: %s\n", termtext.Line(ref.String()), termtext.Line(w))
+	c.Flags().IntVarP(&n, "count", "n", 0, "show the newest N entries only (0: all)")
+	a.jsonFlag(c)
+	return c
+}
+
+// installationName is how history names an installation, as flatpak
+// does: system, user, or its directory.
+func installationName(in *flatpak.Installation) string {
+	repo, _ := filepath.Abs(in.Repo)
+	if repo == flatpak.SystemRepo {
+		return "system"
 	}
-	fmt.Fprintf(a.Stdout, "Installed %s (commit %s)\n", termtext.Line(ref.String()), c.String()[:12])
-	return d, nil
+	if u, err := flatpak.UserRepo(); err == nil && u == repo {
+		return "user"
+	}
+	return in.Dir
+}
+
+func shortCommit(c string) string {
+	if len(c) > 12 {
+		return c[:12]
+	}
+	return c
+}
+
+func (a *app) flatpakRemoteAddCmd() *cobra.Command {
+	var from, ifNotExists, noGPG bool
+	c := &cobra.Command{
+		Use:   "remote-add [--from] [--if-not-exists] NAME URL|FILE.flatpakrepo",
+		Short: "Add a remote of apps, from a URL or a .flatpakrepo file",
+		Example: `  arbor remote-add --if-not-exists example example.flatpakrepo
+  arbor remote-add --no-gpg-verify local http://127.0.0.1:8000/`,
+		Args: cobra.ExactArgs(2),
+		RunE: a.withManager(func(cmd *cobra.Command, args []string, m *apps.Manager) error {
+			name, loc := args[0], args[1]
+			if !from && !strings.HasSuffix(loc, ".flatpakrepo") {
+				return m.AddRemote(cmd.Context(), name, loc, fetch.AddOptions{NoGPGVerify: noGPG, IfNotExists: ifNotExists})
+			}
+			b, err := apps.ReadLocation(cmd.Context(), loc)
+			if err != nil {
+				return err
+			}
+			if err := m.AddRepo(cmd.Context(), name, b, ifNotExists); err != nil {
+				return fmt.Errorf("%s: %w", loc, err)
+			}
+			return nil
+		}),
+	}
+	c.Flags().BoolVar(&from, "from", false, "the location is a .flatpakrepo file")
+	c.Flags().BoolVar(&ifNotExists, "if-not-exists", false, "do nothing if the remote exists")
+	c.Flags().BoolVar(&noGPG, "no-gpg-verify", false, "do not verify signatures (URL only)")
+	return c
 }
 
 func (a *app) listCmd() *cobra.Command {
@@ -261,107 +481,6 @@ func (a *app) ensureMount(ctx context.Context, in *flatpak.Installation, d *flat
 		return a.ensureMount(ctx, in, d)
 	}
 	return err
-}
-
-func (a *app) updateCmd() *cobra.Command {
-	var commit string
-	c := &cobra.Command{
-		Use:   "update [--commit=CHECKSUM] [REF...]",
-		Short: "Update installed apps and runtimes (or roll one back with --commit)",
-		Long: `Fetch each installed ref's newest commit from its origin and switch to it in
-one rename; an app already running keeps its old commit until it exits.`,
-		Example: `  arbor update
-  arbor update --commit=4f2a... org.example.Hello`,
-		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, r *store.Repo, in *flatpak.Installation) error {
-			installed, err := in.Installed()
-			if err != nil {
-				return err
-			}
-			targets := installed
-			if len(args) > 0 {
-				targets = nil
-				for _, name := range args {
-					ref, err := flatpak.Complete(name, "", installed)
-					if err != nil {
-						return err
-					}
-					targets = append(targets, ref)
-				}
-			}
-			if commit != "" && len(targets) != 1 {
-				return fmt.Errorf("--commit needs exactly one ref")
-			}
-			for _, ref := range targets {
-				d, err := in.Get(ref)
-				if err != nil {
-					return err
-				}
-				_, materialized := in.FilesDir(d)
-				nd, err := a.installOne(cmd.Context(), r, in, d.Origin, ref.String(), ref.Kind, commit, materialized)
-				if err != nil {
-					return err
-				}
-				if nd.Commit == d.Commit {
-					fmt.Fprintf(a.Stdout, "%s is up to date\n", termtext.Line(ref.String()))
-				}
-			}
-			return nil
-		}),
-	}
-	c.Flags().StringVar(&commit, "commit", "", "deploy this commit of the ref (to roll back)")
-	return c
-}
-
-func (a *app) uninstallCmd() *cobra.Command {
-	var unused bool
-	c := &cobra.Command{
-		Use:     "uninstall [--unused] [REF...]",
-		Short:   "Remove installed apps or runtimes; --unused removes runtimes no app needs",
-		Example: `  arbor uninstall org.example.Hello && arbor uninstall --unused`,
-		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, r *store.Repo, in *flatpak.Installation) error {
-			installed, err := in.Installed()
-			if err != nil {
-				return err
-			}
-			var refs []flatpak.Ref
-			for _, name := range args {
-				ref, err := flatpak.Complete(name, "", installed)
-				if err != nil {
-					return err
-				}
-				refs = append(refs, ref)
-			}
-			if unused {
-				u, err := in.Unused()
-				if err != nil {
-					return err
-				}
-				refs = append(refs, u...)
-			}
-			if len(refs) == 0 && !unused {
-				return fmt.Errorf("nothing to uninstall: name a ref or use --unused")
-			}
-			for _, ref := range refs {
-				d, err := in.Get(ref)
-				if err != nil {
-					return err
-				}
-				mp := in.MountDir(d.Commit)
-				if mountinfo.IsArbor(mp) {
-					if err := mountd.NewClient(r.Path()).Unmount(cmd.Context(), mp); err != nil {
-						return fmt.Errorf("%s is in use: %w", ref, err)
-					}
-				}
-				if err := in.Undeploy(ref); err != nil {
-					return err
-				}
-				fmt.Fprintf(a.Stdout, "Uninstalled %s\n", termtext.Line(ref.String()))
-			}
-			return nil
-		}),
-	}
-	c.Flags().BoolVar(&unused, "unused", false, "remove runtimes no installed app needs")
-	return c
 }
 
 func (a *app) infoCmd() *cobra.Command {
@@ -452,158 +571,6 @@ func (a *app) remoteLsCmd() *cobra.Command {
 	}
 	a.jsonFlag(c)
 	return c
-}
-
-// addRemoteFrom adds a remote as a .flatpakrepo or .flatpakref describes
-// it: its URL, its key (then commits and summary are verified), its
-// display keys.
-func addRemoteFrom(r *store.Repo, name, url string, key []byte, set map[string]string, ifNotExists bool) error {
-	o := fetch.AddOptions{Set: set, IfNotExists: ifNotExists, NoGPGVerify: key == nil}
-	if key != nil {
-		f, err := os.CreateTemp("", "arbor-key-")
-		if err != nil {
-			return err
-		}
-		defer os.Remove(f.Name())
-		if _, err := f.Write(key); err != nil {
-			f.Close()
-			return err
-		}
-		f.Close()
-		o.GPGImport = f.Name()
-		o.Set["gpg-verify-summary"] = "true"
-	}
-	return fetch.AddRemote(r, name, url, o)
-}
-
-func (a *app) flatpakRemoteAddCmd() *cobra.Command {
-	var from, ifNotExists, noGPG bool
-	c := &cobra.Command{
-		Use:   "remote-add [--from] [--if-not-exists] NAME URL|FILE.flatpakrepo",
-		Short: "Add a remote of apps, from a URL or a .flatpakrepo file",
-		Example: `  arbor remote-add --if-not-exists example example.flatpakrepo
-  arbor remote-add --no-gpg-verify local http://127.0.0.1:8000/`,
-		Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			name, loc := args[0], args[1]
-			if !from && !strings.HasSuffix(loc, ".flatpakrepo") {
-				return fetch.AddRemote(r, name, loc, fetch.AddOptions{NoGPGVerify: noGPG, IfNotExists: ifNotExists})
-			}
-			b, err := readLocation(cmd.Context(), loc)
-			if err != nil {
-				return err
-			}
-			f, err := flatpak.ParseRepoFile(b)
-			if err != nil {
-				return fmt.Errorf("%s: %w", loc, err)
-			}
-			return addRemoteFrom(r, name, f.URL, f.GPGKey, repoFileSettings(f), ifNotExists)
-		},
-	}
-	c.Flags().BoolVar(&from, "from", false, "the location is a .flatpakrepo file")
-	c.Flags().BoolVar(&ifNotExists, "if-not-exists", false, "do nothing if the remote exists")
-	c.Flags().BoolVar(&noGPG, "no-gpg-verify", false, "do not verify signatures (URL only)")
-	return c
-}
-
-// repoFileSettings are the remote's config keys a .flatpakrepo sets.
-func repoFileSettings(f *flatpak.RepoFile) map[string]string {
-	set := map[string]string{}
-	for k, v := range map[string]string{"xa.title": f.Title, "xa.comment": f.Comment, "xa.description": f.Description,
-		"xa.homepage": f.Homepage, "xa.icon": f.Icon, "xa.default-branch": f.DefaultBranch, "collection-id": f.CollectionID} {
-		if v != "" {
-			set[k] = v
-		}
-	}
-	return set
-}
-
-// readLocation reads a .flatpakref or .flatpakrepo from a path or a URL.
-func readLocation(ctx context.Context, loc string) ([]byte, error) {
-	if strings.Contains(loc, "://") {
-		return fetch.GetURL(ctx, loc, 1<<20)
-	}
-	return os.ReadFile(loc)
-}
-
-// runtimeRemote finds the remote to install an app's runtime from, as
-// flatpak looks for it: the app's remote, then the others, then the
-// .flatpakrepo the app's .flatpakref named as RuntimeRepo, added as a
-// remote named after its file.
-func runtimeRemote(ctx context.Context, r *store.Repo, appRemote string, rt flatpak.Ref, runtimeRepo string) (string, error) {
-	has := func(remote string) bool {
-		refs, err := fetch.RemoteRefs(ctx, r, remote)
-		if err != nil {
-			return false
-		}
-		_, ok := refs[rt.String()]
-		return ok
-	}
-	names := []string{appRemote}
-	for _, n := range fetch.ListRemotes(r) {
-		if n != appRemote {
-			names = append(names, n)
-		}
-	}
-	for _, n := range names {
-		if has(n) {
-			return n, nil
-		}
-	}
-	if runtimeRepo == "" {
-		return "", fmt.Errorf("no remote has the runtime %s", rt)
-	}
-	b, err := readLocation(ctx, runtimeRepo)
-	if err != nil {
-		return "", fmt.Errorf("the runtime's repository: %w", err)
-	}
-	f, err := flatpak.ParseRepoFile(b)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", runtimeRepo, err)
-	}
-	if n, ok := remoteWithURL(r, f.URL); ok {
-		return "", fmt.Errorf("remote %s (%s) has no runtime %s", n, f.URL, rt)
-	}
-	name := strings.TrimSuffix(path.Base(runtimeRepo), ".flatpakrepo")
-	if err := refs.ValidateRemote(name); err != nil {
-		return "", fmt.Errorf("%s: %w", runtimeRepo, err)
-	}
-	if err := addRemoteFrom(r, name, f.URL, f.GPGKey, repoFileSettings(f), false); err != nil {
-		return "", err
-	}
-	if !has(name) {
-		return "", fmt.Errorf("remote %s (%s) has no runtime %s", name, f.URL, rt)
-	}
-	return name, nil
-}
-
-// remoteWithURL finds the remote that fetches from url.
-func remoteWithURL(r *store.Repo, url string) (string, bool) {
-	for _, name := range fetch.ListRemotes(r) {
-		if rm, err := fetch.LoadRemote(r, name); err == nil && strings.TrimSuffix(rm.URL, "/") == strings.TrimSuffix(url, "/") {
-			return name, true
-		}
-	}
-	return "", false
-}
-
-// remoteForRef finds or adds the remote a .flatpakref points at: one with
-// the same URL is reused, as flatpak reuses it.
-func remoteForRef(r *store.Repo, f *flatpak.RefFile) (string, error) {
-	if name, ok := remoteWithURL(r, f.URL); ok {
-		return name, nil
-	}
-	name := f.OriginRemoteName()
-	set := map[string]string{"xa.noenumerate": "true", "xa.main-ref": f.Ref().String()}
-	if f.Title != "" {
-		set["xa.title"] = f.Title
-	}
-	return name, addRemoteFrom(r, name, f.URL, f.GPGKey, set, false)
 }
 
 func (a *app) overrideCmd() *cobra.Command {

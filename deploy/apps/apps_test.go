@@ -1,0 +1,408 @@
+package apps
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"arbor/deploy/flatpak"
+	"arbor/deploy/flatpak/commits"
+	"arbor/deploy/history"
+	"arbor/fetch"
+	"arbor/sandbox"
+	"arbor/store"
+	"arbor/store/keyfile"
+	"arbor/store/object"
+)
+
+// pub is an archive repository of a runtime and an app, which an
+// installation's remote reads through a file URL (fetch treats it as a
+// server: summary, objects, no shortcut).
+type pub struct {
+	t    *testing.T
+	repo *store.Repo
+	dir  string
+}
+
+var (
+	helloRef    = flatpak.Ref{Kind: flatpak.App, ID: "org.example.Hello", Arch: flatpak.Arch(), Branch: "1.0"}
+	platformRef = flatpak.Ref{Kind: flatpak.Runtime, ID: "org.example.Platform", Arch: flatpak.Arch(), Branch: "1.0"}
+)
+
+func newPub(t *testing.T) *pub {
+	t.Helper()
+	dir := t.TempDir()
+	r, err := store.Init(filepath.Join(dir, "repo"), store.ModeArchive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	p := &pub{t: t, repo: r, dir: dir}
+	rt := filepath.Join(dir, "rt")
+	write(t, filepath.Join(rt, "metadata"), "[Runtime]\nname=org.example.Platform\nruntime=org.example.Platform/"+flatpak.Arch()+"/1.0\n")
+	write(t, filepath.Join(rt, "usr/bin/sh"), "not really a shell")
+	if _, _, err := commits.BuildExport(context.Background(), r, rt, commits.ExportOptions{Branch: "1.0", Runtime: true}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func write(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// app exports a release of org.example.Hello with the given [Context]
+// lines and publishes the summary.
+func (p *pub) app(release, perms string) object.Checksum {
+	t := p.t
+	t.Helper()
+	dir := filepath.Join(p.dir, "app-"+release)
+	meta := "[Application]\nname=org.example.Hello\nruntime=org.example.Platform/" + flatpak.Arch() + "/1.0\nsdk=org.example.Platform/" + flatpak.Arch() + "/1.0\ncommand=hello\n"
+	if perms != "" {
+		meta += "\n[Context]\n" + perms + "\n"
+	}
+	write(t, filepath.Join(dir, "metadata"), meta)
+	write(t, filepath.Join(dir, "files/bin/hello"), "#!/bin/sh\necho "+release+"\n")
+	write(t, filepath.Join(dir, "export/share/applications/org.example.Hello.desktop"), "[Desktop Entry]\nType=Application\nName=Hello\nExec=hello\n")
+	_, c, err := commits.BuildExport(context.Background(), p.repo, dir, commits.ExportOptions{Branch: "1.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.publish()
+	return c
+}
+
+func (p *pub) publish() {
+	p.t.Helper()
+	sb, err := p.repo.BuildSummary(time.Now())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := p.repo.WriteSummary(sb, nil); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// events collects what a workflow reported.
+type events struct {
+	mu sync.Mutex
+	es []Event
+}
+
+func (e *events) add(ev Event) {
+	e.mu.Lock()
+	e.es = append(e.es, ev)
+	e.mu.Unlock()
+}
+
+// check fails when an event has no words.
+func (e *events) check(t *testing.T) {
+	t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.es) == 0 {
+		t.Error("no events")
+	}
+	for _, ev := range e.es {
+		if ev.Message == "" || ev.Phase == "" || ev.Ref == "" {
+			t.Errorf("an event without a message, phase or ref: %+v", ev)
+		}
+	}
+}
+
+func newManager(t *testing.T, p *pub) *Manager {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "inst", "repo")
+	r, err := store.Init(path, store.ModeBareUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	if err := fetch.AddRemote(r, "origin", "file://"+p.repo.Path(), fetch.AddOptions{NoGPGVerify: true}); err != nil {
+		t.Fatal(err)
+	}
+	m := NewManager(r, flatpak.NewInstallation(path))
+	m.Arbor = "/usr/bin/arbor"
+	return m
+}
+
+func historyOf(t *testing.T, m *Manager) []history.Entry {
+	t.Helper()
+	es, err := m.History.Read(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(es) // oldest first, to read as the story
+	return es
+}
+
+func installed(t *testing.T, m *Manager, ref flatpak.Ref) object.Checksum {
+	t.Helper()
+	d, err := m.In.Get(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Commit
+}
+
+// Install (the app, then its runtime), an update, an uninstall: the
+// changes say from which commit to which, every event has words, and the
+// history records each with its commits.
+func TestInstallUpdateUninstall(t *testing.T) {
+	ctx := context.Background()
+	p := newPub(t)
+	v1 := p.app("one", "shared=network;")
+	m := newManager(t, p)
+
+	var ev events
+	var asked []flatpak.Ref
+	changes, err := m.Install(ctx, InstallRequest{Remote: "origin", Name: "org.example.Hello", Kind: flatpak.App,
+		Runtime: func(rt flatpak.Ref) bool { asked = append(asked, rt); return true }}, ev.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.check(t)
+	if len(changes) != 2 || changes[0].Ref != helloRef || changes[0].To != v1 || !changes[0].From.IsZero() || changes[1].Ref != platformRef {
+		t.Fatalf("install changes: %+v", changes)
+	}
+	if len(asked) != 1 || asked[0] != platformRef {
+		t.Errorf("asked about %v", asked)
+	}
+	if _, err := os.Stat(filepath.Join(m.In.Dir, "exports/share/applications/org.example.Hello.desktop")); err != nil {
+		t.Errorf("the app's desktop file is not exported: %v", err)
+	}
+
+	if ups, err := m.Updates(ctx); err != nil || len(ups) != 0 {
+		t.Fatalf("updates before a new release: %+v, %v", ups, err)
+	}
+	v2 := p.app("two", "shared=network;")
+	ups, err := m.Updates(ctx)
+	if err != nil || len(ups) != 1 || ups[0].Ref != helloRef || ups[0].From != v1 || ups[0].To != v2 || len(ups[0].NewPermissions) != 0 || ups[0].Downloaded {
+		t.Fatalf("updates: %+v, %v", ups, err)
+	}
+	ev = events{}
+	changes, err = m.Update(ctx, UpdateRequest{}, ev.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.check(t)
+	var app, rt Change
+	for _, c := range changes {
+		switch c.Ref {
+		case helloRef:
+			app = c
+		case platformRef:
+			rt = c
+		}
+	}
+	if app.From != v1 || app.To != v2 || rt.From != rt.To || rt.To.IsZero() {
+		t.Fatalf("update changes: %+v", changes)
+	}
+	if installed(t, m, helloRef) != v2 {
+		t.Fatal("the update is not deployed")
+	}
+
+	// Rolling back with a commit.
+	if _, err := m.Update(ctx, UpdateRequest{Refs: []flatpak.Ref{helloRef}, Commit: v1.String()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if installed(t, m, helloRef) != v1 {
+		t.Fatal("the rollback is not deployed")
+	}
+
+	removed, err := m.Uninstall(ctx, []flatpak.Ref{helloRef}, true, nil)
+	if err != nil || len(removed) != 2 {
+		t.Fatalf("uninstalled %v, %v", removed, err)
+	}
+	if refs, _ := m.In.Installed(); len(refs) != 0 {
+		t.Fatalf("left installed: %v", refs)
+	}
+
+	var got []string
+	for _, e := range historyOf(t, m) {
+		if e.Error != "" {
+			t.Errorf("a failure recorded: %+v", e)
+		}
+		got = append(got, e.Op+" "+e.Ref+" "+short12(e.From)+">"+short12(e.To))
+	}
+	want := []string{
+		"install " + helloRef.String() + " >" + short(v1),
+		"install " + platformRef.String() + " >" + short(changes[1].To),
+		"update " + helloRef.String() + " " + short(v1) + ">" + short(v2),
+		"update " + helloRef.String() + " " + short(v2) + ">" + short(v1),
+		"uninstall " + helloRef.String() + " " + short(v1) + ">",
+		"uninstall " + platformRef.String() + " " + short(rt.To) + ">",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("history:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func short12(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+// An update that grants new permissions is held back, the installed
+// commit left as it is, until allowed.
+func TestUpdateHeldForNewPermissions(t *testing.T) {
+	ctx := context.Background()
+	p := newPub(t)
+	v1 := p.app("one", "shared=network;")
+	m := newManager(t, p)
+	if _, err := m.Install(ctx, InstallRequest{Remote: "origin", Name: "org.example.Hello"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	v2 := p.app("two", "shared=network;\nsockets=x11;\nfilesystems=home;")
+
+	ups, err := m.Updates(ctx)
+	if err != nil || len(ups) != 1 || strings.Join(ups[0].NewPermissions, ",") != "filesystems=home,sockets=x11" {
+		t.Fatalf("updates: %+v, %v", ups, err)
+	}
+	changes, err := m.Update(ctx, UpdateRequest{Refs: []flatpak.Ref{helloRef}}, nil)
+	if err != nil || len(changes) != 1 || !changes[0].Held() || changes[0].From != v1 || len(changes[0].NewPermissions) != 2 {
+		t.Fatalf("held update: %+v, %v", changes, err)
+	}
+	if installed(t, m, helloRef) != v1 {
+		t.Fatal("a held update was deployed")
+	}
+
+	// Describe gives the words.
+	m.Describe = func(_, _ *sandbox.Context) []string { return []string{"Can read and write your home folder"} }
+	changes, err = m.Update(ctx, UpdateRequest{Refs: []flatpak.Ref{helloRef}, AllowNewPermissions: true}, nil)
+	if err != nil || len(changes) != 1 || changes[0].To != v2 || changes[0].NewPermissions[0] != "Can read and write your home folder" {
+		t.Fatalf("allowed update: %+v, %v", changes, err)
+	}
+	if installed(t, m, helloRef) != v2 {
+		t.Fatal("the allowed update is not deployed")
+	}
+	es := historyOf(t, m)
+	if last := es[len(es)-1]; last.Op != "update" || last.From != v1.String() || last.To != v2.String() {
+		t.Fatalf("history ends with %+v", last)
+	}
+}
+
+// A download fetches what the update needs and deploys nothing; the next
+// update deploys it without the remote.
+func TestDownloadThenApplyOffline(t *testing.T) {
+	ctx := context.Background()
+	p := newPub(t)
+	v1 := p.app("one", "")
+	m := newManager(t, p)
+	if _, err := m.Install(ctx, InstallRequest{Remote: "origin", Name: "org.example.Hello"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	v2 := p.app("two", "")
+	changes, err := m.Update(ctx, UpdateRequest{Refs: []flatpak.Ref{helloRef}, DownloadOnly: true}, nil)
+	if err != nil || len(changes) != 1 || !changes[0].Downloaded || changes[0].To != v2 {
+		t.Fatalf("download: %+v, %v", changes, err)
+	}
+	if installed(t, m, helloRef) != v1 {
+		t.Fatal("a download was deployed")
+	}
+	if ups, err := m.Updates(ctx); err != nil || len(ups) != 1 || !ups[0].Downloaded {
+		t.Fatalf("updates after the download: %+v, %v", ups, err)
+	}
+	// The server is gone.
+	m.Repo.Config().Set(`remote "origin"`, "url", "file://"+filepath.Join(p.dir, "gone")+"/")
+	if err := m.Repo.WriteConfig(); err != nil {
+		t.Fatal(err)
+	}
+	changes, err = m.Update(ctx, UpdateRequest{Refs: []flatpak.Ref{helloRef}}, nil)
+	if err != nil || len(changes) != 1 || changes[0].To != v2 || changes[0].Downloaded {
+		t.Fatalf("applying the download offline: %+v, %v", changes, err)
+	}
+	if installed(t, m, helloRef) != v2 {
+		t.Fatal("the download is not deployed")
+	}
+	if _, ok := m.downloaded(helloRef); ok {
+		t.Error("the download is still recorded once deployed")
+	}
+	var ops []string
+	for _, e := range historyOf(t, m) {
+		ops = append(ops, e.Op)
+	}
+	if strings.Join(ops, " ") != "install install download update" {
+		t.Errorf("history: %v", ops)
+	}
+}
+
+// A failed install is recorded with its error, and leaves nothing.
+func TestFailedInstallRecorded(t *testing.T) {
+	ctx := context.Background()
+	p := newPub(t)
+	p.app("one", "")
+	m := newManager(t, p)
+	if _, err := m.Install(ctx, InstallRequest{Remote: "origin", Name: "org.example.Nope"}, nil); err == nil {
+		t.Fatal("installed an app the remote does not have")
+	}
+	es := historyOf(t, m)
+	if len(es) != 1 || es[0].Op != "install" || es[0].Ref != "org.example.Nope" || !strings.Contains(es[0].Error, "no such ref") {
+		t.Fatalf("history: %+v", es)
+	}
+	// Declining the runtime: the app is installed, and says why not the runtime.
+	_, err := m.Install(ctx, InstallRequest{Remote: "origin", Name: "org.example.Hello", Runtime: func(flatpak.Ref) bool { return false }}, nil)
+	if !errors.Is(err, ErrRuntimeDeclined) {
+		t.Fatalf("declined runtime: %v", err)
+	}
+	if _, err := m.In.Get(platformRef); err == nil {
+		t.Error("the declined runtime was installed")
+	}
+}
+
+// A cancelled context stops a workflow before it changes anything.
+func TestCancelled(t *testing.T) {
+	p := newPub(t)
+	p.app("one", "")
+	m := newManager(t, p)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := m.Install(ctx, InstallRequest{Remote: "origin", Name: "org.example.Hello"}, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("install with a cancelled context: %v", err)
+	}
+	if refs, _ := m.In.Installed(); len(refs) != 0 {
+		t.Fatalf("installed: %v", refs)
+	}
+}
+
+func TestKeyfileAdded(t *testing.T) {
+	for _, c := range []struct{ old, new, want string }{
+		{"", "", ""},
+		{"shared=network;", "shared=network;", ""},
+		{"shared=network;", "shared=network;ipc;", "shared=ipc"},
+		{"filesystems=home:ro;", "filesystems=home;", "filesystems=home"},
+		{"", "sockets=x11;wayland;\n[Environment]\nFOO=bar", "[Environment] FOO=bar,sockets=wayland,sockets=x11"},
+		{"sockets=x11;wayland;", "sockets=wayland;", ""},
+	} {
+		if got := strings.Join(KeyfileAdded(ctxOf(t, c.old), ctxOf(t, c.new)), ","); got != c.want {
+			t.Errorf("%q -> %q: %q, want %q", c.old, c.new, got, c.want)
+		}
+	}
+}
+
+func ctxOf(t *testing.T, text string) *sandbox.Context {
+	t.Helper()
+	kf, err := keyfile.ParseBytes([]byte("[Context]\n" + text + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := sandbox.ParseContext(kf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
