@@ -13,11 +13,11 @@ import (
 
 	"arbor/cmd/internal/launch"
 	"arbor/cmd/internal/termtext"
+	"arbor/deploy/history"
 	"arbor/deploy/sysroot"
 	"arbor/fetch"
 	"arbor/mountd"
 	"arbor/sandbox"
-	"arbor/store/object"
 )
 
 // adminCmd groups the OS deployment commands, spelled as ostree admin's.
@@ -48,6 +48,7 @@ func (a *app) withSysroot(lock bool, run func(cmd *cobra.Command, args []string,
 		defer s.Close()
 		m := daemonMounter{repo: s.Repo.Path()}
 		s.Mounter = m
+		s.History = history.Open(s.HistoryPath())
 		if lock {
 			unlock, err := s.Lock()
 			if err != nil {
@@ -96,27 +97,6 @@ func (m daemonMounter) Unmount(ctx context.Context, dir string) error {
 	return mountd.Detach(m.repo, dir)
 }
 
-// pullRefspec fetches what a REMOTE:REF refspec names (only its commit
-// with commitOnly); a local ref needs nothing.
-func pullRefspec(ctx context.Context, s *sysroot.Sysroot, refspec string, commitOnly bool) error {
-	remote, ref, ok := strings.Cut(refspec, ":")
-	if !ok {
-		return nil
-	}
-	_, err := fetch.Pull(ctx, s.Repo, remote, fetch.PullOptions{Refs: []string{ref}, CommitMetadataOnly: commitOnly})
-	return err
-}
-
-// mountSource is what a lazy deployment of commit c, which follows
-// refspec, is mounted from: the remote's ref at that commit, or the
-// commit in the store.
-func mountSource(refspec string, c object.Checksum) string {
-	if remote, ref, ok := strings.Cut(refspec, ":"); ok {
-		return remote + ":" + ref + "@" + c.String()
-	}
-	return c.String()
-}
-
 func (a *app) adminInitFSCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "init-fs DIR",
@@ -144,25 +124,6 @@ func (a *app) adminOSInitCmd() *cobra.Command {
 	}
 }
 
-// stateroot is --os, else the only stateroot, else the default
-// deployment's.
-func stateroot(s *sysroot.Sysroot, os string) (string, error) {
-	if os != "" {
-		return os, nil
-	}
-	if ds, err := s.Deployments(); err == nil && len(ds) > 0 {
-		return ds[0].Stateroot, nil
-	}
-	roots, err := s.Stateroots()
-	if err != nil {
-		return "", err
-	}
-	if len(roots) != 1 {
-		return "", fmt.Errorf("%d stateroots: choose one with --os", len(roots))
-	}
-	return roots[0], nil
-}
-
 func (a *app) reportMerge(c sysroot.EtcCounts) {
 	fmt.Fprintf(a.Stdout, "Copying /etc changes: %d modified, %d removed, %d added\n", c.Modified, c.Removed, c.Added)
 }
@@ -186,7 +147,7 @@ whenever it restarts; /etc and the kernel are copied as for any deployment.`,
   arbor admin deploy --sysroot=/mnt/sr --lazy origin:exampleos/stable`,
 		Args: cobra.ExactArgs(1),
 		RunE: a.withSysroot(true, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
-			root, err := stateroot(s, osName)
+			root, err := s.DefaultStateroot(osName)
 			if err != nil {
 				return err
 			}
@@ -195,14 +156,11 @@ whenever it restarts; /etc and the kernel are copied as for any deployment.`,
 				o.Kargs = kargs
 			}
 			if lazy {
-				if err := pullRefspec(cmd.Context(), s, args[0], true); err != nil {
-					return err
-				}
-				c, err := s.Repo.Resolve(args[0])
+				c, err := s.PullRefspec(cmd.Context(), args[0], true, nil)
 				if err != nil {
 					return err
 				}
-				o.Refspec, o.Revision, o.Source = args[0], c.String(), mountSource(args[0], c)
+				o.Refspec, o.Revision, o.Source = args[0], c.String(), sysroot.MountSource(args[0], c)
 			}
 			d, err := s.Deploy(cmd.Context(), o)
 			if err != nil {
@@ -230,45 +188,23 @@ func (a *app) adminUpgradeCmd() *cobra.Command {
   arbor admin upgrade --sysroot=/mnt/sr --check`,
 		Args: cobra.NoArgs,
 		RunE: a.withSysroot(true, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
-			root, err := stateroot(s, osName)
-			if err != nil {
+			var u *sysroot.Upgrade
+			var err error
+			if check {
+				u, err = s.CheckUpgrade(cmd.Context(), osName)
+			} else {
+				u, err = s.Upgrade(cmd.Context(), sysroot.UpgradeOptions{Stateroot: osName, PullOnly: pullOnly, DeployOnly: deployOnly, Merge: a.reportMerge})
+			}
+			switch {
+			case err != nil:
 				return err
-			}
-			ds, err := s.Deployments()
-			if err != nil {
-				return err
-			}
-			merge := sysroot.MergeDeployment(ds, root)
-			if merge == nil {
-				return fmt.Errorf("stateroot %s has no deployment to upgrade", root)
-			}
-			refspec := merge.Refspec()
-			if refspec == "" {
-				return fmt.Errorf("deployment %s has no origin refspec", merge.Name())
-			}
-			if !deployOnly {
-				if err := pullRefspec(cmd.Context(), s, refspec, check || merge.Lazy()); err != nil {
-					return err
-				}
-			}
-			next, err := s.Repo.Resolve(refspec)
-			if err != nil {
-				return fmt.Errorf("origin %s: %w", refspec, err)
-			}
-			if next == merge.Commit {
+			case !u.Available():
 				fmt.Fprintln(a.Stdout, "No update available.")
-				return nil
+			case u.Deployed == nil:
+				fmt.Fprintf(a.Stdout, "Update available: %s %s\n", u.To, termtext.Line(u.Version))
+			default:
+				fmt.Fprintf(a.Stdout, "Deployed %s %s as the default\n", u.Deployed.Stateroot, u.Deployed.Name())
 			}
-			if check || pullOnly {
-				fmt.Fprintf(a.Stdout, "Update available: %s %s\n", next, termtext.Line(s.Version(next)))
-				return nil
-			}
-			d, err := s.Deploy(cmd.Context(), sysroot.DeployOptions{Stateroot: root, Revision: next.String(), Refspec: refspec,
-				Merge: a.reportMerge, Lazy: merge.Lazy(), Source: mountSource(refspec, next)})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.Stdout, "Deployed %s %s as the default\n", d.Stateroot, d.Name())
 			return nil
 		}),
 	}
@@ -294,14 +230,15 @@ func (a *app) adminStatusCmd() *cobra.Command {
 			if a.json {
 				type row struct {
 					*sysroot.Deployment
-					Version string `json:"version,omitempty"`
-					Refspec string `json:"refspec,omitempty"`
-					Pinned  bool   `json:"pinned"`
-					Lazy    bool   `json:"lazy"`
+					Checksum string `json:"checksum"` // the commit as hex, not the array a Checksum encodes as
+					Version  string `json:"version,omitempty"`
+					Refspec  string `json:"refspec,omitempty"`
+					Pinned   bool   `json:"pinned"`
+					Lazy     bool   `json:"lazy"`
 				}
 				out := []row{}
 				for _, d := range ds {
-					out = append(out, row{d, s.Version(d.Commit), d.Refspec(), d.Pinned(), d.Lazy()})
+					out = append(out, row{d, d.Commit.String(), s.Version(d.Commit), d.Refspec(), d.Pinned(), d.Lazy()})
 				}
 				return a.printJSON(out)
 			}

@@ -125,9 +125,9 @@ type DeployOptions struct {
 	Source string
 }
 
-// Deploy checks out a commit as a new deployment, carries the /etc changes
+// deploy checks out a commit as a new deployment, carries the /etc changes
 // of the stateroot's current deployment onto it, and makes it the default.
-func (s *Sysroot) Deploy(ctx context.Context, o DeployOptions) (*Deployment, error) {
+func (s *Sysroot) deploy(ctx context.Context, o DeployOptions) (*Deployment, error) {
 	if err := ValidateStateroot(o.Stateroot); err != nil {
 		return nil, err
 	}
@@ -362,8 +362,8 @@ func at(ds []*Deployment, index int) (*Deployment, error) {
 	return ds[index], nil
 }
 
-// Undeploy removes the deployment at index (not the booted one).
-func (s *Sysroot) Undeploy(ctx context.Context, index int) (*Deployment, error) {
+// undeploy removes the deployment at index (not the booted one).
+func (s *Sysroot) undeploy(ctx context.Context, index int) (*Deployment, error) {
 	ds, err := s.Deployments()
 	if err != nil {
 		return nil, err
@@ -379,9 +379,9 @@ func (s *Sysroot) Undeploy(ctx context.Context, index int) (*Deployment, error) 
 	return d, s.write(ctx, rest)
 }
 
-// Rollback makes the second deployment the default, and the default the
+// rollback makes the second deployment the default, and the default the
 // second.
-func (s *Sysroot) Rollback(ctx context.Context) (*Deployment, error) {
+func (s *Sysroot) rollback(ctx context.Context) (*Deployment, error) {
 	ds, err := s.Deployments()
 	if err != nil {
 		return nil, err
@@ -393,8 +393,8 @@ func (s *Sysroot) Rollback(ctx context.Context) (*Deployment, error) {
 	return ds[0], s.write(ctx, ds)
 }
 
-// SetPinned pins or unpins the deployment at index, in its origin file.
-func (s *Sysroot) SetPinned(index int, pinned bool) (*Deployment, error) {
+// setPinned pins or unpins the deployment at index, in its origin file.
+func (s *Sysroot) setPinned(index int, pinned bool) (*Deployment, error) {
 	return s.editOrigin(index, func(kf *keyfile.File) {
 		if pinned {
 			kf.Set("libostree-transient", "pinned", "true")

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"arbor/deploy/history"
 	"arbor/store"
 	"arbor/store/object"
 )
@@ -28,6 +29,9 @@ type Sysroot struct {
 	// Mounter serves lazy deployments; without one, only materialized
 	// deployments can be made.
 	Mounter Mounter
+	// History records deployments, rollbacks, pins and upgrades; nil
+	// records nothing.
+	History *history.Log
 }
 
 // Mounter mounts a commit's /usr lazily for a thin client's deployment,

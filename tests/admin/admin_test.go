@@ -3,6 +3,7 @@
 package admin
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"arbor/deploy/history"
 	"arbor/tests/testutil"
 )
 
@@ -207,6 +209,20 @@ func TestAdminLifecycle(t *testing.T) {
 	testutil.Run(t, arbor, "fsck", "--repo="+f.repo())
 	if out := testutil.Run(t, arbor, "admin", "status", "--sysroot="+f.sr, "--json"); !strings.Contains(out, `"version": "3.0"`) || !strings.Contains(out, `"refspec": "testos/stable"`) {
 		t.Errorf("status --json:\n%s", out)
+	} else if !strings.Contains(out, `"checksum": "`+c3+`"`) {
+		t.Errorf("status --json does not name the commit in hex:\n%s", out)
+	}
+	// The history has each change, newest first, with its commits.
+	es, err := history.Open(filepath.Join(f.sr, "ostree/history.jsonl")).Read(context.Background(), 7)
+	testutil.Must(t, err)
+	var ops []string
+	for _, e := range es {
+		ops = append(ops, e.Op)
+	}
+	if got, want := strings.Join(ops, " "), "os-undeploy os-undeploy os-unpin os-deploy os-pin os-rollback os-deploy"; got != want {
+		t.Errorf("history: %s, want %s", got, want)
+	} else if es[3].To != c3 || es[5].From != c2 || es[5].To != c1 || es[6].From != c1 || es[6].To != c2 || es[6].Ref != "testos/stable" {
+		t.Errorf("history's commits: %+v", es)
 	}
 	// A materialized deployment shares its files with the repository.
 	var dep syscall.Stat_t
