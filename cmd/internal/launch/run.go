@@ -1,7 +1,6 @@
 package launch
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -9,7 +8,6 @@ import (
 	"arbor/deploy/flatpak"
 	"arbor/mountd/mountinfo"
 	"arbor/sandbox"
-	"arbor/store/keyfile"
 )
 
 // RunCmd is `arbor run`; mount brings up the mount of a deployed commit
@@ -29,57 +27,6 @@ func RunCmd(g *Globals, mount Mounter) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			in := flatpak.NewInstallation(repo)
-			installed, err := in.InstalledOf(flatpak.App)
-			if err != nil {
-				return err
-			}
-			name := args[0]
-			if branch != "" {
-				name += "//" + branch
-			}
-			ref, err := flatpak.Complete(name, flatpak.App, installed)
-			if err != nil {
-				return err
-			}
-			app, err := in.Get(ref)
-			if err != nil {
-				return err
-			}
-			rtRef, err := flatpak.ParsePartial(flatpak.Runtime, app.Metadata.Runtime)
-			if err != nil {
-				return err
-			}
-			rt, err := in.Get(rtRef)
-			if err != nil {
-				return fmt.Errorf("%s needs %s: %w", ref, rtRef, err)
-			}
-			files := map[*flatpak.Deployed]string{}
-			for _, d := range []*flatpak.Deployed{app, rt} {
-				dir, materialized := in.FilesDir(d)
-				files[d] = dir
-				if materialized {
-					continue
-				}
-				if mountinfo.Serving(in.MountDir(d.Commit)) {
-					continue
-				}
-				if err := mount(cmd.Context(), in, d); err != nil {
-					return err
-				}
-			}
-			// Layers as flatpak: the runtime's environment only, the app's
-			// metadata, the user's overrides, then the command line.
-			perms := sandbox.NewContext()
-			for k, v := range rt.Metadata.Context.Env {
-				perms.Env[k] = v
-			}
-			perms.Merge(app.Metadata.Context)
-			over, err := in.Override(ref.ID)
-			if err != nil {
-				return err
-			}
-			perms.Merge(over)
 			cli, err := p.Context()
 			if err != nil {
 				return err
@@ -87,26 +34,31 @@ func RunCmd(g *Globals, mount Mounter) *cobra.Command {
 			if devel {
 				cli.Features["devel"] = true
 			}
-			perms.Merge(cli)
-			if command == "" {
-				command = app.Metadata.Command
+			in := flatpak.NewInstallation(repo)
+			plan, err := in.Plan(flatpak.RunRequest{Name: args[0], Branch: branch, Command: command, Perms: cli})
+			if err != nil {
+				return err
 			}
-			if command == "" {
-				return fmt.Errorf("%s has no command; give --command", ref)
+			for _, d := range plan.Lazy {
+				if !mountinfo.Serving(in.MountDir(d.Commit)) {
+					if err := mount(cmd.Context(), in, d); err != nil {
+						return err
+					}
+				}
 			}
 			// While it runs, its commits survive a prune run meanwhile (an
 			// update may have moved the deploy refs on). The refs are
 			// written while the sandbox's namespaces are made.
 			release := func() {}
 			defer func() { release() }()
-			spec := sandbox.Spec{Runtime: files[rt], App: files[app], Args: append([]string{command}, args[1:]...)}
-			return g.RunSandboxed(cmd.Context(), spec, perms, ref.ID, func(s *sandbox.Spec) error {
-				r, err := in.Hold(os.Getpid(), app.Commit, rt.Commit)
+			spec := sandbox.Spec{Runtime: plan.RuntimeFiles, App: plan.AppFiles, Args: append([]string{plan.Command}, args[1:]...)}
+			return g.RunSandboxed(cmd.Context(), spec, plan.Perms, plan.Ref.ID, func(s *sandbox.Spec) error {
+				r, err := in.Hold(os.Getpid(), plan.App.Commit, plan.Runtime.Commit)
 				if err != nil {
 					return err
 				}
 				release = r
-				s.Info = flatpakInfo(ref, app, rt, *s, perms)
+				s.Info = plan.Info(*s)
 				return nil
 			})
 		},
@@ -117,21 +69,4 @@ func RunCmd(g *Globals, mount Mounter) *cobra.Command {
 	c.Flags().BoolVar(&devel, "devel", false, "allow ptrace and perf (the devel feature)")
 	p.Add(c)
 	return c
-}
-
-// flatpakInfo is /.flatpak-info with the keys flatpak writes.
-func flatpakInfo(ref flatpak.Ref, app, rt *flatpak.Deployed, spec sandbox.Spec, perms *sandbox.Context) []byte {
-	kf := keyfile.New()
-	kf.Set("Application", "name", ref.ID)
-	kf.Set("Application", "runtime", rt.Ref.String())
-	kf.Set("Instance", "app-path", spec.App)
-	kf.Set("Instance", "app-commit", app.Commit.String())
-	kf.Set("Instance", "runtime-path", spec.Runtime)
-	kf.Set("Instance", "runtime-commit", rt.Commit.String())
-	kf.Set("Instance", "branch", ref.Branch)
-	kf.Set("Instance", "arch", ref.Arch)
-	kf.Set("Instance", "session-bus-proxy", "true")
-	kf.Set("Instance", "system-bus-proxy", "true")
-	perms.Keyfile(kf, false)
-	return kf.Bytes()
 }
