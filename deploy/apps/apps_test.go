@@ -2,6 +2,7 @@ package apps
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -405,4 +406,17 @@ func ctxOf(t *testing.T, text string) *sandbox.Context {
 		t.Fatal(err)
 	}
 	return c
+}
+
+func TestChangeJSON(t *testing.T) {
+	var c object.Checksum
+	c[0] = 0xab
+	b, err := json.Marshal([]Change{{Ref: helloRef, To: c}, {Ref: helloRef, From: c, NewPermissions: []string{"sockets=x11"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"ref":"` + helloRef.String() + `","from":"","to":"` + c.String() + `"},{"ref":"` + helloRef.String() + `","from":"` + c.String() + `","to":"","new_permissions":["sockets=x11"],"held":true}]`
+	if string(b) != want {
+		t.Fatalf("got %s\nwant %s", b, want)
+	}
 }

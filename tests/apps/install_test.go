@@ -2,6 +2,7 @@ package apps
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -209,6 +210,26 @@ func TestInstallAndRunLazily(t *testing.T) {
 	}
 	if refs := testutil.Run(t, arbor, "--repo="+inst, "refs"); strings.Contains(refs, "deploy/") {
 		t.Fatalf("deploy refs left:\n%s", refs)
+	}
+
+	// The history has it all, newest first in JSON, with the commits.
+	var entries []struct{ Op, Ref, From, To, Error string }
+	testutil.Must(t, json.Unmarshal([]byte(testutil.Run(t, arbor, "--repo="+inst, "history", "--json")), &entries))
+	var ops []string
+	for _, e := range entries {
+		ops = append(ops, e.Op+" "+e.Ref)
+		if e.Op == "update" && (e.From == "" || e.To == "" || e.From == e.To) || e.Op == "uninstall" && e.From == "" {
+			t.Errorf("history entry without its commits: %+v", e)
+		}
+	}
+	app, rt := "app/org.example.Hello/x86_64/1.0", "runtime/org.example.Platform/x86_64/1.0"
+	if got, want := strings.Join(ops, ", "), strings.Join([]string{"uninstall " + rt, "uninstall " + app, "update " + app, "update " + app,
+		"install " + rt, "install " + app, "install " + app}, ", "); got != want {
+		t.Errorf("history: %s\nwant %s", got, want)
+	}
+	if h := testutil.Run(t, arbor, "--repo="+inst, "history", "-n", "1"); !strings.HasPrefix(h, "Time\tChange\tApplication\tBranch\tInstallation\tRemote") ||
+		!strings.Contains(h, "uninstall\torg.example.Platform\t1.0\t") {
+		t.Errorf("history -n 1:\n%s", h)
 	}
 }
 
