@@ -22,6 +22,7 @@ import (
 //	GET    /v1/mounts                 list mounts (MountInfo)
 //	POST   /v1/mounts                 mount (MountRequest), answers MountInfo
 //	DELETE /v1/mounts?mountpoint=DIR  unmount
+//	POST   /v1/center                 serve the software center (CenterRequest), answers CenterInfo
 //
 // Errors are {"error": "..."} with a 4xx or 5xx status.
 func (d *Daemon) handler() http.Handler {
@@ -56,6 +57,23 @@ func (d *Daemon) handler() http.Handler {
 		default:
 			reply(w, http.StatusOK, struct{}{})
 		}
+	})
+	mux.HandleFunc("POST /v1/center", func(w http.ResponseWriter, r *http.Request) {
+		var req CenterRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+			reply(w, http.StatusBadRequest, apiError{"bad request: " + err.Error()})
+			return
+		}
+		ci, err := d.startCenter(req)
+		if errors.Is(err, ErrClosing) {
+			reply(w, http.StatusServiceUnavailable, apiError{err.Error()})
+			return
+		}
+		if err != nil {
+			reply(w, http.StatusUnprocessableEntity, apiError{err.Error()})
+			return
+		}
+		reply(w, http.StatusOK, ci)
 	})
 	return mux
 }

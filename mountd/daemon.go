@@ -28,6 +28,7 @@ import (
 
 	"arbor/fetch"
 	"arbor/fs"
+	mcenter "arbor/mountd/center"
 	"arbor/mountd/mountinfo"
 	"arbor/store"
 	"arbor/store/atomic"
@@ -66,6 +67,10 @@ type Daemon struct {
 	idle     chan struct{} // signalled when the last mount goes
 	closing  bool          // set once an idle daemon decided to exit
 	stopping bool          // set when shutting down: persistent mounts stay recorded
+
+	ctx           context.Context // the daemon's life, for the center's jobs
+	center        *mcenter.Server // nil until asked for
+	centerSysroot string
 }
 
 // ErrClosing is returned to a mount request that reaches a daemon on its
@@ -155,6 +160,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer d.repo.Close()
+	d.ctx = ctx
 	if err := os.MkdirAll(dataDir(o.Repo), 0o755); err != nil {
 		return err
 	}
@@ -191,6 +197,11 @@ func Run(ctx context.Context, o Options) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	srv.Shutdown(sctx)
 	cancel()
+	d.mu.Lock()
+	if d.center != nil {
+		d.center.Close()
+	}
+	d.mu.Unlock()
 	os.Remove(sock)
 	d.shutdown()
 	return nil
@@ -249,6 +260,7 @@ func Foreground(ctx context.Context, o Options, req MountRequest, ready func(*Mo
 		return err
 	}
 	defer d.repo.Close()
+	d.ctx = ctx
 	mi, err := d.Mount(ctx, req)
 	if err != nil {
 		return err
@@ -275,18 +287,29 @@ func (d *Daemon) idleExit(ctx context.Context) <-chan struct{} {
 		return out
 	}
 	go func() {
+		// A center with no mounts is looked at again every minute.
+		tick := time.NewTicker(time.Minute)
+		defer tick.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-d.idle:
+				time.Sleep(2 * time.Second)
+			case <-tick.C:
+				d.mu.Lock()
+				c := d.center
+				d.mu.Unlock()
+				if c == nil {
+					continue
+				}
 			}
-			time.Sleep(2 * time.Second)
+			inUse := d.centerInUse()
 			d.mu.Lock()
 			n := len(d.mounts)
-			d.closing = n == 0
+			d.closing = n == 0 && !inUse
 			d.mu.Unlock()
-			if n == 0 {
+			if n == 0 && !inUse {
 				close(out)
 				return
 			}

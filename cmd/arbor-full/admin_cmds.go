@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,7 +45,7 @@ func (a *app) withSysroot(lock bool, run func(cmd *cobra.Command, args []string,
 			return err
 		}
 		defer s.Close()
-		m := daemonMounter{repo: s.Repo.Path()}
+		m := mountd.UsrMounter{Repo: s.Repo.Path(), Argv: daemonArgv}
 		s.Mounter = m
 		s.History = history.Open(s.HistoryPath())
 		if lock {
@@ -60,41 +59,13 @@ func (a *app) withSysroot(lock bool, run func(cmd *cobra.Command, args []string,
 				return err
 			}
 			if slices.ContainsFunc(ds, (*sysroot.Deployment).Lazy) {
-				if _, err := m.client(cmd.Context()); err != nil {
+				if _, err := m.Client(cmd.Context()); err != nil {
 					return err
 				}
 			}
 		}
 		return run(cmd, args, s)
 	}
-}
-
-// daemonMounter serves lazy deployments through the sysroot repository's
-// daemon, whose persistent mounts come back when it restarts.
-type daemonMounter struct{ repo string }
-
-func (m daemonMounter) client(ctx context.Context) (*mountd.Client, error) {
-	argv, err := daemonArgv(m.repo)
-	if err != nil {
-		return nil, err
-	}
-	return mountd.EnsureDaemon(ctx, m.repo, argv)
-}
-
-func (m daemonMounter) MountUsr(ctx context.Context, source, dir string, setuid bool) error {
-	cl, err := m.client(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = cl.Mount(ctx, mountd.MountRequest{Source: source, Mountpoint: dir, Subpath: "/usr", Persistent: true, Setuid: setuid})
-	return err
-}
-
-func (m daemonMounter) Unmount(ctx context.Context, dir string) error {
-	if mountd.DaemonPID(m.repo) != 0 {
-		return mountd.NewClient(m.repo).Unmount(ctx, dir)
-	}
-	return mountd.Detach(m.repo, dir)
 }
 
 func (a *app) adminInitFSCmd() *cobra.Command {

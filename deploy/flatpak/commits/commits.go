@@ -53,10 +53,36 @@ func appStreamOf(r *store.Repo, c object.Checksum, id string) ([]byte, error) {
 	return nil, nil
 }
 
+// maxIcon bounds an icon copied into the AppStream branch.
+const maxIcon = 1 << 20
+
+// iconOf reads an app's icon of size pixels, as flatpak's catalogue takes
+// it: the composed one, else the theme's. Only a regular file counts (a
+// symlink is never followed); nil means none.
+func iconOf(r *store.Repo, c object.Checksum, id string, size int) ([]byte, error) {
+	for _, p := range []string{fmt.Sprintf("/files/share/app-info/icons/flatpak/%dx%d/%s.png", size, size, id),
+		fmt.Sprintf("/files/share/icons/hicolor/%dx%d/apps/%s.png", size, size, id)} {
+		n, err := r.Lookup(c, p)
+		if err != nil || n.IsDir {
+			continue
+		}
+		h, sz, err := r.StatContent(n.File)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		if h.Mode&object.ModeTypeMask != object.ModeRegular || sz > maxIcon {
+			continue
+		}
+		return r.ReadFile(c, p, maxIcon)
+	}
+	return nil, nil
+}
+
 // UpdateAppStream commits the AppStream data of every app of arch in the
 // repository to appstream/ARCH (appstream.xml.gz) and appstream2/ARCH
 // (appstream.xml, which deltas better), as build-update-repo does. Each
-// component gets a <bundle> naming its ref. It returns how many apps had
+// component gets a <bundle> naming its ref, and the app's icons go to
+// icons/SIZE/ID.png with a cached <icon> naming them. It returns how many apps had
 // data.
 func UpdateAppStream(ctx context.Context, r *store.Repo, arch string) (int, error) {
 	all, err := r.Refs()
@@ -67,6 +93,7 @@ func UpdateAppStream(ctx context.Context, r *store.Repo, arch string) (int, erro
 	sort.Strings(names)
 	var body bytes.Buffer
 	n := 0
+	icons := map[string][]byte{} // SIZE/ID.png -> the PNG
 	for _, name := range names {
 		ref, err := flatpak.ParseRef(name)
 		if err != nil || ref.Kind != flatpak.App || ref.Arch != arch {
@@ -79,8 +106,21 @@ func UpdateAppStream(ctx context.Context, r *store.Repo, arch string) (int, erro
 		if len(comps) == 0 {
 			continue
 		}
-		bundle := fmt.Sprintf("<bundle type=\"flatpak\">%s</bundle>", name)
-		body.Write(bytes.ReplaceAll(comps, []byte("</component>\n"), []byte("  "+bundle+"\n  </component>\n")))
+		extra := fmt.Sprintf("<bundle type=\"flatpak\">%s</bundle>", name)
+		for _, size := range []int{64, 128} {
+			png, err := iconOf(r, all[name], ref.ID, size)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", name, err)
+			}
+			if png == nil {
+				continue
+			}
+			icons[fmt.Sprintf("%dx%d/%s.png", size, size, ref.ID)] = png
+			if !bytes.Contains(comps, []byte(`type="cached"`)) {
+				extra += fmt.Sprintf("\n  <icon type=\"cached\" width=\"%d\" height=\"%d\">%s.png</icon>", size, size, ref.ID)
+			}
+		}
+		body.Write(bytes.ReplaceAll(comps, []byte("</component>\n"), []byte("  "+extra+"\n  </component>\n")))
 		n++
 	}
 	doc := []byte("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<components version=\"0.8\" origin=\"flatpak\">\n" + body.String() + "</components>\n")
@@ -103,6 +143,15 @@ func UpdateAppStream(ctx context.Context, r *store.Repo, arch string) (int, erro
 		}
 		if err := os.WriteFile(filepath.Join(d, file.name), file.data, 0o644); err != nil {
 			return 0, err
+		}
+		for rel, png := range icons {
+			p := filepath.Join(d, "icons", filepath.FromSlash(rel))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return 0, err
+			}
+			if err := os.WriteFile(p, png, 0o644); err != nil {
+				return 0, err
+			}
 		}
 		if _, _, err := r.CommitDir(ctx, d, store.CommitOptions{Branch: branch, Subject: "Update " + branch,
 			NoXattrs: true, CanonicalModes: true}); err != nil {

@@ -1,0 +1,383 @@
+package center
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Actions a job runs.
+const (
+	ActInstall   = "install"
+	ActRemove    = "remove"
+	ActUpdate    = "update"
+	ActUpdateAll = "update-all"
+	ActDownload  = "download"
+	ActRefresh   = "refresh"
+	ActRollback  = "rollback"
+	ActPin       = "pin"
+	ActUnpin     = "unpin"
+)
+
+// Job states.
+const (
+	Queued    = "queued"
+	Running   = "running"
+	Done      = "done"
+	Failed    = "failed"
+	Cancelled = "cancelled"
+)
+
+// Request asks for a job.
+type Request struct {
+	Action string
+	Item   string // an item ID; empty for update-all and refresh
+	Options
+	// Run, when set, is the job's work instead of a backend call (an
+	// install from a .flatpakref, which names no item yet).
+	Run func(ctx context.Context, p Progress) (*Result, error)
+}
+
+// Job is a request being carried out, as the page shows it.
+type Job struct {
+	ID     string `json:"id"`
+	Action string `json:"action"`
+	Item   string `json:"item,omitempty"`
+	Title  string `json:"title"`
+	State  string `json:"state"`
+	Event
+	Error   string    `json:"error,omitempty"`
+	Result  *Result   `json:"result,omitempty"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended,omitzero"`
+}
+
+// Notice is what subscribers hear: a job changed, or the items did.
+type Notice struct {
+	Job     *Job // nil: the items changed
+	Changed bool
+}
+
+// keptJobs bounds the finished jobs remembered for the page.
+const keptJobs = 50
+
+// Center runs jobs over its backends one at a time, in the order asked
+// (two installs into one installation would race on its deploy refs), and
+// tells subscribers of every change.
+type Center struct {
+	backends []Backend
+
+	mu     sync.Mutex
+	jobs   []*job
+	next   int
+	subs   map[chan Notice]struct{}
+	queue  chan *job
+	closed bool
+}
+
+type job struct {
+	Job
+	req    Request
+	ctx    context.Context
+	cancel context.CancelFunc
+	last   time.Time // when a progress notice was last sent
+}
+
+// New makes a center over backends and starts its worker, which stops
+// when ctx ends.
+func New(ctx context.Context, backends ...Backend) *Center {
+	c := &Center{backends: backends, subs: map[chan Notice]struct{}{}, queue: make(chan *job, 256)}
+	go c.work(ctx)
+	return c
+}
+
+// Backends returns the center's backends.
+func (c *Center) Backends() []Backend { return c.backends }
+
+// backend finds the backend of an item ID ("apps/...").
+func (c *Center) backend(id string) (Backend, error) {
+	name, _, _ := strings.Cut(id, "/")
+	for _, b := range c.backends {
+		if b.Name() == name {
+			return b, nil
+		}
+	}
+	return nil, ErrNotFound{id}
+}
+
+// StartFunc queues a job whose work is run.
+func (c *Center) StartFunc(action, item, title string, run func(ctx context.Context, p Progress) (*Result, error)) (Job, error) {
+	return c.queueJob(Request{Action: action, Item: item, Run: run}, title)
+}
+
+// Start queues a job and returns it as queued.
+func (c *Center) Start(req Request) (Job, error) {
+	var title string
+	switch req.Action {
+	case ActUpdateAll, ActRefresh:
+		if req.Item != "" {
+			return Job{}, fmt.Errorf("%s takes no item", req.Action)
+		}
+		title = map[string]string{ActUpdateAll: "Updating everything", ActRefresh: "Refreshing the catalogue"}[req.Action]
+	case ActInstall, ActRemove, ActUpdate, ActDownload, ActRollback, ActPin, ActUnpin:
+		if _, err := c.backend(req.Item); err != nil {
+			return Job{}, err
+		}
+		title = map[string]string{ActInstall: "Installing", ActRemove: "Removing", ActUpdate: "Updating", ActDownload: "Downloading",
+			ActRollback: "Rolling back", ActPin: "Pinning", ActUnpin: "Unpinning"}[req.Action] + " " + req.Item
+	default:
+		return Job{}, fmt.Errorf("unknown action %q", req.Action)
+	}
+	req.Run = nil
+	return c.queueJob(req, title)
+}
+
+func (c *Center) queueJob(req Request, title string) (Job, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return Job{}, errors.New("the center is closing")
+	}
+	c.next++
+	j := &job{Job: Job{ID: "j" + strconv.Itoa(c.next), Action: req.Action, Item: req.Item, Title: title, State: Queued,
+		Event: Event{Message: "waiting for the jobs before it"}, Started: time.Now()}, req: req}
+	j.ctx, j.cancel = context.WithCancel(context.Background())
+	select {
+	case c.queue <- j:
+	default:
+		return Job{}, errors.New("too many jobs queued")
+	}
+	c.jobs = append(c.jobs, j)
+	c.trim()
+	c.notifyLocked(Notice{Job: j.copy()})
+	return j.Job, nil
+}
+
+// trim forgets the oldest finished jobs beyond keptJobs. Callers hold mu.
+func (c *Center) trim() {
+	for len(c.jobs) > keptJobs {
+		i := 0
+		for i < len(c.jobs) && !c.jobs[i].finished() {
+			i++
+		}
+		if i == len(c.jobs) {
+			return
+		}
+		c.jobs = append(c.jobs[:i], c.jobs[i+1:]...)
+	}
+}
+
+func (j *job) finished() bool { return j.State == Done || j.State == Failed || j.State == Cancelled }
+
+func (j *job) copy() *Job {
+	cp := j.Job
+	return &cp
+}
+
+// Cancel stops a queued or running job.
+func (c *Center) Cancel(id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, j := range c.jobs {
+		if j.ID != id {
+			continue
+		}
+		if j.finished() {
+			return fmt.Errorf("job %s has ended", id)
+		}
+		j.cancel()
+		if j.State == Queued {
+			j.State, j.Ended, j.Message = Cancelled, time.Now(), "cancelled before it started"
+			c.notifyLocked(Notice{Job: j.copy()})
+		}
+		return nil
+	}
+	return fmt.Errorf("no job %s", id)
+}
+
+// Jobs returns the jobs remembered, oldest first.
+func (c *Center) Jobs() []Job {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Job, len(c.jobs))
+	for i, j := range c.jobs {
+		out[i] = j.Job
+	}
+	return out
+}
+
+// Busy reports whether a job is queued or running.
+func (c *Center) Busy() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, j := range c.jobs {
+		if !j.finished() {
+			return true
+		}
+	}
+	return false
+}
+
+// Subscribe returns a channel of notices and what ends the subscription.
+// A subscriber too slow to keep up misses notices, never blocks a job.
+func (c *Center) Subscribe() (<-chan Notice, func()) {
+	ch := make(chan Notice, 64)
+	c.mu.Lock()
+	c.subs[ch] = struct{}{}
+	c.mu.Unlock()
+	return ch, func() {
+		c.mu.Lock()
+		delete(c.subs, ch)
+		c.mu.Unlock()
+	}
+}
+
+func (c *Center) notifyLocked(n Notice) {
+	for ch := range c.subs {
+		select {
+		case ch <- n:
+		default:
+		}
+	}
+}
+
+// Changed tells subscribers the items changed (a backend saw it happen).
+func (c *Center) Changed() {
+	c.mu.Lock()
+	c.notifyLocked(Notice{Changed: true})
+	c.mu.Unlock()
+}
+
+func (c *Center) work(ctx context.Context) {
+	defer func() {
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-c.queue:
+			c.run(ctx, j)
+		}
+	}
+}
+
+// run carries out one job, unless it was cancelled while queued.
+func (c *Center) run(ctx context.Context, j *job) {
+	c.mu.Lock()
+	if j.State != Queued {
+		c.mu.Unlock()
+		return
+	}
+	j.State, j.Message = Running, "starting"
+	c.notifyLocked(Notice{Job: j.copy()})
+	c.mu.Unlock()
+	jctx, stop := context.WithCancel(j.ctx)
+	defer stop()
+	go func() {
+		select {
+		case <-ctx.Done():
+			stop()
+		case <-jctx.Done():
+		}
+	}()
+	res, err := c.call(jctx, j.req, func(e Event) { c.progress(j, e) })
+	c.mu.Lock()
+	j.Ended, j.Result = time.Now(), res
+	switch {
+	case err != nil && jctx.Err() != nil:
+		j.State, j.Error, j.Message = Cancelled, "cancelled", "cancelled; nothing was changed"
+	case err != nil:
+		j.State, j.Error, j.Message = Failed, err.Error(), "failed; the previous state is kept"
+	default:
+		j.State, j.Phase, j.Message = Done, "done", "done"
+		if res != nil && len(res.Held) > 0 {
+			j.Message = fmt.Sprintf("done; %d held back: they ask for new permissions", len(res.Held))
+		}
+	}
+	c.notifyLocked(Notice{Job: j.copy()})
+	c.notifyLocked(Notice{Changed: true})
+	c.trim()
+	c.mu.Unlock()
+}
+
+// progress records an event and passes it on, at most ten times a second
+// per job: a page needs no more and a pull reports per object.
+func (c *Center) progress(j *job, e Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	phaseChanged := e.Phase != j.Phase || e.Message != j.Message
+	j.Event = e
+	if now := time.Now(); phaseChanged || now.Sub(j.last) >= 100*time.Millisecond {
+		j.last = now
+		c.notifyLocked(Notice{Job: j.copy()})
+	}
+}
+
+// call dispatches a request to its backend.
+func (c *Center) call(ctx context.Context, req Request, p Progress) (*Result, error) {
+	if req.Run != nil {
+		return req.Run(ctx, p)
+	}
+	switch req.Action {
+	case ActRefresh:
+		for _, b := range c.backends {
+			if err := b.Refresh(ctx, p); err != nil {
+				return nil, fmt.Errorf("%s: %w", b.Name(), err)
+			}
+		}
+		return nil, nil
+	case ActUpdateAll:
+		res := &Result{}
+		for _, b := range c.backends {
+			r, err := b.Update(ctx, nil, req.Options, p)
+			if err != nil && !errors.Is(err, ErrUnsupported) {
+				return res, fmt.Errorf("%s: %w", b.Name(), err)
+			}
+			if r != nil {
+				res.Held = append(res.Held, r.Held...)
+				res.Warnings = append(res.Warnings, r.Warnings...)
+			}
+		}
+		return res, nil
+	}
+	b, err := c.backend(req.Item)
+	if err != nil {
+		return nil, err
+	}
+	switch req.Action {
+	case ActInstall:
+		return b.Install(ctx, req.Item, req.Options, p)
+	case ActRemove:
+		return b.Remove(ctx, req.Item, p)
+	case ActUpdate:
+		return b.Update(ctx, []string{req.Item}, req.Options, p)
+	case ActDownload:
+		o := req.Options
+		o.DownloadOnly = true
+		return b.Update(ctx, []string{req.Item}, o, p)
+	case ActRollback, ActPin, ActUnpin:
+		d, ok := b.(Deployer)
+		if !ok {
+			return nil, fmt.Errorf("%s: %s: %w", req.Item, req.Action, ErrUnsupported)
+		}
+		if req.Action == ActRollback {
+			return d.Rollback(ctx, req.Item, p)
+		}
+		return d.Pin(ctx, req.Item, req.Index, req.Action == ActPin)
+	}
+	return nil, fmt.Errorf("unknown action %q", req.Action)
+}
+
+// Deployer is a backend whose items keep several deployments, as the OS
+// does: it can go back to the previous one and pin one.
+type Deployer interface {
+	Rollback(ctx context.Context, id string, p Progress) (*Result, error)
+	Pin(ctx context.Context, id string, index int, pinned bool) (*Result, error)
+}
