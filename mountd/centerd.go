@@ -75,6 +75,7 @@ func (d *Daemon) startCenter(req CenterRequest) (*CenterInfo, error) {
 		backends = append(backends, osB)
 	}
 	c := dcenter.New(d.ctx, backends...)
+	c.Maintain(d.ctx, 24*time.Hour)
 	uid := uint32(os.Geteuid())
 	srv, err := mcenter.Listen(mcenter.Config{Center: c, Apps: appsB, OS: osB, Logf: d.opts.Logf,
 		// The control socket admits this user and root; so does the page.

@@ -7,7 +7,6 @@ import (
 	"math/bits"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 
@@ -159,7 +158,8 @@ func (a *Apps) List(ctx context.Context) ([]*Item, error) {
 		return a.items, nil
 	}
 	a.reloadConfig()
-	for _, remote := range a.enabledLocked() {
+	enabled := a.enabled()
+	for _, remote := range enabled {
 		if _, ok := a.catalogs[remote]; !ok {
 			cat, err := a.loadCatalog(ctx, remote)
 			if err != nil {
@@ -168,7 +168,7 @@ func (a *Apps) List(ctx context.Context) ([]*Item, error) {
 			a.catalogs[remote] = cat
 		}
 	}
-	items, err := a.build()
+	items, err := a.build(enabled)
 	if err != nil {
 		return nil, err
 	}
@@ -177,17 +177,6 @@ func (a *Apps) List(ctx context.Context) ([]*Item, error) {
 		a.byID[it.ID] = it
 	}
 	return items, nil
-}
-
-func (a *Apps) enabledLocked() []string {
-	var out []string
-	for _, name := range fetch.ListRemotes(a.repo()) {
-		if rm, err := fetch.LoadRemote(a.repo(), name); err == nil && !remoteDisabled(a.repo(), name) {
-			_ = rm
-			out = append(out, name)
-		}
-	}
-	return out
 }
 
 // itemID names a ref from a remote.
@@ -207,9 +196,10 @@ func parseItemID(id string) (flatpak.Ref, string, error) {
 	return ref, rest[at+1:], nil
 }
 
-// build makes the list: each catalogue component whose bundle is an app of
-// this arch, then what is installed and in no catalogue. Callers hold mu.
-func (a *Apps) build() ([]*Item, error) {
+// build makes the list: each enabled remote's catalogue components whose
+// bundle is an app of this arch, in the remotes' order of priority, then
+// what is installed and in no catalogue. Callers hold mu.
+func (a *Apps) build(remotes []string) ([]*Item, error) {
 	in := a.m.In
 	installed, err := in.Installed()
 	if err != nil {
@@ -223,11 +213,6 @@ func (a *Apps) build() ([]*Item, error) {
 	}
 	seen := map[string]bool{}
 	var out []*Item
-	remotes := make([]string, 0, len(a.catalogs))
-	for r := range a.catalogs {
-		remotes = append(remotes, r)
-	}
-	sort.Strings(remotes)
 	for _, remote := range remotes {
 		cat := a.catalogs[remote]
 		for i := range cat.comps {
@@ -537,7 +522,12 @@ func (a *Apps) Update(ctx context.Context, ids []string, o Options, p Progress) 
 			}
 			h := Held{ID: itemID(c.Ref, origin)}
 			for _, s := range c.NewPermissions {
-				h.NewPermissions = append(h.NewPermissions, Permission{ID: s, Label: s, Level: "potentially-unsafe"})
+				h.NewPermissions = append(h.NewPermissions, Permission{ID: s, Label: s, Level: safety.PotentiallyUnsafe.String()})
+			}
+			// The words with their levels, as the details show them.
+			a.changed()
+			if it, err := a.Refine(ctx, h.ID); err == nil && len(it.NewPermissions) > 0 {
+				h.NewPermissions = it.NewPermissions
 			}
 			res.Held = append(res.Held, h)
 		}

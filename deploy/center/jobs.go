@@ -123,11 +123,19 @@ func (c *Center) Start(req Request) (Job, error) {
 			return Job{}, fmt.Errorf("%s takes no item", req.Action)
 		}
 		title = map[string]string{ActUpdateAll: "Updating everything", ActRefresh: "Refreshing the catalogue"}[req.Action]
-	case ActInstall, ActRemove, ActUpdate, ActDownload, ActRollback, ActPin, ActUnpin:
+	case ActDownload:
+		title = "Downloading the updates"
+		if req.Item != "" {
+			if _, err := c.backend(req.Item); err != nil {
+				return Job{}, err
+			}
+			title = "Downloading " + req.Item
+		}
+	case ActInstall, ActRemove, ActUpdate, ActRollback, ActPin, ActUnpin:
 		if _, err := c.backend(req.Item); err != nil {
 			return Job{}, err
 		}
-		title = map[string]string{ActInstall: "Installing", ActRemove: "Removing", ActUpdate: "Updating", ActDownload: "Downloading",
+		title = map[string]string{ActInstall: "Installing", ActRemove: "Removing", ActUpdate: "Updating",
 			ActRollback: "Rolling back", ActPin: "Pinning", ActUnpin: "Unpinning"}[req.Action] + " " + req.Item
 	default:
 		return Job{}, fmt.Errorf("unknown action %q", req.Action)
@@ -333,10 +341,18 @@ func (c *Center) call(ctx context.Context, req Request, p Progress) (*Result, er
 			}
 		}
 		return nil, nil
-	case ActUpdateAll:
+	case ActUpdateAll, ActDownload:
+		if req.Action == ActDownload && req.Item != "" {
+			break
+		}
+		o := req.Options
+		o.DownloadOnly = req.Action == ActDownload
 		res := &Result{}
 		for _, b := range c.backends {
-			r, err := b.Update(ctx, nil, req.Options, p)
+			if o.DownloadOnly && b.Name() == "os" {
+				continue // an OS upgrade's fetch is its check
+			}
+			r, err := b.Update(ctx, nil, o, p)
 			if err != nil && !errors.Is(err, ErrUnsupported) {
 				return res, fmt.Errorf("%s: %w", b.Name(), err)
 			}
@@ -380,4 +396,24 @@ func (c *Center) call(ctx context.Context, req Request, p Progress) (*Result, er
 type Deployer interface {
 	Rollback(ctx context.Context, id string, p Progress) (*Result, error)
 	Pin(ctx context.Context, id string, index int, pinned bool) (*Result, error)
+}
+
+// Maintain refreshes the catalogue now, then every interval refreshes it
+// again and downloads the updates, to be applied when the user says (as
+// GNOME Software does in the background), until ctx ends.
+func (c *Center) Maintain(ctx context.Context, interval time.Duration) {
+	c.Start(Request{Action: ActRefresh})
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				c.Start(Request{Action: ActRefresh})
+				c.Start(Request{Action: ActDownload})
+			}
+		}
+	}()
 }
