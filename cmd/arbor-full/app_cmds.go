@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -409,27 +410,43 @@ func (a *app) flatpakRemoteAddCmd() *cobra.Command {
 }
 
 func (a *app) listCmd() *cobra.Command {
-	var apps, runtimes bool
+	var appsOnly, runtimes, details bool
 	c := &cobra.Command{
-		Use:     "list [--app|--runtime]",
-		Short:   "List installed apps and runtimes",
-		Example: `  arbor list --app`,
-		Args:    cobra.NoArgs,
-		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, r *store.Repo, in *flatpak.Installation) error {
+		Use:   "list [--app|--runtime] [-d]",
+		Short: "List installed apps and runtimes; -d adds what each takes on disk and whether it is unused",
+		Example: `  arbor list --app
+  arbor list -d --json`,
+		Args: cobra.NoArgs,
+		RunE: a.withManager(func(cmd *cobra.Command, args []string, m *apps.Manager) error {
+			in := m.In
 			refs, err := in.Installed()
 			if err != nil {
 				return err
 			}
+			use := map[string]apps.Use{}
+			if details {
+				uses, err := m.DiskUse(cmd.Context())
+				if err != nil {
+					return err
+				}
+				for _, u := range uses {
+					use[u.Ref.String()] = u
+				}
+			}
 			var out []map[string]string
 			for _, ref := range refs {
-				if apps && ref.Kind != flatpak.App || runtimes && ref.Kind != flatpak.Runtime {
+				if appsOnly && ref.Kind != flatpak.App || runtimes && ref.Kind != flatpak.Runtime {
 					continue
 				}
 				d, err := in.Get(ref)
 				if err != nil {
 					return err
 				}
-				out = append(out, map[string]string{"ref": ref.String(), "commit": d.Commit.String(), "origin": d.Origin})
+				o := map[string]string{"ref": ref.String(), "commit": d.Commit.String(), "origin": d.Origin}
+				if u, ok := use[ref.String()]; ok {
+					o["disk_bytes"], o["unused"] = strconv.FormatUint(u.Bytes, 10), strconv.FormatBool(u.Unused)
+				}
+				out = append(out, o)
 			}
 			if a.json {
 				if out == nil {
@@ -438,12 +455,21 @@ func (a *app) listCmd() *cobra.Command {
 				return a.printJSON(out)
 			}
 			for _, o := range out {
-				fmt.Fprintf(a.Stdout, "%s\t%s\t%s\n", termtext.Line(o["ref"]), termtext.Line(o["origin"]), o["commit"][:12])
+				line := fmt.Sprintf("%s\t%s\t%s", termtext.Line(o["ref"]), termtext.Line(o["origin"]), o["commit"][:12])
+				if details {
+					n, _ := strconv.ParseUint(o["disk_bytes"], 10, 64)
+					line += "\t" + humanSize(n)
+					if o["unused"] == "true" {
+						line += "\tunused"
+					}
+				}
+				fmt.Fprintln(a.Stdout, line)
 			}
 			return nil
 		}),
 	}
-	c.Flags().BoolVar(&apps, "app", false, "apps only")
+	c.Flags().BoolVarP(&details, "show-details", "d", false, "show what each takes on disk, and the runtimes no app needs")
+	c.Flags().BoolVar(&appsOnly, "app", false, "apps only")
 	c.Flags().BoolVar(&runtimes, "runtime", false, "runtimes only")
 	a.jsonFlag(c)
 	return c
@@ -540,12 +566,22 @@ func (a *app) infoCmd() *cobra.Command {
 }
 
 func (a *app) remoteLsCmd() *cobra.Command {
+	var updates bool
 	c := &cobra.Command{
-		Use:     "remote-ls REMOTE",
-		Short:   "List the apps and runtimes a remote offers",
-		Example: `  arbor remote-ls origin`,
-		Args:    cobra.ExactArgs(1),
+		Use:   "remote-ls REMOTE | --updates",
+		Short: "List the apps and runtimes a remote offers, or the updates of what is installed",
+		Example: `  arbor remote-ls origin
+  arbor remote-ls --updates --json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if updates {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
+			if updates {
+				return a.listUpdates(cmd, r)
+			}
 			refs, err := fetch.RemoteRefs(cmd.Context(), r, args[0])
 			if err != nil {
 				return err
@@ -570,8 +606,35 @@ func (a *app) remoteLsCmd() *cobra.Command {
 			return nil
 		}),
 	}
+	c.Flags().BoolVar(&updates, "updates", false, "list the installed refs whose origin has a newer commit, and the permissions each asks for")
 	a.jsonFlag(c)
 	return c
+}
+
+// listUpdates prints what `update` would change.
+func (a *app) listUpdates(cmd *cobra.Command, r *store.Repo) error {
+	m, err := a.manager(r, flatpak.NewInstallation(r.Path()))
+	if err != nil {
+		return err
+	}
+	ups, err := m.Updates(cmd.Context())
+	if err != nil {
+		return err
+	}
+	if a.json {
+		if ups == nil {
+			ups = []apps.Update{}
+		}
+		return a.printJSON(ups)
+	}
+	for _, u := range ups {
+		line := fmt.Sprintf("%s\t%s\t%s -> %s", termtext.Line(u.Ref.String()), termtext.Line(u.Origin), u.From.String()[:12], u.To.String()[:12])
+		if len(u.NewPermissions) > 0 {
+			line += "\tasks for: " + termtext.Line(strings.Join(u.NewPermissions, ", "))
+		}
+		fmt.Fprintln(a.Stdout, line)
+	}
+	return nil
 }
 
 func (a *app) overrideCmd() *cobra.Command {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"arbor/cmd/internal/termtext"
+	"arbor/deploy/apps"
 	"arbor/mountd"
 )
 
@@ -75,4 +77,81 @@ secret, without which every request is refused.`,
 	c.Flags().StringVar(&sysrootPath, "sysroot", "", "also manage the OS deployed in this sysroot")
 	a.jsonFlag(c)
 	return c
+}
+
+func (a *app) remoteModifyCmd() *cobra.Command {
+	var enable, disable bool
+	var prio int
+	c := &cobra.Command{
+		Use:     "remote-modify [--enable|--disable] [--prio=N] NAME",
+		Short:   "Enable, disable or reprioritise a remote of apps",
+		Example: `  arbor remote-modify --disable --prio=5 example`,
+		Args:    cobra.ExactArgs(1),
+		RunE: a.withManager(func(cmd *cobra.Command, args []string, m *apps.Manager) error {
+			var ch apps.RemoteChange
+			if enable || disable {
+				ch.Enabled = &enable
+			}
+			if cmd.Flags().Changed("prio") {
+				ch.Priority = &prio
+			}
+			return m.ModifyRemote(cmd.Context(), args[0], ch)
+		}),
+	}
+	c.Flags().BoolVar(&enable, "enable", false, "use the remote again")
+	c.Flags().BoolVar(&disable, "disable", false, "leave the remote out of searches, the center and updates")
+	c.Flags().IntVar(&prio, "prio", 1, "the remote's priority: higher is listed and searched first")
+	c.MarkFlagsMutuallyExclusive("enable", "disable")
+	return c
+}
+
+func (a *app) psCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:     "ps [--json]",
+		Short:   "List the apps running, and those to restart to use the version installed since they started",
+		Example: `  arbor ps`,
+		Args:    cobra.NoArgs,
+		RunE: a.withManager(func(cmd *cobra.Command, args []string, m *apps.Manager) error {
+			run, err := m.Running(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if a.json {
+				type row struct {
+					apps.Instance
+					Ref    string `json:"ref"`
+					Commit string `json:"commit"`
+				}
+				out := []row{}
+				for _, r := range run {
+					out = append(out, row{r, r.Ref.String(), r.Commit.String()})
+				}
+				return a.printJSON(out)
+			}
+			for _, r := range run {
+				line := fmt.Sprintf("%d\t%s\t%s", r.PID, termtext.Line(r.Ref.String()), r.Commit.String()[:12])
+				if r.UpdateLanded {
+					line += "\trestart to use the new version"
+				}
+				fmt.Fprintln(a.Stdout, line)
+			}
+			return nil
+		}),
+	}
+	a.jsonFlag(c)
+	return c
+}
+
+// humanSize writes bytes as flatpak does: kB, MB, GB (powers of 1000).
+func humanSize(n uint64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }

@@ -34,6 +34,9 @@ type Apps struct {
 	items    []*Item             // the list, rebuilt when state changes
 	byID     map[string]*Item
 	cfgStamp [2]int64
+	// histStamp is the history's when the list was built: every workflow
+	// appends to it, the CLI's too, so a change shows it is stale.
+	histStamp [2]int64
 }
 
 // catalog is what one remote offers.
@@ -57,17 +60,21 @@ func (a *Apps) repo() *store.Repo { return a.m.Repo }
 // appstreamBranch is the branch AppStream data is read from.
 func (a *Apps) appstreamBranch() string { return "appstream2/" + a.arch }
 
-// reloadConfig picks up remotes a CLI command changed meanwhile.
-func (a *Apps) reloadConfig() {
-	fi, err := os.Stat(filepath.Join(a.repo().Path(), "config"))
+// stamp is a file's modification time and size, zero when it is absent.
+func stamp(path string) [2]int64 {
+	fi, err := os.Stat(path)
 	if err != nil {
-		return
+		return [2]int64{}
 	}
-	stamp := [2]int64{fi.ModTime().UnixNano(), fi.Size()}
-	if stamp != a.cfgStamp {
-		if a.repo().ReloadConfig() == nil {
-			a.cfgStamp = stamp
-		}
+	return [2]int64{fi.ModTime().UnixNano(), fi.Size()}
+}
+
+// reloadConfig picks up remotes a CLI command changed meanwhile, and
+// drops the list they may change. Callers hold mu.
+func (a *Apps) reloadConfig() {
+	st := stamp(filepath.Join(a.repo().Path(), "config"))
+	if st != a.cfgStamp && a.repo().ReloadConfig() == nil {
+		a.cfgStamp, a.items = st, nil
 	}
 }
 
@@ -154,10 +161,12 @@ func (a *Apps) loadCatalog(ctx context.Context, remote string) (*catalog, error)
 func (a *Apps) List(ctx context.Context) ([]*Item, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.items != nil {
+	a.reloadConfig()
+	hist := stamp(apps.HistoryPath(a.m.In))
+	if a.items != nil && hist == a.histStamp {
 		return a.items, nil
 	}
-	a.reloadConfig()
+	a.histStamp = hist
 	enabled := a.enabled()
 	for _, remote := range enabled {
 		if _, ok := a.catalogs[remote]; !ok {
@@ -352,7 +361,7 @@ func (a *Apps) Refine(ctx context.Context, id string) (*Item, error) {
 		}
 	}
 	if d != nil {
-		if n, err := a.diskBytes(ctx, d); err == nil {
+		if n, err := apps.DiskBytes(ctx, a.repo(), d.Commit); err == nil {
 			it.DiskBytes = n
 		}
 		running, _ := a.Running(ctx)

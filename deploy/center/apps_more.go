@@ -1,62 +1,25 @@
 package center
 
 import (
+	"arbor/deploy/apps"
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"sort"
-	"strconv"
 	"strings"
-	"syscall"
 
 	"arbor/deploy/flatpak"
 	"arbor/deploy/history"
 	"arbor/fetch"
-	"arbor/store"
-	"arbor/store/object"
 )
 
 // Remote is a remote as the page lists it.
-type Remote struct {
-	Name      string `json:"name"`
-	URL       string `json:"url"`
-	Title     string `json:"title,omitempty"`
-	Enabled   bool   `json:"enabled"`
-	Priority  int    `json:"priority"`
-	GPGVerify bool   `json:"gpg_verify"`
-}
+type Remote = apps.Remote
 
-func group(name string) string { return fmt.Sprintf("remote %q", name) }
+// RemoteChange edits a remote; nil fields stay.
+type RemoteChange = apps.RemoteChange
 
-func remoteDisabled(r *store.Repo, name string) bool {
-	v, _ := r.Config().Get(group(name), "xa.disable")
-	return v == "true"
-}
-
-// Remotes lists the installation's remotes, highest priority first (as
-// flatpak orders them: xa.prio, default 1).
-func (a *Apps) Remotes() []Remote {
-	r := a.repo()
-	out := []Remote{}
-	for _, name := range fetch.ListRemotes(r) {
-		rm, err := fetch.LoadRemote(r, name)
-		if err != nil {
-			continue
-		}
-		cfg := r.Config()
-		title, _ := cfg.Get(group(name), "xa.title")
-		prio := 1
-		if v, ok := cfg.Get(group(name), "xa.prio"); ok {
-			if n, err := strconv.Atoi(v); err == nil {
-				prio = n
-			}
-		}
-		out = append(out, Remote{Name: name, URL: rm.URL, Title: title, Enabled: !remoteDisabled(r, name), Priority: prio, GPGVerify: rm.GPGVerify})
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Priority > out[j].Priority })
-	return out
-}
+// Remotes lists the installation's remotes, highest priority first.
+func (a *Apps) Remotes() []Remote { return a.m.Remotes() }
 
 // AddRemote is a remote to add: a URL, or a .flatpakrepo's text.
 type AddRemote struct {
@@ -75,48 +38,13 @@ func (a *Apps) AddRemote(ctx context.Context, req AddRemote) error {
 	if req.URL == "" {
 		return errors.New("a remote needs a URL or a .flatpakrepo")
 	}
-	err := fetch.AddRemote(a.repo(), req.Name, req.URL, fetch.AddOptions{NoGPGVerify: true})
-	a.record(history.Entry{Op: "remote-add", Remote: req.Name}, err)
-	return err
+	return a.m.AddRemote(ctx, req.Name, req.URL, fetch.AddOptions{NoGPGVerify: true})
 }
 
-// RemoteChange edits a remote; nil fields stay.
-type RemoteChange struct {
-	Enabled  *bool `json:"enabled,omitempty"`
-	Priority *int  `json:"priority,omitempty"`
-}
-
-// ModifyRemote enables, disables or reorders a remote, with flatpak's keys.
+// ModifyRemote enables, disables or reorders a remote.
 func (a *Apps) ModifyRemote(ctx context.Context, name string, ch RemoteChange) error {
-	r := a.repo()
-	cfg := r.Config()
-	if !cfg.HasGroup(group(name)) {
-		return fmt.Errorf("remote %s: %w", name, fetch.ErrNoRemote)
-	}
-	if ch.Enabled != nil {
-		if *ch.Enabled {
-			cfg.Delete(group(name), "xa.disable")
-		} else {
-			cfg.Set(group(name), "xa.disable", "true")
-		}
-	}
-	if ch.Priority != nil {
-		cfg.Set(group(name), "xa.prio", strconv.Itoa(*ch.Priority))
-	}
 	defer a.changed()
-	err := r.WriteConfig()
-	a.record(history.Entry{Op: "remote-modify", Remote: name}, err)
-	return err
-}
-
-func (a *Apps) record(e history.Entry, err error) {
-	if a.m.History == nil {
-		return
-	}
-	if err != nil {
-		e.Error = err.Error()
-	}
-	a.m.History.Append(e)
+	return a.m.ModifyRemote(ctx, name, ch)
 }
 
 // History returns the installation's operations, newest first.
@@ -150,22 +78,12 @@ type DiskUse struct {
 	Total uint64 `json:"total"`
 }
 
-// Disk measures what each installed app and runtime takes: the objects of
-// its commit present here (fetched lazily or in full), each object counted
-// once overall.
+// Disk is what each installed app and runtime takes, named as the
+// catalogue names them.
 func (a *Apps) Disk(ctx context.Context) (*DiskUse, error) {
-	in := a.m.In
-	refs, err := in.Installed()
+	uses, err := a.m.DiskUse(ctx)
 	if err != nil {
 		return nil, err
-	}
-	unused, err := in.Unused()
-	if err != nil {
-		return nil, err
-	}
-	isUnused := map[string]bool{}
-	for _, u := range unused {
-		isUnused[u.String()] = true
 	}
 	names := map[string]string{}
 	if items, err := a.List(ctx); err == nil {
@@ -174,54 +92,15 @@ func (a *Apps) Disk(ctx context.Context) (*DiskUse, error) {
 		}
 	}
 	out := &DiskUse{Items: []Use{}}
-	for _, ref := range refs {
-		d, err := in.Get(ref)
-		if err != nil {
-			return nil, err
-		}
-		n, err := a.diskBytes(ctx, d)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", ref, err)
-		}
-		name := names[ref.String()]
+	for _, u := range uses {
+		name := names[u.Ref.String()]
 		if name == "" {
-			name = ref.ID
+			name = u.Ref.ID
 		}
-		out.Items = append(out.Items, Use{ID: itemID(ref, d.Origin), Ref: ref.String(), Name: name, Kind: string(ref.Kind), Bytes: n, Unused: isUnused[ref.String()]})
-		out.Total += n
+		out.Items = append(out.Items, Use{ID: itemID(u.Ref, u.Origin), Ref: u.Ref.String(), Name: name, Kind: string(u.Ref.Kind), Bytes: u.Bytes, Unused: u.Unused})
+		out.Total += u.Bytes
 	}
-	sort.SliceStable(out.Items, func(i, j int) bool { return out.Items[i].Bytes > out.Items[j].Bytes })
 	return out, nil
-}
-
-// diskBytes sums the sizes of a deployed commit's file objects present in
-// the repository, each distinct object once.
-func (a *Apps) diskBytes(ctx context.Context, d *flatpak.Deployed) (uint64, error) {
-	r := a.repo()
-	root, err := r.RootOf(d.Commit)
-	if err != nil {
-		return 0, err
-	}
-	var total uint64
-	seen := map[object.Checksum]bool{}
-	err = store.Distinct{
-		Dir: func(ctx context.Context, d store.Dir) error {
-			for _, f := range d.Entries.Files {
-				if seen[f.Checksum] {
-					continue
-				}
-				seen[f.Checksum] = true
-				var st syscall.Stat_t
-				if syscall.Stat(r.ObjectPath(f.Checksum, object.TypeFile), &st) == nil {
-					total += uint64(st.Blocks) * 512
-				}
-			}
-			return ctx.Err()
-		},
-		// A lazy install's directories not yet fetched hold nothing here.
-		OnError: func(store.Dir, error) error { return nil },
-	}.Walk(ctx, r, root)
-	return total, err
 }
 
 // Instance is an app running from the installation.
@@ -233,34 +112,20 @@ type Instance struct {
 	UpdateLanded bool   `json:"update_landed"`
 }
 
-// Running lists the apps running now, and which of them run a commit
-// older than the one now installed: they are to be restarted.
+// Running lists the apps running now, and which of them are to be
+// restarted to use the version installed since.
 func (a *Apps) Running(ctx context.Context) ([]Instance, error) {
-	in := a.m.In
-	inst, err := in.Instances()
-	if err != nil {
-		return nil, err
-	}
-	apps, err := in.InstalledOf(flatpak.App)
+	run, err := a.m.Running(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := []Instance{}
-	for _, i := range inst {
-		if len(i.Commits) == 0 {
+	for _, r := range run {
+		d, err := a.m.In.Get(r.Ref)
+		if err != nil {
 			continue
 		}
-		for _, ref := range apps {
-			if _, err := os.Stat(in.RefDir(ref) + "/" + i.Commits[0].String()); err != nil {
-				continue
-			}
-			d, err := in.Get(ref)
-			if err != nil {
-				continue
-			}
-			out = append(out, Instance{ID: itemID(ref, d.Origin), Ref: ref.String(), PID: i.PID, Commit: i.Commits[0].String(),
-				UpdateLanded: d.Commit != i.Commits[0]})
-		}
+		out = append(out, Instance{ID: itemID(r.Ref, d.Origin), Ref: r.Ref.String(), PID: r.PID, Commit: r.Commit.String(), UpdateLanded: r.UpdateLanded})
 	}
 	return out, nil
 }
