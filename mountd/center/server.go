@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -317,6 +318,19 @@ func (s *Server) routes(mux *http.ServeMux) {
 		if err != nil {
 			fail(w, err)
 			return
+		}
+		if s.OS != nil {
+			oh, err := s.OS.History(r.Context(), n)
+			if err != nil {
+				fail(w, err)
+				return
+			}
+			// One story, newest first: the apps' and the OS's.
+			h = append(h, oh...)
+			sort.SliceStable(h, func(i, j int) bool { return h[i].Time.After(h[j].Time) })
+			if n > 0 && len(h) > n {
+				h = h[:n]
+			}
 		}
 		reply(w, http.StatusOK, h)
 	})
