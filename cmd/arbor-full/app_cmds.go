@@ -458,7 +458,7 @@ func (a *app) listCmd() *cobra.Command {
 				line := fmt.Sprintf("%s\t%s\t%s", termtext.Line(o["ref"]), termtext.Line(o["origin"]), o["commit"][:12])
 				if details {
 					n, _ := strconv.ParseUint(o["disk_bytes"], 10, 64)
-					line += "\t" + humanSize(n)
+					line += "\t" + humanBytes(int64(n))
 					if o["unused"] == "true" {
 						line += "\tunused"
 					}

@@ -141,17 +141,3 @@ func (a *app) psCmd() *cobra.Command {
 	a.jsonFlag(c)
 	return c
 }
-
-// humanSize writes bytes as flatpak does: kB, MB, GB (powers of 1000).
-func humanSize(n uint64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d bytes", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
-}
