@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,7 +29,6 @@ import (
 	"arbor/mountd/mountinfo"
 	"arbor/store"
 	"arbor/store/keyfile"
-	"arbor/store/object"
 )
 
 // manager is the installation's workflows, with the daemon to unmount
@@ -533,19 +531,12 @@ func (a *app) infoCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			size := func(key string) uint64 {
-				if v, ok := object.Lookup(cm.Metadata, key); ok {
-					if n, ok := v.Value.(uint64); ok {
-						return bits.ReverseBytes64(n)
-					}
-				}
-				return 0
-			}
+			installedSize, downloadSize := flatpak.CommitSizes(cm.Metadata)
 			kf := keyfile.New()
 			d.Metadata.Context.Keyfile(kf, false)
 			info := map[string]any{"ref": ref.String(), "commit": d.Commit.String(), "origin": d.Origin,
 				"runtime": d.Metadata.Runtime, "command": d.Metadata.Command,
-				"installed_size": size("xa.installed-size"), "download_size": size("xa.download-size"),
+				"installed_size": installedSize, "download_size": downloadSize,
 				"permissions": string(kf.Bytes())}
 			if a.json {
 				return a.printJSON(info)

@@ -219,3 +219,30 @@ func (m *Manager) deploy(ctx context.Context, o *op, remote string, ref flatpak.
 }
 
 func short(c object.Checksum) string { return c.String()[:12] }
+
+// CommitInfo is what a remote's commit of a ref says of itself.
+type CommitInfo struct {
+	Commit                      object.Checksum
+	Metadata                    *flatpak.Metadata // its xa.metadata: what is shown and what will run
+	InstalledSize, DownloadSize uint64
+}
+
+// RemoteCommit fetches the commit a remote now has of ref, alone (its
+// signature checked as a pull checks it), and reads it: what a center
+// shows of an app before it is installed.
+func (m *Manager) RemoteCommit(ctx context.Context, remote string, ref flatpak.Ref) (*CommitInfo, error) {
+	c, raw, err := m.fetchCommit(ctx, m.op(nil), remote, ref, "", false)
+	if err != nil {
+		return nil, err
+	}
+	md, err := flatpak.ParseMetadata(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s (commit %s): %w", ref, short(c), err)
+	}
+	cm, err := m.Repo.ReadCommit(c)
+	if err != nil {
+		return nil, err
+	}
+	in, dl := flatpak.CommitSizes(cm.Metadata)
+	return &CommitInfo{Commit: c, Metadata: md, InstalledSize: in, DownloadSize: dl}, nil
+}

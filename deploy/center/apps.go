@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/bits"
 	"os"
 	"path/filepath"
 	"strings"
@@ -340,7 +339,7 @@ func (a *Apps) Refine(ctx context.Context, id string) (*Item, error) {
 	d, _ := a.m.In.Get(ref)
 	// The commit shown: the available one, else the installed one.
 	var md *flatpak.Metadata
-	if c := it.AvailableCommit; c != "" || it.InstalledCommit == "" {
+	if it.AvailableCommit != "" || it.InstalledCommit == "" {
 		meta, sizes, err := a.commitInfo(ctx, remote, ref)
 		if err != nil {
 			return nil, err
@@ -374,40 +373,14 @@ func (a *Apps) Refine(ctx context.Context, id string) (*Item, error) {
 	return it, nil
 }
 
-// commitInfo fetches a ref's commit alone (its signature checked as a pull
-// checks it) and returns its xa.metadata and its installed and download
-// sizes.
+// commitInfo fetches a ref's commit alone, verified, and returns its
+// xa.metadata and its installed and download sizes.
 func (a *Apps) commitInfo(ctx context.Context, remote string, ref flatpak.Ref) (*flatpak.Metadata, [2]uint64, error) {
-	var sizes [2]uint64
-	res, err := fetch.Pull(ctx, a.repo(), remote, fetch.PullOptions{Refs: []string{ref.String()}, CommitMetadataOnly: true})
+	ci, err := a.m.RemoteCommit(ctx, remote, ref)
 	if err != nil {
-		return nil, sizes, fmt.Errorf("%s from %s: %w", ref, remote, err)
+		return nil, [2]uint64{}, fmt.Errorf("%s from %s: %w", ref, remote, err)
 	}
-	c, ok := res.Refs[ref.String()]
-	if !ok {
-		return nil, sizes, fmt.Errorf("%s from %s: the pull did not return it", ref, remote)
-	}
-	cm, err := a.repo().ReadCommit(c)
-	if err != nil {
-		return nil, sizes, err
-	}
-	for i, key := range []string{"xa.installed-size", "xa.download-size"} {
-		if v, ok := object.Lookup(cm.Metadata, key); ok {
-			if n, ok := v.Value.(uint64); ok {
-				sizes[i] = bits.ReverseBytes64(n) // flatpak stores them big-endian
-			}
-		}
-	}
-	v, ok := object.Lookup(cm.Metadata, "xa.metadata")
-	raw, _ := v.Value.(string)
-	if !ok || raw == "" {
-		return nil, sizes, fmt.Errorf("%s (commit %s) has no xa.metadata", ref, c)
-	}
-	md, err := flatpak.ParseMetadata([]byte(raw))
-	if err != nil {
-		return nil, sizes, fmt.Errorf("%s (commit %s): %w", ref, c, err)
-	}
-	return md, sizes, nil
+	return ci.Metadata, [2]uint64{ci.InstalledSize, ci.DownloadSize}, nil
 }
 
 // runtimeNeed is the runtime an app would pull, and its sizes when a

@@ -273,3 +273,71 @@ func TestInstallFails(t *testing.T) {
 		t.Fatalf("installed %v", refs)
 	}
 }
+
+// A subscriber that reads nothing while many jobs run still gets each
+// job's final state once it reads, and Wait sees jobs that ended before
+// it was called.
+func TestSlowSubscriber(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := New(ctx, nopBackend{})
+	ch, stop := c.Subscribe()
+	defer stop()
+	var ids []string
+	for i := 0; i < 200; i++ {
+		j, err := c.Start(Request{Action: ActRefresh})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, j.ID)
+	}
+	last, err := c.Wait(ctx, ids[len(ids)-1])
+	if err != nil || last.State != Done {
+		t.Fatalf("wait: %+v %v", last, err)
+	}
+	if again, err := c.Wait(ctx, ids[len(ids)-1]); err != nil || again.State != Done {
+		t.Fatalf("wait after the end: %+v %v", again, err)
+	}
+	final := map[string]string{}
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case n := <-ch:
+			if n.Job != nil {
+				final[n.Job.ID] = n.Job.State
+			}
+		case <-deadline:
+			for _, id := range ids {
+				if final[id] != Done {
+					t.Errorf("job %s last heard as %q", id, final[id])
+				}
+			}
+			return
+		}
+		done := 0
+		for _, st := range final {
+			if st == Done {
+				done++
+			}
+		}
+		if done == len(ids) {
+			return
+		}
+	}
+}
+
+type nopBackend struct{}
+
+func (nopBackend) Name() string                            { return "nop" }
+func (nopBackend) Refresh(context.Context, Progress) error { return nil }
+func (nopBackend) List(context.Context) ([]*Item, error)   { return nil, nil }
+func (nopBackend) Refine(_ context.Context, id string) (*Item, error) {
+	return nil, ErrNotFound{id}
+}
+func (nopBackend) Install(context.Context, string, Options, Progress) (*Result, error) {
+	return nil, nil
+}
+func (nopBackend) Remove(context.Context, string, Progress) (*Result, error) { return nil, nil }
+func (nopBackend) Update(context.Context, []string, Options, Progress) (*Result, error) {
+	return nil, nil
+}

@@ -74,7 +74,7 @@ type Center struct {
 	mu     sync.Mutex
 	jobs   []*job
 	next   int
-	subs   map[chan Notice]struct{}
+	subs   map[*subscriber]struct{}
 	queue  chan *job
 	closed bool
 }
@@ -90,7 +90,7 @@ type job struct {
 // New makes a center over backends and starts its worker, which stops
 // when ctx ends.
 func New(ctx context.Context, backends ...Backend) *Center {
-	c := &Center{backends: backends, subs: map[chan Notice]struct{}{}, queue: make(chan *job, 256)}
+	c := &Center{backends: backends, subs: map[*subscriber]struct{}{}, queue: make(chan *job, 256)}
 	go c.work(ctx)
 	return c
 }
@@ -118,11 +118,22 @@ func (c *Center) StartFunc(action, item, title string, run func(ctx context.Cont
 func (c *Center) Start(req Request) (Job, error) {
 	var title string
 	switch req.Action {
-	case ActUpdateAll, ActRefresh:
+	case ActUpdateAll:
 		if req.Item != "" {
 			return Job{}, fmt.Errorf("%s takes no item", req.Action)
 		}
-		title = map[string]string{ActUpdateAll: "Updating everything", ActRefresh: "Refreshing the catalogue"}[req.Action]
+		title = "Updating everything"
+	case ActRefresh:
+		// An item names the backend to refresh ("os/" checks the OS
+		// alone); none refreshes them all.
+		title = "Refreshing the catalogue"
+		if req.Item != "" {
+			b, err := c.backend(req.Item)
+			if err != nil {
+				return Job{}, err
+			}
+			title = "Refreshing " + b.Name()
+		}
 	case ActDownload:
 		title = "Downloading the updates"
 		if req.Item != "" {
@@ -179,7 +190,7 @@ func (c *Center) trim() {
 	}
 }
 
-func (j *job) finished() bool { return j.State == Done || j.State == Failed || j.State == Cancelled }
+func (j *job) finished() bool { return j.Job.ended() }
 
 func (j *job) copy() *Job {
 	cp := j.Job
@@ -231,27 +242,107 @@ func (c *Center) Busy() bool {
 }
 
 // Subscribe returns a channel of notices and what ends the subscription.
-// A subscriber too slow to keep up misses notices, never blocks a job.
+// A subscriber slow to read never blocks a job and never misses a job's
+// latest state: what it has not taken yet is merged, one notice per job.
 func (c *Center) Subscribe() (<-chan Notice, func()) {
-	ch := make(chan Notice, 64)
+	s := &subscriber{out: make(chan Notice), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	c.mu.Lock()
-	c.subs[ch] = struct{}{}
+	c.subs[s] = struct{}{}
 	c.mu.Unlock()
-	return ch, func() {
-		c.mu.Lock()
-		delete(c.subs, ch)
-		c.mu.Unlock()
+	go s.forward()
+	var once sync.Once
+	return s.out, func() {
+		once.Do(func() {
+			c.mu.Lock()
+			delete(c.subs, s)
+			c.mu.Unlock()
+			close(s.done)
+		})
+	}
+}
+
+// subscriber holds the notices one subscriber has not taken yet.
+type subscriber struct {
+	out  chan Notice
+	wake chan struct{}
+	done chan struct{}
+
+	mu      sync.Mutex
+	pending []Notice // at most one per job, and one "changed"
+}
+
+func (s *subscriber) push(n Notice) {
+	s.mu.Lock()
+	merged := false
+	for i, p := range s.pending {
+		if n.Job != nil && p.Job != nil && p.Job.ID == n.Job.ID || n.Changed && p.Changed {
+			s.pending[i], merged = n, true
+			break
+		}
+	}
+	if !merged {
+		s.pending = append(s.pending, n)
+	}
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *subscriber) forward() {
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.wake:
+		}
+		for {
+			s.mu.Lock()
+			if len(s.pending) == 0 {
+				s.mu.Unlock()
+				break
+			}
+			n := s.pending[0]
+			s.pending = s.pending[1:]
+			s.mu.Unlock()
+			select {
+			case s.out <- n:
+			case <-s.done:
+				return
+			}
+		}
 	}
 }
 
 func (c *Center) notifyLocked(n Notice) {
-	for ch := range c.subs {
+	for s := range c.subs {
+		s.push(n)
+	}
+}
+
+// Wait returns a job once it has ended.
+func (c *Center) Wait(ctx context.Context, id string) (Job, error) {
+	ch, stop := c.Subscribe()
+	defer stop()
+	for _, j := range c.Jobs() {
+		if j.ID == id && j.ended() {
+			return j, nil
+		}
+	}
+	for {
 		select {
-		case ch <- n:
-		default:
+		case <-ctx.Done():
+			return Job{}, fmt.Errorf("job %s: %w", id, ctx.Err())
+		case n := <-ch:
+			if n.Job != nil && n.Job.ID == id && n.Job.ended() {
+				return *n.Job, nil
+			}
 		}
 	}
 }
+
+func (j *Job) ended() bool { return j.State == Done || j.State == Failed || j.State == Cancelled }
 
 // Changed tells subscribers the items changed (a backend saw it happen).
 func (c *Center) Changed() {
@@ -336,6 +427,9 @@ func (c *Center) call(ctx context.Context, req Request, p Progress) (*Result, er
 	switch req.Action {
 	case ActRefresh:
 		for _, b := range c.backends {
+			if req.Item != "" && !strings.HasPrefix(req.Item, b.Name()+"/") {
+				continue
+			}
 			if err := b.Refresh(ctx, p); err != nil {
 				return nil, fmt.Errorf("%s: %w", b.Name(), err)
 			}

@@ -85,6 +85,20 @@ func CommitMetadata(ref Ref, metadata []byte, installed, download uint64, collec
 	}
 }
 
+// CommitSizes reads the sizes CommitMetadata records: what the ref takes
+// installed and what downloading it moves (0 when absent).
+func CommitSizes(md []object.MetaEntry) (installed, download uint64) {
+	get := func(key string) uint64 {
+		if v, ok := object.Lookup(md, key); ok {
+			if n, ok := v.Value.(uint64); ok {
+				return bits.ReverseBytes64(n)
+			}
+		}
+		return 0
+	}
+	return get("xa.installed-size"), get("xa.download-size")
+}
+
 // CheckCommitMetadata verifies, before a deploy, that a commit is of ref
 // and that its xa.metadata is byte for byte the metadata file.
 func CheckCommitMetadata(md []object.MetaEntry, ref Ref, metadata []byte) error {

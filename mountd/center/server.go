@@ -268,7 +268,12 @@ func (s *Server) routes(mux *http.ServeMux) {
 			action = dcenter.ActUpdate
 		}
 		if action == "check" {
+			// Checking the OS fetches its origin's commit, not the apps'
+			// catalogue.
 			action = dcenter.ActRefresh
+			if req.Item == "" {
+				req.Item = "os/"
+			}
 		}
 		j, err := s.Center.Start(dcenter.Request{Action: action, Item: req.Item,
 			Options: dcenter.Options{AllowPermissions: req.AllowPermissions, Index: req.Index}})

@@ -24,25 +24,16 @@ func TestCenterOS(t *testing.T) {
 	c := center.New(ctx, osb)
 	do := func(req center.Request) center.Job {
 		t.Helper()
-		ch, stop := c.Subscribe()
-		defer stop()
 		j, err := c.Start(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for {
-			select {
-			case n := <-ch:
-				if n.Job != nil && n.Job.ID == j.ID && (n.Job.State == center.Done || n.Job.State == center.Failed) {
-					if n.Job.State == center.Failed {
-						t.Fatalf("%s: %s", req.Action, n.Job.Error)
-					}
-					return *n.Job
-				}
-			case <-time.After(time.Minute):
-				t.Fatalf("%s did not end", req.Action)
-			}
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if j, err = c.Wait(wctx, j.ID); err != nil || j.State != center.Done {
+			t.Fatalf("%s: %+v %v", req.Action, j, err)
 		}
+		return j
 	}
 	st, err := osb.Status(ctx)
 	if err != nil || len(st.Stateroots) != 1 || len(st.Stateroots[0].Deployments) != 1 || st.Stateroots[0].Update != nil ||
