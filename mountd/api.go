@@ -30,23 +30,7 @@ func (d *Daemon) handler() http.Handler {
 	mux.HandleFunc("GET /v1/mounts", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, d.List())
 	})
-	mux.HandleFunc("POST /v1/mounts", func(w http.ResponseWriter, r *http.Request) {
-		var req MountRequest
-		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
-			reply(w, http.StatusBadRequest, apiError{"bad request: " + err.Error()})
-			return
-		}
-		mi, err := d.Mount(r.Context(), req)
-		if errors.Is(err, ErrClosing) {
-			reply(w, http.StatusServiceUnavailable, apiError{err.Error()})
-			return
-		}
-		if err != nil {
-			reply(w, http.StatusUnprocessableEntity, apiError{err.Error()})
-			return
-		}
-		reply(w, http.StatusOK, mi)
-	})
+	mux.HandleFunc("POST /v1/mounts", post(d.Mount))
 	mux.HandleFunc("DELETE /v1/mounts", func(w http.ResponseWriter, r *http.Request) {
 		err := d.Unmount(r.URL.Query().Get("mountpoint"))
 		switch {
@@ -58,24 +42,30 @@ func (d *Daemon) handler() http.Handler {
 			reply(w, http.StatusOK, struct{}{})
 		}
 	})
-	mux.HandleFunc("POST /v1/center", func(w http.ResponseWriter, r *http.Request) {
-		var req CenterRequest
+	mux.HandleFunc("POST /v1/center", post(func(_ context.Context, req CenterRequest) (*CenterInfo, error) { return d.startCenter(req) }))
+	return mux
+}
+
+// post is a handler that decodes a request, calls do and answers: 503 when
+// the daemon is on its way out (the client starts the next one), 422
+// when do failed.
+func post[Req, Resp any](do func(context.Context, Req) (Resp, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req Req
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
 			reply(w, http.StatusBadRequest, apiError{"bad request: " + err.Error()})
 			return
 		}
-		ci, err := d.startCenter(req)
-		if errors.Is(err, ErrClosing) {
+		resp, err := do(r.Context(), req)
+		switch {
+		case errors.Is(err, ErrClosing):
 			reply(w, http.StatusServiceUnavailable, apiError{err.Error()})
-			return
-		}
-		if err != nil {
+		case err != nil:
 			reply(w, http.StatusUnprocessableEntity, apiError{err.Error()})
-			return
+		default:
+			reply(w, http.StatusOK, resp)
 		}
-		reply(w, http.StatusOK, ci)
-	})
-	return mux
+	}
 }
 
 type apiError struct {
