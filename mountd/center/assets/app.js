@@ -267,7 +267,11 @@ async function loadRunning() {
   for (const r of run) {
     if (!r.update_landed || seen.has(r.id)) continue;
     seen.add(r.id);
-    const name = names.get(r.id) || refName(r.ref);
+    let name = names.get(r.id);
+    if (!name) {
+      try { const it = await api('/api/items/' + encodeURIComponent(r.id)); remember([it]); name = it.name; } catch { /* named by its ref */ }
+    }
+    name = name || refName(r.ref);
     box.append(el('p', { class: 'banner restart', role: 'status' }, `Restart ${name} to use the new version`));
   }
 }
@@ -388,7 +392,10 @@ async function render(fresh) {
   }
   if (r.name !== 'app') lastList = location.hash || '#/explore';
   const focusKey = !fresh && document.activeElement && main().contains(document.activeElement) ? document.activeElement.dataset.key : null;
+  const hash = location.hash || '#/explore';
   await fn(r, fresh);
+  // Tests (and anyone curious) can tell the view drawn from the one asked.
+  if ((location.hash || '#/explore') === hash) main().dataset.rendered = hash;
   if (fresh) {
     const h = main().querySelector('h1');
     if (h && document.activeElement !== main().querySelector('input[type=search]')) { h.tabIndex = -1; h.focus({ preventScroll: false }); }
