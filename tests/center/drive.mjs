@@ -283,6 +283,7 @@ const scenarios = {
   // shows them; Update anyway applies it.
   async update() {
     await open('#/updates');
+    if (params.refresh) out.refresh = await act(btn(main(), 'Check for updates'));
     out.before = await rowsOf('Updates');
     await shot('updates');
     out.update_all = await act(btn(main(), 'Update all'));
