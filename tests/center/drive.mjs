@@ -16,7 +16,7 @@ if (!url || !scenario || !shots) {
   console.error('usage: node drive.mjs URL SCENARIO SHOTDIR [PARAMS-JSON]');
   process.exit(2);
 }
-const params = paramsJSON ? JSON.parse(paramsJSON) : {};
+const params = (paramsJSON && JSON.parse(paramsJSON)) || {};
 const WAIT = params.wait_ms || 120000; // a bound, not a measure
 fs.mkdirSync(shots, { recursive: true });
 
@@ -72,10 +72,6 @@ async function cardNames() {
   return main().getByRole('list', { name: 'Apps' }).getByRole('link').evaluateAll(ls => ls.map(l => l.querySelector('.name').textContent));
 }
 
-async function jobIDs() {
-  return page.locator('#jobs-list > li').evaluateAll(ls => ls.map(l => l.dataset.job));
-}
-
 // watchJobs records, for every job the panel shows from now on, each state
 // its progress bar and message went through.
 async function watchJobs() {
@@ -105,16 +101,13 @@ async function watchJobs() {
   });
 }
 
-// waitNewJob waits for a job not in before to end, and returns its samples.
-async function waitNewJob(before) {
-  const h = await page.waitForFunction(b => {
-    for (const li of document.querySelectorAll('#jobs-list > li')) {
-      if (b.includes(li.dataset.job)) continue;
-      if (/\b(done|failed|cancelled)\b/.test(li.className)) return li.dataset.job;
-    }
-    return false;
-  }, before, { timeout: WAIT });
-  const id = await h.jsonValue();
+// waitJob waits for the job id to end in the panel, and returns what the
+// panel showed of it.
+async function waitJob(id) {
+  await page.waitForFunction(id => {
+    const li = document.querySelector(`#jobs-list > li[data-job="${CSS.escape(id)}"]`);
+    return li && /\b(done|failed|cancelled)\b/.test(li.className);
+  }, id, { timeout: WAIT });
   const samples = await page.evaluate(id => window.__samples.filter(s => s.job === id), id);
   const last = samples[samples.length - 1] || {};
   return {
@@ -128,15 +121,19 @@ async function waitNewJob(before) {
   };
 }
 
-// act clicks a button and follows the job it starts to its end.
+// act clicks a button and follows the job it starts (the one the POST
+// answered with) to its end.
 async function act(button) {
-  const before = await jobIDs();
   await watchJobs();
+  const posted = page.waitForResponse(r => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/jobs', { timeout: WAIT });
   await button.click();
-  const j = await waitNewJob(before);
-  // The view refetches when the job ends; wait for it to settle.
-  await page.waitForTimeout(0);
+  const resp = await posted;
+  const job = await resp.json();
+  if (!resp.ok()) return { state: 'refused', error: job.error, samples: [] };
+  const j = await waitJob(job.id);
+  // The view refetches when the job ends; let it settle.
   await page.waitForLoadState('networkidle').catch(() => {});
+  await page.waitForFunction(() => document.getElementById('main').dataset.rendered === (location.hash || '#/explore'), null, { timeout: WAIT });
   return j;
 }
 

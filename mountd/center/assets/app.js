@@ -220,6 +220,7 @@ function updateJob(j) {
     (c || document.getElementById('jobs-title')).focus();
   }
   document.getElementById('jobs-empty').hidden = jobs.size > 0;
+  watchActive();
   // Keep the panel short: the newest 20.
   while (list.children.length > 20) list.lastElementChild.remove();
   if (prev && (prev.state === 'running' || prev.state === 'queued') && !(j.state === 'running' || j.state === 'queued')) {
@@ -227,11 +228,24 @@ function updateJob(j) {
   }
 }
 
+// A notice can be missed (the stream reconnecting, or a slow reader
+// dropped): while a job is queued or running, the panel also asks now and
+// then, so a job never looks stuck when it is not.
+let pollTimer = 0;
+function watchActive() {
+  const active = [...jobs.values()].some(j => j.state === 'queued' || j.state === 'running');
+  if (active && !pollTimer) pollTimer = setInterval(loadJobs, 1500);
+  if (!active && pollTimer) { clearInterval(pollTimer); pollTimer = 0; }
+}
+
 async function loadJobs() {
   try {
     const all = await api('/api/jobs');
     all.sort((a, b) => String(a.started).localeCompare(String(b.started)));
-    for (const j of all) updateJob(j);
+    for (const j of all) {
+      const old = jobs.get(j.id);
+      if (!old || JSON.stringify(old) !== JSON.stringify(j)) updateJob(j);
+    }
   } catch (e) { /* the panel stays empty; events will fill it */ }
 }
 
@@ -251,7 +265,7 @@ function listen() {
   es.addEventListener('job', ev => {
     try { updateJob(JSON.parse(ev.data)); } catch { /* a torn event */ }
   });
-  es.addEventListener('changed', () => scheduleRefresh());
+  es.addEventListener('changed', () => { scheduleRefresh(); loadJobs(); });
   es.addEventListener('open', () => { document.body.classList.remove('offline'); });
   es.addEventListener('error', () => { document.body.classList.add('offline'); });
 }
@@ -599,7 +613,7 @@ function itemRow(it, ...actions) {
     el('div', { class: 'actions' }, actions));
 }
 
-async function listView(title, viewName, empty, rowActions, extra) {
+async function listView(title, viewName, empty, rowActions, extra, refine) {
   const st = { name: viewName };
   view = st;
   let page;
@@ -611,8 +625,13 @@ async function listView(title, viewName, empty, rowActions, extra) {
     return;
   }
   if (view !== st) return;
-  remember(page.items);
-  const items = page.items || [];
+  let items = page.items || [];
+  if (refine) {
+    // The list is brief; what an update asks for is in each item's details.
+    items = await Promise.all(items.map(it => api('/api/items/' + encodeURIComponent(it.id)).catch(() => it)));
+    if (view !== st) return;
+  }
+  remember(items);
   clear(main()).append(
     heading(title, extra ? extra(items) : null),
     items.length ? el('ul', { class: 'rows', 'aria-label': title }, items.map(it => itemRow(it, rowActions(it)))) : el('p', { class: 'empty', text: empty }));
@@ -623,8 +642,19 @@ function renderInstalled() {
     (it.actions || []).includes('remove') ? button('Remove', () => startJob({ action: 'remove', item: it.id }), { key: 'remove-' + it.id }) : null);
 }
 
+// heldBy is what the newest job that held back id's update said it asks.
+function heldBy(id) {
+  const done = [...jobs.values()].filter(j => j.result && j.result.held).sort((a, b) => String(b.ended).localeCompare(String(a.ended)));
+  for (const j of done) {
+    const h = j.result.held.find(h => h.id === id);
+    if (h) return h.new_permissions || [];
+  }
+  return [];
+}
+
 function renderUpdates() {
   return listView('Updates', 'updates', 'Everything is up to date.', it => {
+    if (!(it.new_permissions && it.new_permissions.length)) it.new_permissions = heldBy(it.id);
     const held = it.new_permissions && it.new_permissions.length;
     const out = [];
     if (held) {
@@ -640,7 +670,7 @@ function renderUpdates() {
     return out;
   }, items => el('div', { class: 'actions' },
     items.length ? button('Update all', () => startJob({ action: 'update-all' }), { key: 'update-all' }) : null,
-    button('Check for updates', () => startJob({ action: 'refresh' }), { key: 'refresh' })));
+    button('Check for updates', () => startJob({ action: 'refresh' }), { key: 'refresh' })), true);
 }
 
 async function renderOS() {
