@@ -133,7 +133,11 @@ async function act(button) {
   const j = await waitJob(job.id);
   // The view refetches when the job ends; let it settle.
   await page.waitForLoadState('networkidle').catch(() => {});
-  await page.waitForFunction(() => document.getElementById('main').dataset.rendered === (location.hash || '#/explore'), null, { timeout: WAIT });
+  await page.waitForFunction(id => {
+    const li = document.querySelector(`#jobs-list > li[data-job="${CSS.escape(id)}"]`);
+    const m = document.getElementById('main');
+    return m.dataset.rendered === (location.hash || '#/explore') && (!li || !li.dataset.after || Number(m.dataset.drawn) > Number(li.dataset.after));
+  }, job.id, { timeout: WAIT });
   return j;
 }
 

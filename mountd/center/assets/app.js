@@ -224,7 +224,11 @@ function updateJob(j) {
   // Keep the panel short: the newest 20.
   while (list.children.length > 20) list.lastElementChild.remove();
   if (prev && (prev.state === 'running' || prev.state === 'queued') && !(j.state === 'running' || j.state === 'queued')) {
+    // The view drawn after this one shows what the job changed.
+    li.dataset.after = String(renderSeq);
     scheduleRefresh();
+  } else if (old && old.dataset.after) {
+    li.dataset.after = old.dataset.after;
   }
 }
 
@@ -375,6 +379,7 @@ function setupOpen() {
 const main = () => document.getElementById('main');
 let lastList = '#/explore';
 let view = null; // the current view's state
+let renderSeq = 0; // renders begun
 
 function route() {
   const h = location.hash || '#/explore';
@@ -407,7 +412,9 @@ async function render(fresh) {
   if (r.name !== 'app') lastList = location.hash || '#/explore';
   const focusKey = !fresh && document.activeElement && main().contains(document.activeElement) ? document.activeElement.dataset.key : null;
   const hash = location.hash || '#/explore';
+  const seq = ++renderSeq;
   await fn(r, fresh);
+  main().dataset.drawn = String(seq);
   // Tests (and anyone curious) can tell the view drawn from the one asked.
   if ((location.hash || '#/explore') === hash) main().dataset.rendered = hash;
   if (fresh) {
