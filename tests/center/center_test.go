@@ -46,10 +46,14 @@ func needBrowser(t *testing.T) {
 	}
 }
 
-// shotDir is where screenshots go: ARBOR_SCREENSHOTS (docs/screenshots/
-// for the README), else the test's temporary directory.
+// shotDir is where screenshots go: ARBOR_SCREENSHOTS (docs/screenshots
+// for the README; a relative path is from the top of the tree), else the
+// test's temporary directory.
 func shotDir(t *testing.T) string {
 	if d := os.Getenv("ARBOR_SCREENSHOTS"); d != "" {
+		if !filepath.IsAbs(d) {
+			d = filepath.Join("..", "..", d) // from the top of the tree, as make runs
+		}
 		abs, err := filepath.Abs(d)
 		testutil.Must(t, err)
 		return abs

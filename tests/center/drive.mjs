@@ -286,7 +286,7 @@ const scenarios = {
     await open('#/updates');
     if (params.refresh) out.refresh = await act(btn(main(), 'Check for updates'));
     out.before = await rowsOf('Updates');
-    await shot('updates');
+    await shot('updates-available');
     out.update_all = await act(btn(main(), 'Update all'));
     out.held_after_all = await rowsOf('Updates');
     const row = main().getByRole('listitem', { name: params.held });

@@ -114,6 +114,15 @@ function errorBox(e) {
 // A name for an item ID, from the items seen so far.
 const names = new Map();
 function remember(items) { for (const it of items || []) names.set(it.id, it.name || it.id); }
+function idName(id) {
+  if (names.has(id)) return names.get(id);
+  const parts = String(id || '').split('/');
+  return parts.length > 2 ? parts[2] : String(id || '');
+}
+// jobTitle names the item as the catalogue does, not by its ID.
+function jobTitle(j) {
+  return j.item && j.title ? j.title.replace(j.item, idName(j.item)) : j.title;
+}
 function refName(ref) {
   const parts = String(ref || '').split('/');
   return parts.length > 1 ? parts[1] : String(ref || '');
@@ -163,7 +172,8 @@ function jobMessage(j) {
 
 function renderJob(j) {
   const active = j.state === 'queued' || j.state === 'running';
-  const bar = el('div', { class: 'bar', role: 'progressbar', 'aria-label': j.title, 'aria-valuemin': '0', 'aria-valuemax': '100' });
+  const title = jobTitle(j);
+  const bar = el('div', { class: 'bar', role: 'progressbar', 'aria-label': title, 'aria-valuemin': '0', 'aria-valuemax': '100' });
   const fill = el('div', { class: 'fill' });
   bar.append(fill);
   let pct = null;
@@ -182,8 +192,8 @@ function renderJob(j) {
   }
   bar.setAttribute('aria-valuetext', detail ? `${msg} (${detail})` : msg);
   bar.setAttribute('aria-describedby', msgId);
-  const li = el('li', { class: 'job ' + j.state, dataset: { job: j.id }, 'aria-label': j.title },
-    el('p', { class: 'jobtitle' }, el('span', { text: j.title }), ' ', el('span', { class: 'state', text: j.state })),
+  const li = el('li', { class: 'job ' + j.state, dataset: { job: j.id }, 'aria-label': title },
+    el('p', { class: 'jobtitle' }, el('span', { text: title }), ' ', el('span', { class: 'state', text: j.state })),
     j.state !== 'failed' && j.state !== 'cancelled' ? bar : null,
     el('p', { class: 'jobmsg', id: msgId }, el('span', { class: 'msg', text: msg }), detail ? el('span', { class: 'counts', text: ' · ' + detail }) : null),
     j.state === 'failed' ? el('p', { class: 'error', role: 'alert', text: j.error || 'it failed, for a reason the daemon did not say' }) : null,
@@ -198,7 +208,7 @@ function heldNotice(j) {
   if (!held || !held.length) return null;
   return el('div', { class: 'held' },
     el('p', { text: 'Held back, as they ask for new permissions:' }),
-    el('ul', null, held.map(h => el('li', null, el('a', { href: '#/app/' + encodeURIComponent(h.id), text: names.get(h.id) || h.id }), ': ',
+    el('ul', null, held.map(h => el('li', null, el('a', { href: '#/app/' + encodeURIComponent(h.id), text: idName(h.id) }), ': ',
       (h.new_permissions || []).map(p => p.label).join(', ')))));
 }
 
@@ -548,7 +558,7 @@ async function renderDetails(r, fresh) {
         it.summary ? el('p', { class: 'summary', text: it.summary }) : null,
         it.developer ? el('p', { class: 'developer', text: it.developer }) : null,
         el('p', { class: 'state', text: stateWords(it) }))),
-    el('div', { class: 'actions' }, buttons, running ? el('span', { class: 'busy', text: `${running.title}: ${jobMessage(running)}` }) : null),
+    el('div', { class: 'actions' }, buttons, running ? el('span', { class: 'busy', text: `${jobTitle(running)}: ${jobMessage(running)}` }) : null),
     held ? el('section', { class: 'held', 'aria-labelledby': 'held-h' },
       el('h2', { id: 'held-h' }, 'The update asks for new permissions'),
       permList(it.new_permissions),
