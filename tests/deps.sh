@@ -20,6 +20,10 @@ have bwrap || need+=(bubblewrap)
 have flatpak || need+=(flatpak)
 have curl || need+=(curl)
 have gio || need+=(libglib2.0-bin) # the exports tests launch desktop files with it
+# tests/center drives the center's page in Debian's Chromium with node.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+have node || need+=(nodejs)
+have npm || need+=(npm)
 
 if [ ${#need[@]} -gt 0 ]; then
 	echo "installing: ${need[*]}" >&2
@@ -32,4 +36,12 @@ fi
 if ! have go && [ ! -x /usr/local/go/bin/go ]; then
 	echo "Go 1.26 or newer is needed (expected at /usr/local/go or on PATH)" >&2
 	exit 1
+fi
+
+# playwright-core, pinned by tests/center/package-lock.json; it drives the
+# Chromium above and downloads no browser of its own.
+here=$(cd "$(dirname "$0")" && pwd)
+if [ ! -d "$here/center/node_modules" ]; then
+	echo "installing tests/center's node modules" >&2
+	(cd "$here/center" && npm ci --no-audit --no-fund >/dev/null)
 fi
