@@ -15,6 +15,7 @@ import (
 
 	"arbor/deploy/flatpak"
 	"arbor/deploy/flatpak/commits"
+	"arbor/sandbox"
 	"arbor/store"
 	"arbor/tests/nginx"
 )
@@ -204,7 +205,7 @@ func buildApp(ctx context.Context, r *store.Repo, dir string, k int, a catApp) e
 			return err
 		}
 	}
-	if err := flatpak.BuildFinish(dir, "run", nil); err != nil {
+	if err := flatpak.BuildFinish(dir, "run", sandbox.NewContext()); err != nil {
 		return err
 	}
 	_, _, err = commits.BuildExport(ctx, r, dir, commits.ExportOptions{Branch: catBranch})

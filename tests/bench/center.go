@@ -134,6 +134,65 @@ type apiJob struct {
 	Ended   time.Time `json:"ended"`
 }
 
+// install starts an install job with POST /api/jobs, as the page does,
+// and follows /api/events until the job ends. It returns the job as it
+// ended.
+func (ci *centerInst) install(item string) (*apiJob, error) {
+	req, err := http.NewRequest(http.MethodGet, ci.base+"/api/events", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+ci.secret)
+	ev, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer ev.Body.Close()
+	if ev.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /api/events: %s", ev.Status)
+	}
+	body, _ := json.Marshal(map[string]string{"action": "install", "item": item})
+	req, err = http.NewRequest(http.MethodPost, ci.base+"/api/jobs", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+ci.secret)
+	req.Header.Set("Origin", ci.base)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("POST /api/jobs: %s: %s", resp.Status, bytes.TrimSpace(b))
+	}
+	var j apiJob
+	if err := json.Unmarshal(b, &j); err != nil {
+		return nil, err
+	}
+	sc := bufio.NewScanner(ev.Body)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var n apiJob
+		if json.Unmarshal([]byte(data), &n) != nil || n.ID != j.ID {
+			continue
+		}
+		switch n.State {
+		case "done":
+			return &n, nil
+		case "failed", "cancelled":
+			return nil, fmt.Errorf("install of %s: %s: %s", item, n.State, n.Error)
+		}
+	}
+	return nil, fmt.Errorf("install of %s: the events ended first (%v)", item, sc.Err())
+}
+
 // memory reads the daemon's resident and peak resident memory, in bytes.
 func (ci *centerInst) memory() (rss, hwm int64, err error) {
 	pid := ci.pid()
