@@ -309,6 +309,9 @@ type driverAnswer struct {
 	MS     float64 `json:"ms"`
 	PageMS float64 `json:"page_ms"`
 	Text   string  `json:"text"`
+	// Requests are what the page fetched during the action, with the
+	// milliseconds from its start to each answer.
+	Requests []string `json:"requests"`
 }
 
 func (d *driver) call(cmd map[string]any) (*driverAnswer, error) {

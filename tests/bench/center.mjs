@@ -151,15 +151,20 @@ const ops = {
     const btn = page.getByRole('button', { name: 'Install', exact: true });
     await btn.waitFor({ state: 'visible', timeout });
     await arm({ buttons: ['Remove'] });
+    // What the page fetched meanwhile, and when it had the answer.
+    const seen = [];
+    const onDone = req => seen.push(`${req.method()} ${new URL(req.url()).pathname} +${(performance.now() - t0).toFixed(0)}`);
+    page.on('requestfinished', onDone);
     const t0 = performance.now();
     await btn.click({ noWaitAfter: true });
     const r = await withTimeout(settle(), timeout, `install of ${id}`);
     const t1 = performance.now();
+    page.off('requestfinished', onDone);
     const c = await page.evaluate(() => window.__arborClick);
     const jobs = await page.evaluate(() => fetch('/api/jobs').then(r => r.json()));
     const j = (jobs || []).filter(j => j.item === id && j.action === 'install').pop();
     if (!j || j.state !== 'done') throw new Error(`install of ${id}: job ${JSON.stringify(j)}`);
-    return { ms: t1 - t0, page_ms: r.painted - c, text: JSON.stringify(j) };
+    return { ms: t1 - t0, page_ms: r.painted - c, text: JSON.stringify(j), requests: seen };
   },
 
   async close() {

@@ -293,9 +293,10 @@ func centerInstallScenario() *scenario {
 	var drv *driver
 	var ci *centerInst
 	var app catApp
-	var jobMS, nodeMS []float64
+	var jobMS, nodeMS, apiJobMS []float64
+	var lastRequests []string
 	mk := func(label string, page bool) tool {
-		fs := func(e *env) string { return e.dir(name, label+"-fs") }
+		fs := func(e *env) string { return e.dir(name, strings.ReplaceAll(label, " ", "-")+"-fs") }
 		t := tool{
 			name: label,
 			prepare: func(e *env) error {
@@ -339,10 +340,15 @@ func centerInstallScenario() *scenario {
 		if label == "center API" {
 			t.measure = func(e *env) (sample, error) {
 				start := time.Now()
-				if _, err := ci.install(app.item(cat)); err != nil {
+				j, err := ci.install(app.item(cat))
+				if err != nil {
 					return sample{}, err
 				}
-				return sample{wall: time.Since(start)}, nil
+				wall := time.Since(start)
+				if !j.Ended.IsZero() {
+					apiJobMS = append(apiJobMS, float64(j.Ended.Sub(j.Started))/float64(time.Millisecond))
+				}
+				return sample{wall: wall}, nil
 			}
 		} else if page {
 			t.measure = func(e *env) (sample, error) {
@@ -355,6 +361,7 @@ func centerInstallScenario() *scenario {
 					jobMS = append(jobMS, float64(j.Ended.Sub(j.Started))/float64(time.Millisecond))
 				}
 				nodeMS = append(nodeMS, a.MS)
+				lastRequests = a.Requests
 				return sample{wall: ms(a.PageMS)}, nil
 			}
 		} else {
@@ -380,12 +387,16 @@ func centerInstallScenario() *scenario {
 		teardown: func(e *env) error {
 			drv.stop()
 			ci.stop()
+			for _, l := range []string{"center page", "arbor install", "center API"} {
+				e.unmountFresh(e.dir(name, strings.ReplaceAll(l, " ", "-")+"-fs")) // after a failed run; else already gone
+			}
 			return nil
 		},
 		targets: []target{{peer: 1, max: 1.05}},
 		notes: func() []string {
-			return []string{fmt.Sprintf("center-install: %s from %s; the time in the page from the mousedown on Install to the page offering Remove (the job done, read back from /api/jobs), after one animation frame, against `arbor install -y %s %s`; each run a fresh installation on its own filesystem, its center started and the catalogue listed before the timed part, for both tools. As node saw it, from calling Playwright's click (which first checks the button is visible, stable and not covered): %s ms (median %.1f). The job's own time in the daemon (started to ended): %s ms (median %.1f). The third column, center API, is the same install by POST /api/jobs, followed on /api/events to its end, without the page.",
-				app.id, cat.remotes[app.remote].name, cat.remotes[app.remote].name, app.id, fmtMS(nodeMS), medianF(nodeMS), fmtMS(jobMS), medianF(jobMS)),
+			return []string{fmt.Sprintf("center-install: %s from %s; the time in the page from the mousedown on Install to the page offering Remove (the job done, read back from /api/jobs), after one animation frame, against `arbor install -y %s %s`; each run a fresh installation on its own filesystem, its center started and the catalogue listed before the timed part, for both tools. As node saw it, from calling Playwright's click (which first checks the button is visible, stable and not covered): %s ms (median %.1f). The job's own time in the daemon (started to ended): %s ms (median %.1f). The third column, center API, is the same install by POST /api/jobs, followed on /api/events to its end, without the page; its job's own time: %s ms (median %.1f).",
+				app.id, cat.remotes[app.remote].name, cat.remotes[app.remote].name, app.id, fmtMS(nodeMS), medianF(nodeMS), fmtMS(jobMS), medianF(jobMS), fmtMS(apiJobMS), medianF(apiJobMS)),
+				fmt.Sprintf("center-install: what the page fetched in its last run, with ms from the click to each answer: %s.", strings.Join(lastRequests, "; ")),
 				centerWAN}
 		},
 	}

@@ -663,7 +663,12 @@ func report(e *env, st treeStats, runs int, results []*result) string {
 	}
 	if len(notes) > 0 {
 		b.WriteString("\n")
+		said := map[string]bool{} // scenarios may share a note
 		for _, n := range notes {
+			if said[n] {
+				continue
+			}
+			said[n] = true
 			fmt.Fprintf(&b, "- %s\n", n)
 		}
 	}
