@@ -167,6 +167,15 @@ const ops = {
     return { ms: t1 - t0, page_ms: r.painted - c, text: JSON.stringify(j), requests: seen };
   },
 
+  // route: another view by its hash route, done when show is shown.
+  async route({ hash, show, timeout = 10000 }) {
+    await arm({ show });
+    const t0 = performance.now();
+    await page.evaluate(h => { location.hash = h; }, hash);
+    await withTimeout(settle(), timeout, `the view ${hash}`);
+    return { ms: performance.now() - t0 };
+  },
+
   async close() {
     if (context) await context.close();
     context = page = null;
