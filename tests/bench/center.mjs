@@ -195,7 +195,7 @@ for await (const line of rl) {
     const r = await f(cmd);
     console.log(JSON.stringify({ ok: true, ...r }));
   } catch (e) {
-    console.log(JSON.stringify({ ok: false, error: String(e && e.stack || e) }));
+    console.log(JSON.stringify({ ok: false, error: String(e && e.message || e) }));
   }
 }
 if (browser) await browser.close();
