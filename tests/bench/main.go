@@ -50,6 +50,9 @@ type env struct {
 	// on allocation) and both tools start from the same state.
 	freshFS   bool
 	treeBytes int64
+	// atExit runs, last first, after every scenario: for what scenarios
+	// share (a catalogue built once, its servers).
+	atExit []func()
 }
 
 // mountFresh makes dir the mount point of a new, empty ext4 filesystem
@@ -112,6 +115,10 @@ type tool struct {
 	// bytes, when set, is read after each timed run: bytes it moved (e.g.
 	// on the wire), compared like time when a target asks for it.
 	bytes func(e *env) (int64, error)
+	// measure, when set, is the timed run instead of argv: the tool times
+	// itself and says what it measured (a page's latency, a daemon's
+	// memory), for what no whole process stands for.
+	measure func(e *env) (sample, error)
 }
 
 // target is a goal for the ratio tools[0] / tools[peer].
@@ -123,6 +130,9 @@ type target struct {
 	// abs, when set, is a goal for arbor's own median wall time instead of
 	// the ratio (the ratio is still shown).
 	abs time.Duration
+	// absBytes, when set, is a goal for arbor's own median bytes (memory,
+	// in MB) instead of a ratio of times (the ratio is still shown).
+	absBytes int64
 }
 
 // scenario is one benchmark row (or several, one per target). tools[0] is
@@ -147,6 +157,7 @@ type scenario struct {
 type sample struct {
 	wall, cpu time.Duration
 	bytes     int64
+	maxRSS    int64 // the process's peak resident memory, in bytes
 	stdout    string
 }
 
@@ -174,6 +185,10 @@ func allScenarios() []*scenario {
 		pythonScenario(),
 		adminDeployScenario(),
 		thinClientScenario(),
+		centerFirstPageScenario(),
+		centerSearchScenario(),
+		centerMemoryScenario(),
+		centerInstallScenario(),
 	}
 }
 
@@ -318,7 +333,11 @@ func run(e *env, argv []string) (sample, error) {
 		return sample{}, &cmdError{argv: argv, err: err, stderr: stderr.String()}
 	}
 	ps := cmd.ProcessState
-	return sample{wall: wall, cpu: ps.UserTime() + ps.SystemTime(), stdout: stdout.String()}, nil
+	s := sample{wall: wall, cpu: ps.UserTime() + ps.SystemTime(), stdout: stdout.String()}
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		s.maxRSS = ru.Maxrss << 10 // KiB on Linux
+	}
+	return s, nil
 }
 
 // runAll runs commands one after another, stopping at the first failure.
@@ -393,9 +412,15 @@ func runScenario(e *env, sc *scenario, runs int) *result {
 				}
 				syscall.Sync()
 			}
-			s, err := run(e, t.argv(e))
+			var s sample
+			var err error
+			if t.measure != nil {
+				s, err = t.measure(e)
+			} else {
+				s, err = run(e, t.argv(e))
+			}
 			if err != nil {
-				return fail(err)
+				return fail(fmt.Errorf("%s: %w", t.name, err))
 			}
 			if t.bytes != nil {
 				if s.bytes, err = t.bytes(e); err != nil {
@@ -586,6 +611,10 @@ func report(e *env, st treeStats, runs int, results []*result) string {
 			if tg.abs > 0 {
 				goal = fmt.Sprintf("≤ %v", tg.abs)
 			}
+			if tg.absBytes > 0 {
+				label = r.sc.name + " (memory)"
+				goal = fmt.Sprintf("≤ %d MB", tg.absBytes/1e6)
+			}
 			if r.err != nil {
 				fmt.Fprintf(&b, "| %s | – | – | – | %s | FAILED |\n", label, goal)
 				continue
@@ -593,12 +622,23 @@ func report(e *env, st treeStats, runs int, results []*result) string {
 			a, _ := stats(r.samples[0], wallOf)
 			p, _ := stats(r.samples[tg.peer], wallOf)
 			av, pv, unit := a.Seconds(), p.Seconds(), "%.3f"
+			if a < 100*time.Millisecond || p < 100*time.Millisecond {
+				unit = "%.4f" // latencies of milliseconds
+			}
 			if tg.onBytes {
 				av, pv, unit = float64(medianBytes(r.samples[0]))/(1<<20), float64(medianBytes(r.samples[tg.peer]))/(1<<20), "%.1f MiB"
 			}
+			if tg.absBytes > 0 {
+				av, pv, unit = float64(medianBytes(r.samples[0]))/1e6, float64(medianBytes(r.samples[tg.peer]))/1e6, "%.1f MB"
+			}
 			ratio := av / pv
 			met := "no"
-			if tg.abs > 0 && a <= tg.abs || tg.abs == 0 && ratio <= tg.max {
+			switch {
+			case tg.absBytes > 0:
+				if medianBytes(r.samples[0]) <= tg.absBytes {
+					met = "yes"
+				}
+			case tg.abs > 0 && a <= tg.abs || tg.abs == 0 && ratio <= tg.max:
 				met = "yes"
 			}
 			fmt.Fprintf(&b, "| %s | "+unit+" | "+unit+" (%s) | %.2fx | %s | %s |\n", label, av, pv, peer, ratio, goal, met)
@@ -623,7 +663,12 @@ func report(e *env, st treeStats, runs int, results []*result) string {
 	}
 	if len(notes) > 0 {
 		b.WriteString("\n")
+		said := map[string]bool{} // scenarios may share a note
 		for _, n := range notes {
+			if said[n] {
+				continue
+			}
+			said[n] = true
 			fmt.Fprintf(&b, "- %s\n", n)
 		}
 	}
@@ -741,6 +786,11 @@ func mainErr() error {
 		logf("warning: tree has %d special files (devices, fifos, sockets); commits may fail", st.other)
 	}
 
+	defer func() {
+		for i := len(e.atExit) - 1; i >= 0; i-- {
+			e.atExit[i]()
+		}
+	}()
 	var results []*result
 	failed := false
 	for _, sc := range scs {
