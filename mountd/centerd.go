@@ -11,7 +11,6 @@ import (
 	"arbor/deploy/apps"
 	dcenter "arbor/deploy/center"
 	"arbor/deploy/flatpak"
-	"arbor/deploy/flatpak/safety"
 	"arbor/deploy/history"
 	"arbor/deploy/sysroot"
 	mcenter "arbor/mountd/center"
@@ -65,7 +64,6 @@ func (d *Daemon) startCenter(req CenterRequest) (*CenterInfo, error) {
 	in := flatpak.NewInstallation(d.repo.Path())
 	m := &apps.Manager{Repo: d.repo, In: in, Arbor: frontArbor(), Mounts: daemonMounts{d},
 		History: history.Open(apps.HistoryPath(in))}
-	m.Describe = safety.AddedWords
 	appsB := dcenter.NewApps(m)
 	backends := []dcenter.Backend{appsB}
 	var osB *dcenter.OS

@@ -22,7 +22,6 @@ import (
 	"arbor/deploy/apps"
 	"arbor/deploy/flatpak"
 	"arbor/deploy/flatpak/appstream"
-	"arbor/deploy/flatpak/safety"
 	"arbor/deploy/history"
 	"arbor/fetch"
 	"arbor/mountd"
@@ -39,7 +38,7 @@ func (a *app) manager(r *store.Repo, in *flatpak.Installation) (*apps.Manager, e
 		return nil, err
 	}
 	m := apps.NewManager(r, in)
-	m.Arbor, m.Mounts, m.Describe = exe, mountd.NewClient(r.Path()), safety.AddedWords
+	m.Arbor, m.Mounts = exe, mountd.NewClient(r.Path())
 	return m, nil
 }
 

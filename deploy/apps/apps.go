@@ -21,7 +21,6 @@ import (
 	"arbor/deploy/history"
 	"arbor/fetch"
 	"arbor/internal/mounts"
-	"arbor/sandbox"
 	"arbor/store"
 	"arbor/store/object"
 )
@@ -39,11 +38,6 @@ type Manager struct {
 	Arbor   string       // the arbor binary exports start apps with ("": this executable)
 	Mounts  Mounts       // nil: nothing is unmounted
 	History *history.Log // nil: nothing recorded
-	// Describe says in words what new grants that old does not; nil
-	// lists the new keys of the permission keyfile (see KeyfileAdded).
-	// The center and the command line set it to deploy/flatpak/safety's
-	// words.
-	Describe func(old, new *sandbox.Context) []string
 }
 
 // NewManager is the manager of the installation around r, recording in

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"arbor/deploy/flatpak"
+	"arbor/deploy/flatpak/safety"
 	"arbor/deploy/history"
 	"arbor/fetch"
-	"arbor/sandbox"
-	"arbor/store/keyfile"
 	"arbor/store/object"
 	"arbor/store/refs"
 )
@@ -109,55 +107,7 @@ func (m *Manager) metadataOf(ctx context.Context, o *op, remote string, ref flat
 
 // added is what new's permissions grant that old's do not, in words.
 func (m *Manager) added(old, new *flatpak.Metadata) []string {
-	oc, nc := sandbox.NewContext(), sandbox.NewContext()
-	if old != nil && old.Context != nil {
-		oc = old.Context
-	}
-	if new != nil && new.Context != nil {
-		nc = new.Context
-	}
-	describe := m.Describe
-	if describe == nil {
-		describe = KeyfileAdded
-	}
-	return describe(oc, nc)
-}
-
-// KeyfileAdded is what new grants that old does not, as the lines of the
-// permission keyfile new has and old lacks: "sockets=x11",
-// "filesystems=home", "[Environment] FOO=bar". The words of
-// deploy/flatpak/safety are better; this needs nothing else.
-func KeyfileAdded(old, new *sandbox.Context) []string {
-	ko, kn := keyfile.New(), keyfile.New()
-	old.Keyfile(ko, false)
-	new.Keyfile(kn, false)
-	var out []string
-	for _, g := range kn.Groups() {
-		for _, k := range kn.Keys(g) {
-			prefix := k + "="
-			if g != "Context" {
-				prefix = "[" + g + "] " + k + "="
-			}
-			if g != "Context" {
-				nv, _ := kn.Get(g, k)
-				if ov, ok := ko.Get(g, k); !ok || ov != nv {
-					out = append(out, prefix+nv)
-				}
-				continue
-			}
-			had := map[string]bool{}
-			for _, v := range ko.List(g, k) {
-				had[v] = true
-			}
-			for _, v := range kn.List(g, k) {
-				if !had[v] {
-					out = append(out, prefix+v)
-				}
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
+	return safety.AddedWords(old, new)
 }
 
 // downloadedRef records a commit Update fetched with DownloadOnly, to

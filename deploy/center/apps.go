@@ -14,7 +14,6 @@ import (
 	"arbor/deploy/flatpak/appstream"
 	"arbor/deploy/flatpak/safety"
 	"arbor/fetch"
-	"arbor/sandbox"
 	"arbor/store"
 	"arbor/store/object"
 )
@@ -350,10 +349,10 @@ func (a *Apps) Refine(ctx context.Context, id string) (*Item, error) {
 		md = d.Metadata
 	}
 	if md != nil {
-		it.Permissions = permissions(md.Context)
-		it.Safety = safety.Rate(toSafety(it.Permissions)).String()
-		if d != nil && it.State == Updatable {
-			it.NewPermissions = fromSafety(safety.Added(d.Metadata.Context, md.Context))
+		ps := safety.DescribeGrants(safety.FromMetadata(md))
+		it.Permissions, it.Safety = fromSafety(ps), safety.Rate(ps).String()
+		if d != nil && d.Metadata != nil && it.State == Updatable {
+			it.NewPermissions = fromSafety(safety.AddedGrants(safety.FromMetadata(d.Metadata), safety.FromMetadata(md)))
 		}
 		if md.Kind == flatpak.App && md.Runtime != "" {
 			it.Runtime = a.runtimeNeed(ctx, remote, md.Runtime)
@@ -420,8 +419,6 @@ func (c *catalog) refsHas(ref string) (object.Checksum, bool) {
 	return v, ok
 }
 
-func permissions(c *sandbox.Context) []Permission { return fromSafety(safety.Describe(c)) }
-
 func fromSafety(ps []safety.Permission) []Permission {
 	out := make([]Permission, 0, len(ps))
 	for _, p := range ps {
@@ -430,14 +427,6 @@ func fromSafety(ps []safety.Permission) []Permission {
 	return out
 }
 
-func toSafety(ps []Permission) []safety.Permission {
-	out := make([]safety.Permission, 0, len(ps))
-	for _, p := range ps {
-		l, _ := safety.ParseLevel(p.Level)
-		out = append(out, safety.Permission{ID: p.ID, Label: p.Label, Detail: p.Detail, Level: l})
-	}
-	return out
-}
 
 // changed drops the list so that the next call rebuilds it.
 func (a *Apps) changed() {

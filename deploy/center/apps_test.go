@@ -10,7 +10,6 @@ import (
 	"arbor/deploy/apps"
 	"arbor/deploy/flatpak"
 	"arbor/deploy/flatpak/commits"
-	"arbor/deploy/flatpak/safety"
 	"arbor/fetch"
 	"arbor/store"
 )
@@ -97,7 +96,7 @@ func newApps(t *testing.T, c *catalogue) (*Apps, *Center) {
 		t.Fatal(err)
 	}
 	m := apps.NewManager(r, flatpak.NewInstallation(path))
-	m.Arbor, m.Describe = "/usr/bin/arbor", safety.AddedWords
+	m.Arbor = "/usr/bin/arbor"
 	a := NewApps(m)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -194,12 +193,12 @@ func TestAppsBackend(t *testing.T) {
 		t.Error("the runtime is not listed as installed")
 	}
 
-	cat.app("org.example.Hello", "Hello", "2", "sockets=wayland;\nfilesystems=home;")
+	cat.app("org.example.Hello", "Hello", "2", "sockets=wayland;\nfilesystems=host;")
 	run(t, c, Request{Action: ActRefresh})
 	if it := find(t, c, Query{View: ViewUpdates}, id); it == nil || it.State != Updatable {
 		t.Fatalf("updates: %+v", it)
 	}
-	if d, err := c.Item(ctx, id); err != nil || len(d.NewPermissions) != 1 || d.NewPermissions[0].Level != "unsafe" {
+	if d, err := c.Item(ctx, id); err != nil || len(d.NewPermissions) != 1 || d.NewPermissions[0].ID != "filesystem:host:rw" || d.NewPermissions[0].Level != "unsafe" {
 		t.Fatalf("the update's new permissions: %+v %v", d, err)
 	}
 	j := run(t, c, Request{Action: ActUpdateAll})

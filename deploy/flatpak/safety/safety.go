@@ -1,21 +1,24 @@
-// Package safety words an app's permissions for people, and rates how
-// much of the user's system they reach, on the four steps GNOME Software
-// shows: safe, probably safe, potentially unsafe, unsafe. The rule is the
-// same: an app is as unsafe as the most dangerous thing it can reach.
+// Package safety puts an app's permissions into plain words and rates how
+// much its sandbox still protects the user, as GNOME Software's safety
+// tile does: every grant has a level, and the app is as unsafe as its
+// worst grant. The software center shows these words before an install
+// and before an update that asks for more.
 package safety
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
+	"arbor/deploy/flatpak"
 	"arbor/sandbox"
 )
 
-// Level is how much a permission (or an app) puts at risk.
+// Level is how much a grant (or an app) weakens its sandbox.
 type Level int
 
-// Levels, from least to most risk.
+// Levels, from a fully sandboxed app up.
 const (
 	Safe Level = iota
 	ProbablySafe
@@ -23,214 +26,86 @@ const (
 	Unsafe
 )
 
-var levelNames = [...]string{"safe", "probably-safe", "potentially-unsafe", "unsafe"}
+func levelNames() []string { return []string{"safe", "probably-safe", "potentially-unsafe", "unsafe"} }
 
 func (l Level) String() string {
 	if l < Safe || l > Unsafe {
 		return fmt.Sprintf("level(%d)", int(l))
 	}
-	return levelNames[l]
+	return levelNames()[l]
 }
 
-// ParseLevel is String's inverse.
-func ParseLevel(s string) (Level, error) {
-	for i, n := range levelNames {
-		if n == s {
-			return Level(i), nil
-		}
+// MarshalText writes the level's name, which JSON uses too.
+func (l Level) MarshalText() ([]byte, error) {
+	if l < Safe || l > Unsafe {
+		return nil, fmt.Errorf("safety level %d: out of range", int(l))
 	}
-	return Safe, fmt.Errorf("unknown safety level %q", s)
+	return []byte(l.String()), nil
 }
-
-// MarshalText writes the level's name.
-func (l Level) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
 
 // UnmarshalText reads a level's name.
 func (l *Level) UnmarshalText(b []byte) error {
-	v, err := ParseLevel(string(b))
-	*l = v
-	return err
+	i := slices.Index(levelNames(), string(b))
+	if i < 0 {
+		return fmt.Errorf("safety level %q: unknown", b)
+	}
+	*l = Level(i)
+	return nil
 }
 
-// Permission is one thing an app can reach, in words.
+// Permission is one grant in words. ID is stable (it names the grant, not
+// the words), so that a page can key on it and updates can compare.
 type Permission struct {
-	ID     string `json:"id"` // the metadata's name for it: "shared=network", "filesystems=home:ro"
+	ID     string `json:"id"`
 	Label  string `json:"label"`
-	Detail string `json:"detail,omitempty"`
+	Detail string `json:"detail"`
 	Level  Level  `json:"level"`
 }
 
-type word struct {
-	label, detail string
-	level         Level
+// Grants is everything an app's metadata grants: its [Context] and its
+// bus policies, which sandbox.Context does not hold.
+type Grants struct {
+	ID         string // the app's ID: its own bus names are no grant
+	Context    *sandbox.Context
+	SessionBus map[string]string // bus name (or NAME.*) -> see, talk or own
+	SystemBus  map[string]string
 }
 
-// words for the names of [Context] groups; the unknown get a generic line.
-func words(key, name string) word {
-	switch key + "=" + name {
-	case "shared=network":
-		return word{"Network access", "Can reach the internet and the local network", PotentiallyUnsafe}
-	case "shared=ipc":
-		return word{"Shared memory with other programs", "Shares inter-process communication with the rest of the session", ProbablySafe}
-	case "sockets=x11":
-		return word{"Legacy windowing system (X11)", "Can see other windows and what is typed into them", PotentiallyUnsafe}
-	case "sockets=fallback-x11":
-		return word{"Legacy windowing system where Wayland is missing", "Outside Wayland, can see other windows and what is typed into them", PotentiallyUnsafe}
-	case "sockets=wayland", "sockets=inherit-wayland-socket":
-		return word{"Shows windows (Wayland)", "", Safe}
-	case "sockets=pulseaudio":
-		return word{"Sound", "Can play sound, and record from microphones", ProbablySafe}
-	case "sockets=session-bus":
-		return word{"Every service of the session", "Can talk to any program on the session bus, which can start programs outside the sandbox", Unsafe}
-	case "sockets=system-bus":
-		return word{"Every system service", "Can talk to any service on the system bus", PotentiallyUnsafe}
-	case "sockets=ssh-auth":
-		return word{"Your SSH keys", "Can use the SSH agent to log in to other machines as you", PotentiallyUnsafe}
-	case "sockets=pcsc":
-		return word{"Smart cards", "Can use smart cards and security tokens", PotentiallyUnsafe}
-	case "sockets=cups":
-		return word{"Printing", "Can talk to the printing service", ProbablySafe}
-	case "sockets=gpg-agent":
-		return word{"Your GnuPG keys", "Can use the GnuPG agent to sign and decrypt as you", PotentiallyUnsafe}
-	case "devices=all":
-		return word{"All devices", "Can use webcams, microphones, game controllers, USB and every other device", PotentiallyUnsafe}
-	case "devices=dri":
-		return word{"Graphics acceleration", "Can use the graphics card", ProbablySafe}
-	case "devices=kvm":
-		return word{"Virtual machines", "Can run virtual machines (KVM)", PotentiallyUnsafe}
-	case "devices=shm":
-		return word{"Shared memory", "Shares /dev/shm with the session", ProbablySafe}
-	case "devices=input":
-		return word{"Input devices", "Can read keyboards, mice and game controllers directly", PotentiallyUnsafe}
-	case "devices=usb":
-		return word{"USB devices", "Can use USB devices directly", PotentiallyUnsafe}
-	case "features=devel":
-		return word{"Debugging", "Can trace programs in its sandbox (ptrace, perf)", PotentiallyUnsafe}
-	case "features=multiarch":
-		return word{"Programs of other architectures", "Can run 32-bit programs", ProbablySafe}
-	case "features=bluetooth":
-		return word{"Bluetooth", "Can use Bluetooth devices", PotentiallyUnsafe}
-	case "features=canbus":
-		return word{"CAN bus", "Can use CAN bus devices", PotentiallyUnsafe}
-	case "features=per-app-dev-shm":
-		return word{"Shared memory with its own instances", "", Safe}
+// FromMetadata collects what an app's (or runtime's) metadata grants.
+func FromMetadata(m *flatpak.Metadata) Grants {
+	g := Grants{ID: m.Name, Context: m.Context}
+	if m.File != nil {
+		g.SessionBus = busPolicy(m, "Session Bus Policy")
+		g.SystemBus = busPolicy(m, "System Bus Policy")
 	}
-	return word{key + ": " + name, "", PotentiallyUnsafe}
+	return g
 }
 
-// xdgNames are the user directories flatpak names, in words.
-var xdgNames = map[string]string{"xdg-desktop": "Desktop", "xdg-documents": "Documents", "xdg-download": "Downloads",
-	"xdg-music": "Music", "xdg-pictures": "Pictures", "xdg-public-share": "Public", "xdg-videos": "Videos",
-	"xdg-templates": "Templates", "xdg-config": "configuration", "xdg-cache": "cache", "xdg-data": "data", "xdg-run": "runtime"}
-
-// fsWords words a filesystem grant.
-func fsWords(loc string, m sandbox.FSMode) word {
-	access := "read and write"
-	if m == sandbox.FSReadOnly {
-		access = "read"
+func busPolicy(m *flatpak.Metadata, group string) map[string]string {
+	p := map[string]string{}
+	for _, k := range m.File.Keys(group) {
+		v, _ := m.File.Get(group, k)
+		p[k] = strings.TrimSpace(v)
 	}
-	base, sub, _ := strings.Cut(loc, "/")
-	switch {
-	case loc == "host":
-		return word{"Full file system " + access + " access", "Can " + access + " every file you can, the system's included", Unsafe}
-	case loc == "host-os":
-		return word{"The system's programs and libraries", "Can " + access + " /usr and the host's other system files", PotentiallyUnsafe}
-	case loc == "host-etc":
-		return word{"The system's configuration", "Can " + access + " /etc", PotentiallyUnsafe}
-	case loc == "home":
-		return word{"Home folder " + access + " access", "Can " + access + " every file in your home folder", Unsafe}
-	case xdgNames[base] != "" && base == "xdg-config" && strings.HasPrefix(sub, "dconf"):
-		return word{"Settings", "Can " + access + " your settings for every app", PotentiallyUnsafe}
-	case xdgNames[base] != "":
-		where := xdgNames[base] + " folder"
-		if sub != "" {
-			where = "~/" + xdgNames[base] + "/" + sub
-		}
-		return word{where + " " + access + " access", "Can " + access + " the files in " + where, PotentiallyUnsafe}
-	case strings.HasPrefix(loc, "~"):
-		return word{loc + " " + access + " access", "Can " + access + " the files in " + loc, PotentiallyUnsafe}
-	case strings.HasPrefix(loc, "/dev") || strings.HasPrefix(loc, "/sys") || strings.HasPrefix(loc, "/proc"):
-		return word{loc + " " + access + " access", "Can " + access + " the kernel's files in " + loc, Unsafe}
-	}
-	return word{loc + " " + access + " access", "Can " + access + " the files in " + loc, PotentiallyUnsafe}
+	return p
 }
 
-// Describe lists what an app's permissions let it reach; an app with
-// none is said to be fully sandboxed.
-func Describe(c *sandbox.Context) []Permission {
-	var out []Permission
-	add := func(id string, w word) {
-		out = append(out, Permission{ID: id, Label: w.label, Detail: w.detail, Level: w.level})
+// Describe puts a context's grants into words, most dangerous first. An
+// app with none gets an empty list.
+func Describe(c *sandbox.Context) []Permission { return DescribeGrants(Grants{Context: c}) }
+
+// DescribeGrants is Describe with the bus policies too.
+func DescribeGrants(g Grants) []Permission {
+	es := entries(g)
+	ps := make([]Permission, 0, len(es))
+	for _, e := range es {
+		ps = append(ps, e.Permission)
 	}
-	if c != nil {
-		for _, g := range []struct {
-			key string
-			set map[string]bool
-		}{{"shared", c.Shared}, {"sockets", c.Sockets}, {"devices", c.Devices}, {"features", c.Features}} {
-			for _, name := range sortedTrue(g.set) {
-				if g.key == "sockets" && name == "fallback-x11" && g.set["x11"] {
-					continue // x11 says it all
-				}
-				add(g.key+"="+name, words(g.key, name))
-			}
-		}
-		locs := make([]string, 0, len(c.Filesystems))
-		for loc, m := range c.Filesystems {
-			if m != sandbox.FSNone {
-				locs = append(locs, loc)
-			}
-		}
-		sort.Strings(locs)
-		for _, loc := range locs {
-			m := c.Filesystems[loc]
-			id := "filesystems=" + loc
-			if m == sandbox.FSReadOnly {
-				id += ":ro"
-			}
-			add(id, fsWords(loc, m))
-		}
-	}
-	if len(out) == 0 {
-		add("none", word{"No permissions", "Runs fully sandboxed", Safe})
-	}
-	return out
+	return ps
 }
 
-// DescribeBus words the names an app may talk to or own on the session
-// and system buses ([Session Bus Policy], [System Bus Policy]).
-func DescribeBus(session, system map[string]string) []Permission {
-	var out []Permission
-	for _, bus := range []struct {
-		name   string
-		policy map[string]string
-	}{{"session", session}, {"system", system}} {
-		names := make([]string, 0, len(bus.policy))
-		for n := range bus.policy {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			p := bus.policy[n]
-			if p == "none" || p == "see" {
-				continue
-			}
-			id := bus.name + "-bus=" + n + ":" + p
-			switch {
-			case bus.name == "session" && (n == "org.freedesktop.Flatpak" || strings.HasPrefix(n, "org.freedesktop.Flatpak.")):
-				out = append(out, Permission{id, "Can leave the sandbox", "Can start any program outside the sandbox through " + n, Unsafe})
-			case bus.name == "session" && (n == "ca.desrt.dconf" || n == "org.gnome.SettingsDaemon" || strings.HasPrefix(n, "org.gnome.SettingsDaemon.")):
-				out = append(out, Permission{id, "Settings", "Can read and change your settings through " + n, PotentiallyUnsafe})
-			case bus.name == "system":
-				out = append(out, Permission{id, "A system service", "Can " + p + " " + n + " on the system bus", PotentiallyUnsafe})
-			default:
-				out = append(out, Permission{id, "A service of the session", "Can " + p + " " + n + " on the session bus", ProbablySafe})
-			}
-		}
-	}
-	return out
-}
-
-// Rate is an app's overall level: that of the most dangerous permission.
+// Rate is the app's overall level: that of its worst grant, or Safe when
+// it has none (GNOME Software's rule).
 func Rate(ps []Permission) Level {
 	l := Safe
 	for _, p := range ps {
@@ -239,44 +114,336 @@ func Rate(ps []Permission) Level {
 	return l
 }
 
-// Added is what new lets an app reach that old does not: the permissions
-// an update asks for.
+// Added is what new grants that old does not: the words an update must
+// show before it is applied. A grant old already covers (read-only where
+// old could write, a folder inside one old shared, a device under
+// devices=all) is not new.
 func Added(old, new *sandbox.Context) []Permission {
-	had := map[string]bool{}
-	for _, p := range Describe(old) {
-		had[p.ID] = true
-	}
-	// A read-only grant made writable is new; one made read-only is not.
-	var out []Permission
-	for _, p := range Describe(new) {
-		if p.ID == "none" || had[p.ID] {
-			continue
+	return AddedGrants(Grants{Context: old}, Grants{Context: new})
+}
+
+// AddedGrants is Added with the bus policies too.
+func AddedGrants(old, new Grants) []Permission {
+	had := entries(old)
+	out := []Permission{}
+	for _, e := range entries(new) {
+		if !slices.ContainsFunc(had, func(o entry) bool { return o.covers(e) }) {
+			out = append(out, e.Permission)
 		}
-		if strings.HasSuffix(p.ID, ":ro") && had[strings.TrimSuffix(p.ID, ":ro")] {
-			continue
-		}
-		out = append(out, p)
 	}
 	return out
 }
 
-// AddedWords is Added as the labels a prompt lists, for the workflows'
-// held updates (deploy/apps.Manager.Describe).
-func AddedWords(old, new *sandbox.Context) []string {
+// entry is a described grant and what it is of, so that Added can tell
+// whether an older grant covers it.
+type entry struct {
+	Permission
+	kind     string // "flag", "fs", "persistent", "session-bus", "system-bus"
+	name     string // the flag (socket:x11), location or bus name
+	strength int    // fs: 1 read, 2 write; bus: 1 see, 2 talk, 3 own
+}
+
+func (o entry) covers(e entry) bool {
+	switch {
+	case o.kind == e.kind && o.name == e.name:
+		return o.strength >= e.strength
+	case e.kind == "fs" && o.kind == "fs":
+		return o.strength >= e.strength && fsWithin(e.name, o.name)
+	case e.kind == "flag":
+		dev := strings.HasPrefix(e.name, "device:") && o.name == "device:all"
+		x11 := e.name == "socket:fallback-x11" && o.name == "socket:x11"
+		return dev || x11
+	case e.kind == "session-bus" || e.kind == "system-bus":
+		return o.name == "socket:"+e.kind
+	}
+	return false
+}
+
+// fsWithin reports whether location in lies inside location out: a home
+// folder inside home, anything but the user's runtime folder inside host
+// (flatpak shares all of / but /run there).
+func fsWithin(in, out string) bool {
+	if strings.HasPrefix(in, out+"/") {
+		return true
+	}
+	switch out {
+	case "host":
+		return !strings.HasPrefix(in, "xdg-run")
+	case "home":
+		return strings.HasPrefix(in, "~/") || (strings.HasPrefix(in, "xdg-") && !strings.HasPrefix(in, "xdg-run"))
+	}
+	return false
+}
+
+// entries describes every grant of g, sorted most dangerous first, then by
+// ID.
+func entries(g Grants) []entry {
+	var es []entry
+	add := func(kind, name string, strength int, id, label, detail string, l Level) {
+		es = append(es, entry{Permission{ID: id, Label: label, Detail: detail, Level: l}, kind, name, strength})
+	}
+	c := g.Context
+	if c == nil {
+		c = sandbox.NewContext()
+	}
+	flag := func(name, label, detail string, l Level) { add("flag", name, 1, name, label, detail, l) }
+
+	if c.Shared["network"] {
+		// Network access can turn a local hole into a remote one, but so
+		// many apps need it that GNOME Software calls it probably safe.
+		flag("shared:network", "Network access", "Can reach the internet and the local network", ProbablySafe)
+	}
+	if c.Shared["ipc"] {
+		flag("shared:ipc", "Host shared memory segments",
+			"Shares the host's System V IPC, which X11 uses to draw faster", ProbablySafe)
+	}
+	for _, s := range socketWords(c.Sockets) {
+		flag("socket:"+s.name, s.label, s.detail, s.level)
+	}
+	for _, d := range deviceWords() {
+		if c.Devices[d.name] {
+			flag("device:"+d.name, d.label, d.detail, d.level)
+		}
+	}
+	for _, f := range featureWords() {
+		if c.Features[f.name] {
+			flag("feature:"+f.name, f.label, f.detail, f.level)
+		}
+	}
+	for loc, mode := range c.Filesystems {
+		if mode == sandbox.FSNone {
+			continue
+		}
+		s := 2
+		if mode == sandbox.FSReadOnly {
+			s = 1
+		}
+		w := fsWords(loc, s == 2)
+		add("fs", loc, s, "filesystem:"+loc+":"+[]string{"", "ro", "rw"}[s], w.label, w.detail, w.level)
+	}
+	for p, on := range c.Persistent {
+		if on {
+			where := "~/" + p
+			if p == "." {
+				where = "its home folder"
+			}
+			add("persistent", p, 1, "persistent:"+p, "Keeps "+where+" in its own data",
+				"Kept in the app's own folder, not in your home folder", Safe)
+		}
+	}
+	if !c.Sockets["session-bus"] {
+		for name, pol := range g.SessionBus {
+			if w, ok := sessionBusWords(g.ID, name, pol); ok {
+				add("session-bus", name, policyStrength(pol), "session-bus:"+name, w.label, w.detail, w.level)
+			}
+		}
+	}
+	if !c.Sockets["system-bus"] {
+		for name, pol := range g.SystemBus {
+			if s := policyStrength(pol); s > 0 {
+				add("system-bus", name, s, "system-bus:"+name, busVerb(pol)+" "+name+" on the system bus",
+					"A system service outside the sandbox; what it allows depends on the service", PotentiallyUnsafe)
+			}
+		}
+	}
+	slices.SortFunc(es, func(a, b entry) int { return cmp.Or(cmp.Compare(b.Level, a.Level), cmp.Compare(a.ID, b.ID)) })
+	return es
+}
+
+// words are a grant's label, detail and level.
+type words struct {
+	name, label, detail string
+	level               Level
+}
+
+// escape ends the detail of every grant GNOME Software counts as a way out
+// of the sandbox ("can acquire arbitrary permissions"). GNOME Software now
+// calls them potentially unsafe, as it does a home folder; arbor keeps
+// them unsafe, as GNOME Software did before, so that an app that can undo
+// its sandbox never looks like one that merely reads your files.
+const escape = "A way out of the sandbox: the app can gain any permission"
+
+func socketWords(on map[string]bool) []words {
+	var out []words
+	for _, s := range []words{
+		{"wayland", "Shows windows through Wayland", "Its windows cannot see or control those of other apps", Safe},
+		{"x11", "Uses X11, a legacy display system", "Any X11 window can read the keyboard and screen of the others", PotentiallyUnsafe},
+		{"pulseaudio", "Plays sound and uses microphones", "Talks to the sound server directly, without asking", ProbablySafe},
+		{"session-bus", "Full access to the session bus", "Can talk to every service of your session, some of which run programs outside the sandbox. " + escape, Unsafe},
+		{"system-bus", "Full access to the system bus", "Can talk to every service of the system. " + escape, Unsafe},
+		{"ssh-auth", "Uses your SSH keys", "Can log in to other computers, this one included, with the keys your SSH agent holds. " + escape, Unsafe},
+		{"gpg-agent", "Uses your GnuPG keys", "Can sign and decrypt with the keys your GnuPG agent holds. " + escape, Unsafe},
+		{"pcsc", "Smart cards", "Can use smart card readers and the cards in them", PotentiallyUnsafe},
+		{"cups", "Printing", "Talks to the printing service directly", PotentiallyUnsafe},
+		{"inherit-wayland-socket", "Uses the desktop's own Wayland connection", "Meant for input methods. " + escape, Unsafe},
+	} {
+		if on[s.name] {
+			out = append(out, s)
+		}
+	}
+	if on["fallback-x11"] && !on["x11"] {
+		if on["wayland"] {
+			out = append(out, words{"fallback-x11", "Uses X11 only without Wayland", "In a Wayland session it gets no X11 access", Safe})
+		} else {
+			// Without Wayland the fallback is always taken: it is X11.
+			out = append(out, words{"x11", "Uses X11, a legacy display system", "Any X11 window can read the keyboard and screen of the others", PotentiallyUnsafe})
+		}
+	}
+	return out
+}
+
+func deviceWords() []words {
+	return []words{
+		{"all", "All devices", "Can use every device, such as webcams, game controllers and disks", PotentiallyUnsafe},
+		{"dri", "Graphics acceleration", "Can draw with the graphics card", Safe},
+		{"kvm", "Virtual machines", "Can run virtual machines through the kernel", PotentiallyUnsafe},
+		{"shm", "The host's shared memory", "Shares /dev/shm with every program of the host", PotentiallyUnsafe},
+		{"input", "Input devices", "Can read game controllers and other input devices directly", ProbablySafe},
+		{"usb", "USB devices", "Can talk to USB devices directly", PotentiallyUnsafe},
+	}
+}
+
+func featureWords() []words {
+	return []words{
+		{"devel", "Development tools", "Can trace and debug programs in its sandbox, with more system calls allowed", PotentiallyUnsafe},
+		{"multiarch", "Runs 32-bit programs", "Can run programs built for another architecture", Safe},
+		{"bluetooth", "Bluetooth", "Can open Bluetooth connections directly", PotentiallyUnsafe},
+		{"canbus", "CAN bus", "Can open CAN bus connections, as in vehicles and machines", PotentiallyUnsafe},
+		{"per-app-dev-shm", "Shared memory between its instances", "Its copies share one /dev/shm", Safe},
+	}
+}
+
+// folderNames are the words for a filesystems token's base.
+func folderNames() map[string]string {
+	return map[string]string{
+		"xdg-desktop": "the Desktop folder", "xdg-documents": "the Documents folder", "xdg-download": "the Downloads folder",
+		"xdg-music": "the Music folder", "xdg-pictures": "the Pictures folder", "xdg-public-share": "the Public folder",
+		"xdg-videos": "the Videos folder", "xdg-templates": "the Templates folder", "xdg-cache": "your cache folder (~/.cache)",
+		"xdg-config": "your settings folder (~/.config)", "xdg-data": "your data folder (~/.local/share)",
+		"xdg-run": "your runtime folder",
+	}
+}
+
+// fsWords words a filesystems grant (a location as sandbox normalises it).
+func fsWords(loc string, write bool) words {
+	verb := "Read"
+	if write {
+		verb = "Read and write"
+	}
+	switch {
+	case loc == "host" && write:
+		return words{label: "Read and write all files", detail: "Sees the whole file system, your home folder included. " + escape, level: Unsafe}
+	case loc == "host":
+		return words{label: "Read all files", detail: "Sees the whole file system, your home folder included", level: PotentiallyUnsafe}
+	case loc == "host-os":
+		return words{label: verb + " the host's system software", detail: "Sees the host's /usr and the folders beside it", level: PotentiallyUnsafe}
+	case loc == "host-etc":
+		return words{label: verb + " the host's configuration", detail: "Sees the host's /etc", level: PotentiallyUnsafe}
+	case loc == "home":
+		return words{label: verb + " your home folder", detail: "Sees every file in your home folder", level: PotentiallyUnsafe}
+	case loc == "xdg-config/kdeglobals" && !write:
+		// GNOME Software ignores it: every KDE app reads it.
+		return words{label: "Read the shared KDE settings", detail: "Colours and fonts common to KDE apps", level: Safe}
+	case loc == "xdg-run/pipewire-0":
+		return words{label: "Screen and sound through PipeWire", detail: "Can record the screen, other windows and microphones", level: PotentiallyUnsafe}
+	case loc == "xdg-run/gvfsd":
+		return words{label: "All files through GVfs", detail: "The desktop's file service reaches the whole file system. " + escape, level: Unsafe}
+	case write && flatpakData(loc):
+		return words{label: "Change its own permissions", detail: "Can write flatpak's override files. " + escape, level: Unsafe}
+	}
+	where := loc
+	base, sub, _ := strings.Cut(loc, "/")
+	if n, ok := folderNames()[base]; ok {
+		where = n
+		if sub != "" {
+			where = sub + " in " + n
+		}
+	}
+	return words{label: verb + " " + where, detail: "Sees the files there, and nothing else of your files", level: PotentiallyUnsafe}
+}
+
+// flatpakData reports whether loc holds (or is inside) flatpak's per-user
+// data, where the override files that grant permissions live.
+func flatpakData(loc string) bool {
+	for _, p := range []string{"xdg-data/flatpak", "~/.local/share/flatpak"} {
+		if loc == p || strings.HasPrefix(loc, p+"/") || strings.HasPrefix(p, loc+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func policyStrength(pol string) int {
+	return max(0, slices.Index([]string{"none", "see", "talk", "own"}, pol))
+}
+
+func busVerb(pol string) string {
+	switch pol {
+	case "see":
+		return "Sees"
+	case "own":
+		return "Owns"
+	}
+	return "Talks to"
+}
+
+// sessionBusWords words one session bus policy; false for those that
+// grant nothing: denials, and the names every app gets (its own, its
+// media player name, the bus itself and the portals).
+func sessionBusWords(id, name, pol string) (words, bool) {
+	s := policyStrength(pol)
+	if s == 0 || ownName(id, name) || (s <= 2 && (name == "org.freedesktop.DBus" || strings.HasPrefix(name, "org.freedesktop.portal."))) {
+		return words{}, false
+	}
+	talk := s >= 2
+	switch {
+	case talk && name == "ca.desrt.dconf":
+		return words{label: "Reads and changes all your settings", detail: "Talks to the settings service of your session", level: PotentiallyUnsafe}, true
+	case talk && name == "org.freedesktop.Flatpak":
+		return words{label: "Runs programs outside the sandbox", detail: "Can ask flatpak's session service to start any command on the host. " + escape, level: Unsafe}, true
+	case talk && name == "org.freedesktop.impl.portal.PermissionStore":
+		return words{label: "Changes what apps are allowed", detail: "Can rewrite the answers you gave to permission requests. " + escape, level: Unsafe}, true
+	case talk && strings.HasPrefix(name, "org.gtk.vfs."):
+		return words{label: "All files through GVfs", detail: "The desktop's file service reaches the whole file system. " + escape, level: Unsafe}, true
+	}
+	return words{label: busVerb(pol) + " " + name + " on the session bus",
+		detail: "A service of your session outside the sandbox; what it allows depends on the service", level: PotentiallyUnsafe}, true
+}
+
+// ownName reports whether a bus name is one flatpak lets an app have
+// anyway: its ID and names under it, and its MPRIS name (for a .Devel
+// build, those of the ID without .Devel too).
+func ownName(id, name string) bool {
+	if id == "" {
+		return false
+	}
+	ids := []string{id}
+	if base, ok := strings.CutSuffix(id, ".Devel"); ok {
+		ids = append(ids, base)
+	}
+	for _, i := range ids {
+		mpris := "org.mpris.MediaPlayer2." + i
+		if name == i || strings.HasPrefix(name, i+".") || name == mpris || strings.HasPrefix(name, mpris+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// AddedWords is what an update from old to new asks for, as the labels a
+// prompt lists: deploy/apps.Manager.Describe, for the command line and
+// the center alike. A nil metadata grants nothing.
+func AddedWords(old, new *flatpak.Metadata) []string {
 	var out []string
-	for _, p := range Added(old, new) {
+	for _, p := range AddedGrants(metadataGrants(old), metadataGrants(new)) {
 		out = append(out, p.Label)
 	}
 	return out
 }
 
-func sortedTrue(m map[string]bool) []string {
-	var out []string
-	for k, v := range m {
-		if v {
-			out = append(out, k)
-		}
+func metadataGrants(m *flatpak.Metadata) Grants {
+	if m == nil {
+		return Grants{}
 	}
-	sort.Strings(out)
-	return out
+	return FromMetadata(m)
 }

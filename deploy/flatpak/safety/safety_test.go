@@ -2,16 +2,94 @@ package safety
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
+	"arbor/deploy/flatpak"
 	"arbor/sandbox"
 	"arbor/store/keyfile"
 )
 
-func context(t *testing.T, meta string) *sandbox.Context {
+// grants parses a metadata file of org.example.Hello whose [Context] and
+// bus policies are extra.
+func grants(t *testing.T, extra string) Grants {
 	t.Helper()
-	kf, err := keyfile.Parse(strings.NewReader("[Context]\n" + meta))
+	m, err := flatpak.ParseMetadata([]byte("[Application]\nname=org.example.Hello\nruntime=org.example.Platform/x86_64/1.0\n" + extra))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return FromMetadata(m)
+}
+
+func ids(ps []Permission) []string {
+	out := []string{}
+	for _, p := range ps {
+		out = append(out, p.ID)
+	}
+	return out
+}
+
+func TestDescribe(t *testing.T) {
+	for _, tc := range []struct {
+		name, metadata string
+		ids            []string // in order
+		level          Level
+	}{
+		{"none", "", []string{}, Safe},
+		{"own bus names and portals", "[Session Bus Policy]\norg.example.Hello=own\norg.example.Hello.*=own\norg.mpris.MediaPlayer2.org.example.Hello=own\n" +
+			"org.freedesktop.portal.Desktop=talk\norg.freedesktop.DBus=talk\norg.freedesktop.Notifications=none\n", []string{}, Safe},
+		{"wayland and gpu", "[Context]\nsockets=wayland;fallback-x11;\ndevices=dri;\n",
+			[]string{"device:dri", "socket:fallback-x11", "socket:wayland"}, Safe},
+		{"network only", "[Context]\nshared=network;\n", []string{"shared:network"}, ProbablySafe},
+		{"sound and input", "[Context]\nsockets=pulseaudio;\ndevices=input;\n", []string{"device:input", "socket:pulseaudio"}, ProbablySafe},
+		{"x11", "[Context]\nsockets=x11;\n", []string{"socket:x11"}, PotentiallyUnsafe},
+		{"fallback without wayland is x11", "[Context]\nsockets=fallback-x11;\n", []string{"socket:x11"}, PotentiallyUnsafe},
+		{"home read", "[Context]\nfilesystems=home:ro;\n", []string{"filesystem:home:ro"}, PotentiallyUnsafe},
+		{"downloads", "[Context]\nfilesystems=xdg-download;xdg-music/Mixes:ro;\n", []string{"filesystem:xdg-download:rw", "filesystem:xdg-music/Mixes:ro"}, PotentiallyUnsafe},
+		{"host read", "[Context]\nfilesystems=host:ro;\n", []string{"filesystem:host:ro"}, PotentiallyUnsafe},
+		{"host", "[Context]\nfilesystems=host;\nshared=network;\n", []string{"filesystem:host:rw", "shared:network"}, Unsafe},
+		{"kde globals", "[Context]\nfilesystems=xdg-config/kdeglobals:ro;\n", []string{"filesystem:xdg-config/kdeglobals:ro"}, Safe},
+		{"overrides", "[Context]\nfilesystems=xdg-data/flatpak/overrides:create;\n", []string{"filesystem:xdg-data/flatpak/overrides:rw"}, Unsafe},
+		{"flatpak portal escape", "[Session Bus Policy]\norg.freedesktop.Flatpak=talk\n", []string{"session-bus:org.freedesktop.Flatpak"}, Unsafe},
+		{"dconf", "[Session Bus Policy]\nca.desrt.dconf=talk\n", []string{"session-bus:ca.desrt.dconf"}, PotentiallyUnsafe},
+		{"other names", "[Session Bus Policy]\norg.freedesktop.Notifications=talk\n[System Bus Policy]\norg.freedesktop.NetworkManager=talk\n",
+			[]string{"session-bus:org.freedesktop.Notifications", "system-bus:org.freedesktop.NetworkManager"}, PotentiallyUnsafe},
+		{"full session bus hides names", "[Context]\nsockets=session-bus;\n[Session Bus Policy]\norg.freedesktop.Notifications=talk\n",
+			[]string{"socket:session-bus"}, Unsafe},
+		{"ssh agent", "[Context]\nsockets=ssh-auth;\n", []string{"socket:ssh-auth"}, Unsafe},
+		{"devices and features", "[Context]\ndevices=all;kvm;usb;\nfeatures=devel;multiarch;bluetooth;canbus;\n",
+			[]string{"device:all", "device:kvm", "device:usb", "feature:bluetooth", "feature:canbus", "feature:devel", "feature:multiarch"}, PotentiallyUnsafe},
+		{"persistent", "[Context]\npersistent=.mozilla;\n", []string{"persistent:.mozilla"}, Safe},
+		{"denials grant nothing", "[Context]\nshared=!network;\nfilesystems=!home;\n", []string{}, Safe},
+		{"host os", "[Context]\nfilesystems=host-os:ro;host-etc:ro;/srv/data;\n",
+			[]string{"filesystem:/srv/data:rw", "filesystem:host-etc:ro", "filesystem:host-os:ro"}, PotentiallyUnsafe},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ps := DescribeGrants(grants(t, tc.metadata))
+			if got := ids(ps); !slices.Equal(got, tc.ids) {
+				t.Errorf("ids %q, want %q", got, tc.ids)
+			}
+			if l := Rate(ps); l != tc.level {
+				t.Errorf("rated %s, want %s", l, tc.level)
+			}
+			for _, p := range ps {
+				if p.Label == "" || p.Detail == "" {
+					t.Errorf("%s has no words: %+v", p.ID, p)
+				}
+			}
+		})
+	}
+}
+
+func TestDescribeContext(t *testing.T) {
+	if ps := Describe(sandbox.NewContext()); ps == nil || len(ps) != 0 || Rate(ps) != Safe {
+		t.Errorf("an empty context: %v", ps)
+	}
+	if ps := Describe(nil); len(ps) != 0 {
+		t.Errorf("a nil context: %v", ps)
+	}
+	kf, err := keyfile.ParseBytes([]byte("[Context]\nfilesystems=host;\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,91 +97,64 @@ func context(t *testing.T, meta string) *sandbox.Context {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
-}
-
-func TestRate(t *testing.T) {
-	tests := []struct {
-		name, meta string
-		want       Level
-		ids        []string
-	}{
-		{"nothing", "", Safe, []string{"none"}},
-		{"wayland only", "sockets=wayland;", Safe, []string{"sockets=wayland"}},
-		{"sound and graphics", "sockets=wayland;pulseaudio;\ndevices=dri;", ProbablySafe, []string{"sockets=pulseaudio", "sockets=wayland", "devices=dri"}},
-		{"network", "shared=network;", PotentiallyUnsafe, []string{"shared=network"}},
-		{"x11 and its fallback", "sockets=x11;fallback-x11;", PotentiallyUnsafe, []string{"sockets=x11"}},
-		{"downloads", "filesystems=xdg-download;", PotentiallyUnsafe, []string{"filesystems=xdg-download"}},
-		{"home read-only", "filesystems=home:ro;", Unsafe, []string{"filesystems=home:ro"}},
-		{"the host", "filesystems=host;", Unsafe, []string{"filesystems=host"}},
-		{"the session bus", "sockets=session-bus;", Unsafe, []string{"sockets=session-bus"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			ps := Describe(context(t, tc.meta))
-			if got := Rate(ps); got != tc.want {
-				t.Errorf("rated %s, want %s (%+v)", got, tc.want, ps)
-			}
-			var ids []string
-			for _, p := range ps {
-				ids = append(ids, p.ID)
-				if p.Label == "" {
-					t.Errorf("%s has no words", p.ID)
-				}
-			}
-			if len(ids) != len(tc.ids) {
-				t.Fatalf("ids %v, want %v", ids, tc.ids)
-			}
-			for i := range ids {
-				if ids[i] != tc.ids[i] {
-					t.Errorf("ids %v, want %v", ids, tc.ids)
-				}
-			}
-		})
-	}
-}
-
-func TestDescribeBus(t *testing.T) {
-	ps := DescribeBus(map[string]string{"org.freedesktop.Flatpak": "talk", "org.example.Other": "talk", "org.example.Seen": "see"}, nil)
-	if len(ps) != 2 || Rate(ps) != Unsafe {
-		t.Fatalf("%+v", ps)
+	ps := Describe(c)
+	if len(ps) != 1 || ps[0].Level != Unsafe || !strings.Contains(ps[0].Label, "all files") {
+		t.Errorf("host: %+v", ps)
 	}
 }
 
 func TestAdded(t *testing.T) {
-	tests := []struct {
+	for _, tc := range []struct {
 		name, old, new string
-		want           []string
+		ids            []string
 	}{
-		{"same", "shared=network;", "shared=network;", nil},
-		{"more", "shared=network;", "shared=network;\nfilesystems=home;", []string{"filesystems=home"}},
-		{"ro made rw", "filesystems=home:ro;", "filesystems=home;", []string{"filesystems=home"}},
-		{"rw made ro", "filesystems=home;", "filesystems=home:ro;", nil},
-		{"fewer", "shared=network;\nsockets=x11;", "sockets=x11;", nil},
-		{"from none", "", "devices=all;", []string{"devices=all"}},
-	}
-	for _, tc := range tests {
+		{"same", "[Context]\nshared=network;\n", "[Context]\nshared=network;\n", []string{}},
+		{"fewer", "[Context]\nshared=network;\nsockets=x11;\n", "[Context]\nshared=network;\n", []string{}},
+		{"more", "[Context]\nshared=network;\n", "[Context]\nshared=network;\nsockets=x11;\n", []string{"socket:x11"}},
+		{"read to write", "[Context]\nfilesystems=home:ro;\n", "[Context]\nfilesystems=home;\n", []string{"filesystem:home:rw"}},
+		{"write to read", "[Context]\nfilesystems=home;\n", "[Context]\nfilesystems=home:ro;\n", []string{}},
+		{"inside home", "[Context]\nfilesystems=home;\n", "[Context]\nfilesystems=xdg-download;~/Projects:ro;\n", []string{}},
+		{"outside home", "[Context]\nfilesystems=home;\n", "[Context]\nfilesystems=/srv;xdg-run/pipewire-0;\n",
+			[]string{"filesystem:/srv:rw", "filesystem:xdg-run/pipewire-0:rw"}},
+		{"inside host", "[Context]\nfilesystems=host;\n", "[Context]\nfilesystems=/srv;home;\n", []string{}},
+		{"a device under all", "[Context]\ndevices=all;\n", "[Context]\ndevices=all;kvm;\n", []string{}},
+		{"lost wayland", "[Context]\nsockets=wayland;fallback-x11;\n", "[Context]\nsockets=fallback-x11;\n", []string{"socket:x11"}},
+		{"talk to own", "[Session Bus Policy]\norg.example.Other=talk\n", "[Session Bus Policy]\norg.example.Other=own\n", []string{"session-bus:org.example.Other"}},
+		{"names under the whole bus", "[Context]\nsockets=session-bus;\n", "[Session Bus Policy]\norg.freedesktop.Flatpak=talk\n", []string{}},
+		{"escape", "", "[Session Bus Policy]\norg.freedesktop.Flatpak=talk\n", []string{"session-bus:org.freedesktop.Flatpak"}},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Added(context(t, tc.old), context(t, tc.new))
-			if len(got) != len(tc.want) {
-				t.Fatalf("added %+v, want %v", got, tc.want)
-			}
-			for i := range got {
-				if got[i].ID != tc.want[i] {
-					t.Errorf("added %+v, want %v", got, tc.want)
-				}
+			got := ids(AddedGrants(grants(t, tc.old), grants(t, tc.new)))
+			if !slices.Equal(got, tc.ids) {
+				t.Errorf("added %q, want %q", got, tc.ids)
 			}
 		})
+	}
+	if ps := Added(nil, sandbox.NewContext()); ps == nil || len(ps) != 0 {
+		t.Errorf("nothing added: %v", ps)
 	}
 }
 
 func TestLevelJSON(t *testing.T) {
-	b, err := json.Marshal(Permission{ID: "x", Label: "X", Level: PotentiallyUnsafe})
-	if err != nil || string(b) != `{"id":"x","label":"X","level":"potentially-unsafe"}` {
-		t.Fatalf("%s %v", b, err)
+	for l, want := range map[Level]string{Safe: `"safe"`, ProbablySafe: `"probably-safe"`, PotentiallyUnsafe: `"potentially-unsafe"`, Unsafe: `"unsafe"`} {
+		b, err := json.Marshal(l)
+		if err != nil || string(b) != want {
+			t.Errorf("%d: %s %v, want %s", l, b, err, want)
+		}
+		var back Level
+		if err := json.Unmarshal(b, &back); err != nil || back != l {
+			t.Errorf("%s back: %d %v", b, back, err)
+		}
 	}
-	var p Permission
-	if err := json.Unmarshal(b, &p); err != nil || p.Level != PotentiallyUnsafe {
-		t.Fatalf("%+v %v", p, err)
+	if _, err := json.Marshal(Level(9)); err == nil {
+		t.Error("level 9 marshalled")
+	}
+	var l Level
+	if err := json.Unmarshal([]byte(`"bad"`), &l); err == nil {
+		t.Error(`"bad" unmarshalled`)
+	}
+	b, _ := json.Marshal(Permission{ID: "shared:network", Label: "Network access", Detail: "d", Level: ProbablySafe})
+	if string(b) != `{"id":"shared:network","label":"Network access","detail":"d","level":"probably-safe"}` {
+		t.Errorf("permission JSON %s", b)
 	}
 }
