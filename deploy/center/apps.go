@@ -427,7 +427,6 @@ func fromSafety(ps []safety.Permission) []Permission {
 	return out
 }
 
-
 // changed drops the list so that the next call rebuilds it.
 func (a *Apps) changed() {
 	a.mu.Lock()
