@@ -217,8 +217,12 @@ async function cancelJob(id) {
   catch (e) { showFlash(e.message); }
 }
 
+const finished = j => j.state !== 'running' && j.state !== 'queued';
+
 function updateJob(j) {
   const prev = jobs.get(j.id);
+  // The POST's answer can come after the event that ended the job.
+  if (prev && finished(prev) && !finished(j)) return;
   jobs.set(j.id, j);
   const list = jobsList();
   const li = renderJob(j);
@@ -236,10 +240,26 @@ function updateJob(j) {
   if (prev && (prev.state === 'running' || prev.state === 'queued') && !(j.state === 'running' || j.state === 'queued')) {
     // The view drawn after this one shows what the job changed.
     li.dataset.after = String(renderSeq);
+    settleActions(j);
     scheduleRefresh();
   } else if (old && old.dataset.after) {
     li.dataset.after = old.dataset.after;
   }
+}
+
+// What an item's details offer after a job on it ends, drawn at once: the
+// job's end is the server's word that the change is made, and the fresh
+// details (sizes, disk use) follow in the render scheduled beside this.
+function settleActions(j) {
+  const next = { install: ['remove'], 'install-file': ['remove'], update: ['remove'], remove: ['install'] }[j.action];
+  if (j.state !== 'done' || !next || !view || view.name !== 'app' || view.id !== j.item) return;
+  const box = main().querySelector('.details .actions');
+  if (box) box.replaceChildren(...actionButtons(j.item, next));
+}
+
+function actionButtons(id, acts) {
+  const verbs = { install: 'Install', remove: 'Remove', update: 'Update', download: 'Download' };
+  return acts.filter(a => verbs[a]).map(a => button(verbs[a], () => startJob({ action: a, item: id }), { key: 'act-' + a }));
 }
 
 // A notice can be missed (the stream reconnecting, or a slow reader
@@ -542,9 +562,7 @@ async function renderDetails(r, fresh) {
   }
   if (view !== st) return;
   remember([it]);
-  const acts = it.actions || [];
-  const verbs = { install: 'Install', remove: 'Remove', update: 'Update', download: 'Download' };
-  const buttons = acts.filter(a => verbs[a]).map(a => button(verbs[a], () => startJob({ action: a, item: it.id }), { key: 'act-' + a }));
+  const buttons = actionButtons(it.id, it.actions || []);
   const running = [...jobs.values()].find(j => j.item === it.id && (j.state === 'running' || j.state === 'queued'));
 
   const held = it.new_permissions && it.new_permissions.length;
