@@ -293,11 +293,35 @@ function scheduleRefresh() {
   refreshTimer = setTimeout(() => { refreshTimer = 0; render(false); loadRunning(); }, 0);
 }
 
+// Progress notices are drawn once a frame, the newest of each job: a busy
+// browser would otherwise slow the install it shows. A job's end is drawn
+// at once.
+const pendingJobs = new Map();
+let flushQueued = false;
+function queueJobNotice(j) {
+  if (finished(j)) {
+    pendingJobs.delete(j.id);
+    updateJob(j);
+    return;
+  }
+  pendingJobs.set(j.id, j);
+  if (flushQueued) return;
+  flushQueued = true;
+  requestAnimationFrame(() => {
+    flushQueued = false;
+    const due = [...pendingJobs.values()];
+    pendingJobs.clear();
+    due.forEach(updateJob);
+  });
+}
+
 function listen() {
   if (!window.EventSource) return;
   const es = new EventSource('/api/events', { withCredentials: true });
   es.addEventListener('job', ev => {
-    try { updateJob(JSON.parse(ev.data)); } catch { /* a torn event */ }
+    let j;
+    try { j = JSON.parse(ev.data); } catch { return; /* a torn event */ }
+    queueJobNotice(j);
   });
   es.addEventListener('changed', () => { scheduleRefresh(); loadJobs(); });
   es.addEventListener('open', () => { document.body.classList.remove('offline'); });
