@@ -234,7 +234,6 @@ function updateJob(j) {
     (c || document.getElementById('jobs-title')).focus();
   }
   document.getElementById('jobs-empty').hidden = jobs.size > 0;
-  watchActive();
   // Keep the panel short: the newest 20.
   while (list.children.length > 20) list.lastElementChild.remove();
   if (prev && (prev.state === 'running' || prev.state === 'queued') && !(j.state === 'running' || j.state === 'queued')) {
@@ -260,16 +259,6 @@ function settleActions(j) {
 function actionButtons(id, acts) {
   const verbs = { install: 'Install', remove: 'Remove', update: 'Update', download: 'Download' };
   return acts.filter(a => verbs[a]).map(a => button(verbs[a], () => startJob({ action: a, item: id }), { key: 'act-' + a }));
-}
-
-// A notice can be missed (the stream reconnecting, or a slow reader
-// dropped): while a job is queued or running, the panel also asks now and
-// then, so a job never looks stuck when it is not.
-let pollTimer = 0;
-function watchActive() {
-  const active = [...jobs.values()].some(j => j.state === 'queued' || j.state === 'running');
-  if (active && !pollTimer) pollTimer = setInterval(loadJobs, 1500);
-  if (!active && pollTimer) { clearInterval(pollTimer); pollTimer = 0; }
 }
 
 async function loadJobs() {
@@ -323,8 +312,10 @@ function listen() {
     try { j = JSON.parse(ev.data); } catch { return; /* a torn event */ }
     queueJobNotice(j);
   });
-  es.addEventListener('changed', () => { scheduleRefresh(); loadJobs(); });
-  es.addEventListener('open', () => { document.body.classList.remove('offline'); });
+  es.addEventListener('changed', scheduleRefresh);
+  // The stream keeps every job's last state while connected; what ended
+  // while it was down is asked for when it is back.
+  es.addEventListener('open', () => { document.body.classList.remove('offline'); loadJobs(); });
   es.addEventListener('error', () => { document.body.classList.add('offline'); });
 }
 
