@@ -81,7 +81,7 @@ func (m *Manager) Updates(ctx context.Context) ([]Update, error) {
 		}
 		dl, _ := m.downloaded(ref)
 		out = append(out, Update{Ref: ref, Origin: d.Origin, From: d.Commit, To: newest,
-			NewPermissions: m.added(d.Metadata, meta), Downloaded: dl == newest})
+			NewPermissions: safety.AddedWords(d.Metadata, meta), Downloaded: dl == newest})
 	}
 	return out, errors.Join(errs...)
 }
@@ -103,11 +103,6 @@ func (m *Manager) metadataOf(ctx context.Context, o *op, remote string, ref flat
 		return nil, fmt.Errorf("%s (commit %s): %w", ref, short(c), err)
 	}
 	return meta, nil
-}
-
-// added is what new's permissions grant that old's do not, in words.
-func (m *Manager) added(old, new *flatpak.Metadata) []string {
-	return safety.AddedWords(old, new)
 }
 
 // downloadedRef records a commit Update fetched with DownloadOnly, to
@@ -220,7 +215,7 @@ func (m *Manager) updateOne(ctx context.Context, o *op, ref flatpak.Ref, req Upd
 	if err != nil {
 		return fail(target, err)
 	}
-	added := m.added(d.Metadata, meta)
+	added := safety.AddedWords(d.Metadata, meta)
 	if len(added) > 0 && !req.AllowNewPermissions {
 		// Nothing changes, so nothing is recorded.
 		return Change{Ref: ref, From: d.Commit, NewPermissions: added}, nil

@@ -90,11 +90,8 @@ func busPolicy(m *flatpak.Metadata, group string) map[string]string {
 	return p
 }
 
-// Describe puts a context's grants into words, most dangerous first. An
-// app with none gets an empty list.
-func Describe(c *sandbox.Context) []Permission { return DescribeGrants(Grants{Context: c}) }
-
-// DescribeGrants is Describe with the bus policies too.
+// DescribeGrants puts what an app grants into words, most dangerous
+// first. An app with no grant gets an empty list.
 func DescribeGrants(g Grants) []Permission {
 	es := entries(g)
 	ps := make([]Permission, 0, len(es))
@@ -114,15 +111,10 @@ func Rate(ps []Permission) Level {
 	return l
 }
 
-// Added is what new grants that old does not: the words an update must
+// AddedGrants is what new grants that old does not: the words an update must
 // show before it is applied. A grant old already covers (read-only where
 // old could write, a folder inside one old shared, a device under
 // devices=all) is not new.
-func Added(old, new *sandbox.Context) []Permission {
-	return AddedGrants(Grants{Context: old}, Grants{Context: new})
-}
-
-// AddedGrants is Added with the bus policies too.
 func AddedGrants(old, new Grants) []Permission {
 	had := entries(old)
 	out := []Permission{}
@@ -134,7 +126,7 @@ func AddedGrants(old, new Grants) []Permission {
 	return out
 }
 
-// entry is a described grant and what it is of, so that Added can tell
+// entry is a described grant and what it is of, so that AddedGrants can tell
 // whether an older grant covers it.
 type entry struct {
 	Permission
@@ -431,7 +423,7 @@ func ownName(id, name string) bool {
 }
 
 // AddedWords is what an update from old to new asks for, as the labels a
-// prompt lists: deploy/apps.Manager.Describe, for the command line and
+// prompt lists, by which deploy/apps holds updates back for the command line and
 // the center alike. A nil metadata grants nothing.
 func AddedWords(old, new *flatpak.Metadata) []string {
 	var out []string

@@ -83,10 +83,10 @@ func TestDescribe(t *testing.T) {
 }
 
 func TestDescribeContext(t *testing.T) {
-	if ps := Describe(sandbox.NewContext()); ps == nil || len(ps) != 0 || Rate(ps) != Safe {
+	if ps := DescribeGrants(Grants{Context: sandbox.NewContext()}); ps == nil || len(ps) != 0 || Rate(ps) != Safe {
 		t.Errorf("an empty context: %v", ps)
 	}
-	if ps := Describe(nil); len(ps) != 0 {
+	if ps := DescribeGrants(Grants{}); len(ps) != 0 {
 		t.Errorf("a nil context: %v", ps)
 	}
 	kf, err := keyfile.ParseBytes([]byte("[Context]\nfilesystems=host;\n"))
@@ -97,7 +97,7 @@ func TestDescribeContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps := Describe(c)
+	ps := DescribeGrants(Grants{Context: c})
 	if len(ps) != 1 || ps[0].Level != Unsafe || !strings.Contains(ps[0].Label, "all files") {
 		t.Errorf("host: %+v", ps)
 	}
@@ -130,8 +130,11 @@ func TestAdded(t *testing.T) {
 			}
 		})
 	}
-	if ps := Added(nil, sandbox.NewContext()); ps == nil || len(ps) != 0 {
+	if ps := AddedGrants(Grants{}, Grants{Context: sandbox.NewContext()}); ps == nil || len(ps) != 0 {
 		t.Errorf("nothing added: %v", ps)
+	}
+	if ws := AddedWords(nil, nil); len(ws) != 0 {
+		t.Errorf("nothing added in words: %v", ws)
 	}
 }
 

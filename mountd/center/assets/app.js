@@ -170,8 +170,10 @@ function jobMessage(j) {
   return j.message || j.state;
 }
 
+const finished = j => j.state !== 'running' && j.state !== 'queued';
+
 function renderJob(j) {
-  const active = j.state === 'queued' || j.state === 'running';
+  const active = !finished(j);
   const title = jobTitle(j);
   const bar = el('div', { class: 'bar', role: 'progressbar', 'aria-label': title, 'aria-valuemin': '0', 'aria-valuemax': '100' });
   const fill = el('div', { class: 'fill' });
@@ -217,8 +219,6 @@ async function cancelJob(id) {
   catch (e) { showFlash(e.message); }
 }
 
-const finished = j => j.state !== 'running' && j.state !== 'queued';
-
 function updateJob(j) {
   const prev = jobs.get(j.id);
   // The POST's answer can come after the event that ended the job.
@@ -236,7 +236,7 @@ function updateJob(j) {
   document.getElementById('jobs-empty').hidden = jobs.size > 0;
   // Keep the panel short: the newest 20.
   while (list.children.length > 20) list.lastElementChild.remove();
-  if (prev && (prev.state === 'running' || prev.state === 'queued') && !(j.state === 'running' || j.state === 'queued')) {
+  if (prev && !finished(prev) && finished(j)) {
     // The view drawn after this one shows what the job changed.
     li.dataset.after = String(renderSeq);
     settleActions(j);
@@ -578,7 +578,7 @@ async function renderDetails(r, fresh) {
   if (view !== st) return;
   remember([it]);
   const buttons = actionButtons(it.id, it.actions || []);
-  const running = [...jobs.values()].find(j => j.item === it.id && (j.state === 'running' || j.state === 'queued'));
+  const running = [...jobs.values()].find(j => j.item === it.id && !finished(j));
 
   const held = it.new_permissions && it.new_permissions.length;
   const rel = (it.releases || [])[0];
