@@ -553,7 +553,9 @@ func TestCenterApps(t *testing.T) {
 		cat.app(h2)
 		cat.app(g2)
 		cat.update()
-		r := drive(t, cu, "update", shots, map[string]any{"refresh": true, "held": "Greedy", "held_id": greedyID})
+		// late: Update all's end is the first the page hears of it, as on
+		// a loaded machine.
+		r := drive(t, cu, "update", shots, map[string]any{"refresh": true, "held": "Greedy", "held_id": greedyID, "late": true})
 		checkJob(t, "check for updates", get(r, "refresh"), "done")
 		checkJob(t, "update all", get(r, "update_all"), "done")
 		held := rowNamed(get(r, "held_after_all"), "Greedy")

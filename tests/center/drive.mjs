@@ -122,13 +122,39 @@ async function waitJob(id) {
 }
 
 // act clicks a button and follows the job it starts (the one the POST
-// answered with) to its end.
-async function act(button) {
+// answered with) to its end. late: the page is as on a loaded machine, its
+// animation frames held and the POST's answer held until the job has
+// ended, so that the page hears of the job first by its end.
+async function act(button, late) {
   await watchJobs();
+  if (late) {
+    await page.evaluate(() => {
+      window.__frames = [];
+      window.__raf = window.requestAnimationFrame;
+      window.requestAnimationFrame = cb => { window.__frames.push(cb); return 0; };
+    });
+    await page.route(u => u.pathname === '/api/jobs', async route => {
+      if (route.request().method() !== 'POST') return route.fallback();
+      const resp = await route.fetch();
+      const job = await resp.json();
+      await page.waitForFunction(id => {
+        const li = document.querySelector(`#jobs-list > li[data-job="${CSS.escape(id)}"]`);
+        return li && /\b(done|failed|cancelled)\b/.test(li.className);
+      }, job.id, { timeout: WAIT }).catch(() => {});
+      await route.fulfill({ response: resp, json: job });
+    });
+  }
   const posted = page.waitForResponse(r => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/jobs', { timeout: WAIT });
   await button.click();
   const resp = await posted;
   const job = await resp.json();
+  if (late) {
+    await page.unrouteAll();
+    await page.evaluate(() => {
+      window.requestAnimationFrame = window.__raf;
+      window.__frames.splice(0).forEach(cb => cb(performance.now()));
+    });
+  }
   if (!resp.ok()) return { state: 'refused', error: job.error, samples: [] };
   const j = await waitJob(job.id);
   // The view refetches when the job ends; let it settle.
@@ -287,7 +313,7 @@ const scenarios = {
     if (params.refresh) out.refresh = await act(btn(main(), 'Check for updates'));
     out.before = await rowsOf('Updates');
     await shot('updates-available');
-    out.update_all = await act(btn(main(), 'Update all'));
+    out.update_all = await act(btn(main(), 'Update all'), params.late);
     out.held_after_all = await rowsOf('Updates');
     const row = main().getByRole('listitem', { name: params.held });
     if (await row.count()) {

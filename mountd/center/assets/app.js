@@ -219,7 +219,9 @@ async function cancelJob(id) {
   catch (e) { showFlash(e.message); }
 }
 
-function updateJob(j) {
+// updateJob draws a job's newest state. listed: it comes from /api/jobs,
+// where a job already over is history, not news.
+function updateJob(j, listed) {
   const prev = jobs.get(j.id);
   // The POST's answer can come after the event that ended the job.
   if (prev && finished(prev) && !finished(j)) return;
@@ -236,7 +238,9 @@ function updateJob(j) {
   document.getElementById('jobs-empty').hidden = jobs.size > 0;
   // Keep the panel short: the newest 20.
   while (list.children.length > 20) list.lastElementChild.remove();
-  if (prev && !finished(prev) && finished(j)) {
+  // The stream keeps only a job's newest state for a busy page, so its
+  // first word of a job can be the end.
+  if (finished(j) && (prev ? !finished(prev) : !listed)) {
     // The view drawn after this one shows what the job changed.
     li.dataset.after = String(renderSeq);
     settleActions(j);
@@ -267,7 +271,7 @@ async function loadJobs() {
     all.sort((a, b) => String(a.started).localeCompare(String(b.started)));
     for (const j of all) {
       const old = jobs.get(j.id);
-      if (!old || JSON.stringify(old) !== JSON.stringify(j)) updateJob(j);
+      if (!old || JSON.stringify(old) !== JSON.stringify(j)) updateJob(j, true);
     }
   } catch (e) { /* the panel stays empty; events will fill it */ }
 }
@@ -314,8 +318,14 @@ function listen() {
   });
   es.addEventListener('changed', scheduleRefresh);
   // The stream keeps every job's last state while connected; what ended
-  // while it was down is asked for when it is back.
-  es.addEventListener('open', () => { document.body.classList.remove('offline'); loadJobs(); });
+  // while it was down is asked for when it is back, and the view redrawn.
+  let opened = false;
+  es.addEventListener('open', () => {
+    document.body.classList.remove('offline');
+    loadJobs();
+    if (opened) scheduleRefresh();
+    opened = true;
+  });
   es.addEventListener('error', () => { document.body.classList.add('offline'); });
 }
 
