@@ -219,9 +219,15 @@ func Pull(ctx context.Context, r *store.Repo, remote string, opts PullOptions) (
 		}
 	}
 	start := time.Now()
-	summary, summaryBytes, sigBytes, err := fetchSummary(ctx, meta, rm, keyring)
-	if err != nil {
-		return nil, err
+	var summary *store.Summary
+	var summaryBytes, sigBytes []byte
+	// Refs pinned to commits already stored (verified when they came)
+	// need nothing of the summary: an install's second and third pulls
+	// (a subpath of the same commit) save its round trips.
+	if opts.Mirror || !pinnedAndStored(r, opts.Refs) {
+		if summary, summaryBytes, sigBytes, err = fetchSummary(ctx, meta, rm, keyring); err != nil {
+			return nil, err
+		}
 	}
 	if !rm.GPGVerify {
 		keyring = nil
@@ -270,6 +276,25 @@ func Pull(ctx context.Context, r *store.Repo, remote string, opts PullOptions) (
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// pinnedAndStored says whether every ref names its commit (REF@COMMIT)
+// and that commit is in r.
+func pinnedAndStored(r *store.Repo, refs []string) bool {
+	for _, ref := range refs {
+		_, at, ok := strings.Cut(ref, "@")
+		if !ok {
+			return false
+		}
+		c, err := object.ParseChecksum(at)
+		if err != nil {
+			return false
+		}
+		if has, err := r.HasObject(c, object.TypeCommit); err != nil || !has {
+			return false
+		}
+	}
+	return len(refs) > 0
 }
 
 // PullLocal copies refs from another repository on this machine, checking

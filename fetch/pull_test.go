@@ -369,6 +369,26 @@ func TestPullSubpath(t *testing.T) {
 	if res, err := r.Fsck(context.Background(), nil); err != nil || len(res.Problems) != 0 {
 		t.Fatalf("fsck of a partial commit: %v %v", err, res.Problems)
 	}
+	// Another subpath of the stored commit, pinned, asks nothing of the
+	// summary; a pinned commit not stored still does.
+	p.mu.Lock()
+	before := p.hits["summary"]
+	p.mu.Unlock()
+	if _, err := Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main@" + p.commit.String()}, Subpath: "/other"}); err != nil {
+		t.Fatal(err)
+	}
+	if has, _ := r.HasObject(someContent(t, p, "/other/d"), object.TypeFile); !has {
+		t.Error("the pinned subpath pull left /other/d out")
+	}
+	p.mu.Lock()
+	after := p.hits["summary"]
+	p.mu.Unlock()
+	if after != before {
+		t.Errorf("a pinned pull of a stored commit fetched the summary %d times", after-before)
+	}
+	if pinnedAndStored(r, []string{"main@" + strings.Repeat("ab", 32)}) || pinnedAndStored(r, []string{"main"}) || pinnedAndStored(r, nil) {
+		t.Error("pinnedAndStored said yes to a commit not stored, an unpinned ref or no refs")
+	}
 	if _, err := Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main"}}); err != nil {
 		t.Fatal(err)
 	}
