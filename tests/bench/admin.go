@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"arbor/mountd"
-	"arbor/tests/nginx"
 )
 
 // Scenarios of issue 7: OS deployments of a tree the size of the host's
@@ -104,15 +103,16 @@ func adminDeployScenario() *scenario {
 // sh -c true and python3 in it. arbor deploys lazily and enters; the peer
 // pulls with ostree, deploys with ostree admin and runs the same commands
 // with bwrap. Bytes are what nginx sent.
-func thinClientScenario() *scenario {
-	const name = "admin-thin-client"
-	var srv *nginx.Server
+func thinClientScenario(n network) *scenario {
+	name := n.name("admin-thin-client")
+	var srv *server
 	var key *signingKey
 	var usrBytes int64
 	const python = "import json"
 	fs := func(e *env, tool string) string { return e.dir(name, tool+"-fs") }
 	sr := func(e *env, tool string) string { return filepath.Join(fs(e, tool), "sysroot") }
 	bytes := func(e *env) (int64, error) { return srv.BytesSent() }
+	link := func() *server { return srv }
 	prepare := func(tool string, size func() int64, argv func(e *env) [][]string) func(e *env) error {
 		return func(e *env) error {
 			if err := e.mountFreshSize(fs(e, tool), size()); err != nil {
@@ -150,7 +150,7 @@ func thinClientScenario() *scenario {
 			}); err != nil {
 				return err
 			}
-			srv, err = nginx.Start(e.dir(name, "nginx"), pub)
+			srv, err = n.serve(e.dir(name, "nginx"), pub)
 			return err
 		},
 		tools: []tool{
@@ -169,7 +169,7 @@ func thinClientScenario() *scenario {
 						"%[1]s admin enter --sysroot=%[2]s -- sh -c true && %[1]s admin enter --sysroot=%[2]s -- python3 -c '%[3]s'",
 						e.arbor, s, python))
 				},
-				bytes: bytes,
+				bytes: bytes, server: link,
 				clean: func(e *env) error {
 					mountd.Stop(filepath.Join(sr(e, "arbor"), "ostree/repo"), 10*time.Second)
 					return e.unmountFresh(fs(e, "arbor"))
@@ -193,7 +193,7 @@ func thinClientScenario() *scenario {
 						"d=$(ls -d %[2]s/ostree/deploy/bench/deploy/*.0) && "+bw+" sh -c true && "+bw+" python3 -c '%[4]s'",
 						e.ostree, s, "$d", python))
 				},
-				bytes: bytes,
+				bytes: bytes, server: link,
 				clean: func(e *env) error { return e.unmountFresh(fs(e, "ostree")) }},
 		},
 		teardown: func(e *env) error {
@@ -208,7 +208,7 @@ func thinClientScenario() *scenario {
 		targets: []target{{peer: 1, max: 0.1}, {peer: 1, max: 0.03, onBytes: true}},
 		notes: func() []string {
 			return []string{fmt.Sprintf("The OS is the host's /usr (%s) with a kernel, signed; both clients verify. The peer's bytes are all of it, compressed.", humanBytes(usrBytes)),
-				"One run per tool: the peer's pull takes minutes."}
+				"One run per tool: the peer's pull takes minutes.", n.note(name)}
 		},
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"arbor/mountd"
-	"arbor/tests/nginx"
 	"arbor/tests/testutil"
 )
 
@@ -113,13 +112,14 @@ func appRunScenario() *scenario {
 // installed before, run python3 importing a few modules. arbor installs the
 // app lazily and runs it; the peer pulls the runtime with ostree, checks it
 // out and runs the same command with bwrap. Bytes are what nginx sent.
-func pythonScenario() *scenario {
-	const name = "app-python-cold"
+func pythonScenario(n network) *scenario {
+	name := n.name("app-python-cold")
 	const script = "import json, email, http.client"
 	const rtRef = "runtime/org.bench.Host/x86_64/1"
-	var srv *nginx.Server
+	var srv *server
 	var usrBytes int64
 	bytes := func(e *env) (int64, error) { return srv.BytesSent() }
+	link := func() *server { return srv }
 	client := func(label string) (fs, repo func(e *env) string) {
 		fs = func(e *env) string { return e.dir(name, label+"-fs") }
 		return fs, func(e *env) string { return filepath.Join(fs(e), "inst", "repo") }
@@ -176,7 +176,7 @@ func pythonScenario() *scenario {
 			}); err != nil {
 				return err
 			}
-			srv, err = nginx.Start(filepath.Join(dir, "nginx"), repo)
+			srv, err = n.serve(filepath.Join(dir, "nginx"), repo)
 			return err
 		},
 		tools: []tool{
@@ -185,7 +185,7 @@ func pythonScenario() *scenario {
 					return sh(fmt.Sprintf("%[1]s --repo=%[2]s install -y origin org.bench.Python >/dev/null && %[1]s --repo=%[2]s run org.bench.Python -c '%[3]s'",
 						e.arbor, aRepo(e), script))
 				},
-				bytes: bytes,
+				bytes: bytes, server: link,
 				clean: func(e *env) error {
 					mountd.Stop(aRepo(e), 10*time.Second)
 					return e.unmountFresh(aFS(e))
@@ -198,7 +198,7 @@ func pythonScenario() *scenario {
 						"--proc /proc --dev /dev --unshare-all --die-with-parent /usr/bin/python3 -c '%[5]s'",
 						e.ostree, oRepo(e), rtRef, co, script))
 				},
-				bytes: bytes,
+				bytes: bytes, server: link,
 				clean: func(e *env) error { return e.unmountFresh(oFS(e)) }},
 		},
 		teardown: func(e *env) error {
@@ -210,7 +210,7 @@ func pythonScenario() *scenario {
 		targets: []target{{peer: 1, max: 0.1}, {peer: 1, max: 0.05, onBytes: true}},
 		notes: func() []string {
 			return []string{fmt.Sprintf("The runtime is the host's /usr (%s); the peer's bytes are all of it, compressed.", humanBytes(usrBytes)),
-				"One run per tool: the peer's pull takes minutes."}
+				"One run per tool: the peer's pull takes minutes.", n.note(name)}
 		},
 	}
 }

@@ -10,7 +10,6 @@ import (
 
 	"arbor/mountd"
 	"arbor/mountd/mountinfo"
-	"arbor/tests/nginx"
 )
 
 // Scenarios of issue 4: lazy mounts against a pull + checkout, and warm
@@ -45,7 +44,7 @@ func deepestFile(tree string) (string, error) {
 
 // publishTree makes an archive repo of the tree with ostree, its summary
 // with arbor (which adds what arbor's mounts use), and serves it.
-func publishTree(e *env, dir string) (*nginx.Server, error) {
+func publishTree(e *env, dir string, n network) (*server, error) {
 	pub := filepath.Join(dir, "published")
 	if _, err := run(e, []string{e.ostree, "--repo=" + pub, "init", "--mode=archive"}); err != nil {
 		return nil, err
@@ -56,7 +55,7 @@ func publishTree(e *env, dir string) (*nginx.Server, error) {
 	if _, err := run(e, []string{e.arbor, "--repo=" + pub, "summary", "-u"}); err != nil {
 		return nil, err
 	}
-	return nginx.Start(filepath.Join(dir, "nginx"), pub)
+	return n.serve(filepath.Join(dir, "nginx"), pub)
 }
 
 // daemonRSS is the resident memory of repo's daemon, in bytes.
@@ -83,7 +82,7 @@ func daemonRSS(repo string) int64 {
 // bare-user repo whose origin is the published tree.
 type remoteClient struct {
 	name string
-	srv  **nginx.Server
+	srv  **server
 }
 
 func (c remoteClient) fs(e *env) string   { return e.dir(c.name, "client-fs") }
@@ -117,14 +116,15 @@ func (c remoteClient) clean(e *env) error {
 // firstByteScenario: from nothing to the first byte of the deepest file:
 // arbor mounts the remote commit and reads; ostree pulls it whole and
 // checks it out first. Bytes are what nginx sent.
-func firstByteScenario() *scenario {
-	const name = "mount-first-byte"
-	var srv *nginx.Server
+func firstByteScenario(n network) *scenario {
+	name := n.name("mount-first-byte")
+	var srv *server
 	var deep string
 	arbor := remoteClient{name: name, srv: &srv}
 	withPrefetch := remoteClient{name: name, srv: &srv}
 	peer := remoteClient{name: name, srv: &srv}
 	bytes := func(e *env) (int64, error) { return srv.BytesSent() }
+	link := func() *server { return srv }
 	mountAndRead := func(c remoteClient, flags string) func(e *env) []string {
 		return func(e *env) []string {
 			return sh(fmt.Sprintf("%s --repo=%s mount %s origin:bench %s >/dev/null && head -c1 %s >/dev/null",
@@ -139,19 +139,19 @@ func firstByteScenario() *scenario {
 				return err
 			}
 			logf("%s: reading %s", name, deep)
-			srv, err = publishTree(e, e.dir(name))
+			srv, err = publishTree(e, e.dir(name), n)
 			return err
 		},
 		tools: []tool{
 			{name: "arbor", prepare: func(e *env) error { return arbor.prepare(e, e.arbor) },
-				argv: mountAndRead(arbor, "--no-prefetch"), bytes: bytes, clean: arbor.clean},
+				argv: mountAndRead(arbor, "--no-prefetch"), bytes: bytes, clean: arbor.clean, server: link},
 			{name: "ostree", prepare: func(e *env) error { return peer.prepare(e, e.ostree) },
 				argv: func(e *env) []string {
 					co := filepath.Join(peer.fs(e), "co")
 					return sh(fmt.Sprintf("%[1]s --repo=%[2]s pull origin bench >/dev/null && %[1]s --repo=%[2]s checkout -U bench %[3]s && head -c1 %[4]s >/dev/null",
 						e.ostree, peer.repo(e), co, filepath.Join(co, deep)))
 				},
-				bytes: bytes, clean: peer.clean},
+				bytes: bytes, clean: peer.clean, server: link},
 			{name: "arbor, prefetch on", prepare: func(e *env) error { return withPrefetch.prepare(e, e.arbor) },
 				argv: mountAndRead(withPrefetch, ""), clean: withPrefetch.clean},
 		},
@@ -161,10 +161,11 @@ func firstByteScenario() *scenario {
 			}
 			return nil
 		},
-		targets: []target{{peer: 1, abs: 100 * time.Millisecond}, {peer: 1, max: 0.01, onBytes: true}},
-		minRuns: 5,
+		targets: n.firstByteTargets(),
+		minRuns: n.minRuns(5),
+		maxRuns: n.maxRuns(),
 		notes: func() []string {
-			return []string{"mount-first-byte: at least five runs per tool: one disturbed run of tens of milliseconds should not make the median."}
+			return nonEmpty(name+": at least five runs per tool: one disturbed run of tens of milliseconds should not make the median.", n.note(name))
 		},
 	}
 }
@@ -283,7 +284,7 @@ func bigReadScenario() *scenario {
 // loads the commit's tree index), against find over such a mount once warm.
 func coldFindScenario() *scenario {
 	const name = "mount-cold-find"
-	var srv *nginx.Server
+	var srv *server
 	var rss []int64
 	cold := remoteClient{name: name, srv: &srv}
 	warm := remoteClient{name: name + "-warm", srv: &srv}
@@ -291,7 +292,7 @@ func coldFindScenario() *scenario {
 		name: name,
 		setup: func(e *env) error {
 			var err error
-			if srv, err = publishTree(e, e.dir(name)); err != nil {
+			if srv, err = publishTree(e, e.dir(name), loopback); err != nil {
 				return err
 			}
 			if err := os.MkdirAll(e.dir(warm.name), 0o755); err != nil {

@@ -2,16 +2,14 @@ package main
 
 import (
 	"path/filepath"
-
-	"arbor/tests/nginx"
 )
 
 // pullScenario times a full pull of the tree's commit from nginx on
 // loopback into a fresh bare-user repo, and counts the bytes nginx sent.
 // The published repo is made by ostree, so both tools fetch the same files.
-func pullScenario() *scenario {
-	const name = "pull"
-	var srv *nginx.Server
+func pullScenario(n network) *scenario {
+	name := n.name("pull")
+	var srv *server
 	pub := func(e *env) string { return e.dir(name, "published") }
 	mk := func(label string, bin func(e *env) string) tool {
 		fs := func(e *env) string { return e.dir(name, label+"-fs") }
@@ -30,9 +28,10 @@ func pullScenario() *scenario {
 				}
 				return srv.ResetLog()
 			},
-			argv:  func(e *env) []string { return []string{bin(e), "--repo=" + repo(e), "pull", "origin", "bench"} },
-			bytes: func(e *env) (int64, error) { return srv.BytesSent() },
-			clean: func(e *env) error { return e.unmountFresh(fs(e)) },
+			argv:   func(e *env) []string { return []string{bin(e), "--repo=" + repo(e), "pull", "origin", "bench"} },
+			bytes:  func(e *env) (int64, error) { return srv.BytesSent() },
+			server: func() *server { return srv },
+			clean:  func(e *env) error { return e.unmountFresh(fs(e)) },
 		}
 	}
 	return &scenario{
@@ -48,7 +47,7 @@ func pullScenario() *scenario {
 				return err
 			}
 			var err error
-			srv, err = nginx.Start(e.dir(name, "nginx"), pub(e))
+			srv, err = n.serve(e.dir(name, "nginx"), pub(e))
 			return err
 		},
 		tools: []tool{
@@ -62,5 +61,7 @@ func pullScenario() *scenario {
 			return nil
 		},
 		targets: []target{{peer: 1, max: 0.4}, {peer: 1, max: 1.0, onBytes: true}},
+		notes:   func() []string { return nonEmpty(n.note(name)) },
+		maxRuns: n.maxRuns(),
 	}
 }
