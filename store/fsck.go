@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"runtime"
 	"sort"
 	"sync"
@@ -138,33 +137,7 @@ var ErrCorrupt = errors.New("corrupted object")
 
 // VerifyObject re-hashes one object and checks its structure.
 func (r *Repo) VerifyObject(ref index.Ref) error {
-	if ref.Type != object.TypeFile {
-		b, err := r.ReadMeta(ref.Checksum, ref.Type)
-		if err != nil {
-			return err
-		}
-		return checkMeta(ref, b)
-	}
-	ct, err := r.OpenContent(ref.Checksum)
-	if err != nil {
-		if errors.Is(err, ErrObjectMissing) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", ErrCorrupt, err)
-	}
-	defer ct.Close()
-	h := object.NewContentHash(&ct.Header)
-	n, err := io.Copy(h, ct.Reader)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrCorrupt, err)
-	}
-	if uint64(n) != ct.Size {
-		return fmt.Errorf("%w: %d bytes, header says %d", ErrCorrupt, n, ct.Size)
-	}
-	if got := object.SumHash(h); got != ref.Checksum {
-		return fmt.Errorf("%w: checksum is %s", ErrCorrupt, got)
-	}
-	return nil
+	return r.verifyAt(ref, r.ObjectPath(ref.Checksum, ref.Type))
 }
 
 // tolerantReach walks a commit's tree without stopping at bad dirtrees:

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -23,6 +24,10 @@ import (
 // stagingPrefix differs from ostree's "staging-" so that ostree never adopts
 // an arbor staging directory left by a killed process.
 const stagingPrefix = "arbor-staging-"
+
+// newStagingPrefix names a staging directory being made; one a killed
+// writer left is removed once it is a minute old.
+const newStagingPrefix = "arbor-new-staging-"
 
 // Txn collects new objects in a staging directory and moves them into
 // objects/ only when all of them are written, so a killed writer leaves no
@@ -53,35 +58,53 @@ func (r *Repo) Begin(ctx context.Context) (*Txn, error) {
 		return nil, err
 	}
 	tmp := filepath.Join(r.path, "tmp")
-	r.cleanStaging(tmp)
 	var rnd [8]byte
 	rand.Read(rnd[:])
-	dir := filepath.Join(tmp, stagingPrefix+hex.EncodeToString(rnd[:]))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Made under a name reapStaging leaves alone, locked, then renamed:
+	// another writer's reapStaging could otherwise find it unlocked, as
+	// dead writers' are, between the mkdir and the lock (the lock is the
+	// inode's, and stays through the rename).
+	name := hex.EncodeToString(rnd[:])
+	dir, fresh := filepath.Join(tmp, stagingPrefix+name), filepath.Join(tmp, newStagingPrefix+name)
+	if err := os.MkdirAll(fresh, 0o755); err != nil {
 		unlock()
 		return nil, fmt.Errorf("creating staging directory: %w", err)
 	}
-	lock, err := os.Open(dir)
+	lock, err := os.Open(fresh)
 	if err == nil {
-		err = unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err = unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err == nil {
+			err = os.Rename(fresh, dir)
+		}
 	}
 	if err != nil {
 		unlock()
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("locking staging directory: %w", err)
+		if lock != nil {
+			lock.Close()
+		}
+		os.RemoveAll(fresh)
+		return nil, fmt.Errorf("locking staging directory %s: %w", dir, err)
 	}
-	return &Txn{r: r, idx: idx, staging: dir, lock: lock, claimed: map[index.Ref]bool{}, written: map[index.Ref]bool{}, unlock: unlock}, nil
+	t := &Txn{r: r, idx: idx, staging: dir, lock: lock, claimed: map[index.Ref]bool{}, written: map[index.Ref]bool{}, unlock: unlock}
+	t.reapStaging(tmp)
+	return t, nil
 }
 
-// cleanStaging removes staging directories whose writer is gone: a live
-// writer holds a lock on its directory.
-func (r *Repo) cleanStaging(tmp string) {
+// reapStaging takes in what writers that are gone left staged (see
+// adopt), and removes their directories: a live writer holds a lock on
+// its directory.
+func (t *Txn) reapStaging(tmp string) {
 	ents, err := os.ReadDir(tmp)
 	if err != nil {
 		return
 	}
 	for _, e := range ents {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), stagingPrefix) {
+		if e.IsDir() && strings.HasPrefix(e.Name(), newStagingPrefix) {
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Minute {
+				os.RemoveAll(filepath.Join(tmp, e.Name()))
+			}
+			continue
+		}
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), stagingPrefix) || filepath.Join(tmp, e.Name()) == t.staging {
 			continue
 		}
 		p := filepath.Join(tmp, e.Name())
@@ -90,7 +113,7 @@ func (r *Repo) cleanStaging(tmp string) {
 			continue
 		}
 		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
-			os.RemoveAll(p)
+			t.adopt(p)
 		}
 		f.Close()
 	}
