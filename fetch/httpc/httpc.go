@@ -385,14 +385,22 @@ func (c *Client) Open(ctx context.Context, path string) (io.ReadCloser, int64, e
 
 // GetPrefix fetches at most the first n bytes of path, with a Range
 // request; complete reports that they are the whole file. A server that
-// ignores Range sends the whole file, of which n bytes are read.
+// ignores Range sends the whole file: up to maxIgnoredRange it is read
+// and returned whole (complete), so that nothing it sent is fetched again;
+// of a larger one, n bytes are read.
 func (c *Client) GetPrefix(ctx context.Context, path string, n int64) (data []byte, complete bool, err error) {
 	if n <= 0 {
 		return nil, false, fmt.Errorf("httpc: fetch %s: prefix size %d", path, n)
 	}
 	err = c.fetch(ctx, path, cond{prefix: n}, func(r *reply) error {
 		defer r.body.Close()
-		b, err := io.ReadAll(io.LimitReader(r.body, n+1))
+		want := n
+		if r.total < 0 && r.size > n && r.size <= maxIgnoredRange {
+			// The server ignored the range and sends the whole file:
+			// keep it rather than throw away what is on its way.
+			want = r.size
+		}
+		b, err := io.ReadAll(io.LimitReader(r.body, want+1))
 		if err != nil {
 			return err
 		}
@@ -401,11 +409,19 @@ func (c *Client) GetPrefix(ctx context.Context, path string, n int64) (data []by
 			total = r.total
 		}
 		complete = total >= 0 && int64(len(b)) == total || total < 0 && int64(len(b)) <= n
-		data = b[:min(int64(len(b)), n)]
+		if complete {
+			data = b
+		} else {
+			data = b[:min(int64(len(b)), n)]
+		}
 		return nil
 	})
 	return data, complete, err
 }
+
+// maxIgnoredRange is the largest whole file GetPrefix keeps when a
+// server answers its range request with all of it.
+const maxIgnoredRange = 4 << 20
 
 // cond holds the validators of a conditional request, or the length of
 // the prefix a range request asks for.

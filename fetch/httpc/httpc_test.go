@@ -762,3 +762,49 @@ func TestRetryDelay(t *testing.T) {
 		}
 	}
 }
+
+// GetPrefix asks for a range; a server that ignores it sends the whole
+// file, which is kept whole (complete) up to maxIgnoredRange rather than
+// thrown away after n bytes.
+func TestGetPrefix(t *testing.T) {
+	small := strings.Repeat("s", 100)
+	big := strings.Repeat("b", 1<<20)
+	huge := strings.Repeat("h", maxIgnoredRange+1)
+	cases := []struct {
+		name         string
+		file         string
+		honourRange  bool
+		wantLen      int
+		wantComplete bool
+	}{
+		{"a range of a big file", big, true, 10, false},
+		{"a file shorter than the range, whole", "tiny", true, 4, true},
+		{"a big file whole, the range ignored", big, false, 1 << 20, true},
+		{"a huge file, the range ignored: the prefix", huge, false, 10, false},
+		{"a small file, the range ignored", small, false, 100, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var reqs atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				reqs.Add(1)
+				if !tc.honourRange {
+					r.Header.Del("Range")
+				}
+				http.ServeContent(w, r, "f", time.Time{}, strings.NewReader(tc.file))
+			}))
+			defer srv.Close()
+			c := newClient(t, testOptions(srv.URL))
+			b, complete, err := c.GetPrefix(context.Background(), "f", 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(b) != tc.wantLen || complete != tc.wantComplete || string(b) != tc.file[:len(b)] {
+				t.Errorf("got %d bytes, complete %v; want %d, %v", len(b), complete, tc.wantLen, tc.wantComplete)
+			}
+			if n := reqs.Load(); n != 1 {
+				t.Errorf("%d requests, want 1", n)
+			}
+		})
+	}
+}

@@ -30,6 +30,10 @@ type lean struct {
 	slots chan struct{} // one per connection this client may have open
 	mu    sync.Mutex
 	idle  map[string][]*leanConn // by host:port
+	// skip holds the servers whose answers need net/http (HTTP/1.0, no
+	// length, redirects): asked once here, they are not asked every
+	// request twice.
+	skip map[string]bool
 }
 
 // errLeanSkip sends a request to net/http instead.
@@ -44,7 +48,7 @@ type leanConn struct {
 
 func newLean(connect time.Duration, conns int, ua string) *lean {
 	d := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
-	return &lean{dial: d.DialContext, ua: ua, slots: make(chan struct{}, conns), idle: map[string][]*leanConn{}}
+	return &lean{dial: d.DialContext, ua: ua, slots: make(chan struct{}, conns), idle: map[string][]*leanConn{}, skip: map[string]bool{}}
 }
 
 // leanResponse is what the lean path read of a response.
@@ -62,6 +66,12 @@ type leanResponse struct {
 // get sends GET uri to host (host:port) and reads the response headers,
 // waiting at most headerTO for them once a connection is in hand.
 func (l *lean) get(ctx context.Context, addr, host, uri string, headerTO time.Duration) (*leanResponse, error) {
+	l.mu.Lock()
+	skip := l.skip[addr]
+	l.mu.Unlock()
+	if skip {
+		return nil, errLeanSkip
+	}
 	select {
 	case l.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -78,6 +88,11 @@ func (l *lean) get(ctx context.Context, addr, host, uri string, headerTO time.Du
 			return r, nil
 		}
 		lc.c.Close()
+		if errors.Is(err, errLeanSkip) {
+			l.mu.Lock()
+			l.skip[addr] = true
+			l.mu.Unlock()
+		}
 		// A kept-alive connection the server closed meanwhile fails before
 		// any answer; a GET is safe to send again, once, on a new one. A
 		// server that took the request and said nothing is not asked twice.

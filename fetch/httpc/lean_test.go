@@ -118,15 +118,16 @@ func TestLean(t *testing.T) {
 			gets: 2, first404: true, want: "hello", wantConns: 1, wantReqs: 4,
 		},
 		{
-			// Not what the lean path reads: net/http asks again.
+			// Not what the lean path reads: net/http asks again, and
+			// from then on net/http alone asks this server.
 			name:   "HTTP/1.0 goes to net/http",
 			handle: answerOnce("HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello"),
-			gets:   1, want: "hello", wantConns: 2, wantReqs: 2,
+			gets:   3, want: "hello", wantConns: 4, wantReqs: 4,
 		},
 		{
 			name:   "no Content-Length goes to net/http",
 			handle: answerOnce("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello"),
-			gets:   1, want: "hello", wantConns: 2, wantReqs: 2,
+			gets:   3, want: "hello", wantConns: 4, wantReqs: 4,
 		},
 	}
 	for _, tc := range cases {
