@@ -437,20 +437,22 @@ func (f *Fetcher) loadTreeIndex(ctx context.Context, commit object.Checksum) (bo
 		return false, err
 	}
 	f.install(commit, ti, verified)
-	// Kept whole rather than as thousands of object files: that is one
-	// write, and a later mount reads it back in one go. The signature
-	// first, so that a kept index is never without the one it came with.
+	return true, keepTreeIndex(f.repo, commit, b, sig)
+}
+
+// keepTreeIndex keeps a checked tree index in the repository, for later
+// mounts. Kept whole rather than as thousands of object files: that is one
+// write, and a later mount reads it back in one go. The signature first,
+// so that a kept index is never without the one it came with.
+func keepTreeIndex(r *store.Repo, commit object.Checksum, b, sig []byte) error {
 	if sig != nil {
-		if err := f.repo.WriteExtensionFile(store.TreeIndexSigPath(commit), sig); err != nil {
-			return true, err
+		if err := r.WriteExtensionFile(store.TreeIndexSigPath(commit), sig); err != nil {
+			return err
 		}
-	} else if err := os.Remove(filepath.Join(f.repo.Path(), store.TreeIndexSigPath(commit))); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return true, err
+	} else if err := os.Remove(filepath.Join(r.Path(), store.TreeIndexSigPath(commit))); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
-	if err := f.repo.WriteExtensionFile(store.TreeIndexPath(commit), b); err != nil {
-		return true, err
-	}
-	return true, nil
+	return r.WriteExtensionFile(store.TreeIndexPath(commit), b)
 }
 
 // fetchTreeIndex fetches an index and its signature together; a missing
@@ -484,17 +486,23 @@ var ErrUnsignedIndex = errors.New("tree index without a valid signature")
 // checkTreeIndex parses an index and decides whether its file headers are
 // verified: on a verifying remote they must be, or the index is refused.
 func (f *Fetcher) checkTreeIndex(commit object.Checksum, b, sig []byte) (*store.TreeIndex, bool, error) {
+	return checkTreeIndex(f.keyring, f.verify, commit, b, sig)
+}
+
+// checkTreeIndex is Fetcher.checkTreeIndex for a remote with keyring
+// whose gpg-verify is verify.
+func checkTreeIndex(keyring *gpg.Keyring, verify bool, commit object.Checksum, b, sig []byte) (*store.TreeIndex, bool, error) {
 	name := store.TreeIndexPath(commit)
 	verified := false
 	switch {
-	case sig != nil && f.keyring.Len() > 0:
-		if err := verifySigs(f.keyring, b, sig); err != nil {
+	case sig != nil && keyring.Len() > 0:
+		if err := verifySigs(keyring, b, sig); err != nil {
 			return nil, false, fmt.Errorf("%s: %w: %v", name, store.ErrForgedIndex, err)
 		}
 		verified = true
-	case f.verify && sig == nil:
+	case verify && sig == nil:
 		return nil, false, fmt.Errorf("%s: %w: it is not signed, and the remote verifies signatures", name, ErrUnsignedIndex)
-	case f.verify:
+	case verify:
 		return nil, false, fmt.Errorf("%s: %w: the remote has no trusted keys", name, ErrUnsignedIndex)
 	}
 	ti, err := store.ParseTreeIndex(b)

@@ -203,79 +203,12 @@ type puller struct {
 
 // Pull fetches refs from a configured remote into r.
 func Pull(ctx context.Context, r *store.Repo, remote string, opts PullOptions) (*Result, error) {
-	rm, err := LoadRemote(r, remote)
+	s, err := NewSession(r, remote)
 	if err != nil {
 		return nil, err
 	}
-	src, err := newHTTPSource(rm)
-	if err != nil {
-		return nil, err
-	}
-	meta, content := src.meta, src.content
-	var keyring *gpg.Keyring
-	if rm.GPGVerify || rm.GPGVerifySummary {
-		if keyring, err = rm.Keyring(r); err != nil {
-			return nil, err
-		}
-	}
-	start := time.Now()
-	var summary *store.Summary
-	var summaryBytes, sigBytes []byte
-	// Refs pinned to commits already stored (verified when they came)
-	// need nothing of the summary: an install's second and third pulls
-	// (a subpath of the same commit) save its round trips.
-	if opts.Mirror || !pinnedAndStored(r, opts.Refs) {
-		if summary, summaryBytes, sigBytes, err = fetchSummary(ctx, meta, rm, keyring); err != nil {
-			return nil, err
-		}
-	}
-	if !rm.GPGVerify {
-		keyring = nil
-	}
-	refs := opts.Refs
-	if len(refs) == 0 {
-		if summary == nil {
-			return nil, fmt.Errorf("remote %s has no summary: name the refs to pull", remote)
-		}
-		for _, sr := range summary.Refs {
-			refs = append(refs, sr.Name)
-		}
-	}
-	targets := map[string]object.Checksum{}
-	for _, ref := range refs {
-		name, commit, err := resolveRemoteRef(ctx, meta, summary, ref)
-		if err != nil {
-			return nil, fmt.Errorf("remote %s: %w", remote, err)
-		}
-		targets[name] = commit
-	}
-	bytes := func() int64 {
-		n := meta.Stats().Bytes
-		if content != meta {
-			n += content.Stats().Bytes
-		}
-		return n
-	}
-	res, err := pullCommits(ctx, r, src, keyring, targets, &opts, bytes)
-	if err != nil {
-		return nil, err
-	}
-	for name, c := range targets {
-		refName := remote + ":" + name
-		if opts.Mirror {
-			refName = name
-		}
-		if err := r.SetRef(refName, c); err != nil {
-			return nil, err
-		}
-	}
-	if opts.Mirror && summaryBytes != nil {
-		if err := r.WriteSummary(summaryBytes, sigBytes); err != nil {
-			return nil, err
-		}
-	}
-	res.Elapsed = time.Since(start)
-	return res, nil
+	defer s.Close()
+	return s.Pull(ctx, opts)
 }
 
 // pinnedAndStored says whether every ref names its commit (REF@COMMIT)
@@ -341,11 +274,19 @@ func PullLocal(ctx context.Context, r *store.Repo, srcPath string, refs []string
 // fetchSummary gets the summary (and its signature, verified when the remote
 // asks for it). A missing summary is fine unless it must be verified.
 func fetchSummary(ctx context.Context, c *httpc.Client, rm *Remote, keyring *gpg.Keyring) (*store.Summary, []byte, []byte, error) {
-	sig, err := c.Get(ctx, "summary.sig", maxMeta)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, nil, nil, fmt.Errorf("remote %s: %w", rm.Name, err)
-	}
+	// Both at once: one round trip, not two.
+	var sig []byte
+	var sigErr error
+	got := make(chan struct{})
+	go func() {
+		defer close(got)
+		sig, sigErr = c.Get(ctx, "summary.sig", maxMeta)
+	}()
 	b, err := c.Get(ctx, "summary", maxMeta)
+	<-got
+	if sigErr != nil && !errors.Is(sigErr, ErrNotFound) {
+		return nil, nil, nil, fmt.Errorf("remote %s: %w", rm.Name, sigErr)
+	}
 	if errors.Is(err, ErrNotFound) {
 		if rm.GPGVerifySummary {
 			return nil, nil, nil, fmt.Errorf("remote %s: gpg-verify-summary is set but the remote has no summary", rm.Name)
@@ -547,11 +488,19 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 		return cm, false, checkBinding(cm, c, ref)
 	}
 	name := object.Name(c, object.TypeCommit)
-	detached, err := p.src.Meta(p.ctx, index.Ref{Checksum: c, Type: object.TypeCommitMeta})
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, false, err
-	}
+	// The commit and its signatures at once: one round trip, not two.
+	var detached []byte
+	var detErr error
+	got := make(chan struct{})
+	go func() {
+		defer close(got)
+		detached, detErr = p.src.Meta(p.ctx, index.Ref{Checksum: c, Type: object.TypeCommitMeta})
+	}()
 	b, err := p.src.Meta(p.ctx, index.Ref{Checksum: c, Type: object.TypeCommit})
+	<-got
+	if detErr != nil && !errors.Is(detErr, ErrNotFound) {
+		return nil, false, detErr
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -725,16 +674,23 @@ func (p *puller) dir(q *queue, j job) error {
 		// As ostree's pull: a tree nested this deep is hostile.
 		return fmt.Errorf("%s: %w", j.path, store.ErrTooDeep)
 	}
-	if err := p.meta(index.Ref{Checksum: j.meta, Type: object.TypeDirMeta}); err != nil {
-		return err
-	}
+	// The dirmeta beside the dirtree: the walk needs only the dirtree,
+	// and a level of the tree costs one round trip, not two.
+	metaErr := make(chan error, 1)
+	go func() { metaErr <- p.meta(index.Ref{Checksum: j.meta, Type: object.TypeDirMeta}) }()
 	// The same subtree can appear in many places: one walker takes it,
 	// children and all, and the others have nothing to do.
 	treeRef := index.Ref{Checksum: j.tree, Type: object.TypeDirTree}
-	if !p.first(treeRef) {
-		return nil
+	var err error
+	if p.first(treeRef) {
+		err = p.fetchMeta(treeRef)
+	} else {
+		treeRef = index.Ref{}
 	}
-	if err := p.fetchMeta(treeRef); err != nil {
+	if merr := <-metaErr; err == nil {
+		err = merr
+	}
+	if err != nil || treeRef == (index.Ref{}) {
 		return err
 	}
 	t, err := p.repoOrStagedTree(j.tree)

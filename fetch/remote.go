@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strings"
 
-	"arbor/fetch/httpc"
 	"arbor/store"
 	"arbor/store/gpg"
 	"arbor/store/object"
@@ -246,30 +245,10 @@ func ListRemotes(r *store.Repo) []string {
 
 // RemoteRefs lists the refs a remote's summary offers.
 func RemoteRefs(ctx context.Context, r *store.Repo, name string) (map[string]object.Checksum, error) {
-	rm, err := LoadRemote(r, name)
+	s, err := NewSession(r, name)
 	if err != nil {
 		return nil, err
 	}
-	c, err := httpc.New(httpc.Options{Mirrors: rm.MetadataURLs()})
-	if err != nil {
-		return nil, fmt.Errorf("remote %s: %w", name, err)
-	}
-	var keyring *gpg.Keyring
-	if rm.GPGVerifySummary {
-		if keyring, err = rm.Keyring(r); err != nil {
-			return nil, err
-		}
-	}
-	s, _, _, err := fetchSummary(ctx, c, rm, keyring)
-	if err != nil {
-		return nil, err
-	}
-	if s == nil {
-		return nil, fmt.Errorf("remote %s has no summary", name)
-	}
-	out := map[string]object.Checksum{}
-	for _, sr := range s.Refs {
-		out[sr.Name] = sr.Commit
-	}
-	return out, nil
+	defer s.Close()
+	return s.Refs(ctx)
 }

@@ -97,10 +97,52 @@ func (c Change) Held() bool { return c.To.IsZero() && len(c.NewPermissions) > 0 
 // runtime it needs was not, because InstallRequest.Runtime said no.
 var ErrRuntimeDeclined = errors.New("its runtime was not installed")
 
-// op is one operation's reporting: events in order, one at a time.
+// op is one operation: its reporting (events in order, one at a time)
+// and its sessions with remotes, so that its pulls share connections and
+// each remote's summary is fetched once.
 type op struct {
 	mu sync.Mutex
 	p  Progress
+
+	sessMu   sync.Mutex
+	sessions map[string]*fetch.Session
+}
+
+// session is the operation's session with remote, opened on first use.
+func (o *op) session(r *store.Repo, remote string) (*fetch.Session, error) {
+	o.sessMu.Lock()
+	defer o.sessMu.Unlock()
+	if s, ok := o.sessions[remote]; ok {
+		return s, nil
+	}
+	s, err := fetch.NewSession(r, remote)
+	if err != nil {
+		return nil, err
+	}
+	if o.sessions == nil {
+		o.sessions = map[string]*fetch.Session{}
+	}
+	o.sessions[remote] = s
+	return s, nil
+}
+
+// refs is what remote offers, as the operation's session read it.
+func (o *op) refs(ctx context.Context, r *store.Repo, remote string) (map[string]object.Checksum, error) {
+	s, err := o.session(r, remote)
+	if err != nil {
+		return nil, err
+	}
+	return s.Refs(ctx)
+}
+
+// close ends the operation's sessions.
+func (o *op) close() {
+	o.sessMu.Lock()
+	defer o.sessMu.Unlock()
+	for _, s := range o.sessions {
+		s.Close()
+	}
+	o.sessions = nil
 }
 
 func (o *op) send(e Event) {
@@ -227,7 +269,11 @@ func (m *Manager) pull(ctx context.Context, o *op, remote, ref, message string, 
 			}
 		}
 	}()
-	res, err := fetch.Pull(ctx, m.Repo, remote, opts)
+	s, err := o.session(m.Repo, remote)
+	if err != nil {
+		return nil, fmt.Errorf("%s from %s: %w", message, remote, err)
+	}
+	res, err := s.Pull(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s from %s: %w", message, remote, err)
 	}

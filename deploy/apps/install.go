@@ -33,60 +33,160 @@ type InstallRequest struct {
 // also when an error follows.
 func (m *Manager) Install(ctx context.Context, req InstallRequest, p Progress) ([]Change, error) {
 	o := m.op(p)
-	ch, d, err := m.installNamed(ctx, o, req.Remote, req.Name, req.Kind, req.Commit, req.Materialize)
+	defer o.close()
+	// The runtime an app needs is known from its commit: it is fetched
+	// beside the rest of the app, and deployed after it.
+	var rtWork *runtimeFetch
+	ch, _, err := m.installNamed(ctx, o, req.Remote, req.Name, req.Kind, req.Commit, req.Materialize, func(ref flatpak.Ref, meta []byte) {
+		rtWork = m.startRuntime(ctx, o, req, ref, meta)
+	})
+	if rtWork != nil {
+		defer rtWork.wait() // after an error, not left running
+	}
 	if err != nil {
 		return nil, err
 	}
 	changes := []Change{ch}
-	if d.Metadata.Kind != flatpak.App || d.Metadata.Runtime == "" {
+	if rtWork == nil {
 		return changes, nil
 	}
-	rt, err := flatpak.ParsePartial(flatpak.Runtime, d.Metadata.Runtime)
+	rch, err := rtWork.finish(ctx)
+	if rch != nil {
+		changes = append(changes, *rch)
+	}
+	return changes, err
+}
+
+// runtimeFetch is the install of an app's runtime, fetched in the
+// background while the app is.
+type runtimeFetch struct {
+	m    *Manager
+	o    *op
+	done chan struct{}
+	// Set before done closes:
+	none    bool // nothing to install (no runtime, or it is installed)
+	err     error
+	remote  string
+	rt      flatpak.Ref
+	fetched *fetched
+}
+
+// startRuntime starts fetching what the app (whose commit's metadata is
+// meta) needs of its runtime, unless it is installed or the request
+// declines it.
+func (m *Manager) startRuntime(ctx context.Context, o *op, req InstallRequest, app flatpak.Ref, meta []byte) *runtimeFetch {
+	w := &runtimeFetch{m: m, o: o, done: make(chan struct{})}
+	md, err := flatpak.ParseMetadata(meta)
+	if err != nil || md.Kind != flatpak.App || md.Runtime == "" {
+		w.none = true // a bad metadata is the app's install's error
+		close(w.done)
+		return w
+	}
+	rt, err := flatpak.ParsePartial(flatpak.Runtime, md.Runtime)
 	if err != nil {
-		return changes, fmt.Errorf("%s: its runtime: %w", d.Ref, err)
+		w.err = fmt.Errorf("%s: its runtime: %w", app, err)
+		close(w.done)
+		return w
 	}
+	w.rt = rt
 	if _, err := m.In.Get(rt); err == nil {
-		return changes, nil
+		w.none = true
+		close(w.done)
+		return w
 	}
 	if req.Runtime != nil && !req.Runtime(rt) {
-		return changes, fmt.Errorf("%s needs the runtime %s: %w", d.Ref, rt, ErrRuntimeDeclined)
+		w.err = fmt.Errorf("%s needs the runtime %s: %w", app, rt, ErrRuntimeDeclined)
+		close(w.done)
+		return w
 	}
-	remote, err := m.runtimeRemote(ctx, o, req.Remote, rt, req.RuntimeRepo)
+	go func() {
+		defer close(w.done)
+		remote, err := m.runtimeRemote(ctx, o, req.Remote, rt, req.RuntimeRepo)
+		if err != nil {
+			w.err = m.recordFailure(history.Entry{Op: "install", Ref: rt.String()}, err)
+			return
+		}
+		w.remote = remote
+		w.fetched, w.err = m.fetchNamed(ctx, o, remote, rt.String(), flatpak.Runtime, "", req.Materialize, nil)
+	}()
+	return w
+}
+
+func (w *runtimeFetch) wait() { <-w.done }
+
+// finish waits for the runtime's fetch and deploys it.
+func (w *runtimeFetch) finish(ctx context.Context) (*Change, error) {
+	w.wait()
+	if w.none || w.err != nil {
+		return nil, w.err
+	}
+	ch, _, err := w.m.deployNamed(ctx, w.o, w.remote, w.fetched)
 	if err != nil {
-		return changes, m.recordFailure(history.Entry{Op: "install", Ref: rt.String()}, err)
+		return nil, err
 	}
-	rch, _, err := m.installNamed(ctx, o, remote, rt.String(), flatpak.Runtime, "", req.Materialize)
-	if err != nil {
-		return changes, err
-	}
-	return append(changes, rch), nil
+	return &ch, nil
 }
 
 // installNamed completes name against the remote's refs and installs it,
 // recording the install in the history whether it worked or not.
-func (m *Manager) installNamed(ctx context.Context, o *op, remote, name string, kind flatpak.Kind, at string, materialize bool) (Change, *flatpak.Deployed, error) {
+// committed, when set, hears the commit's metadata as soon as it is in.
+func (m *Manager) installNamed(ctx context.Context, o *op, remote, name string, kind flatpak.Kind, at string, materialize bool, committed func(flatpak.Ref, []byte)) (Change, *flatpak.Deployed, error) {
+	f, err := m.fetchNamed(ctx, o, remote, name, kind, at, materialize, committed)
+	if err != nil {
+		return Change{}, nil, err
+	}
+	return m.deployNamed(ctx, o, remote, f)
+}
+
+// fetched is what an install fetched of a ref, to deploy.
+type fetched struct {
+	ref         flatpak.Ref
+	from, c     object.Checksum
+	meta        []byte
+	materialize bool
+}
+
+// fetchNamed is installNamed's fetching: failures are recorded.
+func (m *Manager) fetchNamed(ctx context.Context, o *op, remote, name string, kind flatpak.Kind, at string, materialize bool, committed func(flatpak.Ref, []byte)) (*fetched, error) {
 	ref, err := m.complete(ctx, o, remote, name, kind)
 	if err != nil {
-		return Change{}, nil, m.recordFailure(history.Entry{Op: "install", Ref: name, Remote: remote}, err)
+		return nil, m.recordFailure(history.Entry{Op: "install", Ref: name, Remote: remote}, err)
 	}
-	var from object.Checksum
+	f := &fetched{ref: ref, materialize: materialize}
 	if d, err := m.In.Get(ref); err == nil {
-		from = d.Commit
+		f.from = d.Commit
 	}
-	ch, d, err := m.installRef(ctx, o, remote, ref, at, materialize)
+	fail := func(err error) (*fetched, error) {
+		return nil, m.recordFailure(history.Entry{Op: "install", Ref: ref.String(), Remote: remote, From: commitString(f.from)}, err)
+	}
+	if f.c, f.meta, err = m.fetchCommit(ctx, o, remote, ref, at, materialize); err != nil {
+		return fail(err)
+	}
+	if committed != nil {
+		committed(ref, f.meta)
+	}
+	if err := m.fetchRest(ctx, o, remote, ref, f.c, f.meta, materialize); err != nil {
+		return fail(err)
+	}
+	return f, nil
+}
+
+// deployNamed is installNamed's deploying: the change is recorded.
+func (m *Manager) deployNamed(ctx context.Context, o *op, remote string, f *fetched) (Change, *flatpak.Deployed, error) {
+	ch, d, err := m.deploy(ctx, o, remote, f.ref, f.c, f.meta, f.materialize)
 	if err != nil {
-		return Change{}, nil, m.recordFailure(history.Entry{Op: "install", Ref: ref.String(), Remote: remote, From: commitString(from)}, err)
+		return Change{}, nil, m.recordFailure(history.Entry{Op: "install", Ref: f.ref.String(), Remote: remote, From: commitString(f.from)}, err)
 	}
-	ch.From = from
+	ch.From = f.from
 	m.recordChange("install", remote, &ch)
-	o.send(Event{Ref: ref.String(), Phase: PhaseDone, Message: fmt.Sprintf("installed %s (commit %s)", ref, short(ch.To)), Change: &ch})
+	o.send(Event{Ref: f.ref.String(), Phase: PhaseDone, Message: fmt.Sprintf("installed %s (commit %s)", f.ref, short(ch.To)), Change: &ch})
 	return ch, d, nil
 }
 
 // complete finds the ref a name means among the remote's.
 func (m *Manager) complete(ctx context.Context, o *op, remote, name string, kind flatpak.Kind) (flatpak.Ref, error) {
 	o.send(Event{Ref: name, Phase: PhaseResolving, Message: fmt.Sprintf("asking remote %s (%s) what it offers", remote, m.host(remote))})
-	remoteRefs, err := fetch.RemoteRefs(ctx, m.Repo, remote)
+	remoteRefs, err := o.refs(ctx, m.Repo, remote)
 	if err != nil {
 		return flatpak.Ref{}, fmt.Errorf("reading what remote %s offers: %w", remote, err)
 	}
@@ -101,19 +201,6 @@ func (m *Manager) complete(ctx context.Context, o *op, remote, name string, kind
 		return flatpak.Ref{}, fmt.Errorf("remote %s: %w", remote, err)
 	}
 	return ref, nil
-}
-
-// installRef fetches what an install needs of ref (at a commit, or the
-// newest) and deploys it.
-func (m *Manager) installRef(ctx context.Context, o *op, remote string, ref flatpak.Ref, at string, materialize bool) (Change, *flatpak.Deployed, error) {
-	c, meta, err := m.fetchCommit(ctx, o, remote, ref, at, materialize)
-	if err != nil {
-		return Change{}, nil, err
-	}
-	if err := m.fetchRest(ctx, o, remote, ref, c, meta, materialize); err != nil {
-		return Change{}, nil, err
-	}
-	return m.deploy(ctx, o, remote, ref, c, meta, materialize)
 }
 
 // fetchCommit fetches ref's commit (its signature checked as a pull
@@ -156,15 +243,45 @@ func (m *Manager) commitMetadata(ref flatpak.Ref, c object.Checksum) ([]byte, er
 
 // fetchRest fetches the rest of what a lazy install needs (the tree's
 // metadata file, an app's exports) and checks the tree's metadata is the
-// commit's.
+// commit's. The commit's tree index, where the remote publishes one, is
+// fetched beside the metadata file and kept for the first mount, which
+// then looks nothing up over the network; the exports' directories come
+// from it. The commit's pack, where there is one, is fetched beside them.
 func (m *Manager) fetchRest(ctx context.Context, o *op, remote string, ref flatpak.Ref, c object.Checksum, meta []byte, materialize bool) error {
 	want := ref.String() + "@" + c.String()
+	s, err := o.session(m.Repo, remote)
+	if err != nil {
+		return err
+	}
+	indexed := make(chan error, 1)
+	go func() {
+		_, err := s.KeepTreeIndex(ctx, c)
+		indexed <- err
+	}()
+	// What a recorded run read, where the publisher packed it: the first
+	// run then waits on nothing it had read. A materialized install
+	// fetches everything anyway.
+	var packErr error
+	packed := make(chan struct{})
+	go func() {
+		defer close(packed)
+		if !materialize {
+			_, packErr = s.FetchPack(ctx, c)
+		}
+	}()
+	defer func() { <-packed }() // not left running after an error
 	if !materialize {
 		// The tree's own metadata file, for the comparison below.
 		if _, err := m.pull(ctx, o, remote, ref.String(), "fetching the metadata file of "+ref.String(),
 			fetch.PullOptions{Refs: []string{want}, Subpath: "/metadata"}); err != nil {
+			<-indexed
 			return err
 		}
+	}
+	if err := <-indexed; err != nil {
+		// As a mount does: the tree goes on without it, each object
+		// fetched and checked alone.
+		o.send(Event{Ref: ref.String(), Phase: PhaseFetching, Message: fmt.Sprintf("not using the tree index of %s (commit %s): %v", ref, short(c), err)})
 	}
 	if err := m.checkTree(ref, c); err != nil {
 		return err
@@ -175,6 +292,9 @@ func (m *Manager) fetchRest(ctx context.Context, o *op, remote string, ref flatp
 			fetch.PullOptions{Refs: []string{want}, Subpath: "/export"}); err != nil {
 			return err
 		}
+	}
+	if <-packed; packErr != nil {
+		return fmt.Errorf("%s: the pack of commit %s: %w", ref, short(c), packErr)
 	}
 	return nil
 }
@@ -231,7 +351,9 @@ type CommitInfo struct {
 // signature checked as a pull checks it), and reads it: what a center
 // shows of an app before it is installed.
 func (m *Manager) RemoteCommit(ctx context.Context, remote string, ref flatpak.Ref) (*CommitInfo, error) {
-	c, raw, err := m.fetchCommit(ctx, m.op(nil), remote, ref, "", false)
+	o := m.op(nil)
+	defer o.close()
+	c, raw, err := m.fetchCommit(ctx, o, remote, ref, "", false)
 	if err != nil {
 		return nil, err
 	}

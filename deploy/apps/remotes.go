@@ -165,7 +165,11 @@ func (m *Manager) InstallRefFile(ctx context.Context, data []byte, p Progress, c
 func (m *Manager) runtimeRemote(ctx context.Context, o *op, appRemote string, rt flatpak.Ref, runtimeRepo string) (string, error) {
 	has := func(remote string) bool {
 		o.send(Event{Ref: rt.String(), Phase: PhaseResolving, Message: fmt.Sprintf("looking for %s in remote %s (%s)", rt, remote, m.host(remote))})
-		refs, err := fetch.RemoteRefs(ctx, m.Repo, remote)
+		s, err := o.session(m.Repo, remote)
+		if err != nil {
+			return false
+		}
+		refs, err := s.Refs(ctx)
 		if err != nil {
 			return false
 		}

@@ -9,7 +9,6 @@ import (
 	"arbor/deploy/flatpak"
 	"arbor/deploy/flatpak/safety"
 	"arbor/deploy/history"
-	"arbor/fetch"
 	"arbor/store/object"
 	"arbor/store/refs"
 )
@@ -45,6 +44,8 @@ func (m *Manager) Updates(ctx context.Context) ([]Update, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing the installed refs: %w", err)
 	}
+	o := m.op(nil)
+	defer o.close()
 	offered := map[string]map[string]object.Checksum{}
 	failed := map[string]bool{}
 	var errs []error
@@ -63,7 +64,7 @@ func (m *Manager) Updates(ctx context.Context) ([]Update, error) {
 		}
 		rs, ok := offered[d.Origin]
 		if !ok {
-			if rs, err = fetch.RemoteRefs(ctx, m.Repo, d.Origin); err != nil {
+			if rs, err = o.refs(ctx, m.Repo, d.Origin); err != nil {
 				failed[d.Origin] = true
 				errs = append(errs, fmt.Errorf("reading what remote %s offers: %w", d.Origin, err))
 				continue
@@ -74,7 +75,7 @@ func (m *Manager) Updates(ctx context.Context) ([]Update, error) {
 		if !ok || newest == d.Commit {
 			continue
 		}
-		meta, err := m.metadataOf(ctx, nil, d.Origin, ref, newest)
+		meta, err := m.metadataOf(ctx, o, d.Origin, ref, newest)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -143,6 +144,7 @@ func (m *Manager) Update(ctx context.Context, req UpdateRequest, p Progress) ([]
 		return nil, errors.New("--commit needs exactly one ref")
 	}
 	o := m.op(p)
+	defer o.close()
 	changes := []Change{}
 	var errs []error
 	for _, ref := range targets {
@@ -195,7 +197,7 @@ func (m *Manager) updateOne(ctx context.Context, o *op, ref flatpak.Ref, req Upd
 		target, local = dl, true
 	default:
 		o.send(Event{Ref: ref.String(), Phase: PhaseResolving, Message: fmt.Sprintf("asking remote %s (%s) for the newest %s", d.Origin, m.host(d.Origin), ref)})
-		rs, err := fetch.RemoteRefs(ctx, m.Repo, d.Origin)
+		rs, err := o.refs(ctx, m.Repo, d.Origin)
 		if err != nil {
 			return fail(object.Zero, fmt.Errorf("reading what remote %s offers: %w", d.Origin, err))
 		}

@@ -1,0 +1,293 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"arbor/fetch/httpc"
+	"arbor/store"
+	"arbor/store/gpg"
+	"arbor/store/index"
+	"arbor/store/object"
+)
+
+// Session is a remote as one operation sees it: one set of kept-alive
+// connections for all its requests, the summary fetched and verified
+// once, and the tree indexes it loaded. An install makes several pulls of
+// one remote (a commit, its metadata file, its exports, its runtime); over
+// a wide area link each new connection and each summary is a round trip
+// or two the user waits for. Safe for concurrent use.
+type Session struct {
+	repo    *store.Repo
+	rm      *Remote
+	src     *httpSource
+	keyring *gpg.Keyring // the remote's keys, when it verifies anything
+
+	mu      sync.Mutex
+	summary *fetchedSummary // nil until fetched
+
+	indexMu sync.Mutex
+	indexed map[index.Ref][]byte // dirtrees and dirmetas of loaded tree indexes, checked
+}
+
+type fetchedSummary struct {
+	s        *store.Summary // nil: the remote has none
+	raw, sig []byte
+}
+
+// NewSession opens a configured remote for one operation; Close ends its
+// connections.
+func NewSession(r *store.Repo, remote string) (*Session, error) {
+	rm, err := LoadRemote(r, remote)
+	if err != nil {
+		return nil, err
+	}
+	src, err := newHTTPSource(rm)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{repo: r, rm: rm, src: src, indexed: map[index.Ref][]byte{}}
+	if rm.GPGVerify || rm.GPGVerifySummary {
+		if s.keyring, err = rm.Keyring(r); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Close closes the session's idle connections.
+func (s *Session) Close() {
+	s.src.meta.CloseIdleConnections()
+	if s.src.content != s.src.meta {
+		s.src.content.CloseIdleConnections()
+	}
+}
+
+// Remote is the session's remote.
+func (s *Session) Remote() *Remote { return s.rm }
+
+// Summary is the remote's summary, fetched (and verified, when the
+// remote asks for it) on first use; nil when the remote has none.
+func (s *Session) Summary(ctx context.Context) (*store.Summary, error) {
+	f, err := s.fetchedSummary(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return f.s, nil
+}
+
+func (s *Session) fetchedSummary(ctx context.Context) (*fetchedSummary, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.summary != nil {
+		return s.summary, nil
+	}
+	sum, raw, sig, err := fetchSummary(ctx, s.src.meta, s.rm, s.keyring)
+	if err != nil {
+		return nil, err // not kept: a later call tries again
+	}
+	s.summary = &fetchedSummary{s: sum, raw: raw, sig: sig}
+	return s.summary, nil
+}
+
+// Refs lists the refs the remote's summary offers.
+func (s *Session) Refs(ctx context.Context) (map[string]object.Checksum, error) {
+	sum, err := s.Summary(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if sum == nil {
+		return nil, fmt.Errorf("remote %s has no summary", s.rm.Name)
+	}
+	out := map[string]object.Checksum{}
+	for _, sr := range sum.Refs {
+		out[sr.Name] = sr.Commit
+	}
+	return out, nil
+}
+
+// Pull fetches refs from the remote into the session's repository, as
+// the package's Pull does.
+func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
+	keyring := s.keyring
+	if !s.rm.GPGVerify {
+		keyring = nil
+	}
+	start := time.Now()
+	var sum *fetchedSummary
+	// Refs pinned to commits already stored (verified when they came)
+	// need nothing of the summary.
+	if opts.Mirror || !pinnedAndStored(s.repo, opts.Refs) {
+		var err error
+		if sum, err = s.fetchedSummary(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		sum = &fetchedSummary{}
+	}
+	refs := opts.Refs
+	if len(refs) == 0 {
+		if sum.s == nil {
+			return nil, fmt.Errorf("remote %s has no summary: name the refs to pull", s.rm.Name)
+		}
+		for _, sr := range sum.s.Refs {
+			refs = append(refs, sr.Name)
+		}
+	}
+	targets := map[string]object.Checksum{}
+	for _, ref := range refs {
+		name, commit, err := resolveRemoteRef(ctx, s.src.meta, sum.s, ref)
+		if err != nil {
+			return nil, fmt.Errorf("remote %s: %w", s.rm.Name, err)
+		}
+		targets[name] = commit
+	}
+	bytes := func() int64 {
+		n := s.src.meta.Stats().Bytes
+		if s.src.content != s.src.meta {
+			n += s.src.content.Stats().Bytes
+		}
+		return n
+	}
+	before := bytes()
+	since := func() int64 { return bytes() - before }
+	res, err := pullCommits(ctx, s.repo, sessionSource{s}, keyring, targets, &opts, since)
+	if err != nil {
+		return nil, err
+	}
+	for name, c := range targets {
+		refName := s.rm.Name + ":" + name
+		if opts.Mirror {
+			refName = name
+		}
+		if err := s.repo.SetRef(refName, c); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Mirror && sum.raw != nil {
+		if err := s.repo.WriteSummary(sum.raw, sum.sig); err != nil {
+			return nil, err
+		}
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// sessionSource is the session's HTTP source, answering dirtrees and
+// dirmetas from the tree indexes it loaded (the pull still checks each
+// against its checksum before storing it).
+type sessionSource struct{ s *Session }
+
+func (ss sessionSource) Meta(ctx context.Context, ref index.Ref) ([]byte, error) {
+	ss.s.indexMu.Lock()
+	b, ok := ss.s.indexed[ref]
+	ss.s.indexMu.Unlock()
+	if ok {
+		return b, nil
+	}
+	return ss.s.src.Meta(ctx, ref)
+}
+
+func (ss sessionSource) Content(ctx context.Context, c object.Checksum) (*object.FileHeader, uint64, io.ReadCloser, error) {
+	return ss.s.src.Content(ctx, c)
+}
+
+// KeepTreeIndex fetches the tree index the remote publishes for a commit
+// (every dirtree, dirmeta and file header of it, in one request), checks
+// it as a mount would, keeps it in the repository for the commit's first
+// mount, and answers the session's later pulls of the commit's
+// directories from it. It reports false when the remote has none, or a
+// copy was already kept.
+func (s *Session) KeepTreeIndex(ctx context.Context, commit object.Checksum) (bool, error) {
+	if _, err := os.Stat(filepath.Join(s.repo.Path(), store.TreeIndexPath(commit))); err == nil {
+		return false, nil
+	}
+	b, sig, err := fetchTreeIndex(ctx, s.src, commit)
+	if errors.Is(err, httpc.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	ti, _, err := checkTreeIndex(s.keyring, s.rm.GPGVerify, commit, b, sig)
+	if err != nil {
+		return false, err
+	}
+	s.indexMu.Lock()
+	for _, m := range ti.Meta {
+		s.indexed[m.Ref] = m.Data
+	}
+	s.indexMu.Unlock()
+	if err := keepTreeIndex(s.repo, commit, b, sig); err != nil {
+		return true, err
+	}
+	return true, nil
+}
+
+// FetchPack fetches, in one request, the objects a recorded run of the
+// commit read, where the remote publishes them as a pack (store.PackPath),
+// and stores those missing here, each once its checksum is checked. It
+// returns how many it stored; a remote without a pack stores none.
+func (s *Session) FetchPack(ctx context.Context, commit object.Checksum) (int, error) {
+	b, err := s.src.content.Get(ctx, store.PackIndexPath(commit), store.MaxPackIndex)
+	if errors.Is(err, httpc.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	entries, err := store.ParsePackIndex(b)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", store.PackIndexPath(commit), err)
+	}
+	missing := 0
+	for _, e := range entries {
+		if has, err := s.repo.HasObject(e.Checksum, object.TypeFile); err != nil || !has {
+			missing++
+		}
+	}
+	if missing == 0 {
+		return 0, nil
+	}
+	body, _, err := s.src.content.Open(ctx, store.PackPath(commit))
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	txn, err := s.repo.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer txn.Abort()
+	stored := 0
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		part := io.LimitReader(body, e.Size)
+		ref := index.Ref{Checksum: e.Checksum, Type: object.TypeFile}
+		if has, err := txn.Has(ref); err == nil && !has {
+			h, size, payload, err := s.src.decomp.ReadArchive(part)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %s: %w: %v", store.PackPath(commit), object.Name(e.Checksum, object.TypeFile), store.ErrCorrupt, err)
+			}
+			err = txn.AddContent(e.Checksum, &h, size, payload)
+			payload.Close()
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", store.PackPath(commit), err)
+			}
+			stored++
+		}
+		// What the object did not read of its part, or all of one here.
+		if _, err := io.Copy(io.Discard, part); err != nil {
+			return 0, fmt.Errorf("%s: %w", store.PackPath(commit), err)
+		}
+	}
+	return stored, txn.Commit()
+}
