@@ -22,6 +22,7 @@ import (
 //	GET    /v1/mounts                 list mounts (MountInfo)
 //	POST   /v1/mounts                 mount (MountRequest), answers MountInfo
 //	DELETE /v1/mounts?mountpoint=DIR  unmount
+//	GET    /v1/profile?mountpoint=DIR what the mount read first ({"paths": [...]})
 //	POST   /v1/center                 serve the software center (CenterRequest), answers CenterInfo
 //
 // Errors are {"error": "..."} with a 4xx or 5xx status.
@@ -41,6 +42,14 @@ func (d *Daemon) handler() http.Handler {
 		default:
 			reply(w, http.StatusOK, struct{}{})
 		}
+	})
+	mux.HandleFunc("GET /v1/profile", func(w http.ResponseWriter, r *http.Request) {
+		paths, err := d.Profile(r.URL.Query().Get("mountpoint"))
+		if err != nil {
+			reply(w, http.StatusNotFound, apiError{err.Error()})
+			return
+		}
+		reply(w, http.StatusOK, profileReply{Paths: paths})
 	})
 	mux.HandleFunc("POST /v1/center", post(func(_ context.Context, req CenterRequest) (*CenterInfo, error) { return d.startCenter(req) }))
 	return mux
@@ -156,6 +165,17 @@ func (c *Client) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 		return nil, err
 	}
 	return &out, nil
+}
+
+type profileReply struct {
+	Paths []string `json:"paths"`
+}
+
+// Profile is what the mount at mountpoint read in its first seconds.
+func (c *Client) Profile(ctx context.Context, mountpoint string) ([]string, error) {
+	var out profileReply
+	err := c.do(ctx, http.MethodGet, "/v1/profile?mountpoint="+url.QueryEscape(mountpoint), nil, &out)
+	return out.Paths, err
 }
 
 // Unmount asks the daemon to end a mount.

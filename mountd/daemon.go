@@ -91,6 +91,7 @@ type mount struct {
 
 	profMu  sync.Mutex
 	profile []string
+	saved   bool // profile taken and saved for the next mount
 }
 
 // MountRequest asks for a mount.
@@ -750,8 +751,26 @@ func (m *mount) takeProfile() []string {
 	m.profMu.Lock()
 	defer m.profMu.Unlock()
 	p := m.profile
-	m.profile = nil
+	m.profile, m.saved = nil, true
 	return p
+}
+
+// Profile is what the mount at mp read in its first seconds (the paths,
+// in order), for a publisher to pack (store.WritePack).
+func (d *Daemon) Profile(mp string) ([]string, error) {
+	d.mu.Lock()
+	m, ok := d.mounts[filepath.Clean(mp)]
+	d.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", mp, ErrNotMounted)
+	}
+	m.profMu.Lock()
+	p, saved := slices.Clone(m.profile), m.saved
+	m.profMu.Unlock()
+	if saved {
+		return d.loadProfile(m.Source), nil
+	}
+	return p, nil
 }
 
 func profileFile(repo, source string) string {

@@ -6,14 +6,21 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"arbor/fetch/httpc"
 	"arbor/store"
 	"arbor/store/index"
 	"arbor/store/object"
 )
 
-// prefetchWorkers is how many objects a mount's background walk fetches
-// at once.
+// prefetchWorkers is how many objects a mount's profile prefetch fetches
+// at once: what the app is about to read, as urgent as its own reads.
 const prefetchWorkers = 16
+
+// walkWorkers is how many a background walk of the whole tree fetches at
+// once: half of a remote's connections, so that the reads an app waits
+// on are never queued behind it (over a 50 ms link a queued read waits a
+// round trip or more for a connection).
+const walkWorkers = httpc.DefaultMaxConnsPerHost / 2
 
 // progress counts a background walk.
 type progress struct {
@@ -106,7 +113,7 @@ func prefetchTree(ctx context.Context, src treeSource, rootTree, rootMeta object
 	var files []object.Checksum
 	seen := map[object.Checksum]bool{}
 	w := store.Distinct{
-		Workers: prefetchWorkers,
+		Workers: walkWorkers,
 		Meta: func(ctx context.Context, c object.Checksum) error {
 			if _, err := src.DirMeta(ctx, c); err != nil && ctx.Err() == nil {
 				fail(err)
@@ -139,7 +146,7 @@ func prefetchTree(ctx context.Context, src treeSource, rootTree, rootMeta object
 	seen = nil
 	work := make(chan object.Checksum)
 	var wg sync.WaitGroup
-	for range prefetchWorkers {
+	for range walkWorkers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

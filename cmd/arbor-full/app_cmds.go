@@ -728,3 +728,31 @@ func (a *app) searchCmd() *cobra.Command {
 	a.jsonFlag(c)
 	return c
 }
+
+// recorder is run --record-profile's side in the daemon.
+type recorder struct{ a *app }
+
+// Fresh takes a deployed commit's mount down, if it is up.
+func (r recorder) Fresh(ctx context.Context, in *flatpak.Installation, d *flatpak.Deployed) error {
+	mp := in.MountDir(d.Commit)
+	if !mountinfo.IsArbor(mp) {
+		return nil
+	}
+	repo, err := filepath.Abs(in.Repo)
+	if err != nil {
+		return err
+	}
+	if err := mountd.NewClient(repo).Unmount(ctx, mp); err == nil {
+		return nil
+	}
+	return mountd.Detach(repo, mp) // its daemon is gone
+}
+
+// Profile is what a deployed commit's mount read first.
+func (r recorder) Profile(ctx context.Context, in *flatpak.Installation, d *flatpak.Deployed) ([]string, error) {
+	repo, err := filepath.Abs(in.Repo)
+	if err != nil {
+		return nil, err
+	}
+	return mountd.NewClient(repo).Profile(ctx, in.MountDir(d.Commit))
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -98,11 +99,13 @@ func (a *app) buildExportCmd() *cobra.Command {
 func (a *app) buildUpdateRepoCmd() *cobra.Command {
 	var keyIDs []string
 	var homedir string
+	var profiles []string
 	c := &cobra.Command{
-		Use:     "build-update-repo REPO",
-		Short:   "Update a repository of apps for publishing: AppStream branches, tree indexes, the summary",
-		Example: `  arbor build-update-repo --gpg-sign=0123ABCD --gpg-homedir=~/.gnupg repo`,
-		Args:    cobra.ExactArgs(1),
+		Use:   "build-update-repo REPO",
+		Short: "Update a repository of apps for publishing: AppStream branches, tree indexes, the summary",
+		Example: `  arbor build-update-repo --gpg-sign=0123ABCD --gpg-homedir=~/.gnupg repo
+  arbor run --record-profile=hello.profile org.example.Hello && arbor build-update-repo --profile=hello.profile repo`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := store.Open(args[0])
 			if err != nil {
@@ -124,6 +127,11 @@ func (a *app) buildUpdateRepoCmd() *cobra.Command {
 					}
 				}
 			}
+			for _, pf := range profiles {
+				if err := a.writePacks(cmd.Context(), r, pf); err != nil {
+					return err
+				}
+			}
 			if err := updateSummary(cmd.Context(), r, keyIDs, homedir); err != nil {
 				return err
 			}
@@ -133,7 +141,33 @@ func (a *app) buildUpdateRepoCmd() *cobra.Command {
 	}
 	c.Flags().StringArrayVar(&keyIDs, "gpg-sign", nil, "sign the AppStream commits and the summary with this key")
 	c.Flags().StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
+	c.Flags().StringArrayVar(&profiles, "profile", nil, "pack what a run recorded in `FILE` (arbor run --record-profile) for each ref's commit, for clients to fetch at install")
 	return c
+}
+
+// writePacks packs, for each ref a profile names, what the run read of
+// the ref's commit here.
+func (a *app) writePacks(ctx context.Context, r *store.Repo, file string) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	paths, order, err := store.ParseProfile(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	for _, ref := range order {
+		c, err := r.Resolve(ref)
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		n, size, err := r.WritePack(ctx, c, paths[ref])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.Stdout, "Packed %d objects (%s) of %s for its first run\n", n, humanBytes(size), termtext.Line(ref))
+	}
+	return nil
 }
 
 func (a *app) buildSignCmd() *cobra.Command {

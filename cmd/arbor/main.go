@@ -31,7 +31,7 @@ func main() {
 	root.CompletionOptions.DisableDefaultCmd = true // arbor-full has it
 	g.AddFlags(root)
 	notMounted := func(context.Context, *flatpak.Installation, *flatpak.Deployed) error { return errFull }
-	root.AddCommand(launch.SandboxCmd(g), launch.RunCmd(g, notMounted))
+	root.AddCommand(launch.SandboxCmd(g), launch.RunCmd(g, notMounted, nil))
 	c, _, err := root.Find(os.Args[1:])
 	if err != nil || c == root {
 		full() // help, and every command this binary does not have

@@ -334,3 +334,134 @@ func TestMaterializedRunsOffline(t *testing.T) {
 	}
 	testutil.Run(t, arbor, "--repo="+inst, "fsck")
 }
+
+// An install asks the server for the remote's summary once, though it
+// pulls the app and the runtime in several steps; it keeps the tree
+// indexes arbor published, takes the exports' directories from them, and
+// the first run looks up no directory over the network: only file
+// contents are fetched.
+func TestInstallRequests(t *testing.T) {
+	testutil.Privileged(t)
+	testutil.NeedTool(t, "ldd")
+	arbor := testutil.BuildArbor(t)
+	dir := t.TempDir()
+	p := publishApps(t, arbor, dir, nil)
+	inst := newInstallation(t, arbor, dir, "inst", p.srv.URL)
+	testutil.Must(t, p.srv.ResetLog())
+	testutil.Run(t, arbor, "--repo="+inst, "install", "-y", "origin", "org.example.Hello")
+	reqs, err := p.srv.Requests()
+	testutil.Must(t, err)
+	count := func(reqs []nginx.Request, suffix string) (n int) {
+		for _, r := range reqs {
+			if strings.HasSuffix(r.Path, suffix) {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count(reqs, "/summary"); n != 1 {
+		t.Errorf("the install fetched the summary %d times, want once: %v", n, reqs)
+	}
+	if n := count(reqs, ".treeindex"); n != 2 {
+		t.Errorf("the install fetched %d tree indexes, want the app's and the runtime's: %v", n, reqs)
+	}
+	kept, _ := filepath.Glob(filepath.Join(inst, "extensions/arbor/trees/*.treeindex"))
+	if len(kept) != 2 {
+		t.Errorf("kept tree indexes: %v", kept)
+	}
+	// The root's, fetched beside the index for the metadata file; the
+	// exports' directories come from the index.
+	if n := count(reqs, ".dirtree"); n > 2 {
+		t.Errorf("the install fetched %d dirtrees, more than each commit's root (the tree indexes hold them): %v", n, reqs)
+	}
+	testutil.Must(t, p.srv.ResetLog())
+	if out := testutil.Run(t, arbor, "--repo="+inst, "run", "org.example.Hello"); !strings.HasPrefix(out, "hello, world") {
+		t.Fatalf("the app printed %q", out)
+	}
+	reqs, err = p.srv.Requests()
+	testutil.Must(t, err)
+	for _, r := range reqs {
+		if !strings.HasSuffix(r.Path, ".filez") {
+			t.Errorf("the first run fetched %s: only file contents should be left to fetch", r.Path)
+		}
+	}
+}
+
+// A publisher records what a run reads and packs it: an install then
+// fetches the pack in one request, and the first run fetches nothing.
+// A pack whose objects are not what its list says is refused, the object
+// named, and nothing of it stored.
+func TestPackedFirstRun(t *testing.T) {
+	testutil.Privileged(t)
+	testutil.NeedTool(t, "ldd")
+	arbor := testutil.BuildArbor(t)
+	dir := t.TempDir()
+	p := publishApps(t, arbor, dir, nil)
+
+	rec := newInstallation(t, arbor, dir, "recorder", p.srv.URL)
+	testutil.Run(t, arbor, "--repo="+rec, "install", "-y", "origin", "org.example.Hello")
+	profile := filepath.Join(dir, "hello.profile")
+	if out := testutil.Run(t, arbor, "--repo="+rec, "run", "--record-profile="+profile, "org.example.Hello"); !strings.HasPrefix(out, "hello, world") {
+		t.Fatalf("the recorded run printed %q", out)
+	}
+	prof := testutil.ReadFile(t, profile)
+	for _, want := range []string{"app/org.example.Hello/x86_64/1.0\tfiles/bin/hello", "runtime/org.example.Platform/x86_64/1.0\tfiles/bin/sh"} {
+		if !strings.Contains(prof, want+"\n") {
+			t.Errorf("the profile lacks %q:\n%s", want, prof)
+		}
+	}
+	if strings.Contains(prof, "share/big") {
+		t.Errorf("the profile has the file nobody read:\n%s", prof)
+	}
+	out := testutil.Run(t, arbor, "build-update-repo", "--profile="+profile, p.repo)
+	if !strings.Contains(out, "of app/org.example.Hello/x86_64/1.0 for its first run") || !strings.Contains(out, "of runtime/org.example.Platform/x86_64/1.0 for its first run") {
+		t.Errorf("build-update-repo --profile printed:\n%s", out)
+	}
+
+	inst := newInstallation(t, arbor, dir, "inst", p.srv.URL)
+	testutil.Must(t, p.srv.ResetLog())
+	testutil.Run(t, arbor, "--repo="+inst, "install", "-y", "origin", "org.example.Hello")
+	reqs, err := p.srv.Requests()
+	testutil.Must(t, err)
+	packs := 0
+	for _, r := range reqs {
+		if strings.HasSuffix(r.Path, ".pack") && r.Status == 200 {
+			packs++
+		}
+	}
+	if packs != 2 {
+		t.Errorf("the install fetched %d packs, want the app's and the runtime's: %v", packs, reqs)
+	}
+	testutil.Must(t, p.srv.ResetLog())
+	if out := testutil.Run(t, arbor, "--repo="+inst, "run", "org.example.Hello"); !strings.HasPrefix(out, "hello, world") {
+		t.Fatalf("the app printed %q", out)
+	}
+	if reqs, err := p.srv.Requests(); err != nil || len(reqs) != 0 {
+		t.Errorf("the first run after a packed install fetched %v (%v), want nothing", reqs, err)
+	}
+
+	// A pack of other bytes than its list names.
+	packs0, _ := filepath.Glob(filepath.Join(p.repo, "extensions/arbor/packs/*.pack"))
+	for _, pk := range packs0 {
+		b, err := os.ReadFile(pk)
+		testutil.Must(t, err)
+		for i := range b {
+			b[i] ^= 0x55
+		}
+		testutil.Must(t, os.WriteFile(pk, b, 0o644))
+	}
+	bad := newInstallation(t, arbor, dir, "bad", p.srv.URL)
+	_, errOut, err := testutil.RunErr(arbor, "--repo="+bad, "install", "-y", "origin", "org.example.Hello")
+	if err == nil || !strings.Contains(errOut, ".pack") || !strings.Contains(errOut, ".file") {
+		t.Errorf("install from a corrupt pack: %v\n%s", err, errOut)
+	}
+	objs, _ := filepath.Glob(filepath.Join(bad, "objects/*/*.file"))
+	for _, o := range objs {
+		if fi, err := os.Stat(o); err == nil && fi.Size() > 0 {
+			b, _ := os.ReadFile(o)
+			if strings.Contains(string(b), "hello") && strings.Contains(string(b), "GREETING") {
+				t.Errorf("a file of the corrupt pack was stored: %s", o)
+			}
+		}
+	}
+}

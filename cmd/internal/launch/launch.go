@@ -86,3 +86,11 @@ func Exit(err error) {
 
 // Mounter makes a deployed commit's files available at its mount.
 type Mounter func(ctx context.Context, in *flatpak.Installation, d *flatpak.Deployed) error
+
+// Recorder records what a run reads, for a publisher's packs: Fresh takes
+// a deployed commit's mount down so that the run's mount records from its
+// start, Profile is what that mount read. Only arbor-full has one.
+type Recorder interface {
+	Fresh(ctx context.Context, in *flatpak.Installation, d *flatpak.Deployed) error
+	Profile(ctx context.Context, in *flatpak.Installation, d *flatpak.Deployed) ([]string, error)
+}

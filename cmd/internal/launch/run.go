@@ -1,7 +1,10 @@
 package launch
 
 import (
+	"context"
+	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -12,8 +15,8 @@ import (
 
 // RunCmd is `arbor run`; mount brings up the mount of a deployed commit
 // that is neither materialized nor mounted.
-func RunCmd(g *Globals, mount Mounter) *cobra.Command {
-	var command, branch string
+func RunCmd(g *Globals, mount Mounter, rec Recorder) *cobra.Command {
+	var command, branch, profile string
 	var devel bool
 	var p PermFlags
 	c := &cobra.Command{
@@ -22,7 +25,7 @@ func RunCmd(g *Globals, mount Mounter) *cobra.Command {
 		Example: `  arbor run org.example.Hello
   arbor run --share=network --filesystem=~/Music:ro org.example.Player song.ogg`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			repo, _, err := g.RepoPath()
 			if err != nil {
 				return err
@@ -38,6 +41,21 @@ func RunCmd(g *Globals, mount Mounter) *cobra.Command {
 			plan, err := in.Plan(flatpak.RunRequest{Name: args[0], Branch: branch, Command: command, Perms: cli})
 			if err != nil {
 				return err
+			}
+			if profile != "" {
+				if rec == nil {
+					return mount(cmd.Context(), in, nil) // arbor-full records
+				}
+				for _, d := range plan.Lazy {
+					if err := rec.Fresh(cmd.Context(), in, d); err != nil {
+						return err
+					}
+				}
+				defer func() {
+					if werr := writeProfile(cmd.Context(), rec, in, plan.Lazy, profile); err == nil {
+						err = werr
+					}
+				}()
 			}
 			for _, d := range plan.Lazy {
 				if !mountinfo.Serving(in.MountDir(d.Commit)) {
@@ -67,6 +85,26 @@ func RunCmd(g *Globals, mount Mounter) *cobra.Command {
 	c.Flags().StringVar(&command, "command", "", "run this instead of the app's command")
 	c.Flags().StringVar(&branch, "branch", "", "the installed branch to run")
 	c.Flags().BoolVar(&devel, "devel", false, "allow ptrace and perf (the devel feature)")
+	c.Flags().StringVar(&profile, "record-profile", "", "write what the run read first to `FILE`, a line REF<TAB>PATH each, for build-update-repo --profile")
 	p.Add(c)
 	return c
+}
+
+// writeProfile writes what each lazily mounted deployment's mount read,
+// as REF<TAB>PATH lines.
+func writeProfile(ctx context.Context, rec Recorder, in *flatpak.Installation, lazy []*flatpak.Deployed, path string) error {
+	var b strings.Builder
+	for _, d := range lazy {
+		paths, err := rec.Profile(ctx, in, d)
+		if err != nil {
+			return fmt.Errorf("the profile of %s: %w", d.Ref, err)
+		}
+		for _, p := range paths {
+			fmt.Fprintf(&b, "%s\t%s\n", d.Ref, p)
+		}
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("writing the profile: %w", err)
+	}
+	return nil
 }
