@@ -619,9 +619,9 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 	}
 	d.mu.Unlock()
 
-	if lazy.f != nil && req.NoPrefetch {
-		// A tree index kept from an earlier mount costs no request, and
-		// may hold the only copy of dirtrees read then.
+	if lazy.f != nil {
+		// A tree index kept from an earlier mount or the install costs
+		// no request, and may hold the only copy of dirtrees read then.
 		// Loaded before the mount answers, so that no read races it.
 		if _, err := os.Stat(filepath.Join(d.opts.Repo, store.TreeIndexPath(m.commit))); err == nil {
 			loaded := make(chan struct{})

@@ -13,7 +13,7 @@ import (
 // loopback. The page is driven by one node process per scenario
 // (center.mjs); its tools report their own samples through tool.measure.
 
-const centerWAN = "Loopback only: tests/bench has no emulated WAN link (no netem) to run it over."
+const centerWAN = "Loopback only: the catalogue is not yet served over the emulated link (tests/wanlink) the pull, mount and app scenarios use."
 
 // centerSetup is what the page scenarios share: the catalogue, an
 // installation whose center lists all of it, and the driver.
