@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"arbor/tests/testutil"
 )
 
 func TestSchedule(t *testing.T) {
@@ -50,26 +52,10 @@ func TestSchedule(t *testing.T) {
 // echoServer is a server that answers each connection with what it read,
 // once the client half-closed, then closes.
 func echoServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				b, _ := io.ReadAll(c)
-				c.Write(b)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return testutil.ServeTCP(t, func(c net.Conn) {
+		b, _ := io.ReadAll(c)
+		c.Write(b)
+	})
 }
 
 func TestProxyCarriesBytes(t *testing.T) {
