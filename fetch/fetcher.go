@@ -83,9 +83,14 @@ type prefixSource interface {
 	ContentPrefix(ctx context.Context, c object.Checksum, n int64) ([]byte, bool, error)
 }
 
-// describePrefix is how much of an object Describe asks for: its header,
-// and the whole of most small files.
-const describePrefix = 8 << 10
+// describePrefix is how much of an object a stat a program waits on asks
+// for: its header, and the whole of most small files (95% of a python
+// library's sources and bytecode), since a read most often follows.
+// warmPrefix is what a background walk asks for, which reads nothing.
+const (
+	describePrefix = 32 << 10
+	warmPrefix     = 8 << 10
+)
 
 // FetcherStats are a fetcher's counters.
 type FetcherStats struct {
@@ -295,6 +300,23 @@ func (f *Fetcher) ReadMeta(ctx context.Context, ref index.Ref) ([]byte, error) {
 	}
 	defer f.mu.RUnlock()
 	return txn.ReadMeta(ref)
+}
+
+// HasMeta reports whether ReadMeta would answer without the network.
+func (f *Fetcher) HasMeta(ref index.Ref) bool {
+	if _, ok := f.fromIndex(ref); ok {
+		return true
+	}
+	if ok, err := f.repo.HasObject(ref.Checksum, ref.Type); err == nil && ok {
+		return true
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.txn == nil {
+		return false
+	}
+	ok, err := f.txn.Stored(ref)
+	return err == nil && ok
 }
 
 // OpenData opens a published regular object's file for reading, when
@@ -654,7 +676,7 @@ func (f *Fetcher) describe1(ctx context.Context, c object.Checksum, verifiedOnly
 		defer ct.Close()
 		return Described{Header: ct.Header, Size: ct.Size}, true, nil
 	}
-	if err := f.probe(ctx, c, true); err != nil {
+	if err := f.probe(ctx, c, true, describePrefix); err != nil {
 		return Described{}, true, err
 	}
 	return Described{}, false, nil
@@ -671,13 +693,13 @@ func (f *Fetcher) Warm(ctx context.Context, c object.Checksum, verifiedOnly bool
 	if _, ok := f.src.(prefixSource); !ok {
 		return nil
 	}
-	return f.probe(ctx, c, !verifiedOnly && !f.verify)
+	return f.probe(ctx, c, !verifiedOnly && !f.verify, warmPrefix)
 }
 
-// probe fetches the start of a content object: all of a small one, which
-// is verified and stored; of a large one, the header, which is kept as a
-// claim when keep says so.
-func (f *Fetcher) probe(ctx context.Context, c object.Checksum, keep bool) error {
+// probe fetches the first n bytes of a content object: all of a small
+// one, which is verified and stored; of a large one, the header, which is
+// kept as a claim when keep says so.
+func (f *Fetcher) probe(ctx context.Context, c object.Checksum, keep bool, n int64) error {
 	ps := f.src.(prefixSource)
 	key := object.Name(c, object.TypeFile)
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
@@ -687,7 +709,7 @@ func (f *Fetcher) probe(ctx context.Context, c object.Checksum, keep bool) error
 	_, err := f.group.Do(ctx, key, func(ctx context.Context) ([]byte, error) {
 		ctx, cancel := context.WithTimeout(ctx, f.timeout)
 		defer cancel()
-		data, complete, err := ps.ContentPrefix(ctx, c, describePrefix)
+		data, complete, err := ps.ContentPrefix(ctx, c, n)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", key, err)
 		}

@@ -24,7 +24,7 @@ type dir struct {
 	mu    sync.Mutex
 	dt    *object.DirTree
 	meta  *object.DirMeta
-	infos []FileInfo // of dt.Files, once a listing described them
+	infos []FileInfo // of dt.Files, once a listing described them (Mode 0: not described)
 }
 
 var (
@@ -145,7 +145,7 @@ func (d *dir) fileInfo(ctx context.Context, dt *object.DirTree, i int) (FileInfo
 	infos := d.infos
 	same := d.dt == dt
 	d.mu.Unlock()
-	if same && i < len(infos) {
+	if same && i < len(infos) && infos[i].Mode != 0 {
 		return infos[i], nil
 	}
 	return d.t.src.File(ctx, dt.Files[i].Checksum)
@@ -210,7 +210,41 @@ type dirHandle struct {
 var (
 	_ gofs.FileReaddirenter = (*dirHandle)(nil)
 	_ gofs.FileSeekdirer    = (*dirHandle)(nil)
+	_ gofs.FileLookuper     = (*dirHandle)(nil)
 )
+
+// errNotHere declines to describe an entry in a READDIRPLUS answer: it
+// goes out without attributes (node id 0), and the kernel looks it up if
+// a program asks.
+const errNotHere = syscall.EAGAIN
+
+// Lookup describes an entry of a READDIRPLUS answer where that costs no
+// round trip; a listing from a lazy source waits on nothing but its
+// dirtree, and only the entries a program stats are fetched.
+func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if ls, ok := h.d.t.src.(LocalSource); ok && !h.d.local(ls, name) {
+		return nil, errNotHere
+	}
+	return h.d.Lookup(ctx, name, out)
+}
+
+// local says whether an entry's lookup would answer without waiting.
+func (d *dir) local(ls LocalSource, name string) bool {
+	d.mu.Lock()
+	dt := d.dt
+	d.mu.Unlock()
+	if dt == nil {
+		return false
+	}
+	if i, ok := findFile(dt, name); ok {
+		_, ok := ls.FileLocal(dt.Files[i].Checksum)
+		return ok
+	}
+	if e, ok := findDir(dt, name); ok {
+		return ls.DirLocal(e.Tree, e.Meta)
+	}
+	return false
+}
 
 func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
 	if !h.done {
@@ -235,13 +269,14 @@ func (h *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 }
 
 // entries lists the directory with each entry's type, which for files
-// needs their headers.
+// needs their headers: a lazy source gives those it has, and the others
+// are listed as of unknown type (DT_UNKNOWN), which programs stat.
 func (d *dir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
 	dt, _, err := d.load(ctx)
 	if err != nil {
 		return nil, d.t.toErrno(d.display(), err)
 	}
-	infos, err := d.t.files(ctx, dt)
+	infos, err := d.t.listed(ctx, dt)
 	if err != nil {
 		return nil, d.t.toErrno(d.display(), err)
 	}
@@ -263,18 +298,28 @@ func (d *dir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
 	return ents, 0
 }
 
-// files describes every file of a directory, in bulk when the source can.
-func (t *tree) files(ctx context.Context, dt *object.DirTree) ([]FileInfo, error) {
-	cs := make([]object.Checksum, len(dt.Files))
+// listed describes the files of a directory a listing can: all of them,
+// or those a LocalSource has at hand (the others' Mode left 0).
+func (t *tree) listed(ctx context.Context, dt *object.DirTree) ([]FileInfo, error) {
+	ls, ok := t.src.(LocalSource)
+	if !ok {
+		return t.files(ctx, dt)
+	}
+	infos := make([]FileInfo, len(dt.Files))
 	for i, f := range dt.Files {
-		cs[i] = f.Checksum
+		if i%256 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		infos[i], _ = ls.FileLocal(f.Checksum)
 	}
-	if fl, ok := t.src.(FileLister); ok {
-		return fl.Files(ctx, cs)
-	}
-	infos := make([]FileInfo, len(cs))
-	for i, c := range cs {
-		fi, err := t.src.File(ctx, c)
+	return infos, nil
+}
+
+// files describes every file of a directory.
+func (t *tree) files(ctx context.Context, dt *object.DirTree) ([]FileInfo, error) {
+	infos := make([]FileInfo, len(dt.Files))
+	for i, f := range dt.Files {
+		fi, err := t.src.File(ctx, f.Checksum)
 		if err != nil {
 			return nil, err
 		}

@@ -32,10 +32,14 @@ type Source interface {
 	Open(ctx context.Context, c object.Checksum) (Data, error)
 }
 
-// FileLister is a Source that describes many files at once faster than
-// one at a time (for example with parallel requests).
-type FileLister interface {
-	Files(ctx context.Context, cs []object.Checksum) ([]FileInfo, error)
+// LocalSource is a Source that can tell what it answers without waiting
+// (the store, a tree index, what a probe brought), so that a listing
+// describes those entries and leaves the others to a lookup, which only
+// the entries a program stats will cost. A Source without it answers
+// everything at once.
+type LocalSource interface {
+	FileLocal(c object.Checksum) (FileInfo, bool)
+	DirLocal(tree, meta object.Checksum) bool
 }
 
 // FileInfo is what a stat of a content object needs.

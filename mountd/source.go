@@ -3,7 +3,6 @@ package mountd
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"arbor/fetch"
@@ -31,9 +30,22 @@ func (s lazySource) bound(ctx context.Context) (context.Context, context.CancelF
 }
 
 var (
-	_ fs.Source     = lazySource{}
-	_ fs.FileLister = lazySource{}
+	_ fs.Source      = lazySource{}
+	_ fs.LocalSource = lazySource{}
 )
+
+func (s lazySource) FileLocal(c object.Checksum) (fs.FileInfo, bool) {
+	d, ok, err := s.f.DescribeLocal(c, s.verifiedOnly)
+	if err != nil || !ok {
+		return fs.FileInfo{}, false
+	}
+	return fs.FileInfo{FileHeader: d.Header, Size: d.Size}, true
+}
+
+func (s lazySource) DirLocal(tree, meta object.Checksum) bool {
+	return s.f.HasMeta(index.Ref{Checksum: tree, Type: object.TypeDirTree}) &&
+		s.f.HasMeta(index.Ref{Checksum: meta, Type: object.TypeDirMeta})
+}
 
 func (s lazySource) DirTree(ctx context.Context, c object.Checksum) (*object.DirTree, error) {
 	ctx, cancel := s.bound(ctx)
@@ -71,53 +83,6 @@ func (s lazySource) File(ctx context.Context, c object.Checksum) (fs.FileInfo, e
 		return fs.FileInfo{}, err
 	}
 	return fs.FileInfo{FileHeader: d.Header, Size: d.Size}, nil
-}
-
-// describeWorkers bounds the parallel requests of one directory listing.
-const describeWorkers = 16
-
-func (s lazySource) Files(ctx context.Context, cs []object.Checksum) ([]fs.FileInfo, error) {
-	out := make([]fs.FileInfo, len(cs))
-	errs := make([]error, len(cs))
-	// Most answers are here already (a tree index, the store); only the
-	// rest go to the network, in parallel.
-	var missing []int
-	for i, c := range cs {
-		d, ok, err := s.f.DescribeLocal(c, s.verifiedOnly)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			missing = append(missing, i)
-			continue
-		}
-		out[i] = fs.FileInfo{FileHeader: d.Header, Size: d.Size}
-	}
-	if len(missing) == 0 {
-		return out, nil
-	}
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < min(describeWorkers, len(missing)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				out[i], errs[i] = s.File(ctx, cs[i])
-			}
-		}()
-	}
-	for _, i := range missing {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }
 
 // warm fetches, in the background, what a stat of c needs, where that is

@@ -50,6 +50,9 @@ type env struct {
 	// on allocation) and both tools start from the same state.
 	freshFS   bool
 	treeBytes int64
+	// trace, when set, is a directory where each timed run's requests
+	// are written with their times, to see a critical path.
+	trace string
 	// atExit runs, last first, after every scenario: for what scenarios
 	// share (a catalogue built once, its servers).
 	atExit []func()
@@ -428,6 +431,7 @@ func runScenario(e *env, sc *scenario, runs int) *result {
 			}
 			var s sample
 			var err error
+			start := time.Now()
 			if t.measure != nil {
 				s, err = t.measure(e)
 			} else {
@@ -443,6 +447,9 @@ func runScenario(e *env, sc *scenario, runs int) *result {
 			}
 			if t.server != nil {
 				s.trips, s.conns = t.server().trips()
+				if err := e.writeTrace(fmt.Sprintf("%s-%s-%d", sc.name, t.name, i+1), start, t.server()); err != nil {
+					return fail(fmt.Errorf("%s trace: %w", t.name, err))
+				}
 			}
 			r.samples[ti] = append(r.samples[ti], s)
 			logf("%s: run %d/%d %-7s wall %.3fs cpu %.3fs", sc.name, i+1, runs, t.name, s.wall.Seconds(), s.cpu.Seconds())
@@ -735,6 +742,7 @@ func mainErr() error {
 	onlyFlag := flag.String("only", "", "comma-separated scenarios to run (default all)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "per-command timeout (0 = none)")
 	keep := flag.Bool("keep", false, "keep the scratch directory")
+	traceFlag := flag.String("trace", "", "write each timed run's requests, with their times, to files in this directory")
 	fresh := flag.Bool("fresh-fs", os.Geteuid() == 0, "put each repo on a newly made ext4 filesystem (needs root)")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -788,7 +796,7 @@ func mainErr() error {
 	if _, err := exec.LookPath("cp"); err != nil {
 		return err
 	}
-	e := &env{timeout: *timeout, freshFS: *fresh}
+	e := &env{timeout: *timeout, freshFS: *fresh, trace: *traceFlag}
 	for _, p := range []struct {
 		dst *string
 		src string

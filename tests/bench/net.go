@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"arbor/tests/nginx"
@@ -132,4 +135,25 @@ func (n network) minRuns(min int) int {
 		return 0
 	}
 	return min
+}
+
+// writeTrace writes, when -trace asks, the requests a run made: when each
+// ended after the run started, how long nginx took, its connection,
+// bytes and path.
+func (e *env) writeTrace(name string, start time.Time, s *server) error {
+	if e.trace == "" || s == nil {
+		return nil
+	}
+	reqs, err := s.Requests()
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, r := range reqs {
+		fmt.Fprintf(&b, "%8.3f %7.3f conn %4d %3d %9d %s\n", r.End.Sub(start).Seconds(), r.Took.Seconds(), r.Conn, r.Status, r.Bytes, r.Path)
+	}
+	if err := os.MkdirAll(e.trace, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(e.trace, strings.NewReplacer(" ", "", ",", "_", "/", "_").Replace(name)+".log"), []byte(b.String()), 0o644)
 }

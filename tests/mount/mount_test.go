@@ -862,3 +862,43 @@ func TestMountRefusesUnsignedCommitOnVerifyingRemote(t *testing.T) {
 		t.Fatal("mounted anyway")
 	}
 }
+
+// A listing of a lazily mounted directory waits on its dirtree alone:
+// files whose headers are not here go out without attributes and of
+// unknown type, and only a stat fetches one.
+func TestListingFetchesNoHeaders(t *testing.T) {
+	e := setup(t)
+	p, _, mp := e.remoteMount(t, "--no-prefetch")
+	resetWhenQuiet(t, p.srv)
+	d, err := os.Open(filepath.Join(mp, "dir03"))
+	must(t, err)
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	must(t, err)
+	slices.Sort(names)
+	if want := []string{"file03", "file11", "file19", "file27", "file35"}; !slices.Equal(names, want) {
+		t.Fatalf("listed %v, want %v", names, want)
+	}
+	resetWhenQuiet(t, p.srv)
+	reqs, err := p.srv.Requests()
+	must(t, err)
+	for _, r := range reqs {
+		if strings.HasSuffix(r.Path, ".filez") {
+			t.Errorf("listing fetched %s", r.Path)
+		}
+	}
+	fi, err := os.Lstat(filepath.Join(mp, "dir03/file11"))
+	must(t, err)
+	if !fi.Mode().IsRegular() || fi.Size() != int64(len("file 11\n")) {
+		t.Fatalf("stat after the listing: %v, %d bytes", fi.Mode(), fi.Size())
+	}
+	reqs, err = p.srv.Requests()
+	must(t, err)
+	if obj := e.objectOf(t, p.repo, "/dir03/file11"); !slices.ContainsFunc(reqs, func(r nginx.Request) bool { return r.Path == obj }) {
+		t.Errorf("stat did not fetch %s: %+v", obj, reqs)
+	}
+	out, err := exec.Command("ls", "-l", filepath.Join(mp, "dir03")).CombinedOutput()
+	if err != nil || strings.Count(string(out), "\n-rw-r--r-- ") != 5 {
+		t.Fatalf("ls -l: %v\n%s", err, out)
+	}
+}

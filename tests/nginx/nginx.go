@@ -17,7 +17,8 @@ import (
 )
 
 // Server is a running nginx; its access log holds, a line per response,
-// the body bytes, the status and the path.
+// the body bytes, the status, when it ended and how long it took, the
+// connection and the path.
 type Server struct {
 	URL string // base URL, ending in '/'
 	dir string
@@ -50,7 +51,7 @@ pid %[2]s/nginx.pid;
 error_log %[2]s/error.log;
 events { worker_connections 1024; }
 http {
-	log_format bytes '$body_bytes_sent $status $uri';
+	log_format bytes '$body_bytes_sent $status $msec $request_time $connection $uri';
 	access_log %[2]s/access.log bytes;
 	client_body_temp_path %[2]s/body;
 	proxy_temp_path %[2]s/proxy;
@@ -125,6 +126,9 @@ type Request struct {
 	Path   string
 	Status int
 	Bytes  int64
+	End    time.Time     // when nginx sent its last byte
+	Took   time.Duration // from the request's first byte
+	Conn   int64         // nginx's connection number
 }
 
 // Requests lists the responses logged since the last reset, in order.
@@ -136,12 +140,17 @@ func (s *Server) Requests() ([]Request, error) {
 	var out []Request
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
-		if len(f) != 3 {
+		if len(f) != 6 {
 			continue
 		}
 		n, _ := strconv.ParseInt(f[0], 10, 64)
 		code, _ := strconv.Atoi(f[1])
-		out = append(out, Request{Path: f[2], Status: code, Bytes: n})
+		end, _ := strconv.ParseFloat(f[2], 64)
+		took, _ := strconv.ParseFloat(f[3], 64)
+		conn, _ := strconv.ParseInt(f[4], 10, 64)
+		out = append(out, Request{Path: f[5], Status: code, Bytes: n,
+			End:  time.UnixMilli(int64(end * 1000)),
+			Took: time.Duration(took * float64(time.Second)), Conn: conn})
 	}
 	return out, nil
 }
