@@ -400,6 +400,25 @@ func (f *Fetcher) startIndex(commit object.Checksum) (func(context.Context) (boo
 	}, nil
 }
 
+// WaitIndexes waits for the tree indexes being loaded now, which answer
+// every entry of a listing at once.
+func (f *Fetcher) WaitIndexes(ctx context.Context) error {
+	f.indexedMu.Lock()
+	var waits []chan struct{}
+	for _, w := range f.loading {
+		waits = append(waits, w)
+	}
+	f.indexedMu.Unlock()
+	for _, w := range waits {
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
 func (f *Fetcher) waitIndex(ctx context.Context, commit object.Checksum, wait chan struct{}) (bool, error) {
 	if wait != nil {
 		select {

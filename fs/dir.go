@@ -231,12 +231,16 @@ func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 // local says whether an entry's lookup would answer without waiting.
 func (d *dir) local(ls LocalSource, name string) bool {
 	d.mu.Lock()
-	dt := d.dt
+	dt, infos := d.dt, d.infos
 	d.mu.Unlock()
 	if dt == nil {
 		return false
 	}
 	if i, ok := findFile(dt, name); ok {
+		// What the listing just described needs no second look.
+		if i < len(infos) && infos[i].Mode != 0 {
+			return true
+		}
 		_, ok := ls.FileLocal(dt.Files[i].Checksum)
 		return ok
 	}
@@ -306,9 +310,18 @@ func (t *tree) listed(ctx context.Context, dt *object.DirTree) ([]FileInfo, erro
 		return t.files(ctx, dt)
 	}
 	infos := make([]FileInfo, len(dt.Files))
+	settled := false
 	for i, f := range dt.Files {
 		if i%256 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		var ok bool
+		if infos[i], ok = ls.FileLocal(f.Checksum); ok || settled {
+			continue
+		}
+		settled = true
+		if err := ls.Settle(ctx); err != nil {
+			return nil, err
 		}
 		infos[i], _ = ls.FileLocal(f.Checksum)
 	}

@@ -40,6 +40,10 @@ type Source interface {
 type LocalSource interface {
 	FileLocal(c object.Checksum) (FileInfo, bool)
 	DirLocal(tree, meta object.Checksum) bool
+	// Settle waits for what is on its way and answers many entries at
+	// once (a tree index being loaded): a listing asks before it lists
+	// entries as unknown, which would cost a lookup each.
+	Settle(ctx context.Context) error
 }
 
 // FileInfo is what a stat of a content object needs.

@@ -42,6 +42,12 @@ func (s lazySource) FileLocal(c object.Checksum) (fs.FileInfo, bool) {
 	return fs.FileInfo{FileHeader: d.Header, Size: d.Size}, true
 }
 
+func (s lazySource) Settle(ctx context.Context) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return s.f.WaitIndexes(ctx)
+}
+
 func (s lazySource) DirLocal(tree, meta object.Checksum) bool {
 	return s.f.HasMeta(index.Ref{Checksum: tree, Type: object.TypeDirTree}) &&
 		s.f.HasMeta(index.Ref{Checksum: meta, Type: object.TypeDirMeta})
