@@ -20,6 +20,9 @@ type Host struct {
 	RuntimeDir string            // the user's XDG_RUNTIME_DIR on the host
 	Env        map[string]string // the host environment (DISPLAY, sockets)
 	AppID      string            // for persistent directories; "" for none
+	// SessionProxy and SystemProxy are the bus proxy's sockets for this
+	// app, where a bus is reached through it; "" for none.
+	SessionProxy, SystemProxy string
 }
 
 // hostExcluded are top-level host directories "host" does not share.
@@ -170,6 +173,19 @@ func (c *Context) addHost(loc string, mode FSMode, add func(src, dest string, mo
 
 // sockets shares the host sockets the context grants, at the paths and
 // with the variables flatpak uses.
+// ProxiedSessionBus is where an app finds its session bus proxy, as
+// under flatpak.
+const ProxiedSessionBus = "/run/flatpak/bus"
+
+// HostSystemBus is the path of the host's system bus socket.
+func HostSystemBus(env map[string]string) string {
+	if p, ok := strings.CutPrefix(env["DBUS_SYSTEM_BUS_ADDRESS"], "unix:path="); ok {
+		p, _, _ = strings.Cut(p, ",")
+		return p
+	}
+	return "/run/dbus/system_bus_socket"
+}
+
 func (c *Context) sockets(h Host, run string) (env []string, binds []Bind) {
 	sock := func(src, dest string) bool {
 		if fi, err := os.Stat(src); err != nil || fi.Mode()&os.ModeSocket == 0 {
@@ -207,9 +223,16 @@ func (c *Context) sockets(h Host, run string) (env []string, binds []Bind) {
 				env = append(env, "DBUS_SESSION_BUS_ADDRESS=unix:path="+run+"/bus")
 			}
 		}
+	} else if h.SessionProxy != "" && sock(h.SessionProxy, ProxiedSessionBus) {
+		env = append(env, "DBUS_SESSION_BUS_ADDRESS=unix:path="+ProxiedSessionBus)
 	}
+	const systemBus = "/run/dbus/system_bus_socket"
 	if c.Sockets["system-bus"] {
-		sock("/run/dbus/system_bus_socket", "/run/dbus/system_bus_socket")
+		if sock(HostSystemBus(h.Env), systemBus) {
+			env = append(env, "DBUS_SYSTEM_BUS_ADDRESS=unix:path="+systemBus)
+		}
+	} else if h.SystemProxy != "" && sock(h.SystemProxy, systemBus) {
+		env = append(env, "DBUS_SYSTEM_BUS_ADDRESS=unix:path="+systemBus)
 	}
 	if c.Sockets["pcsc"] {
 		sock("/run/pcscd/pcscd.comm", "/run/pcscd/pcscd.comm")

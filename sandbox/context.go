@@ -24,6 +24,12 @@ type Context struct {
 	ResetFilesystems bool
 	Persistent       map[string]bool
 	Env              map[string]string // [Environment]; "" unsets
+	// SessionBus and SystemBus are the bus policies: a name (or NAME.*)
+	// to how far the app reaches it through the bus proxy.
+	SessionBus, SystemBus map[string]BusPolicy
+	// Warnings are lines of a file that were dropped, as flatpak drops
+	// them, for the caller to show.
+	Warnings []string
 }
 
 // FSMode is how a location is shared.
@@ -52,7 +58,8 @@ var known = map[string][]string{
 // NewContext is an empty context.
 func NewContext() *Context {
 	return &Context{Shared: map[string]bool{}, Sockets: map[string]bool{}, Devices: map[string]bool{},
-		Features: map[string]bool{}, Filesystems: map[string]FSMode{}, Persistent: map[string]bool{}, Env: map[string]string{}}
+		Features: map[string]bool{}, Filesystems: map[string]FSMode{}, Persistent: map[string]bool{}, Env: map[string]string{},
+		SessionBus: map[string]BusPolicy{}, SystemBus: map[string]BusPolicy{}}
 }
 
 // ParseContext reads [Context] and [Environment] from a metadata or
@@ -82,6 +89,9 @@ func ParseContext(kf *keyfile.File) (*Context, error) {
 	}
 	for _, v := range kf.List("Context", "unset-environment") {
 		c.Env[v] = ""
+	}
+	if err := c.parseBusPolicies(kf); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -308,9 +318,15 @@ func (c *Context) Merge(up *Context) {
 	for k, v := range up.Env {
 		c.Env[k] = v
 	}
+	for _, bus := range []Bus{SessionBus, SystemBus} {
+		for k, v := range up.busMap(bus) {
+			c.busMap(bus)[k] = v
+		}
+	}
+	c.Warnings = append(c.Warnings, up.Warnings...)
 }
 
-// Keyfile writes the context's [Context] and [Environment] groups, sorted: grants only, as
+// Keyfile writes the context's [Context], [Environment] and bus policy groups, sorted: grants only, as
 // in /.flatpak-info's merged view, or with denials ("!x") too, as in an
 // app's metadata or an override file, which lower layers are merged under.
 func (c *Context) Keyfile(kf *keyfile.File, denials bool) {
@@ -364,4 +380,5 @@ func (c *Context) Keyfile(kf *keyfile.File, denials bool) {
 			kf.Set("Environment", k, c.Env[k])
 		}
 	}
+	c.writeBusPolicies(kf, denials)
 }

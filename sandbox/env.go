@@ -12,6 +12,12 @@ var unsafeEnv = []string{"LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "TMP", "TM
 	"TZDIR", "PYTHONPATH", "PYTHONPYCACHEPREFIX", "PERLLIB", "PERL5LIB", "XCURSOR_PATH", "KRB5CCNAME",
 	"XKB_CONFIG_ROOT", "GIO_EXTRA_MODULES", "GDK_BACKEND"}
 
+// socketEnv are the host's addresses of its sockets: an app is given its
+// own (Context.Apply), for what it may reach, and never the host's, which
+// name an abstract socket it could reach with the network shared.
+var socketEnv = []string{"DBUS_SESSION_BUS_ADDRESS", "DBUS_SYSTEM_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY",
+	"PULSE_SERVER", "SSH_AUTH_SOCK"}
+
 // unsafePrefixes are families of such variables.
 var unsafePrefixes = []string{"GST_", "VK_", "__EGL_"}
 
@@ -65,6 +71,11 @@ func Environ(host []string, uid int, home string, extra []string) []string {
 
 func unsafeVar(k string) bool {
 	for _, u := range unsafeEnv {
+		if k == u {
+			return true
+		}
+	}
+	for _, u := range socketEnv {
 		if k == u {
 			return true
 		}

@@ -20,6 +20,12 @@ have bwrap || need+=(bubblewrap)
 have flatpak || need+=(flatpak)
 have curl || need+=(curl)
 have gio || need+=(libglib2.0-bin) # the exports tests launch desktop files with it
+# An app's buses go through xdg-dbus-proxy; the tests start a dbus-daemon
+# with echo services (dbus-test-tool) and call them with dbus-send.
+have xdg-dbus-proxy || need+=(xdg-dbus-proxy)
+have dbus-daemon || need+=(dbus-daemon)
+have dbus-send || need+=(dbus-bin)
+have dbus-test-tool || need+=(dbus-tests)
 # tests/center drives the center's page in Debian's Chromium with node.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 have node || need+=(nodejs)

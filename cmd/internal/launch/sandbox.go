@@ -9,7 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"arbor/cmd/internal/termtext"
 	"arbor/sandbox"
+	"arbor/sandbox/busproxy"
 	"arbor/store/keyfile"
 )
 
@@ -89,11 +91,17 @@ func (g *Globals) RunSandboxed(ctx context.Context, spec sandbox.Spec, perms *sa
 	if spec.Home == "" {
 		spec.Home = home
 	}
+	for _, w := range perms.Warnings {
+		fmt.Fprintf(g.Stderr, "warning: %s\n", termtext.Line(w))
+	}
 	sb := sandbox.New(ctx, perms.Namespaces(spec), sandbox.Stdio{Stdin: os.Stdin, Stdout: g.Stdout, Stderr: g.Stderr})
 	defer sb.Close()
 	done := make(chan error, 1)
+	var proxy *busproxy.Proxy
+	defer func() { proxy.Close() }() // after the app: it talks through it to the end
 	go func() {
-		err := finishSpec(&spec, perms, home, appID, prepare)
+		var err error
+		proxy, err = finishSpec(ctx, &spec, perms, home, appID, prepare)
 		if err == nil {
 			err = sb.Prepare(spec)
 		}
@@ -113,9 +121,10 @@ func (g *Globals) RunSandboxed(ctx context.Context, spec sandbox.Spec, perms *sa
 	return nil
 }
 
-// finishSpec applies the permissions and the app's directories to spec,
-// makes its environment and has prepare, when set, finish it.
-func finishSpec(spec *sandbox.Spec, perms *sandbox.Context, home, appID string, prepare func(*sandbox.Spec) error) error {
+// finishSpec starts the app's bus proxy, applies the permissions and the
+// app's directories to spec, makes its environment and has prepare, when
+// set, finish it. The proxy, when one runs, is the caller's to close.
+func finishSpec(ctx context.Context, spec *sandbox.Spec, perms *sandbox.Context, home, appID string, prepare func(*sandbox.Spec) error) (*busproxy.Proxy, error) {
 	hostEnv := map[string]string{}
 	for _, kv := range os.Environ() {
 		k, v, _ := strings.Cut(kv, "=")
@@ -125,17 +134,44 @@ func finishSpec(spec *sandbox.Spec, perms *sandbox.Context, home, appID string, 
 	if appID != "" {
 		binds, env, err := sandbox.AppDirs(home, appID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		spec.Binds, appEnv = append(spec.Binds, binds...), env
 	}
-	extra, err := perms.Apply(spec, sandbox.Host{Home: home, UID: os.Getuid(), RuntimeDir: hostEnv["XDG_RUNTIME_DIR"], Env: hostEnv, AppID: appID})
+	proxy, err := busproxy.Start(ctx, proxyConfig(perms, appID, hostEnv))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	spec.Env = sandbox.Environ(os.Environ(), os.Getuid(), home, append(appEnv, extra...))
-	if prepare != nil {
-		return prepare(spec)
+	h := sandbox.Host{Home: home, UID: os.Getuid(), RuntimeDir: hostEnv["XDG_RUNTIME_DIR"], Env: hostEnv, AppID: appID,
+		SessionProxy: proxy.SessionSocket, SystemProxy: proxy.SystemSocket}
+	extra, err := perms.Apply(spec, h)
+	if err == nil {
+		spec.Env = sandbox.Environ(os.Environ(), os.Getuid(), home, append(appEnv, extra...))
+		if prepare != nil {
+			err = prepare(spec)
+		}
 	}
-	return nil
+	if err != nil {
+		proxy.Close()
+		return nil, err
+	}
+	return proxy, nil
+}
+
+// proxyConfig is what the app's buses go through, as under flatpak: the
+// session bus, where the host has one and the app has not the whole of
+// it; the system bus, where its policy names something on it.
+func proxyConfig(perms *sandbox.Context, appID string, hostEnv map[string]string) busproxy.Config {
+	cfg := busproxy.Config{RuntimeDir: hostEnv["XDG_RUNTIME_DIR"], Stderr: os.Stderr}
+	if a := hostEnv["DBUS_SESSION_BUS_ADDRESS"]; a != "" && !perms.Sockets["session-bus"] {
+		cfg.Session = &busproxy.Bus{Address: a, Rules: busproxy.SessionRules(appID, perms)}
+	}
+	if len(perms.BusNames(sandbox.SystemBus)) > 0 && !perms.Sockets["system-bus"] {
+		a := hostEnv["DBUS_SYSTEM_BUS_ADDRESS"]
+		if a == "" {
+			a = "unix:path=" + sandbox.HostSystemBus(hostEnv)
+		}
+		cfg.System = &busproxy.Bus{Address: a, Rules: busproxy.SystemRules(perms)}
+	}
+	return cfg
 }

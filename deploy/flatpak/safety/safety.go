@@ -63,31 +63,15 @@ type Permission struct {
 }
 
 // Grants is everything an app's metadata grants: its [Context] and its
-// bus policies, which sandbox.Context does not hold.
+// bus policies.
 type Grants struct {
-	ID         string // the app's ID: its own bus names are no grant
-	Context    *sandbox.Context
-	SessionBus map[string]string // bus name (or NAME.*) -> see, talk or own
-	SystemBus  map[string]string
+	ID      string // the app's ID: its own bus names are no grant
+	Context *sandbox.Context
 }
 
 // FromMetadata collects what an app's (or runtime's) metadata grants.
 func FromMetadata(m *flatpak.Metadata) Grants {
-	g := Grants{ID: m.Name, Context: m.Context}
-	if m.File != nil {
-		g.SessionBus = busPolicy(m, "Session Bus Policy")
-		g.SystemBus = busPolicy(m, "System Bus Policy")
-	}
-	return g
-}
-
-func busPolicy(m *flatpak.Metadata, group string) map[string]string {
-	p := map[string]string{}
-	for _, k := range m.File.Keys(group) {
-		v, _ := m.File.Get(group, k)
-		p[k] = strings.TrimSpace(v)
-	}
-	return p
+	return Grants{ID: m.Name, Context: m.Context}
 }
 
 // DescribeGrants puts what an app grants into words, most dangerous
@@ -224,16 +208,16 @@ func entries(g Grants) []entry {
 		}
 	}
 	if !c.Sockets["session-bus"] {
-		for name, pol := range g.SessionBus {
-			if w, ok := sessionBusWords(g.ID, name, pol); ok {
-				add("session-bus", name, policyStrength(pol), "session-bus:"+name, w.label, w.detail, w.level)
+		for _, r := range c.BusNames(sandbox.SessionBus) {
+			if w, ok := sessionBusWords(g.ID, r.Name, r.Policy); ok {
+				add("session-bus", r.Name, int(r.Policy), "session-bus:"+r.Name, w.label, w.detail, w.level)
 			}
 		}
 	}
 	if !c.Sockets["system-bus"] {
-		for name, pol := range g.SystemBus {
-			if s := policyStrength(pol); s > 0 {
-				add("system-bus", name, s, "system-bus:"+name, busVerb(pol)+" "+name+" on the system bus",
+		for _, r := range c.BusNames(sandbox.SystemBus) {
+			if s := int(r.Policy); s > 0 {
+				add("system-bus", r.Name, s, "system-bus:"+r.Name, busVerb(r.Policy)+" "+r.Name+" on the system bus",
 					"A system service outside the sandbox; what it allows depends on the service", PotentiallyUnsafe)
 			}
 		}
@@ -365,15 +349,11 @@ func flatpakData(loc string) bool {
 	return false
 }
 
-func policyStrength(pol string) int {
-	return max(0, slices.Index([]string{"none", "see", "talk", "own"}, pol))
-}
-
-func busVerb(pol string) string {
+func busVerb(pol sandbox.BusPolicy) string {
 	switch pol {
-	case "see":
+	case sandbox.BusSee:
 		return "Sees"
-	case "own":
+	case sandbox.BusOwn:
 		return "Owns"
 	}
 	return "Talks to"
@@ -382,8 +362,8 @@ func busVerb(pol string) string {
 // sessionBusWords words one session bus policy; false for those that
 // grant nothing: denials, and the names every app gets (its own, its
 // media player name, the bus itself and the portals).
-func sessionBusWords(id, name, pol string) (words, bool) {
-	s := policyStrength(pol)
+func sessionBusWords(id, name string, pol sandbox.BusPolicy) (words, bool) {
+	s := int(pol)
 	if s == 0 || ownName(id, name) || (s <= 2 && (name == "org.freedesktop.DBus" || strings.HasPrefix(name, "org.freedesktop.portal."))) {
 		return words{}, false
 	}

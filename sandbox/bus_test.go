@@ -1,0 +1,92 @@
+package sandbox
+
+import (
+	"strings"
+	"testing"
+
+	"arbor/store/keyfile"
+)
+
+func TestCheckBusName(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ok   bool
+	}{
+		{"org.freedesktop.Notifications", true},
+		{"org.example.App.*", true},
+		{"org.mpris.MediaPlayer2.org.example-app_2", true},
+		{"org", false},
+		{":1.42", false},
+		{"org..example", false},
+		{"org.1example", false},
+		{"org.example.*.x", false},
+		{"*", false},
+		{"org.exa mple", false},
+		{"", false},
+		{strings.Repeat("a.", 128) + "b", false},
+	} {
+		if err := CheckBusName(c.name); (err == nil) != c.ok {
+			t.Errorf("CheckBusName(%q) = %v, want ok=%v", c.name, err, c.ok)
+		}
+	}
+}
+
+func parse(t *testing.T, s string) *Context {
+	t.Helper()
+	kf, err := keyfile.ParseBytes([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseContext(kf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Layers merge name by name; none takes a name away and is left out of
+// the merged view, kept where denials are written.
+func TestBusPolicyLayers(t *testing.T) {
+	app := parse(t, "[Session Bus Policy]\norg.a.A=talk\norg.b.B=own\norg.c.C=see\n\n[System Bus Policy]\norg.s.S=talk\n")
+	over := parse(t, "[Session Bus Policy]\norg.a.A=none\norg.c.C=talk\n")
+	if len(over.Warnings) != 0 || len(app.Warnings) != 0 {
+		t.Fatalf("warnings: %v %v", app.Warnings, over.Warnings)
+	}
+	app.Merge(over)
+	var got []string
+	for _, r := range app.BusNames(SessionBus) {
+		got = append(got, r.Name+"="+r.Policy.String())
+	}
+	if strings.Join(got, " ") != "org.b.B=own org.c.C=talk" {
+		t.Errorf("session names: %v", got)
+	}
+	if s := app.BusNames(SystemBus); len(s) != 1 || s[0] != (BusRule{"org.s.S", BusTalk}) {
+		t.Errorf("system names: %v", s)
+	}
+	merged, withDenials := keyfile.New(), keyfile.New()
+	app.Keyfile(merged, false)
+	app.Keyfile(withDenials, true)
+	if v, ok := merged.Get("Session Bus Policy", "org.a.A"); ok {
+		t.Errorf("the merged view keeps a name taken away: %q", v)
+	}
+	if v, _ := withDenials.Get("Session Bus Policy", "org.a.A"); v != "none" {
+		t.Errorf("an override loses its denial: %q", v)
+	}
+	if v, _ := merged.Get("System Bus Policy", "org.s.S"); v != "talk" {
+		t.Errorf("system policy written as %q", v)
+	}
+}
+
+func TestBusPolicyBadLines(t *testing.T) {
+	c := parse(t, "[Session Bus Policy]\norg.a.A=talkative\norg.b.B= own\n")
+	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "org.a.A=talkative") {
+		t.Errorf("warnings: %v", c.Warnings)
+	}
+	if r := c.BusNames(SessionBus); len(r) != 1 || r[0].Name != "org.b.B" {
+		t.Errorf("names: %v", r)
+	}
+	kf, _ := keyfile.ParseBytes([]byte("[System Bus Policy]\norg=talk\n"))
+	if _, err := ParseContext(kf); err == nil || !strings.Contains(err.Error(), `"org"`) {
+		t.Errorf("a bad name: %v", err)
+	}
+}

@@ -1,0 +1,79 @@
+package sandboxcli
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"arbor/tests/testutil"
+)
+
+// Bus policies from a metadata file and the command line, on the session
+// and the system bus, through the proxy; and the lines flatpak refuses or
+// drops.
+func TestBusPolicy(t *testing.T) {
+	testutil.Privileged(t)
+	testutil.NeedTool(t, "xdg-dbus-proxy")
+	arbor := testutil.BuildArbor(t)
+	dir := t.TempDir()
+	session := testutil.StartBus(t, filepath.Join(dir, "session"), "org.arbor.Allowed", "org.arbor.Denied")
+	system := testutil.StartBus(t, filepath.Join(dir, "system"), "org.arbor.SysAllowed", "org.arbor.SysDenied")
+	env := append(session.Env(os.Environ()), "DBUS_SYSTEM_BUS_ADDRESS="+system.Address)
+	md := filepath.Join(dir, "metadata")
+	testutil.WriteFile(t, md, "[Application]\nname=org.test.App\n\n[Session Bus Policy]\norg.arbor.Allowed=talk\norg.arbor.Denied=talkative\n", 0o644)
+	call := func(bus, name string) string {
+		return `if dbus-send --` + bus + ` --print-reply --reply-timeout=5000 --dest=` + name + ` / org.arbor.Probe.Ping >/dev/null 2>&1; then echo "` + name + ` yes"; else echo "` + name + ` no"; fi; `
+	}
+	probe := call("session", "org.arbor.Allowed") + call("session", "org.arbor.Denied") + call("system", "org.arbor.SysAllowed") + call("system", "org.arbor.SysDenied") +
+		`echo "session=$DBUS_SESSION_BUS_ADDRESS"; if [ -e /run/dbus/system_bus_socket ]; then echo "system socket"; fi`
+	run := func(flags ...string) (string, string, error) {
+		args := append(append([]string{"sandbox", "--runtime=/usr", "--app-id=org.test.App", "--metadata=" + md}, flags...), "--", "sh", "-c", probe)
+		cmd := exec.Command(arbor, args...)
+		cmd.Env = env
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		return string(out), stderr.String(), err
+	}
+	for _, c := range []struct {
+		name  string
+		flags []string
+		want  []string
+	}{
+		{"metadata", nil, []string{"org.arbor.Allowed yes", "org.arbor.Denied no", "org.arbor.SysAllowed no",
+			"session=unix:path=/run/flatpak/bus"}},
+		{"taken away on the command line", []string{"--no-talk-name=org.arbor.Allowed"}, []string{"org.arbor.Allowed no"}},
+		{"the system bus", []string{"--system-talk-name=org.arbor.SysAllowed"}, []string{"org.arbor.SysAllowed yes", "org.arbor.SysDenied no", "system socket"}},
+		{"the whole session bus", []string{"--socket=session-bus"}, []string{"org.arbor.Denied yes"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, errOut, err := run(c.flags...)
+			if err != nil {
+				t.Fatalf("%v\n%s%s", err, out, errOut)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(out, w+"\n") {
+					t.Errorf("lacks %q:\n%s", w, out)
+				}
+			}
+			if c.flags == nil && strings.Contains(out, "system socket") {
+				t.Errorf("a system bus without a policy for it:\n%s", out)
+			}
+			// A level flatpak does not know drops the line, named.
+			if !strings.Contains(errOut, "org.arbor.Denied=talkative") {
+				t.Errorf("no warning naming the dropped line:\n%s", errOut)
+			}
+		})
+	}
+	// A name that is not a bus name refuses the file, as flatpak does.
+	testutil.WriteFile(t, md, "[Application]\nname=org.test.App\n\n[Session Bus Policy]\n:1.4=talk\n", 0o644)
+	if _, errOut, err := run(); err == nil || !strings.Contains(errOut, `invalid D-Bus name ":1.4"`) {
+		t.Errorf("a unique name in the policy: %v\n%s", err, errOut)
+	}
+	testutil.WriteFile(t, md, "[Application]\nname=org.test.App\n", 0o644)
+	if _, errOut, err := run("--talk-name=org"); err == nil || !strings.Contains(errOut, "--talk-name=org") {
+		t.Errorf("--talk-name=org: %v\n%s", err, errOut)
+	}
+}
