@@ -135,6 +135,15 @@ func (sb *Sandbox) Start() {
 	sb.err = sb.proc.Clone(flags, users)
 }
 
+// Pid is the sandbox's first process, as the host sees it, once Start
+// made it; 0 before or after a failed start.
+func (sb *Sandbox) Pid() int {
+	if sb.proc == nil || sb.err != nil {
+		return 0
+	}
+	return sb.proc.Pid()
+}
+
 // Prepare takes the spec, whose namespace fields must be those the
 // sandbox was made with, and compiles what the first process will do. It
 // may run while Start does.

@@ -10,6 +10,7 @@ import (
 
 	"arbor/cmd/internal/termtext"
 	"arbor/deploy/apps"
+	"arbor/deploy/flatpak"
 	"arbor/mountd"
 )
 
@@ -105,12 +106,39 @@ func (a *app) remoteModifyCmd() *cobra.Command {
 	return c
 }
 
+func (a *app) killCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "kill INSTANCE|APP",
+		Short: "Stop a running app: one instance by its number (arbor ps), or every instance of an app",
+		Example: `  arbor kill org.example.App
+  arbor kill 2718281828`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root, err := flatpak.InstancesRoot()
+			if err != nil {
+				return err
+			}
+			killed, err := flatpak.KillInstances(root, args[0])
+			if a.json && err == nil {
+				return a.printJSON(killed)
+			}
+			for _, k := range killed {
+				fmt.Fprintf(a.Stdout, "killed %s (%s, pid %d)\n", termtext.Line(k.ID), termtext.Line(k.App), k.PID)
+			}
+			return err
+		},
+	}
+	a.jsonFlag(c)
+	return c
+}
+
 func (a *app) psCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:     "ps [--json]",
-		Short:   "List the apps running, and those to restart to use the version installed since they started",
-		Example: `  arbor ps`,
-		Args:    cobra.NoArgs,
+		Use:   "ps [--json]",
+		Short: "List the apps running (instance, pid, app, runtime, commit), and those to restart to use the version installed since they started",
+		Example: `  arbor ps
+  arbor kill org.example.App`,
+		Args: cobra.NoArgs,
 		RunE: a.withManager(func(cmd *cobra.Command, args []string, m *apps.Manager) error {
 			run, err := m.Running(cmd.Context())
 			if err != nil {
@@ -128,8 +156,18 @@ func (a *app) psCmd() *cobra.Command {
 				}
 				return a.printJSON(out)
 			}
+			// flatpak ps's columns (instance, pid, application, runtime),
+			// then the commit it runs.
 			for _, r := range run {
-				line := fmt.Sprintf("%d\t%s\t%s", r.PID, termtext.Line(r.Ref.String()), r.Commit.String()[:12])
+				rt := ""
+				if d, err := m.In.Get(r.Ref); err == nil {
+					rt = d.Metadata.Runtime
+				}
+				id := r.InstanceID
+				if id == "" {
+					id = "-"
+				}
+				line := fmt.Sprintf("%s\t%d\t%s\t%s\t%s", termtext.Line(id), r.PID, termtext.Line(r.Ref.ID), termtext.Line(rt), r.Commit.String()[:12])
 				if r.UpdateLanded {
 					line += "\trestart to use the new version"
 				}

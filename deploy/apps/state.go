@@ -158,9 +158,13 @@ func DiskBytes(ctx context.Context, r *store.Repo, c object.Checksum) (uint64, e
 
 // Instance is an app running from the installation.
 type Instance struct {
-	Ref    flatpak.Ref     `json:"-"`
-	PID    int             `json:"pid"`
-	Commit object.Checksum `json:"-"`
+	Ref flatpak.Ref `json:"-"`
+	PID int         `json:"pid"`
+	// InstanceID and ChildPID are from the instance's directory, where
+	// it has one: its name, and the sandbox's first process.
+	InstanceID string          `json:"instance,omitempty"`
+	ChildPID   int             `json:"child_pid,omitempty"`
+	Commit     object.Checksum `json:"-"`
 	// UpdateLanded: the app runs a commit older than the one installed
 	// now, and is to be restarted to use it.
 	UpdateLanded bool `json:"update_landed"`
@@ -176,6 +180,13 @@ func (m *Manager) Running(ctx context.Context) ([]Instance, error) {
 	installed, err := m.In.InstalledOf(flatpak.App)
 	if err != nil {
 		return nil, err
+	}
+	dirs := map[int]flatpak.RunningInstance{}
+	if root, err := flatpak.InstancesRoot(); err == nil {
+		ris, _ := flatpak.ListInstances(root) // without them, the holds still tell what runs
+		for _, ri := range ris {
+			dirs[ri.PID] = ri
+		}
 	}
 	out := []Instance{}
 	for _, i := range inst {
@@ -193,7 +204,8 @@ func (m *Manager) Running(ctx context.Context) ([]Instance, error) {
 			if err != nil {
 				continue
 			}
-			out = append(out, Instance{Ref: ref, PID: i.PID, Commit: i.Commits[0], UpdateLanded: d.Commit != i.Commits[0]})
+			ri := dirs[i.PID]
+			out = append(out, Instance{Ref: ref, PID: i.PID, InstanceID: ri.ID, ChildPID: ri.ChildPID, Commit: i.Commits[0], UpdateLanded: d.Commit != i.Commits[0]})
 		}
 	}
 	return out, nil

@@ -94,11 +94,12 @@ func (in *Installation) Plan(req RunRequest) (*RunPlan, error) {
 }
 
 // Info is /.flatpak-info with the keys flatpak writes, for the sandbox
-// spec the app runs with.
-func (p *RunPlan) Info(spec sandbox.Spec) []byte {
+// spec the app runs with as the instance named instanceID.
+func (p *RunPlan) Info(spec sandbox.Spec, instanceID string) []byte {
 	kf := keyfile.New()
 	kf.Set("Application", "name", p.Ref.ID)
 	kf.Set("Application", "runtime", p.Runtime.Ref.String())
+	kf.Set("Instance", "instance-id", instanceID)
 	kf.Set("Instance", "app-path", spec.App)
 	kf.Set("Instance", "app-commit", p.App.Commit.String())
 	kf.Set("Instance", "runtime-path", spec.Runtime)

@@ -44,8 +44,8 @@ func TestPlanLayersPermissions(t *testing.T) {
 		p.Perms.Env["FROM_RT"] != "yes" || p.Perms.Env["LAYER"] != "override" {
 		t.Fatalf("permissions: %+v", p.Perms)
 	}
-	info := string(p.Info(sandbox.Spec{App: "/a", Runtime: "/r"}))
-	for _, want := range []string{"name=org.example.Hello", "runtime=" + rt.String(), "app-commit=" + c2.String(), "sockets=wayland;x11;"} {
+	info := string(p.Info(sandbox.Spec{App: "/a", Runtime: "/r"}, "1234"))
+	for _, want := range []string{"name=org.example.Hello", "runtime=" + rt.String(), "app-commit=" + c2.String(), "sockets=wayland;x11;", "instance-id=1234"} {
 		if !strings.Contains(info, want) {
 			t.Errorf("flatpak-info lacks %q:\n%s", want, info)
 		}

@@ -162,6 +162,9 @@ func writeIDMaps(pid int, m *IDMap) error {
 
 // Compile makes the process's program from spec. It may run while Clone
 // does, on another goroutine.
+// Pid is the first process's, as this process sees it; 0 before Clone.
+func (p *Proc) Pid() int { return p.pid }
+
 func (p *Proc) Compile(spec *Spec) error {
 	p.hostFacts(spec)
 	p.prog = newProgram(p.base)

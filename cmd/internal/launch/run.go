@@ -69,6 +69,16 @@ func RunCmd(g *Globals, mount Mounter, rec Recorder) *cobra.Command {
 			// written while the sandbox's namespaces are made.
 			release := func() {}
 			defer func() { release() }()
+			// Described for portals, ps and kill while it runs.
+			root, err := flatpak.InstancesRoot()
+			if err != nil {
+				return err
+			}
+			inst, err := flatpak.NewInstanceDir(root)
+			if err != nil {
+				return err
+			}
+			defer inst.Remove()
 			spec := sandbox.Spec{Runtime: plan.RuntimeFiles, App: plan.AppFiles, Args: append([]string{plan.Command}, args[1:]...)}
 			return g.RunSandboxed(cmd.Context(), spec, plan.Perms, plan.Ref.ID, func(s *sandbox.Spec) error {
 				r, err := in.Hold(os.Getpid(), plan.App.Commit, plan.Runtime.Commit)
@@ -76,9 +86,9 @@ func RunCmd(g *Globals, mount Mounter, rec Recorder) *cobra.Command {
 					return err
 				}
 				release = r
-				s.Info = plan.Info(*s)
-				return nil
-			})
+				s.Info = plan.Info(*s, inst.ID)
+				return inst.WriteInfo(s.Info)
+			}, func(child int) error { return inst.Started(os.Getpid(), child) })
 		},
 	}
 	c.Flags().SetInterspersed(false)

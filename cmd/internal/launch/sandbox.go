@@ -66,7 +66,7 @@ a name that begins with '-'.`,
 			}
 			perms.Merge(cli)
 			spec.Args = args
-			return g.RunSandboxed(cmd.Context(), spec, perms, appID, nil)
+			return g.RunSandboxed(cmd.Context(), spec, perms, appID, nil, nil)
 		},
 	}
 	c.Flags().SetInterspersed(false)
@@ -82,8 +82,9 @@ a name that begins with '-'.`,
 // namespaces are made, applies them (and the app's directories, with an
 // app id) to spec, makes the environment and has prepare, when set,
 // finish the spec; then it runs the command and passes its exit status
-// on.
-func (g *Globals) RunSandboxed(ctx context.Context, spec sandbox.Spec, perms *sandbox.Context, appID string, prepare func(*sandbox.Spec) error) error {
+// on. started, when set, hears the sandbox's first process before the
+// command starts.
+func (g *Globals) RunSandboxed(ctx context.Context, spec sandbox.Spec, perms *sandbox.Context, appID string, prepare func(*sandbox.Spec) error, started func(child int) error) error {
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return err
@@ -110,6 +111,11 @@ func (g *Globals) RunSandboxed(ctx context.Context, spec sandbox.Spec, perms *sa
 	sb.Start()
 	if err := <-done; err != nil {
 		return err
+	}
+	if started != nil {
+		if err := started(sb.Pid()); err != nil {
+			return err
+		}
 	}
 	code, err := sb.Run()
 	if err != nil {

@@ -1,0 +1,110 @@
+package apps
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"arbor/tests/testutil"
+)
+
+// A running app has an instance directory as flatpak keeps one, its
+// number in its /.flatpak-info; `arbor ps` lists it and `arbor kill`
+// ends it, the whole sandbox with it.
+func TestInstancesPsKill(t *testing.T) {
+	testutil.Privileged(t)
+	arbor := testutil.BuildArbor(t)
+	dir := t.TempDir()
+	p := publishApps(t, arbor, dir, nil)
+	inst := newInstallation(t, arbor, dir, "inst", p.srv.URL)
+	testutil.Run(t, arbor, "--repo="+inst, "install", "-y", "origin", "org.example.Hello")
+	runtimeDir := filepath.Join(dir, "xdg-run")
+	testutil.Must(t, os.MkdirAll(runtimeDir, 0o700))
+	env := append(os.Environ(), "XDG_RUNTIME_DIR="+runtimeDir)
+	arborCmd := func(args ...string) (string, error) {
+		cmd := exec.Command(arbor, append([]string{"--repo=" + inst}, args...)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	// The runtime has only sh: its builtins read the instance's number
+	// and then wait on stdin.
+	run := exec.Command(arbor, "--repo="+inst, "run", "--command=sh", "org.example.Hello", "-c",
+		`while read -r l; do case $l in instance-id=*) echo "$l";; esac; done < /.flatpak-info; read x`)
+	run.Env = env
+	stdin, err := run.StdinPipe()
+	testutil.Must(t, err)
+	defer stdin.Close()
+	stdout, err := run.StdoutPipe()
+	testutil.Must(t, err)
+	testutil.Must(t, run.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- run.Wait() }()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("the app printed no instance id: %v", err)
+	}
+	id := strings.TrimPrefix(strings.TrimSpace(line), "instance-id=")
+	if _, err := strconv.ParseUint(id, 10, 32); err != nil {
+		t.Fatalf("instance id %q", line)
+	}
+
+	idir := filepath.Join(runtimeDir, ".flatpak", id)
+	if info := testutil.ReadFile(t, filepath.Join(idir, "info")); !strings.Contains(info, "instance-id="+id) || !strings.Contains(info, "name=org.example.Hello") {
+		t.Errorf("the instance's info:\n%s", info)
+	}
+	var bw struct {
+		Child int `json:"child-pid"`
+	}
+	testutil.Must(t, json.Unmarshal([]byte(testutil.ReadFile(t, filepath.Join(idir, "bwrapinfo.json"))), &bw))
+	if _, err := os.Stat("/proc/" + strconv.Itoa(bw.Child)); bw.Child <= 0 || err != nil {
+		t.Fatalf("bwrapinfo.json child-pid %d: %v", bw.Child, err)
+	}
+	out, err := arborCmd("ps", "--json")
+	if err != nil {
+		t.Fatalf("ps: %v\n%s", err, out)
+	}
+	var ps []struct {
+		Instance string `json:"instance"`
+		PID      int    `json:"pid"`
+		Child    int    `json:"child_pid"`
+		Ref      string `json:"ref"`
+	}
+	testutil.Must(t, json.Unmarshal([]byte(out), &ps))
+	if len(ps) != 1 || ps[0].Instance != id || ps[0].PID != run.Process.Pid || ps[0].Child != bw.Child || ps[0].Ref != "app/org.example.Hello/x86_64/1.0" {
+		t.Fatalf("ps: %+v (instance %s, pid %d, child %d)", ps, id, run.Process.Pid, bw.Child)
+	}
+	if out, _ := arborCmd("ps"); !strings.HasPrefix(out, id+"\t"+strconv.Itoa(run.Process.Pid)+"\torg.example.Hello\torg.example.Platform/x86_64/1.0\t") {
+		t.Errorf("ps:\n%s", out)
+	}
+
+	if out, err := arborCmd("kill", "org.example.Hello"); err != nil || !strings.Contains(out, "killed "+id) {
+		t.Fatalf("kill: %v\n%s", err, out)
+	}
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Errorf("the run after kill: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run did not end within 10 s of kill")
+	}
+	if _, err := os.Stat("/proc/" + strconv.Itoa(bw.Child)); err == nil {
+		t.Errorf("the sandbox's first process %d outlived kill", bw.Child)
+	}
+	if _, err := os.Stat(idir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the instance directory is left: %v", err)
+	}
+	if out, err := arborCmd("kill", id); err == nil || !strings.Contains(out, "no running instance") {
+		t.Errorf("kill of an ended instance: %v\n%s", err, out)
+	}
+}
