@@ -159,7 +159,23 @@ func findDir(dt *object.DirTree, name string) (object.DirEntry, bool) {
 	return object.DirEntry{}, false
 }
 
+// loaded is the directory's tree if it is loaded, without waiting.
+func (d *dir) loaded() *object.DirTree {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.dt
+}
+
+// Lookup answers the kernel's LOOKUP: a program asks for the entry.
 func (d *dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	// Beside this lookup, not after it: on a source without an index
+	// the lookup is itself a round trip (python.go).
+	d.t.prefetchBytecode(d.loaded(), name)
+	return d.lookup(ctx, name, out)
+}
+
+// lookup makes the node of an entry, for a LOOKUP or a READDIRPLUS.
+func (d *dir) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	if object.ValidateName(name) != nil {
 		return nil, syscall.ENOENT
 	}
@@ -225,7 +241,7 @@ func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	if ls, ok := h.d.t.src.(LocalSource); ok && !h.d.local(ls, name) {
 		return nil, errNotHere
 	}
-	return h.d.Lookup(ctx, name, out)
+	return h.d.lookup(ctx, name, out) // no program asked for it yet
 }
 
 // local says whether an entry's lookup would answer without waiting.

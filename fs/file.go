@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"path"
 	"sync/atomic"
 	"syscall"
 
@@ -97,8 +98,11 @@ func (f *file) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off in
 	if f.info.IsSymlink() {
 		return nil, syscall.EINVAL
 	}
-	if !f.read.Swap(true) && f.t.opts.OnRead != nil {
-		f.t.opts.OnRead(f.path, f.sum)
+	if !f.read.Swap(true) {
+		if f.t.opts.OnRead != nil {
+			f.t.opts.OnRead(f.path, f.sum)
+		}
+		f.prefetchSource()
 	}
 	if off >= int64(f.info.Size) {
 		return fuse.ReadResultData(nil), 0
@@ -129,4 +133,25 @@ func (f *file) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 
 func (f *file) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
 	return listxattr(f.info.Xattrs, dest)
+}
+
+// prefetchSource starts fetching D/NAME.py when D/__pycache__/NAME.*.pyc
+// is first read (python.go).
+func (f *file) prefetchSource() {
+	dir, base := path.Split(f.path)
+	stem, ok := bytecodeStem(path.Base(dir), base)
+	if !ok {
+		return
+	}
+	_, cache := f.Parent()
+	if cache == nil {
+		return
+	}
+	_, up := cache.Parent()
+	if up == nil {
+		return
+	}
+	if lt, ok := up.Operations().(interface{ loaded() *object.DirTree }); ok {
+		f.t.prefetchModule(lt.loaded(), stem+".py")
+	}
 }

@@ -46,6 +46,16 @@ type LocalSource interface {
 	Settle(ctx context.Context) error
 }
 
+// Prefetcher is a Source that can fetch in the background what it
+// expects to be read soon.
+type Prefetcher interface {
+	// Background runs work apart from any request, bounded by the
+	// source's life.
+	Background(work func(ctx context.Context))
+	// FetchFile fetches a file whole, unless it is stored.
+	FetchFile(ctx context.Context, c object.Checksum) error
+}
+
 // FileInfo is what a stat of a content object needs.
 type FileInfo struct {
 	object.FileHeader

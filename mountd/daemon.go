@@ -716,7 +716,7 @@ func (d *Daemon) source(remote string, timeout time.Duration, verifiedOnly bool)
 	if err != nil {
 		return nil, lazySource{}, err
 	}
-	l := lazySource{f: f, timeout: timeout, verifiedOnly: verifiedOnly}
+	l := lazySource{f: f, timeout: timeout, verifiedOnly: verifiedOnly, life: d.ctx}
 	return l, l, nil
 }
 

@@ -20,6 +20,8 @@ type lazySource struct {
 	// verifiedOnly serves no header before it is verified, even from a
 	// remote that does not verify: a mount that honours setuid bits.
 	verifiedOnly bool
+	// life bounds background fetches (Prefetch): the daemon's.
+	life context.Context
 }
 
 func (s lazySource) bound(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -32,7 +34,26 @@ func (s lazySource) bound(ctx context.Context) (context.Context, context.CancelF
 var (
 	_ fs.Source      = lazySource{}
 	_ fs.LocalSource = lazySource{}
+	_ fs.Prefetcher  = lazySource{}
 )
+
+// Background runs work in its own goroutine, bounded by the daemon's
+// life and the source's timeout.
+func (s lazySource) Background(work func(ctx context.Context)) {
+	if s.life == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := s.bound(s.life)
+		defer cancel()
+		work(ctx)
+	}()
+}
+
+// FetchFile fetches c whole, unless it is stored.
+func (s lazySource) FetchFile(ctx context.Context, c object.Checksum) error {
+	return s.f.Fetch(ctx, index.Ref{Checksum: c, Type: object.TypeFile})
+}
 
 func (s lazySource) FileLocal(c object.Checksum) (fs.FileInfo, bool) {
 	d, ok, err := s.f.DescribeLocal(c, s.verifiedOnly)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -104,6 +105,56 @@ func appRunScenario() *scenario {
 		targets:  []target{{peer: 1, max: 0.3}},
 		notes: func() []string {
 			return []string{fmt.Sprintf("Each timed run is %d starts of the app, one after another.", starts)}
+		},
+	}
+}
+
+// appRunBusScenario: the same warm starts with a session bus on the host,
+// which both tools reach only through xdg-dbus-proxy, started per run and
+// waited on before the app.
+func appRunBusScenario() *scenario {
+	const name = "app-run-true-bus"
+	var a trueApp
+	var daemon *exec.Cmd
+	var addr string
+	return &scenario{
+		name: name,
+		setup: func(e *env) error {
+			a = trueApp{dir: e.dir(name)}
+			if err := a.setup(e); err != nil {
+				return err
+			}
+			addr = "unix:path=" + filepath.Join(a.dir, "bus")
+			daemon = exec.Command("dbus-daemon", "--session", "--nofork", "--nopidfile", "--address="+addr)
+			if err := daemon.Start(); err != nil {
+				return fmt.Errorf("dbus-daemon: %w", err)
+			}
+			for i := 0; i < 100; i++ {
+				if _, err := os.Stat(filepath.Join(a.dir, "bus")); err == nil {
+					return nil
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			return fmt.Errorf("dbus-daemon made no socket at %s", addr)
+		},
+		tools: []tool{
+			{name: "arbor", argv: func(e *env) []string {
+				return sh("export DBUS_SESSION_BUS_ADDRESS=" + addr + "; " + loopLine(fmt.Sprintf("%s --repo=%s run org.bench.True", e.arbor, a.inst())))
+			}},
+			{name: "flatpak", argv: func(e *env) []string {
+				return sh(flatpakEnv(a.dir) + "export DBUS_SESSION_BUS_ADDRESS=" + addr + "; " + loopLine("flatpak run org.bench.True//1"))
+			}},
+		},
+		teardown: func(e *env) error {
+			if daemon != nil && daemon.Process != nil {
+				daemon.Process.Kill()
+				daemon.Wait()
+			}
+			return a.teardown(e)
+		},
+		targets: []target{{peer: 1, max: 0.5}},
+		notes: func() []string {
+			return []string{fmt.Sprintf("%s: each timed run is %d starts, with a private session bus on the host (dbus-daemon): both tools start xdg-dbus-proxy for the app and wait for it.", name, starts)}
 		},
 	}
 }

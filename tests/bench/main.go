@@ -192,6 +192,7 @@ func allScenarios() []*scenario {
 		coldFindScenario(),
 		sandboxScenario(),
 		appRunScenario(),
+		appRunBusScenario(),
 		pythonScenario(loopback),
 		adminDeployScenario(),
 		thinClientScenario(loopback),

@@ -902,3 +902,75 @@ func TestListingFetchesNoHeaders(t *testing.T) {
 		t.Fatalf("ls -l: %v\n%s", err, out)
 	}
 }
+
+// A module's bytecode read on a mount brings its source along: Python
+// reads it next, as bytecode on a commit is always stale.
+func TestBytecodeReadFetchesItsSource(t *testing.T) {
+	e := setup(t)
+	files := map[string]string{
+		"lib/mod.py":                             "x = 1\n",
+		"lib/__pycache__/mod.cpython-311.pyc":    "bytecode\n",
+		"lib/other.py":                           "y = 2\n",
+		"lib/__pycache__/other.cpython-311.pyc":  "more bytecode\n",
+		"lib2/two.py":                            "z = 3\n",
+		"lib2/__pycache__/two.cpython-311.pyc":   "bytecode two\n",
+		"lib3/three.py":                          "w = 4\n",
+		"lib3/__pycache__/three.cpython-311.pyc": "bytecode three\n",
+	}
+	p := e.publish(t, files)
+	repo := e.client(t, p)
+	mp := e.mount(t, repo, "origin:main", "--no-prefetch")
+	resetWhenQuiet(t, p.srv)
+	if b, err := os.ReadFile(filepath.Join(mp, "lib/__pycache__/mod.cpython-311.pyc")); err != nil || string(b) != "bytecode\n" {
+		t.Fatalf("read: %q, %v", b, err)
+	}
+	src, other := e.objectOf(t, p.repo, "/lib/mod.py"), e.objectOf(t, p.repo, "/lib/other.py")
+	waitRequest(t, p.srv, src)
+	reqs, err := p.srv.Requests()
+	must(t, err)
+	if slices.ContainsFunc(reqs, func(r nginx.Request) bool { return r.Path == other }) {
+		t.Errorf("fetched another module's source %s", other)
+	}
+	if b, err := os.ReadFile(filepath.Join(mp, "lib/mod.py")); err != nil || string(b) != "x = 1\n" {
+		t.Fatalf("read of the source: %q, %v", b, err)
+	}
+	// A listing is no sign of an import (READDIRPLUS describes entries
+	// with no program asking); a stat of a module's source, which python
+	// makes first, is, and brings its bytecode along.
+	resetWhenQuiet(t, p.srv)
+	// Names only, as python's os.listdir reads them (no stat).
+	if out, err := exec.Command("ls", "-f", filepath.Join(mp, "lib3")).CombinedOutput(); err != nil || !strings.Contains(string(out), "three.py") {
+		t.Fatalf("ls -f: %v\n%s", err, out)
+	}
+	time.Sleep(time.Second) // a prefetch, if one started, has long been asked for
+	reqs, err = p.srv.Requests()
+	must(t, err)
+	if len(reqs) == 0 {
+		t.Fatal("the listing fetched nothing, not even its directory")
+	}
+	if pyc := e.objectOf(t, p.repo, "/lib3/__pycache__/three.cpython-311.pyc"); slices.ContainsFunc(reqs, func(r nginx.Request) bool { return r.Path == pyc }) {
+		t.Errorf("a listing fetched the bytecode %s", pyc)
+	}
+	if _, err := os.Stat(filepath.Join(mp, "lib2/two.py")); err != nil {
+		t.Fatal(err)
+	}
+	waitRequest(t, p.srv, e.objectOf(t, p.repo, "/lib2/__pycache__/two.cpython-311.pyc"))
+}
+
+// waitRequest waits until the server has been asked for path.
+func waitRequest(t *testing.T, srv *nginx.Server, path string) {
+	t.Helper()
+	var paths []string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		reqs, err := srv.Requests()
+		must(t, err)
+		paths = paths[:0]
+		for _, r := range reqs {
+			paths = append(paths, r.Path)
+		}
+		if slices.Contains(paths, path) {
+			return
+		}
+	}
+	t.Fatalf("%s was not fetched: %v", path, paths)
+}
