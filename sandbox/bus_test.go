@@ -31,24 +31,11 @@ func TestCheckBusName(t *testing.T) {
 	}
 }
 
-func parse(t *testing.T, s string) *Context {
-	t.Helper()
-	kf, err := keyfile.ParseBytes([]byte(s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := ParseContext(kf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // Layers merge name by name; none takes a name away and is left out of
 // the merged view, kept where denials are written.
 func TestBusPolicyLayers(t *testing.T) {
-	app := parse(t, "[Session Bus Policy]\norg.a.A=talk\norg.b.B=own\norg.c.C=see\n\n[System Bus Policy]\norg.s.S=talk\n")
-	over := parse(t, "[Session Bus Policy]\norg.a.A=none\norg.c.C=talk\n")
+	app := mustContext(t, "[Session Bus Policy]\norg.a.A=talk\norg.b.B=own\norg.c.C=see\n\n[System Bus Policy]\norg.s.S=talk\n")
+	over := mustContext(t, "[Session Bus Policy]\norg.a.A=none\norg.c.C=talk\n")
 	if len(over.Warnings) != 0 || len(app.Warnings) != 0 {
 		t.Fatalf("warnings: %v %v", app.Warnings, over.Warnings)
 	}
@@ -78,7 +65,7 @@ func TestBusPolicyLayers(t *testing.T) {
 }
 
 func TestBusPolicyBadLines(t *testing.T) {
-	c := parse(t, "[Session Bus Policy]\norg.a.A=talkative\norg.b.B= own\n")
+	c := mustContext(t, "[Session Bus Policy]\norg.a.A=talkative\norg.b.B= own\n")
 	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "org.a.A=talkative") {
 		t.Errorf("warnings: %v", c.Warnings)
 	}

@@ -26,6 +26,7 @@ have xdg-dbus-proxy || need+=(xdg-dbus-proxy)
 have dbus-daemon || need+=(dbus-daemon)
 have dbus-send || need+=(dbus-bin)
 have dbus-test-tool || need+=(dbus-tests)
+[ -x /usr/libexec/xdg-desktop-portal ] || need+=(xdg-desktop-portal)
 # tests/center drives the center's page in Debian's Chromium with node.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 have node || need+=(nodejs)

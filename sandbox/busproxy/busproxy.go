@@ -61,23 +61,29 @@ type Bus struct {
 type Config struct {
 	RuntimeDir      string // the host's XDG_RUNTIME_DIR: the sockets go in .dbus-proxy/ there ("": a private directory)
 	Session, System *Bus
-	Log             bool // the proxy logs what passes and what it refuses, on stderr
-	Stderr          io.Writer
+	// Info is the app's /.flatpak-info, which the proxy has at its own
+	// root: services (the portals first) tell who calls from the
+	// calling process's root, and the app's calls come from the proxy.
+	Info   []byte
+	Log    bool // the proxy logs what passes and what it refuses, on stderr
+	Stderr io.Writer
 }
 
-// Proxy is a running proxy.
+// Proxy is a running proxy, in a sandbox of its own.
 type Proxy struct {
 	// SessionSocket and SystemSocket are where the app connects; ""
 	// for a bus not proxied.
 	SessionSocket, SystemSocket string
-	cmd                         *exec.Cmd
-	keep                        *os.File // its end of the pipe: the proxy ends when it closes
-	waited                      chan error
+	stop                        context.CancelFunc
+	ready                       *os.File // the read end of its ready pipe: the proxy ends when it closes
+	waited                      chan struct{}
 	tmp                         string // a directory of its own, if it made one
 }
 
 // Start starts one proxy for the buses of cfg and returns once it
-// listens on every socket, or with the reason it does not.
+// listens on every socket, or with the reason it does not. The proxy
+// runs in arbor's sandbox, with the host's /usr, the sockets' directory
+// and the buses' sockets, and cfg.Info at /.flatpak-info.
 func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 	if cfg.Session == nil && cfg.System == nil {
 		return &Proxy{}, nil
@@ -85,6 +91,9 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 	bin, err := exec.LookPath(Binary)
 	if err != nil {
 		return nil, fmt.Errorf("the app's buses are filtered by %s, which is not installed: %w", Binary, err)
+	}
+	if bin, err = filepath.EvalSymlinks(bin); err != nil || !strings.HasPrefix(bin, "/usr/") {
+		return nil, fmt.Errorf("%s is at %s: the proxy runs with the host's /usr, and it is not there", Binary, bin)
 	}
 	p := &Proxy{}
 	dir := filepath.Join(cfg.RuntimeDir, ".dbus-proxy")
@@ -98,7 +107,10 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("the bus proxy's directory: %w", err)
 	}
-	var args []string
+	spec := sandbox.Spec{Runtime: "/usr", Info: cfg.Info, Binds: []sandbox.Bind{{Source: dir, Dest: dir, Writable: true}}}
+	// It writes a byte on stdout once it listens, and ends when the
+	// other end of it closes.
+	args := []string{bin, "--fd=1"}
 	for _, b := range []struct {
 		bus  *Bus
 		kind string
@@ -121,27 +133,35 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 		if cfg.Log {
 			args = append(args, "--log")
 		}
+		if path, ok := socketPath(b.bus.Address); ok {
+			spec.Binds = append(spec.Binds, sandbox.Bind{Source: path, Dest: path, Writable: true})
+		} else {
+			spec.Network = true // an abstract socket is the network namespace's
+		}
 	}
-	// The proxy writes a byte on fd 3 once it listens, and ends when
-	// the other end of it closes: when this process is gone, so is it.
+	spec.Args = args
 	r, w, err := os.Pipe()
 	if err != nil {
 		p.removeSockets()
 		return nil, err
 	}
-	p.cmd = exec.Command(bin, append([]string{"--fd=3"}, args...)...)
-	p.cmd.ExtraFiles = []*os.File{w}
-	p.cmd.Stderr = cfg.Stderr
-	if err := p.cmd.Start(); err != nil {
+	pctx, stop := context.WithCancel(context.Background()) // ended by Close, not by the caller's request
+	sb := sandbox.New(pctx, sandbox.NamespacesOf(spec), sandbox.Stdio{Stdout: w, Stderr: cfg.Stderr})
+	if err := sb.Prepare(spec); err != nil {
+		stop()
+		sb.Close()
 		r.Close()
 		w.Close()
 		p.removeSockets()
-		return nil, fmt.Errorf("starting %s: %w", Binary, err)
+		return nil, fmt.Errorf("the bus proxy's sandbox: %w", err)
 	}
-	w.Close()
-	p.keep = r
-	p.waited = make(chan error, 1)
-	go func() { p.waited <- p.cmd.Wait() }()
+	sb.Start()
+	p.stop, p.ready, p.waited = stop, r, make(chan struct{})
+	go func() {
+		defer close(p.waited)
+		sb.Run()
+	}()
+	w.Close() // the sandbox has its own
 	ready := make(chan error, 1)
 	go func() {
 		var b [1]byte
@@ -164,27 +184,36 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 	}
 	if err != nil {
 		p.Close()
-		return nil, fmt.Errorf("%s (%s): %w", Binary, strings.Join(args[:2], " "), err)
+		return nil, fmt.Errorf("%s (%s %s): %w", Binary, args[2], args[3], err)
 	}
 	return p, nil
 }
 
+// socketPath is the path of a unix:path= address.
+func socketPath(addr string) (string, bool) {
+	p, ok := strings.CutPrefix(addr, "unix:path=")
+	if !ok {
+		return "", false
+	}
+	p, _, _ = strings.Cut(p, ",")
+	return p, p != ""
+}
+
 // Close ends the proxy and removes its sockets.
 func (p *Proxy) Close() error {
-	if p == nil || p.cmd == nil {
-		if p != nil {
-			p.removeSockets()
-		}
+	if p == nil {
 		return nil
 	}
-	p.keep.Close() // the proxy sees the end of its pipe and exits
-	select {
-	case <-p.waited:
-	case <-time.After(2 * time.Second):
-		p.cmd.Process.Kill()
+	if p.stop != nil {
+		p.ready.Close() // the proxy sees the end of its pipe and exits
+		select {
+		case <-p.waited:
+		case <-time.After(2 * time.Second):
+		}
+		p.stop() // and if it did not, its sandbox is killed
 		<-p.waited
+		p.stop = nil
 	}
-	p.cmd = nil
 	p.removeSockets()
 	return nil
 }

@@ -20,16 +20,20 @@ for n in org.arbor.Allowed org.arbor.Denied org.arbor.Seen org.freedesktop.porta
 for n in org.test.Bus.Sub org.arbor.Extra org.arbor.Other; do own $n; done
 names=$(dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.ListNames)
 for n in org.arbor.Seen org.arbor.Denied org.arbor.Allowed; do case $names in *\"$n\"*) echo "see $n yes";; *) echo "see $n no";; esac; done
+if dbus-send --session --print-reply --dest=org.freedesktop.portal.Desktop /org/freedesktop/portal/desktop org.freedesktop.portal.NetworkMonitor.GetAvailable 2>&1 | grep -q "not available inside the sandbox"; then echo "portal: sandboxed"; else echo "portal: not sandboxed"; fi
 `
 
 // An app's bus policy, run by arbor and by the real flatpak on the same
-// session bus: through the filtering proxy both let the same names pass.
+// session bus: through the filtering proxy both let the same names pass,
+// and xdg-desktop-portal knows the app for a sandboxed one (its network
+// monitor answers only apps with network access).
 func TestBusPolicyAsFlatpak(t *testing.T) {
 	testutil.Privileged(t)
 	testutil.NeedTool(t, "xdg-dbus-proxy")
 	arbor := testutil.BuildArbor(t)
 	dir := t.TempDir()
 	bus := testutil.StartBus(t, filepath.Join(dir, "bus"), "org.arbor.Allowed", "org.arbor.Denied", "org.arbor.Seen", "org.freedesktop.portal.Fake")
+	bus.StartPortal(t)
 
 	rt := filepath.Join(dir, "rt")
 	testutil.WriteFile(t, filepath.Join(rt, "metadata"), "[Runtime]\nname=org.test.BusPlatform\nruntime=org.test.BusPlatform/x86_64/1.0\n", 0o644)
@@ -75,6 +79,7 @@ own org.arbor.Other no
 see org.arbor.Seen yes
 see org.arbor.Denied no
 see org.arbor.Allowed yes
+portal: sandboxed
 `
 	if got != want {
 		t.Errorf("arbor run: the app reached\n%s\nwant\n%s", got, want)

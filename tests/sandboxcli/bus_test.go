@@ -77,3 +77,29 @@ func TestBusPolicy(t *testing.T) {
 		t.Errorf("--talk-name=org: %v\n%s", err, errOut)
 	}
 }
+
+// A portal knows a sandboxed command by its bus proxy's /.flatpak-info,
+// permissions included: its network monitor answers only with network.
+func TestPortalSeesThePermissions(t *testing.T) {
+	testutil.Privileged(t)
+	testutil.NeedTool(t, "xdg-dbus-proxy")
+	arbor := testutil.BuildArbor(t)
+	bus := testutil.StartBus(t, filepath.Join(t.TempDir(), "bus"))
+	bus.StartPortal(t)
+	for _, c := range []struct {
+		flags []string
+		want  string
+	}{
+		{nil, "not available inside the sandbox"},
+		{[]string{"--share=network"}, "boolean true"},
+	} {
+		args := append(append([]string{"sandbox", "--runtime=/usr", "--app-id=org.test.App"}, c.flags...), "--", "dbus-send", "--session", "--print-reply",
+			"--dest=org.freedesktop.portal.Desktop", "/org/freedesktop/portal/desktop", "org.freedesktop.portal.NetworkMonitor.GetAvailable")
+		cmd := exec.Command(arbor, args...)
+		cmd.Env = bus.Env(os.Environ())
+		out, _ := cmd.CombinedOutput()
+		if !strings.Contains(string(out), c.want) {
+			t.Errorf("%v: the network monitor answered\n%s\nwant %q", c.flags, out, c.want)
+		}
+	}
+}

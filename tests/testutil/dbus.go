@@ -74,3 +74,18 @@ func waitFor(t testing.TB, what string, ok func() bool) {
 	}
 	t.Fatalf("%s: not within 10 s", what)
 }
+
+// StartPortal starts Debian's xdg-desktop-portal on the bus and waits
+// for it to own its name.
+func (b *Bus) StartPortal(t testing.TB) {
+	t.Helper()
+	const bin = "/usr/libexec/xdg-desktop-portal"
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("%s: %v (tests/deps.sh installs xdg-desktop-portal)", bin, err)
+	}
+	p := exec.Command(bin, "--replace")
+	p.Env = b.Env(os.Environ())
+	Must(t, p.Start())
+	t.Cleanup(func() { p.Process.Kill(); p.Wait() })
+	waitFor(t, "xdg-desktop-portal on the bus", func() bool { return b.Owned("org.freedesktop.portal.Desktop") })
+}

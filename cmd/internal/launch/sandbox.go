@@ -144,7 +144,17 @@ func finishSpec(ctx context.Context, spec *sandbox.Spec, perms *sandbox.Context,
 		}
 		spec.Binds, appEnv = append(spec.Binds, binds...), env
 	}
-	proxy, err := busproxy.Start(ctx, proxyConfig(perms, appID, hostEnv))
+	// First: the proxy has the app's /.flatpak-info, which it makes.
+	if prepare != nil {
+		if err := prepare(spec); err != nil {
+			return nil, err
+		}
+	}
+	info := spec.Info
+	if info == nil {
+		info = sandboxInfo(appID, perms)
+	}
+	proxy, err := busproxy.Start(ctx, proxyConfig(perms, appID, hostEnv, info))
 	if err != nil {
 		return nil, err
 	}
@@ -153,9 +163,6 @@ func finishSpec(ctx context.Context, spec *sandbox.Spec, perms *sandbox.Context,
 	extra, err := perms.Apply(spec, h)
 	if err == nil {
 		spec.Env = sandbox.Environ(os.Environ(), os.Getuid(), home, append(appEnv, extra...))
-		if prepare != nil {
-			err = prepare(spec)
-		}
 	}
 	if err != nil {
 		proxy.Close()
@@ -164,11 +171,25 @@ func finishSpec(ctx context.Context, spec *sandbox.Spec, perms *sandbox.Context,
 	return proxy, nil
 }
 
+// sandboxInfo is the /.flatpak-info of a command run without an app's
+// (arbor sandbox): what its bus proxy shows the services it calls, so
+// that they take it for sandboxed, with its permissions.
+func sandboxInfo(appID string, perms *sandbox.Context) []byte {
+	kf := keyfile.New()
+	if appID != "" {
+		kf.Set("Application", "name", appID)
+	}
+	kf.Set("Instance", "session-bus-proxy", "true")
+	kf.Set("Instance", "system-bus-proxy", "true")
+	perms.Keyfile(kf, false)
+	return kf.Bytes()
+}
+
 // proxyConfig is what the app's buses go through, as under flatpak: the
 // session bus, where the host has one and the app has not the whole of
 // it; the system bus, where its policy names something on it.
-func proxyConfig(perms *sandbox.Context, appID string, hostEnv map[string]string) busproxy.Config {
-	cfg := busproxy.Config{RuntimeDir: hostEnv["XDG_RUNTIME_DIR"], Stderr: os.Stderr}
+func proxyConfig(perms *sandbox.Context, appID string, hostEnv map[string]string, info []byte) busproxy.Config {
+	cfg := busproxy.Config{RuntimeDir: hostEnv["XDG_RUNTIME_DIR"], Info: info, Stderr: os.Stderr}
 	if a := hostEnv["DBUS_SESSION_BUS_ADDRESS"]; a != "" && !perms.Sockets["session-bus"] {
 		cfg.Session = &busproxy.Bus{Address: a, Rules: busproxy.SessionRules(appID, perms)}
 	}
