@@ -23,6 +23,9 @@ type Host struct {
 	// SessionProxy and SystemProxy are the bus proxy's sockets for this
 	// app, where a bus is reached through it; "" for none.
 	SessionProxy, SystemProxy string
+	// DocPortal is the document portal's mount on the host, where one
+	// serves; "" for none.
+	DocPortal string
 }
 
 // hostExcluded are top-level host directories "host" does not share.
@@ -127,6 +130,18 @@ func (c *Context) Apply(spec *Spec, h Host) ([]string, error) {
 	}
 	if c.Devices["all"] {
 		binds = append(binds, Bind{Source: "/dev", Dest: "/dev", Writable: true, Device: true})
+	}
+	// The documents the user gave this app through the document portal,
+	// at flatpak's paths; the portal's other apps' and the host's files
+	// are not there.
+	if h.DocPortal != "" && h.AppID != "" {
+		if err := ValidateID(h.AppID); err != nil {
+			return nil, err
+		}
+		src := filepath.Join(h.DocPortal, "by-app", h.AppID)
+		if fi, err := os.Lstat(src); err == nil && fi.IsDir() {
+			binds = append(binds, Bind{Source: src, Dest: "/run/flatpak/doc", Writable: true}, Bind{Source: src, Dest: run + "/doc", Writable: true})
+		}
 	}
 	sockEnv, sockBinds := c.sockets(h, run)
 	binds = append(binds, sockBinds...)

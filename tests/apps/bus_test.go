@@ -32,6 +32,7 @@ func TestBusPolicyAsFlatpak(t *testing.T) {
 	testutil.NeedTool(t, "xdg-dbus-proxy")
 	arbor := testutil.BuildArbor(t)
 	dir := t.TempDir()
+	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data")) // what the portals store, the test's own
 	bus := testutil.StartBus(t, filepath.Join(dir, "bus"), "org.arbor.Allowed", "org.arbor.Denied", "org.arbor.Seen", "org.freedesktop.portal.Fake")
 	bus.StartPortal(t)
 

@@ -84,7 +84,9 @@ func TestPortalSeesThePermissions(t *testing.T) {
 	testutil.Privileged(t)
 	testutil.NeedTool(t, "xdg-dbus-proxy")
 	arbor := testutil.BuildArbor(t)
-	bus := testutil.StartBus(t, filepath.Join(t.TempDir(), "bus"))
+	dir := t.TempDir()
+	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data")) // what the portals store, the test's own
+	bus := testutil.StartBus(t, filepath.Join(dir, "bus"))
 	bus.StartPortal(t)
 	for _, c := range []struct {
 		flags []string
@@ -101,5 +103,48 @@ func TestPortalSeesThePermissions(t *testing.T) {
 		if !strings.Contains(string(out), c.want) {
 			t.Errorf("%v: the network monitor answered\n%s\nwant %q", c.flags, out, c.want)
 		}
+	}
+}
+
+// A file given to an app through the document portal (flatpak
+// document-export) is at /run/flatpak/doc/ID/ in its sandbox, as under
+// flatpak; another app sees none of it, and the host's copy stays
+// hidden.
+func TestDocumentPortal(t *testing.T) {
+	testutil.Privileged(t)
+	testutil.NeedTool(t, "flatpak")
+	testutil.NeedTool(t, "fusermount3")
+	arbor := testutil.BuildArbor(t)
+	dir := t.TempDir()
+	runtimeDir := filepath.Join(dir, "run")
+	testutil.Must(t, os.MkdirAll(runtimeDir, 0o700))
+	// The permission store, which the bus starts for the portal, keeps
+	// the documents in XDG_DATA_HOME: the test's own.
+	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
+	bus := testutil.StartBus(t, filepath.Join(dir, "bus"))
+	bus.StartDocumentPortal(t, runtimeDir)
+	env := append(bus.Env(os.Environ()), "XDG_RUNTIME_DIR="+runtimeDir)
+	shared := filepath.Join(dir, "shared.txt")
+	testutil.WriteFile(t, shared, "given to the app\n", 0o644)
+	exp := exec.Command("flatpak", "document-export", "--app=org.test.App", shared)
+	exp.Env = env
+	out, err := exp.Output()
+	if err != nil {
+		t.Fatalf("flatpak document-export: %v", err)
+	}
+	docPath := strings.TrimSpace(string(out)) // RUNTIME/doc/ID/shared.txt
+	id := filepath.Base(filepath.Dir(docPath))
+	sh := func(app, script string) string {
+		cmd := exec.Command(arbor, "sandbox", "--runtime=/usr", "--app-id="+app, "--", "sh", "-c", script)
+		cmd.Env = env
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
+	got := sh("org.test.App", `cat /run/flatpak/doc/`+id+`/shared.txt; ls /run/flatpak/doc; ls "$XDG_RUNTIME_DIR/doc"; cat `+shared+` || echo "host copy hidden"`)
+	if want := "given to the app\n" + id + "\n" + id + "\n"; !strings.HasPrefix(got, want) || !strings.Contains(got, "host copy hidden") {
+		t.Errorf("the app saw\n%s\nwant %q and the host copy hidden", got, want)
+	}
+	if got := sh("org.test.Other", `ls /run/flatpak/doc; cat /run/flatpak/doc/`+id+`/shared.txt || echo "not given"`); strings.Contains(got, "given to the app") || !strings.Contains(got, "not given") {
+		t.Errorf("another app saw\n%s", got)
 	}
 }

@@ -89,3 +89,29 @@ func (b *Bus) StartPortal(t testing.TB) {
 	t.Cleanup(func() { p.Process.Kill(); p.Wait() })
 	waitFor(t, "xdg-desktop-portal on the bus", func() bool { return b.Owned("org.freedesktop.portal.Desktop") })
 }
+
+// StartDocumentPortal starts Debian's xdg-document-portal on the bus,
+// its FUSE mount at runtimeDir/doc, ended and unmounted with the test.
+func (b *Bus) StartDocumentPortal(t testing.TB, runtimeDir string) {
+	t.Helper()
+	const bin = "/usr/libexec/xdg-document-portal"
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("%s: %v (tests/deps.sh installs xdg-desktop-portal)", bin, err)
+	}
+	p := exec.Command(bin, "--replace")
+	p.Env = append(b.Env(os.Environ()), "XDG_RUNTIME_DIR="+runtimeDir)
+	Must(t, p.Start())
+	t.Cleanup(func() {
+		p.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { p.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			p.Process.Kill()
+			<-done
+		}
+		exec.Command("fusermount3", "-u", "-z", filepath.Join(runtimeDir, "doc")).Run() // if it left its mount
+	})
+	waitFor(t, "xdg-document-portal on the bus", func() bool { return b.Owned("org.freedesktop.portal.Documents") })
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"arbor/cmd/internal/termtext"
+	"arbor/mountd/mountinfo"
 	"arbor/sandbox"
 	"arbor/sandbox/busproxy"
 	"arbor/store/keyfile"
@@ -159,7 +160,7 @@ func finishSpec(ctx context.Context, spec *sandbox.Spec, perms *sandbox.Context,
 		return nil, err
 	}
 	h := sandbox.Host{Home: home, UID: os.Getuid(), RuntimeDir: hostEnv["XDG_RUNTIME_DIR"], Env: hostEnv, AppID: appID,
-		SessionProxy: proxy.SessionSocket, SystemProxy: proxy.SystemSocket}
+		SessionProxy: proxy.SessionSocket, SystemProxy: proxy.SystemSocket, DocPortal: docPortal(hostEnv)}
 	extra, err := perms.Apply(spec, h)
 	if err == nil {
 		spec.Env = sandbox.Environ(os.Environ(), os.Getuid(), home, append(appEnv, extra...))
@@ -169,6 +170,24 @@ func finishSpec(ctx context.Context, spec *sandbox.Spec, perms *sandbox.Context,
 		return nil, err
 	}
 	return proxy, nil
+}
+
+// docPortal is the document portal's mount, where it serves: doc in the
+// user's runtime directory, or in the cache directory without one, as
+// GLib places it.
+func docPortal(hostEnv map[string]string) string {
+	dir := hostEnv["XDG_RUNTIME_DIR"]
+	if dir == "" {
+		var err error
+		if dir, err = os.UserCacheDir(); err != nil {
+			return ""
+		}
+	}
+	dir = filepath.Join(dir, "doc")
+	if !mountinfo.Serving(dir) {
+		return ""
+	}
+	return dir
 }
 
 // sandboxInfo is the /.flatpak-info of a command run without an app's
