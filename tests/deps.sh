@@ -27,6 +27,10 @@ have dbus-daemon || need+=(dbus-daemon)
 have dbus-send || need+=(dbus-bin)
 have dbus-test-tool || need+=(dbus-tests)
 [ -x /usr/libexec/xdg-desktop-portal ] || need+=(xdg-desktop-portal)
+# A GTK app on screen: zenity under Xvfb, its screen dumped with xwd.
+have zenity || need+=(zenity)
+have Xvfb || need+=(xvfb)
+have xwd || need+=(x11-apps)
 # tests/center drives the center's page in Debian's Chromium with node.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 have node || need+=(nodejs)

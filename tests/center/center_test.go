@@ -46,20 +46,6 @@ func needBrowser(t *testing.T) {
 	}
 }
 
-// shotDir is where screenshots go: ARBOR_SCREENSHOTS (docs/screenshots
-// for the README; a relative path is from the top of the tree), else the
-// test's temporary directory.
-func shotDir(t *testing.T) string {
-	if d := os.Getenv("ARBOR_SCREENSHOTS"); d != "" {
-		if !filepath.IsAbs(d) {
-			d = filepath.Join("..", "..", d) // from the top of the tree, as make runs
-		}
-		abs, err := filepath.Abs(d)
-		testutil.Must(t, err)
-		return abs
-	}
-	return t.TempDir()
-}
 
 // result is what drive.mjs printed, decoded loosely: each scenario has its
 // own fields.
@@ -351,7 +337,7 @@ func TestCenterApps(t *testing.T) {
 	testutil.NeedTool(t, "ldd")
 	arbor := testutil.BuildArbor(t)
 	dir := t.TempDir()
-	shots := shotDir(t)
+	shots := testutil.ShotDir(t)
 
 	cat := newCatalogue(t, arbor, dir)
 	cat.runtime("org.example.Old")
@@ -723,7 +709,7 @@ func TestCenterOS(t *testing.T) {
 	testutil.NeedTool(t, "ldd")
 	arbor := testutil.BuildArbor(t)
 	dir := t.TempDir()
-	shots := shotDir(t)
+	shots := testutil.ShotDir(t)
 
 	sr := filepath.Join(dir, "sysroot")
 	t.Cleanup(func() {
