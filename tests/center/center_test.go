@@ -46,7 +46,6 @@ func needBrowser(t *testing.T) {
 	}
 }
 
-
 // result is what drive.mjs printed, decoded loosely: each scenario has its
 // own fields.
 type result = map[string]any
