@@ -77,3 +77,16 @@ func TestBusPolicyBadLines(t *testing.T) {
 		t.Errorf("a bad name: %v", err)
 	}
 }
+
+// A permission name from a newer flatpak in a file is dropped with a
+// warning naming it, as flatpak drops it; on the command line it is an
+// error.
+func TestUnknownPermissionNames(t *testing.T) {
+	c := mustContext(t, "[Context]\nsockets=x11;hologram;\ndevices=!quantum;\n")
+	if !c.Sockets["x11"] || len(c.Warnings) != 2 || !strings.Contains(c.Warnings[0], "sockets=hologram") || !strings.Contains(c.Warnings[1], "devices=!quantum") {
+		t.Errorf("sockets %v, warnings %q", c.Sockets, c.Warnings)
+	}
+	if err := NewContext().AddFlag("sockets", "hologram"); err == nil {
+		t.Error("--socket=hologram accepted")
+	}
+}

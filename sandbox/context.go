@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -47,6 +48,10 @@ func (m FSMode) String() string {
 	return [...]string{"none", "ro", "rw", "create"}[m]
 }
 
+// errUnknownName is a permission name arbor does not know: an error on
+// the command line, a warning in a file.
+var errUnknownName = errors.New("unknown")
+
 // Known names per key, so that a typo is an error rather than silence.
 var known = map[string][]string{
 	"shared":   {"network", "ipc"},
@@ -68,7 +73,11 @@ func ParseContext(kf *keyfile.File) (*Context, error) {
 	c := NewContext()
 	for _, f := range c.flags() {
 		for _, v := range kf.List("Context", f.key) {
-			if err := c.AddFlag(f.key, v); err != nil {
+			if err := c.AddFlag(f.key, v); errors.Is(err, errUnknownName) {
+				// A name from a newer flatpak: dropped, as flatpak drops
+				// what it does not know, and said.
+				c.Warnings = append(c.Warnings, fmt.Sprintf("[Context] %v: ignored", err))
+			} else if err != nil {
 				return nil, err
 			}
 		}
@@ -119,7 +128,7 @@ func (c *Context) AddFlag(key, v string) error {
 	}
 	name, neg := strings.CutPrefix(v, "!")
 	if !slices.Contains(known[key], name) {
-		return fmt.Errorf("%s=%s: unknown %s", key, v, strings.TrimSuffix(key, "s"))
+		return fmt.Errorf("%s=%s: %w %s", key, v, errUnknownName, strings.TrimSuffix(key, "s"))
 	}
 	c.flags()[i].set[name] = !neg
 	return nil

@@ -83,7 +83,7 @@ func TestContextRefusals(t *testing.T) {
 		"filesystems=/;", "filesystems=/usr;", "filesystems=/usr/share;", "filesystems=/run;",
 		"filesystems=/etc/passwd;", "filesystems=~/../etc;", "filesystems=/srv/../etc;", "filesystems=xdg-run;",
 		"filesystems=nowhere;", "filesystems=/srv:sometimes;", "filesystems=host:reset;",
-		"sockets=x12;", "shared=everything;", "devices=gpu;", "features=root;", "persistent=../x;",
+		"persistent=../x;",
 		"filesystems=/sys/firmware;", "filesystems=/sys/firmware/efi/efivars;", "filesystems=/sys/devices/virtual/powercap:ro;",
 	} {
 		kf, err := keyfile.ParseBytes([]byte("[Context]\n" + bad + "\n"))

@@ -101,7 +101,7 @@ func TestMetadata(t *testing.T) {
 		"no group":   "[Other]\nname=org.example.Hello\n",
 		"bad name":   strings.Replace(helloMetadata, "name=org.example.Hello", "name=hello", 1),
 		"no runtime": strings.Replace(helloMetadata, "runtime=org.example.Platform/x86_64/1.0\n", "", 1),
-		"bad perm":   strings.Replace(helloMetadata, "devices=dri;", "devices=everything;", 1),
+		"bad perm":   strings.Replace(helloMetadata, "filesystems=", "filesystems=/usr;", 1),
 	} {
 		if _, err := ParseMetadata([]byte(text)); err == nil {
 			t.Errorf("%s: accepted", name)
