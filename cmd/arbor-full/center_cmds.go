@@ -3,15 +3,18 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"arbor/cmd/internal/launch"
 	"arbor/cmd/internal/termtext"
 	"arbor/deploy/apps"
 	"arbor/deploy/flatpak"
 	"arbor/mountd"
+	"arbor/sandbox"
 )
 
 func (a *app) centerCmd() *cobra.Command {
@@ -129,6 +132,37 @@ func (a *app) killCmd() *cobra.Command {
 		},
 	}
 	a.jsonFlag(c)
+	return c
+}
+
+func (a *app) enterCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "enter INSTANCE|APP COMMAND [ARG...]",
+		Short: "Run a command inside a running app's sandbox, with its environment and no more rights than it has",
+		Example: `  arbor enter org.example.App sh
+  arbor enter 2718281828 ls /app`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root, err := flatpak.InstancesRoot()
+			if err != nil {
+				return err
+			}
+			ri, perms, err := flatpak.FindInstance(root, args[0])
+			if err != nil {
+				return err
+			}
+			code, err := sandbox.Enter(cmd.Context(), ri.ChildPID, args[1:], perms.Namespaces(sandbox.Spec{}).Features,
+				sandbox.Stdio{Stdin: os.Stdin, Stdout: a.Stdout, Stderr: a.Stderr})
+			if err != nil {
+				return fmt.Errorf("entering instance %s (%s): %w", termtext.Line(ri.ID), termtext.Line(ri.App), err)
+			}
+			if code != 0 {
+				return launch.ExitError{Code: code}
+			}
+			return nil
+		},
+	}
+	c.Flags().SetInterspersed(false)
 	return c
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"arbor/sandbox"
 	"arbor/store/keyfile"
 )
 
@@ -176,4 +177,36 @@ func KillInstances(root, target string) ([]RunningInstance, error) {
 		return nil, fmt.Errorf("%s: no running instance or app of that name", target)
 	}
 	return killed, nil
+}
+
+// FindInstance is the instance whose ID or app ID is target (the first
+// started, for an app running more than once), with the permissions its
+// info records.
+func FindInstance(root, target string) (RunningInstance, *sandbox.Context, error) {
+	all, err := ListInstances(root)
+	if err != nil {
+		return RunningInstance{}, nil, err
+	}
+	for _, ri := range all {
+		if ri.ID != target && ri.App != target {
+			continue
+		}
+		if ri.ChildPID <= 0 {
+			return ri, nil, fmt.Errorf("instance %s (%s) has not started yet", ri.ID, ri.App)
+		}
+		b, err := os.ReadFile(filepath.Join(root, ri.ID, "info"))
+		if err != nil {
+			return ri, nil, err
+		}
+		kf, err := keyfile.ParseBytes(b)
+		if err != nil {
+			return ri, nil, fmt.Errorf("instance %s: its info: %w", ri.ID, err)
+		}
+		c, err := sandbox.ParseContext(kf)
+		if err != nil {
+			return ri, nil, fmt.Errorf("instance %s: its info: %w", ri.ID, err)
+		}
+		return ri, c, nil
+	}
+	return RunningInstance{}, nil, fmt.Errorf("%s: no running instance or app of that name", target)
 }

@@ -32,6 +32,7 @@ type Proc struct {
 	img    []byte
 	args0  string
 	path   string
+	joins  []string // the namespaces an enter joins
 
 	mu     sync.Mutex
 	reaped bool

@@ -86,6 +86,23 @@ func TestInstancesPsKill(t *testing.T) {
 		t.Errorf("ps:\n%s", out)
 	}
 
+	// enter: in the sandbox's namespaces (its pids, its /app), with its
+	// command's environment, and no more rights than the app has.
+	out, err = arborCmd("enter", id, "sh", "-c", `echo "pid=$$ container=$container"; while read -r l; do case $l in instance-id=*) echo "$l";; esac; done < /.flatpak-info;`+
+		`while read -r l; do case $l in NoNewPrivs*|Seccomp:*|CapEff*) echo "$l";; esac; done < /proc/self/status; [ -x /app/bin/hello ] && echo "app here"; exit 7`)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+		t.Fatalf("enter: %v (want exit status 7)\n%s", err, out)
+	}
+	for _, want := range []string{"container=arbor", "instance-id=" + id, "NoNewPrivs:\t1", "Seccomp:\t2", "CapEff:\t0000000000000000", "app here"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("enter: lacks %q:\n%s", want, out)
+		}
+	}
+	if pid, _ := strconv.Atoi(strings.TrimPrefix(strings.Fields(out)[0], "pid=")); pid <= 0 || pid > 10 {
+		t.Errorf("enter: pid %d is not one of the sandbox's\n%s", pid, out)
+	}
+
 	if out, err := arborCmd("kill", "org.example.Hello"); err != nil || !strings.Contains(out, "killed "+id) {
 		t.Fatalf("kill: %v\n%s", err, out)
 	}
