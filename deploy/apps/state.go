@@ -12,6 +12,7 @@ import (
 	"arbor/deploy/flatpak"
 	"arbor/deploy/history"
 	"arbor/fetch"
+	"arbor/sandbox/cgroup"
 	"arbor/store"
 	"arbor/store/object"
 )
@@ -164,6 +165,8 @@ type Instance struct {
 	// it has one: its name, and the sandbox's first process.
 	InstanceID string          `json:"instance,omitempty"`
 	ChildPID   int             `json:"child_pid,omitempty"`
+	Cgroup     string          `json:"cgroup,omitempty"` // its own, where it has one
+	Usage      *cgroup.Usage   `json:"usage,omitempty"`  // what its cgroup used so far
 	Commit     object.Checksum `json:"-"`
 	// UpdateLanded: the app runs a commit older than the one installed
 	// now, and is to be restarted to use it.
@@ -205,7 +208,13 @@ func (m *Manager) Running(ctx context.Context) ([]Instance, error) {
 				continue
 			}
 			ri := dirs[i.PID]
-			out = append(out, Instance{Ref: ref, PID: i.PID, InstanceID: ri.ID, ChildPID: ri.ChildPID, Commit: i.Commits[0], UpdateLanded: d.Commit != i.Commits[0]})
+			in := Instance{Ref: ref, PID: i.PID, InstanceID: ri.ID, ChildPID: ri.ChildPID, Cgroup: ri.Cgroup, Commit: i.Commits[0], UpdateLanded: d.Commit != i.Commits[0]}
+			if ri.Cgroup != "" {
+				if u, err := cgroup.Read(ri.Cgroup); err == nil {
+					in.Usage = &u
+				}
+			}
+			out = append(out, in)
 		}
 	}
 	return out, nil

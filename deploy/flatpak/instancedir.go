@@ -78,6 +78,11 @@ func (d *InstanceDir) Started(pid, child int) error {
 	return os.WriteFile(filepath.Join(d.Path, "bwrapinfo.json"), b, 0o600)
 }
 
+// InCgroup records the cgroup the instance runs in.
+func (d *InstanceDir) InCgroup(dir string) error {
+	return os.WriteFile(filepath.Join(d.Path, "cgroup"), []byte(dir), 0o600)
+}
+
 // Remove removes the directory once the instance has ended.
 func (d *InstanceDir) Remove() error { return os.RemoveAll(d.Path) }
 
@@ -91,6 +96,7 @@ type RunningInstance struct {
 	Arch     string `json:"arch"`
 	Runtime  string `json:"runtime"`
 	Commit   string `json:"active"` // the app's commit
+	Cgroup   string `json:"cgroup,omitempty"`
 }
 
 // ListInstances reads the instance directories under root, removing
@@ -138,6 +144,9 @@ func readInstance(dir string) (RunningInstance, bool) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "bwrapinfo.json")); err == nil && json.Unmarshal(b, &bw) == nil {
 		ri.ChildPID = bw.Child
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
+		ri.Cgroup = string(b)
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "info")); err == nil {
 		if kf, err := keyfile.ParseBytes(b); err == nil {

@@ -77,10 +77,26 @@ func TestInstancesPsKill(t *testing.T) {
 		PID      int    `json:"pid"`
 		Child    int    `json:"child_pid"`
 		Ref      string `json:"ref"`
+		Cgroup   string `json:"cgroup"`
+		Usage    *struct {
+			Processes int `json:"processes"`
+		} `json:"usage"`
 	}
 	testutil.Must(t, json.Unmarshal([]byte(out), &ps))
 	if len(ps) != 1 || ps[0].Instance != id || ps[0].PID != run.Process.Pid || ps[0].Child != bw.Child || ps[0].Ref != "app/org.example.Hello/x86_64/1.0" {
 		t.Fatalf("ps: %+v (instance %s, pid %d, child %d)", ps, id, run.Process.Pid, bw.Child)
+	}
+	// Its own cgroup, where the host has a cgroup v2 hierarchy: the app's
+	// processes are in it, and ps counts them.
+	cg := ""
+	if hasCgroup2(t) {
+		if ps[0].Cgroup == "" || !strings.HasSuffix(ps[0].Cgroup, "/app-arbor-org.example.Hello-"+id) || ps[0].Usage == nil || ps[0].Usage.Processes < 2 {
+			t.Fatalf("ps: cgroup %q, usage %+v", ps[0].Cgroup, ps[0].Usage)
+		}
+		cg = ps[0].Cgroup
+		if own := testutil.ReadFile(t, "/proc/"+strconv.Itoa(bw.Child)+"/cgroup"); !strings.Contains(own, "/app-arbor-org.example.Hello-"+id+"\n") {
+			t.Errorf("the sandbox's cgroups:\n%s", own)
+		}
 	}
 	if out, _ := arborCmd("ps"); !strings.HasPrefix(out, id+"\t"+strconv.Itoa(run.Process.Pid)+"\torg.example.Hello\torg.example.Platform/x86_64/1.0\t") {
 		t.Errorf("ps:\n%s", out)
@@ -121,7 +137,20 @@ func TestInstancesPsKill(t *testing.T) {
 	if _, err := os.Stat(idir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the instance directory is left: %v", err)
 	}
+	if cg != "" {
+		// Removed by its runner, or, if its last process was still going,
+		// by the next run's.
+		testutil.Run(t, arbor, "--repo="+inst, "run", "org.example.Hello")
+		if _, err := os.Stat(cg); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the instance's cgroup is left: %v", err)
+		}
+	}
 	if out, err := arborCmd("kill", id); err == nil || !strings.Contains(out, "no running instance") {
 		t.Errorf("kill of an ended instance: %v\n%s", err, out)
 	}
+}
+
+// hasCgroup2 says whether the host mounts a cgroup v2 hierarchy.
+func hasCgroup2(t *testing.T) bool {
+	return strings.Contains(testutil.ReadFile(t, "/proc/self/mountinfo"), " - cgroup2 ")
 }

@@ -1,0 +1,130 @@
+// Package cgroup puts a sandbox in a cgroup (v2) of its own, beside the
+// caller's, so that what it runs can be told apart, counted and ended as
+// one: what `arbor ps` shows of an instance.
+package cgroup
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"arbor/internal/mounts"
+)
+
+// ErrNone says there is no cgroup v2 hierarchy this process may write.
+var ErrNone = errors.New("no writable cgroup v2 hierarchy")
+
+// Place makes a cgroup named name beside this process's own (a child of
+// it) and moves pid into it; its descendants started later are in it too.
+// It returns the cgroup's directory.
+func Place(pid int, name string) (string, error) {
+	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
+		return "", fmt.Errorf("cgroup name %q", name)
+	}
+	parent, err := own()
+	if err != nil {
+		return "", err
+	}
+	sweep(parent, name)
+	dir := filepath.Join(parent, name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		if errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("%w: %v", ErrNone, err)
+		}
+		return "", fmt.Errorf("making cgroup %s: %w", dir, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+		os.Remove(dir)
+		return "", fmt.Errorf("moving process %d into cgroup %s: %w", pid, dir, err)
+	}
+	return dir, nil
+}
+
+// sweep removes the empty cgroups beside parent/name of the same kind
+// (the name up to its last '-'): those of sandboxes whose last process
+// was still being torn down when their runner removed them.
+func sweep(parent, name string) {
+	i := strings.LastIndexByte(name, '-')
+	if i <= 0 {
+		return
+	}
+	old, _ := filepath.Glob(filepath.Join(parent, name[:i+1]+"*"))
+	for _, d := range old {
+		if b, err := os.ReadFile(filepath.Join(d, "cgroup.procs")); err == nil && len(strings.TrimSpace(string(b))) == 0 {
+			os.Remove(d)
+		}
+	}
+}
+
+// Remove removes a cgroup whose processes have all ended. One still
+// being torn down is left for the next Place of its kind.
+func Remove(dir string) error {
+	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.EBUSY) {
+		return fmt.Errorf("removing cgroup %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Usage is what a cgroup's processes have used: CPU time, and memory
+// where the memory controller is on (-1 where it is not).
+type Usage struct {
+	CPUMicros   int64 `json:"cpu_usec"`
+	MemoryBytes int64 `json:"memory_bytes"`
+	Processes   int   `json:"processes"`
+}
+
+// Read reads a cgroup's usage.
+func Read(dir string) (Usage, error) {
+	u := Usage{MemoryBytes: -1}
+	b, err := os.ReadFile(filepath.Join(dir, "cpu.stat"))
+	if err != nil {
+		return u, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
+			u.CPUMicros, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "memory.current")); err == nil {
+		u.MemoryBytes, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs")); err == nil {
+		u.Processes = len(strings.Fields(string(b)))
+	}
+	return u, nil
+}
+
+// own is the directory of this process's cgroup v2.
+func own() (string, error) {
+	ms, err := mounts.Read()
+	if err != nil {
+		return "", err
+	}
+	root := ""
+	for _, m := range ms {
+		if m.FSType == "cgroup2" {
+			root = m.Point
+			break
+		}
+	}
+	if root == "" {
+		return "", ErrNone
+	}
+	f, err := os.Open("/proc/self/cgroup")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if p, ok := strings.CutPrefix(sc.Text(), "0::"); ok {
+			return filepath.Join(root, filepath.Clean("/"+p)), nil
+		}
+	}
+	return "", ErrNone
+}
