@@ -271,7 +271,11 @@ func Foreground(ctx context.Context, o Options, req MountRequest, ready func(*Mo
 	m := d.mounts[mi.Mountpoint]
 	d.mu.Unlock()
 	gone := make(chan struct{})
-	go func() { m.srv.Wait(); close(gone) }()
+	if m == nil {
+		close(gone) // unmounted from outside already, and forgotten
+	} else {
+		go func() { m.srv.Wait(); close(gone) }()
+	}
 	select {
 	case <-ctx.Done():
 	case <-gone:
