@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"arbor/sandbox/boot"
 	"arbor/tests/testutil"
 )
 
@@ -521,5 +522,24 @@ func TestRuntimeEtcSymlinkNotFollowed(t *testing.T) {
 		Env: []string{"PATH=/usr/bin"}}, Stdio{Stdout: &out, Stderr: &out})
 	if err != nil || code != 0 || !strings.Contains(out.String(), "passwd") || strings.Contains(out.String(), "host-only-name") {
 		t.Fatalf("/etc with the runtime's etc a symlink: %d, %v\n%s", code, err, out.String())
+	}
+}
+
+// The runtime directory is the app's to write in (its sockets, dconf's
+// and pulse's state), though the root is read-only, also with a socket
+// bound into it.
+func TestRuntimeDirIsWritable(t *testing.T) {
+	testutil.Privileged(t)
+	sock := filepath.Join(t.TempDir(), "sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	run := boot.RuntimeDir(os.Getuid())
+	code, out := sh(t, Spec{Binds: []Bind{{Source: sock, Dest: run + "/wayland-0", Writable: true}}},
+		`mkdir "`+run+`/dconf" && touch "`+run+`/x" && [ -S "`+run+`/wayland-0" ] && ! touch /etc/x 2>/dev/null && echo ok`)
+	if code != 0 || strings.TrimSpace(out) != "ok" {
+		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }

@@ -146,6 +146,9 @@ func compile(p *program, spec *Spec, g *given) error {
 	if err := l.mkdirAll(p, run, 0o700); err != nil {
 		return fmt.Errorf("the runtime directory /%s: %w", run, err)
 	}
+	// Writable, as the root is not: apps make their sockets and state
+	// there (dconf, pulse, a compositor's clients).
+	p.mount("/"+run, "tmpfs", at(run), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0700")
 	p.chown(at(run), spec.UID, spec.GID, false)
 	home := strings.TrimPrefix(filepath.Clean(homeOf(spec)), "/")
 	if err := l.mkdirAll(p, home, 0o755); err != nil {
