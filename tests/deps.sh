@@ -31,6 +31,7 @@ have dbus-test-tool || need+=(dbus-tests)
 have zenity || need+=(zenity)
 have Xvfb || need+=(xvfb)
 have xwd || need+=(x11-apps)
+have weston || need+=(weston) # and on Wayland, under its headless compositor
 # tests/center drives the center's page in Debian's Chromium with node.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 have node || need+=(nodejs)
