@@ -4,7 +4,6 @@
 package cgroup
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -13,7 +12,7 @@ import (
 	"strings"
 	"syscall"
 
-	"arbor/internal/mounts"
+	"golang.org/x/sys/unix"
 )
 
 // ErrNone says there is no cgroup v2 hierarchy this process may write.
@@ -99,30 +98,28 @@ func Read(dir string) (Usage, error) {
 	return u, nil
 }
 
-// own is the directory of this process's cgroup v2.
+// own is the directory of this process's cgroup v2. The hierarchy is
+// where systemd and the kernel's documentation put it: /sys/fs/cgroup,
+// or /sys/fs/cgroup/unified beside v1 controllers; a statfs of each is
+// cheaper than reading the mount table on every start.
 func own() (string, error) {
-	ms, err := mounts.Read()
-	if err != nil {
-		return "", err
-	}
 	root := ""
-	for _, m := range ms {
-		if m.FSType == "cgroup2" {
-			root = m.Point
+	for _, p := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+		var st unix.Statfs_t
+		if unix.Statfs(p, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+			root = p
 			break
 		}
 	}
 	if root == "" {
 		return "", ErrNone
 	}
-	f, err := os.Open("/proc/self/cgroup")
+	b, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if p, ok := strings.CutPrefix(sc.Text(), "0::"); ok {
+	for _, line := range strings.Split(string(b), "\n") {
+		if p, ok := strings.CutPrefix(line, "0::"); ok {
 			return filepath.Join(root, filepath.Clean("/"+p)), nil
 		}
 	}

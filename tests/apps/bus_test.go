@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"arbor/tests/nginx"
 	"arbor/tests/testutil"
 )
 
@@ -50,14 +49,7 @@ func TestBusPolicyAsFlatpak(t *testing.T) {
 		t.Fatalf("build-finish wrote no bus policy:\n%s", md)
 	}
 	testutil.WriteFile(t, filepath.Join(app, "metadata"), strings.Replace(md, "[Session Bus Policy]\n", "[Session Bus Policy]\norg.arbor.Seen=see\n", 1), 0o644)
-	repo := filepath.Join(dir, "repo")
-	testutil.Run(t, arbor, "--repo="+repo, "init", "--mode=archive")
-	testutil.Run(t, arbor, "build-export", "--runtime", repo, rt, "1.0")
-	testutil.Run(t, arbor, "build-export", repo, app, "1.0")
-	testutil.Run(t, arbor, "build-update-repo", repo)
-	srv, err := nginx.Start(filepath.Join(dir, "nginx"), repo)
-	testutil.Must(t, err)
-	t.Cleanup(srv.Stop)
+	srv := publishBuilt(t, arbor, dir, rt, app)
 
 	inst := newInstallation(t, arbor, dir, "inst", srv.URL)
 	testutil.Run(t, arbor, "--repo="+inst, "install", "-y", "origin", "org.test.Bus")

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"arbor/tests/nginx"
 	"arbor/tests/testutil"
 )
 
@@ -49,14 +48,7 @@ func TestGUIAppOnScreen(t *testing.T) {
 	testutil.Run(t, arbor, "build-init", app, "org.test.Zenity", "org.test.GtkPlatform", "org.test.GtkPlatform", "1.0")
 	testutil.WriteFile(t, filepath.Join(app, "files/bin/hello-gui"), "#!/bin/sh\nexec zenity --info --title=arbor --text='Hello from an arbor app'\n", 0o755)
 	testutil.Run(t, arbor, "build-finish", app, "--command=hello-gui", "--socket=x11")
-	repo := filepath.Join(dir, "repo")
-	testutil.Run(t, arbor, "--repo="+repo, "init", "--mode=archive")
-	testutil.Run(t, arbor, "build-export", "--runtime", repo, rt, "1.0")
-	testutil.Run(t, arbor, "build-export", repo, app, "1.0")
-	testutil.Run(t, arbor, "build-update-repo", repo)
-	srv, err := nginx.Start(filepath.Join(dir, "nginx"), repo)
-	testutil.Must(t, err)
-	t.Cleanup(srv.Stop)
+	srv := publishBuilt(t, arbor, dir, rt, app)
 	inst := newInstallation(t, arbor, dir, "inst", srv.URL)
 	testutil.Run(t, arbor, "--repo="+inst, "install", "-y", "origin", "org.test.Zenity")
 	testutil.Must(t, srv.ResetLog())

@@ -63,6 +63,22 @@ func publishApps(t *testing.T, arbor, dir string, key *testutil.GPGKey) publishe
 	return published{repo: repo, rtBuild: rtBuild, appBuild: appBuild, srv: srv, big: big}
 }
 
+// publishBuilt exports a runtime and an app built in rt and app (branch
+// 1.0) to a new archive repository at dir/repo, updates its summary and
+// serves it with nginx until t ends.
+func publishBuilt(t *testing.T, arbor, dir, rt, app string) *nginx.Server {
+	t.Helper()
+	repo := filepath.Join(dir, "repo")
+	testutil.Run(t, arbor, "--repo="+repo, "init", "--mode=archive")
+	testutil.Run(t, arbor, "build-export", "--runtime", repo, rt, "1.0")
+	testutil.Run(t, arbor, "build-export", repo, app, "1.0")
+	testutil.Run(t, arbor, "build-update-repo", repo)
+	srv, err := nginx.Start(filepath.Join(dir, "nginx"), repo)
+	testutil.Must(t, err)
+	t.Cleanup(srv.Stop)
+	return srv
+}
+
 // newInstallation makes an installation at dir/name with the remote
 // origin at url, its daemon stopped when t ends, and returns its repository.
 func newInstallation(t *testing.T, arbor, dir, name, url string) string {
