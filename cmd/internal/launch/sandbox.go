@@ -110,13 +110,20 @@ func (g *Globals) RunSandboxed(ctx context.Context, spec sandbox.Spec, perms *sa
 		done <- err
 	}()
 	sb.Start()
-	if err := <-done; err != nil {
-		return err
+	// Beside the spec's finishing: moving a process into a cgroup waits
+	// on the kernel for milliseconds.
+	startedErr := make(chan error, 1)
+	if started != nil && sb.Pid() > 0 {
+		go func() { startedErr <- started(sb.Pid()) }()
+	} else {
+		startedErr <- nil
 	}
-	if started != nil {
-		if err := started(sb.Pid()); err != nil {
-			return err
-		}
+	err = <-done
+	if serr := <-startedErr; err == nil {
+		err = serr
+	}
+	if err != nil {
+		return err
 	}
 	code, err := sb.Run()
 	if err != nil {
