@@ -135,6 +135,17 @@ func (sb *Sandbox) Start() {
 	sb.err = sb.proc.Clone(flags, users)
 }
 
+// IntoCgroup has Start make the sandbox in the cgroup (v2) open at fd,
+// where the kernel can (clone3); InCgroup says whether it did.
+func (sb *Sandbox) IntoCgroup(fd int) {
+	if sb.proc != nil {
+		sb.proc.IntoCgroup(fd)
+	}
+}
+
+// InCgroup says whether Start made the sandbox in IntoCgroup's cgroup.
+func (sb *Sandbox) InCgroup() bool { return sb.proc != nil && sb.proc.InCgroup() }
+
 // Pid is the sandbox's first process, as the host sees it, once Start
 // made it; 0 before or after a failed start.
 func (sb *Sandbox) Pid() int {

@@ -3,16 +3,19 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"arbor/sandbox/boot"
+	"arbor/sandbox/cgroup"
 	"arbor/tests/testutil"
 )
 
@@ -541,5 +544,39 @@ func TestRuntimeDirIsWritable(t *testing.T) {
 		`mkdir "`+run+`/dconf" && touch "`+run+`/x" && [ -S "`+run+`/wayland-0" ] && ! touch /etc/x 2>/dev/null && echo ok`)
 	if code != 0 || strings.TrimSpace(out) != "ok" {
 		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
+
+// A sandbox made in a cgroup is born there (clone3 with
+// CLONE_INTO_CGROUP), its command too, with no move afterwards.
+func TestStartsInItsCgroup(t *testing.T) {
+	testutil.Privileged(t)
+	dir, f, err := cgroup.Make("arbor-test-" + strconv.Itoa(os.Getpid()))
+	if errors.Is(err, cgroup.ErrNone) {
+		t.Skipf("no cgroup v2 to make one in: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cgroup.Remove(dir)
+	defer f.Close()
+	spec := Spec{Runtime: "/usr", Args: []string{"cat", "/proc/self/cgroup"}, Env: []string{"PATH=/usr/bin:/bin"}}
+	var out bytes.Buffer
+	sb := New(context.Background(), NamespacesOf(spec), Stdio{Stdout: &out, Stderr: &out})
+	defer sb.Close()
+	sb.IntoCgroup(int(f.Fd()))
+	if err := sb.Prepare(spec); err != nil {
+		t.Fatal(err)
+	}
+	sb.Start()
+	if !sb.InCgroup() {
+		t.Error("the sandbox was not started in its cgroup")
+	}
+	if code, err := sb.Run(); err != nil || code != 0 {
+		t.Fatalf("exit %d, %v\n%s", code, err, out.String())
+	}
+	// The command sees its cgroup namespace's root: its own cgroup.
+	if !strings.Contains(out.String(), "0::/\n") {
+		t.Errorf("the command's cgroups:\n%s", out.String())
 	}
 }

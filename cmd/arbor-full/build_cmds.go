@@ -270,7 +270,7 @@ build-init named at /usr (mounted lazily) and the build's files/ writable at /ap
 			perms.Merge(cli)
 			spec := sandbox.Spec{Runtime: sdkFiles,
 				App: filepath.Join(dir, "files"), AppWritable: true, Dir: "/app", Args: args[1:]}
-			return a.RunSandboxed(cmd.Context(), spec, perms, "", nil, nil)
+			return a.RunSandboxed(cmd.Context(), spec, perms, "", "", nil, nil)
 		},
 	}
 	c.Flags().SetInterspersed(false)

@@ -28,3 +28,27 @@ func startChild(flags, stack uintptr, region unsafe.Pointer, a, b uintptr) (int,
 	runtimeAfterFork()
 	return int(pid), syscall.Errno(errno)
 }
+
+func clone3OnStack(args unsafe.Pointer, stack uintptr, region unsafe.Pointer, a, b uintptr) (pid, errno uintptr)
+
+// startChildIn is startChild with clone3 into the cgroup open at
+// cgroupFD; args is the clone_args to fill, memory the child never
+// writes. It returns ENOSYS where the kernel has no clone3.
+//
+//go:nosplit
+//go:norace
+func startChildIn(args *[11]uint64, cgroupFD int, flags, stack uintptr, region unsafe.Pointer, a, b uintptr) (int, syscall.Errno) {
+	*args = [11]uint64{}
+	args[0] = uint64(flags&^0xff) | cloneIntoCgroup
+	args[4] = uint64(flags & 0xff) // the exit signal, which clone3 takes apart
+	args[5] = uint64(stack) - 4096 // the stack: its top is stack
+	args[6] = 4096
+	args[10] = uint64(cgroupFD)
+	runtimeBeforeFork()
+	pid, errno := clone3OnStack(unsafe.Pointer(args), stack, region, a, b)
+	runtimeAfterFork()
+	return int(pid), syscall.Errno(errno)
+}
+
+// cloneIntoCgroup is CLONE_INTO_CGROUP (Linux 5.7).
+const cloneIntoCgroup = 0x200000000

@@ -17,3 +17,7 @@ func cloneOnStack(flags, stack uintptr, region unsafe.Pointer, a, b uintptr) (pi
 func startChild(flags, stack uintptr, region unsafe.Pointer, a, b uintptr) (int, syscall.Errno) {
 	return 0, syscall.ENOSYS
 }
+
+func startChildIn(args *[11]uint64, cgroupFD int, flags, stack uintptr, region unsafe.Pointer, a, b uintptr) (int, syscall.Errno) {
+	return 0, syscall.ENOSYS
+}

@@ -33,6 +33,11 @@ type Proc struct {
 	args0  string
 	path   string
 	joins  []string // the namespaces an enter joins
+	// cgroupFD, when ≥ 0, is the cgroup the first process is started in
+	// (clone3); inCgroup says it was.
+	cgroupFD  int
+	inCgroup  bool
+	cloneArgs [11]uint64
 
 	mu     sync.Mutex
 	reaped bool
@@ -131,7 +136,17 @@ func (p *Proc) clone(flags uintptr, share, mapped bool) (int, error) {
 	}
 	binary.NativeEndian.PutUint64(p.region[offMapReady:], ready)
 	syscall.ForkLock.Lock()
-	pid, errno := startChild(flags, uintptr(unsafe.Add(base, stackInit)), base, uintptr(p.progR), p.progW.Fd())
+	var pid int
+	var errno syscall.Errno
+	if p.cgroupFD > 0 {
+		pid, errno = startChildIn(&p.cloneArgs, p.cgroupFD, flags, uintptr(unsafe.Add(base, stackInit)), base, uintptr(p.progR), p.progW.Fd())
+		p.inCgroup = errno == 0
+	}
+	if p.cgroupFD <= 0 || errno != 0 {
+		// No cgroup, or a kernel (or cgroup) that takes none: the caller
+		// moves the process itself.
+		pid, errno = startChild(flags, uintptr(unsafe.Add(base, stackInit)), base, uintptr(p.progR), p.progW.Fd())
+	}
 	syscall.ForkLock.Unlock()
 	if errno != 0 {
 		return 0, fmt.Errorf("sandbox: making its namespaces: %w", errno)
@@ -163,6 +178,14 @@ func writeIDMaps(pid int, m *IDMap) error {
 
 // Compile makes the process's program from spec. It may run while Clone
 // does, on another goroutine.
+// IntoCgroup has Clone start the first process in the cgroup (v2) open
+// at fd, where the kernel can; InCgroup says whether it did.
+func (p *Proc) IntoCgroup(fd int) { p.cgroupFD = fd }
+
+// InCgroup says whether the first process was started in IntoCgroup's
+// cgroup.
+func (p *Proc) InCgroup() bool { return p.inCgroup }
+
 // Pid is the first process's, as this process sees it; 0 before Clone.
 func (p *Proc) Pid() int { return p.pid }
 

@@ -18,30 +18,40 @@ import (
 // ErrNone says there is no cgroup v2 hierarchy this process may write.
 var ErrNone = errors.New("no writable cgroup v2 hierarchy")
 
-// Place makes a cgroup named name beside this process's own (a child of
-// it) and moves pid into it; its descendants started later are in it too.
-// It returns the cgroup's directory.
-func Place(pid int, name string) (string, error) {
+// Make makes a cgroup named name beside this process's own (a child of
+// it) and returns its directory, and the directory open for a clone into
+// it (CLONE_INTO_CGROUP), which is cheaper than moving a process in.
+func Make(name string) (string, *os.File, error) {
 	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
-		return "", fmt.Errorf("cgroup name %q", name)
+		return "", nil, fmt.Errorf("cgroup name %q", name)
 	}
 	parent, err := own()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	sweep(parent, name)
 	dir := filepath.Join(parent, name)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		if errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("%w: %v", ErrNone, err)
+			return "", nil, fmt.Errorf("%w: %v", ErrNone, err)
 		}
-		return "", fmt.Errorf("making cgroup %s: %w", dir, err)
+		return "", nil, fmt.Errorf("making cgroup %s: %w", dir, err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
 		os.Remove(dir)
-		return "", fmt.Errorf("moving process %d into cgroup %s: %w", pid, dir, err)
+		return "", nil, fmt.Errorf("opening cgroup %s: %w", dir, err)
 	}
-	return dir, nil
+	return dir, f, nil
+}
+
+// Move moves pid into the cgroup at dir; its descendants started later
+// are in it too.
+func Move(dir string, pid int) error {
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+		return fmt.Errorf("moving process %d into cgroup %s: %w", pid, dir, err)
+	}
+	return nil
 }
 
 // sweep removes the empty cgroups beside parent/name of the same kind

@@ -2,7 +2,6 @@ package launch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"arbor/deploy/flatpak"
 	"arbor/mountd/mountinfo"
 	"arbor/sandbox"
-	"arbor/sandbox/cgroup"
 )
 
 // RunCmd is `arbor run`; mount brings up the mount of a deployed commit
@@ -81,14 +79,10 @@ func RunCmd(g *Globals, mount Mounter, rec Recorder) *cobra.Command {
 				return err
 			}
 			defer inst.Remove()
-			var cgroups []string
-			defer func() {
-				for _, cg := range cgroups {
-					cgroup.Remove(cg)
-				}
-			}()
 			spec := sandbox.Spec{Runtime: plan.RuntimeFiles, App: plan.AppFiles, Args: append([]string{plan.Command}, args[1:]...)}
-			return g.RunSandboxed(cmd.Context(), spec, plan.Perms, plan.Ref.ID, func(s *sandbox.Spec) error {
+			// Its own cgroup, where this user may make one: ps shows what
+			// it uses.
+			return g.RunSandboxed(cmd.Context(), spec, plan.Perms, plan.Ref.ID, "app-arbor-"+plan.Ref.ID+"-"+inst.ID, func(s *sandbox.Spec) error {
 				r, err := in.Hold(os.Getpid(), plan.App.Commit, plan.Runtime.Commit)
 				if err != nil {
 					return err
@@ -96,19 +90,13 @@ func RunCmd(g *Globals, mount Mounter, rec Recorder) *cobra.Command {
 				release = r
 				s.Info = plan.Info(*s, inst.ID)
 				return inst.WriteInfo(s.Info)
-			}, func(child int) error {
+			}, func(child int, cg string) error {
 				if err := inst.Started(os.Getpid(), child); err != nil {
 					return err
 				}
-				// Its own cgroup, where this user may make one: ps shows
-				// what it uses.
-				cg, err := cgroup.Place(child, "app-arbor-"+plan.Ref.ID+"-"+inst.ID)
-				if errors.Is(err, cgroup.ErrNone) {
+				if cg == "" {
 					return nil
-				} else if err != nil {
-					return err
 				}
-				cgroups = append(cgroups, cg)
 				return inst.InCgroup(cg)
 			})
 		},

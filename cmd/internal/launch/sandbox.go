@@ -2,6 +2,7 @@ package launch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"arbor/mountd/mountinfo"
 	"arbor/sandbox"
 	"arbor/sandbox/busproxy"
+	"arbor/sandbox/cgroup"
 	"arbor/store/keyfile"
 )
 
@@ -67,7 +69,7 @@ a name that begins with '-'.`,
 			}
 			perms.Merge(cli)
 			spec.Args = args
-			return g.RunSandboxed(cmd.Context(), spec, perms, appID, nil, nil)
+			return g.RunSandboxed(cmd.Context(), spec, perms, appID, "", nil, nil)
 		},
 	}
 	c.Flags().SetInterspersed(false)
@@ -83,9 +85,11 @@ a name that begins with '-'.`,
 // namespaces are made, applies them (and the app's directories, with an
 // app id) to spec, makes the environment and has prepare, when set,
 // finish the spec; then it runs the command and passes its exit status
-// on. started, when set, hears the sandbox's first process before the
+// on. With a cgroup name, the sandbox runs in a cgroup of that name of
+// its own, where this user may make one. started, when set, hears the
+// sandbox's first process and its cgroup ("" for none) before the
 // command starts.
-func (g *Globals) RunSandboxed(ctx context.Context, spec sandbox.Spec, perms *sandbox.Context, appID string, prepare func(*sandbox.Spec) error, started func(child int) error) error {
+func (g *Globals) RunSandboxed(ctx context.Context, spec sandbox.Spec, perms *sandbox.Context, appID, cgroupName string, prepare func(*sandbox.Spec) error, started func(child int, cgroup string) error) error {
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return err
@@ -98,6 +102,19 @@ func (g *Globals) RunSandboxed(ctx context.Context, spec sandbox.Spec, perms *sa
 	}
 	sb := sandbox.New(ctx, perms.Namespaces(spec), sandbox.Stdio{Stdin: os.Stdin, Stdout: g.Stdout, Stderr: g.Stderr})
 	defer sb.Close()
+	cg := ""
+	if cgroupName != "" {
+		dir, f, err := cgroup.Make(cgroupName)
+		if err != nil && !errors.Is(err, cgroup.ErrNone) {
+			return err
+		}
+		if err == nil {
+			cg = dir
+			defer cgroup.Remove(dir) // once it is empty; or the next Make of its kind
+			defer f.Close()
+			sb.IntoCgroup(int(f.Fd()))
+		}
+	}
 	done := make(chan error, 1)
 	var proxy *busproxy.Proxy
 	defer func() { proxy.Close() }() // after the app: it talks through it to the end
@@ -110,14 +127,27 @@ func (g *Globals) RunSandboxed(ctx context.Context, spec sandbox.Spec, perms *sa
 		done <- err
 	}()
 	sb.Start()
-	// Beside the spec's finishing: moving a process into a cgroup waits
-	// on the kernel for milliseconds.
+	// Beside the spec's finishing: moving a process into a cgroup, where
+	// the kernel could not start it there, waits on it for milliseconds.
 	startedErr := make(chan error, 1)
-	if started != nil && sb.Pid() > 0 {
-		go func() { startedErr <- started(sb.Pid()) }()
-	} else {
+	go func() {
+		pid := sb.Pid()
+		if pid <= 0 {
+			startedErr <- nil
+			return
+		}
+		if cg != "" && !sb.InCgroup() {
+			if err := cgroup.Move(cg, pid); err != nil {
+				startedErr <- err
+				return
+			}
+		}
+		if started != nil {
+			startedErr <- started(pid, cg)
+			return
+		}
 		startedErr <- nil
-	}
+	}()
 	err = <-done
 	if serr := <-startedErr; err == nil {
 		err = serr
