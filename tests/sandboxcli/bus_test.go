@@ -148,3 +148,16 @@ func TestDocumentPortal(t *testing.T) {
 		t.Errorf("another app saw\n%s", got)
 	}
 }
+
+// A session's bus address left in a shell whose bus is gone: the app
+// runs, without a bus, rather than not at all.
+func TestStaleBusAddress(t *testing.T) {
+	testutil.Privileged(t)
+	arbor := testutil.BuildArbor(t)
+	cmd := exec.Command(arbor, "sandbox", "--runtime=/usr", "--app-id=org.test.App", "--", "sh", "-c", `echo "bus=$DBUS_SESSION_BUS_ADDRESS"`)
+	cmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(t.TempDir(), "gone"))
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "bus=" {
+		t.Fatalf("%v: %s", err, out)
+	}
+}

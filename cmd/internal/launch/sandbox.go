@@ -246,7 +246,7 @@ func sandboxInfo(appID string, perms *sandbox.Context) []byte {
 // it; the system bus, where its policy names something on it.
 func proxyConfig(perms *sandbox.Context, appID string, hostEnv map[string]string, info []byte) busproxy.Config {
 	cfg := busproxy.Config{RuntimeDir: hostEnv["XDG_RUNTIME_DIR"], Info: info, Stderr: os.Stderr}
-	if a := hostEnv["DBUS_SESSION_BUS_ADDRESS"]; a != "" && !perms.Sockets["session-bus"] {
+	if a := hostEnv["DBUS_SESSION_BUS_ADDRESS"]; a != "" && !perms.Sockets["session-bus"] && busLives(a) {
 		cfg.Session = &busproxy.Bus{Address: a, Rules: busproxy.SessionRules(appID, perms)}
 	}
 	if len(perms.BusNames(sandbox.SystemBus)) > 0 && !perms.Sockets["system-bus"] {
@@ -254,7 +254,22 @@ func proxyConfig(perms *sandbox.Context, appID string, hostEnv map[string]string
 		if a == "" {
 			a = "unix:path=" + sandbox.HostSystemBus(hostEnv)
 		}
-		cfg.System = &busproxy.Bus{Address: a, Rules: busproxy.SystemRules(perms)}
+		if busLives(a) {
+			cfg.System = &busproxy.Bus{Address: a, Rules: busproxy.SystemRules(perms)}
+		}
 	}
 	return cfg
+}
+
+// busLives says whether a bus address can be there: a unix:path= one
+// whose socket is gone (a session's address left in a shell) is not, and
+// the app runs without that bus rather than not at all.
+func busLives(addr string) bool {
+	p, ok := strings.CutPrefix(addr, "unix:path=")
+	if !ok {
+		return true
+	}
+	p, _, _ = strings.Cut(p, ",")
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode()&os.ModeSocket != 0
 }
