@@ -207,7 +207,8 @@ func run(region unsafe.Pointer, from, to, report uintptr) {
 		case trapSpawn:
 			*(*uint64)(unsafe.Add(region, offSpawnErrno)) = 0
 			var e uintptr
-			r, e = cloneOnStack(uintptr(unix.CLONE_VM|unix.CLONE_VFORK|unix.SIGCHLD), uintptr(unsafe.Add(region, stackSpawn)), region, spawned, pc)
+			stack := uintptr(unsafe.Add(region, stackSpawn))
+			r, e = cloneOnStack(sysClone, uintptr(unix.CLONE_VM|unix.CLONE_VFORK|unix.SIGCHLD), stack, stack, region, spawned, pc)
 			err = syscall.Errno(e)
 			if e == 0 {
 				if se := *(*uint64)(unsafe.Add(region, offSpawnErrno)); se != 0 {

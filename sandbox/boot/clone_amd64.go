@@ -11,10 +11,17 @@ func runtimeBeforeFork()
 //go:linkname runtimeAfterFork syscall.runtime_AfterFork
 func runtimeAfterFork()
 
-// cloneOnStack is clone(2) with the child running childMain(region, a, b)
-// on the stack given, in assembly: a child sharing this process's memory
-// must not return through Go frames it shares with the parent.
-func cloneOnStack(flags, stack uintptr, region unsafe.Pointer, a, b uintptr) (pid, errno uintptr)
+// cloneOnStack is clone(2) (nr sysClone, arg0 the flags, arg1 the stack)
+// or clone3(2) (nr sysClone3, arg0 its clone_args, arg1 their size) with
+// the child running childMain(region, a, b) on the stack given, in
+// assembly: a child sharing this process's memory must not return
+// through Go frames it shares with the parent.
+func cloneOnStack(nr, arg0, arg1, stack uintptr, region unsafe.Pointer, a, b uintptr) (pid, errno uintptr)
+
+const (
+	sysClone  = 56
+	sysClone3 = 435
+)
 
 // startChild clones the sandbox's first process; signals are blocked
 // around the clone, so that the child starts with every signal blocked
@@ -24,12 +31,10 @@ func cloneOnStack(flags, stack uintptr, region unsafe.Pointer, a, b uintptr) (pi
 //go:norace
 func startChild(flags, stack uintptr, region unsafe.Pointer, a, b uintptr) (int, syscall.Errno) {
 	runtimeBeforeFork()
-	pid, errno := cloneOnStack(flags, stack, region, a, b)
+	pid, errno := cloneOnStack(sysClone, flags, stack, stack, region, a, b)
 	runtimeAfterFork()
 	return int(pid), syscall.Errno(errno)
 }
-
-func clone3OnStack(args unsafe.Pointer, stack uintptr, region unsafe.Pointer, a, b uintptr) (pid, errno uintptr)
 
 // startChildIn is startChild with clone3 into the cgroup open at
 // cgroupFD; args is the clone_args to fill, memory the child never
@@ -45,7 +50,7 @@ func startChildIn(args *[11]uint64, cgroupFD int, flags, stack uintptr, region u
 	args[6] = 4096
 	args[10] = uint64(cgroupFD)
 	runtimeBeforeFork()
-	pid, errno := clone3OnStack(unsafe.Pointer(args), stack, region, a, b)
+	pid, errno := cloneOnStack(sysClone3, uintptr(unsafe.Pointer(args)), 88, stack, region, a, b)
 	runtimeAfterFork()
 	return int(pid), syscall.Errno(errno)
 }

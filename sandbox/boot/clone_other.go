@@ -10,9 +10,11 @@ import (
 // The sandbox's first process is started by a few lines of assembly,
 // written for amd64 only so far.
 
-func cloneOnStack(flags, stack uintptr, region unsafe.Pointer, a, b uintptr) (pid, errno uintptr) {
+func cloneOnStack(nr, arg0, arg1, stack uintptr, region unsafe.Pointer, a, b uintptr) (pid, errno uintptr) {
 	return 0, uintptr(syscall.ENOSYS)
 }
+
+const sysClone = 0
 
 func startChild(flags, stack uintptr, region unsafe.Pointer, a, b uintptr) (int, syscall.Errno) {
 	return 0, syscall.ENOSYS
