@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/fnv"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -170,7 +171,9 @@ func (d *dir) loaded() *object.DirTree {
 func (d *dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	// Beside this lookup, not after it: on a source without an index
 	// the lookup is itself a round trip (python.go).
-	d.t.prefetchBytecode(d.loaded(), name)
+	if strings.HasSuffix(name, ".py") {
+		d.t.prefetchBytecode(d.loaded(), name)
+	}
 	return d.lookup(ctx, name, out)
 }
 

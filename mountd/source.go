@@ -20,7 +20,7 @@ type lazySource struct {
 	// verifiedOnly serves no header before it is verified, even from a
 	// remote that does not verify: a mount that honours setuid bits.
 	verifiedOnly bool
-	// life bounds background fetches (Prefetch): the daemon's.
+	// life bounds background fetches (Background): the daemon's.
 	life context.Context
 }
 

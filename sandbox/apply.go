@@ -186,21 +186,37 @@ func (c *Context) addHost(loc string, mode FSMode, add func(src, dest string, mo
 	return nil
 }
 
-// sockets shares the host sockets the context grants, at the paths and
-// with the variables flatpak uses.
 // ProxiedSessionBus is where an app finds its session bus proxy, as
 // under flatpak.
 const ProxiedSessionBus = "/run/flatpak/bus"
 
-// HostSystemBus is the path of the host's system bus socket.
-func HostSystemBus(env map[string]string) string {
-	if p, ok := strings.CutPrefix(env["DBUS_SYSTEM_BUS_ADDRESS"], "unix:path="); ok {
-		p, _, _ = strings.Cut(p, ",")
-		return p
+// BusSocketPath is the socket of a D-Bus unix:path= address; false for
+// any other kind (an abstract socket, tcp).
+func BusSocketPath(addr string) (string, bool) {
+	p, ok := strings.CutPrefix(addr, "unix:path=")
+	if !ok {
+		return "", false
 	}
-	return "/run/dbus/system_bus_socket"
+	p, _, _ = strings.Cut(p, ",")
+	return p, p != ""
 }
 
+// HostSystemBus is the path of the host's system bus socket, with the
+// host's own links resolved (the usual address names /var/run, a link to
+// /run): a bind refuses a symlink on its way.
+func HostSystemBus(env map[string]string) string {
+	p, ok := BusSocketPath(env["DBUS_SYSTEM_BUS_ADDRESS"])
+	if !ok {
+		p = "/run/dbus/system_bus_socket"
+	}
+	if real, err := filepath.EvalSymlinks(p); err == nil {
+		return real
+	}
+	return p
+}
+
+// sockets shares the host sockets the context grants, at the paths and
+// with the variables flatpak uses.
 func (c *Context) sockets(h Host, run string) (env []string, binds []Bind) {
 	sock := func(src, dest string) bool {
 		if fi, err := os.Stat(src); err != nil || fi.Mode()&os.ModeSocket == 0 {
@@ -232,8 +248,7 @@ func (c *Context) sockets(h Host, run string) (env []string, binds []Bind) {
 		}
 	}
 	if c.Sockets["session-bus"] {
-		if p, ok := strings.CutPrefix(h.Env["DBUS_SESSION_BUS_ADDRESS"], "unix:path="); ok {
-			p, _, _ = strings.Cut(p, ",")
+		if p, ok := BusSocketPath(h.Env["DBUS_SESSION_BUS_ADDRESS"]); ok {
 			if sock(p, run+"/bus") {
 				env = append(env, "DBUS_SESSION_BUS_ADDRESS=unix:path="+run+"/bus")
 			}

@@ -552,8 +552,8 @@ func TestRuntimeDirIsWritable(t *testing.T) {
 func TestStartsInItsCgroup(t *testing.T) {
 	testutil.Privileged(t)
 	dir, f, err := cgroup.Make("arbor-test-" + strconv.Itoa(os.Getpid()))
-	if errors.Is(err, cgroup.ErrNone) {
-		t.Skipf("no cgroup v2 to make one in: %v", err)
+	if errors.Is(err, cgroup.ErrNone) && !testutil.HasCgroup2() {
+		t.Skipf("the host has no cgroup v2 hierarchy: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -193,15 +193,11 @@ func (a *app) psCmd() *cobra.Command {
 			// flatpak ps's columns (instance, pid, application, runtime),
 			// then the commit it runs.
 			for _, r := range run {
-				rt := ""
-				if d, err := m.In.Get(r.Ref); err == nil {
-					rt = d.Metadata.Runtime
-				}
 				id := r.InstanceID
 				if id == "" {
 					id = "-"
 				}
-				line := fmt.Sprintf("%s\t%d\t%s\t%s\t%s", termtext.Line(id), r.PID, termtext.Line(r.Ref.ID), termtext.Line(rt), r.Commit.String()[:12])
+				line := fmt.Sprintf("%s\t%d\t%s\t%s\t%s", termtext.Line(id), r.PID, termtext.Line(r.Ref.ID), termtext.Line(r.Runtime), r.Commit.String()[:12])
 				if r.UpdateLanded {
 					line += "\trestart to use the new version"
 				}

@@ -165,6 +165,7 @@ type Instance struct {
 	// it has one: its name, and the sandbox's first process.
 	InstanceID string          `json:"instance,omitempty"`
 	ChildPID   int             `json:"child_pid,omitempty"`
+	Runtime    string          `json:"runtime"`          // the runtime its metadata names
 	Cgroup     string          `json:"cgroup,omitempty"` // its own, where it has one
 	Usage      *cgroup.Usage   `json:"usage,omitempty"`  // what its cgroup used so far
 	Commit     object.Checksum `json:"-"`
@@ -208,7 +209,8 @@ func (m *Manager) Running(ctx context.Context) ([]Instance, error) {
 				continue
 			}
 			ri := dirs[i.PID]
-			in := Instance{Ref: ref, PID: i.PID, InstanceID: ri.ID, ChildPID: ri.ChildPID, Cgroup: ri.Cgroup, Commit: i.Commits[0], UpdateLanded: d.Commit != i.Commits[0]}
+			in := Instance{Ref: ref, PID: i.PID, InstanceID: ri.ID, ChildPID: ri.ChildPID, Runtime: d.Metadata.Runtime, Cgroup: ri.Cgroup,
+				Commit: i.Commits[0], UpdateLanded: d.Commit != i.Commits[0]}
 			if ri.Cgroup != "" {
 				if u, err := cgroup.Read(ri.Cgroup); err == nil {
 					in.Usage = &u

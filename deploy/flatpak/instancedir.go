@@ -142,7 +142,10 @@ func readInstance(dir string) (RunningInstance, bool) {
 	var bw struct {
 		Child int `json:"child-pid"`
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "bwrapinfo.json")); err == nil && json.Unmarshal(b, &bw) == nil {
+	// The sandbox's first process is its runner's child: a number the
+	// file names that is not (the runner died, the number was taken
+	// again) is no instance's, to be killed or entered.
+	if b, err := os.ReadFile(filepath.Join(dir, "bwrapinfo.json")); err == nil && json.Unmarshal(b, &bw) == nil && parentOf(bw.Child) == ri.PID {
 		ri.ChildPID = bw.Child
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
@@ -158,6 +161,24 @@ func readInstance(dir string) (RunningInstance, bool) {
 		}
 	}
 	return ri, true
+}
+
+// parentOf is the parent of process pid, 0 when it cannot be told.
+func parentOf(pid int) int {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // the name may hold anything
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }
 
 // KillInstances ends the instances whose ID or app ID is target: the

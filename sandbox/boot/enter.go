@@ -3,6 +3,7 @@ package boot
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -62,13 +63,8 @@ func (p *Proc) CloneToEnter(target int) error {
 		return err
 	}
 	p.joins = names
-	share := true
-	for _, n := range names {
-		if n == "user" {
-			share = false
-		}
-	}
-	if !strings.Contains(strings.Join(names, " "), "mnt") {
+	share := !slices.Contains(names, "user")
+	if !slices.Contains(names, "mnt") {
 		return fmt.Errorf("sandbox: process %d shares this process's mounts: not a sandbox", target)
 	}
 	_, err = p.clone(0, share, false)

@@ -65,7 +65,6 @@ type Config struct {
 	// root: services (the portals first) tell who calls from the
 	// calling process's root, and the app's calls come from the proxy.
 	Info   []byte
-	Log    bool // the proxy logs what passes and what it refuses, on stderr
 	Stderr io.Writer
 }
 
@@ -130,11 +129,14 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 		*b.sock = f.Name()
 		args = append(args, b.bus.Address, f.Name())
 		args = append(args, b.bus.Rules...)
-		if cfg.Log {
-			args = append(args, "--log")
-		}
-		if path, ok := socketPath(b.bus.Address); ok {
-			spec.Binds = append(spec.Binds, sandbox.Bind{Source: path, Dest: path, Writable: true})
+		if path, ok := sandbox.BusSocketPath(b.bus.Address); ok {
+			// At the path the address names, from where the host's links
+			// lead (a bind refuses a symlink on its way).
+			src := path
+			if real, err := filepath.EvalSymlinks(path); err == nil {
+				src = real
+			}
+			spec.Binds = append(spec.Binds, sandbox.Bind{Source: src, Dest: path, Writable: true})
 		} else {
 			spec.Network = true // an abstract socket is the network namespace's
 		}
@@ -187,16 +189,6 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 		return nil, fmt.Errorf("%s (%s %s): %w", Binary, args[2], args[3], err)
 	}
 	return p, nil
-}
-
-// socketPath is the path of a unix:path= address.
-func socketPath(addr string) (string, bool) {
-	p, ok := strings.CutPrefix(addr, "unix:path=")
-	if !ok {
-		return "", false
-	}
-	p, _, _ = strings.Cut(p, ",")
-	return p, p != ""
 }
 
 // Close ends the proxy and removes its sockets.

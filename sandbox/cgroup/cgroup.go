@@ -71,7 +71,7 @@ func sweep(parent, name string) {
 }
 
 // Remove removes a cgroup whose processes have all ended. One still
-// being torn down is left for the next Place of its kind.
+// being torn down is left for the next Make of its kind.
 func Remove(dir string) error {
 	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.EBUSY) {
 		return fmt.Errorf("removing cgroup %s: %w", dir, err)

@@ -89,7 +89,7 @@ func TestInstancesPsKill(t *testing.T) {
 	// Its own cgroup, where the host has a cgroup v2 hierarchy: the app's
 	// processes are in it, and ps counts them.
 	cg := ""
-	if hasCgroup2(t) {
+	if testutil.HasCgroup2() {
 		if ps[0].Cgroup == "" || !strings.HasSuffix(ps[0].Cgroup, "/app-arbor-org.example.Hello-"+id) || ps[0].Usage == nil || ps[0].Usage.Processes < 2 {
 			t.Fatalf("ps: cgroup %q, usage %+v", ps[0].Cgroup, ps[0].Usage)
 		}
@@ -148,15 +148,4 @@ func TestInstancesPsKill(t *testing.T) {
 	if out, err := arborCmd("kill", id); err == nil || !strings.Contains(out, "no running instance") {
 		t.Errorf("kill of an ended instance: %v\n%s", err, out)
 	}
-}
-
-// hasCgroup2 says whether the host has a cgroup v2 hierarchy where
-// systemd puts one (alone, or beside v1 controllers).
-func hasCgroup2(t *testing.T) bool {
-	for _, p := range []string{"/sys/fs/cgroup/cgroup.controllers", "/sys/fs/cgroup/unified/cgroup.controllers"} {
-		if _, err := os.Stat(p); err == nil {
-			return true
-		}
-	}
-	return false
 }

@@ -139,3 +139,15 @@ func ShotDir(t testing.TB) string {
 	}
 	return t.TempDir()
 }
+
+// HasCgroup2 says whether the host has a cgroup v2 hierarchy where
+// systemd puts one (alone, or beside v1 controllers): where each arbor
+// run gets a cgroup of its own.
+func HasCgroup2() bool {
+	for _, p := range []string{"/sys/fs/cgroup/cgroup.controllers", "/sys/fs/cgroup/unified/cgroup.controllers"} {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
+	return false
+}

@@ -265,11 +265,10 @@ func proxyConfig(perms *sandbox.Context, appID string, hostEnv map[string]string
 // whose socket is gone (a session's address left in a shell) is not, and
 // the app runs without that bus rather than not at all.
 func busLives(addr string) bool {
-	p, ok := strings.CutPrefix(addr, "unix:path=")
+	p, ok := sandbox.BusSocketPath(addr)
 	if !ok {
 		return true
 	}
-	p, _, _ = strings.Cut(p, ",")
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode()&os.ModeSocket != 0
 }
