@@ -185,7 +185,7 @@ flatpak completes it. An app's runtime is installed too, after asking unless -y.
 			return out.finish(err)
 		}),
 	}
-	c.Flags().BoolVarP(&yes, "assumeyes", "y", false, "install what is needed without asking")
+	yesFlags(c, &yes, "install what is needed without asking")
 	c.Flags().StringVar(&from, "from", "", "install what a .flatpakref file names, adding its remote")
 	c.Flags().BoolVar(&materialize, "materialize", false, "fetch everything and check it out (hardlinks), to run without mounts and offline")
 	a.jsonFlag(c)
@@ -260,7 +260,7 @@ fetching again.`,
 		}),
 	}
 	c.Flags().StringVar(&commit, "commit", "", "deploy this commit of the ref (to roll back)")
-	c.Flags().BoolVarP(&yes, "assumeyes", "y", false, "apply updates that ask for new permissions without asking")
+	yesFlags(c, &yes, "apply updates that ask for new permissions without asking")
 	c.Flags().BoolVar(&downloadOnly, "download-only", false, "fetch the updates, deploy nothing (the next update applies them)")
 	c.Flags().BoolVar(&downloadOnly, "no-deploy", false, "flatpak's spelling of --download-only")
 	a.jsonFlag(c)
@@ -310,8 +310,17 @@ func (a *app) uninstallCmd() *cobra.Command {
 		}),
 	}
 	c.Flags().BoolVar(&unused, "unused", false, "remove runtimes no installed app needs")
+	var yes bool // nothing is asked; accepted as flatpak accepts it
+	yesFlags(c, &yes, "answer yes to any question")
 	a.jsonFlag(c)
 	return c
+}
+
+// yesFlags are flatpak's -y/--assumeyes and --noninteractive (which
+// answers yes too, as flatpak's does).
+func yesFlags(c *cobra.Command, yes *bool, usage string) {
+	c.Flags().BoolVarP(yes, "assumeyes", "y", false, usage)
+	c.Flags().BoolVar(yes, "noninteractive", false, "as -y, for scripts")
 }
 
 func (a *app) historyCmd() *cobra.Command {
@@ -407,9 +416,9 @@ func (a *app) flatpakRemoteAddCmd() *cobra.Command {
 }
 
 func (a *app) listCmd() *cobra.Command {
-	var appsOnly, runtimes, details bool
+	var appsOnly, runtimes, details, all bool
 	c := &cobra.Command{
-		Use:   "list [--app|--runtime] [-d]",
+		Use:   "list [--app|--runtime] [-d] [-a]",
 		Short: "List installed apps and runtimes; -d adds what each takes on disk and whether it is unused",
 		Example: `  arbor list --app
   arbor list -d --json`,
@@ -435,11 +444,19 @@ func (a *app) listCmd() *cobra.Command {
 				if appsOnly && ref.Kind != flatpak.App || runtimes && ref.Kind != flatpak.Runtime {
 					continue
 				}
+				if !all && flatpak.Auxiliary(ref) {
+					continue
+				}
 				d, err := in.Get(ref)
 				if err != nil {
-					return err
+					// As flatpak: the rest are listed.
+					fmt.Fprintf(a.Stderr, "warning: %s\n", termtext.Line(err.Error()))
+					continue
 				}
 				o := map[string]string{"ref": ref.String(), "commit": d.Commit.String(), "origin": d.Origin}
+				if of := d.Metadata.ExtensionOf(); of != "" {
+					o["extension_of"] = of
+				}
 				if u, ok := use[ref.String()]; ok {
 					o["disk_bytes"], o["unused"] = strconv.FormatUint(u.Bytes, 10), strconv.FormatBool(u.Unused)
 				}
@@ -460,6 +477,9 @@ func (a *app) listCmd() *cobra.Command {
 						line += "\tunused"
 					}
 				}
+				if of := o["extension_of"]; of != "" {
+					line += "\textension of " + termtext.Line(of)
+				}
 				fmt.Fprintln(a.Stdout, line)
 			}
 			return nil
@@ -468,6 +488,7 @@ func (a *app) listCmd() *cobra.Command {
 	c.Flags().BoolVarP(&details, "show-details", "d", false, "show what each takes on disk, and the runtimes no app needs")
 	c.Flags().BoolVar(&appsOnly, "app", false, "apps only")
 	c.Flags().BoolVar(&runtimes, "runtime", false, "runtimes only")
+	c.Flags().BoolVarP(&all, "all", "a", false, "also the locale, debug and sources extensions, hidden as flatpak hides them")
 	a.jsonFlag(c)
 	return c
 }

@@ -3,6 +3,7 @@ package apps
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"arbor/deploy/flatpak"
 	"arbor/deploy/flatpak/commits"
@@ -47,14 +48,79 @@ func (m *Manager) Install(ctx context.Context, req InstallRequest, p Progress) (
 		return nil, err
 	}
 	changes := []Change{ch}
-	if rtWork == nil {
-		return changes, nil
+	if rtWork != nil {
+		rch, err := rtWork.finish(ctx)
+		if rch != nil {
+			changes = append(changes, *rch)
+		}
+		if err != nil {
+			return changes, err
+		}
 	}
-	rch, err := rtWork.finish(ctx)
-	if rch != nil {
-		changes = append(changes, *rch)
+	// Then their extensions: the app's and, when it came now, the
+	// runtime's.
+	for _, c := range append([]Change(nil), changes...) {
+		more, err := m.installRelated(ctx, o, c.Ref, req.Materialize)
+		changes = append(changes, more...)
+		if err != nil {
+			return changes, err
+		}
 	}
-	return changes, err
+	return changes, nil
+}
+
+// installRelated installs the extensions of ref (installed) that its
+// remote offers and that flatpak would install with it, side by side;
+// those installed already are left as they are (update moves them).
+func (m *Manager) installRelated(ctx context.Context, o *op, ref flatpak.Ref, materialize bool) ([]Change, error) {
+	d, err := m.In.Get(ref)
+	if err != nil || len(d.Metadata.Extensions) == 0 {
+		return nil, err
+	}
+	remoteRefs, err := o.refs(ctx, m.Repo, d.Origin)
+	if err != nil {
+		return nil, fmt.Errorf("reading what remote %s offers: %w", d.Origin, err)
+	}
+	var offered []flatpak.Ref
+	for n := range remoteRefs {
+		if r, err := flatpak.ParseRef(n); err == nil {
+			offered = append(offered, r)
+		}
+	}
+	installed, err := m.In.Installed()
+	if err != nil {
+		return nil, fmt.Errorf("listing the installed refs: %w", err)
+	}
+	var todo []flatpak.Related
+	for _, r := range flatpak.RelatedRefs(ref, d.Metadata, offered, installed, flatpak.HostConditions()) {
+		if _, err := m.In.Get(r.Ref); err != nil {
+			todo = append(todo, r)
+		}
+	}
+	// Fetched together (each is a few round trips), deployed in order.
+	fetchedAll := make([]*fetched, len(todo))
+	errs := make([]error, len(todo))
+	var wg sync.WaitGroup
+	for i, r := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fetchedAll[i], errs[i] = m.fetchNamed(ctx, o, d.Origin, r.Ref.String(), flatpak.Runtime, "", materialize, nil)
+		}()
+	}
+	wg.Wait()
+	var changes []Change
+	for i := range todo {
+		if errs[i] != nil {
+			return changes, fmt.Errorf("%s's extension: %w", ref, errs[i])
+		}
+		ch, _, err := m.deployNamed(ctx, o, d.Origin, fetchedAll[i])
+		if err != nil {
+			return changes, fmt.Errorf("%s's extension: %w", ref, err)
+		}
+		changes = append(changes, ch)
+	}
+	return changes, nil
 }
 
 // runtimeFetch is the install of an app's runtime, fetched in the

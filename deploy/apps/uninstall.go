@@ -38,7 +38,23 @@ func (m *Manager) Uninstall(ctx context.Context, refs []flatpak.Ref, unused bool
 		}
 		return nil
 	}
-	if err := remove(refs); err != nil {
+	// An app's or runtime's autodelete extensions (its locale, its debug
+	// info) go with it, as in flatpak.
+	named := append([]flatpak.Ref(nil), refs...)
+	if installed, err := m.In.Installed(); err == nil {
+		for _, ref := range refs {
+			d, err := m.In.Get(ref)
+			if err != nil {
+				continue // uninstallOne names the error
+			}
+			for _, e := range flatpak.ExtensionsOf(d, installed) {
+				if e.Autodelete {
+					named = append(named, e.Ref)
+				}
+			}
+		}
+	}
+	if err := remove(named); err != nil {
 		return done, err
 	}
 	if unused {

@@ -226,7 +226,13 @@ func (in *Installation) Unused() ([]Ref, error) {
 	if err != nil {
 		return nil, err
 	}
-	needed := map[string]bool{}
+	// An app needs its runtime, and both their extensions.
+	needed := map[Ref]bool{}
+	need := func(d *Deployed) {
+		for _, e := range ExtensionsOf(d, refs) {
+			needed[e.Ref] = true
+		}
+	}
 	for _, r := range refs {
 		if r.Kind != App {
 			continue
@@ -235,11 +241,19 @@ func (in *Installation) Unused() ([]Ref, error) {
 		if err != nil {
 			return nil, err
 		}
-		needed["runtime/"+d.Metadata.Runtime] = true
+		need(d)
+		rt, err := ParsePartial(Runtime, d.Metadata.Runtime)
+		if err != nil {
+			continue
+		}
+		needed[rt] = true
+		if rd, err := in.Get(rt); err == nil {
+			need(rd)
+		}
 	}
 	var out []Ref
 	for _, r := range refs {
-		if r.Kind == Runtime && !needed[r.String()] {
+		if r.Kind == Runtime && !needed[r] {
 			out = append(out, r)
 		}
 	}

@@ -20,8 +20,11 @@ type Metadata struct {
 	Sdk     string
 	Command string
 	Context *sandbox.Context // [Context] and [Environment]
-	File    *keyfile.File    // the whole file, for the groups not modelled
-	Raw     []byte           // the exact bytes, compared with xa.metadata
+	// Extensions are its [Extension NAME] points; those flatpak would
+	// ignore are left out, with a warning in Context.Warnings.
+	Extensions []ExtensionPoint
+	File       *keyfile.File // the whole file, for the groups not modelled
+	Raw        []byte        // the exact bytes, compared with xa.metadata
 }
 
 // ParseMetadata reads a metadata file. A NUL byte anywhere is refused:
@@ -65,6 +68,9 @@ func ParseMetadata(b []byte) (*Metadata, error) {
 	if m.Context, err = sandbox.ParseContext(kf); err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
+	var warnings []string
+	m.Extensions, warnings = parseExtensions(kf)
+	m.Context.Warnings = append(m.Context.Warnings, warnings...)
 	return m, nil
 }
 

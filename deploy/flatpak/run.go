@@ -29,6 +29,9 @@ type RunPlan struct {
 	Lazy    []*Deployed
 	Perms   *sandbox.Context
 	Command string
+	// The installed extensions mounted below /app and /usr, highest
+	// priority first.
+	AppExtensions, RuntimeExtensions []MountedExtension
 }
 
 // Plan resolves a run: the app among the installed ones, its runtime,
@@ -70,7 +73,13 @@ func (in *Installation) Plan(req RunRequest) (*RunPlan, error) {
 			p.Lazy = append(p.Lazy, f.d)
 		}
 	}
+	if err := p.addExtensions(in); err != nil {
+		return nil, err
+	}
 	perms := sandbox.NewContext()
+	// As flatpak sets it without an ld.so cache; the runtime's and the
+	// app's [Environment] may still set their own.
+	perms.Env["LD_LIBRARY_PATH"] = p.ldPath()
 	for k, v := range rt.Metadata.Context.Env {
 		perms.Env[k] = v
 	}
@@ -108,6 +117,29 @@ func (p *RunPlan) Info(spec sandbox.Spec, instanceID string) []byte {
 	kf.Set("Instance", "arch", p.Ref.Arch)
 	kf.Set("Instance", "session-bus-proxy", "true")
 	kf.Set("Instance", "system-bus-proxy", "true")
+	p.setExtensionInfo(kf)
 	p.Perms.Keyfile(kf, false)
 	return kf.Bytes()
+}
+
+// addExtensions finds the installed extensions of the app and the
+// runtime; those not checked out join the mounts to bring up.
+func (p *RunPlan) addExtensions(in *Installation) error {
+	installed, err := in.InstalledOf(Runtime)
+	if err != nil {
+		return fmt.Errorf("listing the installed runtimes: %w", err)
+	}
+	c := HostConditions()
+	if p.AppExtensions, err = in.runExtensions(p.App, "/app", installed, c); err != nil {
+		return err
+	}
+	if p.RuntimeExtensions, err = in.runExtensions(p.Runtime, "/usr", installed, c); err != nil {
+		return err
+	}
+	for _, e := range append(append([]MountedExtension(nil), p.AppExtensions...), p.RuntimeExtensions...) {
+		if _, materialized := in.FilesDir(e.Deployed); !materialized {
+			p.Lazy = append(p.Lazy, e.Deployed)
+		}
+	}
+	return nil
 }

@@ -83,11 +83,16 @@ func RunCmd(g *Globals, mount Mounter, rec Recorder) *cobra.Command {
 			// Its own cgroup, where this user may make one: ps shows what
 			// it uses.
 			return g.RunSandboxed(cmd.Context(), spec, plan.Perms, plan.Ref.ID, "app-arbor-"+plan.Ref.ID+"-"+inst.ID, func(s *sandbox.Spec) error {
-				r, err := in.Hold(os.Getpid(), plan.App.Commit, plan.Runtime.Commit)
+				r, err := in.Hold(os.Getpid(), plan.Commits()...)
 				if err != nil {
 					return err
 				}
 				release = r
+				exts, err := plan.ExtensionBinds(inst.Path)
+				if err != nil {
+					return err
+				}
+				s.Binds = append(exts, s.Binds...)
 				s.Info = plan.Info(*s, inst.ID)
 				return inst.WriteInfo(s.Info)
 			}, func(child int, cg string) error {
