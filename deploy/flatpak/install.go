@@ -227,10 +227,15 @@ func (in *Installation) Unused() ([]Ref, error) {
 		return nil, err
 	}
 	// An app needs its runtime, and both their extensions.
+	// An extension whose autoprune-unless does not hold (a GL driver
+	// this host no longer uses) is not.
 	needed := map[Ref]bool{}
+	c := HostConditions()
 	need := func(d *Deployed) {
 		for _, e := range ExtensionsOf(d, refs) {
-			needed[e.Ref] = true
+			if c.Holds(e.Ref.ID, e.Point.AutopruneUnless, true) {
+				needed[e.Ref] = true
+			}
 		}
 	}
 	for _, r := range refs {

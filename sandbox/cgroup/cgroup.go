@@ -73,6 +73,7 @@ func sweep(parent, name string) {
 // Remove removes a cgroup whose processes have all ended. One still
 // being torn down is left for the next Make of its kind.
 func Remove(dir string) error {
+	removeV1(filepath.Base(dir))
 	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.EBUSY) {
 		return fmt.Errorf("removing cgroup %s: %w", dir, err)
 	}
@@ -82,9 +83,10 @@ func Remove(dir string) error {
 // Usage is what a cgroup's processes have used: CPU time, and memory
 // where the memory controller is on (-1 where it is not).
 type Usage struct {
-	CPUMicros   int64 `json:"cpu_usec"`
-	MemoryBytes int64 `json:"memory_bytes"`
-	Processes   int   `json:"processes"`
+	CPUMicros   int64  `json:"cpu_usec"`
+	MemoryBytes int64  `json:"memory_bytes"`
+	Processes   int    `json:"processes"`
+	Limits      Limits `json:"limits"` // what Limit set
 }
 
 // Read reads a cgroup's usage.
@@ -101,7 +103,12 @@ func Read(dir string) (Usage, error) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "memory.current")); err == nil {
 		u.MemoryBytes, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	} else if v1, err := v1Dir("memory", filepath.Base(dir)); err == nil {
+		if b, err := os.ReadFile(filepath.Join(v1, "memory.usage_in_bytes")); err == nil {
+			u.MemoryBytes, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		}
 	}
+	u.Limits = readLimits(dir)
 	if b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs")); err == nil {
 		u.Processes = len(strings.Fields(string(b)))
 	}

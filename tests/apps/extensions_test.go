@@ -63,7 +63,7 @@ func extensionRepo(t *testing.T, arbor, dir string) string {
 
 	rt := filepath.Join(dir, "build", "org.test.Platform")
 	testutil.WriteFile(t, filepath.Join(rt, "metadata"), "[Runtime]\nname=org.test.Platform\nruntime=org.test.Platform/x86_64/1.0\n\n"+
-		"[Extension org.test.Platform.GL]\ndirectory=lib/GL\nsubdirectories=true\nadd-ld-path=lib\nenable-if=active-gl-driver\ndownload-if=active-gl-driver\n", 0o644)
+		"[Extension org.test.Platform.GL]\ndirectory=lib/GL\nsubdirectories=true\nadd-ld-path=lib\nenable-if=active-gl-driver\ndownload-if=active-gl-driver\nautoprune-unless=active-gl-driver\n", 0o644)
 	testutil.HostRuntime(t, filepath.Join(rt, "usr"), "sh", "cat", "ls", "readlink")
 	testutil.Must(t, os.MkdirAll(filepath.Join(rt, "usr/lib/GL"), 0o755))
 	testutil.Must(t, os.MkdirAll(filepath.Join(rt, "files"), 0o755))
@@ -150,7 +150,9 @@ LD_LIBRARY_PATH=/app/lib/greet/lib:/app/lib:/usr/lib/GL/default/lib
 // the library one adds, the plugins below a subdirectories point, their
 // merged directory, the locale, and the runtime's GL driver; what flatpak
 // would not install is not, and a point that climbs out is dropped with a
-// warning. Uninstalling the app takes its autodelete extensions with it.
+// warning. Extensions are needed while what they extend is installed,
+// unless their autoprune-unless condition fails; uninstalling the app
+// takes its autodelete extensions with it.
 func TestExtensions(t *testing.T) {
 	testutil.Privileged(t)
 	arbor := testutil.BuildArbor(t)
@@ -208,6 +210,9 @@ func TestExtensions(t *testing.T) {
 
 	// Extensions are needed while their app is installed; its autodelete
 	// ones go with it, and the rest are unused once it is gone.
+	// A driver installed by hand that this host does not use is unused
+	// (autoprune-unless).
+	testutil.Run(t, arbor, "--repo="+inst, "install", "-y", "origin", "runtime/org.test.Platform.GL.nvidia-0-0/x86_64/1.0")
 	testutil.Run(t, arbor, "--repo="+inst, "uninstall", "-y", "--unused")
 	if l := testutil.Run(t, arbor, "--repo="+inst, "list", "--all"); strings.Count(l, "\n") != len(extensionInstall) {
 		t.Errorf("uninstall --unused removed what the app needs:\n%s", l)
