@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +17,7 @@ import (
 	"arbor/deploy/flatpak"
 	"arbor/mountd"
 	"arbor/sandbox"
+	"arbor/sandbox/cgroup"
 )
 
 func (a *app) centerCmd() *cobra.Command {
@@ -135,6 +138,99 @@ func (a *app) killCmd() *cobra.Command {
 	return c
 }
 
+func (a *app) limitCmd() *cobra.Command {
+	var memory, cpu, pids string
+	c := &cobra.Command{
+		Use:   "limit INSTANCE|APP [--memory=SIZE] [--cpu=PERCENT] [--pids=N]",
+		Short: "Bound what a running app may take: memory, CPU (percent of one core) and processes; 'max' lifts a limit",
+		Example: `  arbor limit org.example.App --memory=512M --cpu=50
+  arbor limit 2718281828 --pids=max`,
+		Args: cobra.ExactArgs(1),
+		RunE: a.withManager(func(cmd *cobra.Command, args []string, m *apps.Manager) error {
+			var l cgroup.Limits
+			var err error
+			if l.MemoryBytes, err = limitValue("--memory", memory, parseSize); err != nil {
+				return err
+			}
+			n, err := limitValue("--cpu", strings.TrimSuffix(cpu, "%"), parseInt10)
+			if err != nil {
+				return err
+			}
+			l.CPUPercent = int(n)
+			if n, err = limitValue("--pids", pids, parseInt10); err != nil {
+				return err
+			}
+			l.Processes = int(n)
+			if l == (cgroup.Limits{}) {
+				return errors.New("nothing to limit: give --memory, --cpu or --pids")
+			}
+			limited, err := m.Limit(cmd.Context(), args[0], l)
+			if a.json && err == nil {
+				return a.printJSON(limited)
+			}
+			for _, in := range limited {
+				fmt.Fprintf(a.Stdout, "limited %s (%s): %s\n", termtext.Line(in.InstanceID), termtext.Line(in.Ref.ID), describeLimits(in.Usage))
+			}
+			return err
+		}),
+	}
+	c.Flags().StringVar(&memory, "memory", "", "the most memory it may use (bytes, or with K, M, G), or max")
+	c.Flags().StringVar(&cpu, "cpu", "", "the CPU time it may use, in percent of one core (200: two cores), or max")
+	c.Flags().StringVar(&pids, "pids", "", "the most processes and threads it may have, or max")
+	a.jsonFlag(c)
+	return c
+}
+
+// limitValue parses a limit flag: "" is none (0), max lifts it (-1).
+func limitValue(flag, s string, parse func(string) (int64, error)) (int64, error) {
+	switch s {
+	case "":
+		return 0, nil
+	case "max":
+		return -1, nil
+	}
+	n, err := parse(s)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s=%s: not a positive number or max", flag, s)
+	}
+	return n, nil
+}
+
+// parseSize reads 512M, 2G, 4096.
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	if i := strings.IndexAny(s, "KMGkmg"); i == len(s)-1 && i > 0 {
+		mult = map[byte]int64{'k': 1 << 10, 'm': 1 << 20, 'g': 1 << 30}[s[i]|0x20]
+		s = s[:i]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n > (1<<62)/mult {
+		return 0, fmt.Errorf("size %q", s)
+	}
+	return n * mult, nil
+}
+
+// describeLimits says in words what an instance is held to.
+func describeLimits(u *cgroup.Usage) string {
+	if u == nil {
+		return "limits unknown"
+	}
+	var parts []string
+	if u.Limits.MemoryBytes > 0 {
+		parts = append(parts, "memory "+humanBytes(u.Limits.MemoryBytes))
+	}
+	if u.Limits.CPUPercent > 0 {
+		parts = append(parts, fmt.Sprintf("CPU %d%% of a core", u.Limits.CPUPercent))
+	}
+	if u.Limits.Processes > 0 {
+		parts = append(parts, fmt.Sprintf("%d processes", u.Limits.Processes))
+	}
+	if len(parts) == 0 {
+		return "no limits"
+	}
+	return strings.Join(parts, ", ")
+}
+
 func (a *app) enterCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "enter INSTANCE|APP COMMAND [ARG...]",
@@ -209,3 +305,5 @@ func (a *app) psCmd() *cobra.Command {
 	a.jsonFlag(c)
 	return c
 }
+
+func parseInt10(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }

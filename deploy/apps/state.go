@@ -2,6 +2,7 @@ package apps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -220,4 +221,38 @@ func (m *Manager) Running(ctx context.Context) ([]Instance, error) {
 		}
 	}
 	return out, nil
+}
+
+// Limit bounds what the running instances named target (an instance's
+// number, or an app's id for all of its) may take: memory, CPU, and
+// processes. It returns the instances limited, with their usage and
+// limits read again.
+func (m *Manager) Limit(ctx context.Context, target string, l cgroup.Limits) ([]Instance, error) {
+	run, err := m.Running(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Instance
+	var errs []error
+	for _, in := range run {
+		if in.InstanceID != target && in.Ref.ID != target {
+			continue
+		}
+		if in.Cgroup == "" {
+			errs = append(errs, fmt.Errorf("instance %s (%s) runs in no cgroup of its own", in.InstanceID, in.Ref.ID))
+			continue
+		}
+		if err := cgroup.Limit(in.Cgroup, l); err != nil {
+			errs = append(errs, fmt.Errorf("instance %s (%s): %w", in.InstanceID, in.Ref.ID, err))
+			continue
+		}
+		if u, err := cgroup.Read(in.Cgroup); err == nil {
+			in.Usage = &u
+		}
+		out = append(out, in)
+	}
+	if len(out) == 0 && len(errs) == 0 {
+		return nil, fmt.Errorf("%s: no running instance or app of that name", target)
+	}
+	return out, errors.Join(errs...)
 }

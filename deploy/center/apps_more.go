@@ -10,6 +10,7 @@ import (
 	"arbor/deploy/flatpak"
 	"arbor/deploy/history"
 	"arbor/fetch"
+	"arbor/sandbox/cgroup"
 )
 
 // Remote is a remote as the page lists it.
@@ -105,11 +106,13 @@ func (a *Apps) Disk(ctx context.Context) (*DiskUse, error) {
 
 // Instance is an app running from the installation.
 type Instance struct {
-	ID           string `json:"id"`
-	Ref          string `json:"ref"`
-	PID          int    `json:"pid"`
-	Commit       string `json:"commit"`
-	UpdateLanded bool   `json:"update_landed"`
+	ID           string        `json:"id"`
+	Ref          string        `json:"ref"`
+	PID          int           `json:"pid"`
+	Commit       string        `json:"commit"`
+	UpdateLanded bool          `json:"update_landed"`
+	Instance     string        `json:"instance,omitempty"` // its number, as arbor ps shows it
+	Usage        *cgroup.Usage `json:"usage,omitempty"`    // what its cgroup used, and its limits
 }
 
 // Running lists the apps running now, and which of them are to be
@@ -125,9 +128,17 @@ func (a *Apps) Running(ctx context.Context) ([]Instance, error) {
 		if err != nil {
 			continue
 		}
-		out = append(out, Instance{ID: itemID(r.Ref, d.Origin), Ref: r.Ref.String(), PID: r.PID, Commit: r.Commit.String(), UpdateLanded: r.UpdateLanded})
+		out = append(out, Instance{ID: itemID(r.Ref, d.Origin), Ref: r.Ref.String(), PID: r.PID, Commit: r.Commit.String(), UpdateLanded: r.UpdateLanded,
+			Instance: r.InstanceID, Usage: r.Usage})
 	}
 	return out, nil
+}
+
+// Limit bounds what a running instance (by its number) may take, as
+// `arbor limit` does.
+func (a *Apps) Limit(ctx context.Context, instance string, l cgroup.Limits) error {
+	_, err := a.m.Limit(ctx, instance, l)
+	return err
 }
 
 // OpenRequest is a .flatpakref or .flatpakrepo to look at: a URL, or the

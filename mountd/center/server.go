@@ -25,6 +25,7 @@ import (
 	"time"
 
 	dcenter "arbor/deploy/center"
+	"arbor/sandbox/cgroup"
 )
 
 //go:embed assets
@@ -348,6 +349,23 @@ func (s *Server) routes(mux *http.ServeMux) {
 		reply(w, http.StatusOK, d)
 	})
 	mux.HandleFunc("GET /api/running", func(w http.ResponseWriter, r *http.Request) {
+		run, err := s.Apps.Running(r.Context())
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		reply(w, http.StatusOK, run)
+	})
+	mux.HandleFunc("POST /api/running/{instance}/limit", func(w http.ResponseWriter, r *http.Request) {
+		var l cgroup.Limits
+		if err := decode(r, &l); err != nil {
+			fail(w, err)
+			return
+		}
+		if err := s.Apps.Limit(r.Context(), r.PathValue("instance"), l); err != nil {
+			fail(w, err)
+			return
+		}
 		run, err := s.Apps.Running(r.Context())
 		if err != nil {
 			fail(w, err)

@@ -68,6 +68,16 @@ func sweep(parent, name string) {
 			os.Remove(d)
 		}
 	}
+	// And those Limit made on v1 hierarchies: one with a process left
+	// refuses to go.
+	for _, c := range controllers() {
+		if d, err := v1Dir(c.name, name[:i+1]+"*"); err == nil {
+			old, _ := filepath.Glob(d)
+			for _, d := range old {
+				os.Remove(d)
+			}
+		}
+	}
 }
 
 // Remove removes a cgroup whose processes have all ended. One still

@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -147,5 +150,115 @@ func TestInstancesPsKill(t *testing.T) {
 	}
 	if out, err := arborCmd("kill", id); err == nil || !strings.Contains(out, "no running instance") {
 		t.Errorf("kill of an ended instance: %v\n%s", err, out)
+	}
+}
+
+// `arbor limit` bounds a running instance's memory, CPU and processes
+// in its cgroup (or, where the unified hierarchy lacks those
+// controllers, on their v1 hierarchies), as the center does through its
+// daemon's API; ps shows the limits, and the kernel holds the app to
+// them: with its processes bounded, its next fork fails.
+func TestInstanceLimits(t *testing.T) {
+	testutil.Privileged(t)
+	if !testutil.HasCgroup2() {
+		t.Skip("no cgroup v2 hierarchy: instances have no cgroup of their own")
+	}
+	arbor := testutil.BuildArbor(t)
+	dir := t.TempDir()
+	p := publishApps(t, arbor, dir, nil)
+	inst := newInstallation(t, arbor, dir, "inst", p.srv.URL)
+	runtimeDir := filepath.Join(dir, "xdg-run")
+	testutil.Must(t, os.MkdirAll(runtimeDir, 0o700))
+	env := append(os.Environ(), "XDG_RUNTIME_DIR="+runtimeDir)
+	arborCmd := func(args ...string) (string, error) {
+		cmd := exec.Command(arbor, append([]string{"--repo=" + inst}, args...)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	// The daemon the install starts serves the center: it sees this
+	// user's runtime directory, where instances are.
+	if out, err := arborCmd("install", "-y", "origin", "org.example.Hello"); err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	// It prints its number, then forks a subshell at a time until a fork
+	// fails (dash then says it cannot fork, and exits).
+	run := exec.Command(arbor, "--repo="+inst, "run", "--command=sh", "org.example.Hello", "-c",
+		`while read -r l; do case $l in instance-id=*) echo "$l";; esac; done < /.flatpak-info; while (exit 0); do :; done`)
+	run.Env = env
+	var stderr strings.Builder
+	run.Stderr = &stderr
+	stdout, err := run.StdoutPipe()
+	testutil.Must(t, err)
+	testutil.Must(t, run.Start())
+	defer run.Process.Kill()
+	exited := make(chan error, 1)
+	go func() { exited <- run.Wait() }()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("the app printed no instance id: %v", err)
+	}
+	id := strings.TrimPrefix(strings.TrimSpace(line), "instance-id=")
+
+	for _, bad := range [][]string{{"limit", id}, {"limit", id, "--memory=lots"}, {"limit", id, "--cpu=-5"}, {"limit", "org.example.None", "--pids=5"}} {
+		if out, err := arborCmd(bad...); err == nil {
+			t.Errorf("%v: accepted\n%s", bad, out)
+		}
+	}
+	out, err := arborCmd("limit", id, "--memory=64M", "--cpu=50", "--json")
+	if err != nil {
+		t.Fatalf("limit: %v\n%s", err, out)
+	}
+	type limits struct {
+		Memory int64 `json:"memory_bytes"`
+		CPU    int   `json:"cpu_percent"`
+		Pids   int   `json:"processes"`
+	}
+	var ps []struct {
+		Instance string `json:"instance"`
+		Usage    struct {
+			Limits limits `json:"limits"`
+		} `json:"usage"`
+	}
+	out, err = arborCmd("ps", "--json")
+	testutil.Must(t, err)
+	testutil.Must(t, json.Unmarshal([]byte(out), &ps))
+	if len(ps) != 1 || ps[0].Instance != id || ps[0].Usage.Limits != (limits{Memory: 64 << 20, CPU: 50}) {
+		t.Fatalf("ps after limit: %s", out)
+	}
+	if out, err := arborCmd("limit", "org.example.Hello", "--pids=100"); err != nil || !strings.Contains(out, "limited "+id+" (org.example.Hello): memory 64.0 MiB, CPU 50% of a core, 100 processes") {
+		t.Fatalf("limit --pids: %v\n%s", err, out)
+	}
+	// The center limits it too, through its daemon's API.
+	u, err := arborCmd("center", "--url")
+	if err != nil {
+		t.Fatalf("center --url: %v\n%s", err, u)
+	}
+	center, err := url.Parse(strings.TrimSpace(u))
+	testutil.Must(t, err)
+	post := func(instance, body string) (int, string) {
+		req, err := http.NewRequest(http.MethodPost, "http://"+center.Host+"/api/running/"+instance+"/limit", strings.NewReader(body))
+		testutil.Must(t, err)
+		req.Header.Set("Authorization", "Bearer "+center.Query().Get("key"))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		testutil.Must(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post("4", `{"processes":1}`); code < 400 || !strings.Contains(body, "no running instance") {
+		t.Errorf("the center limited an instance that is not running: %d %s", code, body)
+	}
+	if code, body := post(id, `{"processes":1}`); code != http.StatusOK || !strings.Contains(body, `"limits":{"memory_bytes":67108864,"cpu_percent":50,"processes":1}`) {
+		t.Fatalf("the center's limit: %d %s", code, body)
+	}
+	select {
+	case err := <-exited:
+		if err == nil || !strings.Contains(stderr.String(), "fork") {
+			t.Errorf("the app ended with %v, saying:\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the app forked on for 20 s with its processes bounded")
 	}
 }
