@@ -93,7 +93,27 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 		a.installCmd(), a.listCmd(), launch.RunCmd(&a.Globals, a.ensureMount, recorder{a}), a.updateCmd(), a.uninstallCmd(), a.historyCmd(), a.infoCmd(), a.remoteLsCmd(), a.flatpakRemoteAddCmd(), a.overrideCmd(), a.searchCmd(),
 		a.adminCmd(), a.centerCmd(), a.remoteModifyCmd(), a.psCmd(), a.killCmd(), a.enterCmd(), a.limitCmd(),
 	)
+	refuseUnknown(root)
 	return root
+}
+
+// refuseUnknown makes every group of commands (admin, remote...) fail,
+// as ostree's do, when given no subcommand or one it does not have;
+// cobra would print help and succeed.
+func refuseUnknown(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknown(sub)
+	}
+	if c.Parent() == nil || !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return fmt.Errorf("no %q subcommand given; see %s --help", cmd.Name(), cmd.CommandPath())
+		}
+		return fmt.Errorf("unknown command %q for \"%s\"; see %s --help", args[0], cmd.CommandPath(), cmd.CommandPath())
+	}
 }
 
 // jsonFlag adds --json to a command whose output scripts read.

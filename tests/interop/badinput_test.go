@@ -272,3 +272,32 @@ func TestHostileDirTree(t *testing.T) {
 		}
 	}
 }
+
+// A group of commands given no subcommand, or one it lacks, fails with
+// the name, as ostree's do; help still succeeds.
+func TestUnknownSubcommands(t *testing.T) {
+	arbor := testutil.BuildArbor(t)
+	for _, c := range []struct {
+		args []string
+		fail string // "" succeeds
+	}{
+		{[]string{"frob"}, `unknown command "frob"`},
+		{[]string{"remote", "frob"}, `unknown command "frob" for "arbor remote"`},
+		{[]string{"admin", "frob"}, `unknown command "frob" for "arbor admin"`},
+		{[]string{"admin"}, `no "admin" subcommand given`},
+		{[]string{"remote"}, `no "remote" subcommand given`},
+		{[]string{"remote", "--help"}, ""},
+		{[]string{"admin", "status", "--help"}, ""},
+	} {
+		_, stderr, err := testutil.RunErr(arbor, c.args...)
+		if c.fail == "" {
+			if err != nil {
+				t.Errorf("%v: %v\n%s", c.args, err, stderr)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(stderr, c.fail) {
+			t.Errorf("%v: %v, saying %q; want a failure saying %q", c.args, err, stderr, c.fail)
+		}
+	}
+}
