@@ -16,6 +16,7 @@ import (
 	"arbor/deploy/sysroot"
 	"arbor/fetch"
 	"arbor/mountd"
+	"arbor/mountd/mountinfo"
 	"arbor/sandbox"
 )
 
@@ -437,6 +438,16 @@ every privilege kept. INDEX is the deployment's place in admin status (default 0
 			}
 			d := ds[index]
 			root := s.Dir(d)
+			if d.Lazy() {
+				// Its daemon answers once it has mounted the lazy /usr
+				// again (after a restart, say).
+				if err := (mountd.UsrMounter{Repo: s.Repo.Path(), Argv: daemonArgv}).Ready(cmd.Context()); err != nil {
+					return fmt.Errorf("deployment %d's lazy /usr: %w", index, err)
+				}
+				if !mountinfo.Serving(filepath.Join(root, "usr")) {
+					return fmt.Errorf("deployment %d's lazy /usr is not mounted at %s; see the daemon's log", index, filepath.Join(root, "usr"))
+				}
+			}
 			spec := sandbox.Spec{
 				System:  true,
 				Runtime: filepath.Join(root, "usr"),
