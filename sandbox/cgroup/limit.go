@@ -99,6 +99,9 @@ func limitOne(dir string, c controller, n int64) error {
 	if err != nil {
 		return err
 	}
+	if _, err := os.Stat(v1); n < 0 && errors.Is(err, os.ErrNotExist) {
+		return nil // never limited there
+	}
 	if err := os.Mkdir(v1, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("making %s: %w", v1, err)
 	}

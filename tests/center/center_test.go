@@ -389,7 +389,7 @@ func TestCenterApps(t *testing.T) {
 		if got := strs(r, "category_cards"); len(got) != 1 || got[0] != "Greedy" {
 			t.Errorf("the Game category shows %v, want Greedy alone", got)
 		}
-		if nav := strs(r, "nav"); len(nav) != 7 {
+		if nav := strs(r, "nav"); len(nav) != 8 || nav[3] != "Running" {
 			t.Errorf("the nav's links: %v", nav)
 		}
 		if r["searchbox"] != float64(1) {
@@ -623,9 +623,53 @@ func TestCenterApps(t *testing.T) {
 		}
 	})
 
+	t.Run("running", func(t *testing.T) {
+		testutil.Privileged(t)
+		if !testutil.HasCgroup2() {
+			t.Skip("no cgroup v2 hierarchy: instances have no cgroup of their own")
+		}
+		run := exec.Command(arbor, "--repo="+inst, "run", "--command=sh", "org.example.Greedy", "-c", "read x")
+		stdin, err := run.StdinPipe()
+		testutil.Must(t, err)
+		testutil.Must(t, run.Start())
+		defer func() { stdin.Close(); run.Wait() }()
+		// Listed once its sandbox runs in its cgroup.
+		var running []struct {
+			Instance string `json:"instance"`
+			Usage    *struct {
+				Processes int `json:"processes"`
+			} `json:"usage"`
+		}
+		for i := 0; ; i++ {
+			api.get("/api/running", &running)
+			if len(running) == 1 && running[0].Usage != nil && running[0].Usage.Processes > 0 {
+				break
+			}
+			if i > 300 {
+				t.Fatalf("the running app is not listed with its cgroup: %+v", running)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		r := drive(t, cu, "running", shots, map[string]any{"name": "Greedy", "memory_mib": 64, "processes": 50})
+		rows := get(r, "rows").([]any)
+		if len(rows) != 1 || strs(rows[0], "cells")[0] != "Greedy" || strs(rows[0], "cells")[1] != running[0].Instance || !contains(strs(rows[0], "buttons"), "Set limits") {
+			t.Fatalf("the running view: %v", rows)
+		}
+		if r["limit_status"] != float64(200) {
+			t.Errorf("setting limits: %v", r["limit_status"])
+		}
+		if after := strs(get(r, "after").([]any)[0], "cells")[5]; !strings.Contains(after, "memory 67 MB, 50 processes") {
+			t.Errorf("the limits shown after setting them: %q", after)
+		}
+		ps := testutil.Run(t, arbor, "--repo="+inst, "ps", "--json")
+		if !strings.Contains(ps, `"memory_bytes": 67108864`) || !strings.Contains(ps, `"processes": 50`) {
+			t.Errorf("ps after the page's limits:\n%s", ps)
+		}
+	})
+
 	t.Run("views", func(t *testing.T) {
 		r := drive(t, cu, "views", shots, nil)
-		want := map[string]string{"installed": "Installed", "updates": "Updates", "os": "System", "history": "History", "disk": "Disk use", "remotes": "Remotes"}
+		want := map[string]string{"installed": "Installed", "updates": "Updates", "running": "Running", "os": "System", "history": "History", "disk": "Disk use", "remotes": "Remotes"}
 		for v, h := range want {
 			if str(r, "headings", v) != h {
 				t.Errorf("view %s's heading: %q", v, str(r, "headings", v))

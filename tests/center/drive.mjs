@@ -405,6 +405,27 @@ const scenarios = {
     }
   },
 
+  // Running: the instances and their use; the form of params.name's sets
+  // params.memory_mib and params.processes, by label, and the table is
+  // read again.
+  async running() {
+    await open('#/running');
+    out.rows = await tableRows('table.running');
+    await shot('running');
+    if (params.name) {
+      const row = main().getByRole('row', { name: params.name });
+      await row.getByLabel('Memory (MiB)').fill(String(params.memory_mib));
+      await row.getByLabel('Processes').fill(String(params.processes));
+      const done = page.waitForResponse(r => r.request().method() === 'POST' && r.url().includes('/limit'));
+      await btn(row, 'Set limits').click();
+      out.limit_status = (await done).status();
+      await main().getByRole('status').filter({ hasText: 'Limited' }).waitFor({ timeout: WAIT });
+      await page.waitForFunction(() => document.querySelector('table.running tbody tr .held')?.textContent !== 'none', null, { timeout: WAIT });
+      out.after = await tableRows('table.running');
+      await shot('running-limited');
+    }
+  },
+
   // Keyboard only: Tab to a card, Enter opens it, Escape leaves.
   async keyboard() {
     await open();
@@ -438,7 +459,7 @@ const scenarios = {
     await main().getByRole('list', { name: 'Apps' }).getByRole('link').first().waitFor({ timeout: WAIT });
     await shot('explore');
     out.headings = {};
-    for (const v of ['installed', 'updates', 'os', 'history', 'disk', 'remotes']) {
+    for (const v of ['installed', 'updates', 'running', 'os', 'history', 'disk', 'remotes']) {
       await go('#/' + v);
       out.headings[v] = await main().getByRole('heading', { level: 1 }).textContent();
       await shot(v);

@@ -452,6 +452,7 @@ const views = {
   history: renderHistory,
   disk: renderDisk,
   remotes: renderRemotes,
+  running: renderRunning,
 };
 
 // render draws the current view. fresh: the route changed (focus moves to
@@ -826,6 +827,71 @@ async function renderDisk() {
       el('td', { text: bytes(u.bytes) }),
       el('td', null, u.unused ? [el('span', { class: 'badge unused', text: 'Unused' }), ' ',
         button('Remove', () => startJob({ action: 'remove', item: u.id }), { key: 'remove-' + u.id })] : null))))));
+}
+
+// Running: each instance, what its cgroup used, and its limits, which
+// the form beside it changes.
+let runningNote = ''; // what the last change of limits did, kept across the redraw it causes
+
+async function renderRunning() {
+  const st = { name: 'running' };
+  view = st;
+  let run;
+  try { run = await api('/api/running'); } catch (e) {
+    if (view !== st) return;
+    clear(main()).append(heading('Running'), errorBox(e));
+    return;
+  }
+  if (view !== st) return;
+  const m = clear(main());
+  const msg = el('p', { class: 'formmsg', role: 'status', text: runningNote });
+  runningNote = '';
+  m.append(heading('Running'));
+  if (!run || !run.length) { m.append(el('p', { class: 'empty', text: 'No app is running.' }), msg); return; }
+  m.append(el('table', { class: 'running' },
+    el('caption', null, 'Apps running now, and what they may take'),
+    el('thead', null, el('tr', null, ['Name', 'Instance', 'CPU time', 'Memory', 'Processes', 'Limits'].map(x => el('th', { scope: 'col', text: x })))),
+    el('tbody', null, run.map(r => runningRow(r, msg)))), msg);
+}
+
+function runningRow(r, msg) {
+  const name = names.get(r.id) || refName(r.ref);
+  const u = r.usage;
+  const lim = (u && u.limits) || {};
+  const inst = r.instance || '';
+  const field = (key, label, value) => {
+    const id = `${key}-${inst}`;
+    return el('label', { for: id }, label + ' ',
+      el('input', { id, type: 'number', min: '1', step: '1', class: 'limit', value: value ? String(value) : '', placeholder: 'none', dataset: { key: id } }));
+  };
+  const form = el('form', { class: 'limits', 'aria-label': 'Limits of ' + name },
+    field('mem', 'Memory (MiB)', lim.memory_bytes ? Math.round(lim.memory_bytes / 1048576) : 0),
+    field('cpu', 'CPU (% of a core)', lim.cpu_percent),
+    field('pids', 'Processes', lim.processes),
+    el('button', { type: 'submit', dataset: { key: 'limit-' + inst }, disabled: !inst || !u }, 'Set limits'));
+  form.addEventListener('submit', async ev => {
+    ev.preventDefault();
+    const val = k => { const n = parseInt(form.querySelector(`#${k}-${inst}`).value, 10); return isNaN(n) ? -1 : n; };
+    const mem = val('mem');
+    const body = { memory_bytes: mem > 0 ? mem * 1048576 : -1, cpu_percent: val('cpu'), processes: val('pids') };
+    msg.textContent = `Limiting ${name}…`;
+    try {
+      await api(`/api/running/${encodeURIComponent(inst)}/limit`, { body });
+      runningNote = `Limited ${name}.`;
+      render(false);
+    } catch (e) { msg.textContent = `${name} not limited: ${e.message}`; }
+  });
+  const held = [];
+  if (lim.memory_bytes) held.push('memory ' + bytes(lim.memory_bytes));
+  if (lim.cpu_percent) held.push(`CPU ${lim.cpu_percent}%`);
+  if (lim.processes) held.push(`${lim.processes} processes`);
+  return el('tr', { 'aria-label': name },
+    el('td', null, el('span', { text: name }), r.update_landed ? [el('br'), el('span', { class: 'badge', text: 'Restart to update' })] : null),
+    el('td', null, el('code', { text: inst || String(r.pid) })),
+    el('td', { text: u ? `${(u.cpu_usec / 1e6).toFixed(2)} s` : '' }),
+    el('td', { text: u && u.memory_bytes >= 0 ? bytes(u.memory_bytes) : '' }),
+    el('td', { text: u ? String(u.processes) : '' }),
+    el('td', null, el('span', { class: 'held', text: held.length ? held.join(', ') : 'none' }), form));
 }
 
 async function renderRemotes() {
