@@ -248,6 +248,19 @@ func (m *Manager) Limit(ctx context.Context, target string, l cgroup.Limits) ([]
 		}
 		if u, err := cgroup.Read(in.Cgroup); err == nil {
 			in.Usage = &u
+		} else if in.Usage != nil {
+			// Ended meanwhile (held to too little, say): what was set.
+			u := *in.Usage
+			if l.MemoryBytes != 0 {
+				u.Limits.MemoryBytes = max(l.MemoryBytes, 0)
+			}
+			if l.CPUPercent != 0 {
+				u.Limits.CPUPercent = max(l.CPUPercent, 0)
+			}
+			if l.Processes != 0 {
+				u.Limits.Processes = max(l.Processes, 0)
+			}
+			in.Usage = &u
 		}
 		out = append(out, in)
 	}
