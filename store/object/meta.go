@@ -44,6 +44,9 @@ func xattrsValue(xs []Xattr) []any {
 	return out
 }
 
+// XattrsFrom reads a decoded a(ayay), as xattrsFrom.
+func XattrsFrom(v any) ([]Xattr, error) { return xattrsFrom(v) }
+
 // xattrsFrom converts a decoded a(ayay), refusing unsorted, duplicate or
 // empty names as current libostree does.
 func xattrsFrom(v any) ([]Xattr, error) {

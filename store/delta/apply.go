@@ -1,0 +1,180 @@
+package delta
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"arbor/store"
+	"arbor/store/index"
+	"arbor/store/object"
+)
+
+// TxnSink writes a part's objects into a repository's transaction, where
+// each is checked against its name as any received object is.
+type TxnSink struct {
+	Repo *store.Repo
+	Txn  *store.Txn
+	// MaxSource bounds the stored object a read-source op may load.
+	MaxSource int64
+}
+
+var _ Sink = TxnSink{}
+
+func ref(o ObjectRef) index.Ref { return index.Ref{Checksum: o.Checksum, Type: o.Type} }
+
+func (s TxnSink) Has(o ObjectRef) (bool, error) { return s.Txn.Has(ref(o)) }
+
+func (s TxnSink) Meta(o ObjectRef, data []byte) error { return s.Txn.AddMeta(ref(o), data) }
+
+func (s TxnSink) Content(c object.Checksum, h *object.FileHeader, data []byte) error {
+	return s.Txn.AddContent(c, h, uint64(len(data)), bytes.NewReader(data))
+}
+
+func (s TxnSink) SourceData(c object.Checksum) ([]byte, error) {
+	ct, err := s.Txn.OpenContent(c)
+	if err != nil {
+		return nil, err
+	}
+	defer ct.Close()
+	limit := s.MaxSource
+	if limit <= 0 {
+		limit = 1 << 32
+	}
+	if int64(ct.Size) > limit {
+		return nil, fmt.Errorf("%s is %d bytes, over the %d a source may be", object.Name(c, object.TypeFile), ct.Size, limit)
+	}
+	b := make([]byte, ct.Size)
+	if _, err := io.ReadFull(ct, b); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", object.Name(c, object.TypeFile), err)
+	}
+	return b, nil
+}
+
+// WriteCommit stores the superblock's target commit and, when it carries
+// one, the commit's detached metadata, and marks the commit partial until
+// its tree is in.
+func WriteCommit(r *store.Repo, txn *store.Txn, sb *Superblock) error {
+	if err := r.SetPartial(sb.To); err != nil {
+		return err
+	}
+	if err := txn.AddMeta(index.Ref{Checksum: sb.To, Type: object.TypeCommit}, sb.Commit); err != nil {
+		return fmt.Errorf("the delta's commit %s: %w", sb.To, err)
+	}
+	if meta, ok := sb.CommitMeta(); ok {
+		if err := txn.AddMeta(index.Ref{Checksum: sb.To, Type: object.TypeCommitMeta}, meta); err != nil {
+			return fmt.Errorf("the delta's commit %s's detached metadata: %w", sb.To, err)
+		}
+	}
+	return nil
+}
+
+// PartsNeeded are the parts of which the repository lacks an object.
+func PartsNeeded(txn *store.Txn, sb *Superblock) ([]int, error) {
+	var need []int
+	for i, p := range sb.Parts {
+		for _, o := range p.Objects {
+			has, err := txn.Has(ref(o))
+			if err != nil {
+				return nil, err
+			}
+			if !has {
+				need = append(need, i)
+				break
+			}
+		}
+	}
+	return need, nil
+}
+
+// ApplyOffline applies the delta in directory dir (its superblock and
+// parts) to r, as ostree static-delta apply-offline does: a delta with
+// fallback objects is refused, since they are not in it. It returns the
+// commit it wrote; no ref moves.
+func ApplyOffline(ctx context.Context, r *store.Repo, dir string) (c object.Checksum, err error) {
+	b, err := os.ReadFile(filepath.Join(dir, "superblock"))
+	if err != nil {
+		return object.Zero, err
+	}
+	sb, err := ParseSuperblock(b)
+	if err != nil {
+		return object.Zero, fmt.Errorf("%s: %w", dir, err)
+	}
+	if len(sb.Fallbacks) > 0 {
+		return object.Zero, fmt.Errorf("%s: %d fallback objects are not in the delta; pull it instead", dir, len(sb.Fallbacks))
+	}
+	if !sb.From.IsZero() {
+		if has, err := r.HasObject(sb.From, object.TypeCommit); err != nil || !has || r.IsPartial(sb.From) {
+			return object.Zero, fmt.Errorf("%s: its from commit %s is not complete here", dir, sb.From)
+		}
+	}
+	txn, err := r.Begin(ctx)
+	if err != nil {
+		return object.Zero, err
+	}
+	defer txn.Abort()
+	defer func() {
+		// Refused: no mark is left of a commit that is not stored.
+		if has, _ := r.HasObject(sb.To, object.TypeCommit); err != nil && !has {
+			r.ClearPartial(sb.To)
+		}
+	}()
+	if err := WriteCommit(r, txn, sb); err != nil {
+		return object.Zero, err
+	}
+	need, err := PartsNeeded(txn, sb)
+	if err != nil {
+		return object.Zero, err
+	}
+	for _, i := range need {
+		if err := ctx.Err(); err != nil {
+			return object.Zero, err
+		}
+		file, inline := sb.InlinePart(i)
+		if !inline {
+			if file, err = os.ReadFile(filepath.Join(dir, strconv.Itoa(i))); err != nil {
+				return object.Zero, fmt.Errorf("part %d: %w", i, err)
+			}
+		}
+		if err := ApplyPart(sb, i, file, inline, TxnSink{Repo: r, Txn: txn}); err != nil {
+			return object.Zero, err
+		}
+	}
+	if err := txn.Commit(); err != nil {
+		return object.Zero, err
+	}
+	// Complete only if everything it reaches is here: a delta that
+	// leaves something out leaves the commit partial.
+	refs, err := r.Reach(ctx, sb.To)
+	if err != nil {
+		return object.Zero, err
+	}
+	for _, x := range refs {
+		if has, err := r.HasObject(x.Checksum, x.Type); err != nil || !has {
+			return object.Zero, fmt.Errorf("%s: %w: it lacks %s, which commit %s reaches", dir, ErrCorrupt, object.Name(x.Checksum, x.Type), sb.To)
+		}
+	}
+	if err := r.ClearPartial(sb.To); err != nil {
+		return object.Zero, err
+	}
+	return sb.To, nil
+}
+
+// ApplyPart checks, decodes and runs part i of the delta.
+func ApplyPart(sb *Superblock, i int, file []byte, inline bool, sink Sink) error {
+	if i < 0 || i >= len(sb.Parts) {
+		return fmt.Errorf("%w: no part %d", ErrCorrupt, i)
+	}
+	p, err := OpenPart(sb.Parts[i], file, inline)
+	if err == nil {
+		err = p.Apply(sb.Parts[i], sink)
+	}
+	if err != nil {
+		return fmt.Errorf("delta %s part %d: %w", Name(sb.From, sb.To), i, err)
+	}
+	return nil
+}

@@ -1,0 +1,232 @@
+package delta
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/ulikunitz/xz"
+
+	"arbor/store/object"
+)
+
+func TestDirNames(t *testing.T) {
+	// The layout's verified example.
+	rel := "jW/ioaTzXGyoLTE8ZqRuZu87SsWt6OUg_cpHW5zi2jCA-8OawWZRVu5V0VWGce6Y2SaTm3ByEofsRPeUh9WkHwrg"
+	from, to, err := ParseDir(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(from.String(), "8d68a869") || !strings.HasSuffix(from.String(), "8c20") || !strings.HasPrefix(to.String(), "f0e6b059") {
+		t.Errorf("from %s to %s", from, to)
+	}
+	if got := Dir(from, to); got != "deltas/"+rel {
+		t.Errorf("Dir: %s", got)
+	}
+	if f, t2, err := ParseName(Name(from, to)); err != nil || f != from || t2 != to {
+		t.Errorf("ParseName(Name): %v %v %v", f, t2, err)
+	}
+	if f, t2, err := ParseDir(strings.TrimPrefix(Dir(object.Zero, to), "deltas/")); err != nil || !f.IsZero() || t2 != to {
+		t.Errorf("from scratch: %v %v %v", f, t2, err)
+	}
+	for _, bad := range []string{"", "jW", "jW/short", "jW/" + strings.Repeat("!", 41)} {
+		if _, _, err := ParseDir(bad); err == nil {
+			t.Errorf("ParseDir(%q) accepted", bad)
+		}
+	}
+}
+
+// ctl is one bsdiff control: bytes added to old, bytes copied, and the
+// seek in old after them.
+type ctl struct {
+	diff, extra []byte
+	seek        int64
+}
+
+// patch builds a bsdiff stream.
+func patch(cs ...ctl) []byte {
+	var b bytes.Buffer
+	off := func(n int64) {
+		v := uint64(n)
+		if n < 0 {
+			v = uint64(-n) | 1<<63
+		}
+		b.Write(binary.LittleEndian.AppendUint64(nil, v))
+	}
+	for _, c := range cs {
+		off(int64(len(c.diff)))
+		off(int64(len(c.extra)))
+		off(c.seek)
+		b.Write(c.diff)
+		b.Write(c.extra)
+	}
+	return b.Bytes()
+}
+
+func TestBspatch(t *testing.T) {
+	old := []byte("hello world")
+	for _, c := range []struct {
+		name  string
+		patch []byte
+		size  uint64
+		want  string
+		err   bool
+	}{
+		{"copy with an edit and an extra", patch(ctl{[]byte{0, 0, 0, 0, 0xe0}, []byte("!!"), 0}), 7, "hellO!!", false},
+		{"seek back", patch(ctl{[]byte{0, 0}, nil, -2}, ctl{[]byte{0, 0, 0}, nil, 0}), 5, "hehel", false},
+		{"diff past the size", patch(ctl{make([]byte, 8), nil, 0}), 4, "", true},
+		{"extra past the size", patch(ctl{nil, []byte("toolong"), 0}), 3, "", true},
+		{"truncated control", []byte{1, 2, 3}, 3, "", true},
+		{"diff past the stream", append(binary.LittleEndian.AppendUint64(nil, 100), make([]byte, 16)...), 3, "", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := Bspatch(old, c.patch, c.size)
+			if c.err {
+				if err == nil {
+					t.Errorf("accepted: %q", got)
+				}
+				return
+			}
+			if err != nil || string(got) != c.want {
+				t.Errorf("got %q, %v; want %q", got, err, c.want)
+			}
+		})
+	}
+}
+
+func xzOf(t *testing.T, b []byte) []byte {
+	var out bytes.Buffer
+	w, err := xz.NewWriter(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(b)
+	w.Close()
+	return out.Bytes()
+}
+
+func TestXzSize(t *testing.T) {
+	data := bytes.Repeat([]byte("payload "), 5000)
+	z := xzOf(t, data)
+	if n, err := xzSize(z); err != nil || n != uint64(len(data)) {
+		t.Errorf("xzSize = %d, %v; want %d", n, err, len(data))
+	}
+	if n, err := xzSize(append(z, 0, 0, 0, 0)); err != nil || n != uint64(len(data)) {
+		t.Errorf("with stream padding: %d, %v", n, err)
+	}
+	for _, bad := range [][]byte{nil, z[:len(z)-1], z[:20], append([]byte{}, z[len(z)-12:]...)} {
+		if _, err := xzSize(bad); err == nil {
+			t.Errorf("xzSize of %d bytes accepted", len(bad))
+		}
+	}
+}
+
+// A part whose xz stream makes far more than its header estimates is
+// refused before it is decompressed.
+func TestPartBounds(t *testing.T) {
+	big := xzOf(t, make([]byte, 8<<20))
+	file := append([]byte{'x'}, big...)
+	h := PartHeader{Size: uint64(len(file)), Uncompressed: 1000}
+	h.Checksum = Checksum(file)
+	if _, err := OpenPart(h, file, false); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "far past") {
+		t.Errorf("an 8 MiB stream estimated at 1000 bytes: %v", err)
+	}
+	h.Size++
+	if _, err := OpenPart(h, file, false); err == nil || !strings.Contains(err.Error(), "bytes, not the") {
+		t.Errorf("a part of another size: %v", err)
+	}
+	h.Size--
+	h.Checksum[0] ^= 1
+	if _, err := OpenPart(h, file, false); err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Errorf("a part of another checksum: %v", err)
+	}
+	if _, err := OpenPart(PartHeader{}, []byte{'g', 1, 2}, true); err == nil || !strings.Contains(err.Error(), "compression") {
+		t.Errorf("gzip: %v", err)
+	}
+}
+
+type memSink struct {
+	meta    map[object.Checksum][]byte
+	content map[object.Checksum][]byte
+	src     map[object.Checksum][]byte
+}
+
+func (m *memSink) Has(o ObjectRef) (bool, error) { return false, nil }
+func (m *memSink) Meta(o ObjectRef, d []byte) error {
+	m.meta[o.Checksum] = d
+	return nil
+}
+func (m *memSink) Content(c object.Checksum, h *object.FileHeader, d []byte) error {
+	m.content[c] = d
+	return nil
+}
+func (m *memSink) SourceData(c object.Checksum) ([]byte, error) {
+	if b, ok := m.src[c]; ok {
+		return b, nil
+	}
+	return nil, errors.New("not here")
+}
+
+func uv(ns ...uint64) []byte {
+	var b []byte
+	for _, n := range ns {
+		b = binary.AppendUvarint(b, n)
+	}
+	return b
+}
+
+// The executor writes the objects its program makes, and refuses a
+// program that reaches past its tables, its blob or its object list, or
+// that makes an object with another checksum.
+func TestExecutor(t *testing.T) {
+	hdr := object.FileHeader{Mode: 0o100644}
+	data := []byte("file data\n")
+	c := object.ContentChecksum(&hdr, data)
+	old := []byte("file old\n")
+	oldC := object.ContentChecksum(&hdr, old)
+	blob := append(append([]byte{}, data...), oldC[:]...)
+	part := func(ops []byte) *Part {
+		return &Part{Modes: [][3]uint32{{0, 0, 0o100644}}, Xattrs: [][]object.Xattr{nil}, Blob: blob, Ops: ops}
+	}
+	one := PartHeader{Objects: []ObjectRef{{Type: object.TypeFile, Checksum: c}}}
+	for _, x := range []struct {
+		name string
+		ops  []byte
+		h    PartHeader
+		err  string
+	}{
+		{"splice", append([]byte{'S'}, uv(0, 0, 10, 0)...), one, ""},
+		{"open, write, close", append(append(append([]byte{'o'}, uv(0, 0, 10)...), append([]byte{'w'}, uv(10, 0)...)...), 'c'), one, ""},
+		{"from the source", append(append(append(append(append([]byte{'r'}, uv(10)...), 'o'), uv(0, 0, 10)...), append([]byte{'w'}, uv(5, 0)...)...),
+			append(append([]byte{'R', 'w'}, uv(5, 5)...), 'c')...), one, ""},
+		{"unknown op", []byte{'Z'}, one, "unknown op"},
+		{"mode past the table", append([]byte{'S'}, uv(3, 0, 10, 0)...), one, "past the tables"},
+		{"blob overrun", append([]byte{'S'}, uv(0, 0, 100, 0)...), one, "past the blob"},
+		{"more objects than listed", append(append([]byte{'S'}, uv(0, 0, 10, 0)...), append([]byte{'S'}, uv(0, 0, 10, 0)...)...), one, "more objects"},
+		{"fewer objects than listed", nil, one, "wrote 0 of the part's 1"},
+		{"another checksum", append([]byte{'S'}, uv(0, 0, 9, 0)...), one, "another checksum"},
+		{"write past the object", append(append([]byte{'o'}, uv(0, 0, 4)...), append([]byte{'w'}, uv(10, 0)...)...), one, "past the object"},
+		{"close short", append(append([]byte{'o'}, uv(0, 0, 10)...), 'c'), one, "0 of the object's 10"},
+		{"truncated number", []byte{'S', 0x80}, one, "truncated"},
+		{"missing source", append(append([]byte{'r'}, uv(0)...), 'R'), one, "its source"},
+	} {
+		t.Run(x.name, func(t *testing.T) {
+			s := &memSink{meta: map[object.Checksum][]byte{}, content: map[object.Checksum][]byte{}, src: map[object.Checksum][]byte{oldC: old}}
+			err := part(x.ops).Apply(x.h, s)
+			if x.err == "" {
+				if err != nil || string(s.content[c]) != string(data) {
+					t.Errorf("%v, wrote %q", err, s.content[c])
+				}
+				return
+			}
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), x.err) {
+				t.Errorf("got %v, want %q", err, x.err)
+			}
+			if len(s.content) != 0 && x.err != "more objects" {
+				t.Errorf("stored %d objects", len(s.content))
+			}
+		})
+	}
+}

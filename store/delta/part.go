@@ -1,0 +1,449 @@
+package delta
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
+
+	"arbor/store/gvariant"
+	"arbor/store/object"
+)
+
+// Part is a decoded part: its tables, blob and program.
+type Part struct {
+	Modes  [][3]uint32 // uid, gid, mode
+	Xattrs [][]object.Xattr
+	Blob   []byte
+	Ops    []byte
+}
+
+// OpenPart checks a part file against its header (unless inline, when
+// the superblock that carries it was checked), decompresses it, reading
+// exactly what its xz index declares and no more than its header allows
+// (see xzSize), and decodes it.
+func OpenPart(h PartHeader, file []byte, inline bool) (*Part, error) {
+	if !inline {
+		if uint64(len(file)) != h.Size {
+			return nil, fmt.Errorf("%w: the part is %d bytes, not the %d its superblock says", ErrCorrupt, len(file), h.Size)
+		}
+		if sha256.Sum256(file) != h.Checksum {
+			return nil, fmt.Errorf("%w: the part's checksum is not its superblock's", ErrCorrupt)
+		}
+	}
+	if len(file) == 0 {
+		return nil, fmt.Errorf("%w: an empty part", ErrCorrupt)
+	}
+	var payload []byte
+	switch file[0] {
+	case 0:
+		payload = file[1:]
+	case 'x':
+		// The xz index's size, exact and checked by the decoder, bounds
+		// the buffer and the reading; the header's estimate bounds it.
+		exact, err := xzSize(file[1:])
+		if err != nil {
+			return nil, fmt.Errorf("%w: xz: %v", ErrCorrupt, err)
+		}
+		if err := checkPayloadSize(h, exact); err != nil {
+			return nil, err
+		}
+		// The window a stream needs is never more than what it makes:
+		// that size is the cap, not a fixed number (a fixed cap once
+		// refused valid deltas made with a large dictionary).
+		r, err := xz.ReaderConfig{SingleStream: true, DictCap: int(max(min(exact, lzma.MaxDictCap), lzma.MinDictCap))}.NewReader(bytes.NewReader(file[1:]))
+		if err != nil {
+			return nil, fmt.Errorf("%w: xz: %v", ErrCorrupt, err)
+		}
+		payload = make([]byte, exact)
+		if _, err := io.ReadFull(r, payload); err != nil {
+			return nil, fmt.Errorf("%w: xz: shorter than the %d bytes its index says: %v", ErrCorrupt, exact, err)
+		}
+		var one [1]byte
+		if n, err := r.Read(one[:]); n != 0 || !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: xz: not the %d bytes its index says: %v", ErrCorrupt, exact, err)
+		}
+	default:
+		return nil, fmt.Errorf("%w: compression %q", ErrCorrupt, file[0])
+	}
+	if err := checkPayloadSize(h, uint64(len(payload))); err != nil {
+		return nil, err
+	}
+	v, err := gvariant.Decode(partType, payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload: %v", ErrCorrupt, err)
+	}
+	f := v.([]any)
+	p := &Part{Blob: f[2].([]byte), Ops: f[3].([]byte)}
+	for _, m := range f[0].([]any) {
+		mf := m.([]any)
+		// Stored big-endian, as in dirmeta.
+		be := func(x any) uint32 {
+			var b [4]byte
+			binary.LittleEndian.PutUint32(b[:], x.(uint32))
+			return binary.BigEndian.Uint32(b[:])
+		}
+		p.Modes = append(p.Modes, [3]uint32{be(mf[0]), be(mf[1]), be(mf[2])})
+	}
+	for _, x := range f[1].([]any) {
+		xs, err := object.XattrsFrom(x)
+		if err != nil {
+			return nil, fmt.Errorf("%w: xattrs: %v", ErrCorrupt, err)
+		}
+		p.Xattrs = append(p.Xattrs, xs)
+	}
+	return p, nil
+}
+
+// Sink receives what a part writes: each object checked against its
+// checksum by the sink before anything of it is kept.
+type Sink interface {
+	// Has says whether the object is stored already; it is then not
+	// written again.
+	Has(ref ObjectRef) (bool, error)
+	Meta(ref ObjectRef, data []byte) error
+	Content(c object.Checksum, h *object.FileHeader, data []byte) error
+	// SourceData is the file data of a content object stored already,
+	// which the part's read-source ops copy from.
+	SourceData(c object.Checksum) ([]byte, error)
+}
+
+const (
+	opOpenSpliceAndClose = 'S'
+	opOpen               = 'o'
+	opWrite              = 'w'
+	opSetReadSource      = 'r'
+	opUnsetReadSource    = 'R'
+	opClose              = 'c'
+	opBspatch            = 'B'
+)
+
+// Apply runs the part's program, writing its objects (in h.Objects'
+// order) to sink. An object the program makes whose bytes do not have
+// its checksum fails the part with the object named; the sink keeps
+// none of it.
+func (p *Part) Apply(h PartHeader, sink Sink) error {
+	e := &executor{p: p, objs: h.Objects, sink: sink}
+	return e.run()
+}
+
+type executor struct {
+	p    *Part
+	objs []ObjectRef
+	sink Sink
+	pc   int
+	next int // the object the next open takes
+
+	// The object being written.
+	cur    *ObjectRef
+	skip   bool
+	header *object.FileHeader
+	size   uint64
+	buf    []byte
+	// The read source: a stored object's data.
+	src []byte
+}
+
+func (e *executor) fail(format string, a ...any) error {
+	what := ""
+	if e.cur != nil {
+		what = " (writing " + object.Name(e.cur.Checksum, e.cur.Type) + ")"
+	} else if e.next < len(e.objs) {
+		what = " (before " + object.Name(e.objs[e.next].Checksum, e.objs[e.next].Type) + ")"
+	}
+	return fmt.Errorf("%w: op %d%s: %s", ErrCorrupt, e.pc, what, fmt.Sprintf(format, a...))
+}
+
+func (e *executor) varint() (uint64, error) {
+	v, n := binary.Uvarint(e.p.Ops[e.pc:])
+	if n <= 0 {
+		return 0, e.fail("a truncated number")
+	}
+	e.pc += n
+	return v, nil
+}
+
+// blob is blob[off:off+n], refused out of bounds.
+func (e *executor) blob(off, n uint64) ([]byte, error) {
+	if off > uint64(len(e.p.Blob)) || n > uint64(len(e.p.Blob))-off {
+		return nil, e.fail("%d bytes at %d are past the blob's %d", n, off, len(e.p.Blob))
+	}
+	return e.p.Blob[off : off+n], nil
+}
+
+func (e *executor) run() error {
+	for e.pc < len(e.p.Ops) {
+		op := e.p.Ops[e.pc]
+		e.pc++
+		var err error
+		switch op {
+		case opOpenSpliceAndClose:
+			err = e.spliceAndClose()
+		case opOpen:
+			err = e.open()
+		case opWrite:
+			err = e.write()
+		case opSetReadSource:
+			err = e.setReadSource()
+		case opUnsetReadSource:
+			e.src = nil
+		case opClose:
+			err = e.close()
+		case opBspatch:
+			err = e.bspatch()
+		default:
+			err = e.fail("unknown op %q", op)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if e.cur != nil {
+		return e.fail("the program ends with an object open")
+	}
+	if e.next != len(e.objs) {
+		return e.fail("the program wrote %d of the part's %d objects", e.next, len(e.objs))
+	}
+	return nil
+}
+
+// take opens the next object of the part's list.
+func (e *executor) take() error {
+	if e.cur != nil {
+		return e.fail("an object is open already")
+	}
+	if e.next >= len(e.objs) {
+		return e.fail("more objects than the part lists")
+	}
+	e.cur = &e.objs[e.next]
+	e.next++
+	has, err := e.sink.Has(*e.cur)
+	if err != nil {
+		return err
+	}
+	e.skip = has
+	return nil
+}
+
+func (e *executor) fileHeader(modeIdx, xattrIdx uint64) (*object.FileHeader, error) {
+	if modeIdx >= uint64(len(e.p.Modes)) || xattrIdx >= uint64(len(e.p.Xattrs)) {
+		return nil, e.fail("mode %d or xattrs %d past the tables", modeIdx, xattrIdx)
+	}
+	m := e.p.Modes[modeIdx]
+	return &object.FileHeader{UID: m[0], GID: m[1], Mode: m[2], Xattrs: e.p.Xattrs[xattrIdx]}, nil
+}
+
+func (e *executor) spliceAndClose() error {
+	if err := e.take(); err != nil {
+		return err
+	}
+	if e.cur.Type.IsMeta() {
+		size, err := e.varint()
+		if err != nil {
+			return err
+		}
+		off, err := e.varint()
+		if err != nil {
+			return err
+		}
+		data, err := e.blob(off, size)
+		if err != nil {
+			return err
+		}
+		e.buf = data
+		return e.finish()
+	}
+	var n [4]uint64
+	for i := range n {
+		v, err := e.varint()
+		if err != nil {
+			return err
+		}
+		n[i] = v
+	}
+	h, err := e.fileHeader(n[0], n[1])
+	if err != nil {
+		return err
+	}
+	data, err := e.blob(n[3], n[2])
+	if err != nil {
+		return err
+	}
+	e.header, e.buf = h, data
+	return e.finish()
+}
+
+func (e *executor) open() error {
+	if err := e.take(); err != nil {
+		return err
+	}
+	if e.cur.Type != object.TypeFile {
+		return e.fail("open of a %s", e.cur.Type)
+	}
+	var n [3]uint64
+	for i := range n {
+		v, err := e.varint()
+		if err != nil {
+			return err
+		}
+		n[i] = v
+	}
+	h, err := e.fileHeader(n[0], n[1])
+	if err != nil {
+		return err
+	}
+	// The object's size is the part's to declare, but never past what
+	// the part could hold: its blob and sources bound it in practice, a
+	// stated size far beyond the part's payload is a lie.
+	if n[2] > 1<<40 {
+		return e.fail("an object of %d bytes", n[2])
+	}
+	e.header, e.size, e.buf = h, n[2], make([]byte, 0, min(n[2], 64<<20))
+	return nil
+}
+
+func (e *executor) write() error {
+	size, err := e.varint()
+	if err != nil {
+		return err
+	}
+	off, err := e.varint()
+	if err != nil {
+		return err
+	}
+	if e.cur == nil || e.header == nil {
+		return e.fail("a write with no object open")
+	}
+	var data []byte
+	if e.src != nil {
+		if off > uint64(len(e.src)) || size > uint64(len(e.src))-off {
+			return e.fail("%d bytes at %d are past the source's %d", size, off, len(e.src))
+		}
+		data = e.src[off : off+size]
+	} else if data, err = e.blob(off, size); err != nil {
+		return err
+	}
+	if uint64(len(e.buf))+size > e.size {
+		return e.fail("writes past the object's %d bytes", e.size)
+	}
+	e.buf = append(e.buf, data...)
+	return nil
+}
+
+func (e *executor) setReadSource() error {
+	off, err := e.varint()
+	if err != nil {
+		return err
+	}
+	b, err := e.blob(off, 32)
+	if err != nil {
+		return err
+	}
+	var c object.Checksum
+	copy(c[:], b)
+	if e.src, err = e.sink.SourceData(c); err != nil {
+		return e.fail("its source %s: %v", c, err)
+	}
+	return nil
+}
+
+func (e *executor) bspatch() error {
+	off, err := e.varint()
+	if err != nil {
+		return err
+	}
+	n, err := e.varint()
+	if err != nil {
+		return err
+	}
+	if e.cur == nil || e.header == nil || e.src == nil {
+		return e.fail("bspatch without an open object and a source")
+	}
+	patch, err := e.blob(off, n)
+	if err != nil {
+		return err
+	}
+	out, err := Bspatch(e.src, patch, e.size)
+	if err != nil {
+		return e.fail("bspatch: %v", err)
+	}
+	e.buf = append(e.buf[:0], out...)
+	return nil
+}
+
+func (e *executor) close() error {
+	if e.cur == nil {
+		return e.fail("close with no object open")
+	}
+	if e.header != nil && uint64(len(e.buf)) != e.size {
+		return e.fail("%d of the object's %d bytes written", len(e.buf), e.size)
+	}
+	return e.finish()
+}
+
+// finish hands the object over, unless it is stored already, and
+// closes it.
+func (e *executor) finish() error {
+	ref, h, data, skip := *e.cur, e.header, e.buf, e.skip
+	e.cur, e.header, e.buf, e.size, e.skip, e.src = nil, nil, nil, 0, false, nil
+	if skip {
+		return nil
+	}
+	if ref.Type.IsMeta() {
+		if object.Checksum(sha256.Sum256(data)) != ref.Checksum {
+			return fmt.Errorf("%w: %s: the part's bytes have another checksum", ErrCorrupt, object.Name(ref.Checksum, ref.Type))
+		}
+		return e.sink.Meta(ref, data)
+	}
+	if h.IsSymlink() {
+		h.Target, data = string(data), nil
+	}
+	if object.ContentChecksum(h, data) != ref.Checksum {
+		return fmt.Errorf("%w: %s: the part's object has another checksum", ErrCorrupt, object.Name(ref.Checksum, ref.Type))
+	}
+	return e.sink.Content(ref.Checksum, h, data)
+}
+
+// OpCounts counts the part's ops by kind, in ostree's names, reading
+// their operands without running them.
+func (p *Part) OpCounts(h PartHeader) (map[string]int, error) {
+	names := map[byte]string{opOpenSpliceAndClose: "openspliceclose", opOpen: "open", opWrite: "write", opSetReadSource: "setread",
+		opUnsetReadSource: "unsetread", opClose: "close", opBspatch: "bspatch"}
+	operands := map[byte]int{opOpen: 3, opWrite: 2, opSetReadSource: 1, opBspatch: 2}
+	out := map[string]int{}
+	e := &executor{p: p}
+	next := 0
+	for e.pc < len(p.Ops) {
+		op := p.Ops[e.pc]
+		e.pc++
+		name, ok := names[op]
+		if !ok {
+			return nil, e.fail("unknown op %q", op)
+		}
+		out[name]++
+		n := operands[op]
+		if op == opOpenSpliceAndClose {
+			if next >= len(h.Objects) {
+				return nil, e.fail("more objects than the part lists")
+			}
+			n = 4
+			if h.Objects[next].Type.IsMeta() {
+				n = 2
+			}
+		}
+		if op == opOpenSpliceAndClose || op == opOpen {
+			next++
+		}
+		for i := 0; i < n; i++ {
+			if _, err := e.varint(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,130 @@
+package interop
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"arbor/tests/testutil"
+)
+
+// deltaTrees writes a first tree and a second made from it as updates
+// are: files appended to, files replaced by others of a similar size
+// (which ostree encodes with bsdiff), a file added, one removed, a
+// symlink changed.
+func deltaTrees(t *testing.T, dir string) (v1, v2 string) {
+	t.Helper()
+	v1, v2 = filepath.Join(dir, "v1"), filepath.Join(dir, "v2")
+	bash, err := os.ReadFile("/bin/sh")
+	testutil.Must(t, err)
+	ls, err := os.ReadFile("/bin/ls")
+	testutil.Must(t, err)
+	for i := 1; i <= 20; i++ {
+		n := min(len(bash), i*4000)
+		testutil.WriteFile(t, filepath.Join(v1, "lib", "part"+string(rune('a'+i))+".so"), string(bash[:n]), 0o644)
+	}
+	testutil.WriteFile(t, filepath.Join(v1, "bin/tool"), string(bash), 0o755)
+	testutil.WriteFile(t, filepath.Join(v1, "etc/conf"), "a=1\n", 0o644)
+	testutil.Must(t, os.Symlink("../lib/partb.so", filepath.Join(v1, "bin/link")))
+	testutil.Must(t, os.CopyFS(v2, os.DirFS(v1)))
+	testutil.WriteFile(t, filepath.Join(v2, "lib/partc.so"), string(bash[:3*4000])+strings.Repeat("appended ", 300), 0o644)
+	// A binary replaced by another of about its size: bsdiff.
+	testutil.WriteFile(t, filepath.Join(v2, "bin/tool"), string(append(append([]byte{}, ls...), bash[:max(0, len(bash)-len(ls))]...)), 0o755)
+	testutil.WriteFile(t, filepath.Join(v2, "etc/new"), strings.Repeat("new file\n", 500), 0o644)
+	testutil.Must(t, os.Remove(filepath.Join(v2, "lib/partd.so")))
+	testutil.Must(t, os.Remove(filepath.Join(v2, "bin/link")))
+	testutil.Must(t, os.Symlink("../lib/parte.so", filepath.Join(v2, "bin/link")))
+	return v1, v2
+}
+
+// Deltas that ostree generates (from scratch and from one commit to the
+// next, with rollsum and bsdiff ops, inline or in parts) are listed and
+// shown by arbor as ostree shows them, and applied offline to a
+// bare-user repository: the trees are ostree's, fsck passes. A part that
+// was tampered with is refused with the part named, and the commit is
+// not left complete.
+func TestStaticDeltasFromOstree(t *testing.T) {
+	e := setup(t)
+	dir := t.TempDir()
+	t1, t2 := deltaTrees(t, dir)
+	pub := e.initRepo(t, "ostree", filepath.Join(dir, "pub"), "archive")
+	c1 := e.commit(t, "ostree", pub, "main", t1)
+	c2 := e.commit(t, "ostree", pub, "main", t2)
+	e.run(t, "ostree", pub, "static-delta", "generate", "--empty", "--to="+c1)
+	e.run(t, "ostree", pub, "static-delta", "generate", "--from="+c1, "--to="+c2)
+	inl := e.initRepo(t, "ostree", filepath.Join(dir, "inline"), "archive")
+	e.run(t, "ostree", inl, "pull-local", pub, c1, c2)
+	e.run(t, "ostree", inl, "static-delta", "generate", "--inline", "--empty", "--to="+c2)
+
+	if got, want := e.run(t, arborTool, pub, "static-delta", "list"), c1+"\n"+c1+"-"+c2+"\n"; got != want {
+		t.Errorf("static-delta list:\n%s\nwant:\n%s", got, want)
+	}
+	for _, d := range []string{c1, c1 + "-" + c2} {
+		ours := e.run(t, arborTool, pub, "static-delta", "show", d)
+		theirs := e.run(t, "ostree", pub, "static-delta", "show", d)
+		strip := func(s string) string {
+			var keep []string
+			for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+				if !strings.HasPrefix(l, "Timestamp:") {
+					keep = append(keep, l)
+				}
+			}
+			return strings.Join(keep, "\n")
+		}
+		if strip(ours) != strip(theirs) {
+			t.Errorf("static-delta show %s:\n%s\nostree:\n%s", d, ours, theirs)
+		}
+		if d != c1 && !strings.Contains(ours, "bspatch=1") {
+			t.Errorf("the update's delta has no bsdiff op to test:\n%s", ours)
+		}
+	}
+	deltaDir := func(repo, name string) string {
+		t.Helper()
+		for _, p := range []string{"deltas/*/*-*", "deltas/*/*"} {
+			ms, _ := filepath.Glob(filepath.Join(repo, p))
+			for _, m := range ms {
+				if (name == "update") == strings.Contains(filepath.Base(m), "-") {
+					return m
+				}
+			}
+		}
+		t.Fatalf("no %s delta in %s", name, repo)
+		return ""
+	}
+
+	local := e.initRepo(t, arborTool, filepath.Join(dir, "local"), "bare-user")
+	e.run(t, arborTool, local, "static-delta", "apply-offline", deltaDir(pub, "scratch"))
+	e.run(t, arborTool, local, "static-delta", "apply-offline", filepath.Join(deltaDir(pub, "update"), "superblock"))
+	for _, c := range []string{c1, c2} {
+		if a, o := e.run(t, arborTool, local, "ls", "-R", "-C", c, "/"), e.run(t, "ostree", pub, "ls", "-R", "-C", c, "/"); a != o {
+			t.Errorf("commit %s after the deltas:\n%s\nostree's:\n%s", c, a, o)
+		}
+	}
+	e.fsckOK(t, arborTool, local)
+	e.fsckOK(t, "ostree", local)
+
+	fromInline := e.initRepo(t, arborTool, filepath.Join(dir, "from-inline"), "bare-user")
+	e.run(t, arborTool, fromInline, "static-delta", "apply-offline", deltaDir(inl, "scratch"))
+	if a, o := e.run(t, arborTool, fromInline, "ls", "-R", "-C", c2, "/"), e.run(t, "ostree", pub, "ls", "-R", "-C", c2, "/"); a != o {
+		t.Errorf("commit %s from an inline delta:\n%s\nostree's:\n%s", c2, a, o)
+	}
+
+	// One byte of a part changed: refused, naming it; nothing complete.
+	bad := filepath.Join(dir, "bad")
+	testutil.Must(t, os.CopyFS(bad, os.DirFS(deltaDir(pub, "scratch"))))
+	part := filepath.Join(bad, "0")
+	b, err := os.ReadFile(part)
+	testutil.Must(t, err)
+	b[len(b)/2] ^= 0x40
+	testutil.Must(t, os.WriteFile(part, b, 0o644))
+	victim := e.initRepo(t, arborTool, filepath.Join(dir, "victim"), "bare-user")
+	_, stderr, err := e.runErr(arborTool, victim, "static-delta", "apply-offline", bad)
+	if err == nil || !strings.Contains(stderr, "part 0") || !strings.Contains(stderr, "checksum") {
+		t.Errorf("a tampered part: %v\n%s", err, stderr)
+	}
+	if _, _, err := e.runErr(arborTool, victim, "ls", "-C", c1, "/"); err == nil {
+		t.Errorf("after the refused delta, commit %s is there", c1)
+	}
+	e.fsckOK(t, arborTool, victim)
+}
