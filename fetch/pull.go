@@ -166,7 +166,12 @@ type PullOptions struct {
 	CommitMetadataOnly bool
 	Mirror             bool   // write refs/heads/REF, and copy the summary
 	Subpath            string // pull only this path of each commit (leaves it partial)
-	Progress           func(Progress)
+	// As ostree's --disable-static-deltas and --require-static-deltas.
+	DisableStaticDeltas, RequireStaticDeltas bool
+	Progress                                 func(Progress)
+	// Warn hears what the pull chose to do without (a bad delta); nil
+	// for none.
+	Warn func(string)
 }
 
 // Progress is reported from time to time during a pull.
@@ -192,6 +197,10 @@ type puller struct {
 	txn     *store.Txn
 	keyring *gpg.Keyring // nil: signatures not checked
 	opts    *PullOptions
+
+	// from is the commit a ref has here, which a delta may start from;
+	// nil without deltas.
+	from func(ref string) object.Checksum
 
 	workers int // parallel fetches; connections are reused
 	mu      sync.Mutex
@@ -258,7 +267,7 @@ func PullLocal(ctx context.Context, r *store.Repo, srcPath string, refs []string
 		targets[ref] = c
 	}
 	start := time.Now()
-	res, err := pullCommits(ctx, r, localSource{sr}, nil, targets, &opts, func() int64 { return 0 })
+	res, err := pullCommits(ctx, r, localSource{sr}, nil, nil, targets, &opts, func() int64 { return 0 })
 	if err != nil {
 		return nil, err
 	}
@@ -372,7 +381,7 @@ func resolveRemoteRef(ctx context.Context, c *httpc.Client, s *store.Summary, re
 // parents. Commits are marked partial before they are written and
 // unmarked once their whole tree is in, and objects are made visible every
 // few seconds, so a killed pull resumes where it stopped.
-func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Keyring, targets map[string]object.Checksum,
+func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Keyring, ds *deltaUse, targets map[string]object.Checksum,
 	opts *PullOptions, bytes func() int64) (*Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -413,6 +422,21 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 	}()
 	var complete []object.Checksum
 	for name, c := range targets {
+		if ds != nil && !opts.DisableStaticDeltas && !opts.CommitMetadataOnly && opts.Subpath == "" {
+			p.from = ds.from
+			if err := p.delta(ds.src, name, c); err != nil {
+				// A missing or bad delta leaves the objects to fetch: what
+				// it stored was checked, and the walk below fetches the rest.
+				if opts.RequireStaticDeltas || errors.Is(err, context.Canceled) || ctx.Err() != nil {
+					close(stop)
+					<-done
+					return nil, err
+				}
+				if opts.Warn != nil && !errors.Is(err, errNoDelta) {
+					opts.Warn(fmt.Sprintf("not using the static delta to %s: %v", c, err))
+				}
+			}
+		}
 		cs, err := p.commit(name, c, opts.Depth)
 		if err != nil {
 			close(stop)

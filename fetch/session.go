@@ -157,7 +157,17 @@ func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
 	}
 	before := bytes()
 	since := func() int64 { return bytes() - before }
-	res, err := pullCommits(ctx, s.repo, sessionSource{s}, keyring, targets, &opts, since)
+	ds := &deltaUse{src: sessionDeltas{s}, warn: opts.Warn, from: func(ref string) object.Checksum {
+		c, err := s.repo.ReadRef(s.rm.Name + ":" + ref)
+		if err != nil {
+			return object.Zero
+		}
+		return c
+	}}
+	if sum.s == nil {
+		ds = nil // no summary: no deltas listed
+	}
+	res, err := pullCommits(ctx, s.repo, sessionSource{s}, keyring, ds, targets, &opts, since)
 	if err != nil {
 		return nil, err
 	}

@@ -209,6 +209,7 @@ func (a *app) pullCmd() *cobra.Command {
 				bar.describe(fmt.Sprintf("pulling: %d/%d objects", p.Fetched, p.Objects))
 				bar.set(p.Bytes)
 			}
+			opts.Warn = func(w string) { fmt.Fprintf(a.Stderr, "warning: %s\n", termtext.Line(w)) }
 			res, err := fetch.Pull(cmd.Context(), r, remote, opts)
 			bar.done()
 			if err != nil {
@@ -228,6 +229,9 @@ func pullFlags(c *cobra.Command, opts *fetch.PullOptions) {
 	f.IntVar(&opts.Depth, "depth", 0, "parents to pull as well (-1: all)")
 	f.BoolVar(&opts.CommitMetadataOnly, "commit-metadata-only", false, "fetch only the commit objects")
 	f.StringVar(&opts.Subpath, "subpath", "", "fetch only this path of each commit")
+	f.BoolVar(&opts.DisableStaticDeltas, "disable-static-deltas", false, "fetch objects one by one even where the remote has a static delta")
+	f.BoolVar(&opts.RequireStaticDeltas, "require-static-deltas", false, "fail unless every commit comes through a static delta")
+	c.MarkFlagsMutuallyExclusive("disable-static-deltas", "require-static-deltas")
 }
 
 func (a *app) printPull(res *fetch.Result) error {

@@ -1,11 +1,13 @@
 package interop
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"arbor/tests/nginx"
 	"arbor/tests/testutil"
 )
 
@@ -127,4 +129,99 @@ func TestStaticDeltasFromOstree(t *testing.T) {
 		t.Errorf("after the refused delta, commit %s is there", c1)
 	}
 	e.fsckOK(t, arborTool, victim)
+}
+
+// A pull uses the deltas ostree published (summary -u lists them and
+// writes their indexes): from scratch for a first pull, from the ref's
+// commit for the next, fetching no loose object; --disable-static-deltas
+// fetches objects only. A tampered part makes the pull fall back to the
+// objects with a warning naming it, or fail with --require-static-deltas.
+func TestPullWithStaticDeltas(t *testing.T) {
+	e := setup(t)
+	dir := t.TempDir()
+	t1, t2 := deltaTrees(t, dir)
+	pub := e.initRepo(t, "ostree", filepath.Join(dir, "pub"), "archive")
+	c1 := e.commit(t, "ostree", pub, "main", t1)
+	c2 := e.commit(t, "ostree", pub, "main", t2)
+	e.run(t, "ostree", pub, "static-delta", "generate", "--empty", "--to="+c1)
+	e.run(t, "ostree", pub, "static-delta", "generate", "--from="+c1, "--to="+c2)
+	e.run(t, "ostree", pub, "summary", "-u")
+	srv, err := nginx.Start(filepath.Join(dir, "nginx"), pub)
+	testutil.Must(t, err)
+	t.Cleanup(srv.Stop)
+
+	clone := func(name string) string {
+		r := e.initRepo(t, arborTool, filepath.Join(dir, name), "bare-user")
+		e.run(t, arborTool, r, "remote", "add", "--no-gpg-verify", "origin", srv.URL)
+		return r
+	}
+	requests := func() (deltas, loose int) {
+		t.Helper()
+		reqs, err := srv.Requests()
+		testutil.Must(t, err)
+		for _, r := range reqs {
+			switch {
+			case strings.HasPrefix(r.Path, "/deltas/"):
+				deltas++
+			case strings.HasPrefix(r.Path, "/objects/") && !strings.HasSuffix(r.Path, ".commitmeta"):
+				loose++
+			}
+		}
+		testutil.Must(t, srv.ResetLog())
+		return deltas, loose
+	}
+	requests()
+	local := clone("local")
+	e.run(t, arborTool, local, "pull", "--require-static-deltas", "origin", "main@"+c1)
+	if d, l := requests(); d != 2 || l != 0 {
+		t.Errorf("the first pull: %d delta files, %d loose objects fetched; want the scratch delta's superblock and part only", d, l)
+	}
+	e.run(t, arborTool, local, "pull", "--require-static-deltas", "origin", "main")
+	if d, l := requests(); d != 2 || l != 0 {
+		t.Errorf("the update: %d delta files, %d loose objects fetched; want the update's superblock and part only", d, l)
+	}
+	for _, c := range []string{c1, c2} {
+		if a, o := e.run(t, arborTool, local, "ls", "-R", "-C", c, "/"), e.run(t, "ostree", pub, "ls", "-R", "-C", c, "/"); a != o {
+			t.Errorf("commit %s pulled through deltas:\n%s\nostree's:\n%s", c, a, o)
+		}
+	}
+	e.fsckOK(t, arborTool, local)
+
+	plain := clone("plain")
+	e.run(t, arborTool, plain, "pull", "--disable-static-deltas", "origin", "main")
+	if d, l := requests(); d != 0 || l == 0 {
+		t.Errorf("--disable-static-deltas: %d delta files, %d loose objects", d, l)
+	}
+
+	// The update's part tampered with.
+	ms, _ := filepath.Glob(filepath.Join(pub, "deltas/*/*-*/0"))
+	if len(ms) != 1 {
+		t.Fatalf("the update's part: %v", ms)
+	}
+	b, err := os.ReadFile(ms[0])
+	testutil.Must(t, err)
+	b[len(b)/2] ^= 0x40
+	testutil.Must(t, os.WriteFile(ms[0], b, 0o644))
+	for _, require := range []bool{true, false} {
+		r := clone(fmt.Sprintf("tampered-%v", require))
+		e.run(t, arborTool, r, "pull", "origin", "main@"+c1)
+		args := []string{"pull", "origin", "main"}
+		if require {
+			args = []string{"pull", "--require-static-deltas", "origin", "main"}
+		}
+		_, stderr, err := e.runErr(arborTool, r, args...)
+		if require {
+			if err == nil || !strings.Contains(stderr, "part 0") {
+				t.Errorf("--require-static-deltas with a tampered part: %v\n%s", err, stderr)
+			}
+			continue
+		}
+		if err != nil || !strings.Contains(stderr, "warning: not using the static delta") || !strings.Contains(stderr, "part 0") {
+			t.Errorf("a tampered part without --require-static-deltas: %v\n%s", err, stderr)
+		}
+		e.fsckOK(t, arborTool, r)
+		if a, o := e.run(t, arborTool, r, "ls", "-R", "-C", c2, "/"), e.run(t, "ostree", pub, "ls", "-R", "-C", c2, "/"); a != o {
+			t.Errorf("after falling back to objects:\n%s\nostree's:\n%s", a, o)
+		}
+	}
 }

@@ -1,0 +1,330 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"arbor/store"
+	"arbor/store/delta"
+	"arbor/store/gvariant"
+	"arbor/store/index"
+	"arbor/store/object"
+)
+
+// deltaSource is where a pull finds static deltas: the remote's summary
+// and delta indexes, and the files under deltas/.
+type deltaSource interface {
+	// Deltas are the remote's deltas to a commit, by name, with the
+	// sha256 of each superblock.
+	Deltas(ctx context.Context, to object.Checksum) (map[string][32]byte, error)
+	Get(ctx context.Context, path string, max int64) ([]byte, error)
+}
+
+// maxSuperblock bounds a superblock's download; the part files' are
+// their headers' sizes.
+const maxSuperblock = 64 << 20
+
+// sessionDeltas finds deltas through a session's summary.
+type sessionDeltas struct{ s *Session }
+
+func (d sessionDeltas) Get(ctx context.Context, path string, max int64) ([]byte, error) {
+	return d.s.src.meta.Get(ctx, path, max)
+}
+
+func (d sessionDeltas) Deltas(ctx context.Context, to object.Checksum) (map[string][32]byte, error) {
+	sum, err := d.s.fetchedSummary(ctx)
+	if err != nil || sum.s == nil {
+		return nil, err
+	}
+	out := map[string][32]byte{}
+	addAll(out, sum.s.Metadata)
+	if v, ok := object.Lookup(sum.s.Metadata, "ostree.summary.indexed-deltas"); ok && v.Value == true {
+		// An index per target, bound to nothing but the superblocks it
+		// names: each superblock is checked against it, and the commit
+		// in it against its signature.
+		b, err := d.s.src.meta.Get(ctx, delta.IndexPath(to), 16<<20)
+		if errors.Is(err, ErrNotFound) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		md, err := object.ParseVarDict(b)
+		if err != nil {
+			return nil, fmt.Errorf("the delta index of %s: %w", to, err)
+		}
+		addAll(out, md)
+	}
+	return out, nil
+}
+
+// addAll reads ostree.static-deltas (name -> superblock sha256).
+func addAll(out map[string][32]byte, md []object.MetaEntry) {
+	v, ok := object.Lookup(md, "ostree.static-deltas")
+	if !ok {
+		return
+	}
+	items, _ := v.Value.([]any)
+	for _, it := range items {
+		kv, _ := it.([]any)
+		if len(kv) != 2 {
+			continue
+		}
+		name, _ := kv[0].(string)
+		inner, _ := kv[1].(gvariant.Variant)
+		sum, _ := inner.Value.([]byte)
+		if len(sum) == 32 {
+			var c [32]byte
+			copy(c[:], sum)
+			out[name] = c
+		}
+	}
+}
+
+// errNoDelta says the remote has no delta to use for a commit.
+var errNoDelta = errors.New("no static delta")
+
+// delta pulls the target commit c of ref through a static delta: from
+// the ref's commit here when the remote has that delta, else from
+// scratch when c is new here. Its commit is checked as any pulled commit
+// is before it is stored; its parts are fetched only where an object of
+// theirs is missing. What it leaves out (its fallback objects) the tree
+// walk that follows fetches.
+func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
+	if has, _ := p.txn.Has(index.Ref{Checksum: c, Type: object.TypeCommit}); has && !p.repo.IsPartial(c) {
+		return nil // complete already
+	}
+	all, err := ds.Deltas(p.ctx, c)
+	if err != nil {
+		return err
+	}
+	var from object.Checksum
+	if p.from != nil {
+		from = p.from(ref)
+	}
+	name := ""
+	if !from.IsZero() && !p.repo.IsPartial(from) {
+		if _, ok := all[delta.Name(from, c)]; ok {
+			name = delta.Name(from, c)
+		}
+	}
+	if _, ok := all[delta.Name(object.Zero, c)]; name == "" && ok {
+		from, name = object.Zero, delta.Name(object.Zero, c)
+	}
+	if name == "" {
+		return fmt.Errorf("%w to %s", errNoDelta, c)
+	}
+	file, err := ds.Get(p.ctx, delta.Dir(from, c)+"/superblock", maxSuperblock)
+	if err != nil {
+		return fmt.Errorf("delta %s: %w", name, err)
+	}
+	if delta.Checksum(file) != all[name] {
+		return fmt.Errorf("delta %s: %w: the superblock is not the one the remote lists", name, delta.ErrCorrupt)
+	}
+	sb, err := delta.ParseSuperblock(file)
+	if err != nil {
+		return fmt.Errorf("delta %s: %w", name, err)
+	}
+	if sb.Signed {
+		return fmt.Errorf("delta %s: a signed superblock, which pulls do not take (as ostree's do not)", name)
+	}
+	if sb.From != from || sb.To != c {
+		return fmt.Errorf("delta %s: %w: its superblock is of %s", name, delta.ErrCorrupt, delta.Name(sb.From, sb.To))
+	}
+	if err := p.deltaCommit(ref, sb); err != nil {
+		return err
+	}
+	need, err := delta.PartsNeeded(p.txn, sb)
+	if err != nil {
+		return err
+	}
+	sink := &reachSink{TxnSink: delta.TxnSink{Repo: p.repo, Txn: p.txn}, wanted: map[index.Ref]bool{}}
+	cm, _ := object.ParseCommit(sb.Commit)
+	sink.want(index.Ref{Checksum: cm.RootTree, Type: object.TypeDirTree}, index.Ref{Checksum: cm.RootMeta, Type: object.TypeDirMeta})
+	// Parts come in side by side and are applied in order, each as it
+	// arrives: the objects of one may come from another's dirtrees.
+	files := make([]chan partFile, len(need))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for k, i := range need {
+		files[k] = make(chan partFile, 1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if b, inline := sb.InlinePart(i); inline {
+				files[k] <- partFile{b: b, inline: true}
+				return
+			}
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			b, err := ds.Get(p.ctx, fmt.Sprintf("%s/%d", delta.Dir(from, c), i), int64(sb.Parts[i].Size))
+			files[k] <- partFile{b: b, err: err}
+		}()
+	}
+	defer wg.Wait()
+	for k, i := range need {
+		f := <-files[k]
+		if f.err != nil {
+			return fmt.Errorf("delta %s part %d: %w", name, i, f.err)
+		}
+		sink.pending = map[index.Ref]pendingObject{}
+		if err := delta.ApplyPart(sb, i, f.b, f.inline, sink); err != nil {
+			return err
+		}
+		p.fetched.Add(int64(sink.stored))
+		sink.stored = 0
+	}
+	return nil
+}
+
+type partFile struct {
+	b      []byte
+	inline bool
+	err    error
+}
+
+// deltaCommit verifies and stores the delta's commit as commitObject
+// does a fetched one: its signatures (from the detached metadata the
+// superblock carries, else the remote's) and its binding to ref, before
+// anything of it is written.
+func (p *puller) deltaCommit(ref string, sb *delta.Superblock) error {
+	c := sb.To
+	cref := index.Ref{Checksum: c, Type: object.TypeCommit}
+	if err := store.ValidateMeta(cref, sb.Commit); err != nil {
+		return err
+	}
+	detached, ok := sb.CommitMeta()
+	if !ok {
+		var err error
+		detached, err = p.src.Meta(p.ctx, index.Ref{Checksum: c, Type: object.TypeCommitMeta})
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	if p.keyring != nil {
+		if err := verifySigs(p.keyring, sb.Commit, detached); err != nil {
+			return fmt.Errorf("commit %s: %w", c, err)
+		}
+	}
+	cm, _ := object.ParseCommit(sb.Commit)
+	if err := checkBinding(cm, c, ref); err != nil {
+		return err
+	}
+	if err := p.repo.SetPartial(c); err != nil {
+		return err
+	}
+	if detached != nil {
+		if err := p.txn.AddMeta(index.Ref{Checksum: c, Type: object.TypeCommitMeta}, detached); err != nil {
+			return err
+		}
+	}
+	if err := p.txn.AddMeta(cref, sb.Commit); err != nil {
+		return fmt.Errorf("%s: %w", object.Name(c, object.TypeCommit), err)
+	}
+	p.fetched.Add(1)
+	return nil
+}
+
+// reachSink stores only what the verified commit reaches: the root's
+// dirtree and dirmeta, then what each stored dirtree names. An object a
+// part makes before the dirtree that names it waits in memory for the
+// rest of the part; one no stored dirtree names is dropped, whatever its
+// checksum. The tree walk fetches anything dropped that was needed.
+type reachSink struct {
+	delta.TxnSink
+	wanted  map[index.Ref]bool
+	pending map[index.Ref]pendingObject
+	stored  int
+}
+
+type pendingObject struct {
+	h    *object.FileHeader
+	data []byte
+}
+
+// Has also opens a stored dirtree the delta's program would write
+// again: what it names is wanted as if it were written now.
+func (s *reachSink) Has(o delta.ObjectRef) (bool, error) {
+	r := index.Ref{Checksum: o.Checksum, Type: o.Type}
+	has, err := s.Txn.Has(r)
+	if err != nil || !has || r.Type != object.TypeDirTree || !s.wanted[r] {
+		return has, err
+	}
+	b, err := s.Txn.ReadMeta(r)
+	if err != nil {
+		return true, err
+	}
+	return true, s.expand(b)
+}
+
+func (s *reachSink) want(refs ...index.Ref) {
+	for _, r := range refs {
+		s.wanted[r] = true
+	}
+}
+
+func (s *reachSink) Meta(o delta.ObjectRef, data []byte) error {
+	return s.put(index.Ref{Checksum: o.Checksum, Type: o.Type}, pendingObject{data: data})
+}
+
+func (s *reachSink) Content(c object.Checksum, h *object.FileHeader, data []byte) error {
+	return s.put(index.Ref{Checksum: c, Type: object.TypeFile}, pendingObject{h: h, data: data})
+}
+
+// put stores r when it is wanted, and then what waited for it.
+func (s *reachSink) put(r index.Ref, o pendingObject) error {
+	if !s.wanted[r] {
+		s.pending[r] = o
+		return nil
+	}
+	var err error
+	if r.Type == object.TypeFile {
+		err = s.Txn.AddContent(r.Checksum, o.h, uint64(len(o.data)), bytes.NewReader(o.data))
+	} else {
+		err = s.Txn.AddMeta(r, o.data)
+	}
+	if err != nil {
+		return err
+	}
+	s.stored++
+	if r.Type != object.TypeDirTree {
+		return nil
+	}
+	return s.expand(o.data)
+}
+
+// expand wants what a stored dirtree names, and stores what of it waited.
+func (s *reachSink) expand(tree []byte) error {
+	dt, err := object.ParseDirTree(tree)
+	if err != nil {
+		return err
+	}
+	var next []index.Ref
+	for _, f := range dt.Files {
+		next = append(next, index.Ref{Checksum: f.Checksum, Type: object.TypeFile})
+	}
+	for _, d := range dt.Dirs {
+		next = append(next, index.Ref{Checksum: d.Tree, Type: object.TypeDirTree}, index.Ref{Checksum: d.Meta, Type: object.TypeDirMeta})
+	}
+	s.want(next...)
+	for _, n := range next {
+		if w, ok := s.pending[n]; ok {
+			delete(s.pending, n)
+			if err := s.put(n, w); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// deltaUse is how a pull uses deltas: where they are, where each ref's
+// commit here is, and who hears that a delta was not used.
+type deltaUse struct {
+	src  deltaSource
+	from func(ref string) object.Checksum
+	warn func(string)
+}
