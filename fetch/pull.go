@@ -272,6 +272,9 @@ func PullLocal(ctx context.Context, r *store.Repo, srcPath string, refs []string
 		return nil, err
 	}
 	for name, c := range targets {
+		if name == c.String() {
+			continue // a commit asked for by its checksum moves no ref
+		}
 		if err := r.SetRef(name, c); err != nil {
 			return nil, err
 		}
@@ -560,8 +563,8 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 // checkBinding refuses a commit whose ostree.ref-binding does not list the
 // ref it was pulled for, so a server cannot pass one branch off as another.
 func checkBinding(cm *object.Commit, c object.Checksum, ref string) error {
-	if ref == "" {
-		return nil
+	if ref == "" || ref == c.String() {
+		return nil // asked for by its checksum: no ref to be bound to
 	}
 	if v, ok := object.Lookup(cm.Metadata, "ostree.ref-binding"); ok && !bindingHas(v, ref) {
 		return fmt.Errorf("commit %s is not bound to ref %s (ostree.ref-binding is %s)", c, ref, gvariant.Print(v.Type, v.Value))

@@ -59,7 +59,7 @@ func publishTree(t *testing.T, files map[string]string) *published {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := r.BuildSummary(time.Now())
+	sb, err := r.BuildSummary(time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

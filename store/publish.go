@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"arbor/store/gvariant"
 )
 
 // UpdateSummary writes what clients of a published repository read: the
 // tree indexes (archive repositories only) and the summary, each signed by
-// every signer.
-func (r *Repo) UpdateSummary(ctx context.Context, now time.Time, signers ...Signer) error {
+// every signer. deltas, when set, lists the static deltas in it.
+func (r *Repo) UpdateSummary(ctx context.Context, now time.Time, deltas *gvariant.Variant, signers ...Signer) error {
 	if r.Mode() == ModeArchive {
 		// What arbor's lazy mounts fetch instead of a request per
 		// directory and per file header; ostree ignores it.
@@ -17,7 +19,7 @@ func (r *Repo) UpdateSummary(ctx context.Context, now time.Time, signers ...Sign
 			return err
 		}
 	}
-	b, err := r.BuildSummary(now)
+	b, err := r.BuildSummary(now, deltas)
 	if err != nil {
 		return err
 	}

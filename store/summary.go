@@ -45,7 +45,10 @@ func (s *Summary) Lookup(name string) (SummaryRef, bool) {
 // BuildSummary makes the summary of the repository's local refs in
 // ostree's format: refs sorted by name with commit size (host order),
 // timestamp (big-endian) and version, then the repo's mode and the time.
-func (r *Repo) BuildSummary(now time.Time) ([]byte, error) {
+//
+// deltas, when set, is the repository's static deltas by name (and its
+// extra metadata, as ostree.static-deltas).
+func (r *Repo) BuildSummary(now time.Time, deltas *gvariant.Variant) ([]byte, error) {
 	refs, err := r.Refs()
 	if err != nil {
 		return nil, err
@@ -79,6 +82,9 @@ func (r *Repo) BuildSummary(now time.Time) ([]byte, error) {
 		[]any{"ostree.summary.mode", gvariant.Variant{Type: gvariant.MustType("s"), Value: r.mode.String()}},
 		[]any{"ostree.summary.tombstone-commits", gvariant.Variant{Type: gvariant.MustType("b"), Value: false}},
 		[]any{"ostree.summary.indexed-deltas", gvariant.Variant{Type: gvariant.MustType("b"), Value: true}},
+	}
+	if deltas != nil {
+		meta = append([]any{[]any{"ostree.static-deltas", *deltas}}, meta...)
 	}
 	return gvariant.Encode(tSummary, []any{entries, meta})
 }

@@ -15,7 +15,9 @@ import (
 	"arbor/cmd/internal/termtext"
 	"arbor/fetch"
 	"arbor/store"
+	"arbor/store/delta"
 	"arbor/store/gpg"
+	"arbor/store/gvariant"
 	"arbor/store/object"
 )
 
@@ -329,7 +331,17 @@ func updateSummary(ctx context.Context, r *store.Repo, keyIDs []string, homedir 
 		}
 		signers = append(signers, s.Sign)
 	}
-	return r.UpdateSummary(ctx, time.Now(), signers...)
+	// Static deltas are indexed, as ostree's summary -u indexes them.
+	sums, err := delta.Reindex(ctx, r.Path())
+	if err != nil {
+		return fmt.Errorf("indexing the static deltas: %w", err)
+	}
+	var deltas *gvariant.Variant
+	if len(sums) > 0 {
+		v := delta.DeltasVariant(sums)
+		deltas = &v
+	}
+	return r.UpdateSummary(ctx, time.Now(), deltas, signers...)
 }
 
 func (a *app) gpgSignCmd() *cobra.Command {

@@ -85,7 +85,7 @@ func (p *pub) app(release, perms string) object.Checksum {
 
 func (p *pub) publish() {
 	p.t.Helper()
-	sb, err := p.repo.BuildSummary(time.Now())
+	sb, err := p.repo.BuildSummary(time.Now(), nil)
 	if err != nil {
 		p.t.Fatal(err)
 	}

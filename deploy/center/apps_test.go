@@ -75,7 +75,7 @@ func (c *catalogue) app(id, name, version, perms string) {
 	if _, err := commits.UpdateAppStream(context.Background(), c.repo, flatpak.Arch()); err != nil {
 		t.Fatal(err)
 	}
-	sb, err := c.repo.BuildSummary(time.Now())
+	sb, err := c.repo.BuildSummary(time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

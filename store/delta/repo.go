@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 
+	"arbor/store/atomic"
+	"arbor/store/gvariant"
 	"arbor/store/object"
 )
 
@@ -82,4 +84,60 @@ func Read(root string, d Ref) (*Superblock, []byte, error) {
 		return nil, nil, fmt.Errorf("static delta %s: %w: its superblock is of %s", d, ErrCorrupt, Name(sb.From, sb.To))
 	}
 	return sb, b, nil
+}
+
+// Reindex writes delta-indexes/ for the repository's deltas (one index
+// per target commit, naming each delta to it with its superblock's
+// sha256, as ostree's) and returns every delta by name with that sum, for
+// the summary.
+func Reindex(ctx context.Context, root string) (map[string][32]byte, error) {
+	ds, err := List(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	all := map[string][32]byte{}
+	byTo := map[object.Checksum][]Ref{}
+	for _, d := range ds {
+		b, err := os.ReadFile(filepath.Join(root, d.Dir(), "superblock"))
+		if err != nil {
+			return nil, err
+		}
+		all[d.String()] = Checksum(b)
+		byTo[d.To] = append(byTo[d.To], d)
+	}
+	for to, refs := range byTo {
+		sums := map[string][32]byte{}
+		for _, d := range refs {
+			sums[d.String()] = all[d.String()]
+		}
+		p := filepath.Join(root, IndexPath(to))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, err
+		}
+		if err := atomic.WriteFile(p, IndexBytes(sums), 0o644, true); err != nil {
+			return nil, err
+		}
+	}
+	return all, nil
+}
+
+// IndexBytes is an index or summary entry's a{sv}:
+// {"ostree.static-deltas": {NAME: <sha256>...}}, names sorted.
+func IndexBytes(sums map[string][32]byte) []byte {
+	return gvariant.MustEncode(gvariant.MustType("a{sv}"), []any{[]any{"ostree.static-deltas", DeltasVariant(sums)}})
+}
+
+// DeltasVariant is the a{sv} of delta names to superblock sums.
+func DeltasVariant(sums map[string][32]byte) gvariant.Variant {
+	names := make([]string, 0, len(sums))
+	for n := range sums {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	items := make([]any, len(names))
+	for i, n := range names {
+		s := sums[n]
+		items[i] = []any{n, gvariant.Variant{Type: gvariant.MustType("ay"), Value: append([]byte(nil), s[:]...)}}
+	}
+	return gvariant.Variant{Type: gvariant.MustType("a{sv}"), Value: items}
 }

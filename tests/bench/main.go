@@ -185,6 +185,7 @@ func allScenarios() []*scenario {
 		commitScenario("commit-bare-user", "bare-user", 0.6),
 		checkoutScenario(),
 		pullScenario(loopback),
+		deltaPullScenario(loopback),
 		firstByteScenario(loopback),
 		warmScenario("mount-find", 1.3, func(dir string) string { return "find " + dir + " >/dev/null" }),
 		warmScenario("mount-tar", 1.2, func(dir string) string { return "tar cf - -C " + dir + " . | wc -c >/dev/null" }),
@@ -203,6 +204,7 @@ func allScenarios() []*scenario {
 		centerInstallScenario(),
 		// The same over an emulated wide area link, where round trips cost.
 		pullScenario(wan),
+		deltaPullScenario(wan),
 		firstByteScenario(wan),
 		pythonScenario(wan),
 		thinClientScenario(wan),

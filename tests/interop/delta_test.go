@@ -1,6 +1,8 @@
 package interop
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -224,4 +226,96 @@ func TestPullWithStaticDeltas(t *testing.T) {
 			t.Errorf("after falling back to objects:\n%s\nostree's:\n%s", a, o)
 		}
 	}
+}
+
+// Deltas arbor generates are ostree's format: ostree shows them as arbor
+// does, applies them offline, and pulls through them over nginx once
+// arbor's summary -u lists them, fetching no loose content; arbor's own
+// pull takes them too.
+func TestStaticDeltasToOstree(t *testing.T) {
+	e := setup(t)
+	dir := t.TempDir()
+	t1, t2 := deltaTrees(t, dir)
+	pub := e.initRepo(t, arborTool, filepath.Join(dir, "pub"), "archive")
+	c1 := e.commit(t, arborTool, pub, "main", t1)
+	c2 := e.commit(t, arborTool, pub, "main", t2)
+	gen := e.run(t, arborTool, pub, "static-delta", "generate", "--to=main", "--json")
+	if !strings.Contains(gen, `"rebuilt": `) || strings.Contains(gen, `"rebuilt": 0`) {
+		t.Errorf("the update rebuilt no file from its old version:\n%s", gen)
+	}
+	e.run(t, arborTool, pub, "static-delta", "generate", "--empty", "--to="+c1)
+	e.run(t, arborTool, pub, "static-delta", "generate", "--empty", "--inline", "--to="+c2, "--min-fallback-size=0")
+	e.run(t, arborTool, pub, "summary", "-u")
+	// (ostree's show cannot read inline parts, its own included.)
+	for _, d := range []string{c1, c1 + "-" + c2} {
+		ours := e.run(t, arborTool, pub, "static-delta", "show", d)
+		theirs := e.run(t, "ostree", pub, "static-delta", "show", d)
+		if strings.TrimSpace(ours) != strings.TrimSpace(theirs) {
+			t.Errorf("static-delta show %s:\n%s\nostree:\n%s", d, ours, theirs)
+		}
+	}
+	// ostree applies each from-scratch delta, the inline one too.
+	for _, c := range []string{c1, c2} {
+		repo := e.initRepo(t, "ostree", filepath.Join(dir, "offline-"+c[:8]), "bare-user")
+		var found string
+		ms, _ := filepath.Glob(filepath.Join(pub, "deltas/*/*"))
+		for _, m := range ms {
+			rel, _ := filepath.Rel(filepath.Join(pub, "deltas"), m)
+			if !strings.Contains(rel, "-") && strings.Contains(e.run(t, arborTool, pub, "static-delta", "show", deltaName(t, rel)), "To: "+c) {
+				found = m
+			}
+		}
+		if found == "" {
+			t.Fatalf("no delta from scratch to %s", c)
+		}
+		e.run(t, "ostree", repo, "static-delta", "apply-offline", found)
+		e.fsckOK(t, "ostree", repo)
+		if a, o := e.run(t, arborTool, pub, "ls", "-R", "-C", c, "/"), e.run(t, "ostree", repo, "ls", "-R", "-C", c, "/"); a != o {
+			t.Errorf("ostree's apply-offline of arbor's delta to %s:\n%s\narbor's:\n%s", c, o, a)
+		}
+	}
+
+	srv, err := nginx.Start(filepath.Join(dir, "nginx"), pub)
+	testutil.Must(t, err)
+	t.Cleanup(srv.Stop)
+	client := e.initRepo(t, "ostree", filepath.Join(dir, "client"), "bare-user")
+	e.run(t, "ostree", client, "remote", "add", "--no-gpg-verify", "origin", srv.URL)
+	e.run(t, "ostree", client, "pull", "--disable-static-deltas", "origin", "main@"+c1)
+	testutil.Must(t, srv.ResetLog())
+	e.run(t, "ostree", client, "pull", "--require-static-deltas", "origin", "main")
+	reqs, err := srv.Requests()
+	testutil.Must(t, err)
+	// (ostree 2022.7's pull walks the tree while it applies the delta and
+	// fetches loose whatever is not written yet, its own deltas' objects
+	// too: only the delta files' fetch is its choice of the delta.)
+	deltaFiles := 0
+	for _, r := range reqs {
+		if strings.HasPrefix(r.Path, "/deltas/") {
+			deltaFiles++
+		}
+	}
+	if deltaFiles != 2 {
+		t.Errorf("ostree's pull through arbor's delta fetched %d delta files", deltaFiles)
+	}
+	e.fsckOK(t, "ostree", client)
+	if a, o := e.run(t, arborTool, pub, "ls", "-R", "-C", c2, "/"), e.run(t, "ostree", client, "ls", "-R", "-C", c2, "/"); a != o {
+		t.Errorf("ostree's pull of %s through arbor's delta:\n%s\narbor's:\n%s", c2, o, a)
+	}
+
+	local := e.initRepo(t, arborTool, filepath.Join(dir, "local"), "bare-user")
+	e.run(t, arborTool, local, "remote", "add", "--no-gpg-verify", "origin", srv.URL)
+	e.run(t, arborTool, local, "pull", "--require-static-deltas", "origin", "main@"+c1)
+	e.run(t, arborTool, local, "pull", "--require-static-deltas", "origin", "main")
+	e.fsckOK(t, arborTool, local)
+}
+
+// deltaName is the hex name of the delta whose directory below deltas/
+// is rel (XX/REST), from scratch.
+func deltaName(t *testing.T, rel string) string {
+	t.Helper()
+	b, err := base64.RawStdEncoding.DecodeString(strings.ReplaceAll(strings.ReplaceAll(rel, "/", ""), "_", "/"))
+	if err != nil || len(b) != 32 {
+		t.Fatalf("delta directory %s: %v", rel, err)
+	}
+	return hex.EncodeToString(b)
 }

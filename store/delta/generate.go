@@ -1,0 +1,436 @@
+package delta
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/bits"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/ulikunitz/xz"
+
+	"arbor/store"
+	"arbor/store/atomic"
+	"arbor/store/gvariant"
+	"arbor/store/index"
+	"arbor/store/object"
+)
+
+// GenerateOptions are static-delta generate's.
+type GenerateOptions struct {
+	From, To object.Checksum // From zero: a delta from scratch
+	Inline   bool            // parts inside the superblock
+	// MinFallbackSize: content objects larger than this are left to be
+	// fetched alone (0: none are). MaxChunkSize: a part is closed once
+	// its payload passes this.
+	MinFallbackSize, MaxChunkSize int64
+	Now                           time.Time
+}
+
+// DefaultGenerateOptions are ostree's defaults: 4 MB fallbacks and 32 MB
+// parts.
+func DefaultGenerateOptions() GenerateOptions {
+	return GenerateOptions{MinFallbackSize: 4e6, MaxChunkSize: 32e6}
+}
+
+// Stats say what a generated delta holds.
+type Stats struct {
+	Parts, Objects, Fallbacks int
+	Matched                   int // content objects rebuilt from one of the from commit's
+	Bytes                     int64
+}
+
+// Generate writes the delta from o.From to o.To into the repository, in
+// ostree's format: the objects To reaches and From does not, metadata
+// first; a file that changed at a path is rebuilt from its old version
+// where most of it is found there (blocks matched by a rolling hash),
+// else carried whole; large files are left as fallbacks.
+func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats, error) {
+	d := Ref{From: o.From, To: o.To}
+	var st Stats
+	commit, err := r.ReadMeta(o.To, object.TypeCommit)
+	if err != nil {
+		return d, st, err
+	}
+	if r.IsPartial(o.To) {
+		return d, st, fmt.Errorf("commit %s is partial here", o.To)
+	}
+	have := map[index.Ref]bool{}
+	oldAt := map[string]object.Checksum{}
+	if !o.From.IsZero() {
+		if r.IsPartial(o.From) {
+			return d, st, fmt.Errorf("commit %s is partial here", o.From)
+		}
+		refs, err := r.Reach(ctx, o.From)
+		if err != nil {
+			return d, st, err
+		}
+		for _, x := range refs {
+			have[x] = true
+		}
+		if err := paths(ctx, r, o.From, func(p string, c object.Checksum) { oldAt[p] = c }); err != nil {
+			return d, st, err
+		}
+	}
+	// What To reaches that From does not, content by path (the first
+	// path a checksum has).
+	var meta []index.Ref
+	newAt := map[object.Checksum]string{}
+	var content []object.Checksum
+	refs, err := r.Reach(ctx, o.To)
+	if err != nil {
+		return d, st, err
+	}
+	for _, x := range refs {
+		if have[x] || x.Type == object.TypeCommit || x.Type == object.TypeCommitMeta {
+			continue
+		}
+		if x.Type.IsMeta() {
+			meta = append(meta, x)
+		} else {
+			content = append(content, x.Checksum)
+		}
+	}
+	if err := paths(ctx, r, o.To, func(p string, c object.Checksum) {
+		if _, ok := newAt[c]; !ok {
+			newAt[c] = p
+		}
+	}); err != nil {
+		return d, st, err
+	}
+	sort.Slice(meta, func(i, j int) bool { return bytes.Compare(meta[i].Checksum[:], meta[j].Checksum[:]) < 0 })
+	// Content by extension then path: like files next to each other
+	// compress together.
+	sort.Slice(content, func(i, j int) bool {
+		a, b := newAt[content[i]], newAt[content[j]]
+		if ea, eb := path.Ext(a), path.Ext(b); ea != eb {
+			return ea < eb
+		}
+		return a < b
+	})
+
+	g := &generator{r: r, o: o}
+	for _, m := range meta {
+		if err := ctx.Err(); err != nil {
+			return d, st, err
+		}
+		b, err := r.ReadMeta(m.Checksum, m.Type)
+		if err != nil {
+			return d, st, err
+		}
+		g.part().splice(ObjectRef{Type: m.Type, Checksum: m.Checksum}, b)
+		g.closeIfFull()
+	}
+	for _, c := range content {
+		if err := ctx.Err(); err != nil {
+			return d, st, err
+		}
+		ct, err := r.OpenContent(c)
+		if err != nil {
+			return d, st, err
+		}
+		h := ct.Header
+		if o.MinFallbackSize > 0 && int64(ct.Size) > o.MinFallbackSize {
+			ct.Close()
+			size := int64(ct.Size)
+			if fi, err := os.Stat(r.ObjectPath(c, object.TypeFile)); err == nil && r.Mode() == store.ModeArchive {
+				size = fi.Size()
+			}
+			g.fallbacks = append(g.fallbacks, Fallback{ObjectRef: ObjectRef{Type: object.TypeFile, Checksum: c}, Size: uint64(size), Uncompressed: ct.Size})
+			continue
+		}
+		data, err := io.ReadAll(ct)
+		ct.Close()
+		if err != nil {
+			return d, st, fmt.Errorf("reading %s: %w", object.Name(c, object.TypeFile), err)
+		}
+		ref := ObjectRef{Type: object.TypeFile, Checksum: c}
+		if old, ok := oldAt[newAt[c]]; ok && !h.IsSymlink() && len(data) > 0 {
+			if oldData, err := g.oldData(old); err == nil {
+				if ms := matchBlocks(oldData, data); matchedBytes(ms) >= len(data)/2 {
+					g.part().rebuild(ref, &h, old, data, ms)
+					st.Matched++
+					g.closeIfFull()
+					continue
+				}
+			}
+		}
+		if h.IsSymlink() {
+			data = []byte(h.Target)
+		}
+		g.part().spliceContent(ref, &h, data)
+		g.closeIfFull()
+	}
+	g.closePart()
+
+	files, headers, err := g.finish()
+	if err != nil {
+		return d, st, err
+	}
+	sb, err := g.superblock(commit, headers, files)
+	if err != nil {
+		return d, st, err
+	}
+	dir := filepath.Join(r.Path(), d.Dir())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return d, st, err
+	}
+	if !o.Inline {
+		for i, f := range files {
+			if err := atomic.WriteFile(filepath.Join(dir, strconv.Itoa(i)), f, 0o644, true); err != nil {
+				return d, st, err
+			}
+			st.Bytes += int64(len(f))
+		}
+	}
+	// The superblock last: a delta is there once it is.
+	if err := atomic.WriteFile(filepath.Join(dir, "superblock"), sb, 0o644, true); err != nil {
+		return d, st, err
+	}
+	st.Bytes += int64(len(sb))
+	st.Parts, st.Fallbacks = len(headers), len(g.fallbacks)
+	for _, h := range headers {
+		st.Objects += len(h.Objects)
+	}
+	return d, st, nil
+}
+
+// paths calls fn for each file of a commit with its path.
+func paths(ctx context.Context, r *store.Repo, commit object.Checksum, fn func(string, object.Checksum)) error {
+	root, err := r.RootNode(commit)
+	if err != nil {
+		return err
+	}
+	return r.Walk(ctx, commit, root, func(n store.Node) error {
+		if !n.IsDir {
+			fn(n.Path, n.File)
+		}
+		return nil
+	})
+}
+
+type generator struct {
+	r         *store.Repo
+	o         GenerateOptions
+	cur       *partBuilder
+	parts     []*partBuilder
+	fallbacks []Fallback
+}
+
+func (g *generator) part() *partBuilder {
+	if g.cur == nil {
+		g.cur = &partBuilder{modes: map[[3]uint32]int{}, xattrs: map[string]int{}, sources: map[object.Checksum]int{}}
+	}
+	return g.cur
+}
+
+func (g *generator) closeIfFull() {
+	if g.cur != nil && g.o.MaxChunkSize > 0 && int64(len(g.cur.blob)+len(g.cur.ops)) > g.o.MaxChunkSize {
+		g.closePart()
+	}
+}
+
+func (g *generator) closePart() {
+	if g.cur != nil && len(g.cur.objects) > 0 {
+		g.parts = append(g.parts, g.cur)
+	}
+	g.cur = nil
+}
+
+func (g *generator) oldData(c object.Checksum) ([]byte, error) {
+	ct, err := g.r.OpenContent(c)
+	if err != nil {
+		return nil, err
+	}
+	defer ct.Close()
+	return io.ReadAll(ct)
+}
+
+// partBuilder is a part being written: its tables, blob and program.
+type partBuilder struct {
+	modes     map[[3]uint32]int
+	modeList  [][3]uint32
+	xattrs    map[string]int
+	xattrList [][]object.Xattr
+	sources   map[object.Checksum]int // blob offsets of source checksums
+	blob, ops []byte
+	objects   []ObjectRef
+}
+
+func (p *partBuilder) op(code byte, args ...uint64) {
+	p.ops = append(p.ops, code)
+	for _, a := range args {
+		p.ops = binary.AppendUvarint(p.ops, a)
+	}
+}
+
+func (p *partBuilder) add(data []byte) uint64 {
+	off := uint64(len(p.blob))
+	p.blob = append(p.blob, data...)
+	return off
+}
+
+func (p *partBuilder) modeIndex(h *object.FileHeader) (uint64, uint64) {
+	m := [3]uint32{h.UID, h.GID, h.Mode}
+	mi, ok := p.modes[m]
+	if !ok {
+		mi = len(p.modeList)
+		p.modes[m] = mi
+		p.modeList = append(p.modeList, m)
+	}
+	var key bytes.Buffer
+	for _, x := range h.Xattrs {
+		key.WriteString(x.Name)
+		key.WriteByte(0)
+		key.WriteString(strconv.Itoa(len(x.Value)))
+		key.WriteByte(0)
+		key.Write(x.Value)
+	}
+	xi, ok := p.xattrs[key.String()]
+	if !ok {
+		xi = len(p.xattrList)
+		p.xattrs[key.String()] = xi
+		p.xattrList = append(p.xattrList, h.Xattrs)
+	}
+	return uint64(mi), uint64(xi)
+}
+
+func (p *partBuilder) splice(ref ObjectRef, data []byte) {
+	off := p.add(data)
+	p.op(opOpenSpliceAndClose, uint64(len(data)), off)
+	p.objects = append(p.objects, ref)
+}
+
+func (p *partBuilder) spliceContent(ref ObjectRef, h *object.FileHeader, data []byte) {
+	mi, xi := p.modeIndex(h)
+	off := p.add(data)
+	p.op(opOpenSpliceAndClose, mi, xi, uint64(len(data)), off)
+	p.objects = append(p.objects, ref)
+}
+
+// rebuild writes data from the old object's blocks that match and the
+// blob for the rest.
+func (p *partBuilder) rebuild(ref ObjectRef, h *object.FileHeader, old object.Checksum, data []byte, ms []match) {
+	mi, xi := p.modeIndex(h)
+	src, ok := p.sources[old]
+	if !ok {
+		src = int(p.add(old[:]))
+		p.sources[old] = src
+	}
+	p.op(opOpen, mi, xi, uint64(len(data)))
+	pos := 0
+	for _, m := range ms {
+		if m.newOff > pos {
+			p.op(opWrite, uint64(m.newOff-pos), p.add(data[pos:m.newOff]))
+		}
+		p.op(opSetReadSource, uint64(src))
+		p.op(opWrite, uint64(m.n), uint64(m.oldOff))
+		p.op(opUnsetReadSource)
+		pos = m.newOff + m.n
+	}
+	if pos < len(data) {
+		p.op(opWrite, uint64(len(data)-pos), p.add(data[pos:]))
+	}
+	p.op(opClose)
+	p.objects = append(p.objects, ref)
+}
+
+// payload is the part's (a(uuu)aa(ayay)ayay), its modes big-endian.
+func (p *partBuilder) payload() ([]byte, error) {
+	modes := make([]any, len(p.modeList))
+	for i, m := range p.modeList {
+		modes[i] = []any{bits.ReverseBytes32(m[0]), bits.ReverseBytes32(m[1]), bits.ReverseBytes32(m[2])}
+	}
+	xs := make([]any, len(p.xattrList))
+	for i, l := range p.xattrList {
+		items := make([]any, len(l))
+		for j, x := range l {
+			items[j] = []any{append([]byte(x.Name), 0), x.Value}
+		}
+		xs[i] = items
+	}
+	return gvariant.Encode(partType, []any{modes, xs, p.blob, p.ops})
+}
+
+// finish compresses each part: its file ('x' and an xz stream) and
+// header.
+func (g *generator) finish() ([][]byte, []PartHeader, error) {
+	var files [][]byte
+	var headers []PartHeader
+	for _, p := range g.parts {
+		pl, err := p.payload()
+		if err != nil {
+			return nil, nil, err
+		}
+		var z bytes.Buffer
+		z.WriteByte('x')
+		w, err := xz.WriterConfig{DictCap: int(max(min(int64(len(pl)), 64<<20), 1<<12))}.NewWriter(&z)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, err := w.Write(pl); err != nil {
+			return nil, nil, err
+		}
+		if err := w.Close(); err != nil {
+			return nil, nil, err
+		}
+		f := z.Bytes()
+		files = append(files, f)
+		headers = append(headers, PartHeader{Checksum: sha256.Sum256(f), Size: uint64(len(f)), Uncompressed: uint64(len(pl)), Objects: p.objects})
+	}
+	return files, headers, nil
+}
+
+// superblock encodes the superblock, little-endian as ostree's on this
+// kind of machine, with the parts inline when asked and the commit's
+// detached metadata when it has some.
+func (g *generator) superblock(commit []byte, headers []PartHeader, files [][]byte) ([]byte, error) {
+	d := Ref{From: g.o.From, To: g.o.To}
+	md := []any{[]any{"ostree.endianness", gvariant.Variant{Type: gvariant.MustType("y"), Value: uint8('l')}}}
+	if g.o.Inline {
+		for i, f := range files {
+			md = append(md, []any{fmt.Sprintf("%s/%d", d.Dir(), i), gvariant.Variant{Type: gvariant.MustType("(yay)"), Value: []any{f[0], f[1:]}}})
+		}
+	}
+	if b, err := g.r.ReadMeta(g.o.To, object.TypeCommitMeta); err == nil {
+		v, err := gvariant.Decode(gvariant.MustType("a{sv}"), b)
+		if err != nil {
+			return nil, err
+		}
+		md = append(md, []any{d.Dir() + "/commitmeta", gvariant.Variant{Type: gvariant.MustType("a{sv}"), Value: v}})
+	}
+	cv, err := gvariant.Decode(commitType, commit)
+	if err != nil {
+		return nil, err
+	}
+	from := []byte{}
+	if !g.o.From.IsZero() {
+		from = g.o.From[:]
+	}
+	parts := make([]any, len(headers))
+	for i, h := range headers {
+		objs := make([]byte, 0, 33*len(h.Objects))
+		for _, o := range h.Objects {
+			objs = append(objs, byte(o.Type))
+			objs = append(objs, o.Checksum[:]...)
+		}
+		parts[i] = []any{uint32(0), h.Checksum[:], h.Size, h.Uncompressed, objs}
+	}
+	fbs := make([]any, len(g.fallbacks))
+	for i, f := range g.fallbacks {
+		fbs[i] = []any{uint8(f.Type), f.Checksum[:], f.Size, f.Uncompressed}
+	}
+	now := g.o.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return gvariant.Encode(superblockType, []any{md, bits.ReverseBytes64(uint64(now.Unix())), from, g.o.To[:], cv, []byte{}, parts, fbs})
+}

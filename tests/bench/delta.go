@@ -1,0 +1,175 @@
+package main
+
+import (
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// deltaChanges writes, below dir, an update of the tree at root as a
+// package update makes one: every 150th file over 4 KiB appended to,
+// every 400th replaced by another file's bytes of about its size, and 40
+// files added. Committed over the first commit (ostree commit
+// --tree=ref= --tree=dir=), it is the second.
+func deltaChanges(root, dir string) error {
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // unreadable parts are left as they are
+		}
+		if d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil && fi.Size() > 4096 {
+				files = append(files, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	write := func(rel string, b []byte) error {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(p, b, 0o644)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i, f := range files {
+		rel, _ := filepath.Rel(root, f)
+		switch {
+		case i%400 == 0 && i+1 < len(files):
+			other, err := os.ReadFile(files[i+1])
+			if err != nil {
+				return err
+			}
+			if err := write(rel, other); err != nil {
+				return err
+			}
+		case i%150 == 0:
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			if err := write(rel, append(b, []byte(strings.Repeat(fmt.Sprintf("appended line %d\n", i), 60))...)); err != nil {
+				return err
+			}
+		}
+	}
+	for i := 0; i < 40; i++ {
+		b := make([]byte, 2000+rng.IntN(60000))
+		for j := range b {
+			b[j] = "abcdefghij \n"[rng.IntN(12)]
+		}
+		if err := write(fmt.Sprintf("arbor-bench-new/file%02d.txt", i), b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deltaPullScenario times the update of a pulled commit to the next
+// through ostree's static delta, served by nginx: each tool has the
+// first commit (pulled untimed, without deltas) and pulls the second.
+func deltaPullScenario(n network) *scenario {
+	name := n.name("delta-pull")
+	var srv *server
+	var v1 string
+	var deltaBytes, arborBytes int64
+	pub := func(e *env) string { return e.dir(name, "published") }
+	mk := func(label string, bin func(e *env) string) tool {
+		fs := func(e *env) string { return e.dir(name, label+"-fs") }
+		repo := func(e *env) string { return filepath.Join(fs(e), "repo") }
+		return tool{
+			name: label,
+			prepare: func(e *env) error {
+				if err := e.mountFresh(fs(e)); err != nil {
+					return err
+				}
+				for _, argv := range [][]string{
+					{bin(e), "--repo=" + repo(e), "init", "--mode=bare-user"},
+					{bin(e), "--repo=" + repo(e), "remote", "add", "--no-gpg-verify", "origin", srv.URL},
+					{bin(e), "--repo=" + repo(e), "pull", "--disable-static-deltas", "origin", "base"},
+					{bin(e), "--repo=" + repo(e), "refs", "--create=origin:bench", v1},
+				} {
+					if _, err := run(e, argv); err != nil {
+						return err
+					}
+				}
+				return srv.ResetLog()
+			},
+			argv:   func(e *env) []string { return []string{bin(e), "--repo=" + repo(e), "pull", "origin", "bench"} },
+			bytes: func(e *env) (int64, error) {
+				n, err := srv.BytesSent()
+				if label == "arbor" {
+					arborBytes = n
+				}
+				return n, err
+			},
+			server: func() *server { return srv },
+			clean:  func(e *env) error { return e.unmountFresh(fs(e)) },
+		}
+	}
+	return &scenario{
+		name: name,
+		setup: func(e *env) error {
+			changes := e.dir(name, "changes")
+			if err := deltaChanges(e.tree, changes); err != nil {
+				return err
+			}
+			p := pub(e)
+			if _, err := run(e, []string{e.ostree, "--repo=" + p, "init", "--mode=archive"}); err != nil {
+				return err
+			}
+			// The first commit is on its own branch: commits are bound to
+			// theirs, and it is pulled as it.
+			argv := commitArgs(e.ostree, p, e.tree)
+			argv[3], argv[4] = "-b", "base"
+			s, err := run(e, argv)
+			if err != nil {
+				return err
+			}
+			v1 = lastLine(s.stdout)
+			for _, argv := range [][]string{
+				{e.ostree, "--repo=" + p, "commit", "-b", "bench", "--no-xattrs", "--owner-uid=0", "--owner-gid=0", "--timestamp=@1700000001",
+					"-s", "update", "--tree=ref=" + v1, "--tree=dir=" + changes},
+				{e.ostree, "--repo=" + p, "static-delta", "generate", "--from=" + v1, "--to=bench"},
+				{e.ostree, "--repo=" + p, "summary", "-u"},
+			} {
+				if _, err := run(e, argv); err != nil {
+					return err
+				}
+			}
+			var total int64
+			filepath.WalkDir(filepath.Join(p, "deltas"), func(q string, d fs.DirEntry, err error) error {
+				if err == nil && d.Type().IsRegular() {
+					if fi, err := d.Info(); err == nil {
+						total += fi.Size()
+					}
+				}
+				return nil
+			})
+			deltaBytes = total
+			srv, err = n.serve(e.dir(name, "nginx"), p)
+			return err
+		},
+		tools: []tool{mk("arbor", func(e *env) string { return e.arbor }), mk("ostree", func(e *env) string { return e.ostree })},
+		teardown: func(e *env) error {
+			if srv != nil {
+				srv.Stop()
+			}
+			return nil
+		},
+		targets: []target{{peer: 1, max: 0.5}, {peer: 1, max: 1.02, onBytes: true}},
+		notes: func() []string {
+			return nonEmpty(n.note(name), fmt.Sprintf("%s: the update is ostree's static delta, %d bytes of superblock and parts; arbor's last pull fetched %d bytes in all, %.3fx the delta (target <= 1.02x).",
+				name, deltaBytes, arborBytes, float64(arborBytes)/float64(max(deltaBytes, 1))))
+		},
+		maxRuns: n.maxRuns(),
+	}
+}
