@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -14,6 +15,7 @@ import (
 	"arbor/deploy/flatpak/commits"
 	"arbor/sandbox"
 	"arbor/store"
+	"arbor/store/delta"
 )
 
 func (a *app) buildInitCmd() *cobra.Command {
@@ -100,6 +102,7 @@ func (a *app) buildUpdateRepoCmd() *cobra.Command {
 	var keyIDs []string
 	var homedir string
 	var profiles []string
+	var deltas bool
 	c := &cobra.Command{
 		Use:   "build-update-repo REPO",
 		Short: "Update a repository of apps for publishing: AppStream branches, tree indexes, the summary",
@@ -132,6 +135,22 @@ func (a *app) buildUpdateRepoCmd() *cobra.Command {
 					return err
 				}
 			}
+			if deltas {
+				refs, err := r.Refs()
+				if err != nil {
+					return err
+				}
+				for n := range refs {
+					if strings.HasPrefix(n, "appstream") || strings.Contains(n, ":") {
+						delete(refs, n)
+					}
+				}
+				made, err := delta.GenerateForRefs(cmd.Context(), r, refs)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.Stdout, "%d static deltas generated\n", len(made))
+			}
 			if err := updateSummary(cmd.Context(), r, keyIDs, homedir); err != nil {
 				return err
 			}
@@ -141,6 +160,7 @@ func (a *app) buildUpdateRepoCmd() *cobra.Command {
 	}
 	c.Flags().StringArrayVar(&keyIDs, "gpg-sign", nil, "sign the AppStream commits and the summary with this key")
 	c.Flags().StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
+	c.Flags().BoolVar(&deltas, "generate-static-deltas", false, "write each ref's static deltas, from scratch and from its parent, where missing")
 	c.Flags().StringArrayVar(&profiles, "profile", nil, "pack what a run recorded in `FILE` (arbor run --record-profile) for each ref's commit, for clients to fetch at install")
 	return c
 }

@@ -434,3 +434,41 @@ func (g *generator) superblock(commit []byte, headers []PartHeader, files [][]by
 	}
 	return gvariant.Encode(superblockType, []any{md, bits.ReverseBytes64(uint64(now.Unix())), from, g.o.To[:], cv, []byte{}, parts, fbs})
 }
+
+// GenerateForRefs makes, for each ref's commit, the delta from scratch
+// and the delta from its parent (where the parent is here), unless they
+// exist: what flatpak build-update-repo --generate-static-deltas makes.
+// It returns the deltas it wrote.
+func GenerateForRefs(ctx context.Context, r *store.Repo, refs map[string]object.Checksum) ([]Ref, error) {
+	var made []Ref
+	names := make([]string, 0, len(refs))
+	for n := range refs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		c := refs[n]
+		cm, err := r.ReadCommit(c)
+		if err != nil {
+			return made, fmt.Errorf("ref %s: %w", n, err)
+		}
+		want := []Ref{{To: c}}
+		if !cm.Parent.IsZero() {
+			if has, _ := r.HasObject(cm.Parent, object.TypeCommit); has && !r.IsPartial(cm.Parent) {
+				want = append(want, Ref{From: cm.Parent, To: c})
+			}
+		}
+		for _, d := range want {
+			if _, err := os.Stat(filepath.Join(r.Path(), d.Dir(), "superblock")); err == nil {
+				continue
+			}
+			o := DefaultGenerateOptions()
+			o.From, o.To = d.From, d.To
+			if _, _, err := Generate(ctx, r, o); err != nil {
+				return made, fmt.Errorf("ref %s: static delta %s: %w", n, d, err)
+			}
+			made = append(made, d)
+		}
+	}
+	return made, nil
+}

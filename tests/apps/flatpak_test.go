@@ -117,7 +117,21 @@ func TestArborMadeAppsRunInFlatpak(t *testing.T) {
 	key := testutil.NewGPGKey(t, "Arbor Publisher")
 	p := publishApps(t, arbor, dir, &key)
 	fp.run(t, "remote-add", "--user", "--gpg-import="+key.Public, "origin", p.srv.URL)
+	testutil.Must(t, p.srv.ResetLog())
 	fp.run(t, "install", "--user", "-y", "--noninteractive", "origin", "app/org.example.Hello/x86_64/1.0")
+	// Through the static deltas build-update-repo --generate-static-deltas
+	// wrote, from scratch: flatpak's pull chose them.
+	reqs, err := p.srv.Requests()
+	testutil.Must(t, err)
+	superblocks := 0
+	for _, r := range reqs {
+		if strings.HasPrefix(r.Path, "/deltas/") && strings.HasSuffix(r.Path, "/superblock") && r.Status == 200 {
+			superblocks++
+		}
+	}
+	if superblocks < 2 {
+		t.Errorf("flatpak's install fetched %d delta superblocks; want the app's and the runtime's", superblocks)
+	}
 	if out := strings.TrimSpace(fp.run(t, "run", "org.example.Hello//1.0")); out != "hello, world, from name=org.example.Hello" {
 		t.Errorf("flatpak run of arbor's app printed %q", out)
 	}

@@ -54,7 +54,7 @@ func publishApps(t *testing.T, arbor, dir string, key *testutil.GPGKey) publishe
 	testutil.Run(t, arbor, "--repo="+repo, "init", "--mode=archive")
 	testutil.Run(t, arbor, append([]string{"build-export", "--runtime", repo, rtBuild, "1.0"}, sign...)...)
 	testutil.Run(t, arbor, append([]string{"build-export", repo, appBuild, "1.0"}, sign...)...)
-	testutil.Run(t, arbor, append([]string{"build-update-repo", repo}, sign...)...)
+	testutil.Run(t, arbor, append([]string{"build-update-repo", "--generate-static-deltas", repo}, sign...)...)
 	srv, err := nginx.Start(filepath.Join(dir, "nginx"), repo)
 	if err != nil {
 		t.Fatal(err)

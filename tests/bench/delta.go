@@ -103,7 +103,7 @@ func deltaPullScenario(n network) *scenario {
 				}
 				return srv.ResetLog()
 			},
-			argv:   func(e *env) []string { return []string{bin(e), "--repo=" + repo(e), "pull", "origin", "bench"} },
+			argv: func(e *env) []string { return []string{bin(e), "--repo=" + repo(e), "pull", "origin", "bench"} },
 			bytes: func(e *env) (int64, error) {
 				n, err := srv.BytesSent()
 				if label == "arbor" {
