@@ -20,7 +20,7 @@ func (a *app) staticDeltaCmd() *cobra.Command {
   arbor --repo=repo static-delta show FROM-TO
   arbor --repo=repo static-delta apply-offline /media/update/deltas/xx/yyyy`,
 	}
-	c.AddCommand(a.deltaListCmd(), a.deltaShowCmd(), a.deltaApplyOfflineCmd(), a.deltaGenerateCmd(), a.deltaDeleteCmd(), a.deltaReindexCmd())
+	c.AddCommand(a.deltaListCmd(), a.deltaShowCmd(), a.deltaApplyOfflineCmd(), a.deltaGenerateCmd(), a.deltaDeleteCmd(), a.deltaReindexCmd(), a.deltaIndexesCmd())
 	return c
 }
 
@@ -290,6 +290,30 @@ func (a *app) deltaReindexCmd() *cobra.Command {
 			defer r.Close()
 			_, err = delta.Reindex(cmd.Context(), r.Path())
 			return err
+		},
+	}
+}
+
+func (a *app) deltaIndexesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "indexes",
+		Short:   "List the commits the repository has a delta index for",
+		Example: `  arbor --repo=repo static-delta indexes`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			cs, err := delta.Indexes(cmd.Context(), r.Path())
+			if err != nil {
+				return err
+			}
+			for _, c := range cs {
+				fmt.Fprintln(a.Stdout, c)
+			}
+			return nil
 		},
 	}
 }

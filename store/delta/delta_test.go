@@ -145,6 +145,26 @@ func TestPartBounds(t *testing.T) {
 	if _, err := OpenPart(PartHeader{}, []byte{'g', 1, 2}, true); err == nil || !strings.Contains(err.Error(), "compression") {
 		t.Errorf("gzip: %v", err)
 	}
+	// Uncompressed: the payload follows the type byte.
+	pb := &partBuilder{modes: map[[3]uint32]int{}, xattrs: map[string]int{}, sources: map[object.Checksum]int{}}
+	hdr := object.FileHeader{Mode: 0o100644}
+	data := []byte("plain\n")
+	c := object.ContentChecksum(&hdr, data)
+	pb.spliceContent(ObjectRef{Type: object.TypeFile, Checksum: c}, &hdr, data)
+	pl, err := pb.payload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := append([]byte{0}, pl...)
+	ph := PartHeader{Size: uint64(len(plain)), Uncompressed: uint64(len(pl)), Checksum: Checksum(plain), Objects: pb.objects}
+	p, err := OpenPart(ph, plain, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &memSink{meta: map[object.Checksum][]byte{}, content: map[object.Checksum][]byte{}}
+	if err := p.Apply(ph, s); err != nil || string(s.content[c]) != "plain\n" {
+		t.Errorf("an uncompressed part: %v, %q", err, s.content[c])
+	}
 }
 
 type memSink struct {
@@ -226,6 +246,42 @@ func TestExecutor(t *testing.T) {
 			}
 			if len(s.content) != 0 && x.err != "more objects" {
 				t.Errorf("stored %d objects", len(s.content))
+			}
+		})
+	}
+}
+
+// Matches cover what the new file kept of the old: an append, an insert
+// in the middle and an edit leave the rest matched, and a file with
+// nothing in common has no match.
+func TestMatchBlocks(t *testing.T) {
+	rng := uint32(7)
+	old := make([]byte, 64<<10)
+	for i := range old {
+		rng = rng*1664525 + 1013904223
+		old[i] = byte(rng >> 24)
+	}
+	for _, c := range []struct {
+		name    string
+		data    []byte
+		atLeast int
+	}{
+		{"appended", append(append([]byte{}, old...), []byte("more at the end")...), len(old)},
+		{"inserted", append(append(append([]byte{}, old[:30000]...), []byte("an insert in the middle")...), old[30000:]...), len(old) - 2*blockSize},
+		{"edited", func() []byte { d := append([]byte{}, old...); d[40000] ^= 0xff; return d }(), len(old) - 2*blockSize},
+		{"unrelated", bytes.Repeat([]byte("z"), 10000), 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ms := matchBlocks(old, c.data)
+			got := matchedBytes(ms)
+			if got < c.atLeast || (c.atLeast == 0 && got != 0) {
+				t.Errorf("matched %d bytes, want at least %d", got, c.atLeast)
+			}
+			// Every match is what it says.
+			for _, m := range ms {
+				if !bytes.Equal(old[m.oldOff:m.oldOff+m.n], c.data[m.newOff:m.newOff+m.n]) {
+					t.Fatalf("match %+v is not the same bytes", m)
+				}
 			}
 		})
 	}

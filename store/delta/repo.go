@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"arbor/store/atomic"
 	"arbor/store/gvariant"
@@ -140,4 +141,33 @@ func DeltasVariant(sums map[string][32]byte) gvariant.Variant {
 		items[i] = []any{n, gvariant.Variant{Type: gvariant.MustType("ay"), Value: append([]byte(nil), s[:]...)}}
 	}
 	return gvariant.Variant{Type: gvariant.MustType("a{sv}"), Value: items}
+}
+
+// Indexes lists the commits the repository has a delta index for.
+func Indexes(ctx context.Context, root string) ([]object.Checksum, error) {
+	var out []object.Checksum
+	pres, err := os.ReadDir(filepath.Join(root, "delta-indexes"))
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pres {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ents, _ := os.ReadDir(filepath.Join(root, "delta-indexes", p.Name()))
+		for _, e := range ents {
+			rest, ok := strings.CutSuffix(e.Name(), ".index")
+			if !ok {
+				continue
+			}
+			if c, err := unb64(p.Name() + rest); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out, nil
 }

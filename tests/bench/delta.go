@@ -118,26 +118,12 @@ func deltaPullScenario(n network) *scenario {
 	return &scenario{
 		name: name,
 		setup: func(e *env) error {
-			changes := e.dir(name, "changes")
-			if err := deltaChanges(e.tree, changes); err != nil {
-				return err
-			}
 			p := pub(e)
-			if _, err := run(e, []string{e.ostree, "--repo=" + p, "init", "--mode=archive"}); err != nil {
+			var err error
+			if v1, err = deltaPublish(e, name, p); err != nil {
 				return err
 			}
-			// The first commit is on its own branch: commits are bound to
-			// theirs, and it is pulled as it.
-			argv := commitArgs(e.ostree, p, e.tree)
-			argv[3], argv[4] = "-b", "base"
-			s, err := run(e, argv)
-			if err != nil {
-				return err
-			}
-			v1 = lastLine(s.stdout)
 			for _, argv := range [][]string{
-				{e.ostree, "--repo=" + p, "commit", "-b", "bench", "--no-xattrs", "--owner-uid=0", "--owner-gid=0", "--timestamp=@1700000001",
-					"-s", "update", "--tree=ref=" + v1, "--tree=dir=" + changes},
 				{e.ostree, "--repo=" + p, "static-delta", "generate", "--from=" + v1, "--to=bench"},
 				{e.ostree, "--repo=" + p, "summary", "-u"},
 			} {
@@ -145,16 +131,7 @@ func deltaPullScenario(n network) *scenario {
 					return err
 				}
 			}
-			var total int64
-			filepath.WalkDir(filepath.Join(p, "deltas"), func(q string, d fs.DirEntry, err error) error {
-				if err == nil && d.Type().IsRegular() {
-					if fi, err := d.Info(); err == nil {
-						total += fi.Size()
-					}
-				}
-				return nil
-			})
-			deltaBytes = total
+			deltaBytes = dirBytes(filepath.Join(p, "deltas"))
 			srv, err = n.serve(e.dir(name, "nginx"), p)
 			return err
 		},
@@ -171,5 +148,93 @@ func deltaPullScenario(n network) *scenario {
 				name, deltaBytes, arborBytes, float64(arborBytes)/float64(max(deltaBytes, 1))))
 		},
 		maxRuns: n.maxRuns(),
+	}
+}
+
+// deltaPublish makes, at p, an archive repository holding the bench tree
+// as the commit of ref base and its update (deltaChanges) as the commit
+// of ref bench, and returns the first.
+func deltaPublish(e *env, name, p string) (string, error) {
+	changes := e.dir(name, "changes")
+	if err := deltaChanges(e.tree, changes); err != nil {
+		return "", err
+	}
+	if _, err := run(e, []string{e.ostree, "--repo=" + p, "init", "--mode=archive"}); err != nil {
+		return "", err
+	}
+	// The first commit is on its own branch: commits are bound to
+	// theirs, and it is pulled as it.
+	argv := commitArgs(e.ostree, p, e.tree)
+	argv[3], argv[4] = "-b", "base"
+	s, err := run(e, argv)
+	if err != nil {
+		return "", err
+	}
+	v1 := lastLine(s.stdout)
+	_, err = run(e, []string{e.ostree, "--repo=" + p, "commit", "-b", "bench", "--no-xattrs", "--owner-uid=0", "--owner-gid=0", "--timestamp=@1700000001",
+		"-s", "update", "--tree=ref=" + v1, "--tree=dir=" + changes})
+	return v1, err
+}
+
+// dirBytes is what the regular files below dir take.
+func dirBytes(dir string) int64 {
+	var total int64
+	filepath.WalkDir(dir, func(q string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				total += fi.Size()
+			}
+		}
+		return nil
+	})
+	return total
+}
+
+// deltaGenerateScenario times each tool's generation of the delta of the
+// update, in the same repository (each delta removed after its run), and
+// compares their sizes.
+func deltaGenerateScenario() *scenario {
+	name := "delta-generate"
+	var v1 string
+	var sizes [2]int64
+	var rss [2]int64
+	pub := func(e *env) string { return e.dir(name, "published") }
+	mk := func(i int, label string, bin func(e *env) string) tool {
+		return tool{
+			name: label,
+			argv: func(e *env) []string {
+				return []string{bin(e), "--repo=" + pub(e), "static-delta", "generate", "--from=" + v1, "--to=bench"}
+			},
+			bytes: func(e *env) (int64, error) {
+				sizes[i] = dirBytes(filepath.Join(pub(e), "deltas"))
+				return sizes[i], nil
+			},
+			clean: func(e *env) error { return os.RemoveAll(filepath.Join(pub(e), "deltas")) },
+		}
+	}
+	tools := []tool{mk(0, "arbor", func(e *env) string { return e.arbor }), mk(1, "ostree", func(e *env) string { return e.ostree })}
+	for i := range tools {
+		argv := tools[i].argv
+		i := i
+		tools[i].measure = func(e *env) (sample, error) {
+			s, err := run(e, argv(e))
+			rss[i] = s.maxRSS
+			return s, err
+		}
+	}
+	return &scenario{
+		name: name,
+		setup: func(e *env) error {
+			var err error
+			v1, err = deltaPublish(e, name, pub(e))
+			return err
+		},
+		tools:   tools,
+		targets: []target{{peer: 1, max: 0.5}, {peer: 1, max: 0.8, onBytes: true}},
+		notes: func() []string {
+			return []string{fmt.Sprintf("%s: the bytes row is the delta's size (superblock and parts); peak memory arbor %s, ostree %s (target <= 256 MiB for a 1 GiB update).",
+				name, humanBytes(rss[0]), humanBytes(rss[1]))}
+		},
+		maxRuns: 3,
 	}
 }

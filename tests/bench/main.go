@@ -186,6 +186,7 @@ func allScenarios() []*scenario {
 		checkoutScenario(),
 		pullScenario(loopback),
 		deltaPullScenario(loopback),
+		deltaGenerateScenario(),
 		firstByteScenario(loopback),
 		warmScenario("mount-find", 1.3, func(dir string) string { return "find " + dir + " >/dev/null" }),
 		warmScenario("mount-tar", 1.2, func(dir string) string { return "tar cf - -C " + dir + " . | wc -c >/dev/null" }),

@@ -148,6 +148,9 @@ func TestPullWithStaticDeltas(t *testing.T) {
 	e.run(t, "ostree", pub, "static-delta", "generate", "--empty", "--to="+c1)
 	e.run(t, "ostree", pub, "static-delta", "generate", "--from="+c1, "--to="+c2)
 	e.run(t, "ostree", pub, "summary", "-u")
+	if a, o := e.run(t, arborTool, pub, "static-delta", "indexes"), e.run(t, "ostree", pub, "static-delta", "indexes"); a != o || !strings.Contains(a, c2) {
+		t.Errorf("static-delta indexes:\n%s\nostree's:\n%s", a, o)
+	}
 	srv, err := nginx.Start(filepath.Join(dir, "nginx"), pub)
 	testutil.Must(t, err)
 	t.Cleanup(srv.Stop)
@@ -246,6 +249,9 @@ func TestStaticDeltasToOstree(t *testing.T) {
 	e.run(t, arborTool, pub, "static-delta", "generate", "--empty", "--to="+c1)
 	e.run(t, arborTool, pub, "static-delta", "generate", "--empty", "--inline", "--to="+c2, "--min-fallback-size=0")
 	e.run(t, arborTool, pub, "summary", "-u")
+	if a, o := e.run(t, arborTool, pub, "static-delta", "indexes"), e.run(t, "ostree", pub, "static-delta", "indexes"); a != o || !strings.Contains(a, c1) || !strings.Contains(a, c2) {
+		t.Errorf("static-delta indexes of arbor's deltas:\n%s\nostree's:\n%s", a, o)
+	}
 	// (ostree's show cannot read inline parts, its own included.)
 	for _, d := range []string{c1, c1 + "-" + c2} {
 		ours := e.run(t, arborTool, pub, "static-delta", "show", d)
