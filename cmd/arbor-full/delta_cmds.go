@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"arbor/store"
 	"arbor/store/delta"
 )
 
@@ -30,12 +31,7 @@ func (a *app) deltaListCmd() *cobra.Command {
 		Short:   "List the repository's static deltas, FROM-TO or TO (from scratch)",
 		Example: `  arbor --repo=repo static-delta list`,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			ds, err := delta.List(cmd.Context(), r.Path())
 			if err != nil {
 				return err
@@ -47,7 +43,7 @@ func (a *app) deltaListCmd() *cobra.Command {
 				fmt.Fprintln(a.Stdout, d)
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -57,12 +53,7 @@ func (a *app) deltaShowCmd() *cobra.Command {
 		Short:   "Describe a static delta: its commits, parts, fallback objects and ops",
 		Example: `  arbor --repo=repo static-delta show $(arbor --repo=repo static-delta list | head -1)`,
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			d, err := delta.Find(r.Path(), args[0])
 			if err != nil {
 				return err
@@ -116,7 +107,7 @@ func (a *app) deltaShowCmd() *cobra.Command {
 			fmt.Fprintf(w, "Total Part Size: %s\nTotal Part Uncompressed Size: %s\n", sizeWords(total), sizeWords(totalU))
 			fmt.Fprintf(w, "Total Size: %s\nTotal Uncompressed Size: %s\n", sizeWords(total+fb), sizeWords(totalU+fbu))
 			return nil
-		},
+		}),
 	}
 }
 
@@ -144,12 +135,7 @@ func (a *app) deltaApplyOfflineCmd() *cobra.Command {
 		Short:   "Apply a static delta from its directory (or its superblock file), with every object checked",
 		Example: `  arbor --repo=repo static-delta apply-offline /media/update/deltas/xx/yyyy`,
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			dir := args[0]
 			if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
 				dir = filepath.Dir(dir)
@@ -162,7 +148,7 @@ func (a *app) deltaApplyOfflineCmd() *cobra.Command {
 				return a.printJSON(map[string]string{"commit": c.String()})
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -256,12 +242,7 @@ func (a *app) deltaDeleteCmd() *cobra.Command {
 		Short:   "Remove a static delta (run summary -u afterwards)",
 		Example: `  arbor --repo=repo static-delta delete FROM-TO`,
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			d, err := delta.Find(r.Path(), args[0])
 			if err != nil {
 				return err
@@ -272,7 +253,7 @@ func (a *app) deltaDeleteCmd() *cobra.Command {
 				return err
 			}
 			return os.RemoveAll(dir)
-		},
+		}),
 	}
 }
 
@@ -282,15 +263,10 @@ func (a *app) deltaReindexCmd() *cobra.Command {
 		Short:   "Rewrite delta-indexes/ for the repository's static deltas",
 		Example: `  arbor --repo=repo static-delta reindex`,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			_, err = delta.Reindex(cmd.Context(), r.Path())
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
+			_, err := delta.Reindex(cmd.Context(), r.Path())
 			return err
-		},
+		}),
 	}
 }
 
@@ -300,12 +276,7 @@ func (a *app) deltaIndexesCmd() *cobra.Command {
 		Short:   "List the commits the repository has a delta index for",
 		Example: `  arbor --repo=repo static-delta indexes`,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			cs, err := delta.Indexes(cmd.Context(), r.Path())
 			if err != nil {
 				return err
@@ -314,6 +285,6 @@ func (a *app) deltaIndexesCmd() *cobra.Command {
 				fmt.Fprintln(a.Stdout, c)
 			}
 			return nil
-		},
+		}),
 	}
 }

@@ -168,6 +168,19 @@ func (e *executor) varint() (uint64, error) {
 	return v, nil
 }
 
+// varints reads n numbers.
+func (e *executor) varints(n int) ([]uint64, error) {
+	out := make([]uint64, n)
+	for i := range out {
+		v, err := e.varint()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
 // blob is blob[off:off+n], refused out of bounds.
 func (e *executor) blob(off, n uint64) ([]byte, error) {
 	if off > uint64(len(e.p.Blob)) || n > uint64(len(e.p.Blob))-off {
@@ -243,28 +256,18 @@ func (e *executor) spliceAndClose() error {
 		return err
 	}
 	if e.cur.Type.IsMeta() {
-		size, err := e.varint()
+		n, err := e.varints(2) // size, offset
 		if err != nil {
 			return err
 		}
-		off, err := e.varint()
-		if err != nil {
+		if e.buf, err = e.blob(n[1], n[0]); err != nil {
 			return err
 		}
-		data, err := e.blob(off, size)
-		if err != nil {
-			return err
-		}
-		e.buf = data
 		return e.finish()
 	}
-	var n [4]uint64
-	for i := range n {
-		v, err := e.varint()
-		if err != nil {
-			return err
-		}
-		n[i] = v
+	n, err := e.varints(4) // mode, xattrs, size, offset
+	if err != nil {
+		return err
 	}
 	h, err := e.fileHeader(n[0], n[1])
 	if err != nil {
@@ -285,13 +288,9 @@ func (e *executor) open() error {
 	if e.cur.Type != object.TypeFile {
 		return e.fail("open of a %s", e.cur.Type)
 	}
-	var n [3]uint64
-	for i := range n {
-		v, err := e.varint()
-		if err != nil {
-			return err
-		}
-		n[i] = v
+	n, err := e.varints(3) // mode, xattrs, size
+	if err != nil {
+		return err
 	}
 	h, err := e.fileHeader(n[0], n[1])
 	if err != nil {
@@ -308,14 +307,11 @@ func (e *executor) open() error {
 }
 
 func (e *executor) write() error {
-	size, err := e.varint()
+	n, err := e.varints(2)
 	if err != nil {
 		return err
 	}
-	off, err := e.varint()
-	if err != nil {
-		return err
-	}
+	size, off := n[0], n[1]
 	if e.cur == nil || e.header == nil {
 		return e.fail("a write with no object open")
 	}
@@ -353,14 +349,11 @@ func (e *executor) setReadSource() error {
 }
 
 func (e *executor) bspatch() error {
-	off, err := e.varint()
+	args, err := e.varints(2)
 	if err != nil {
 		return err
 	}
-	n, err := e.varint()
-	if err != nil {
-		return err
-	}
+	off, n := args[0], args[1]
 	if e.cur == nil || e.header == nil || e.src == nil {
 		return e.fail("bspatch without an open object and a source")
 	}
