@@ -201,6 +201,10 @@ type puller struct {
 	// from is the commit a ref has here, which a delta may start from;
 	// nil without deltas.
 	from func(ref string) object.Checksum
+	// oldRoot is the root dirtree of the commit the pulled ref had here,
+	// when that commit is complete: the walk does not go into a
+	// directory that is the same in both.
+	oldRoot object.Checksum
 
 	workers int // parallel fetches; connections are reused
 	mu      sync.Mutex
@@ -425,6 +429,10 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 	}()
 	var complete []object.Checksum
 	for name, c := range targets {
+		p.oldRoot = object.Zero
+		if ds != nil {
+			p.oldRoot = p.completeRoot(ds.from(name))
+		}
 		if ds != nil && !opts.DisableStaticDeltas && !opts.CommitMetadataOnly && opts.Subpath == "" {
 			p.from = ds.from
 			if err := p.delta(ds.src, name, c); err != nil {
@@ -593,6 +601,9 @@ type job struct {
 	path       string   // of the directory, named when it is too deep
 	depth      int      // how far below the root the directory is
 	file       object.Checksum
+	// old is the directory's dirtree in the complete commit the ref had
+	// here (zero: none): the same one is complete, all below it here.
+	old object.Checksum
 }
 
 // queue hands jobs to a fixed set of workers, directories first: each
@@ -664,8 +675,11 @@ func (p *puller) tree(cm *object.Commit, c object.Checksum) error {
 	if err != nil {
 		return err
 	}
+	if cm.RootTree == p.oldRoot && len(subpath) == 0 {
+		return p.meta(index.Ref{Checksum: cm.RootMeta, Type: object.TypeDirMeta})
+	}
 	q := newQueue()
-	q.push(job{dir: true, tree: cm.RootTree, meta: cm.RootMeta, rest: subpath, path: "/"})
+	q.push(job{dir: true, tree: cm.RootTree, meta: cm.RootMeta, rest: subpath, path: "/", old: p.oldRoot})
 	var wg sync.WaitGroup
 	for i := 0; i < p.workers; i++ {
 		wg.Add(1)
@@ -724,6 +738,14 @@ func (p *puller) dir(q *queue, j job) error {
 	if err != nil {
 		return err
 	}
+	oldDirs := map[string]object.Checksum{}
+	if !j.old.IsZero() {
+		if ot, err := p.repo.ReadDirTree(j.old); err == nil {
+			for _, d := range ot.Dirs {
+				oldDirs[d.Name] = d.Tree
+			}
+		}
+	}
 	rest := j.rest
 	for _, f := range t.Files {
 		if len(rest) > 0 && f.Name != rest[0] || len(rest) > 1 {
@@ -739,7 +761,14 @@ func (p *puller) dir(q *queue, j job) error {
 		if len(rest) > 1 {
 			next = rest[1:]
 		}
-		q.push(job{dir: true, tree: d.Tree, meta: d.Meta, rest: next, path: strings.TrimSuffix(j.path, "/") + "/" + d.Name, depth: j.depth + 1})
+		if o := oldDirs[d.Name]; o == d.Tree && len(next) == 0 {
+			// The same as in the complete commit: all of it is here.
+			if err := p.meta(index.Ref{Checksum: d.Meta, Type: object.TypeDirMeta}); err != nil {
+				return err
+			}
+			continue
+		}
+		q.push(job{dir: true, tree: d.Tree, meta: d.Meta, rest: next, path: strings.TrimSuffix(j.path, "/") + "/" + d.Name, depth: j.depth + 1, old: oldDirs[d.Name]})
 	}
 	return nil
 }
@@ -830,4 +859,17 @@ func (p *puller) repoOrStagedTree(c object.Checksum) (object.DirTree, error) {
 		return object.DirTree{}, err
 	}
 	return object.ParseDirTree(b)
+}
+
+// completeRoot is commit c's root dirtree when c is complete here, else
+// zero.
+func (p *puller) completeRoot(c object.Checksum) object.Checksum {
+	if c.IsZero() || p.repo.IsPartial(c) {
+		return object.Zero
+	}
+	cm, err := p.repo.ReadCommit(c)
+	if err != nil {
+		return object.Zero
+	}
+	return cm.RootTree
 }
