@@ -738,11 +738,14 @@ func (p *puller) dir(q *queue, j job) error {
 	if err != nil {
 		return err
 	}
-	oldDirs := map[string]object.Checksum{}
+	oldDirs, oldFiles := map[string]object.Checksum{}, map[string]object.Checksum{}
 	if !j.old.IsZero() {
 		if ot, err := p.repo.ReadDirTree(j.old); err == nil {
 			for _, d := range ot.Dirs {
 				oldDirs[d.Name] = d.Tree
+			}
+			for _, f := range ot.Files {
+				oldFiles[f.Name] = f.Checksum
 			}
 		}
 	}
@@ -750,6 +753,9 @@ func (p *puller) dir(q *queue, j job) error {
 	for _, f := range t.Files {
 		if len(rest) > 0 && f.Name != rest[0] || len(rest) > 1 {
 			continue
+		}
+		if oldFiles[f.Name] == f.Checksum {
+			continue // the complete commit's file: here
 		}
 		q.push(job{file: f.Checksum})
 	}

@@ -25,36 +25,45 @@ func (d Ref) Dir() string { return Dir(d.From, d.To) }
 // superblock, sorted by name.
 func List(ctx context.Context, root string) ([]Ref, error) {
 	var out []Ref
-	pres, err := os.ReadDir(filepath.Join(root, "deltas"))
+	err := twoLevels(ctx, filepath.Join(root, "deltas"), func(pre, name string) {
+		from, to, err := ParseDir(pre + "/" + name)
+		if err != nil {
+			return // not a delta's
+		}
+		if _, err := os.Lstat(filepath.Join(root, Dir(from, to), "superblock")); err == nil {
+			out = append(out, Ref{from, to})
+		}
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out, err
+}
+
+// twoLevels calls fn for each entry of each directory in dir (deltas/XX/,
+// delta-indexes/XX/); a missing dir has none.
+func twoLevels(ctx context.Context, dir string, fn func(pre, name string)) error {
+	pres, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
-		return nil, nil
+		return nil
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, p := range pres {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		if !p.IsDir() {
 			continue
 		}
-		ents, err := os.ReadDir(filepath.Join(root, "deltas", p.Name()))
+		ents, err := os.ReadDir(filepath.Join(dir, p.Name()))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, e := range ents {
-			from, to, err := ParseDir(p.Name() + "/" + e.Name())
-			if err != nil {
-				continue // not a delta's
-			}
-			if _, err := os.Lstat(filepath.Join(root, Dir(from, to), "superblock")); err == nil {
-				out = append(out, Ref{from, to})
-			}
+			fn(p.Name(), e.Name())
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
-	return out, nil
+	return nil
 }
 
 // Find is the delta of the repository at root a name (FROM-TO or TO,
@@ -146,28 +155,13 @@ func DeltasVariant(sums map[string][32]byte) gvariant.Variant {
 // Indexes lists the commits the repository has a delta index for.
 func Indexes(ctx context.Context, root string) ([]object.Checksum, error) {
 	var out []object.Checksum
-	pres, err := os.ReadDir(filepath.Join(root, "delta-indexes"))
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range pres {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		ents, _ := os.ReadDir(filepath.Join(root, "delta-indexes", p.Name()))
-		for _, e := range ents {
-			rest, ok := strings.CutSuffix(e.Name(), ".index")
-			if !ok {
-				continue
-			}
-			if c, err := unb64(p.Name() + rest); err == nil {
+	err := twoLevels(ctx, filepath.Join(root, "delta-indexes"), func(pre, name string) {
+		if rest, ok := strings.CutSuffix(name, ".index"); ok {
+			if c, err := unb64(pre + rest); err == nil {
 				out = append(out, c)
 			}
 		}
-	}
+	})
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
-	return out, nil
+	return out, err
 }

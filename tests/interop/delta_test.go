@@ -42,6 +42,20 @@ func deltaTrees(t *testing.T, dir string) (v1, v2 string) {
 	return v1, v2
 }
 
+// ostreeDeltas publishes deltaTrees' two commits with ostree at
+// dir/pub, with its deltas from scratch to the first and from the first
+// to the second.
+func ostreeDeltas(t *testing.T, e *env, dir string) (pub, c1, c2 string) {
+	t.Helper()
+	t1, t2 := deltaTrees(t, dir)
+	pub = e.initRepo(t, "ostree", filepath.Join(dir, "pub"), "archive")
+	c1 = e.commit(t, "ostree", pub, "main", t1)
+	c2 = e.commit(t, "ostree", pub, "main", t2)
+	e.run(t, "ostree", pub, "static-delta", "generate", "--empty", "--to="+c1)
+	e.run(t, "ostree", pub, "static-delta", "generate", "--from="+c1, "--to="+c2)
+	return pub, c1, c2
+}
+
 // Deltas that ostree generates (from scratch and from one commit to the
 // next, with rollsum and bsdiff ops, inline or in parts) are listed and
 // shown by arbor as ostree shows them, and applied offline to a
@@ -51,12 +65,7 @@ func deltaTrees(t *testing.T, dir string) (v1, v2 string) {
 func TestStaticDeltasFromOstree(t *testing.T) {
 	e := setup(t)
 	dir := t.TempDir()
-	t1, t2 := deltaTrees(t, dir)
-	pub := e.initRepo(t, "ostree", filepath.Join(dir, "pub"), "archive")
-	c1 := e.commit(t, "ostree", pub, "main", t1)
-	c2 := e.commit(t, "ostree", pub, "main", t2)
-	e.run(t, "ostree", pub, "static-delta", "generate", "--empty", "--to="+c1)
-	e.run(t, "ostree", pub, "static-delta", "generate", "--from="+c1, "--to="+c2)
+	pub, c1, c2 := ostreeDeltas(t, e, dir)
 	inl := e.initRepo(t, "ostree", filepath.Join(dir, "inline"), "archive")
 	e.run(t, "ostree", inl, "pull-local", pub, c1, c2)
 	e.run(t, "ostree", inl, "static-delta", "generate", "--inline", "--empty", "--to="+c2)
@@ -141,12 +150,7 @@ func TestStaticDeltasFromOstree(t *testing.T) {
 func TestPullWithStaticDeltas(t *testing.T) {
 	e := setup(t)
 	dir := t.TempDir()
-	t1, t2 := deltaTrees(t, dir)
-	pub := e.initRepo(t, "ostree", filepath.Join(dir, "pub"), "archive")
-	c1 := e.commit(t, "ostree", pub, "main", t1)
-	c2 := e.commit(t, "ostree", pub, "main", t2)
-	e.run(t, "ostree", pub, "static-delta", "generate", "--empty", "--to="+c1)
-	e.run(t, "ostree", pub, "static-delta", "generate", "--from="+c1, "--to="+c2)
+	pub, c1, c2 := ostreeDeltas(t, e, dir)
 	e.run(t, "ostree", pub, "summary", "-u")
 	if a, o := e.run(t, arborTool, pub, "static-delta", "indexes"), e.run(t, "ostree", pub, "static-delta", "indexes"); a != o || !strings.Contains(a, c2) {
 		t.Errorf("static-delta indexes:\n%s\nostree's:\n%s", a, o)
