@@ -394,7 +394,9 @@ const scenarios = {
       await row.getByRole('checkbox', { name: 'Enabled' }).uncheck();
       out.patch_status = (await done).status();
       await go('#/explore');
-      await page.waitForLoadState('networkidle').catch(() => {});
+      // The grid fills after the view is drawn: wait for its first entry
+      // (a card, or the line that says there is none).
+      await main().getByRole('list', { name: 'Apps' }).locator('li').first().waitFor({ timeout: WAIT });
       out.cards_disabled = await cardNames();
       await go('#/remotes');
       const row2 = main().getByRole('listitem', { name: params.disable });
