@@ -251,6 +251,15 @@ type Commit struct {
 	Timestamp uint64 // seconds since the epoch, UTC
 	RootTree  Checksum
 	RootMeta  Checksum
+	// Related are the commit's related objects (name, commit), which
+	// ostree writes none of; kept so the commit re-encodes as it came.
+	Related []Related
+}
+
+// Related is a related object of a commit.
+type Related struct {
+	Name     string
+	Checksum Checksum
 }
 
 // Marshal encodes the commit.
@@ -259,7 +268,11 @@ func (c *Commit) Marshal() ([]byte, error) {
 	if !c.Parent.IsZero() {
 		parent = c.Parent[:]
 	}
-	return gvariant.Encode(tCommit, []any{dictValue(c.Metadata), parent, []any{}, c.Subject, c.Body,
+	related := make([]any, len(c.Related))
+	for i, r := range c.Related {
+		related[i] = []any{r.Name, r.Checksum[:]}
+	}
+	return gvariant.Encode(tCommit, []any{dictValue(c.Metadata), parent, related, c.Subject, c.Body,
 		be64(c.Timestamp), c.RootTree[:], c.RootMeta[:]})
 }
 
@@ -278,6 +291,14 @@ func ParseCommit(b []byte) (*Commit, error) {
 		if c.Parent, err = ChecksumFromBytes(p); err != nil {
 			return nil, fmt.Errorf("commit parent: %w", err)
 		}
+	}
+	for _, it := range f[2].([]any) {
+		kv := it.([]any)
+		r := Related{Name: kv[0].(string)}
+		if r.Checksum, err = ChecksumFromBytes(kv[1].([]byte)); err != nil {
+			return nil, fmt.Errorf("commit related object %q: %w", r.Name, err)
+		}
+		c.Related = append(c.Related, r)
 	}
 	if c.RootTree, err = ChecksumFromBytes(f[6].([]byte)); err != nil {
 		return nil, fmt.Errorf("commit root dirtree: %w", err)
