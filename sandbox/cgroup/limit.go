@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Limits bound what a cgroup's processes may take; a zero field leaves
@@ -131,11 +132,13 @@ func enable(parent, name string) {
 // already).
 func follow(dir, v1 string) error {
 	for pass := 0; pass < 10; pass++ {
-		in, err := procs(v1)
+		// The instance's first, then v1's: a process forked between the
+		// two reads by one moved already is in v1's list, not left out.
+		all, err := procs(dir)
 		if err != nil {
 			return err
 		}
-		all, err := procs(dir)
+		in, err := procs(v1)
 		if err != nil {
 			return err
 		}
@@ -145,10 +148,13 @@ func follow(dir, v1 string) error {
 				continue
 			}
 			err := os.WriteFile(filepath.Join(v1, "cgroup.procs"), []byte(p), 0)
-			if err != nil && !errors.Is(err, os.ErrNotExist) && !strings.Contains(err.Error(), "no such process") {
+			if errors.Is(err, syscall.ESRCH) || errors.Is(err, os.ErrNotExist) {
+				continue // ended meanwhile
+			}
+			if err != nil {
 				return fmt.Errorf("moving process %s into %s: %w", p, v1, err)
 			}
-			moved = true
+			moved = true // its children forked before the move come next pass
 		}
 		if !moved {
 			return nil
