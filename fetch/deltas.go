@@ -141,37 +141,51 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	if err != nil {
 		return err
 	}
-	sink := &reachSink{TxnSink: delta.TxnSink{Repo: p.repo, Txn: p.txn}, wanted: map[index.Ref]bool{}}
+	sink := &reachSink{TxnSink: delta.TxnSink{Txn: p.txn}, wanted: map[index.Ref]bool{}}
 	cm, _ := object.ParseCommit(sb.Commit)
 	sink.want(index.Ref{Checksum: cm.RootTree, Type: object.TypeDirTree}, index.Ref{Checksum: cm.RootMeta, Type: object.TypeDirMeta})
 	// Parts come in side by side and are applied in order, each as it
-	// arrives: the objects of one may come from another's dirtrees.
+	// arrives: the objects of one may come from another's dirtrees. At
+	// most four are fetched or held at a time, started in order, so that
+	// what waits in memory is bounded by the largest parts.
 	files := make([]chan partFile, len(need))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	for k, i := range need {
+	for k := range files {
 		files[k] = make(chan partFile, 1)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if b, inline := sb.InlinePart(i); inline {
-				files[k] <- partFile{b: b, inline: true}
+	}
+	slots := make(chan struct{}, 4)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	defer func() { close(stop); wg.Wait() }()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for k, i := range need {
+			select {
+			case slots <- struct{}{}:
+			case <-stop:
 				return
 			}
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			b, err := ds.Get(p.ctx, fmt.Sprintf("%s/%d", delta.Dir(from, c), i), int64(sb.Parts[i].Size))
-			files[k] <- partFile{b: b, err: err}
-		}()
-	}
-	defer wg.Wait()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if b, inline := sb.InlinePart(i); inline {
+					files[k] <- partFile{b: b, inline: true}
+					return
+				}
+				b, err := ds.Get(p.ctx, fmt.Sprintf("%s/%d", delta.Dir(from, c), i), int64(sb.Parts[i].Size))
+				files[k] <- partFile{b: b, err: err}
+			}()
+		}
+	}()
 	for k, i := range need {
 		f := <-files[k]
 		if f.err != nil {
 			return fmt.Errorf("delta %s part %d: %w", name, i, f.err)
 		}
 		sink.pending = map[index.Ref]pendingObject{}
-		if err := delta.ApplyPart(sb, i, f.b, f.inline, sink); err != nil {
+		err := delta.ApplyPart(sb, i, f.b, f.inline, sink)
+		<-slots
+		if err != nil {
 			return err
 		}
 		p.fetched.Add(int64(sink.stored))
@@ -213,16 +227,8 @@ func (p *puller) deltaCommit(ref string, sb *delta.Superblock) error {
 	if err := checkBinding(cm, c, ref); err != nil {
 		return err
 	}
-	if err := p.repo.SetPartial(c); err != nil {
+	if err := delta.WriteCommit(p.repo, p.txn, sb, detached); err != nil {
 		return err
-	}
-	if detached != nil {
-		if err := p.txn.AddMeta(index.Ref{Checksum: c, Type: object.TypeCommitMeta}, detached); err != nil {
-			return err
-		}
-	}
-	if err := p.txn.AddMeta(cref, sb.Commit); err != nil {
-		return fmt.Errorf("%s: %w", object.Name(c, object.TypeCommit), err)
 	}
 	p.fetched.Add(1)
 	return nil

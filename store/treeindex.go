@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sys/unix"
 
 	"arbor/store/atomic"
 	"arbor/store/index"
@@ -286,14 +287,37 @@ func (p *treeIndexParser) u64() uint64 {
 // WriteExtensionFile writes a file of arbor's own under the repository
 // (rel starts with extensions/arbor/), atomically.
 func (r *Repo) WriteExtensionFile(rel string, data []byte) error {
-	p := filepath.Join(r.path, rel)
 	if !strings.HasPrefix(filepath.Clean(rel), "extensions/arbor/") {
 		return fmt.Errorf("%s: not an arbor extension file", rel)
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	return r.WriteFile(rel, data)
+}
+
+// WriteFile writes a file the repository publishes beside its objects
+// (rel, a clean relative path: deltas/, delta-indexes/, extensions/),
+// atomically and synced as the repository's config says. Its directory
+// is made if missing and must be reached without a symlink: nothing is
+// written outside the repository.
+func (r *Repo) WriteFile(rel string, data []byte) error {
+	if filepath.IsAbs(rel) || filepath.Clean(rel) != rel || strings.HasPrefix(rel, "..") {
+		return fmt.Errorf("%s: not a clean path inside the repository", rel)
+	}
+	dir := filepath.Dir(rel)
+	if err := os.MkdirAll(filepath.Join(r.path, dir), 0o755); err != nil {
 		return err
 	}
-	return atomic.WriteFile(p, data, 0o644, r.fsync)
+	root, err := unix.Open(r.path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", r.path, err)
+	}
+	defer unix.Close(root)
+	fd, err := unix.Openat2(root, dir, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS})
+	if err != nil {
+		return fmt.Errorf("%s: %w (a symlink on the way is refused)", filepath.Join(r.path, dir), err)
+	}
+	unix.Close(fd)
+	return atomic.WriteFile(filepath.Join(r.path, rel), data, 0o644, r.fsync)
 }
 
 // Signer signs bytes (a detached OpenPGP signature).

@@ -197,7 +197,7 @@ decimal megabytes, as ostree's. Run summary -u afterwards to list it.`,
 				o.From = cm.Parent
 			}
 			d := delta.Ref{From: o.From, To: o.To}
-			if _, err := os.Stat(filepath.Join(r.Path(), d.Dir(), "superblock")); err == nil && ifNotExists {
+			if ifNotExists && d.Exists(r.Path()) {
 				fmt.Fprintf(a.Stdout, "Static delta %s already exists\n", d)
 				return nil
 			}
@@ -264,7 +264,7 @@ func (a *app) deltaReindexCmd() *cobra.Command {
 		Example: `  arbor --repo=repo static-delta reindex`,
 		Args:    cobra.NoArgs,
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
-			_, err := delta.Reindex(cmd.Context(), r.Path())
+			_, err := delta.Reindex(cmd.Context(), r)
 			return err
 		}),
 	}

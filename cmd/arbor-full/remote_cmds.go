@@ -332,7 +332,7 @@ func updateSummary(ctx context.Context, r *store.Repo, keyIDs []string, homedir 
 		signers = append(signers, s.Sign)
 	}
 	// Static deltas are indexed, as ostree's summary -u indexes them.
-	sums, err := delta.Reindex(ctx, r.Path())
+	sums, err := delta.Reindex(ctx, r)
 	if err != nil {
 		return fmt.Errorf("indexing the static deltas: %w", err)
 	}

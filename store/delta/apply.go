@@ -16,12 +16,10 @@ import (
 
 // TxnSink writes a part's objects into a repository's transaction, where
 // each is checked against its name as any received object is.
-type TxnSink struct {
-	Repo *store.Repo
-	Txn  *store.Txn
-	// MaxSource bounds the stored object a read-source op may load.
-	MaxSource int64
-}
+type TxnSink struct{ Txn *store.Txn }
+
+// maxSource bounds the stored object a read-source op may load.
+const maxSource = 1 << 32
 
 var _ Sink = TxnSink{}
 
@@ -41,12 +39,8 @@ func (s TxnSink) SourceData(c object.Checksum) ([]byte, error) {
 		return nil, err
 	}
 	defer ct.Close()
-	limit := s.MaxSource
-	if limit <= 0 {
-		limit = 1 << 32
-	}
-	if int64(ct.Size) > limit {
-		return nil, fmt.Errorf("%s is %d bytes, over the %d a source may be", object.Name(c, object.TypeFile), ct.Size, limit)
+	if ct.Size > maxSource {
+		return nil, fmt.Errorf("%s is %d bytes, over the %d a source may be", object.Name(c, object.TypeFile), ct.Size, uint64(maxSource))
 	}
 	b := make([]byte, ct.Size)
 	if _, err := io.ReadFull(ct, b); err != nil {
@@ -55,20 +49,20 @@ func (s TxnSink) SourceData(c object.Checksum) ([]byte, error) {
 	return b, nil
 }
 
-// WriteCommit stores the superblock's target commit and, when it carries
-// one, the commit's detached metadata, and marks the commit partial until
-// its tree is in.
-func WriteCommit(r *store.Repo, txn *store.Txn, sb *Superblock) error {
+// WriteCommit stores the superblock's target commit and its detached
+// metadata (nil: none), and marks the commit partial until its tree is
+// in. A pull verifies both before.
+func WriteCommit(r *store.Repo, txn *store.Txn, sb *Superblock, detached []byte) error {
 	if err := r.SetPartial(sb.To); err != nil {
 		return err
 	}
-	if err := txn.AddMeta(index.Ref{Checksum: sb.To, Type: object.TypeCommit}, sb.Commit); err != nil {
-		return fmt.Errorf("the delta's commit %s: %w", sb.To, err)
-	}
-	if meta, ok := sb.CommitMeta(); ok {
-		if err := txn.AddMeta(index.Ref{Checksum: sb.To, Type: object.TypeCommitMeta}, meta); err != nil {
+	if detached != nil {
+		if err := txn.AddMeta(index.Ref{Checksum: sb.To, Type: object.TypeCommitMeta}, detached); err != nil {
 			return fmt.Errorf("the delta's commit %s's detached metadata: %w", sb.To, err)
 		}
+	}
+	if err := txn.AddMeta(index.Ref{Checksum: sb.To, Type: object.TypeCommit}, sb.Commit); err != nil {
+		return fmt.Errorf("the delta's commit %s: %w", sb.To, err)
 	}
 	return nil
 }
@@ -123,7 +117,8 @@ func ApplyOffline(ctx context.Context, r *store.Repo, dir string) (c object.Chec
 			r.ClearPartial(sb.To)
 		}
 	}()
-	if err := WriteCommit(r, txn, sb); err != nil {
+	detached, _ := sb.CommitMeta()
+	if err := WriteCommit(r, txn, sb, detached); err != nil {
 		return object.Zero, err
 	}
 	need, err := PartsNeeded(txn, sb)
@@ -140,7 +135,7 @@ func ApplyOffline(ctx context.Context, r *store.Repo, dir string) (c object.Chec
 				return object.Zero, fmt.Errorf("part %d: %w", i, err)
 			}
 		}
-		if err := ApplyPart(sb, i, file, inline, TxnSink{Repo: r, Txn: txn}); err != nil {
+		if err := ApplyPart(sb, i, file, inline, TxnSink{Txn: txn}); err != nil {
 			return object.Zero, err
 		}
 	}

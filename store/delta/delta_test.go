@@ -230,7 +230,7 @@ func TestExecutor(t *testing.T) {
 		{"write past the object", append(append([]byte{'o'}, uv(0, 0, 4)...), append([]byte{'w'}, uv(10, 0)...)...), one, "past the object"},
 		{"close short", append(append([]byte{'o'}, uv(0, 0, 10)...), 'c'), one, "0 of the object's 10"},
 		{"truncated number", []byte{'S', 0x80}, one, "truncated"},
-		{"missing source", append(append([]byte{'r'}, uv(0)...), 'R'), one, "its source"},
+		{"missing source", append(append(append(append([]byte{'r'}, uv(0)...), 'o'), uv(0, 0, 10)...), append([]byte{'w'}, uv(5, 0)...)...), one, "its source"},
 	} {
 		t.Run(x.name, func(t *testing.T) {
 			s := &memSink{meta: map[object.Checksum][]byte{}, content: map[object.Checksum][]byte{}, src: map[object.Checksum][]byte{oldC: old}}

@@ -281,18 +281,6 @@ func (sb *Superblock) CommitMeta() ([]byte, bool) {
 // Checksum is what summaries and indexes bind a superblock file by.
 func Checksum(file []byte) [32]byte { return sha256.Sum256(file) }
 
-// sizes reads the part's payload sizes for show.
-func (sb *Superblock) sizes() (compressed, uncompressed, fallback uint64) {
-	for _, p := range sb.Parts {
-		compressed += p.Size
-		uncompressed += p.Uncompressed
-	}
-	for _, f := range sb.Fallbacks {
-		fallback += f.Size
-	}
-	return
-}
-
 // unb64 reads a checksum in the modified base64 of delta paths.
 func unb64(s string) (object.Checksum, error) {
 	var c object.Checksum

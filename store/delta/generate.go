@@ -18,7 +18,6 @@ import (
 	"github.com/ulikunitz/xz"
 
 	"arbor/store"
-	"arbor/store/atomic"
 	"arbor/store/gvariant"
 	"arbor/store/index"
 	"arbor/store/object"
@@ -117,7 +116,7 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 		return a < b
 	})
 
-	g := &generator{r: r, o: o}
+	g := &generator{r: r, o: o, dir: d.Dir()}
 	for _, m := range meta {
 		if err := ctx.Err(); err != nil {
 			return d, st, err
@@ -127,7 +126,9 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 			return d, st, err
 		}
 		g.part().splice(ObjectRef{Type: m.Type, Checksum: m.Checksum}, b)
-		g.closeIfFull()
+		if err := g.closeIfFull(); err != nil {
+			return d, st, err
+		}
 	}
 	for _, c := range content {
 		if err := ctx.Err(); err != nil {
@@ -140,9 +141,11 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 		h := ct.Header
 		if o.MinFallbackSize > 0 && int64(ct.Size) > o.MinFallbackSize {
 			ct.Close()
-			size := int64(ct.Size)
-			if fi, err := os.Stat(r.ObjectPath(c, object.TypeFile)); err == nil && r.Mode() == store.ModeArchive {
-				size = fi.Size()
+			size := int64(ct.Size) // compressed, in an archive repository's .filez
+			if r.Mode() == store.ModeArchive {
+				if fi, err := os.Lstat(r.ObjectPath(c, object.TypeFile)); err == nil {
+					size = fi.Size()
+				}
 			}
 			g.fallbacks = append(g.fallbacks, Fallback{ObjectRef: ObjectRef{Type: object.TypeFile, Checksum: c}, Size: uint64(size), Uncompressed: ct.Size})
 			continue
@@ -158,7 +161,9 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 				if ms := matchBlocks(oldData, data); matchedBytes(ms) >= len(data)/2 {
 					g.part().rebuild(ref, &h, old, data, ms)
 					st.Matched++
-					g.closeIfFull()
+					if err := g.closeIfFull(); err != nil {
+						return d, st, err
+					}
 					continue
 				}
 			}
@@ -167,37 +172,27 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 			data = []byte(h.Target)
 		}
 		g.part().spliceContent(ref, &h, data)
-		g.closeIfFull()
-	}
-	g.closePart()
-
-	files, headers, err := g.finish()
-	if err != nil {
-		return d, st, err
-	}
-	sb, err := g.superblock(commit, headers, files)
-	if err != nil {
-		return d, st, err
-	}
-	dir := filepath.Join(r.Path(), d.Dir())
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return d, st, err
-	}
-	if !o.Inline {
-		for i, f := range files {
-			if err := atomic.WriteFile(filepath.Join(dir, strconv.Itoa(i)), f, 0o644, true); err != nil {
-				return d, st, err
-			}
-			st.Bytes += int64(len(f))
+		if err := g.closeIfFull(); err != nil {
+			return d, st, err
 		}
 	}
-	// The superblock last: a delta is there once it is.
-	if err := atomic.WriteFile(filepath.Join(dir, "superblock"), sb, 0o644, true); err != nil {
+	if err := g.closePart(); err != nil {
 		return d, st, err
 	}
-	st.Bytes += int64(len(sb))
-	st.Parts, st.Fallbacks = len(headers), len(g.fallbacks)
-	for _, h := range headers {
+	sb, err := g.superblock(commit)
+	if err != nil {
+		return d, st, err
+	}
+	// The superblock last: a delta is there once it is.
+	if err := r.WriteFile(filepath.Join(g.dir, "superblock"), sb); err != nil {
+		return d, st, err
+	}
+	st.Bytes = g.bytes + int64(len(sb))
+	if o.Inline {
+		st.Bytes = int64(len(sb))
+	}
+	st.Parts, st.Fallbacks = len(g.headers), len(g.fallbacks)
+	for _, h := range g.headers {
 		st.Objects += len(h.Objects)
 	}
 	return d, st, nil
@@ -220,9 +215,12 @@ func paths(ctx context.Context, r *store.Repo, commit object.Checksum, fn func(s
 type generator struct {
 	r         *store.Repo
 	o         GenerateOptions
+	dir       string // the delta's directory, where parts are written as they close
 	cur       *partBuilder
-	parts     []*partBuilder
+	headers   []PartHeader
+	inline    [][]byte // the part files, kept only for an inline delta
 	fallbacks []Fallback
+	bytes     int64
 }
 
 func (g *generator) part() *partBuilder {
@@ -232,17 +230,33 @@ func (g *generator) part() *partBuilder {
 	return g.cur
 }
 
-func (g *generator) closeIfFull() {
+func (g *generator) closeIfFull() error {
 	if g.cur != nil && g.o.MaxChunkSize > 0 && int64(len(g.cur.blob)+len(g.cur.ops)) > g.o.MaxChunkSize {
-		g.closePart()
+		return g.closePart()
 	}
+	return nil
 }
 
-func (g *generator) closePart() {
-	if g.cur != nil && len(g.cur.objects) > 0 {
-		g.parts = append(g.parts, g.cur)
-	}
+// closePart compresses the part being built and writes it (or keeps it,
+// for an inline delta): only one part's payload is in memory at a time.
+func (g *generator) closePart() error {
+	p := g.cur
 	g.cur = nil
+	if p == nil || len(p.objects) == 0 {
+		return nil
+	}
+	f, h, err := p.compress()
+	if err != nil {
+		return err
+	}
+	if g.o.Inline {
+		g.inline = append(g.inline, f)
+	} else if err := g.r.WriteFile(filepath.Join(g.dir, strconv.Itoa(len(g.headers))), f); err != nil {
+		return err
+	}
+	g.headers = append(g.headers, h)
+	g.bytes += int64(len(f))
+	return nil
 }
 
 func (g *generator) oldData(c object.Checksum) ([]byte, error) {
@@ -360,43 +374,37 @@ func (p *partBuilder) payload() ([]byte, error) {
 	return gvariant.Encode(partType, []any{modes, xs, p.blob, p.ops})
 }
 
-// finish compresses each part: its file ('x' and an xz stream) and
-// header.
-func (g *generator) finish() ([][]byte, []PartHeader, error) {
-	var files [][]byte
-	var headers []PartHeader
-	for _, p := range g.parts {
-		pl, err := p.payload()
-		if err != nil {
-			return nil, nil, err
-		}
-		var z bytes.Buffer
-		z.WriteByte('x')
-		w, err := xz.WriterConfig{DictCap: int(max(min(int64(len(pl)), 64<<20), 1<<12))}.NewWriter(&z)
-		if err != nil {
-			return nil, nil, err
-		}
-		if _, err := w.Write(pl); err != nil {
-			return nil, nil, err
-		}
-		if err := w.Close(); err != nil {
-			return nil, nil, err
-		}
-		f := z.Bytes()
-		files = append(files, f)
-		headers = append(headers, PartHeader{Checksum: sha256.Sum256(f), Size: uint64(len(f)), Uncompressed: uint64(len(pl)), Objects: p.objects})
+// compress makes the part's file ('x' and an xz stream) and header.
+func (p *partBuilder) compress() ([]byte, PartHeader, error) {
+	pl, err := p.payload()
+	if err != nil {
+		return nil, PartHeader{}, err
 	}
-	return files, headers, nil
+	var z bytes.Buffer
+	z.WriteByte('x')
+	w, err := xz.WriterConfig{DictCap: int(max(min(int64(len(pl)), 64<<20), 1<<12))}.NewWriter(&z)
+	if err != nil {
+		return nil, PartHeader{}, err
+	}
+	if _, err := w.Write(pl); err != nil {
+		return nil, PartHeader{}, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, PartHeader{}, err
+	}
+	f := z.Bytes()
+	return f, PartHeader{Checksum: sha256.Sum256(f), Size: uint64(len(f)), Uncompressed: uint64(len(pl)), Objects: p.objects}, nil
 }
 
 // superblock encodes the superblock, little-endian as ostree's on this
 // kind of machine, with the parts inline when asked and the commit's
 // detached metadata when it has some.
-func (g *generator) superblock(commit []byte, headers []PartHeader, files [][]byte) ([]byte, error) {
+func (g *generator) superblock(commit []byte) ([]byte, error) {
+	headers := g.headers
 	d := Ref{From: g.o.From, To: g.o.To}
 	md := []any{[]any{"ostree.endianness", gvariant.Variant{Type: gvariant.MustType("y"), Value: uint8('l')}}}
 	if g.o.Inline {
-		for i, f := range files {
+		for i, f := range g.inline {
 			md = append(md, []any{fmt.Sprintf("%s/%d", d.Dir(), i), gvariant.Variant{Type: gvariant.MustType("(yay)"), Value: []any{f[0], f[1:]}}})
 		}
 	}
@@ -459,7 +467,7 @@ func GenerateForRefs(ctx context.Context, r *store.Repo, refs map[string]object.
 			}
 		}
 		for _, d := range want {
-			if _, err := os.Stat(filepath.Join(r.Path(), d.Dir(), "superblock")); err == nil {
+			if d.Exists(r.Path()) {
 				continue
 			}
 			o := DefaultGenerateOptions()

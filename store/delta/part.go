@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 
 	"github.com/ulikunitz/xz"
 	"github.com/ulikunitz/xz/lzma"
@@ -83,11 +84,7 @@ func OpenPart(h PartHeader, file []byte, inline bool) (*Part, error) {
 	for _, m := range f[0].([]any) {
 		mf := m.([]any)
 		// Stored big-endian, as in dirmeta.
-		be := func(x any) uint32 {
-			var b [4]byte
-			binary.LittleEndian.PutUint32(b[:], x.(uint32))
-			return binary.BigEndian.Uint32(b[:])
-		}
+		be := func(x any) uint32 { return bits.ReverseBytes32(x.(uint32)) }
 		p.Modes = append(p.Modes, [3]uint32{be(mf[0]), be(mf[1]), be(mf[2])})
 	}
 	for _, x := range f[1].([]any) {
@@ -100,8 +97,8 @@ func OpenPart(h PartHeader, file []byte, inline bool) (*Part, error) {
 	return p, nil
 }
 
-// Sink receives what a part writes: each object checked against its
-// checksum by the sink before anything of it is kept.
+// Sink receives what a part writes, each object checked against its
+// checksum before it is handed over.
 type Sink interface {
 	// Has says whether the object is stored already; it is then not
 	// written again.
@@ -145,8 +142,22 @@ type executor struct {
 	header *object.FileHeader
 	size   uint64
 	buf    []byte
-	// The read source: a stored object's data.
-	src []byte
+	// The read source: a stored object's checksum, and its data once an
+	// op of an object not stored yet reads it (one skipped loads none).
+	srcSum *object.Checksum
+	src    []byte
+}
+
+// source is the read source's data, loaded on first use.
+func (e *executor) source() ([]byte, error) {
+	if e.src == nil && e.srcSum != nil {
+		b, err := e.sink.SourceData(*e.srcSum)
+		if err != nil {
+			return nil, e.fail("its source %s: %v", *e.srcSum, err)
+		}
+		e.src = b
+	}
+	return e.src, nil
 }
 
 func (e *executor) fail(format string, a ...any) error {
@@ -204,7 +215,7 @@ func (e *executor) run() error {
 		case opSetReadSource:
 			err = e.setReadSource()
 		case opUnsetReadSource:
-			e.src = nil
+			e.srcSum, e.src = nil, nil
 		case opClose:
 			err = e.close()
 		case opBspatch:
@@ -315,8 +326,14 @@ func (e *executor) write() error {
 	if e.cur == nil || e.header == nil {
 		return e.fail("a write with no object open")
 	}
+	if e.skip {
+		return nil // stored already: nothing to build
+	}
 	var data []byte
-	if e.src != nil {
+	if e.srcSum != nil {
+		if _, err := e.source(); err != nil {
+			return err
+		}
 		if off > uint64(len(e.src)) || size > uint64(len(e.src))-off {
 			return e.fail("%d bytes at %d are past the source's %d", size, off, len(e.src))
 		}
@@ -342,9 +359,7 @@ func (e *executor) setReadSource() error {
 	}
 	var c object.Checksum
 	copy(c[:], b)
-	if e.src, err = e.sink.SourceData(c); err != nil {
-		return e.fail("its source %s: %v", c, err)
-	}
+	e.srcSum, e.src = &c, nil
 	return nil
 }
 
@@ -354,14 +369,18 @@ func (e *executor) bspatch() error {
 		return err
 	}
 	off, n := args[0], args[1]
-	if e.cur == nil || e.header == nil || e.src == nil {
+	if e.cur == nil || e.header == nil || e.srcSum == nil {
 		return e.fail("bspatch without an open object and a source")
 	}
 	patch, err := e.blob(off, n)
+	if err != nil || e.skip {
+		return err
+	}
+	old, err := e.source()
 	if err != nil {
 		return err
 	}
-	out, err := Bspatch(e.src, patch, e.size)
+	out, err := Bspatch(old, patch, e.size)
 	if err != nil {
 		return e.fail("bspatch: %v", err)
 	}
@@ -373,7 +392,7 @@ func (e *executor) close() error {
 	if e.cur == nil {
 		return e.fail("close with no object open")
 	}
-	if e.header != nil && uint64(len(e.buf)) != e.size {
+	if e.header != nil && !e.skip && uint64(len(e.buf)) != e.size {
 		return e.fail("%d of the object's %d bytes written", len(e.buf), e.size)
 	}
 	return e.finish()
@@ -383,7 +402,7 @@ func (e *executor) close() error {
 // closes it.
 func (e *executor) finish() error {
 	ref, h, data, skip := *e.cur, e.header, e.buf, e.skip
-	e.cur, e.header, e.buf, e.size, e.skip, e.src = nil, nil, nil, 0, false, nil
+	e.cur, e.header, e.buf, e.size, e.skip, e.srcSum, e.src = nil, nil, nil, 0, false, nil, nil
 	if skip {
 		return nil
 	}

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"arbor/store/atomic"
+	"arbor/store"
 	"arbor/store/gvariant"
 	"arbor/store/object"
 )
@@ -30,8 +30,8 @@ func List(ctx context.Context, root string) ([]Ref, error) {
 		if err != nil {
 			return // not a delta's
 		}
-		if _, err := os.Lstat(filepath.Join(root, Dir(from, to), "superblock")); err == nil {
-			out = append(out, Ref{from, to})
+		if d := (Ref{from, to}); d.Exists(root) {
+			out = append(out, d)
 		}
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
@@ -74,10 +74,17 @@ func Find(root, name string) (Ref, error) {
 		return Ref{}, err
 	}
 	d := Ref{from, to}
-	if _, err := os.Lstat(filepath.Join(root, d.Dir(), "superblock")); err != nil {
+	if !d.Exists(root) {
 		return Ref{}, fmt.Errorf("static delta %s: not in the repository", name)
 	}
 	return d, nil
+}
+
+// Exists says whether the repository at root has the delta: its
+// superblock, written last.
+func (d Ref) Exists(root string) bool {
+	_, err := os.Lstat(filepath.Join(root, d.Dir(), "superblock"))
+	return err == nil
 }
 
 // Read reads and decodes a delta's superblock.
@@ -100,7 +107,8 @@ func Read(root string, d Ref) (*Superblock, []byte, error) {
 // per target commit, naming each delta to it with its superblock's
 // sha256, as ostree's) and returns every delta by name with that sum, for
 // the summary.
-func Reindex(ctx context.Context, root string) (map[string][32]byte, error) {
+func Reindex(ctx context.Context, r *store.Repo) (map[string][32]byte, error) {
+	root := r.Path()
 	ds, err := List(ctx, root)
 	if err != nil {
 		return nil, err
@@ -120,11 +128,7 @@ func Reindex(ctx context.Context, root string) (map[string][32]byte, error) {
 		for _, d := range refs {
 			sums[d.String()] = all[d.String()]
 		}
-		p := filepath.Join(root, IndexPath(to))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return nil, err
-		}
-		if err := atomic.WriteFile(p, IndexBytes(sums), 0o644, true); err != nil {
+		if err := r.WriteFile(IndexPath(to), IndexBytes(sums)); err != nil {
 			return nil, err
 		}
 	}
