@@ -106,7 +106,9 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 		from = p.from(ref)
 	}
 	name := ""
-	if !from.IsZero() && !p.repo.IsPartial(from) {
+	// A partial commit (a lazy mount's) is a start too: what the delta
+	// makes from objects not here is left to the walk.
+	if has, _ := p.txn.Has(index.Ref{Checksum: from, Type: object.TypeCommit}); !from.IsZero() && has {
 		if _, ok := all[delta.Name(from, c)]; ok {
 			name = delta.Name(from, c)
 		}
@@ -264,6 +266,16 @@ func (s *reachSink) Has(o delta.ObjectRef) (bool, error) {
 		return true, err
 	}
 	return true, s.expand(b)
+}
+
+// SourceData leaves out what is made from an object not stored: the ref's
+// commit here may be a lazy mount's, partly fetched.
+func (s *reachSink) SourceData(c object.Checksum) ([]byte, error) {
+	b, err := s.TxnSink.SourceData(c)
+	if errors.Is(err, store.ErrObjectMissing) {
+		return nil, fmt.Errorf("%w: %w", delta.ErrSourceMissing, err)
+	}
+	return b, err
 }
 
 func (s *reachSink) want(refs ...index.Ref) {

@@ -370,6 +370,9 @@ func resolveRemoteRef(ctx context.Context, c *httpc.Client, s *store.Summary, re
 			return name, sr.Commit, nil
 		}
 	}
+	if cs, err := object.ParseChecksum(name); err == nil {
+		return name, cs, nil // a commit asked for by its checksum, as ostree takes it
+	}
 	b, err := c.Get(ctx, "refs/heads/"+name, 1024)
 	if errors.Is(err, ErrNotFound) {
 		return "", object.Zero, fmt.Errorf("no such ref %s", name)

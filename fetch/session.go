@@ -172,6 +172,9 @@ func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
 		return nil, err
 	}
 	for name, c := range targets {
+		if name == c.String() {
+			continue // a commit asked for by its checksum moves no ref
+		}
 		refName := s.rm.Name + ":" + name
 		if opts.Mirror {
 			refName = name

@@ -21,8 +21,12 @@ type dir struct {
 	t                *tree
 	treeSum, metaSum object.Checksum
 	path             string // relative to the mount, "" for the root
+	// salt makes directory inode numbers differ between mounts, and
+	// between the trees a moved root has shown (see Root.Move).
+	salt [8]byte
 
 	mu    sync.Mutex
+	gen   uint64 // counts the root's moves; a listing of another is stale
 	dt    *object.DirTree
 	meta  *object.DirMeta
 	infos []FileInfo // of dt.Files, once a listing described them (Mode 0: not described)
@@ -53,11 +57,19 @@ func (d *dir) child(name string) string {
 }
 
 func (d *dir) load(ctx context.Context) (*object.DirTree, *object.DirMeta, error) {
+	dt, meta, _, err := d.loadSalted(ctx)
+	return dt, meta, err
+}
+
+// loadSalted is load, with the salt of the tree loaded: a root that moved
+// meanwhile numbers its new tree's directories apart.
+func (d *dir) loadSalted(ctx context.Context) (*object.DirTree, *object.DirMeta, [8]byte, error) {
 	d.mu.Lock()
 	dt, meta := d.dt, d.meta
+	treeSum, metaSum, gen, salt := d.treeSum, d.metaSum, d.gen, d.salt
 	d.mu.Unlock()
 	if dt != nil && meta != nil {
-		return dt, meta, nil
+		return dt, meta, salt, nil
 	}
 	// Both at once: on a lazy source each may be a round trip.
 	var wg sync.WaitGroup
@@ -66,23 +78,25 @@ func (d *dir) load(ctx context.Context) (*object.DirTree, *object.DirMeta, error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			dt, terr = d.t.src.DirTree(ctx, d.treeSum)
+			dt, terr = d.t.src.DirTree(ctx, treeSum)
 		}()
 	}
 	if meta == nil {
-		meta, merr = d.t.src.DirMeta(ctx, d.metaSum)
+		meta, merr = d.t.src.DirMeta(ctx, metaSum)
 	}
 	wg.Wait()
 	if terr != nil {
-		return nil, nil, terr
+		return nil, nil, salt, terr
 	}
 	if merr != nil {
-		return nil, nil, merr
+		return nil, nil, salt, merr
 	}
 	d.mu.Lock()
-	d.dt, d.meta = dt, meta
+	if d.gen == gen { // not moved meanwhile
+		d.dt, d.meta = dt, meta
+	}
 	d.mu.Unlock()
-	return dt, meta, nil
+	return dt, meta, salt, nil
 }
 
 func (d *dir) OnForget() {
@@ -93,9 +107,9 @@ func (d *dir) OnForget() {
 
 // dirIno numbers a directory by its path in this mount, so readdir and
 // stat agree without loading every subdirectory.
-func (d *dir) dirIno(rel string) uint64 {
+func dirIno(salt [8]byte, rel string) uint64 {
 	h := fnv.New64a()
-	h.Write(d.t.salt[:])
+	h.Write(salt[:])
 	h.Write([]byte(rel))
 	return h.Sum64() | 1<<63
 }
@@ -182,7 +196,7 @@ func (d *dir) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gof
 	if object.ValidateName(name) != nil {
 		return nil, syscall.ENOENT
 	}
-	dt, _, err := d.load(ctx)
+	dt, _, salt, err := d.loadSalted(ctx)
 	if err != nil {
 		return nil, d.t.toErrno(d.display(), err)
 	}
@@ -199,13 +213,13 @@ func (d *dir) lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gof
 	}
 	if e, ok := findDir(dt, name); ok {
 		rel := d.child(name)
-		n := &dir{t: d.t, treeSum: e.Tree, metaSum: e.Meta, path: rel}
+		n := &dir{t: d.t, treeSum: e.Tree, metaSum: e.Meta, path: rel, salt: salt}
 		cdt, cm, err := n.load(ctx)
 		if err != nil {
 			return nil, d.t.toErrno("/"+rel, err)
 		}
 		fillDir(&out.Attr, cdt, cm)
-		out.Attr.Ino = d.dirIno(rel)
+		out.Attr.Ino = dirIno(n.salt, rel)
 		return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: out.Attr.Ino}), 0
 	}
 	return nil, syscall.ENOENT
@@ -224,6 +238,7 @@ type dirHandle struct {
 	ents []fuse.DirEntry
 	idx  int
 	done bool
+	gen  uint64 // the directory's generation the entries are of
 }
 
 var (
@@ -270,12 +285,17 @@ func (d *dir) local(ls LocalSource, name string) bool {
 }
 
 func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
-	if !h.done {
+	h.d.mu.Lock()
+	gen := h.d.gen
+	h.d.mu.Unlock()
+	if !h.done || h.gen != gen {
+		// A root that moved lists its new tree (the handle outlives the
+		// move: noOpendir keeps one per directory).
 		ents, errno := h.d.entries(ctx)
 		if errno != 0 {
 			return nil, errno
 		}
-		h.ents, h.done = ents, true
+		h.ents, h.done, h.gen = ents, true, gen
 	}
 	if h.idx >= len(h.ents) {
 		return nil, 0
@@ -295,7 +315,7 @@ func (h *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 // needs their headers: a lazy source gives those it has, and the others
 // are listed as of unknown type (DT_UNKNOWN), which programs stat.
 func (d *dir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
-	dt, _, err := d.load(ctx)
+	dt, _, salt, err := d.loadSalted(ctx)
 	if err != nil {
 		return nil, d.t.toErrno(d.display(), err)
 	}
@@ -313,7 +333,7 @@ func (d *dir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
 		fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR, Ino: d.StableAttr().Ino},
 		fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR, Ino: 1})
 	for _, e := range dt.Dirs {
-		ents = append(ents, fuse.DirEntry{Name: e.Name, Mode: syscall.S_IFDIR, Ino: d.dirIno(d.child(e.Name))})
+		ents = append(ents, fuse.DirEntry{Name: e.Name, Mode: syscall.S_IFDIR, Ino: dirIno(salt, d.child(e.Name))})
 	}
 	for i, f := range dt.Files {
 		ents = append(ents, fuse.DirEntry{Name: f.Name, Mode: infos[i].Mode & object.ModeTypeMask, Ino: fileIno(f.Checksum)})

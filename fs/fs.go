@@ -96,7 +96,6 @@ type Options struct {
 type tree struct {
 	src    Source
 	opts   Options
-	salt   [8]byte      // makes directory inode numbers differ between mounts
 	reads  atomic.Int64 // bytes served, for the control API
 	errors atomic.Int64
 }
@@ -114,9 +113,50 @@ type Root struct {
 
 // NewRoot makes the root node of a commit's tree.
 func NewRoot(src Source, rootTree, rootMeta object.Checksum, opts Options) *Root {
-	t := &tree{src: src, opts: opts}
-	rand.Read(t.salt[:])
-	return &Root{dir{t: t, treeSum: rootTree, metaSum: rootMeta, path: ""}}
+	r := &Root{dir{t: &tree{src: src, opts: opts}, treeSum: rootTree, metaSum: rootMeta, path: ""}}
+	rand.Read(r.salt[:])
+	return r
+}
+
+// Move shows another tree at the root (the ref a mount follows moved),
+// and has the kernel drop what it cached of the old one: the next lookup
+// of any path finds the new tree, whose directories get inode numbers of
+// their own. What programs hold open (files, a working directory) stays
+// the old tree's, whole, as an OS deployment's files do across an upgrade.
+// Files keep their inodes where their content is the same.
+func (r *Root) Move(ctx context.Context, rootTree, rootMeta object.Checksum) {
+	r.mu.Lock()
+	if r.treeSum == rootTree && r.metaSum == rootMeta {
+		r.mu.Unlock()
+		return
+	}
+	old := r.dt
+	r.treeSum, r.metaSum = rootTree, rootMeta
+	r.dt, r.meta, r.infos = nil, nil, nil
+	r.gen++
+	rand.Read(r.salt[:])
+	r.mu.Unlock()
+	// The kernel keeps entries, negative ones too, for an hour: every name
+	// of either tree is dropped.
+	names := map[string]bool{}
+	add := func(dt *object.DirTree) {
+		for _, f := range dt.Files {
+			names[f.Name] = true
+		}
+		for _, d := range dt.Dirs {
+			names[d.Name] = true
+		}
+	}
+	if old != nil {
+		add(old)
+	}
+	if dt, _, err := r.load(ctx); err == nil {
+		add(dt)
+	}
+	for name := range names {
+		r.NotifyEntry(name) // ENOENT: the kernel had not looked it up
+	}
+	r.NotifyContent(0, 0) // the root's attributes and cached listing
 }
 
 // Stats returns the tree's counters.

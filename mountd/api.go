@@ -32,6 +32,7 @@ func (d *Daemon) handler() http.Handler {
 		reply(w, http.StatusOK, d.List())
 	})
 	mux.HandleFunc("POST /v1/mounts", post(d.Mount))
+	mux.HandleFunc("POST /v1/update", post(d.Update))
 	mux.HandleFunc("DELETE /v1/mounts", func(w http.ResponseWriter, r *http.Request) {
 		err := d.Unmount(r.URL.Query().Get("mountpoint"))
 		switch {
@@ -69,6 +70,8 @@ func post[Req, Resp any](do func(context.Context, Req) (Resp, error)) http.Handl
 		switch {
 		case errors.Is(err, ErrClosing):
 			reply(w, http.StatusServiceUnavailable, apiError{err.Error()})
+		case errors.Is(err, ErrNotMounted):
+			reply(w, http.StatusNotFound, apiError{err.Error()})
 		case err != nil:
 			reply(w, http.StatusUnprocessableEntity, apiError{err.Error()})
 		default:
@@ -165,6 +168,33 @@ func (c *Client) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 		return nil, err
 	}
 	return &out, nil
+}
+
+// Update moves mounts of refs to their refs' commits (see UpdateRequest).
+func (c *Client) Update(ctx context.Context, req UpdateRequest) ([]UpdateInfo, error) {
+	var out []UpdateInfo
+	return out, c.do(ctx, http.MethodPost, "/v1/update", req, &out)
+}
+
+// RefsMoved tells the repository's daemon, if one runs, that refs moved,
+// so that its mounts of them follow; it reports why a mount could not.
+// Without a daemon there is no mount to move.
+func RefsMoved(ctx context.Context, repo string, refs []string) ([]UpdateInfo, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	if _, err := os.Stat(SocketPath(repo)); err != nil {
+		return nil, nil
+	}
+	// What a pull or commit moved is here already: only a mount whose
+	// remote is unreachable and whose new root is not stored would wait.
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := NewClient(repo).Update(ctx, UpdateRequest{Moved: refs})
+	if errors.Is(err, ErrNoDaemon) {
+		return nil, nil
+	}
+	return out, err
 }
 
 type profileReply struct {

@@ -80,14 +80,24 @@ var ErrClosing = errors.New("the arbor daemon is shutting down")
 type mount struct {
 	MountRequest
 	remote  string
-	commit  object.Checksum
 	stats   func() fs.Stats
 	srv     *fs.Mounted
 	started time.Time
 	cancel  context.CancelFunc
-	pf      *progress
+	life    context.Context // the mount's, ended by cancel
 	fetcher *fetch.Fetcher
 	index   syncatomic.Pointer[string] // what became of the commit's tree index
+	root    *fs.Root                   // nil for a browse mount
+	src     fs.Source                  // what root reads
+	lazy    lazySource                 // src, when it fetches from the remote
+
+	moveMu sync.Mutex // one move at a time (follow.go)
+	mu     sync.Mutex
+	commit object.Checksum
+	tree   object.Checksum    // the root directory shown, with meta
+	meta   object.Checksum    //
+	pf     *progress          // the background walk's, nil without one
+	walk   context.CancelFunc // ends the background walk
 
 	profMu  sync.Mutex
 	profile []string
@@ -596,9 +606,10 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 		}
 		r := fs.NewRoot(src, rootTree, rootMeta, d.treeOptions(mp, m.recordRead, req.Passthrough))
 		root, m.stats = r, r.Stats
+		m.root, m.src, m.lazy, m.tree, m.meta = r, src, lazy, rootTree, rootMeta
 	}
 	pctx, cancel := context.WithCancel(context.Background())
-	m.cancel = cancel
+	m.cancel, m.life = cancel, pctx
 	source := req.Source
 	if req.Browse {
 		source = "browse"
@@ -624,35 +635,25 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 	d.mu.Unlock()
 
 	if lazy.f != nil {
-		// A tree index kept from an earlier mount or the install costs
-		// no request, and may hold the only copy of dirtrees read then.
-		// Loaded before the mount answers, so that no read races it.
-		if _, err := os.Stat(filepath.Join(d.opts.Repo, store.TreeIndexPath(m.commit))); err == nil {
-			loaded := make(chan struct{})
-			lazy.f.LoadTreeIndexAsync(pctx, m.commit, func(ok bool, err error) {
-				d.indexLoaded(m, ok, err)
-				close(loaded)
-			})
-			<-loaded
-		}
+		d.loadKeptIndex(m, m.commit)
 	}
 	if lazy.f != nil && !req.NoPrefetch {
-		m.pf = &progress{}
+		pf, wctx := m.newWalk()
 		profile := d.loadProfile(req.Source)
 		indexed := make(chan bool, 1)
-		lazy.f.LoadTreeIndexAsync(pctx, m.commit, func(ok bool, err error) {
+		lazy.f.LoadTreeIndexAsync(wctx, m.commit, func(ok bool, err error) {
 			d.indexLoaded(m, ok, err)
 			indexed <- ok
 		})
 		go func() {
 			ok := <-indexed
-			prefetchProfile(pctx, lazy, rootTree, profile, m.pf)
+			prefetchProfile(wctx, lazy, rootTree, profile, pf)
 			if ok {
 				// The tree index holds every dirtree and file header.
-				m.pf.done.Store(true)
+				pf.done.Store(true)
 				return
 			}
-			prefetchTree(pctx, lazy, rootTree, rootMeta, m.pf)
+			prefetchTree(wctx, lazy, rootTree, rootMeta, pf)
 		}()
 	}
 	go func() {
@@ -672,6 +673,43 @@ func (d *Daemon) Mount(ctx context.Context, req MountRequest) (*MountInfo, error
 	return d.info(m), nil
 }
 
+// loadKeptIndex loads the tree index of commit kept from an earlier mount
+// or the install, if there is one: it costs no request, and may hold the
+// only copy of dirtrees read then. It returns once loaded, so that no read
+// races it.
+func (d *Daemon) loadKeptIndex(m *mount, commit object.Checksum) {
+	if _, err := os.Stat(filepath.Join(d.opts.Repo, store.TreeIndexPath(commit))); err != nil {
+		return
+	}
+	loaded := make(chan struct{})
+	m.lazy.f.LoadTreeIndexAsync(m.life, commit, func(ok bool, err error) {
+		d.indexLoaded(m, ok, err)
+		close(loaded)
+	})
+	<-loaded
+}
+
+// newWalk starts counting a new background walk of the mount, ending the
+// one before (a move's), and gives its context.
+func (m *mount) newWalk() (*progress, context.Context) {
+	ctx, cancel := context.WithCancel(m.life)
+	pf := &progress{}
+	m.mu.Lock()
+	if m.walk != nil {
+		m.walk()
+	}
+	m.pf, m.walk = pf, cancel
+	m.mu.Unlock()
+	return pf, ctx
+}
+
+// shown is the commit the mount shows now.
+func (m *mount) shown() object.Checksum {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.commit
+}
+
 // indexLoaded records what became of a mount's tree index. One refused
 // leaves the mount to fetch dirtrees and whole files instead.
 func (d *Daemon) indexLoaded(m *mount, ok bool, err error) {
@@ -680,7 +718,7 @@ func (d *Daemon) indexLoaded(m *mount, ok bool, err error) {
 	case err != nil:
 		state = "refused: " + err.Error()
 		d.opts.Logf("%s: tree index refused, fetching dirtrees instead: %v", m.Source, err)
-	case ok && m.fetcher.TreeIndexSigned(m.commit):
+	case ok && m.fetcher.TreeIndexSigned(m.shown()):
 		state = "signed"
 	case ok:
 		state = "unsigned"
@@ -931,8 +969,11 @@ func (d *Daemon) info(m *mount) *MountInfo {
 	st := m.stats()
 	mi := &MountInfo{Mountpoint: m.Mountpoint, Source: m.Source, Remote: m.remote,
 		Started: m.started, BytesRead: st.BytesRead, Errors: st.Errors}
-	if !m.commit.IsZero() {
-		mi.Commit = m.commit.String()
+	m.mu.Lock()
+	commit, pf := m.commit, m.pf
+	m.mu.Unlock()
+	if !commit.IsZero() {
+		mi.Commit = commit.String()
 	}
 	if m.fetcher != nil {
 		fs := m.fetcher.Stats()
@@ -941,9 +982,9 @@ func (d *Daemon) info(m *mount) *MountInfo {
 	if st := m.index.Load(); st != nil {
 		mi.TreeIndex = *st
 	}
-	if m.pf != nil {
-		pi := &PrefetchInfo{Dirs: m.pf.dirs.Load(), Files: m.pf.files.Load(), ProfileFiles: m.pf.profile.Load(), Done: m.pf.done.Load()}
-		if e, ok := m.pf.err.Load().(string); ok {
+	if pf != nil {
+		pi := &PrefetchInfo{Dirs: pf.dirs.Load(), Files: pf.files.Load(), ProfileFiles: pf.profile.Load(), Done: pf.done.Load()}
+		if e, ok := pf.err.Load().(string); ok {
 			pi.Error = e
 		}
 		mi.Prefetch = pi

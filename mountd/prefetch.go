@@ -144,6 +144,12 @@ func prefetchTree(ctx context.Context, src treeSource, rootTree, rootMeta object
 		return
 	}
 	seen = nil
+	warmFiles(ctx, src, files, p)
+}
+
+// warmFiles fetches what a stat of each file needs (all of a small file),
+// counting them in p.
+func warmFiles(ctx context.Context, src treeSource, files []object.Checksum, p *progress) {
 	work := make(chan object.Checksum)
 	var wg sync.WaitGroup
 	for range walkWorkers {
@@ -153,7 +159,7 @@ func prefetchTree(ctx context.Context, src treeSource, rootTree, rootMeta object
 			for c := range work {
 				if err := src.warm(ctx, c); err != nil {
 					if ctx.Err() == nil {
-						fail(err)
+						p.err.CompareAndSwap(nil, err.Error())
 					}
 				} else {
 					p.files.Add(1)

@@ -74,6 +74,11 @@ func (s lazySource) DirLocal(tree, meta object.Checksum) bool {
 		s.f.HasMeta(index.Ref{Checksum: meta, Type: object.TypeDirMeta})
 }
 
+// treeLocal says whether dirtree c is at hand, in the store or an index.
+func (s lazySource) treeLocal(c object.Checksum) bool {
+	return s.f.HasMeta(index.Ref{Checksum: c, Type: object.TypeDirTree})
+}
+
 func (s lazySource) DirTree(ctx context.Context, c object.Checksum) (*object.DirTree, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()

@@ -292,6 +292,14 @@ type PathVisitor[S any] interface {
 	Leave(ctx context.Context, s S, d Dir, err error) error
 }
 
+// PathPruner is a PathVisitor that can skip a directory before its
+// dirtree is read: a walk comparing two commits needs nothing of one that
+// did not change, not even its dirtree. For the walk's root, parent is
+// WalkPaths' top.
+type PathPruner[S any] interface {
+	Prune(parent S, d Dir) bool
+}
+
 // WalkPaths visits root and every path below it, depth first: Enter for a
 // directory, File for each of its files, then each subdirectory the same
 // way, in stored (byte) order, which is ostree's. With parallel > 0, up
@@ -300,6 +308,7 @@ type PathVisitor[S any] interface {
 // for root.
 func WalkPaths[S any](ctx context.Context, src TreeReader, root Root, parallel int, top S, v PathVisitor[S]) error {
 	w := &pathWalk[S]{src: src, v: v, commit: root.Commit}
+	w.prune, _ = v.(PathPruner[S])
 	if parallel > 0 {
 		w.slots = make(chan struct{}, parallel)
 	}
@@ -312,6 +321,7 @@ func WalkPaths[S any](ctx context.Context, src TreeReader, root Root, parallel i
 type pathWalk[S any] struct {
 	src    TreeReader
 	v      PathVisitor[S]
+	prune  PathPruner[S] // nil when v prunes nothing
 	commit object.Checksum
 	slots  chan struct{} // nil walks in one goroutine
 
@@ -356,6 +366,9 @@ func (w *pathWalk[S]) check(ctx context.Context) error {
 func (w *pathWalk[S]) dir(ctx context.Context, parent S, d Dir) (err error) {
 	if err := w.check(ctx); err != nil {
 		return err
+	}
+	if w.prune != nil && w.prune.Prune(parent, d) {
+		return nil
 	}
 	if d.Depth > MaxTreeDepth {
 		return walkError(w.commit, d.Path, ErrTooDeep)

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,26 +15,35 @@ import (
 	"arbor/cmd/internal/termtext"
 	"arbor/mountd"
 	"arbor/mountd/mountinfo"
+	"arbor/store"
 )
 
 func (a *app) mountCmd() *cobra.Command {
 	var req mountd.MountRequest
-	var foreground bool
+	var foreground, update bool
 	c := &cobra.Command{
-		Use:   "mount [REMOTE:]REF|CHECKSUM MOUNTPOINT | --browse MOUNTPOINT",
+		Use:   "mount [REMOTE:]REF|CHECKSUM MOUNTPOINT | --browse MOUNTPOINT | --update [MOUNTPOINT]",
 		Short: "Mount a commit read-only, fetching its files when they are first read",
 		Long: `Mount a commit as a read-only tree. For REMOTE:REF only the commit is fetched
 before the mount answers; directories and files are fetched when first used, and
 in the background, verified, and kept in the repository for every other mount.
 The repository's daemon (arbord) owns the mount; it is started when needed.
 With --browse, MOUNTPOINT shows every remote's refs as REMOTE/REF/... and any
-commit as commits/CHECKSUM/..., each mounted when first looked up.`,
+commit as commits/CHECKSUM/..., each mounted when first looked up.
+A mount of a ref follows it: a pull or commit that moves the ref here moves the
+mount, and --update asks the remote for the ref's newest commit (every mount of
+a ref without MOUNTPOINT). Only the directories that changed are fetched; what
+programs hold open stays as it was.`,
 		Example: `  arbor remote add --no-gpg-verify origin https://example.org/repo
   arbor mount origin:os/x86_64/stable /mnt/os
   cat /mnt/os/usr/lib/os-release
   arbor umount /mnt/os
-  arbor mount --browse /mnt/arbor && ls /mnt/arbor/origin/os/x86_64/stable`,
+  arbor mount --browse /mnt/arbor && ls /mnt/arbor/origin/os/x86_64/stable
+  arbor mount --update /mnt/os`,
 		Args: func(cmd *cobra.Command, args []string) error {
+			if update {
+				return cobra.MaximumNArgs(1)(cmd, args)
+			}
 			if req.Browse {
 				return cobra.ExactArgs(1)(cmd, args)
 			}
@@ -42,6 +53,9 @@ commit as commits/CHECKSUM/..., each mounted when first looked up.`,
 			repo, err := a.repoForDaemon()
 			if err != nil {
 				return err
+			}
+			if update {
+				return a.updateMounts(cmd.Context(), repo, args)
 			}
 			if !req.Browse {
 				req.Source, args = args[0], args[1:]
@@ -89,14 +103,76 @@ commit as commits/CHECKSUM/..., each mounted when first looked up.`,
 			}
 		},
 	}
+	c.Flags().BoolVar(&update, "update", false, "move mounts of refs to the refs' newest commits on their remotes")
 	c.Flags().BoolVar(&foreground, "foreground", false, "serve the mount from this process until it is unmounted or interrupted")
 	c.Flags().StringVar(&req.FetchTimeout, "fetch-timeout", "", "how long a read waits for an object before failing with EIO (default 30s)")
 	c.Flags().BoolVar(&req.Browse, "browse", false, "mount a directory of every remote's refs and of commits by checksum")
 	c.Flags().BoolVar(&req.Passthrough, "passthrough", false, "let the kernel read files of 1 MiB and more straight from the store (root, Linux 6.9+): one page cache copy for all mounts, but a round trip per open")
 	c.Flags().BoolVar(&req.NoPrefetch, "no-prefetch", false, "fetch only what is used, never the rest of the tree in the background")
 	c.Flags().BoolVar(&req.Setuid, "setuid", false, "honour setuid bits and file capabilities (root), serving only verified file attributes")
+	c.MarkFlagsMutuallyExclusive("update", "browse")
+	c.MarkFlagsMutuallyExclusive("update", "foreground")
 	a.jsonFlag(c)
 	return c
+}
+
+// refsMoved has the daemon's mounts of refs follow them; a mount that
+// cannot is a warning, the refs having moved all the same.
+func (a *app) refsMoved(ctx context.Context, r *store.Repo, refs []string) {
+	repo, err := filepath.Abs(r.Path())
+	if err != nil {
+		return
+	}
+	ups, err := mountd.RefsMoved(ctx, repo, refs)
+	if err != nil {
+		fmt.Fprintf(a.Stderr, "warning: mounts of %s not updated: %s\n", termtext.Line(strings.Join(refs, ", ")), termtext.Line(err.Error()))
+	}
+	for _, u := range ups {
+		if u.Error != "" {
+			fmt.Fprintf(a.Stderr, "warning: %s still shows %s: %s\n", termtext.Line(u.Mountpoint), termtext.Line(u.From), termtext.Line(u.Error))
+		}
+	}
+}
+
+// updateMounts is mount --update: the mount at args[0], or every one.
+func (a *app) updateMounts(ctx context.Context, repo string, args []string) error {
+	var req mountd.UpdateRequest
+	if len(args) == 1 {
+		mp, err := filepath.Abs(args[0])
+		if err != nil {
+			return err
+		}
+		req.Mountpoint = mp
+	}
+	ups, err := mountd.NewClient(repo).Update(ctx, req)
+	if errors.Is(err, mountd.ErrNoDaemon) {
+		if req.Mountpoint != "" {
+			return fmt.Errorf("%s: %w", req.Mountpoint, mountd.ErrNotMounted)
+		}
+		ups, err = []mountd.UpdateInfo{}, nil
+	}
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(ups)
+	}
+	failed := 0
+	for _, u := range ups {
+		switch {
+		case u.Error != "":
+			failed++
+			fmt.Fprintf(a.Stderr, "error: %s (%s): %s\n", termtext.Line(u.Mountpoint), termtext.Line(u.Source), termtext.Line(u.Error))
+		case u.From == u.To:
+			fmt.Fprintf(a.Stdout, "%s: %s is up to date at %s\n", termtext.Line(u.Mountpoint), termtext.Line(u.Source), termtext.Line(u.To))
+		default:
+			fmt.Fprintf(a.Stdout, "%s: %s moved from %s to %s\n", termtext.Line(u.Mountpoint), termtext.Line(u.Source), termtext.Line(u.From), termtext.Line(u.To))
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d mounts not updated", failed, len(ups))
+	}
+	return nil
 }
 
 func (a *app) umountCmd() *cobra.Command {

@@ -217,6 +217,17 @@ func (a *app) pullCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			moved := make([]string, 0, len(res.Refs))
+			for n, c := range res.Refs {
+				if n == c.String() {
+					continue // a commit by its checksum: no ref moved
+				}
+				if !opts.Mirror {
+					n = remote + ":" + n
+				}
+				moved = append(moved, n)
+			}
+			a.refsMoved(cmd.Context(), r, moved)
 			return a.printPull(res)
 		}),
 	}

@@ -172,6 +172,9 @@ func (a *app) commitCmd() *cobra.Command {
 					return err
 				}
 			}
+			if branch != "" {
+				a.refsMoved(cmd.Context(), r, []string{branch})
+			}
 			if a.json {
 				return a.printJSON(map[string]any{"commit": sum.String(), "branch": branch,
 					"files": stats.Files, "bytes": stats.Bytes, "new_objects": stats.NewObjects, "new_bytes": stats.NewBytes})

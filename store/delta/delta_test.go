@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -284,5 +285,40 @@ func TestMatchBlocks(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// missingSink has no read source: a lazily mounted commit's, never read.
+type missingSink struct{ memSink }
+
+func (m *missingSink) SourceData(c object.Checksum) ([]byte, error) {
+	return nil, fmt.Errorf("%s: %w", c, ErrSourceMissing)
+}
+
+// An object made from a read source that is not stored is left out, and
+// the rest of the part is written: the pull's walk fetches what is left.
+func TestMissingSourceLeavesItsObjectOut(t *testing.T) {
+	hdr := object.FileHeader{Mode: 0o100644}
+	data, other := []byte("file data\n"), []byte("other\n")
+	c, c2 := object.ContentChecksum(&hdr, data), object.ContentChecksum(&hdr, other)
+	var oldC object.Checksum
+	blob := append(append(append([]byte{}, data...), oldC[:]...), other...)
+	ops := append([]byte{'r'}, uv(10)...)
+	ops = append(append(ops, 'o'), uv(0, 0, 10)...)
+	ops = append(append(ops, 'w'), uv(10, 0)...)
+	ops = append(append(ops, 'B'), uv(0, 4)...)
+	ops = append(ops, 'c')
+	ops = append(append(ops, 'S'), uv(0, 0, 6, 42)...)
+	p := &Part{Modes: [][3]uint32{{0, 0, 0o100644}}, Xattrs: [][]object.Xattr{nil}, Blob: blob, Ops: ops}
+	h := PartHeader{Objects: []ObjectRef{{Type: object.TypeFile, Checksum: c}, {Type: object.TypeFile, Checksum: c2}}}
+	s := &missingSink{memSink{meta: map[object.Checksum][]byte{}, content: map[object.Checksum][]byte{}}}
+	if err := p.Apply(h, s); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.content[c]; ok {
+		t.Error("the object made from a missing source was written")
+	}
+	if string(s.content[c2]) != string(other) {
+		t.Errorf("the next object: %q", s.content[c2])
 	}
 }

@@ -106,9 +106,15 @@ type Sink interface {
 	Meta(ref ObjectRef, data []byte) error
 	Content(c object.Checksum, h *object.FileHeader, data []byte) error
 	// SourceData is the file data of a content object stored already,
-	// which the part's read-source ops copy from.
+	// which the part's read-source ops copy from. An error wrapping
+	// ErrSourceMissing leaves out the objects made from it.
 	SourceData(c object.Checksum) ([]byte, error)
 }
+
+// ErrSourceMissing, from a Sink's SourceData, says a read source is not
+// stored, as in a commit mounted lazily and never read whole: the
+// objects made from it are left out, for a pull's walk to fetch.
+var ErrSourceMissing = errors.New("the delta's read source is not stored")
 
 const (
 	opOpenSpliceAndClose = 'S'
@@ -152,6 +158,10 @@ type executor struct {
 func (e *executor) source() ([]byte, error) {
 	if e.src == nil && e.srcSum != nil {
 		b, err := e.sink.SourceData(*e.srcSum)
+		if errors.Is(err, ErrSourceMissing) {
+			e.skip = true // the object being built is left out
+			return nil, nil
+		}
 		if err != nil {
 			return nil, e.fail("its source %s: %v", *e.srcSum, err)
 		}
@@ -331,7 +341,7 @@ func (e *executor) write() error {
 	}
 	var data []byte
 	if e.srcSum != nil {
-		if _, err := e.source(); err != nil {
+		if _, err := e.source(); err != nil || e.skip {
 			return err
 		}
 		if off > uint64(len(e.src)) || size > uint64(len(e.src))-off {
@@ -377,7 +387,7 @@ func (e *executor) bspatch() error {
 		return err
 	}
 	old, err := e.source()
-	if err != nil {
+	if err != nil || e.skip {
 		return err
 	}
 	out, err := Bspatch(old, patch, e.size)
