@@ -143,7 +143,12 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	if err != nil {
 		return err
 	}
-	sink := &reachSink{TxnSink: delta.TxnSink{Txn: p.txn}, wanted: map[index.Ref]bool{}}
+	sink := &reachSink{TxnSink: delta.TxnSink{Txn: p.txn}, wanted: map[index.Ref]bool{}, inDelta: map[index.Ref]bool{}}
+	for _, ph := range sb.Parts {
+		for _, o := range ph.Objects {
+			sink.inDelta[index.Ref{Checksum: o.Checksum, Type: o.Type}] = true
+		}
+	}
 	cm, _ := object.ParseCommit(sb.Commit)
 	sink.want(index.Ref{Checksum: cm.RootTree, Type: object.TypeDirTree}, index.Ref{Checksum: cm.RootMeta, Type: object.TypeDirMeta})
 	// Parts come in side by side and are applied in order, each as it
@@ -243,6 +248,10 @@ func (p *puller) deltaCommit(ref string, sb *delta.Superblock) error {
 // checksum. The tree walk fetches anything dropped that was needed.
 type reachSink struct {
 	delta.TxnSink
+	// inDelta is what the delta's parts write: only those can be wanted
+	// of the sink, so a dirtree's other entries (thousands, in a large
+	// directory) are not recorded.
+	inDelta map[index.Ref]bool
 	wanted  map[index.Ref]bool
 	pending map[index.Ref]pendingObject
 	stored  int
@@ -321,11 +330,17 @@ func (s *reachSink) expand(tree []byte) error {
 		return err
 	}
 	var next []index.Ref
+	add := func(r index.Ref) {
+		if s.inDelta[r] {
+			next = append(next, r)
+		}
+	}
 	for _, f := range dt.Files {
-		next = append(next, index.Ref{Checksum: f.Checksum, Type: object.TypeFile})
+		add(index.Ref{Checksum: f.Checksum, Type: object.TypeFile})
 	}
 	for _, d := range dt.Dirs {
-		next = append(next, index.Ref{Checksum: d.Tree, Type: object.TypeDirTree}, index.Ref{Checksum: d.Meta, Type: object.TypeDirMeta})
+		add(index.Ref{Checksum: d.Tree, Type: object.TypeDirTree})
+		add(index.Ref{Checksum: d.Meta, Type: object.TypeDirMeta})
 	}
 	s.want(next...)
 	for _, n := range next {

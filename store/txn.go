@@ -495,6 +495,7 @@ func (t *Txn) publish(staged []index.Entry, final bool) error {
 		return staged[i].Type != object.TypeCommit && staged[j].Type == object.TypeCommit
 	})
 	var objDirs [256]int
+	var before [256]int64
 	defer func() {
 		for _, fd := range objDirs {
 			if fd > 0 {
@@ -518,6 +519,7 @@ func (t *Txn) publish(staged []index.Entry, final bool) error {
 				return fmt.Errorf("opening %s: %w", filepath.Dir(rel), err)
 			}
 			objDirs[p] = fd
+			before[p] = dirMtime(fd)
 		}
 		name := rel[len("objects/XX/"):]
 		if err := unix.Renameat(from[p], name, objDirs[p], name); err != nil {
@@ -530,10 +532,27 @@ func (t *Txn) publish(staged []index.Entry, final bool) error {
 			return fmt.Errorf("syncing objects: %w", err)
 		}
 	}
-	if err := t.idx.Add(staged); err != nil {
+	var dirs []index.DirWrite
+	for p, fd := range objDirs {
+		if fd > 0 && before[p] != 0 {
+			if after := dirMtime(fd); after != 0 {
+				dirs = append(dirs, index.DirWrite{Prefix: byte(p), Before: before[p], After: after})
+			}
+		}
+	}
+	if err := t.idx.AddWritten(staged, dirs); err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
 	return nil
+}
+
+// dirMtime is an open directory's mtime in ns, 0 when it cannot be read.
+func dirMtime(fd int) int64 {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return 0
+	}
+	return st.Mtim.Nano()
 }
 
 // Abort drops everything staged.

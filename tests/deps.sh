@@ -14,6 +14,7 @@ have mkfs.ext4 && have chattr || [ -x /sbin/mkfs.ext4 ] && have chattr || need+=
 have setpriv || need+=(util-linux)
 dpkg -s libseccomp-dev >/dev/null 2>&1 || need+=(libseccomp-dev)
 dpkg -s libdeflate-dev >/dev/null 2>&1 || need+=(libdeflate-dev)
+dpkg -s liblzma-dev >/dev/null 2>&1 || need+=(liblzma-dev)
 have gcc || need+=(gcc)
 have pkg-config || need+=(pkg-config)
 have bwrap || need+=(bubblewrap)

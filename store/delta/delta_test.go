@@ -322,3 +322,37 @@ func TestMissingSourceLeavesItsObjectOut(t *testing.T) {
 		t.Errorf("the next object: %q", s.content[c2])
 	}
 }
+
+// liblzma's decoder, as the Go one, takes a part's stream only when it
+// makes exactly the bytes its index says, with nothing but padding after.
+func TestUnxzWhole(t *testing.T) {
+	data := bytes.Repeat([]byte("payload "), 5000)
+	z := xzOf(t, data)
+	for _, x := range []struct {
+		name string
+		in   []byte
+		out  int
+		bad  string // "" for a good stream
+	}{
+		{"exact", z, len(data), ""},
+		{"padded", append(append([]byte{}, z...), 0, 0, 0, 0), len(data), ""},
+		{"truncated", z[:len(z)-8], len(data), "x"},
+		{"trailing bytes", append(append([]byte{}, z...), 1, 2, 3, 4), len(data), "x"},
+		{"makes more", z, len(data) - 1, "x"},
+		{"makes less", z, len(data) + 1, "x"},
+	} {
+		t.Run(x.name, func(t *testing.T) {
+			out := make([]byte, x.out)
+			ok, err := unxzWhole(x.in, out)
+			if !ok {
+				t.Skip("liblzma not built in (no cgo)")
+			}
+			if (err != nil) != (x.bad != "") {
+				t.Fatalf("err = %v, want an error: %v", err, x.bad != "")
+			}
+			if err == nil && !bytes.Equal(out, data) {
+				t.Error("decoded bytes differ")
+			}
+		})
+	}
+}

@@ -54,6 +54,13 @@ func OpenPart(h PartHeader, file []byte, inline bool) (*Part, error) {
 		if err := checkPayloadSize(h, exact); err != nil {
 			return nil, err
 		}
+		payload = make([]byte, exact)
+		if ok, err := unxzWhole(file[1:], payload); ok {
+			if err != nil {
+				return nil, fmt.Errorf("%w: xz: %v", ErrCorrupt, err)
+			}
+			break
+		}
 		// The window a stream needs is never more than what it makes:
 		// that size is the cap, not a fixed number (a fixed cap once
 		// refused valid deltas made with a large dictionary).
@@ -61,7 +68,6 @@ func OpenPart(h PartHeader, file []byte, inline bool) (*Part, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: xz: %v", ErrCorrupt, err)
 		}
-		payload = make([]byte, exact)
 		if _, err := io.ReadFull(r, payload); err != nil {
 			return nil, fmt.Errorf("%w: xz: shorter than the %d bytes its index says: %v", ErrCorrupt, exact, err)
 		}

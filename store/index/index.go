@@ -36,8 +36,16 @@ const (
 )
 
 // racyWindow: a directory modified this recently may change again within
-// the same filesystem timestamp tick, so its mtime is not trusted yet.
-const racyWindow = 2 * time.Second
+// the same filesystem timestamp tick, so its mtime is not trusted yet. A
+// filesystem with sub-second stamps ticks with the kernel's coarse clock
+// (a few milliseconds); one with whole seconds (or two, as FAT's) ticks
+// that slowly.
+func racyWindow(mtime int64) time.Duration {
+	if mtime%int64(time.Second) != 0 {
+		return 50 * time.Millisecond
+	}
+	return 2 * time.Second
+}
 
 // Ref names an object by checksum and type.
 type Ref struct {
@@ -220,6 +228,62 @@ func (ix *Index) Add(entries []Entry) error {
 		}
 	}
 	return wb.Flush()
+}
+
+// DirWrite is a writer's renames into one objects/XX directory: the
+// directory's mtime (ns) before the first and after the last.
+type DirWrite struct {
+	Prefix        byte
+	Before, After int64
+}
+
+// AddWritten records objects as present, as Add does, and for each
+// directory whose recorded stamp was its mtime before the writer's
+// renames (the index knew all of it) records the mtime after them: the
+// next open need not list again what this writer wrote itself. Writers
+// hold the repository's shared lock, which keeps pruning out, so an
+// object another writer renamed in meanwhile is at worst one the index
+// misses, which is fetched or written again; never one it has wrongly.
+func (ix *Index) AddWritten(entries []Entry, dirs []DirWrite) error {
+	if ix.FilesOnly() {
+		return nil
+	}
+	if err := ix.Add(entries); err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		key := []byte{pDir, d.Prefix}
+		err := ix.db.Update(func(txn *badger.Txn) error {
+			it, err := txn.Get(key)
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			var stamp int64
+			if err := it.Value(func(v []byte) error {
+				if len(v) == 8 {
+					stamp = int64(binary.LittleEndian.Uint64(v))
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			// -1: the directory was not there, so the index knew all of
+			// it (nothing). 0: a rescan is due anyway.
+			if stamp == 0 || stamp != d.Before && stamp != -1 {
+				return nil
+			}
+			var v [8]byte
+			binary.LittleEndian.PutUint64(v[:], uint64(d.After))
+			return txn.Set(key, v[:])
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Remove records objects as gone, and drops reach sets of removed commits.
@@ -427,7 +491,7 @@ func (ix *Index) syncDir(p byte) error {
 			return err
 		}
 	}
-	if time.Since(time.Unix(0, mtime)) < racyWindow {
+	if time.Since(time.Unix(0, mtime)) < racyWindow(mtime) {
 		mtime = 0
 	}
 	var v [8]byte
