@@ -196,6 +196,7 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 			return err
 		}
 		p.fetched.Add(int64(sink.stored))
+		p.nParts.Add(1)
 		sink.stored = 0
 	}
 	return nil

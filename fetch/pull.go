@@ -164,8 +164,13 @@ type PullOptions struct {
 	// Depth is how many parents to pull as well; -1 for all.
 	Depth              int
 	CommitMetadataOnly bool
-	Mirror             bool   // write refs/heads/REF, and copy the summary
-	Subpath            string // pull only this path of each commit (leaves it partial)
+	Mirror             bool // write refs/heads/REF, and copy the summary
+	// Remote, for PullLocal, is whose refs the pulled ones become
+	// (REMOTE:REF), as ostree's --remote; GPGVerify then checks each
+	// commit's signatures against that remote's keys.
+	Remote    string
+	GPGVerify bool
+	Subpath   string // pull only this path of each commit (leaves it partial)
 	// As ostree's --disable-static-deltas and --require-static-deltas.
 	DisableStaticDeltas, RequireStaticDeltas bool
 	Progress                                 func(Progress)
@@ -185,8 +190,14 @@ type Progress struct {
 type Result struct {
 	Refs    map[string]object.Checksum // ref -> commit written
 	Fetched int64
-	Bytes   int64
-	Elapsed time.Duration
+	// As ostree counts them: metadata and content objects fetched (or
+	// copied, from a local repository), delta parts, and the stored
+	// bytes of content written.
+	Metadata, Content, DeltaParts int64
+	ContentWritten                int64
+	Local                         bool // from a repository on this machine
+	Bytes                         int64
+	Elapsed                       time.Duration
 }
 
 // puller is one pull's state.
@@ -211,7 +222,9 @@ type puller struct {
 	seen    map[index.Ref]bool
 	objects atomic.Int64
 	fetched atomic.Int64
-	bytes   func() int64
+	// nMeta and nContent split fetched as ostree's summary line does.
+	nMeta, nContent, nParts atomic.Int64
+	bytes                   func() int64
 }
 
 // Pull fetches refs from a configured remote into r.
@@ -262,6 +275,19 @@ func PullLocal(ctx context.Context, r *store.Repo, srcPath string, refs []string
 			}
 		}
 	}
+	var keyring *gpg.Keyring
+	if opts.GPGVerify {
+		if opts.Remote == "" {
+			return nil, errors.New("--gpg-verify needs --remote: the keys are a remote's")
+		}
+		rm, err := LoadRemote(r, opts.Remote)
+		if err != nil {
+			return nil, err
+		}
+		if keyring, err = rm.Keyring(r); err != nil {
+			return nil, err
+		}
+	}
 	targets := map[string]object.Checksum{}
 	for _, ref := range refs {
 		c, err := sr.Resolve(ref)
@@ -271,13 +297,17 @@ func PullLocal(ctx context.Context, r *store.Repo, srcPath string, refs []string
 		targets[ref] = c
 	}
 	start := time.Now()
-	res, err := pullCommits(ctx, r, localSource{sr}, nil, nil, targets, &opts, func() int64 { return 0 })
+	res, err := pullCommits(ctx, r, localSource{sr}, keyring, nil, targets, &opts, func() int64 { return 0 })
 	if err != nil {
 		return nil, err
 	}
+	res.Local = true
 	for name, c := range targets {
 		if name == c.String() {
 			continue // a commit asked for by its checksum moves no ref
+		}
+		if opts.Remote != "" {
+			name = opts.Remote + ":" + name
 		}
 		if err := r.SetRef(name, c); err != nil {
 			return nil, err
@@ -476,7 +506,8 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 	if opts.Progress != nil {
 		opts.Progress(Progress{Objects: p.objects.Load(), Fetched: p.fetched.Load(), Bytes: bytes(), Elapsed: time.Since(start)})
 	}
-	return &Result{Refs: targets, Fetched: p.fetched.Load(), Bytes: bytes()}, nil
+	return &Result{Refs: targets, Fetched: p.fetched.Load(), Bytes: bytes(), Metadata: p.nMeta.Load(),
+		Content: p.nContent.Load(), DeltaParts: p.nParts.Load(), ContentWritten: txn.ContentBytes()}, nil
 }
 
 // commit pulls one commit and, within depth, its ancestors. It returns the
@@ -568,6 +599,7 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 		return nil, false, fmt.Errorf("%s: %w", name, err)
 	}
 	p.fetched.Add(1)
+	p.nMeta.Add(1)
 	return cm, true, nil
 }
 
@@ -827,6 +859,7 @@ func (p *puller) fetchMeta(ref index.Ref) error {
 		return err
 	}
 	p.fetched.Add(1)
+	p.nMeta.Add(1)
 	return nil
 }
 
@@ -848,6 +881,7 @@ func (p *puller) content(c object.Checksum) error {
 	}
 	if err == nil {
 		p.fetched.Add(1)
+		p.nContent.Add(1)
 	}
 	return err
 }

@@ -89,11 +89,7 @@ func KeyringPath(r *store.Repo, name string) string {
 // Keyring loads the keys this remote's signatures must verify against;
 // it is empty when none are configured.
 func (rm *Remote) Keyring(r *store.Repo) (*gpg.Keyring, error) {
-	var paths []string
-	if _, err := os.Stat(KeyringPath(r, rm.Name)); err == nil {
-		paths = append(paths, KeyringPath(r, rm.Name))
-	}
-	paths = append(paths, rm.GPGKeyPath...)
+	paths := rm.keyringPaths(r)
 	if len(paths) == 0 {
 		return gpg.ParseKeyring(nil)
 	}
@@ -104,6 +100,30 @@ func (rm *Remote) Keyring(r *store.Repo) (*gpg.Keyring, error) {
 	return k, nil
 }
 
+// keyringPaths are the files this remote's keys are read from: its own
+// keyring, else the system's trusted keyrings, as ostree reads them
+// ($OSTREE_GPG_HOME, else /usr/share/ostree/trusted.gpg.d, each *.gpg but
+// a trust or secret database); then its gpgkeypath.
+func (rm *Remote) keyringPaths(r *store.Repo) []string {
+	var paths []string
+	if _, err := os.Stat(KeyringPath(r, rm.Name)); err == nil {
+		paths = append(paths, KeyringPath(r, rm.Name))
+	} else {
+		dir := os.Getenv("OSTREE_GPG_HOME")
+		if dir == "" {
+			dir = "/usr/share/ostree/trusted.gpg.d"
+		}
+		ents, _ := os.ReadDir(dir) // none there: no system keys
+		for _, e := range ents {
+			n := e.Name()
+			if e.Type().IsRegular() && strings.HasSuffix(n, ".gpg") && n != "trustdb.gpg" && n != "secring.gpg" {
+				paths = append(paths, filepath.Join(dir, n))
+			}
+		}
+	}
+	return append(paths, rm.GPGKeyPath...)
+}
+
 // Fingerprint sums up what a fetcher of this remote takes from its
 // configuration once, when it is made: where it fetches from, whether it
 // verifies, and the bytes of its keyrings. A long-lived fetcher whose
@@ -111,7 +131,7 @@ func (rm *Remote) Keyring(r *store.Repo) (*gpg.Keyring, error) {
 func (rm *Remote) Fingerprint(r *store.Repo) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%q %q %q %q %v %v %q\n", rm.Name, rm.URL, rm.ContentURL, rm.Mirrors, rm.GPGVerify, rm.GPGVerifySummary, rm.GPGKeyPath)
-	for _, p := range append([]string{KeyringPath(r, rm.Name)}, rm.GPGKeyPath...) {
+	for _, p := range rm.keyringPaths(r) {
 		if b, err := os.ReadFile(p); err == nil {
 			fmt.Fprintf(h, "%s %d\n", p, len(b))
 			h.Write(b)
@@ -123,9 +143,13 @@ func (rm *Remote) Fingerprint(r *store.Repo) string {
 // AddOptions are `remote add`'s flags.
 type AddOptions struct {
 	NoGPGVerify bool
-	GPGImport   string            // a key file to trust for this remote
-	Set         map[string]string // extra keys, as --set=KEY=VALUE
-	IfNotExists bool
+	// NoSignVerify turns every signature check off, as ostree's flag
+	// does: sign-verify=false and gpg-verify=false.
+	NoSignVerify bool
+	Force        bool              // replace a remote of the same name
+	GPGImport    string            // a key file to trust for this remote
+	Set          map[string]string // extra keys, as --set=KEY=VALUE
+	IfNotExists  bool
 }
 
 func checkURL(u string) error {
@@ -138,6 +162,10 @@ func checkURL(u string) error {
 	}
 	switch p.Scheme {
 	case "http", "https", "file":
+		return nil
+	case "":
+		// A path, as ostree takes one: pull-local --remote=NAME PATH
+		// uses the remote's keys and no URL; a pull says it needs one.
 		return nil
 	}
 	return fmt.Errorf("invalid URL %q: want http, https or file", u)
@@ -154,14 +182,22 @@ func AddRemote(r *store.Repo, name, u string, o AddOptions) error {
 	cfg := r.Config()
 	g := group(name)
 	if cfg.HasGroup(g) {
-		if o.IfNotExists {
+		switch {
+		case o.IfNotExists:
 			return nil
+		case o.Force:
+			cfg.DeleteGroup(g)
+		default:
+			return fmt.Errorf("remote %s already exists", name)
 		}
-		return fmt.Errorf("remote %s already exists", name)
 	}
 	cfg.Set(g, "url", u)
-	if o.NoGPGVerify {
+	// As ostree: no signature verification at all means no GPG either.
+	if o.NoGPGVerify || o.NoSignVerify {
 		cfg.Set(g, "gpg-verify", "false")
+	}
+	if o.NoSignVerify {
+		cfg.Set(g, "sign-verify", "false")
 	}
 	keys := make([]string, 0, len(o.Set))
 	for k := range o.Set {

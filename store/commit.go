@@ -50,6 +50,17 @@ type CommitOptions struct {
 	// out). flatpak's build-export commits metadata, files and export of
 	// a build directory that holds more.
 	Root map[string]string
+	// Bootable marks an OS commit as ostree's --bootable does: it
+	// records the kernel version found at usr/lib/modules/VERSION/vmlinuz
+	// (exactly one, or the commit fails) as ostree.linux, and
+	// ostree.bootable.
+	Bootable bool
+	// SkipIfUnchanged writes nothing when the tree is the parent's: the
+	// parent is returned, and CommitStats.Skipped says so.
+	SkipIfUnchanged bool
+	// Consume removes each directory committed once the commit is
+	// durable, as ostree's --consume.
+	Consume bool
 	// Progress, when set, is called from time to time with files and
 	// bytes read so far.
 	Progress func(files, bytes int64)
@@ -60,6 +71,7 @@ type CommitStats struct {
 	Files, Bytes int64 // read from the tree
 	NewObjects   int
 	NewBytes     int64 // written to the repo
+	Skipped      bool  // SkipIfUnchanged found the parent's tree
 }
 
 // smallFile: files up to this size are read once into memory; larger ones
@@ -79,14 +91,23 @@ type committer struct {
 
 	mu    sync.Mutex
 	reach map[index.Ref]struct{}
-	bufs  sync.Pool // *[]byte of smallFile bytes
+	trees map[object.Checksum]object.DirTree // written, kept for overlays and --bootable
+	bufs  sync.Pool                          // *[]byte of smallFile bytes
 }
 
 // CommitDir commits the tree at dir and returns the new commit's checksum.
 // Walking, hashing, compressing and writing run in parallel; objects already
 // in the repo are not written again.
 func (r *Repo) CommitDir(ctx context.Context, dir string, opts CommitOptions) (object.Checksum, CommitStats, error) {
+	return r.CommitTrees(ctx, []TreeSource{{Dir: dir}}, opts)
+}
+
+// CommitTrees commits sources overlaid in order (see TreeSource).
+func (r *Repo) CommitTrees(ctx context.Context, sources []TreeSource, opts CommitOptions) (object.Checksum, CommitStats, error) {
 	var stats CommitStats
+	if len(sources) == 0 {
+		return object.Zero, stats, errors.New("commit: no tree given")
+	}
 	if opts.Branch != "" {
 		if err := refs.Validate(opts.Branch); err != nil {
 			return object.Zero, stats, err
@@ -122,17 +143,35 @@ func (r *Repo) CommitDir(ctx context.Context, dir string, opts CommitOptions) (o
 		}()
 		go progressLoop(stop, func() { opts.Progress(cm.files.Load(), cm.bytes.Load()) })
 	}
-	root, err := os.Open(dir)
-	if err != nil {
-		return object.Zero, stats, fmt.Errorf("commit: %w", err)
+	// Only a commit of one directory knows every object it reaches.
+	exactReach := len(sources) == 1 && sources[0].Dir != ""
+	if !exactReach || opts.Bootable {
+		cm.trees = map[object.Checksum]object.DirTree{}
 	}
-	cm.root = dir
-	tree, meta, err := cm.dir(root, dir)
-	root.Close()
-	if err != nil {
-		return object.Zero, stats, err
+	var tree, meta object.Checksum
+	for i, src := range sources {
+		t, m, err := cm.source(src)
+		if err != nil {
+			return object.Zero, stats, err
+		}
+		if i > 0 {
+			if t, err = cm.overlay("/", tree, t); err != nil {
+				return object.Zero, stats, fmt.Errorf("commit --tree=%s: %w", src, err)
+			}
+		}
+		tree, meta = t, m
 	}
 
+	if opts.SkipIfUnchanged && !parent.IsZero() {
+		pc, err := r.ReadCommit(parent)
+		if err != nil {
+			return object.Zero, stats, fmt.Errorf("commit --skip-if-unchanged: parent: %w", err)
+		}
+		if pc.RootTree == tree && pc.RootMeta == meta {
+			stats.Skipped = true
+			return parent, stats, nil // the deferred Abort drops what was staged
+		}
+	}
 	ts := opts.Timestamp
 	if ts.IsZero() {
 		ts = time.Now()
@@ -152,6 +191,14 @@ func (r *Repo) CommitDir(ctx context.Context, dir string, opts CommitOptions) (o
 			refs = []string{opts.Branch}
 		}
 		md = append(md, object.Strings("ostree.ref-binding", refs))
+	}
+	if opts.Bootable {
+		kver, err := cm.kernelVersion(tree)
+		if err != nil {
+			return object.Zero, stats, fmt.Errorf("commit --bootable: %w", err)
+		}
+		// ostree adds these through a GVariantDict, which reorders.
+		md = object.DictOrder(append(md, object.Bool("ostree.bootable", true), object.String("ostree.linux", kver)))
 	}
 	c := object.Commit{Metadata: md, Parent: parent, Subject: opts.Subject, Body: opts.Body,
 		Timestamp: uint64(ts.Unix()), RootTree: tree, RootMeta: meta}
@@ -176,12 +223,24 @@ func (r *Repo) CommitDir(ctx context.Context, dir string, opts CommitOptions) (o
 	for ref := range cm.reach {
 		refs = append(refs, ref)
 	}
-	if err := t.idx.SetReach(sum, refs); err != nil {
-		return object.Zero, stats, fmt.Errorf("index: %w", err)
+	if exactReach {
+		if err := t.idx.SetReach(sum, refs); err != nil {
+			return object.Zero, stats, fmt.Errorf("index: %w", err)
+		}
 	}
 	if opts.Branch != "" {
 		if err := r.SetRef(opts.Branch, sum); err != nil {
 			return object.Zero, stats, err
+		}
+	}
+	if opts.Consume {
+		for _, src := range sources {
+			if src.Dir == "" {
+				continue
+			}
+			if err := os.RemoveAll(src.Dir); err != nil {
+				return sum, stats, fmt.Errorf("commit --consume: the commit is made, but %w", err)
+			}
 		}
 	}
 	return sum, stats, nil
@@ -375,7 +434,7 @@ func (cm *committer) dir(d *os.File, path string) (object.Checksum, object.Check
 	if firstErr != nil {
 		return object.Zero, object.Zero, firstErr
 	}
-	tc, err := cm.t.WriteMeta(object.TypeDirTree, tree.Marshal())
+	tc, err := cm.writeTree(tree)
 	if err != nil {
 		return object.Zero, object.Zero, err
 	}

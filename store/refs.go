@@ -3,6 +3,9 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"arbor/store/object"
@@ -33,30 +36,74 @@ func (r *Repo) LocalRefs(prefix string) (map[string]object.Checksum, error) {
 	return r.refs().Local(prefix)
 }
 
-// Resolve turns a revision into a commit checksum: a full checksum, a ref,
-// "remote:ref", "remote/ref", each optionally followed by '^' for parents.
+// Resolve turns a revision into a commit checksum as ostree does: a full
+// checksum; a unique prefix of a stored commit's; "remote:ref"; a local
+// ref, else the ref under any remote ("remote/ref" included); each
+// optionally followed by '^' for parents.
 func (r *Repo) Resolve(rev string) (object.Checksum, error) {
 	base := strings.TrimRight(rev, "^")
 	ups := len(rev) - len(base)
-	var c object.Checksum
-	var err error
 	if len(base) == 64 {
-		if c, err = object.ParseChecksum(base); err == nil {
+		if c, err := object.ParseChecksum(base); err == nil {
 			return r.parents(c, ups, rev)
 		}
 	}
-	c, err = r.ReadRef(base)
-	if errors.Is(err, ErrRefNotFound) && !strings.Contains(base, ":") && strings.Contains(base, "/") {
-		// ostree also finds refs/remotes/REMOTE/REF given as REMOTE/REF.
-		i := strings.IndexByte(base, '/')
-		if c2, err2 := r.ReadRef(base[:i] + ":" + base[i+1:]); err2 == nil {
-			c, err = c2, nil
-		}
+	if c, ok, err := r.commitByPrefix(base); err != nil {
+		return object.Zero, fmt.Errorf("cannot resolve %q: %w", rev, err)
+	} else if ok {
+		return r.parents(c, ups, rev)
+	}
+	c, err := r.ReadRef(base)
+	if errors.Is(err, ErrRefNotFound) && !strings.Contains(base, ":") {
+		c, err = r.refs().ReadInRemotes(base)
 	}
 	if err != nil {
 		return object.Zero, fmt.Errorf("cannot resolve %q: %w", rev, err)
 	}
 	return r.parents(c, ups, rev)
+}
+
+// commitByPrefix finds the one stored commit whose checksum starts with
+// prefix, when prefix is hex; ok is false when none does.
+func (r *Repo) commitByPrefix(prefix string) (object.Checksum, bool, error) {
+	if prefix == "" || len(prefix) >= 64 || strings.Trim(prefix, "0123456789abcdef") != "" {
+		return object.Zero, false, nil
+	}
+	dirs := []string{}
+	if len(prefix) >= 2 {
+		dirs = append(dirs, prefix[:2])
+	} else {
+		for i := range 256 {
+			if d := fmt.Sprintf("%02x", i); strings.HasPrefix(d, prefix) {
+				dirs = append(dirs, d)
+			}
+		}
+	}
+	var found []object.Checksum
+	for _, d := range dirs {
+		ents, err := os.ReadDir(filepath.Join(r.path, "objects", d))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return object.Zero, false, err
+		}
+		for _, e := range ents {
+			name, ok := strings.CutSuffix(e.Name(), ".commit")
+			if !ok || !strings.HasPrefix(d+name, prefix) {
+				continue
+			}
+			if c, err := object.ParseChecksum(d + name); err == nil {
+				found = append(found, c)
+			}
+		}
+	}
+	switch len(found) {
+	case 0:
+		return object.Zero, false, nil
+	case 1:
+		return found[0], true, nil
+	}
+	return object.Zero, false, fmt.Errorf("refspec %s not unique: %d commits start with it", prefix, len(found))
 }
 
 func (r *Repo) parents(c object.Checksum, n int, rev string) (object.Checksum, error) {

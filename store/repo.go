@@ -292,3 +292,24 @@ func cleanRel(p string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// ConfigFile is the repository's config as EditConfig hands it out.
+type ConfigFile = *keyfile.File
+
+// EditConfig changes the config file: edit works on a copy, which is
+// written atomically and becomes the repository's config only when
+// edit succeeds.
+func (r *Repo) EditConfig(edit func(ConfigFile) error) error {
+	cfg, err := keyfile.ParseBytes(r.Config().Bytes())
+	if err != nil {
+		return fmt.Errorf("repo %s config: %w", r.path, err)
+	}
+	if err := edit(cfg); err != nil {
+		return err
+	}
+	if err := atomic.WriteFile(filepath.Join(r.path, "config"), cfg.Bytes(), 0o644, r.fsync); err != nil {
+		return err
+	}
+	r.cfg.Store(cfg)
+	return nil
+}

@@ -42,8 +42,11 @@ type Txn struct {
 	claimed map[index.Ref]bool
 	written map[index.Ref]bool // claimed and completely written
 	staged  []index.Entry
-	dirs    [256]int // fds of staging/XX, 0 until made; names resolve from them
-	unlock  func()
+	// contentBytes is the stored size of content objects written, as
+	// ostree's pull reports it.
+	contentBytes int64
+	dirs         [256]int // fds of staging/XX, 0 until made; names resolve from them
+	unlock       func()
 }
 
 // Begin starts a transaction. It takes the shared repo lock (as ostree does
@@ -178,9 +181,20 @@ func (t *Txn) stageDir(ref index.Ref) (int, string, error) {
 
 func (t *Txn) staged1(ref index.Ref, size int64) {
 	t.mu.Lock()
+	if ref.Type == object.TypeFile {
+		t.contentBytes += size
+	}
 	t.staged = append(t.staged, index.Entry{Ref: ref, Size: size})
 	t.written[ref] = true
 	t.mu.Unlock()
+}
+
+// ContentBytes is the stored size of the content objects this
+// transaction wrote so far.
+func (t *Txn) ContentBytes() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.contentBytes
 }
 
 // Stored reports whether an object is in the repo or completely written in

@@ -30,7 +30,11 @@ func (a *app) adminCmd() *cobra.Command {
   arbor admin deploy --sysroot=/mnt/sr --os=exampleos --karg=root=LABEL=root exampleos/stable
   arbor admin status --sysroot=/mnt/sr`,
 	}
-	c.PersistentFlags().StringVar(&a.sysroot, "sysroot", "/", "the sysroot to work on")
+	def := "/"
+	if e := os.Getenv("OSTREE_SYSROOT"); e != "" {
+		def = e // as ostree
+	}
+	c.PersistentFlags().StringVar(&a.sysroot, "sysroot", def, "the sysroot to work on (default $OSTREE_SYSROOT, else /)")
 	c.AddCommand(a.adminInitFSCmd(), a.adminOSInitCmd(), a.adminDeployCmd(), a.adminUpgradeCmd(), a.adminStatusCmd(),
 		a.adminRollbackCmd(), a.adminUndeployCmd(), a.adminPinCmd(), a.adminCleanupCmd(), a.adminSetOriginCmd(), a.adminConfigDiffCmd(), a.adminEnterCmd())
 	return c
@@ -70,13 +74,17 @@ func (a *app) withSysroot(lock bool, run func(cmd *cobra.Command, args []string,
 }
 
 func (a *app) adminInitFSCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:     "init-fs DIR",
-		Short:   "Make an empty sysroot: root directories and a bare repository",
-		Example: `  arbor admin init-fs /mnt/sr`,
-		Args:    cobra.ExactArgs(1),
-		RunE:    func(cmd *cobra.Command, args []string) error { return sysroot.InitFS(args[0]) },
+	var modern bool
+	c := &cobra.Command{
+		Use:   "init-fs [--modern] DIR",
+		Short: "Make an empty sysroot: root directories and a bare repository",
+		Example: `  arbor admin init-fs /mnt/sr
+  arbor admin init-fs --modern /mnt/sr`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return sysroot.InitFS(args[0], modern) },
 	}
+	c.Flags().BoolVar(&modern, "modern", false, "only /boot and /ostree: the system makes the rest of its root itself")
+	return c
 }
 
 func (a *app) adminOSInitCmd() *cobra.Command {

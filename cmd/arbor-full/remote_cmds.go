@@ -36,6 +36,7 @@ func (a *app) remoteCmd() *cobra.Command {
 func (a *app) remoteAddCmd() *cobra.Command {
 	var o fetch.AddOptions
 	var sets []string
+	var contentURL, collectionID string
 	c := &cobra.Command{
 		Use:   "add [flags] NAME URL [BRANCH...]",
 		Short: "Add a remote",
@@ -50,6 +51,12 @@ func (a *app) remoteAddCmd() *cobra.Command {
 			if len(args) > 2 {
 				o.Set["branches"] = strings.Join(args[2:], ";") + ";"
 			}
+			if contentURL != "" {
+				o.Set["contenturl"] = contentURL
+			}
+			if collectionID != "" {
+				o.Set["collection-id"] = collectionID
+			}
 			return fetch.AddRemote(r, args[0], args[1], o)
 		}),
 	}
@@ -58,6 +65,11 @@ func (a *app) remoteAddCmd() *cobra.Command {
 	f.StringVar(&o.GPGImport, "gpg-import", "", "trust the keys in FILE for this remote")
 	f.StringArrayVar(&sets, "set", nil, "set a config KEY=VALUE for the remote (contenturl, mirrors, gpg-verify-summary, ...)")
 	f.BoolVar(&o.IfNotExists, "if-not-exists", false, "do nothing if the remote exists")
+	f.BoolVar(&o.Force, "force", false, "replace the remote if it exists")
+	f.BoolVar(&o.NoSignVerify, "no-sign-verify", false, "check no signatures of this remote (sign-verify and gpg-verify false)")
+	f.StringVar(&contentURL, "contenturl", "", "fetch content objects from URL, metadata from the remote's url")
+	f.StringVar(&collectionID, "collection-id", "", "the remote's collection ID")
+	c.MarkFlagsMutuallyExclusive("force", "if-not-exists")
 	return c
 }
 
@@ -256,8 +268,48 @@ func (a *app) printPull(res *fetch.Result) error {
 		return a.printJSON(map[string]any{"refs": refs, "objects_fetched": res.Fetched, "bytes": res.Bytes,
 			"seconds": res.Elapsed.Seconds()})
 	}
-	fmt.Fprintf(a.Stdout, "%d objects fetched; %s transferred in %.1f seconds\n", res.Fetched, humanBytes(res.Bytes), res.Elapsed.Seconds())
+	fmt.Fprintln(a.Stdout, pullLine(res))
 	return nil
+}
+
+// pullLine is the line ostree's pull ends with, which scripts read.
+func pullLine(res *fetch.Result) string {
+	var b strings.Builder
+	switch {
+	case res.Local:
+		fmt.Fprintf(&b, "%d metadata, %d content objects imported", res.Metadata, res.Content)
+	case res.DeltaParts > 0:
+		fmt.Fprintf(&b, "%d delta parts, %d loose fetched", res.DeltaParts, res.Metadata+res.Content)
+	default:
+		fmt.Fprintf(&b, "%d metadata, %d content objects fetched", res.Metadata, res.Content)
+	}
+	if res.Bytes > 0 {
+		n, unit := res.Bytes, "B"
+		if n >= 1024 {
+			n, unit = n/1024, "KiB"
+		}
+		fmt.Fprintf(&b, "; %d %s transferred in %d seconds", n, unit, int(res.Elapsed.Seconds()))
+	}
+	fmt.Fprintf(&b, "; %s content written", siBytes(res.ContentWritten))
+	return b.String()
+}
+
+// siBytes is a size as glib's g_format_size writes it (powers of 1000).
+func siBytes(n int64) string {
+	if n < 1000 {
+		if n == 1 {
+			return "1 byte"
+		}
+		return fmt.Sprintf("%d bytes", n)
+	}
+	f := float64(n)
+	for _, u := range []string{"kB", "MB", "GB", "TB"} {
+		f /= 1000
+		if f < 1000 {
+			return fmt.Sprintf("%.1f %s", f, u)
+		}
+	}
+	return fmt.Sprintf("%.1f PB", f/1000)
 }
 
 func (a *app) pullLocalCmd() *cobra.Command {
@@ -276,6 +328,13 @@ func (a *app) pullLocalCmd() *cobra.Command {
 		}),
 	}
 	pullFlags(c, &opts)
+	f := c.Flags()
+	f.StringVar(&opts.Remote, "remote", "", "write the refs as this remote's (REMOTE:REF)")
+	f.BoolVar(&opts.GPGVerify, "gpg-verify", false, "verify commits' signatures with --remote's keys")
+	// Checksums are always verified and writes always synced: accepted
+	// for ostree's scripts, they change nothing.
+	f.Bool("untrusted", false, "verify checksums of the source's objects (always done)")
+	f.Bool("disable-fsync", false, "accepted for ostree's scripts; writes follow core.fsync")
 	a.jsonFlag(c)
 	return c
 }

@@ -79,6 +79,7 @@ func (a *app) commitCmd() *cobra.Command {
 		trees, metaStrings                       []string
 		ownerUID, ownerGID                       int
 		noXattrs, orphan, noBindings, canonical  bool
+		bootable, skipUnchanged, consume         bool
 		signKeys                                 []string
 		homedir                                  string
 	)
@@ -89,25 +90,15 @@ func (a *app) commitCmd() *cobra.Command {
   arbor --repo=repo commit -b test --owner-uid=0 --owner-gid=0 --timestamp=@0 ./tree`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var dir string
-			for _, t := range trees {
-				kind, val, ok := strings.Cut(t, "=")
-				if !ok || kind != "dir" {
-					return fmt.Errorf("--tree=%s: only --tree=dir=PATH is supported", t)
-				}
-				if dir != "" {
-					return errors.New("only one tree can be committed at a time")
-				}
-				dir = val
+			if len(trees) > 0 && len(args) == 1 {
+				return errors.New("give the tree either as --tree= or as an argument, not both")
 			}
-			if len(args) == 1 {
-				if dir != "" {
-					return errors.New("give the tree either as --tree=dir= or as an argument, not both")
+			if len(trees) == 0 {
+				dir := "." // as ostree: the current directory
+				if len(args) == 1 {
+					dir = args[0]
 				}
-				dir = args[0]
-			}
-			if dir == "" {
-				return errors.New("no tree to commit: use --tree=dir=PATH or a DIR argument")
+				trees = []string{"dir=" + dir}
 			}
 			if branch == "" && !orphan {
 				return errors.New("a branch is required (-b REF), or --orphan for a commit no ref points at")
@@ -117,15 +108,44 @@ func (a *app) commitCmd() *cobra.Command {
 				return err
 			}
 			defer r.Close()
+			var sources []store.TreeSource
+			for _, t := range trees {
+				kind, val, _ := strings.Cut(t, "=")
+				switch kind {
+				case "dir":
+					sources = append(sources, store.TreeSource{Dir: val})
+				case "ref":
+					if ownerUID >= 0 || ownerGID >= 0 || noXattrs || canonical {
+						return fmt.Errorf("--tree=%s: a commit's tree is taken as it is; --owner-uid, --owner-gid, --no-xattrs and --canonical-permissions change only dir= trees", t)
+					}
+					c, err := r.Resolve(val)
+					if err != nil {
+						return fmt.Errorf("--tree=%s: %w", t, err)
+					}
+					sources = append(sources, store.TreeSource{Commit: c})
+				case "tar":
+					return fmt.Errorf("--tree=%s: arbor does not import tar archives; unpack it and give --tree=dir=", t)
+				default:
+					return fmt.Errorf("--tree=%s: invalid tree type; use dir=PATH or ref=REV", t)
+				}
+			}
 			opts := store.CommitOptions{Branch: branch, Subject: subject, Body: body,
 				OwnerUID: ownerUID, OwnerGID: ownerGID, NoXattrs: noXattrs || canonical,
-				Orphan: orphan, NoBindings: noBindings}
+				Orphan: orphan, NoBindings: noBindings, Bootable: bootable,
+				SkipIfUnchanged: skipUnchanged, Consume: consume}
 			if canonical {
 				opts.OwnerUID, opts.OwnerGID = 0, 0
 			}
 			if timestamp == "" {
 				if e := os.Getenv("SOURCE_DATE_EPOCH"); e != "" {
-					timestamp = "@" + e
+					// ostree's words, which scripts check.
+					n, err := strconv.ParseInt(e, 10, 64)
+					if errors.Is(err, strconv.ErrRange) {
+						return fmt.Errorf("Parsing SOURCE_DATE_EPOCH: Numerical result out of range: %q", e)
+					} else if err != nil {
+						return fmt.Errorf("Failed to convert SOURCE_DATE_EPOCH %q to a number", e)
+					}
+					opts.Timestamp = time.Unix(n, 0).UTC()
 				}
 			}
 			if timestamp != "" {
@@ -162,17 +182,20 @@ func (a *app) commitCmd() *cobra.Command {
 				}
 				signers = append(signers, s.Sign)
 			}
-			sum, stats, err := r.CommitDir(cmd.Context(), dir, opts)
+			sum, stats, err := r.CommitTrees(cmd.Context(), sources, opts)
 			bar.done()
 			if err != nil {
 				return err
 			}
 			for _, sign := range signers {
+				if stats.Skipped {
+					break // the parent is as it was signed
+				}
 				if err := r.SignCommit(cmd.Context(), sum, sign); err != nil {
 					return err
 				}
 			}
-			if branch != "" {
+			if branch != "" && !stats.Skipped {
 				a.refsMoved(cmd.Context(), r, []string{branch})
 			}
 			if a.json {
@@ -185,7 +208,7 @@ func (a *app) commitCmd() *cobra.Command {
 	}
 	f := c.Flags()
 	f.StringVarP(&branch, "branch", "b", "", "branch (ref) to commit to")
-	f.StringArrayVar(&trees, "tree", nil, "tree to commit, as dir=PATH")
+	f.StringArrayVar(&trees, "tree", nil, "tree to commit, as dir=PATH or ref=REV; several overlay in order")
 	f.StringVarP(&subject, "subject", "s", "", "one-line subject")
 	f.StringVarP(&body, "body", "m", "", "full description")
 	f.StringVar(&timestamp, "timestamp", "", "commit time (@SECONDS or a date); default now, or $SOURCE_DATE_EPOCH")
@@ -197,6 +220,14 @@ func (a *app) commitCmd() *cobra.Command {
 	f.BoolVar(&orphan, "orphan", false, "commit without a parent and without updating a branch")
 	f.StringArrayVar(&metaStrings, "add-metadata-string", nil, "add KEY=VALUE to the commit metadata")
 	f.BoolVar(&noBindings, "no-bindings", false, "do not bind the commit to its branch (ostree.ref-binding)")
+	f.BoolVar(&skipUnchanged, "skip-if-unchanged", false, "if the tree is the parent's, commit nothing and print the parent")
+	f.BoolVar(&consume, "consume", false, "remove each committed directory once the commit is made")
+	// ostree's speedups for trees of hardlinks into the repository, and
+	// its fsync policy: arbor hashes every file and follows core.fsync.
+	f.Bool("link-checkout-speedup", false, "accepted for ostree's scripts; changes nothing")
+	f.BoolP("devino-canonical", "I", false, "accepted for ostree's scripts; changes nothing")
+	f.String("fsync", "", "accepted for ostree's scripts; writes follow core.fsync")
+	f.BoolVar(&bootable, "bootable", false, "mark an OS commit bootable: records the kernel at usr/lib/modules/VERSION/vmlinuz")
 	f.StringArrayVar(&signKeys, "gpg-sign", nil, "sign the commit with this GPG key")
 	f.StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
 	a.jsonFlag(c)

@@ -45,12 +45,19 @@ type Mounter interface {
 
 // InitFS makes an empty sysroot at path, as `ostree admin init-fs` does:
 // the top directories of a root filesystem and a bare repository.
-func InitFS(path string) error {
-	for _, d := range []struct {
+func InitFS(path string, modern bool) error {
+	type dir struct {
 		name string
 		mode os.FileMode
-	}{{"boot", 0o755}, {"dev", 0o755}, {"home", 0o755}, {"proc", 0o755}, {"run", 0o755}, {"sys", 0o755},
-		{"tmp", 0o1777}, {"root", 0o700}, {"ostree", 0o755}, {"ostree/deploy", 0o755}} {
+	}
+	dirs := []dir{{"boot", 0o755}, {"ostree", 0o755}, {"ostree/deploy", 0o755}}
+	if !modern {
+		// The rest of a root, which a system that mounts its own API
+		// filesystems (ostree's --modern) makes itself.
+		dirs = append(dirs, dir{"dev", 0o755}, dir{"home", 0o755}, dir{"proc", 0o755}, dir{"run", 0o755},
+			dir{"sys", 0o755}, dir{"tmp", 0o1777}, dir{"root", 0o700})
+	}
+	for _, d := range dirs {
 		p := filepath.Join(path, d.name)
 		if err := os.MkdirAll(p, d.mode); err != nil {
 			return fmt.Errorf("init-fs %s: %w", path, err)

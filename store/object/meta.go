@@ -190,6 +190,11 @@ func String(key, v string) MetaEntry {
 	return MetaEntry{key, gvariant.Variant{Type: gvariant.MustType("s"), Value: v}}
 }
 
+// Bool builds a boolean metadata entry.
+func Bool(key string, v bool) MetaEntry {
+	return MetaEntry{key, gvariant.Variant{Type: gvariant.MustType("b"), Value: v}}
+}
+
 // Strings builds an as-valued metadata entry.
 func Strings(key string, vs []string) MetaEntry {
 	items := make([]any, len(vs))

@@ -229,3 +229,30 @@ func SortedNames(m map[string]object.Checksum) []string {
 	sort.Strings(names)
 	return names
 }
+
+// ReadInRemotes finds ref under any remote, as ostree does for a ref
+// that is neither local nor given with its remote: refs/remotes/REF
+// (REMOTE/REF spelled as a path), then each remote in name order.
+func (d Dir) ReadInRemotes(ref string) (object.Checksum, error) {
+	if err := Validate(ref); err != nil {
+		return object.Zero, err
+	}
+	base := filepath.Join(string(d), "refs", "remotes")
+	if c, err := readFile(filepath.Join(base, ref), ref); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return c, err
+	}
+	ents, err := os.ReadDir(base)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return object.Zero, fmt.Errorf("ref %s: %w", ref, err)
+	}
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		c, err := readFile(filepath.Join(base, e.Name(), ref), ref)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return c, err
+		}
+	}
+	return object.Zero, fmt.Errorf("ref %s: %w", ref, ErrNotFound)
+}

@@ -1,6 +1,9 @@
 package interop
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -157,5 +160,93 @@ func TestCommitParentage(t *testing.T) {
 		if a, o := readRef(t, repos[arborTool], ref), readRef(t, repos[ostreeTool], ref); a != o {
 			t.Errorf("ref %s: arbor %s, ostree %s", ref, a, o)
 		}
+	}
+}
+
+// TestCommitTreesMatch commits with ostree's tree options, each into both
+// tools' repositories, and wants the same checksums: several --tree
+// overlaid, --tree=ref=, no tree argument (the current directory), and
+// --bootable, whose metadata ostree writes in glib's hash table order.
+func TestCommitTreesMatch(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	src := t.TempDir()
+	write := func(rel, data string) {
+		t.Helper()
+		p := filepath.Join(src, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("os/usr/lib/modules/6.1.0/vmlinuz", "a kernel\n")
+	write("os/usr/bin/sh", "a shell\n")
+	write("os/etc/a.conf", "old\n")
+	write("over/etc/a.conf", "new\n")
+	write("over/etc/b.conf", "added\n")
+	write("over/var/x", "x\n")
+	write("twokernels/usr/lib/modules/1/vmlinuz", "1\n")
+	write("twokernels/usr/lib/modules/2/vmlinuz", "2\n")
+	write("clash/usr", "a file where os has a directory\n")
+	manyKeys := []string{"--bootable"}
+	for i := range 12 {
+		manyKeys = append(manyKeys, fmt.Sprintf("--add-metadata-string=key%d=v", i))
+	}
+	fixed := []string{"-s", subject, "--timestamp=" + timestamp}
+	cases := []struct {
+		name string
+		dir  string // the directory commit runs in
+		args []string
+	}{
+		{"cwd", filepath.Join(src, "os"), nil},
+		{"overlay", src, []string{"--tree=dir=os", "--tree=dir=over"}},
+		{"ref-then-dir", src, []string{"--tree=ref=base", "--tree=dir=over"}},
+		{"bootable", src, []string{"--bootable", "--tree=dir=os"}},
+		{"bootable-many-keys", src, append(manyKeys, "--tree=dir=os")},
+		{"bootable-overlay", src, []string{"--bootable", "--no-bindings", "--tree=dir=over", "--tree=dir=os"}},
+	}
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			repos := map[string]string{}
+			for _, tool := range []string{arborTool, ostreeTool} {
+				repos[tool] = e.initRepo(t, tool, filepath.Join(t.TempDir(), tool), mode)
+				e.run(t, tool, repos[tool], append([]string{"commit", "-b", "base", "--tree=dir=" + filepath.Join(src, "os")}, fixed...)...)
+			}
+			for _, c := range cases {
+				sums := map[string]string{}
+				for _, tool := range []string{arborTool, ostreeTool} {
+					cmd := exec.Command(e.bin(tool), append(append([]string{"--repo=" + repos[tool], "commit", "-b", c.name}, fixed...), c.args...)...)
+					cmd.Dir = c.dir
+					out, err := cmd.CombinedOutput()
+					if err != nil {
+						t.Fatalf("%s: %s commit: %v\n%s", c.name, tool, err, out)
+					}
+					sums[tool] = strings.TrimSpace(string(out))
+				}
+				if sums[arborTool] != sums[ostreeTool] {
+					t.Errorf("%s: arbor committed %s, ostree %s\narbor: %s\nostree: %s", c.name, sums[arborTool], sums[ostreeTool],
+						e.run(t, ostreeTool, repos[arborTool], "show", "--raw", c.name), e.run(t, ostreeTool, repos[ostreeTool], "show", "--raw", c.name))
+				}
+			}
+			// Both refuse what ostree refuses, naming the cause.
+			for _, bad := range [][]string{
+				{"--bootable", "--tree=dir=" + filepath.Join(src, "over")},
+				{"--bootable", "--tree=dir=" + filepath.Join(src, "twokernels")},
+				{"--tree=dir=" + filepath.Join(src, "os"), "--tree=dir=" + filepath.Join(src, "clash")},
+			} {
+				_, errOut, err := e.runErr(arborTool, repos[arborTool], append([]string{"commit", "-b", "bad"}, bad...)...)
+				if err == nil {
+					t.Errorf("arbor commit %v succeeded", bad)
+				} else if !strings.Contains(errOut, "kernel") && !strings.Contains(errOut, "modules") && !strings.Contains(errOut, "replace") {
+					t.Errorf("arbor commit %v: %s", bad, errOut)
+				}
+			}
+			if out, _, err := e.runErr(arborTool, repos[arborTool], "rev-parse", "bad"); err == nil {
+				t.Errorf("a refused commit moved the ref: %s", out)
+			}
+		})
 	}
 }
