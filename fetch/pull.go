@@ -164,7 +164,7 @@ type PullOptions struct {
 	// Depth is how many parents to pull as well; -1 for all.
 	Depth              int
 	CommitMetadataOnly bool
-	Mirror             bool // write refs/heads/REF, and copy the summary
+	Mirror             bool // write refs/heads/REF, and copy the summary when pulling every ref
 	// Remote, for PullLocal, is whose refs the pulled ones become
 	// (REMOTE:REF), as ostree's --remote; GPGVerify then checks each
 	// commit's signatures against that remote's keys.
@@ -423,6 +423,17 @@ func resolveRemoteRef(ctx context.Context, c *httpc.Client, s *store.Summary, re
 // few seconds, so a killed pull resumes where it stopped.
 func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Keyring, ds *deltaUse, targets map[string]object.Checksum,
 	opts *PullOptions, bytes func() int64) (*Result, error) {
+	// As ostree: an archive repository takes the remote's objects as they
+	// are served (a mirror's must be the same files), never a delta's
+	// rebuilt and compressed again.
+	if r.Mode() == store.ModeArchive && ds != nil {
+		if opts.RequireStaticDeltas {
+			return nil, errors.New("Can't use static deltas in an archive repo")
+		}
+		o := *opts
+		o.DisableStaticDeltas = true
+		opts = &o
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	txn, err := r.Begin(ctx)

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -152,33 +151,12 @@ type AddOptions struct {
 	IfNotExists  bool
 }
 
-func checkURL(u string) error {
-	if strings.HasPrefix(u, "mirrorlist=") {
-		return fmt.Errorf("URL %q: mirrorlist= is not supported; list the servers with --set=mirrors=\"URL1;URL2;\"", u)
-	}
-	p, err := url.Parse(u)
-	if err != nil {
-		return fmt.Errorf("invalid URL %q: %w", u, err)
-	}
-	switch p.Scheme {
-	case "http", "https", "file":
-		return nil
-	case "":
-		// A path, as ostree takes one: pull-local --remote=NAME PATH
-		// uses the remote's keys and no URL; a pull says it needs one.
-		return nil
-	}
-	return fmt.Errorf("invalid URL %q: want http, https or file", u)
-}
-
 // AddRemote configures a remote.
 func AddRemote(r *store.Repo, name, u string, o AddOptions) error {
 	if err := refs.ValidateRemote(name); err != nil {
 		return err
 	}
-	if err := checkURL(u); err != nil {
-		return err
-	}
+	// Any URL is taken, as ostree takes it: a pull names a bad one.
 	cfg := r.Config()
 	g := group(name)
 	if cfg.HasGroup(g) {
@@ -205,9 +183,6 @@ func AddRemote(r *store.Repo, name, u string, o AddOptions) error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if (k == "contenturl" || k == "url") && checkURL(o.Set[k]) != nil {
-			return checkURL(o.Set[k])
-		}
 		cfg.Set(g, k, o.Set[k])
 	}
 	if o.GPGImport != "" {

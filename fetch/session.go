@@ -183,7 +183,9 @@ func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
 			return nil, err
 		}
 	}
-	if opts.Mirror && sum.raw != nil {
+	// As ostree: a mirror of every ref takes the summary too; one of some
+	// refs leaves the mirror's own summary as it is.
+	if opts.Mirror && len(opts.Refs) == 0 && sum.raw != nil {
 		if err := s.repo.WriteSummary(sum.raw, sum.sig); err != nil {
 			return nil, err
 		}

@@ -109,7 +109,8 @@ func (r *Repo) CommitTrees(ctx context.Context, sources []TreeSource, opts Commi
 		return object.Zero, stats, errors.New("commit: no tree given")
 	}
 	if opts.Branch != "" {
-		if err := refs.Validate(opts.Branch); err != nil {
+		// A refspec: ostree commits to a remote's ref too (REMOTE:REF).
+		if _, _, err := refs.Split(opts.Branch); err != nil {
 			return object.Zero, stats, err
 		}
 	}

@@ -119,3 +119,9 @@ func (r *Repo) parents(c object.Checksum, n int, rev string) (object.Checksum, e
 	}
 	return c, nil
 }
+
+// RefAliases maps each local alias (refs -A) to the ref it names.
+func (r *Repo) RefAliases() (map[string]string, error) { return r.refs().Aliases() }
+
+// SetRefAlias makes alias name the local ref target.
+func (r *Repo) SetRefAlias(alias, target string) error { return r.refs().SetAlias(alias, target) }

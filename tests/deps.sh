@@ -6,6 +6,7 @@ set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
 have ostree || need+=(ostree)
+[ -d /usr/libexec/installed-tests/libostree ] || need+=(ostree-tests) # ostree's own suite, run with arbor as ostree
 have fusermount3 || need+=(fuse3)
 have nginx || [ -x /usr/sbin/nginx ] || need+=(nginx)
 have gpg || need+=(gpg)

@@ -157,18 +157,22 @@ func (a *app) deltaGenerateCmd() *cobra.Command {
 	var empty, inline, ifNotExists, disableBsdiff bool
 	var minFallback, maxChunk, maxBsdiff float64
 	c := &cobra.Command{
-		Use:   "generate [--from=REV] --to=REV | --empty --to=REV",
+		Use:   "generate [--from=REV | --empty] (--to=REV | REV)",
 		Short: "Write the static delta from one commit to another (or from nothing), in ostree's format",
 		Long: `Write a static delta: the objects the new commit has and the old one lacks, in
 xz-compressed parts, a file that changed rebuilt from its old version where most
 of it is found there. --from defaults to the new commit's parent. Sizes are in
 decimal megabytes, as ostree's. Run summary -u afterwards to list it.`,
 		Example: `  arbor --repo=repo static-delta generate --to=main
+  arbor --repo=repo static-delta generate main
   arbor --repo=repo static-delta generate --empty --to=main --inline`,
-		Args: cobra.NoArgs,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 && to == "" {
+				to = args[0] // as ostree: the argument is --to
+			}
 			if to == "" {
-				return errors.New("--to=REV is required")
+				return errors.New("--to=REV (or REV) is required")
 			}
 			r, err := a.openRepo()
 			if err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -70,7 +71,7 @@ func cancelOnSignal() context.Context {
 
 func (a *app) rootCmd() *cobra.Command {
 	root := &cobra.Command{
-		Use:   "arbor",
+		Use:   launch.ProgName(),
 		Short: "Content-addressed filesystem trees, compatible with OSTree repositories",
 		Long: `arbor keeps whole filesystem trees in OSTree repositories: commit a directory,
 check it out by hardlinks, browse, diff, verify and prune. Objects and checksums
@@ -82,6 +83,9 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 		SilenceErrors: true,
 	}
 	a.AddFlags(root)
+	// ostree's -v prints its debug log; arbor's errors already name what
+	// failed, so the flag is taken and changes nothing.
+	root.PersistentFlags().BoolP("verbose", "v", false, "accepted for ostree's scripts")
 	root.Version = ostreeVersion
 	root.SetVersionTemplate(versionYAML())
 	root.AddCommand(
@@ -93,9 +97,14 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 		a.mountCmd(), a.umountCmd(), a.mountsCmd(), launch.SandboxCmd(&a.Globals),
 		a.buildInitCmd(), a.buildCmd(), a.buildFinishCmd(), a.buildExportCmd(), a.buildUpdateRepoCmd(), a.buildSignCmd(),
 		a.installCmd(), a.listCmd(), launch.RunCmd(&a.Globals, a.ensureMount, recorder{a}), a.updateCmd(), a.uninstallCmd(), a.historyCmd(), a.infoCmd(), a.remoteLsCmd(), a.flatpakRemoteAddCmd(), a.overrideCmd(), a.searchCmd(),
-		a.adminCmd(), a.centerCmd(), a.remoteModifyCmd(), a.psCmd(), a.killCmd(), a.enterCmd(), a.limitCmd(), a.staticDeltaCmd(), a.configCmd(),
+		a.adminCmd(), a.centerCmd(), a.remoteModifyCmd(), a.psCmd(), a.killCmd(), a.enterCmd(), a.limitCmd(), a.staticDeltaCmd(), a.configCmd(), a.resetCmd(),
 	)
-	refuseUnknown(root)
+	// ostree's heading for subcommands, which its scripts read.
+	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "Available Commands:", "Builtin Commands:", 1))
+	// cobra adds these as it runs; added now, they follow the same rules.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	refuseUnknown(a, root)
 	return root
 }
 
@@ -118,22 +127,27 @@ func versionYAML() string {
 	return fmt.Sprintf("libostree:\n Version: '%s'\n Features:\n  - gpgme\narbor:\n Revision: '%s'\n", ostreeVersion, rev)
 }
 
-// refuseUnknown makes every group of commands (admin, remote...) fail,
-// as ostree's do, when given no subcommand or one it does not have;
-// cobra would print help and succeed.
-func refuseUnknown(c *cobra.Command) {
+// refuseUnknown makes every group of commands (the root, admin,
+// remote...) fail, as ostree's do, when given no subcommand or one it does
+// not have, with the usage on stderr; cobra would print help and succeed.
+func refuseUnknown(a *app, c *cobra.Command) {
 	for _, sub := range c.Commands() {
-		refuseUnknown(sub)
+		refuseUnknown(a, sub)
 	}
-	if c.Parent() == nil || !c.HasSubCommands() || c.Runnable() {
+	if !c.HasSubCommands() || c.Runnable() {
 		return
 	}
 	c.Args = cobra.ArbitraryArgs
 	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if len(args) == 0 {
-			return fmt.Errorf("no %q subcommand given; see %s --help", cmd.Name(), cmd.CommandPath())
+		fmt.Fprint(a.Stderr, cmd.UsageString())
+		what := "command"
+		if cmd.Parent() != nil {
+			what = fmt.Sprintf("%q subcommand", cmd.Name())
 		}
-		return fmt.Errorf("unknown command %q for \"%s\"; see %s --help", args[0], cmd.CommandPath(), cmd.CommandPath())
+		if len(args) == 0 {
+			return fmt.Errorf("No %s specified; see %s --help", what, cmd.CommandPath())
+		}
+		return fmt.Errorf("Unknown %s %q; see %s --help", what, termtext.Line(args[0]), cmd.CommandPath())
 	}
 }
 

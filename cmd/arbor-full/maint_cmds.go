@@ -44,19 +44,28 @@ Corrupt and missing objects are named; the exit status is 1 if any is found.`,
 					return err
 				}
 			} else {
+				// ostree's lines, which scripts read.
+				full := res.Commits - res.Partial
+				if !quiet {
+					fmt.Fprintf(a.Stdout, "Validating refs...\nValidating refs in collections...\nEnumerating commits...\n"+
+						"Verifying content integrity of %d commit objects...\n", full)
+				}
 				for _, p := range res.Problems {
 					fmt.Fprintf(a.Stderr, "error: %s\n", termtext.Line(p.String()))
 				}
-				if !quiet {
-					fmt.Fprintf(a.Stdout, "Checked %d objects of %d commits (%d partial)", res.Objects, res.Commits, res.Partial)
-					if len(res.Problems) == 0 {
-						fmt.Fprintln(a.Stdout, ": no errors found")
-					} else {
-						fmt.Fprintf(a.Stdout, ": %d errors\n", len(res.Problems))
-					}
+				if res.Partial > 0 {
+					fmt.Fprintf(a.Stdout, "%d partial commits not verified\n", res.Partial)
+				}
+				if len(res.Problems) == 0 {
+					fmt.Fprintf(a.Stdout, "object fsck of %d commits completed successfully - no errors found.\n", full)
+				} else if !quiet {
+					fmt.Fprintf(a.Stdout, "%d objects of %d commits checked: %d errors\n", res.Objects, res.Commits, len(res.Problems))
 				}
 			}
 			if len(res.Problems) > 0 {
+				if !a.json {
+					fmt.Fprintln(a.Stderr, "error: Repository corruption encountered")
+				}
 				return launch.ExitError{Code: 1}
 			}
 			return nil
@@ -96,14 +105,14 @@ func (a *app) pruneCmd() *cobra.Command {
 					"deleted_commits": commits, "dry_run": opts.DryRun})
 			}
 			fmt.Fprintf(a.Stdout, "Total objects: %d\n", res.Total)
-			verb := "Deleted"
-			if opts.DryRun {
-				verb = "Would delete"
-			}
-			if res.Deleted == 0 {
+			// ostree's lines, sizes as glib formats them: scripts read them.
+			switch {
+			case res.Deleted == 0:
 				fmt.Fprintln(a.Stdout, "No unreachable objects")
-			} else {
-				fmt.Fprintf(a.Stdout, "%s %d objects, %s freed\n", verb, res.Deleted, humanBytes(res.Freed))
+			case opts.DryRun:
+				fmt.Fprintf(a.Stdout, "Would delete: %d objects, freeing %s\n", res.Deleted, siBytes(res.Freed))
+			default:
+				fmt.Fprintf(a.Stdout, "Deleted %d objects, %s freed\n", res.Deleted, siBytes(res.Freed))
 			}
 			return nil
 		}),

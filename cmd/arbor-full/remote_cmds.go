@@ -257,6 +257,9 @@ func pullFlags(c *cobra.Command, opts *fetch.PullOptions) {
 	f.BoolVar(&opts.DisableStaticDeltas, "disable-static-deltas", false, "fetch objects one by one even where the remote has a static delta")
 	f.BoolVar(&opts.RequireStaticDeltas, "require-static-deltas", false, "fail unless every commit comes through a static delta")
 	c.MarkFlagsMutuallyExclusive("disable-static-deltas", "require-static-deltas")
+	// Writes follow core.fsync, and are made durable once per pull.
+	f.Bool("disable-fsync", false, "accepted for ostree's scripts; writes follow core.fsync")
+	f.Bool("per-object-fsync", false, "accepted for ostree's scripts; writes follow core.fsync")
 }
 
 func (a *app) printPull(res *fetch.Result) error {
@@ -334,7 +337,6 @@ func (a *app) pullLocalCmd() *cobra.Command {
 	// Checksums are always verified and writes always synced: accepted
 	// for ostree's scripts, they change nothing.
 	f.Bool("untrusted", false, "verify checksums of the source's objects (always done)")
-	f.Bool("disable-fsync", false, "accepted for ostree's scripts; writes follow core.fsync")
 	a.jsonFlag(c)
 	return c
 }

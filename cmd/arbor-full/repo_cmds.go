@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -281,7 +282,7 @@ func (a *app) checkoutCmd() *cobra.Command {
 }
 
 func (a *app) refsCmd() *cobra.Command {
-	var del bool
+	var del, list, revision, force, alias bool
 	var create string
 	c := &cobra.Command{
 		Use:   "refs [flags] [PREFIX...]",
@@ -291,6 +292,31 @@ func (a *app) refsCmd() *cobra.Command {
   arbor --repo=repo refs --delete stable`,
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			switch {
+			case alias && create != "":
+				if len(args) != 1 {
+					return errors.New("-A --create=ALIAS needs the ref it names")
+				}
+				if remote, _, _ := strings.Cut(create, ":"); strings.Contains(create, ":") {
+					return fmt.Errorf("Cannot create alias to remote ref: %s", remote)
+				}
+				return r.SetRefAlias(create, args[0])
+			case alias:
+				aliases, err := r.RefAliases()
+				if err != nil {
+					return err
+				}
+				names := make([]string, 0, len(aliases))
+				for n := range aliases {
+					names = append(names, n)
+				}
+				sort.Strings(names)
+				if a.json {
+					return a.printJSON(aliases)
+				}
+				for _, n := range names {
+					fmt.Fprintf(a.Stdout, "%s -> %s\n", termtext.Line(n), termtext.Line(aliases[n]))
+				}
+				return nil
 			case create != "":
 				if len(args) != 1 {
 					return errors.New("--create=NEW needs one existing ref or commit to point it at")
@@ -299,8 +325,8 @@ func (a *app) refsCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if _, err := r.ReadRef(create); err == nil {
-					return fmt.Errorf("ref %s already exists", create)
+				if _, err := r.ReadRef(create); err == nil && !force {
+					return fmt.Errorf("--create specified but ref %s already exists", create)
 				}
 				return r.SetRef(create, c)
 			case del:
@@ -333,13 +359,39 @@ func (a *app) refsCmd() *cobra.Command {
 				return err
 			}
 			out := map[string]string{}
-			for _, name := range refs.SortedNames(all) {
-				if len(args) > 0 && !matchAny(name, args) {
-					continue
-				}
+			show := func(shown, name string) {
 				out[name] = all[name].String()
-				if !a.json {
-					fmt.Fprintln(a.Stdout, termtext.Line(name))
+				switch {
+				case a.json:
+				case revision:
+					fmt.Fprintf(a.Stdout, "%s\t%s\n", termtext.Line(shown), all[name])
+				default:
+					fmt.Fprintln(a.Stdout, termtext.Line(shown))
+				}
+			}
+			names := refs.SortedNames(all)
+			if len(args) == 0 {
+				for _, name := range names {
+					show(name, name)
+				}
+			}
+			// As ostree: a PREFIX that is a ref shows it; one that is a
+			// directory of refs lists them without the prefix, unless
+			// --list.
+			for _, p := range args {
+				p = strings.TrimSuffix(p, "/")
+				if rm, ok := strings.CutSuffix(p, ":."); ok {
+					p = rm + ":" // flatpak's spelling of a remote's refs
+				}
+				for _, name := range names {
+					switch {
+					case name == p:
+						show(name, name)
+					case strings.HasPrefix(name, p+"/") && !list:
+						show(name[len(p)+1:], name)
+					case strings.HasPrefix(name, p+"/") || strings.HasSuffix(p, ":") && strings.HasPrefix(name, p):
+						show(name, name)
+					}
 				}
 			}
 			if a.json {
@@ -348,19 +400,14 @@ func (a *app) refsCmd() *cobra.Command {
 			return nil
 		}),
 	}
+	c.Flags().BoolVar(&list, "list", false, "list refs under PREFIX by their full names")
+	c.Flags().BoolVarP(&revision, "revision", "r", false, "show each ref's commit too")
+	c.Flags().BoolVar(&force, "force", false, "with --create, replace a ref of that name")
+	c.Flags().BoolVarP(&alias, "alias", "A", false, "list aliases; with --create=ALIAS, make ALIAS follow the given ref")
 	c.Flags().BoolVar(&del, "delete", false, "delete the refs matching the prefixes")
 	c.Flags().StringVar(&create, "create", "", "create ref NEW pointing at the given ref or commit")
 	a.jsonFlag(c)
 	return c
-}
-
-func matchAny(name string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if matchRefPrefix(name, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // matchRefPrefix matches a ref against a prefix by whole path components.
@@ -410,6 +457,33 @@ files are the truth. reindex throws it away and rebuilds it.`,
 				}
 			}
 			fmt.Fprintf(a.Stdout, "Indexed %d commits in %.2fs\n", len(commits), time.Since(start).Seconds())
+			return nil
+		}),
+	}
+}
+
+func (a *app) resetCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "reset REF REV",
+		Short: "Point an existing ref at another commit (such as one of its ancestors)",
+		Example: `  arbor --repo=repo reset main main^
+  arbor --repo=repo reset main 0123abcd`,
+		Args: cobra.ExactArgs(2),
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
+			if _, err := r.ReadRef(args[0]); err != nil {
+				return err
+			}
+			c, err := r.Resolve(args[1])
+			if err != nil {
+				return err
+			}
+			if _, err := r.ReadCommit(c); err != nil {
+				return fmt.Errorf("reset %s: %w", args[0], err)
+			}
+			if err := r.SetRef(args[0], c); err != nil {
+				return err
+			}
+			a.refsMoved(cmd.Context(), r, []string{args[0]})
 			return nil
 		}),
 	}

@@ -27,7 +27,7 @@ var errFull = errors.New("needs arbor-full")
 
 func main() {
 	g := &launch.Globals{Stdout: os.Stdout, Stderr: os.Stderr}
-	root := &cobra.Command{Use: "arbor", SilenceUsage: true, SilenceErrors: true}
+	root := &cobra.Command{Use: launch.ProgName(), SilenceUsage: true, SilenceErrors: true}
 	root.CompletionOptions.DisableDefaultCmd = true // arbor-full has it
 	g.AddFlags(root)
 	notMounted := func(context.Context, *flatpak.Installation, *flatpak.Deployed) error { return errFull }

@@ -218,7 +218,8 @@ func parseMirror(raw string) (*mirror, error) {
 	case "":
 		return nil, fmt.Errorf("httpc: mirror URL %q is not absolute (want http://, https:// or file://)", u.Redacted())
 	default:
-		return nil, fmt.Errorf("httpc: mirror URL %q: unsupported scheme %q (want http, https or file)", u.Redacted(), u.Scheme)
+		// ostree's words first, which scripts match.
+		return nil, fmt.Errorf("Invalid URI scheme in %s (arbor fetches http, https and file URLs)", u.Redacted())
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		// Paths are appended to the base; a query or fragment would end up

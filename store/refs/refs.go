@@ -29,7 +29,7 @@ func Validate(ref string) error {
 	}
 	for _, frag := range strings.Split(ref, "/") {
 		if err := validateFragment(frag); err != nil {
-			return fmt.Errorf("invalid ref %q: %w", ref, err)
+			return fmt.Errorf("Invalid ref name %q: %w", ref, err) // ostree's words, which scripts match
 		}
 	}
 	return nil
@@ -100,7 +100,16 @@ func (d Dir) Read(spec string) (object.Checksum, error) {
 	if err != nil {
 		return object.Zero, err
 	}
-	c, err := readFile(d.path(remote, ref), spec)
+	p := d.path(remote, ref)
+	if st, err := os.Lstat(p); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+		// An alias (refs -A): the ref it names, within refs/heads.
+		t, err := d.aliasTarget(p)
+		if err != nil || remote != "" {
+			return object.Zero, fmt.Errorf("ref %s: %w", spec, ErrNotFound)
+		}
+		p = d.path("", t)
+	}
+	c, err := readFile(p, spec)
 	if errors.Is(err, fs.ErrNotExist) {
 		return object.Zero, fmt.Errorf("ref %s: %w", spec, ErrNotFound)
 	}
@@ -135,6 +144,22 @@ func (d Dir) Delete(spec string) error {
 		return err
 	}
 	p := d.path(remote, ref)
+	if remote == "" {
+		aliases, err := d.Aliases()
+		if err != nil {
+			return err
+		}
+		var by []string
+		for a, t := range aliases {
+			if t == ref {
+				by = append(by, a)
+			}
+		}
+		if len(by) > 0 {
+			sort.Strings(by)
+			return fmt.Errorf("Ref %s has active aliases: %s", spec, strings.Join(by, ", "))
+		}
+	}
 	if err := os.Remove(p); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("ref %s: %w", spec, ErrNotFound)
@@ -156,10 +181,10 @@ func (d Dir) Delete(spec string) error {
 // All lists every ref: local ones by name, remote ones as "remote:ref".
 func (d Dir) All() (map[string]object.Checksum, error) {
 	out := map[string]object.Checksum{}
-	if err := walk(filepath.Join(string(d), "refs", "heads"), "", false, out); err != nil {
+	if err := d.walk(filepath.Join(string(d), "refs", "heads"), "", false, out); err != nil {
 		return nil, fmt.Errorf("listing refs: %w", err)
 	}
-	if err := walk(filepath.Join(string(d), "refs", "remotes"), "", true, out); err != nil {
+	if err := d.walk(filepath.Join(string(d), "refs", "remotes"), "", true, out); err != nil {
 		return nil, fmt.Errorf("listing refs: %w", err)
 	}
 	return out, nil
@@ -172,7 +197,7 @@ func (d Dir) Local(prefix string) (map[string]object.Checksum, error) {
 		return nil, err
 	}
 	out := map[string]object.Checksum{}
-	if err := walk(filepath.Join(string(d), "refs", "heads", filepath.FromSlash(prefix)), prefix+"/", false, out); err != nil {
+	if err := d.walk(filepath.Join(string(d), "refs", "heads", filepath.FromSlash(prefix)), prefix+"/", false, out); err != nil {
 		return nil, fmt.Errorf("listing refs %s/: %w", prefix, err)
 	}
 	return out, nil
@@ -180,25 +205,25 @@ func (d Dir) Local(prefix string) (map[string]object.Checksum, error) {
 
 // walk adds the ref files below top to out, named prefix + their path,
 // or "remote:ref" at the remotes' level.
-func walk(top, prefix string, remoteLevel bool, out map[string]object.Checksum) error {
-	return filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
+func (d Dir) walk(top, prefix string, remoteLevel bool, out map[string]object.Checksum) error {
+	return filepath.WalkDir(top, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
 			}
 			return err
 		}
-		if strings.HasPrefix(d.Name(), ".") {
+		if strings.HasPrefix(e.Name(), ".") {
 			// A ref write a killed command left (refs never begin with
 			// a dot), not a ref.
-			if d.IsDir() && p != top {
+			if e.IsDir() && p != top {
 				return filepath.SkipDir
 			}
-			if !d.IsDir() {
+			if !e.IsDir() {
 				return nil
 			}
 		}
-		if d.IsDir() {
+		if e.IsDir() {
 			return nil
 		}
 		rel, _ := filepath.Rel(top, p)
@@ -211,6 +236,15 @@ func walk(top, prefix string, remoteLevel bool, out map[string]object.Checksum) 
 			}
 			name = rel[:i] + ":" + rel[i+1:]
 		}
+		if e.Type()&fs.ModeSymlink != 0 {
+			// An alias lists as a ref of its target's commit; a link
+			// that leads anywhere else is not followed.
+			t, err := d.aliasTarget(p)
+			if remoteLevel || err != nil {
+				return nil
+			}
+			p = d.path("", t)
+		}
 		c, err := readFile(p, name)
 		if err != nil {
 			return err
@@ -218,6 +252,93 @@ func walk(top, prefix string, remoteLevel bool, out map[string]object.Checksum) 
 		out[name] = c
 		return nil
 	})
+}
+
+// aliasTarget is the local ref an alias's symlink at p names; an error
+// when it names anything but a ref file within refs/heads.
+func (d Dir) aliasTarget(p string) (string, error) {
+	link, err := os.Readlink(p)
+	if err != nil {
+		return "", err
+	}
+	heads := filepath.Join(string(d), "refs", "heads")
+	if filepath.IsAbs(link) {
+		return "", fmt.Errorf("alias %s: absolute link", p)
+	}
+	rel, err := filepath.Rel(heads, filepath.Join(filepath.Dir(p), link))
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return "", fmt.Errorf("alias %s: leads out of refs/heads", p)
+	}
+	rel = filepath.ToSlash(rel)
+	if err := Validate(rel); err != nil {
+		return "", err
+	}
+	if st, err := os.Lstat(filepath.Join(heads, filepath.FromSlash(rel))); err != nil || !st.Mode().IsRegular() {
+		return "", fmt.Errorf("alias %s: %s is not a ref", p, rel)
+	}
+	return rel, nil
+}
+
+// Aliases maps each local alias to the ref it names.
+func (d Dir) Aliases() (map[string]string, error) {
+	heads := filepath.Join(string(d), "refs", "heads")
+	out := map[string]string{}
+	err := filepath.WalkDir(heads, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if e.Type()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		if t, err := d.aliasTarget(p); err == nil {
+			rel, _ := filepath.Rel(heads, p)
+			out[filepath.ToSlash(rel)] = t
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing ref aliases: %w", err)
+	}
+	return out, nil
+}
+
+// SetAlias makes alias name the local ref target (both local), replacing
+// an alias of that name; not a ref that is not one.
+func (d Dir) SetAlias(alias, target string) error {
+	if err := Validate(alias); err != nil {
+		return err
+	}
+	if err := Validate(target); err != nil {
+		return err
+	}
+	tp, ap := d.path("", target), d.path("", alias)
+	if st, err := os.Lstat(tp); err != nil || !st.Mode().IsRegular() {
+		return fmt.Errorf("Cannot create alias to non-existent ref: %s", target)
+	}
+	if st, err := os.Lstat(ap); err == nil && st.Mode()&fs.ModeSymlink == 0 {
+		return fmt.Errorf("--create specified but ref %s already exists", alias)
+	}
+	if err := os.MkdirAll(filepath.Dir(ap), 0o755); err != nil {
+		return fmt.Errorf("alias %s: %w", alias, err)
+	}
+	link, err := filepath.Rel(filepath.Dir(ap), tp)
+	if err != nil {
+		return fmt.Errorf("alias %s: %w", alias, err)
+	}
+	// A link made beside it under a name no ref has, then renamed over.
+	tmp := filepath.Join(filepath.Dir(ap), "."+filepath.Base(ap)+".alias-tmp")
+	os.Remove(tmp)
+	if err := os.Symlink(link, tmp); err != nil {
+		return fmt.Errorf("alias %s: %w", alias, err)
+	}
+	if err := os.Rename(tmp, ap); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("alias %s: %w", alias, err)
+	}
+	return nil
 }
 
 // SortedNames returns the names of refs in byte order.

@@ -274,18 +274,19 @@ func TestHostileDirTree(t *testing.T) {
 }
 
 // A group of commands given no subcommand, or one it lacks, fails with
-// the name, as ostree's do; help still succeeds.
+// the name and its usage on stderr, as ostree's do; help still succeeds.
 func TestUnknownSubcommands(t *testing.T) {
 	arbor := testutil.BuildArbor(t)
 	for _, c := range []struct {
 		args []string
 		fail string // "" succeeds
 	}{
-		{[]string{"frob"}, `unknown command "frob"`},
-		{[]string{"remote", "frob"}, `unknown command "frob" for "arbor remote"`},
-		{[]string{"admin", "frob"}, `unknown command "frob" for "arbor admin"`},
-		{[]string{"admin"}, `no "admin" subcommand given`},
-		{[]string{"remote"}, `no "remote" subcommand given`},
+		{[]string{"frob"}, `Unknown command "frob"`},
+		{[]string{}, `No command specified`},
+		{[]string{"remote", "frob"}, `Unknown "remote" subcommand "frob"`},
+		{[]string{"admin", "frob"}, `Unknown "admin" subcommand "frob"`},
+		{[]string{"admin"}, `No "admin" subcommand specified`},
+		{[]string{"remote"}, `No "remote" subcommand specified`},
 		{[]string{"remote", "--help"}, ""},
 		{[]string{"admin", "status", "--help"}, ""},
 	} {
@@ -296,7 +297,7 @@ func TestUnknownSubcommands(t *testing.T) {
 			}
 			continue
 		}
-		if err == nil || !strings.Contains(stderr, c.fail) {
+		if err == nil || !strings.Contains(stderr, c.fail) || !strings.Contains(stderr, "Usage:") {
 			t.Errorf("%v: %v, saying %q; want a failure saying %q", c.args, err, stderr, c.fail)
 		}
 	}

@@ -155,6 +155,11 @@ func TestPullLocalAndMirror(t *testing.T) {
 	if got := readRef(t, mirror, "main"); got != p.commit {
 		t.Fatalf("mirror ref %s, want %s", got, p.commit)
 	}
+	// As ostree's: a mirror of some refs keeps its own summary (none).
+	if _, err := os.Stat(filepath.Join(mirror, "summary")); !os.IsNotExist(err) {
+		t.Errorf("a mirror of one ref took the summary: %v", err)
+	}
+	e.run(t, arborTool, mirror, "pull", "--mirror", "origin")
 	for _, f := range []string{"summary", "summary.sig"} {
 		want, _ := os.ReadFile(filepath.Join(p.repo, f))
 		got, err := os.ReadFile(filepath.Join(mirror, f))

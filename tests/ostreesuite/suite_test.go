@@ -2,7 +2,8 @@
 // ostree-tests) with arbor as `ostree`: the measure of arbor as a drop-in.
 // pass.txt lists the tests that pass; it only grows, and a test on it that
 // fails fails the run. ARBOR_OSTREE_SUITE=all runs every test and reports
-// which pass that the list lacks; ARBOR_OSTREE_SUITE_PEER=1 runs them with
+// which pass that the list lacks, ARBOR_OSTREE_SUITE=test-a.sh,test-b.sh
+// runs those; ARBOR_OSTREE_SUITE_PEER=1 runs them with
 // the real ostree instead, for a baseline.
 package ostreesuite
 
@@ -116,7 +117,14 @@ func TestOstreeSuite(t *testing.T) {
 			t.Errorf("%s is on pass.txt but not installed in %s", name, testsDir)
 		}
 	}
-	all := os.Getenv("ARBOR_OSTREE_SUITE") == "all"
+	sel := os.Getenv("ARBOR_OSTREE_SUITE")
+	all := sel == "all"
+	only := map[string]bool{} // a comma-separated list runs those alone
+	if !all && sel != "" {
+		for _, n := range strings.Split(sel, ",") {
+			only[n] = true
+		}
+	}
 	peer := os.Getenv("ARBOR_OSTREE_SUITE_PEER") != ""
 	path := os.Getenv("PATH")
 	if !peer {
@@ -124,7 +132,11 @@ func TestOstreeSuite(t *testing.T) {
 	}
 	var names []string
 	for name := range tests {
-		if all || peer || list[name] {
+		if len(only) > 0 {
+			if only[name] {
+				names = append(names, name)
+			}
+		} else if all || peer || list[name] {
 			names = append(names, name)
 		}
 	}
@@ -166,7 +178,7 @@ func TestOstreeSuite(t *testing.T) {
 		case list[r.name] && !peer:
 			t.Errorf("%s is on pass.txt and failed (%s):\n%s", r.name, r.took.Round(time.Second), tail(r.output, 60))
 		default:
-			t.Logf("%s fails (%s):\n%s", r.name, r.took.Round(time.Second), tail(r.output, 8))
+			t.Logf("%s fails (%s):\n%s", r.name, r.took.Round(time.Second), tail(r.output, 25))
 		}
 	}
 	sort.Strings(passed)

@@ -28,6 +28,15 @@ type Globals struct {
 }
 
 // AddFlags defines the global options on root.
+// ProgName is the name arbor was run by: arbor, or ostree where it stands
+// in for it, so that help and errors speak of the command typed.
+func ProgName() string {
+	if n := filepath.Base(os.Args[0]); n == "ostree" {
+		return n
+	}
+	return "arbor"
+}
+
 func (g *Globals) AddFlags(root *cobra.Command) {
 	root.PersistentFlags().BoolVar(&g.System, "system", false, "use the system installation (/var/lib/arbor)")
 	root.PersistentFlags().BoolVar(&g.User, "user", false, "use the per-user installation ($XDG_DATA_HOME/arbor, else ~/.local/share/arbor)")
