@@ -170,6 +170,9 @@ type PullOptions struct {
 	// commit's signatures against that remote's keys.
 	Remote    string
 	GPGVerify bool
+	// NotOlderThan, when set, refuses a ref's commit older than this one
+	// before fetching more of it (an OS upgrade that would go back).
+	NotOlderThan object.Checksum
 	Subpath   string // pull only this path of each commit (leaves it partial)
 	// As ostree's --disable-static-deltas and --require-static-deltas.
 	DisableStaticDeltas, RequireStaticDeltas bool
@@ -598,6 +601,11 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 	if err := checkBinding(cm, c, ref); err != nil {
 		return nil, false, err
 	}
+	if ref != "" && !p.opts.NotOlderThan.IsZero() {
+		if err := notOlder(p.repo, c, cm, p.opts.NotOlderThan); err != nil {
+			return nil, false, err
+		}
+	}
 	if err := p.repo.SetPartial(c); err != nil {
 		return nil, false, err
 	}
@@ -612,6 +620,21 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 	p.fetched.Add(1)
 	p.nMeta.Add(1)
 	return cm, true, nil
+}
+
+// notOlder refuses commit c when it is older than commit base, before
+// anything of it is stored, in ostree's words.
+func notOlder(r *store.Repo, c object.Checksum, cm *object.Commit, base object.Checksum) error {
+	bc, err := r.ReadCommit(base)
+	if err != nil {
+		return fmt.Errorf("checking %s is not older than %s: %w", c, base, err)
+	}
+	if cm.Timestamp >= bc.Timestamp {
+		return nil
+	}
+	at := func(ts uint64) string { return time.Unix(int64(ts), 0).UTC().Format(time.RFC3339) }
+	return fmt.Errorf("Upgrade target revision '%s' with timestamp '%s' is chronologically older than current revision '%s' with timestamp '%s'; use --allow-downgrade to permit",
+		c, at(cm.Timestamp), base, at(bc.Timestamp))
 }
 
 // checkBinding refuses a commit whose ostree.ref-binding does not list the

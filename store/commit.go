@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,8 +38,11 @@ type CommitOptions struct {
 	ParentSet bool
 	Orphan    bool
 	Metadata  []object.MetaEntry
-	// NoBindings leaves out ostree.ref-binding.
+	// NoBindings leaves out ostree.ref-binding and
+	// ostree.collection-binding.
 	NoBindings bool
+	// BindRefs are refs the commit is bound to besides Branch.
+	BindRefs []string
 	// CanonicalModes keeps only the 0755 bits of modes, as flatpak's
 	// exports do (ostree's canonical permissions).
 	CanonicalModes bool
@@ -187,11 +192,20 @@ func (r *Repo) CommitTrees(ctx context.Context, sources []TreeSource, opts Commi
 	}
 	if !opts.NoBindings {
 		// As ostree 2022.7: an orphan commit gets an empty binding list.
-		var refs []string
+		var bound []string
 		if opts.Branch != "" {
-			refs = []string{opts.Branch}
+			bound = []string{opts.Branch}
 		}
-		md = append(md, object.Strings("ostree.ref-binding", refs))
+		bound = append(bound, opts.BindRefs...)
+		sort.Strings(bound)
+		md = append(md, object.Strings("ostree.ref-binding", bound))
+		// As ostree: the repository's collection, unless the metadata
+		// given names one.
+		if id := r.Config().String("core", "collection-id", ""); id != "" && !slices.ContainsFunc(md, func(e object.MetaEntry) bool {
+			return e.Key == "ostree.collection-binding"
+		}) {
+			md = append(md, object.String("ostree.collection-binding", id))
+		}
 	}
 	if opts.Bootable {
 		kver, err := cm.kernelVersion(tree)

@@ -35,6 +35,28 @@ func (a *app) adminCmd() *cobra.Command {
 		def = e // as ostree
 	}
 	c.PersistentFlags().StringVar(&a.sysroot, "sysroot", def, "the sysroot to work on (default $OSTREE_SYSROOT, else /)")
+	var printDir bool
+	c.PersistentFlags().BoolVar(&printDir, "print-current-dir", false, "print the first deployment's directory and exit")
+	c.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if !printDir {
+			return nil
+		}
+		// As ostree's: whatever the subcommand, print and stop.
+		s, err := sysroot.Open(a.sysroot)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		ds, err := s.Deployments()
+		if err != nil {
+			return err
+		}
+		if len(ds) == 0 {
+			return fmt.Errorf("unable to find a deployment in sysroot %s", a.sysroot)
+		}
+		fmt.Fprintln(a.Stdout, s.Dir(ds[0]))
+		return errPrinted
+	}
 	c.AddCommand(a.adminInitFSCmd(), a.adminOSInitCmd(), a.adminDeployCmd(), a.adminUpgradeCmd(), a.adminStatusCmd(),
 		a.adminRollbackCmd(), a.adminUndeployCmd(), a.adminPinCmd(), a.adminCleanupCmd(), a.adminSetOriginCmd(), a.adminConfigDiffCmd(), a.adminEnterCmd())
 	return c
@@ -110,8 +132,8 @@ func (a *app) reportMerge(c sysroot.EtcCounts) {
 
 func (a *app) adminDeployCmd() *cobra.Command {
 	var osName string
-	var kargs []string
-	var retain, lazy bool
+	var kargs sysroot.KargEdit
+	var retain, lazy, noMerge bool
 	c := &cobra.Command{
 		Use:   "deploy [--os=STATEROOT] [--karg=ARG...] [--retain] [--lazy] REF",
 		Short: "Check out a commit as a new deployment and make it the default",
@@ -131,9 +153,11 @@ whenever it restarts; /etc and the kernel are copied as for any deployment.`,
 			if err != nil {
 				return err
 			}
-			o := sysroot.DeployOptions{Stateroot: root, Revision: args[0], Retain: retain, Merge: a.reportMerge, Lazy: lazy}
-			if cmd.Flags().Changed("karg") {
-				o.Kargs = kargs
+			o := sysroot.DeployOptions{Stateroot: root, Revision: args[0], Retain: retain, Merge: a.reportMerge, Lazy: lazy, NoMerge: noMerge}
+			for _, f := range []string{"karg", "karg-append", "karg-delete", "karg-none", "karg-proc-cmdline"} {
+				if cmd.Flags().Changed(f) {
+					o.Kargs = &kargs
+				}
 			}
 			if lazy {
 				c, err := s.PullRefspec(cmd.Context(), args[0], true, nil)
@@ -152,15 +176,20 @@ whenever it restarts; /etc and the kernel are copied as for any deployment.`,
 	}
 	c.Flags().StringVar(&osName, "os", "", "the stateroot to deploy in")
 	c.Flags().StringVar(&osName, "stateroot", "", "the stateroot to deploy in")
-	c.Flags().StringArrayVar(&kargs, "karg", nil, "a kernel argument (replaces the current ones)")
+	c.Flags().StringArrayVar(&kargs.Replace, "karg", nil, "set a kernel argument KEY[=VALUE], replacing the current one of that key")
+	c.Flags().StringArrayVar(&kargs.Append, "karg-append", nil, "append a kernel argument")
+	c.Flags().StringArrayVar(&kargs.Delete, "karg-delete", nil, "delete a kernel argument (KEY=VALUE, or every one of KEY)")
+	c.Flags().BoolVar(&kargs.None, "karg-none", false, "start from no kernel arguments, not the current deployment's")
+	c.Flags().BoolVar(&kargs.ProcCmdline, "karg-proc-cmdline", false, "start from this boot's /proc/cmdline")
 	c.Flags().BoolVar(&retain, "retain", false, "keep every other deployment")
+	c.Flags().BoolVar(&noMerge, "no-merge", false, "take neither /etc changes nor kernel arguments from the current deployment")
 	c.Flags().BoolVar(&lazy, "lazy", false, "mount /usr through the daemon instead of checking it out (thin clients)")
 	return c
 }
 
 func (a *app) adminUpgradeCmd() *cobra.Command {
 	var osName string
-	var check, pullOnly, deployOnly bool
+	var check, pullOnly, deployOnly, allowDowngrade bool
 	c := &cobra.Command{
 		Use:   "upgrade [--os=STATEROOT] [--check|--pull-only|--deploy-only]",
 		Short: "Pull the default deployment's ref and deploy it when it moved",
@@ -173,7 +202,7 @@ func (a *app) adminUpgradeCmd() *cobra.Command {
 			if check {
 				u, err = s.CheckUpgrade(cmd.Context(), osName)
 			} else {
-				u, err = s.Upgrade(cmd.Context(), sysroot.UpgradeOptions{Stateroot: osName, PullOnly: pullOnly, DeployOnly: deployOnly, Merge: a.reportMerge})
+				u, err = s.Upgrade(cmd.Context(), sysroot.UpgradeOptions{Stateroot: osName, PullOnly: pullOnly, DeployOnly: deployOnly, Merge: a.reportMerge, AllowDowngrade: allowDowngrade})
 			}
 			switch {
 			case err != nil:
@@ -191,6 +220,7 @@ func (a *app) adminUpgradeCmd() *cobra.Command {
 	c.Flags().StringVar(&osName, "os", "", "the stateroot to upgrade")
 	c.Flags().BoolVar(&check, "check", false, "only say whether an update is available")
 	c.Flags().BoolVar(&pullOnly, "pull-only", false, "pull, do not deploy")
+	c.Flags().BoolVar(&allowDowngrade, "allow-downgrade", false, "take a commit older than the current deployment's")
 	c.Flags().BoolVar(&deployOnly, "deploy-only", false, "deploy what was pulled, do not pull")
 	c.MarkFlagsMutuallyExclusive("check", "pull-only", "deploy-only")
 	return c
@@ -300,24 +330,30 @@ func (a *app) adminUndeployCmd() *cobra.Command {
 func (a *app) adminPinCmd() *cobra.Command {
 	var unpin bool
 	c := &cobra.Command{
-		Use:     "pin [--unpin] INDEX",
-		Short:   "Keep a deployment from being removed to make room for new ones",
+		Use:     "pin [--unpin] INDEX...",
+		Short:   "Keep deployments from being removed to make room for new ones",
 		Example: `  arbor admin pin --sysroot=/mnt/sr 1`,
-		Args:    cobra.ExactArgs(1),
+		Args:    cobra.MinimumNArgs(1),
 		RunE: a.withSysroot(true, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
-			n, err := indexArg(args[0])
-			if err != nil {
-				return err
+			var ns []int
+			for _, arg := range args { // every index checked before any is changed
+				n, err := indexArg(arg)
+				if err != nil {
+					return err
+				}
+				ns = append(ns, n)
 			}
-			d, err := s.SetPinned(n, !unpin)
-			if err != nil {
-				return err
+			for _, n := range ns {
+				d, err := s.SetPinned(n, !unpin)
+				if err != nil {
+					return err
+				}
+				verb := "now pinned"
+				if unpin {
+					verb = "no longer pinned"
+				}
+				fmt.Fprintf(a.Stdout, "Deployment %s is %s\n", d.Name(), verb)
 			}
-			verb := "now pinned"
-			if unpin {
-				verb = "no longer pinned"
-			}
-			fmt.Fprintf(a.Stdout, "Deployment %s is %s\n", d.Name(), verb)
 			return nil
 		}),
 	}

@@ -39,6 +39,9 @@ func main() {
 	ctx := cancelOnSignal()
 	a := &app{Globals: launch.Globals{Stdout: os.Stdout, Stderr: os.Stderr}}
 	err := a.rootCmd().ExecuteContext(ctx)
+	if errors.Is(err, errPrinted) {
+		err = nil
+	}
 	var sig signalled
 	if errors.Is(err, context.Canceled) && errors.As(context.Cause(ctx), &sig) {
 		// As a shell reports a command a signal ended: 130 for SIGINT,
@@ -48,6 +51,10 @@ func main() {
 	}
 	launch.Exit(err)
 }
+
+// errPrinted ends a command that did all it had to in a hook (admin
+// --print-current-dir), successfully.
+var errPrinted = errors.New("printed")
 
 // signalled is why a command's context was cancelled.
 type signalled struct{ syscall.Signal }

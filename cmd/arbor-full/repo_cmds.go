@@ -20,7 +20,7 @@ import (
 )
 
 func (a *app) initCmd() *cobra.Command {
-	var mode string
+	var mode, collection string
 	c := &cobra.Command{
 		Use:   "init",
 		Short: "Create a repository",
@@ -36,14 +36,27 @@ func (a *app) initCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if collection != "" {
+				if err := refs.ValidateCollectionID(collection); err != nil {
+					return err
+				}
+			}
 			r, err := store.Init(p, m)
 			if err != nil {
 				return err
 			}
-			return r.Close()
+			defer r.Close()
+			if collection != "" {
+				return r.EditConfig(func(f store.ConfigFile) error {
+					f.Set("core", "collection-id", collection)
+					return nil
+				})
+			}
+			return nil
 		},
 	}
 	c.Flags().StringVar(&mode, "mode", "bare", "repository mode: bare, bare-user, bare-user-only or archive")
+	c.Flags().StringVar(&collection, "collection-id", "", "the repository's collection ID (reverse DNS), bound into its commits")
 	return c
 }
 
@@ -58,7 +71,8 @@ func parseTime(s string, now time.Time) (time.Time, error) {
 		}
 		return time.Unix(n, 0).UTC(), nil
 	}
-	for _, layout := range []string{time.RFC3339, "2006-01-02 15:04:05 -0700", "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
+	for _, layout := range []string{time.RFC3339, "2006-01-02 15:04:05 -0700", "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02",
+		"January 2 2006", "Jan 2 2006", "January 2, 2006", "2 January 2006", "January 2 2006 15:04:05"} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t, nil
 		}
@@ -81,7 +95,7 @@ func (a *app) commitCmd() *cobra.Command {
 		ownerUID, ownerGID                       int
 		noXattrs, orphan, noBindings, canonical  bool
 		bootable, skipUnchanged, consume         bool
-		signKeys                                 []string
+		signKeys, bindRefs                       []string
 		homedir                                  string
 	)
 	c := &cobra.Command{
@@ -133,7 +147,7 @@ func (a *app) commitCmd() *cobra.Command {
 			opts := store.CommitOptions{Branch: branch, Subject: subject, Body: body,
 				OwnerUID: ownerUID, OwnerGID: ownerGID, NoXattrs: noXattrs || canonical,
 				Orphan: orphan, NoBindings: noBindings, Bootable: bootable,
-				SkipIfUnchanged: skipUnchanged, Consume: consume}
+				SkipIfUnchanged: skipUnchanged, Consume: consume, BindRefs: bindRefs}
 			if canonical {
 				opts.OwnerUID, opts.OwnerGID = 0, 0
 			}
@@ -221,6 +235,7 @@ func (a *app) commitCmd() *cobra.Command {
 	f.BoolVar(&orphan, "orphan", false, "commit without a parent and without updating a branch")
 	f.StringArrayVar(&metaStrings, "add-metadata-string", nil, "add KEY=VALUE to the commit metadata")
 	f.BoolVar(&noBindings, "no-bindings", false, "do not bind the commit to its branch (ostree.ref-binding)")
+	f.StringArrayVar(&bindRefs, "bind-ref", nil, "bind the commit to this ref too")
 	f.BoolVar(&skipUnchanged, "skip-if-unchanged", false, "if the tree is the parent's, commit nothing and print the parent")
 	f.BoolVar(&consume, "consume", false, "remove each committed directory once the commit is made")
 	// ostree's speedups for trees of hardlinks into the repository, and

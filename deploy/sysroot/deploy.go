@@ -111,11 +111,14 @@ func bootCsum(root string, k kernel) (string, error) {
 
 // DeployOptions says what to deploy and how.
 type DeployOptions struct {
-	Stateroot string   // required
-	Revision  string   // a ref or a commit checksum
-	Refspec   string   // recorded in the origin file (default: Revision)
-	Kargs     []string // nil: the merge deployment's
-	Retain    bool     // keep every other deployment
+	Stateroot string    // required
+	Revision  string    // a ref or a commit checksum
+	Refspec   string    // recorded in the origin file (default: Revision)
+	Kargs     *KargEdit // nil: the merge deployment's, as they are
+	Retain    bool      // keep every other deployment
+	// NoMerge starts /etc from the commit's and the kernel arguments from
+	// none: nothing is carried over from the current deployment.
+	NoMerge bool
 	// Merge, when set, reports the /etc changes carried over.
 	Merge func(EtcCounts)
 	// Lazy has the Mounter mount the commit's /usr (from Source, such as
@@ -154,9 +157,16 @@ func (s *Sysroot) deploy(ctx context.Context, o DeployOptions) (*Deployment, err
 		return nil, err
 	}
 	merge := MergeDeployment(ds, o.Stateroot)
-	d := &Deployment{Stateroot: o.Stateroot, Commit: c, Kargs: o.Kargs}
-	if d.Kargs == nil && merge != nil {
-		d.Kargs = merge.Kargs
+	from := merge // what /etc and the kernel arguments come from
+	if o.NoMerge {
+		from = nil
+	}
+	d := &Deployment{Stateroot: o.Stateroot, Commit: c}
+	if from != nil {
+		d.Kargs = from.Kargs
+	}
+	if d.Kargs, err = o.Kargs.apply(d.Kargs); err != nil {
+		return nil, err
 	}
 	d.Serial, err = s.nextSerial(o.Stateroot, c)
 	if err != nil {
@@ -181,10 +191,10 @@ func (s *Sysroot) deploy(ctx context.Context, o DeployOptions) (*Deployment, err
 		if source == "" {
 			source = c.String()
 		}
-		if err := s.mountLazy(ctx, d, source, merge, o.Merge); err != nil {
+		if err := s.mountLazy(ctx, d, source, from, o.Merge); err != nil {
 			return nil, err
 		}
-	} else if err := s.checkout(ctx, d, merge, o.Merge); err != nil {
+	} else if err := s.checkout(ctx, d, from, o.Merge); err != nil {
 		return nil, err
 	}
 	if err := setImmutable(dir, true); err != nil {
@@ -198,7 +208,7 @@ func (s *Sysroot) deploy(ctx context.Context, o DeployOptions) (*Deployment, err
 	}
 	list := []*Deployment{d}
 	for _, old := range ds {
-		if o.Retain || old == merge || old.Pinned() || old.Booted || old.Stateroot != o.Stateroot {
+		if o.Retain || old == from || old.Pinned() || old.Booted || old.Stateroot != o.Stateroot {
 			list = append(list, old)
 		}
 	}

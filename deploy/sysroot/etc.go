@@ -204,7 +204,7 @@ func makeParents(modified, etc, rel string) error {
 }
 
 // copyEntry copies a file, symlink or directory tree, with modes, owners
-// and xattrs.
+// and xattrs; other kinds of file are left out.
 func copyEntry(src, dst string) error {
 	fi, err := os.Lstat(src)
 	if err != nil {
@@ -251,7 +251,9 @@ func copyEntry(src, dst string) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("%s: not a file, directory or symlink", src)
+		// A fifo, socket or device has no place in /etc's merge: left
+		// out, as ostree leaves it.
+		return nil
 	}
 	return copyAttrs(src, dst, fi)
 }

@@ -137,8 +137,13 @@ func (s *Sysroot) DefaultStateroot(name string) (string, error) {
 // with commitOnly) and returns the commit; a local ref or a checksum
 // needs no fetch.
 func (s *Sysroot) PullRefspec(ctx context.Context, refspec string, commitOnly bool, progress func(fetch.Progress)) (object.Checksum, error) {
+	return s.pullRefspec(ctx, refspec, fetch.PullOptions{CommitMetadataOnly: commitOnly, Progress: progress})
+}
+
+func (s *Sysroot) pullRefspec(ctx context.Context, refspec string, o fetch.PullOptions) (object.Checksum, error) {
 	if remote, ref, ok := strings.Cut(refspec, ":"); ok {
-		if _, err := fetch.Pull(ctx, s.Repo, remote, fetch.PullOptions{Refs: []string{ref}, CommitMetadataOnly: commitOnly, Progress: progress}); err != nil {
+		o.Refs = []string{ref}
+		if _, err := fetch.Pull(ctx, s.Repo, remote, o); err != nil {
 			return object.Zero, fmt.Errorf("pulling %s: %w", refspec, err)
 		}
 	}
@@ -201,6 +206,8 @@ type UpgradeOptions struct {
 	Stateroot  string // "": DefaultStateroot's
 	PullOnly   bool   // fetch the update, deploy nothing
 	DeployOnly bool   // deploy what was fetched before, fetch nothing
+	// AllowDowngrade takes a commit older than the current deployment's.
+	AllowDowngrade bool
 	// Merge, when set, reports the /etc changes carried over.
 	Merge func(EtcCounts)
 	// Progress, when set, is told how the pull goes.
@@ -258,7 +265,11 @@ func (s *Sysroot) Upgrade(ctx context.Context, o UpgradeOptions) (*Upgrade, erro
 			err = fmt.Errorf("origin %s: %w", u.Refspec, err)
 		}
 	} else {
-		u.To, err = s.PullRefspec(ctx, u.Refspec, u.Lazy, o.Progress)
+		po := fetch.PullOptions{CommitMetadataOnly: u.Lazy, Progress: o.Progress}
+		if !o.AllowDowngrade {
+			po.NotOlderThan = u.From
+		}
+		u.To, err = s.pullRefspec(ctx, u.Refspec, po)
 	}
 	if err != nil {
 		return nil, s.record(historyEntry("os-deploy", u.Refspec, u.From, object.Zero), err)

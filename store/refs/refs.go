@@ -35,6 +35,28 @@ func Validate(ref string) error {
 	return nil
 }
 
+// ValidateCollectionID checks a collection ID as ostree does: reverse
+// DNS, two or more elements of [A-Za-z0-9_-] joined by dots, none
+// starting with a digit, at most 255 bytes.
+func ValidateCollectionID(id string) error {
+	bad := fmt.Errorf("Invalid collection ID %q: want reverse DNS, as org.example.Apps", id)
+	parts := strings.Split(id, ".")
+	if len(id) > 255 || len(parts) < 2 {
+		return bad
+	}
+	for _, p := range parts {
+		if p == "" || p[0] >= '0' && p[0] <= '9' {
+			return bad
+		}
+		for _, r := range p {
+			if !(r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+				return bad
+			}
+		}
+	}
+	return nil
+}
+
 // ValidateRemote checks a remote name: a single ref fragment.
 func ValidateRemote(name string) error {
 	if err := validateFragment(name); err != nil {

@@ -250,3 +250,23 @@ func TestCommitTreesMatch(t *testing.T) {
 		})
 	}
 }
+
+// A repository with a collection ID binds its commits to it, after the
+// refs (--bind-ref included, sorted), as ostree's do.
+func TestCommitCollectionBindingMatches(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	src := buildFixture(t)
+	sums := map[string]string{}
+	for _, tool := range []string{arborTool, ostreeTool} {
+		repo := filepath.Join(t.TempDir(), tool)
+		e.run(t, tool, repo, "init", "--mode=archive", "--collection-id=org.example.Apps")
+		sums[tool] = e.commit(t, tool, repo, "main", src, "--bind-ref=zz/x", "--bind-ref=aa/x")
+	}
+	if sums[arborTool] != sums[ostreeTool] {
+		t.Errorf("arbor committed %s, ostree %s", sums[arborTool], sums[ostreeTool])
+	}
+	if _, errOut, err := e.runErr(arborTool, filepath.Join(t.TempDir(), "bad"), "init", "--collection-id=nodots"); err == nil || !strings.Contains(errOut, "collection ID") {
+		t.Errorf("init with a bad collection ID: %v %s", err, errOut)
+	}
+}
