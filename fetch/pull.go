@@ -173,7 +173,7 @@ type PullOptions struct {
 	// NotOlderThan, when set, refuses a ref's commit older than this one
 	// before fetching more of it (an OS upgrade that would go back).
 	NotOlderThan object.Checksum
-	Subpath   string // pull only this path of each commit (leaves it partial)
+	Subpath      string // pull only this path of each commit (leaves it partial)
 	// As ostree's --disable-static-deltas and --require-static-deltas.
 	DisableStaticDeltas, RequireStaticDeltas bool
 	Progress                                 func(Progress)
@@ -557,8 +557,9 @@ func (p *puller) commit(ref string, c object.Checksum, depth int) ([]object.Chec
 // commitObject fetches, verifies and stores a commit and its detached
 // metadata. fresh is false when the commit was already complete locally.
 func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bool, error) {
-	// A commit already here was verified when it was stored; a partial one
-	// only needs the rest of its tree.
+	// A commit already here was verified when it was stored, but maybe
+	// with another remote's keys: this remote's must vouch for it too, as
+	// ostree checks. A partial one only needs the rest of its tree.
 	if has, _ := p.txn.Has(index.Ref{Checksum: c, Type: object.TypeCommit}); has {
 		b, err := p.txn.ReadMeta(index.Ref{Checksum: c, Type: object.TypeCommit})
 		if err != nil {
@@ -567,6 +568,15 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 		cm, err := object.ParseCommit(b)
 		if err != nil {
 			return nil, false, err
+		}
+		if p.keyring != nil {
+			detached, err := p.txn.ReadMeta(index.Ref{Checksum: c, Type: object.TypeCommitMeta})
+			if err != nil && !errors.Is(err, store.ErrObjectMissing) {
+				return nil, false, err
+			}
+			if err := verifySigs(p.keyring, b, detached); err != nil {
+				return nil, false, fmt.Errorf("commit %s: %w", c, err)
+			}
 		}
 		return cm, false, checkBinding(cm, c, ref)
 	}

@@ -149,6 +149,8 @@ type AddOptions struct {
 	GPGImport    string            // a key file to trust for this remote
 	Set          map[string]string // extra keys, as --set=KEY=VALUE
 	IfNotExists  bool
+	// Imported, when set, hears how many keys GPGImport added.
+	Imported func(n int)
 }
 
 // AddRemote configures a remote.
@@ -186,40 +188,49 @@ func AddRemote(r *store.Repo, name, u string, o AddOptions) error {
 		cfg.Set(g, k, o.Set[k])
 	}
 	if o.GPGImport != "" {
-		if err := ImportKeys(r, name, o.GPGImport); err != nil {
+		add, err := gpg.LoadKeyring(o.GPGImport)
+		n := 0
+		if err == nil {
+			n, err = ImportKeys(r, name, add)
+		}
+		if err != nil {
 			cfg.DeleteGroup(g)
-			return err
+			return fmt.Errorf("importing keys for remote %s: %w", name, err)
+		}
+		if o.Imported != nil {
+			o.Imported(n)
 		}
 	}
 	return r.WriteConfig()
 }
 
-// ImportKeys adds the keys in file (armored or binary) to the remote's
-// keyring, <repo>/<name>.trustedkeys.gpg.
-func ImportKeys(r *store.Repo, name, file string) error {
-	add, err := gpg.LoadKeyring(file)
-	if err != nil {
-		return fmt.Errorf("importing keys for remote %s: %w", name, err)
-	}
+// ImportKeys adds keys to the remote's keyring, <repo>/<name>.trustedkeys.gpg,
+// and says how many it did not have.
+func ImportKeys(r *store.Repo, name string, add *gpg.Keyring) (int, error) {
 	if add.Len() == 0 {
-		return fmt.Errorf("importing keys for remote %s: no keys in %s", name, file)
+		return 0, fmt.Errorf("importing keys for remote %s: no keys given", name)
 	}
 	p := KeyringPath(r, name)
 	k, err := gpg.ParseKeyring(nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := os.Stat(p); err == nil {
 		if k, err = gpg.LoadKeyring(p); err != nil {
-			return err
+			return 0, fmt.Errorf("remote %s keyring: %w", name, err)
+		}
+	}
+	n := 0
+	for _, f := range add.Fingerprints() {
+		if !k.Has(f) {
+			n++
 		}
 	}
 	k.Merge(add)
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, k.Export(), 0o644); err != nil {
-		return err
+	if err := r.WriteFile(filepath.Base(p), k.Export()); err != nil {
+		return 0, fmt.Errorf("remote %s keyring: %w", name, err)
 	}
-	return os.Rename(tmp, p)
+	return n, nil
 }
 
 // DeleteRemote removes a remote, its keyring and its refs.

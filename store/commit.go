@@ -97,7 +97,12 @@ type committer struct {
 	mu    sync.Mutex
 	reach map[index.Ref]struct{}
 	trees map[object.Checksum]object.DirTree // written, kept for overlays and --bootable
-	bufs  sync.Pool                          // *[]byte of smallFile bytes
+	// own are the repository's staging and index directories: a tree
+	// that holds the repository it is committed to (ostree's commit of
+	// the current directory, run in the repository's parent) leaves them
+	// out, as they change under the walk.
+	own  map[devIno]bool
+	bufs sync.Pool // *[]byte of smallFile bytes
 }
 
 // CommitDir commits the tree at dir and returns the new commit's checksum.
@@ -140,7 +145,7 @@ func (r *Repo) CommitTrees(ctx context.Context, sources []TreeSource, opts Commi
 	defer t.Abort()
 
 	workers := 2*runtime.GOMAXPROCS(0) + 2
-	cm := &committer{ctx: ctx, t: t, opts: &opts, sem: make(chan struct{}, workers), reach: map[index.Ref]struct{}{}}
+	cm := &committer{ctx: ctx, t: t, opts: &opts, sem: make(chan struct{}, workers), reach: map[index.Ref]struct{}{}, own: r.ownDirs()}
 	if opts.Progress != nil {
 		stop := make(chan struct{})
 		defer func() {
@@ -261,6 +266,23 @@ func (r *Repo) CommitTrees(ctx context.Context, sources []TreeSource, opts Commi
 	return sum, stats, nil
 }
 
+type devIno struct{ dev, ino uint64 }
+
+// errOwnFiles marks a directory of the repository's own workings.
+var errOwnFiles = errors.New("the repository's own staging or index")
+
+// ownDirs finds the repository's directories a commit leaves out.
+func (r *Repo) ownDirs() map[devIno]bool {
+	own := map[devIno]bool{}
+	for _, p := range []string{filepath.Join(r.path, "tmp"), r.IndexDir()} {
+		var st unix.Stat_t
+		if unix.Stat(p, &st) == nil {
+			own[devIno{uint64(st.Dev), uint64(st.Ino)}] = true
+		}
+	}
+	return own
+}
+
 // storedSize sums the stored sizes of the objects the tree reaches: new
 // ones from this transaction, the others from the index.
 func (cm *committer) storedSize() (int64, error) {
@@ -363,6 +385,9 @@ func (cm *committer) dir(d *os.File, path string) (object.Checksum, object.Check
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return object.Zero, object.Zero, fmt.Errorf("%s: not a directory", path)
 	}
+	if cm.own[devIno{uint64(st.Dev), uint64(st.Ino)}] && path != cm.root {
+		return object.Zero, object.Zero, errOwnFiles
+	}
 	dm := object.DirMeta{Mode: cm.canonical(st.Mode)}
 	dm.UID, dm.GID = cm.owner(st.Uid, st.Gid)
 	if !cm.opts.NoXattrs {
@@ -418,6 +443,9 @@ func (cm *committer) dir(d *os.File, path string) (object.Checksum, object.Check
 				defer wg.Done()
 				defer sub.Close()
 				tc, mc, err := cm.dir(sub, p)
+				if errors.Is(err, errOwnFiles) {
+					return
+				}
 				if err != nil {
 					fail(err)
 					return

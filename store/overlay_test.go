@@ -107,3 +107,28 @@ func TestCommitTrees(t *testing.T) {
 		t.Errorf("consumed commit's file: %q %v", b, err)
 	}
 }
+
+// A tree that holds the repository it is committed to leaves out the
+// repository's staging and index, which change under the walk; the rest
+// of the repository is committed as any files are.
+func TestCommitLeavesOutOwnWorkings(t *testing.T) {
+	top := t.TempDir()
+	r, err := Init(filepath.Join(top, "repo"), ModeBareUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := os.WriteFile(filepath.Join(top, "file"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := r.CommitDir(context.Background(), top, CommitOptions{Branch: "self", OwnerUID: -1, OwnerGID: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{"/file": true, "/repo/config": true, "/repo/tmp": false, "/repo/extensions/arbor/index": false} {
+		_, err := r.Lookup(c, p)
+		if (err == nil) != want {
+			t.Errorf("%s in the commit: %v, want %v", p, err == nil, want)
+		}
+	}
+}

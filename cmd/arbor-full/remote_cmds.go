@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -57,6 +59,7 @@ func (a *app) remoteAddCmd() *cobra.Command {
 			if collectionID != "" {
 				o.Set["collection-id"] = collectionID
 			}
+			o.Imported = func(n int) { fmt.Fprintln(a.Stdout, importedLine(n, args[0])) }
 			return fetch.AddRemote(r, args[0], args[1], o)
 		}),
 	}
@@ -177,29 +180,68 @@ func (a *app) remoteRefsCmd() *cobra.Command {
 	return c
 }
 
+// importedLine is ostree's report of a key import, which scripts read.
+func importedLine(n int, remote string) string {
+	s := "s"
+	if n == 1 {
+		s = ""
+	}
+	return fmt.Sprintf("Imported %d GPG key%s to remote \"%s\"", n, s, termtext.Line(remote))
+}
+
 func (a *app) remoteGPGImportCmd() *cobra.Command {
 	var files []string
+	var stdin bool
 	c := &cobra.Command{
-		Use:     "gpg-import NAME [-k FILE...]",
-		Short:   "Trust more GPG keys for a remote",
-		Example: `  arbor --repo=repo remote gpg-import origin -k key.asc`,
-		Args:    cobra.ExactArgs(1),
+		Use:   "gpg-import NAME [KEY-ID...] (-k FILE... | --stdin)",
+		Short: "Trust more GPG keys for a remote: all of a key file's, or those KEY-IDs name",
+		Example: `  arbor --repo=repo remote gpg-import origin -k key.asc
+  arbor --repo=repo remote gpg-import --stdin origin < key.asc`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			if _, err := fetch.LoadRemote(r, args[0]); err != nil {
 				return err
 			}
-			if len(files) == 0 {
-				return errors.New("give the key files with -k FILE (or --keyring=FILE)")
+			if len(files) == 0 && !stdin {
+				return errors.New("give the keys with -k FILE (or --keyring=FILE) or --stdin")
 			}
-			for _, f := range files {
-				if err := fetch.ImportKeys(r, args[0], f); err != nil {
+			keys, err := gpg.ParseKeyring(nil)
+			if err != nil {
+				return err
+			}
+			if len(files) > 0 {
+				k, err := gpg.LoadKeyring(files...)
+				if err != nil {
+					return err
+				}
+				keys.Merge(k)
+			}
+			if stdin {
+				b, err := io.ReadAll(io.LimitReader(os.Stdin, 64<<20))
+				if err != nil {
+					return fmt.Errorf("reading keys from stdin: %w", err)
+				}
+				k, err := gpg.ParseKeyring(b)
+				if err != nil {
+					return fmt.Errorf("keys from stdin: %w", err)
+				}
+				keys.Merge(k)
+			}
+			if len(args) > 1 {
+				if keys, err = keys.Select(args[1:]); err != nil {
 					return err
 				}
 			}
+			n, err := fetch.ImportKeys(r, args[0], keys)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.Stdout, importedLine(n, args[0]))
 			return nil
 		}),
 	}
-	c.Flags().StringArrayVarP(&files, "keyring", "k", nil, "key file to import (armored or binary)")
+	c.Flags().StringArrayVarP(&files, "keyring", "k", nil, "key file to import from (armored or binary)")
+	c.Flags().BoolVar(&stdin, "stdin", false, "import the keys on standard input")
 	return c
 }
 

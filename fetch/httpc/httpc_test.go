@@ -596,7 +596,7 @@ func TestNew(t *testing.T) {
 		{name: "host only", mirrors: []string{"http://example.com"}, wantURL: "http://example.com/"},
 		{name: "file", mirrors: []string{"file:///srv/repo"}, wantURL: "file:///srv/repo/"},
 		{name: "password redacted", mirrors: []string{"https://u:secret@example.com/r"}, wantURL: "https://u:xxxxx@example.com/r/"},
-		{name: "ftp", mirrors: []string{"ftp://example.com/repo"}, wantErr: "unsupported scheme"},
+		{name: "ftp", mirrors: []string{"ftp://example.com/repo"}, wantErr: "Invalid URI scheme"},
 		{name: "relative", mirrors: []string{"srv/repo"}, wantErr: "not absolute"},
 		{name: "no host", mirrors: []string{"http:///repo"}, wantErr: "no host"},
 		{name: "remote file", mirrors: []string{"file://otherhost/repo"}, wantErr: "another host"},

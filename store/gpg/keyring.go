@@ -24,7 +24,7 @@ import (
 // ErrBadSignature, ErrRevoked, ErrExpired, ErrUnknownKey.
 var (
 	ErrNoSignatures = errors.New("gpg: no signatures")
-	ErrUnknownKey   = errors.New("gpg: signed only by keys not in the keyring")
+	ErrUnknownKey   = errors.New("gpg: public key not found: signed only by keys not in the keyring")
 	// ErrBadSignature also covers malformed signatures and keys that may
 	// not make data signatures.
 	ErrBadSignature = errors.New("gpg: bad signature")
@@ -107,6 +107,9 @@ func keyFiles(dir string) ([]string, error) {
 		name := de.Name()
 		if !strings.HasSuffix(name, ".gpg") && !strings.HasSuffix(name, ".asc") {
 			continue
+		}
+		if name == "trustdb.gpg" || name == "secring.gpg" {
+			continue // GnuPG's trust and secret databases, as ostree skips them
 		}
 		p := filepath.Join(dir, name)
 		// Stat follows symlinks, which key directories often contain.
@@ -429,4 +432,41 @@ func serializePublic(w io.Writer, e *openpgp.Entity) error {
 		}
 	}
 	return nil
+}
+
+// Fingerprints are the primary keys' fingerprints, upper case hex, in
+// keyring order.
+func (k *Keyring) Fingerprints() []string {
+	var out []string
+	if k != nil {
+		for _, kk := range k.keys {
+			out = append(out, fmt.Sprintf("%X", kk.entity.PrimaryKey.Fingerprint))
+		}
+	}
+	return out
+}
+
+// Select is the keys whose fingerprint or key ID (long or short) is one
+// of ids, as gpg matches them; an error names an ID no key has.
+func (k *Keyring) Select(ids []string) (*Keyring, error) {
+	out := &Keyring{}
+	for _, id := range ids {
+		want := strings.ToUpper(strings.TrimPrefix(strings.TrimPrefix(id, "0x"), "0X"))
+		found := false
+		for _, kk := range k.keys {
+			if fpr := fmt.Sprintf("%X", kk.entity.PrimaryKey.Fingerprint); len(want) >= 8 && strings.HasSuffix(fpr, want) {
+				out.add(kk)
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("gpg: no key %s in the keyring", id)
+		}
+	}
+	return out, nil
+}
+
+// Has reports whether a key of fingerprint fpr (upper case hex) is in k.
+func (k *Keyring) Has(fpr string) bool {
+	return slices.Contains(k.Fingerprints(), fpr)
 }
