@@ -101,8 +101,8 @@ func (rm *Remote) Keyring(r *store.Repo) (*gpg.Keyring, error) {
 
 // keyringPaths are the files this remote's keys are read from: its own
 // keyring, else the system's trusted keyrings, as ostree reads them
-// ($OSTREE_GPG_HOME, else /usr/share/ostree/trusted.gpg.d, each *.gpg but
-// a trust or secret database); then its gpgkeypath.
+// ($OSTREE_GPG_HOME, else /usr/share/ostree/trusted.gpg.d, its key files
+// as gpg.KeyFiles finds them); then its gpgkeypath.
 func (rm *Remote) keyringPaths(r *store.Repo) []string {
 	var paths []string
 	if _, err := os.Stat(KeyringPath(r, rm.Name)); err == nil {
@@ -112,13 +112,8 @@ func (rm *Remote) keyringPaths(r *store.Repo) []string {
 		if dir == "" {
 			dir = "/usr/share/ostree/trusted.gpg.d"
 		}
-		ents, _ := os.ReadDir(dir) // none there: no system keys
-		for _, e := range ents {
-			n := e.Name()
-			if e.Type().IsRegular() && strings.HasSuffix(n, ".gpg") && n != "trustdb.gpg" && n != "secring.gpg" {
-				paths = append(paths, filepath.Join(dir, n))
-			}
-		}
+		files, _ := gpg.KeyFiles(dir) // none there: no system keys
+		paths = append(paths, files...)
 	}
 	return append(paths, rm.GPGKeyPath...)
 }

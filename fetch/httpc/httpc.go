@@ -197,6 +197,11 @@ func newTransport(connect time.Duration, conns int) *http.Transport {
 }
 
 func parseMirror(raw string) (*mirror, error) {
+	for _, kind := range []string{"mirrorlist=", "metalink="} {
+		if strings.HasPrefix(raw, kind) {
+			return nil, fmt.Errorf("httpc: URL %q: arbor does not read %s lists; give the servers as the remote's url and mirrors=\"URL1;URL2;\"", raw, strings.TrimSuffix(kind, "="))
+		}
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("httpc: mirror URL: %w", err)

@@ -78,7 +78,7 @@ func LoadKeyring(paths ...string) (*Keyring, error) {
 		}
 		files := []string{p}
 		if fi.IsDir() {
-			if files, err = keyFiles(p); err != nil {
+			if files, err = KeyFiles(p); err != nil {
 				return nil, err
 			}
 		}
@@ -97,7 +97,9 @@ func LoadKeyring(paths ...string) (*Keyring, error) {
 	return k, nil
 }
 
-func keyFiles(dir string) ([]string, error) {
+// KeyFiles are the key files of a key directory: regular files named
+// *.gpg or *.asc, but GnuPG's trust and secret databases, in name order.
+func KeyFiles(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("gpg: keyring dir: %w", err)
