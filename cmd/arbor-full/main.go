@@ -106,6 +106,19 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 		a.installCmd(), a.listCmd(), launch.RunCmd(&a.Globals, a.ensureMount, recorder{a}), a.updateCmd(), a.uninstallCmd(), a.historyCmd(), a.infoCmd(), a.remoteLsCmd(), a.flatpakRemoteAddCmd(), a.overrideCmd(), a.searchCmd(),
 		a.adminCmd(), a.centerCmd(), a.remoteModifyCmd(), a.psCmd(), a.killCmd(), a.enterCmd(), a.limitCmd(), a.staticDeltaCmd(), a.configCmd(), a.resetCmd(),
 	)
+	for _, c := range root.Commands() {
+		if ostreeCommand(c.Name()) {
+			c.Annotations = map[string]string{repoAnnotation: "ostree"}
+		}
+	}
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		for c := cmd; c != nil; c = c.Parent() {
+			if c.Annotations[repoAnnotation] == "ostree" {
+				a.OstreeRepo = true
+			}
+		}
+		return nil
+	}
 	// ostree's heading for subcommands, which its scripts read.
 	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "Available Commands:", "Builtin Commands:", 1))
 	// cobra adds these as it runs; added now, they follow the same rules.
@@ -114,6 +127,20 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 	refuseUnknown(a, root)
 	return root
 }
+
+// ostreeCommands are ostree's own: without --repo they find the
+// repository as ostree does, and say so when there is none, where the
+// flatpak- and mount-style commands use the installation's.
+func ostreeCommand(name string) bool {
+	switch name {
+	case "init", "commit", "checkout", "log", "show", "ls", "cat", "diff", "refs", "rev-parse", "fsck", "prune",
+		"remote", "pull", "pull-local", "summary", "gpg-sign", "static-delta", "config", "reset":
+		return true
+	}
+	return false
+}
+
+const repoAnnotation = "arbor-repo"
 
 // ostreeVersion is the ostree release whose formats and command line
 // arbor follows: its installed test suite is arbor's measure as a drop-in.

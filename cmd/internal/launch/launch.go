@@ -23,6 +23,9 @@ import (
 type Globals struct {
 	Repo         string // --repo
 	System, User bool   // --system, --user: which installation
+	// OstreeRepo makes a command without --repo find its repository as
+	// ostree's commands do, with no installation to fall back on.
+	OstreeRepo bool
 	Stdout       io.Writer
 	Stderr       io.Writer
 }
@@ -59,19 +62,48 @@ func (g *Globals) RepoPath() (path string, installation bool, err error) {
 		p, err := flatpak.UserRepo()
 		return p, true, err
 	}
+	if g.OstreeRepo {
+		return ostreeDefaultRepo()
+	}
 	if p := os.Getenv("OSTREE_REPO"); p != "" {
 		return p, false, nil
 	}
-	if _, err := os.Stat(filepath.Join(".", "config")); err == nil {
-		if _, err := os.Stat("objects"); err == nil {
-			return ".", false, nil
-		}
+	if isRepo(".") {
+		return ".", false, nil
 	}
 	p, err := flatpak.DefaultRepo()
 	if err != nil {
 		return "", false, fmt.Errorf("no repository given (--repo=PATH or OSTREE_REPO): %w", err)
 	}
 	return p, true, nil
+}
+
+// ostreeDefaultRepo is ostree's default: the current directory when it
+// is a repository, else $OSTREE_REPO, else the system's /ostree/repo.
+func ostreeDefaultRepo() (string, bool, error) {
+	if isRepo(".") {
+		return ".", false, nil
+	}
+	if p := os.Getenv("OSTREE_REPO"); p != "" {
+		return p, false, nil
+	}
+	if isRepo(ostreeSystemRepo) {
+		return ostreeSystemRepo, false, nil
+	}
+	return "", false, errors.New("Command requires a --repo argument")
+}
+
+// ostreeSystemRepo is where an ostree-booted system keeps its repository.
+const ostreeSystemRepo = "/ostree/repo"
+
+// isRepo says whether dir looks like a repository, as ostree tells one.
+func isRepo(dir string) bool {
+	st, err := os.Stat(filepath.Join(dir, "objects"))
+	if err != nil || !st.IsDir() {
+		return false
+	}
+	st, err = os.Stat(filepath.Join(dir, "config"))
+	return err == nil && st.Mode().IsRegular()
 }
 
 // ExitError ends the program with a code after output was already printed.
