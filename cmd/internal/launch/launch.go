@@ -26,8 +26,8 @@ type Globals struct {
 	// OstreeRepo makes a command without --repo find its repository as
 	// ostree's commands do, with no installation to fall back on.
 	OstreeRepo bool
-	Stdout       io.Writer
-	Stderr       io.Writer
+	Stdout     io.Writer
+	Stderr     io.Writer
 }
 
 // AddFlags defines the global options on root.
