@@ -389,6 +389,9 @@ func verifySigs(keyring *gpg.Keyring, data, detached []byte) error {
 	return err
 }
 
+// errNoSuchRef is a ref the remote does not have.
+var errNoSuchRef = errors.New("no such ref")
+
 func resolveRemoteRef(ctx context.Context, c *httpc.Client, s *store.Summary, ref string) (string, object.Checksum, error) {
 	name, at, _ := strings.Cut(ref, "@")
 	if err := refs.Validate(name); err != nil {
@@ -408,7 +411,7 @@ func resolveRemoteRef(ctx context.Context, c *httpc.Client, s *store.Summary, re
 	}
 	b, err := c.Get(ctx, "refs/heads/"+name, 1024)
 	if errors.Is(err, ErrNotFound) {
-		return "", object.Zero, fmt.Errorf("no such ref %s", name)
+		return "", object.Zero, fmt.Errorf("%w %s", errNoSuchRef, name)
 	}
 	if err != nil {
 		return "", object.Zero, err

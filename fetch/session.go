@@ -115,6 +115,9 @@ func (s *Session) Refs(ctx context.Context) (map[string]object.Checksum, error) 
 // Pull fetches refs from the remote into the session's repository, as
 // the package's Pull does.
 func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
+	if opts.Depth < -1 {
+		return nil, fmt.Errorf("depth %d: give -1 for the whole history, else 0 or more parents", opts.Depth)
+	}
 	keyring := s.keyring
 	if !s.rm.GPGVerify {
 		keyring = nil
@@ -143,6 +146,13 @@ func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
 	targets := map[string]object.Checksum{}
 	for _, ref := range refs {
 		name, commit, err := resolveRemoteRef(ctx, s.src.meta, sum.s, ref)
+		if errors.Is(err, errNoSuchRef) && sum.s == nil {
+			// No summary and no ref: say so if there is no repository
+			// there at all, which is the likelier mistake.
+			if _, cerr := s.src.meta.Get(ctx, "config", 64<<10); errors.Is(cerr, ErrNotFound) {
+				return nil, fmt.Errorf("remote %s: no repository at %s (it has no summary and no config)", s.rm.Name, s.rm.URL)
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("remote %s: %w", s.rm.Name, err)
 		}

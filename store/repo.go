@@ -129,6 +129,16 @@ func Init(path string, mode Mode) (*Repo, error) {
 	return Open(path)
 }
 
+// OpenOrInit opens the repository at path, of whatever mode, or makes
+// one in mode when nothing is there yet, as a publisher's first export
+// does.
+func OpenOrInit(path string, mode Mode) (*Repo, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return Init(path, mode)
+	}
+	return Open(path)
+}
+
 // EnsureRepo creates a bare-user repository (for checkouts and mounts) at
 // path unless one is there.
 func EnsureRepo(path string) error {

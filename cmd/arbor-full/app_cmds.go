@@ -128,68 +128,163 @@ func (a *app) printInstalled(ch apps.Change) {
 }
 
 func (a *app) installCmd() *cobra.Command {
-	var yes, materialize bool
-	var from string
+	var yes, materialize, reinstall, orUpdate, noDeps, appsOnly, runtimes bool
+	var from, arch string
 	c := &cobra.Command{
-		Use:   "install [-y] [--json] REMOTE REF | --from FILE.flatpakref",
-		Short: "Install an app (and the runtime it needs) to run from lazily fetched mounts",
-		Long: `Install an app or runtime. Only its commit and metadata are fetched: files come
-when the app first reads them, through the repository's daemon. REF may be a
-bare ID, ID//BRANCH or a full ref, completed against the remote's refs as
-flatpak completes it. An app's runtime is installed too, after asking unless -y.`,
+		Use:   "install [-y] [--json] [REMOTE] REF... | --from FILE.flatpakref",
+		Short: "Install apps (and the runtimes they need) to run from lazily fetched mounts",
+		Long: `Install apps or runtimes. Only their commits and metadata are fetched: files
+come when an app first reads them, through the repository's daemon. A REF may
+be a bare ID, ID//BRANCH or a full ref, completed against the remote's refs as
+flatpak completes it; without a REMOTE, the remotes that offer it are found
+(with several, -y takes the first). An app's runtime is installed too, after
+asking unless -y. A ref installed already is skipped, unless --or-update
+(update it) or --reinstall (deploy it afresh from REMOTE).`,
 		Example: `  arbor install -y origin org.example.Hello
+  arbor install -y org.example.Hello org.example.Other
   arbor install -y --from hello.flatpakref
   arbor run org.example.Hello`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if from != "" {
 				return cobra.NoArgs(cmd, args)
 			}
-			return cobra.ExactArgs(2)(cmd, args)
+			if len(args) == 1 && strings.HasSuffix(args[0], ".flatpakref") {
+				from = args[0] // flatpak install FILE.flatpakref
+				return nil
+			}
+			return cobra.MinimumNArgs(1)(cmd, args)
 		},
 		RunE: a.withManager(func(cmd *cobra.Command, args []string, m *apps.Manager) error {
 			ctx := cmd.Context()
-			var req apps.InstallRequest
+			var kind flatpak.Kind
+			switch {
+			case appsOnly && !runtimes:
+				kind = flatpak.App
+			case runtimes && !appsOnly:
+				kind = flatpak.Runtime
+			}
+			base := apps.InstallRequest{Kind: kind, Materialize: materialize, NoDeps: noDeps}
+			switch {
+			case reinstall:
+				base.Installed = apps.Reinstall
+			case orUpdate:
+				base.Installed = apps.OrUpdate
+			}
+			var reqs []apps.InstallRequest
 			if from != "" {
 				b, err := apps.ReadLocation(ctx, from)
 				if err != nil {
 					return err
 				}
-				if req, err = m.RefFileRequest(ctx, b); err != nil {
+				req, err := m.RefFileRequest(ctx, b)
+				if err != nil {
 					return fmt.Errorf("%s: %w", from, err)
 				}
+				req.Materialize, req.NoDeps, req.Installed = base.Materialize, base.NoDeps, base.Installed
+				reqs = append(reqs, req)
 			} else {
-				req = apps.InstallRequest{Remote: args[0], Name: args[1], Kind: flatpak.App}
-			}
-			req.Materialize = materialize
-			var rt flatpak.Ref
-			asked := false
-			if !yes {
-				req.Runtime = func(r flatpak.Ref) bool {
-					rt = r
-					if a.json || !stdinTerminal() {
-						return false
+				remote, names := "", args
+				if slices.Contains(fetch.ListRemotes(m.Repo), args[0]) && len(args) > 1 {
+					remote, names = args[0], args[1:]
+				}
+				for _, name := range names {
+					req := base
+					req.Name = flatpak.WithArch(name, arch)
+					req.Remote = remote
+					if remote == "" {
+						var err error
+						if req.Remote, err = a.chooseRemote(ctx, m, req.Name, kind, yes); err != nil {
+							return err
+						}
 					}
-					asked = true
-					return a.ask(fmt.Sprintf("%s needs the runtime %s. Install it? [Y/n] ", termtext.Line(r.ID), termtext.Line(r.String())), true)
+					reqs = append(reqs, req)
 				}
 			}
-			out := &workflowOutput{a: a, print: a.printInstalled}
-			changes, err := m.Install(ctx, req, out.event)
-			if errors.Is(err, apps.ErrRuntimeDeclined) && len(changes) > 0 {
-				if asked {
-					err = fmt.Errorf("%s is installed without its runtime %s", changes[0].Ref, rt)
-				} else {
-					err = fmt.Errorf("%s needs the runtime %s: install it too with -y", changes[0].Ref, rt)
-				}
+			out := &workflowOutput{a: a, print: a.printUpdated} // --or-update updates
+			var errs []error
+			for _, req := range reqs {
+				errs = append(errs, a.installOne(ctx, m, req, yes, out))
 			}
-			return out.finish(err)
+			return out.finish(errors.Join(errs...))
 		}),
 	}
 	yesFlags(c, &yes, "install what is needed without asking")
 	c.Flags().StringVar(&from, "from", "", "install what a .flatpakref file names, adding its remote")
 	c.Flags().BoolVar(&materialize, "materialize", false, "fetch everything and check it out (hardlinks), to run without mounts and offline")
+	c.Flags().BoolVar(&reinstall, "reinstall", false, "deploy a ref installed already afresh from the remote named")
+	c.Flags().BoolVar(&orUpdate, "or-update", false, "update a ref installed already")
+	c.Flags().BoolVar(&noDeps, "no-deps", false, "install the refs alone: not their runtimes nor extensions")
+	c.Flags().BoolVar(&appsOnly, "app", false, "look for apps only")
+	c.Flags().BoolVar(&runtimes, "runtime", false, "look for runtimes only")
+	c.Flags().StringVar(&arch, "arch", "", "the architecture to install (default: this machine's)")
+	c.MarkFlagsMutuallyExclusive("reinstall", "or-update")
 	a.jsonFlag(c)
 	return c
+}
+
+// installOne runs one install, asking about its runtime unless yes; a ref
+// installed already is said to be skipped, as flatpak says it.
+func (a *app) installOne(ctx context.Context, m *apps.Manager, req apps.InstallRequest, yes bool, out *workflowOutput) error {
+	var rt flatpak.Ref
+	asked := false
+	if !yes {
+		req.Runtime = func(r flatpak.Ref) bool {
+			rt = r
+			if a.json || !stdinTerminal() {
+				return false
+			}
+			asked = true
+			return a.ask(fmt.Sprintf("%s needs the runtime %s. Install it? [Y/n] ", termtext.Line(r.ID), termtext.Line(r.String())), true)
+		}
+	}
+	changes, err := m.Install(ctx, req, out.event)
+	switch {
+	case errors.Is(err, apps.ErrAlreadyInstalled):
+		if !a.json {
+			fmt.Fprintf(a.Stderr, "Skipping: %s\n", termtext.Line(err.Error()))
+		}
+		return nil
+	case errors.Is(err, apps.ErrRuntimeDeclined) && len(changes) > 0:
+		if asked {
+			return fmt.Errorf("%s is installed without its runtime %s", changes[0].Ref, rt)
+		}
+		return fmt.Errorf("%s needs the runtime %s: install it too with -y", changes[0].Ref, rt)
+	}
+	return err
+}
+
+// chooseRemote finds the remote to install name from when none is given:
+// the one remote that offers it, else the first with yes, else the one
+// the user picks on a terminal.
+func (a *app) chooseRemote(ctx context.Context, m *apps.Manager, name string, kind flatpak.Kind, yes bool) (string, error) {
+	found, err := m.RemotesOffering(ctx, name, kind)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case len(found) == 0:
+		return "", fmt.Errorf("nothing matches %s in the remotes (%s)", termtext.Line(name), strings.Join(fetch.ListRemotes(m.Repo), ", "))
+	case len(found) == 1 || yes:
+		return found[0].Remote, nil
+	}
+	var names []string
+	for _, f := range found {
+		names = append(names, f.Remote)
+	}
+	if a.json || !stdinTerminal() {
+		return "", fmt.Errorf("%s is offered by several remotes (%s): name one", termtext.Line(name), strings.Join(names, ", "))
+	}
+	fmt.Fprintf(a.Stdout, "Remotes found with refs similar to %s:\n", termtext.Line(name))
+	for i, f := range found {
+		fmt.Fprintf(a.Stdout, "   %d) %s (%s)\n", i+1, termtext.Line(f.Remote), termtext.Line(f.Ref.String()))
+	}
+	fmt.Fprintf(a.Stdout, "Which do you want to use (0 to abort)? [0-%d]: ", len(found))
+	line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+	n, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || n < 1 || n > len(found) {
+		return "", fmt.Errorf("no remote chosen for %s", termtext.Line(name))
+	}
+	return found[n-1].Remote, nil
 }
 
 // withInstallation wraps a command that works on the installation around
@@ -292,7 +387,7 @@ func (a *app) printUpdated(ch apps.Change) {
 }
 
 func (a *app) uninstallCmd() *cobra.Command {
-	var unused bool
+	var unused, yes bool
 	c := &cobra.Command{
 		Use:     "uninstall [--unused] [--json] [REF...]",
 		Short:   "Remove installed apps or runtimes; --unused removes runtimes no app needs",
@@ -305,13 +400,27 @@ func (a *app) uninstallCmd() *cobra.Command {
 			out := &workflowOutput{a: a, print: func(ch apps.Change) {
 				fmt.Fprintf(a.Stdout, "Uninstalled %s\n", termtext.Line(ch.Ref.String()))
 			}}
-			_, err = m.Uninstall(cmd.Context(), refs, unused, out.event)
+			req := apps.UninstallRequest{Refs: refs, Unused: unused, Needed: func(rt flatpak.Ref, users []flatpak.Ref) bool {
+				var names []string
+				for _, u := range users {
+					names = append(names, termtext.Line(u.String()))
+				}
+				if yes {
+					fmt.Fprintf(a.Stderr, "warning: removing %s, which %s use\n", termtext.Line(rt.String()), strings.Join(names, ", "))
+					return true
+				}
+				if a.json || !stdinTerminal() {
+					return false
+				}
+				fmt.Fprintf(a.Stdout, "Info: applications using the runtime %s:\n   %s\n", termtext.Line(rt.String()), strings.Join(names, ", "))
+				return a.ask("Really remove? [y/N] ", false)
+			}}
+			_, err = m.Uninstall(cmd.Context(), req, out.event)
 			return out.finish(err)
 		}),
 	}
 	c.Flags().BoolVar(&unused, "unused", false, "remove runtimes no installed app needs")
-	var yes bool // nothing is asked; accepted as flatpak accepts it
-	yesFlags(c, &yes, "answer yes to any question")
+	yesFlags(c, &yes, "remove a runtime installed apps use without asking")
 	a.jsonFlag(c)
 	return c
 }
@@ -415,8 +524,14 @@ func (a *app) flatpakRemoteAddCmd() *cobra.Command {
 	return c
 }
 
+// listColumns are list's --columns.
+func listColumns() []string {
+	return []string{"ref", "application", "arch", "branch", "kind", "origin", "commit", "active", "runtime", "installation"}
+}
+
 func (a *app) listCmd() *cobra.Command {
 	var appsOnly, runtimes, details, all bool
+	var columns, arch string
 	c := &cobra.Command{
 		Use:   "list [--app|--runtime] [-d] [-a]",
 		Short: "List installed apps and runtimes; -d adds what each takes on disk and whether it is unused",
@@ -425,6 +540,13 @@ func (a *app) listCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: a.withManager(func(cmd *cobra.Command, args []string, m *apps.Manager) error {
 			in := m.In
+			var cols []string
+			if columns != "" {
+				var err error
+				if cols, err = parseColumns(columns, listColumns()); err != nil {
+					return err
+				}
+			}
 			refs, err := in.Installed()
 			if err != nil {
 				return err
@@ -444,7 +566,7 @@ func (a *app) listCmd() *cobra.Command {
 				if appsOnly && ref.Kind != flatpak.App || runtimes && ref.Kind != flatpak.Runtime {
 					continue
 				}
-				if !all && flatpak.Auxiliary(ref) {
+				if !all && flatpak.Auxiliary(ref) || arch != "" && ref.Arch != arch {
 					continue
 				}
 				d, err := in.Get(ref)
@@ -454,6 +576,12 @@ func (a *app) listCmd() *cobra.Command {
 					continue
 				}
 				o := map[string]string{"ref": ref.String(), "commit": d.Commit.String(), "origin": d.Origin}
+				if cols != nil {
+					for k, v := range refColumns(ref) {
+						o[k] = v
+					}
+					o["active"], o["runtime"], o["installation"] = d.Commit.String()[:12], d.Metadata.Runtime, installationName(in)
+				}
 				if of := d.Metadata.ExtensionOf(); of != "" {
 					o["extension_of"] = of
 				}
@@ -467,6 +595,10 @@ func (a *app) listCmd() *cobra.Command {
 					out = []map[string]string{}
 				}
 				return a.printJSON(out)
+			}
+			if cols != nil {
+				a.printColumns(out, cols)
+				return nil
 			}
 			for _, o := range out {
 				line := fmt.Sprintf("%s\t%s\t%s", termtext.Line(o["ref"]), termtext.Line(o["origin"]), o["commit"][:12])
@@ -489,6 +621,8 @@ func (a *app) listCmd() *cobra.Command {
 	c.Flags().BoolVar(&appsOnly, "app", false, "apps only")
 	c.Flags().BoolVar(&runtimes, "runtime", false, "runtimes only")
 	c.Flags().BoolVarP(&all, "all", "a", false, "also the locale, debug and sources extensions, hidden as flatpak hides them")
+	c.Flags().StringVar(&columns, "columns", "", "print these columns, comma-separated: "+strings.Join(listColumns(), ",")+" (or all)")
+	c.Flags().StringVar(&arch, "arch", "", "list this architecture's refs only")
 	a.jsonFlag(c)
 	return c
 }
@@ -529,17 +663,20 @@ func (a *app) ensureMount(ctx context.Context, in *flatpak.Installation, d *flat
 }
 
 func (a *app) infoCmd() *cobra.Command {
+	var showCommit, showMeta, showRef, showOrigin, showSize bool
+	var arch string
 	c := &cobra.Command{
-		Use:     "info REF",
-		Short:   "Show an installed app or runtime: commit, origin, runtime, permissions, sizes",
-		Example: `  arbor info org.example.Hello`,
-		Args:    cobra.ExactArgs(1),
+		Use:   "info [-c|-m|-r|-o|-s] REF",
+		Short: "Show an installed app or runtime: commit, origin, runtime, permissions, sizes",
+		Example: `  arbor info org.example.Hello
+  arbor info --show-commit org.example.Hello`,
+		Args: cobra.ExactArgs(1),
 		RunE: a.withInstallation(func(cmd *cobra.Command, args []string, r *store.Repo, in *flatpak.Installation) error {
 			installed, err := in.Installed()
 			if err != nil {
 				return err
 			}
-			ref, err := flatpak.Complete(args[0], "", installed)
+			ref, err := flatpak.Complete(flatpak.WithArch(args[0], arch), "", installed)
 			if err != nil {
 				return err
 			}
@@ -552,12 +689,31 @@ func (a *app) infoCmd() *cobra.Command {
 				return err
 			}
 			installedSize, downloadSize := flatpak.CommitSizes(cm.Metadata)
-			kf := keyfile.New()
-			d.Metadata.Context.Keyfile(kf, false)
+			// flatpak's one-item options print that item alone, one per
+			// line in this order, for scripts.
+			if showRef || showCommit || showOrigin || showSize || showMeta {
+				if showRef {
+					fmt.Fprintln(a.Stdout, termtext.Line(ref.String()))
+				}
+				if showCommit {
+					fmt.Fprintln(a.Stdout, d.Commit)
+				}
+				if showOrigin {
+					fmt.Fprintln(a.Stdout, termtext.Line(d.Origin))
+				}
+				if showSize {
+					fmt.Fprintln(a.Stdout, installedSize)
+				}
+				if showMeta {
+					_, err = io.WriteString(a.Stdout, termtext.Block(string(d.Metadata.Raw)))
+				}
+				return err
+			}
+			perms := permissionsText(d)
 			info := map[string]any{"ref": ref.String(), "commit": d.Commit.String(), "origin": d.Origin,
 				"runtime": d.Metadata.Runtime, "command": d.Metadata.Command,
 				"installed_size": installedSize, "download_size": downloadSize,
-				"permissions": string(kf.Bytes())}
+				"subject": cm.Subject, "permissions": perms}
 			if a.json {
 				return a.printJSON(info)
 			}
@@ -565,19 +721,32 @@ func (a *app) infoCmd() *cobra.Command {
 			if d.Metadata.Runtime != "" {
 				fmt.Fprintf(a.Stdout, "Runtime: %s\n", termtext.Line(d.Metadata.Runtime))
 			}
-			fmt.Fprintf(a.Stdout, "Installed size: %d\nDownload size: %d\n", info["installed_size"], info["download_size"])
-			if p := strings.TrimSpace(string(kf.Bytes())); p != "" {
+			fmt.Fprintf(a.Stdout, "Subject: %s\nDate: %s\n", termtext.Line(cm.Subject), time.Unix(int64(cm.Timestamp), 0).UTC().Format("2006-01-02 15:04:05 -0700"))
+			fmt.Fprintf(a.Stdout, "Installed size: %d\nDownload size: %d\n", installedSize, downloadSize)
+			if p := strings.TrimSpace(perms); p != "" {
 				fmt.Fprintf(a.Stdout, "\nPermissions:\n%s\n", termtext.Block(p))
 			}
 			return nil
 		}),
 	}
+	c.Flags().BoolVarP(&showCommit, "show-commit", "c", false, "print the deployed commit only")
+	c.Flags().BoolVarP(&showMeta, "show-metadata", "m", false, "print the metadata file only")
+	c.Flags().BoolVarP(&showRef, "show-ref", "r", false, "print the full ref only")
+	c.Flags().BoolVarP(&showOrigin, "show-origin", "o", false, "print the remote it came from only")
+	c.Flags().BoolVarP(&showSize, "show-size", "s", false, "print the installed size only")
+	c.Flags().StringVar(&arch, "arch", "", "the architecture (default: any installed)")
 	a.jsonFlag(c)
 	return c
 }
 
+// remoteLsColumns are remote-ls's --columns.
+func remoteLsColumns() []string {
+	return []string{"ref", "application", "arch", "branch", "kind", "commit", "origin"}
+}
+
 func (a *app) remoteLsCmd() *cobra.Command {
-	var updates bool
+	var updates, appsOnly, runtimes bool
+	var columns, arch string
 	c := &cobra.Command{
 		Use:   "remote-ls REMOTE | --updates",
 		Short: "List the apps and runtimes a remote offers, or the updates of what is installed",
@@ -593,17 +762,37 @@ func (a *app) remoteLsCmd() *cobra.Command {
 			if updates {
 				return a.listUpdates(cmd, r)
 			}
+			var cols []string
+			if columns != "" {
+				var err error
+				if cols, err = parseColumns(columns, remoteLsColumns()); err != nil {
+					return err
+				}
+			}
 			refs, err := fetch.RemoteRefs(cmd.Context(), r, args[0])
 			if err != nil {
 				return err
 			}
 			var names []string
 			for n := range refs {
-				if _, err := flatpak.ParseRef(n); err == nil {
-					names = append(names, n)
+				ref, err := flatpak.ParseRef(n)
+				if err != nil || appsOnly && ref.Kind != flatpak.App || runtimes && ref.Kind != flatpak.Runtime || arch != "" && ref.Arch != arch {
+					continue
 				}
+				names = append(names, n)
 			}
 			sort.Strings(names)
+			if cols != nil && !a.json {
+				rows := make([]map[string]string, 0, len(names))
+				for _, n := range names {
+					ref, _ := flatpak.ParseRef(n)
+					row := refColumns(ref)
+					row["commit"], row["origin"] = refs[n].String(), args[0]
+					rows = append(rows, row)
+				}
+				a.printColumns(rows, cols)
+				return nil
+			}
 			if a.json {
 				out := make([]map[string]string, 0, len(names))
 				for _, n := range names {
@@ -618,6 +807,10 @@ func (a *app) remoteLsCmd() *cobra.Command {
 		}),
 	}
 	c.Flags().BoolVar(&updates, "updates", false, "list the installed refs whose origin has a newer commit, and the permissions each asks for")
+	c.Flags().BoolVar(&appsOnly, "app", false, "apps only")
+	c.Flags().BoolVar(&runtimes, "runtime", false, "runtimes only")
+	c.Flags().StringVar(&columns, "columns", "", "print these columns, comma-separated: "+strings.Join(remoteLsColumns(), ",")+" (or all)")
+	c.Flags().StringVar(&arch, "arch", "", "this architecture's refs only")
 	a.jsonFlag(c)
 	return c
 }

@@ -60,9 +60,13 @@ func (a *app) buildExportCmd() *cobra.Command {
 	var opts commits.ExportOptions
 	var keyIDs []string
 	var homedir string
+	var noSummary bool
 	c := &cobra.Command{
 		Use:   "build-export REPO DIRECTORY [BRANCH]",
 		Short: "Commit a finished build to a repository as app/ID/ARCH/BRANCH (or runtime/...)",
+		Long: `Commit a finished build to a repository, made (in archive mode, to publish)
+when it is not there, and update the repository's summary, as flatpak's
+build-export does.`,
 		Example: `  arbor build-export repo build 1.0
   arbor build-export --runtime repo platform-build 1.0`,
 		Args: cobra.RangeArgs(2, 3),
@@ -70,7 +74,7 @@ func (a *app) buildExportCmd() *cobra.Command {
 			if len(args) == 3 {
 				opts.Branch = args[2]
 			}
-			r, err := store.Open(args[0])
+			r, err := store.OpenOrInit(args[0], store.ModeArchive)
 			if err != nil {
 				return err
 			}
@@ -82,6 +86,11 @@ func (a *app) buildExportCmd() *cobra.Command {
 			if err := signCommit(cmd.Context(), r, c, keyIDs, homedir); err != nil {
 				return err
 			}
+			if !noSummary {
+				if err := updateSummary(cmd.Context(), r, keyIDs, homedir); err != nil {
+					return err
+				}
+			}
 			if a.json {
 				return a.printJSON(map[string]string{"ref": ref.String(), "commit": c.String()})
 			}
@@ -92,7 +101,8 @@ func (a *app) buildExportCmd() *cobra.Command {
 	c.Flags().BoolVar(&opts.Runtime, "runtime", false, "export DIRECTORY/usr as a runtime")
 	c.Flags().StringVarP(&opts.Subject, "subject", "s", "", "one line subject")
 	c.Flags().StringVar(&opts.CollectionID, "collection-id", "", "collection the commit is bound to")
-	c.Flags().StringArrayVar(&keyIDs, "gpg-sign", nil, "sign the commit with this key")
+	c.Flags().BoolVar(&noSummary, "no-update-summary", false, "leave the repository's summary as it is")
+	c.Flags().StringArrayVar(&keyIDs, "gpg-sign", nil, "sign the commit (and the summary) with this key")
 	c.Flags().StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
 	a.jsonFlag(c)
 	return c

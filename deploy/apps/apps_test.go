@@ -186,6 +186,16 @@ func TestInstallUpdateUninstall(t *testing.T) {
 	if ups, err := m.Updates(ctx); err != nil || len(ups) != 0 {
 		t.Fatalf("updates before a new release: %+v, %v", ups, err)
 	}
+	// A second install skips what is installed; --or-update updates it.
+	if _, err := m.Install(ctx, InstallRequest{Remote: "origin", Name: "org.example.Hello"}, nil); !errors.Is(err, ErrAlreadyInstalled) {
+		t.Fatalf("installing an installed app: %v", err)
+	}
+	if ch, err := m.Install(ctx, InstallRequest{Remote: "origin", Name: "org.example.Hello", Installed: OrUpdate}, nil); err != nil || len(ch) != 1 || ch[0].From != v1 || ch[0].To != v1 {
+		t.Fatalf("install --or-update with nothing newer: %+v, %v", ch, err)
+	}
+	if found, err := m.RemotesOffering(ctx, "org.example.Hello", ""); err != nil || len(found) != 1 || found[0].Remote != "origin" || found[0].Ref != helloRef {
+		t.Fatalf("remotes offering the app: %+v, %v", found, err)
+	}
 	v2 := p.app("two", "shared=network;")
 	ups, err := m.Updates(ctx)
 	if err != nil || len(ups) != 1 || ups[0].Ref != helloRef || ups[0].From != v1 || ups[0].To != v2 || len(ups[0].NewPermissions) != 0 || ups[0].Downloaded {
@@ -221,7 +231,17 @@ func TestInstallUpdateUninstall(t *testing.T) {
 		t.Fatal("the rollback is not deployed")
 	}
 
-	removed, err := m.Uninstall(ctx, []flatpak.Ref{helloRef}, true, nil)
+	// The runtime the app uses is not removed before the app, unless
+	// the user confirms.
+	_, err = m.Uninstall(ctx, UninstallRequest{Refs: []flatpak.Ref{platformRef}}, nil)
+	var inUse *InUseError
+	if !errors.As(err, &inUse) || len(inUse.Apps) != 1 || inUse.Apps[0] != helloRef {
+		t.Fatalf("uninstalling the app's runtime: %v", err)
+	}
+	if _, err := m.In.Get(platformRef); err != nil {
+		t.Fatalf("the refused removal removed the runtime: %v", err)
+	}
+	removed, err := m.Uninstall(ctx, UninstallRequest{Refs: []flatpak.Ref{helloRef}, Unused: true}, nil)
 	if err != nil || len(removed) != 2 {
 		t.Fatalf("uninstalled %v, %v", removed, err)
 	}
@@ -386,5 +406,65 @@ func TestChangeJSON(t *testing.T) {
 	want := `[{"ref":"` + helloRef.String() + `","from":"","to":"` + c.String() + `"},{"ref":"` + helloRef.String() + `","from":"` + c.String() + `","to":"","new_permissions":["sockets=x11"],"held":true}]`
 	if string(b) != want {
 		t.Fatalf("got %s\nwant %s", b, want)
+	}
+}
+
+func TestMatchPattern(t *testing.T) {
+	app := flatpak.Ref{Kind: flatpak.App, ID: "org.example.Hello", Arch: "x86_64", Branch: "stable"}
+	for _, c := range []struct {
+		pattern string
+		want    bool
+	}{
+		{"org.example.Hello", true},
+		{"org.example.*", true},
+		{"org.other.*", false},
+		{"app/org.example.Hello", true},
+		{"runtime/org.example.Hello", false},
+		{"org.example.Hello//stable", true},
+		{"org.example.Hello//beta", false},
+		{"org.example.Hello/aarch64", false},
+		{"org.example.Hello/*/stab*", true},
+	} {
+		if got := MatchPattern(c.pattern, app); got != c.want {
+			t.Errorf("MatchPattern(%q) = %v, want %v", c.pattern, got, c.want)
+		}
+	}
+	for _, bad := range []string{"", "a/b/c/d", "org.[", "app/"} {
+		if err := CheckPattern(bad); err == nil {
+			t.Errorf("CheckPattern(%q) accepted it", bad)
+		}
+	}
+}
+
+func TestMaskAndPin(t *testing.T) {
+	ctx := context.Background()
+	p := newPub(t)
+	p.app("one", "")
+	m := newManager(t, p)
+	if err := m.EditPatterns(ctx, "masked", []string{"org.example.Hello"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Install(ctx, InstallRequest{Remote: "origin", Name: "org.example.Hello"}, nil); err == nil || !strings.Contains(err.Error(), "masked") {
+		t.Fatalf("installing a masked app: %v", err)
+	}
+	if err := m.EditPatterns(ctx, "masked", []string{"org.example.Hello"}, true); err != nil {
+		t.Fatal(err)
+	}
+	if ps, _ := m.Patterns("masked"); len(ps) != 0 {
+		t.Fatalf("masked after --remove: %v", ps)
+	}
+	if _, err := m.Install(ctx, InstallRequest{Remote: "origin", Name: "org.example.Hello"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A pinned runtime stays when the app that used it goes.
+	if err := m.EditPatterns(ctx, "pinned", []string{"runtime/org.example.Platform"}, false); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := m.Uninstall(ctx, UninstallRequest{Refs: []flatpak.Ref{helloRef}, Unused: true}, nil)
+	if err != nil || len(removed) != 1 {
+		t.Fatalf("uninstall --unused with the runtime pinned: %v, %v", removed, err)
+	}
+	if _, err := m.In.Get(platformRef); err != nil {
+		t.Fatalf("the pinned runtime was removed: %v", err)
 	}
 }

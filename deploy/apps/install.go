@@ -2,7 +2,9 @@ package apps
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sort"
 	"sync"
 
 	"arbor/deploy/flatpak"
@@ -27,7 +29,26 @@ type InstallRequest struct {
 	// RuntimeRepo is a .flatpakref's RuntimeRepo: where to find the
 	// runtime when no remote has it.
 	RuntimeRepo string
+	// NoDeps installs the ref alone: not its runtime, not its extensions.
+	NoDeps bool
+	// Installed is what becomes of a ref that is installed already.
+	Installed IfInstalled
 }
+
+// IfInstalled says what Install does with a ref installed already.
+type IfInstalled int
+
+const (
+	// Skip leaves it as it is: Install returns ErrAlreadyInstalled.
+	Skip IfInstalled = iota
+	// OrUpdate updates it from its origin, as Update does.
+	OrUpdate
+	// Reinstall deploys the remote's commit afresh, whatever is deployed.
+	Reinstall
+)
+
+// ErrAlreadyInstalled is why Install skipped a ref.
+var ErrAlreadyInstalled = errors.New("is already installed")
 
 // Install installs an app or runtime from a remote, then the runtime an
 // app needs when it is missing. The changes are those made, in order,
@@ -35,11 +56,44 @@ type InstallRequest struct {
 func (m *Manager) Install(ctx context.Context, req InstallRequest, p Progress) ([]Change, error) {
 	o := m.op(p)
 	defer o.close()
+	ref, err := m.complete(ctx, o, req.Remote, req.Name, req.Kind)
+	if err != nil {
+		return nil, m.recordFailure(history.Entry{Op: "install", Ref: req.Name, Remote: req.Remote}, err)
+	}
+	if p, masked := m.matching("masked", ref); masked {
+		return nil, fmt.Errorf("%s is masked by %q (arbor mask --remove to allow it)", ref, p)
+	}
+	if req.Installed != Reinstall {
+		if d, err := m.In.Get(ref); err == nil {
+			if req.Installed == Skip {
+				// What it lacks to run is still installed: its runtime,
+				// declined when it came.
+				if !req.NoDeps {
+					if w := m.startRuntime(ctx, o, req, ref, d.Metadata.Raw); !w.none {
+						rch, err := w.finish(ctx)
+						if rch == nil {
+							return nil, err
+						}
+						return []Change{*rch}, err
+					}
+				}
+				return nil, fmt.Errorf("%s %w", ref, ErrAlreadyInstalled)
+			}
+			ch, err := m.updateOne(ctx, o, ref, UpdateRequest{Commit: req.Commit})
+			if err != nil {
+				return nil, err
+			}
+			o.send(Event{Ref: ref.String(), Phase: PhaseDone, Message: doneMessage(ch), Change: &ch})
+			return []Change{ch}, nil
+		}
+	}
 	// The runtime an app needs is known from its commit: it is fetched
 	// beside the rest of the app, and deployed after it.
 	var rtWork *runtimeFetch
 	ch, _, err := m.installNamed(ctx, o, req.Remote, req.Name, req.Kind, req.Commit, req.Materialize, func(ref flatpak.Ref, meta []byte) {
-		rtWork = m.startRuntime(ctx, o, req, ref, meta)
+		if !req.NoDeps {
+			rtWork = m.startRuntime(ctx, o, req, ref, meta)
+		}
 	})
 	if rtWork != nil {
 		defer rtWork.wait() // after an error, not left running
@@ -56,6 +110,9 @@ func (m *Manager) Install(ctx context.Context, req InstallRequest, p Progress) (
 		if err != nil {
 			return changes, err
 		}
+	}
+	if req.NoDeps {
+		return changes, nil
 	}
 	// Then their extensions: the app's and, when it came now, the
 	// runtime's.
@@ -93,6 +150,9 @@ func (m *Manager) installRelated(ctx context.Context, o *op, ref flatpak.Ref, ma
 	}
 	var todo []flatpak.Related
 	for _, r := range flatpak.RelatedRefs(ref, d.Metadata, offered, installed, flatpak.HostConditions()) {
+		if _, masked := m.matching("masked", r.Ref); masked {
+			continue // masked refs are not installed with others
+		}
 		if _, err := m.In.Get(r.Ref); err != nil {
 			todo = append(todo, r)
 		}
@@ -247,6 +307,31 @@ func (m *Manager) deployNamed(ctx context.Context, o *op, remote string, f *fetc
 	m.recordChange("install", remote, &ch)
 	o.send(Event{Ref: f.ref.String(), Phase: PhaseDone, Message: fmt.Sprintf("installed %s (commit %s)", f.ref, short(ch.To)), Change: &ch})
 	return ch, d, nil
+}
+
+// RemotesOffering lists the remotes whose refs complete name, with the
+// ref each means: where `install ID` without a remote may come from.
+// Remotes that cannot be read are left out.
+func (m *Manager) RemotesOffering(ctx context.Context, name string, kind flatpak.Kind) ([]RemoteRef, error) {
+	o := m.op(nil)
+	defer o.close()
+	var out []RemoteRef
+	for _, remote := range fetch.ListRemotes(m.Repo) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if ref, err := m.complete(ctx, o, remote, name, kind); err == nil {
+			out = append(out, RemoteRef{Remote: remote, Ref: ref})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Remote < out[j].Remote })
+	return out, nil
+}
+
+// RemoteRef is a ref one remote offers.
+type RemoteRef struct {
+	Remote string
+	Ref    flatpak.Ref
 }
 
 // complete finds the ref a name means among the remote's.
@@ -408,7 +493,11 @@ func short(c object.Checksum) string { return c.String()[:12] }
 
 // CommitInfo is what a remote's commit of a ref says of itself.
 type CommitInfo struct {
+	Ref                         flatpak.Ref
 	Commit                      object.Checksum
+	Parent                      object.Checksum // Zero when there is none
+	Subject                     string
+	Timestamp                   uint64            // seconds since the epoch
 	Metadata                    *flatpak.Metadata // its xa.metadata: what is shown and what will run
 	InstalledSize, DownloadSize uint64
 }
@@ -432,5 +521,13 @@ func (m *Manager) RemoteCommit(ctx context.Context, remote string, ref flatpak.R
 		return nil, err
 	}
 	in, dl := flatpak.CommitSizes(cm.Metadata)
-	return &CommitInfo{Commit: c, Metadata: md, InstalledSize: in, DownloadSize: dl}, nil
+	return &CommitInfo{Ref: ref, Commit: c, Parent: cm.Parent, Subject: cm.Subject, Timestamp: cm.Timestamp,
+		Metadata: md, InstalledSize: in, DownloadSize: dl}, nil
+}
+
+// CompleteRemote finds the ref a partial name means among a remote's.
+func (m *Manager) CompleteRemote(ctx context.Context, remote, name string, kind flatpak.Kind) (flatpak.Ref, error) {
+	o := m.op(nil)
+	defer o.close()
+	return m.complete(ctx, o, remote, name, kind)
 }

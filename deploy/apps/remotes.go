@@ -217,3 +217,32 @@ func (m *Manager) runtimeRemote(ctx context.Context, o *op, appRemote string, rt
 	}
 	return name, nil
 }
+
+// DeleteRemote deletes a remote, its keyring and its refs, recorded as
+// remote-delete. Refs installed from it keep it unless force: without
+// it they could never be updated.
+func (m *Manager) DeleteRemote(ctx context.Context, name string, force bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !force {
+		installed, err := m.In.Installed()
+		if err != nil {
+			return err
+		}
+		var from []string
+		for _, ref := range installed {
+			if d, err := m.In.Get(ref); err == nil && d.Origin == name {
+				from = append(from, ref.String())
+			}
+		}
+		if len(from) > 0 {
+			return fmt.Errorf("remote %s has refs installed from it (%s): uninstall them first, or use --force", name, strings.Join(from, ", "))
+		}
+	}
+	err := fetch.DeleteRemote(m.Repo, name, false)
+	if herr := m.record(history.Entry{Op: "remote-delete", Remote: name}, err); herr != nil && err == nil {
+		return herr
+	}
+	return err
+}

@@ -4,18 +4,51 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"arbor/deploy/flatpak"
 	"arbor/deploy/history"
 )
 
-// Uninstall removes installed refs and, with unused, the runtimes no
+// UninstallRequest says what Uninstall removes.
+type UninstallRequest struct {
+	Refs []flatpak.Ref
+	// Unused removes the runtimes no installed app needs once Refs are
+	// gone.
+	Unused bool
+	// Needed is asked before a runtime that installed apps (not removed
+	// with it) use is removed; nil refuses, naming the apps.
+	Needed func(rt flatpak.Ref, apps []flatpak.Ref) bool
+}
+
+// InUseError is a runtime's removal refused because apps need it.
+type InUseError struct {
+	Runtime flatpak.Ref
+	Apps    []flatpak.Ref
+}
+
+func (e *InUseError) Error() string {
+	names := make([]string, len(e.Apps))
+	for i, a := range e.Apps {
+		names[i] = a.String()
+	}
+	return fmt.Sprintf("%s is needed by %s: uninstall those first, or confirm its removal (-y)", e.Runtime, strings.Join(names, ", "))
+}
+
+// Uninstall removes installed refs and, with Unused, the runtimes no
 // installed app needs once they are gone; a mounted commit is unmounted first (an app
 // running from it keeps it: the unmount fails and so does its removal).
-// It returns the refs removed, also when an error stopped it.
-func (m *Manager) Uninstall(ctx context.Context, refs []flatpak.Ref, unused bool, p Progress) ([]flatpak.Ref, error) {
+// A runtime apps need is removed only when req.Needed says so, and
+// before anything is removed. It returns the refs removed, also when an
+// error stopped it.
+func (m *Manager) Uninstall(ctx context.Context, req UninstallRequest, p Progress) ([]flatpak.Ref, error) {
+	refs, unused := req.Refs, req.Unused
 	if len(refs) == 0 && !unused {
 		return nil, errors.New("nothing to uninstall: name a ref or use --unused")
+	}
+	if err := m.checkNeeded(req); err != nil {
+		return nil, err
 	}
 	o := m.op(p)
 	seen := map[flatpak.Ref]bool{}
@@ -63,11 +96,38 @@ func (m *Manager) Uninstall(ctx context.Context, refs []flatpak.Ref, unused bool
 		if err != nil {
 			return done, fmt.Errorf("finding unused runtimes: %w", err)
 		}
+		u = slices.DeleteFunc(u, func(r flatpak.Ref) bool {
+			_, pinned := m.matching("pinned", r)
+			return pinned // kept until named
+		})
 		if err := remove(u); err != nil {
 			return done, err
 		}
 	}
 	return done, nil
+}
+
+// checkNeeded refuses the removal of a runtime apps still need, unless
+// req.Needed allows it.
+func (m *Manager) checkNeeded(req UninstallRequest) error {
+	going := map[flatpak.Ref]bool{}
+	for _, r := range req.Refs {
+		going[r] = true
+	}
+	for _, r := range req.Refs {
+		if r.Kind != flatpak.Runtime {
+			continue
+		}
+		users, err := m.In.AppsUsing(r)
+		if err != nil {
+			return fmt.Errorf("finding the apps that use %s: %w", r, err)
+		}
+		users = slices.DeleteFunc(users, func(a flatpak.Ref) bool { return going[a] })
+		if len(users) > 0 && (req.Needed == nil || !req.Needed(r, users)) {
+			return &InUseError{Runtime: r, Apps: users}
+		}
+	}
+	return nil
 }
 
 func (m *Manager) uninstallOne(ctx context.Context, o *op, ref flatpak.Ref) (Change, error) {

@@ -54,6 +54,9 @@ func (m *Manager) Updates(ctx context.Context) ([]Update, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if _, masked := m.matching("masked", ref); masked {
+			continue
+		}
 		d, err := m.In.Get(ref)
 		if err != nil {
 			errs = append(errs, err)
@@ -138,7 +141,11 @@ func (m *Manager) Update(ctx context.Context, req UpdateRequest, p Progress) ([]
 		if err != nil {
 			return nil, fmt.Errorf("listing the installed refs: %w", err)
 		}
-		targets = installed
+		for _, ref := range installed {
+			if _, masked := m.matching("masked", ref); !masked {
+				targets = append(targets, ref) // masked refs update only when named
+			}
+		}
 	}
 	if req.Commit != "" && len(targets) != 1 {
 		return nil, errors.New("--commit needs exactly one ref")

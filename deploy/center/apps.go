@@ -465,7 +465,7 @@ func (a *Apps) Remove(ctx context.Context, id string, p Progress) (*Result, erro
 		return nil, err
 	}
 	defer a.changed()
-	_, err = a.m.Uninstall(ctx, []flatpak.Ref{ref}, false, progress(p))
+	_, err = a.m.Uninstall(ctx, apps.UninstallRequest{Refs: []flatpak.Ref{ref}}, progress(p))
 	return nil, err
 }
 

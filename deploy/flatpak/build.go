@@ -75,10 +75,16 @@ func ReadBuildMetadata(dir string) (*Metadata, error) {
 // BuildFinish sets the command and the permissions of a built app and
 // exports its desktop files, icons, metainfo and D-Bus services from
 // files/share to export/share, where installations look for them.
+// export/ is made for every kind, and marks the build finished: a
+// second finish is refused, as flatpak refuses it.
 func BuildFinish(dir, command string, perms *sandbox.Context) error {
 	m, err := ReadBuildMetadata(dir)
 	if err != nil {
 		return err
+	}
+	export := filepath.Join(dir, "export")
+	if _, err := os.Lstat(export); err == nil {
+		return fmt.Errorf("build directory %s is already finished (%s exists)", dir, export)
 	}
 	group := "Application"
 	if m.Kind == Runtime {
@@ -94,6 +100,9 @@ func BuildFinish(dir, command string, perms *sandbox.Context) error {
 	merged.Keyfile(m.File, true)
 	if err := os.WriteFile(filepath.Join(dir, "metadata"), m.File.Bytes(), 0o644); err != nil {
 		return err
+	}
+	if err := os.Mkdir(export, 0o755); err != nil {
+		return fmt.Errorf("finishing %s: %w", dir, err)
 	}
 	if m.Kind == App {
 		return exportShare(dir, m.Name)

@@ -139,3 +139,17 @@ func TestCommitMetadata(t *testing.T) {
 		t.Fatal("metadata differing by one byte passed")
 	}
 }
+
+func TestWithArch(t *testing.T) {
+	for _, c := range []struct{ name, arch, want string }{
+		{"org.example.Hello", "", "org.example.Hello"},
+		{"org.example.Hello", "aarch64", "org.example.Hello/aarch64"},
+		{"org.example.Hello//stable", "aarch64", "org.example.Hello/aarch64/stable"},
+		{"org.example.Hello/x86_64/stable", "aarch64", "org.example.Hello/x86_64/stable"},
+		{"runtime/org.example.Platform//1", "i386", "runtime/org.example.Platform/i386/1"},
+	} {
+		if got := WithArch(c.name, c.arch); got != c.want {
+			t.Errorf("WithArch(%q, %q) = %q, want %q", c.name, c.arch, got, c.want)
+		}
+	}
+}

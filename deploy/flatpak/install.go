@@ -265,6 +265,28 @@ func (in *Installation) Unused() ([]Ref, error) {
 	return out, nil
 }
 
+// AppsUsing lists the installed apps whose runtime is rt.
+func (in *Installation) AppsUsing(rt Ref) ([]Ref, error) {
+	refs, err := in.Installed()
+	if err != nil {
+		return nil, err
+	}
+	var out []Ref
+	for _, r := range refs {
+		if r.Kind != App {
+			continue
+		}
+		d, err := in.Get(r)
+		if err != nil {
+			continue // broken metadata: nothing to say it needs rt
+		}
+		if used, err := ParsePartial(Runtime, d.Metadata.Runtime); err == nil && used == rt {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
 // overridePath is where an app's permission overrides are kept, as
 // flatpak keeps them.
 func (in *Installation) overridePath(id string) string {

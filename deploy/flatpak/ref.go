@@ -86,6 +86,27 @@ func isName(s, extra string) bool {
 	return true
 }
 
+// WithArch puts arch into a partial name that leaves it out ("ID",
+// "ID//BRANCH", "app/ID"), as flatpak's --arch does; an empty arch, or a
+// name that gives one, is left as it is.
+func WithArch(name, arch string) string {
+	if arch == "" {
+		return name
+	}
+	prefix, s := "", name
+	if k, rest, ok := strings.Cut(s, "/"); ok && (Kind(k) == App || Kind(k) == Runtime) {
+		prefix, s = k+"/", rest
+	}
+	parts := strings.Split(s, "/")
+	switch {
+	case len(parts) == 1:
+		parts = append(parts, arch)
+	case parts[1] == "":
+		parts[1] = arch
+	}
+	return prefix + strings.Join(parts, "/")
+}
+
 // Complete finds the one ref among candidates that a user's partial name
 // means, as flatpak completes "ID", "ID//BRANCH", "ID/ARCH" or a full ref:
 // empty parts match anything; more than one match is an error that lists

@@ -1,6 +1,7 @@
 package launch
 
 import (
+	"arbor/cmd/internal/termtext"
 	"fmt"
 	"strings"
 
@@ -82,7 +83,10 @@ func (p *PermFlags) Context() (*sandbox.Context, error) {
 		}
 	}
 	for _, e := range p.env {
-		k, v, _ := strings.Cut(e, "=")
+		k, v, ok := strings.Cut(e, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--env=%s: invalid env format, want VAR=VALUE", termtext.Line(e))
+		}
 		c.Env[k] = v
 	}
 	return c, nil

@@ -1,0 +1,112 @@
+package apps
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"arbor/tests/testutil"
+)
+
+// A user coming from flatpak types flatpak's commands and flags: each
+// does what flatpak's does, and what would lose something is refused
+// with the reason.
+func TestFlatpakHabits(t *testing.T) {
+	testutil.Privileged(t)
+	arbor := testutil.BuildArbor(t)
+	dir := t.TempDir()
+	p := publishApps(t, arbor, dir, nil)
+	inst := newInstallation(t, arbor, dir, "inst", p.srv.URL)
+	run := func(args ...string) string { return testutil.Run(t, arbor, append([]string{"--repo=" + inst}, args...)...) }
+	fails := func(want string, args ...string) {
+		t.Helper()
+		_, stderr, err := testutil.RunErr(arbor, append([]string{"--repo=" + inst}, args...)...)
+		if err == nil || !strings.Contains(stderr, want) {
+			t.Errorf("arbor %s: err %v, stderr %q; want a failure saying %q", strings.Join(args, " "), err, stderr, want)
+		}
+	}
+
+	// install ID without a remote finds the one that offers it; a runtime
+	// is installed by its ID, with --runtime.
+	run("install", "-y", "--runtime", "org.example.Platform")
+	run("install", "-y", "org.example.Hello")
+	_, stderr, err := testutil.RunErr(arbor, "--repo="+inst, "install", "-y", "origin", "org.example.Hello")
+	if err != nil || !strings.Contains(stderr, "Skipping: app/org.example.Hello/") {
+		t.Errorf("a second install: %v, stderr %q", err, stderr)
+	}
+	if out := run("install", "-y", "--or-update", "origin", "org.example.Hello"); !strings.Contains(out, "is up to date") {
+		t.Errorf("install --or-update of the newest: %q", out)
+	}
+
+	commit := strings.TrimSpace(run("info", "--show-commit", "org.example.Hello"))
+	if remote := strings.TrimSpace(run("remote-info", "-c", "origin", "org.example.Hello")); len(commit) != 64 || remote != commit {
+		t.Errorf("info --show-commit %q, remote-info -c %q: want the same commit", commit, remote)
+	}
+	if origin := strings.TrimSpace(run("info", "-o", "org.example.Hello")); origin != "origin" {
+		t.Errorf("info --show-origin: %q", origin)
+	}
+	if out := run("list", "--columns=application,branch,origin"); !strings.Contains(out, "org.example.Hello\t1.0\torigin\n") || !strings.Contains(out, "org.example.Platform\t1.0\torigin\n") {
+		t.Errorf("list --columns:\n%s", out)
+	}
+	fails("unknown column", "list", "--columns=nonsense")
+	if out := run("remote-ls", "--runtime", "--columns=application", "origin"); strings.TrimSpace(out) != "org.example.Platform" {
+		t.Errorf("remote-ls --runtime --columns=application: %q", out)
+	}
+	if out := run("remotes"); !strings.HasPrefix(out, "origin\t") {
+		t.Errorf("remotes: %q", out)
+	}
+
+	// Settings as flatpak keeps them: a masked app does not update, a
+	// pinned runtime is not unused.
+	run("config", "--set", "languages", "en;de")
+	if out := run("config", "--get", "languages"); out != "en;de\n" {
+		t.Errorf("config --get languages: %q", out)
+	}
+	run("mask", "org.example.Hello")
+	if out := run("mask"); out != "org.example.Hello\n" {
+		t.Errorf("mask: %q", out)
+	}
+	fails("masked", "install", "-y", "--reinstall", "origin", "org.example.Hello")
+	run("mask", "--remove", "org.example.Hello")
+	run("pin", "runtime/org.example.Platform")
+	if out := run("pin"); out != "runtime/org.example.Platform\n" {
+		t.Errorf("pin: %q", out)
+	}
+
+	// What would break an installed app is refused, and says why.
+	fails("is needed by app/org.example.Hello/", "uninstall", "org.example.Platform")
+	fails("has refs installed from it", "remote-delete", "origin")
+	fails("depth -5", "pull", "--depth=-5", "origin", "x")
+	run("uninstall", "-y", "org.example.Hello")
+	run("uninstall", "-y", "org.example.Platform")
+	run("remote-delete", "origin")
+	if out := run("remotes"); out != "" {
+		t.Errorf("remotes after remote-delete: %q", out)
+	}
+
+	// A build finished by arbor is one flatpak's tools take, and
+	// finishing it twice is refused; build-export makes the repository
+	// it is given and its summary.
+	fails("already finished", "build-finish", p.appBuild)
+	fresh := filepath.Join(dir, "fresh-repo")
+	testutil.Run(t, arbor, "build-export", fresh, p.appBuild, "2.0")
+	if _, err := os.Stat(filepath.Join(fresh, "summary")); err != nil {
+		t.Errorf("build-export into a new repository left no summary: %v", err)
+	}
+	if out := testutil.Run(t, arbor, "--repo="+fresh, "refs"); !strings.Contains(out, "app/org.example.Hello/") {
+		t.Errorf("refs of the new repository: %q", out)
+	}
+	if _, err := os.Stat("/usr/bin/flatpak"); err == nil {
+		fpRepo := filepath.Join(dir, "flatpak-repo")
+		testutil.Run(t, "flatpak", "build-export", fpRepo, p.appBuild, "3.0")
+		if out := testutil.Run(t, "ostree", "--repo="+fpRepo, "refs"); !strings.Contains(out, "app/org.example.Hello/") {
+			t.Errorf("flatpak build-export of arbor's build: refs %q", out)
+		}
+	} else if os.Getenv(testutil.PrivilegedEnv) != "" {
+		t.Error("flatpak is not installed (tests/deps.sh installs it)")
+	}
+
+	// Bad values are refused before anything is done.
+	fails("invalid env format", "run", "--env=NOEQ", "org.example.Hello")
+}
