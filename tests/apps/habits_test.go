@@ -18,7 +18,9 @@ func TestFlatpakHabits(t *testing.T) {
 	dir := t.TempDir()
 	p := publishApps(t, arbor, dir, nil)
 	inst := newInstallation(t, arbor, dir, "inst", p.srv.URL)
-	run := func(args ...string) string { return testutil.Run(t, arbor, append([]string{"--repo=" + inst}, args...)...) }
+	run := func(args ...string) string {
+		return testutil.Run(t, arbor, append([]string{"--repo=" + inst}, args...)...)
+	}
 	fails := func(want string, args ...string) {
 		t.Helper()
 		_, stderr, err := testutil.RunErr(arbor, append([]string{"--repo=" + inst}, args...)...)
