@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -105,6 +106,60 @@ build-export does.`,
 	c.Flags().StringArrayVar(&keyIDs, "gpg-sign", nil, "sign the commit (and the summary) with this key")
 	c.Flags().StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
 	a.jsonFlag(c)
+	return c
+}
+
+func (a *app) buildCommitFromCmd() *cobra.Command {
+	var opts commits.CommitFromOptions
+	var keyIDs []string
+	var homedir string
+	var noSummary bool
+	c := &cobra.Command{
+		Use:   "build-commit-from [--src-repo=SRC] [--src-ref=REF] DST-REPO DST-REF...",
+		Short: "Commit another ref's tree as DST-REF: promote a build to a branch or a repository",
+		Example: `  arbor build-commit-from --src-ref=app/org.example.Hello/x86_64/beta repo app/org.example.Hello/x86_64/stable
+  arbor build-commit-from --src-repo=build-repo repo app/org.example.Hello/x86_64/stable`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.SrcRef != "" && len(args) > 2 {
+				return errors.New("--src-ref names the source of one DST-REF only")
+			}
+			r, err := store.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			changed := false
+			for _, dst := range args[1:] {
+				c, skipped, err := commits.CommitFrom(cmd.Context(), r, dst, opts)
+				if err != nil {
+					return err
+				}
+				if skipped {
+					fmt.Fprintf(a.Stdout, "%s: no change, skipping\n", termtext.Line(dst))
+					continue
+				}
+				if err := signCommit(cmd.Context(), r, c, keyIDs, homedir); err != nil {
+					return err
+				}
+				changed = true
+				fmt.Fprintf(a.Stdout, "%s: %s\n", termtext.Line(dst), c)
+			}
+			if changed && !noSummary {
+				return updateSummary(cmd.Context(), r, keyIDs, homedir)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&opts.SrcRepo, "src-repo", "", "the repository the source ref is in (default: DST-REPO)")
+	c.Flags().StringVar(&opts.SrcRef, "src-ref", "", "the source ref (default: DST-REF, in --src-repo)")
+	c.Flags().StringVarP(&opts.Subject, "subject", "s", "", "one line subject (default: the source's)")
+	c.Flags().StringVarP(&opts.Body, "body", "b", "", "full description")
+	c.Flags().StringVar(&opts.EndOfLife, "end-of-life", "", "mark the ref as no longer maintained, with this reason")
+	c.Flags().BoolVar(&opts.Force, "force", false, "commit even when nothing changed")
+	c.Flags().BoolVar(&noSummary, "no-update-summary", false, "leave the repository's summary as it is")
+	c.Flags().StringArrayVar(&keyIDs, "gpg-sign", nil, "sign the commits and the summary with this key")
+	c.Flags().StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
 	return c
 }
 

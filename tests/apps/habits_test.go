@@ -109,6 +109,24 @@ func TestFlatpakHabits(t *testing.T) {
 		t.Error("flatpak is not installed (tests/deps.sh installs it)")
 	}
 
+	// A build promoted to another branch, in the same repository and
+	// into another: the tree is the source's, the ref bindings the new
+	// ref's; promoting it again changes nothing.
+	stable := "app/org.example.Hello/x86_64/stable"
+	testutil.Run(t, arbor, "build-commit-from", "--src-ref=app/org.example.Hello/x86_64/1.0", p.repo, stable)
+	if out := testutil.Run(t, arbor, "build-commit-from", "--src-ref=app/org.example.Hello/x86_64/1.0", p.repo, stable); !strings.Contains(out, "no change") {
+		t.Errorf("a second build-commit-from: %q", out)
+	}
+	testutil.Run(t, arbor, "build-commit-from", "--src-repo="+p.repo, fresh, stable)
+	for _, repo := range []string{p.repo, fresh} {
+		if got := testutil.Run(t, "ostree", "--repo="+repo, "show", "--print-metadata-key=xa.ref", stable); strings.TrimSpace(got) != "'"+stable+"'" {
+			t.Errorf("%s: xa.ref of the promoted commit: %q", repo, got)
+		}
+	}
+	if diff := testutil.Run(t, "ostree", "--repo="+p.repo, "diff", "app/org.example.Hello/x86_64/1.0", stable); diff != "" {
+		t.Errorf("the promoted commit's tree differs from its source's:\n%s", diff)
+	}
+
 	// Bad values are refused before anything is done.
 	fails("invalid env format", "run", "--env=NOEQ", "org.example.Hello")
 }
