@@ -180,3 +180,19 @@ func permissionsText(d *flatpak.Deployed) string {
 	d.Metadata.Context.Keyfile(kf, false)
 	return string(kf.Bytes())
 }
+
+func (a *app) makeCurrentCmd() *cobra.Command {
+	var arch string
+	c := &cobra.Command{
+		Use:     "make-current [--arch=ARCH] APP BRANCH",
+		Short:   "Make an installed branch of an app the one run starts and the desktop shows",
+		Example: `  arbor make-current org.example.Hello stable`,
+		Args:    cobra.ExactArgs(2),
+		RunE: a.withManager(func(cmd *cobra.Command, args []string, m *apps.Manager) error {
+			_, err := m.MakeCurrent(cmd.Context(), args[0], arch, args[1])
+			return err
+		}),
+	}
+	c.Flags().StringVar(&arch, "arch", "", "the architecture (default: the one installed)")
+	return c
+}

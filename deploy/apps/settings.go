@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"arbor/deploy/flatpak"
+	"arbor/deploy/flatpak/commits"
 	"arbor/deploy/history"
 	"arbor/store"
 )
@@ -17,8 +18,8 @@ import (
 // flatpak's keys, so that either tool reads what the other set.
 const settingsGroup = "core"
 
-// Settings are the keys `config` reads and sets, and the config key of
-// each: flatpak's.
+// settingKey is the config key of a setting `config` reads and sets:
+// flatpak's.
 func settingKey(name string) (string, error) {
 	switch name {
 	case "languages", "extra-languages", "masked", "pinned":
@@ -160,4 +161,26 @@ func (m *Manager) matching(name string, ref flatpak.Ref) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// MakeCurrent makes an installed branch of an app the current one, as
+// flatpak's make-current: `run ID` starts it, the desktop shows it.
+func (m *Manager) MakeCurrent(ctx context.Context, id, arch, branch string) (flatpak.Ref, error) {
+	if err := ctx.Err(); err != nil {
+		return flatpak.Ref{}, err
+	}
+	installed, err := m.In.InstalledOf(flatpak.App)
+	if err != nil {
+		return flatpak.Ref{}, err
+	}
+	ref, err := flatpak.Complete(id+"/"+arch+"/"+branch, flatpak.App, installed)
+	if err != nil {
+		return flatpak.Ref{}, err
+	}
+	exe, err := m.arbor()
+	if err != nil {
+		return flatpak.Ref{}, err
+	}
+	err = commits.MakeCurrent(m.In, ref, exe)
+	return ref, m.record(history.Entry{Op: "make-current", Ref: ref.String()}, err)
 }

@@ -49,6 +49,38 @@ func (in *Installation) RefDir(ref Ref) string {
 	return filepath.Join(in.Dir, string(ref.Kind), ref.ID, ref.Arch, ref.Branch)
 }
 
+// currentLink is where an app's current branch is named, as flatpak
+// keeps it: app/ID/current, a link to ARCH/BRANCH.
+func (in *Installation) currentLink(id string) string {
+	return filepath.Join(in.Dir, string(App), id, "current")
+}
+
+// SetCurrent makes app ref the one `run ID` runs when several branches
+// are installed.
+func (in *Installation) SetCurrent(ref Ref) error {
+	if ref.Kind != App {
+		return fmt.Errorf("%s: only an app has a current branch", ref)
+	}
+	return atomic.Symlink(ref.Arch+"/"+ref.Branch, in.currentLink(ref.ID), false)
+}
+
+// Current is the app's current ref, when one is set and installed.
+func (in *Installation) Current(id string) (Ref, bool) {
+	t, err := os.Readlink(in.currentLink(id))
+	if err != nil {
+		return Ref{}, false
+	}
+	arch, branch, ok := strings.Cut(t, "/")
+	if !ok || strings.Contains(branch, "/") {
+		return Ref{}, false
+	}
+	ref := Ref{Kind: App, ID: id, Arch: arch, Branch: branch}
+	if _, err := in.Get(ref); err != nil {
+		return Ref{}, false
+	}
+	return ref, true
+}
+
 // MountDir is where a deployed commit is mounted for running.
 func (in *Installation) MountDir(c object.Checksum) string {
 	return filepath.Join(in.Dir, "mounts", c.String())

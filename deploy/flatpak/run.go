@@ -48,7 +48,11 @@ func (in *Installation) Plan(req RunRequest) (*RunPlan, error) {
 	}
 	ref, err := Complete(name, App, installed)
 	if err != nil {
-		return nil, err
+		cur, ok := in.Current(req.Name)
+		if !ok || req.Branch != "" {
+			return nil, err
+		}
+		ref = cur // several branches: the current one, as flatpak runs it
 	}
 	app, err := in.Get(ref)
 	if err != nil {

@@ -130,3 +130,35 @@ func TestFlatpakHabits(t *testing.T) {
 	// Bad values are refused before anything is done.
 	fails("invalid env format", "run", "--env=NOEQ", "org.example.Hello")
 }
+
+// With two branches of an app installed, `run ID` starts the current
+// one, the last installed, until make-current names another; the
+// launcher follows.
+func TestMakeCurrent(t *testing.T) {
+	testutil.Privileged(t)
+	arbor := testutil.BuildArbor(t)
+	dir := t.TempDir()
+	p := publishApps(t, arbor, dir, nil)
+	testutil.Run(t, arbor, "build-commit-from", "--src-ref=app/org.example.Hello/x86_64/1.0", p.repo, "app/org.example.Hello/x86_64/stable")
+	inst := newInstallation(t, arbor, dir, "inst", p.srv.URL)
+	run := func(args ...string) string { return testutil.Run(t, arbor, append([]string{"--repo=" + inst}, args...)...) }
+	run("install", "-y", "origin", "org.example.Hello//1.0", "org.example.Hello//stable")
+	launcher := filepath.Join(filepath.Dir(inst), "exports/bin/org.example.Hello")
+	for i, branch := range []string{"stable", "1.0", "stable"} {
+		if i > 0 {
+			run("make-current", "org.example.Hello", branch)
+		}
+		b, err := os.ReadFile(launcher)
+		testutil.Must(t, err)
+		if !strings.Contains(string(b), "'--branch="+branch+"'") {
+			t.Errorf("current %s: the launcher is\n%s", branch, b)
+		}
+		if out := run("run", "org.example.Hello"); !strings.HasPrefix(out, "hello, world") {
+			t.Errorf("current %s: run printed %q", branch, out)
+		}
+	}
+	_, stderr, err := testutil.RunErr(arbor, "--repo="+inst, "make-current", "org.example.Hello", "nonesuch")
+	if err == nil || !strings.Contains(stderr, "no such ref") {
+		t.Errorf("make-current of a branch not installed: %v %q", err, stderr)
+	}
+}

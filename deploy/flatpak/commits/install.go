@@ -74,6 +74,10 @@ func deploy(ctx context.Context, r *store.Repo, in *flatpak.Installation, ref fl
 		if err := publishExports(in, ref, c, made.Files, l); err != nil {
 			return nil, nil, fmt.Errorf("%s: exports: %w", ref, err)
 		}
+		// The desktop's links and the launcher are this branch's now.
+		if err := in.SetCurrent(ref); err != nil {
+			return nil, nil, err
+		}
 	}
 	d, err := in.Get(ref)
 	return d, made.Warnings, err
@@ -151,6 +155,37 @@ func publishExports(in *flatpak.Installation, ref flatpak.Ref, c object.Checksum
 		return err
 	}
 	return os.RemoveAll(old)
+}
+
+// MakeCurrent makes an installed app's branch the current one: the one
+// run starts by its ID, the desktop's links and the launcher its.
+func MakeCurrent(in *flatpak.Installation, ref flatpak.Ref, arbor string) error {
+	d, err := in.Get(ref)
+	if err != nil {
+		return err
+	}
+	if ref.Kind != flatpak.App {
+		return fmt.Errorf("%s: only an app has a current branch", ref)
+	}
+	files, err := exportedFiles(filepath.Join(in.RefDir(ref), d.Commit.String(), exportDir))
+	if err != nil {
+		return fmt.Errorf("%s: exports: %w", ref, err)
+	}
+	if err := in.LinkExports(ref, files); err != nil {
+		return fmt.Errorf("%s: exports: %w", ref, err)
+	}
+	l, err := launcher(in, ref, arbor)
+	if err != nil {
+		return err
+	}
+	script, err := l.Script()
+	if err != nil {
+		return err
+	}
+	if err := atomic.WriteFile(in.LauncherPath(ref.ID), script, 0o755, false); err != nil {
+		return err
+	}
+	return in.SetCurrent(ref)
 }
 
 // rollBack undoes a failed Deploy of c: back to prev's commit, its
