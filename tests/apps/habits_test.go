@@ -141,7 +141,9 @@ func TestMakeCurrent(t *testing.T) {
 	p := publishApps(t, arbor, dir, nil)
 	testutil.Run(t, arbor, "build-commit-from", "--src-ref=app/org.example.Hello/x86_64/1.0", p.repo, "app/org.example.Hello/x86_64/stable")
 	inst := newInstallation(t, arbor, dir, "inst", p.srv.URL)
-	run := func(args ...string) string { return testutil.Run(t, arbor, append([]string{"--repo=" + inst}, args...)...) }
+	run := func(args ...string) string {
+		return testutil.Run(t, arbor, append([]string{"--repo=" + inst}, args...)...)
+	}
 	run("install", "-y", "origin", "org.example.Hello//1.0", "org.example.Hello//stable")
 	launcher := filepath.Join(filepath.Dir(inst), "exports/bin/org.example.Hello")
 	for i, branch := range []string{"stable", "1.0", "stable"} {
