@@ -3,6 +3,8 @@ package flatpak
 import (
 	"bytes"
 	"math/bits"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -150,6 +152,29 @@ func TestWithArch(t *testing.T) {
 	} {
 		if got := WithArch(c.name, c.arch); got != c.want {
 			t.Errorf("WithArch(%q, %q) = %q, want %q", c.name, c.arch, got, c.want)
+		}
+	}
+}
+
+func TestNamedInstallationRepo(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("ARBOR_CONFIG_DIR", dir)
+	if err := os.MkdirAll(filepath.Join(dir, "installations.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := "[Installation \"extra\"]\nPath=/srv/extra/\nDisplayName=Extra\n\n[Installation \"bad\"]\nPath=relative\n"
+	if err := os.WriteFile(filepath.Join(dir, "installations.d", "extra.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, want, err string }{
+		{"default", SystemRepo, ""},
+		{"extra", "/srv/extra/repo", ""},
+		{"bad", "", "absolute"},
+		{"nonesuch", "", "no installation named"},
+	} {
+		got, err := NamedInstallationRepo(c.name)
+		if got != c.want || (c.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.err) {
+			t.Errorf("NamedInstallationRepo(%q) = %q, %v; want %q, error with %q", c.name, got, err, c.want, c.err)
 		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 type Globals struct {
 	Repo         string // --repo
 	System, User bool   // --system, --user: which installation
+	Installation string // --installation=NAME
 	// OstreeRepo makes a command without --repo find its repository as
 	// ostree's commands do, with no installation to fall back on.
 	OstreeRepo bool
@@ -43,7 +44,8 @@ func ProgName() string {
 func (g *Globals) AddFlags(root *cobra.Command) {
 	root.PersistentFlags().BoolVar(&g.System, "system", false, "use the system installation (/var/lib/arbor)")
 	root.PersistentFlags().BoolVar(&g.User, "user", false, "use the per-user installation ($XDG_DATA_HOME/arbor, else ~/.local/share/arbor)")
-	root.MarkFlagsMutuallyExclusive("system", "user")
+	root.PersistentFlags().StringVar(&g.Installation, "installation", "", "use the installation NAME: default (the system's), or one configured in /etc/arbor/installations.d")
+	root.MarkFlagsMutuallyExclusive("system", "user", "installation")
 	root.PersistentFlags().StringVar(&g.Repo, "repo", "", "path to the repository (default: $OSTREE_REPO, else the current directory if it is one, else the per-user repository, or /var/lib/arbor/repo for root)")
 }
 
@@ -54,6 +56,10 @@ func (g *Globals) AddFlags(root *cobra.Command) {
 func (g *Globals) RepoPath() (path string, installation bool, err error) {
 	if g.Repo != "" {
 		return g.Repo, false, nil
+	}
+	if g.Installation != "" {
+		p, err := flatpak.NamedInstallationRepo(g.Installation)
+		return p, true, err
 	}
 	if g.System || g.User {
 		if g.System {
