@@ -163,6 +163,93 @@ func (a *app) buildCommitFromCmd() *cobra.Command {
 	return c
 }
 
+func (a *app) buildBundleCmd() *cobra.Command {
+	var runtime bool
+	var arch, keysFile string
+	var o commits.BundleOptions
+	c := &cobra.Command{
+		Use:   "build-bundle [--runtime] [--repo-url=URL] [--gpg-keys=FILE] REPO FILENAME NAME [BRANCH]",
+		Short: "Write an app (or runtime) of a repository to one file, as flatpak's bundles",
+		Example: `  arbor build-bundle repo hello.flatpak org.example.Hello 1.0
+  arbor build-import-bundle other-repo hello.flatpak`,
+		Args: cobra.RangeArgs(3, 4),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := store.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			kind := flatpak.App
+			if runtime {
+				kind = flatpak.Runtime
+			}
+			name := args[2]
+			if len(args) == 4 {
+				name += "//" + args[3]
+			}
+			refs, err := r.Refs()
+			if err != nil {
+				return err
+			}
+			var cands []flatpak.Ref
+			for n := range refs {
+				if ref, err := flatpak.ParseRef(n); err == nil {
+					cands = append(cands, ref)
+				}
+			}
+			ref, err := flatpak.Complete(flatpak.WithArch(name, arch), kind, cands)
+			if err != nil {
+				return fmt.Errorf("repo %s: %w", args[0], err)
+			}
+			if keysFile != "" {
+				if o.GPGKeys, err = os.ReadFile(keysFile); err != nil {
+					return err
+				}
+			}
+			c, err := commits.BuildBundle(cmd.Context(), r, ref, args[1], o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.Stdout, "%s: %s (commit %s)\n", termtext.Line(args[1]), termtext.Line(ref.String()), c)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&runtime, "runtime", false, "bundle a runtime, not an app")
+	c.Flags().StringVar(&arch, "arch", "", "the architecture (default: this machine's, or the one there is)")
+	c.Flags().StringVar(&o.RepoURL, "repo-url", "", "where updates come from: the remote an install of the bundle adds")
+	c.Flags().StringVar(&o.RuntimeRepo, "runtime-repo", "", "a .flatpakrepo for the runtime")
+	c.Flags().StringVar(&keysFile, "gpg-keys", "", "keys (a file) that verify the updates")
+	return c
+}
+
+func (a *app) buildImportBundleCmd() *cobra.Command {
+	var noSummary bool
+	c := &cobra.Command{
+		Use:     "build-import-bundle REPO FILENAME",
+		Short:   "Store the ref a bundle holds in a repository, every object checked",
+		Example: `  arbor build-import-bundle repo hello.flatpak`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := store.OpenOrInit(args[0], store.ModeArchive)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			ref, c, err := commits.ImportBundle(cmd.Context(), r, args[1])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.Stdout, "Importing %s (%s)\n", termtext.Line(ref.String()), c)
+			if noSummary {
+				return nil
+			}
+			return updateSummary(cmd.Context(), r, nil, "")
+		},
+	}
+	c.Flags().BoolVar(&noSummary, "no-update-summary", false, "leave the repository's summary as it is")
+	return c
+}
+
 func (a *app) buildUpdateRepoCmd() *cobra.Command {
 	var keyIDs []string
 	var homedir string

@@ -90,14 +90,27 @@ func PartsNeeded(txn *store.Txn, sb *Superblock) ([]int, error) {
 // fallback objects is refused, since they are not in it. It returns the
 // commit it wrote; no ref moves.
 func ApplyOffline(ctx context.Context, r *store.Repo, dir string) (c object.Checksum, err error) {
-	b, err := os.ReadFile(filepath.Join(dir, "superblock"))
+	c, _, err = ApplyOfflineFile(ctx, r, filepath.Join(dir, "superblock"))
+	return c, err
+}
+
+// ApplyOfflineFile is ApplyOffline of the superblock at path, its parts
+// beside it (or inline: a bundle); the superblock is returned too, for
+// what its metadata says.
+func ApplyOfflineFile(ctx context.Context, r *store.Repo, path string) (object.Checksum, *Superblock, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return object.Zero, err
+		return object.Zero, nil, err
 	}
 	sb, err := ParseSuperblock(b)
 	if err != nil {
-		return object.Zero, fmt.Errorf("%s: %w", dir, err)
+		return object.Zero, nil, fmt.Errorf("%s: %w", path, err)
 	}
+	c, err := applyOffline(ctx, r, filepath.Dir(path), sb)
+	return c, sb, err
+}
+
+func applyOffline(ctx context.Context, r *store.Repo, dir string, sb *Superblock) (c object.Checksum, err error) {
 	if len(sb.Fallbacks) > 0 {
 		return object.Zero, fmt.Errorf("%s: %d fallback objects are not in the delta; pull it instead", dir, len(sb.Fallbacks))
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/bits"
@@ -18,6 +19,7 @@ import (
 	"github.com/ulikunitz/xz"
 
 	"arbor/store"
+	"arbor/store/atomic"
 	"arbor/store/gvariant"
 	"arbor/store/index"
 	"arbor/store/object"
@@ -32,6 +34,12 @@ type GenerateOptions struct {
 	// its payload passes this.
 	MinFallbackSize, MaxChunkSize int64
 	Now                           time.Time
+	// Metadata are more entries of the superblock's metadata (a
+	// flatpak bundle's ref and metadata).
+	Metadata []object.MetaEntry
+	// Output, for an inline delta, is the file its superblock is written
+	// to (a bundle) rather than the repository's deltas/.
+	Output string
 }
 
 // DefaultGenerateOptions are ostree's defaults: 4 MB fallbacks and 32 MB
@@ -55,6 +63,9 @@ type Stats struct {
 func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats, error) {
 	d := Ref{From: o.From, To: o.To}
 	var st Stats
+	if o.Output != "" && !o.Inline {
+		return d, st, errors.New("a delta written to a file of its own must be inline")
+	}
 	commit, err := r.ReadMeta(o.To, object.TypeCommit)
 	if err != nil {
 		return d, st, err
@@ -184,7 +195,11 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 		return d, st, err
 	}
 	// The superblock last: a delta is there once it is.
-	if err := r.WriteFile(filepath.Join(g.dir, "superblock"), sb); err != nil {
+	if o.Output != "" {
+		if err := atomic.WriteFile(o.Output, sb, 0o644, true); err != nil {
+			return d, st, err
+		}
+	} else if err := r.WriteFile(filepath.Join(g.dir, "superblock"), sb); err != nil {
 		return d, st, err
 	}
 	st.Bytes = g.bytes + int64(len(sb))
@@ -402,7 +417,11 @@ func (p *partBuilder) compress() ([]byte, PartHeader, error) {
 func (g *generator) superblock(commit []byte) ([]byte, error) {
 	headers := g.headers
 	d := Ref{From: g.o.From, To: g.o.To}
-	md := []any{[]any{"ostree.endianness", gvariant.Variant{Type: gvariant.MustType("y"), Value: uint8('l')}}}
+	var md []any
+	for _, e := range g.o.Metadata {
+		md = append(md, []any{e.Key, e.Value})
+	}
+	md = append(md, []any{"ostree.endianness", gvariant.Variant{Type: gvariant.MustType("y"), Value: uint8('l')}})
 	if g.o.Inline {
 		for i, f := range g.inline {
 			md = append(md, []any{fmt.Sprintf("%s/%d", d.Dir(), i), gvariant.Variant{Type: gvariant.MustType("(yay)"), Value: []any{f[0], f[1:]}}})

@@ -127,6 +127,42 @@ func TestFlatpakHabits(t *testing.T) {
 		t.Errorf("the promoted commit's tree differs from its source's:\n%s", diff)
 	}
 
+	// A bundle arbor writes is one flatpak imports, and the other way
+	// round; the objects are checked, and the ref is the commit's own.
+	bundle := filepath.Join(dir, "hello.flatpak")
+	testutil.Run(t, arbor, "build-bundle", p.repo, bundle, "org.example.Hello", "1.0")
+	fpImported := filepath.Join(dir, "fp-imported")
+	testutil.Run(t, "ostree", "--repo="+fpImported, "init", "--mode=archive")
+	testutil.Run(t, "flatpak", "build-import-bundle", fpImported, bundle)
+	if out := testutil.Run(t, "ostree", "--repo="+fpImported, "fsck"); !strings.Contains(out, "no errors found") {
+		t.Errorf("ostree fsck of flatpak's import of arbor's bundle:\n%s", out)
+	}
+	fpBundle := filepath.Join(dir, "flatpak-made.flatpak")
+	testutil.Run(t, "flatpak", "build-bundle", p.repo, fpBundle, "org.example.Hello", "1.0")
+	imported := filepath.Join(dir, "imported")
+	if out := testutil.Run(t, arbor, "build-import-bundle", imported, fpBundle); !strings.HasPrefix(out, "Importing app/org.example.Hello/x86_64/1.0 (") {
+		t.Errorf("build-import-bundle of flatpak's bundle: %q", out)
+	}
+	want := testutil.Run(t, "ostree", "--repo="+p.repo, "rev-parse", "app/org.example.Hello/x86_64/1.0")
+	if got := testutil.Run(t, "ostree", "--repo="+imported, "rev-parse", "app/org.example.Hello/x86_64/1.0"); got != want {
+		t.Errorf("imported commit %q, want %q", got, want)
+	}
+	if out := testutil.Run(t, "ostree", "--repo="+imported, "fsck"); !strings.Contains(out, "no errors found") {
+		t.Errorf("ostree fsck of arbor's import:\n%s", out)
+	}
+	b, err := os.ReadFile(fpBundle)
+	testutil.Must(t, err)
+	b[len(b)-100] ^= 0xff // inside the inline part
+	testutil.Must(t, os.WriteFile(fpBundle, b, 0o644))
+	bad := filepath.Join(dir, "imported-bad")
+	_, stderr, err = testutil.RunErr(arbor, "build-import-bundle", bad, fpBundle)
+	if err == nil || !strings.Contains(stderr, "flatpak-made.flatpak") || !strings.Contains(stderr, "checksum") {
+		t.Errorf("a damaged bundle: %v, %q", err, stderr)
+	}
+	if refs := testutil.Run(t, arbor, "--repo="+bad, "refs"); refs != "" {
+		t.Errorf("a damaged bundle left refs: %q", refs)
+	}
+
 	// Bad values are refused before anything is done.
 	fails("invalid env format", "run", "--env=NOEQ", "org.example.Hello")
 }
