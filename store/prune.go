@@ -158,17 +158,10 @@ func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (*PruneResult, erro
 			if opts.DryRun {
 				continue
 			}
-			if err := removeIfExists(r.ObjectPath(e.Checksum, e.Type)); err != nil {
-				return res, fmt.Errorf("deleting %s: %w", object.Name(e.Checksum, e.Type), err)
-			}
-			gone = append(gone, e.Ref)
-			if e.Type == object.TypeCommit {
-				meta := index.Ref{Checksum: e.Checksum, Type: object.TypeCommitMeta}
-				if err := removeIfExists(r.ObjectPath(e.Checksum, object.TypeCommitMeta)); err != nil {
-					return res, err
-				}
-				removeIfExists(filepath.Join(r.path, "state", e.Checksum.String()+".commitpartial"))
-				gone = append(gone, meta)
+			removed, err := r.removeObject(e.Ref)
+			gone = append(gone, removed...)
+			if err != nil {
+				return res, err
 			}
 		}
 	}
@@ -183,4 +176,41 @@ func removeIfExists(p string) error {
 		return err
 	}
 	return nil
+}
+
+// RemoveObjects deletes objects from the store and its index: what a
+// repair found corrupt, to be fetched again.
+func (r *Repo) RemoveObjects(ctx context.Context, refs []index.Ref) error {
+	idx, err := r.Index(ctx)
+	if err != nil {
+		return err
+	}
+	var gone []index.Ref
+	var errs []error
+	for _, x := range refs {
+		removed, err := r.removeObject(x)
+		gone = append(gone, removed...)
+		errs = append(errs, err)
+	}
+	if err := idx.Remove(gone); err != nil {
+		errs = append(errs, fmt.Errorf("index: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// removeObject deletes one object's file (a commit's detached metadata
+// and partial mark with it) and returns what the index must forget.
+func (r *Repo) removeObject(x index.Ref) ([]index.Ref, error) {
+	if err := removeIfExists(r.ObjectPath(x.Checksum, x.Type)); err != nil {
+		return nil, fmt.Errorf("deleting %s: %w", object.Name(x.Checksum, x.Type), err)
+	}
+	gone := []index.Ref{x}
+	if x.Type == object.TypeCommit {
+		if err := removeIfExists(r.ObjectPath(x.Checksum, object.TypeCommitMeta)); err != nil {
+			return gone, fmt.Errorf("deleting %s: %w", object.Name(x.Checksum, object.TypeCommitMeta), err)
+		}
+		removeIfExists(filepath.Join(r.path, "state", x.Checksum.String()+".commitpartial"))
+		gone = append(gone, index.Ref{Checksum: x.Checksum, Type: object.TypeCommitMeta})
+	}
+	return gone, nil
 }

@@ -196,3 +196,49 @@ func (a *app) makeCurrentCmd() *cobra.Command {
 	c.Flags().StringVar(&arch, "arch", "", "the architecture (default: the one installed)")
 	return c
 }
+
+func (a *app) repairCmd() *cobra.Command {
+	var dryRun bool
+	c := &cobra.Command{
+		Use:   "repair [--dry-run] [--json]",
+		Short: "Check every object of the installation; delete corrupt ones and fetch again what installed refs need",
+		Example: `  arbor repair --dry-run
+  arbor repair`,
+		Args: cobra.NoArgs,
+		RunE: a.withManager(func(cmd *cobra.Command, args []string, m *apps.Manager) error {
+			out := &workflowOutput{a: a, print: func(apps.Change) {}}
+			rep, err := m.Repair(cmd.Context(), dryRun, out.event)
+			out.endBar()
+			if rep == nil {
+				return err
+			}
+			if a.json {
+				if perr := a.printJSON(rep); perr != nil && err == nil {
+					err = perr
+				}
+				return err
+			}
+			verb := "Removed"
+			if dryRun {
+				verb = "Would remove"
+			}
+			fmt.Fprintf(a.Stdout, "Checked %d objects\n", rep.Objects)
+			for _, o := range rep.Removed {
+				fmt.Fprintf(a.Stdout, "%s corrupt object %s\n", verb, termtext.Line(o))
+			}
+			for _, r := range rep.Refetched {
+				fmt.Fprintf(a.Stdout, "Fetched %s again\n", termtext.Line(r))
+			}
+			for _, p := range rep.Problems {
+				fmt.Fprintf(a.Stderr, "warning: %s\n", termtext.Line(p))
+			}
+			if err == nil && len(rep.Problems) > 0 {
+				err = fmt.Errorf("%d problems left as they are", len(rep.Problems))
+			}
+			return err
+		}),
+	}
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be done, change nothing")
+	a.jsonFlag(c)
+	return c
+}

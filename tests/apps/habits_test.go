@@ -200,3 +200,45 @@ func TestMakeCurrent(t *testing.T) {
 		t.Errorf("make-current of a branch not installed: %v %q", err, stderr)
 	}
 }
+
+// repair finds an object whose bytes went bad under a checked-out app,
+// deletes it, fetches it again and checks the app out again: the app
+// runs as before. A dry run changes nothing.
+func TestRepair(t *testing.T) {
+	testutil.Privileged(t)
+	arbor := testutil.BuildArbor(t)
+	dir := t.TempDir()
+	p := publishApps(t, arbor, dir, nil)
+	inst := newInstallation(t, arbor, dir, "inst", p.srv.URL)
+	run := func(args ...string) string { return testutil.Run(t, arbor, append([]string{"--repo=" + inst}, args...)...) }
+	run("install", "-y", "--materialize", "origin", "org.example.Hello")
+	if out := run("repair"); !strings.HasPrefix(out, "Checked ") || strings.Contains(out, "Removed") {
+		t.Fatalf("repair of a sound installation: %q", out)
+	}
+	commit := strings.TrimSpace(run("info", "-c", "org.example.Hello"))
+	ls := strings.Fields(testutil.Run(t, "ostree", "--repo="+inst, "ls", "-C", commit, "/files/bin/hello"))
+	sum := ls[len(ls)-2]
+	obj := filepath.Join(inst, "objects", sum[:2], sum[2:]+".file")
+	f, err := os.OpenFile(obj, os.O_WRONLY|os.O_APPEND, 0)
+	testutil.Must(t, err)
+	_, err = f.WriteString("\nexit 3\n")
+	testutil.Must(t, err)
+	testutil.Must(t, f.Close())
+
+	if out := run("repair", "--dry-run"); !strings.Contains(out, "Would remove corrupt object "+sum+".file") {
+		t.Errorf("repair --dry-run: %q", out)
+	}
+	if _, err := os.Stat(obj); err != nil {
+		t.Errorf("the dry run removed the object: %v", err)
+	}
+	out := run("repair")
+	if !strings.Contains(out, "Removed corrupt object "+sum+".file") || !strings.Contains(out, "Fetched app/org.example.Hello/x86_64/1.0 again") {
+		t.Errorf("repair: %q", out)
+	}
+	if out := run("run", "org.example.Hello"); !strings.HasPrefix(out, "hello, world") {
+		t.Errorf("after repair the app printed %q", out)
+	}
+	if out := testutil.Run(t, "ostree", "--repo="+inst, "fsck"); !strings.Contains(out, "no errors found") {
+		t.Errorf("ostree fsck after repair:\n%s", out)
+	}
+}
