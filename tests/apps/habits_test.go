@@ -210,7 +210,9 @@ func TestRepair(t *testing.T) {
 	dir := t.TempDir()
 	p := publishApps(t, arbor, dir, nil)
 	inst := newInstallation(t, arbor, dir, "inst", p.srv.URL)
-	run := func(args ...string) string { return testutil.Run(t, arbor, append([]string{"--repo=" + inst}, args...)...) }
+	run := func(args ...string) string {
+		return testutil.Run(t, arbor, append([]string{"--repo=" + inst}, args...)...)
+	}
 	run("install", "-y", "--materialize", "origin", "org.example.Hello")
 	if out := run("repair"); !strings.HasPrefix(out, "Checked ") || strings.Contains(out, "Removed") {
 		t.Fatalf("repair of a sound installation: %q", out)
