@@ -109,6 +109,7 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 		a.patternsCmd("mask", "masked", "Keep refs matching patterns from updating and from being installed with others", "  arbor mask org.example.Hello\n  arbor mask --remove org.example.Hello"),
 		a.patternsCmd("pin", "pinned", "Keep runtimes matching patterns from being removed as unused", "  arbor pin runtime/org.example.Platform//1.0\n  arbor pin"),
 	)
+	root.AddCommand(a.permissionCmds()...)
 	for _, c := range root.Commands() {
 		if ostreeCommand(c.Name()) {
 			c.Annotations = map[string]string{repoAnnotation: "ostree"}
