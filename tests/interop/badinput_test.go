@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -300,5 +302,46 @@ func TestUnknownSubcommands(t *testing.T) {
 		if err == nil || !strings.Contains(stderr, c.fail) || !strings.Contains(stderr, "Usage:") {
 			t.Errorf("%v: %v, saying %q; want a failure saying %q", c.args, err, stderr, c.fail)
 		}
+	}
+}
+
+// Without --repo, ostree's commands use the current directory when it is
+// a repository, else $OSTREE_REPO, else the system's, and say so when
+// there is none, as ostree does; the flatpak-style commands keep the
+// installation. A remote with no repository behind it says so.
+func TestRepoRequired(t *testing.T) {
+	testutil.NeedTool(t, "ostree")
+	if _, err := os.Stat("/ostree/repo"); err == nil {
+		t.Skip("this machine has /ostree/repo, the default both would use")
+	}
+	arbor := testutil.BuildArbor(t)
+	dir := t.TempDir()
+	run := func(name string, env []string, args ...string) (string, error) {
+		cmd := exec.Command(name, args...)
+		cmd.Dir = dir
+		cmd.Env = append(slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "OSTREE_REPO=") }), env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for _, args := range [][]string{{"refs"}, {"log", "main"}, {"commit", "-b", "main", "--tree=dir=."}, {"remote", "list"}} {
+		for _, tool := range []string{"ostree", arbor} {
+			out, err := run(tool, nil, args...)
+			if err == nil || !strings.Contains(out, "Command requires a --repo argument") {
+				t.Errorf("%s %v with no repository: %v, %q", filepath.Base(tool), args, err, out)
+			}
+		}
+	}
+	if out, err := run(arbor, []string{"XDG_DATA_HOME=" + filepath.Join(dir, "data")}, "--user", "list"); err != nil {
+		t.Errorf("arbor --user list makes the installation: %v %s", err, out)
+	}
+	repo := filepath.Join(dir, "repo")
+	if out, err := run(arbor, nil, "--repo="+repo, "init"); err != nil {
+		t.Fatal(out)
+	}
+	if out, err := run(arbor, []string{"OSTREE_REPO=" + repo}, "remote", "add", "--no-gpg-verify", "none", "file://"+filepath.Join(dir, "nothing-here")); err != nil {
+		t.Fatal(out)
+	}
+	if out, err := run(arbor, []string{"OSTREE_REPO=" + repo}, "pull", "none", "main"); err == nil || !strings.Contains(out, "no repository at file://") {
+		t.Errorf("pull from a file:// remote with no repository: %v, %q", err, out)
 	}
 }
