@@ -52,6 +52,16 @@ func TestFlatpakHabits(t *testing.T) {
 		t.Errorf("list --columns:\n%s", out)
 	}
 	fails("unknown column", "list", "--columns=nonsense")
+	// An app whose metadata went bad is warned of; the rest are listed.
+	meta := filepath.Join(filepath.Dir(inst), "app/org.example.Hello/x86_64/1.0", commit, "metadata")
+	good, err := os.ReadFile(meta)
+	testutil.Must(t, err)
+	testutil.Must(t, os.WriteFile(meta, []byte("[Application\nname=\x01"), 0o644))
+	out, stderr, err := testutil.RunErr(arbor, "--repo="+inst, "list")
+	if err != nil || !strings.Contains(stderr, "warning: ") || !strings.Contains(out, "runtime/org.example.Platform/x86_64/1.0") || strings.Contains(out, "app/org.example.Hello") {
+		t.Errorf("list with an app's metadata broken: %v\nstdout %q\nstderr %q", err, out, stderr)
+	}
+	testutil.Must(t, os.WriteFile(meta, good, 0o644))
 	if out := run("remote-ls", "--runtime", "--columns=application", "origin"); strings.TrimSpace(out) != "org.example.Platform" {
 		t.Errorf("remote-ls --runtime --columns=application: %q", out)
 	}
