@@ -9,18 +9,31 @@ import (
 	"arbor/tests/testutil"
 )
 
+// onRepo runs arbor on one repository, failing t when it fails.
+func onRepo(t *testing.T, arbor, repo string) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		return testutil.Run(t, arbor, append([]string{"--repo=" + repo}, args...)...)
+	}
+}
+
+// publishAndInstallation publishes the test apps and makes an
+// installation with their remote, as origin.
+func publishAndInstallation(t *testing.T) (arbor, dir string, p published, inst string) {
+	t.Helper()
+	testutil.Privileged(t)
+	arbor = testutil.BuildArbor(t)
+	dir = t.TempDir()
+	p = publishApps(t, arbor, dir, nil)
+	return arbor, dir, p, newInstallation(t, arbor, dir, "inst", p.srv.URL)
+}
+
 // A user coming from flatpak types flatpak's commands and flags: each
 // does what flatpak's does, and what would lose something is refused
 // with the reason.
 func TestFlatpakHabits(t *testing.T) {
-	testutil.Privileged(t)
-	arbor := testutil.BuildArbor(t)
-	dir := t.TempDir()
-	p := publishApps(t, arbor, dir, nil)
-	inst := newInstallation(t, arbor, dir, "inst", p.srv.URL)
-	run := func(args ...string) string {
-		return testutil.Run(t, arbor, append([]string{"--repo=" + inst}, args...)...)
-	}
+	arbor, dir, p, inst := publishAndInstallation(t)
+	run := onRepo(t, arbor, inst)
 	fails := func(want string, args ...string) {
 		t.Helper()
 		_, stderr, err := testutil.RunErr(arbor, append([]string{"--repo=" + inst}, args...)...)
@@ -181,15 +194,9 @@ func TestFlatpakHabits(t *testing.T) {
 // one, the last installed, until make-current names another; the
 // launcher follows.
 func TestMakeCurrent(t *testing.T) {
-	testutil.Privileged(t)
-	arbor := testutil.BuildArbor(t)
-	dir := t.TempDir()
-	p := publishApps(t, arbor, dir, nil)
+	arbor, _, p, inst := publishAndInstallation(t)
 	testutil.Run(t, arbor, "build-commit-from", "--src-ref=app/org.example.Hello/x86_64/1.0", p.repo, "app/org.example.Hello/x86_64/stable")
-	inst := newInstallation(t, arbor, dir, "inst", p.srv.URL)
-	run := func(args ...string) string {
-		return testutil.Run(t, arbor, append([]string{"--repo=" + inst}, args...)...)
-	}
+	run := onRepo(t, arbor, inst)
 	run("install", "-y", "origin", "org.example.Hello//1.0", "org.example.Hello//stable")
 	launcher := filepath.Join(filepath.Dir(inst), "exports/bin/org.example.Hello")
 	for i, branch := range []string{"stable", "1.0", "stable"} {
@@ -215,14 +222,8 @@ func TestMakeCurrent(t *testing.T) {
 // deletes it, fetches it again and checks the app out again: the app
 // runs as before. A dry run changes nothing.
 func TestRepair(t *testing.T) {
-	testutil.Privileged(t)
-	arbor := testutil.BuildArbor(t)
-	dir := t.TempDir()
-	p := publishApps(t, arbor, dir, nil)
-	inst := newInstallation(t, arbor, dir, "inst", p.srv.URL)
-	run := func(args ...string) string {
-		return testutil.Run(t, arbor, append([]string{"--repo=" + inst}, args...)...)
-	}
+	arbor, _, _, inst := publishAndInstallation(t)
+	run := onRepo(t, arbor, inst)
 	run("install", "-y", "--materialize", "origin", "org.example.Hello")
 	if out := run("repair"); !strings.HasPrefix(out, "Checked ") || strings.Contains(out, "Removed") {
 		t.Fatalf("repair of a sound installation: %q", out)
