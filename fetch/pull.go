@@ -25,8 +25,13 @@ import (
 // of all waiting for the end (a tenth off a large pull).
 const flushEvery = time.Second
 
-// maxMeta caps metadata downloads, as ostree does.
+// maxMeta caps metadata downloads: summaries and signatures.
 const maxMeta = 128 << 20
+
+// maxMetaObject caps a metadata object's download (a commit, a dirtree),
+// where the summary gives no size, as ostree does: a larger one is a
+// server filling the disk, not a tree.
+const maxMetaObject = 10 << 20
 
 // Source is where a pull reads objects from: a remote over HTTP (or
 // file://), or another local repository.
@@ -47,11 +52,16 @@ type httpSource struct {
 }
 
 func (s *httpSource) Meta(ctx context.Context, ref index.Ref) ([]byte, error) {
+	return s.metaMax(ctx, ref, maxMetaObject)
+}
+
+// metaMax is Meta refusing a body of more than max bytes.
+func (s *httpSource) metaMax(ctx context.Context, ref index.Ref, max int64) ([]byte, error) {
 	c := s.content
 	if ref.Type == object.TypeCommit || ref.Type == object.TypeCommitMeta {
 		c = s.meta // as ostree: commits and their signatures come from url
 	}
-	return c.Get(ctx, object.Path(ref.Checksum, ref.Type, true), maxMeta)
+	return c.Get(ctx, object.Path(ref.Checksum, ref.Type, true), max)
 }
 
 type readCloser struct {

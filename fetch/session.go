@@ -206,7 +206,29 @@ func (ss sessionSource) Meta(ctx context.Context, ref index.Ref) ([]byte, error)
 	if ok {
 		return b, nil
 	}
+	if ref.Type == object.TypeCommit {
+		// The summary gives each ref's commit size: a server sending more
+		// is refused before it fills the disk or memory.
+		if size, ok := ss.s.commitSize(ref.Checksum); ok {
+			return ss.s.src.metaMax(ctx, ref, int64(size))
+		}
+	}
 	return ss.s.src.Meta(ctx, ref)
+}
+
+// commitSize is the size the verified summary gives for commit c.
+func (s *Session) commitSize(c object.Checksum) (uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.summary == nil || s.summary.s == nil {
+		return 0, false
+	}
+	for _, sr := range s.summary.s.Refs {
+		if sr.Commit == c && sr.Size > 0 {
+			return sr.Size, true
+		}
+	}
+	return 0, false
 }
 
 func (ss sessionSource) Content(ctx context.Context, c object.Checksum) (*object.FileHeader, uint64, io.ReadCloser, error) {

@@ -199,11 +199,11 @@ func (v verifiedTrees) DirTree(_ context.Context, tree object.Checksum) (*object
 		return nil, err
 	}
 	if sum := object.Sha256(b); sum != tree {
-		return nil, fmt.Errorf("%w: checksum is %s", ErrCorrupt, sum)
+		return nil, mismatch(object.TypeDirTree, tree, sum)
 	}
 	t, err := object.ParseDirTree(b)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return nil, corrupt(err)
 	}
 	return &t, nil
 }
