@@ -183,7 +183,9 @@ type PullOptions struct {
 	// NotOlderThan, when set, refuses a ref's commit older than this one
 	// before fetching more of it (an OS upgrade that would go back).
 	NotOlderThan object.Checksum
-	Subpath      string // pull only this path of each commit (leaves it partial)
+	// Subpaths, when set, are the only paths of each commit pulled
+	// (leaving it partial), as ostree's --subpath given once or more.
+	Subpaths []string
 	// As ostree's --disable-static-deltas and --require-static-deltas.
 	DisableStaticDeltas, RequireStaticDeltas bool
 	Progress                                 func(Progress)
@@ -490,7 +492,7 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 		if ds != nil {
 			p.oldRoot = p.completeRoot(ds.from(name))
 		}
-		if ds != nil && !opts.DisableStaticDeltas && !opts.CommitMetadataOnly && opts.Subpath == "" {
+		if ds != nil && !opts.DisableStaticDeltas && !opts.CommitMetadataOnly && opts.wholeTree() {
 			p.from = ds.from
 			if err := p.delta(ds.src, name, c); err != nil {
 				// A missing or bad delta leaves the objects to fetch: what
@@ -538,12 +540,17 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 // commits whose trees are now complete.
 func (p *puller) commit(ref string, c object.Checksum, depth int) ([]object.Checksum, error) {
 	var complete []object.Checksum
-	for {
+	for parent := false; ; parent = true {
 		cm, fresh, err := p.commitObject(ref, c)
+		if parent && errors.Is(err, ErrNotFound) {
+			// The source pruned its history here: the pull goes as deep
+			// as there is, as ostree's does.
+			return complete, nil
+		}
 		if err != nil {
 			return nil, err
 		}
-		full := !p.opts.CommitMetadataOnly && p.opts.Subpath == ""
+		full := !p.opts.CommitMetadataOnly && p.opts.wholeTree()
 		if fresh || p.repo.IsPartial(c) {
 			if !p.opts.CommitMetadataOnly {
 				if err := p.tree(cm, c); err != nil {
@@ -757,13 +764,44 @@ func (q *queue) done(err error) {
 	q.cond.Broadcast()
 }
 
-// tree fetches what is missing of a commit's tree with a fixed pool of
-// workers (connections are reused; no goroutine per file).
-func (p *puller) tree(cm *object.Commit, c object.Checksum) error {
-	subpath, err := splitSubpath(p.opts.Subpath)
-	if err != nil {
-		return err
+// wholeTree says whether a pull takes commits' whole trees: no subpath,
+// or one of them the root.
+func (o *PullOptions) wholeTree() bool {
+	for _, sp := range o.Subpaths {
+		if strings.Trim(sp, "/") == "" {
+			return true
+		}
 	}
+	return len(o.Subpaths) == 0
+}
+
+// tree fetches what is missing of a commit's tree (or of its subpaths).
+func (p *puller) tree(cm *object.Commit, c object.Checksum) error {
+	if p.opts.wholeTree() {
+		return p.treeAt(cm, c, nil)
+	}
+	for _, sp := range p.opts.Subpaths {
+		subpath, err := splitSubpath(sp)
+		if err != nil {
+			return err
+		}
+		// Each path's walk goes through the directories above it again,
+		// which an earlier walk claimed: the objects already here are
+		// not fetched twice.
+		p.mu.Lock()
+		p.seen = map[index.Ref]bool{}
+		p.mu.Unlock()
+		if err := p.treeAt(cm, c, subpath); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// treeAt fetches what is missing of a commit's tree, or of the path
+// subpath in it, with a fixed pool of workers (connections are reused;
+// no goroutine per file).
+func (p *puller) treeAt(cm *object.Commit, c object.Checksum, subpath []string) error {
 	if cm.RootTree == p.oldRoot && len(subpath) == 0 {
 		return p.meta(index.Ref{Checksum: cm.RootMeta, Type: object.TypeDirMeta})
 	}

@@ -182,7 +182,7 @@ func (t *Txn) OpenContent(c object.Checksum) (*Content, error) {
 			return ct, err
 		}
 	}
-	return nil, fmt.Errorf("%s: %w", object.Name(c, object.TypeFile), ErrObjectMissing)
+	return nil, missingFile(object.Name(c, object.TypeFile))
 }
 
 // teeReader is io.TeeReader keeping its source's WriteTo: an object held in

@@ -295,7 +295,7 @@ func pullFlags(c *cobra.Command, opts *fetch.PullOptions) {
 	f := c.Flags()
 	f.IntVar(&opts.Depth, "depth", 0, "parents to pull as well (-1: all)")
 	f.BoolVar(&opts.CommitMetadataOnly, "commit-metadata-only", false, "fetch only the commit objects")
-	f.StringVar(&opts.Subpath, "subpath", "", "fetch only this path of each commit")
+	f.StringArrayVar(&opts.Subpaths, "subpath", nil, "fetch only this path of each commit (repeatable)")
 	f.BoolVar(&opts.DisableStaticDeltas, "disable-static-deltas", false, "fetch objects one by one even where the remote has a static delta")
 	f.BoolVar(&opts.RequireStaticDeltas, "require-static-deltas", false, "fail unless every commit comes through a static delta")
 	c.MarkFlagsMutuallyExclusive("disable-static-deltas", "require-static-deltas")
