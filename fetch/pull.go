@@ -186,6 +186,9 @@ type PullOptions struct {
 	// Subpaths, when set, are the only paths of each commit pulled
 	// (leaving it partial), as ostree's --subpath given once or more.
 	Subpaths []string
+	// BareUserOnlyFiles refuses content a bare-user-only repository could
+	// not hold as it is: setuid, setgid, world-writable files.
+	BareUserOnlyFiles bool
 	// As ostree's --disable-static-deltas and --require-static-deltas.
 	DisableStaticDeltas, RequireStaticDeltas bool
 	Progress                                 func(Progress)
@@ -984,7 +987,28 @@ func (p *puller) content1(c object.Checksum) error {
 		return fmt.Errorf("%s: %w", object.Name(c, object.TypeFile), err)
 	}
 	defer body.Close()
+	if p.opts.BareUserOnlyFiles {
+		if err := bareUserOnlyMode(c, h.Mode); err != nil {
+			return err
+		}
+	}
 	return p.txn.AddContent(c, h, size, body)
+}
+
+// bareUserOnlyMode checks that a content object is a symlink or a file
+// whose mode a bare-user-only repository keeps (no bits past 0775), in
+// ostree's words.
+func bareUserOnlyMode(c object.Checksum, mode uint32) error {
+	switch mode & object.ModeTypeMask {
+	case object.ModeSymlink:
+		return nil
+	case object.ModeRegular:
+		if bad := mode &^ object.ModeTypeMask &^ 0o775; bad != 0 {
+			return fmt.Errorf("Content object %s: invalid mode 0%04o with bits 0%04o", c, mode, bad)
+		}
+		return nil
+	}
+	return fmt.Errorf("Content object %s: invalid mode 0%04o: not a regular file or symlink", c, mode)
 }
 
 // repoOrStagedTree reads a dirtree that is in the repo or staged by this pull.

@@ -835,3 +835,24 @@ func TestGetPrefix(t *testing.T) {
 		})
 	}
 }
+
+func TestContentRangeFrom(t *testing.T) {
+	tests := []struct {
+		v            string
+		first, total int64
+		bad          bool
+	}{
+		{v: "bytes 100-199/200", first: 100, total: 200},
+		{v: "bytes 0-0/1", first: 0, total: 1},
+		{v: "bytes 100-99/200", bad: true},
+		{v: "bytes 100-200/200", bad: true},
+		{v: "bytes */200", bad: true},
+		{v: "", bad: true},
+	}
+	for _, tc := range tests {
+		first, total, err := contentRangeFrom(tc.v)
+		if tc.bad != (err != nil) || !tc.bad && (first != tc.first || total != tc.total) {
+			t.Errorf("%q: %d, %d, %v", tc.v, first, total, err)
+		}
+	}
+}
