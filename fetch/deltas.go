@@ -136,6 +136,18 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	if sb.From != from || sb.To != c {
 		return fmt.Errorf("delta %s: %w: its superblock is of %s", name, delta.ErrCorrupt, delta.Name(sb.From, sb.To))
 	}
+	if p.opts.DryRun {
+		need, err := delta.PartsNeeded(p.txn, sb)
+		if err != nil {
+			return err
+		}
+		for _, i := range need {
+			p.plan.Parts++
+			p.plan.Bytes += int64(sb.Parts[i].Size)
+			p.plan.Uncompressed += int64(sb.Parts[i].Uncompressed)
+		}
+		return nil
+	}
 	if err := p.deltaCommit(ref, sb); err != nil {
 		return err
 	}

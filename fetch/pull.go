@@ -186,6 +186,10 @@ type PullOptions struct {
 	// Subpaths, when set, are the only paths of each commit pulled
 	// (leaving it partial), as ostree's --subpath given once or more.
 	Subpaths []string
+	// DryRun, with RequireStaticDeltas, fetches the deltas' superblocks
+	// only and reports in Result.Plan what the pull would fetch; nothing
+	// is stored and no ref moves.
+	DryRun bool
 	// BareUserOnlyFiles refuses content a bare-user-only repository could
 	// not hold as it is: setuid, setgid, world-writable files.
 	BareUserOnlyFiles bool
@@ -195,6 +199,12 @@ type PullOptions struct {
 	// Warn hears what the pull chose to do without (a bad delta); nil
 	// for none.
 	Warn func(string)
+}
+
+// DeltaPlan is what the static deltas of a pull would fetch: the parts
+// whose objects are not all here, their bytes and their payloads' bytes.
+type DeltaPlan struct {
+	Parts, Bytes, Uncompressed int64
 }
 
 // Progress is reported from time to time during a pull.
@@ -215,6 +225,7 @@ type Result struct {
 	ContentWritten                int64
 	Local                         bool // from a repository on this machine
 	Bytes                         int64
+	Plan                          DeltaPlan // what a dry run would fetch
 	Elapsed                       time.Duration
 }
 
@@ -243,6 +254,7 @@ type puller struct {
 	// nMeta and nContent split fetched as ostree's summary line does.
 	nMeta, nContent, nParts atomic.Int64
 	bytes                   func() int64
+	plan                    DeltaPlan // a dry run's
 }
 
 // Pull fetches refs from a configured remote into r.
@@ -495,7 +507,13 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 		if ds != nil {
 			p.oldRoot = p.completeRoot(ds.from(name))
 		}
-		if ds != nil && !opts.DisableStaticDeltas && !opts.CommitMetadataOnly && opts.wholeTree() {
+		useDeltas := !opts.DisableStaticDeltas && !opts.CommitMetadataOnly && opts.wholeTree()
+		if ds == nil && useDeltas && opts.RequireStaticDeltas {
+			close(stop)
+			<-done
+			return nil, fmt.Errorf("Static deltas required, but none found for %s", c)
+		}
+		if ds != nil && useDeltas {
 			p.from = ds.from
 			if err := p.delta(ds.src, name, c); err != nil {
 				// A missing or bad delta leaves the objects to fetch: what
@@ -503,12 +521,19 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 				if opts.RequireStaticDeltas || errors.Is(err, context.Canceled) || ctx.Err() != nil {
 					close(stop)
 					<-done
+					if opts.RequireStaticDeltas && errors.Is(err, errNoDelta) {
+						// In ostree's words, which scripts grep for.
+						return nil, fmt.Errorf("Static deltas required, but none found for %s", c)
+					}
 					return nil, err
 				}
 				if opts.Warn != nil && !errors.Is(err, errNoDelta) {
 					opts.Warn(fmt.Sprintf("not using the static delta to %s: %v", c, err))
 				}
 			}
+		}
+		if opts.DryRun {
+			continue // the delta's sizes are all a dry run wants
 		}
 		cs, err := p.commit(name, c, opts.Depth)
 		if err != nil {
@@ -536,7 +561,7 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 		opts.Progress(Progress{Objects: p.objects.Load(), Fetched: p.fetched.Load(), Bytes: bytes(), Elapsed: time.Since(start)})
 	}
 	return &Result{Refs: targets, Fetched: p.fetched.Load(), Bytes: bytes(), Metadata: p.nMeta.Load(),
-		Content: p.nContent.Load(), DeltaParts: p.nParts.Load(), ContentWritten: txn.ContentBytes()}, nil
+		Content: p.nContent.Load(), DeltaParts: p.nParts.Load(), ContentWritten: txn.ContentBytes(), Plan: p.plan}, nil
 }
 
 // commit pulls one commit and, within depth, its ancestors. It returns the

@@ -171,6 +171,10 @@ func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.DryRun {
+		res.Elapsed = time.Since(start)
+		return res, nil // nothing stored: no ref moves
+	}
 	for name, c := range targets {
 		if name == c.String() {
 			continue // a commit asked for by its checksum moves no ref

@@ -260,6 +260,9 @@ func (a *app) pullCmd() *cobra.Command {
 				remote = remote[:i]
 			}
 			opts.Refs = args[1:]
+			if opts.DryRun && !opts.RequireStaticDeltas {
+				return errors.New("--dry-run requires --require-static-deltas")
+			}
 			bar := a.newProgress("pulling", -1, true)
 			opts.Progress = func(p fetch.Progress) {
 				bar.describe(fmt.Sprintf("pulling: %d/%d objects", p.Fetched, p.Objects))
@@ -270,6 +273,12 @@ func (a *app) pullCmd() *cobra.Command {
 			bar.done()
 			if err != nil {
 				return err
+			}
+			if opts.DryRun {
+				// ostree's progress line, which scripts read.
+				fmt.Fprintf(a.Stdout, "Delta update: 0/%d parts, %s/%s, %s total uncompressed\n",
+					res.Plan.Parts, siBytes(0), siBytes(res.Plan.Bytes), siBytes(res.Plan.Uncompressed))
+				return nil
 			}
 			moved := make([]string, 0, len(res.Refs))
 			for n, c := range res.Refs {
@@ -287,6 +296,7 @@ func (a *app) pullCmd() *cobra.Command {
 	}
 	pullFlags(c, &opts)
 	c.Flags().BoolVar(&opts.Mirror, "mirror", false, "write refs/heads/REF instead of refs/remotes/REMOTE/REF, and copy the summary")
+	c.Flags().BoolVar(&opts.DryRun, "dry-run", false, "only say what the static deltas would fetch (with --require-static-deltas)")
 	a.jsonFlag(c)
 	return c
 }
