@@ -1,7 +1,10 @@
 package store
 
 import (
+	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -39,4 +42,65 @@ func TestValidateMetaWords(t *testing.T) {
 	if err := ValidateMeta(index.Ref{Checksum: object.Sha256(good), Type: object.TypeDirTree}, good); err != nil {
 		t.Errorf("a good dirtree: %v", err)
 	}
+}
+
+// TestFsckDeleteMarksPartial: a missing object, or a corrupt one fsck
+// deletes, leaves the commits reaching it marked partial; a corrupt one
+// kept does not.
+func TestFsckDeleteMarksPartial(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		damage      func(p string) error
+		del         bool
+		wantPartial bool
+		wantWords   string
+	}{
+		{"missing", os.Remove, false, true, "Object missing: "},
+		{"corrupt, deleted", appendJunk, true, true, "Corrupted file object;"},
+		{"corrupt, kept", appendJunk, false, false, "Corrupted file object;"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			r, err := Init(filepath.Join(tmp, "repo"), ModeBareUser)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			src := filepath.Join(tmp, "src")
+			writeTree(t, src, map[string]string{"f": "content", "g": "other"})
+			c := commitTree(t, r, src, "main")
+			n, _ := r.Lookup(c, "/f")
+			p := r.ObjectPath(n.File, object.TypeFile)
+			if err := tc.damage(p); err != nil {
+				t.Fatal(err)
+			}
+			res, err := r.FsckWith(context.Background(), FsckOptions{Delete: tc.del})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Problems) != 1 || !strings.Contains(res.Problems[0].String(), tc.wantWords) {
+				t.Fatalf("problems %v, want one with %q", res.Problems, tc.wantWords)
+			}
+			if got := r.IsPartial(c); got != tc.wantPartial || (len(res.MarkedPartial) == 1) != tc.wantPartial {
+				t.Errorf("partial %v (marked %v), want %v", got, res.MarkedPartial, tc.wantPartial)
+			}
+			_, statErr := os.Stat(p)
+			if deleted := errors.Is(statErr, os.ErrNotExist); tc.del && (!deleted || len(res.Deleted) != 1) {
+				t.Errorf("corrupt object not deleted: %v %v", statErr, res.Deleted)
+			}
+		})
+	}
+}
+
+// appendJunk changes a bare-user object's bytes, keeping its header.
+func appendJunk(p string) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString("corrupted\n"); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -20,7 +21,12 @@ type Problem struct {
 	Err    error
 }
 
-func (p Problem) String() string { return fmt.Sprintf("%s: %v", p.Object, p.Err) }
+func (p Problem) String() string {
+	if errors.Is(p.Err, ErrObjectMissing) && !strings.Contains(p.Object, " ") {
+		return "Object missing: " + p.Object // ostree's words, which scripts grep for
+	}
+	return fmt.Sprintf("%s: %v", p.Object, p.Err)
+}
 
 // FsckResult is what fsck checked and found.
 type FsckResult struct {
@@ -28,6 +34,19 @@ type FsckResult struct {
 	Partial  int
 	Objects  int
 	Problems []Problem
+	// Deleted are the corrupt objects deleted (FsckOptions.Delete), and
+	// MarkedPartial the commits marked partial because an object they
+	// reach is now missing.
+	Deleted       []string
+	MarkedPartial []object.Checksum
+}
+
+// FsckOptions are fsck's choices beyond checking.
+type FsckOptions struct {
+	// Delete removes corrupt objects, so that a later pull fetches them
+	// again; the commits reaching them are marked partial.
+	Delete   bool
+	Progress func(done, total int64)
 }
 
 // Fsck re-hashes every object reachable from every commit and ref, checks
@@ -35,6 +54,21 @@ type FsckResult struct {
 // reports corrupt or missing objects by name. Partial commits are checked
 // for what they hold; their missing objects are not errors.
 func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*FsckResult, error) {
+	return r.FsckWith(ctx, FsckOptions{Progress: progress})
+}
+
+// FsckWith is Fsck with options. A complete commit that reaches a missing
+// object, or one it deleted, is marked partial, as ostree's fsck does: a
+// later pull then fetches what it lacks.
+func (r *Repo) FsckWith(ctx context.Context, opts FsckOptions) (*FsckResult, error) {
+	progress := opts.Progress
+	if opts.Delete {
+		unlock, err := r.Lock(ctx, LockExclusive)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
 	res := &FsckResult{}
 	var mu sync.Mutex
 	problem := func(name string, err error) {
@@ -56,11 +90,14 @@ func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*Fsc
 	}
 	for _, name := range refs.SortedNames(all) {
 		if c := all[name]; !have[c] {
-			problem("ref "+name, fmt.Errorf("points to missing commit %s", c))
+			// In ostree's words, which scripts grep for.
+			problem("Loading commit for ref "+name, fmt.Errorf("No such metadata object %s", object.Name(c, object.TypeCommit)))
 		}
 	}
 	todo := map[index.Ref]bool{} // value: may be missing (partial commit)
 	bad := map[index.Ref]bool{}  // already reported by the tree walk
+	reached := map[object.Checksum][]index.Ref{}
+	var gone sync.Map // index.Ref: missing, or deleted as corrupt
 	for _, c := range commits {
 		partial := r.IsPartial(c)
 		res.Commits++
@@ -78,11 +115,17 @@ func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*Fsc
 				if !partial || !errors.Is(err, ErrObjectMissing) {
 					problem(object.Name(ref.Checksum, ref.Type), err)
 				}
+				if errors.Is(err, ErrObjectMissing) {
+					gone.Store(ref, true)
+				}
 				bad[ref] = true
 			})
 			if err != nil {
 				return res, err
 			}
+		}
+		if !partial {
+			reached[c] = reach
 		}
 		for _, ref := range reach {
 			if prev, ok := todo[ref]; !ok || prev {
@@ -90,6 +133,7 @@ func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*Fsc
 			}
 		}
 	}
+	var delMu sync.Mutex
 	list := make([]index.Ref, 0, len(todo))
 	for ref := range todo {
 		if !bad[ref] {
@@ -108,6 +152,19 @@ func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*Fsc
 				if err := r.VerifyObject(ref); err != nil {
 					if !(todo[ref] && errors.Is(err, ErrObjectMissing)) {
 						problem(object.Name(ref.Checksum, ref.Type), err)
+					}
+					switch {
+					case errors.Is(err, ErrObjectMissing):
+						gone.Store(ref, true)
+					case opts.Delete && errors.Is(err, ErrCorrupt):
+						if derr := r.deleteCorrupt(ref); derr != nil {
+							problem(object.Name(ref.Checksum, ref.Type), derr)
+							break
+						}
+						gone.Store(ref, true)
+						delMu.Lock()
+						res.Deleted = append(res.Deleted, object.Name(ref.Checksum, ref.Type))
+						delMu.Unlock()
 					}
 				}
 				n := done.Add(1)
@@ -129,7 +186,34 @@ func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*Fsc
 		progress(done.Load(), int64(len(list)))
 	}
 	sort.Slice(res.Problems, func(i, j int) bool { return res.Problems[i].Object < res.Problems[j].Object })
-	return res, ctx.Err()
+	sort.Strings(res.Deleted)
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	for _, c := range commits {
+		for _, ref := range reached[c] {
+			if _, ok := gone.Load(ref); ok && ref.Type != object.TypeCommit {
+				if err := r.SetPartial(c); err != nil {
+					return res, err
+				}
+				res.MarkedPartial = append(res.MarkedPartial, c)
+				break
+			}
+		}
+	}
+	return res, nil
+}
+
+// deleteCorrupt removes a corrupt object from the files and the index.
+func (r *Repo) deleteCorrupt(ref index.Ref) error {
+	if err := removeIfExists(r.ObjectPath(ref.Checksum, ref.Type)); err != nil {
+		return fmt.Errorf("deleting %s: %w", object.Name(ref.Checksum, ref.Type), err)
+	}
+	idx, err := r.Index(context.Background())
+	if err != nil {
+		return err
+	}
+	return idx.Remove([]index.Ref{ref})
 }
 
 // ErrCorrupt marks an object whose bytes do not match its name.
