@@ -96,7 +96,7 @@ func (a *app) commitCmd() *cobra.Command {
 		noXattrs, orphan, noBindings, canonical  bool
 		bootable, skipUnchanged, consume         bool
 		signKeys, bindRefs                       []string
-		homedir                                  string
+		homedir, statOverride                    string
 	)
 	c := &cobra.Command{
 		Use:   "commit [flags] [DIR]",
@@ -150,6 +150,17 @@ func (a *app) commitCmd() *cobra.Command {
 				SkipIfUnchanged: skipUnchanged, Consume: consume, BindRefs: bindRefs}
 			if canonical {
 				opts.OwnerUID, opts.OwnerGID = 0, 0
+			}
+			if statOverride != "" {
+				f, err := os.Open(statOverride)
+				if err != nil {
+					return fmt.Errorf("--statoverride: %w", err)
+				}
+				opts.ModeAdd, opts.Skip, err = store.ParseStatOverride(f)
+				f.Close()
+				if err != nil {
+					return fmt.Errorf("--statoverride=%s: %w", statOverride, err)
+				}
 			}
 			if timestamp == "" {
 				if e := os.Getenv("SOURCE_DATE_EPOCH"); e != "" {
@@ -231,6 +242,7 @@ func (a *app) commitCmd() *cobra.Command {
 	f.IntVar(&ownerGID, "owner-gid", -1, "set the gid of every file and directory")
 	f.BoolVar(&noXattrs, "no-xattrs", false, "do not commit extended attributes")
 	f.BoolVar(&canonical, "canonical-permissions", false, "uid and gid 0, no xattrs")
+	f.StringVar(&statOverride, "statoverride", "", "file of MODE PATH lines: mode bits (decimal) added to PATH in the commit; !PATH leaves it out")
 	f.StringVar(&parent, "parent", "", "parent commit (default: the branch's current commit; 'none' for none)")
 	f.BoolVar(&orphan, "orphan", false, "commit without a parent and without updating a branch")
 	f.StringArrayVar(&metaStrings, "add-metadata-string", nil, "add KEY=VALUE to the commit metadata")
