@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -288,22 +289,23 @@ func pinnedAndStored(r *store.Repo, refs []string) bool {
 
 // PullLocal copies refs from another repository on this machine, checking
 // every object as a network pull would.
-func PullLocal(ctx context.Context, r *store.Repo, srcPath string, refs []string, opts PullOptions) (*Result, error) {
+func PullLocal(ctx context.Context, r *store.Repo, srcPath string, names []string, opts PullOptions) (*Result, error) {
 	sr, err := store.Open(srcPath)
 	if err != nil {
 		return nil, err
 	}
 	defer sr.Close()
-	if len(refs) == 0 {
+	if len(names) == 0 {
 		all, err := sr.Refs()
 		if err != nil {
 			return nil, err
 		}
+		// Every ref, a remote's too, as ostree takes them: a mirror has no
+		// place for REMOTE:REF, so such a ref fails the pull below.
 		for n := range all {
-			if !strings.Contains(n, ":") {
-				refs = append(refs, n)
-			}
+			names = append(names, n)
 		}
+		sort.Strings(names)
 	}
 	var keyring *gpg.Keyring
 	if opts.GPGVerify {
@@ -319,8 +321,16 @@ func PullLocal(ctx context.Context, r *store.Repo, srcPath string, refs []string
 		}
 	}
 	targets := map[string]object.Checksum{}
-	for _, ref := range refs {
+	for _, ref := range names {
+		if _, perr := object.ParseChecksum(ref); perr != nil {
+			if err := refs.Validate(ref); err != nil {
+				return nil, fmt.Errorf("Invalid ref name %s", ref)
+			}
+		}
 		c, err := sr.Resolve(ref)
+		if errors.Is(err, store.ErrRefNotFound) {
+			return nil, fmt.Errorf("Refspec '%s' not found", ref) // ostree's words
+		}
 		if err != nil {
 			return nil, err
 		}
