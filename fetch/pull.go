@@ -184,6 +184,11 @@ type PullOptions struct {
 	// NotOlderThan, when set, refuses a ref's commit older than this one
 	// before fetching more of it (an OS upgrade that would go back).
 	NotOlderThan object.Checksum
+	// TimestampCheck refuses, as ostree's -T, a ref's commit older than
+	// the one the ref has here.
+	TimestampCheck bool
+	// current is the commit each ref has here, for TimestampCheck.
+	current map[string]object.Checksum
 	// Subpaths, when set, are the only paths of each commit pulled
 	// (leaving it partial), as ostree's --subpath given once or more.
 	Subpaths []string
@@ -281,6 +286,20 @@ func pinnedAndStored(r *store.Repo, refs []string) bool {
 			return false
 		}
 		if has, err := r.HasObject(c, object.TypeCommit); err != nil || !has {
+			return false
+		}
+	}
+	return len(refs) > 0
+}
+
+// allPinned says whether every ref names its commit (REF@COMMIT).
+func allPinned(refs []string) bool {
+	for _, ref := range refs {
+		_, at, ok := strings.Cut(ref, "@")
+		if !ok {
+			return false
+		}
+		if _, err := object.ParseChecksum(at); err != nil {
 			return false
 		}
 	}
@@ -666,8 +685,12 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 	if err := checkBinding(cm, c, ref); err != nil {
 		return nil, false, err
 	}
-	if ref != "" && !p.opts.NotOlderThan.IsZero() {
-		if err := notOlder(p.repo, c, cm, p.opts.NotOlderThan); err != nil {
+	base := p.opts.NotOlderThan
+	if cur, ok := p.opts.current[ref]; ok && base.IsZero() {
+		base = cur
+	}
+	if ref != "" && !base.IsZero() && base != c {
+		if err := notOlder(p.repo, c, cm, base); err != nil {
 			return nil, false, err
 		}
 	}

@@ -247,6 +247,7 @@ func (a *app) remoteGPGImportCmd() *cobra.Command {
 
 func (a *app) pullCmd() *cobra.Command {
 	var opts fetch.PullOptions
+	var checkFrom string
 	c := &cobra.Command{
 		Use:   "pull [flags] REMOTE [REF...]",
 		Short: "Fetch refs from a remote, verifying every object and signature",
@@ -262,6 +263,13 @@ func (a *app) pullCmd() *cobra.Command {
 			opts.Refs = args[1:]
 			if opts.DryRun && !opts.RequireStaticDeltas {
 				return errors.New("--dry-run requires --require-static-deltas")
+			}
+			if checkFrom != "" {
+				c, err := r.Resolve(checkFrom)
+				if err != nil {
+					return fmt.Errorf("--timestamp-check-from-rev: %w", err)
+				}
+				opts.NotOlderThan = c
 			}
 			bar := a.newProgress("pulling", -1, true)
 			opts.Progress = func(p fetch.Progress) {
@@ -296,6 +304,8 @@ func (a *app) pullCmd() *cobra.Command {
 	}
 	pullFlags(c, &opts)
 	c.Flags().BoolVar(&opts.Mirror, "mirror", false, "write refs/heads/REF instead of refs/remotes/REMOTE/REF, and copy the summary")
+	c.Flags().BoolVarP(&opts.TimestampCheck, "timestamp-check", "T", false, "refuse a commit older than the one the ref has here")
+	c.Flags().StringVar(&checkFrom, "timestamp-check-from-rev", "", "refuse a commit older than this one")
 	c.Flags().BoolVar(&opts.DryRun, "dry-run", false, "only say what the static deltas would fetch (with --require-static-deltas)")
 	a.jsonFlag(c)
 	return c

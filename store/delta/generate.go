@@ -393,7 +393,10 @@ func (p *partBuilder) compress() ([]byte, PartHeader, error) {
 		return nil, PartHeader{}, err
 	}
 	f := z.Bytes()
-	return f, PartHeader{Checksum: sha256.Sum256(f), Size: uint64(len(f)), Uncompressed: uint64(len(pl)), Objects: p.objects}, nil
+	return f, PartHeader{Checksum: sha256.Sum256(f), Size: uint64(len(f)),
+		// As ostree counts it: the content the part carries, not its
+		// modes, xattrs and operations.
+		Uncompressed: uint64(len(p.blob)), Objects: p.objects}, nil
 }
 
 // superblock encodes the superblock, little-endian as ostree's on this
