@@ -27,6 +27,10 @@ import (
 type GenerateOptions struct {
 	From, To object.Checksum // From zero: a delta from scratch
 	Inline   bool            // parts inside the superblock
+	// SwapEndianness writes the superblock's numbers in the other byte
+	// order, marked 'B', as ostree's --swap-endianness does to test
+	// readers on other machines.
+	SwapEndianness bool
 	// MinFallbackSize: content objects larger than this are left to be
 	// fetched alone (0: none are). MaxChunkSize: a part is closed once
 	// its payload passes this.
@@ -405,7 +409,12 @@ func (p *partBuilder) compress() ([]byte, PartHeader, error) {
 func (g *generator) superblock(commit []byte) ([]byte, error) {
 	headers := g.headers
 	d := Ref{From: g.o.From, To: g.o.To}
-	md := []any{[]any{"ostree.endianness", gvariant.Variant{Type: gvariant.MustType("y"), Value: uint8('l')}}}
+	order := uint8('l')
+	u32, u64 := func(x uint32) uint32 { return x }, func(x uint64) uint64 { return x }
+	if g.o.SwapEndianness {
+		order, u32, u64 = 'B', bits.ReverseBytes32, bits.ReverseBytes64
+	}
+	md := []any{[]any{"ostree.endianness", gvariant.Variant{Type: gvariant.MustType("y"), Value: order}}}
 	if g.o.Inline {
 		for i, f := range g.inline {
 			md = append(md, []any{fmt.Sprintf("%s/%d", d.Dir(), i), gvariant.Variant{Type: gvariant.MustType("(yay)"), Value: []any{f[0], f[1:]}}})
@@ -433,11 +442,11 @@ func (g *generator) superblock(commit []byte) ([]byte, error) {
 			objs = append(objs, byte(o.Type))
 			objs = append(objs, o.Checksum[:]...)
 		}
-		parts[i] = []any{uint32(0), h.Checksum[:], h.Size, h.Uncompressed, objs}
+		parts[i] = []any{u32(0), h.Checksum[:], u64(h.Size), u64(h.Uncompressed), objs}
 	}
 	fbs := make([]any, len(g.fallbacks))
 	for i, f := range g.fallbacks {
-		fbs[i] = []any{uint8(f.Type), f.Checksum[:], f.Size, f.Uncompressed}
+		fbs[i] = []any{uint8(f.Type), f.Checksum[:], u64(f.Size), u64(f.Uncompressed)}
 	}
 	now := g.o.Now
 	if now.IsZero() {
