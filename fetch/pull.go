@@ -265,6 +265,9 @@ type puller struct {
 
 // Pull fetches refs from a configured remote into r.
 func Pull(ctx context.Context, r *store.Repo, remote string, opts PullOptions) (*Result, error) {
+	if err := checkPullable(r, remote); err != nil {
+		return nil, err
+	}
 	s, err := NewSession(r, remote)
 	if err != nil {
 		return nil, err
@@ -464,16 +467,29 @@ func resolveRemoteRef(ctx context.Context, c *httpc.Client, s *store.Summary, re
 	}
 	b, err := c.Get(ctx, "refs/heads/"+name, 1024)
 	if errors.Is(err, ErrNotFound) {
-		return "", object.Zero, fmt.Errorf("no such ref %s", name)
+		return "", object.Zero, fmt.Errorf("no such ref %s: %w", name, err)
 	}
 	if err != nil {
 		return "", object.Zero, err
 	}
-	cs, err := object.ParseChecksum(strings.TrimSpace(string(b)))
+	text := strings.TrimSpace(string(b))
+	cs, err := object.ParseChecksum(text)
 	if err != nil {
-		return "", object.Zero, fmt.Errorf("ref %s: %w", name, err)
+		// In ostree's words, on one line (a server's error page, often).
+		shown := strings.ReplaceAll(text, "\n", " ")
+		if len(shown) > 128 {
+			shown = shown[:128] + "..."
+		}
+		return "", object.Zero, &badRefError{ref: name, text: shown}
 	}
 	return name, cs, nil
+}
+
+// badRefError is a remote's ref file that holds no checksum.
+type badRefError struct{ ref, text string }
+
+func (e *badRefError) Error() string {
+	return fmt.Sprintf("Fetching checksum for ref ((empty), %s): Invalid rev %s", e.ref, e.text)
 }
 
 // pullCommits fetches each target commit, its tree and (with Depth) its
@@ -644,12 +660,28 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 			return nil, false, err
 		}
 		if p.keyring != nil {
-			detached, err := p.txn.ReadMeta(index.Ref{Checksum: c, Type: object.TypeCommitMeta})
-			if err != nil && !errors.Is(err, store.ErrObjectMissing) {
+			metaRef := index.Ref{Checksum: c, Type: object.TypeCommitMeta}
+			detached, err := p.txn.ReadMeta(metaRef)
+			fetched := false
+			if errors.Is(err, store.ErrObjectMissing) {
+				// The signatures were deleted here: the remote's may
+				// vouch for the commit, and are kept once they do.
+				detached, err = p.src.Meta(p.ctx, metaRef)
+				if errors.Is(err, ErrNotFound) {
+					detached, err = nil, nil
+				}
+				fetched = detached != nil
+			}
+			if err != nil {
 				return nil, false, err
 			}
 			if err := verifySigs(p.keyring, b, detached); err != nil {
 				return nil, false, fmt.Errorf("commit %s: %w", c, err)
+			}
+			if fetched {
+				if err := p.txn.AddMeta(metaRef, detached); err != nil {
+					return nil, false, err
+				}
 			}
 		}
 		return cm, false, checkBinding(cm, c, ref)

@@ -152,8 +152,12 @@ func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
 	targets := map[string]object.Checksum{}
 	for _, ref := range refs {
 		name, commit, err := resolveRemoteRef(ctx, s.src.meta, sum.s, ref)
-		if err != nil {
+		var bad *badRefError
+		if err != nil && !errors.As(err, &bad) {
 			return nil, fmt.Errorf("remote %s: %w", s.rm.Name, err)
+		}
+		if err != nil {
+			return nil, err // ostree's words, which name no remote
 		}
 		targets[name] = commit
 	}

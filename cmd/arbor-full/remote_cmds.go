@@ -38,17 +38,27 @@ func (a *app) remoteCmd() *cobra.Command {
 func (a *app) remoteAddCmd() *cobra.Command {
 	var o fetch.AddOptions
 	var sets []string
-	var contentURL, collectionID string
+	var contentURL, collectionID, customBackend string
 	c := &cobra.Command{
 		Use:   "add [flags] NAME URL [BRANCH...]",
 		Short: "Add a remote",
 		Example: `  arbor --repo=repo remote add --no-gpg-verify origin http://127.0.0.1:8000/repo
   arbor --repo=repo remote add --gpg-import=key.asc --set=gpg-verify-summary=true origin http://cdn.invalid/repo`,
-		Args: cobra.MinimumNArgs(2),
+		Args: cobra.MinimumNArgs(1),
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			var err error
 			if o.Set, err = parseSets(sets); err != nil {
 				return err
+			}
+			if customBackend != "" {
+				// Another program pulls from it: the URL is its business.
+				o.Set["custom-backend"] = customBackend
+			}
+			if len(args) < 2 {
+				if customBackend == "" {
+					return errors.New("remote add needs NAME and URL")
+				}
+				args = append(args, "")
 			}
 			if len(args) > 2 {
 				o.Set["branches"] = strings.Join(args[2:], ";") + ";"
@@ -72,6 +82,7 @@ func (a *app) remoteAddCmd() *cobra.Command {
 	f.BoolVar(&o.NoSignVerify, "no-sign-verify", false, "check no signatures of this remote (sign-verify and gpg-verify false)")
 	f.StringVar(&contentURL, "contenturl", "", "fetch content objects from URL, metadata from the remote's url")
 	f.StringVar(&collectionID, "collection-id", "", "the remote's collection ID")
+	f.StringVar(&customBackend, "custom-backend", "", "another program pulls from this remote (its URL is optional)")
 	c.MarkFlagsMutuallyExclusive("force", "if-not-exists")
 	return c
 }
