@@ -138,3 +138,108 @@ func TestPullDepthPastPrunedHistory(t *testing.T) {
 		t.Fatalf("pull of a missing head commit: %v, want not found", err)
 	}
 }
+
+// TestPullRefusesUnpullableRemotes: a remote marked unconfigured-state or
+// with a custom backend is refused before anything is fetched, with its
+// words.
+func TestPullRefusesUnpullableRemotes(t *testing.T) {
+	p := publishTree(t, map[string]string{"a": "alpha"})
+	tests := []struct {
+		name, url string
+		set       map[string]string
+		want      string
+	}{
+		{"unconfigured", p.srv.URL, map[string]string{"unconfigured-state": "Subscribe first."}, "remote unconfigured-state: Subscribe first."},
+		{"custom", "", map[string]string{"custom-backend": "other-tool"}, "remote 'custom' uses custom backend 'other-tool'"},
+	}
+	for _, tc := range tests {
+		r := newClient(t, p.srv.URL)
+		if err := AddRemote(r, tc.name, tc.url, AddOptions{NoGPGVerify: true, Set: tc.set}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Pull(context.Background(), r, tc.name, PullOptions{Refs: []string{"main"}})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestPullRefWithoutChecksum: a ref file holding an error page, and a
+// missing ref, say what the server sent.
+func TestPullRefWithoutChecksum(t *testing.T) {
+	p := publishTree(t, map[string]string{"a": "alpha"})
+	p.set("summary", func(w http.ResponseWriter, r *http.Request) bool {
+		http.NotFound(w, r)
+		return true
+	})
+	p.set("refs/heads/main", func(w http.ResponseWriter, r *http.Request) bool {
+		w.Write([]byte("<html>\nnot a ref\n</html>\n"))
+		return true
+	})
+	r := newClient(t, p.srv.URL)
+	_, err := Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main"}})
+	if want := "Fetching checksum for ref ((empty), main): Invalid rev <html> not a ref </html>"; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
+	}
+	_, err = Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"nosuch"}})
+	if err == nil || !strings.Contains(err.Error(), "no such ref nosuch") || !strings.Contains(err.Error(), "404") {
+		t.Errorf("missing ref: %v", err)
+	}
+}
+
+func TestAllPinned(t *testing.T) {
+	c := object.Sha256([]byte("c")).String()
+	tests := []struct {
+		refs []string
+		want bool
+	}{
+		{nil, false},
+		{[]string{"main@" + c}, true},
+		{[]string{"main@" + c, "other@" + c}, true},
+		{[]string{"main@" + c, "other"}, false},
+		{[]string{"main@abc"}, false},
+	}
+	for _, tc := range tests {
+		if got := allPinned(tc.refs); got != tc.want {
+			t.Errorf("%q: %v, want %v", tc.refs, got, tc.want)
+		}
+	}
+}
+
+// TestPullTimestampCheck: with TimestampCheck, a ref's new commit older
+// than the one here is refused and the ref stays; without, it is taken.
+func TestPullTimestampCheck(t *testing.T) {
+	p := publishTree(t, map[string]string{"a": "alpha"})
+	r := newClient(t, p.srv.URL)
+	if _, err := Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main"}, TimestampCheck: true}); err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "a"), []byte("older"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old, _, err := p.repo.CommitDir(context.Background(), src, store.CommitOptions{Branch: "main", NoXattrs: true, Timestamp: time.Unix(499000000, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := p.repo.BuildSummary(time.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.repo.WriteSummary(sb, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main"}, TimestampCheck: true})
+	if err == nil || !strings.Contains(err.Error(), "is chronologically older") {
+		t.Fatalf("pull of an older commit with TimestampCheck: %v", err)
+	}
+	if c, _ := r.ReadRef("origin:main"); c != p.commit {
+		t.Errorf("ref moved to %s after a refused pull", c)
+	}
+	if _, err := Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main"}}); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := r.ReadRef("origin:main"); c != old {
+		t.Errorf("ref is %s, want the older commit %s", c, old)
+	}
+}
