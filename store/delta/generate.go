@@ -281,6 +281,9 @@ type partBuilder struct {
 	sources   map[object.Checksum]int // blob offsets of source checksums
 	blob, ops []byte
 	objects   []ObjectRef
+	// usize is the bytes of the objects the part makes, which ostree
+	// gives as its uncompressed size (a rebuilt file counts whole).
+	usize uint64
 }
 
 func (p *partBuilder) op(code byte, args ...uint64) {
@@ -325,6 +328,7 @@ func (p *partBuilder) splice(ref ObjectRef, data []byte) {
 	off := p.add(data)
 	p.op(opOpenSpliceAndClose, uint64(len(data)), off)
 	p.objects = append(p.objects, ref)
+	p.usize += uint64(len(data))
 }
 
 func (p *partBuilder) spliceContent(ref ObjectRef, h *object.FileHeader, data []byte) {
@@ -332,6 +336,7 @@ func (p *partBuilder) spliceContent(ref ObjectRef, h *object.FileHeader, data []
 	off := p.add(data)
 	p.op(opOpenSpliceAndClose, mi, xi, uint64(len(data)), off)
 	p.objects = append(p.objects, ref)
+	p.usize += uint64(len(data))
 }
 
 // rebuild writes data from the old object's blocks that match and the
@@ -359,6 +364,7 @@ func (p *partBuilder) rebuild(ref ObjectRef, h *object.FileHeader, old object.Ch
 	}
 	p.op(opClose)
 	p.objects = append(p.objects, ref)
+	p.usize += uint64(len(data))
 }
 
 // payload is the part's (a(uuu)aa(ayay)ayay), its modes big-endian.
@@ -398,9 +404,7 @@ func (p *partBuilder) compress() ([]byte, PartHeader, error) {
 	}
 	f := z.Bytes()
 	return f, PartHeader{Checksum: sha256.Sum256(f), Size: uint64(len(f)),
-		// As ostree counts it: the content the part carries, not its
-		// modes, xattrs and operations.
-		Uncompressed: uint64(len(p.blob)), Objects: p.objects}, nil
+		Uncompressed: p.usize, Objects: p.objects}, nil
 }
 
 // superblock encodes the superblock, little-endian as ostree's on this

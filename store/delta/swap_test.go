@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"arbor/store"
+	"arbor/store/object"
 )
 
 // TestSwappedSuperblockReadsTheSame: a superblock written in the other
@@ -46,6 +47,33 @@ func TestSwappedSuperblockReadsTheSame(t *testing.T) {
 		return sb
 	}
 	plain, swapped := read(false), read(true)
+	// The uncompressed size is ostree's: the bytes of the objects made.
+	var want uint64
+	for _, p := range plain.Parts {
+		for _, o := range p.Objects {
+			if o.Type == object.TypeFile {
+				ct, err := r.OpenContent(o.Checksum)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want += ct.Size
+				ct.Close()
+				continue
+			}
+			b, err := r.ReadMeta(o.Checksum, o.Type)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want += uint64(len(b))
+		}
+	}
+	var got uint64
+	for _, p := range plain.Parts {
+		got += p.Uncompressed
+	}
+	if got != want {
+		t.Errorf("uncompressed size %d, want the objects' %d", got, want)
+	}
 	if plain.BigEndian || !swapped.BigEndian {
 		t.Fatalf("byte orders read as big=%v and big=%v", plain.BigEndian, swapped.BigEndian)
 	}
