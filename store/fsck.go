@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -17,13 +16,18 @@ import (
 
 // Problem is one thing fsck found wrong.
 type Problem struct {
-	Object string // CHECKSUM.TYPE, or a ref name
+	Object string // CHECKSUM.TYPE, or "ref NAME"
 	Err    error
+	Ref    string // the ref whose commit is missing, for such a problem
 }
 
+// String words the problem as ostree's fsck does (scripts grep for it).
 func (p Problem) String() string {
-	if errors.Is(p.Err, ErrObjectMissing) && !strings.Contains(p.Object, " ") {
-		return "Object missing: " + p.Object // ostree's words, which scripts grep for
+	switch {
+	case p.Ref != "":
+		return fmt.Sprintf("Loading commit for ref %s: %v", p.Ref, p.Err)
+	case errors.Is(p.Err, ErrObjectMissing):
+		return "Object missing: " + p.Object
 	}
 	return fmt.Sprintf("%s: %v", p.Object, p.Err)
 }
@@ -73,7 +77,7 @@ func (r *Repo) FsckWith(ctx context.Context, opts FsckOptions) (*FsckResult, err
 	var mu sync.Mutex
 	problem := func(name string, err error) {
 		mu.Lock()
-		res.Problems = append(res.Problems, Problem{name, err})
+		res.Problems = append(res.Problems, Problem{Object: name, Err: err})
 		mu.Unlock()
 	}
 	all, err := r.Refs()
@@ -90,8 +94,10 @@ func (r *Repo) FsckWith(ctx context.Context, opts FsckOptions) (*FsckResult, err
 	}
 	for _, name := range refs.SortedNames(all) {
 		if c := all[name]; !have[c] {
-			// In ostree's words, which scripts grep for.
-			problem("Loading commit for ref "+name, fmt.Errorf("No such metadata object %s", object.Name(c, object.TypeCommit)))
+			mu.Lock()
+			res.Problems = append(res.Problems, Problem{Object: "ref " + name, Ref: name,
+				Err: fmt.Errorf("No such metadata object %s: %w", object.Name(c, object.TypeCommit), ErrObjectMissing)})
+			mu.Unlock()
 		}
 	}
 	todo := map[index.Ref]bool{} // value: may be missing (partial commit)
