@@ -432,9 +432,13 @@ type resumingBody struct {
 	cur   io.ReadCloser
 	rs    *resume
 	tries int
+	err   error // sticky: a failed resume ends the stream
 }
 
 func (b *resumingBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
 	for {
 		n, err := b.cur.Read(p)
 		b.rs.n += int64(n)
@@ -447,7 +451,8 @@ func (b *resumingBody) Read(p []byte) (int, error) {
 		b.tries++
 		b.c.retries.Add(1)
 		if rerr := b.reopen(); rerr != nil {
-			return 0, fmt.Errorf("%w (resuming after: %v)", rerr, err)
+			b.err = fmt.Errorf("%w (resuming after: %v)", rerr, err)
+			return 0, b.err
 		}
 	}
 }

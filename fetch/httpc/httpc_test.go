@@ -856,3 +856,27 @@ func TestContentRangeFrom(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenFailedResumeIsSticky: a body whose resume fails keeps failing;
+// it never ends in a clean EOF that would pass a short file off as whole.
+func TestOpenFailedResumeIsSticky(t *testing.T) {
+	s := serve(t, func(n int64, w http.ResponseWriter, r *http.Request) {
+		if n == 1 {
+			shortBody(w, r)
+			return
+		}
+		http.NotFound(w, r)
+	})
+	c := newClient(t, testOptions(s.URL))
+	rc, _, err := c.Open(context.Background(), objPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if _, err := io.ReadAll(rc); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("read error %v, want the resume's not found", err)
+	}
+	if n, err := rc.Read(make([]byte, 10)); n != 0 || err == nil || err == io.EOF {
+		t.Fatalf("read after a failed resume: %d, %v", n, err)
+	}
+}
