@@ -113,6 +113,23 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 			name = delta.Name(from, c)
 		}
 	}
+	if name == "" {
+		// Another commit here may start a delta to c (a commit pulled by
+		// its checksum has no ref to start from): the newest complete one.
+		var best uint64
+		for n := range all {
+			f, t, err := delta.ParseName(n)
+			if err != nil || t != c || f.IsZero() || p.repo.IsPartial(f) {
+				continue
+			}
+			if has, _ := p.txn.Has(index.Ref{Checksum: f, Type: object.TypeCommit}); !has {
+				continue
+			}
+			if cm, err := p.repo.ReadCommit(f); err == nil && (name == "" || cm.Timestamp > best) {
+				from, name, best = f, n, cm.Timestamp
+			}
+		}
+	}
 	if _, ok := all[delta.Name(object.Zero, c)]; name == "" && ok {
 		from, name = object.Zero, delta.Name(object.Zero, c)
 	}
@@ -135,6 +152,18 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	}
 	if sb.From != from || sb.To != c {
 		return fmt.Errorf("delta %s: %w: its superblock is of %s", name, delta.ErrCorrupt, delta.Name(sb.From, sb.To))
+	}
+	if p.opts.DryRun {
+		need, err := delta.PartsNeeded(p.txn, sb)
+		if err != nil {
+			return err
+		}
+		for _, i := range need {
+			p.plan.Parts++
+			p.plan.Bytes += int64(sb.Parts[i].Size)
+			p.plan.Uncompressed += int64(sb.Parts[i].Uncompressed)
+		}
+		return nil
 	}
 	if err := p.deltaCommit(ref, sb); err != nil {
 		return err

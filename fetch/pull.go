@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,8 +26,13 @@ import (
 // of all waiting for the end (a tenth off a large pull).
 const flushEvery = time.Second
 
-// maxMeta caps metadata downloads, as ostree does.
+// maxMeta caps metadata downloads: summaries and signatures.
 const maxMeta = 128 << 20
+
+// maxMetaObject caps a metadata object's download (a commit, a dirtree),
+// where the summary gives no size, as ostree does: a larger one is a
+// server filling the disk, not a tree.
+const maxMetaObject = 10 << 20
 
 // Source is where a pull reads objects from: a remote over HTTP (or
 // file://), or another local repository.
@@ -47,11 +53,16 @@ type httpSource struct {
 }
 
 func (s *httpSource) Meta(ctx context.Context, ref index.Ref) ([]byte, error) {
+	return s.metaMax(ctx, ref, maxMetaObject)
+}
+
+// metaMax is Meta refusing a body of more than max bytes.
+func (s *httpSource) metaMax(ctx context.Context, ref index.Ref, max int64) ([]byte, error) {
 	c := s.content
 	if ref.Type == object.TypeCommit || ref.Type == object.TypeCommitMeta {
 		c = s.meta // as ostree: commits and their signatures come from url
 	}
-	return c.Get(ctx, object.Path(ref.Checksum, ref.Type, true), maxMeta)
+	return c.Get(ctx, object.Path(ref.Checksum, ref.Type, true), max)
 }
 
 type readCloser struct {
@@ -173,13 +184,33 @@ type PullOptions struct {
 	// NotOlderThan, when set, refuses a ref's commit older than this one
 	// before fetching more of it (an OS upgrade that would go back).
 	NotOlderThan object.Checksum
-	Subpath      string // pull only this path of each commit (leaves it partial)
+	// TimestampCheck refuses, as ostree's -T, a ref's commit older than
+	// the one the ref has here.
+	TimestampCheck bool
+	// current is the commit each ref has here, for TimestampCheck.
+	current map[string]object.Checksum
+	// Subpaths, when set, are the only paths of each commit pulled
+	// (leaving it partial), as ostree's --subpath given once or more.
+	Subpaths []string
+	// DryRun, with RequireStaticDeltas, fetches the deltas' superblocks
+	// only and reports in Result.Plan what the pull would fetch; nothing
+	// is stored and no ref moves.
+	DryRun bool
+	// BareUserOnlyFiles refuses content a bare-user-only repository could
+	// not hold as it is: setuid, setgid, world-writable files.
+	BareUserOnlyFiles bool
 	// As ostree's --disable-static-deltas and --require-static-deltas.
 	DisableStaticDeltas, RequireStaticDeltas bool
 	Progress                                 func(Progress)
 	// Warn hears what the pull chose to do without (a bad delta); nil
 	// for none.
 	Warn func(string)
+}
+
+// DeltaPlan is what the static deltas of a pull would fetch: the parts
+// whose objects are not all here, their bytes and their payloads' bytes.
+type DeltaPlan struct {
+	Parts, Bytes, Uncompressed int64
 }
 
 // Progress is reported from time to time during a pull.
@@ -200,6 +231,7 @@ type Result struct {
 	ContentWritten                int64
 	Local                         bool // from a repository on this machine
 	Bytes                         int64
+	Plan                          DeltaPlan // what a dry run would fetch
 	Elapsed                       time.Duration
 }
 
@@ -228,10 +260,14 @@ type puller struct {
 	// nMeta and nContent split fetched as ostree's summary line does.
 	nMeta, nContent, nParts atomic.Int64
 	bytes                   func() int64
+	plan                    DeltaPlan // a dry run's
 }
 
 // Pull fetches refs from a configured remote into r.
 func Pull(ctx context.Context, r *store.Repo, remote string, opts PullOptions) (*Result, error) {
+	if err := checkPullable(r, remote); err != nil {
+		return nil, err
+	}
 	s, err := NewSession(r, remote)
 	if err != nil {
 		return nil, err
@@ -259,24 +295,39 @@ func pinnedAndStored(r *store.Repo, refs []string) bool {
 	return len(refs) > 0
 }
 
+// allPinned says whether every ref names its commit (REF@COMMIT).
+func allPinned(refs []string) bool {
+	for _, ref := range refs {
+		_, at, ok := strings.Cut(ref, "@")
+		if !ok {
+			return false
+		}
+		if _, err := object.ParseChecksum(at); err != nil {
+			return false
+		}
+	}
+	return len(refs) > 0
+}
+
 // PullLocal copies refs from another repository on this machine, checking
 // every object as a network pull would.
-func PullLocal(ctx context.Context, r *store.Repo, srcPath string, refs []string, opts PullOptions) (*Result, error) {
+func PullLocal(ctx context.Context, r *store.Repo, srcPath string, names []string, opts PullOptions) (*Result, error) {
 	sr, err := store.Open(srcPath)
 	if err != nil {
 		return nil, err
 	}
 	defer sr.Close()
-	if len(refs) == 0 {
+	if len(names) == 0 {
 		all, err := sr.Refs()
 		if err != nil {
 			return nil, err
 		}
+		// Every ref, a remote's too, as ostree takes them: a mirror has no
+		// place for REMOTE:REF, so such a ref fails the pull below.
 		for n := range all {
-			if !strings.Contains(n, ":") {
-				refs = append(refs, n)
-			}
+			names = append(names, n)
 		}
+		sort.Strings(names)
 	}
 	var keyring *gpg.Keyring
 	if opts.GPGVerify {
@@ -292,8 +343,16 @@ func PullLocal(ctx context.Context, r *store.Repo, srcPath string, refs []string
 		}
 	}
 	targets := map[string]object.Checksum{}
-	for _, ref := range refs {
+	for _, ref := range names {
+		if _, perr := object.ParseChecksum(ref); perr != nil {
+			if err := refs.Validate(ref); err != nil {
+				return nil, fmt.Errorf("Invalid ref name %s", ref)
+			}
+		}
 		c, err := sr.Resolve(ref)
+		if errors.Is(err, store.ErrRefNotFound) {
+			return nil, fmt.Errorf("Refspec '%s' not found", ref) // ostree's words
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -411,16 +470,29 @@ func resolveRemoteRef(ctx context.Context, c *httpc.Client, s *store.Summary, re
 	}
 	b, err := c.Get(ctx, "refs/heads/"+name, 1024)
 	if errors.Is(err, ErrNotFound) {
-		return "", object.Zero, fmt.Errorf("%w %s", errNoSuchRef, name)
+		return "", object.Zero, fmt.Errorf("%w %s: %w", errNoSuchRef, name, err)
 	}
 	if err != nil {
 		return "", object.Zero, err
 	}
-	cs, err := object.ParseChecksum(strings.TrimSpace(string(b)))
+	text := strings.TrimSpace(string(b))
+	cs, err := object.ParseChecksum(text)
 	if err != nil {
-		return "", object.Zero, fmt.Errorf("ref %s: %w", name, err)
+		// In ostree's words, on one line (a server's error page, often).
+		shown := strings.ReplaceAll(text, "\n", " ")
+		if len(shown) > 128 {
+			shown = shown[:128] + "..."
+		}
+		return "", object.Zero, &badRefError{ref: name, text: shown}
 	}
 	return name, cs, nil
+}
+
+// badRefError is a remote's ref file that holds no checksum.
+type badRefError struct{ ref, text string }
+
+func (e *badRefError) Error() string {
+	return fmt.Sprintf("Fetching checksum for ref ((empty), %s): Invalid rev %s", e.ref, e.text)
 }
 
 // pullCommits fetches each target commit, its tree and (with Depth) its
@@ -483,7 +555,13 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 		if ds != nil {
 			p.oldRoot = p.completeRoot(ds.from(name))
 		}
-		if ds != nil && !opts.DisableStaticDeltas && !opts.CommitMetadataOnly && opts.Subpath == "" {
+		useDeltas := !opts.DisableStaticDeltas && !opts.CommitMetadataOnly && opts.wholeTree()
+		if ds == nil && useDeltas && opts.RequireStaticDeltas {
+			close(stop)
+			<-done
+			return nil, fmt.Errorf("Static deltas required, but none found for %s", c)
+		}
+		if ds != nil && useDeltas {
 			p.from = ds.from
 			if err := p.delta(ds.src, name, c); err != nil {
 				// A missing or bad delta leaves the objects to fetch: what
@@ -491,12 +569,19 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 				if opts.RequireStaticDeltas || errors.Is(err, context.Canceled) || ctx.Err() != nil {
 					close(stop)
 					<-done
+					if opts.RequireStaticDeltas && errors.Is(err, errNoDelta) {
+						// In ostree's words, which scripts grep for.
+						return nil, fmt.Errorf("Static deltas required, but none found for %s", c)
+					}
 					return nil, err
 				}
 				if opts.Warn != nil && !errors.Is(err, errNoDelta) {
 					opts.Warn(fmt.Sprintf("not using the static delta to %s: %v", c, err))
 				}
 			}
+		}
+		if opts.DryRun {
+			continue // the delta's sizes are all a dry run wants
 		}
 		cs, err := p.commit(name, c, opts.Depth)
 		if err != nil {
@@ -524,19 +609,24 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 		opts.Progress(Progress{Objects: p.objects.Load(), Fetched: p.fetched.Load(), Bytes: bytes(), Elapsed: time.Since(start)})
 	}
 	return &Result{Refs: targets, Fetched: p.fetched.Load(), Bytes: bytes(), Metadata: p.nMeta.Load(),
-		Content: p.nContent.Load(), DeltaParts: p.nParts.Load(), ContentWritten: txn.ContentBytes()}, nil
+		Content: p.nContent.Load(), DeltaParts: p.nParts.Load(), ContentWritten: txn.ContentBytes(), Plan: p.plan}, nil
 }
 
 // commit pulls one commit and, within depth, its ancestors. It returns the
 // commits whose trees are now complete.
 func (p *puller) commit(ref string, c object.Checksum, depth int) ([]object.Checksum, error) {
 	var complete []object.Checksum
-	for {
+	for parent := false; ; parent = true {
 		cm, fresh, err := p.commitObject(ref, c)
+		if parent && errors.Is(err, ErrNotFound) {
+			// The source pruned its history here: the pull goes as deep
+			// as there is, as ostree's does.
+			return complete, nil
+		}
 		if err != nil {
 			return nil, err
 		}
-		full := !p.opts.CommitMetadataOnly && p.opts.Subpath == ""
+		full := !p.opts.CommitMetadataOnly && p.opts.wholeTree()
 		if fresh || p.repo.IsPartial(c) {
 			if !p.opts.CommitMetadataOnly {
 				if err := p.tree(cm, c); err != nil {
@@ -573,12 +663,28 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 			return nil, false, err
 		}
 		if p.keyring != nil {
-			detached, err := p.txn.ReadMeta(index.Ref{Checksum: c, Type: object.TypeCommitMeta})
-			if err != nil && !errors.Is(err, store.ErrObjectMissing) {
+			metaRef := index.Ref{Checksum: c, Type: object.TypeCommitMeta}
+			detached, err := p.txn.ReadMeta(metaRef)
+			fetched := false
+			if errors.Is(err, store.ErrObjectMissing) {
+				// The signatures were deleted here: the remote's may
+				// vouch for the commit, and are kept once they do.
+				detached, err = p.src.Meta(p.ctx, metaRef)
+				if errors.Is(err, ErrNotFound) {
+					detached, err = nil, nil
+				}
+				fetched = detached != nil
+			}
+			if err != nil {
 				return nil, false, err
 			}
 			if err := verifySigs(p.keyring, b, detached); err != nil {
 				return nil, false, fmt.Errorf("commit %s: %w", c, err)
+			}
+			if fetched {
+				if err := p.txn.AddMeta(metaRef, detached); err != nil {
+					return nil, false, err
+				}
 			}
 		}
 		return cm, false, checkBinding(cm, c, ref)
@@ -614,8 +720,12 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 	if err := checkBinding(cm, c, ref); err != nil {
 		return nil, false, err
 	}
-	if ref != "" && !p.opts.NotOlderThan.IsZero() {
-		if err := notOlder(p.repo, c, cm, p.opts.NotOlderThan); err != nil {
+	base := p.opts.NotOlderThan
+	if cur, ok := p.opts.current[ref]; ok && base.IsZero() {
+		base = cur
+	}
+	if ref != "" && !base.IsZero() && base != c {
+		if err := notOlder(p.repo, c, cm, base); err != nil {
 			return nil, false, err
 		}
 	}
@@ -750,13 +860,44 @@ func (q *queue) done(err error) {
 	q.cond.Broadcast()
 }
 
-// tree fetches what is missing of a commit's tree with a fixed pool of
-// workers (connections are reused; no goroutine per file).
-func (p *puller) tree(cm *object.Commit, c object.Checksum) error {
-	subpath, err := splitSubpath(p.opts.Subpath)
-	if err != nil {
-		return err
+// wholeTree says whether a pull takes commits' whole trees: no subpath,
+// or one of them the root.
+func (o *PullOptions) wholeTree() bool {
+	for _, sp := range o.Subpaths {
+		if strings.Trim(sp, "/") == "" {
+			return true
+		}
 	}
+	return len(o.Subpaths) == 0
+}
+
+// tree fetches what is missing of a commit's tree (or of its subpaths).
+func (p *puller) tree(cm *object.Commit, c object.Checksum) error {
+	if p.opts.wholeTree() {
+		return p.treeAt(cm, c, nil)
+	}
+	for _, sp := range p.opts.Subpaths {
+		subpath, err := splitSubpath(sp)
+		if err != nil {
+			return err
+		}
+		// Each path's walk goes through the directories above it again,
+		// which an earlier walk claimed: the objects already here are
+		// not fetched twice.
+		p.mu.Lock()
+		p.seen = map[index.Ref]bool{}
+		p.mu.Unlock()
+		if err := p.treeAt(cm, c, subpath); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// treeAt fetches what is missing of a commit's tree, or of the path
+// subpath in it, with a fixed pool of workers (connections are reused;
+// no goroutine per file).
+func (p *puller) treeAt(cm *object.Commit, c object.Checksum, subpath []string) error {
 	if cm.RootTree == p.oldRoot && len(subpath) == 0 {
 		return p.meta(index.Ref{Checksum: cm.RootMeta, Type: object.TypeDirMeta})
 	}
@@ -939,7 +1080,28 @@ func (p *puller) content1(c object.Checksum) error {
 		return fmt.Errorf("%s: %w", object.Name(c, object.TypeFile), err)
 	}
 	defer body.Close()
+	if p.opts.BareUserOnlyFiles {
+		if err := bareUserOnlyMode(c, h.Mode); err != nil {
+			return err
+		}
+	}
 	return p.txn.AddContent(c, h, size, body)
+}
+
+// bareUserOnlyMode checks that a content object is a symlink or a file
+// whose mode a bare-user-only repository keeps (no bits past 0775), in
+// ostree's words.
+func bareUserOnlyMode(c object.Checksum, mode uint32) error {
+	switch mode & object.ModeTypeMask {
+	case object.ModeSymlink:
+		return nil
+	case object.ModeRegular:
+		if bad := mode &^ object.ModeTypeMask &^ 0o775; bad != 0 {
+			return fmt.Errorf("Content object %s: invalid mode 0%04o with bits 0%04o", c, mode, bad)
+		}
+		return nil
+	}
+	return fmt.Errorf("Content object %s: invalid mode 0%04o: not a regular file or symlink", c, mode)
 }
 
 // repoOrStagedTree reads a dirtree that is in the repo or staged by this pull.

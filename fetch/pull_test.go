@@ -354,7 +354,7 @@ func TestPullSharedSubtrees(t *testing.T) {
 func TestPullSubpath(t *testing.T) {
 	p := publishTree(t, map[string]string{"a": "alpha", "dir/b": "beta", "dir/sub/c": "gamma", "other/d": "delta"})
 	r := newClient(t, p.srv.URL)
-	if _, err := Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main"}, Subpath: "/dir"}); err != nil {
+	if _, err := Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main"}, Subpaths: []string{"/dir"}}); err != nil {
 		t.Fatal(err)
 	}
 	if !r.IsPartial(p.commit) {
@@ -374,7 +374,7 @@ func TestPullSubpath(t *testing.T) {
 	p.mu.Lock()
 	before := p.hits["summary"]
 	p.mu.Unlock()
-	if _, err := Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main@" + p.commit.String()}, Subpath: "/other"}); err != nil {
+	if _, err := Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main@" + p.commit.String()}, Subpaths: []string{"/other"}}); err != nil {
 		t.Fatal(err)
 	}
 	if has, _ := r.HasObject(someContent(t, p, "/other/d"), object.TypeFile); !has {

@@ -64,9 +64,31 @@ func LoadRemote(r *store.Repo, name string) (*Remote, error) {
 		}
 	}
 	if rm.URL == "" {
-		return nil, fmt.Errorf("remote %s has no url", name)
+		return nil, fmt.Errorf("No \"url\" option in remote %q", name) // ostree's words
 	}
 	return rm, nil
+}
+
+// checkPullable refuses a pull from a remote its configuration says
+// cannot serve one: one marked unconfigured-state (a subscription not yet
+// set up, in the distributor's words), or one another program pulls from
+// (custom-backend).
+func checkPullable(r *store.Repo, name string) error {
+	if err := refs.ValidateRemote(name); err != nil {
+		return err
+	}
+	cfg := r.Config()
+	g := group(name)
+	if !cfg.HasGroup(g) {
+		return fmt.Errorf("remote %s: %w", name, ErrNoRemote)
+	}
+	if st := cfg.String(g, "unconfigured-state", ""); st != "" {
+		return fmt.Errorf("remote unconfigured-state: %s", st)
+	}
+	if b := cfg.String(g, "custom-backend", ""); b != "" {
+		return fmt.Errorf("Cannot pull via libostree: remote '%s' uses custom backend '%s'", name, b)
+	}
+	return nil
 }
 
 // MetadataURLs are the base URLs for summary, refs and commit objects.
@@ -166,7 +188,9 @@ func AddRemote(r *store.Repo, name, u string, o AddOptions) error {
 			return fmt.Errorf("remote %s already exists", name)
 		}
 	}
-	cfg.Set(g, "url", u)
+	if u != "" { // a custom backend's remote may have none
+		cfg.Set(g, "url", u)
+	}
 	// As ostree: no signature verification at all means no GPG either.
 	if o.NoGPGVerify || o.NoSignVerify {
 		cfg.Set(g, "gpg-verify", "false")

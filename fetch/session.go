@@ -128,8 +128,17 @@ func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
 	// need nothing of the summary.
 	if opts.Mirror || !pinnedAndStored(s.repo, opts.Refs) {
 		var err error
-		if sum, err = s.fetchedSummary(ctx); err != nil {
+		sum, err = s.fetchedSummary(ctx)
+		if err != nil && (opts.Mirror || !allPinned(opts.Refs) || ctx.Err() != nil) {
 			return nil, err
+		}
+		if err != nil {
+			// Commits named by checksum are verified by their own
+			// signatures: the summary would only have offered deltas.
+			if opts.Warn != nil {
+				opts.Warn(fmt.Sprintf("not using static deltas: %v", err))
+			}
+			sum = &fetchedSummary{}
 		}
 	} else {
 		sum = &fetchedSummary{}
@@ -153,10 +162,26 @@ func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
 				return nil, fmt.Errorf("remote %s: no repository at %s (it has no summary and no config)", s.rm.Name, s.rm.URL)
 			}
 		}
-		if err != nil {
+		var bad *badRefError
+		if err != nil && !errors.As(err, &bad) {
 			return nil, fmt.Errorf("remote %s: %w", s.rm.Name, err)
 		}
+		if err != nil {
+			return nil, err // ostree's words, which name no remote
+		}
 		targets[name] = commit
+	}
+	if opts.TimestampCheck {
+		opts.current = map[string]object.Checksum{}
+		for name := range targets {
+			local := s.rm.Name + ":" + name
+			if opts.Mirror {
+				local = name
+			}
+			if c, err := s.repo.ReadRef(local); err == nil {
+				opts.current[name] = c
+			}
+		}
 	}
 	bytes := func() int64 {
 		n := s.src.meta.Stats().Bytes
@@ -180,6 +205,10 @@ func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
 	res, err := pullCommits(ctx, s.repo, sessionSource{s}, keyring, ds, targets, &opts, since)
 	if err != nil {
 		return nil, err
+	}
+	if opts.DryRun {
+		res.Elapsed = time.Since(start)
+		return res, nil // nothing stored: no ref moves
 	}
 	for name, c := range targets {
 		if name == c.String() {
@@ -216,7 +245,29 @@ func (ss sessionSource) Meta(ctx context.Context, ref index.Ref) ([]byte, error)
 	if ok {
 		return b, nil
 	}
+	if ref.Type == object.TypeCommit {
+		// The summary gives each ref's commit size: a server sending more
+		// is refused before it fills the disk or memory.
+		if size, ok := ss.s.commitSize(ref.Checksum); ok {
+			return ss.s.src.metaMax(ctx, ref, int64(size))
+		}
+	}
 	return ss.s.src.Meta(ctx, ref)
+}
+
+// commitSize is the size the verified summary gives for commit c.
+func (s *Session) commitSize(c object.Checksum) (uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.summary == nil || s.summary.s == nil {
+		return 0, false
+	}
+	for _, sr := range s.summary.s.Refs {
+		if sr.Commit == c && sr.Size > 0 {
+			return sr.Size, true
+		}
+	}
+	return 0, false
 }
 
 func (ss sessionSource) Content(ctx context.Context, c object.Checksum) (*object.FileHeader, uint64, io.ReadCloser, error) {

@@ -103,7 +103,7 @@ func (r *Repo) verifyAt(ref index.Ref, p string) error {
 		return fmt.Errorf("%w: %d bytes, header says %d", ErrCorrupt, n, ct.Size)
 	}
 	if got := object.SumHash(h); got != ref.Checksum {
-		return fmt.Errorf("%w: checksum is %s", ErrCorrupt, got)
+		return mismatch(ref.Type, ref.Checksum, got)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,6 +70,11 @@ type CommitOptions struct {
 	// Progress, when set, is called from time to time with files and
 	// bytes read so far.
 	Progress func(files, bytes int64)
+	// ModeAdd holds mode bits ORed into the entries at these paths of
+	// the commit ("/usr/bin/x"), and Skip paths left out, as ostree's
+	// --statoverride gives them.
+	ModeAdd map[string]uint32
+	Skip    map[string]bool
 }
 
 // CommitStats reports what a commit did.
@@ -327,6 +333,11 @@ func (cm *committer) owner(uid, gid uint32) (uint32, uint32) {
 	return uid, gid
 }
 
+// withAdded is mode with the bits ModeAdd gives the entry at cpath.
+func (cm *committer) withAdded(cpath string, mode uint32) uint32 {
+	return mode | cm.opts.ModeAdd[cpath]
+}
+
 func (cm *committer) canonical(mode uint32) uint32 {
 	if (cm.t.r.mode == ModeBareUserOnly || cm.opts.CanonicalModes) && mode&object.ModeTypeMask != object.ModeSymlink {
 		return mode & (object.ModeTypeMask | 0o755)
@@ -374,7 +385,7 @@ func (cm *committer) entries(d *os.File, path string) ([]entry, error) {
 	return out, nil
 }
 
-func (cm *committer) dir(d *os.File, path string) (object.Checksum, object.Checksum, error) {
+func (cm *committer) dir(d *os.File, path, cpath string) (object.Checksum, object.Checksum, error) {
 	if err := cm.ctx.Err(); err != nil {
 		return object.Zero, object.Zero, err
 	}
@@ -388,7 +399,7 @@ func (cm *committer) dir(d *os.File, path string) (object.Checksum, object.Check
 	if cm.own[devIno{uint64(st.Dev), uint64(st.Ino)}] && path != cm.root {
 		return object.Zero, object.Zero, errOwnFiles
 	}
-	dm := object.DirMeta{Mode: cm.canonical(st.Mode)}
+	dm := object.DirMeta{Mode: cm.canonical(cm.withAdded(cpath, st.Mode))}
 	dm.UID, dm.GID = cm.owner(st.Uid, st.Gid)
 	if !cm.opts.NoXattrs {
 		xs, err := fdXattrs(int(d.Fd()))
@@ -416,6 +427,10 @@ func (cm *committer) dir(d *os.File, path string) (object.Checksum, object.Check
 		}
 		name, src := ent.name, ent.src
 		p := filepath.Join(path, src)
+		cp := strings.TrimSuffix(cpath, "/") + "/" + name
+		if cm.opts.Skip[cp] {
+			continue
+		}
 		if err := object.ValidateName(name); err != nil {
 			fail(fmt.Errorf("%s: %w", p, err))
 			break
@@ -442,7 +457,7 @@ func (cm *committer) dir(d *os.File, path string) (object.Checksum, object.Check
 			go func() {
 				defer wg.Done()
 				defer sub.Close()
-				tc, mc, err := cm.dir(sub, p)
+				tc, mc, err := cm.dir(sub, p, cp)
 				if errors.Is(err, errOwnFiles) {
 					return
 				}
@@ -460,7 +475,7 @@ func (cm *committer) dir(d *os.File, path string) (object.Checksum, object.Check
 			go func() {
 				defer wg.Done()
 				defer func() { <-cm.sem }()
-				c, err := cm.file(dfd, src, p, typ == fs.ModeSymlink)
+				c, err := cm.file(dfd, src, p, cp, typ == fs.ModeSymlink)
 				if err != nil {
 					fail(err)
 					return
@@ -524,7 +539,7 @@ func unsupported(path string, typ fs.FileMode) error {
 }
 
 // file commits one regular file or symlink.
-func (cm *committer) file(dfd int, name, path string, symlink bool) (object.Checksum, error) {
+func (cm *committer) file(dfd int, name, path, cpath string, symlink bool) (object.Checksum, error) {
 	cm.files.Add(1)
 	if symlink {
 		var st unix.Stat_t
@@ -574,7 +589,7 @@ func (cm *committer) file(dfd int, name, path string, symlink bool) (object.Chec
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return object.Zero, unsupported(path, modeType(st.Mode))
 	}
-	h := object.FileHeader{Mode: cm.canonical(st.Mode)}
+	h := object.FileHeader{Mode: cm.canonical(cm.withAdded(cpath, st.Mode))}
 	h.UID, h.GID = cm.owner(st.Uid, st.Gid)
 	if !cm.opts.NoXattrs {
 		xs, err := fdXattrs(fd)

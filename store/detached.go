@@ -64,6 +64,46 @@ func (r *Repo) SignCommit(ctx context.Context, c object.Checksum, sign func([]by
 	if err != nil {
 		return fmt.Errorf("commit %s: %w", c, err)
 	}
+	return r.writeDetached(ctx, c, md)
+}
+
+// SetDetached sets keys of a commit's detached metadata (.commitmeta),
+// keeping the others: what ostree's commit --add-detached-metadata-string
+// writes. The commit must be stored.
+func (r *Repo) SetDetached(ctx context.Context, c object.Checksum, entries []object.MetaEntry) error {
+	if _, err := r.ReadMeta(c, object.TypeCommit); err != nil {
+		return err
+	}
+	var md []object.MetaEntry
+	old, err := r.ReadMeta(c, object.TypeCommitMeta)
+	switch {
+	case err == nil:
+		if md, err = object.ParseVarDict(old); err != nil {
+			return fmt.Errorf("detached metadata of %s: %w", c, err)
+		}
+	case !isNotExist(err):
+		return err
+	}
+	for _, e := range entries {
+		replaced := false
+		for i := range md {
+			if md[i].Key == e.Key {
+				md[i], replaced = e, true
+			}
+		}
+		if !replaced {
+			md = append(md, e)
+		}
+	}
+	b, err := object.MarshalVarDict(md)
+	if err != nil {
+		return fmt.Errorf("detached metadata of %s: %w", c, err)
+	}
+	return r.writeDetached(ctx, c, b)
+}
+
+// writeDetached replaces a commit's .commitmeta and indexes it.
+func (r *Repo) writeDetached(ctx context.Context, c object.Checksum, md []byte) error {
 	if err := atomic.WriteFile(r.ObjectPath(c, object.TypeCommitMeta), md, 0o644, r.fsync); err != nil {
 		return fmt.Errorf("writing detached metadata of %s: %w", c, err)
 	}

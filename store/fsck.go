@@ -16,11 +16,21 @@ import (
 
 // Problem is one thing fsck found wrong.
 type Problem struct {
-	Object string // CHECKSUM.TYPE, or a ref name
+	Object string // CHECKSUM.TYPE, or "ref NAME"
 	Err    error
+	Ref    string // the ref whose commit is missing, for such a problem
 }
 
-func (p Problem) String() string { return fmt.Sprintf("%s: %v", p.Object, p.Err) }
+// String words the problem as ostree's fsck does (scripts grep for it).
+func (p Problem) String() string {
+	switch {
+	case p.Ref != "":
+		return fmt.Sprintf("Loading commit for ref %s: %v", p.Ref, p.Err)
+	case errors.Is(p.Err, ErrObjectMissing):
+		return "Object missing: " + p.Object
+	}
+	return fmt.Sprintf("%s: %v", p.Object, p.Err)
+}
 
 // FsckResult is what fsck checked and found.
 type FsckResult struct {
@@ -28,6 +38,19 @@ type FsckResult struct {
 	Partial  int
 	Objects  int
 	Problems []Problem
+	// Deleted are the corrupt objects deleted (FsckOptions.Delete), and
+	// MarkedPartial the commits marked partial because an object they
+	// reach is now missing.
+	Deleted       []string
+	MarkedPartial []object.Checksum
+}
+
+// FsckOptions are fsck's choices beyond checking.
+type FsckOptions struct {
+	// Delete removes corrupt objects, so that a later pull fetches them
+	// again; the commits reaching them are marked partial.
+	Delete   bool
+	Progress func(done, total int64)
 }
 
 // Fsck re-hashes every object reachable from every commit and ref, checks
@@ -35,11 +58,26 @@ type FsckResult struct {
 // reports corrupt or missing objects by name. Partial commits are checked
 // for what they hold; their missing objects are not errors.
 func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*FsckResult, error) {
+	return r.FsckWith(ctx, FsckOptions{Progress: progress})
+}
+
+// FsckWith is Fsck with options. A complete commit that reaches a missing
+// object, or one it deleted, is marked partial, as ostree's fsck does: a
+// later pull then fetches what it lacks.
+func (r *Repo) FsckWith(ctx context.Context, opts FsckOptions) (*FsckResult, error) {
+	progress := opts.Progress
+	if opts.Delete {
+		unlock, err := r.Lock(ctx, LockExclusive)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
 	res := &FsckResult{}
 	var mu sync.Mutex
 	problem := func(name string, err error) {
 		mu.Lock()
-		res.Problems = append(res.Problems, Problem{name, err})
+		res.Problems = append(res.Problems, Problem{Object: name, Err: err})
 		mu.Unlock()
 	}
 	all, err := r.Refs()
@@ -56,11 +94,16 @@ func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*Fsc
 	}
 	for _, name := range refs.SortedNames(all) {
 		if c := all[name]; !have[c] {
-			problem("ref "+name, fmt.Errorf("points to missing commit %s", c))
+			mu.Lock()
+			res.Problems = append(res.Problems, Problem{Object: "ref " + name, Ref: name,
+				Err: fmt.Errorf("No such metadata object %s: %w", object.Name(c, object.TypeCommit), ErrObjectMissing)})
+			mu.Unlock()
 		}
 	}
 	todo := map[index.Ref]bool{} // value: may be missing (partial commit)
 	bad := map[index.Ref]bool{}  // already reported by the tree walk
+	reached := map[object.Checksum][]index.Ref{}
+	var gone sync.Map // index.Ref: missing, or deleted as corrupt
 	for _, c := range commits {
 		partial := r.IsPartial(c)
 		res.Commits++
@@ -78,11 +121,17 @@ func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*Fsc
 				if !partial || !errors.Is(err, ErrObjectMissing) {
 					problem(object.Name(ref.Checksum, ref.Type), err)
 				}
+				if errors.Is(err, ErrObjectMissing) {
+					gone.Store(ref, true)
+				}
 				bad[ref] = true
 			})
 			if err != nil {
 				return res, err
 			}
+		}
+		if !partial {
+			reached[c] = reach
 		}
 		for _, ref := range reach {
 			if prev, ok := todo[ref]; !ok || prev {
@@ -90,6 +139,7 @@ func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*Fsc
 			}
 		}
 	}
+	var delMu sync.Mutex
 	list := make([]index.Ref, 0, len(todo))
 	for ref := range todo {
 		if !bad[ref] {
@@ -108,6 +158,19 @@ func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*Fsc
 				if err := r.VerifyObject(ref); err != nil {
 					if !(todo[ref] && errors.Is(err, ErrObjectMissing)) {
 						problem(object.Name(ref.Checksum, ref.Type), err)
+					}
+					switch {
+					case errors.Is(err, ErrObjectMissing):
+						gone.Store(ref, true)
+					case opts.Delete && errors.Is(err, ErrCorrupt):
+						if derr := r.deleteCorrupt(ref); derr != nil {
+							problem(object.Name(ref.Checksum, ref.Type), derr)
+							break
+						}
+						gone.Store(ref, true)
+						delMu.Lock()
+						res.Deleted = append(res.Deleted, object.Name(ref.Checksum, ref.Type))
+						delMu.Unlock()
 					}
 				}
 				n := done.Add(1)
@@ -129,7 +192,34 @@ func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*Fsc
 		progress(done.Load(), int64(len(list)))
 	}
 	sort.Slice(res.Problems, func(i, j int) bool { return res.Problems[i].Object < res.Problems[j].Object })
-	return res, ctx.Err()
+	sort.Strings(res.Deleted)
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	for _, c := range commits {
+		for _, ref := range reached[c] {
+			if _, ok := gone.Load(ref); ok && ref.Type != object.TypeCommit {
+				if err := r.SetPartial(c); err != nil {
+					return res, err
+				}
+				res.MarkedPartial = append(res.MarkedPartial, c)
+				break
+			}
+		}
+	}
+	return res, nil
+}
+
+// deleteCorrupt removes a corrupt object from the files and the index.
+func (r *Repo) deleteCorrupt(ref index.Ref) error {
+	if err := removeIfExists(r.ObjectPath(ref.Checksum, ref.Type)); err != nil {
+		return fmt.Errorf("deleting %s: %w", object.Name(ref.Checksum, ref.Type), err)
+	}
+	idx, err := r.Index(context.Background())
+	if err != nil {
+		return err
+	}
+	return idx.Remove([]index.Ref{ref})
 }
 
 // ErrCorrupt marks an object whose bytes do not match its name.
@@ -199,11 +289,11 @@ func (v verifiedTrees) DirTree(_ context.Context, tree object.Checksum) (*object
 		return nil, err
 	}
 	if sum := object.Sha256(b); sum != tree {
-		return nil, fmt.Errorf("%w: checksum is %s", ErrCorrupt, sum)
+		return nil, mismatch(object.TypeDirTree, tree, sum)
 	}
 	t, err := object.ParseDirTree(b)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return nil, corrupt(err)
 	}
 	return &t, nil
 }

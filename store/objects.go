@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -25,6 +26,12 @@ func (r *Repo) ObjectPath(c object.Checksum, t object.Type) string {
 
 // ErrObjectMissing marks an object that is not in the repository.
 var ErrObjectMissing = errors.New("object not found")
+
+// missingFile is ErrObjectMissing for the content object named name
+// (CHECKSUM.file), in ostree's words.
+func missingFile(name string) error {
+	return fmt.Errorf("Couldn't find file object '%s': %w", strings.TrimSuffix(name, ".file"), ErrObjectMissing)
+}
 
 // HasObject reports whether the object file exists.
 func (r *Repo) HasObject(c object.Checksum, t object.Type) (bool, error) {
@@ -182,7 +189,7 @@ func (r *Repo) openContentAt(p, name string) (*Content, error) {
 		var st unix.Stat_t
 		if err := unix.Lstat(p, &st); err != nil {
 			if errors.Is(err, unix.ENOENT) {
-				return nil, fmt.Errorf("%s: %w", name, ErrObjectMissing)
+				return nil, missingFile(name)
 			}
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -204,7 +211,7 @@ func (r *Repo) openContentAt(p, name string) (*Content, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: %w", name, ErrObjectMissing)
+			return nil, missingFile(name)
 		}
 		return nil, fmt.Errorf("opening %s: %w", name, err)
 	}
@@ -293,7 +300,7 @@ func (r *Repo) StatContent(c object.Checksum) (object.FileHeader, uint64, error)
 				}
 			}
 		} else if errors.Is(err, unix.ENOENT) {
-			return object.FileHeader{}, 0, fmt.Errorf("%s: %w", object.Name(c, object.TypeFile), ErrObjectMissing)
+			return object.FileHeader{}, 0, missingFile(object.Name(c, object.TypeFile))
 		}
 		// Symlinks, large xattrs and errors take the full path.
 	}
@@ -314,7 +321,7 @@ func (r *Repo) OpenData(c object.Checksum) (*os.File, error) {
 	}
 	f, err := os.Open(r.ObjectPath(c, object.TypeFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", object.Name(c, object.TypeFile), ErrObjectMissing)
+		return nil, missingFile(object.Name(c, object.TypeFile))
 	}
 	return f, err
 }

@@ -42,7 +42,7 @@ func (cm *committer) source(src TreeSource) (object.Checksum, object.Checksum, e
 	}
 	defer d.Close()
 	cm.root = src.Dir
-	return cm.dir(d, src.Dir)
+	return cm.dir(d, src.Dir, "/")
 }
 
 // readTree is a dirtree this commit wrote, or one already stored.

@@ -31,7 +31,7 @@ func ValidateMeta(ref index.Ref, data []byte) error {
 func checkMeta(ref index.Ref, data []byte) error {
 	if ref.Type != object.TypeCommitMeta {
 		if got := object.Sha256(data); got != ref.Checksum {
-			return fmt.Errorf("%w: checksum is %s", ErrCorrupt, got)
+			return mismatch(ref.Type, ref.Checksum, got)
 		}
 	}
 	var err error
@@ -48,7 +48,7 @@ func checkMeta(ref index.Ref, data []byte) error {
 		err = fmt.Errorf("unexpected object type %s", ref.Type)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return corrupt(err)
 	}
 	return nil
 }
@@ -107,7 +107,7 @@ func (t *Txn) AddContent(c object.Checksum, h *object.FileHeader, size uint64, p
 	written, err := t.r.writeContentFile(dfd, fname, h, contentSource{stream: teeReader{payload, hs}, size: int64(size)})
 	if err == nil {
 		if got := object.SumHash(hs); got != c {
-			err = fmt.Errorf("%s: %w: the content has checksum %s", name, ErrCorrupt, got)
+			err = fmt.Errorf("%s: %w", name, mismatch(object.TypeFile, c, got))
 		}
 	}
 	if err != nil {
@@ -182,7 +182,7 @@ func (t *Txn) OpenContent(c object.Checksum) (*Content, error) {
 			return ct, err
 		}
 	}
-	return nil, fmt.Errorf("%s: %w", object.Name(c, object.TypeFile), ErrObjectMissing)
+	return nil, missingFile(object.Name(c, object.TypeFile))
 }
 
 // teeReader is io.TeeReader keeping its source's WriteTo: an object held in

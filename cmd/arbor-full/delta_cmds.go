@@ -154,7 +154,7 @@ func (a *app) deltaApplyOfflineCmd() *cobra.Command {
 
 func (a *app) deltaGenerateCmd() *cobra.Command {
 	var from, to string
-	var empty, inline, ifNotExists, disableBsdiff bool
+	var empty, inline, swap, ifNotExists, disableBsdiff bool
 	var minFallback, maxChunk, maxBsdiff float64
 	c := &cobra.Command{
 		Use:   "generate [--from=REV | --empty] (--to=REV | REV)",
@@ -205,7 +205,7 @@ decimal megabytes, as ostree's. Run summary -u afterwards to list it.`,
 				fmt.Fprintf(a.Stdout, "Static delta %s already exists\n", d)
 				return nil
 			}
-			o.Inline = inline
+			o.Inline, o.SwapEndianness = inline, swap
 			o.MinFallbackSize, o.MaxChunkSize = int64(minFallback*1e6), int64(maxChunk*1e6)
 			fromWord := "empty"
 			if !o.From.IsZero() {
@@ -229,6 +229,7 @@ decimal megabytes, as ostree's. Run summary -u afterwards to list it.`,
 	f.StringVar(&to, "to", "", "the commit the delta makes")
 	f.BoolVar(&empty, "empty", false, "a delta from nothing: everything --to reaches")
 	f.BoolVar(&inline, "inline", false, "put the parts in the superblock")
+	f.BoolVar(&swap, "swap-endianness", false, "write the superblock in the other byte order (to test readers)")
 	f.BoolVarP(&ifNotExists, "if-not-exists", "n", false, "do nothing if the delta exists")
 	f.Float64Var(&minFallback, "min-fallback-size", 4, "leave files over this many MB to be fetched alone (0: none)")
 	f.Float64Var(&maxChunk, "max-chunk-size", 32, "close a part once it holds this many MB")

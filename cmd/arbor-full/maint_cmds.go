@@ -13,7 +13,7 @@ import (
 )
 
 func (a *app) fsckCmd() *cobra.Command {
-	var quiet bool
+	var quiet, del bool
 	c := &cobra.Command{
 		Use:   "fsck",
 		Short: "Verify every object that a commit reaches",
@@ -24,12 +24,12 @@ Corrupt and missing objects are named; the exit status is 1 if any is found.`,
 		Args:    cobra.NoArgs,
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			bar := a.newProgress("fsck objects", 0, false)
-			res, err := fetch.Fsck(cmd.Context(), r, func(done, total int64) {
+			res, err := fetch.Fsck(cmd.Context(), r, store.FsckOptions{Delete: del, Progress: func(done, total int64) {
 				if bar.bar != nil {
 					bar.bar.ChangeMax64(total)
 				}
 				bar.set(done)
-			})
+			}})
 			bar.done()
 			if err != nil {
 				return err
@@ -53,6 +53,12 @@ Corrupt and missing objects are named; the exit status is 1 if any is found.`,
 				for _, p := range res.Problems {
 					fmt.Fprintf(a.Stderr, "error: %s\n", termtext.Line(p.String()))
 				}
+				for _, d := range res.Deleted {
+					fmt.Fprintf(a.Stderr, "Deleted corrupted object %s\n", d)
+				}
+				for _, c := range res.MarkedPartial {
+					fmt.Fprintf(a.Stderr, "Marking commit as partial: %s\n", c)
+				}
 				if res.Partial > 0 {
 					fmt.Fprintf(a.Stdout, "%d partial commits not verified\n", res.Partial)
 				}
@@ -72,6 +78,9 @@ Corrupt and missing objects are named; the exit status is 1 if any is found.`,
 		}),
 	}
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only errors")
+	c.Flags().BoolVar(&del, "delete", false, "delete corrupt objects (a later pull fetches them again)")
+	// Every problem is reported anyway: accepted for ostree's scripts.
+	c.Flags().BoolP("all", "a", false, "report every problem, not only the first (always done)")
 	a.jsonFlag(c)
 	return c
 }

@@ -38,17 +38,27 @@ func (a *app) remoteCmd() *cobra.Command {
 func (a *app) remoteAddCmd() *cobra.Command {
 	var o fetch.AddOptions
 	var sets []string
-	var contentURL, collectionID string
+	var contentURL, collectionID, customBackend string
 	c := &cobra.Command{
 		Use:   "add [flags] NAME URL [BRANCH...]",
 		Short: "Add a remote",
 		Example: `  arbor --repo=repo remote add --no-gpg-verify origin http://127.0.0.1:8000/repo
   arbor --repo=repo remote add --gpg-import=key.asc --set=gpg-verify-summary=true origin http://cdn.invalid/repo`,
-		Args: cobra.MinimumNArgs(2),
+		Args: cobra.MinimumNArgs(1),
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			var err error
 			if o.Set, err = parseSets(sets); err != nil {
 				return err
+			}
+			if customBackend != "" {
+				// Another program pulls from it: the URL is its business.
+				o.Set["custom-backend"] = customBackend
+			}
+			if len(args) < 2 {
+				if customBackend == "" {
+					return errors.New("remote add needs NAME and URL")
+				}
+				args = append(args, "")
 			}
 			if len(args) > 2 {
 				o.Set["branches"] = strings.Join(args[2:], ";") + ";"
@@ -72,6 +82,7 @@ func (a *app) remoteAddCmd() *cobra.Command {
 	f.BoolVar(&o.NoSignVerify, "no-sign-verify", false, "check no signatures of this remote (sign-verify and gpg-verify false)")
 	f.StringVar(&contentURL, "contenturl", "", "fetch content objects from URL, metadata from the remote's url")
 	f.StringVar(&collectionID, "collection-id", "", "the remote's collection ID")
+	f.StringVar(&customBackend, "custom-backend", "", "another program pulls from this remote (its URL is optional)")
 	c.MarkFlagsMutuallyExclusive("force", "if-not-exists")
 	return c
 }
@@ -247,6 +258,7 @@ func (a *app) remoteGPGImportCmd() *cobra.Command {
 
 func (a *app) pullCmd() *cobra.Command {
 	var opts fetch.PullOptions
+	var checkFrom string
 	c := &cobra.Command{
 		Use:   "pull [flags] REMOTE [REF...]",
 		Short: "Fetch refs from a remote, verifying every object and signature",
@@ -260,6 +272,16 @@ func (a *app) pullCmd() *cobra.Command {
 				remote = remote[:i]
 			}
 			opts.Refs = args[1:]
+			if opts.DryRun && !opts.RequireStaticDeltas {
+				return errors.New("--dry-run requires --require-static-deltas")
+			}
+			if checkFrom != "" {
+				c, err := r.Resolve(checkFrom)
+				if err != nil {
+					return fmt.Errorf("--timestamp-check-from-rev: %w", err)
+				}
+				opts.NotOlderThan = c
+			}
 			bar := a.newProgress("pulling", -1, true)
 			opts.Progress = func(p fetch.Progress) {
 				bar.describe(fmt.Sprintf("pulling: %d/%d objects", p.Fetched, p.Objects))
@@ -270,6 +292,12 @@ func (a *app) pullCmd() *cobra.Command {
 			bar.done()
 			if err != nil {
 				return err
+			}
+			if opts.DryRun {
+				// ostree's progress line, which scripts read.
+				fmt.Fprintf(a.Stdout, "Delta update: 0/%d parts, %s/%s, %s total uncompressed\n",
+					res.Plan.Parts, siBytes(0), siBytes(res.Plan.Bytes), siBytes(res.Plan.Uncompressed))
+				return nil
 			}
 			moved := make([]string, 0, len(res.Refs))
 			for n, c := range res.Refs {
@@ -287,6 +315,9 @@ func (a *app) pullCmd() *cobra.Command {
 	}
 	pullFlags(c, &opts)
 	c.Flags().BoolVar(&opts.Mirror, "mirror", false, "write refs/heads/REF instead of refs/remotes/REMOTE/REF, and copy the summary")
+	c.Flags().BoolVarP(&opts.TimestampCheck, "timestamp-check", "T", false, "refuse a commit older than the one the ref has here")
+	c.Flags().StringVar(&checkFrom, "timestamp-check-from-rev", "", "refuse a commit older than this one")
+	c.Flags().BoolVar(&opts.DryRun, "dry-run", false, "only say what the static deltas would fetch (with --require-static-deltas)")
 	a.jsonFlag(c)
 	return c
 }
@@ -295,10 +326,11 @@ func pullFlags(c *cobra.Command, opts *fetch.PullOptions) {
 	f := c.Flags()
 	f.IntVar(&opts.Depth, "depth", 0, "parents to pull as well (-1: all)")
 	f.BoolVar(&opts.CommitMetadataOnly, "commit-metadata-only", false, "fetch only the commit objects")
-	f.StringVar(&opts.Subpath, "subpath", "", "fetch only this path of each commit")
+	f.StringArrayVar(&opts.Subpaths, "subpath", nil, "fetch only this path of each commit (repeatable)")
 	f.BoolVar(&opts.DisableStaticDeltas, "disable-static-deltas", false, "fetch objects one by one even where the remote has a static delta")
 	f.BoolVar(&opts.RequireStaticDeltas, "require-static-deltas", false, "fail unless every commit comes through a static delta")
 	c.MarkFlagsMutuallyExclusive("disable-static-deltas", "require-static-deltas")
+	f.BoolVar(&opts.BareUserOnlyFiles, "bareuseronly-files", false, "refuse files a bare-user-only repository cannot hold (setuid, world-writable)")
 	// Writes follow core.fsync, and are made durable once per pull.
 	f.Bool("disable-fsync", false, "accepted for ostree's scripts; writes follow core.fsync")
 	f.Bool("per-object-fsync", false, "accepted for ostree's scripts; writes follow core.fsync")

@@ -96,7 +96,8 @@ func (a *app) commitCmd() *cobra.Command {
 		noXattrs, orphan, noBindings, canonical  bool
 		bootable, skipUnchanged, consume         bool
 		signKeys, bindRefs                       []string
-		homedir                                  string
+		homedir, statOverride                    string
+		detachedStrings                          []string
 	)
 	c := &cobra.Command{
 		Use:   "commit [flags] [DIR]",
@@ -130,8 +131,11 @@ func (a *app) commitCmd() *cobra.Command {
 				case "dir":
 					sources = append(sources, store.TreeSource{Dir: val})
 				case "ref":
-					if ownerUID >= 0 || ownerGID >= 0 || noXattrs || canonical {
-						return fmt.Errorf("--tree=%s: a commit's tree is taken as it is; --owner-uid, --owner-gid, --no-xattrs and --canonical-permissions change only dir= trees", t)
+					// --canonical-permissions is accepted, as ostree does: it
+					// is how scripts commit for a bare-user-only repository,
+					// and a commit's tree has its permissions already.
+					if ownerUID >= 0 || ownerGID >= 0 || noXattrs {
+						return fmt.Errorf("--tree=%s: a commit's tree is taken as it is; --owner-uid, --owner-gid and --no-xattrs change only dir= trees", t)
 					}
 					c, err := r.Resolve(val)
 					if err != nil {
@@ -150,6 +154,17 @@ func (a *app) commitCmd() *cobra.Command {
 				SkipIfUnchanged: skipUnchanged, Consume: consume, BindRefs: bindRefs}
 			if canonical {
 				opts.OwnerUID, opts.OwnerGID = 0, 0
+			}
+			if statOverride != "" {
+				f, err := os.Open(statOverride)
+				if err != nil {
+					return fmt.Errorf("--statoverride: %w", err)
+				}
+				opts.ModeAdd, opts.Skip, err = store.ParseStatOverride(f)
+				f.Close()
+				if err != nil {
+					return fmt.Errorf("--statoverride=%s: %w", statOverride, err)
+				}
 			}
 			if timestamp == "" {
 				if e := os.Getenv("SOURCE_DATE_EPOCH"); e != "" {
@@ -197,10 +212,23 @@ func (a *app) commitCmd() *cobra.Command {
 				}
 				signers = append(signers, s.Sign)
 			}
+			var detached []object.MetaEntry
+			for _, kv := range detachedStrings {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return fmt.Errorf("--add-detached-metadata-string=%s: want KEY=VALUE", kv)
+				}
+				detached = append(detached, object.String(k, v))
+			}
 			sum, stats, err := r.CommitTrees(cmd.Context(), sources, opts)
 			bar.done()
 			if err != nil {
 				return err
+			}
+			if len(detached) > 0 && !stats.Skipped {
+				if err := r.SetDetached(cmd.Context(), sum, detached); err != nil {
+					return err
+				}
 			}
 			for _, sign := range signers {
 				if stats.Skipped {
@@ -231,9 +259,11 @@ func (a *app) commitCmd() *cobra.Command {
 	f.IntVar(&ownerGID, "owner-gid", -1, "set the gid of every file and directory")
 	f.BoolVar(&noXattrs, "no-xattrs", false, "do not commit extended attributes")
 	f.BoolVar(&canonical, "canonical-permissions", false, "uid and gid 0, no xattrs")
+	f.StringVar(&statOverride, "statoverride", "", "file of MODE PATH lines: mode bits (decimal) added to PATH in the commit; !PATH leaves it out")
 	f.StringVar(&parent, "parent", "", "parent commit (default: the branch's current commit; 'none' for none)")
 	f.BoolVar(&orphan, "orphan", false, "commit without a parent and without updating a branch")
 	f.StringArrayVar(&metaStrings, "add-metadata-string", nil, "add KEY=VALUE to the commit metadata")
+	f.StringArrayVar(&detachedStrings, "add-detached-metadata-string", nil, "add KEY=VALUE to the commit's detached metadata")
 	f.BoolVar(&noBindings, "no-bindings", false, "do not bind the commit to its branch (ostree.ref-binding)")
 	f.StringArrayVar(&bindRefs, "bind-ref", nil, "bind the commit to this ref too")
 	f.BoolVar(&skipUnchanged, "skip-if-unchanged", false, "if the tree is the parent's, commit nothing and print the parent")

@@ -424,7 +424,7 @@ func (m *Manager) fetchRest(ctx context.Context, o *op, remote string, ref flatp
 	if !materialize {
 		// The tree's own metadata file, for the comparison below.
 		if _, err := m.pull(ctx, o, remote, ref.String(), "fetching the metadata file of "+ref.String(),
-			fetch.PullOptions{Refs: []string{want}, Subpath: "/metadata"}); err != nil {
+			fetch.PullOptions{Refs: []string{want}, Subpaths: []string{"/metadata"}}); err != nil {
 			<-indexed
 			return err
 		}
@@ -440,7 +440,7 @@ func (m *Manager) fetchRest(ctx context.Context, o *op, remote string, ref flatp
 	if ref.Kind == flatpak.App && !materialize {
 		// The desktop files and icons: small, fetched now.
 		if _, err := m.pull(ctx, o, remote, ref.String(), "fetching the desktop files and icons of "+ref.String(),
-			fetch.PullOptions{Refs: []string{want}, Subpath: "/export"}); err != nil {
+			fetch.PullOptions{Refs: []string{want}, Subpaths: []string{"/export"}}); err != nil {
 			return err
 		}
 	}

@@ -37,9 +37,10 @@ var (
 	// buckets answer 403 for missing keys), or the file:// path is missing.
 	ErrNotFound = errors.New("not found")
 	// ErrTooLarge means a body exceeded the caller's size limit.
-	ErrTooLarge = errors.New("exceeds size limit")
-	// ErrTruncated means the connection ended before the whole body arrived.
-	ErrTruncated = errors.New("truncated body")
+	ErrTooLarge = errors.New("exceeded maximum size")
+	// ErrTruncated means the connection ended before the whole body
+	// arrived (worded as ostree's, which scripts grep for).
+	ErrTruncated = errors.New("Download incomplete")
 	// ErrInvalidPath means a requested path is not a clean relative path.
 	ErrInvalidPath = errors.New("invalid path")
 )
@@ -318,6 +319,9 @@ func (c *Client) get(ctx context.Context, p string, cd cond, max int64) ([]byte,
 	if max < 0 {
 		return nil, "", "", false, fmt.Errorf("httpc: fetch %s: negative size limit %d", p, max)
 	}
+	// A body cut short is kept, and a retry asks for the rest of it.
+	rs := &resume{}
+	cd.resume = rs
 	var res *reply
 	var data []byte
 	err := c.fetch(ctx, p, cd, func(r *reply) error {
@@ -326,14 +330,21 @@ func (c *Client) get(ctx context.Context, p string, cd cond, max int64) ([]byte,
 			return nil
 		}
 		defer r.body.Close()
-		if r.size > max {
-			return fmt.Errorf("%w: Content-Length %d, limit %d", ErrTooLarge, r.size, max)
+		if r.offset != rs.n {
+			rs.restart()
+			if r.offset != 0 {
+				return fmt.Errorf("%w: asked for the rest from byte %d, got from %d", ErrTruncated, rs.n, r.offset)
+			}
 		}
-		b, err := readAll(r.body, r.size, max)
+		if r.size > max-rs.n || r.total > max {
+			return fmt.Errorf("%w: %s is %d bytes, limit %d", ErrTooLarge, p, r.size+rs.n, max)
+		}
+		b, err := readAll(r.body, r.size, max-rs.n)
+		rs.add(b, r.etag)
 		if err != nil {
 			return err
 		}
-		res, data = r, b
+		res, data = r, rs.have
 		return nil
 	})
 	if err != nil {
@@ -342,7 +353,27 @@ func (c *Client) get(ctx context.Context, p string, cd cond, max int64) ([]byte,
 	return data, res.etag, res.lastModified, res.notModified, nil
 }
 
+// resume is what a request has received of a file so far: a retry asks
+// only for the rest, with a range request bound to the same version of
+// the file (If-Range).
+type resume struct {
+	have []byte // the bytes, for a caller reading the body whole
+	n    int64
+	etag string
+}
+
+func (rs *resume) add(b []byte, etag string) {
+	rs.have = append(rs.have, b...)
+	rs.n += int64(len(b))
+	if etag != "" {
+		rs.etag = etag
+	}
+}
+
+func (rs *resume) restart() { rs.have, rs.n, rs.etag = rs.have[:0], 0, "" }
+
 // readAll reads at most max bytes, allocating once when the size is known.
+// On a failed read it returns what it read before.
 func readAll(r io.Reader, size, max int64) ([]byte, error) {
 	n := int64(512)
 	if size >= 0 && size <= max {
@@ -367,7 +398,7 @@ func readAll(r io.Reader, size, max int64) ([]byte, error) {
 			return buf, nil
 		}
 		if err != nil {
-			return nil, err
+			return buf, err // what came, for a retry to go on from
 		}
 	}
 }
@@ -386,8 +417,68 @@ func (c *Client) Open(ctx context.Context, path string) (io.ReadCloser, int64, e
 		return nil, -1, err
 	}
 	res.body.label = fmt.Sprintf("read %s from %s", path, res.mirror.name)
-	return res.body, res.size, nil
+	rb := &resumingBody{c: c, ctx: ctx, path: path, cur: res.body, rs: &resume{etag: res.etag}}
+	return rb, res.size, nil
 }
+
+// resumingBody is a streamed body that, cut short, asks the server for
+// the rest (a range request) and goes on reading, up to the client's
+// attempts. A server that ignores the range sends the whole file again:
+// what was read already is skipped.
+type resumingBody struct {
+	c     *Client
+	ctx   context.Context
+	path  string
+	cur   io.ReadCloser
+	rs    *resume
+	tries int
+	err   error // sticky: a failed resume ends the stream
+}
+
+func (b *resumingBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	for {
+		n, err := b.cur.Read(p)
+		b.rs.n += int64(n)
+		if n > 0 || !errors.Is(err, ErrTruncated) || b.tries+1 >= b.c.attempts || b.ctx.Err() != nil {
+			if n > 0 && err != nil && err != io.EOF {
+				err = nil // reported, or resumed, on the next Read
+			}
+			return n, err
+		}
+		b.tries++
+		b.c.retries.Add(1)
+		if rerr := b.reopen(); rerr != nil {
+			b.err = fmt.Errorf("%w (resuming after: %v)", rerr, err)
+			return 0, b.err
+		}
+	}
+}
+
+// reopen replaces the cut body with the rest of the file.
+func (b *resumingBody) reopen() error {
+	b.cur.Close()
+	b.cur = io.NopCloser(strings.NewReader("")) // until a new body is in hand
+	return b.c.fetch(b.ctx, b.path, cond{resume: b.rs}, func(r *reply) error {
+		if r.offset != b.rs.n {
+			if r.offset != 0 {
+				r.body.Close()
+				return fmt.Errorf("%w: asked for the rest from byte %d, got from %d", ErrTruncated, b.rs.n, r.offset)
+			}
+			if _, err := io.CopyN(io.Discard, r.body, b.rs.n); err != nil {
+				r.body.Close()
+				return err
+			}
+		}
+		r.body.label = fmt.Sprintf("read %s from %s", b.path, r.mirror.name)
+		b.cur = r.body
+		return nil
+	})
+}
+
+func (b *resumingBody) Close() error { return b.cur.Close() }
 
 // GetPrefix fetches at most the first n bytes of path, with a Range
 // request; complete reports that they are the whole file. A server that
@@ -434,6 +525,7 @@ const maxIgnoredRange = 4 << 20
 type cond struct {
 	etag, lastModified string
 	prefix             int64
+	resume             *resume // nil, or what a retry goes on from
 }
 
 // reply is one usable response: 200, or 304 to a conditional request.
@@ -445,6 +537,7 @@ type reply struct {
 	lastModified string
 	notModified  bool
 	total        int64 // the whole file's size from a 206's Content-Range, or -1
+	offset       int64 // where in the file the body starts (a resumed 206)
 }
 
 // fetch runs use on a response for p from the first mirror that gives one,
@@ -577,7 +670,8 @@ func (c *Client) openFile(m *mirror, p string) (*reply, error) {
 }
 
 func (c *Client) openHTTP(ctx context.Context, m *mirror, p string, cd cond) (*reply, error) {
-	if c.lean != nil && m.addr != "" && cd == (cond{}) {
+	resuming := cd.resume != nil && cd.resume.n > 0
+	if c.lean != nil && m.addr != "" && cd.etag == "" && cd.lastModified == "" && cd.prefix == 0 && !resuming {
 		r, err := c.openLean(ctx, m, p)
 		if !errors.Is(err, errLeanSkip) {
 			return r, err
@@ -615,6 +709,13 @@ func (c *Client) openHTTP(ctx context.Context, m *mirror, p string, cd cond) (*r
 	if cd.prefix > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=0-%d", cd.prefix-1))
 	}
+	if resuming {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", cd.resume.n))
+		if cd.resume.etag != "" {
+			// A file changed since is sent whole, not spliced.
+			req.Header.Set("If-Range", cd.resume.etag)
+		}
+	}
 	resp, err := c.hc.Do(req)
 	timer.Stop()
 	if fired.Load() {
@@ -640,6 +741,14 @@ func (c *Client) openHTTP(ctx context.Context, m *mirror, p string, cd cond) (*r
 			return nil, err
 		}
 		return &reply{mirror: m, body: b, size: resp.ContentLength, total: total}, nil
+	case resp.StatusCode == http.StatusPartialContent && resuming:
+		first, total, err := contentRangeFrom(resp.Header.Get("Content-Range"))
+		if err != nil {
+			b.discard()
+			return nil, err
+		}
+		return &reply{mirror: m, body: b, size: resp.ContentLength, total: total, offset: first,
+			etag: resp.Header.Get("ETag"), lastModified: resp.Header.Get("Last-Modified")}, nil
 	case resp.StatusCode == http.StatusNotModified && (cd.etag != "" || cd.lastModified != ""):
 		b.discard()
 		r := &reply{mirror: m, size: -1, notModified: true,
@@ -687,6 +796,16 @@ func contentRangeTotal(v string) (int64, error) {
 		return -1, fmt.Errorf("bad Content-Range %q", v)
 	}
 	return total, nil
+}
+
+// contentRangeFrom reads where the body starts and the file's whole
+// length from "bytes FIRST-LAST/TOTAL".
+func contentRangeFrom(v string) (first, total int64, err error) {
+	var last int64
+	if _, err := fmt.Sscanf(v, "bytes %d-%d/%d", &first, &last, &total); err != nil || first < 0 || last < first || total <= last {
+		return 0, -1, fmt.Errorf("bad Content-Range %q", v)
+	}
+	return first, total, nil
 }
 
 // StatusError is an HTTP response that was neither 200 nor an expected 304.

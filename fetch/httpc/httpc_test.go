@@ -113,6 +113,27 @@ func dropBeforeHeaders(w http.ResponseWriter, r *http.Request) {
 
 // shortBody declares a Content-Length larger than what it sends; net/http
 // then ends the connection.
+// halfUnlessRanged sends half the payload to a plain GET and closes the
+// connection, and answers a range request properly: a client must resume.
+func halfUnlessRanged(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Range") == "" {
+		shortBody(w, r)
+		return
+	}
+	w.Header().Set("ETag", `"v1"`)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(payload))
+}
+
+// ignoresRange cuts the first answer short and sends the whole payload
+// to every later request, range or not.
+func ignoresRange(n int64, w http.ResponseWriter, r *http.Request) {
+	if n == 1 {
+		shortBody(w, r)
+		return
+	}
+	ok(w, r)
+}
+
 func shortBody(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(payload)))
 	w.Write(payload[:len(payload)/2])
@@ -188,6 +209,7 @@ func TestGetFaults(t *testing.T) {
 		{name: "always dropped mid-body", handler: always(dropMidBody), max: big, wantHits: 3, wantRetries: 2,
 			wantErr: ErrTruncated},
 		{name: "short body then ok", handler: firstN(1, shortBody), max: big, wantHits: 2, wantRetries: 1},
+		{name: "short body resumed with a range", handler: always(halfUnlessRanged), max: big, wantHits: 2, wantRetries: 1},
 		{name: "always short body", handler: always(shortBody), max: big, wantHits: 3, wantRetries: 2,
 			wantErr: ErrTruncated},
 		{name: "stalled body", handler: always(stall), max: big, wantHits: 3, wantRetries: 2,
@@ -364,9 +386,12 @@ func TestOpen(t *testing.T) {
 		{name: "chunked size unknown", handler: always(chunked), wantSize: -1, wantHits: 1},
 		{name: "headers retried", handler: firstN(2, status(502)), wantSize: int64(len(payload)), wantHits: 3},
 		{name: "404", handler: always(status(404)), wantOpenErr: ErrNotFound, wantHits: 1},
-		// Once streaming, a short body is the caller's error, not io.EOF.
-		{name: "short body", handler: always(shortBody), wantSize: int64(len(payload)), wantReadErr: ErrTruncated, wantHits: 1},
-		{name: "dropped", handler: always(dropMidBody), wantSize: int64(len(payload)), wantReadErr: ErrTruncated, wantHits: 1},
+		// Once streaming, a short body is resumed up to the attempts, then
+		// is the caller's error, not io.EOF.
+		{name: "short body", handler: always(shortBody), wantSize: int64(len(payload)), wantReadErr: ErrTruncated, wantHits: 3},
+		{name: "dropped", handler: always(dropMidBody), wantSize: int64(len(payload)), wantReadErr: ErrTruncated, wantHits: 3},
+		{name: "resumed with a range", handler: always(halfUnlessRanged), wantSize: int64(len(payload)), wantHits: 2},
+		{name: "resumed, range ignored", handler: ignoresRange, wantSize: int64(len(payload)), wantHits: 2},
 		{name: "stalled", handler: always(stall), wantSize: int64(len(payload)), wantTimeout: true, wantHits: 1},
 	}
 	for _, tc := range tests {
@@ -808,5 +833,50 @@ func TestGetPrefix(t *testing.T) {
 				t.Errorf("%d requests, want 1", n)
 			}
 		})
+	}
+}
+
+func TestContentRangeFrom(t *testing.T) {
+	tests := []struct {
+		v            string
+		first, total int64
+		bad          bool
+	}{
+		{v: "bytes 100-199/200", first: 100, total: 200},
+		{v: "bytes 0-0/1", first: 0, total: 1},
+		{v: "bytes 100-99/200", bad: true},
+		{v: "bytes 100-200/200", bad: true},
+		{v: "bytes */200", bad: true},
+		{v: "", bad: true},
+	}
+	for _, tc := range tests {
+		first, total, err := contentRangeFrom(tc.v)
+		if tc.bad != (err != nil) || !tc.bad && (first != tc.first || total != tc.total) {
+			t.Errorf("%q: %d, %d, %v", tc.v, first, total, err)
+		}
+	}
+}
+
+// TestOpenFailedResumeIsSticky: a body whose resume fails keeps failing;
+// it never ends in a clean EOF that would pass a short file off as whole.
+func TestOpenFailedResumeIsSticky(t *testing.T) {
+	s := serve(t, func(n int64, w http.ResponseWriter, r *http.Request) {
+		if n == 1 {
+			shortBody(w, r)
+			return
+		}
+		http.NotFound(w, r)
+	})
+	c := newClient(t, testOptions(s.URL))
+	rc, _, err := c.Open(context.Background(), objPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if _, err := io.ReadAll(rc); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("read error %v, want the resume's not found", err)
+	}
+	if n, err := rc.Read(make([]byte, 10)); n != 0 || err == nil || err == io.EOF {
+		t.Fatalf("read after a failed resume: %d, %v", n, err)
 	}
 }

@@ -83,7 +83,7 @@ type PartHeader struct {
 	Version      uint32
 	Checksum     [32]byte // sha256 of the part file
 	Size         uint64   // of the part file
-	Uncompressed uint64   // of its payload
+	Uncompressed uint64   // of the objects it makes (ostree's count)
 	Objects      []ObjectRef
 }
 

@@ -29,6 +29,10 @@ import (
 type GenerateOptions struct {
 	From, To object.Checksum // From zero: a delta from scratch
 	Inline   bool            // parts inside the superblock
+	// SwapEndianness writes the superblock's numbers in the other byte
+	// order, marked 'B', as ostree's --swap-endianness does to test
+	// readers on other machines.
+	SwapEndianness bool
 	// MinFallbackSize: content objects larger than this are left to be
 	// fetched alone (0: none are). MaxChunkSize: a part is closed once
 	// its payload passes this.
@@ -292,6 +296,9 @@ type partBuilder struct {
 	sources   map[object.Checksum]int // blob offsets of source checksums
 	blob, ops []byte
 	objects   []ObjectRef
+	// usize is the bytes of the objects the part makes, which ostree
+	// gives as its uncompressed size (a rebuilt file counts whole).
+	usize uint64
 }
 
 func (p *partBuilder) op(code byte, args ...uint64) {
@@ -336,6 +343,7 @@ func (p *partBuilder) splice(ref ObjectRef, data []byte) {
 	off := p.add(data)
 	p.op(opOpenSpliceAndClose, uint64(len(data)), off)
 	p.objects = append(p.objects, ref)
+	p.usize += uint64(len(data))
 }
 
 func (p *partBuilder) spliceContent(ref ObjectRef, h *object.FileHeader, data []byte) {
@@ -343,6 +351,7 @@ func (p *partBuilder) spliceContent(ref ObjectRef, h *object.FileHeader, data []
 	off := p.add(data)
 	p.op(opOpenSpliceAndClose, mi, xi, uint64(len(data)), off)
 	p.objects = append(p.objects, ref)
+	p.usize += uint64(len(data))
 }
 
 // rebuild writes data from the old object's blocks that match and the
@@ -370,6 +379,7 @@ func (p *partBuilder) rebuild(ref ObjectRef, h *object.FileHeader, old object.Ch
 	}
 	p.op(opClose)
 	p.objects = append(p.objects, ref)
+	p.usize += uint64(len(data))
 }
 
 // payload is the part's (a(uuu)aa(ayay)ayay), its modes big-endian.
@@ -408,7 +418,8 @@ func (p *partBuilder) compress() ([]byte, PartHeader, error) {
 		return nil, PartHeader{}, err
 	}
 	f := z.Bytes()
-	return f, PartHeader{Checksum: sha256.Sum256(f), Size: uint64(len(f)), Uncompressed: uint64(len(pl)), Objects: p.objects}, nil
+	return f, PartHeader{Checksum: sha256.Sum256(f), Size: uint64(len(f)),
+		Uncompressed: p.usize, Objects: p.objects}, nil
 }
 
 // superblock encodes the superblock, little-endian as ostree's on this
@@ -417,11 +428,16 @@ func (p *partBuilder) compress() ([]byte, PartHeader, error) {
 func (g *generator) superblock(commit []byte) ([]byte, error) {
 	headers := g.headers
 	d := Ref{From: g.o.From, To: g.o.To}
+	order := uint8('l')
+	u32, u64 := func(x uint32) uint32 { return x }, func(x uint64) uint64 { return x }
+	if g.o.SwapEndianness {
+		order, u32, u64 = 'B', bits.ReverseBytes32, bits.ReverseBytes64
+	}
 	var md []any
 	for _, e := range g.o.Metadata {
 		md = append(md, []any{e.Key, e.Value})
 	}
-	md = append(md, []any{"ostree.endianness", gvariant.Variant{Type: gvariant.MustType("y"), Value: uint8('l')}})
+	md = append(md, []any{"ostree.endianness", gvariant.Variant{Type: gvariant.MustType("y"), Value: order}})
 	if g.o.Inline {
 		for i, f := range g.inline {
 			md = append(md, []any{fmt.Sprintf("%s/%d", d.Dir(), i), gvariant.Variant{Type: gvariant.MustType("(yay)"), Value: []any{f[0], f[1:]}}})
@@ -449,11 +465,11 @@ func (g *generator) superblock(commit []byte) ([]byte, error) {
 			objs = append(objs, byte(o.Type))
 			objs = append(objs, o.Checksum[:]...)
 		}
-		parts[i] = []any{uint32(0), h.Checksum[:], h.Size, h.Uncompressed, objs}
+		parts[i] = []any{u32(0), h.Checksum[:], u64(h.Size), u64(h.Uncompressed), objs}
 	}
 	fbs := make([]any, len(g.fallbacks))
 	for i, f := range g.fallbacks {
-		fbs[i] = []any{uint8(f.Type), f.Checksum[:], f.Size, f.Uncompressed}
+		fbs[i] = []any{uint8(f.Type), f.Checksum[:], u64(f.Size), u64(f.Uncompressed)}
 	}
 	now := g.o.Now
 	if now.IsZero() {

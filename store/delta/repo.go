@@ -2,7 +2,9 @@ package delta
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -130,6 +132,25 @@ func Reindex(ctx context.Context, r *store.Repo) (map[string][32]byte, error) {
 		}
 		if err := r.WriteFile(IndexPath(to), IndexBytes(sums)); err != nil {
 			return nil, err
+		}
+	}
+	// An index of a target whose deltas were deleted would go on
+	// offering them.
+	keep := map[string]bool{}
+	for to := range byTo {
+		keep[IndexPath(to)] = true
+	}
+	stale, err := filepath.Glob(filepath.Join(root, "delta-indexes", "*", "*.index"))
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range stale {
+		rel, err := filepath.Rel(root, p)
+		if err != nil || keep[filepath.ToSlash(rel)] {
+			continue
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("removing the stale delta index %s: %w", rel, err)
 		}
 	}
 	return all, nil

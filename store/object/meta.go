@@ -140,7 +140,7 @@ func ParseDirTree(b []byte) (DirTree, error) {
 	seen := map[string]bool{}
 	check := func(name string) error {
 		if err := ValidateName(name); err != nil {
-			return fmt.Errorf("dirtree: %w", err)
+			return err // ostree's words alone, which scripts grep for
 		}
 		if seen[name] {
 			return fmt.Errorf("dirtree: name %q listed twice", name)

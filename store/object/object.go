@@ -133,14 +133,19 @@ func be64(x uint64) uint64 { return bits.ReverseBytes64(x) }
 // never make a checkout or a mount escape its root.
 func ValidateName(name string) error {
 	switch {
+	// In ostree's words, which scripts grep for.
 	case name == "":
-		return errors.New("empty file name")
-	case name == "." || name == "..":
-		return fmt.Errorf("invalid file name %q", name)
-	case strings.ContainsAny(name, "/\x00"):
-		return fmt.Errorf("invalid file name %q: contains '/' or NUL", name)
+		return errors.New("Invalid empty filename")
+	case name == ".":
+		return errors.New("Invalid self-referential filename '.'")
+	case name == "..":
+		return errors.New("Invalid path uplink filename '..'")
+	case strings.Contains(name, "/"):
+		return fmt.Errorf("Invalid / in filename %s", name)
+	case strings.Contains(name, "\x00"):
+		return fmt.Errorf("Invalid NUL in filename %q", name)
 	case !utf8.ValidString(name):
-		return fmt.Errorf("invalid file name %q: not UTF-8", name)
+		return fmt.Errorf("Invalid UTF-8 in filename %q", name)
 	}
 	return nil
 }
