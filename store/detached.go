@@ -73,3 +73,95 @@ func (r *Repo) SignCommit(ctx context.Context, c object.Checksum, sign func([]by
 	}
 	return idx.Add([]index.Entry{{Ref: index.Ref{Checksum: c, Type: object.TypeCommitMeta}, Size: int64(len(md))}})
 }
+
+// GPGSignatures are the signatures in a detached-metadata a{sv} (nil:
+// none), in the order they were added.
+func GPGSignatures(detached []byte) ([][]byte, error) {
+	if detached == nil {
+		return nil, nil
+	}
+	md, err := object.ParseVarDict(detached)
+	if err != nil {
+		return nil, fmt.Errorf("detached metadata: %w", err)
+	}
+	v, ok := object.Lookup(md, GPGSigsKey)
+	if !ok {
+		return nil, nil
+	}
+	items, ok := v.Value.([]any)
+	if !ok || v.Type.String() != "aay" {
+		return nil, fmt.Errorf("detached metadata: %s is %s, want aay", GPGSigsKey, v.Type)
+	}
+	out := make([][]byte, 0, len(items))
+	for _, it := range items {
+		b, ok := it.([]byte)
+		if !ok {
+			return nil, fmt.Errorf("detached metadata: %s holds %T", GPGSigsKey, it)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// CommitSignatures are the GPG signatures in a commit's detached metadata.
+func (r *Repo) CommitSignatures(c object.Checksum) ([][]byte, error) {
+	md, err := r.ReadMeta(c, object.TypeCommitMeta)
+	if isNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return GPGSignatures(md)
+}
+
+// DeleteSignatures removes the GPG signatures of a commit that drop
+// picks, keeping the rest of its detached metadata, and says how many
+// went.
+func (r *Repo) DeleteSignatures(ctx context.Context, c object.Checksum, drop func(sig []byte) bool) (int, error) {
+	old, err := r.ReadMeta(c, object.TypeCommitMeta)
+	if isNotExist(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	md, err := object.ParseVarDict(old)
+	if err != nil {
+		return 0, fmt.Errorf("detached metadata of %s: %w", c, err)
+	}
+	n := 0
+	for i, e := range md {
+		if e.Key != GPGSigsKey {
+			continue
+		}
+		items, ok := e.Value.Value.([]any)
+		if !ok || e.Value.Type.String() != "aay" {
+			return 0, fmt.Errorf("detached metadata of %s: %s is %s, want aay", c, GPGSigsKey, e.Value.Type)
+		}
+		keep := []any{}
+		for _, it := range items {
+			if b, ok := it.([]byte); ok && drop(b) {
+				n++
+				continue
+			}
+			keep = append(keep, it)
+		}
+		md[i].Value.Value = keep
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	b, err := object.MarshalVarDict(md)
+	if err != nil {
+		return 0, fmt.Errorf("detached metadata of %s: %w", c, err)
+	}
+	if err := atomic.WriteFile(r.ObjectPath(c, object.TypeCommitMeta), b, 0o644, r.fsync); err != nil {
+		return 0, fmt.Errorf("writing detached metadata of %s: %w", c, err)
+	}
+	idx, err := r.Index(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return n, idx.Add([]index.Entry{{Ref: index.Ref{Checksum: c, Type: object.TypeCommitMeta}, Size: int64(len(b))}})
+}

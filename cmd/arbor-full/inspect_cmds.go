@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"arbor/cmd/internal/termtext"
+	"arbor/fetch"
 	"arbor/store"
 	"arbor/store/gvariant"
 	"arbor/store/object"
@@ -121,7 +122,7 @@ func (a *app) logCmd() *cobra.Command {
 }
 
 func (a *app) showCmd() *cobra.Command {
-	var metaKey, detachedKey string
+	var metaKey, detachedKey, homedir string
 	var detached bool
 	c := &cobra.Command{
 		Use:   "show [flags] REV",
@@ -176,9 +177,10 @@ func (a *app) showCmd() *cobra.Command {
 				return a.printJSON(ci)
 			}
 			printCommit(a.Stdout, ci)
-			return nil
+			return a.printSignatures(r, sum, homedir)
 		},
 	}
+	c.Flags().StringVar(&homedir, "gpg-homedir", "", "also trust the keys of this GnuPG home directory")
 	c.Flags().StringVar(&metaKey, "print-metadata-key", "", "print one metadata value")
 	c.Flags().StringVar(&detachedKey, "print-detached-metadata-key", "", "print one detached metadata value")
 	c.Flags().BoolVar(&detached, "print-detached-metadata", false, "print all detached metadata (signatures)")
@@ -431,4 +433,33 @@ func (a *app) diffCmd() *cobra.Command {
 	}
 	a.jsonFlag(c)
 	return c
+}
+
+// printSignatures describes each GPG signature of a commit, checked
+// against every key the repository and the system trust; a commit
+// without signatures prints nothing.
+func (a *app) printSignatures(r *store.Repo, sum object.Checksum, homedir string) error {
+	sigs, err := r.CommitSignatures(sum)
+	if err != nil || len(sigs) == 0 {
+		return err
+	}
+	keys, err := fetch.CommitKeys(r, homedir)
+	if err != nil {
+		return err
+	}
+	b, err := r.ReadMeta(sum, object.TypeCommit)
+	if err != nil {
+		return err
+	}
+	res := keys.Check(b, sigs)
+	noun := "signatures"
+	if len(res) == 1 {
+		noun = "signature"
+	}
+	fmt.Fprintf(a.Stdout, "Found %d %s:\n", len(res), noun)
+	for _, s := range res {
+		s.UserName, s.UserEmail = termtext.Line(s.UserName), termtext.Line(s.UserEmail)
+		fmt.Fprintf(a.Stdout, "\n%s", s.Describe("  "))
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -427,6 +428,15 @@ func signCommit(ctx context.Context, r *store.Repo, c object.Checksum, keyIDs []
 		if err != nil {
 			return err
 		}
+		have, err := r.CommitSignatures(c)
+		if err != nil {
+			return err
+		}
+		for _, sig := range have {
+			if gpg.MadeBy(sig, s.KeyID()) {
+				return fmt.Errorf("commit %s is already signed with GPG key %s", c, s.KeyID())
+			}
+		}
 		if err := r.SignCommit(ctx, c, s.Sign); err != nil {
 			return err
 		}
@@ -460,6 +470,7 @@ func updateSummary(ctx context.Context, r *store.Repo, keyIDs []string, homedir 
 
 func (a *app) gpgSignCmd() *cobra.Command {
 	var homedir string
+	var del bool
 	c := &cobra.Command{
 		Use:     "gpg-sign [--gpg-homedir=DIR] COMMIT KEYID...",
 		Short:   "Sign a commit (the signature goes to its detached metadata)",
@@ -471,12 +482,23 @@ func (a *app) gpgSignCmd() *cobra.Command {
 				return err
 			}
 			defer r.Close()
+			if del {
+				n, err := r.DeleteSignatures(cmd.Context(), c, func(sig []byte) bool {
+					return slices.ContainsFunc(args[1:], func(id string) bool { return gpg.MadeBy(sig, id) })
+				})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.Stdout, "Signatures deleted: %d\n", n)
+				return nil
+			}
 			if err := signCommit(cmd.Context(), r, c, args[1:], homedir); err != nil {
 				return err
 			}
 			return nil
 		},
 	}
+	c.Flags().BoolVarP(&del, "delete", "d", false, "delete the signatures of these keys instead")
 	c.Flags().StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
 	return c
 }
