@@ -14,6 +14,7 @@ import (
 	"arbor/cmd/internal/termtext"
 	"arbor/fetch"
 	"arbor/store"
+	"arbor/store/gpg"
 	"arbor/store/gvariant"
 	"arbor/store/object"
 )
@@ -458,8 +459,8 @@ func (a *app) printSignatures(r *store.Repo, sum object.Checksum, homedir string
 	}
 	fmt.Fprintf(a.Stdout, "Found %d %s:\n", len(res), noun)
 	for _, s := range res {
-		s.UserName, s.UserEmail = termtext.Line(s.UserName), termtext.Line(s.UserEmail)
-		fmt.Fprintf(a.Stdout, "\n%s", s.Describe("  "))
+		fmt.Fprintln(a.Stdout)
+		printSigResults(a, []gpg.SigResult{s}, "  ")
 	}
 	return nil
 }
