@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -569,14 +570,8 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 		if err != nil {
 			return nil, false, err
 		}
-		if p.keyring != nil {
-			detached, err := p.txn.ReadMeta(index.Ref{Checksum: c, Type: object.TypeCommitMeta})
-			if err != nil && !errors.Is(err, store.ErrObjectMissing) {
-				return nil, false, err
-			}
-			if err := verifySigs(p.keyring, b, detached); err != nil {
-				return nil, false, fmt.Errorf("commit %s: %w", c, err)
-			}
+		if err := p.refreshDetached(c, b); err != nil {
+			return nil, false, err
 		}
 		return cm, false, checkBinding(cm, c, ref)
 	}
@@ -619,6 +614,7 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 	if err := p.repo.SetPartial(c); err != nil {
 		return nil, false, err
 	}
+	detached = p.usableDetached(detached)
 	if detached != nil {
 		if err := p.txn.AddMeta(index.Ref{Checksum: c, Type: object.TypeCommitMeta}, detached); err != nil {
 			return nil, false, err
@@ -630,6 +626,49 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 	p.fetched.Add(1)
 	p.nMeta.Add(1)
 	return cm, true, nil
+}
+
+// refreshDetached takes the source's detached metadata of a commit
+// already stored, since signatures are added to and deleted from a commit
+// after it was made: what the source has replaces what is stored, once it
+// verifies when this remote verifies.
+func (p *puller) refreshDetached(c object.Checksum, commit []byte) error {
+	ref := index.Ref{Checksum: c, Type: object.TypeCommitMeta}
+	local, err := p.txn.ReadMeta(ref)
+	if err != nil && !errors.Is(err, store.ErrObjectMissing) {
+		return err
+	}
+	remote, err := p.src.Meta(p.ctx, ref)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	remote = p.usableDetached(remote)
+	detached := local
+	if remote != nil {
+		detached = remote
+	}
+	if p.keyring != nil {
+		if err := verifySigs(p.keyring, commit, detached); err != nil {
+			return fmt.Errorf("commit %s: %w", c, err)
+		}
+	}
+	if remote == nil || bytes.Equal(remote, local) {
+		return nil
+	}
+	return p.txn.AddMeta(ref, remote)
+}
+
+// usableDetached is a commit's detached metadata as received, or nil
+// when signatures are not checked and it does not parse: nothing depends
+// on it then, and a damaged copy upstream must not stop the pull.
+func (p *puller) usableDetached(detached []byte) []byte {
+	if detached == nil || p.keyring != nil {
+		return detached
+	}
+	if _, err := object.ParseVarDict(detached); err != nil {
+		return nil
+	}
+	return detached
 }
 
 // notOlder refuses commit c when it is older than commit base, before

@@ -123,7 +123,7 @@ func (a *app) logCmd() *cobra.Command {
 }
 
 func (a *app) showCmd() *cobra.Command {
-	var metaKey, detachedKey, homedir string
+	var metaKey, detachedKey, homedir, verifyRemote string
 	var detached bool
 	c := &cobra.Command{
 		Use:   "show [flags] REV",
@@ -178,10 +178,11 @@ func (a *app) showCmd() *cobra.Command {
 				return a.printJSON(ci)
 			}
 			printCommit(a.Stdout, ci)
-			return a.printSignatures(r, sum, homedir)
+			return a.printSignatures(r, sum, homedir, verifyRemote)
 		},
 	}
 	c.Flags().StringVar(&homedir, "gpg-homedir", "", "also trust the keys of this GnuPG home directory")
+	c.Flags().StringVar(&verifyRemote, "gpg-verify-remote", "", "check the signatures against this remote's keys only")
 	c.Flags().StringVar(&metaKey, "print-metadata-key", "", "print one metadata value")
 	c.Flags().StringVar(&detachedKey, "print-detached-metadata-key", "", "print one detached metadata value")
 	c.Flags().BoolVar(&detached, "print-detached-metadata", false, "print all detached metadata (signatures)")
@@ -437,15 +438,25 @@ func (a *app) diffCmd() *cobra.Command {
 }
 
 // printSignatures describes each GPG signature of a commit, checked
-// against every key the repository and the system trust; a commit
-// without signatures prints nothing.
-func (a *app) printSignatures(r *store.Repo, sum object.Checksum, homedir string) error {
+// against the keys of remote, or when it is empty every key the
+// repository and the system trust; a commit without signatures prints
+// nothing.
+func (a *app) printSignatures(r *store.Repo, sum object.Checksum, homedir, remote string) error {
 	sigs, err := r.CommitSignatures(sum)
 	if err != nil || len(sigs) == 0 {
 		return err
 	}
-	keys, err := fetch.CommitKeys(r, homedir)
-	if err != nil {
+	var keys *gpg.Keyring
+	if remote != "" {
+		rm, err := fetch.LoadRemote(r, remote)
+		if err != nil {
+			return err
+		}
+		keys, err = rm.Keyring(r)
+		if err != nil {
+			return err
+		}
+	} else if keys, err = fetch.CommitKeys(r, homedir); err != nil {
 		return err
 	}
 	b, err := r.ReadMeta(sum, object.TypeCommit)
