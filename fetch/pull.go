@@ -171,6 +171,9 @@ type PullOptions struct {
 	// commit's signatures against that remote's keys.
 	Remote    string
 	GPGVerify bool
+	// GPGVerifySummary, for PullLocal, requires the source's summary to
+	// be signed by the remote's keys.
+	GPGVerifySummary bool
 	// NotOlderThan, when set, refuses a ref's commit older than this one
 	// before fetching more of it (an OS upgrade that would go back).
 	NotOlderThan object.Checksum
@@ -280,16 +283,25 @@ func PullLocal(ctx context.Context, r *store.Repo, srcPath string, refs []string
 		}
 	}
 	var keyring *gpg.Keyring
-	if opts.GPGVerify {
+	if opts.GPGVerify || opts.GPGVerifySummary {
 		if opts.Remote == "" {
-			return nil, errors.New("--gpg-verify needs --remote: the keys are a remote's")
+			return nil, errors.New("--gpg-verify and --gpg-verify-summary need --remote: the keys are a remote's")
 		}
 		rm, err := LoadRemote(r, opts.Remote)
 		if err != nil {
 			return nil, err
 		}
-		if keyring, err = rm.Keyring(r); err != nil {
+		keys, err := rm.Keyring(r)
+		if err != nil {
 			return nil, err
+		}
+		if opts.GPGVerifySummary {
+			if err := verifyLocalSummary(srcPath, keys); err != nil {
+				return nil, err
+			}
+		}
+		if opts.GPGVerify {
+			keyring = keys
 		}
 	}
 	targets := map[string]object.Checksum{}

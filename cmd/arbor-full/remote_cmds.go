@@ -377,6 +377,7 @@ func (a *app) pullLocalCmd() *cobra.Command {
 	f := c.Flags()
 	f.StringVar(&opts.Remote, "remote", "", "write the refs as this remote's (REMOTE:REF)")
 	f.BoolVar(&opts.GPGVerify, "gpg-verify", false, "verify commits' signatures with --remote's keys")
+	f.BoolVar(&opts.GPGVerifySummary, "gpg-verify-summary", false, "require the source's summary to be signed by --remote's keys")
 	// Checksums are always verified and writes always synced: accepted
 	// for ostree's scripts, they change nothing.
 	f.Bool("untrusted", false, "verify checksums of the source's objects (always done)")
