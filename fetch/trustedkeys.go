@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"fmt"
 	"os"
 
 	"arbor/store"
@@ -40,6 +41,28 @@ func CommitKeys(r *store.Repo, homedir string) (*gpg.Keyring, error) {
 			return nil, err
 		}
 		k.Merge(sk)
+	}
+	return k, nil
+}
+
+// OwnKeys are the keys a remote was given itself (its keyring and its
+// gpgkeypath), without the system's it falls back to; with no remote
+// named, the system's.
+func OwnKeys(r *store.Repo, remote string) (*gpg.Keyring, error) {
+	if remote == "" {
+		return gpg.LoadKeyring(systemKeyFiles()...)
+	}
+	rm, err := LoadRemote(r, remote)
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	if _, err := os.Stat(KeyringPath(r, rm.Name)); err == nil {
+		paths = append(paths, KeyringPath(r, rm.Name))
+	}
+	k, err := gpg.LoadKeyring(append(paths, rm.GPGKeyPath...)...)
+	if err != nil {
+		return nil, fmt.Errorf("remote %s keyring: %w", rm.Name, err)
 	}
 	return k, nil
 }

@@ -32,7 +32,7 @@ func (a *app) remoteCmd() *cobra.Command {
   arbor --repo=repo remote list -u`,
 	}
 	c.AddCommand(a.remoteAddCmd(), a.remoteListCmd(), a.remoteDeleteCmd(), a.remoteShowURLCmd(),
-		a.remoteRefsCmd(), a.remoteGPGImportCmd())
+		a.remoteRefsCmd(), a.remoteGPGImportCmd(), a.remoteGPGListKeysCmd())
 	return c
 }
 

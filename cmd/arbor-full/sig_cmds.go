@@ -2,7 +2,11 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"arbor/cmd/internal/termtext"
 	"arbor/deploy/sysroot"
@@ -60,4 +64,62 @@ func anyValid(res []gpg.SigResult) bool {
 		}
 	}
 	return false
+}
+
+func (a *app) remoteGPGListKeysCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "gpg-list-keys [REMOTE]",
+		Short:   "List the GPG keys a remote trusts, or with no remote the system's",
+		Example: `  arbor --repo=repo remote gpg-list-keys origin`,
+		Args:    cobra.MaximumNArgs(1),
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
+			remote := ""
+			if len(args) == 1 {
+				remote = args[0]
+			}
+			keys, err := fetch.OwnKeys(r, remote)
+			if err != nil {
+				return err
+			}
+			for _, k := range keys.Keys() {
+				printKey(a.Stdout, k)
+			}
+			return nil
+		}),
+	}
+}
+
+// printKey lists a key as ostree does, dates in the local time zone.
+func printKey(w io.Writer, k gpg.KeyInfo) {
+	revoked := func(b bool) string {
+		if b {
+			return " (revoked)"
+		}
+		return ""
+	}
+	date := func(t time.Time) string { return t.Local().Format("Mon Jan _2 15:04:05 2006") }
+	expiry := func(indent string, t time.Time) {
+		switch {
+		case t.IsZero():
+		case time.Now().Before(t):
+			fmt.Fprintf(w, "%sExpires: %s\n", indent, date(t))
+		default:
+			fmt.Fprintf(w, "%sExpired: %s\n", indent, date(t))
+		}
+	}
+	fmt.Fprintf(w, "Key: %s%s\n", k.Fingerprint, revoked(k.Revoked))
+	fmt.Fprintf(w, "  Created: %s\n", date(k.Created))
+	expiry("  ", k.Expires)
+	for _, u := range k.UIDs {
+		fmt.Fprintf(w, "  UID: %s%s\n", termtext.Line(u.Text), revoked(u.Revoked))
+		if adv, direct := gpg.WKDURLs(u.Email); adv != "" {
+			fmt.Fprintf(w, "  Advanced update URL: %s\n", termtext.Line(adv))
+			fmt.Fprintf(w, "  Direct update URL: %s\n", termtext.Line(direct))
+		}
+	}
+	for _, s := range k.Subkeys {
+		fmt.Fprintf(w, "  Subkey: %s%s\n", s.Fingerprint, revoked(s.Revoked))
+		fmt.Fprintf(w, "    Created: %s\n", date(s.Created))
+		expiry("    ", s.Expires)
+	}
 }
