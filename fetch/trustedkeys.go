@@ -56,6 +56,9 @@ func OwnKeys(r *store.Repo, remote string) (*gpg.Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rm.keyPathErr != nil {
+		return nil, rm.keyPathErr
+	}
 	var paths []string
 	if _, err := os.Stat(KeyringPath(r, rm.Name)); err == nil {
 		paths = append(paths, KeyringPath(r, rm.Name))
