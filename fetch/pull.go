@@ -214,6 +214,7 @@ type puller struct {
 	src     Source
 	txn     *store.Txn
 	keyring *gpg.Keyring // nil: signatures not checked
+	sign    *signPolicy  // nil: no sign-verify
 	opts    *PullOptions
 
 	// from is the commit a ref has here, which a delta may start from;
@@ -313,7 +314,7 @@ func PullLocal(ctx context.Context, r *store.Repo, srcPath string, refs []string
 		targets[ref] = c
 	}
 	start := time.Now()
-	res, err := pullCommits(ctx, r, localSource{sr}, keyring, nil, targets, &opts, func() int64 { return 0 })
+	res, err := pullCommits(ctx, r, localSource{sr}, keyring, nil, nil, targets, &opts, func() int64 { return 0 })
 	if err != nil {
 		return nil, err
 	}
@@ -437,7 +438,7 @@ func resolveRemoteRef(ctx context.Context, c *httpc.Client, s *store.Summary, re
 // parents. Commits are marked partial before they are written and
 // unmarked once their whole tree is in, and objects are made visible every
 // few seconds, so a killed pull resumes where it stopped.
-func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Keyring, ds *deltaUse, targets map[string]object.Checksum,
+func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Keyring, sp *signPolicy, ds *deltaUse, targets map[string]object.Checksum,
 	opts *PullOptions, bytes func() int64) (*Result, error) {
 	// As ostree: an archive repository takes the remote's objects as they
 	// are served (a mirror's must be the same files), never a delta's
@@ -457,7 +458,7 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 		return nil, err
 	}
 	defer txn.Abort()
-	p := &puller{ctx: ctx, repo: r, src: src, txn: txn, keyring: keyring, opts: opts,
+	p := &puller{ctx: ctx, repo: r, src: src, txn: txn, keyring: keyring, sign: sp, opts: opts,
 		workers: 16, seen: map[index.Ref]bool{}, bytes: bytes}
 	start := time.Now()
 	stop := make(chan struct{})
@@ -609,10 +610,8 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 		return nil, false, err
 	}
 	// Signatures are checked before anything of the commit is written.
-	if p.keyring != nil {
-		if err := verifySigs(p.keyring, b, detached); err != nil {
-			return nil, false, fmt.Errorf("commit %s: %w", c, err)
-		}
+	if err := p.verifyCommit(c, b, detached); err != nil {
+		return nil, false, err
 	}
 	cm, _ := object.ParseCommit(b)
 	if err := checkBinding(cm, c, ref); err != nil {
@@ -659,10 +658,8 @@ func (p *puller) refreshDetached(c object.Checksum, commit []byte) error {
 	if remote != nil {
 		detached = remote
 	}
-	if p.keyring != nil {
-		if err := verifySigs(p.keyring, commit, detached); err != nil {
-			return fmt.Errorf("commit %s: %w", c, err)
-		}
+	if err := p.verifyCommit(c, commit, detached); err != nil {
+		return err
 	}
 	if remote == nil || bytes.Equal(remote, local) {
 		return nil
@@ -670,11 +667,27 @@ func (p *puller) refreshDetached(c object.Checksum, commit []byte) error {
 	return p.txn.AddMeta(ref, remote)
 }
 
+// verifyCommit checks a commit's signatures in its detached metadata as
+// the remote asks: GPG's and those of sign-verify.
+func (p *puller) verifyCommit(c object.Checksum, commit, detached []byte) error {
+	if p.keyring != nil {
+		if err := verifySigs(p.keyring, commit, detached); err != nil {
+			return fmt.Errorf("commit %s: %w", c, err)
+		}
+	}
+	if p.sign != nil {
+		if err := p.sign.verify(commit, detached); err != nil {
+			return fmt.Errorf("commit %s: %w", c, err)
+		}
+	}
+	return nil
+}
+
 // usableDetached is a commit's detached metadata as received, or nil
 // when signatures are not checked and it does not parse: nothing depends
 // on it then, and a damaged copy upstream must not stop the pull.
 func (p *puller) usableDetached(detached []byte) []byte {
-	if detached == nil || p.keyring != nil {
+	if detached == nil || p.keyring != nil || p.sign != nil {
 		return detached
 	}
 	if _, err := object.ParseVarDict(detached); err != nil {

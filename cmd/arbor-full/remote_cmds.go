@@ -40,6 +40,7 @@ func (a *app) remoteAddCmd() *cobra.Command {
 	var o fetch.AddOptions
 	var sets []string
 	var contentURL, collectionID string
+	var signVerify []string
 	c := &cobra.Command{
 		Use:   "add [flags] NAME URL [BRANCH...]",
 		Short: "Add a remote",
@@ -60,6 +61,9 @@ func (a *app) remoteAddCmd() *cobra.Command {
 			if collectionID != "" {
 				o.Set["collection-id"] = collectionID
 			}
+			if err := signVerifySets(signVerify, o.Set); err != nil {
+				return err
+			}
 			o.Imported = func(n int) { fmt.Fprintln(a.Stdout, importedLine(n, args[0])) }
 			return fetch.AddRemote(r, args[0], args[1], o)
 		}),
@@ -73,6 +77,7 @@ func (a *app) remoteAddCmd() *cobra.Command {
 	f.BoolVar(&o.NoSignVerify, "no-sign-verify", false, "check no signatures of this remote (sign-verify and gpg-verify false)")
 	f.StringVar(&contentURL, "contenturl", "", "fetch content objects from URL, metadata from the remote's url")
 	f.StringVar(&collectionID, "collection-id", "", "the remote's collection ID")
+	f.StringArrayVar(&signVerify, "sign-verify", nil, "verify commits with TYPE=inline:PUBKEY or TYPE=file:PATH (sets sign-verify)")
 	c.MarkFlagsMutuallyExclusive("force", "if-not-exists")
 	return c
 }
