@@ -97,7 +97,7 @@ func remoteSignKeys(r *store.Repo, g string, e sign.Engine) ([]string, error) {
 // verify accepts data when one of its signatures in detached, of any of
 // the policy's types, was made by one of that type's keys.
 func (sp *signPolicy) verify(data, detached []byte) error {
-	var why []string
+	var errs []error
 	for _, e := range sp.engines {
 		sigs, err := store.SignaturesAt(detached, e.MetaKey())
 		if err != nil {
@@ -107,7 +107,14 @@ func (sp *signPolicy) verify(data, detached []byte) error {
 		if err == nil {
 			return nil
 		}
-		why = append(why, err.Error())
+		errs = append(errs, err)
 	}
-	return fmt.Errorf("Can't verify commit: %s: %w", strings.Join(why, "; "), sign.ErrNoValid)
+	if len(errs) == 1 {
+		return fmt.Errorf("Can't verify commit: %w", errs[0])
+	}
+	why := make([]string, len(errs))
+	for i, err := range errs {
+		why[i] = err.Error()
+	}
+	return fmt.Errorf("Can't verify commit: %s", strings.Join(why, "; "))
 }

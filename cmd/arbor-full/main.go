@@ -158,7 +158,7 @@ func versionYAML() string {
 			}
 		}
 	}
-	return fmt.Sprintf("libostree:\n Version: '%s'\n Features:\n  - gpgme\narbor:\n Revision: '%s'\n", ostreeVersion, rev)
+	return fmt.Sprintf("libostree:\n Version: '%s'\n Features:\n  - gpgme\n  - sign-ed25519\narbor:\n Revision: '%s'\n", ostreeVersion, rev)
 }
 
 // refuseUnknown makes every group of commands (the root, admin,

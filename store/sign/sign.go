@@ -91,8 +91,17 @@ func (ed25519Engine) Verify(pubs []string, data []byte, sigs [][]byte) (string, 
 			}
 		}
 	}
-	return "", fmt.Errorf("ed25519: Signature couldn't be verified; tried %d keys: %w", tried, ErrNoValid)
+	if len(pubs) == 1 {
+		return "", noValid(fmt.Sprintf("ed25519: Signature couldn't be verified with: key '%s'", strings.TrimSpace(pubs[0])))
+	}
+	return "", noValid(fmt.Sprintf("ed25519: Signature couldn't be verified; tried %d keys", tried))
 }
+
+// noValid is a verification failure of its own words that is ErrNoValid.
+type noValid string
+
+func (e noValid) Error() string        { return string(e) }
+func (e noValid) Is(target error) bool { return target == ErrNoValid }
 
 // dummyEngine's signature is the key's text: it proves nothing, and so
 // works only where enabled.
