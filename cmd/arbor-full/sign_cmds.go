@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"arbor/store"
+	"arbor/store/delta"
 	"arbor/store/object"
 	"arbor/store/sign"
 )
@@ -77,9 +79,6 @@ and revoked.TYPE.d/), by default those of /etc/ostree and /usr/share/ostree.`,
 			if !verify {
 				if len(keys) == 0 {
 					return errors.New("no secret key given to sign with (KEY or --keys-file)")
-				}
-				if keysFile != "" && len(args) == 1 {
-					keys = keys[:1] // a secret keys file signs with its first key
 				}
 				for _, k := range keys {
 					k := k
@@ -158,4 +157,114 @@ func signVerifySets(specs []string, set map[string]string) error {
 		set["sign-verify"] = "true"
 	}
 	return nil
+}
+
+// deltaSignFlags are the flags that check a delta's signature.
+type deltaSignFlags struct {
+	typ, keysFile, keysDir string
+}
+
+func (d *deltaSignFlags) flags(c *cobra.Command) {
+	c.Flags().StringVar(&d.typ, "sign-type", sign.Default, "the type of the KEYs: ed25519 (or dummy, for tests)")
+	c.Flags().StringVar(&d.keysFile, "keys-file", "", "read public keys from this file, one a line")
+	c.Flags().StringVar(&d.keysDir, "keys-dir", "", "trust the keys of this directory (trusted.TYPE, trusted.TYPE.d/, less revoked.TYPE and revoked.TYPE.d/)")
+}
+
+// asked reports whether keys were named at all: then the signature is
+// checked even if they come to none.
+func (d *deltaSignFlags) asked(args []string) bool {
+	return len(args) > 0 || d.keysFile != "" || d.keysDir != ""
+}
+
+func (d *deltaSignFlags) keys(args []string) ([]string, error) {
+	keys := append([]string(nil), args...)
+	if d.keysFile != "" {
+		more, err := sign.ReadKeysFile(d.keysFile)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, more...)
+	}
+	if d.keysDir != "" {
+		more, err := sign.DirKeys(d.keysDir, d.typ)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, more...)
+	}
+	return keys, nil
+}
+
+// check verifies the superblock in dir against the public keys given,
+// when there are any or the repository asks for it
+// (core.sign-verify-deltas).
+func (d *deltaSignFlags) check(r *store.Repo, dir string, args []string) error {
+	keys, err := d.keys(args)
+	if err != nil {
+		return err
+	}
+	forced, err := r.Config().Bool("core", "sign-verify-deltas", false)
+	if err != nil {
+		return err
+	}
+	if !d.asked(args) {
+		if forced {
+			return fmt.Errorf("%s: Key is mandatory to check delta signature (core.sign-verify-deltas is set)", dir)
+		}
+		return nil
+	}
+	if err := verifyDeltaSig(filepath.Join(dir, "superblock"), d.typ, keys); err != nil {
+		return fmt.Errorf("%s: signature: %w", dir, err)
+	}
+	return nil
+}
+
+// verifyDeltaSig checks a superblock file's signatures of one type.
+func verifyDeltaSig(path, typ string, keys []string) error {
+	e, err := signEngine(typ)
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	sb, err := delta.ParseSuperblock(b)
+	if err != nil {
+		return err
+	}
+	sigs, data, err := delta.SuperblockSignatures(sb, e.MetaKey())
+	if err != nil {
+		return err
+	}
+	_, err = e.Verify(keys, data, sigs)
+	return err
+}
+
+func (a *app) deltaVerifyCmd() *cobra.Command {
+	var sv deltaSignFlags
+	c := &cobra.Command{
+		Use:     "verify [--sign-type=TYPE] DELTA [KEY...]",
+		Short:   "Check a static delta's superblock signature against public keys",
+		Example: `  arbor --repo=repo static-delta verify FROM-TO "$PUBLIC"`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
+			d, err := delta.Find(r.Path(), args[0])
+			if err != nil {
+				return err
+			}
+			keys, err := sv.keys(args[1:])
+			if err != nil {
+				return err
+			}
+			if err := verifyDeltaSig(filepath.Join(r.Path(), d.Dir(), "superblock"), sv.typ, keys); err != nil {
+				fmt.Fprintln(a.Stdout, "Verification fails")
+				return fmt.Errorf("static delta %s: %w", d, err)
+			}
+			fmt.Fprintln(a.Stdout, "Verification OK")
+			return nil
+		}),
+	}
+	sv.flags(c)
+	return c
 }

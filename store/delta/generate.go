@@ -32,6 +32,9 @@ type GenerateOptions struct {
 	// its payload passes this.
 	MinFallbackSize, MaxChunkSize int64
 	Now                           time.Time
+	// Signers, when set, sign the superblock (a signed delta, which
+	// offline users verify; HTTP pulls do not read it).
+	Signers []SuperblockSigner
 }
 
 // DefaultGenerateOptions are ostree's defaults: 4 MB fallbacks and 32 MB
@@ -182,6 +185,11 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 	sb, err := g.superblock(commit)
 	if err != nil {
 		return d, st, err
+	}
+	if len(o.Signers) > 0 {
+		if sb, err = SignSuperblock(sb, o.Signers); err != nil {
+			return d, st, err
+		}
 	}
 	// The superblock last: a delta is there once it is.
 	if err := r.WriteFile(filepath.Join(g.dir, "superblock"), sb); err != nil {

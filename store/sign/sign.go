@@ -125,6 +125,9 @@ func (d dummyEngine) Verify(pubs []string, data []byte, sigs [][]byte) (string, 
 			}
 		}
 	}
+	if len(sigs) > 0 {
+		return "", noValid(fmt.Sprintf("dummy: incorrect signatures found: %d", len(sigs)))
+	}
 	return "", fmt.Errorf("dummy: %w", ErrNoValid)
 }
 
