@@ -148,6 +148,17 @@ func (s localSource) Meta(ctx context.Context, ref index.Ref) ([]byte, error) {
 	return b, err
 }
 
+// linker is a source whose content objects can be stored by hard links.
+type linker interface {
+	link(txn *store.Txn, c object.Checksum) (bool, error)
+}
+
+// link stores a content object by a hard link when both repositories
+// keep it the same way on one filesystem.
+func (s localSource) link(txn *store.Txn, c object.Checksum) (bool, error) {
+	return txn.LinkContent(s.r, c)
+}
+
 func (s localSource) Content(ctx context.Context, c object.Checksum) (*object.FileHeader, uint64, io.ReadCloser, error) {
 	ct, err := s.r.OpenContent(c)
 	if errors.Is(err, store.ErrObjectMissing) {
@@ -995,6 +1006,11 @@ func (p *puller) content(c object.Checksum) error {
 }
 
 func (p *puller) content1(c object.Checksum) error {
+	if l, ok := p.src.(linker); ok {
+		if done, err := l.link(p.txn, c); err != nil || done {
+			return err
+		}
+	}
 	h, size, body, err := p.src.Content(p.ctx, c)
 	if err != nil {
 		return fmt.Errorf("%s: %w", object.Name(c, object.TypeFile), err)
