@@ -255,10 +255,8 @@ func (p *puller) deltaCommit(ref string, sb *delta.Superblock) error {
 			return err
 		}
 	}
-	if p.keyring != nil {
-		if err := verifySigs(p.keyring, sb.Commit, detached); err != nil {
-			return fmt.Errorf("commit %s: %w", c, err)
-		}
+	if err := p.verifyCommit(c, sb.Commit, detached); err != nil {
+		return err
 	}
 	cm, _ := object.ParseCommit(sb.Commit)
 	if err := checkBinding(cm, c, ref); err != nil {

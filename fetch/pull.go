@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -158,6 +159,17 @@ func (s localSource) Meta(ctx context.Context, ref index.Ref) ([]byte, error) {
 	return b, err
 }
 
+// linker is a source whose content objects can be stored by hard links.
+type linker interface {
+	link(txn *store.Txn, c object.Checksum) (bool, error)
+}
+
+// link stores a content object by a hard link when both repositories
+// keep it the same way on one filesystem.
+func (s localSource) link(txn *store.Txn, c object.Checksum) (bool, error) {
+	return txn.LinkContent(s.r, c)
+}
+
 func (s localSource) Content(ctx context.Context, c object.Checksum) (*object.FileHeader, uint64, io.ReadCloser, error) {
 	ct, err := s.r.OpenContent(c)
 	if errors.Is(err, store.ErrObjectMissing) {
@@ -181,6 +193,9 @@ type PullOptions struct {
 	// commit's signatures against that remote's keys.
 	Remote    string
 	GPGVerify bool
+	// GPGVerifySummary, for PullLocal, requires the source's summary to
+	// be signed by the remote's keys.
+	GPGVerifySummary bool
 	// NotOlderThan, when set, refuses a ref's commit older than this one
 	// before fetching more of it (an OS upgrade that would go back).
 	NotOlderThan object.Checksum
@@ -242,6 +257,7 @@ type puller struct {
 	src     Source
 	txn     *store.Txn
 	keyring *gpg.Keyring // nil: signatures not checked
+	sign    *signPolicy  // nil: no sign-verify
 	opts    *PullOptions
 
 	// from is the commit a ref has here, which a delta may start from;
@@ -330,16 +346,25 @@ func PullLocal(ctx context.Context, r *store.Repo, srcPath string, names []strin
 		sort.Strings(names)
 	}
 	var keyring *gpg.Keyring
-	if opts.GPGVerify {
+	if opts.GPGVerify || opts.GPGVerifySummary {
 		if opts.Remote == "" {
-			return nil, errors.New("--gpg-verify needs --remote: the keys are a remote's")
+			return nil, errors.New("--gpg-verify and --gpg-verify-summary need --remote: the keys are a remote's")
 		}
 		rm, err := LoadRemote(r, opts.Remote)
 		if err != nil {
 			return nil, err
 		}
-		if keyring, err = rm.Keyring(r); err != nil {
+		keys, err := rm.Keyring(r)
+		if err != nil {
 			return nil, err
+		}
+		if opts.GPGVerifySummary {
+			if err := verifyLocalSummary(srcPath, keys); err != nil {
+				return nil, err
+			}
+		}
+		if opts.GPGVerify {
+			keyring = keys
 		}
 	}
 	targets := map[string]object.Checksum{}
@@ -359,7 +384,7 @@ func PullLocal(ctx context.Context, r *store.Repo, srcPath string, names []strin
 		targets[ref] = c
 	}
 	start := time.Now()
-	res, err := pullCommits(ctx, r, localSource{sr}, keyring, nil, targets, &opts, func() int64 { return 0 })
+	res, err := pullCommits(ctx, r, localSource{sr}, keyring, nil, nil, targets, &opts, func() int64 { return 0 })
 	if err != nil {
 		return nil, err
 	}
@@ -499,7 +524,7 @@ func (e *badRefError) Error() string {
 // parents. Commits are marked partial before they are written and
 // unmarked once their whole tree is in, and objects are made visible every
 // few seconds, so a killed pull resumes where it stopped.
-func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Keyring, ds *deltaUse, targets map[string]object.Checksum,
+func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Keyring, sp *signPolicy, ds *deltaUse, targets map[string]object.Checksum,
 	opts *PullOptions, bytes func() int64) (*Result, error) {
 	// As ostree: an archive repository takes the remote's objects as they
 	// are served (a mirror's must be the same files), never a delta's
@@ -519,7 +544,7 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 		return nil, err
 	}
 	defer txn.Abort()
-	p := &puller{ctx: ctx, repo: r, src: src, txn: txn, keyring: keyring, opts: opts,
+	p := &puller{ctx: ctx, repo: r, src: src, txn: txn, keyring: keyring, sign: sp, opts: opts,
 		workers: 16, seen: map[index.Ref]bool{}, bytes: bytes}
 	start := time.Now()
 	stop := make(chan struct{})
@@ -662,30 +687,8 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 		if err != nil {
 			return nil, false, err
 		}
-		if p.keyring != nil {
-			metaRef := index.Ref{Checksum: c, Type: object.TypeCommitMeta}
-			detached, err := p.txn.ReadMeta(metaRef)
-			fetched := false
-			if errors.Is(err, store.ErrObjectMissing) {
-				// The signatures were deleted here: the remote's may
-				// vouch for the commit, and are kept once they do.
-				detached, err = p.src.Meta(p.ctx, metaRef)
-				if errors.Is(err, ErrNotFound) {
-					detached, err = nil, nil
-				}
-				fetched = detached != nil
-			}
-			if err != nil {
-				return nil, false, err
-			}
-			if err := verifySigs(p.keyring, b, detached); err != nil {
-				return nil, false, fmt.Errorf("commit %s: %w", c, err)
-			}
-			if fetched {
-				if err := p.txn.AddMeta(metaRef, detached); err != nil {
-					return nil, false, err
-				}
-			}
+		if err := p.refreshDetached(c, b); err != nil {
+			return nil, false, err
 		}
 		return cm, false, checkBinding(cm, c, ref)
 	}
@@ -711,10 +714,8 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 		return nil, false, err
 	}
 	// Signatures are checked before anything of the commit is written.
-	if p.keyring != nil {
-		if err := verifySigs(p.keyring, b, detached); err != nil {
-			return nil, false, fmt.Errorf("commit %s: %w", c, err)
-		}
+	if err := p.verifyCommit(c, b, detached); err != nil {
+		return nil, false, err
 	}
 	cm, _ := object.ParseCommit(b)
 	if err := checkBinding(cm, c, ref); err != nil {
@@ -732,6 +733,7 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 	if err := p.repo.SetPartial(c); err != nil {
 		return nil, false, err
 	}
+	detached = p.usableDetached(detached)
 	if detached != nil {
 		if err := p.txn.AddMeta(index.Ref{Checksum: c, Type: object.TypeCommitMeta}, detached); err != nil {
 			return nil, false, err
@@ -743,6 +745,63 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 	p.fetched.Add(1)
 	p.nMeta.Add(1)
 	return cm, true, nil
+}
+
+// refreshDetached takes the source's detached metadata of a commit
+// already stored, since signatures are added to and deleted from a commit
+// after it was made: what the source has replaces what is stored, once it
+// verifies when this remote verifies.
+func (p *puller) refreshDetached(c object.Checksum, commit []byte) error {
+	ref := index.Ref{Checksum: c, Type: object.TypeCommitMeta}
+	local, err := p.txn.ReadMeta(ref)
+	if err != nil && !errors.Is(err, store.ErrObjectMissing) {
+		return err
+	}
+	remote, err := p.src.Meta(p.ctx, ref)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	remote = p.usableDetached(remote)
+	detached := local
+	if remote != nil {
+		detached = remote
+	}
+	if err := p.verifyCommit(c, commit, detached); err != nil {
+		return err
+	}
+	if remote == nil || bytes.Equal(remote, local) {
+		return nil
+	}
+	return p.txn.AddMeta(ref, remote)
+}
+
+// verifyCommit checks a commit's signatures in its detached metadata as
+// the remote asks: GPG's and those of sign-verify.
+func (p *puller) verifyCommit(c object.Checksum, commit, detached []byte) error {
+	if p.keyring != nil {
+		if err := verifySigs(p.keyring, commit, detached); err != nil {
+			return fmt.Errorf("commit %s: %w", c, err)
+		}
+	}
+	if p.sign != nil {
+		if err := p.sign.verify(commit, detached); err != nil {
+			return fmt.Errorf("commit %s: %w", c, err)
+		}
+	}
+	return nil
+}
+
+// usableDetached is a commit's detached metadata as received, or nil
+// when signatures are not checked and it does not parse: nothing depends
+// on it then, and a damaged copy upstream must not stop the pull.
+func (p *puller) usableDetached(detached []byte) []byte {
+	if detached == nil || p.keyring != nil || p.sign != nil {
+		return detached
+	}
+	if _, err := object.ParseVarDict(detached); err != nil {
+		return nil
+	}
+	return detached
 }
 
 // notOlder refuses commit c when it is older than commit base, before
@@ -1075,6 +1134,11 @@ func (p *puller) content(c object.Checksum) error {
 }
 
 func (p *puller) content1(c object.Checksum) error {
+	if l, ok := p.src.(linker); ok {
+		if done, err := l.link(p.txn, c); err != nil || done {
+			return err
+		}
+	}
 	h, size, body, err := p.src.Content(p.ctx, c)
 	if err != nil {
 		return fmt.Errorf("%s: %w", object.Name(c, object.TypeFile), err)

@@ -247,14 +247,15 @@ func TestPullResumesWithoutRefetching(t *testing.T) {
 	first := len(p.hits)
 	p.hits = map[string]int{}
 	p.mu.Unlock()
-	// A second pull of the same commit fetches no object at all.
+	// A second pull of the same commit fetches no object at all, but
+	// the commit's detached metadata: its signatures may have changed.
 	if _, err := Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main"}}); err != nil {
 		t.Fatal(err)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for path := range p.hits {
-		if strings.HasPrefix(path, "objects/") {
+		if strings.HasPrefix(path, "objects/") && !strings.HasSuffix(path, ".commitmeta") {
 			t.Errorf("second pull fetched %s again (first pull made %d requests)", path, first)
 		}
 	}

@@ -31,6 +31,7 @@ type Remote struct {
 	// GPGVerifySummary: gpg-verify-summary, default false.
 	GPGVerifySummary bool
 	GPGKeyPath       []string // gpgkeypath=
+	keyPathErr       error    // why gpgkeypath= does not parse
 	Branches         []string
 }
 
@@ -59,7 +60,18 @@ func LoadRemote(r *store.Repo, name string) (*Remote, error) {
 		return nil, err
 	}
 	if p := cfg.String(g, "gpgkeypath", ""); p != "" {
-		for _, x := range strings.FieldsFunc(p, func(r rune) bool { return r == ';' || r == ',' }) {
+		if strings.Contains(p, ";") && strings.Contains(p, ",") {
+			// As a key file list: one separator or the other. Only
+			// what needs the keys fails.
+			rm.keyPathErr = fmt.Errorf("remote %s: gpgkeypath: key value list contains more than one separator", name)
+		}
+		sep := ","
+		if strings.Contains(p, ";") {
+			sep = ";"
+		}
+		// A list's last separator may end it; an empty item elsewhere is
+		// a path that does not exist, and fails when keys are loaded.
+		for _, x := range strings.Split(strings.TrimSuffix(p, sep), sep) {
 			rm.GPGKeyPath = append(rm.GPGKeyPath, strings.TrimSpace(x))
 		}
 	}
@@ -110,6 +122,9 @@ func KeyringPath(r *store.Repo, name string) string {
 // Keyring loads the keys this remote's signatures must verify against;
 // it is empty when none are configured.
 func (rm *Remote) Keyring(r *store.Repo) (*gpg.Keyring, error) {
+	if rm.keyPathErr != nil {
+		return nil, rm.keyPathErr
+	}
 	paths := rm.keyringPaths(r)
 	if len(paths) == 0 {
 		return gpg.ParseKeyring(nil)

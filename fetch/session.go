@@ -122,6 +122,10 @@ func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
 	if !s.rm.GPGVerify {
 		keyring = nil
 	}
+	sp, err := loadSignPolicy(s.repo, s.rm.Name)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	var sum *fetchedSummary
 	// Refs pinned to commits already stored (verified when they came)
@@ -202,7 +206,7 @@ func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
 	if sum.s == nil {
 		ds = nil // no summary: no deltas listed
 	}
-	res, err := pullCommits(ctx, s.repo, sessionSource{s}, keyring, ds, targets, &opts, since)
+	res, err := pullCommits(ctx, s.repo, sessionSource{s}, keyring, sp, ds, targets, &opts, since)
 	if err != nil {
 		return nil, err
 	}

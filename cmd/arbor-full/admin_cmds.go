@@ -227,6 +227,7 @@ func (a *app) adminUpgradeCmd() *cobra.Command {
 }
 
 func (a *app) adminStatusCmd() *cobra.Command {
+	var verify bool
 	c := &cobra.Command{
 		Use:     "status [--json]",
 		Short:   "List deployments, the default first",
@@ -273,10 +274,14 @@ func (a *app) adminStatusCmd() *cobra.Command {
 				} else {
 					fmt.Fprintln(a.Stdout, "    origin: none")
 				}
+				if err := a.printDeploymentSigs(s.Repo, d, verify); err != nil {
+					return err
+				}
 			}
 			return nil
 		}),
 	}
+	c.Flags().BoolVarP(&verify, "verify", "V", false, "fail unless each deployment's commit has a good signature from its remote")
 	a.jsonFlag(c)
 	return c
 }

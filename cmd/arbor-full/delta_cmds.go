@@ -11,6 +11,7 @@ import (
 
 	"arbor/store"
 	"arbor/store/delta"
+	"arbor/store/sign"
 )
 
 func (a *app) staticDeltaCmd() *cobra.Command {
@@ -21,7 +22,7 @@ func (a *app) staticDeltaCmd() *cobra.Command {
   arbor --repo=repo static-delta show FROM-TO
   arbor --repo=repo static-delta apply-offline /media/update/deltas/xx/yyyy`,
 	}
-	c.AddCommand(a.deltaListCmd(), a.deltaShowCmd(), a.deltaApplyOfflineCmd(), a.deltaGenerateCmd(), a.deltaDeleteCmd(), a.deltaReindexCmd(), a.deltaIndexesCmd())
+	c.AddCommand(a.deltaListCmd(), a.deltaShowCmd(), a.deltaApplyOfflineCmd(), a.deltaVerifyCmd(), a.deltaGenerateCmd(), a.deltaDeleteCmd(), a.deltaReindexCmd(), a.deltaIndexesCmd())
 	return c
 }
 
@@ -130,15 +131,22 @@ func sizeWords(n uint64) string {
 }
 
 func (a *app) deltaApplyOfflineCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:     "apply-offline PATH",
-		Short:   "Apply a static delta from its directory (or its superblock file), with every object checked",
+	var sv deltaSignFlags
+	c := &cobra.Command{
+		Use:   "apply-offline [--sign-type=TYPE] PATH [KEY...]",
+		Short: "Apply a static delta from its directory (or its superblock file), with every object checked",
+		Long: `apply-offline applies a static delta without a remote. With public KEYs (or
+--keys-file), or when core.sign-verify-deltas is true, its superblock must carry
+a good signature by one of them first.`,
 		Example: `  arbor --repo=repo static-delta apply-offline /media/update/deltas/xx/yyyy`,
-		Args:    cobra.ExactArgs(1),
+		Args:    cobra.MinimumNArgs(1),
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			dir := args[0]
 			if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
 				dir = filepath.Dir(dir)
+			}
+			if err := sv.check(r, dir, args[1:]); err != nil {
+				return err
 			}
 			c, err := delta.ApplyOffline(cmd.Context(), r, dir)
 			if err != nil {
@@ -150,10 +158,13 @@ func (a *app) deltaApplyOfflineCmd() *cobra.Command {
 			return nil
 		}),
 	}
+	sv.flags(c)
+	return c
 }
 
 func (a *app) deltaGenerateCmd() *cobra.Command {
-	var from, to string
+	var from, to, signType, signKeysFile string
+	var signKeys []string
 	var empty, inline, swap, ifNotExists, disableBsdiff bool
 	var minFallback, maxChunk, maxBsdiff float64
 	c := &cobra.Command{
@@ -207,6 +218,23 @@ decimal megabytes, as ostree's. Run summary -u afterwards to list it.`,
 			}
 			o.Inline, o.SwapEndianness = inline, swap
 			o.MinFallbackSize, o.MaxChunkSize = int64(minFallback*1e6), int64(maxChunk*1e6)
+			if signKeysFile != "" {
+				keys, err := sign.ReadKeysFile(signKeysFile)
+				if err != nil {
+					return err
+				}
+				if len(keys) == 0 {
+					return fmt.Errorf("--keys-file=%s: no secret key in it", signKeysFile)
+				}
+				signKeys = append(signKeys, keys...)
+			}
+			ks, err := keySigners(signType, signKeys)
+			if err != nil {
+				return err
+			}
+			for _, k := range ks {
+				o.Signers = append(o.Signers, delta.SuperblockSigner{Key: k.key, Sign: k.sign})
+			}
 			fromWord := "empty"
 			if !o.From.IsZero() {
 				fromWord = o.From.String()
@@ -237,6 +265,9 @@ decimal megabytes, as ostree's. Run summary -u afterwards to list it.`,
 	// matches, so these change nothing; accepted so scripts run.
 	f.Float64Var(&maxBsdiff, "max-bsdiff-size", 128, "accepted for ostree's scripts; arbor matches blocks instead of running bsdiff")
 	f.BoolVar(&disableBsdiff, "disable-bsdiff", false, "accepted for ostree's scripts")
+	f.StringArrayVar(&signKeys, "sign", nil, "sign the superblock with this secret key (base64), of --sign-type")
+	f.StringVar(&signType, "sign-type", sign.Default, "the type of the --sign keys: ed25519 (or dummy, for tests)")
+	f.StringVar(&signKeysFile, "keys-file", "", "sign with each secret key of this file, one a line")
 	a.jsonFlag(c)
 	return c
 }

@@ -12,7 +12,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"arbor/cmd/internal/termtext"
+	"arbor/fetch"
 	"arbor/store"
+	"arbor/store/gpg"
 	"arbor/store/gvariant"
 	"arbor/store/object"
 )
@@ -121,7 +123,7 @@ func (a *app) logCmd() *cobra.Command {
 }
 
 func (a *app) showCmd() *cobra.Command {
-	var metaKey, detachedKey string
+	var metaKey, detachedKey, homedir, verifyRemote string
 	var detached bool
 	c := &cobra.Command{
 		Use:   "show [flags] REV",
@@ -176,9 +178,11 @@ func (a *app) showCmd() *cobra.Command {
 				return a.printJSON(ci)
 			}
 			printCommit(a.Stdout, ci)
-			return nil
+			return a.printSignatures(r, sum, homedir, verifyRemote)
 		},
 	}
+	c.Flags().StringVar(&homedir, "gpg-homedir", "", "also trust the keys of this GnuPG home directory")
+	c.Flags().StringVar(&verifyRemote, "gpg-verify-remote", "", "check the signatures against this remote's keys only")
 	c.Flags().StringVar(&metaKey, "print-metadata-key", "", "print one metadata value")
 	c.Flags().StringVar(&detachedKey, "print-detached-metadata-key", "", "print one detached metadata value")
 	c.Flags().BoolVar(&detached, "print-detached-metadata", false, "print all detached metadata (signatures)")
@@ -431,4 +435,43 @@ func (a *app) diffCmd() *cobra.Command {
 	}
 	a.jsonFlag(c)
 	return c
+}
+
+// printSignatures describes each GPG signature of a commit, checked
+// against the keys of remote, or when it is empty every key the
+// repository and the system trust; a commit without signatures prints
+// nothing.
+func (a *app) printSignatures(r *store.Repo, sum object.Checksum, homedir, remote string) error {
+	sigs, err := r.CommitSignatures(sum)
+	if err != nil || len(sigs) == 0 {
+		return err
+	}
+	var keys *gpg.Keyring
+	if remote != "" {
+		rm, err := fetch.LoadRemote(r, remote)
+		if err != nil {
+			return err
+		}
+		keys, err = rm.Keyring(r)
+		if err != nil {
+			return err
+		}
+	} else if keys, err = fetch.CommitKeys(r, homedir); err != nil {
+		return err
+	}
+	b, err := r.ReadMeta(sum, object.TypeCommit)
+	if err != nil {
+		return err
+	}
+	res := keys.Check(b, sigs)
+	noun := "signatures"
+	if len(res) == 1 {
+		noun = "signature"
+	}
+	fmt.Fprintf(a.Stdout, "Found %d %s:\n", len(res), noun)
+	for _, s := range res {
+		fmt.Fprintln(a.Stdout)
+		printSigResults(a, []gpg.SigResult{s}, "  ")
+	}
+	return nil
 }

@@ -100,7 +100,7 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 		a.logCmd(), a.showCmd(), a.lsCmd(), a.catCmd(), a.diffCmd(),
 		a.refsCmd(), a.revParseCmd(),
 		a.fsckCmd(), a.pruneCmd(), a.reindexCmd(),
-		a.remoteCmd(), a.pullCmd(), a.pullLocalCmd(), a.summaryCmd(), a.gpgSignCmd(), a.serveCmd(),
+		a.remoteCmd(), a.pullCmd(), a.pullLocalCmd(), a.summaryCmd(), a.gpgSignCmd(), a.signCmd(), a.serveCmd(),
 		a.mountCmd(), a.umountCmd(), a.mountsCmd(), launch.SandboxCmd(&a.Globals),
 		a.buildInitCmd(), a.buildCmd(), a.buildFinishCmd(), a.buildExportCmd(), a.buildUpdateRepoCmd(), a.buildSignCmd(), a.buildCommitFromCmd(), a.buildBundleCmd(), a.buildImportBundleCmd(),
 		a.installCmd(), a.listCmd(), launch.RunCmd(&a.Globals, a.ensureMount, recorder{a}), a.updateCmd(), a.uninstallCmd(), a.historyCmd(), a.infoCmd(), a.remoteLsCmd(), a.flatpakRemoteAddCmd(), a.overrideCmd(), a.searchCmd(),
@@ -138,7 +138,7 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 func ostreeCommand(name string) bool {
 	switch name {
 	case "init", "commit", "checkout", "log", "show", "ls", "cat", "diff", "refs", "rev-parse", "fsck", "prune",
-		"remote", "pull", "pull-local", "summary", "gpg-sign", "static-delta", "config", "reset":
+		"remote", "pull", "pull-local", "summary", "gpg-sign", "sign", "static-delta", "config", "reset":
 		return true
 	}
 	return false
@@ -162,7 +162,7 @@ func versionYAML() string {
 			}
 		}
 	}
-	return fmt.Sprintf("libostree:\n Version: '%s'\n Features:\n  - gpgme\narbor:\n Revision: '%s'\n", ostreeVersion, rev)
+	return fmt.Sprintf("libostree:\n Version: '%s'\n Features:\n  - gpgme\n  - sign-ed25519\narbor:\n Revision: '%s'\n", ostreeVersion, rev)
 }
 
 // refuseUnknown makes every group of commands (the root, admin,

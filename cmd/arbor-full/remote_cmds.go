@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -31,7 +32,7 @@ func (a *app) remoteCmd() *cobra.Command {
   arbor --repo=repo remote list -u`,
 	}
 	c.AddCommand(a.remoteAddCmd(), a.remoteListCmd(), a.remoteDeleteCmd(), a.remoteShowURLCmd(),
-		a.remoteRefsCmd(), a.remoteGPGImportCmd())
+		a.remoteRefsCmd(), a.remoteGPGImportCmd(), a.remoteGPGListKeysCmd())
 	return c
 }
 
@@ -39,6 +40,7 @@ func (a *app) remoteAddCmd() *cobra.Command {
 	var o fetch.AddOptions
 	var sets []string
 	var contentURL, collectionID, customBackend string
+	var signVerify []string
 	c := &cobra.Command{
 		Use:   "add [flags] NAME URL [BRANCH...]",
 		Short: "Add a remote",
@@ -69,6 +71,9 @@ func (a *app) remoteAddCmd() *cobra.Command {
 			if collectionID != "" {
 				o.Set["collection-id"] = collectionID
 			}
+			if err := signVerifySets(signVerify, o.Set); err != nil {
+				return err
+			}
 			o.Imported = func(n int) { fmt.Fprintln(a.Stdout, importedLine(n, args[0])) }
 			return fetch.AddRemote(r, args[0], args[1], o)
 		}),
@@ -83,6 +88,7 @@ func (a *app) remoteAddCmd() *cobra.Command {
 	f.StringVar(&contentURL, "contenturl", "", "fetch content objects from URL, metadata from the remote's url")
 	f.StringVar(&collectionID, "collection-id", "", "the remote's collection ID")
 	f.StringVar(&customBackend, "custom-backend", "", "another program pulls from this remote (its URL is optional)")
+	f.StringArrayVar(&signVerify, "sign-verify", nil, "verify commits with TYPE=inline:PUBKEY or TYPE=file:PATH (sets sign-verify)")
 	c.MarkFlagsMutuallyExclusive("force", "if-not-exists")
 	return c
 }
@@ -408,6 +414,7 @@ func (a *app) pullLocalCmd() *cobra.Command {
 	f := c.Flags()
 	f.StringVar(&opts.Remote, "remote", "", "write the refs as this remote's (REMOTE:REF)")
 	f.BoolVar(&opts.GPGVerify, "gpg-verify", false, "verify commits' signatures with --remote's keys")
+	f.BoolVar(&opts.GPGVerifySummary, "gpg-verify-summary", false, "require the source's summary to be signed by --remote's keys")
 	// Checksums are always verified and writes always synced: accepted
 	// for ostree's scripts, they change nothing.
 	f.Bool("untrusted", false, "verify checksums of the source's objects (always done)")
@@ -459,6 +466,15 @@ func signCommit(ctx context.Context, r *store.Repo, c object.Checksum, keyIDs []
 		if err != nil {
 			return err
 		}
+		have, err := r.CommitSignatures(c)
+		if err != nil {
+			return err
+		}
+		for _, sig := range have {
+			if gpg.MadeBy(sig, s.KeyID()) {
+				return fmt.Errorf("commit %s is already signed with GPG key %s", c, s.KeyID())
+			}
+		}
 		if err := r.SignCommit(ctx, c, s.Sign); err != nil {
 			return err
 		}
@@ -492,6 +508,7 @@ func updateSummary(ctx context.Context, r *store.Repo, keyIDs []string, homedir 
 
 func (a *app) gpgSignCmd() *cobra.Command {
 	var homedir string
+	var del bool
 	c := &cobra.Command{
 		Use:     "gpg-sign [--gpg-homedir=DIR] COMMIT KEYID...",
 		Short:   "Sign a commit (the signature goes to its detached metadata)",
@@ -503,12 +520,23 @@ func (a *app) gpgSignCmd() *cobra.Command {
 				return err
 			}
 			defer r.Close()
+			if del {
+				n, err := r.DeleteSignatures(cmd.Context(), c, func(sig []byte) bool {
+					return slices.ContainsFunc(args[1:], func(id string) bool { return gpg.MadeBy(sig, id) })
+				})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.Stdout, "Signatures deleted: %d\n", n)
+				return nil
+			}
 			if err := signCommit(cmd.Context(), r, c, args[1:], homedir); err != nil {
 				return err
 			}
 			return nil
 		},
 	}
+	c.Flags().BoolVarP(&del, "delete", "d", false, "delete the signatures of these keys instead")
 	c.Flags().StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
 	return c
 }

@@ -17,6 +17,7 @@ import (
 	"arbor/store"
 	"arbor/store/object"
 	"arbor/store/refs"
+	"arbor/store/sign"
 )
 
 func (a *app) initCmd() *cobra.Command {
@@ -98,6 +99,8 @@ func (a *app) commitCmd() *cobra.Command {
 		signKeys, bindRefs                       []string
 		homedir, statOverride                    string
 		detachedStrings                          []string
+		keySigns                                 []string
+		signType                                 string
 	)
 	c := &cobra.Command{
 		Use:   "commit [flags] [DIR]",
@@ -220,6 +223,10 @@ func (a *app) commitCmd() *cobra.Command {
 				}
 				detached = append(detached, object.String(k, v))
 			}
+			keySigners, err := keySigners(signType, keySigns)
+			if err != nil {
+				return err
+			}
 			sum, stats, err := r.CommitTrees(cmd.Context(), sources, opts)
 			bar.done()
 			if err != nil {
@@ -235,6 +242,14 @@ func (a *app) commitCmd() *cobra.Command {
 					break // the parent is as it was signed
 				}
 				if err := r.SignCommit(cmd.Context(), sum, sign); err != nil {
+					return err
+				}
+			}
+			for _, ks := range keySigners {
+				if stats.Skipped {
+					break
+				}
+				if err := r.SignCommitAt(cmd.Context(), sum, ks.key, ks.sign); err != nil {
 					return err
 				}
 			}
@@ -276,6 +291,8 @@ func (a *app) commitCmd() *cobra.Command {
 	f.BoolVar(&bootable, "bootable", false, "mark an OS commit bootable: records the kernel at usr/lib/modules/VERSION/vmlinuz")
 	f.StringArrayVar(&signKeys, "gpg-sign", nil, "sign the commit with this GPG key")
 	f.StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
+	f.StringArrayVar(&keySigns, "sign", nil, "sign the commit with this secret key (base64), of --sign-type")
+	f.StringVar(&signType, "sign-type", sign.Default, "the type of the --sign keys: ed25519 (or dummy, for tests)")
 	a.jsonFlag(c)
 	return c
 }

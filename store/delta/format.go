@@ -126,20 +126,30 @@ const (
 	maxPart    = 1 << 34 // uncompressed bytes of one part
 )
 
+// parseSignedWrapper splits a signed superblock file into the bytes
+// signed and the signatures.
+func parseSignedWrapper(b []byte) ([]byte, []object.MetaEntry, error) {
+	v, err := gvariant.Decode(signedType, b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: signed superblock: %v", ErrCorrupt, err)
+	}
+	f := v.([]any)
+	sigs, err := object.ParseVarDict(gvariant.MustEncode(gvariant.MustType("a{sv}"), f[2]))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: signed superblock: %v", ErrCorrupt, err)
+	}
+	return f[1].([]byte), sigs, nil
+}
+
 // ParseSuperblock decodes a superblock file, signed or not.
 func ParseSuperblock(b []byte) (*Superblock, error) {
 	sb := &Superblock{}
 	if bytes.HasPrefix(b, []byte(signedMagic)) {
-		v, err := gvariant.Decode(signedType, b)
-		if err != nil {
-			return nil, fmt.Errorf("%w: signed superblock: %v", ErrCorrupt, err)
+		var err error
+		if sb.SignedData, sb.Signatures, err = parseSignedWrapper(b); err != nil {
+			return nil, err
 		}
-		f := v.([]any)
-		sb.Signed, sb.SignedData = true, f[1].([]byte)
-		if sb.Signatures, err = object.ParseVarDict(gvariant.MustEncode(gvariant.MustType("a{sv}"), f[2])); err != nil {
-			return nil, fmt.Errorf("%w: signed superblock: %v", ErrCorrupt, err)
-		}
-		b = sb.SignedData
+		sb.Signed, b = true, sb.SignedData
 	}
 	v, err := gvariant.Decode(superblockType, b)
 	if err != nil {

@@ -44,6 +44,9 @@ type GenerateOptions struct {
 	// Output, for an inline delta, is the file its superblock is written
 	// to (a bundle) rather than the repository's deltas/.
 	Output string
+	// Signers, when set, sign the superblock (a signed delta, which
+	// offline users verify; HTTP pulls do not read it).
+	Signers []SuperblockSigner
 }
 
 // DefaultGenerateOptions are ostree's defaults: 4 MB fallbacks and 32 MB
@@ -197,6 +200,11 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 	sb, err := g.superblock(commit)
 	if err != nil {
 		return d, st, err
+	}
+	if len(o.Signers) > 0 {
+		if sb, err = SignSuperblock(sb, o.Signers); err != nil {
+			return d, st, err
+		}
 	}
 	// The superblock last: a delta is there once it is.
 	if o.Output != "" {

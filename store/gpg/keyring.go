@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -74,7 +75,7 @@ func LoadKeyring(paths ...string) (*Keyring, error) {
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
-			return nil, fmt.Errorf("gpg: keyring: %w", err)
+			return nil, fmt.Errorf("gpg: keyring: %w", pathErr("stat", p, err))
 		}
 		files := []string{p}
 		if fi.IsDir() {
@@ -85,7 +86,7 @@ func LoadKeyring(paths ...string) (*Keyring, error) {
 		for _, f := range files {
 			data, err := os.ReadFile(f)
 			if err != nil {
-				return nil, fmt.Errorf("gpg: keyring: %w", err)
+				return nil, fmt.Errorf("gpg: keyring: %w", pathErr("open", f, err))
 			}
 			fk, err := ParseKeyring(data)
 			if err != nil {
@@ -102,7 +103,7 @@ func LoadKeyring(paths ...string) (*Keyring, error) {
 func KeyFiles(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("gpg: keyring dir: %w", err)
+		return nil, fmt.Errorf("gpg: keyring dir: %w", pathErr("opendir", dir, err))
 	}
 	var out []string
 	for _, de := range ents {
@@ -335,14 +336,14 @@ func keyProblem(kk openpgp.Key, sig *packet.Signature, now time.Time) error {
 		}
 	}
 	if e.Revoked(now) || (bySub && kk.Revoked(now)) || (primaryID != nil && primaryID.Revoked(now)) {
-		return fail(ErrRevoked, "revoked")
+		return fail(ErrRevoked, "Key revoked")
 	}
 	if e.PrimaryKey.KeyExpired(primarySig, now) || (bySub && kk.PublicKey.KeyExpired(kk.SelfSignature, now)) {
-		return fail(ErrExpired, "key expired")
+		return fail(ErrExpired, "Key expired")
 	}
 	for _, s := range toCheck {
 		if s.SigExpired(now) {
-			return fail(ErrExpired, "signature made %s has expired or is dated in the future", s.CreationTime.UTC().Format(time.RFC3339))
+			return fail(ErrExpired, "Signature expired: made %s, expired or dated in the future", s.CreationTime.UTC().Format(time.RFC3339))
 		}
 	}
 	return nil
@@ -472,3 +473,27 @@ func (k *Keyring) Select(ids []string) (*Keyring, error) {
 func (k *Keyring) Has(fpr string) bool {
 	return slices.Contains(k.Fingerprints(), fpr)
 }
+
+// pathError is a file's error as the system call and the path, then
+// strerror's words, capital first: the form users (and their scripts)
+// know from other tools. An empty path shows as "()".
+type pathError struct {
+	op, path string
+	err      error
+}
+
+func pathErr(op, path string, err error) error { return &pathError{op, path, err} }
+
+func (e *pathError) Error() string {
+	msg := e.err.Error()
+	var errno syscall.Errno
+	if errors.As(e.err, &errno) {
+		msg = errno.Error()
+	}
+	if msg != "" {
+		msg = strings.ToUpper(msg[:1]) + msg[1:]
+	}
+	return fmt.Sprintf("%s(%s): %s", e.op, e.path, msg)
+}
+
+func (e *pathError) Unwrap() error { return e.err }

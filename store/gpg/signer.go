@@ -31,7 +31,8 @@ type Signer struct {
 // LoadSigner finds the secret key keyID (a fingerprint, or a long or short
 // key ID, any case, optional 0x) as `--gpg-sign=KEYID --gpg-homedir=DIR`
 // would. DIR empty means $GNUPGHOME, else ~/.gnupg. When DIR has
-// private-keys-v1.d (GnuPG 2.x) the key is exported with gpg from PATH;
+// private-keys-v1.d (GnuPG 2.x), or is a GnuPG 1.x home (pubring.gpg and
+// secring.gpg), the key is exported with gpg from PATH when it is there;
 // exported secret keys kept in DIR (secring.gpg, *.asc, *.key) are read
 // directly, so those need no gpg. A key ID naming a primary key signs with
 // its newest valid signing subkey, if any, as gpg does.
@@ -52,14 +53,18 @@ func LoadSigner(homedir, keyID string) (*Signer, error) {
 	// first.
 	_, err = os.Stat(filepath.Join(dir, "private-keys-v1.d"))
 	agentKeys := err == nil
+	// A GnuPG 1 home (both keyrings) is gpg's too: gpg 2 moves its secret
+	// keys to the agent when it first reads them, after which they are
+	// the live ones, as for every user of gpg.
+	v1Home := fileExists(filepath.Join(dir, "pubring.gpg")) && fileExists(filepath.Join(dir, "secring.gpg"))
 	gpg, gpgErr := exec.LookPath("gpg")
-	if agentKeys && gpgErr == nil {
+	if (agentKeys || v1Home) && gpgErr == nil {
 		el, err := exportWithGPG(gpg, dir, want)
 		if err == nil {
 			if s, err := pickSigner(el, want); !errors.Is(err, ErrNoSecretKey) {
 				return s, err
 			}
-		} else if !errors.Is(err, ErrNoSecretKey) {
+		} else if !errors.Is(err, ErrNoSecretKey) && agentKeys {
 			return nil, err
 		}
 	}
@@ -75,6 +80,11 @@ func LoadSigner(homedir, keyID string) (*Signer, error) {
 		return nil, fmt.Errorf("%w in %s", err, dir)
 	}
 	return s, err
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // KeyID is the ID of the key that signs, as 16 upper case hex digits; it

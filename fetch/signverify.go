@@ -1,0 +1,120 @@
+package fetch
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"arbor/store"
+	"arbor/store/sign"
+)
+
+// signPolicy is a remote's sign-verify: the signature types its commits
+// must carry a good signature of (one is enough), with their keys.
+type signPolicy struct {
+	engines []sign.Engine
+	keys    map[string][]string // by engine name
+}
+
+// dummyEnabled is whether the dummy signature type, which proves
+// nothing, may be used: only where tests ask for it.
+func dummyEnabled() bool { return os.Getenv("OSTREE_DUMMY_SIGN_ENABLED") != "" }
+
+// loadSignPolicy reads sign-verify (true, false, or a list of types) and
+// each type's keys (verification-TYPE-key, verification-TYPE-file, else
+// the system's trusted keys); nil when the remote does not verify so.
+func loadSignPolicy(r *store.Repo, name string) (*signPolicy, error) {
+	cfg := r.Config()
+	g := group(name)
+	v := strings.TrimSpace(cfg.String(g, "sign-verify", ""))
+	var names []string
+	all := false
+	switch strings.ToLower(v) {
+	case "", "false", "no", "0":
+		return nil, nil
+	case "true", "yes", "1":
+		names, all = sign.Names(), true
+	default:
+		for _, n := range strings.Split(v, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				names = append(names, n)
+			}
+		}
+	}
+	sp := &signPolicy{keys: map[string][]string{}}
+	for _, n := range names {
+		e, err := sign.Lookup(n, dummyEnabled())
+		if err != nil {
+			return nil, fmt.Errorf("remote %s: sign-verify: %w", name, err)
+		}
+		keys, err := remoteSignKeys(r, g, e)
+		if err != nil {
+			return nil, fmt.Errorf("remote %s: %w", name, err)
+		}
+		if len(keys) == 0 {
+			if all {
+				continue
+			}
+			return nil, fmt.Errorf("remote %s: No keys found for required signapi type %s", name, n)
+		}
+		sp.engines = append(sp.engines, e)
+		sp.keys[e.Name()] = keys
+	}
+	if len(sp.engines) == 0 {
+		return nil, fmt.Errorf("remote %s: sign-verify is set but no keys are configured (verification-TYPE-key or verification-TYPE-file)", name)
+	}
+	return sp, nil
+}
+
+// remoteSignKeys are the keys of one type a remote is configured with.
+func remoteSignKeys(r *store.Repo, g string, e sign.Engine) ([]string, error) {
+	cfg := r.Config()
+	var keys []string
+	if k := strings.TrimSpace(cfg.String(g, "verification-"+e.Name()+"-key", "")); k != "" {
+		keys = append(keys, k)
+	}
+	file := cfg.String(g, "verification-"+e.Name()+"-file", "")
+	if file != "" {
+		more, err := sign.ReadKeysFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("verification-%s-file: %w", e.Name(), err)
+		}
+		keys = append(keys, more...)
+	}
+	if len(keys) > 0 || file != "" || e.Name() == "dummy" {
+		return keys, nil
+	}
+	for _, d := range sign.SystemDirs() {
+		more, err := sign.DirKeys(d, e.Name())
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, more...)
+	}
+	return keys, nil
+}
+
+// verify accepts data when one of its signatures in detached, of any of
+// the policy's types, was made by one of that type's keys.
+func (sp *signPolicy) verify(data, detached []byte) error {
+	var errs []error
+	for _, e := range sp.engines {
+		sigs, err := store.SignaturesAt(detached, e.MetaKey())
+		if err != nil {
+			return err
+		}
+		_, err = e.Verify(sp.keys[e.Name()], data, sigs)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 1 {
+		return fmt.Errorf("Can't verify commit: %w", errs[0])
+	}
+	why := make([]string, len(errs))
+	for i, err := range errs {
+		why[i] = err.Error()
+	}
+	return fmt.Errorf("Can't verify commit: %s", strings.Join(why, "; "))
+}
