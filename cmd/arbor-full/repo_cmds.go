@@ -297,7 +297,7 @@ func (a *app) checkoutCmd() *cobra.Command {
 }
 
 func (a *app) refsCmd() *cobra.Command {
-	var del, list, revision, force, alias bool
+	var del, list, revision, force, alias, collections bool
 	var create string
 	c := &cobra.Command{
 		Use:   "refs [flags] [PREFIX...]",
@@ -306,6 +306,9 @@ func (a *app) refsCmd() *cobra.Command {
   arbor --repo=repo refs --create=stable main
   arbor --repo=repo refs --delete stable`,
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
+			if collections {
+				return a.collectionRefs(r, args, collectionRefsOpts{create: create, del: del, force: force, revision: revision})
+			}
 			switch {
 			case alias && create != "":
 				if len(args) != 1 {
@@ -352,21 +355,17 @@ func (a *app) refsCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				n := 0
 				for _, name := range refs.SortedNames(all) {
 					for _, p := range args {
 						if matchRefPrefix(name, p) {
 							if err := r.DeleteRef(name); err != nil {
 								return err
 							}
-							n++
 							break
 						}
 					}
 				}
-				if n == 0 {
-					return fmt.Errorf("no ref matches %s", strings.Join(args, ", "))
-				}
+				// As ostree: a prefix that matches no ref is no error.
 				return nil
 			}
 			all, err := r.Refs()
@@ -420,6 +419,7 @@ func (a *app) refsCmd() *cobra.Command {
 	c.Flags().BoolVar(&force, "force", false, "with --create, replace a ref of that name")
 	c.Flags().BoolVarP(&alias, "alias", "A", false, "list aliases; with --create=ALIAS, make ALIAS follow the given ref")
 	c.Flags().BoolVar(&del, "delete", false, "delete the refs matching the prefixes")
+	c.Flags().BoolVarP(&collections, "collections", "c", false, "list, create or delete refs by (collection ID, ref); PREFIX is a collection ID")
 	c.Flags().StringVar(&create, "create", "", "create ref NEW pointing at the given ref or commit")
 	a.jsonFlag(c)
 	return c
