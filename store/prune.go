@@ -28,6 +28,9 @@ type PruneOptions struct {
 	// NoWait gives up at once, with ErrLocked, when another process is
 	// writing to the repository, instead of waiting for it.
 	NoWait bool
+	// DeleteCommit, when set, is a commit to delete first (leaving a
+	// tombstone); a commit a ref points at is refused.
+	DeleteCommit object.Checksum
 }
 
 // ErrLocked is returned by a prune that would have had to wait.
@@ -61,9 +64,14 @@ func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (*PruneResult, erro
 	if err != nil {
 		return nil, err
 	}
-	all, err := r.Refs()
+	all, err := r.pruneRoots()
 	if err != nil {
 		return nil, err
+	}
+	if !opts.DeleteCommit.IsZero() && !opts.DryRun {
+		if err := r.deleteCommit(ctx, all, opts.DeleteCommit); err != nil {
+			return nil, err
+		}
 	}
 	commits, err := r.Commits(ctx)
 	if err != nil {
@@ -128,8 +136,8 @@ func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (*PruneResult, erro
 	res := &PruneResult{}
 	var dead []index.Entry
 	err = idx.Objects(func(e index.Entry) error {
-		if e.Type == object.TypeCommitMeta {
-			return nil // goes with its commit
+		if e.Type == object.TypeCommitMeta || e.Type == object.TypeTombstoneCommit {
+			return nil // goes with its commit; outlives it
 		}
 		res.Total++
 		if live[e.Ref] {
@@ -169,6 +177,11 @@ func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (*PruneResult, erro
 				}
 				removeIfExists(filepath.Join(r.path, "state", e.Checksum.String()+".commitpartial"))
 				gone = append(gone, meta)
+				if r.TombstonesEnabled() {
+					if err := r.WriteTombstone(e.Checksum); err != nil {
+						return res, err
+					}
+				}
 			}
 		}
 	}
@@ -183,4 +196,48 @@ func removeIfExists(p string) error {
 		return err
 	}
 	return nil
+}
+
+// pruneRoots are the refs whose commits a prune keeps: every ref, and the
+// mirrored refs of other collections, named "(COLLECTION, REF)".
+func (r *Repo) pruneRoots() (map[string]object.Checksum, error) {
+	all, err := r.Refs()
+	if err != nil {
+		return nil, err
+	}
+	mirrors, err := r.refs().Mirrors()
+	if err != nil {
+		return nil, err
+	}
+	for cr, c := range mirrors {
+		all["("+cr.Collection+", "+cr.Ref+")"] = c
+	}
+	return all, nil
+}
+
+// deleteCommit deletes a commit no root points at, with its detached
+// metadata, and leaves its tombstone, turning tombstones on as ostree does.
+func (r *Repo) deleteCommit(ctx context.Context, roots map[string]object.Checksum, c object.Checksum) error {
+	for _, name := range refs.SortedNames(roots) {
+		if roots[name] == c {
+			return fmt.Errorf("Commit '%s' is referenced by '%s'", c, name)
+		}
+	}
+	if err := r.EnableTombstones(); err != nil {
+		return err
+	}
+	for _, t := range []object.Type{object.TypeCommit, object.TypeCommitMeta} {
+		if err := removeIfExists(r.ObjectPath(c, t)); err != nil {
+			return fmt.Errorf("deleting %s: %w", object.Name(c, t), err)
+		}
+	}
+	removeIfExists(filepath.Join(r.path, "state", c.String()+".commitpartial"))
+	idx, err := r.Index(ctx)
+	if err != nil {
+		return err
+	}
+	if err := idx.Remove([]index.Ref{{Checksum: c, Type: object.TypeCommit}, {Checksum: c, Type: object.TypeCommitMeta}}); err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	return r.WriteTombstone(c)
 }

@@ -135,6 +135,15 @@ func (r *Repo) CollectionID() string { return r.Config().String("core", "collect
 // one, and the mirrored refs of other collections. A non-empty collection
 // keeps only that collection's refs.
 func (r *Repo) CollectionRefs(collection string) (map[refs.CollectionRef]object.Checksum, error) {
+	return r.collectionRefs(collection, true)
+}
+
+// localCollectionRefs is CollectionRefs without the remotes' refs.
+func (r *Repo) localCollectionRefs(collection string) (map[refs.CollectionRef]object.Checksum, error) {
+	return r.collectionRefs(collection, false)
+}
+
+func (r *Repo) collectionRefs(collection string, remotes bool) (map[refs.CollectionRef]object.Checksum, error) {
 	out := map[refs.CollectionRef]object.Checksum{}
 	all, err := r.Refs()
 	if err != nil {
@@ -145,6 +154,9 @@ func (r *Repo) CollectionRefs(collection string) (map[refs.CollectionRef]object.
 		id := own
 		ref := name
 		if remote, rest, ok := strings.Cut(name, ":"); ok {
+			if !remotes {
+				continue
+			}
 			id = r.Config().String(fmt.Sprintf("remote %q", remote), "collection-id", "")
 			ref = rest
 		}
