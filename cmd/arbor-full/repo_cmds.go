@@ -212,6 +212,9 @@ func (a *app) commitCmd() *cobra.Command {
 			}
 			if branch != "" && !stats.Skipped {
 				a.refsMoved(cmd.Context(), r, []string{branch})
+				if err := autoUpdateSummary(cmd.Context(), r); err != nil {
+					return err
+				}
 			}
 			if a.json {
 				return a.printJSON(map[string]any{"commit": sum.String(), "branch": branch,
@@ -307,7 +310,10 @@ func (a *app) refsCmd() *cobra.Command {
   arbor --repo=repo refs --delete stable`,
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			if collections {
-				return a.collectionRefs(r, args, collectionRefsOpts{create: create, del: del, force: force, revision: revision})
+				if err := a.collectionRefs(r, args, collectionRefsOpts{create: create, del: del, force: force, revision: revision}); err != nil || create == "" && !del {
+					return err
+				}
+				return autoUpdateSummary(cmd.Context(), r)
 			}
 			switch {
 			case alias && create != "":
@@ -346,7 +352,10 @@ func (a *app) refsCmd() *cobra.Command {
 				if _, err := r.ReadRef(create); err == nil && !force {
 					return fmt.Errorf("--create specified but ref %s already exists", create)
 				}
-				return r.SetRef(create, c)
+				if err := r.SetRef(create, c); err != nil {
+					return err
+				}
+				return autoUpdateSummary(cmd.Context(), r)
 			case del:
 				if len(args) == 0 {
 					return errors.New("--delete needs the refs to delete")
@@ -366,7 +375,7 @@ func (a *app) refsCmd() *cobra.Command {
 					}
 				}
 				// As ostree: a prefix that matches no ref is no error.
-				return nil
+				return autoUpdateSummary(cmd.Context(), r)
 			}
 			all, err := r.Refs()
 			if err != nil {
@@ -499,7 +508,7 @@ func (a *app) resetCmd() *cobra.Command {
 				return err
 			}
 			a.refsMoved(cmd.Context(), r, []string{args[0]})
-			return nil
+			return autoUpdateSummary(cmd.Context(), r)
 		}),
 	}
 }

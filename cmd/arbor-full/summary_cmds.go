@@ -192,3 +192,24 @@ func beTime(v gvariant.Variant) string {
 func isoTime(secs uint64) string {
 	return time.Unix(int64(secs), 0).UTC().Format("2006-01-02T15:04:05Z")
 }
+
+// autoUpdateSummary rewrites the summary after refs changed when the
+// repository asks for it (core.auto-update-summary, or its older name
+// core.commit-update-summary), so a published repository never serves
+// refs older than its files.
+func autoUpdateSummary(ctx context.Context, r *store.Repo) error {
+	cfg := r.Config()
+	auto, err := cfg.Bool("core", "auto-update-summary", false)
+	if err != nil {
+		return err
+	}
+	if !auto {
+		if auto, err = cfg.Bool("core", "commit-update-summary", false); err != nil {
+			return err
+		}
+	}
+	if !auto {
+		return nil
+	}
+	return updateSummary(ctx, r, nil, "")
+}
