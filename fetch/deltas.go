@@ -232,7 +232,7 @@ func (p *puller) deltaCommit(ref string, sb *delta.Superblock) error {
 		}
 	}
 	cm, _ := object.ParseCommit(sb.Commit)
-	if err := checkBinding(cm, c, ref); err != nil {
+	if err := p.checkBinding(cm, c, ref); err != nil {
 		return err
 	}
 	if err := delta.WriteCommit(p.repo, p.txn, sb, detached); err != nil {

@@ -115,6 +115,7 @@ func (s *Session) Refs(ctx context.Context) (map[string]object.Checksum, error) 
 // Pull fetches refs from the remote into the session's repository, as
 // the package's Pull does.
 func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
+	opts.collection = s.repo.Config().String(group(s.rm.Name), "collection-id", "")
 	keyring := s.keyring
 	if !s.rm.GPGVerify {
 		keyring = nil

@@ -297,6 +297,7 @@ func pullFlags(c *cobra.Command, opts *fetch.PullOptions) {
 	f.BoolVar(&opts.DisableStaticDeltas, "disable-static-deltas", false, "fetch objects one by one even where the remote has a static delta")
 	f.BoolVar(&opts.RequireStaticDeltas, "require-static-deltas", false, "fail unless every commit comes through a static delta")
 	c.MarkFlagsMutuallyExclusive("disable-static-deltas", "require-static-deltas")
+	f.BoolVar(&opts.DisableVerifyBindings, "disable-verify-bindings", false, "take commits whatever refs and collection they are bound to")
 	// Writes follow core.fsync, and are made durable once per pull.
 	f.Bool("disable-fsync", false, "accepted for ostree's scripts; writes follow core.fsync")
 	f.Bool("per-object-fsync", false, "accepted for ostree's scripts; writes follow core.fsync")
