@@ -177,6 +177,13 @@ func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
 			continue // a commit asked for by its checksum moves no ref
 		}
 		refName := s.rm.Name + ":" + name
+		if opts.Mirror && opts.collection != "" {
+			// A mirror keeps another collection's refs by collection.
+			if err := s.repo.SetCollectionRef(store.CollectionRef{Collection: opts.collection, Ref: name}, c); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if opts.Mirror {
 			refName = name
 		}

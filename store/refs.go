@@ -126,6 +126,9 @@ func (r *Repo) RefAliases() (map[string]string, error) { return r.refs().Aliases
 // SetRefAlias makes alias name the local ref target.
 func (r *Repo) SetRefAlias(alias, target string) error { return r.refs().SetAlias(alias, target) }
 
+// CollectionRef names a ref within a collection.
+type CollectionRef = refs.CollectionRef
+
 // CollectionID is the repository's own collection (core.collection-id),
 // empty when it has none.
 func (r *Repo) CollectionID() string { return r.Config().String("core", "collection-id", "") }

@@ -310,7 +310,7 @@ func (a *app) refsCmd() *cobra.Command {
   arbor --repo=repo refs --delete stable`,
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			if collections {
-				if err := a.collectionRefs(r, args, collectionRefsOpts{create: create, del: del, force: force, revision: revision}); err != nil || create == "" && !del {
+				if err := a.collectionRefs(r, args, collectionRefsOpts{create: create, del: del, revision: revision}); err != nil || create == "" && !del {
 					return err
 				}
 				return autoUpdateSummary(cmd.Context(), r)
