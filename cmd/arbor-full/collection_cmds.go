@@ -180,3 +180,34 @@ func (a *app) printFound(found []fetch.Found, want []refs.CollectionRef) {
 	}
 	fmt.Fprintf(a.Stdout, "%d/%d refs were found.\n", len(want)-len(missing), len(want))
 }
+
+func (a *app) createUSBCmd() *cobra.Command {
+	var dest string
+	c := &cobra.Command{
+		Use:     "create-usb [--destination-repo=PATH] MOUNT-PATH COLLECTION-ID REF [COLLECTION-ID REF...]",
+		Short:   "Copy collection refs onto a removable volume, for machines to pull from",
+		Example: `  arbor --repo=repo create-usb /run/media/user/stick org.example.Os os/amd64/main`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 3 || len(args)%2 != 1 {
+				return errors.New("A MOUNT-PATH and at least one COLLECTION-ID REF pair must be specified")
+			}
+			return nil
+		},
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
+			var crs []refs.CollectionRef
+			for i := 1; i < len(args); i += 2 {
+				cr := refs.CollectionRef{Collection: args[i], Ref: args[i+1]}
+				if err := refs.ValidateCollectionID(cr.Collection); err != nil {
+					return err
+				}
+				if err := refs.Validate(cr.Ref); err != nil {
+					return err
+				}
+				crs = append(crs, cr)
+			}
+			return fetch.CopyToVolume(cmd.Context(), r, args[0], dest, crs)
+		}),
+	}
+	c.Flags().StringVar(&dest, "destination-repo", "", "the repository's path inside the volume (default .ostree/repo)")
+	return c
+}

@@ -29,6 +29,9 @@ func (a *app) summaryCmd() *cobra.Command {
   arbor --repo=repo summary --view`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f := cmd.Flag("verbose"); f != nil && f.Changed && !update && !raw {
+				view = true // ostree's summary -v is --view (the global -v is taken)
+			}
 			if !update && !view && !raw {
 				return errors.New("No option specified; use -u to update summary")
 			}
