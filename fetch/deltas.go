@@ -259,7 +259,7 @@ func (p *puller) deltaCommit(ref string, sb *delta.Superblock) error {
 		return err
 	}
 	cm, _ := object.ParseCommit(sb.Commit)
-	if err := checkBinding(cm, c, ref); err != nil {
+	if err := p.checkBinding(cm, c, ref); err != nil {
 		return err
 	}
 	if err := delta.WriteCommit(p.repo, p.txn, sb, detached); err != nil {

@@ -15,7 +15,6 @@ import (
 	"arbor/fetch/httpc"
 	"arbor/store"
 	"arbor/store/gpg"
-	"arbor/store/gvariant"
 	"arbor/store/index"
 	"arbor/store/object"
 	"arbor/store/refs"
@@ -220,6 +219,12 @@ type PullOptions struct {
 	// Warn hears what the pull chose to do without (a bad delta); nil
 	// for none.
 	Warn func(string)
+	// DisableVerifyBindings takes commits whatever refs and collection
+	// they are bound to, as ostree's --disable-verify-bindings.
+	DisableVerifyBindings bool
+	// collection is the source's collection ID, which a commit pulled
+	// for a ref must be bound to; empty when it has none.
+	collection string
 }
 
 // DeltaPlan is what the static deltas of a pull would fetch: the parts
@@ -345,6 +350,7 @@ func PullLocal(ctx context.Context, r *store.Repo, srcPath string, names []strin
 		}
 		sort.Strings(names)
 	}
+	opts.collection = sr.CollectionID()
 	var keyring *gpg.Keyring
 	if opts.GPGVerify || opts.GPGVerifySummary {
 		if opts.Remote == "" {
@@ -690,7 +696,7 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 		if err := p.refreshDetached(c, b); err != nil {
 			return nil, false, err
 		}
-		return cm, false, checkBinding(cm, c, ref)
+		return cm, false, p.checkBinding(cm, c, ref)
 	}
 	name := object.Name(c, object.TypeCommit)
 	// The commit and its signatures at once: one round trip, not two.
@@ -718,7 +724,7 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 		return nil, false, err
 	}
 	cm, _ := object.ParseCommit(b)
-	if err := checkBinding(cm, c, ref); err != nil {
+	if err := p.checkBinding(cm, c, ref); err != nil {
 		return nil, false, err
 	}
 	base := p.opts.NotOlderThan
@@ -820,28 +826,17 @@ func notOlder(r *store.Repo, c object.Checksum, cm *object.Commit, base object.C
 }
 
 // checkBinding refuses a commit whose ostree.ref-binding does not list the
-// ref it was pulled for, so a server cannot pass one branch off as another.
-func checkBinding(cm *object.Commit, c object.Checksum, ref string) error {
-	if ref == "" || ref == c.String() {
+// ref it was pulled for, or, from a source with a collection ID, that is
+// not bound to that collection, so a server cannot pass one branch off as
+// another.
+func (p *puller) checkBinding(cm *object.Commit, c object.Checksum, ref string) error {
+	if p.opts.DisableVerifyBindings || ref == "" || ref == c.String() {
 		return nil // asked for by its checksum: no ref to be bound to
 	}
-	if v, ok := object.Lookup(cm.Metadata, "ostree.ref-binding"); ok && !bindingHas(v, ref) {
-		return fmt.Errorf("commit %s is not bound to ref %s (ostree.ref-binding is %s)", c, ref, gvariant.Print(v.Type, v.Value))
+	if err := store.VerifyBindings(cm.Metadata, p.opts.collection, ref); err != nil {
+		return fmt.Errorf("commit %s for ref %s: %w", c, ref, err)
 	}
 	return nil
-}
-
-func bindingHas(v gvariant.Variant, ref string) bool {
-	items, ok := v.Value.([]any)
-	if !ok {
-		return false
-	}
-	for _, it := range items {
-		if s, ok := it.(string); ok && s == ref {
-			return true
-		}
-	}
-	return false
 }
 
 // job is one unit of a pull's work: walk a directory, or fetch a file.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"arbor/store"
 	"arbor/store/gpg"
 	"arbor/store/index"
+	"arbor/store/keyfile"
 	"arbor/store/object"
 )
 
@@ -118,6 +120,7 @@ func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
 	if opts.Depth < -1 {
 		return nil, fmt.Errorf("depth %d: give -1 for the whole history, else 0 or more parents", opts.Depth)
 	}
+	opts.collection = s.repo.Config().String(group(s.rm.Name), "collection-id", "")
 	keyring := s.keyring
 	if !s.rm.GPGVerify {
 		keyring = nil
@@ -206,7 +209,16 @@ func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
 	if sum.s == nil {
 		ds = nil // no summary: no deltas listed
 	}
-	res, err := pullCommits(ctx, s.repo, sessionSource{s}, keyring, sp, ds, targets, &opts, since)
+	var src Source = sessionSource{s}
+	if lr, err := openLocalBare(s.rm.URL); err != nil {
+		return nil, fmt.Errorf("remote %s: %w", s.rm.Name, err)
+	} else if lr != nil {
+		// A file: URL to a repository that is not an archive has its
+		// content in another layout: read it as a repository.
+		defer lr.Close()
+		src, ds = localSource{lr}, nil
+	}
+	res, err := pullCommits(ctx, s.repo, src, keyring, sp, ds, targets, &opts, since)
 	if err != nil {
 		return nil, err
 	}
@@ -219,6 +231,13 @@ func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
 			continue // a commit asked for by its checksum moves no ref
 		}
 		refName := s.rm.Name + ":" + name
+		if opts.Mirror && opts.collection != "" {
+			// A mirror keeps another collection's refs by collection.
+			if err := s.repo.SetCollectionRef(store.CollectionRef{Collection: opts.collection, Ref: name}, c); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if opts.Mirror {
 			refName = name
 		}
@@ -370,4 +389,25 @@ func (s *Session) FetchPack(ctx context.Context, commit object.Checksum) (int, e
 		}
 	}
 	return stored, txn.Commit()
+}
+
+// openLocalBare opens the repository a file: URL names when it is not an
+// archive (whose files the URL serves as they are); nil otherwise.
+func openLocalBare(rawURL string) (*store.Repo, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "file" {
+		return nil, nil
+	}
+	cfg, err := os.ReadFile(filepath.Join(u.Path, "config"))
+	if err != nil {
+		return nil, nil // not a repository here: the pull says what is missing
+	}
+	kf, err := keyfile.ParseBytes(cfg)
+	if err != nil {
+		return nil, nil
+	}
+	if m := kf.String("core", "mode", "bare"); m == "archive" || m == "archive-z2" {
+		return nil, nil
+	}
+	return store.Open(u.Path)
 }

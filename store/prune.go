@@ -28,6 +28,9 @@ type PruneOptions struct {
 	// NoWait gives up at once, with ErrLocked, when another process is
 	// writing to the repository, instead of waiting for it.
 	NoWait bool
+	// DeleteCommit, when set, is a commit to delete first (leaving a
+	// tombstone); a commit a ref points at is refused.
+	DeleteCommit object.Checksum
 }
 
 // ErrLocked is returned by a prune that would have had to wait.
@@ -61,9 +64,14 @@ func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (*PruneResult, erro
 	if err != nil {
 		return nil, err
 	}
-	all, err := r.Refs()
+	all, err := r.pruneRoots()
 	if err != nil {
 		return nil, err
+	}
+	if !opts.DeleteCommit.IsZero() && !opts.DryRun {
+		if err := r.deleteCommit(ctx, all, opts.DeleteCommit); err != nil {
+			return nil, err
+		}
 	}
 	commits, err := r.Commits(ctx)
 	if err != nil {
@@ -128,8 +136,8 @@ func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (*PruneResult, erro
 	res := &PruneResult{}
 	var dead []index.Entry
 	err = idx.Objects(func(e index.Entry) error {
-		if e.Type == object.TypeCommitMeta {
-			return nil // goes with its commit
+		if e.Type == object.TypeCommitMeta || e.Type == object.TypeTombstoneCommit {
+			return nil // goes with its commit; outlives it
 		}
 		res.Total++
 		if live[e.Ref] {
@@ -160,6 +168,9 @@ func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (*PruneResult, erro
 			}
 			removed, err := r.removeObject(e.Ref)
 			gone = append(gone, removed...)
+			if err == nil && e.Type == object.TypeCommit && r.TombstonesEnabled() {
+				err = r.WriteTombstone(e.Checksum)
+			}
 			if err != nil {
 				return res, err
 			}
@@ -176,6 +187,48 @@ func removeIfExists(p string) error {
 		return err
 	}
 	return nil
+}
+
+// pruneRoots are the refs whose commits a prune keeps: every ref, and the
+// mirrored refs of other collections, named "(COLLECTION, REF)".
+func (r *Repo) pruneRoots() (map[string]object.Checksum, error) {
+	all, err := r.Refs()
+	if err != nil {
+		return nil, err
+	}
+	mirrors, err := r.refs().Mirrors()
+	if err != nil {
+		return nil, err
+	}
+	for cr, c := range mirrors {
+		all["("+cr.Collection+", "+cr.Ref+")"] = c
+	}
+	return all, nil
+}
+
+// deleteCommit deletes a commit no root points at, with its detached
+// metadata, and leaves its tombstone, turning tombstones on as ostree does.
+func (r *Repo) deleteCommit(ctx context.Context, roots map[string]object.Checksum, c object.Checksum) error {
+	for _, name := range refs.SortedNames(roots) {
+		if roots[name] == c {
+			return fmt.Errorf("Commit '%s' is referenced by '%s'", c, name)
+		}
+	}
+	if err := r.EnableTombstones(); err != nil {
+		return err
+	}
+	removed, err := r.removeObject(index.Ref{Checksum: c, Type: object.TypeCommit})
+	if err != nil {
+		return err
+	}
+	idx, err := r.Index(ctx)
+	if err != nil {
+		return err
+	}
+	if err := idx.Remove(removed); err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	return r.WriteTombstone(c)
 }
 
 // RemoveObjects deletes objects from the store and its index: what a

@@ -12,6 +12,11 @@ import (
 // tree indexes (archive repositories only) and the summary, each signed by
 // every signer. deltas, when set, lists the static deltas in it.
 func (r *Repo) UpdateSummary(ctx context.Context, now time.Time, deltas *gvariant.Variant, signers ...Signer) error {
+	return r.UpdateSummaryWith(ctx, SummaryOptions{Now: now, Deltas: deltas}, signers...)
+}
+
+// UpdateSummaryWith is UpdateSummary with extra metadata in the summary.
+func (r *Repo) UpdateSummaryWith(ctx context.Context, o SummaryOptions, signers ...Signer) error {
 	if r.Mode() == ModeArchive {
 		// What arbor's lazy mounts fetch instead of a request per
 		// directory and per file header; ostree ignores it.
@@ -19,7 +24,7 @@ func (r *Repo) UpdateSummary(ctx context.Context, now time.Time, deltas *gvarian
 			return err
 		}
 	}
-	b, err := r.BuildSummary(now, deltas)
+	b, err := r.BuildSummaryWith(o)
 	if err != nil {
 		return err
 	}

@@ -125,3 +125,98 @@ func (r *Repo) RefAliases() (map[string]string, error) { return r.refs().Aliases
 
 // SetRefAlias makes alias name the local ref target.
 func (r *Repo) SetRefAlias(alias, target string) error { return r.refs().SetAlias(alias, target) }
+
+// CollectionRef names a ref within a collection.
+type CollectionRef = refs.CollectionRef
+
+// CollectionID is the repository's own collection (core.collection-id),
+// empty when it has none.
+func (r *Repo) CollectionID() string { return r.Config().String("core", "collection-id", "") }
+
+// CollectionRefs lists the refs that belong to a collection: local refs
+// under the repository's collection ID, remote refs of remotes that have
+// one, and the mirrored refs of other collections. A non-empty collection
+// keeps only that collection's refs.
+func (r *Repo) CollectionRefs(collection string) (map[refs.CollectionRef]object.Checksum, error) {
+	return r.collectionRefs(collection, true)
+}
+
+// localCollectionRefs is CollectionRefs without the remotes' refs.
+func (r *Repo) localCollectionRefs(collection string) (map[refs.CollectionRef]object.Checksum, error) {
+	return r.collectionRefs(collection, false)
+}
+
+func (r *Repo) collectionRefs(collection string, remotes bool) (map[refs.CollectionRef]object.Checksum, error) {
+	out := map[refs.CollectionRef]object.Checksum{}
+	all, err := r.Refs()
+	if err != nil {
+		return nil, err
+	}
+	own := r.CollectionID()
+	for name, c := range all {
+		id := own
+		ref := name
+		if remote, rest, ok := strings.Cut(name, ":"); ok {
+			if !remotes {
+				continue
+			}
+			id = r.Config().String(fmt.Sprintf("remote %q", remote), "collection-id", "")
+			ref = rest
+		}
+		if id != "" && (collection == "" || collection == id) {
+			out[refs.CollectionRef{Collection: id, Ref: ref}] = c
+		}
+	}
+	mirrors, err := r.refs().Mirrors()
+	if err != nil {
+		return nil, err
+	}
+	for cr, c := range mirrors {
+		if collection == "" || collection == cr.Collection {
+			out[cr] = c
+		}
+	}
+	return out, nil
+}
+
+// SetCollectionRef points a collection's ref at a commit: a local ref
+// when the collection is the repository's own, else a mirrored one.
+func (r *Repo) SetCollectionRef(cr refs.CollectionRef, c object.Checksum) error {
+	if cr.Collection == r.CollectionID() {
+		return r.SetRef(cr.Ref, c)
+	}
+	return r.refs().SetMirror(cr, c, r.fsync)
+}
+
+// ReadCollectionRef reads a collection's ref, as SetCollectionRef lays it out.
+func (r *Repo) ReadCollectionRef(cr refs.CollectionRef) (object.Checksum, error) {
+	m, err := r.CollectionRefs(cr.Collection)
+	if err != nil {
+		return object.Zero, err
+	}
+	if c, ok := m[cr]; ok {
+		return c, nil
+	}
+	return object.Zero, fmt.Errorf("ref (%s, %s): %w", cr.Collection, cr.Ref, ErrRefNotFound)
+}
+
+// DeleteCollectionRef removes a collection's ref wherever it is kept: a
+// local ref, a remote's ref, or a mirrored one.
+func (r *Repo) DeleteCollectionRef(cr refs.CollectionRef) error {
+	if cr.Collection == r.CollectionID() {
+		if err := r.DeleteRef(cr.Ref); err == nil || !errors.Is(err, ErrRefNotFound) {
+			return err
+		}
+	}
+	all, err := r.Refs()
+	if err != nil {
+		return err
+	}
+	for name := range all {
+		remote, rest, ok := strings.Cut(name, ":")
+		if ok && rest == cr.Ref && r.Config().String(fmt.Sprintf("remote %q", remote), "collection-id", "") == cr.Collection {
+			return r.DeleteRef(name)
+		}
+	}
+	return r.refs().DeleteMirror(cr)
+}

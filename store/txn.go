@@ -539,6 +539,12 @@ func (t *Txn) publish(staged []index.Entry, final bool) error {
 		if err := unix.Renameat(from[p], name, objDirs[p], name); err != nil {
 			return fmt.Errorf("moving %s into place: %w", object.Name(e.Checksum, e.Type), err)
 		}
+		if e.Type == object.TypeCommit {
+			// A commit stored again is no longer deleted.
+			if err := t.r.removeTombstone(e.Checksum); err != nil {
+				return err
+			}
+		}
 	}
 	if final && t.r.fsync && len(staged) > 0 {
 		// The renames themselves, so refs written next never point past them.

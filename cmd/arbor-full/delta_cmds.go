@@ -283,12 +283,7 @@ func (a *app) deltaDeleteCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// The superblock first: without it the rest is no delta.
-			dir := filepath.Join(r.Path(), d.Dir())
-			if err := os.Remove(filepath.Join(dir, "superblock")); err != nil {
-				return err
-			}
-			return os.RemoveAll(dir)
+			return d.Delete(r.Path())
 		}),
 	}
 }

@@ -124,7 +124,7 @@ func (a *app) logCmd() *cobra.Command {
 
 func (a *app) showCmd() *cobra.Command {
 	var metaKey, detachedKey, homedir, verifyRemote string
-	var detached bool
+	var detached, raw bool
 	c := &cobra.Command{
 		Use:   "show [flags] REV",
 		Short: "Show one commit",
@@ -142,6 +142,19 @@ func (a *app) showCmd() *cobra.Command {
 				return err
 			}
 			switch {
+			case raw:
+				b, err := r.ReadMeta(sum, object.TypeCommit)
+				if err != nil {
+					return err
+				}
+				t := gvariant.MustType("(a{sv}aya(say)sstayay)")
+				v, err := gvariant.Decode(t, b)
+				if err != nil {
+					return fmt.Errorf("commit %s: %w", sum, err)
+				}
+				// Numbers as a big-endian host shows them, as ostree does.
+				fmt.Fprintln(a.Stdout, termtext.Line(gvariant.Print(t, gvariant.Byteswap(t, v))))
+				return nil
 			case metaKey != "":
 				v, ok := object.Lookup(cm.Metadata, metaKey)
 				if !ok {
@@ -186,6 +199,7 @@ func (a *app) showCmd() *cobra.Command {
 	c.Flags().StringVar(&metaKey, "print-metadata-key", "", "print one metadata value")
 	c.Flags().StringVar(&detachedKey, "print-detached-metadata-key", "", "print one detached metadata value")
 	c.Flags().BoolVar(&detached, "print-detached-metadata", false, "print all detached metadata (signatures)")
+	c.Flags().BoolVar(&raw, "raw", false, "print the commit object as GVariant text")
 	a.jsonFlag(c)
 	return c
 }

@@ -104,7 +104,7 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 		a.mountCmd(), a.umountCmd(), a.mountsCmd(), launch.SandboxCmd(&a.Globals),
 		a.buildInitCmd(), a.buildCmd(), a.buildFinishCmd(), a.buildExportCmd(), a.buildUpdateRepoCmd(), a.buildSignCmd(), a.buildCommitFromCmd(), a.buildBundleCmd(), a.buildImportBundleCmd(),
 		a.installCmd(), a.listCmd(), launch.RunCmd(&a.Globals, a.ensureMount, recorder{a}), a.updateCmd(), a.uninstallCmd(), a.historyCmd(), a.infoCmd(), a.remoteLsCmd(), a.flatpakRemoteAddCmd(), a.overrideCmd(), a.searchCmd(),
-		a.adminCmd(), a.centerCmd(), a.remoteModifyCmd(), a.psCmd(), a.killCmd(), a.enterCmd(), a.limitCmd(), a.staticDeltaCmd(), a.configCmd(), a.resetCmd(),
+		a.adminCmd(), a.centerCmd(), a.remoteModifyCmd(), a.psCmd(), a.killCmd(), a.enterCmd(), a.limitCmd(), a.staticDeltaCmd(), a.configCmd(), a.resetCmd(), a.findRemotesCmd(), a.createUSBCmd(),
 		a.remotesCmd(), a.remoteDeleteAppsCmd(), a.remoteInfoCmd(), a.makeCurrentCmd(), a.repairCmd(),
 		a.patternsCmd("mask", "masked", "Keep refs matching patterns from updating and from being installed with others", "  arbor mask org.example.Hello\n  arbor mask --remove org.example.Hello"),
 		a.patternsCmd("pin", "pinned", "Keep runtimes matching patterns from being removed as unused", "  arbor pin runtime/org.example.Platform//1.0\n  arbor pin"),
@@ -138,7 +138,7 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 func ostreeCommand(name string) bool {
 	switch name {
 	case "init", "commit", "checkout", "log", "show", "ls", "cat", "diff", "refs", "rev-parse", "fsck", "prune",
-		"remote", "pull", "pull-local", "summary", "gpg-sign", "sign", "static-delta", "config", "reset":
+		"remote", "pull", "pull-local", "summary", "gpg-sign", "sign", "static-delta", "config", "reset", "find-remotes", "create-usb":
 		return true
 	}
 	return false

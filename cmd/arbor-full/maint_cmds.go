@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -10,10 +12,11 @@ import (
 	"arbor/cmd/internal/termtext"
 	"arbor/fetch"
 	"arbor/store"
+	"arbor/store/delta"
 )
 
 func (a *app) fsckCmd() *cobra.Command {
-	var quiet, del bool
+	var quiet, del, verifyBindings, verifyBackRefs, addTombstones bool
 	c := &cobra.Command{
 		Use:   "fsck",
 		Short: "Verify every object that a commit reaches",
@@ -23,6 +26,24 @@ Corrupt and missing objects are named; the exit status is 1 if any is found.`,
 		Example: `  arbor --repo=repo fsck`,
 		Args:    cobra.NoArgs,
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
+			verifyBindings = verifyBindings || verifyBackRefs
+			if !quiet && !a.json {
+				fmt.Fprintln(a.Stdout, "Validating refs...")
+			}
+			if err := r.CheckRefs(verifyBindings); err != nil {
+				return err
+			}
+			if !quiet && !a.json {
+				fmt.Fprintln(a.Stdout, "Validating refs in collections...")
+			}
+			if err := r.CheckCollectionRefs(verifyBindings); err != nil {
+				return err
+			}
+			if verifyBackRefs {
+				if err := r.CheckBackRefs(cmd.Context()); err != nil {
+					return err
+				}
+			}
 			bar := a.newProgress("fsck objects", 0, false)
 			res, err := fetch.Fsck(cmd.Context(), r, store.FsckOptions{Delete: del, Progress: func(done, total int64) {
 				if bar.bar != nil {
@@ -47,7 +68,7 @@ Corrupt and missing objects are named; the exit status is 1 if any is found.`,
 				// ostree's lines, which scripts read.
 				full := res.Commits - res.Partial
 				if !quiet {
-					fmt.Fprintf(a.Stdout, "Validating refs...\nValidating refs in collections...\nEnumerating commits...\n"+
+					fmt.Fprintf(a.Stdout, "Enumerating commits...\n"+
 						"Verifying content integrity of %d commit objects...\n", full)
 				}
 				for _, p := range res.Problems {
@@ -74,6 +95,9 @@ Corrupt and missing objects are named; the exit status is 1 if any is found.`,
 				}
 				return launch.ExitError{Code: 1}
 			}
+			if addTombstones {
+				return a.addTombstones(cmd.Context(), r)
+			}
 			return nil
 		}),
 	}
@@ -81,13 +105,17 @@ Corrupt and missing objects are named; the exit status is 1 if any is found.`,
 	c.Flags().BoolVar(&del, "delete", false, "delete corrupt objects (a later pull fetches them again)")
 	// Every problem is reported anyway: accepted for ostree's scripts.
 	c.Flags().BoolP("all", "a", false, "report every problem, not only the first (always done)")
+	c.Flags().BoolVar(&verifyBindings, "verify-bindings", false, "check that each ref's commit is bound to that ref (and collection)")
+	c.Flags().BoolVar(&verifyBackRefs, "verify-back-refs", false, "check that each ref a commit is bound to points at it (implies --verify-bindings)")
+	c.Flags().BoolVar(&addTombstones, "add-tombstones", false, "mark the missing parents of stored commits as deleted")
 	a.jsonFlag(c)
 	return c
 }
 
 func (a *app) pruneCmd() *cobra.Command {
 	var opts store.PruneOptions
-	var keepYounger string
+	var keepYounger, deleteCommit string
+	var staticDeltasOnly bool
 	c := &cobra.Command{
 		Use:   "prune [flags]",
 		Short: "Delete objects that no kept commit reaches",
@@ -100,6 +128,21 @@ func (a *app) pruneCmd() *cobra.Command {
 				if opts.KeepYoungerThan, err = parseTime(keepYounger, time.Now()); err != nil {
 					return fmt.Errorf("--keep-younger-than: %w", err)
 				}
+			}
+			if deleteCommit != "" {
+				c, err := r.Resolve(deleteCommit)
+				if err != nil {
+					return err
+				}
+				if staticDeltasOnly {
+					if _, err := delta.DeleteTo(cmd.Context(), r.Path(), c); err != nil {
+						return err
+					}
+				} else {
+					opts.DeleteCommit = c
+				}
+			} else if staticDeltasOnly {
+				return errors.New("--static-deltas-only requires --delete-commit")
 			}
 			res, err := r.Prune(cmd.Context(), opts)
 			if err != nil {
@@ -131,6 +174,27 @@ func (a *app) pruneCmd() *cobra.Command {
 	f.IntVar(&opts.Depth, "depth", -1, "parents to keep for each ref (-1: all)")
 	f.StringVar(&keepYounger, "keep-younger-than", "", "delete commits older than this date that no ref points at")
 	f.BoolVar(&opts.DryRun, "no-prune", false, "only report what would be deleted")
+	f.StringVar(&deleteCommit, "delete-commit", "", "delete this commit (no ref may point at it), leaving a tombstone")
+	f.BoolVar(&staticDeltasOnly, "static-deltas-only", false, "with --delete-commit, delete only the static deltas to it")
 	a.jsonFlag(c)
 	return c
+}
+
+// addTombstones marks each missing parent of a stored commit as deleted
+// on purpose, turning tombstones on when there is one.
+func (a *app) addTombstones(ctx context.Context, r *store.Repo) error {
+	missing, err := r.MissingParents(ctx)
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	if err := r.EnableTombstones(); err != nil {
+		return err
+	}
+	for _, c := range missing {
+		fmt.Fprintf(a.Stdout, "Adding tombstone for commit %s\n", c)
+		if err := r.WriteTombstone(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }

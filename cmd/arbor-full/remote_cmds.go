@@ -18,9 +18,7 @@ import (
 	"arbor/cmd/internal/termtext"
 	"arbor/fetch"
 	"arbor/store"
-	"arbor/store/delta"
 	"arbor/store/gpg"
-	"arbor/store/gvariant"
 	"arbor/store/object"
 )
 
@@ -337,6 +335,7 @@ func pullFlags(c *cobra.Command, opts *fetch.PullOptions) {
 	f.BoolVar(&opts.RequireStaticDeltas, "require-static-deltas", false, "fail unless every commit comes through a static delta")
 	c.MarkFlagsMutuallyExclusive("disable-static-deltas", "require-static-deltas")
 	f.BoolVar(&opts.BareUserOnlyFiles, "bareuseronly-files", false, "refuse files a bare-user-only repository cannot hold (setuid, world-writable)")
+	f.BoolVar(&opts.DisableVerifyBindings, "disable-verify-bindings", false, "take commits whatever refs and collection they are bound to")
 	// Writes follow core.fsync, and are made durable once per pull.
 	f.Bool("disable-fsync", false, "accepted for ostree's scripts; writes follow core.fsync")
 	f.Bool("per-object-fsync", false, "accepted for ostree's scripts; writes follow core.fsync")
@@ -431,34 +430,6 @@ func loadSigner(keyID, homedir string) (*gpg.Signer, error) {
 	return s, nil
 }
 
-func (a *app) summaryCmd() *cobra.Command {
-	var update bool
-	var keyIDs []string
-	var homedir string
-	c := &cobra.Command{
-		Use:   "summary -u [--gpg-sign=KEYID --gpg-homedir=DIR]",
-		Short: "Write the summary file that clients read the refs from",
-		Example: `  arbor --repo=repo summary -u
-  arbor --repo=repo summary -u --gpg-sign=0123ABCD --gpg-homedir=~/.gnupg`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if !update {
-				return errors.New("use summary -u to update the summary")
-			}
-			r, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			return updateSummary(cmd.Context(), r, keyIDs, homedir)
-		},
-	}
-	c.Flags().BoolVarP(&update, "update", "u", false, "update the summary")
-	c.Flags().StringArrayVar(&keyIDs, "gpg-sign", nil, "sign the summary with this key")
-	c.Flags().StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
-	return c
-}
-
 // signCommit adds a signature by each key to a commit's detached metadata.
 func signCommit(ctx context.Context, r *store.Repo, c object.Checksum, keyIDs []string, homedir string) error {
 	for _, k := range keyIDs {
@@ -480,30 +451,6 @@ func signCommit(ctx context.Context, r *store.Repo, c object.Checksum, keyIDs []
 		}
 	}
 	return nil
-}
-
-// updateSummary writes the tree indexes and the summary, signed with each
-// key.
-func updateSummary(ctx context.Context, r *store.Repo, keyIDs []string, homedir string) error {
-	var signers []store.Signer
-	for _, k := range keyIDs {
-		s, err := loadSigner(k, homedir)
-		if err != nil {
-			return err
-		}
-		signers = append(signers, s.Sign)
-	}
-	// Static deltas are indexed, as ostree's summary -u indexes them.
-	sums, err := delta.Reindex(ctx, r)
-	if err != nil {
-		return fmt.Errorf("indexing the static deltas: %w", err)
-	}
-	var deltas *gvariant.Variant
-	if len(sums) > 0 {
-		v := delta.DeltasVariant(sums)
-		deltas = &v
-	}
-	return r.UpdateSummary(ctx, time.Now(), deltas, signers...)
 }
 
 func (a *app) gpgSignCmd() *cobra.Command {

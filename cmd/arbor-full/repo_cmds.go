@@ -255,6 +255,9 @@ func (a *app) commitCmd() *cobra.Command {
 			}
 			if branch != "" && !stats.Skipped {
 				a.refsMoved(cmd.Context(), r, []string{branch})
+				if err := autoUpdateSummary(cmd.Context(), r); err != nil {
+					return err
+				}
 			}
 			if a.json {
 				return a.printJSON(map[string]any{"commit": sum.String(), "branch": branch,
@@ -344,7 +347,7 @@ func (a *app) checkoutCmd() *cobra.Command {
 }
 
 func (a *app) refsCmd() *cobra.Command {
-	var del, list, revision, force, alias bool
+	var del, list, revision, force, alias, collections bool
 	var create string
 	c := &cobra.Command{
 		Use:   "refs [flags] [PREFIX...]",
@@ -353,6 +356,12 @@ func (a *app) refsCmd() *cobra.Command {
   arbor --repo=repo refs --create=stable main
   arbor --repo=repo refs --delete stable`,
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
+			if collections {
+				if err := a.collectionRefs(r, args, collectionRefsOpts{create: create, del: del, revision: revision}); err != nil || create == "" && !del {
+					return err
+				}
+				return autoUpdateSummary(cmd.Context(), r)
+			}
 			switch {
 			case alias && create != "":
 				if len(args) != 1 {
@@ -390,7 +399,10 @@ func (a *app) refsCmd() *cobra.Command {
 				if _, err := r.ReadRef(create); err == nil && !force {
 					return fmt.Errorf("--create specified but ref %s already exists", create)
 				}
-				return r.SetRef(create, c)
+				if err := r.SetRef(create, c); err != nil {
+					return err
+				}
+				return autoUpdateSummary(cmd.Context(), r)
 			case del:
 				if len(args) == 0 {
 					return errors.New("--delete needs the refs to delete")
@@ -399,22 +411,18 @@ func (a *app) refsCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				n := 0
 				for _, name := range refs.SortedNames(all) {
 					for _, p := range args {
 						if matchRefPrefix(name, p) {
 							if err := r.DeleteRef(name); err != nil {
 								return err
 							}
-							n++
 							break
 						}
 					}
 				}
-				if n == 0 {
-					return fmt.Errorf("no ref matches %s", strings.Join(args, ", "))
-				}
-				return nil
+				// As ostree: a prefix that matches no ref is no error.
+				return autoUpdateSummary(cmd.Context(), r)
 			}
 			all, err := r.Refs()
 			if err != nil {
@@ -467,6 +475,7 @@ func (a *app) refsCmd() *cobra.Command {
 	c.Flags().BoolVar(&force, "force", false, "with --create, replace a ref of that name")
 	c.Flags().BoolVarP(&alias, "alias", "A", false, "list aliases; with --create=ALIAS, make ALIAS follow the given ref")
 	c.Flags().BoolVar(&del, "delete", false, "delete the refs matching the prefixes")
+	c.Flags().BoolVarP(&collections, "collections", "c", false, "list, create or delete refs by (collection ID, ref); PREFIX is a collection ID")
 	c.Flags().StringVar(&create, "create", "", "create ref NEW pointing at the given ref or commit")
 	a.jsonFlag(c)
 	return c
@@ -546,7 +555,7 @@ func (a *app) resetCmd() *cobra.Command {
 				return err
 			}
 			a.refsMoved(cmd.Context(), r, []string{args[0]})
-			return nil
+			return autoUpdateSummary(cmd.Context(), r)
 		}),
 	}
 }

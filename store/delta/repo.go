@@ -190,3 +190,36 @@ func Indexes(ctx context.Context, root string) ([]object.Checksum, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
 	return out, err
 }
+
+// Delete removes the delta from the repository at root: the superblock
+// first, since without it the rest is no delta.
+func (d Ref) Delete(root string) error {
+	dir := filepath.Join(root, d.Dir())
+	if err := os.Remove(filepath.Join(dir, "superblock")); err != nil {
+		return fmt.Errorf("deleting delta %s: %w", d, err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("deleting delta %s: %w", d, err)
+	}
+	return nil
+}
+
+// DeleteTo removes every delta of the repository at root that leads to
+// commit to, and says which.
+func DeleteTo(ctx context.Context, root string, to object.Checksum) ([]Ref, error) {
+	all, err := List(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	var gone []Ref
+	for _, d := range all {
+		if d.To != to {
+			continue
+		}
+		if err := d.Delete(root); err != nil {
+			return gone, err
+		}
+		gone = append(gone, d)
+	}
+	return gone, nil
+}

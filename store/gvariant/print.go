@@ -2,6 +2,8 @@ package gvariant
 
 import (
 	"fmt"
+	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -13,6 +15,14 @@ import (
 func Print(t *Type, v any) string {
 	var b strings.Builder
 	print1(&b, t, v, true)
+	return b.String()
+}
+
+// PrintPlain is Print without type annotations, as GLib prints with
+// them off; values inside variants keep theirs.
+func PrintPlain(t *Type, v any) string {
+	var b strings.Builder
+	print1(&b, t, v, false)
 	return b.String()
 }
 
@@ -138,14 +148,18 @@ func printArray(b *strings.Builder, t *Type, v any, annotate bool) {
 	} else {
 		items = v.([]any)
 	}
+	dict := t.Elem.Kind == '{'
 	if len(items) == 0 {
 		if annotate {
 			b.WriteString("@" + t.sig + " ")
 		}
-		b.WriteString("[]")
+		if dict {
+			b.WriteString("{}") // as GLib prints an empty dictionary
+		} else {
+			b.WriteString("[]")
+		}
 		return
 	}
-	dict := t.Elem.Kind == '{'
 	if dict {
 		b.WriteByte('{')
 	} else {
@@ -170,4 +184,53 @@ func printArray(b *strings.Builder, t *Type, v any, annotate bool) {
 	} else {
 		b.WriteByte(']')
 	}
+}
+
+// Byteswap is v with every number of two bytes or more byte-swapped, as
+// GLib's g_variant_byteswap: how tools show data whose numbers are stored
+// big-endian (OSTree's timestamps) on a little-endian host.
+func Byteswap(t *Type, v any) any {
+	switch t.Kind {
+	case 'n':
+		return int16(bits.ReverseBytes16(uint16(v.(int16))))
+	case 'q':
+		return bits.ReverseBytes16(v.(uint16))
+	case 'i', 'h':
+		return int32(bits.ReverseBytes32(uint32(v.(int32))))
+	case 'u':
+		return bits.ReverseBytes32(v.(uint32))
+	case 'x':
+		return int64(bits.ReverseBytes64(uint64(v.(int64))))
+	case 't':
+		return bits.ReverseBytes64(v.(uint64))
+	case 'd':
+		return math.Float64frombits(bits.ReverseBytes64(math.Float64bits(v.(float64))))
+	case 'v':
+		x := v.(Variant)
+		return Variant{Type: x.Type, Value: Byteswap(x.Type, x.Value)}
+	case 'm':
+		x := v.(Maybe)
+		if x.Valid {
+			x.Value = Byteswap(t.Elem, x.Value)
+		}
+		return x
+	case 'a':
+		if t.Elem.Kind == 'y' {
+			return v
+		}
+		items := v.([]any)
+		out := make([]any, len(items))
+		for i, it := range items {
+			out[i] = Byteswap(t.Elem, it)
+		}
+		return out
+	case '(', '{':
+		items := v.([]any)
+		out := make([]any, len(items))
+		for i, it := range items {
+			out[i] = Byteswap(t.Fields[i], it)
+		}
+		return out
+	}
+	return v
 }

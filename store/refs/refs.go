@@ -399,3 +399,97 @@ func (d Dir) ReadInRemotes(ref string) (object.Checksum, error) {
 	}
 	return object.Zero, fmt.Errorf("ref %s: %w", ref, ErrNotFound)
 }
+
+// CollectionRef names a ref within a collection: how refs are known
+// across repositories that share a collection ID.
+type CollectionRef struct {
+	Collection, Ref string
+}
+
+func (cr CollectionRef) validate() error {
+	if err := ValidateCollectionID(cr.Collection); err != nil {
+		return err
+	}
+	return Validate(cr.Ref)
+}
+
+func (d Dir) mirrorPath(cr CollectionRef) string {
+	return filepath.Join(string(d), "refs", "mirrors", cr.Collection, filepath.FromSlash(cr.Ref))
+}
+
+// Mirrors lists the refs of other collections kept under refs/mirrors;
+// a repository without that directory has none.
+func (d Dir) Mirrors() (map[CollectionRef]object.Checksum, error) {
+	top := filepath.Join(string(d), "refs", "mirrors")
+	ents, err := os.ReadDir(top)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[CollectionRef]object.Checksum{}, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("listing mirrored refs: %w", err)
+	}
+	out := map[CollectionRef]object.Checksum{}
+	for _, e := range ents {
+		if !e.IsDir() || ValidateCollectionID(e.Name()) != nil {
+			continue
+		}
+		m := map[string]object.Checksum{}
+		if err := d.walk(filepath.Join(top, e.Name()), "", false, m); err != nil {
+			return nil, fmt.Errorf("listing mirrored refs of %s: %w", e.Name(), err)
+		}
+		for n, c := range m {
+			out[CollectionRef{e.Name(), n}] = c
+		}
+	}
+	return out, nil
+}
+
+// SetMirror points a ref of another collection at a commit.
+func (d Dir) SetMirror(cr CollectionRef, c object.Checksum, fsync bool) error {
+	if err := cr.validate(); err != nil {
+		return err
+	}
+	p := d.mirrorPath(cr)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("ref (%s, %s): %w", cr.Collection, cr.Ref, err)
+	}
+	if err := atomic.WriteFile(p, []byte(c.String()+"\n"), 0o644, fsync); err != nil {
+		return fmt.Errorf("ref (%s, %s): %w", cr.Collection, cr.Ref, err)
+	}
+	return nil
+}
+
+// DeleteMirror removes a mirrored ref and the directories it leaves empty.
+func (d Dir) DeleteMirror(cr CollectionRef) error {
+	if err := cr.validate(); err != nil {
+		return err
+	}
+	p := d.mirrorPath(cr)
+	if err := os.Remove(p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("ref (%s, %s): %w", cr.Collection, cr.Ref, ErrNotFound)
+		}
+		return fmt.Errorf("deleting ref (%s, %s): %w", cr.Collection, cr.Ref, err)
+	}
+	top := filepath.Join(string(d), "refs", "mirrors")
+	for dir := filepath.Dir(p); dir != top && strings.HasPrefix(dir, top); dir = filepath.Dir(dir) {
+		if os.Remove(dir) != nil {
+			break
+		}
+	}
+	return nil
+}
+
+// SortedCollectionRefs returns the keys of m ordered by collection, then ref.
+func SortedCollectionRefs(m map[CollectionRef]object.Checksum) []CollectionRef {
+	out := make([]CollectionRef, 0, len(m))
+	for cr := range m {
+		out = append(out, cr)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Collection != out[j].Collection {
+			return out[i].Collection < out[j].Collection
+		}
+		return out[i].Ref < out[j].Ref
+	})
+	return out
+}
