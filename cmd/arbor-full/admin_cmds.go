@@ -133,7 +133,7 @@ func (a *app) reportMerge(c sysroot.EtcCounts) {
 func (a *app) adminDeployCmd() *cobra.Command {
 	var osName string
 	var kargs sysroot.KargEdit
-	var retain, lazy, noMerge bool
+	var retain, lazy, noMerge, notDefault, retainPending, retainRollback, stage bool
 	c := &cobra.Command{
 		Use:   "deploy [--os=STATEROOT] [--karg=ARG...] [--retain] [--lazy] REF",
 		Short: "Check out a commit as a new deployment and make it the default",
@@ -153,7 +153,8 @@ whenever it restarts; /etc and the kernel are copied as for any deployment.`,
 			if err != nil {
 				return err
 			}
-			o := sysroot.DeployOptions{Stateroot: root, Revision: args[0], Retain: retain, Merge: a.reportMerge, Lazy: lazy, NoMerge: noMerge}
+			o := sysroot.DeployOptions{Stateroot: root, Revision: args[0], Retain: retain, Merge: a.reportMerge, Lazy: lazy, NoMerge: noMerge,
+				NotDefault: notDefault, RetainPending: retainPending, RetainRollback: retainRollback, Stage: stage}
 			for _, f := range []string{"karg", "karg-append", "karg-delete", "karg-none", "karg-proc-cmdline"} {
 				if cmd.Flags().Changed(f) {
 					o.Kargs = &kargs
@@ -182,6 +183,10 @@ whenever it restarts; /etc and the kernel are copied as for any deployment.`,
 	c.Flags().BoolVar(&kargs.None, "karg-none", false, "start from no kernel arguments, not the current deployment's")
 	c.Flags().BoolVar(&kargs.ProcCmdline, "karg-proc-cmdline", false, "start from this boot's /proc/cmdline")
 	c.Flags().BoolVar(&retain, "retain", false, "keep every other deployment")
+	c.Flags().BoolVar(&retainPending, "retain-pending", false, "keep the deployments before the booted one")
+	c.Flags().BoolVar(&retainRollback, "retain-rollback", false, "keep the deployments after the booted one")
+	c.Flags().BoolVar(&notDefault, "not-as-default", false, "put the new deployment after the booted one, not first")
+	c.Flags().BoolVar(&stage, "stage", false, "finish the deployment at shutdown (booted systems only)")
 	c.Flags().BoolVar(&noMerge, "no-merge", false, "take neither /etc changes nor kernel arguments from the current deployment")
 	c.Flags().BoolVar(&lazy, "lazy", false, "mount /usr through the daemon instead of checking it out (thin clients)")
 	return c

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -126,6 +127,65 @@ type DeployOptions struct {
 	// kernel and what runs are ever fetched.
 	Lazy   bool
 	Source string
+	// NotDefault puts the new deployment after the booted (else the
+	// merge) one instead of first.
+	NotDefault bool
+	// RetainPending keeps the deployments before the booted (else the
+	// merge) one, RetainRollback those after it.
+	RetainPending, RetainRollback bool
+	// Stage asks for the deployment to be finished at shutdown, which
+	// only a booted system can do.
+	Stage bool
+}
+
+// ErrNotBooted is why a deployment cannot be staged outside a booted
+// system.
+var ErrNotBooted = errors.New("Cannot stage deployment: Not currently booted into an OSTree system")
+
+// newList is the boot menu after deploying d: what is kept of ds (other
+// stateroots', pinned, the booted and merge deployments, and what the
+// retain options name), with d first or, not as default, right after the
+// booted (else merge) deployment.
+func newList(ds []*Deployment, d, merge *Deployment, o DeployOptions) []*Deployment {
+	var booted *Deployment
+	for _, old := range ds {
+		if old.Booted {
+			booted = old
+		}
+	}
+	retain := o.Retain
+	if booted == nil && merge == nil && (o.RetainPending || o.RetainRollback) {
+		retain = true // no crossover to tell pending from rollback
+	}
+	var out []*Deployment
+	added := false
+	if !o.NotDefault {
+		out, added = append(out, d), true
+	}
+	beforeBooted, beforeMerge := true, true
+	for _, old := range ds {
+		if old == booted {
+			beforeBooted = false
+		}
+		if old == merge {
+			beforeMerge = false
+		}
+		crossed := !beforeMerge
+		if booted != nil {
+			crossed = !beforeBooted
+		}
+		if retain || old.Pinned() || old.Stateroot != o.Stateroot || old == booted || old == merge ||
+			(o.RetainPending && !crossed) || (o.RetainRollback && crossed) {
+			out = append(out, old)
+		}
+		if !added && crossed {
+			out, added = append(out, d), true
+		}
+	}
+	if !added {
+		out = append(out, d)
+	}
+	return out
 }
 
 // deploy checks out a commit as a new deployment, carries the /etc changes
@@ -155,6 +215,12 @@ func (s *Sysroot) deploy(ctx context.Context, o DeployOptions) (*Deployment, err
 	ds, err := s.Deployments()
 	if err != nil {
 		return nil, err
+	}
+	if o.Stage {
+		if !slices.ContainsFunc(ds, func(d *Deployment) bool { return d.Booted }) {
+			return nil, ErrNotBooted
+		}
+		return nil, errors.New("cannot stage deployment: arbor finishes deployments at once; deploy without staging")
 	}
 	merge := MergeDeployment(ds, o.Stateroot)
 	from := merge // what /etc and the kernel arguments come from
@@ -206,12 +272,7 @@ func (s *Sysroot) deploy(ctx context.Context, o DeployOptions) (*Deployment, err
 	if err := s.installKernel(d); err != nil {
 		return nil, err
 	}
-	list := []*Deployment{d}
-	for _, old := range ds {
-		if o.Retain || old == from || old.Pinned() || old.Booted || old.Stateroot != o.Stateroot {
-			list = append(list, old)
-		}
-	}
+	list := newList(ds, d, from, o)
 	if err := s.write(ctx, list); err != nil {
 		return nil, err
 	}

@@ -9,10 +9,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"arbor/store"
 	"arbor/store/atomic"
@@ -201,8 +203,6 @@ func (s *Sysroot) Deployments() ([]*Deployment, error) {
 // what the old configuration alone used goes afterwards. A crash at any
 // point leaves one whole configuration, old or new.
 func (s *Sysroot) write(ctx context.Context, ds []*Deployment) error {
-	nb := 1 - s.bootVersion()
-	ns := 1 - s.subBootVersion(nb)
 	seen := map[string]int{}
 	roots := map[string]bool{}
 	for i, d := range ds {
@@ -212,6 +212,20 @@ func (s *Sysroot) write(ctx context.Context, ds []*Deployment) error {
 		seen[key]++
 		roots[d.Stateroot] = true
 	}
+	cur, err := s.Deployments()
+	if err != nil {
+		return err
+	}
+	// When the boot loader would be told nothing new (same kernels,
+	// arguments and titles in the same order), only the ostree/boot.B
+	// links change, as ostree does: a new sub-version of the same boot
+	// version.
+	linksOnly := len(cur) > 0 && sameBootConfig(cur, ds, s.Version)
+	nb := 1 - s.bootVersion()
+	if linksOnly {
+		nb = s.bootVersion()
+	}
+	ns := 1 - s.subBootVersion(nb)
 	// The deployed commits are kept from prune by refs, before anything
 	// names them.
 	for i, d := range ds {
@@ -239,6 +253,45 @@ func (s *Sysroot) write(ctx context.Context, ds []*Deployment) error {
 	if err := atomic.Symlink(filepath.Base(farm), filepath.Join(s.Path, "ostree", fmt.Sprintf("boot.%d", nb)), true); err != nil {
 		return fmt.Errorf("boot links: %w", err)
 	}
+	if !linksOnly {
+		if err := s.writeLoader(nb, ds, len(roots) > 1); err != nil {
+			return err
+		}
+	}
+	// Readers that cache the deployment list (libostree's
+	// load_if_changed) notice a change by ostree/deploy's mtime.
+	if err := s.bumpMtime(); err != nil {
+		return err
+	}
+	if err := s.removeUnused(); err != nil {
+		return err
+	}
+	// Objects go now unless the repository is busy (the daemon fetching
+	// for a lazy deployment); then at the next cleanup.
+	if _, err := s.Repo.Prune(ctx, store.PruneOptions{RefsOnly: true, Depth: 0, NoWait: true}); err != nil && !errors.Is(err, store.ErrLocked) {
+		return err
+	}
+	return nil
+}
+
+// sameBootConfig reports whether the boot loader entries of a and b
+// would say the same: stateroot, kernel, arguments and version, in order.
+func sameBootConfig(a, b []*Deployment, version func(object.Checksum) string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Stateroot != b[i].Stateroot || a[i].BootCsum != b[i].BootCsum ||
+			!slices.Equal(a[i].Kargs, b[i].Kargs) || version(a[i].Commit) != version(b[i].Commit) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeLoader writes boot/loader.NB's entries for ds and switches
+// boot/loader to it.
+func (s *Sysroot) writeLoader(nb int, ds []*Deployment, showStateroot bool) error {
 
 	boot := filepath.Join(s.Path, "boot")
 	loader := filepath.Join(boot, fmt.Sprintf("loader.%d", nb))
@@ -250,7 +303,7 @@ func (s *Sysroot) write(ctx context.Context, ds []*Deployment) error {
 		return err
 	}
 	for _, d := range ds {
-		text, err := s.entry(d, nb, len(ds), len(roots) > 1)
+		text, err := s.entry(d, nb, len(ds), showStateroot)
 		if err != nil {
 			return err
 		}
@@ -270,14 +323,6 @@ func (s *Sysroot) write(ctx context.Context, ds []*Deployment) error {
 	// The switch.
 	if err := atomic.Symlink(filepath.Base(loader), filepath.Join(boot, "loader"), true); err != nil {
 		return fmt.Errorf("switching the boot configuration: %w", err)
-	}
-	if err := s.removeUnused(); err != nil {
-		return err
-	}
-	// Objects go now unless the repository is busy (the daemon fetching
-	// for a lazy deployment); then at the next cleanup.
-	if _, err := s.Repo.Prune(ctx, store.PruneOptions{RefsOnly: true, Depth: 0, NoWait: true}); err != nil && !errors.Is(err, store.ErrLocked) {
-		return err
 	}
 	return nil
 }
@@ -480,6 +525,16 @@ func (s *Sysroot) unmountUsr(usr string) error {
 	}
 	if err := syscall.Unmount(usr, syscall.MNT_DETACH); err != nil {
 		return &fs.PathError{Op: "unmount", Path: usr, Err: err}
+	}
+	return nil
+}
+
+// bumpMtime sets ostree/deploy's modification time to now.
+func (s *Sysroot) bumpMtime() error {
+	p := filepath.Join(s.Path, "ostree", "deploy")
+	now := time.Now()
+	if err := os.Chtimes(p, now, now); err != nil {
+		return fmt.Errorf("marking the deployments changed: %w", err)
 	}
 	return nil
 }
