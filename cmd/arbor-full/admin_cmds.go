@@ -194,7 +194,8 @@ whenever it restarts; /etc and the kernel are copied as for any deployment.`,
 
 func (a *app) adminUpgradeCmd() *cobra.Command {
 	var osName string
-	var check, pullOnly, deployOnly, allowDowngrade bool
+	var check, pullOnly, deployOnly, allowDowngrade, stage bool
+	var override string
 	c := &cobra.Command{
 		Use:   "upgrade [--os=STATEROOT] [--check|--pull-only|--deploy-only]",
 		Short: "Pull the default deployment's ref and deploy it when it moved",
@@ -207,7 +208,8 @@ func (a *app) adminUpgradeCmd() *cobra.Command {
 			if check {
 				u, err = s.CheckUpgrade(cmd.Context(), osName)
 			} else {
-				u, err = s.Upgrade(cmd.Context(), sysroot.UpgradeOptions{Stateroot: osName, PullOnly: pullOnly, DeployOnly: deployOnly, Merge: a.reportMerge, AllowDowngrade: allowDowngrade})
+				u, err = s.Upgrade(cmd.Context(), sysroot.UpgradeOptions{Stateroot: osName, PullOnly: pullOnly, DeployOnly: deployOnly, Merge: a.reportMerge, AllowDowngrade: allowDowngrade,
+					OverrideCommit: override, Stage: stage || os.Getenv("OSTREE_EX_STAGE_DEPLOYMENTS") != ""})
 			}
 			switch {
 			case err != nil:
@@ -227,6 +229,8 @@ func (a *app) adminUpgradeCmd() *cobra.Command {
 	c.Flags().BoolVar(&pullOnly, "pull-only", false, "pull, do not deploy")
 	c.Flags().BoolVar(&allowDowngrade, "allow-downgrade", false, "take a commit older than the current deployment's")
 	c.Flags().BoolVar(&deployOnly, "deploy-only", false, "deploy what was pulled, do not pull")
+	c.Flags().StringVar(&override, "override-commit", "", "deploy this commit of the origin's ref instead of its newest")
+	c.Flags().BoolVar(&stage, "stage", false, "finish the deployment at shutdown (booted systems only; also $OSTREE_EX_STAGE_DEPLOYMENTS)")
 	c.MarkFlagsMutuallyExclusive("check", "pull-only", "deploy-only")
 	return c
 }
@@ -269,6 +273,9 @@ func (a *app) adminStatusCmd() *cobra.Command {
 				fmt.Fprintf(a.Stdout, "%s %s %s\n", mark, termtext.Line(d.Stateroot), termtext.Line(d.Name()))
 				if v := s.Version(d.Commit); v != "" {
 					fmt.Fprintf(a.Stdout, "    Version: %s\n", termtext.Line(v))
+				}
+				if t := s.SourceTitle(d.Commit); t != "" {
+					fmt.Fprintf(a.Stdout, "    `- %s\n", termtext.Line(t))
 				}
 				if d.Pinned() {
 					fmt.Fprintln(a.Stdout, "    Pinned: yes")

@@ -392,12 +392,20 @@ func (s *Sysroot) title(d *Deployment) (string, error) {
 }
 
 // Version is the commit's "version" metadata, if it has one.
-func (s *Sysroot) Version(c object.Checksum) string {
+func (s *Sysroot) Version(c object.Checksum) string { return s.metaString(c, "version") }
+
+// SourceTitle is the commit's "ostree.source-title" metadata (what it
+// was built from), if it has one.
+func (s *Sysroot) SourceTitle(c object.Checksum) string {
+	return s.metaString(c, "ostree.source-title")
+}
+
+func (s *Sysroot) metaString(c object.Checksum, key string) string {
 	cm, err := s.Repo.ReadCommit(c)
 	if err != nil {
 		return ""
 	}
-	if v, ok := object.Lookup(cm.Metadata, "version"); ok {
+	if v, ok := object.Lookup(cm.Metadata, key); ok {
 		if str, ok := v.Value.(string); ok {
 			return str
 		}

@@ -141,11 +141,33 @@ func (s *Sysroot) PullRefspec(ctx context.Context, refspec string, commitOnly bo
 }
 
 func (s *Sysroot) pullRefspec(ctx context.Context, refspec string, o fetch.PullOptions) (object.Checksum, error) {
+	return s.pullRevision(ctx, refspec, "", o)
+}
+
+// pullRevision fetches the commit refspec names, or commit (a checksum)
+// of its ref when given.
+func (s *Sysroot) pullRevision(ctx context.Context, refspec, commit string, o fetch.PullOptions) (object.Checksum, error) {
+	var want object.Checksum
+	if commit != "" {
+		var err error
+		if want, err = object.ParseChecksum(commit); err != nil {
+			return object.Zero, fmt.Errorf("override commit %q: %w", commit, err)
+		}
+	}
 	if remote, ref, ok := strings.Cut(refspec, ":"); ok {
 		o.Refs = []string{ref}
+		if commit != "" {
+			o.Refs = []string{ref + "@" + commit}
+		}
 		if _, err := fetch.Pull(ctx, s.Repo, remote, o); err != nil {
 			return object.Zero, fmt.Errorf("pulling %s: %w", refspec, err)
 		}
+	}
+	if commit != "" {
+		if has, err := s.Repo.HasObject(want, object.TypeCommit); err != nil || !has {
+			return object.Zero, fmt.Errorf("override commit %s of %s is not in the repository", commit, refspec)
+		}
+		return want, nil
 	}
 	c, err := s.Repo.Resolve(refspec)
 	if err != nil {
@@ -208,6 +230,11 @@ type UpgradeOptions struct {
 	DeployOnly bool   // deploy what was fetched before, fetch nothing
 	// AllowDowngrade takes a commit older than the current deployment's.
 	AllowDowngrade bool
+	// OverrideCommit, when set, is the commit of the origin's ref to
+	// deploy instead of its newest.
+	OverrideCommit string
+	// Stage asks for the deployment to be finished at shutdown.
+	Stage bool
 	// Merge, when set, reports the /etc changes carried over.
 	Merge func(EtcCounts)
 	// Progress, when set, is told how the pull goes.
@@ -259,17 +286,25 @@ func (s *Sysroot) Upgrade(ctx context.Context, o UpgradeOptions) (*Upgrade, erro
 	if err != nil {
 		return nil, err
 	}
-	if o.DeployOnly {
+	switch {
+	case o.DeployOnly && o.OverrideCommit != "":
+		u.To, err = s.Repo.Resolve(o.OverrideCommit)
+	case o.DeployOnly:
 		u.To, err = s.Repo.Resolve(u.Refspec)
 		if err != nil {
 			err = fmt.Errorf("origin %s: %w", u.Refspec, err)
 		}
-	} else {
+	default:
 		po := fetch.PullOptions{CommitMetadataOnly: u.Lazy, Progress: o.Progress}
 		if !o.AllowDowngrade {
 			po.NotOlderThan = u.From
 		}
-		u.To, err = s.pullRefspec(ctx, u.Refspec, po)
+		u.To, err = s.pullRevision(ctx, u.Refspec, o.OverrideCommit, po)
+	}
+	if err == nil && !o.AllowDowngrade && u.To != u.From {
+		// The pull checks what it fetches; a commit already stored is
+		// checked here.
+		err = fetch.CheckNotOlder(s.Repo, u.To, u.From)
 	}
 	if err != nil {
 		return nil, s.record(historyEntry("os-deploy", u.Refspec, u.From, object.Zero), err)
@@ -279,7 +314,7 @@ func (s *Sysroot) Upgrade(ctx context.Context, o UpgradeOptions) (*Upgrade, erro
 		return u, nil
 	}
 	u.Deployed, err = s.Deploy(ctx, DeployOptions{Stateroot: u.Stateroot, Revision: u.To.String(), Refspec: u.Refspec,
-		Merge: o.Merge, Lazy: u.Lazy, Source: MountSource(u.Refspec, u.To)})
+		Merge: o.Merge, Lazy: u.Lazy, Source: MountSource(u.Refspec, u.To), Stage: o.Stage})
 	if err != nil {
 		return nil, err
 	}
