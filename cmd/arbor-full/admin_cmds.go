@@ -58,7 +58,8 @@ func (a *app) adminCmd() *cobra.Command {
 		return errPrinted
 	}
 	c.AddCommand(a.adminInitFSCmd(), a.adminOSInitCmd(), a.adminDeployCmd(), a.adminUpgradeCmd(), a.adminStatusCmd(),
-		a.adminRollbackCmd(), a.adminUndeployCmd(), a.adminPinCmd(), a.adminCleanupCmd(), a.adminSetOriginCmd(), a.adminConfigDiffCmd(), a.adminEnterCmd())
+		a.adminRollbackCmd(), a.adminUndeployCmd(), a.adminPinCmd(), a.adminCleanupCmd(), a.adminSetOriginCmd(), a.adminConfigDiffCmd(), a.adminEnterCmd(),
+		a.adminSwitchCmd(), a.adminInstutilCmd(), a.adminKargsCmd())
 	return c
 }
 
@@ -526,5 +527,75 @@ every privilege kept. INDEX is the deployment's place in admin status (default 0
 			return nil
 		}),
 	}
+	return c
+}
+
+func (a *app) adminSwitchCmd() *cobra.Command {
+	var osName string
+	c := &cobra.Command{
+		Use:   "switch [--os=STATEROOT] REMOTE:REF|REMOTE:|REF",
+		Short: "Follow another ref or remote: fetch it and deploy it as the default",
+		Example: `  arbor admin switch --sysroot=/mnt/sr exampleos/testing
+  arbor admin switch --sysroot=/mnt/sr mirror:`,
+		Args: cobra.ExactArgs(1),
+		RunE: a.withSysroot(true, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
+			d, err := s.Switch(cmd.Context(), sysroot.SwitchOptions{Stateroot: osName, Target: args[0], Merge: a.reportMerge})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.Stdout, "Deployed %s %s as the default\n", d.Stateroot, d.Name())
+			return nil
+		}),
+	}
+	c.Flags().StringVar(&osName, "os", "", "the stateroot to switch")
+	return c
+}
+
+func (a *app) adminInstutilCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "instutil",
+		Short: "Tools for installers",
+	}
+	var merge, importProc bool
+	var edit sysroot.KargEdit
+	set := &cobra.Command{
+		Use:   "set-kargs [--merge|--import-proc-cmdline] [--replace=KEY=VALUE...] [--append=ARG...] [ARG...]",
+		Short: "Set the default deployment's kernel arguments (by default, only those given)",
+		Example: `  arbor admin instutil set-kargs --sysroot=/mnt/sr root=LABEL=root quiet
+  arbor admin instutil set-kargs --sysroot=/mnt/sr --merge --replace=console=ttyS0`,
+		RunE: a.withSysroot(true, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
+			e := edit
+			e.None = !merge && !importProc
+			e.ProcCmdline = importProc
+			e.Append = append(append([]string(nil), e.Append...), args...)
+			_, err := s.SetKargs(cmd.Context(), 0, &e)
+			return err
+		}),
+	}
+	set.Flags().BoolVar(&merge, "merge", false, "start from the deployment's current arguments")
+	set.Flags().BoolVar(&importProc, "import-proc-cmdline", false, "start from this boot's /proc/cmdline")
+	set.Flags().StringArrayVar(&edit.Replace, "replace", nil, "set KEY=VALUE, replacing every argument of that key")
+	set.Flags().StringArrayVar(&edit.Append, "append", nil, "append an argument")
+	set.MarkFlagsMutuallyExclusive("merge", "import-proc-cmdline")
+	c.AddCommand(set)
+	return c
+}
+
+func (a *app) adminKargsCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "kargs",
+		Short: "Change kernel arguments",
+	}
+	var edit sysroot.KargEdit
+	inPlace := &cobra.Command{
+		Use:     "edit-in-place --append-if-missing=ARG... ",
+		Short:   "Edit every deployment's kernel arguments in its current boot entry",
+		Example: `  arbor admin kargs edit-in-place --sysroot=/mnt/sr --append-if-missing=quiet`,
+		RunE: a.withSysroot(true, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
+			return s.EditKargsInPlace(&edit)
+		}),
+	}
+	inPlace.Flags().StringArrayVar(&edit.AppendIfMissing, "append-if-missing", nil, "append an argument unless one of its key is there")
+	c.AddCommand(inPlace)
 	return c
 }

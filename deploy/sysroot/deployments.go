@@ -37,6 +37,7 @@ type Deployment struct {
 
 	// From its boot entry, reused when the configuration is rewritten.
 	title, linux, initrd string
+	entryFile            string
 }
 
 // Lazy deployments have their /usr mounted through the daemon.
@@ -94,6 +95,7 @@ func parseName(name string) (object.Checksum, int, error) {
 
 // entry is one parsed bootloader entry.
 type entry struct {
+	file                 string // where it was read from
 	version              int
 	options              []string
 	title, linux, initrd string
@@ -137,15 +139,17 @@ func (s *Sysroot) Deployments() ([]*Deployment, error) {
 		return nil, fmt.Errorf("reading boot entries: %w", err)
 	}
 	var entries []entry
-	for _, e := range ents {
-		if !strings.HasSuffix(e.Name(), ".conf") {
+	for _, ent := range ents {
+		if !strings.HasSuffix(ent.Name(), ".conf") {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		data, err := os.ReadFile(filepath.Join(dir, ent.Name()))
 		if err != nil {
-			return nil, fmt.Errorf("boot entry %s: %w", e.Name(), err)
+			return nil, fmt.Errorf("boot entry %s: %w", ent.Name(), err)
 		}
-		entries = append(entries, parseEntry(data))
+		e := parseEntry(data)
+		e.file = filepath.Join(dir, ent.Name())
+		entries = append(entries, e)
 	}
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].version > entries[j].version })
 	var root syscall.Stat_t
@@ -181,7 +185,7 @@ func (s *Sysroot) Deployments() ([]*Deployment, error) {
 		}
 		bs, _ := strconv.Atoi(parts[4])
 		d := &Deployment{Index: len(out), Stateroot: parts[2], Commit: c, Serial: serial, BootCsum: parts[3], BootSerial: bs, Kargs: kargs,
-			title: e.title, linux: e.linux, initrd: e.initrd}
+			title: e.title, linux: e.linux, initrd: e.initrd, entryFile: e.file}
 		if err := ValidateStateroot(d.Stateroot); err != nil {
 			return nil, err
 		}

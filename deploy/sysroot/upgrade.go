@@ -295,7 +295,8 @@ func (s *Sysroot) Upgrade(ctx context.Context, o UpgradeOptions) (*Upgrade, erro
 			err = fmt.Errorf("origin %s: %w", u.Refspec, err)
 		}
 	default:
-		po := fetch.PullOptions{CommitMetadataOnly: u.Lazy, Progress: o.Progress}
+		po := pullOptionsFor(u)
+		po.Progress = o.Progress
 		if !o.AllowDowngrade {
 			po.NotOlderThan = u.From
 		}
@@ -319,4 +320,10 @@ func (s *Sysroot) Upgrade(ctx context.Context, o UpgradeOptions) (*Upgrade, erro
 		return nil, err
 	}
 	return u, nil
+}
+
+// pullOptionsFor fetches for a deployment like u's: the commit alone for
+// a lazy one, whose files come when read.
+func pullOptionsFor(u *Upgrade) fetch.PullOptions {
+	return fetch.PullOptions{CommitMetadataOnly: u.Lazy}
 }
