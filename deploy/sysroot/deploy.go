@@ -2,11 +2,8 @@ package sysroot
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -41,73 +38,6 @@ func (s *Sysroot) Lock() (func(), error) {
 		return nil, fmt.Errorf("sysroot lock: %w", err)
 	}
 	return func() { f.Close() }, nil
-}
-
-// kernel is what a tree boots: usr/lib/modules/VERSION/{vmlinuz,initramfs.img}.
-type kernel struct {
-	version            string
-	vmlinuz, initramfs string // paths relative to the tree root; initramfs may be empty
-}
-
-// checkKernel refuses a commit without a kernel, before anything is
-// written.
-func checkKernel(r *store.Repo, c object.Checksum) error {
-	missing := fmt.Errorf("commit %s has no kernel: no usr/lib/modules/VERSION/vmlinuz", c)
-	mods, err := r.Lookup(c, "/usr/lib/modules")
-	if err != nil || !mods.IsDir {
-		return missing
-	}
-	kids, err := r.Children(mods)
-	if err != nil {
-		return err
-	}
-	for _, k := range kids {
-		if _, err := r.Lookup(c, k.Path+"/vmlinuz"); k.IsDir && err == nil {
-			return nil
-		}
-	}
-	return missing
-}
-
-// findKernelDir finds the kernel in a deployment's files.
-func findKernelDir(root string) (kernel, error) {
-	ents, err := os.ReadDir(filepath.Join(root, "usr/lib/modules"))
-	if err != nil {
-		return kernel{}, fmt.Errorf("no kernel: %w", err)
-	}
-	for _, e := range ents {
-		base := "usr/lib/modules/" + e.Name()
-		if _, err := os.Stat(filepath.Join(root, base, "vmlinuz")); err != nil {
-			continue
-		}
-		k := kernel{version: e.Name(), vmlinuz: base + "/vmlinuz"}
-		if _, err := os.Stat(filepath.Join(root, base, "initramfs.img")); err == nil {
-			k.initramfs = base + "/initramfs.img"
-		}
-		return k, nil
-	}
-	return kernel{}, errors.New("no kernel in usr/lib/modules/VERSION/vmlinuz")
-}
-
-// bootCsum is sha256 over the kernel then the initramfs, as ostree names
-// the boot directory.
-func bootCsum(root string, k kernel) (string, error) {
-	h := sha256.New()
-	for _, p := range []string{k.vmlinuz, k.initramfs} {
-		if p == "" {
-			continue
-		}
-		f, err := os.Open(filepath.Join(root, p))
-		if err != nil {
-			return "", err
-		}
-		_, err = io.Copy(h, f)
-		f.Close()
-		if err != nil {
-			return "", fmt.Errorf("%s: %w", p, err)
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // DeployOptions says what to deploy and how.
@@ -288,9 +218,9 @@ func (s *Sysroot) checkout(ctx context.Context, d *Deployment, merge *Deployment
 		removeTree(staging)
 		return fmt.Errorf("checking out %s: %w", d.Commit, err)
 	}
-	k, err := findKernelDir(staging)
+	k, err := findKernel(staging)
 	if err == nil {
-		d.BootCsum, err = bootCsum(staging, k)
+		d.BootCsum = k.bootCsum
 	}
 	if err == nil {
 		err = s.makeEtc(staging, merge, report)
@@ -329,13 +259,11 @@ func (s *Sysroot) mountLazy(ctx context.Context, d *Deployment, source string, m
 		removeTree(dir)
 		return err
 	}
-	k, err := findKernelDir(dir)
+	k, err := findKernel(dir)
 	if err != nil {
-		return fail(fmt.Errorf("commit %s has %w", d.Commit, err))
+		return fail(fmt.Errorf("commit %s: %w", d.Commit, err))
 	}
-	if d.BootCsum, err = bootCsum(dir, k); err != nil {
-		return fail(err)
-	}
+	d.BootCsum = k.bootCsum
 	if err := s.makeEtc(dir, merge, report); err != nil {
 		return fail(err)
 	}
@@ -388,41 +316,6 @@ func (s *Sysroot) makeEtc(root string, merge *Deployment, report func(EtcCounts)
 		report(counts)
 	}
 	return nil
-}
-
-// installKernel copies the kernel and initramfs to boot/ostree/STATEROOT-BOOTCSUM,
-// unless they are there.
-func (s *Sysroot) installKernel(d *Deployment) error {
-	k, err := findKernelDir(s.Dir(d))
-	if err != nil {
-		return err
-	}
-	dest := filepath.Join(s.Path, "boot", "ostree", d.Stateroot+"-"+d.BootCsum)
-	if _, err := os.Stat(dest); err == nil {
-		return nil
-	}
-	tmp := dest + ".tmp"
-	os.RemoveAll(tmp)
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		return err
-	}
-	copies := map[string]string{k.vmlinuz: "vmlinuz-" + k.version}
-	if k.initramfs != "" {
-		copies[k.initramfs] = "initramfs-" + k.version + ".img"
-	}
-	for src, name := range copies {
-		b, err := os.ReadFile(filepath.Join(s.Dir(d), src))
-		if err != nil {
-			return err
-		}
-		if err := atomic.WriteFile(filepath.Join(tmp, name), b, 0o644, true); err != nil {
-			return err
-		}
-	}
-	if err := os.Rename(tmp, dest); err != nil {
-		return err
-	}
-	return atomic.SyncDir(filepath.Dir(dest))
 }
 
 // at finds a deployment by index.

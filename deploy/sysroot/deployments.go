@@ -36,8 +36,8 @@ type Deployment struct {
 	Origin     *keyfile.File   `json:"-"`
 
 	// From its boot entry, reused when the configuration is rewritten.
-	title, linux, initrd string
-	entryFile            string
+	title, linux, initrd, devicetree string
+	entryFile                        string
 }
 
 // Lazy deployments have their /usr mounted through the daemon.
@@ -95,10 +95,10 @@ func parseName(name string) (object.Checksum, int, error) {
 
 // entry is one parsed bootloader entry.
 type entry struct {
-	file                 string // where it was read from
-	version              int
-	options              []string
-	title, linux, initrd string
+	file                             string // where it was read from
+	version                          int
+	options                          []string
+	title, linux, initrd, devicetree string
 }
 
 func parseEntry(b []byte) entry {
@@ -120,6 +120,8 @@ func parseEntry(b []byte) entry {
 			e.linux = strings.TrimSpace(v)
 		case "initrd":
 			e.initrd = strings.TrimSpace(v)
+		case "devicetree":
+			e.devicetree = strings.TrimSpace(v)
 		}
 	}
 	return e
@@ -185,7 +187,7 @@ func (s *Sysroot) Deployments() ([]*Deployment, error) {
 		}
 		bs, _ := strconv.Atoi(parts[4])
 		d := &Deployment{Index: len(out), Stateroot: parts[2], Commit: c, Serial: serial, BootCsum: parts[3], BootSerial: bs, Kargs: kargs,
-			title: e.title, linux: e.linux, initrd: e.initrd, entryFile: e.file}
+			title: e.title, linux: e.linux, initrd: e.initrd, devicetree: e.devicetree, entryFile: e.file}
 		if err := ValidateStateroot(d.Stateroot); err != nil {
 			return nil, err
 		}
@@ -335,14 +337,17 @@ func (s *Sysroot) writeLoader(nb int, ds []*Deployment, showStateroot bool) erro
 func (s *Sysroot) entry(d *Deployment, bootVersion, count int, showStateroot bool) (string, error) {
 	if d.linux == "" {
 		// A new deployment: what it boots is read from its files.
-		k, err := findKernelDir(s.Dir(d))
+		k, err := findKernel(s.Dir(d))
 		if err != nil {
 			return "", fmt.Errorf("deployment %s: %w", d.Name(), err)
 		}
 		bootDir := fmt.Sprintf("/ostree/%s-%s", d.Stateroot, d.BootCsum)
-		d.linux = fmt.Sprintf("%s/vmlinuz-%s", bootDir, k.version)
+		d.linux = bootDir + "/" + k.vmlinuzName
 		if k.initramfs != "" {
-			d.initrd = fmt.Sprintf("%s/initramfs-%s.img", bootDir, k.version)
+			d.initrd = bootDir + "/" + k.initramfsName
+		}
+		if k.devicetree != "" {
+			d.devicetree = bootDir + "/" + k.devicetreeName
 		}
 		if d.title, err = s.title(d); err != nil {
 			return "", err
@@ -354,11 +359,22 @@ func (s *Sysroot) entry(d *Deployment, bootVersion, count int, showStateroot boo
 	} else {
 		title += fmt.Sprintf(" (ostree:%d)", d.Index)
 	}
-	opts := append(append([]string(nil), d.Kargs...), fmt.Sprintf("ostree=/ostree/boot.%d/%s/%s/%d", bootVersion, d.Stateroot, d.BootCsum, d.BootSerial))
+	link := fmt.Sprintf("/ostree/boot.%d/%s/%s/%d", bootVersion, d.Stateroot, d.BootCsum, d.BootSerial)
+	kargs := d.Kargs
+	if d.initrd == "" {
+		// Without an initramfs to set up the root, the kernel runs
+		// the deployment's own ostree-prepare-root as init.
+		edit := KargEdit{Replace: []string{"init=" + link + "/usr/lib/ostree/ostree-prepare-root"}}
+		kargs, _ = edit.apply(kargs)
+	}
+	opts := append(append([]string(nil), kargs...), "ostree="+link)
 	var b strings.Builder
 	fmt.Fprintf(&b, "title %s\nversion %d\noptions %s\nlinux %s\n", title, count-d.Index, strings.Join(opts, " "), d.linux)
 	if d.initrd != "" {
 		fmt.Fprintf(&b, "initrd %s\n", d.initrd)
+	}
+	if d.devicetree != "" {
+		fmt.Fprintf(&b, "devicetree %s\n", d.devicetree)
 	}
 	return b.String(), nil
 }
