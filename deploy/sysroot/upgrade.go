@@ -286,21 +286,41 @@ func (s *Sysroot) Upgrade(ctx context.Context, o UpgradeOptions) (*Upgrade, erro
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case o.DeployOnly && o.OverrideCommit != "":
-		u.To, err = s.Repo.Resolve(o.OverrideCommit)
-	case o.DeployOnly:
-		u.To, err = s.Repo.Resolve(u.Refspec)
-		if err != nil {
-			err = fmt.Errorf("origin %s: %w", u.Refspec, err)
+	resolve := func(refspec, override string) (object.Checksum, error) {
+		switch {
+		case o.DeployOnly && override != "":
+			return s.Repo.Resolve(override)
+		case o.DeployOnly:
+			c, err := s.Repo.Resolve(refspec)
+			if err != nil {
+				return c, fmt.Errorf("origin %s: %w", refspec, err)
+			}
+			return c, nil
 		}
-	default:
 		po := pullOptionsFor(u)
 		po.Progress = o.Progress
 		if !o.AllowDowngrade {
 			po.NotOlderThan = u.From
 		}
-		u.To, err = s.pullRevision(ctx, u.Refspec, o.OverrideCommit, po)
+		return s.pullRevision(ctx, refspec, override, po)
+	}
+	u.To, err = resolve(u.Refspec, o.OverrideCommit)
+	// A branch at its end of life may name the one that replaces it;
+	// the deployment follows that from now on.
+	for hops := 0; err == nil; hops++ {
+		next := s.metaString(u.To, "ostree.endoflife-rebase")
+		if next == "" || o.OverrideCommit != "" {
+			break
+		}
+		if hops == 8 {
+			err = fmt.Errorf("origin %s: too many end-of-life redirections", u.Refspec)
+			break
+		}
+		if remote, _, ok := strings.Cut(u.Refspec, ":"); ok {
+			next = remote + ":" + next
+		}
+		u.Refspec = next
+		u.To, err = resolve(u.Refspec, "")
 	}
 	if err == nil && !o.AllowDowngrade && u.To != u.From {
 		// The pull checks what it fetches; a commit already stored is
