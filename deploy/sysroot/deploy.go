@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -225,6 +226,9 @@ func (s *Sysroot) checkout(ctx context.Context, d *Deployment, merge *Deployment
 	if err == nil {
 		err = s.makeEtc(staging, merge, report)
 	}
+	if err == nil {
+		err = s.markNeedsUpdate(d, staging)
+	}
 	if err != nil {
 		removeTree(staging)
 		return err
@@ -265,6 +269,9 @@ func (s *Sysroot) mountLazy(ctx context.Context, d *Deployment, source string, m
 	}
 	d.BootCsum = k.bootCsum
 	if err := s.makeEtc(dir, merge, report); err != nil {
+		return fail(err)
+	}
+	if err := s.markNeedsUpdate(d, dir); err != nil {
 		return fail(err)
 	}
 	if err := syncFS(filepath.Join(dir, "etc")); err != nil {
@@ -314,6 +321,18 @@ func (s *Sysroot) makeEtc(root string, merge *Deployment, report func(EtcCounts)
 	}
 	if report != nil {
 		report(counts)
+	}
+	return nil
+}
+
+// markNeedsUpdate removes the deployment's etc/.updated and its
+// stateroot's var/.updated, so that systemd units with
+// ConditionNeedsUpdate= run at the new deployment's first boot.
+func (s *Sysroot) markNeedsUpdate(d *Deployment, root string) error {
+	for _, p := range []string{filepath.Join(root, "etc", ".updated"), filepath.Join(s.VarDir(d), ".updated")} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
 	return nil
 }

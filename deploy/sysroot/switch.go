@@ -47,7 +47,7 @@ type SwitchOptions struct {
 // current deployment's /etc changes and kernel arguments. Hold the
 // sysroot's lock.
 func (s *Sysroot) Switch(ctx context.Context, o SwitchOptions) (*Deployment, error) {
-	u, err := s.upgradeBase(o.Stateroot)
+	u, err := s.upgradeBase(o.Stateroot, true)
 	if err != nil {
 		return nil, err
 	}

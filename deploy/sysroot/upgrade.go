@@ -242,7 +242,9 @@ type UpgradeOptions struct {
 }
 
 // upgradeBase is the stateroot's current deployment and what it follows.
-func (s *Sysroot) upgradeBase(stateroot string) (*Upgrade, error) {
+// With anyOrigin, an origin that says updates are not set up
+// (unconfigured-state) is taken as it is.
+func (s *Sysroot) upgradeBase(stateroot string, anyOrigin bool) (*Upgrade, error) {
 	root, err := s.DefaultStateroot(stateroot)
 	if err != nil {
 		return nil, err
@@ -255,6 +257,13 @@ func (s *Sysroot) upgradeBase(stateroot string) (*Upgrade, error) {
 	if merge == nil {
 		return nil, fmt.Errorf("stateroot %s has no deployment to upgrade", root)
 	}
+	if merge.Origin != nil && !anyOrigin {
+		// Set by whoever installed the system, to say how updates are
+		// turned on; a switch to another origin clears it.
+		if msg := merge.Origin.String("origin", "unconfigured-state", ""); msg != "" {
+			return nil, fmt.Errorf("origin unconfigured-state: %s", msg)
+		}
+	}
 	refspec := merge.Refspec()
 	if refspec == "" {
 		return nil, fmt.Errorf("deployment %s has no origin refspec", merge.Name())
@@ -265,7 +274,7 @@ func (s *Sysroot) upgradeBase(stateroot string) (*Upgrade, error) {
 // CheckUpgrade fetches only the commit the stateroot's origin names now
 // and says whether it is an upgrade.
 func (s *Sysroot) CheckUpgrade(ctx context.Context, stateroot string) (*Upgrade, error) {
-	u, err := s.upgradeBase(stateroot)
+	u, err := s.upgradeBase(stateroot, false)
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +291,7 @@ func (s *Sysroot) CheckUpgrade(ctx context.Context, stateroot string) (*Upgrade,
 // deployment is recorded as os-deploy; a failed fetch too. Hold the
 // sysroot's lock.
 func (s *Sysroot) Upgrade(ctx context.Context, o UpgradeOptions) (*Upgrade, error) {
-	u, err := s.upgradeBase(o.Stateroot)
+	u, err := s.upgradeBase(o.Stateroot, false)
 	if err != nil {
 		return nil, err
 	}
