@@ -215,7 +215,7 @@ func (s *Sysroot) deploy(ctx context.Context, o DeployOptions) (*Deployment, err
 func (s *Sysroot) checkout(ctx context.Context, d *Deployment, merge *Deployment, report func(EtcCounts)) error {
 	dir := s.Dir(d)
 	staging := dir + ".tmp"
-	if err := s.Repo.Checkout(ctx, d.Commit, staging, store.CheckoutOptions{}); err != nil {
+	if err := s.Repo.Checkout(ctx, d.Commit, staging, store.CheckoutOptions{PassthroughWhiteouts: true}); err != nil {
 		removeTree(staging)
 		return fmt.Errorf("checking out %s: %w", d.Commit, err)
 	}
