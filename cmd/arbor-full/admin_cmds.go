@@ -75,6 +75,7 @@ func (a *app) withSysroot(lock bool, run func(cmd *cobra.Command, args []string,
 		defer s.Close()
 		m := mountd.UsrMounter{Repo: s.Repo.Path(), Argv: daemonArgv}
 		s.Mounter = m
+		s.Debug = sysroot.ParseDebug(os.Getenv("OSTREE_SYSROOT_DEBUG"))
 		s.History = history.Open(s.HistoryPath())
 		if lock {
 			unlock, err := s.Lock()

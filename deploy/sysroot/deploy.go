@@ -219,7 +219,7 @@ func (s *Sysroot) checkout(ctx context.Context, d *Deployment, merge *Deployment
 		removeTree(staging)
 		return fmt.Errorf("checking out %s: %w", d.Commit, err)
 	}
-	k, err := findKernel(staging)
+	k, err := findKernel(staging, s.Debug.NoDtb)
 	if err == nil {
 		d.BootCsum = k.bootCsum
 	}
@@ -263,7 +263,7 @@ func (s *Sysroot) mountLazy(ctx context.Context, d *Deployment, source string, m
 		removeTree(dir)
 		return err
 	}
-	k, err := findKernel(dir)
+	k, err := findKernel(dir, s.Debug.NoDtb)
 	if err != nil {
 		return fail(fmt.Errorf("commit %s: %w", d.Commit, err))
 	}

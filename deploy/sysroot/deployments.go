@@ -260,6 +260,13 @@ func (s *Sysroot) write(ctx context.Context, ds []*Deployment) error {
 		return fmt.Errorf("boot links: %w", err)
 	}
 	if !linksOnly {
+		// Each deployment's kernel files are (again) made sure of in
+		// /boot, those an older arbor or a debug option left out too.
+		for _, d := range ds {
+			if err := s.installKernel(d); err != nil {
+				return fmt.Errorf("deployment %s's kernel: %w", d.Name(), err)
+			}
+		}
 		if err := s.writeLoader(nb, ds, len(roots) > 1); err != nil {
 			return err
 		}
@@ -337,7 +344,7 @@ func (s *Sysroot) writeLoader(nb int, ds []*Deployment, showStateroot bool) erro
 func (s *Sysroot) entry(d *Deployment, bootVersion, count int, showStateroot bool) (string, error) {
 	if d.linux == "" {
 		// A new deployment: what it boots is read from its files.
-		k, err := findKernel(s.Dir(d))
+		k, err := findKernel(s.Dir(d), s.Debug.NoDtb)
 		if err != nil {
 			return "", fmt.Errorf("deployment %s: %w", d.Name(), err)
 		}

@@ -40,8 +40,9 @@ type kernel struct {
 	dtb                        string // a directory of device trees, copied as dtb
 }
 
-// findKernel finds the kernel in a deployment's files.
-func findKernel(root string) (kernel, error) {
+// findKernel finds the kernel in a deployment's files; with noDtb, a
+// dtb directory is left out.
+func findKernel(root string, noDtb bool) (kernel, error) {
 	for _, dir := range legacyBootDirs {
 		k, ok, err := legacyKernel(root, dir)
 		if err != nil || ok {
@@ -68,7 +69,7 @@ func findKernel(root string) (kernel, error) {
 		if isFile(root, base+"/.vmlinuz.hmac") {
 			k.hmac, k.hmacName = base+"/.vmlinuz.hmac", ".vmlinuz-"+v+".hmac"
 		}
-		if fi, err := os.Stat(filepath.Join(root, base, "dtb")); err == nil && fi.IsDir() {
+		if fi, err := os.Stat(filepath.Join(root, base, "dtb")); err == nil && fi.IsDir() && !noDtb {
 			k.dtb = base + "/dtb"
 		}
 		h := sha256.New()
@@ -204,21 +205,22 @@ func checkKernel(r *store.Repo, c object.Checksum) error {
 }
 
 // installKernel copies the kernel and what goes with it to
-// boot/ostree/STATEROOT-BOOTCSUM, unless they are there.
+// boot/ostree/STATEROOT-BOOTCSUM: the whole directory for a new one,
+// else whatever file of the tree's layout it lacks.
 func (s *Sysroot) installKernel(d *Deployment) error {
 	root := s.Dir(d)
-	k, err := findKernel(root)
+	k, err := findKernel(root, s.Debug.NoDtb)
 	if err != nil {
 		return err
 	}
 	dest := filepath.Join(s.Path, "boot", "ostree", d.Stateroot+"-"+d.BootCsum)
-	if _, err := os.Stat(dest); err == nil {
-		return nil
-	}
-	tmp := dest + ".tmp"
-	os.RemoveAll(tmp)
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		return err
+	target := dest
+	if _, err := os.Stat(dest); err != nil {
+		target = dest + ".tmp"
+		os.RemoveAll(target)
+		if err := os.MkdirAll(target, 0o755); err != nil {
+			return err
+		}
 	}
 	copies := map[string]string{k.vmlinuz: k.vmlinuzName}
 	for src, name := range map[string]string{k.initramfs: k.initramfsName, k.devicetree: k.devicetreeName, k.hmac: k.hmacName} {
@@ -227,17 +229,29 @@ func (s *Sysroot) installKernel(d *Deployment) error {
 		}
 	}
 	for src, name := range copies {
-		if err := copyFileTo(filepath.Join(root, src), filepath.Join(tmp, name)); err != nil {
+		if _, err := os.Lstat(filepath.Join(target, name)); err == nil {
+			continue
+		}
+		if err := copyFileTo(filepath.Join(root, src), filepath.Join(target, name)); err != nil {
 			return err
 		}
 	}
 	if k.dtb != "" {
-		if err := copyTreeTo(filepath.Join(root, k.dtb), filepath.Join(tmp, "dtb")); err != nil {
-			return err
+		if _, err := os.Lstat(filepath.Join(target, "dtb")); err != nil {
+			tmp := filepath.Join(target, ".dtb.tmp")
+			os.RemoveAll(tmp)
+			if err := copyTreeTo(filepath.Join(root, k.dtb), tmp); err != nil {
+				return err
+			}
+			if err := os.Rename(tmp, filepath.Join(target, "dtb")); err != nil {
+				return err
+			}
 		}
 	}
-	if err := os.Rename(tmp, dest); err != nil {
-		return err
+	if target != dest {
+		if err := os.Rename(target, dest); err != nil {
+			return err
+		}
 	}
 	return atomic.SyncDir(filepath.Dir(dest))
 }

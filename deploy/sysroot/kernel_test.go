@@ -34,7 +34,7 @@ func TestFindKernel(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		k, err := findKernel(root)
+		k, err := findKernel(root, false)
 		if x.want.bootCsum == "" {
 			if err == nil {
 				t.Errorf("%s: found %+v", x.name, k)
@@ -45,5 +45,20 @@ func TestFindKernel(t *testing.T) {
 			k.initramfsName != x.want.initramfsName || k.hmacName != x.want.hmacName {
 			t.Errorf("%s: %+v %v, want %+v", x.name, k, err, x.want)
 		}
+	}
+}
+
+// With noDtb (OSTREE_SYSROOT_DEBUG=no-dtb), device trees are neither
+// hashed nor installed.
+func TestFindKernelNoDtb(t *testing.T) {
+	root := t.TempDir()
+	for p, c := range map[string]string{"usr/lib/modules/3.6/vmlinuz": "k", "usr/lib/modules/3.6/dtb/a.dtb": "1"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+		os.WriteFile(filepath.Join(root, p), []byte(c), 0o644)
+	}
+	with, _ := findKernel(root, false)
+	without, err := findKernel(root, true)
+	if err != nil || without.dtb != "" || with.dtb == "" || with.bootCsum == without.bootCsum {
+		t.Errorf("with %+v, without %+v %v", with, without, err)
 	}
 }

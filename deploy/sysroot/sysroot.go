@@ -32,6 +32,34 @@ type Sysroot struct {
 	// History records deployments, rollbacks, pins and upgrades; nil
 	// records nothing.
 	History *history.Log
+	// Debug changes behaviour for tests and odd systems, as ostree's
+	// OSTREE_SYSROOT_DEBUG does.
+	Debug Debug
+}
+
+// Debug is what OSTREE_SYSROOT_DEBUG names, comma-separated.
+type Debug struct {
+	// NoDtb leaves device tree directories out of boot checksums and
+	// /boot.
+	NoDtb bool
+	// TestFifreeze fails each boot configuration write where /boot
+	// would be frozen and thawed, to test the recovery from it.
+	TestFifreeze bool
+}
+
+// ParseDebug reads OSTREE_SYSROOT_DEBUG's value; unknown names are
+// ignored.
+func ParseDebug(v string) Debug {
+	var d Debug
+	for _, f := range strings.Split(v, ",") {
+		switch strings.TrimSpace(f) {
+		case "no-dtb":
+			d.NoDtb = true
+		case "test-fifreeze":
+			d.TestFifreeze = true
+		}
+	}
+	return d
 }
 
 // Mounter mounts a commit's /usr lazily for a thin client's deployment,
