@@ -76,6 +76,14 @@ func (a *app) withSysroot(lock bool, run func(cmd *cobra.Command, args []string,
 		m := mountd.UsrMounter{Repo: s.Repo.Path(), Argv: daemonArgv}
 		s.Mounter = m
 		s.Debug = sysroot.ParseDebug(os.Getenv("OSTREE_SYSROOT_DEBUG"))
+		s.Written = func(w sysroot.BootWrite) {
+			swap := "no"
+			if w.Swap {
+				swap = "yes"
+			}
+			fmt.Fprintf(a.Stdout, "Bootloader updated; bootconfig swap: %s; bootversion: boot.%d.%d, deployment count change: %d\n",
+				swap, w.BootVersion, w.SubBootVersion, w.CountChange)
+		}
 		s.History = history.Open(s.HistoryPath())
 		if lock {
 			unlock, err := s.Lock()

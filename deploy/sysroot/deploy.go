@@ -194,7 +194,7 @@ func (s *Sysroot) deploy(ctx context.Context, o DeployOptions) (*Deployment, err
 	} else if err := s.checkout(ctx, d, from, o.Merge); err != nil {
 		return nil, err
 	}
-	if err := setImmutable(dir, true); err != nil {
+	if err := setImmutable(dir, !s.Debug.MutableDeployments); err != nil {
 		return nil, err
 	}
 	if err := atomic.WriteFile(s.originPath(d), d.Origin.Bytes(), 0o644, true); err != nil {

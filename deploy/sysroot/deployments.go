@@ -256,6 +256,9 @@ func (s *Sysroot) write(ctx context.Context, ds []*Deployment) error {
 	if err := atomic.SyncDir(filepath.Join(s.Path, "ostree")); err != nil {
 		return err
 	}
+	if err := s.syncBoot(); err != nil {
+		return err
+	}
 	if err := atomic.Symlink(filepath.Base(farm), filepath.Join(s.Path, "ostree", fmt.Sprintf("boot.%d", nb)), true); err != nil {
 		return fmt.Errorf("boot links: %w", err)
 	}
@@ -275,6 +278,9 @@ func (s *Sysroot) write(ctx context.Context, ds []*Deployment) error {
 	// load_if_changed) notice a change by ostree/deploy's mtime.
 	if err := s.bumpMtime(); err != nil {
 		return err
+	}
+	if s.Written != nil {
+		s.Written(BootWrite{Swap: !linksOnly, BootVersion: nb, SubBootVersion: ns, CountChange: len(ds) - len(cur)})
 	}
 	if err := s.removeUnused(); err != nil {
 		return err
@@ -570,6 +576,19 @@ func (s *Sysroot) bumpMtime() error {
 	now := time.Now()
 	if err := os.Chtimes(p, now, now); err != nil {
 		return fmt.Errorf("marking the deployments changed: %w", err)
+	}
+	return nil
+}
+
+// syncBoot flushes /boot's filesystem before the switch. With the
+// test-fifreeze debug option it fails there, as a failed freeze and thaw
+// of /boot would, to show that the old configuration survives.
+func (s *Sysroot) syncBoot() error {
+	if err := syncFS(filepath.Join(s.Path, "boot")); err != nil {
+		return err
+	}
+	if s.Debug.TestFifreeze {
+		return errors.New("During fsfreeze-thaw: aborting due to test-fifreeze (the fifreeze watchdog was run)")
 	}
 	return nil
 }
