@@ -810,6 +810,16 @@ func (p *puller) usableDetached(detached []byte) []byte {
 	return detached
 }
 
+// CheckNotOlder refuses stored commit c when it is older than commit
+// base, as a pull with NotOlderThan does.
+func CheckNotOlder(r *store.Repo, c, base object.Checksum) error {
+	cm, err := r.ReadCommit(c)
+	if err != nil {
+		return fmt.Errorf("checking %s is not older than %s: %w", c, base, err)
+	}
+	return notOlder(r, c, cm, base)
+}
+
 // notOlder refuses commit c when it is older than commit base, before
 // anything of it is stored, in ostree's words.
 func notOlder(r *store.Repo, c object.Checksum, cm *object.Commit, base object.Checksum) error {

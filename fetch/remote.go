@@ -15,7 +15,9 @@ import (
 	"strings"
 
 	"arbor/store"
+	"arbor/store/atomic"
 	"arbor/store/gpg"
+	"arbor/store/keyfile"
 	"arbor/store/object"
 	"arbor/store/refs"
 )
@@ -183,6 +185,10 @@ type AddOptions struct {
 	IfNotExists  bool
 	// Imported, when set, hears how many keys GPGImport added.
 	Imported func(n int)
+	// ConfigDir, when set, is where the remote's config goes, as
+	// NAME.conf (a deployment's etc/ostree/remotes.d), instead of the
+	// repository's config.
+	ConfigDir string
 }
 
 // AddRemote configures a remote.
@@ -193,7 +199,15 @@ func AddRemote(r *store.Repo, name, u string, o AddOptions) error {
 	// Any URL is taken, as ostree takes it: a pull names a bad one.
 	cfg := r.Config()
 	g := group(name)
-	if cfg.HasGroup(g) {
+	confFile := ""
+	exists := cfg.HasGroup(g)
+	if o.ConfigDir != "" {
+		confFile = filepath.Join(o.ConfigDir, name+".conf")
+		if _, err := os.Stat(confFile); err == nil {
+			exists = true
+		}
+	}
+	if exists {
 		switch {
 		case o.IfNotExists:
 			return nil
@@ -202,6 +216,9 @@ func AddRemote(r *store.Repo, name, u string, o AddOptions) error {
 		default:
 			return fmt.Errorf("remote %s already exists", name)
 		}
+	}
+	if confFile != "" {
+		cfg = keyfile.New()
 	}
 	if u != "" { // a custom backend's remote may have none
 		cfg.Set(g, "url", u)
@@ -234,6 +251,15 @@ func AddRemote(r *store.Repo, name, u string, o AddOptions) error {
 		if o.Imported != nil {
 			o.Imported(n)
 		}
+	}
+	if confFile != "" {
+		if err := os.MkdirAll(o.ConfigDir, 0o755); err != nil {
+			return fmt.Errorf("remote %s: %w", name, err)
+		}
+		if err := atomic.WriteFile(confFile, cfg.Bytes(), 0o644, true); err != nil {
+			return fmt.Errorf("remote %s: %w", name, err)
+		}
+		return nil
 	}
 	return r.WriteConfig()
 }

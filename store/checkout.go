@@ -34,7 +34,14 @@ type CheckoutOptions struct {
 	// AllowPartial checks out of a partly fetched commit, for a subpath
 	// that was fetched whole; a missing object still fails the checkout.
 	AllowPartial bool
+	// PassthroughWhiteouts makes each file named .ostree-wh.NAME an
+	// overlayfs whiteout (a 0:0 character device) NAME with the file's
+	// mode and owner, for container layers kept in a tree.
+	PassthroughWhiteouts bool
 }
+
+// whiteoutPrefix names a file that stands for a whiteout.
+const whiteoutPrefix = ".ostree-wh."
 
 type checkout struct {
 	r     *Repo
@@ -171,7 +178,34 @@ func (co *checkout) Enter(ctx context.Context, parent checkoutDir, d Dir) (check
 }
 
 func (co *checkout) File(ctx context.Context, s checkoutDir, d Dir, f object.FileEntry) error {
+	if name, ok := strings.CutPrefix(f.Name, whiteoutPrefix); ok && co.opts.PassthroughWhiteouts {
+		return co.whiteout(s.fd, name, filepath.Join(s.path, name), f.Checksum)
+	}
 	return co.file(s.fd, f.Name, filepath.Join(s.path, f.Name), f.Checksum)
+}
+
+// whiteout makes the whiteout device a .ostree-wh. file stands for.
+func (co *checkout) whiteout(dfd int, name, path string, c object.Checksum) error {
+	ct, err := co.r.OpenContent(c)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	h := ct.Header
+	ct.Close()
+	co.files.Add(1)
+	if err := unix.Mknodat(dfd, name, unix.S_IFCHR|(h.Mode&0o7777), 0); err != nil {
+		return fmt.Errorf("creating whiteout %s: %w", path, err)
+	}
+	if !co.opts.UserMode {
+		if err := unix.Fchownat(dfd, name, int(h.UID), int(h.GID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	// mknod's mode is filtered by the umask.
+	if err := unix.Fchmodat(dfd, name, h.Mode&0o7777, 0); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 // Leave gives a complete directory its owner, xattrs and mode.

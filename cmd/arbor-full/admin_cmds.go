@@ -58,7 +58,8 @@ func (a *app) adminCmd() *cobra.Command {
 		return errPrinted
 	}
 	c.AddCommand(a.adminInitFSCmd(), a.adminOSInitCmd(), a.adminDeployCmd(), a.adminUpgradeCmd(), a.adminStatusCmd(),
-		a.adminRollbackCmd(), a.adminUndeployCmd(), a.adminPinCmd(), a.adminCleanupCmd(), a.adminSetOriginCmd(), a.adminConfigDiffCmd(), a.adminEnterCmd())
+		a.adminRollbackCmd(), a.adminUndeployCmd(), a.adminPinCmd(), a.adminCleanupCmd(), a.adminSetOriginCmd(), a.adminConfigDiffCmd(), a.adminEnterCmd(),
+		a.adminSwitchCmd(), a.adminInstutilCmd(), a.adminKargsCmd())
 	return c
 }
 
@@ -74,6 +75,15 @@ func (a *app) withSysroot(lock bool, run func(cmd *cobra.Command, args []string,
 		defer s.Close()
 		m := mountd.UsrMounter{Repo: s.Repo.Path(), Argv: daemonArgv}
 		s.Mounter = m
+		s.Debug = sysroot.ParseDebug(os.Getenv("OSTREE_SYSROOT_DEBUG"))
+		s.Written = func(w sysroot.BootWrite) {
+			swap := "no"
+			if w.Swap {
+				swap = "yes"
+			}
+			fmt.Fprintf(a.Stdout, "Bootloader updated; bootconfig swap: %s; bootversion: boot.%d.%d, deployment count change: %d\n",
+				swap, w.BootVersion, w.SubBootVersion, w.CountChange)
+		}
 		s.History = history.Open(s.HistoryPath())
 		if lock {
 			unlock, err := s.Lock()
@@ -133,7 +143,7 @@ func (a *app) reportMerge(c sysroot.EtcCounts) {
 func (a *app) adminDeployCmd() *cobra.Command {
 	var osName string
 	var kargs sysroot.KargEdit
-	var retain, lazy, noMerge bool
+	var retain, lazy, noMerge, notDefault, retainPending, retainRollback, stage bool
 	c := &cobra.Command{
 		Use:   "deploy [--os=STATEROOT] [--karg=ARG...] [--retain] [--lazy] REF",
 		Short: "Check out a commit as a new deployment and make it the default",
@@ -153,7 +163,8 @@ whenever it restarts; /etc and the kernel are copied as for any deployment.`,
 			if err != nil {
 				return err
 			}
-			o := sysroot.DeployOptions{Stateroot: root, Revision: args[0], Retain: retain, Merge: a.reportMerge, Lazy: lazy, NoMerge: noMerge}
+			o := sysroot.DeployOptions{Stateroot: root, Revision: args[0], Retain: retain, Merge: a.reportMerge, Lazy: lazy, NoMerge: noMerge,
+				NotDefault: notDefault, RetainPending: retainPending, RetainRollback: retainRollback, Stage: stage}
 			for _, f := range []string{"karg", "karg-append", "karg-delete", "karg-none", "karg-proc-cmdline"} {
 				if cmd.Flags().Changed(f) {
 					o.Kargs = &kargs
@@ -182,6 +193,10 @@ whenever it restarts; /etc and the kernel are copied as for any deployment.`,
 	c.Flags().BoolVar(&kargs.None, "karg-none", false, "start from no kernel arguments, not the current deployment's")
 	c.Flags().BoolVar(&kargs.ProcCmdline, "karg-proc-cmdline", false, "start from this boot's /proc/cmdline")
 	c.Flags().BoolVar(&retain, "retain", false, "keep every other deployment")
+	c.Flags().BoolVar(&retainPending, "retain-pending", false, "keep the deployments before the booted one")
+	c.Flags().BoolVar(&retainRollback, "retain-rollback", false, "keep the deployments after the booted one")
+	c.Flags().BoolVar(&notDefault, "not-as-default", false, "put the new deployment after the booted one, not first")
+	c.Flags().BoolVar(&stage, "stage", false, "finish the deployment at shutdown (booted systems only)")
 	c.Flags().BoolVar(&noMerge, "no-merge", false, "take neither /etc changes nor kernel arguments from the current deployment")
 	c.Flags().BoolVar(&lazy, "lazy", false, "mount /usr through the daemon instead of checking it out (thin clients)")
 	return c
@@ -189,7 +204,8 @@ whenever it restarts; /etc and the kernel are copied as for any deployment.`,
 
 func (a *app) adminUpgradeCmd() *cobra.Command {
 	var osName string
-	var check, pullOnly, deployOnly, allowDowngrade bool
+	var check, pullOnly, deployOnly, allowDowngrade, stage bool
+	var override string
 	c := &cobra.Command{
 		Use:   "upgrade [--os=STATEROOT] [--check|--pull-only|--deploy-only]",
 		Short: "Pull the default deployment's ref and deploy it when it moved",
@@ -202,7 +218,8 @@ func (a *app) adminUpgradeCmd() *cobra.Command {
 			if check {
 				u, err = s.CheckUpgrade(cmd.Context(), osName)
 			} else {
-				u, err = s.Upgrade(cmd.Context(), sysroot.UpgradeOptions{Stateroot: osName, PullOnly: pullOnly, DeployOnly: deployOnly, Merge: a.reportMerge, AllowDowngrade: allowDowngrade})
+				u, err = s.Upgrade(cmd.Context(), sysroot.UpgradeOptions{Stateroot: osName, PullOnly: pullOnly, DeployOnly: deployOnly, Merge: a.reportMerge, AllowDowngrade: allowDowngrade,
+					OverrideCommit: override, Stage: stage || os.Getenv("OSTREE_EX_STAGE_DEPLOYMENTS") != ""})
 			}
 			switch {
 			case err != nil:
@@ -222,6 +239,8 @@ func (a *app) adminUpgradeCmd() *cobra.Command {
 	c.Flags().BoolVar(&pullOnly, "pull-only", false, "pull, do not deploy")
 	c.Flags().BoolVar(&allowDowngrade, "allow-downgrade", false, "take a commit older than the current deployment's")
 	c.Flags().BoolVar(&deployOnly, "deploy-only", false, "deploy what was pulled, do not pull")
+	c.Flags().StringVar(&override, "override-commit", "", "deploy this commit of the origin's ref instead of its newest")
+	c.Flags().BoolVar(&stage, "stage", false, "finish the deployment at shutdown (booted systems only; also $OSTREE_EX_STAGE_DEPLOYMENTS)")
 	c.MarkFlagsMutuallyExclusive("check", "pull-only", "deploy-only")
 	return c
 }
@@ -265,6 +284,9 @@ func (a *app) adminStatusCmd() *cobra.Command {
 				fmt.Fprintf(a.Stdout, "%s %s %s\n", mark, termtext.Line(d.Stateroot), termtext.Line(d.Name()))
 				if v := s.Version(d.Commit); v != "" {
 					fmt.Fprintf(a.Stdout, "    Version: %s\n", termtext.Line(v))
+				}
+				if t := s.SourceTitle(d.Commit); t != "" {
+					fmt.Fprintf(a.Stdout, "    `- %s\n", termtext.Line(t))
 				}
 				if d.Pinned() {
 					fmt.Fprintln(a.Stdout, "    Pinned: yes")
@@ -519,5 +541,75 @@ every privilege kept. INDEX is the deployment's place in admin status (default 0
 			return nil
 		}),
 	}
+	return c
+}
+
+func (a *app) adminSwitchCmd() *cobra.Command {
+	var osName string
+	c := &cobra.Command{
+		Use:   "switch [--os=STATEROOT] REMOTE:REF|REMOTE:|REF",
+		Short: "Follow another ref or remote: fetch it and deploy it as the default",
+		Example: `  arbor admin switch --sysroot=/mnt/sr exampleos/testing
+  arbor admin switch --sysroot=/mnt/sr mirror:`,
+		Args: cobra.ExactArgs(1),
+		RunE: a.withSysroot(true, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
+			d, err := s.Switch(cmd.Context(), sysroot.SwitchOptions{Stateroot: osName, Target: args[0], Merge: a.reportMerge})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.Stdout, "Deployed %s %s as the default\n", d.Stateroot, d.Name())
+			return nil
+		}),
+	}
+	c.Flags().StringVar(&osName, "os", "", "the stateroot to switch")
+	return c
+}
+
+func (a *app) adminInstutilCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "instutil",
+		Short: "Tools for installers",
+	}
+	var merge, importProc bool
+	var edit sysroot.KargEdit
+	set := &cobra.Command{
+		Use:   "set-kargs [--merge|--import-proc-cmdline] [--replace=KEY=VALUE...] [--append=ARG...] [ARG...]",
+		Short: "Set the default deployment's kernel arguments (by default, only those given)",
+		Example: `  arbor admin instutil set-kargs --sysroot=/mnt/sr root=LABEL=root quiet
+  arbor admin instutil set-kargs --sysroot=/mnt/sr --merge --replace=console=ttyS0`,
+		RunE: a.withSysroot(true, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
+			e := edit
+			e.None = !merge && !importProc
+			e.ProcCmdline = importProc
+			e.Append = append(append([]string(nil), e.Append...), args...)
+			_, err := s.SetKargs(cmd.Context(), 0, &e)
+			return err
+		}),
+	}
+	set.Flags().BoolVar(&merge, "merge", false, "start from the deployment's current arguments")
+	set.Flags().BoolVar(&importProc, "import-proc-cmdline", false, "start from this boot's /proc/cmdline")
+	set.Flags().StringArrayVar(&edit.Replace, "replace", nil, "set KEY=VALUE, replacing every argument of that key")
+	set.Flags().StringArrayVar(&edit.Append, "append", nil, "append an argument")
+	set.MarkFlagsMutuallyExclusive("merge", "import-proc-cmdline")
+	c.AddCommand(set)
+	return c
+}
+
+func (a *app) adminKargsCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "kargs",
+		Short: "Change kernel arguments",
+	}
+	var edit sysroot.KargEdit
+	inPlace := &cobra.Command{
+		Use:     "edit-in-place --append-if-missing=ARG... ",
+		Short:   "Edit every deployment's kernel arguments in its current boot entry",
+		Example: `  arbor admin kargs edit-in-place --sysroot=/mnt/sr --append-if-missing=quiet`,
+		RunE: a.withSysroot(true, func(cmd *cobra.Command, args []string, s *sysroot.Sysroot) error {
+			return s.EditKargsInPlace(&edit)
+		}),
+	}
+	inPlace.Flags().StringArrayVar(&edit.AppendIfMissing, "append-if-missing", nil, "append an argument unless one of its key is there")
+	c.AddCommand(inPlace)
 	return c
 }

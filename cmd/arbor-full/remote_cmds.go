@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"arbor/cmd/internal/termtext"
+	"arbor/deploy/sysroot"
 	"arbor/fetch"
 	"arbor/store"
 	"arbor/store/gpg"
@@ -29,6 +30,7 @@ func (a *app) remoteCmd() *cobra.Command {
 		Example: `  arbor --repo=repo remote add --gpg-import=key.asc origin http://127.0.0.1:8000/repo
   arbor --repo=repo remote list -u`,
 	}
+	c.PersistentFlags().StringVar(&a.sysroot, "sysroot", "", "work on the repository of the sysroot (or deployment root) at PATH")
 	c.AddCommand(a.remoteAddCmd(), a.remoteListCmd(), a.remoteDeleteCmd(), a.remoteShowURLCmd(),
 		a.remoteRefsCmd(), a.remoteGPGImportCmd(), a.remoteGPGListKeysCmd())
 	return c
@@ -45,8 +47,11 @@ func (a *app) remoteAddCmd() *cobra.Command {
 		Example: `  arbor --repo=repo remote add --no-gpg-verify origin http://127.0.0.1:8000/repo
   arbor --repo=repo remote add --gpg-import=key.asc --set=gpg-verify-summary=true origin http://cdn.invalid/repo`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
+		RunE: a.withSysrootRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			var err error
+			if a.sysroot != "" {
+				o.ConfigDir = sysroot.RemotesConfigDir(a.sysroot, r.Config())
+			}
 			if o.Set, err = parseSets(sets); err != nil {
 				return err
 			}
@@ -538,4 +543,16 @@ func parseSets(sets []string) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+// withSysrootRepo is withRepo on --sysroot's repository when that is
+// given (and --repo is not).
+func (a *app) withSysrootRepo(run func(cmd *cobra.Command, args []string, r *store.Repo) error) func(*cobra.Command, []string) error {
+	inner := a.withRepo(run)
+	return func(cmd *cobra.Command, args []string) error {
+		if a.sysroot != "" && a.Repo == "" {
+			a.Repo = sysroot.RepoPath(a.sysroot)
+		}
+		return inner(cmd, args)
+	}
 }

@@ -458,7 +458,12 @@ func (a *app) refsCmd() *cobra.Command {
 					case name == p:
 						show(name, name)
 					case strings.HasPrefix(name, p+"/") && !list:
-						show(name[len(p)+1:], name)
+						// A remote's refs keep the remote's name.
+						shown := name[len(p)+1:]
+						if remote, _, ok := strings.Cut(p, ":"); ok {
+							shown = remote + ":" + shown
+						}
+						show(shown, name)
 					case strings.HasPrefix(name, p+"/") || strings.HasSuffix(p, ":") && strings.HasPrefix(name, p):
 						show(name, name)
 					}

@@ -2,13 +2,12 @@ package sysroot
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -42,73 +41,6 @@ func (s *Sysroot) Lock() (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-// kernel is what a tree boots: usr/lib/modules/VERSION/{vmlinuz,initramfs.img}.
-type kernel struct {
-	version            string
-	vmlinuz, initramfs string // paths relative to the tree root; initramfs may be empty
-}
-
-// checkKernel refuses a commit without a kernel, before anything is
-// written.
-func checkKernel(r *store.Repo, c object.Checksum) error {
-	missing := fmt.Errorf("commit %s has no kernel: no usr/lib/modules/VERSION/vmlinuz", c)
-	mods, err := r.Lookup(c, "/usr/lib/modules")
-	if err != nil || !mods.IsDir {
-		return missing
-	}
-	kids, err := r.Children(mods)
-	if err != nil {
-		return err
-	}
-	for _, k := range kids {
-		if _, err := r.Lookup(c, k.Path+"/vmlinuz"); k.IsDir && err == nil {
-			return nil
-		}
-	}
-	return missing
-}
-
-// findKernelDir finds the kernel in a deployment's files.
-func findKernelDir(root string) (kernel, error) {
-	ents, err := os.ReadDir(filepath.Join(root, "usr/lib/modules"))
-	if err != nil {
-		return kernel{}, fmt.Errorf("no kernel: %w", err)
-	}
-	for _, e := range ents {
-		base := "usr/lib/modules/" + e.Name()
-		if _, err := os.Stat(filepath.Join(root, base, "vmlinuz")); err != nil {
-			continue
-		}
-		k := kernel{version: e.Name(), vmlinuz: base + "/vmlinuz"}
-		if _, err := os.Stat(filepath.Join(root, base, "initramfs.img")); err == nil {
-			k.initramfs = base + "/initramfs.img"
-		}
-		return k, nil
-	}
-	return kernel{}, errors.New("no kernel in usr/lib/modules/VERSION/vmlinuz")
-}
-
-// bootCsum is sha256 over the kernel then the initramfs, as ostree names
-// the boot directory.
-func bootCsum(root string, k kernel) (string, error) {
-	h := sha256.New()
-	for _, p := range []string{k.vmlinuz, k.initramfs} {
-		if p == "" {
-			continue
-		}
-		f, err := os.Open(filepath.Join(root, p))
-		if err != nil {
-			return "", err
-		}
-		_, err = io.Copy(h, f)
-		f.Close()
-		if err != nil {
-			return "", fmt.Errorf("%s: %w", p, err)
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // DeployOptions says what to deploy and how.
 type DeployOptions struct {
 	Stateroot string    // required
@@ -126,6 +58,65 @@ type DeployOptions struct {
 	// kernel and what runs are ever fetched.
 	Lazy   bool
 	Source string
+	// NotDefault puts the new deployment after the booted (else the
+	// merge) one instead of first.
+	NotDefault bool
+	// RetainPending keeps the deployments before the booted (else the
+	// merge) one, RetainRollback those after it.
+	RetainPending, RetainRollback bool
+	// Stage asks for the deployment to be finished at shutdown, which
+	// only a booted system can do.
+	Stage bool
+}
+
+// ErrNotBooted is why a deployment cannot be staged outside a booted
+// system.
+var ErrNotBooted = errors.New("Cannot stage deployment: Not currently booted into an OSTree system")
+
+// newList is the boot menu after deploying d: what is kept of ds (other
+// stateroots', pinned, the booted and merge deployments, and what the
+// retain options name), with d first or, not as default, right after the
+// booted (else merge) deployment.
+func newList(ds []*Deployment, d, merge *Deployment, o DeployOptions) []*Deployment {
+	var booted *Deployment
+	for _, old := range ds {
+		if old.Booted {
+			booted = old
+		}
+	}
+	retain := o.Retain
+	if booted == nil && merge == nil && (o.RetainPending || o.RetainRollback) {
+		retain = true // no crossover to tell pending from rollback
+	}
+	var out []*Deployment
+	added := false
+	if !o.NotDefault {
+		out, added = append(out, d), true
+	}
+	beforeBooted, beforeMerge := true, true
+	for _, old := range ds {
+		if old == booted {
+			beforeBooted = false
+		}
+		if old == merge {
+			beforeMerge = false
+		}
+		crossed := !beforeMerge
+		if booted != nil {
+			crossed = !beforeBooted
+		}
+		if retain || old.Pinned() || old.Stateroot != o.Stateroot || old == booted || old == merge ||
+			(o.RetainPending && !crossed) || (o.RetainRollback && crossed) {
+			out = append(out, old)
+		}
+		if !added && crossed {
+			out, added = append(out, d), true
+		}
+	}
+	if !added {
+		out = append(out, d)
+	}
+	return out
 }
 
 // deploy checks out a commit as a new deployment, carries the /etc changes
@@ -155,6 +146,12 @@ func (s *Sysroot) deploy(ctx context.Context, o DeployOptions) (*Deployment, err
 	ds, err := s.Deployments()
 	if err != nil {
 		return nil, err
+	}
+	if o.Stage {
+		if !slices.ContainsFunc(ds, func(d *Deployment) bool { return d.Booted }) {
+			return nil, ErrNotBooted
+		}
+		return nil, errors.New("cannot stage deployment: arbor finishes deployments at once; deploy without staging")
 	}
 	merge := MergeDeployment(ds, o.Stateroot)
 	from := merge // what /etc and the kernel arguments come from
@@ -197,7 +194,7 @@ func (s *Sysroot) deploy(ctx context.Context, o DeployOptions) (*Deployment, err
 	} else if err := s.checkout(ctx, d, from, o.Merge); err != nil {
 		return nil, err
 	}
-	if err := setImmutable(dir, true); err != nil {
+	if err := setImmutable(dir, !s.Debug.MutableDeployments); err != nil {
 		return nil, err
 	}
 	if err := atomic.WriteFile(s.originPath(d), d.Origin.Bytes(), 0o644, true); err != nil {
@@ -206,12 +203,7 @@ func (s *Sysroot) deploy(ctx context.Context, o DeployOptions) (*Deployment, err
 	if err := s.installKernel(d); err != nil {
 		return nil, err
 	}
-	list := []*Deployment{d}
-	for _, old := range ds {
-		if o.Retain || old == from || old.Pinned() || old.Booted || old.Stateroot != o.Stateroot {
-			list = append(list, old)
-		}
-	}
+	list := newList(ds, d, from, o)
 	if err := s.write(ctx, list); err != nil {
 		return nil, err
 	}
@@ -223,16 +215,19 @@ func (s *Sysroot) deploy(ctx context.Context, o DeployOptions) (*Deployment, err
 func (s *Sysroot) checkout(ctx context.Context, d *Deployment, merge *Deployment, report func(EtcCounts)) error {
 	dir := s.Dir(d)
 	staging := dir + ".tmp"
-	if err := s.Repo.Checkout(ctx, d.Commit, staging, store.CheckoutOptions{}); err != nil {
+	if err := s.Repo.Checkout(ctx, d.Commit, staging, store.CheckoutOptions{PassthroughWhiteouts: true}); err != nil {
 		removeTree(staging)
 		return fmt.Errorf("checking out %s: %w", d.Commit, err)
 	}
-	k, err := findKernelDir(staging)
+	k, err := findKernel(staging, s.Debug.NoDtb)
 	if err == nil {
-		d.BootCsum, err = bootCsum(staging, k)
+		d.BootCsum = k.bootCsum
 	}
 	if err == nil {
 		err = s.makeEtc(staging, merge, report)
+	}
+	if err == nil {
+		err = s.markNeedsUpdate(d, staging)
 	}
 	if err != nil {
 		removeTree(staging)
@@ -268,14 +263,15 @@ func (s *Sysroot) mountLazy(ctx context.Context, d *Deployment, source string, m
 		removeTree(dir)
 		return err
 	}
-	k, err := findKernelDir(dir)
+	k, err := findKernel(dir, s.Debug.NoDtb)
 	if err != nil {
-		return fail(fmt.Errorf("commit %s has %w", d.Commit, err))
+		return fail(fmt.Errorf("commit %s: %w", d.Commit, err))
 	}
-	if d.BootCsum, err = bootCsum(dir, k); err != nil {
+	d.BootCsum = k.bootCsum
+	if err := s.makeEtc(dir, merge, report); err != nil {
 		return fail(err)
 	}
-	if err := s.makeEtc(dir, merge, report); err != nil {
+	if err := s.markNeedsUpdate(d, dir); err != nil {
 		return fail(err)
 	}
 	if err := syncFS(filepath.Join(dir, "etc")); err != nil {
@@ -329,39 +325,16 @@ func (s *Sysroot) makeEtc(root string, merge *Deployment, report func(EtcCounts)
 	return nil
 }
 
-// installKernel copies the kernel and initramfs to boot/ostree/STATEROOT-BOOTCSUM,
-// unless they are there.
-func (s *Sysroot) installKernel(d *Deployment) error {
-	k, err := findKernelDir(s.Dir(d))
-	if err != nil {
-		return err
-	}
-	dest := filepath.Join(s.Path, "boot", "ostree", d.Stateroot+"-"+d.BootCsum)
-	if _, err := os.Stat(dest); err == nil {
-		return nil
-	}
-	tmp := dest + ".tmp"
-	os.RemoveAll(tmp)
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		return err
-	}
-	copies := map[string]string{k.vmlinuz: "vmlinuz-" + k.version}
-	if k.initramfs != "" {
-		copies[k.initramfs] = "initramfs-" + k.version + ".img"
-	}
-	for src, name := range copies {
-		b, err := os.ReadFile(filepath.Join(s.Dir(d), src))
-		if err != nil {
-			return err
-		}
-		if err := atomic.WriteFile(filepath.Join(tmp, name), b, 0o644, true); err != nil {
+// markNeedsUpdate removes the deployment's etc/.updated and its
+// stateroot's var/.updated, so that systemd units with
+// ConditionNeedsUpdate= run at the new deployment's first boot.
+func (s *Sysroot) markNeedsUpdate(d *Deployment, root string) error {
+	for _, p := range []string{filepath.Join(root, "etc", ".updated"), filepath.Join(s.VarDir(d), ".updated")} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
-	if err := os.Rename(tmp, dest); err != nil {
-		return err
-	}
-	return atomic.SyncDir(filepath.Dir(dest))
+	return nil
 }
 
 // at finds a deployment by index.

@@ -9,10 +9,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"arbor/store"
 	"arbor/store/atomic"
@@ -34,7 +36,8 @@ type Deployment struct {
 	Origin     *keyfile.File   `json:"-"`
 
 	// From its boot entry, reused when the configuration is rewritten.
-	title, linux, initrd string
+	title, linux, initrd, devicetree string
+	entryFile                        string
 }
 
 // Lazy deployments have their /usr mounted through the daemon.
@@ -92,9 +95,10 @@ func parseName(name string) (object.Checksum, int, error) {
 
 // entry is one parsed bootloader entry.
 type entry struct {
-	version              int
-	options              []string
-	title, linux, initrd string
+	file                             string // where it was read from
+	version                          int
+	options                          []string
+	title, linux, initrd, devicetree string
 }
 
 func parseEntry(b []byte) entry {
@@ -116,6 +120,8 @@ func parseEntry(b []byte) entry {
 			e.linux = strings.TrimSpace(v)
 		case "initrd":
 			e.initrd = strings.TrimSpace(v)
+		case "devicetree":
+			e.devicetree = strings.TrimSpace(v)
 		}
 	}
 	return e
@@ -135,15 +141,17 @@ func (s *Sysroot) Deployments() ([]*Deployment, error) {
 		return nil, fmt.Errorf("reading boot entries: %w", err)
 	}
 	var entries []entry
-	for _, e := range ents {
-		if !strings.HasSuffix(e.Name(), ".conf") {
+	for _, ent := range ents {
+		if !strings.HasSuffix(ent.Name(), ".conf") {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		data, err := os.ReadFile(filepath.Join(dir, ent.Name()))
 		if err != nil {
-			return nil, fmt.Errorf("boot entry %s: %w", e.Name(), err)
+			return nil, fmt.Errorf("boot entry %s: %w", ent.Name(), err)
 		}
-		entries = append(entries, parseEntry(data))
+		e := parseEntry(data)
+		e.file = filepath.Join(dir, ent.Name())
+		entries = append(entries, e)
 	}
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].version > entries[j].version })
 	var root syscall.Stat_t
@@ -179,7 +187,7 @@ func (s *Sysroot) Deployments() ([]*Deployment, error) {
 		}
 		bs, _ := strconv.Atoi(parts[4])
 		d := &Deployment{Index: len(out), Stateroot: parts[2], Commit: c, Serial: serial, BootCsum: parts[3], BootSerial: bs, Kargs: kargs,
-			title: e.title, linux: e.linux, initrd: e.initrd}
+			title: e.title, linux: e.linux, initrd: e.initrd, devicetree: e.devicetree, entryFile: e.file}
 		if err := ValidateStateroot(d.Stateroot); err != nil {
 			return nil, err
 		}
@@ -201,8 +209,6 @@ func (s *Sysroot) Deployments() ([]*Deployment, error) {
 // what the old configuration alone used goes afterwards. A crash at any
 // point leaves one whole configuration, old or new.
 func (s *Sysroot) write(ctx context.Context, ds []*Deployment) error {
-	nb := 1 - s.bootVersion()
-	ns := 1 - s.subBootVersion(nb)
 	seen := map[string]int{}
 	roots := map[string]bool{}
 	for i, d := range ds {
@@ -212,6 +218,20 @@ func (s *Sysroot) write(ctx context.Context, ds []*Deployment) error {
 		seen[key]++
 		roots[d.Stateroot] = true
 	}
+	cur, err := s.Deployments()
+	if err != nil {
+		return err
+	}
+	// When the boot loader would be told nothing new (same kernels,
+	// arguments and titles in the same order), only the ostree/boot.B
+	// links change, as ostree does: a new sub-version of the same boot
+	// version.
+	linksOnly := len(cur) > 0 && sameBootConfig(cur, ds, s.Version)
+	nb := 1 - s.bootVersion()
+	if linksOnly {
+		nb = s.bootVersion()
+	}
+	ns := 1 - s.subBootVersion(nb)
 	// The deployed commits are kept from prune by refs, before anything
 	// names them.
 	for i, d := range ds {
@@ -236,9 +256,61 @@ func (s *Sysroot) write(ctx context.Context, ds []*Deployment) error {
 	if err := atomic.SyncDir(filepath.Join(s.Path, "ostree")); err != nil {
 		return err
 	}
+	if err := s.syncBoot(); err != nil {
+		return err
+	}
 	if err := atomic.Symlink(filepath.Base(farm), filepath.Join(s.Path, "ostree", fmt.Sprintf("boot.%d", nb)), true); err != nil {
 		return fmt.Errorf("boot links: %w", err)
 	}
+	if !linksOnly {
+		// Each deployment's kernel files are (again) made sure of in
+		// /boot, those an older arbor or a debug option left out too.
+		for _, d := range ds {
+			if err := s.installKernel(d); err != nil {
+				return fmt.Errorf("deployment %s's kernel: %w", d.Name(), err)
+			}
+		}
+		if err := s.writeLoader(nb, ds, len(roots) > 1); err != nil {
+			return err
+		}
+	}
+	// Readers that cache the deployment list (libostree's
+	// load_if_changed) notice a change by ostree/deploy's mtime.
+	if err := s.bumpMtime(); err != nil {
+		return err
+	}
+	if s.Written != nil {
+		s.Written(BootWrite{Swap: !linksOnly, BootVersion: nb, SubBootVersion: ns, CountChange: len(ds) - len(cur)})
+	}
+	if err := s.removeUnused(); err != nil {
+		return err
+	}
+	// Objects go now unless the repository is busy (the daemon fetching
+	// for a lazy deployment); then at the next cleanup.
+	if _, err := s.Repo.Prune(ctx, store.PruneOptions{RefsOnly: true, Depth: 0, NoWait: true}); err != nil && !errors.Is(err, store.ErrLocked) {
+		return err
+	}
+	return nil
+}
+
+// sameBootConfig reports whether the boot loader entries of a and b
+// would say the same: stateroot, kernel, arguments and version, in order.
+func sameBootConfig(a, b []*Deployment, version func(object.Checksum) string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Stateroot != b[i].Stateroot || a[i].BootCsum != b[i].BootCsum ||
+			!slices.Equal(a[i].Kargs, b[i].Kargs) || version(a[i].Commit) != version(b[i].Commit) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeLoader writes boot/loader.NB's entries for ds and switches
+// boot/loader to it.
+func (s *Sysroot) writeLoader(nb int, ds []*Deployment, showStateroot bool) error {
 
 	boot := filepath.Join(s.Path, "boot")
 	loader := filepath.Join(boot, fmt.Sprintf("loader.%d", nb))
@@ -250,7 +322,7 @@ func (s *Sysroot) write(ctx context.Context, ds []*Deployment) error {
 		return err
 	}
 	for _, d := range ds {
-		text, err := s.entry(d, nb, len(ds), len(roots) > 1)
+		text, err := s.entry(d, nb, len(ds), showStateroot)
 		if err != nil {
 			return err
 		}
@@ -271,14 +343,6 @@ func (s *Sysroot) write(ctx context.Context, ds []*Deployment) error {
 	if err := atomic.Symlink(filepath.Base(loader), filepath.Join(boot, "loader"), true); err != nil {
 		return fmt.Errorf("switching the boot configuration: %w", err)
 	}
-	if err := s.removeUnused(); err != nil {
-		return err
-	}
-	// Objects go now unless the repository is busy (the daemon fetching
-	// for a lazy deployment); then at the next cleanup.
-	if _, err := s.Repo.Prune(ctx, store.PruneOptions{RefsOnly: true, Depth: 0, NoWait: true}); err != nil && !errors.Is(err, store.ErrLocked) {
-		return err
-	}
 	return nil
 }
 
@@ -286,14 +350,17 @@ func (s *Sysroot) write(ctx context.Context, ds []*Deployment) error {
 func (s *Sysroot) entry(d *Deployment, bootVersion, count int, showStateroot bool) (string, error) {
 	if d.linux == "" {
 		// A new deployment: what it boots is read from its files.
-		k, err := findKernelDir(s.Dir(d))
+		k, err := findKernel(s.Dir(d), s.Debug.NoDtb)
 		if err != nil {
 			return "", fmt.Errorf("deployment %s: %w", d.Name(), err)
 		}
 		bootDir := fmt.Sprintf("/ostree/%s-%s", d.Stateroot, d.BootCsum)
-		d.linux = fmt.Sprintf("%s/vmlinuz-%s", bootDir, k.version)
+		d.linux = bootDir + "/" + k.vmlinuzName
 		if k.initramfs != "" {
-			d.initrd = fmt.Sprintf("%s/initramfs-%s.img", bootDir, k.version)
+			d.initrd = bootDir + "/" + k.initramfsName
+		}
+		if k.devicetree != "" {
+			d.devicetree = bootDir + "/" + k.devicetreeName
 		}
 		if d.title, err = s.title(d); err != nil {
 			return "", err
@@ -305,11 +372,22 @@ func (s *Sysroot) entry(d *Deployment, bootVersion, count int, showStateroot boo
 	} else {
 		title += fmt.Sprintf(" (ostree:%d)", d.Index)
 	}
-	opts := append(append([]string(nil), d.Kargs...), fmt.Sprintf("ostree=/ostree/boot.%d/%s/%s/%d", bootVersion, d.Stateroot, d.BootCsum, d.BootSerial))
+	link := fmt.Sprintf("/ostree/boot.%d/%s/%s/%d", bootVersion, d.Stateroot, d.BootCsum, d.BootSerial)
+	kargs := d.Kargs
+	if d.initrd == "" {
+		// Without an initramfs to set up the root, the kernel runs
+		// the deployment's own ostree-prepare-root as init.
+		edit := KargEdit{Replace: []string{"init=" + link + "/usr/lib/ostree/ostree-prepare-root"}}
+		kargs, _ = edit.apply(kargs)
+	}
+	opts := append(append([]string(nil), kargs...), "ostree="+link)
 	var b strings.Builder
 	fmt.Fprintf(&b, "title %s\nversion %d\noptions %s\nlinux %s\n", title, count-d.Index, strings.Join(opts, " "), d.linux)
 	if d.initrd != "" {
 		fmt.Fprintf(&b, "initrd %s\n", d.initrd)
+	}
+	if d.devicetree != "" {
+		fmt.Fprintf(&b, "devicetree %s\n", d.devicetree)
 	}
 	return b.String(), nil
 }
@@ -347,12 +425,20 @@ func (s *Sysroot) title(d *Deployment) (string, error) {
 }
 
 // Version is the commit's "version" metadata, if it has one.
-func (s *Sysroot) Version(c object.Checksum) string {
+func (s *Sysroot) Version(c object.Checksum) string { return s.metaString(c, "version") }
+
+// SourceTitle is the commit's "ostree.source-title" metadata (what it
+// was built from), if it has one.
+func (s *Sysroot) SourceTitle(c object.Checksum) string {
+	return s.metaString(c, "ostree.source-title")
+}
+
+func (s *Sysroot) metaString(c object.Checksum, key string) string {
 	cm, err := s.Repo.ReadCommit(c)
 	if err != nil {
 		return ""
 	}
-	if v, ok := object.Lookup(cm.Metadata, "version"); ok {
+	if v, ok := object.Lookup(cm.Metadata, key); ok {
 		if str, ok := v.Value.(string); ok {
 			return str
 		}
@@ -480,6 +566,29 @@ func (s *Sysroot) unmountUsr(usr string) error {
 	}
 	if err := syscall.Unmount(usr, syscall.MNT_DETACH); err != nil {
 		return &fs.PathError{Op: "unmount", Path: usr, Err: err}
+	}
+	return nil
+}
+
+// bumpMtime sets ostree/deploy's modification time to now.
+func (s *Sysroot) bumpMtime() error {
+	p := filepath.Join(s.Path, "ostree", "deploy")
+	now := time.Now()
+	if err := os.Chtimes(p, now, now); err != nil {
+		return fmt.Errorf("marking the deployments changed: %w", err)
+	}
+	return nil
+}
+
+// syncBoot flushes /boot's filesystem before the switch. With the
+// test-fifreeze debug option it fails there, as a failed freeze and thaw
+// of /boot would, to show that the old configuration survives.
+func (s *Sysroot) syncBoot() error {
+	if err := syncFS(filepath.Join(s.Path, "boot")); err != nil {
+		return err
+	}
+	if s.Debug.TestFifreeze {
+		return errors.New("During fsfreeze-thaw: aborting due to test-fifreeze (the fifreeze watchdog was run)")
 	}
 	return nil
 }

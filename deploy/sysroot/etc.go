@@ -152,15 +152,18 @@ func mergeEtc(orig, modified, etc string) (EtcCounts, error) {
 			if err != nil {
 				return n, err
 			}
-			if c.Kind == 'M' && fi.IsDir() {
+			if dfi, err := os.Lstat(dst); err == nil && dfi.IsDir() {
+				if !fi.IsDir() {
+					return n, fmt.Errorf("Modified config file newly defaults to directory '%s', cannot merge", c.Path)
+				}
 				// Its entries are compared one by one: only its own mode
 				// and owner change here.
-				if dfi, err := os.Lstat(dst); err == nil && dfi.IsDir() {
+				if c.Kind == 'M' {
 					if err := copyAttrs(src, dst, fi); err != nil {
 						return n, err
 					}
-					continue
 				}
+				continue
 			}
 			if err := os.RemoveAll(dst); err != nil {
 				return n, err

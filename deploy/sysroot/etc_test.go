@@ -139,3 +139,27 @@ func TestLockIsOstrees(t *testing.T) {
 		t.Errorf("after release: %v", err)
 	}
 }
+
+// A local file where the new defaults have a directory cannot be merged;
+// a locally added directory that the defaults now have too keeps their
+// files and gains the local ones.
+func TestMergeEtcDirectories(t *testing.T) {
+	dir := t.TempDir()
+	orig, mod, next := filepath.Join(dir, "orig"), filepath.Join(dir, "mod"), filepath.Join(dir, "new")
+	put(t, orig, map[string]string{"keep": "k"})
+	put(t, mod, map[string]string{"keep": "k", "conf": "local", "both/mine": "m"})
+	put(t, next, map[string]string{"keep": "k", "both/theirs": "t"})
+	if _, err := mergeEtc(orig, mod, next); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"both/mine", "both/theirs", "conf"} {
+		if _, err := os.Stat(filepath.Join(next, p)); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	next2 := filepath.Join(dir, "new2")
+	put(t, next2, map[string]string{"keep": "k", "conf/x": "a directory now"})
+	if _, err := mergeEtc(orig, mod, next2); err == nil || !strings.Contains(err.Error(), "newly defaults to directory") {
+		t.Errorf("file over a new default directory: %v", err)
+	}
+}

@@ -1,9 +1,13 @@
 package sysroot
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
+
+	"arbor/store/atomic"
 )
 
 // KargEdit is how a deployment's kernel arguments derive from the merge
@@ -16,6 +20,8 @@ type KargEdit struct {
 	// this one, at the first one's place; a new key goes at the end.
 	Replace []string
 	Append  []string
+	// AppendIfMissing appends each argument whose key is not there yet.
+	AppendIfMissing []string
 	// Delete removes KEY=VALUE exactly, or every argument of KEY.
 	Delete []string
 }
@@ -71,6 +77,12 @@ func (e *KargEdit) apply(base []string) ([]string, error) {
 		out = kept
 	}
 	out = append(out, e.Append...)
+	for _, a := range e.AppendIfMissing {
+		k := kargKey(a)
+		if !slices.ContainsFunc(out, func(b string) bool { return kargKey(b) == k }) {
+			out = append(out, a)
+		}
+	}
 	for _, d := range e.Delete {
 		kept := out[:0:0]
 		for _, a := range out {
@@ -82,4 +94,63 @@ func (e *KargEdit) apply(base []string) ([]string, error) {
 		out = kept
 	}
 	return out, nil
+}
+
+// SetKargs gives the deployment at index the kernel arguments edit makes
+// of its current ones, in a new boot configuration (the deployment's
+// files stay as they are).
+func (s *Sysroot) SetKargs(ctx context.Context, index int, edit *KargEdit) (*Deployment, error) {
+	ds, err := s.Deployments()
+	if err != nil {
+		return nil, err
+	}
+	d, err := at(ds, index)
+	if err != nil {
+		return nil, err
+	}
+	if d.Kargs, err = edit.apply(d.Kargs); err != nil {
+		return nil, err
+	}
+	return d, s.write(ctx, ds)
+}
+
+// EditKargsInPlace edits the kernel arguments of every deployment in the
+// current boot entries, rewriting each entry file atomically rather than
+// writing a new boot configuration.
+func (s *Sysroot) EditKargsInPlace(edit *KargEdit) error {
+	ds, err := s.Deployments()
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		kargs, err := edit.apply(d.Kargs)
+		if err != nil {
+			return err
+		}
+		if slices.Equal(kargs, d.Kargs) {
+			continue
+		}
+		b, err := os.ReadFile(d.entryFile)
+		if err != nil {
+			return fmt.Errorf("boot entry of %s: %w", d.Name(), err)
+		}
+		lines := strings.Split(string(b), "\n")
+		for i, l := range lines {
+			k, v, _ := strings.Cut(strings.TrimSpace(l), " ")
+			if k != "options" {
+				continue
+			}
+			var keep []string // the ostree= argument stays where it is
+			for _, o := range strings.Fields(v) {
+				if strings.HasPrefix(o, "ostree=") {
+					keep = append(keep, o)
+				}
+			}
+			lines[i] = "options " + strings.Join(append(kargs, keep...), " ")
+		}
+		if err := atomic.WriteFile(d.entryFile, []byte(strings.Join(lines, "\n")), 0o644, true); err != nil {
+			return fmt.Errorf("boot entry of %s: %w", d.Name(), err)
+		}
+	}
+	return nil
 }

@@ -29,3 +29,43 @@ func TestKargEdit(t *testing.T) {
 		t.Error("--karg-none with --karg-delete accepted")
 	}
 }
+
+func TestAppendIfMissing(t *testing.T) {
+	base := []string{"root=LABEL=MOO", "quiet"}
+	for _, x := range []struct {
+		add  []string
+		want string
+	}{
+		{[]string{"TESTARG=1", "NOKEY"}, "root=LABEL=MOO quiet TESTARG=1 NOKEY"},
+		{[]string{"quiet"}, "root=LABEL=MOO quiet"},
+		{[]string{"root=/dev/sda"}, "root=LABEL=MOO quiet"}, // by key, not by value
+	} {
+		got, err := (&KargEdit{AppendIfMissing: x.add}).apply(base)
+		if err != nil || strings.Join(got, " ") != x.want {
+			t.Errorf("%v: %v %v, want %s", x.add, got, err, x.want)
+		}
+	}
+}
+
+func TestSwitchRefspec(t *testing.T) {
+	for _, x := range []struct {
+		cur, target, want string
+	}{
+		{"os:a/b", "a/c", "os:a/c"},
+		{"os:a/b", "other:a/c", "other:a/c"},
+		{"os:a/b", "other:", "other:a/b"},
+		{"a/b", "a/c", "a/c"},
+		{"os:a/b", "a/b", ""}, // the same: refused
+	} {
+		got, err := SwitchRefspec(x.cur, x.target)
+		if x.want == "" {
+			if err == nil {
+				t.Errorf("%s -> %s: %s accepted", x.cur, x.target, got)
+			}
+			continue
+		}
+		if err != nil || got != x.want {
+			t.Errorf("%s -> %s: %q %v, want %s", x.cur, x.target, got, err, x.want)
+		}
+	}
+}

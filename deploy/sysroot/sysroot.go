@@ -19,6 +19,7 @@ import (
 
 	"arbor/deploy/history"
 	"arbor/store"
+	"arbor/store/keyfile"
 	"arbor/store/object"
 )
 
@@ -32,6 +33,50 @@ type Sysroot struct {
 	// History records deployments, rollbacks, pins and upgrades; nil
 	// records nothing.
 	History *history.Log
+	// Debug changes behaviour for tests and odd systems, as ostree's
+	// OSTREE_SYSROOT_DEBUG does.
+	Debug Debug
+	// Written, when set, hears of each new boot configuration.
+	Written func(BootWrite)
+}
+
+// BootWrite says what a new boot configuration changed.
+type BootWrite struct {
+	// Swap is a new boot version (new loader entries); without it only
+	// the ostree/boot.B links changed.
+	Swap                        bool
+	BootVersion, SubBootVersion int
+	CountChange                 int // deployments now less before
+}
+
+// Debug is what OSTREE_SYSROOT_DEBUG names, comma-separated.
+type Debug struct {
+	// NoDtb leaves device tree directories out of boot checksums and
+	// /boot.
+	NoDtb bool
+	// TestFifreeze fails each boot configuration write where /boot
+	// would be frozen and thawed, to test the recovery from it.
+	TestFifreeze bool
+	// MutableDeployments leaves deployment roots without the immutable
+	// flag.
+	MutableDeployments bool
+}
+
+// ParseDebug reads OSTREE_SYSROOT_DEBUG's value; unknown names are
+// ignored.
+func ParseDebug(v string) Debug {
+	var d Debug
+	for _, f := range strings.Split(v, ",") {
+		switch strings.TrimSpace(f) {
+		case "no-dtb":
+			d.NoDtb = true
+		case "test-fifreeze":
+			d.TestFifreeze = true
+		case "mutable-deployments":
+			d.MutableDeployments = true
+		}
+	}
+	return d
 }
 
 // Mounter mounts a commit's /usr lazily for a thin client's deployment,
@@ -208,4 +253,22 @@ func setImmutable(dir string, on bool) error {
 		return &fs.PathError{Op: "set flags", Path: dir, Err: err}
 	}
 	return nil
+}
+
+// RepoPath is the repository of the sysroot at root.
+func RepoPath(root string) string { return filepath.Join(root, "ostree", "repo") }
+
+// RemotesConfigDir is where a remote added to the repository of root goes
+// as its own file: a deployment's root (one with a /sysroot) keeps its
+// remotes in its etc/ostree/remotes.d, unless the repository's
+// core.add-remotes-config-dir is false; "" means the repository's config,
+// as for the physical sysroot.
+func RemotesConfigDir(root string, repoConfig *keyfile.File) string {
+	if fi, err := os.Stat(filepath.Join(root, "sysroot")); err != nil || !fi.IsDir() {
+		return ""
+	}
+	if on, err := repoConfig.Bool("core", "add-remotes-config-dir", true); err == nil && !on {
+		return ""
+	}
+	return filepath.Join(root, "etc", "ostree", "remotes.d")
 }

@@ -141,11 +141,33 @@ func (s *Sysroot) PullRefspec(ctx context.Context, refspec string, commitOnly bo
 }
 
 func (s *Sysroot) pullRefspec(ctx context.Context, refspec string, o fetch.PullOptions) (object.Checksum, error) {
+	return s.pullRevision(ctx, refspec, "", o)
+}
+
+// pullRevision fetches the commit refspec names, or commit (a checksum)
+// of its ref when given.
+func (s *Sysroot) pullRevision(ctx context.Context, refspec, commit string, o fetch.PullOptions) (object.Checksum, error) {
+	var want object.Checksum
+	if commit != "" {
+		var err error
+		if want, err = object.ParseChecksum(commit); err != nil {
+			return object.Zero, fmt.Errorf("override commit %q: %w", commit, err)
+		}
+	}
 	if remote, ref, ok := strings.Cut(refspec, ":"); ok {
 		o.Refs = []string{ref}
+		if commit != "" {
+			o.Refs = []string{ref + "@" + commit}
+		}
 		if _, err := fetch.Pull(ctx, s.Repo, remote, o); err != nil {
 			return object.Zero, fmt.Errorf("pulling %s: %w", refspec, err)
 		}
+	}
+	if commit != "" {
+		if has, err := s.Repo.HasObject(want, object.TypeCommit); err != nil || !has {
+			return object.Zero, fmt.Errorf("override commit %s of %s is not in the repository", commit, refspec)
+		}
+		return want, nil
 	}
 	c, err := s.Repo.Resolve(refspec)
 	if err != nil {
@@ -208,6 +230,11 @@ type UpgradeOptions struct {
 	DeployOnly bool   // deploy what was fetched before, fetch nothing
 	// AllowDowngrade takes a commit older than the current deployment's.
 	AllowDowngrade bool
+	// OverrideCommit, when set, is the commit of the origin's ref to
+	// deploy instead of its newest.
+	OverrideCommit string
+	// Stage asks for the deployment to be finished at shutdown.
+	Stage bool
 	// Merge, when set, reports the /etc changes carried over.
 	Merge func(EtcCounts)
 	// Progress, when set, is told how the pull goes.
@@ -215,7 +242,9 @@ type UpgradeOptions struct {
 }
 
 // upgradeBase is the stateroot's current deployment and what it follows.
-func (s *Sysroot) upgradeBase(stateroot string) (*Upgrade, error) {
+// With anyOrigin, an origin that says updates are not set up
+// (unconfigured-state) is taken as it is.
+func (s *Sysroot) upgradeBase(stateroot string, anyOrigin bool) (*Upgrade, error) {
 	root, err := s.DefaultStateroot(stateroot)
 	if err != nil {
 		return nil, err
@@ -228,6 +257,13 @@ func (s *Sysroot) upgradeBase(stateroot string) (*Upgrade, error) {
 	if merge == nil {
 		return nil, fmt.Errorf("stateroot %s has no deployment to upgrade", root)
 	}
+	if merge.Origin != nil && !anyOrigin {
+		// Set by whoever installed the system, to say how updates are
+		// turned on; a switch to another origin clears it.
+		if msg := merge.Origin.String("origin", "unconfigured-state", ""); msg != "" {
+			return nil, fmt.Errorf("origin unconfigured-state: %s", msg)
+		}
+	}
 	refspec := merge.Refspec()
 	if refspec == "" {
 		return nil, fmt.Errorf("deployment %s has no origin refspec", merge.Name())
@@ -238,7 +274,7 @@ func (s *Sysroot) upgradeBase(stateroot string) (*Upgrade, error) {
 // CheckUpgrade fetches only the commit the stateroot's origin names now
 // and says whether it is an upgrade.
 func (s *Sysroot) CheckUpgrade(ctx context.Context, stateroot string) (*Upgrade, error) {
-	u, err := s.upgradeBase(stateroot)
+	u, err := s.upgradeBase(stateroot, false)
 	if err != nil {
 		return nil, err
 	}
@@ -255,21 +291,50 @@ func (s *Sysroot) CheckUpgrade(ctx context.Context, stateroot string) (*Upgrade,
 // deployment is recorded as os-deploy; a failed fetch too. Hold the
 // sysroot's lock.
 func (s *Sysroot) Upgrade(ctx context.Context, o UpgradeOptions) (*Upgrade, error) {
-	u, err := s.upgradeBase(o.Stateroot)
+	u, err := s.upgradeBase(o.Stateroot, false)
 	if err != nil {
 		return nil, err
 	}
-	if o.DeployOnly {
-		u.To, err = s.Repo.Resolve(u.Refspec)
-		if err != nil {
-			err = fmt.Errorf("origin %s: %w", u.Refspec, err)
+	resolve := func(refspec, override string) (object.Checksum, error) {
+		switch {
+		case o.DeployOnly && override != "":
+			return s.Repo.Resolve(override)
+		case o.DeployOnly:
+			c, err := s.Repo.Resolve(refspec)
+			if err != nil {
+				return c, fmt.Errorf("origin %s: %w", refspec, err)
+			}
+			return c, nil
 		}
-	} else {
-		po := fetch.PullOptions{CommitMetadataOnly: u.Lazy, Progress: o.Progress}
+		po := pullOptionsFor(u)
+		po.Progress = o.Progress
 		if !o.AllowDowngrade {
 			po.NotOlderThan = u.From
 		}
-		u.To, err = s.pullRefspec(ctx, u.Refspec, po)
+		return s.pullRevision(ctx, refspec, override, po)
+	}
+	u.To, err = resolve(u.Refspec, o.OverrideCommit)
+	// A branch at its end of life may name the one that replaces it;
+	// the deployment follows that from now on.
+	for hops := 0; err == nil; hops++ {
+		next := s.metaString(u.To, "ostree.endoflife-rebase")
+		if next == "" || o.OverrideCommit != "" {
+			break
+		}
+		if hops == 8 {
+			err = fmt.Errorf("origin %s: too many end-of-life redirections", u.Refspec)
+			break
+		}
+		if remote, _, ok := strings.Cut(u.Refspec, ":"); ok {
+			next = remote + ":" + next
+		}
+		u.Refspec = next
+		u.To, err = resolve(u.Refspec, "")
+	}
+	if err == nil && !o.AllowDowngrade && u.To != u.From {
+		// The pull checks what it fetches; a commit already stored is
+		// checked here.
+		err = fetch.CheckNotOlder(s.Repo, u.To, u.From)
 	}
 	if err != nil {
 		return nil, s.record(historyEntry("os-deploy", u.Refspec, u.From, object.Zero), err)
@@ -279,9 +344,15 @@ func (s *Sysroot) Upgrade(ctx context.Context, o UpgradeOptions) (*Upgrade, erro
 		return u, nil
 	}
 	u.Deployed, err = s.Deploy(ctx, DeployOptions{Stateroot: u.Stateroot, Revision: u.To.String(), Refspec: u.Refspec,
-		Merge: o.Merge, Lazy: u.Lazy, Source: MountSource(u.Refspec, u.To)})
+		Merge: o.Merge, Lazy: u.Lazy, Source: MountSource(u.Refspec, u.To), Stage: o.Stage})
 	if err != nil {
 		return nil, err
 	}
 	return u, nil
+}
+
+// pullOptionsFor fetches for a deployment like u's: the commit alone for
+// a lazy one, whose files come when read.
+func pullOptionsFor(u *Upgrade) fetch.PullOptions {
+	return fetch.PullOptions{CommitMetadataOnly: u.Lazy}
 }

@@ -85,7 +85,8 @@ func (g *Globals) RepoPath() (path string, installation bool, err error) {
 }
 
 // ostreeDefaultRepo is ostree's default: the current directory when it
-// is a repository, else $OSTREE_REPO, else the system's /ostree/repo.
+// is a repository, else $OSTREE_REPO, else the default sysroot's
+// ($OSTREE_SYSROOT, else /) ostree/repo.
 func ostreeDefaultRepo() (string, bool, error) {
 	if isRepo(".") {
 		return ".", false, nil
@@ -93,8 +94,13 @@ func ostreeDefaultRepo() (string, bool, error) {
 	if p := os.Getenv("OSTREE_REPO"); p != "" {
 		return p, false, nil
 	}
-	if isRepo(ostreeSystemRepo) {
-		return ostreeSystemRepo, false, nil
+	// The default sysroot's repository: $OSTREE_SYSROOT's, else /'s.
+	sys := ostreeSystemRepo
+	if root := os.Getenv("OSTREE_SYSROOT"); root != "" {
+		sys = filepath.Join(root, "ostree", "repo")
+	}
+	if isRepo(sys) {
+		return sys, false, nil
 	}
 	return "", false, errors.New("Command requires a --repo argument")
 }
