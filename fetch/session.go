@@ -92,6 +92,15 @@ func (s *Session) fetchedSummary(ctx context.Context) (*fetchedSummary, error) {
 	if err != nil {
 		return nil, err // not kept: a later call tries again
 	}
+	sp, err := loadSignPolicyAt(s.repo, s.rm.Name, "sign-verify-summary")
+	if err != nil {
+		return nil, err
+	}
+	if sp != nil {
+		if err := sp.verifySummary(raw, sig); err != nil {
+			return nil, fmt.Errorf("remote %s: %w", s.rm.Name, err)
+		}
+	}
 	s.summary = &fetchedSummary{s: sum, raw: raw, sig: sig}
 	return s.summary, nil
 }

@@ -12,6 +12,19 @@ import (
 // tree indexes (archive repositories only) and the summary, each signed by
 // every signer. deltas, when set, lists the static deltas in it.
 func (r *Repo) UpdateSummary(ctx context.Context, now time.Time, deltas *gvariant.Variant, signers ...Signer) error {
+	return r.UpdateSummaryKeyed(ctx, now, deltas, signers, nil)
+}
+
+// KeyedSigner signs into its own detached-metadata key (ostree.sign.TYPE).
+type KeyedSigner struct {
+	Key  string
+	Sign Signer
+}
+
+// UpdateSummaryKeyed is UpdateSummary with signers of other types too:
+// their signatures of the summary go to summary.sig under their keys.
+// Tree indexes are signed by the GPG signers only.
+func (r *Repo) UpdateSummaryKeyed(ctx context.Context, now time.Time, deltas *gvariant.Variant, signers []Signer, keyed []KeyedSigner) error {
 	if r.Mode() == ModeArchive {
 		// What arbor's lazy mounts fetch instead of a request per
 		// directory and per file header; ostree ignores it.
@@ -30,6 +43,15 @@ func (r *Repo) UpdateSummary(ctx context.Context, now time.Time, deltas *gvarian
 			return fmt.Errorf("signing the summary: %w", err)
 		}
 		if sig, err = AppendSignature(sig, one); err != nil {
+			return err
+		}
+	}
+	for _, s := range keyed {
+		one, err := s.Sign(b)
+		if err != nil {
+			return fmt.Errorf("signing the summary: %w", err)
+		}
+		if sig, err = AppendSignatureAt(sig, s.Key, one); err != nil {
 			return err
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"arbor/store/gpg"
 	"arbor/store/gvariant"
 	"arbor/store/object"
+	"arbor/store/sign"
 )
 
 func (a *app) remoteCmd() *cobra.Command {
@@ -401,7 +402,8 @@ func loadSigner(keyID, homedir string) (*gpg.Signer, error) {
 
 func (a *app) summaryCmd() *cobra.Command {
 	var update bool
-	var keyIDs []string
+	var keyIDs, signKeys []string
+	var signType string
 	var homedir string
 	c := &cobra.Command{
 		Use:   "summary -u [--gpg-sign=KEYID --gpg-homedir=DIR]",
@@ -418,9 +420,15 @@ func (a *app) summaryCmd() *cobra.Command {
 				return err
 			}
 			defer r.Close()
-			return updateSummary(cmd.Context(), r, keyIDs, homedir)
+			ks, err := keySigners(signType, signKeys)
+			if err != nil {
+				return err
+			}
+			return updateSummary(cmd.Context(), r, keyIDs, homedir, ks...)
 		},
 	}
+	c.Flags().StringArrayVar(&signKeys, "sign", nil, "sign the summary with this secret key (base64), of --sign-type")
+	c.Flags().StringVar(&signType, "sign-type", sign.Default, "the type of the --sign keys: ed25519 (or dummy, for tests)")
 	c.Flags().BoolVarP(&update, "update", "u", false, "update the summary")
 	c.Flags().StringArrayVar(&keyIDs, "gpg-sign", nil, "sign the summary with this key")
 	c.Flags().StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
@@ -452,7 +460,7 @@ func signCommit(ctx context.Context, r *store.Repo, c object.Checksum, keyIDs []
 
 // updateSummary writes the tree indexes and the summary, signed with each
 // key.
-func updateSummary(ctx context.Context, r *store.Repo, keyIDs []string, homedir string) error {
+func updateSummary(ctx context.Context, r *store.Repo, keyIDs []string, homedir string, keyed ...keySigner) error {
 	var signers []store.Signer
 	for _, k := range keyIDs {
 		s, err := loadSigner(k, homedir)
@@ -471,7 +479,11 @@ func updateSummary(ctx context.Context, r *store.Repo, keyIDs []string, homedir 
 		v := delta.DeltasVariant(sums)
 		deltas = &v
 	}
-	return r.UpdateSummary(ctx, time.Now(), deltas, signers...)
+	var ks []store.KeyedSigner
+	for _, k := range keyed {
+		ks = append(ks, store.KeyedSigner{Key: k.key, Sign: k.sign})
+	}
+	return r.UpdateSummaryKeyed(ctx, time.Now(), deltas, signers, ks)
 }
 
 func (a *app) gpgSignCmd() *cobra.Command {
