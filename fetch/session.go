@@ -243,7 +243,7 @@ func (s *Session) KeepTreeIndex(ctx context.Context, commit object.Checksum) (bo
 	if err != nil {
 		return false, err
 	}
-	ti, _, err := checkTreeIndex(s.keyring, s.rm.GPGVerify, commit, b, sig)
+	ti, _, err := checkTreeIndex(s.keyring, s.rm.GPGVerify || signVerifies(s.repo, s.rm.Name), commit, b, sig)
 	if err != nil {
 		return false, err
 	}

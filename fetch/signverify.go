@@ -21,6 +21,16 @@ type signPolicy struct {
 // nothing, may be used: only where tests ask for it.
 func dummyEnabled() bool { return os.Getenv("OSTREE_DUMMY_SIGN_ENABLED") != "" }
 
+// signVerifies reports whether a remote's sign-verify is on: then, as
+// with gpg-verify, only what its signed commits vouch for is served.
+func signVerifies(r *store.Repo, name string) bool {
+	switch strings.ToLower(strings.TrimSpace(r.Config().String(group(name), "sign-verify", ""))) {
+	case "", "false", "no", "0":
+		return false
+	}
+	return true
+}
+
 // loadSignPolicy reads sign-verify (true, false, or a list of types) and
 // each type's keys (verification-TYPE-key, verification-TYPE-file, else
 // the system's trusted keys); nil when the remote does not verify so.

@@ -77,3 +77,13 @@ func TestSignPolicy(t *testing.T) {
 		})
 	}
 }
+
+func TestSignVerifies(t *testing.T) {
+	for v, want := range map[string]bool{"": false, "false": false, "true": true, "ed25519": true, "dummy,ed25519": true, "0": false} {
+		r := newClient(t, "http://127.0.0.1:1/")
+		r.Config().Set(group("origin"), "sign-verify", v)
+		if got := signVerifies(r, "origin"); got != want {
+			t.Errorf("sign-verify=%q: signVerifies = %v, want %v", v, got, want)
+		}
+	}
+}
