@@ -127,7 +127,7 @@ func NewFetcher(r *store.Repo, remote string, timeout time.Duration) (*Fetcher, 
 		timeout = time.Minute
 	}
 	f := &Fetcher{repo: r, src: src, timeout: timeout, stop: make(chan struct{}), done: make(chan struct{}),
-		verify: rm.GPGVerify, keyring: keyring, fingerprint: rm.Fingerprint(r),
+		verify: rm.GPGVerify || signVerifies(r, rm.Name), keyring: keyring, fingerprint: rm.Fingerprint(r),
 		claims: map[object.Checksum]claim{}, indexed: map[index.Ref][]byte{}, loaded: map[object.Checksum]bool{},
 		loading: map[object.Checksum]chan struct{}{}}
 	go f.flusher()

@@ -163,7 +163,7 @@ func (rm *Remote) keyringPaths(r *store.Repo) []string {
 // remote's fingerprint changed is replaced.
 func (rm *Remote) Fingerprint(r *store.Repo) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%q %q %q %q %v %v %q\n", rm.Name, rm.URL, rm.ContentURL, rm.Mirrors, rm.GPGVerify, rm.GPGVerifySummary, rm.GPGKeyPath)
+	fmt.Fprintf(h, "%q %q %q %q %v %v %q %v\n", rm.Name, rm.URL, rm.ContentURL, rm.Mirrors, rm.GPGVerify, rm.GPGVerifySummary, rm.GPGKeyPath, signVerifies(r, rm.Name))
 	for _, p := range rm.keyringPaths(r) {
 		if b, err := os.ReadFile(p); err == nil {
 			fmt.Fprintf(h, "%s %d\n", p, len(b))

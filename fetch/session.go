@@ -94,6 +94,15 @@ func (s *Session) fetchedSummary(ctx context.Context) (*fetchedSummary, error) {
 	if err != nil {
 		return nil, err // not kept: a later call tries again
 	}
+	sp, err := loadSignPolicyAt(s.repo, s.rm.Name, "sign-verify-summary")
+	if err != nil {
+		return nil, err
+	}
+	if sp != nil {
+		if err := sp.verifySummary(raw, sig); err != nil {
+			return nil, fmt.Errorf("remote %s: %w", s.rm.Name, err)
+		}
+	}
 	s.summary = &fetchedSummary{s: sum, raw: raw, sig: sig}
 	return s.summary, nil
 }
@@ -314,7 +323,7 @@ func (s *Session) KeepTreeIndex(ctx context.Context, commit object.Checksum) (bo
 	if err != nil {
 		return false, err
 	}
-	ti, _, err := checkTreeIndex(s.keyring, s.rm.GPGVerify, commit, b, sig)
+	ti, _, err := checkTreeIndex(s.keyring, s.rm.GPGVerify || signVerifies(s.repo, s.rm.Name), commit, b, sig)
 	if err != nil {
 		return false, err
 	}

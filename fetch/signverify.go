@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"arbor/store"
+	"arbor/store/object"
 	"arbor/store/sign"
 )
 
@@ -20,13 +21,29 @@ type signPolicy struct {
 // nothing, may be used: only where tests ask for it.
 func dummyEnabled() bool { return os.Getenv("OSTREE_DUMMY_SIGN_ENABLED") != "" }
 
+// signVerifies reports whether a remote's sign-verify is on: then, as
+// with gpg-verify, only what its signed commits vouch for is served.
+func signVerifies(r *store.Repo, name string) bool {
+	switch strings.ToLower(strings.TrimSpace(r.Config().String(group(name), "sign-verify", ""))) {
+	case "", "false", "no", "0":
+		return false
+	}
+	return true
+}
+
 // loadSignPolicy reads sign-verify (true, false, or a list of types) and
 // each type's keys (verification-TYPE-key, verification-TYPE-file, else
 // the system's trusted keys); nil when the remote does not verify so.
 func loadSignPolicy(r *store.Repo, name string) (*signPolicy, error) {
+	return loadSignPolicyAt(r, name, "sign-verify")
+}
+
+// loadSignPolicyAt reads a policy from setting: sign-verify for commits,
+// sign-verify-summary for the summary.
+func loadSignPolicyAt(r *store.Repo, name, setting string) (*signPolicy, error) {
 	cfg := r.Config()
 	g := group(name)
-	v := strings.TrimSpace(cfg.String(g, "sign-verify", ""))
+	v := strings.TrimSpace(cfg.String(g, setting, ""))
 	var names []string
 	all := false
 	switch strings.ToLower(v) {
@@ -45,7 +62,7 @@ func loadSignPolicy(r *store.Repo, name string) (*signPolicy, error) {
 	for _, n := range names {
 		e, err := sign.Lookup(n, dummyEnabled())
 		if err != nil {
-			return nil, fmt.Errorf("remote %s: sign-verify: %w", name, err)
+			return nil, fmt.Errorf("remote %s: %s: %w", name, setting, err)
 		}
 		keys, err := remoteSignKeys(r, g, e)
 		if err != nil {
@@ -61,7 +78,7 @@ func loadSignPolicy(r *store.Repo, name string) (*signPolicy, error) {
 		sp.keys[e.Name()] = keys
 	}
 	if len(sp.engines) == 0 {
-		return nil, fmt.Errorf("remote %s: sign-verify is set but no keys are configured (verification-TYPE-key or verification-TYPE-file)", name)
+		return nil, fmt.Errorf("remote %s: %s is set but no keys are configured (verification-TYPE-key or verification-TYPE-file)", name, setting)
 	}
 	return sp, nil
 }
@@ -92,6 +109,24 @@ func remoteSignKeys(r *store.Repo, g string, e sign.Engine) ([]string, error) {
 		keys = append(keys, more...)
 	}
 	return keys, nil
+}
+
+// verifySummary checks a summary's signatures (summary.sig) as verify
+// does a commit's; a missing summary or one without signatures fails.
+func (sp *signPolicy) verifySummary(summary, sig []byte) error {
+	if summary == nil {
+		return fmt.Errorf("sign-verify-summary is set but the remote has no summary")
+	}
+	if sig == nil {
+		return fmt.Errorf("summary: No signatures found (no summary.sig)")
+	}
+	if _, err := object.ParseVarDict(sig); err != nil {
+		return fmt.Errorf("summary: No signatures found: summary.sig does not parse: %w", err)
+	}
+	if err := sp.verify(summary, sig); err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	return nil
 }
 
 // verify accepts data when one of its signatures in detached, of any of

@@ -15,7 +15,16 @@ func (r *Repo) UpdateSummary(ctx context.Context, now time.Time, deltas *gvarian
 	return r.UpdateSummaryWith(ctx, SummaryOptions{Now: now, Deltas: deltas}, signers...)
 }
 
-// UpdateSummaryWith is UpdateSummary with extra metadata in the summary.
+// KeyedSigner signs into its own detached-metadata key (ostree.sign.TYPE).
+type KeyedSigner struct {
+	Key  string
+	Sign Signer
+}
+
+// UpdateSummaryWith is UpdateSummary with extra metadata in the summary,
+// and signers of other types (o.Keyed), whose signatures of the summary
+// go to summary.sig under their keys; tree indexes are signed by the GPG
+// signers only.
 func (r *Repo) UpdateSummaryWith(ctx context.Context, o SummaryOptions, signers ...Signer) error {
 	if r.Mode() == ModeArchive {
 		// What arbor's lazy mounts fetch instead of a request per
@@ -35,6 +44,15 @@ func (r *Repo) UpdateSummaryWith(ctx context.Context, o SummaryOptions, signers 
 			return fmt.Errorf("signing the summary: %w", err)
 		}
 		if sig, err = AppendSignature(sig, one); err != nil {
+			return err
+		}
+	}
+	for _, s := range o.Keyed {
+		one, err := s.Sign(b)
+		if err != nil {
+			return fmt.Errorf("signing the summary: %w", err)
+		}
+		if sig, err = AppendSignatureAt(sig, s.Key, one); err != nil {
 			return err
 		}
 	}

@@ -73,6 +73,8 @@ type SummaryOptions struct {
 	// Extra is metadata the publisher adds (summary --add-metadata);
 	// arbor's own keys win over same-named ones.
 	Extra []object.MetaEntry
+	// Keyed sign the summary besides the GPG signers (ed25519).
+	Keyed []KeyedSigner
 }
 
 // BuildSummary makes the summary of the repository's local refs in

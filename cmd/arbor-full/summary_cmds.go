@@ -14,12 +14,13 @@ import (
 	"arbor/store/delta"
 	"arbor/store/gvariant"
 	"arbor/store/object"
+	"arbor/store/sign"
 )
 
 func (a *app) summaryCmd() *cobra.Command {
 	var update, view, raw bool
-	var keyIDs, addMeta []string
-	var homedir string
+	var keyIDs, addMeta, signKeys []string
+	var homedir, signType string
 	c := &cobra.Command{
 		Use:   "summary (-u [--gpg-sign=KEYID --gpg-homedir=DIR] [-m KEY=VALUE...] | --view | --raw)",
 		Short: "Write or show the summary file that clients read the refs from",
@@ -56,7 +57,11 @@ func (a *app) summaryCmd() *cobra.Command {
 						return err
 					}
 				}
-				return updateSummaryWith(cmd.Context(), r, extra, keyIDs, homedir)
+				ks, err := keySigners(signType, signKeys)
+				if err != nil {
+					return err
+				}
+				return updateSummaryWith(cmd.Context(), r, extra, keyIDs, homedir, ks...)
 			}
 			b, err := r.ReadSummary()
 			if err != nil {
@@ -71,6 +76,8 @@ func (a *app) summaryCmd() *cobra.Command {
 	f.BoolVar(&raw, "raw", false, "show the summary as GVariant text")
 	f.StringArrayVar(&keyIDs, "gpg-sign", nil, "sign the summary with this key")
 	f.StringVar(&homedir, "gpg-homedir", "", "GnuPG home directory holding the key")
+	f.StringArrayVar(&signKeys, "sign", nil, "sign the summary with this secret key (base64), of --sign-type")
+	f.StringVar(&signType, "sign-type", sign.Default, "the type of the --sign keys: ed25519 (or dummy, for tests)")
 	f.StringArrayVarP(&addMeta, "add-metadata", "m", nil, "add KEY=VALUE (VALUE in GVariant text form) to the summary's metadata")
 	return c
 }
@@ -94,11 +101,11 @@ func parseMetadataArgs(kvs []string) ([]object.MetaEntry, error) {
 
 // updateSummary writes the tree indexes and the summary, signed with each
 // key.
-func updateSummary(ctx context.Context, r *store.Repo, keyIDs []string, homedir string) error {
-	return updateSummaryWith(ctx, r, nil, keyIDs, homedir)
+func updateSummary(ctx context.Context, r *store.Repo, keyIDs []string, homedir string, keyed ...keySigner) error {
+	return updateSummaryWith(ctx, r, nil, keyIDs, homedir, keyed...)
 }
 
-func updateSummaryWith(ctx context.Context, r *store.Repo, extra []object.MetaEntry, keyIDs []string, homedir string) error {
+func updateSummaryWith(ctx context.Context, r *store.Repo, extra []object.MetaEntry, keyIDs []string, homedir string, keyed ...keySigner) error {
 	var signers []store.Signer
 	for _, k := range keyIDs {
 		s, err := loadSigner(k, homedir)
@@ -117,7 +124,11 @@ func updateSummaryWith(ctx context.Context, r *store.Repo, extra []object.MetaEn
 		v := delta.DeltasVariant(sums)
 		deltas = &v
 	}
-	return r.UpdateSummaryWith(ctx, store.SummaryOptions{Now: time.Now(), Deltas: deltas, Extra: extra}, signers...)
+	var ks []store.KeyedSigner
+	for _, k := range keyed {
+		ks = append(ks, store.KeyedSigner{Key: k.key, Sign: k.sign})
+	}
+	return r.UpdateSummaryWith(ctx, store.SummaryOptions{Now: time.Now(), Deltas: deltas, Extra: extra, Keyed: ks}, signers...)
 }
 
 // printSummary shows a summary as ostree's summary --view does (its

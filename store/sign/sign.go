@@ -78,11 +78,12 @@ func (ed25519Engine) Verify(pubs []string, data []byte, sigs [][]byte) (string, 
 	if len(sigs) == 0 {
 		return "", errors.New("ed25519: no signatures found")
 	}
-	tried := 0
+	tried, bad := 0, 0
 	for _, p := range pubs {
 		pk, err := base64.StdEncoding.DecodeString(strings.TrimSpace(p))
 		if err != nil || len(pk) != ed25519.PublicKeySize {
-			return "", fmt.Errorf("ed25519: public key %q is not the base64 of 32 bytes", p)
+			bad++ // one bad line in a key file does not void the others
+			continue
 		}
 		for _, s := range sigs {
 			tried++
@@ -90,6 +91,9 @@ func (ed25519Engine) Verify(pubs []string, data []byte, sigs [][]byte) (string, 
 				return fmt.Sprintf("ed25519: Signature verified successfully with key '%s'", strings.TrimSpace(p)), nil
 			}
 		}
+	}
+	if bad == len(pubs) {
+		return "", fmt.Errorf("ed25519: no valid public keys to verify with: %d not the base64 of 32 bytes", bad)
 	}
 	if len(pubs) == 1 {
 		return "", noValid(fmt.Sprintf("ed25519: Signature couldn't be verified with: key '%s'", strings.TrimSpace(pubs[0])))

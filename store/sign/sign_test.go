@@ -46,6 +46,7 @@ func TestEd25519(t *testing.T) {
 		{name: "no keys", data: data, sigs: [][]byte{sig}, wantErr: "no public keys"},
 		{name: "no signatures", pubs: []string{pub}, data: data, wantErr: "no signatures"},
 		{name: "bad key text", pubs: []string{"!!"}, data: data, sigs: [][]byte{sig}, wantErr: "not the base64 of 32 bytes"},
+		{name: "bad key among good", pubs: []string{"!!", pub}, data: data, sigs: [][]byte{sig}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
