@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"arbor/store"
+	"arbor/store/delta"
 	"arbor/store/object"
 )
 
@@ -241,5 +242,53 @@ func TestPullTimestampCheck(t *testing.T) {
 	}
 	if c, _ := r.ReadRef("origin:main"); c != old {
 		t.Errorf("ref is %s, want the older commit %s", c, old)
+	}
+}
+
+// TestPullDryRun: a dry run reports the delta's parts and sizes and
+// stores nothing: the ref stays and the new commit is not here.
+func TestPullDryRun(t *testing.T) {
+	p := publishTree(t, map[string]string{"a": "alpha"})
+	r := newClient(t, p.srv.URL)
+	if _, err := Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main"}}); err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "a"), []byte("alpha, changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	next, _, err := p.repo.CommitDir(context.Background(), src, store.CommitOptions{Branch: "main", NoXattrs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := delta.DefaultGenerateOptions()
+	o.From, o.To = p.commit, next
+	if _, _, err := delta.Generate(context.Background(), p.repo, o); err != nil {
+		t.Fatal(err)
+	}
+	sums, err := delta.Reindex(context.Background(), p.repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := delta.DeltasVariant(sums)
+	sb, err := p.repo.BuildSummary(time.Now(), &v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.repo.WriteSummary(sb, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main"}, DryRun: true, RequireStaticDeltas: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Plan.Parts != 1 || res.Plan.Bytes == 0 || res.Plan.Uncompressed == 0 {
+		t.Errorf("plan %+v, want one part with its sizes", res.Plan)
+	}
+	if c, _ := r.ReadRef("origin:main"); c != p.commit {
+		t.Errorf("a dry run moved the ref to %s", c)
+	}
+	if has, _ := r.HasObject(next, object.TypeCommit); has {
+		t.Error("a dry run stored the new commit")
 	}
 }

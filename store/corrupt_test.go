@@ -88,6 +88,20 @@ func TestFsckDeleteMarksPartial(t *testing.T) {
 			if deleted := errors.Is(statErr, os.ErrNotExist); tc.del && (!deleted || len(res.Deleted) != 1) {
 				t.Errorf("corrupt object not deleted: %v %v", statErr, res.Deleted)
 			}
+			if !tc.wantPartial {
+				if s := res.Problems[0].String(); !strings.HasPrefix(s, "In commits "+c.String()+": fsck content object ") {
+					t.Errorf("problem %q does not name the commit reaching it", s)
+				}
+				return
+			}
+			// Marked by fsck, the commit stays an error until pulled again.
+			again, err := r.FsckWith(context.Background(), FsckOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(again.Problems) != 0 || again.FsckPartial != 1 {
+				t.Errorf("second fsck: problems %v, fsck-partial %d; want none and 1", again.Problems, again.FsckPartial)
+			}
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -19,6 +20,8 @@ type Problem struct {
 	Object string // CHECKSUM.TYPE, or "ref NAME"
 	Err    error
 	Ref    string // the ref whose commit is missing, for such a problem
+	// Commits are the complete commits reaching a content object.
+	Commits []object.Checksum
 }
 
 // String words the problem as ostree's fsck does (scripts grep for it).
@@ -28,6 +31,12 @@ func (p Problem) String() string {
 		return fmt.Sprintf("Loading commit for ref %s: %v", p.Ref, p.Err)
 	case errors.Is(p.Err, ErrObjectMissing):
 		return "Object missing: " + p.Object
+	case len(p.Commits) > 0:
+		cs := make([]string, len(p.Commits))
+		for i, c := range p.Commits {
+			cs[i] = c.String()
+		}
+		return fmt.Sprintf("In commits %s: fsck content object %s: %v", strings.Join(cs, ", "), strings.TrimSuffix(p.Object, ".file"), p.Err)
 	}
 	return fmt.Sprintf("%s: %v", p.Object, p.Err)
 }
@@ -43,6 +52,9 @@ type FsckResult struct {
 	// reach is now missing.
 	Deleted       []string
 	MarkedPartial []object.Checksum
+	// FsckPartial counts the partial commits an earlier fsck marked so:
+	// corruption found and not yet repaired by a pull.
+	FsckPartial int
 }
 
 // FsckOptions are fsck's choices beyond checking.
@@ -109,6 +121,9 @@ func (r *Repo) FsckWith(ctx context.Context, opts FsckOptions) (*FsckResult, err
 		res.Commits++
 		if partial {
 			res.Partial++
+			if r.fsckPartial(c) {
+				res.FsckPartial++
+			}
 		}
 		reach, err := r.Reach(ctx, c)
 		if err != nil && ctx.Err() != nil {
@@ -196,14 +211,25 @@ func (r *Repo) FsckWith(ctx context.Context, opts FsckOptions) (*FsckResult, err
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
+	// Content problems name the complete commits reaching the object.
+	files := map[string]int{}
+	for i, p := range res.Problems {
+		if strings.HasSuffix(p.Object, ".file") && !errors.Is(p.Err, ErrObjectMissing) {
+			files[p.Object] = i
+		}
+	}
 	for _, c := range commits {
+		marked := false
 		for _, ref := range reached[c] {
-			if _, ok := gone.Load(ref); ok && ref.Type != object.TypeCommit {
-				if err := r.SetPartial(c); err != nil {
+			if i, ok := files[object.Name(ref.Checksum, ref.Type)]; ok && ref.Type == object.TypeFile {
+				res.Problems[i].Commits = append(res.Problems[i].Commits, c)
+			}
+			if _, ok := gone.Load(ref); ok && ref.Type != object.TypeCommit && !marked {
+				if err := r.markFsckPartial(c); err != nil {
 					return res, err
 				}
 				res.MarkedPartial = append(res.MarkedPartial, c)
-				break
+				marked = true
 			}
 		}
 	}

@@ -158,6 +158,23 @@ func (r *Repo) SetPartial(c object.Checksum) error {
 	return atomic.WriteFile(filepath.Join(dir, c.String()+".commitpartial"), nil, 0o644, r.fsync)
 }
 
+// markFsckPartial marks a commit partial because fsck found an object of
+// it missing or corrupt: ostree's marker, "f", which later checks report
+// as corruption until a pull completes the commit again.
+func (r *Repo) markFsckPartial(c object.Checksum) error {
+	dir := filepath.Join(r.path, "state")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return atomic.WriteFile(filepath.Join(dir, c.String()+".commitpartial"), []byte("f"), 0o644, r.fsync)
+}
+
+// fsckPartial says whether commit c is partial by fsck's marking.
+func (r *Repo) fsckPartial(c object.Checksum) bool {
+	b, err := os.ReadFile(filepath.Join(r.path, "state", c.String()+".commitpartial"))
+	return err == nil && string(b) == "f"
+}
+
 // ClearPartial marks a commit complete.
 func (r *Repo) ClearPartial(c object.Checksum) error {
 	err := os.Remove(filepath.Join(r.path, "state", c.String()+".commitpartial"))

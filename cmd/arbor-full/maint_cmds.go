@@ -72,6 +72,11 @@ Corrupt and missing objects are named; the exit status is 1 if any is found.`,
 						"Verifying content integrity of %d commit objects...\n", full)
 				}
 				for _, p := range res.Problems {
+					if del {
+						// Dealt with, as ostree words it: not an error line.
+						fmt.Fprintln(a.Stderr, termtext.Line(p.String()))
+						continue
+					}
 					fmt.Fprintf(a.Stderr, "error: %s\n", termtext.Line(p.String()))
 				}
 				for _, d := range res.Deleted {
@@ -83,7 +88,7 @@ Corrupt and missing objects are named; the exit status is 1 if any is found.`,
 				if res.Partial > 0 {
 					fmt.Fprintf(a.Stdout, "%d partial commits not verified\n", res.Partial)
 				}
-				if len(res.Problems) == 0 {
+				if len(res.Problems) == 0 && res.FsckPartial == 0 {
 					fmt.Fprintf(a.Stdout, "object fsck of %d commits completed successfully - no errors found.\n", full)
 				} else if !quiet {
 					fmt.Fprintf(a.Stdout, "%d objects of %d commits checked: %d errors\n", res.Objects, res.Commits, len(res.Problems))
@@ -92,6 +97,13 @@ Corrupt and missing objects are named; the exit status is 1 if any is found.`,
 			if len(res.Problems) > 0 {
 				if !a.json {
 					fmt.Fprintln(a.Stderr, "error: Repository corruption encountered")
+				}
+				return launch.ExitError{Code: 1}
+			}
+			if res.FsckPartial > 0 {
+				// Found by an earlier fsck and not yet pulled again.
+				if !a.json {
+					fmt.Fprintf(a.Stderr, "error: %d partial commits from fsck-detected corruption\n", res.FsckPartial)
 				}
 				return launch.ExitError{Code: 1}
 			}
