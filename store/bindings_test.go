@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"io/fs"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -65,5 +67,63 @@ func TestDeleteCommitTombstone(t *testing.T) {
 	}
 	if ok, _ := r.HasTombstone(c); ok {
 		t.Error("tombstone outlives the commit stored again")
+	}
+}
+
+// Refs given depths of their own keep them; OnlyBranches leaves the other
+// refs' history alone; CommitOnly leaves the rest of the objects.
+func TestPruneRetainAndOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		opts    PruneOptions
+		commits int
+		err     string
+	}{
+		{"depth 0", PruneOptions{RefsOnly: true, Depth: 0}, 2, ""},
+		{"retain a", PruneOptions{Depth: 0, RetainDepth: map[string]int{"a": -1}}, 4, ""},
+		{"only b", PruneOptions{Depth: 0, OnlyBranches: []string{"b"}}, 4, ""},
+		{"only b, retain a=1", PruneOptions{Depth: 0, OnlyBranches: []string{"b"}, RetainDepth: map[string]int{"a": 1}}, 3, ""},
+		{"only both depth 1", PruneOptions{Depth: 1, OnlyBranches: []string{"a", "b"}}, 4, ""},
+		{"commit only", PruneOptions{RefsOnly: true, Depth: 0, CommitOnly: true}, 2, ""},
+		{"only missing", PruneOptions{Depth: 0, OnlyBranches: []string{"nope"}}, 6, "Refspec 'nope' not found"},
+	} {
+		r, src := newRepo(t, ModeArchive)
+		for i := range 3 {
+			writeTree(t, src, map[string]string{"f": strings.Repeat("x", i+1)})
+			commitTree(t, r, src, "a")
+			writeTree(t, src, map[string]string{"f": strings.Repeat("y", i+1)})
+			commitTree(t, r, src, "b")
+		}
+		others := func() int {
+			n := 0
+			filepath.WalkDir(filepath.Join(r.Path(), "objects"), func(p string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() && !strings.HasSuffix(p, ".commit") {
+					n++
+				}
+				return nil
+			})
+			return n
+		}
+		before := others()
+		_, err := r.Prune(context.Background(), tc.opts)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: error %v, want %q", tc.name, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		cs, err := r.Commits(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs) != tc.commits {
+			t.Errorf("%s: %d commits left, want %d", tc.name, len(cs), tc.commits)
+		}
+		if tc.opts.CommitOnly && others() != before {
+			t.Errorf("%s: %d other objects left, want %d", tc.name, others(), before)
+		}
 	}
 }

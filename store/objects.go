@@ -51,6 +51,9 @@ func (r *Repo) ReadMeta(c object.Checksum, t object.Type) ([]byte, error) {
 	b, err := readSmallFile(r.ObjectPath(c, t), maxMetaSize)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
+			if r.parent != nil {
+				return r.parent.ReadMeta(c, t)
+			}
 			return nil, fmt.Errorf("%s: %w", object.Name(c, t), ErrObjectMissing)
 		}
 		return nil, fmt.Errorf("reading %s: %w", object.Name(c, t), err)
@@ -177,7 +180,11 @@ func (c *Content) File() *os.File {
 
 // OpenContent opens a content object in any repo mode.
 func (r *Repo) OpenContent(c object.Checksum) (*Content, error) {
-	return r.openContentAt(r.ObjectPath(c, object.TypeFile), object.Name(c, object.TypeFile))
+	ct, err := r.openContentAt(r.ObjectPath(c, object.TypeFile), object.Name(c, object.TypeFile))
+	if errors.Is(err, ErrObjectMissing) && r.parent != nil {
+		return r.parent.OpenContent(c)
+	}
+	return ct, err
 }
 
 // openContentAt opens the content object stored at p (in objects/ or in

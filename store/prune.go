@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"arbor/store/index"
@@ -31,6 +33,15 @@ type PruneOptions struct {
 	// DeleteCommit, when set, is a commit to delete first (leaving a
 	// tombstone); a commit a ref points at is refused.
 	DeleteCommit object.Checksum
+	// RetainDepth gives refs a depth of their own instead of Depth; the
+	// commits it keeps are kept whatever KeepYoungerThan says.
+	RetainDepth map[string]int
+	// OnlyBranches, when set, limits pruning to these refs: every other
+	// keeps its whole history (unless RetainDepth says otherwise).
+	OnlyBranches []string
+	// CommitOnly deletes only commit objects, leaving what they reached
+	// to a later prune.
+	CommitOnly bool
 }
 
 // ErrLocked is returned by a prune that would have had to wait.
@@ -81,13 +92,45 @@ func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (*PruneResult, erro
 	for _, c := range all {
 		heads[c] = true
 	}
+	retain := map[string]int{}
+	for n, d := range opts.RetainDepth {
+		retain[n] = d
+	}
+	for _, b := range opts.OnlyBranches {
+		if _, ok := all[b]; !ok {
+			return nil, fmt.Errorf("Refspec '%s' not found", b)
+		}
+	}
+	if len(opts.OnlyBranches) > 0 {
+		for n := range all {
+			if _, ok := retain[n]; !ok && !slices.Contains(opts.OnlyBranches, n) {
+				retain[n] = -1
+			}
+		}
+	}
 	keep := map[object.Checksum]bool{}
-	// Each ref keeps its head and Depth parents.
+	protected := map[object.Checksum]bool{} // kept by RetainDepth
+	// left is the most history below a commit a walk has kept, so a
+	// walk stops where an earlier one kept at least as much.
+	left := map[object.Checksum]int{}
+	// Each ref keeps its head and Depth parents (or its own depth).
 	for _, name := range refs.SortedNames(all) {
 		c := all[name]
-		for depth := 0; opts.Depth < 0 || depth <= opts.Depth; depth++ {
-			if keep[c] {
+		limit, retained := retain[name]
+		if !retained {
+			limit = opts.Depth
+		}
+		for depth := 0; limit < 0 || depth <= limit; depth++ {
+			rest := math.MaxInt
+			if limit >= 0 {
+				rest = limit - depth
+			}
+			if l, ok := left[c]; ok && l >= rest && (!retained || protected[c]) {
 				break
+			}
+			left[c] = max(left[c], rest)
+			if retained {
+				protected[c] = true
 			}
 			cm, err := r.ReadCommit(c)
 			if errors.Is(err, ErrObjectMissing) && depth > 0 {
@@ -103,7 +146,8 @@ func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (*PruneResult, erro
 			c = cm.Parent
 		}
 	}
-	if !opts.RefsOnly {
+	// Refs given depths of their own mean only what refs reach is kept.
+	if !opts.RefsOnly && len(opts.RetainDepth) == 0 && len(opts.OnlyBranches) == 0 {
 		for _, c := range commits {
 			keep[c] = true
 		}
@@ -111,7 +155,7 @@ func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (*PruneResult, erro
 	if !opts.KeepYoungerThan.IsZero() {
 		cut := uint64(opts.KeepYoungerThan.Unix())
 		for c := range keep {
-			if heads[c] {
+			if heads[c] || protected[c] {
 				continue
 			}
 			cm, err := r.ReadCommit(c)
@@ -125,6 +169,10 @@ func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (*PruneResult, erro
 	}
 	live := map[index.Ref]bool{}
 	for c := range keep {
+		if opts.CommitOnly {
+			live[index.Ref{Checksum: c, Type: object.TypeCommit}] = true
+			continue
+		}
 		reach, err := r.Reach(ctx, c)
 		if err != nil {
 			return nil, fmt.Errorf("commit %s: %w", c, err)
@@ -143,7 +191,7 @@ func (r *Repo) Prune(ctx context.Context, opts PruneOptions) (*PruneResult, erro
 		if live[e.Ref] {
 			return nil
 		}
-		if e.Type == object.TypeFile || e.Type.IsMeta() {
+		if e.Type == object.TypeCommit || !opts.CommitOnly && (e.Type == object.TypeFile || e.Type.IsMeta()) {
 			dead = append(dead, e)
 		}
 		return nil

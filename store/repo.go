@@ -76,6 +76,8 @@ type Repo struct {
 	daemon bool      // see KeepsIndex
 	idx    *index.Index
 	idxErr error
+
+	parent *Repo // core.parent, read from and not stored again; nil for none
 }
 
 // Path returns the repository root.
@@ -156,7 +158,9 @@ func EnsureRepo(path string) error {
 }
 
 // Open opens an existing repository.
-func Open(path string) (*Repo, error) {
+func Open(path string) (*Repo, error) { return openDepth(path, 0) }
+
+func openDepth(path string, depth int) (*Repo, error) {
 	b, err := os.ReadFile(filepath.Join(path, "config"))
 	if err != nil {
 		if os.IsNotExist(err) {
@@ -190,11 +194,17 @@ func Open(path string) (*Repo, error) {
 	if r.compressor, err = object.NewCompressor(level); err != nil {
 		return nil, fmt.Errorf("repo %s: archive.zlib-level: %w", path, err)
 	}
+	if r.parent, err = r.openParent(depth); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
 // Close releases the index.
 func (r *Repo) Close() error {
+	if r.parent != nil {
+		r.parent.Close()
+	}
 	if r.idx != nil {
 		return r.idx.Close()
 	}

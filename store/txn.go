@@ -130,7 +130,10 @@ func (t *Txn) Has(ref index.Ref) (bool, error) {
 	if c {
 		return true, nil
 	}
-	return t.idx.Has(ref)
+	if has, err := t.idx.Has(ref); has || err != nil {
+		return has, err
+	}
+	return t.r.inParents(ref), nil
 }
 
 // claim returns true when the caller should write the object: it is neither
@@ -145,6 +148,9 @@ func (t *Txn) claim(ref index.Ref) (bool, error) {
 	t.mu.Unlock()
 	has, err := t.idx.Has(ref)
 	if err != nil || !has {
+		if err == nil && t.r.inParents(ref) {
+			return false, nil // a parent repository has it
+		}
 		return err == nil, err
 	}
 	return false, nil
@@ -208,6 +214,9 @@ func (t *Txn) Stored(ref index.Ref) (bool, error) {
 		return true, nil
 	}
 	has, err := t.idx.Has(ref)
+	if err == nil && !has && t.r.inParents(ref) {
+		return true, nil
+	}
 	if err != nil || !has {
 		return false, err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -128,6 +130,7 @@ func (a *app) pruneCmd() *cobra.Command {
 	var opts store.PruneOptions
 	var keepYounger, deleteCommit string
 	var staticDeltasOnly bool
+	var retainDepth []string
 	c := &cobra.Command{
 		Use:   "prune [flags]",
 		Short: "Delete objects that no kept commit reaches",
@@ -140,6 +143,20 @@ func (a *app) pruneCmd() *cobra.Command {
 				if opts.KeepYoungerThan, err = parseTime(keepYounger, time.Now()); err != nil {
 					return fmt.Errorf("--keep-younger-than: %w", err)
 				}
+			}
+			for _, rd := range retainDepth {
+				name, d, ok := strings.Cut(rd, "=")
+				if !ok {
+					return fmt.Errorf("Invalid value %s, must specify BRANCH=DEPTH", rd)
+				}
+				n, err := strconv.Atoi(d)
+				if err != nil {
+					return fmt.Errorf("Invalid depth %s", d)
+				}
+				if opts.RetainDepth == nil {
+					opts.RetainDepth = map[string]int{}
+				}
+				opts.RetainDepth[name] = n
 			}
 			if deleteCommit != "" {
 				c, err := r.Resolve(deleteCommit)
@@ -188,6 +205,9 @@ func (a *app) pruneCmd() *cobra.Command {
 	f.BoolVar(&opts.DryRun, "no-prune", false, "only report what would be deleted")
 	f.StringVar(&deleteCommit, "delete-commit", "", "delete this commit (no ref may point at it), leaving a tombstone")
 	f.BoolVar(&staticDeltasOnly, "static-deltas-only", false, "with --delete-commit, delete only the static deltas to it")
+	f.StringArrayVar(&retainDepth, "retain-branch-depth", nil, "keep DEPTH parents of BRANCH (BRANCH=DEPTH; -1: all), whatever --depth and --keep-younger-than say")
+	f.StringArrayVar(&opts.OnlyBranches, "only-branch", nil, "prune only this branch's history; others keep theirs")
+	f.BoolVar(&opts.CommitOnly, "commit-only", false, "delete only commit objects (a later prune deletes what they reached)")
 	a.jsonFlag(c)
 	return c
 }
