@@ -74,7 +74,7 @@ func syslinuxConfig(old []byte, entries []bootEntry) []byte {
 		}
 		block, ours = nil, false
 	}
-	for _, l := range strings.Split(string(old), "\n") {
+	for _, l := range strings.Split(strings.TrimRight(string(old), "\n"), "\n") {
 		t := strings.TrimSpace(l)
 		switch {
 		case strings.HasPrefix(t, "LABEL "):
@@ -87,7 +87,7 @@ func syslinuxConfig(old []byte, entries []bootEntry) []byte {
 			}
 		case strings.HasPrefix(t, "DEFAULT ") && len(entries) > 0:
 			// Replaced by the new default.
-		case t == "" && len(block) == 0:
+		case t == "" && (len(block) == 0 || ours):
 		default:
 			flush()
 			kept = append(kept, l)
