@@ -268,7 +268,13 @@ func (s *Sysroot) write(ctx context.Context, ds []*Deployment) error {
 		// Each deployment's kernel files are (again) made sure of in
 		// /boot, those an older arbor or a debug option left out too.
 		for _, d := range ds {
-			if err := s.installKernel(d); err != nil {
+			err := s.installKernel(d)
+			if err != nil && d.linux != "" && (errors.Is(err, errNoKernel) || errors.Is(err, fs.ErrNotExist)) {
+				// A deployment already booting from /boot whose files
+				// arbor cannot read a kernel from: left as it is.
+				continue
+			}
+			if err != nil {
 				return fmt.Errorf("deployment %s's kernel: %w", d.Name(), err)
 			}
 		}
@@ -376,7 +382,7 @@ func (e bootEntry) text() string {
 func (s *Sysroot) entry(d *Deployment, bootVersion, count int, showStateroot bool) (bootEntry, error) {
 	if d.linux == "" {
 		// A new deployment: what it boots is read from its files.
-		k, err := findKernel(s.Dir(d), s.Debug.NoDtb)
+		k, err := kernelLayout(s.Dir(d), s.Debug.NoDtb)
 		if err != nil {
 			return bootEntry{}, fmt.Errorf("deployment %s: %w", d.Name(), err)
 		}
