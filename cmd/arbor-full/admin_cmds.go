@@ -76,6 +76,7 @@ func (a *app) withSysroot(lock bool, run func(cmd *cobra.Command, args []string,
 		m := mountd.UsrMounter{Repo: s.Repo.Path(), Argv: daemonArgv}
 		s.Mounter = m
 		s.Debug = sysroot.ParseDebug(os.Getenv("OSTREE_SYSROOT_DEBUG"))
+		s.Grub2Mkconfig = os.Getenv("OSTREE_GRUB2_EXEC") // as ostree's
 		s.Written = func(w sysroot.BootWrite) {
 			swap := "no"
 			if w.Swap {

@@ -36,8 +36,8 @@ type Deployment struct {
 	Origin     *keyfile.File   `json:"-"`
 
 	// From its boot entry, reused when the configuration is rewritten.
-	title, linux, initrd, devicetree string
-	entryFile                        string
+	title, linux, initrd, devicetree, fdtdir string
+	entryFile                                string
 }
 
 // Lazy deployments have their /usr mounted through the daemon.
@@ -95,10 +95,10 @@ func parseName(name string) (object.Checksum, int, error) {
 
 // entry is one parsed bootloader entry.
 type entry struct {
-	file                             string // where it was read from
-	version                          int
-	options                          []string
-	title, linux, initrd, devicetree string
+	file                                     string // where it was read from
+	version                                  int
+	options                                  []string
+	title, linux, initrd, devicetree, fdtdir string
 }
 
 func parseEntry(b []byte) entry {
@@ -122,6 +122,8 @@ func parseEntry(b []byte) entry {
 			e.initrd = strings.TrimSpace(v)
 		case "devicetree":
 			e.devicetree = strings.TrimSpace(v)
+		case "fdtdir":
+			e.fdtdir = strings.TrimSpace(v)
 		}
 	}
 	return e
@@ -187,7 +189,7 @@ func (s *Sysroot) Deployments() ([]*Deployment, error) {
 		}
 		bs, _ := strconv.Atoi(parts[4])
 		d := &Deployment{Index: len(out), Stateroot: parts[2], Commit: c, Serial: serial, BootCsum: parts[3], BootSerial: bs, Kargs: kargs,
-			title: e.title, linux: e.linux, initrd: e.initrd, devicetree: e.devicetree, entryFile: e.file}
+			title: e.title, linux: e.linux, initrd: e.initrd, devicetree: e.devicetree, fdtdir: e.fdtdir, entryFile: e.file}
 		if err := ValidateStateroot(d.Stateroot); err != nil {
 			return nil, err
 		}
@@ -266,11 +268,17 @@ func (s *Sysroot) write(ctx context.Context, ds []*Deployment) error {
 		// Each deployment's kernel files are (again) made sure of in
 		// /boot, those an older arbor or a debug option left out too.
 		for _, d := range ds {
-			if err := s.installKernel(d); err != nil {
+			err := s.installKernel(d)
+			if err != nil && d.linux != "" && (errors.Is(err, errNoKernel) || errors.Is(err, fs.ErrNotExist)) {
+				// A deployment already booting from /boot whose files
+				// arbor cannot read a kernel from: left as it is.
+				continue
+			}
+			if err != nil {
 				return fmt.Errorf("deployment %s's kernel: %w", d.Name(), err)
 			}
 		}
-		if err := s.writeLoader(nb, ds, len(roots) > 1); err != nil {
+		if err := s.writeLoader(ctx, nb, ds, len(roots) > 1); err != nil {
 			return err
 		}
 	}
@@ -310,8 +318,7 @@ func sameBootConfig(a, b []*Deployment, version func(object.Checksum) string) bo
 
 // writeLoader writes boot/loader.NB's entries for ds and switches
 // boot/loader to it.
-func (s *Sysroot) writeLoader(nb int, ds []*Deployment, showStateroot bool) error {
-
+func (s *Sysroot) writeLoader(ctx context.Context, nb int, ds []*Deployment, showStateroot bool) error {
 	boot := filepath.Join(s.Path, "boot")
 	loader := filepath.Join(boot, fmt.Sprintf("loader.%d", nb))
 	if err := os.RemoveAll(loader); err != nil {
@@ -321,15 +328,20 @@ func (s *Sysroot) writeLoader(nb int, ds []*Deployment, showStateroot bool) erro
 	if err := os.MkdirAll(entries, 0o755); err != nil {
 		return err
 	}
+	var all []bootEntry
 	for _, d := range ds {
-		text, err := s.entry(d, nb, len(ds), showStateroot)
+		e, err := s.entry(d, nb, len(ds), showStateroot)
 		if err != nil {
 			return err
 		}
+		all = append(all, e)
 		name := fmt.Sprintf("ostree-%d-%s.conf", len(ds)-d.Index, d.Stateroot)
-		if err := atomic.WriteFile(filepath.Join(entries, name), []byte(text), 0o644, true); err != nil {
+		if err := atomic.WriteFile(filepath.Join(entries, name), []byte(e.text()), 0o644, true); err != nil {
 			return fmt.Errorf("boot entry %s: %w", name, err)
 		}
+	}
+	if err := s.writeBootloaderConfig(ctx, loader, ds, all); err != nil {
+		return err
 	}
 	for _, d := range []string{entries, loader, boot} {
 		if err := atomic.SyncDir(d); err != nil {
@@ -346,13 +358,33 @@ func (s *Sysroot) writeLoader(nb int, ds []*Deployment, showStateroot bool) erro
 	return nil
 }
 
-// entry is the BLS entry of d, as ostree writes it.
-func (s *Sysroot) entry(d *Deployment, bootVersion, count int, showStateroot bool) (string, error) {
+// bootEntry is what a boot loader is told of one deployment.
+type bootEntry struct {
+	title                             string
+	version                           int
+	options                           []string
+	linux, initrd, devicetree, fdtdir string
+}
+
+// text is the entry as a BLS file, as ostree writes it.
+func (e bootEntry) text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "title %s\nversion %d\noptions %s\nlinux %s\n", e.title, e.version, strings.Join(e.options, " "), e.linux)
+	for _, kv := range [][2]string{{"initrd", e.initrd}, {"devicetree", e.devicetree}, {"fdtdir", e.fdtdir}} {
+		if kv[1] != "" {
+			fmt.Fprintf(&b, "%s %s\n", kv[0], kv[1])
+		}
+	}
+	return b.String()
+}
+
+// entry is the boot entry of d.
+func (s *Sysroot) entry(d *Deployment, bootVersion, count int, showStateroot bool) (bootEntry, error) {
 	if d.linux == "" {
 		// A new deployment: what it boots is read from its files.
-		k, err := findKernel(s.Dir(d), s.Debug.NoDtb)
+		k, err := kernelLayout(s.Dir(d), s.Debug.NoDtb)
 		if err != nil {
-			return "", fmt.Errorf("deployment %s: %w", d.Name(), err)
+			return bootEntry{}, fmt.Errorf("deployment %s: %w", d.Name(), err)
 		}
 		bootDir := fmt.Sprintf("/ostree/%s-%s", d.Stateroot, d.BootCsum)
 		d.linux = bootDir + "/" + k.vmlinuzName
@@ -361,9 +393,11 @@ func (s *Sysroot) entry(d *Deployment, bootVersion, count int, showStateroot boo
 		}
 		if k.devicetree != "" {
 			d.devicetree = bootDir + "/" + k.devicetreeName
+		} else if k.dtb != "" {
+			d.fdtdir = bootDir + "/dtb"
 		}
 		if d.title, err = s.title(d); err != nil {
-			return "", err
+			return bootEntry{}, err
 		}
 	}
 	title := d.title
@@ -380,16 +414,8 @@ func (s *Sysroot) entry(d *Deployment, bootVersion, count int, showStateroot boo
 		edit := KargEdit{Replace: []string{"init=" + link + "/usr/lib/ostree/ostree-prepare-root"}}
 		kargs, _ = edit.apply(kargs)
 	}
-	opts := append(append([]string(nil), kargs...), "ostree="+link)
-	var b strings.Builder
-	fmt.Fprintf(&b, "title %s\nversion %d\noptions %s\nlinux %s\n", title, count-d.Index, strings.Join(opts, " "), d.linux)
-	if d.initrd != "" {
-		fmt.Fprintf(&b, "initrd %s\n", d.initrd)
-	}
-	if d.devicetree != "" {
-		fmt.Fprintf(&b, "devicetree %s\n", d.devicetree)
-	}
-	return b.String(), nil
+	return bootEntry{title: title, version: count - d.Index, options: append(append([]string(nil), kargs...), "ostree="+link),
+		linux: d.linux, initrd: d.initrd, devicetree: d.devicetree, fdtdir: d.fdtdir}, nil
 }
 
 // title is the os-release PRETTY_NAME (else ID) of the deployment, with

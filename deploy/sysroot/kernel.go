@@ -40,9 +40,33 @@ type kernel struct {
 	dtb                        string // a directory of device trees, copied as dtb
 }
 
-// findKernel finds the kernel in a deployment's files; with noDtb, a
-// dtb directory is left out.
+// findKernel finds the kernel in a deployment's files and its boot
+// checksum; with noDtb, a dtb directory is left out.
 func findKernel(root string, noDtb bool) (kernel, error) {
+	k, err := kernelLayout(root, noDtb)
+	if err != nil || k.bootCsum != "" {
+		return k, err
+	}
+	h := sha256.New()
+	for _, p := range []string{k.vmlinuz, k.initramfs, k.devicetree} {
+		if p != "" {
+			if err := hashFile(h, filepath.Join(root, p)); err != nil {
+				return kernel{}, err
+			}
+		}
+	}
+	if k.dtb != "" {
+		if err := hashDir(h, filepath.Join(root, k.dtb)); err != nil {
+			return kernel{}, err
+		}
+	}
+	k.bootCsum = hex.EncodeToString(h.Sum(nil))
+	return k, nil
+}
+
+// kernelLayout finds the kernel's files; the boot checksum is known only
+// for a legacy layout, whose names carry it.
+func kernelLayout(root string, noDtb bool) (kernel, error) {
 	for _, dir := range legacyBootDirs {
 		k, ok, err := legacyKernel(root, dir)
 		if err != nil || ok {
@@ -72,20 +96,6 @@ func findKernel(root string, noDtb bool) (kernel, error) {
 		if fi, err := os.Stat(filepath.Join(root, base, "dtb")); err == nil && fi.IsDir() && !noDtb {
 			k.dtb = base + "/dtb"
 		}
-		h := sha256.New()
-		for _, p := range []string{k.vmlinuz, k.initramfs, k.devicetree} {
-			if p != "" {
-				if err := hashFile(h, filepath.Join(root, p)); err != nil {
-					return kernel{}, err
-				}
-			}
-		}
-		if k.dtb != "" {
-			if err := hashDir(h, filepath.Join(root, k.dtb)); err != nil {
-				return kernel{}, err
-			}
-		}
-		k.bootCsum = hex.EncodeToString(h.Sum(nil))
 		return k, nil
 	}
 	return kernel{}, errNoKernel
@@ -209,7 +219,7 @@ func checkKernel(r *store.Repo, c object.Checksum) error {
 // else whatever file of the tree's layout it lacks.
 func (s *Sysroot) installKernel(d *Deployment) error {
 	root := s.Dir(d)
-	k, err := findKernel(root, s.Debug.NoDtb)
+	k, err := kernelLayout(root, s.Debug.NoDtb) // d.BootCsum names the directory
 	if err != nil {
 		return err
 	}

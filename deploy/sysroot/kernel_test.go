@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"arbor/store/keyfile"
 )
 
 func TestFindKernel(t *testing.T) {
@@ -60,5 +62,30 @@ func TestFindKernelNoDtb(t *testing.T) {
 	without, err := findKernel(root, true)
 	if err != nil || without.dtb != "" || with.dtb == "" || with.bootCsum == without.bootCsum {
 		t.Errorf("with %+v, without %+v %v", with, without, err)
+	}
+}
+
+func TestParseDebug(t *testing.T) {
+	d := ParseDebug("mutable-deployments, no-dtb,unknown")
+	if !d.MutableDeployments || !d.NoDtb || d.TestFifreeze {
+		t.Errorf("%+v", d)
+	}
+}
+
+func TestRemotesConfigDir(t *testing.T) {
+	phys, dep := t.TempDir(), t.TempDir()
+	if err := os.Mkdir(filepath.Join(dep, "sysroot"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	on, off := keyfile.New(), keyfile.New()
+	off.Set("core", "add-remotes-config-dir", "false")
+	if got := RemotesConfigDir(phys, on); got != "" {
+		t.Errorf("physical sysroot: %q", got)
+	}
+	if got := RemotesConfigDir(dep, on); got != filepath.Join(dep, "etc/ostree/remotes.d") {
+		t.Errorf("deployment root: %q", got)
+	}
+	if got := RemotesConfigDir(dep, off); got != "" {
+		t.Errorf("add-remotes-config-dir=false: %q", got)
 	}
 }

@@ -38,6 +38,9 @@ type Sysroot struct {
 	Debug Debug
 	// Written, when set, hears of each new boot configuration.
 	Written func(BootWrite)
+	// Grub2Mkconfig writes grub.cfg for a grub2 system (default:
+	// grub2-mkconfig on $PATH).
+	Grub2Mkconfig string
 }
 
 // BootWrite says what a new boot configuration changed.
