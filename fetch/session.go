@@ -175,7 +175,7 @@ func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
 			// No summary and no ref: say so if there is no repository
 			// there at all, which is the likelier mistake.
 			if _, cerr := s.src.meta.Get(ctx, "config", 64<<10); errors.Is(cerr, ErrNotFound) {
-				return nil, fmt.Errorf("remote %s: no repository at %s (it has no summary and no config)", s.rm.Name, s.rm.URL)
+				return nil, fmt.Errorf("remote %s: no repository at %s (it has no summary and no config): %w", s.rm.Name, s.rm.URL, err)
 			}
 		}
 		var bad *badRefError

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"arbor/store/index"
 	"arbor/store/object"
 	"arbor/store/refs"
 )
@@ -101,7 +102,12 @@ func (r *Repo) CheckRefs(verify bool) error {
 		if _, rest, ok := strings.Cut(name, ":"); ok {
 			ref = rest
 		}
-		if err := r.checkRefTarget(all[name], "", ref, verify); err != nil {
+		err := r.checkRefTarget(all[name], "", ref, verify)
+		if errors.Is(err, ErrObjectMissing) {
+			// ostree's words, which scripts match.
+			return fmt.Errorf("Loading commit for ref %s: No such metadata object %s: %w", name, object.Name(all[name], object.TypeCommit), err)
+		}
+		if err != nil {
 			return fmt.Errorf("ref %s: %w", name, err)
 		}
 	}
@@ -126,6 +132,9 @@ func (r *Repo) CheckCollectionRefs(verify bool) error {
 func (r *Repo) checkRefTarget(c object.Checksum, collection, ref string, verify bool) error {
 	cm, err := r.ReadCommit(c)
 	if err != nil {
+		if verr := r.VerifyObject(index.Ref{Checksum: c, Type: object.TypeCommit}); errors.Is(verr, ErrCorrupt) {
+			return nil // the objects' check names it, in ostree's words
+		}
 		return err
 	}
 	if verify {
