@@ -16,6 +16,7 @@ import (
 
 	"arbor/store"
 	"arbor/store/gpg"
+	"arbor/store/keyfile"
 	"arbor/store/object"
 	"arbor/store/refs"
 )
@@ -32,6 +33,39 @@ type Remote struct {
 	GPGVerifySummary bool
 	GPGKeyPath       []string // gpgkeypath=
 	Branches         []string
+
+	dir string // the repository whose config holds the remote, and its keyring
+}
+
+// maxParents bounds a chain of core.parent repositories, which a
+// misconfiguration could make a loop.
+const maxParents = 32
+
+// remoteConfig is the config holding group g and the directory of its
+// repository: r's own, else that of the nearest repository up the chain
+// of core.parent, whose remotes a child inherits.
+func remoteConfig(r *store.Repo, g string) (*keyfile.File, string, error) {
+	cfg, dir := r.Config(), r.Path()
+	for i := 0; ; i++ {
+		if cfg.HasGroup(g) {
+			return cfg, dir, nil
+		}
+		parent := cfg.String("core", "parent", "")
+		if parent == "" {
+			return nil, "", ErrNoRemote
+		}
+		if i == maxParents {
+			return nil, "", fmt.Errorf("core.parent: more than %d parent repositories from %s", maxParents, r.Path())
+		}
+		b, err := os.ReadFile(filepath.Join(parent, "config"))
+		if err != nil {
+			return nil, "", fmt.Errorf("parent repository of %s: %w", dir, err)
+		}
+		if cfg, err = keyfile.ParseBytes(b); err != nil {
+			return nil, "", fmt.Errorf("parent repository %s config: %w", parent, err)
+		}
+		dir = parent
+	}
 }
 
 func group(name string) string { return fmt.Sprintf("remote %q", name) }
@@ -44,14 +78,13 @@ func LoadRemote(r *store.Repo, name string) (*Remote, error) {
 	if err := refs.ValidateRemote(name); err != nil {
 		return nil, err
 	}
-	cfg := r.Config()
 	g := group(name)
-	if !cfg.HasGroup(g) {
-		return nil, fmt.Errorf("remote %s: %w", name, ErrNoRemote)
+	cfg, dir, err := remoteConfig(r, g)
+	if err != nil {
+		return nil, fmt.Errorf("remote %s: %w", name, err)
 	}
 	rm := &Remote{Name: name, URL: cfg.String(g, "url", ""), ContentURL: cfg.String(g, "contenturl", ""),
-		Mirrors: cfg.List(g, "mirrors"), Branches: cfg.List(g, "branches")}
-	var err error
+		Mirrors: cfg.List(g, "mirrors"), Branches: cfg.List(g, "branches"), dir: dir}
 	if rm.GPGVerify, err = cfg.Bool(g, "gpg-verify", true); err != nil {
 		return nil, err
 	}
@@ -105,8 +138,12 @@ func (rm *Remote) Keyring(r *store.Repo) (*gpg.Keyring, error) {
 // as gpg.KeyFiles finds them); then its gpgkeypath.
 func (rm *Remote) keyringPaths(r *store.Repo) []string {
 	var paths []string
-	if _, err := os.Stat(KeyringPath(r, rm.Name)); err == nil {
-		paths = append(paths, KeyringPath(r, rm.Name))
+	dir := rm.dir
+	if dir == "" {
+		dir = r.Path()
+	}
+	if own := filepath.Join(dir, rm.Name+".trustedkeys.gpg"); fileExists(own) {
+		paths = append(paths, own)
 	} else {
 		dir := os.Getenv("OSTREE_GPG_HOME")
 		if dir == "" {
@@ -268,4 +305,9 @@ func RemoteRefs(ctx context.Context, r *store.Repo, name string) (map[string]obj
 	}
 	defer s.Close()
 	return s.Refs(ctx)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime/debug"
 	"strings"
@@ -173,6 +174,13 @@ func refuseUnknown(a *app, c *cobra.Command) {
 	}
 	c.Args = cobra.ArbitraryArgs
 	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if cmd.Parent() == nil && len(args) > 0 {
+			// A command arbor lacks may be an extension on PATH, named
+			// after the program and the command, as ostree's are.
+			if err := execExtension(launch.ProgName(), args); err != nil {
+				return err
+			}
+		}
 		fmt.Fprint(a.Stderr, cmd.UsageString())
 		what := "command"
 		if cmd.Parent() != nil {
@@ -180,6 +188,9 @@ func refuseUnknown(a *app, c *cobra.Command) {
 		}
 		if len(args) == 0 {
 			return fmt.Errorf("No %s specified; see %s --help", what, cmd.CommandPath())
+		}
+		if cmd.Parent() == nil {
+			return fmt.Errorf("Unknown command '%s'; see %s --help", termtext.Line(args[0]), cmd.CommandPath())
 		}
 		return fmt.Errorf("Unknown %s %q; see %s --help", what, termtext.Line(args[0]), cmd.CommandPath())
 	}
@@ -242,4 +253,25 @@ func (a *app) withRepo(run func(cmd *cobra.Command, args []string, r *store.Repo
 		defer r.Close()
 		return run(cmd, args, r)
 	}
+}
+
+// execExtension replaces arbor with prog-NAME from PATH, given NAME and
+// its arguments; it returns nil when there is no such program, so the
+// caller reports an unknown command.
+func execExtension(prog string, args []string) error {
+	name := args[0]
+	if name == "" || strings.ContainsRune(name, '/') || strings.HasPrefix(name, "-") {
+		return nil
+	}
+	path, err := exec.LookPath(prog + "-" + name)
+	// A relative directory the user put on PATH is searched, as the
+	// shell and ostree search it.
+	if err != nil && !errors.Is(err, exec.ErrDot) {
+		return nil
+	}
+	argv := append([]string{prog + "-" + name}, args[1:]...)
+	if err := syscall.Exec(path, argv, os.Environ()); err != nil {
+		return fmt.Errorf("running extension %s: %w", path, err)
+	}
+	return nil
 }
