@@ -11,8 +11,8 @@ import (
 // Fsck checks the repository as store's Fsck does, and every tree index
 // it keeps, whose signatures must verify with the keys of one of its
 // remotes.
-func Fsck(ctx context.Context, r *store.Repo, progress func(done, total int64)) (*store.FsckResult, error) {
-	res, err := r.Fsck(ctx, progress)
+func Fsck(ctx context.Context, r *store.Repo, opts store.FsckOptions, progress func(done, total int64)) (*store.FsckResult, error) {
+	res, err := r.FsckWith(ctx, opts, progress)
 	if err != nil {
 		return res, err
 	}

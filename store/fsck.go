@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -16,18 +17,46 @@ import (
 
 // Problem is one thing fsck found wrong.
 type Problem struct {
-	Object string // CHECKSUM.TYPE, or a ref name
-	Err    error
+	Object  string // CHECKSUM.TYPE, or a ref name
+	Err     error
+	Commits []object.Checksum // the commits that reach the object, when it is one
+	Deleted bool              // the corrupt object was deleted (FsckOptions.Delete)
+
+	ref    index.Ref
+	object bool // ref is set
 }
 
-func (p Problem) String() string { return fmt.Sprintf("%s: %v", p.Object, p.Err) }
+func (p Problem) String() string {
+	if len(p.Commits) == 0 {
+		return fmt.Sprintf("%s: %v", p.Object, p.Err)
+	}
+	names := make([]string, len(p.Commits))
+	for i, c := range p.Commits {
+		names[i] = c.String()
+	}
+	return fmt.Sprintf("In commits %s: %s: %v", strings.Join(names, ", "), p.Object, p.Err)
+}
 
 // FsckResult is what fsck checked and found.
 type FsckResult struct {
-	Commits  int
-	Partial  int
+	Commits int
+	Partial int
+	// FsckPartial counts the partial commits that are partial because
+	// fsck deleted objects of theirs: the repository stays corrupt until
+	// they are fetched again.
+	FsckPartial int
+	// Marked are the commits this fsck marked partial, having deleted
+	// objects they reach.
+	Marked   []object.Checksum
 	Objects  int
 	Problems []Problem
+}
+
+// FsckOptions change what fsck does about what it finds.
+type FsckOptions struct {
+	// Delete removes corrupt objects and marks the commits that reach
+	// them partial, so that a pull fetches them again.
+	Delete bool
 }
 
 // Fsck re-hashes every object reachable from every commit and ref, checks
@@ -35,11 +64,21 @@ type FsckResult struct {
 // reports corrupt or missing objects by name. Partial commits are checked
 // for what they hold; their missing objects are not errors.
 func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*FsckResult, error) {
+	return r.FsckWith(ctx, FsckOptions{}, progress)
+}
+
+// FsckWith is Fsck with options.
+func (r *Repo) FsckWith(ctx context.Context, opts FsckOptions, progress func(done, total int64)) (*FsckResult, error) {
 	res := &FsckResult{}
 	var mu sync.Mutex
 	problem := func(name string, err error) {
 		mu.Lock()
-		res.Problems = append(res.Problems, Problem{name, err})
+		res.Problems = append(res.Problems, Problem{Object: name, Err: err})
+		mu.Unlock()
+	}
+	objProblem := func(ref index.Ref, err error) {
+		mu.Lock()
+		res.Problems = append(res.Problems, Problem{Object: object.Name(ref.Checksum, ref.Type), Err: err, ref: ref, object: true})
 		mu.Unlock()
 	}
 	all, err := r.Refs()
@@ -66,6 +105,9 @@ func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*Fsc
 		res.Commits++
 		if partial {
 			res.Partial++
+			if r.PartialByFsck(c) {
+				res.FsckPartial++
+			}
 		}
 		reach, err := r.Reach(ctx, c)
 		if err != nil && ctx.Err() != nil {
@@ -76,7 +118,7 @@ func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*Fsc
 			// dirtree and checking everything still reachable.
 			reach, err = r.tolerantReach(ctx, verifiedTrees{r}, c, func(ref index.Ref, err error) {
 				if !partial || !errors.Is(err, ErrObjectMissing) {
-					problem(object.Name(ref.Checksum, ref.Type), err)
+					objProblem(ref, err)
 				}
 				bad[ref] = true
 			})
@@ -107,7 +149,7 @@ func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*Fsc
 			for ref := range work {
 				if err := r.VerifyObject(ref); err != nil {
 					if !(todo[ref] && errors.Is(err, ErrObjectMissing)) {
-						problem(object.Name(ref.Checksum, ref.Type), err)
+						objProblem(ref, err)
 					}
 				}
 				n := done.Add(1)
@@ -128,8 +170,89 @@ func (r *Repo) Fsck(ctx context.Context, progress func(done, total int64)) (*Fsc
 	if progress != nil {
 		progress(done.Load(), int64(len(list)))
 	}
+	if ctx.Err() != nil {
+		return res, ctx.Err()
+	}
+	if err := r.attributeProblems(ctx, commits, res.Problems); err != nil {
+		return res, err
+	}
+	if opts.Delete {
+		if err := r.deleteCorrupt(ctx, res); err != nil {
+			return res, err
+		}
+	}
 	sort.Slice(res.Problems, func(i, j int) bool { return res.Problems[i].Object < res.Problems[j].Object })
-	return res, ctx.Err()
+	return res, nil
+}
+
+// attributeProblems names, for each bad object, the commits reaching it.
+// Only a fsck that found something walks the commits a second time.
+func (r *Repo) attributeProblems(ctx context.Context, commits []object.Checksum, probs []Problem) error {
+	at := map[index.Ref]int{}
+	for i, p := range probs {
+		if p.object {
+			at[p.ref] = i
+		}
+	}
+	if len(at) == 0 {
+		return nil
+	}
+	for _, c := range commits {
+		reach, err := r.Reach(ctx, c)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if reach, err = r.tolerantReach(ctx, verifiedTrees{r}, c, func(index.Ref, error) {}); err != nil {
+				return err
+			}
+		}
+		for _, ref := range reach {
+			if i, ok := at[ref]; ok {
+				probs[i].Commits = append(probs[i].Commits, c)
+			}
+		}
+	}
+	return nil
+}
+
+// deleteCorrupt removes the corrupt objects fsck found (missing ones are
+// already gone) and marks the commits reaching them partial, by fsck.
+func (r *Repo) deleteCorrupt(ctx context.Context, res *FsckResult) error {
+	idx, err := r.Index(ctx)
+	if err != nil {
+		return err
+	}
+	var gone []index.Ref
+	marked := map[object.Checksum]bool{}
+	for i := range res.Problems {
+		p := &res.Problems[i]
+		if !p.object || errors.Is(p.Err, ErrObjectMissing) {
+			continue
+		}
+		if err := removeIfExists(r.ObjectPath(p.ref.Checksum, p.ref.Type)); err != nil {
+			return fmt.Errorf("deleting %s: %w", p.Object, err)
+		}
+		p.Deleted = true
+		gone = append(gone, p.ref)
+		for _, c := range p.Commits {
+			if c == p.ref.Checksum && p.ref.Type == object.TypeCommit {
+				continue
+			}
+			marked[c] = true
+		}
+	}
+	if err := idx.Remove(gone); err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	for c := range marked {
+		if err := r.setPartial(c, partialByFsck); err != nil {
+			return fmt.Errorf("marking commit %s partial: %w", c, err)
+		}
+		res.Marked = append(res.Marked, c)
+	}
+	sort.Slice(res.Marked, func(i, j int) bool { return res.Marked[i].String() < res.Marked[j].String() })
+	return nil
 }
 
 // ErrCorrupt marks an object whose bytes do not match its name.

@@ -150,12 +150,26 @@ func (t *Txn) ReadMeta(ref index.Ref) ([]byte, error) {
 
 // SetPartial marks a commit whose tree is not (yet) complete, as ostree
 // does with state/CHECKSUM.commitpartial.
-func (r *Repo) SetPartial(c object.Checksum) error {
+func (r *Repo) SetPartial(c object.Checksum) error { return r.setPartial(c, "") }
+
+// partialByFsck is what a commitpartial file holds when fsck deleted
+// objects of the commit, as ostree writes it: such a commit keeps the
+// repository's fsck failing until it is fetched again.
+const partialByFsck = "f"
+
+func (r *Repo) setPartial(c object.Checksum, reason string) error {
 	dir := filepath.Join(r.path, "state")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return atomic.WriteFile(filepath.Join(dir, c.String()+".commitpartial"), nil, 0o644, r.fsync)
+	return atomic.WriteFile(filepath.Join(dir, c.String()+".commitpartial"), []byte(reason), 0o644, r.fsync)
+}
+
+// PartialByFsck reports whether a commit is partial because fsck deleted
+// corrupt objects it reaches.
+func (r *Repo) PartialByFsck(c object.Checksum) bool {
+	b, err := os.ReadFile(filepath.Join(r.path, "state", c.String()+".commitpartial"))
+	return err == nil && string(b) == partialByFsck
 }
 
 // ClearPartial marks a commit complete.

@@ -38,11 +38,11 @@ func (r *Repo) CheckTreeIndexes(ctx context.Context, verify func(data, sig []byt
 		name := filepath.Join(filepath.Dir(TreeIndexPath(object.Zero)), e.Name())
 		c, err := object.ParseChecksum(hex)
 		if err != nil {
-			out = append(out, Problem{name, errors.New("not named by a commit checksum")})
+			out = append(out, Problem{Object: name, Err: errors.New("not named by a commit checksum")})
 			continue
 		}
 		if err := r.checkTreeIndex(ctx, c, verify); err != nil {
-			out = append(out, Problem{name, err})
+			out = append(out, Problem{Object: name, Err: err})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Object < out[j].Object })

@@ -14,6 +14,7 @@ import (
 
 func (a *app) fsckCmd() *cobra.Command {
 	var quiet bool
+	var opts store.FsckOptions
 	c := &cobra.Command{
 		Use:   "fsck",
 		Short: "Verify every object that a commit reaches",
@@ -24,7 +25,7 @@ Corrupt and missing objects are named; the exit status is 1 if any is found.`,
 		Args:    cobra.NoArgs,
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			bar := a.newProgress("fsck objects", 0, false)
-			res, err := fetch.Fsck(cmd.Context(), r, func(done, total int64) {
+			res, err := fetch.Fsck(cmd.Context(), r, opts, func(done, total int64) {
 				if bar.bar != nil {
 					bar.bar.ChangeMax64(total)
 				}
@@ -51,12 +52,20 @@ Corrupt and missing objects are named; the exit status is 1 if any is found.`,
 						"Verifying content integrity of %d commit objects...\n", full)
 				}
 				for _, p := range res.Problems {
-					fmt.Fprintf(a.Stderr, "error: %s\n", termtext.Line(p.String()))
+					if p.Deleted {
+						// Dealt with: said without "error:", as ostree does.
+						fmt.Fprintf(a.Stderr, "%s\n", termtext.Line(p.String()))
+					} else {
+						fmt.Fprintf(a.Stderr, "error: %s\n", termtext.Line(p.String()))
+					}
+				}
+				for _, c := range res.Marked {
+					fmt.Fprintf(a.Stdout, "Marking commit as partial: %s\n", c)
 				}
 				if res.Partial > 0 {
 					fmt.Fprintf(a.Stdout, "%d partial commits not verified\n", res.Partial)
 				}
-				if len(res.Problems) == 0 {
+				if len(res.Problems) == 0 && res.FsckPartial == 0 {
 					fmt.Fprintf(a.Stdout, "object fsck of %d commits completed successfully - no errors found.\n", full)
 				} else if !quiet {
 					fmt.Fprintf(a.Stdout, "%d objects of %d commits checked: %d errors\n", res.Objects, res.Commits, len(res.Problems))
@@ -68,10 +77,14 @@ Corrupt and missing objects are named; the exit status is 1 if any is found.`,
 				}
 				return launch.ExitError{Code: 1}
 			}
+			if res.FsckPartial > 0 {
+				return fmt.Errorf("%d partial commits from fsck-detected corruption", res.FsckPartial)
+			}
 			return nil
 		}),
 	}
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only errors")
+	c.Flags().BoolVar(&opts.Delete, "delete", false, "delete corrupted objects and mark the commits reaching them partial, for a pull to fetch again")
 	a.jsonFlag(c)
 	return c
 }
