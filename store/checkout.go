@@ -233,7 +233,9 @@ func (co *checkout) linkable(h *object.FileHeader) bool {
 		// as ostree's -U checkouts do).
 		return co.opts.UserMode
 	case ModeBare:
-		return true
+		// A bare object carries the file's owner: a user-mode checkout,
+		// which gives its files the caller's, copies it instead.
+		return !co.opts.UserMode
 	}
 	return false
 }

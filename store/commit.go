@@ -46,6 +46,9 @@ type CommitOptions struct {
 	// CanonicalModes keeps only the 0755 bits of modes, as flatpak's
 	// exports do (ostree's canonical permissions).
 	CanonicalModes bool
+	// ModeRoExecutables removes the write bits of files executable by
+	// their owner, as ostree's --mode-ro-executables.
+	ModeRoExecutables bool
 	// SizedMetadata, when set, adds metadata entries that depend on the
 	// committed tree's size: stored is the bytes of every object it
 	// reaches as stored in this repository (compressed in archive mode).
@@ -574,7 +577,7 @@ func (cm *committer) file(dfd int, name, path string, symlink bool) (object.Chec
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return object.Zero, unsupported(path, modeType(st.Mode))
 	}
-	h := object.FileHeader{Mode: cm.canonical(st.Mode)}
+	h := object.FileHeader{Mode: cm.fileMode(st.Mode)}
 	h.UID, h.GID = cm.owner(st.Uid, st.Gid)
 	if !cm.opts.NoXattrs {
 		xs, err := fdXattrs(fd)

@@ -95,6 +95,8 @@ func (a *app) commitCmd() *cobra.Command {
 		ownerUID, ownerGID                       int
 		noXattrs, orphan, noBindings, canonical  bool
 		bootable, skipUnchanged, consume         bool
+		modeRoExec                               bool
+		base                                     string
 		signKeys, bindRefs                       []string
 		homedir                                  string
 	)
@@ -124,15 +126,19 @@ func (a *app) commitCmd() *cobra.Command {
 			}
 			defer r.Close()
 			var sources []store.TreeSource
+			if base != "" {
+				c, err := r.Resolve(base)
+				if err != nil {
+					return fmt.Errorf("--base: %w", err)
+				}
+				sources = append(sources, store.TreeSource{Commit: c, AsIs: true})
+			}
 			for _, t := range trees {
 				kind, val, _ := strings.Cut(t, "=")
 				switch kind {
 				case "dir":
 					sources = append(sources, store.TreeSource{Dir: val})
 				case "ref":
-					if ownerUID >= 0 || ownerGID >= 0 || noXattrs || canonical {
-						return fmt.Errorf("--tree=%s: a commit's tree is taken as it is; --owner-uid, --owner-gid, --no-xattrs and --canonical-permissions change only dir= trees", t)
-					}
 					c, err := r.Resolve(val)
 					if err != nil {
 						return fmt.Errorf("--tree=%s: %w", t, err)
@@ -147,7 +153,7 @@ func (a *app) commitCmd() *cobra.Command {
 			opts := store.CommitOptions{Branch: branch, Subject: subject, Body: body,
 				OwnerUID: ownerUID, OwnerGID: ownerGID, NoXattrs: noXattrs || canonical,
 				Orphan: orphan, NoBindings: noBindings, Bootable: bootable,
-				SkipIfUnchanged: skipUnchanged, Consume: consume, BindRefs: bindRefs}
+				SkipIfUnchanged: skipUnchanged, Consume: consume, BindRefs: bindRefs, ModeRoExecutables: modeRoExec}
 			if canonical {
 				opts.OwnerUID, opts.OwnerGID = 0, 0
 			}
@@ -231,6 +237,8 @@ func (a *app) commitCmd() *cobra.Command {
 	f.IntVar(&ownerGID, "owner-gid", -1, "set the gid of every file and directory")
 	f.BoolVar(&noXattrs, "no-xattrs", false, "do not commit extended attributes")
 	f.BoolVar(&canonical, "canonical-permissions", false, "uid and gid 0, no xattrs")
+	f.BoolVar(&modeRoExec, "mode-ro-executables", false, "remove the write bits of files their owner may execute")
+	f.StringVar(&base, "base", "", "start from this commit's tree, as it is; the trees given overlay it")
 	f.StringVar(&parent, "parent", "", "parent commit (default: the branch's current commit; 'none' for none)")
 	f.BoolVar(&orphan, "orphan", false, "commit without a parent and without updating a branch")
 	f.StringArrayVar(&metaStrings, "add-metadata-string", nil, "add KEY=VALUE to the commit metadata")
