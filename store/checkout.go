@@ -27,6 +27,8 @@ type CheckoutOptions struct {
 	RequireHardlinks bool
 	// Union (--union) writes into an existing directory, replacing files.
 	Union bool
+	// ForceCopy (-C) copies every file, never hardlinking one.
+	ForceCopy bool
 	// Subpath (--subpath) checks out only this path of the commit.
 	Subpath string
 	// Progress, when set, gets the number of files written so far.
@@ -82,9 +84,25 @@ func (r *Repo) Checkout(ctx context.Context, commit object.Checksum, dest string
 	}
 	defer unix.Close(objects)
 	co.objects = objects
-	co.canLink.Store(r.mode == ModeBareUser || r.mode == ModeBare || r.mode == ModeBareUserOnly)
-	if opts.RequireHardlinks && !co.canLink.Load() {
-		return fmt.Errorf("checkout: hardlinks required but a %s repo holds no files to link", r.mode)
+	if r.mode == ModeBareUserOnly {
+		// Its files are all root's with no xattrs: only user mode
+		// means anything, so it is taken without being asked for.
+		opts.UserMode = true
+	}
+	if opts.RequireHardlinks && opts.ForceCopy {
+		return errors.New("checkout: hardlinks required (-H) and copies forced (-C): give one")
+	}
+	co.canLink.Store(!opts.ForceCopy && (r.mode == ModeBareUser || r.mode == ModeBare || r.mode == ModeBareUserOnly))
+	if opts.RequireHardlinks {
+		// ostree's words, which scripts check.
+		switch {
+		case !co.canLink.Load():
+			return fmt.Errorf("checkout: hardlinks required but a %s repo holds no files to link", r.mode)
+		case r.mode == ModeBareUser && !opts.UserMode:
+			return errors.New("checkout: User repository mode requires user checkout mode to hardlink (-U)")
+		case r.mode == ModeBare && opts.UserMode:
+			return errors.New("checkout: Bare repository mode cannot hardlink in user checkout mode")
+		}
 	}
 	var stop chan struct{}
 	if opts.Progress != nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -125,3 +126,19 @@ func (r *Repo) RefAliases() (map[string]string, error) { return r.refs().Aliases
 
 // SetRefAlias makes alias name the local ref target.
 func (r *Repo) SetRefAlias(alias, target string) error { return r.refs().SetAlias(alias, target) }
+
+// OnlyCommit is the repository's one commit; it fails when there is none
+// or more than one.
+func (r *Repo) OnlyCommit(ctx context.Context) (object.Checksum, error) {
+	commits, err := r.Commits(ctx)
+	if err != nil {
+		return object.Zero, err
+	}
+	switch len(commits) {
+	case 0:
+		return object.Zero, fmt.Errorf("No commit objects found in %s", r.path)
+	case 1:
+		return commits[0], nil
+	}
+	return object.Zero, fmt.Errorf("Multiple commit objects found in %s (%d)", r.path, len(commits))
+}

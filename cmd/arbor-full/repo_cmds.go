@@ -300,6 +300,7 @@ func (a *app) checkoutCmd() *cobra.Command {
 	f.BoolVarP(&opts.UserMode, "user-mode", "U", false, "ignore ownership and xattrs, drop setuid/setgid")
 	f.BoolVarP(&opts.RequireHardlinks, "require-hardlinks", "H", false, "fail rather than copy a file")
 	f.BoolVar(&opts.Union, "union", false, "write into an existing directory, replacing files")
+	f.BoolVarP(&opts.ForceCopy, "force-copy", "C", false, "copy every file, never hardlink")
 	f.StringVar(&opts.Subpath, "subpath", "", "check out only this path of the commit")
 	return c
 }
@@ -440,12 +441,32 @@ func matchRefPrefix(name, prefix string) bool {
 }
 
 func (a *app) revParseCmd() *cobra.Command {
-	return &cobra.Command{
+	var single bool
+	c := &cobra.Command{
 		Use:     "rev-parse REV",
 		Short:   "Print the commit a ref or revision names",
 		Example: `  arbor --repo=repo rev-parse main^`,
-		Args:    cobra.ExactArgs(1),
+		Args:    cobra.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if single {
+				if len(args) > 0 {
+					return errors.New("--single takes no REV")
+				}
+				r, err := a.openRepo()
+				if err != nil {
+					return err
+				}
+				defer r.Close()
+				c, err := r.OnlyCommit(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(a.Stdout, c)
+				return nil
+			}
+			if len(args) != 1 {
+				return errors.New("a REV is required (or --single)")
+			}
 			r, c, err := a.openAt(args[0])
 			if err != nil {
 				return err
@@ -455,6 +476,8 @@ func (a *app) revParseCmd() *cobra.Command {
 			return nil
 		},
 	}
+	c.Flags().BoolVarP(&single, "single", "S", false, "print the repository's one commit, failing if it has none or several")
+	return c
 }
 
 func (a *app) reindexCmd() *cobra.Command {
