@@ -44,7 +44,8 @@ func (r *Repo) ReadMeta(c object.Checksum, t object.Type) ([]byte, error) {
 	b, err := readSmallFile(r.ObjectPath(c, t), maxMetaSize)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
-			return nil, fmt.Errorf("%s: %w", object.Name(c, t), ErrObjectMissing)
+			// ostree's words, which scripts check.
+			return nil, fmt.Errorf("No such metadata object %s: %w", object.Name(c, t), ErrObjectMissing)
 		}
 		return nil, fmt.Errorf("reading %s: %w", object.Name(c, t), err)
 	}

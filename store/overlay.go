@@ -142,7 +142,7 @@ func (cm *committer) kernelVersion(root object.Checksum) (string, error) {
 		}
 		i := sort.Search(len(dt.Dirs), func(i int) bool { return dt.Dirs[i].Name >= name })
 		if i == len(dt.Dirs) || dt.Dirs[i].Name != name {
-			return "", errors.New("opening usr/lib/modules: no such directory")
+			return "", errors.New("opening usr/lib/modules: No such file or directory") // the C library's words, as ostree says it
 		}
 		t = dt.Dirs[i].Tree
 	}

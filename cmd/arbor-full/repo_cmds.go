@@ -96,7 +96,7 @@ func (a *app) commitCmd() *cobra.Command {
 		noXattrs, orphan, noBindings, canonical  bool
 		bootable, skipUnchanged, consume         bool
 		modeRoExec                               bool
-		base                                     string
+		base, bodyFile                           string
 		signKeys, bindRefs                       []string
 		homedir                                  string
 	)
@@ -116,6 +116,16 @@ func (a *app) commitCmd() *cobra.Command {
 					dir = args[0]
 				}
 				trees = []string{"dir=" + dir}
+			}
+			if bodyFile != "" {
+				if body != "" {
+					return errors.New("--body and --body-file: give one")
+				}
+				b, err := os.ReadFile(bodyFile)
+				if err != nil {
+					return fmt.Errorf("--body-file: %w", err)
+				}
+				body = string(b)
 			}
 			if branch == "" && !orphan {
 				return errors.New("a branch is required (-b REF), or --orphan for a commit no ref points at")
@@ -232,6 +242,7 @@ func (a *app) commitCmd() *cobra.Command {
 	f.StringArrayVar(&trees, "tree", nil, "tree to commit, as dir=PATH or ref=REV; several overlay in order")
 	f.StringVarP(&subject, "subject", "s", "", "one-line subject")
 	f.StringVarP(&body, "body", "m", "", "full description")
+	f.StringVarP(&bodyFile, "body-file", "F", "", "read the full description from this file")
 	f.StringVar(&timestamp, "timestamp", "", "commit time (@SECONDS or a date); default now, or $SOURCE_DATE_EPOCH")
 	f.IntVar(&ownerUID, "owner-uid", -1, "set the uid of every file and directory")
 	f.IntVar(&ownerGID, "owner-gid", -1, "set the gid of every file and directory")
