@@ -432,3 +432,23 @@ func (a *app) diffCmd() *cobra.Command {
 	a.jsonFlag(c)
 	return c
 }
+
+func (a *app) checksumCmd() *cobra.Command {
+	var noXattrs bool
+	c := &cobra.Command{
+		Use:     "checksum PATH",
+		Short:   "Print the content checksum a file would be committed under",
+		Example: `  arbor checksum ./rootfs/usr/bin/sh`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sum, err := store.FileChecksum(args[0], noXattrs)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.Stdout, sum)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&noXattrs, "ignore-xattrs", false, "leave xattrs out of the checksum")
+	return c
+}

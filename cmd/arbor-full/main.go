@@ -105,7 +105,7 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 		a.mountCmd(), a.umountCmd(), a.mountsCmd(), launch.SandboxCmd(&a.Globals),
 		a.buildInitCmd(), a.buildCmd(), a.buildFinishCmd(), a.buildExportCmd(), a.buildUpdateRepoCmd(), a.buildSignCmd(),
 		a.installCmd(), a.listCmd(), launch.RunCmd(&a.Globals, a.ensureMount, recorder{a}), a.updateCmd(), a.uninstallCmd(), a.historyCmd(), a.infoCmd(), a.remoteLsCmd(), a.flatpakRemoteAddCmd(), a.overrideCmd(), a.searchCmd(),
-		a.adminCmd(), a.centerCmd(), a.remoteModifyCmd(), a.psCmd(), a.killCmd(), a.enterCmd(), a.limitCmd(), a.staticDeltaCmd(), a.configCmd(), a.resetCmd(),
+		a.adminCmd(), a.centerCmd(), a.remoteModifyCmd(), a.psCmd(), a.killCmd(), a.enterCmd(), a.limitCmd(), a.staticDeltaCmd(), a.configCmd(), a.resetCmd(), a.checksumCmd(),
 	)
 	for _, c := range root.Commands() {
 		if ostreeCommand(c.Name()) {
