@@ -616,6 +616,15 @@ func (cm *committer) file(dfd int, name, path string, symlink bool) (object.Chec
 	}
 	cm.bytes.Add(size)
 	cm.addReach(index.Ref{Checksum: c, Type: object.TypeFile})
+	if cm.opts.Consume && cm.adoptable(&st, &h) {
+		adopted, err := cm.t.adoptFile(c, dfd, name, &st)
+		if err != nil {
+			return object.Zero, fmt.Errorf("%s: %w", path, err)
+		}
+		if adopted {
+			return c, nil
+		}
+	}
 	if err := cm.t.writeContent(c, &h, src); err != nil {
 		return object.Zero, fmt.Errorf("%s: %w", path, err)
 	}

@@ -28,9 +28,6 @@ func (r *Repo) DiffDir(ctx context.Context, a object.Checksum, dir string, opts 
 	workers := 2*runtime.GOMAXPROCS(0) + 2
 	cm := &committer{ctx: ctx, t: t, opts: &opts, sem: make(chan struct{}, workers), reach: map[index.Ref]struct{}{},
 		own: r.ownDirs(), trees: map[object.Checksum]object.DirTree{}}
-	if r.mode == ModeBareUserOnly {
-		opts.OwnerUID, opts.OwnerGID, opts.NoXattrs = 0, 0, true
-	}
 	tree, meta, err := cm.source(TreeSource{Dir: dir})
 	if err != nil {
 		return fmt.Errorf("diff %s: %w", dir, err)
