@@ -180,6 +180,10 @@ type PullOptions struct {
 	// Warn hears what the pull chose to do without (a bad delta); nil
 	// for none.
 	Warn func(string)
+	// BareUserOnlyFiles refuses content a bare-user-only repository
+	// cannot hold (setuid, setgid or o+w files), as ostree's
+	// --bareuseronly-files.
+	BareUserOnlyFiles bool
 }
 
 // Progress is reported from time to time during a pull.
@@ -940,11 +944,23 @@ func (p *puller) content(c object.Checksum) error {
 }
 
 func (p *puller) content1(c object.Checksum) error {
+	if l, ok := p.src.(localSource); ok && l.r.Mode() == p.repo.Mode() && !p.opts.BareUserOnlyFiles {
+		// The same object file serves both repositories.
+		linked, err := p.txn.AddContentLinked(c, l.r.ObjectPath(c, object.TypeFile))
+		if err != nil || linked {
+			return err
+		}
+	}
 	h, size, body, err := p.src.Content(p.ctx, c)
 	if err != nil {
 		return fmt.Errorf("%s: %w", object.Name(c, object.TypeFile), err)
 	}
 	defer body.Close()
+	if p.opts.BareUserOnlyFiles {
+		if err := store.CheckBareUserOnly(c, h); err != nil {
+			return err
+		}
+	}
 	return p.txn.AddContent(c, h, size, body)
 }
 

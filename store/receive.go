@@ -102,6 +102,40 @@ func (t *Txn) AddMetaLinked(ref index.Ref, data []byte, src string) error {
 	return nil
 }
 
+// AddContentLinked stores the content object c as a hardlink of src,
+// the same object in another repository of this one's mode on this
+// filesystem, as ostree's local pulls share files. The linked file is
+// hashed again before it is kept. It returns false, having stored
+// nothing, when the link cannot be made or does not hold the object.
+func (t *Txn) AddContentLinked(c object.Checksum, src string) (bool, error) {
+	ref := index.Ref{Checksum: c, Type: object.TypeFile}
+	ok, err := t.claim(ref)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		return true, nil // stored, or being written
+	}
+	dfd, name, err := t.stageDir(ref)
+	if err != nil {
+		t.unclaim(ref)
+		return false, fmt.Errorf("writing %s: %w", object.Name(c, object.TypeFile), err)
+	}
+	if unix.Linkat(unix.AT_FDCWD, src, dfd, name, 0) != nil {
+		t.unclaim(ref)
+		return false, nil
+	}
+	var st unix.Stat_t
+	staged := fmt.Sprintf("/proc/self/fd/%d/%s", dfd, name)
+	if t.r.verifyAt(ref, staged) != nil || unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+		unix.Unlinkat(dfd, name, 0)
+		t.unclaim(ref)
+		return false, nil
+	}
+	t.staged1(ref, st.Size)
+	return true, nil
+}
+
 // AddContent stores a received content object from its header and payload,
 // hashing the payload as it is written; on a checksum mismatch nothing is
 // kept and the error is ErrCorrupt naming the object.
@@ -253,4 +287,20 @@ func (t teeReader) Read(p []byte) (int, error) {
 
 func (t teeReader) WriteTo(w io.Writer) (int64, error) {
 	return io.Copy(io.MultiWriter(t.h, w), t.r)
+}
+
+// CheckBareUserOnly refuses a content object a bare-user-only repository
+// cannot represent: a regular file with mode bits beyond 0775 (setuid,
+// setgid, sticky, o+w). The words are ostree's, which scripts check.
+func CheckBareUserOnly(c object.Checksum, h *object.FileHeader) error {
+	switch h.Mode & object.ModeTypeMask {
+	case object.ModeSymlink:
+		return nil
+	case object.ModeRegular:
+		if bad := h.Mode &^ object.ModeTypeMask &^ 0o775; bad != 0 {
+			return fmt.Errorf("Content object %s: invalid mode 0%04o with bits 0%04o", c, h.Mode, bad)
+		}
+		return nil
+	}
+	return fmt.Errorf("Content object %s: not a regular file or symlink (mode 0%o)", c, h.Mode)
 }
