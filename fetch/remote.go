@@ -45,24 +45,45 @@ const maxParents = 32
 // repository: r's own, else that of the nearest repository up the chain
 // of core.parent, whose remotes a child inherits.
 func remoteConfig(r *store.Repo, g string) (*keyfile.File, string, error) {
+	var found *keyfile.File
+	var dir string
+	err := configChain(r, func(cfg *keyfile.File, d string) bool {
+		if cfg.HasGroup(g) {
+			found, dir = cfg, d
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if found == nil {
+		return nil, "", ErrNoRemote
+	}
+	return found, dir, nil
+}
+
+// configChain calls fn with r's config, then each parent's up the chain
+// of core.parent, until fn returns false.
+func configChain(r *store.Repo, fn func(cfg *keyfile.File, dir string) bool) error {
 	cfg, dir := r.Config(), r.Path()
 	for i := 0; ; i++ {
-		if cfg.HasGroup(g) {
-			return cfg, dir, nil
+		if !fn(cfg, dir) {
+			return nil
 		}
 		parent := cfg.String("core", "parent", "")
 		if parent == "" {
-			return nil, "", ErrNoRemote
+			return nil
 		}
 		if i == maxParents {
-			return nil, "", fmt.Errorf("core.parent: more than %d parent repositories from %s", maxParents, r.Path())
+			return fmt.Errorf("core.parent: more than %d parent repositories from %s", maxParents, r.Path())
 		}
 		b, err := os.ReadFile(filepath.Join(parent, "config"))
 		if err != nil {
-			return nil, "", fmt.Errorf("parent repository of %s: %w", dir, err)
+			return fmt.Errorf("parent repository of %s: %w", dir, err)
 		}
 		if cfg, err = keyfile.ParseBytes(b); err != nil {
-			return nil, "", fmt.Errorf("parent repository %s config: %w", parent, err)
+			return fmt.Errorf("parent repository %s config: %w", parent, err)
 		}
 		dir = parent
 	}
@@ -285,14 +306,24 @@ func DeleteRemote(r *store.Repo, name string, ifExists bool) error {
 	return os.RemoveAll(filepath.Join(r.Path(), "refs", "remotes", name))
 }
 
-// ListRemotes returns the configured remote names, sorted.
+// ListRemotes returns the configured remote names, sorted: the
+// repository's own and those it inherits through core.parent.
 func ListRemotes(r *store.Repo) []string {
+	seen := map[string]bool{}
 	var out []string
-	for _, g := range r.Config().Groups() {
-		if strings.HasPrefix(g, `remote "`) && strings.HasSuffix(g, `"`) {
-			out = append(out, g[len(`remote "`):len(g)-1])
+	// A parent that cannot be read adds nothing; loading its remote
+	// says why.
+	_ = configChain(r, func(cfg *keyfile.File, _ string) bool {
+		for _, g := range cfg.Groups() {
+			if strings.HasPrefix(g, `remote "`) && strings.HasSuffix(g, `"`) {
+				if name := g[len(`remote "`) : len(g)-1]; !seen[name] {
+					seen[name] = true
+					out = append(out, name)
+				}
+			}
 		}
-	}
+		return true
+	})
 	sort.Strings(out)
 	return out
 }

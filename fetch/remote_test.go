@@ -64,6 +64,12 @@ func TestLoadRemoteFromParents(t *testing.T) {
 			t.Errorf("%s: url %q dir %q, want %q %q", c.name, rm.URL, rm.dir, c.url, c.dir)
 		}
 	}
+	if got := ListRemotes(child); len(got) != 2 || got[0] != "near" || got[1] != "origin" {
+		t.Errorf("child lists %v, want [near origin]", got)
+	}
+	if got := ListRemotes(parent); len(got) != 2 {
+		t.Errorf("parent lists %v, want its own and its parent's", got)
+	}
 	rm, err := LoadRemote(child, "origin")
 	if err != nil {
 		t.Fatal(err)
