@@ -745,7 +745,7 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 			return nil, false, err
 		}
 	}
-	if err := p.txn.AddMeta(ref1, b); err != nil {
+	if err := p.addMeta(ref1, b); err != nil {
 		return nil, false, fmt.Errorf("%s: %w", name, err)
 	}
 	p.fetched.Add(1)
@@ -1107,12 +1107,21 @@ func (p *puller) fetchMeta(ref index.Ref) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", object.Name(ref.Checksum, ref.Type), err)
 	}
-	if err := p.txn.AddMeta(ref, b); err != nil {
+	if err := p.addMeta(ref, b); err != nil {
 		return err
 	}
 	p.fetched.Add(1)
 	p.nMeta.Add(1)
 	return nil
+}
+
+// addMeta stores a metadata object; one from a repository on this
+// machine is hardlinked from it where it can be.
+func (p *puller) addMeta(ref index.Ref, b []byte) error {
+	if l, ok := p.src.(localSource); ok {
+		return p.txn.AddMetaLinked(ref, b, l.r.ObjectPath(ref.Checksum, ref.Type))
+	}
+	return p.txn.AddMeta(ref, b)
 }
 
 func (p *puller) content(c object.Checksum) error {

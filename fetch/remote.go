@@ -35,6 +35,60 @@ type Remote struct {
 	GPGKeyPath       []string // gpgkeypath=
 	keyPathErr       error    // why gpgkeypath= does not parse
 	Branches         []string
+
+	dir string // the repository whose config holds the remote, and its keyring
+}
+
+// maxParents bounds a chain of core.parent repositories, which a
+// misconfiguration could make a loop.
+const maxParents = 32
+
+// remoteConfig is the config holding group g and the directory of its
+// repository: r's own, else that of the nearest repository up the chain
+// of core.parent, whose remotes a child inherits.
+func remoteConfig(r *store.Repo, g string) (*keyfile.File, string, error) {
+	var found *keyfile.File
+	var dir string
+	err := configChain(r, func(cfg *keyfile.File, d string) bool {
+		if cfg.HasGroup(g) {
+			found, dir = cfg, d
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if found == nil {
+		return nil, "", ErrNoRemote
+	}
+	return found, dir, nil
+}
+
+// configChain calls fn with r's config, then each parent's up the chain
+// of core.parent, until fn returns false.
+func configChain(r *store.Repo, fn func(cfg *keyfile.File, dir string) bool) error {
+	cfg, dir := r.Config(), r.Path()
+	for i := 0; ; i++ {
+		if !fn(cfg, dir) {
+			return nil
+		}
+		parent := cfg.String("core", "parent", "")
+		if parent == "" {
+			return nil
+		}
+		if i == maxParents {
+			return fmt.Errorf("core.parent: more than %d parent repositories from %s", maxParents, r.Path())
+		}
+		b, err := os.ReadFile(filepath.Join(parent, "config"))
+		if err != nil {
+			return fmt.Errorf("parent repository of %s: %w", dir, err)
+		}
+		if cfg, err = keyfile.ParseBytes(b); err != nil {
+			return fmt.Errorf("parent repository %s config: %w", parent, err)
+		}
+		dir = parent
+	}
 }
 
 func group(name string) string { return fmt.Sprintf("remote %q", name) }
@@ -47,14 +101,13 @@ func LoadRemote(r *store.Repo, name string) (*Remote, error) {
 	if err := refs.ValidateRemote(name); err != nil {
 		return nil, err
 	}
-	cfg := r.Config()
 	g := group(name)
-	if !cfg.HasGroup(g) {
-		return nil, fmt.Errorf("remote %s: %w", name, ErrNoRemote)
+	cfg, dir, err := remoteConfig(r, g)
+	if err != nil {
+		return nil, fmt.Errorf("remote %s: %w", name, err)
 	}
 	rm := &Remote{Name: name, URL: cfg.String(g, "url", ""), ContentURL: cfg.String(g, "contenturl", ""),
-		Mirrors: cfg.List(g, "mirrors"), Branches: cfg.List(g, "branches")}
-	var err error
+		Mirrors: cfg.List(g, "mirrors"), Branches: cfg.List(g, "branches"), dir: dir}
 	if rm.GPGVerify, err = cfg.Bool(g, "gpg-verify", true); err != nil {
 		return nil, err
 	}
@@ -144,8 +197,12 @@ func (rm *Remote) Keyring(r *store.Repo) (*gpg.Keyring, error) {
 // as gpg.KeyFiles finds them); then its gpgkeypath.
 func (rm *Remote) keyringPaths(r *store.Repo) []string {
 	var paths []string
-	if _, err := os.Stat(KeyringPath(r, rm.Name)); err == nil {
-		paths = append(paths, KeyringPath(r, rm.Name))
+	dir := rm.dir
+	if dir == "" {
+		dir = r.Path()
+	}
+	if own := filepath.Join(dir, rm.Name+".trustedkeys.gpg"); fileExists(own) {
+		paths = append(paths, own)
 	} else {
 		dir := os.Getenv("OSTREE_GPG_HOME")
 		if dir == "" {
@@ -313,14 +370,24 @@ func DeleteRemote(r *store.Repo, name string, ifExists bool) error {
 	return os.RemoveAll(filepath.Join(r.Path(), "refs", "remotes", name))
 }
 
-// ListRemotes returns the configured remote names, sorted.
+// ListRemotes returns the configured remote names, sorted: the
+// repository's own and those it inherits through core.parent.
 func ListRemotes(r *store.Repo) []string {
+	seen := map[string]bool{}
 	var out []string
-	for _, g := range r.Config().Groups() {
-		if strings.HasPrefix(g, `remote "`) && strings.HasSuffix(g, `"`) {
-			out = append(out, g[len(`remote "`):len(g)-1])
+	// A parent that cannot be read adds nothing; loading its remote
+	// says why.
+	_ = configChain(r, func(cfg *keyfile.File, _ string) bool {
+		for _, g := range cfg.Groups() {
+			if strings.HasPrefix(g, `remote "`) && strings.HasSuffix(g, `"`) {
+				if name := g[len(`remote "`) : len(g)-1]; !seen[name] {
+					seen[name] = true
+					out = append(out, name)
+				}
+			}
 		}
-	}
+		return true
+	})
 	sort.Strings(out)
 	return out
 }
@@ -333,4 +400,9 @@ func RemoteRefs(ctx context.Context, r *store.Repo, name string) (map[string]obj
 	}
 	defer s.Close()
 	return s.Refs(ctx)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

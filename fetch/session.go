@@ -160,6 +160,11 @@ func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
 		sum = &fetchedSummary{}
 	}
 	refs := opts.Refs
+	if len(refs) == 0 && !opts.Mirror {
+		// The branches the remote was added with are what a pull
+		// naming none fetches.
+		refs = s.rm.Branches
+	}
 	if len(refs) == 0 {
 		if sum.s == nil {
 			return nil, fmt.Errorf("remote %s has no summary: name the refs to pull", s.rm.Name)

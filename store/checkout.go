@@ -27,6 +27,8 @@ type CheckoutOptions struct {
 	RequireHardlinks bool
 	// Union (--union) writes into an existing directory, replacing files.
 	Union bool
+	// ForceCopy (-C) copies every file, never hardlinking one.
+	ForceCopy bool
 	// Subpath (--subpath) checks out only this path of the commit.
 	Subpath string
 	// Progress, when set, gets the number of files written so far.
@@ -89,9 +91,27 @@ func (r *Repo) Checkout(ctx context.Context, commit object.Checksum, dest string
 	}
 	defer unix.Close(objects)
 	co.objects = objects
-	co.canLink.Store(r.mode == ModeBareUser || r.mode == ModeBare || r.mode == ModeBareUserOnly)
-	if opts.RequireHardlinks && !co.canLink.Load() {
-		return fmt.Errorf("checkout: hardlinks required but a %s repo holds no files to link", r.mode)
+	if r.mode == ModeBareUserOnly {
+		// Its files are all root's with no xattrs: only user mode
+		// means anything, so it is taken without being asked for.
+		opts.UserMode = true
+	}
+	if opts.RequireHardlinks && opts.ForceCopy {
+		return errors.New("checkout: hardlinks required (-H) and copies forced (-C): give one")
+	}
+	co.canLink.Store(!opts.ForceCopy && (r.mode == ModeBareUser || r.mode == ModeBare || r.mode == ModeBareUserOnly))
+	if opts.RequireHardlinks {
+		// ostree's words, which scripts check.
+		switch {
+		case !co.canLink.Load():
+			return fmt.Errorf("checkout: hardlinks required but a %s repo holds no files to link", r.mode)
+		case !sameDevice(objects, dest):
+			return fmt.Errorf("checkout: Unable to do hardlink checkout across devices (from %s to %s)", r.path, dest)
+		case r.mode == ModeBareUser && !opts.UserMode:
+			return errors.New("checkout: User repository mode requires user checkout mode to hardlink (-U)")
+		case r.mode == ModeBare && opts.UserMode:
+			return errors.New("checkout: Bare repository mode cannot hardlink in user checkout mode")
+		}
 	}
 	var stop chan struct{}
 	if opts.Progress != nil {
@@ -257,17 +277,23 @@ func (co *checkout) isEmptyDir(pfd int, name string) bool {
 
 // linkable reports whether the object file can serve as the checked-out file.
 func (co *checkout) linkable(h *object.FileHeader) bool {
-	if !co.canLink.Load() || h.IsSymlink() {
+	if !co.canLink.Load() {
 		return false
 	}
 	switch co.r.mode {
-	case ModeBareUser, ModeBareUserOnly:
+	case ModeBareUser:
+		// A symlink is a regular file there, its target inside.
+		return co.opts.UserMode && !h.IsSymlink()
+	case ModeBareUserOnly:
 		// The object's owner is the repo's, not the file's, which is only
 		// right for user-mode checkouts (and its mode lacks setuid and o+w,
 		// as ostree's -U checkouts do).
 		return co.opts.UserMode
 	case ModeBare:
-		return true
+		// A bare object carries the file's owner: a user-mode checkout,
+		// which gives its files the caller's, copies it instead. A
+		// symlink is a symlink there, linked as a file is.
+		return !co.opts.UserMode
 	}
 	return false
 }
@@ -365,4 +391,21 @@ func (co *checkout) file(dfd int, name, path string, c object.Checksum) error {
 // objectRel is a bare content object's path relative to objects/.
 func objectRel(c object.Checksum) string {
 	return strings.TrimPrefix(object.Path(c, object.TypeFile, false), "objects/")
+}
+
+// sameDevice reports whether dest (or, before it exists, the nearest
+// directory above it) is on the filesystem of the directory fd.
+func sameDevice(fd int, dest string) bool {
+	var a, b unix.Stat_t
+	if unix.Fstat(fd, &a) != nil {
+		return true // let linking say what is wrong
+	}
+	for p := filepath.Clean(dest); ; p = filepath.Dir(p) {
+		if unix.Stat(p, &b) == nil {
+			return a.Dev == b.Dev
+		}
+		if p == filepath.Dir(p) {
+			return true
+		}
+	}
 }

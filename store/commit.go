@@ -47,6 +47,9 @@ type CommitOptions struct {
 	// CanonicalModes keeps only the 0755 bits of modes, as flatpak's
 	// exports do (ostree's canonical permissions).
 	CanonicalModes bool
+	// ModeRoExecutables removes the write bits of files executable by
+	// their owner, as ostree's --mode-ro-executables.
+	ModeRoExecutables bool
 	// SizedMetadata, when set, adds metadata entries that depend on the
 	// committed tree's size: stored is the bytes of every object it
 	// reaches as stored in this repository (compressed in archive mode).
@@ -589,7 +592,7 @@ func (cm *committer) file(dfd int, name, path, cpath string, symlink bool) (obje
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return object.Zero, unsupported(path, modeType(st.Mode))
 	}
-	h := object.FileHeader{Mode: cm.canonical(cm.withAdded(cpath, st.Mode))}
+	h := object.FileHeader{Mode: cm.fileMode(cm.withAdded(cpath, st.Mode))}
 	h.UID, h.GID = cm.owner(st.Uid, st.Gid)
 	if !cm.opts.NoXattrs {
 		xs, err := fdXattrs(fd)
@@ -628,6 +631,15 @@ func (cm *committer) file(dfd int, name, path, cpath string, symlink bool) (obje
 	}
 	cm.bytes.Add(size)
 	cm.addReach(index.Ref{Checksum: c, Type: object.TypeFile})
+	if cm.opts.Consume && cm.adoptable(&st, &h) {
+		adopted, err := cm.t.adoptFile(c, dfd, name, &st)
+		if err != nil {
+			return object.Zero, fmt.Errorf("%s: %w", path, err)
+		}
+		if adopted {
+			return c, nil
+		}
+	}
 	if err := cm.t.writeContent(c, &h, src); err != nil {
 		return object.Zero, fmt.Errorf("%s: %w", path, err)
 	}

@@ -54,7 +54,8 @@ func (r *Repo) ReadMeta(c object.Checksum, t object.Type) ([]byte, error) {
 			if r.parent != nil {
 				return r.parent.ReadMeta(c, t)
 			}
-			return nil, fmt.Errorf("%s: %w", object.Name(c, t), ErrObjectMissing)
+			// ostree's words, which scripts check.
+			return nil, fmt.Errorf("No such metadata object %s: %w", object.Name(c, t), ErrObjectMissing)
 		}
 		return nil, fmt.Errorf("reading %s: %w", object.Name(c, t), err)
 	}
@@ -63,7 +64,12 @@ func (r *Repo) ReadMeta(c object.Checksum, t object.Type) ([]byte, error) {
 
 // readSmallFile reads a whole file of at most max bytes.
 func readSmallFile(path string, max int64) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	return readSmallFileAt(unix.AT_FDCWD, path, max)
+}
+
+// readSmallFileAt is readSmallFile of name in the directory dfd.
+func readSmallFileAt(dfd int, name string, max int64) ([]byte, error) {
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,10 @@ import (
 type TreeSource struct {
 	Dir    string
 	Commit object.Checksum // when Dir is empty
+	// AsIs takes the commit's tree unchanged by the commit's ownership,
+	// xattr and mode options (ostree's --base); otherwise they apply
+	// to it as to a directory.
+	AsIs bool
 }
 
 func (s TreeSource) String() string {
@@ -33,6 +37,9 @@ func (cm *committer) source(src TreeSource) (object.Checksum, object.Checksum, e
 		c, err := cm.t.r.ReadCommit(src.Commit)
 		if err != nil {
 			return object.Zero, object.Zero, fmt.Errorf("--tree=%s: %w", src, err)
+		}
+		if cm.modifies() && !src.AsIs {
+			return cm.rewriteTree("/", c.RootTree, c.RootMeta)
 		}
 		return c.RootTree, c.RootMeta, nil
 	}
@@ -135,7 +142,7 @@ func (cm *committer) kernelVersion(root object.Checksum) (string, error) {
 		}
 		i := sort.Search(len(dt.Dirs), func(i int) bool { return dt.Dirs[i].Name >= name })
 		if i == len(dt.Dirs) || dt.Dirs[i].Name != name {
-			return "", errors.New("opening usr/lib/modules: no such directory")
+			return "", errors.New("opening usr/lib/modules: No such file or directory") // the C library's words, as ostree says it
 		}
 		t = dt.Dirs[i].Tree
 	}

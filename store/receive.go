@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -62,6 +63,43 @@ func (t *Txn) AddMeta(ref index.Ref, data []byte) error {
 		return t.WriteCommitMeta(ref.Checksum, data)
 	}
 	return t.writeMetaAs(ref, data)
+}
+
+// AddMetaLinked stores a received metadata object as AddMeta does, but
+// as a hardlink of the file src holding the same bytes (another
+// repository's object on this filesystem), as ostree's local pulls share
+// metadata. The linked file is read back and must hold data, which is
+// checked first: what is stored is bound to its checksum all the same.
+// Where linking fails, the bytes are written as by AddMeta.
+func (t *Txn) AddMetaLinked(ref index.Ref, data []byte, src string) error {
+	if ref.Type == object.TypeCommitMeta {
+		return t.AddMeta(ref, data)
+	}
+	if err := ValidateMeta(ref, data); err != nil {
+		return err
+	}
+	ok, err := t.claim(ref)
+	if err != nil || !ok {
+		return err
+	}
+	dfd, name, err := t.stageDir(ref)
+	if err != nil {
+		t.unclaim(ref)
+		return fmt.Errorf("writing %s: %w", object.Name(ref.Checksum, ref.Type), err)
+	}
+	if unix.Linkat(unix.AT_FDCWD, src, dfd, name, 0) == nil {
+		got, err := readSmallFileAt(dfd, name, maxMetaSize)
+		if err == nil && bytes.Equal(got, data) {
+			t.staged1(ref, int64(len(data)))
+			return nil
+		}
+		unix.Unlinkat(dfd, name, 0)
+	}
+	if err := t.writeStaged(ref, data); err != nil {
+		t.unclaim(ref)
+		return err
+	}
+	return nil
 }
 
 // AddContent stores a received content object from its header and payload,
@@ -150,12 +188,26 @@ func (t *Txn) ReadMeta(ref index.Ref) ([]byte, error) {
 
 // SetPartial marks a commit whose tree is not (yet) complete, as ostree
 // does with state/CHECKSUM.commitpartial.
-func (r *Repo) SetPartial(c object.Checksum) error {
+func (r *Repo) SetPartial(c object.Checksum) error { return r.setPartial(c, "") }
+
+// partialByFsck is what a commitpartial file holds when fsck deleted
+// objects of the commit, as ostree writes it: such a commit keeps the
+// repository's fsck failing until it is fetched again.
+const partialByFsck = "f"
+
+func (r *Repo) setPartial(c object.Checksum, reason string) error {
 	dir := filepath.Join(r.path, "state")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return atomic.WriteFile(filepath.Join(dir, c.String()+".commitpartial"), nil, 0o644, r.fsync)
+	return atomic.WriteFile(filepath.Join(dir, c.String()+".commitpartial"), []byte(reason), 0o644, r.fsync)
+}
+
+// PartialByFsck reports whether a commit is partial because fsck deleted
+// corrupt objects it reaches.
+func (r *Repo) PartialByFsck(c object.Checksum) bool {
+	b, err := os.ReadFile(filepath.Join(r.path, "state", c.String()+".commitpartial"))
+	return err == nil && string(b) == partialByFsck
 }
 
 // markFsckPartial marks a commit partial because fsck found an object of
@@ -219,3 +271,4 @@ func (t teeReader) Read(p []byte) (int, error) {
 func (t teeReader) WriteTo(w io.Writer) (int64, error) {
 	return io.Copy(io.MultiWriter(t.h, w), t.r)
 }
+

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -219,4 +220,20 @@ func (r *Repo) DeleteCollectionRef(cr refs.CollectionRef) error {
 		}
 	}
 	return r.refs().DeleteMirror(cr)
+}
+
+// OnlyCommit is the repository's one commit; it fails when there is none
+// or more than one.
+func (r *Repo) OnlyCommit(ctx context.Context) (object.Checksum, error) {
+	commits, err := r.Commits(ctx)
+	if err != nil {
+		return object.Zero, err
+	}
+	switch len(commits) {
+	case 0:
+		return object.Zero, fmt.Errorf("No commit objects found in %s", r.path)
+	case 1:
+		return commits[0], nil
+	}
+	return object.Zero, fmt.Errorf("Multiple commit objects found in %s (%d)", r.path, len(commits))
 }

@@ -182,6 +182,9 @@ func openDepth(path string, depth int) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("repo %s: %w", path, err)
 	}
+	// tmp/ is made again when something removed it, as ostree does; a
+	// repository this user cannot write stays as it is, for reading.
+	_ = os.Mkdir(filepath.Join(path, "tmp"), 0o755)
 	r := &Repo{path: path, mode: mode}
 	r.cfg.Store(cfg)
 	if r.fsync, err = cfg.Bool("core", "fsync", true); err != nil {

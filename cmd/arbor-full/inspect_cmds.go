@@ -415,14 +415,26 @@ func (a *app) catCmd() *cobra.Command {
 }
 
 func (a *app) diffCmd() *cobra.Command {
+	ownerUID, ownerGID := -1, -1
+	var noXattrs bool
 	c := &cobra.Command{
-		Use:     "diff REV_A REV_B",
-		Short:   "List the paths that differ between two commits",
-		Example: `  arbor --repo=repo diff main^ main`,
-		Args:    cobra.ExactArgs(2),
+		Use:   "diff REV_A (REV_B | DIR)",
+		Short: "List the paths that differ between two commits, or a commit and a directory",
+		Long: `diff lists what changed from REV_A to REV_B. A second argument that starts with
+/ or ./ (or is .) is a directory, compared as it would be committed with
+--owner-uid, --owner-gid and --no-xattrs; nothing is written to the repository.`,
+		Example: `  arbor --repo=repo diff main^ main
+  arbor --repo=repo diff main ./rootfs`,
+		Args: cobra.ExactArgs(2),
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
+			if isDirArg(args[0]) {
+				return fmt.Errorf("diff %s: the first argument must be a commit", args[0])
+			}
 			var sums [2]object.Checksum
 			for i, rev := range args {
+				if i == 1 && isDirArg(rev) {
+					continue
+				}
 				sum, err := r.Resolve(rev)
 				if err != nil {
 					return err
@@ -430,7 +442,14 @@ func (a *app) diffCmd() *cobra.Command {
 				sums[i] = sum
 			}
 			out := []map[string]string{}
-			err := r.Diff(cmd.Context(), sums[0], sums[1], func(ch store.Change) error {
+			diff := func(fn func(store.Change) error) error { return r.Diff(cmd.Context(), sums[0], sums[1], fn) }
+			if isDirArg(args[1]) {
+				opts := store.CommitOptions{OwnerUID: ownerUID, OwnerGID: ownerGID, NoXattrs: noXattrs}
+				diff = func(fn func(store.Change) error) error {
+					return r.DiffDir(cmd.Context(), sums[0], args[1], opts, fn)
+				}
+			}
+			err := diff(func(ch store.Change) error {
 				if a.json {
 					out = append(out, map[string]string{"change": string(ch.Kind), "path": ch.Path})
 					return nil
@@ -447,6 +466,9 @@ func (a *app) diffCmd() *cobra.Command {
 			return nil
 		}),
 	}
+	c.Flags().IntVar(&ownerUID, "owner-uid", -1, "compare a directory's files as if owned by this uid")
+	c.Flags().IntVar(&ownerGID, "owner-gid", -1, "compare a directory's files as if owned by this gid")
+	c.Flags().BoolVar(&noXattrs, "no-xattrs", false, "leave a directory's xattrs out of the comparison")
 	a.jsonFlag(c)
 	return c
 }
@@ -488,4 +510,30 @@ func (a *app) printSignatures(r *store.Repo, sum object.Checksum, homedir, remot
 		printSigResults(a, []gpg.SigResult{s}, "  ")
 	}
 	return nil
+}
+
+// isDirArg tells a directory from a revision as ostree's diff does: by
+// its spelling, a path starting with / or ./ (or . or ..).
+func isDirArg(s string) bool {
+	return s == "." || s == ".." || strings.HasPrefix(s, "/") || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../")
+}
+
+func (a *app) checksumCmd() *cobra.Command {
+	var noXattrs bool
+	c := &cobra.Command{
+		Use:     "checksum PATH",
+		Short:   "Print the content checksum a file would be committed under",
+		Example: `  arbor checksum ./rootfs/usr/bin/sh`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sum, err := store.FileChecksum(args[0], noXattrs)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.Stdout, sum)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&noXattrs, "ignore-xattrs", false, "leave xattrs out of the checksum")
+	return c
 }

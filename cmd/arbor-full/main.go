@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime/debug"
 	"strings"
@@ -104,7 +105,7 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 		a.mountCmd(), a.umountCmd(), a.mountsCmd(), launch.SandboxCmd(&a.Globals),
 		a.buildInitCmd(), a.buildCmd(), a.buildFinishCmd(), a.buildExportCmd(), a.buildUpdateRepoCmd(), a.buildSignCmd(), a.buildCommitFromCmd(), a.buildBundleCmd(), a.buildImportBundleCmd(),
 		a.installCmd(), a.listCmd(), launch.RunCmd(&a.Globals, a.ensureMount, recorder{a}), a.updateCmd(), a.uninstallCmd(), a.historyCmd(), a.infoCmd(), a.remoteLsCmd(), a.flatpakRemoteAddCmd(), a.overrideCmd(), a.searchCmd(),
-		a.adminCmd(), a.centerCmd(), a.remoteModifyCmd(), a.psCmd(), a.killCmd(), a.enterCmd(), a.limitCmd(), a.staticDeltaCmd(), a.configCmd(), a.resetCmd(), a.findRemotesCmd(), a.createUSBCmd(),
+		a.adminCmd(), a.centerCmd(), a.remoteModifyCmd(), a.psCmd(), a.killCmd(), a.enterCmd(), a.limitCmd(), a.staticDeltaCmd(), a.configCmd(), a.resetCmd(), a.findRemotesCmd(), a.createUSBCmd(), a.checksumCmd(),
 		a.remotesCmd(), a.remoteDeleteAppsCmd(), a.remoteInfoCmd(), a.makeCurrentCmd(), a.repairCmd(),
 		a.patternsCmd("mask", "masked", "Keep refs matching patterns from updating and from being installed with others", "  arbor mask org.example.Hello\n  arbor mask --remove org.example.Hello"),
 		a.patternsCmd("pin", "pinned", "Keep runtimes matching patterns from being removed as unused", "  arbor pin runtime/org.example.Platform//1.0\n  arbor pin"),
@@ -177,6 +178,13 @@ func refuseUnknown(a *app, c *cobra.Command) {
 	}
 	c.Args = cobra.ArbitraryArgs
 	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if cmd.Parent() == nil && len(args) > 0 {
+			// A command arbor lacks may be an extension on PATH, named
+			// after the program and the command, as ostree's are.
+			if err := execExtension(launch.ProgName(), args); err != nil {
+				return err
+			}
+		}
 		fmt.Fprint(a.Stderr, cmd.UsageString())
 		what := "command"
 		if cmd.Parent() != nil {
@@ -184,6 +192,9 @@ func refuseUnknown(a *app, c *cobra.Command) {
 		}
 		if len(args) == 0 {
 			return fmt.Errorf("No %s specified; see %s --help", what, cmd.CommandPath())
+		}
+		if cmd.Parent() == nil {
+			return fmt.Errorf("Unknown command '%s'; see %s --help", termtext.Line(args[0]), cmd.CommandPath())
 		}
 		return fmt.Errorf("Unknown %s %q; see %s --help", what, termtext.Line(args[0]), cmd.CommandPath())
 	}
@@ -246,4 +257,25 @@ func (a *app) withRepo(run func(cmd *cobra.Command, args []string, r *store.Repo
 		defer r.Close()
 		return run(cmd, args, r)
 	}
+}
+
+// execExtension replaces arbor with prog-NAME from PATH, given NAME and
+// its arguments; it returns nil when there is no such program, so the
+// caller reports an unknown command.
+func execExtension(prog string, args []string) error {
+	name := args[0]
+	if name == "" || strings.ContainsRune(name, '/') || strings.HasPrefix(name, "-") {
+		return nil
+	}
+	path, err := exec.LookPath(prog + "-" + name)
+	// A relative directory the user put on PATH is searched, as the
+	// shell and ostree search it.
+	if err != nil && !errors.Is(err, exec.ErrDot) {
+		return nil
+	}
+	argv := append([]string{prog + "-" + name}, args[1:]...)
+	if err := syscall.Exec(path, argv, os.Environ()); err != nil {
+		return fmt.Errorf("running extension %s: %w", path, err)
+	}
+	return nil
 }

@@ -96,6 +96,8 @@ func (a *app) commitCmd() *cobra.Command {
 		ownerUID, ownerGID                       int
 		noXattrs, orphan, noBindings, canonical  bool
 		bootable, skipUnchanged, consume         bool
+		modeRoExec                               bool
+		base, bodyFile                           string
 		signKeys, bindRefs                       []string
 		homedir, statOverride                    string
 		detachedStrings                          []string
@@ -119,6 +121,16 @@ func (a *app) commitCmd() *cobra.Command {
 				}
 				trees = []string{"dir=" + dir}
 			}
+			if bodyFile != "" {
+				if body != "" {
+					return errors.New("--body and --body-file: give one")
+				}
+				b, err := os.ReadFile(bodyFile)
+				if err != nil {
+					return fmt.Errorf("--body-file: %w", err)
+				}
+				body = string(b)
+			}
 			if branch == "" && !orphan {
 				return errors.New("a branch is required (-b REF), or --orphan for a commit no ref points at")
 			}
@@ -128,18 +140,19 @@ func (a *app) commitCmd() *cobra.Command {
 			}
 			defer r.Close()
 			var sources []store.TreeSource
+			if base != "" {
+				c, err := r.Resolve(base)
+				if err != nil {
+					return fmt.Errorf("--base: %w", err)
+				}
+				sources = append(sources, store.TreeSource{Commit: c, AsIs: true})
+			}
 			for _, t := range trees {
 				kind, val, _ := strings.Cut(t, "=")
 				switch kind {
 				case "dir":
 					sources = append(sources, store.TreeSource{Dir: val})
 				case "ref":
-					// --canonical-permissions is accepted, as ostree does: it
-					// is how scripts commit for a bare-user-only repository,
-					// and a commit's tree has its permissions already.
-					if ownerUID >= 0 || ownerGID >= 0 || noXattrs {
-						return fmt.Errorf("--tree=%s: a commit's tree is taken as it is; --owner-uid, --owner-gid and --no-xattrs change only dir= trees", t)
-					}
 					c, err := r.Resolve(val)
 					if err != nil {
 						return fmt.Errorf("--tree=%s: %w", t, err)
@@ -154,7 +167,7 @@ func (a *app) commitCmd() *cobra.Command {
 			opts := store.CommitOptions{Branch: branch, Subject: subject, Body: body,
 				OwnerUID: ownerUID, OwnerGID: ownerGID, NoXattrs: noXattrs || canonical,
 				Orphan: orphan, NoBindings: noBindings, Bootable: bootable,
-				SkipIfUnchanged: skipUnchanged, Consume: consume, BindRefs: bindRefs}
+				SkipIfUnchanged: skipUnchanged, Consume: consume, BindRefs: bindRefs, ModeRoExecutables: modeRoExec}
 			if canonical {
 				opts.OwnerUID, opts.OwnerGID = 0, 0
 			}
@@ -272,12 +285,15 @@ func (a *app) commitCmd() *cobra.Command {
 	f.StringArrayVar(&trees, "tree", nil, "tree to commit, as dir=PATH or ref=REV; several overlay in order")
 	f.StringVarP(&subject, "subject", "s", "", "one-line subject")
 	f.StringVarP(&body, "body", "m", "", "full description")
+	f.StringVarP(&bodyFile, "body-file", "F", "", "read the full description from this file")
 	f.StringVar(&timestamp, "timestamp", "", "commit time (@SECONDS or a date); default now, or $SOURCE_DATE_EPOCH")
 	f.IntVar(&ownerUID, "owner-uid", -1, "set the uid of every file and directory")
 	f.IntVar(&ownerGID, "owner-gid", -1, "set the gid of every file and directory")
 	f.BoolVar(&noXattrs, "no-xattrs", false, "do not commit extended attributes")
 	f.BoolVar(&canonical, "canonical-permissions", false, "uid and gid 0, no xattrs")
 	f.StringVar(&statOverride, "statoverride", "", "file of MODE PATH lines: mode bits (decimal) added to PATH in the commit; !PATH leaves it out")
+	f.BoolVar(&modeRoExec, "mode-ro-executables", false, "remove the write bits of files their owner may execute")
+	f.StringVar(&base, "base", "", "start from this commit's tree, as it is; the trees given overlay it")
 	f.StringVar(&parent, "parent", "", "parent commit (default: the branch's current commit; 'none' for none)")
 	f.BoolVar(&orphan, "orphan", false, "commit without a parent and without updating a branch")
 	f.StringArrayVar(&metaStrings, "add-metadata-string", nil, "add KEY=VALUE to the commit metadata")
@@ -342,6 +358,7 @@ func (a *app) checkoutCmd() *cobra.Command {
 	f.BoolVarP(&opts.UserMode, "user-mode", "U", false, "ignore ownership and xattrs, drop setuid/setgid")
 	f.BoolVarP(&opts.RequireHardlinks, "require-hardlinks", "H", false, "fail rather than copy a file")
 	f.BoolVar(&opts.Union, "union", false, "write into an existing directory, replacing files")
+	f.BoolVarP(&opts.ForceCopy, "force-copy", "C", false, "copy every file, never hardlink")
 	f.StringVar(&opts.Subpath, "subpath", "", "check out only this path of the commit")
 	return c
 }
@@ -493,12 +510,32 @@ func matchRefPrefix(name, prefix string) bool {
 }
 
 func (a *app) revParseCmd() *cobra.Command {
-	return &cobra.Command{
+	var single bool
+	c := &cobra.Command{
 		Use:     "rev-parse REV",
 		Short:   "Print the commit a ref or revision names",
 		Example: `  arbor --repo=repo rev-parse main^`,
-		Args:    cobra.ExactArgs(1),
+		Args:    cobra.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if single {
+				if len(args) > 0 {
+					return errors.New("--single takes no REV")
+				}
+				r, err := a.openRepo()
+				if err != nil {
+					return err
+				}
+				defer r.Close()
+				c, err := r.OnlyCommit(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(a.Stdout, c)
+				return nil
+			}
+			if len(args) != 1 {
+				return errors.New("a REV is required (or --single)")
+			}
 			r, c, err := a.openAt(args[0])
 			if err != nil {
 				return err
@@ -508,6 +545,8 @@ func (a *app) revParseCmd() *cobra.Command {
 			return nil
 		},
 	}
+	c.Flags().BoolVarP(&single, "single", "S", false, "print the repository's one commit, failing if it has none or several")
+	return c
 }
 
 func (a *app) reindexCmd() *cobra.Command {

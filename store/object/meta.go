@@ -47,8 +47,8 @@ func xattrsValue(xs []Xattr) []any {
 // XattrsFrom reads a decoded a(ayay), as xattrsFrom.
 func XattrsFrom(v any) ([]Xattr, error) { return xattrsFrom(v) }
 
-// xattrsFrom converts a decoded a(ayay), refusing unsorted, duplicate or
-// empty names as current libostree does.
+// xattrsFrom converts a decoded a(ayay), in its order (see
+// FileHeader.Validate), refusing empty or NUL-holding names.
 func xattrsFrom(v any) ([]Xattr, error) {
 	items := v.([]any)
 	out := make([]Xattr, 0, len(items))
@@ -58,11 +58,7 @@ func xattrsFrom(v any) ([]Xattr, error) {
 		if len(name) < 2 || name[len(name)-1] != 0 || bytes.IndexByte(name[:len(name)-1], 0) >= 0 {
 			return nil, fmt.Errorf("invalid xattr name %q", name)
 		}
-		x := Xattr{Name: string(name[:len(name)-1]), Value: pair[1].([]byte)}
-		if n := len(out); n > 0 && out[n-1].Name >= x.Name {
-			return nil, fmt.Errorf("xattrs not sorted or duplicated at %q", x.Name)
-		}
-		out = append(out, x)
+		out = append(out, Xattr{Name: string(name[:len(name)-1]), Value: pair[1].([]byte)})
 	}
 	return out, nil
 }

@@ -283,7 +283,7 @@ func TestUnknownSubcommands(t *testing.T) {
 		args []string
 		fail string // "" succeeds
 	}{
-		{[]string{"frob"}, `Unknown command "frob"`},
+		{[]string{"frob"}, `Unknown command 'frob'`},
 		{[]string{}, `No command specified`},
 		{[]string{"remote", "frob"}, `Unknown "remote" subcommand "frob"`},
 		{[]string{"admin", "frob"}, `Unknown "admin" subcommand "frob"`},
