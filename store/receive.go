@@ -271,4 +271,3 @@ func (t teeReader) Read(p []byte) (int, error) {
 func (t teeReader) WriteTo(w io.Writer) (int64, error) {
 	return io.Copy(io.MultiWriter(t.h, w), t.r)
 }
-
