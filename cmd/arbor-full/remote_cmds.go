@@ -422,7 +422,6 @@ func (a *app) pullLocalCmd() *cobra.Command {
 	// Checksums are always verified and writes always synced: accepted
 	// for ostree's scripts, they change nothing.
 	f.Bool("untrusted", false, "verify checksums of the source's objects (always done)")
-	f.BoolVar(&opts.BareUserOnlyFiles, "bareuseronly-files", false, "refuse files a bare-user-only repository cannot hold (setuid, setgid, o+w)")
 	a.jsonFlag(c)
 	return c
 }
