@@ -144,10 +144,10 @@ func checkPullable(r *store.Repo, name string) error {
 	if err := refs.ValidateRemote(name); err != nil {
 		return err
 	}
-	cfg := r.Config()
 	g := group(name)
-	if !cfg.HasGroup(g) {
-		return fmt.Errorf("remote %s: %w", name, ErrNoRemote)
+	cfg, _, err := remoteConfig(r, g) // the repository's, or a parent's
+	if err != nil {
+		return fmt.Errorf("remote %s: %w", name, err)
 	}
 	if st := cfg.String(g, "unconfigured-state", ""); st != "" {
 		return fmt.Errorf("remote unconfigured-state: %s", st)
