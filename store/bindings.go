@@ -105,7 +105,7 @@ func (r *Repo) CheckRefs(verify bool) error {
 		err := r.checkRefTarget(all[name], "", ref, verify)
 		if errors.Is(err, ErrObjectMissing) {
 			// ostree's words, which scripts match.
-			return fmt.Errorf("Loading commit for ref %s: No such metadata object %s: %w", name, object.Name(all[name], object.TypeCommit), err)
+			return fmt.Errorf("Loading commit for ref %s: %w", name, err)
 		}
 		if err != nil {
 			return fmt.Errorf("ref %s: %w", name, err)

@@ -26,8 +26,9 @@ import (
 // app carries what every command shares; there is no package-level state.
 type app struct {
 	launch.Globals
-	sysroot string // --sysroot of the admin commands
-	json    bool
+	sysroot       string // --sysroot of the admin commands
+	remoteSysroot string // remote's --sysroot: "" for none (admin's default is /)
+	json          bool
 }
 
 func main() {

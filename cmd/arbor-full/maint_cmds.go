@@ -32,14 +32,24 @@ Corrupt and missing objects are named; the exit status is 1 if any is found.`,
 			if !quiet && !a.json {
 				fmt.Fprintln(a.Stdout, "Validating refs...")
 			}
+			// A bad ref ends the check, as ostree's; --json says so too.
+			refsBad := func(err error) error {
+				if !a.json {
+					return err
+				}
+				if perr := a.printJSON(map[string]any{"problems": []map[string]string{{"object": "refs", "error": err.Error()}}}); perr != nil {
+					return perr
+				}
+				return launch.ExitError{Code: 1}
+			}
 			if err := r.CheckRefs(verifyBindings); err != nil {
-				return err
+				return refsBad(err)
 			}
 			if !quiet && !a.json {
 				fmt.Fprintln(a.Stdout, "Validating refs in collections...")
 			}
 			if err := r.CheckCollectionRefs(verifyBindings); err != nil {
-				return err
+				return refsBad(err)
 			}
 			if verifyBackRefs {
 				if err := r.CheckBackRefs(cmd.Context()); err != nil {

@@ -30,7 +30,7 @@ func (a *app) remoteCmd() *cobra.Command {
 		Example: `  arbor --repo=repo remote add --gpg-import=key.asc origin http://127.0.0.1:8000/repo
   arbor --repo=repo remote list -u`,
 	}
-	c.PersistentFlags().StringVar(&a.sysroot, "sysroot", "", "work on the repository of the sysroot (or deployment root) at PATH")
+	c.PersistentFlags().StringVar(&a.remoteSysroot, "sysroot", "", "work on the repository of the sysroot (or deployment root) at PATH")
 	c.AddCommand(a.remoteAddCmd(), a.remoteListCmd(), a.remoteDeleteCmd(), a.remoteShowURLCmd(),
 		a.remoteRefsCmd(), a.remoteGPGImportCmd(), a.remoteGPGListKeysCmd())
 	return c
@@ -49,8 +49,8 @@ func (a *app) remoteAddCmd() *cobra.Command {
 		Args: cobra.MinimumNArgs(1),
 		RunE: a.withSysrootRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			var err error
-			if a.sysroot != "" {
-				o.ConfigDir = sysroot.RemotesConfigDir(a.sysroot, r.Config())
+			if a.remoteSysroot != "" {
+				o.ConfigDir = sysroot.RemotesConfigDir(a.remoteSysroot, r.Config())
 			}
 			if o.Set, err = parseSets(sets); err != nil {
 				return err
@@ -550,8 +550,8 @@ func parseSets(sets []string) (map[string]string, error) {
 func (a *app) withSysrootRepo(run func(cmd *cobra.Command, args []string, r *store.Repo) error) func(*cobra.Command, []string) error {
 	inner := a.withRepo(run)
 	return func(cmd *cobra.Command, args []string) error {
-		if a.sysroot != "" && a.Repo == "" {
-			a.Repo = sysroot.RepoPath(a.sysroot)
+		if a.remoteSysroot != "" && a.Repo == "" {
+			a.Repo = sysroot.RepoPath(a.remoteSysroot)
 		}
 		return inner(cmd, args)
 	}

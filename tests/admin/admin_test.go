@@ -55,10 +55,24 @@ func (f *sysrootFixture) status() string {
 	f.t.Helper()
 	a := testutil.Run(f.t, f.arbor, "admin", "status", "--sysroot="+f.sr)
 	o := testutil.Run(f.t, "ostree", "admin", "status", "--sysroot="+f.sr)
-	if a != o {
+	// arbor prints the GPG signatures of a lazily deployed commit
+	// (partial in the repository), which ostree's status leaves out; the
+	// rest must agree line for line.
+	if withoutGPG(a) != withoutGPG(o) {
 		f.t.Fatalf("arbor admin status and ostree admin status disagree:\n%s", testutil.Diff(o, a))
 	}
 	return a
+}
+
+// withoutGPG is a status without its GPG: lines.
+func withoutGPG(status string) string {
+	var keep []string
+	for _, l := range strings.Split(status, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "GPG: ") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 // deployments are the COMMIT.SERIAL names in status order.
@@ -348,7 +362,7 @@ func TestAdminRefusals(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"testos/broken"}, "has no kernel"},
+		{[]string{"testos/broken"}, "Failed to find kernel"},
 		{[]string{"--os=nosuch", "testos/stable"}, "unknown stateroot nosuch"},
 		{[]string{"testos/nosuch"}, "testos/nosuch"},
 		{[]string{"--os=../x", "testos/stable"}, "stateroot"},
