@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -123,13 +124,15 @@ func (b bothCloser) Close() error {
 // newHTTPSource makes the clients for a remote: metadata from url and its
 // mirrors, other objects from contenturl when it is set.
 func newHTTPSource(rm *Remote) (*httpSource, error) {
-	meta, err := httpc.New(httpc.Options{Mirrors: rm.MetadataURLs()})
+	o := httpc.Options{Mirrors: rm.MetadataURLs(), Header: rm.Header, Cookies: rm.Cookies, UserAgent: rm.UserAgent}
+	meta, err := httpc.New(o)
 	if err != nil {
 		return nil, fmt.Errorf("remote %s: %w", rm.Name, err)
 	}
 	content := meta
 	if rm.ContentURL != "" {
-		if content, err = httpc.New(httpc.Options{Mirrors: rm.ContentURLs()}); err != nil {
+		o.Mirrors = rm.ContentURLs()
+		if content, err = httpc.New(o); err != nil {
 			return nil, fmt.Errorf("remote %s: %w", rm.Name, err)
 		}
 	}
@@ -180,6 +183,12 @@ type PullOptions struct {
 	// Warn hears what the pull chose to do without (a bad delta); nil
 	// for none.
 	Warn func(string)
+	// URL, when set, is fetched from in place of the remote's url and
+	// mirrors. Header goes with every request, and UserAgent replaces
+	// the default one.
+	URL       string
+	Header    http.Header
+	UserAgent string
 }
 
 // Progress is reported from time to time during a pull.
@@ -232,7 +241,7 @@ type puller struct {
 
 // Pull fetches refs from a configured remote into r.
 func Pull(ctx context.Context, r *store.Repo, remote string, opts PullOptions) (*Result, error) {
-	s, err := NewSession(r, remote)
+	s, err := NewSessionWith(r, remote, SessionOptions{URL: opts.URL, Header: opts.Header, UserAgent: opts.UserAgent})
 	if err != nil {
 		return nil, err
 	}

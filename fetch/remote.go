@@ -9,11 +9,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"arbor/fetch/httpc"
 	"arbor/store"
 	"arbor/store/gpg"
 	"arbor/store/object"
@@ -32,6 +34,11 @@ type Remote struct {
 	GPGVerifySummary bool
 	GPGKeyPath       []string // gpgkeypath=
 	Branches         []string
+	// Cookies go with its requests (<repo>/<name>.cookies.txt); Header
+	// and UserAgent are what one operation adds, none by default.
+	Cookies   []httpc.Cookie
+	Header    http.Header
+	UserAgent string
 }
 
 func group(name string) string { return fmt.Sprintf("remote %q", name) }
@@ -65,6 +72,13 @@ func LoadRemote(r *store.Repo, name string) (*Remote, error) {
 	}
 	if rm.URL == "" {
 		return nil, fmt.Errorf("remote %s has no url", name)
+	}
+	cs, err := ListCookies(r, name)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		rm.Cookies = append(rm.Cookies, c.Cookie)
 	}
 	return rm, nil
 }
@@ -124,7 +138,7 @@ func (rm *Remote) keyringPaths(r *store.Repo) []string {
 // remote's fingerprint changed is replaced.
 func (rm *Remote) Fingerprint(r *store.Repo) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%q %q %q %q %v %v %q\n", rm.Name, rm.URL, rm.ContentURL, rm.Mirrors, rm.GPGVerify, rm.GPGVerifySummary, rm.GPGKeyPath)
+	fmt.Fprintf(h, "%q %q %q %q %v %v %q %q %q %q\n", rm.Name, rm.URL, rm.ContentURL, rm.Mirrors, rm.GPGVerify, rm.GPGVerifySummary, rm.GPGKeyPath, rm.Cookies, rm.Header, rm.UserAgent)
 	for _, p := range rm.keyringPaths(r) {
 		if b, err := os.ReadFile(p); err == nil {
 			fmt.Fprintf(h, "%s %d\n", p, len(b))

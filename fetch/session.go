@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -44,10 +45,27 @@ type fetchedSummary struct {
 // NewSession opens a configured remote for one operation; Close ends its
 // connections.
 func NewSession(r *store.Repo, remote string) (*Session, error) {
+	return NewSessionWith(r, remote, SessionOptions{})
+}
+
+// SessionOptions change how one session reaches its remote.
+type SessionOptions struct {
+	URL       string // fetch from here instead of the remote's url and mirrors
+	Header    http.Header
+	UserAgent string
+}
+
+// NewSessionWith is NewSession with the remote's configuration changed
+// by o for this session only.
+func NewSessionWith(r *store.Repo, remote string, o SessionOptions) (*Session, error) {
 	rm, err := LoadRemote(r, remote)
 	if err != nil {
 		return nil, err
 	}
+	if o.URL != "" {
+		rm.URL, rm.Mirrors = o.URL, nil
+	}
+	rm.Header, rm.UserAgent = o.Header, o.UserAgent
 	src, err := newHTTPSource(rm)
 	if err != nil {
 		return nil, err

@@ -32,6 +32,7 @@ func (a *app) remoteCmd() *cobra.Command {
 	}
 	c.AddCommand(a.remoteAddCmd(), a.remoteListCmd(), a.remoteDeleteCmd(), a.remoteShowURLCmd(),
 		a.remoteRefsCmd(), a.remoteGPGImportCmd())
+	c.AddCommand(a.cookieCmds()...)
 	return c
 }
 
@@ -247,6 +248,7 @@ func (a *app) remoteGPGImportCmd() *cobra.Command {
 
 func (a *app) pullCmd() *cobra.Command {
 	var opts fetch.PullOptions
+	var hf httpFlags
 	c := &cobra.Command{
 		Use:   "pull [flags] REMOTE [REF...]",
 		Short: "Fetch refs from a remote, verifying every object and signature",
@@ -260,6 +262,9 @@ func (a *app) pullCmd() *cobra.Command {
 				remote = remote[:i]
 			}
 			opts.Refs = args[1:]
+			if err := hf.apply(&opts); err != nil {
+				return err
+			}
 			bar := a.newProgress("pulling", -1, true)
 			opts.Progress = func(p fetch.Progress) {
 				bar.describe(fmt.Sprintf("pulling: %d/%d objects", p.Fetched, p.Objects))
@@ -286,6 +291,7 @@ func (a *app) pullCmd() *cobra.Command {
 		}),
 	}
 	pullFlags(c, &opts)
+	hf.register(c, &opts)
 	c.Flags().BoolVar(&opts.Mirror, "mirror", false, "write refs/heads/REF instead of refs/remotes/REMOTE/REF, and copy the summary")
 	a.jsonFlag(c)
 	return c

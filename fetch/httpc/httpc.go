@@ -84,6 +84,10 @@ type Options struct {
 	// free connection.
 	MaxConnsPerHost int
 	UserAgent       string
+	// Header is sent with every request (a remote's configured headers).
+	Header http.Header
+	// Cookies go with the requests to the mirrors they match.
+	Cookies []Cookie
 	// Transport replaces the default tuned *http.Transport (for tests or
 	// special proxies); ConnectTimeout and MaxConnsPerHost then do not apply.
 	Transport http.RoundTripper
@@ -123,6 +127,10 @@ type mirror struct {
 	// addr (host:port) is set when plain GETs may take the lean path:
 	// http, no credentials in the URL, no proxy.
 	addr string
+	// header is sent with every request to this mirror; leanHeader is
+	// it as the lean path writes it.
+	header     http.Header
+	leanHeader string
 }
 
 // New checks the options and builds a Client.
@@ -146,6 +154,10 @@ func New(o Options) (*Client, error) {
 		if err != nil {
 			return nil, err
 		}
+		if m.header, err = mirrorHeader(m, o.Header, o.Cookies); err != nil {
+			return nil, err
+		}
+		m.leanHeader = headerLines(m.header)
 		c.mirrors = append(c.mirrors, m)
 	}
 	rt := o.Transport
@@ -603,6 +615,9 @@ func (c *Client) openHTTP(ctx context.Context, m *mirror, p string, cd cond) (*r
 		cancel(nil)
 		return nil, err
 	}
+	for k, vs := range m.header {
+		req.Header[k] = append([]string(nil), vs...)
+	}
 	if c.ua != "" {
 		req.Header.Set("User-Agent", c.ua)
 	}
@@ -663,7 +678,7 @@ func (c *Client) openHTTP(ctx context.Context, m *mirror, p string, cd cond) (*r
 // means the response needs net/http.
 func (c *Client) openLean(ctx context.Context, m *mirror, p string) (*reply, error) {
 	rctx, cancel := context.WithCancelCause(ctx)
-	lr, err := c.lean.get(rctx, m.addr, m.u.Host, m.escaped(p), c.headerTO)
+	lr, err := c.lean.get(rctx, m.addr, m.u.Host, m.escaped(p), m.leanHeader, c.headerTO)
 	if err != nil {
 		cancel(nil)
 		if ctx.Err() == nil && errors.Is(err, os.ErrDeadlineExceeded) {
