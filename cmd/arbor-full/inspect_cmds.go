@@ -122,7 +122,7 @@ func (a *app) logCmd() *cobra.Command {
 
 func (a *app) showCmd() *cobra.Command {
 	var metaKey, detachedKey string
-	var detached bool
+	var detached, printSizes bool
 	c := &cobra.Command{
 		Use:   "show [flags] REV",
 		Short: "Show one commit",
@@ -140,6 +140,19 @@ func (a *app) showCmd() *cobra.Command {
 				return err
 			}
 			switch {
+			case printSizes:
+				sizes, err := store.CommitSizes(cm.Metadata)
+				if err != nil {
+					return fmt.Errorf("commit %s: %w", sum, err)
+				}
+				t, err := r.SizesNeeded(sizes)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.Stdout, "Compressed size (needed/total): %s/%s\n", siBytes(int64(t.NeededStored)), siBytes(int64(t.Stored)))
+				fmt.Fprintf(a.Stdout, "Unpacked size (needed/total): %s/%s\n", siBytes(int64(t.NeededUnpacked)), siBytes(int64(t.Unpacked)))
+				fmt.Fprintf(a.Stdout, "Number of objects (needed/total): %d/%d\n", t.NeededObjects, t.Objects)
+				return nil
 			case metaKey != "":
 				v, ok := object.Lookup(cm.Metadata, metaKey)
 				if !ok {
@@ -182,6 +195,7 @@ func (a *app) showCmd() *cobra.Command {
 	c.Flags().StringVar(&metaKey, "print-metadata-key", "", "print one metadata value")
 	c.Flags().StringVar(&detachedKey, "print-detached-metadata-key", "", "print one detached metadata value")
 	c.Flags().BoolVar(&detached, "print-detached-metadata", false, "print all detached metadata (signatures)")
+	c.Flags().BoolVar(&printSizes, "print-sizes", false, "print the commit's size and what a pull of it still needs")
 	a.jsonFlag(c)
 	return c
 }
