@@ -106,7 +106,7 @@ func (s *Session) fetchedSummary(ctx context.Context) (*fetchedSummary, error) {
 	if s.summary != nil {
 		return s.summary, nil
 	}
-	sum, raw, sig, err := fetchSummary(ctx, s.src.meta, s.rm, s.keyring)
+	sum, raw, sig, err := cachedSummary(ctx, s.repo, s.src.meta, s.rm, s.keyring)
 	if err != nil {
 		return nil, err // not kept: a later call tries again
 	}
