@@ -189,6 +189,7 @@ type PullOptions struct {
 	URL       string
 	Header    http.Header
 	UserAgent string
+	CacheDir  string // for the summary cache, instead of the repository's tmp/cache
 }
 
 // Progress is reported from time to time during a pull.
@@ -241,7 +242,7 @@ type puller struct {
 
 // Pull fetches refs from a configured remote into r.
 func Pull(ctx context.Context, r *store.Repo, remote string, opts PullOptions) (*Result, error) {
-	s, err := NewSessionWith(r, remote, SessionOptions{URL: opts.URL, Header: opts.Header, UserAgent: opts.UserAgent})
+	s, err := NewSessionWith(r, remote, SessionOptions{URL: opts.URL, Header: opts.Header, UserAgent: opts.UserAgent, CacheDir: opts.CacheDir})
 	if err != nil {
 		return nil, err
 	}
@@ -376,7 +377,8 @@ func verifySigs(keyring *gpg.Keyring, data, detached []byte) error {
 	if detached != nil {
 		md, err := object.ParseVarDict(detached)
 		if err != nil {
-			return fmt.Errorf("signatures: %w", err)
+			// Unreadable signature data holds no signature to check.
+			return fmt.Errorf("GPG verification enabled, but no signatures found (the signature data is unreadable: %w)", err)
 		}
 		if v, ok := object.Lookup(md, "ostree.gpgsigs"); ok {
 			items, ok := v.Value.([]any)

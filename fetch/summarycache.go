@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
+	"strings"
 
 	"arbor/fetch/httpc"
 	"arbor/store"
+	"arbor/store/atomic"
 	"arbor/store/gpg"
 )
 
@@ -23,13 +24,15 @@ const summaryCacheDir = "tmp/cache/summaries"
 // takes the cached copy when the remote's signature is byte for byte the
 // cached one and still verifies the cached summary. Only summaries whose
 // signature was checked are cached, and only they are reused.
-func cachedSummary(ctx context.Context, r *store.Repo, c *httpc.Client, rm *Remote, keyring *gpg.Keyring) (*store.Summary, []byte, []byte, error) {
+// dir is the cache directory: CACHEDIR/summaries when one is given,
+// else the repository's.
+func cachedSummary(ctx context.Context, dir string, c *httpc.Client, rm *Remote, keyring *gpg.Keyring) (*store.Summary, []byte, []byte, error) {
 	if !rm.GPGVerifySummary {
 		return fetchSummary(ctx, c, rm, keyring)
 	}
-	name := path.Join(summaryCacheDir, rm.Name)
-	oldSum, errSum := os.ReadFile(filepath.Join(r.Path(), name))
-	oldSig, errSig := os.ReadFile(filepath.Join(r.Path(), name+".sig"))
+	name := filepath.Join(dir, rm.Name)
+	oldSum, errSum := os.ReadFile(name)
+	oldSig, errSig := os.ReadFile(name + ".sig")
 	if errSum == nil && errSig == nil {
 		sig, err := c.Get(ctx, "summary.sig", maxMeta)
 		if err != nil && !errors.Is(err, ErrNotFound) {
@@ -46,11 +49,45 @@ func cachedSummary(ctx context.Context, r *store.Repo, c *httpc.Client, rm *Remo
 		return s, b, sig, err
 	}
 	// Verified above; a cache that cannot be written costs only a fetch.
-	if !bytes.Equal(b, oldSum) {
-		r.WriteFile(name, b)
-	}
-	if !bytes.Equal(sig, oldSig) {
-		r.WriteFile(name+".sig", sig)
+	if os.MkdirAll(dir, 0o755) == nil {
+		if !bytes.Equal(b, oldSum) {
+			atomic.WriteFile(name, b, 0o644, false)
+		}
+		if !bytes.Equal(sig, oldSig) {
+			atomic.WriteFile(name+".sig", sig, 0o644, false)
+		}
 	}
 	return s, b, sig, nil
+}
+
+// summaryCachePath is the summary cache directory for a repository, or
+// below cacheDir when one is given.
+func summaryCachePath(r *store.Repo, cacheDir string) string {
+	if cacheDir != "" {
+		return filepath.Join(cacheDir, "summaries")
+	}
+	return filepath.Join(r.Path(), filepath.FromSlash(summaryCacheDir))
+}
+
+// PruneSummaryCache removes the cached summaries of remotes that are no
+// longer configured.
+func PruneSummaryCache(r *store.Repo) error {
+	dir := summaryCachePath(r, "")
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("summary cache: %w", err)
+	}
+	for _, e := range ents {
+		name := strings.TrimSuffix(e.Name(), ".sig")
+		if r.Config().HasGroup(group(name)) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("summary cache: %w", err)
+		}
+	}
+	return nil
 }

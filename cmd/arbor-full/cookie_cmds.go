@@ -73,6 +73,7 @@ func (h *httpFlags) register(c *cobra.Command, opts *fetch.PullOptions) {
 	f.StringVar(&opts.URL, "url", "", "fetch from this URL instead of the remote's")
 	f.StringArrayVar(&h.headers, "http-header", nil, "send this header, as NAME=VALUE, with every request")
 	f.StringVar(&h.appendUA, "append-user-agent", "", "add this product to the User-Agent header")
+	f.StringVar(&opts.CacheDir, "cache-dir", "", "keep the summary cache in this directory")
 }
 
 // apply puts the parsed flags into opts.
