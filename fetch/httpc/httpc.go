@@ -23,9 +23,11 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -112,6 +114,13 @@ type Client struct {
 	headerTO   time.Duration
 	idleTO     time.Duration
 	lean       *lean // nil with a caller's Transport
+	header     http.Header
+	cookies    []Cookie
+	// list, when set, is the mirror list's directory and listName its
+	// file: mirrors are then what it names, read once (under listMu).
+	list     *mirror
+	listName string
+	listMu   sync.Mutex
 
 	requests, bytes, retries atomic.Int64
 	// good is the mirror that answered last: later requests start there, so
@@ -133,6 +142,89 @@ type mirror struct {
 	leanHeader string
 }
 
+// newMirror parses a base URL and readies what its requests carry.
+func (c *Client) newMirror(raw string) (*mirror, error) {
+	m, err := parseMirror(raw)
+	if err != nil {
+		return nil, err
+	}
+	if m.header, err = mirrorHeader(m, c.header, c.cookies); err != nil {
+		return nil, err
+	}
+	m.leanHeader = headerLines(m.header)
+	if c.lean == nil || m.u.Scheme != "http" || m.u.User != nil {
+		return m, nil
+	}
+	if proxy, err := http.ProxyFromEnvironment(&http.Request{URL: m.u}); err != nil || proxy != nil {
+		return m, nil
+	}
+	port := m.u.Port()
+	if port == "" {
+		port = "80"
+	}
+	m.addr = net.JoinHostPort(m.u.Hostname(), port)
+	return m, nil
+}
+
+// maxMirrorlist bounds a mirror list's size.
+const maxMirrorlist = 1 << 20
+
+// mirrorList is the mirrors to try: those configured, or those the
+// mirror list names, fetched on first use.
+func (c *Client) mirrorList(ctx context.Context) ([]*mirror, error) {
+	if c.list == nil {
+		return c.mirrors, nil
+	}
+	c.listMu.Lock()
+	defer c.listMu.Unlock()
+	if c.mirrors != nil {
+		return c.mirrors, nil
+	}
+	var b []byte
+	err := c.fromMirror(ctx, c.list, c.listName, cond{}, func(r *reply) error {
+		defer r.body.Close()
+		var err error
+		b, err = io.ReadAll(io.LimitReader(r.body, maxMirrorlist+1))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mirrorlist %s%s: %w", c.list.name, c.listName, err)
+	}
+	if len(b) > maxMirrorlist {
+		return nil, fmt.Errorf("mirrorlist %s%s: larger than %d bytes", c.list.name, c.listName, maxMirrorlist)
+	}
+	ms, err := c.parseMirrorlist(b)
+	if err != nil {
+		return nil, fmt.Errorf("mirrorlist %s%s: %w", c.list.name, c.listName, err)
+	}
+	c.mirrors = ms
+	return ms, nil
+}
+
+// parseMirrorlist reads a mirror list: one base URL a line, blank lines
+// and lines starting with '#' skipped.
+func (c *Client) parseMirrorlist(b []byte) ([]*mirror, error) {
+	var ms []*mirror
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasPrefix(line, "mirrorlist=") || strings.HasPrefix(line, "metalink=") {
+			return nil, fmt.Errorf("URL %q: a list may not name another list", line)
+		}
+		m, err := c.newMirror(line)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, m)
+	}
+	if len(ms) == 0 {
+		return nil, errors.New("names no mirrors")
+	}
+	return ms, nil
+}
+
 // New checks the options and builds a Client.
 func New(o Options) (*Client, error) {
 	if len(o.Mirrors) == 0 {
@@ -149,35 +241,33 @@ func New(o Options) (*Client, error) {
 	if c.maxBackoff < c.backoff {
 		c.maxBackoff = c.backoff
 	}
-	for _, raw := range o.Mirrors {
-		m, err := parseMirror(raw)
-		if err != nil {
-			return nil, err
-		}
-		if m.header, err = mirrorHeader(m, o.Header, o.Cookies); err != nil {
-			return nil, err
-		}
-		m.leanHeader = headerLines(m.header)
-		c.mirrors = append(c.mirrors, m)
-	}
+	c.header, c.cookies = o.Header, o.Cookies
 	rt := o.Transport
 	if rt == nil {
 		connect, conns := orDefault(o.ConnectTimeout, DefaultConnectTimeout), orDefault(o.MaxConnsPerHost, DefaultMaxConnsPerHost)
 		rt = newTransport(connect, conns)
 		c.lean = newLean(connect, conns, o.UserAgent)
-		for _, m := range c.mirrors {
-			if m.u.Scheme != "http" || m.u.User != nil {
-				continue
-			}
-			if proxy, err := http.ProxyFromEnvironment(&http.Request{URL: m.u}); err != nil || proxy != nil {
-				continue
-			}
-			port := m.u.Port()
-			if port == "" {
-				port = "80"
-			}
-			m.addr = net.JoinHostPort(m.u.Hostname(), port)
+	}
+	if list, ok := strings.CutPrefix(o.Mirrors[0], "mirrorlist="); ok {
+		if len(o.Mirrors) > 1 {
+			return nil, fmt.Errorf("httpc: a mirrorlist= URL must be the only one")
 		}
+		dir, name := path.Split(list)
+		m, err := c.newMirror(dir)
+		if err != nil {
+			return nil, fmt.Errorf("httpc: mirrorlist: %w", err)
+		}
+		c.list, c.listName = m, name
+	}
+	for _, raw := range o.Mirrors {
+		if c.list != nil {
+			break
+		}
+		m, err := c.newMirror(raw)
+		if err != nil {
+			return nil, err
+		}
+		c.mirrors = append(c.mirrors, m)
 	}
 	// http.Client rather than the bare RoundTripper: CDNs and mirror
 	// redirectors answer with redirects, which it follows.
@@ -209,7 +299,7 @@ func newTransport(connect time.Duration, conns int) *http.Transport {
 }
 
 func parseMirror(raw string) (*mirror, error) {
-	for _, kind := range []string{"mirrorlist=", "metalink="} {
+	for _, kind := range []string{"metalink="} {
 		if strings.HasPrefix(raw, kind) {
 			return nil, fmt.Errorf("httpc: URL %q: arbor does not read %s lists; give the servers as the remote's url and mirrors=\"URL1;URL2;\"", raw, strings.TrimSuffix(kind, "="))
 		}
@@ -468,10 +558,14 @@ func (c *Client) fetch(ctx context.Context, p string, cd cond, use func(r *reply
 		return err
 	}
 	var notFound, other error
+	mirrors, err := c.mirrorList(ctx)
+	if err != nil {
+		return err
+	}
 	start := int(c.good.Load())
-	for i := range c.mirrors {
-		idx := (start + i) % len(c.mirrors)
-		m := c.mirrors[idx]
+	for i := range mirrors {
+		idx := (start + i) % len(mirrors)
+		m := mirrors[idx]
 		err := c.fromMirror(ctx, m, p, cd, use)
 		if err == nil || errors.Is(err, ErrNotFound) {
 			c.good.Store(int32(idx))

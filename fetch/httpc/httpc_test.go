@@ -598,7 +598,7 @@ func TestNew(t *testing.T) {
 		{name: "password redacted", mirrors: []string{"https://u:secret@example.com/r"}, wantURL: "https://u:xxxxx@example.com/r/"},
 		{name: "ftp", mirrors: []string{"ftp://example.com/repo"}, wantErr: "Invalid URI scheme"},
 		{name: "relative", mirrors: []string{"srv/repo"}, wantErr: "not absolute"},
-		{name: "mirrorlist", mirrors: []string{"mirrorlist=http://example.com/list"}, wantErr: "does not read mirrorlist lists"},
+		{name: "mirrorlist among others", mirrors: []string{"mirrorlist=http://example.com/list", "http://example.com/r"}, wantErr: "must be the only one"},
 		{name: "metalink", mirrors: []string{"metalink=http://example.com/m.xml"}, wantErr: "does not read metalink lists"},
 		{name: "no host", mirrors: []string{"http:///repo"}, wantErr: "no host"},
 		{name: "remote file", mirrors: []string{"file://otherhost/repo"}, wantErr: "another host"},
