@@ -49,8 +49,8 @@ type httpSource struct {
 
 func (s *httpSource) Meta(ctx context.Context, ref index.Ref) ([]byte, error) {
 	c := s.content
-	if ref.Type == object.TypeCommit || ref.Type == object.TypeCommitMeta {
-		c = s.meta // as ostree: commits and their signatures come from url
+	if ref.Type == object.TypeCommitMeta {
+		c = s.meta // as ostree: signatures come from url, every object from contenturl
 	}
 	return c.Get(ctx, object.Path(ref.Checksum, ref.Type, true), maxMeta)
 }
