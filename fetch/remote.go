@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -47,13 +48,26 @@ func group(name string) string { return fmt.Sprintf("remote %q", name) }
 var ErrNoRemote = errors.New("no such remote")
 
 // LoadRemote reads a remote's configuration.
-func LoadRemote(r *store.Repo, name string) (*Remote, error) {
+func LoadRemote(r *store.Repo, name string) (*Remote, error) { return loadRemote(r, name, 0) }
+
+// loadRemote is LoadRemote in the depth'th parent repository.
+func loadRemote(r *store.Repo, name string, depth int) (*Remote, error) {
 	if err := refs.ValidateRemote(name); err != nil {
 		return nil, err
 	}
 	cfg := r.Config()
 	g := group(name)
 	if !cfg.HasGroup(g) {
+		// As ostree: a repository inherits its parent's remotes.
+		var found *Remote
+		err := withParent(r, depth, func(p *store.Repo) error {
+			var err error
+			found, err = loadRemote(p, name, depth+1)
+			return err
+		})
+		if found != nil && err == nil {
+			return found, nil
+		}
 		return nil, fmt.Errorf("remote %s: %w", name, ErrNoRemote)
 	}
 	rm := &Remote{Name: name, URL: cfg.String(g, "url", ""), ContentURL: cfg.String(g, "contenturl", ""),
@@ -262,16 +276,50 @@ func DeleteRemote(r *store.Repo, name string, ifExists bool) error {
 	return os.RemoveAll(filepath.Join(r.Path(), "refs", "remotes", name))
 }
 
-// ListRemotes returns the configured remote names, sorted.
-func ListRemotes(r *store.Repo) []string {
+// ListRemotes returns the configured remote names, the parent
+// repository's (core.parent) included, sorted.
+func ListRemotes(r *store.Repo) []string { return listRemotes(r, 0) }
+
+func listRemotes(r *store.Repo, depth int) []string {
 	var out []string
 	for _, g := range r.Config().Groups() {
 		if strings.HasPrefix(g, `remote "`) && strings.HasSuffix(g, `"`) {
 			out = append(out, g[len(`remote "`):len(g)-1])
 		}
 	}
+	// An unreadable parent lends no remotes.
+	_ = withParent(r, depth, func(p *store.Repo) error {
+		for _, n := range listRemotes(p, depth+1) {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+		return nil
+	})
 	sort.Strings(out)
 	return out
+}
+
+// maxParents bounds a chain of core.parent repositories (a loop of them
+// would never end).
+const maxParents = 8
+
+// withParent runs f on r's parent repository (core.parent), if it has
+// one; nothing happens without one.
+func withParent(r *store.Repo, depth int, f func(p *store.Repo) error) error {
+	pp := r.Config().String("core", "parent", "")
+	if pp == "" {
+		return nil
+	}
+	if depth >= maxParents {
+		return fmt.Errorf("core.parent: more than %d parent repositories", maxParents)
+	}
+	p, err := store.Open(pp)
+	if err != nil {
+		return fmt.Errorf("core.parent %s: %w", pp, err)
+	}
+	defer p.Close()
+	return f(p)
 }
 
 // RemoteRefs lists the refs a remote's summary offers.
