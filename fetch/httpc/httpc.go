@@ -121,6 +121,10 @@ type Client struct {
 	list     *mirror
 	listName string
 	listMu   sync.Mutex
+	// metalink: list is a metalink document, and summary the summary
+	// it pinned, verified against its checksum.
+	metalink bool
+	summary  []byte
 
 	requests, bytes, retries atomic.Int64
 	// good is the mirror that answered last: later requests start there, so
@@ -180,18 +184,15 @@ func (c *Client) mirrorList(ctx context.Context) ([]*mirror, error) {
 	if c.mirrors != nil {
 		return c.mirrors, nil
 	}
-	var b []byte
-	err := c.fromMirror(ctx, c.list, c.listName, cond{}, func(r *reply) error {
-		defer r.body.Close()
-		var err error
-		b, err = io.ReadAll(io.LimitReader(r.body, maxMirrorlist+1))
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("mirrorlist %s%s: %w", c.list.name, c.listName, err)
+	if c.metalink {
+		if err := c.resolveMetalink(ctx); err != nil {
+			return nil, err
+		}
+		return c.mirrors, nil
 	}
-	if len(b) > maxMirrorlist {
-		return nil, fmt.Errorf("mirrorlist %s%s: larger than %d bytes", c.list.name, c.listName, maxMirrorlist)
+	b, err := c.readList(ctx, maxMirrorlist)
+	if err != nil {
+		return nil, err
 	}
 	ms, err := c.parseMirrorlist(b)
 	if err != nil {
@@ -199,6 +200,24 @@ func (c *Client) mirrorList(ctx context.Context) ([]*mirror, error) {
 	}
 	c.mirrors = ms
 	return ms, nil
+}
+
+// readList fetches the mirror list or metalink document.
+func (c *Client) readList(ctx context.Context, max int64) ([]byte, error) {
+	var b []byte
+	err := c.fromMirror(ctx, c.list, c.listName, cond{}, func(r *reply) error {
+		defer r.body.Close()
+		var err error
+		b, err = io.ReadAll(io.LimitReader(r.body, max+1))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s%s: %w", c.list.name, c.listName, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s%s: larger than %d bytes", c.list.name, c.listName, max)
+	}
+	return b, nil
 }
 
 // parseMirrorlist reads a mirror list: one base URL a line, blank lines
@@ -248,9 +267,13 @@ func New(o Options) (*Client, error) {
 		rt = newTransport(connect, conns)
 		c.lean = newLean(connect, conns, o.UserAgent)
 	}
-	if list, ok := strings.CutPrefix(o.Mirrors[0], "mirrorlist="); ok {
+	list, isList := strings.CutPrefix(o.Mirrors[0], "mirrorlist=")
+	if ml, ok := strings.CutPrefix(o.Mirrors[0], "metalink="); ok {
+		list, isList, c.metalink = ml, true, true
+	}
+	if isList {
 		if len(o.Mirrors) > 1 {
-			return nil, fmt.Errorf("httpc: a mirrorlist= URL must be the only one")
+			return nil, fmt.Errorf("httpc: a mirrorlist= or metalink= URL must be the only one")
 		}
 		dir, name := path.Split(list)
 		m, err := c.newMirror(dir)
@@ -299,11 +322,6 @@ func newTransport(connect time.Duration, conns int) *http.Transport {
 }
 
 func parseMirror(raw string) (*mirror, error) {
-	for _, kind := range []string{"metalink="} {
-		if strings.HasPrefix(raw, kind) {
-			return nil, fmt.Errorf("httpc: URL %q: arbor does not read %s lists; give the servers as the remote's url and mirrors=\"URL1;URL2;\"", raw, strings.TrimSuffix(kind, "="))
-		}
-	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("httpc: mirror URL: %w", err)
@@ -419,6 +437,16 @@ func (c *Client) GetConditional(ctx context.Context, path string, etag, lastModi
 func (c *Client) get(ctx context.Context, p string, cd cond, max int64) ([]byte, string, string, bool, error) {
 	if max < 0 {
 		return nil, "", "", false, fmt.Errorf("httpc: fetch %s: negative size limit %d", p, max)
+	}
+	if p == "summary" && c.metalink {
+		// Through a metalink, the summary is the one it pinned.
+		if _, err := c.mirrorList(ctx); err != nil {
+			return nil, "", "", false, err
+		}
+		if int64(len(c.summary)) > max {
+			return nil, "", "", false, fmt.Errorf("httpc: fetch %s: larger than %d bytes", p, max)
+		}
+		return c.summary, "", "", false, nil
 	}
 	var res *reply
 	var data []byte

@@ -599,7 +599,7 @@ func TestNew(t *testing.T) {
 		{name: "ftp", mirrors: []string{"ftp://example.com/repo"}, wantErr: "Invalid URI scheme"},
 		{name: "relative", mirrors: []string{"srv/repo"}, wantErr: "not absolute"},
 		{name: "mirrorlist among others", mirrors: []string{"mirrorlist=http://example.com/list", "http://example.com/r"}, wantErr: "must be the only one"},
-		{name: "metalink", mirrors: []string{"metalink=http://example.com/m.xml"}, wantErr: "does not read metalink lists"},
+		{name: "metalink among others", mirrors: []string{"metalink=http://example.com/m.xml", "http://example.com/r"}, wantErr: "must be the only one"},
 		{name: "no host", mirrors: []string{"http:///repo"}, wantErr: "no host"},
 		{name: "remote file", mirrors: []string{"file://otherhost/repo"}, wantErr: "another host"},
 		{name: "query", mirrors: []string{"http://example.com/repo?x=1"}, wantErr: "query"},
