@@ -190,6 +190,9 @@ type PullOptions struct {
 	Header    http.Header
 	UserAgent string
 	CacheDir  string // for the summary cache, instead of the repository's tmp/cache
+	// LocalCache is a repository on this machine objects are copied from
+	// (verified) before they are fetched.
+	LocalCache string
 }
 
 // Progress is reported from time to time during a pull.
@@ -207,10 +210,12 @@ type Result struct {
 	// copied, from a local repository), delta parts, and the stored
 	// bytes of content written.
 	Metadata, Content, DeltaParts int64
-	ContentWritten                int64
-	Local                         bool // from a repository on this machine
-	Bytes                         int64
-	Elapsed                       time.Duration
+	// LocalMeta and LocalContent were copied from the local cache.
+	LocalMeta, LocalContent int64
+	ContentWritten          int64
+	Local                   bool // from a repository on this machine
+	Bytes                   int64
+	Elapsed                 time.Duration
 }
 
 // puller is one pull's state.
@@ -238,6 +243,10 @@ type puller struct {
 	// nMeta and nContent split fetched as ostree's summary line does.
 	nMeta, nContent, nParts atomic.Int64
 	bytes                   func() int64
+	// cache is a repository on this machine objects are copied from
+	// before they are fetched (nil: none); n*Local count those copied.
+	cache                     *store.Repo
+	nMetaLocal, nContentLocal atomic.Int64
 }
 
 // Pull fetches refs from a configured remote into r.
@@ -457,6 +466,12 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 	defer txn.Abort()
 	p := &puller{ctx: ctx, repo: r, src: src, txn: txn, keyring: keyring, opts: opts,
 		workers: 16, seen: map[index.Ref]bool{}, bytes: bytes}
+	if p.cache, err = openLocalCache(opts.LocalCache); err != nil {
+		return nil, err
+	}
+	if p.cache != nil {
+		defer p.cache.Close()
+	}
 	start := time.Now()
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -532,7 +547,8 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 		opts.Progress(Progress{Objects: p.objects.Load(), Fetched: p.fetched.Load(), Bytes: bytes(), Elapsed: time.Since(start)})
 	}
 	return &Result{Refs: targets, Fetched: p.fetched.Load(), Bytes: bytes(), Metadata: p.nMeta.Load(),
-		Content: p.nContent.Load(), DeltaParts: p.nParts.Load(), ContentWritten: txn.ContentBytes()}, nil
+		Content: p.nContent.Load(), DeltaParts: p.nParts.Load(), ContentWritten: txn.ContentBytes(),
+		LocalMeta: p.nMetaLocal.Load(), LocalContent: p.nContentLocal.Load()}, nil
 }
 
 // commit pulls one commit and, within depth, its ancestors. It returns the
@@ -906,6 +922,9 @@ func (p *puller) fetchMeta(ref index.Ref) error {
 	if has, err := p.txn.Has(ref); err != nil || has {
 		return err
 	}
+	if ok, err := p.metaFromCache(ref); err != nil || ok {
+		return err
+	}
 	b, err := p.src.Meta(p.ctx, ref)
 	if err != nil {
 		return fmt.Errorf("%s: %w", object.Name(ref.Checksum, ref.Type), err)
@@ -924,6 +943,9 @@ func (p *puller) content(c object.Checksum) error {
 		return nil
 	}
 	if has, err := p.txn.Has(ref); err != nil || has {
+		return err
+	}
+	if ok, err := p.contentFromCache(c); err != nil || ok {
 		return err
 	}
 	// A body cut short while streaming cannot be retried by the HTTP layer

@@ -74,6 +74,7 @@ func (h *httpFlags) register(c *cobra.Command, opts *fetch.PullOptions) {
 	f.StringArrayVar(&h.headers, "http-header", nil, "send this header, as NAME=VALUE, with every request")
 	f.StringVar(&h.appendUA, "append-user-agent", "", "add this product to the User-Agent header")
 	f.StringVar(&opts.CacheDir, "cache-dir", "", "keep the summary cache in this directory")
+	f.StringVarP(&opts.LocalCache, "localcache-repo", "L", "", "copy objects this repository has instead of fetching them")
 }
 
 // apply puts the parsed flags into opts.

@@ -333,6 +333,9 @@ func pullLine(res *fetch.Result) string {
 		fmt.Fprintf(&b, "%d delta parts, %d loose fetched", res.DeltaParts, res.Metadata+res.Content)
 	default:
 		fmt.Fprintf(&b, "%d metadata, %d content objects fetched", res.Metadata, res.Content)
+		if res.LocalMeta+res.LocalContent > 0 {
+			fmt.Fprintf(&b, " (%d meta, %d content local)", res.LocalMeta, res.LocalContent)
+		}
 	}
 	if res.Bytes > 0 {
 		n, unit := res.Bytes, "B"
