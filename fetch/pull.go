@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -59,8 +60,8 @@ func (s *httpSource) Meta(ctx context.Context, ref index.Ref) ([]byte, error) {
 // metaMax is Meta refusing a body of more than max bytes.
 func (s *httpSource) metaMax(ctx context.Context, ref index.Ref, max int64) ([]byte, error) {
 	c := s.content
-	if ref.Type == object.TypeCommit || ref.Type == object.TypeCommitMeta {
-		c = s.meta // as ostree: commits and their signatures come from url
+	if ref.Type == object.TypeCommitMeta {
+		c = s.meta // as ostree: signatures come from url, every object from contenturl
 	}
 	return c.Get(ctx, object.Path(ref.Checksum, ref.Type, true), max)
 }
@@ -134,13 +135,15 @@ func (b bothCloser) Close() error {
 // newHTTPSource makes the clients for a remote: metadata from url and its
 // mirrors, other objects from contenturl when it is set.
 func newHTTPSource(rm *Remote) (*httpSource, error) {
-	meta, err := httpc.New(httpc.Options{Mirrors: rm.MetadataURLs()})
+	o := httpc.Options{Mirrors: rm.MetadataURLs(), Header: rm.Header, Cookies: rm.Cookies, UserAgent: rm.UserAgent}
+	meta, err := httpc.New(o)
 	if err != nil {
 		return nil, fmt.Errorf("remote %s: %w", rm.Name, err)
 	}
 	content := meta
 	if rm.ContentURL != "" {
-		if content, err = httpc.New(httpc.Options{Mirrors: rm.ContentURLs()}); err != nil {
+		o.Mirrors = rm.ContentURLs()
+		if content, err = httpc.New(o); err != nil {
 			return nil, fmt.Errorf("remote %s: %w", rm.Name, err)
 		}
 	}
@@ -219,6 +222,16 @@ type PullOptions struct {
 	// Warn hears what the pull chose to do without (a bad delta); nil
 	// for none.
 	Warn func(string)
+	// URL, when set, is fetched from in place of the remote's url and
+	// mirrors. Header goes with every request, and UserAgent replaces
+	// the default one.
+	URL       string
+	Header    http.Header
+	UserAgent string
+	CacheDir  string // for the summary cache, instead of the repository's tmp/cache
+	// LocalCache is a repository on this machine objects are copied from
+	// (verified) before they are fetched.
+	LocalCache string
 	// DisableVerifyBindings takes commits whatever refs and collection
 	// they are bound to, as ostree's --disable-verify-bindings.
 	DisableVerifyBindings bool
@@ -248,11 +261,13 @@ type Result struct {
 	// copied, from a local repository), delta parts, and the stored
 	// bytes of content written.
 	Metadata, Content, DeltaParts int64
-	ContentWritten                int64
-	Local                         bool // from a repository on this machine
-	Bytes                         int64
-	Plan                          DeltaPlan // what a dry run would fetch
-	Elapsed                       time.Duration
+	// LocalMeta and LocalContent were copied from the local cache.
+	LocalMeta, LocalContent int64
+	ContentWritten          int64
+	Local                   bool // from a repository on this machine
+	Bytes                   int64
+	Plan                    DeltaPlan // what a dry run would fetch
+	Elapsed                 time.Duration
 }
 
 // puller is one pull's state.
@@ -282,6 +297,10 @@ type puller struct {
 	nMeta, nContent, nParts atomic.Int64
 	bytes                   func() int64
 	plan                    DeltaPlan // a dry run's
+	// cache is a repository on this machine objects are copied from
+	// before they are fetched (nil: none); n*Local count those copied.
+	cache                     *store.Repo
+	nMetaLocal, nContentLocal atomic.Int64
 }
 
 // Pull fetches refs from a configured remote into r.
@@ -289,7 +308,7 @@ func Pull(ctx context.Context, r *store.Repo, remote string, opts PullOptions) (
 	if err := checkPullable(r, remote); err != nil {
 		return nil, err
 	}
-	s, err := NewSession(r, remote)
+	s, err := NewSessionWith(r, remote, SessionOptions{URL: opts.URL, Header: opts.Header, UserAgent: opts.UserAgent, CacheDir: opts.CacheDir})
 	if err != nil {
 		return nil, err
 	}
@@ -457,7 +476,8 @@ func verifySigs(keyring *gpg.Keyring, data, detached []byte) error {
 	if detached != nil {
 		md, err := object.ParseVarDict(detached)
 		if err != nil {
-			return fmt.Errorf("signatures: %w", err)
+			// Unreadable signature data holds no signature to check.
+			return fmt.Errorf("GPG verification enabled, but no signatures found (the signature data is unreadable: %w)", err)
 		}
 		if v, ok := object.Lookup(md, "ostree.gpgsigs"); ok {
 			items, ok := v.Value.([]any)
@@ -552,6 +572,12 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 	defer txn.Abort()
 	p := &puller{ctx: ctx, repo: r, src: src, txn: txn, keyring: keyring, sign: sp, opts: opts,
 		workers: 16, seen: map[index.Ref]bool{}, bytes: bytes}
+	if p.cache, err = openLocalCache(opts.LocalCache); err != nil {
+		return nil, err
+	}
+	if p.cache != nil {
+		defer p.cache.Close()
+	}
 	start := time.Now()
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -640,7 +666,8 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 		opts.Progress(Progress{Objects: p.objects.Load(), Fetched: p.fetched.Load(), Bytes: bytes(), Elapsed: time.Since(start)})
 	}
 	return &Result{Refs: targets, Fetched: p.fetched.Load(), Bytes: bytes(), Metadata: p.nMeta.Load(),
-		Content: p.nContent.Load(), DeltaParts: p.nParts.Load(), ContentWritten: txn.ContentBytes(), Plan: p.plan}, nil
+		Content: p.nContent.Load(), DeltaParts: p.nParts.Load(), ContentWritten: txn.ContentBytes(), Plan: p.plan,
+		LocalMeta: p.nMetaLocal.Load(), LocalContent: p.nContentLocal.Load()}, nil
 }
 
 // commit pulls one commit and, within depth, its ancestors. It returns the
@@ -1103,6 +1130,9 @@ func (p *puller) fetchMeta(ref index.Ref) error {
 	if has, err := p.txn.Has(ref); err != nil || has {
 		return err
 	}
+	if ok, err := p.metaFromCache(ref); err != nil || ok {
+		return err
+	}
 	b, err := p.src.Meta(p.ctx, ref)
 	if err != nil {
 		return fmt.Errorf("%s: %w", object.Name(ref.Checksum, ref.Type), err)
@@ -1130,6 +1160,9 @@ func (p *puller) content(c object.Checksum) error {
 		return nil
 	}
 	if has, err := p.txn.Has(ref); err != nil || has {
+		return err
+	}
+	if ok, err := p.contentFromCache(c); err != nil || ok {
 		return err
 	}
 	// A body cut short while streaming cannot be retried by the HTTP layer

@@ -9,11 +9,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"arbor/fetch/httpc"
 	"arbor/store"
 	"arbor/store/atomic"
 	"arbor/store/gpg"
@@ -35,6 +37,11 @@ type Remote struct {
 	GPGKeyPath       []string // gpgkeypath=
 	keyPathErr       error    // why gpgkeypath= does not parse
 	Branches         []string
+	// Cookies go with its requests (<repo>/<name>.cookies.txt); Header
+	// and UserAgent are what one operation adds, none by default.
+	Cookies   []httpc.Cookie
+	Header    http.Header
+	UserAgent string
 
 	dir string // the repository whose config holds the remote, and its keyring
 }
@@ -96,7 +103,8 @@ func group(name string) string { return fmt.Sprintf("remote %q", name) }
 // ErrNoRemote is returned for a remote that is not configured.
 var ErrNoRemote = errors.New("no such remote")
 
-// LoadRemote reads a remote's configuration.
+// LoadRemote reads a remote's configuration: the repository's own, or
+// one it inherits through core.parent.
 func LoadRemote(r *store.Repo, name string) (*Remote, error) {
 	if err := refs.ValidateRemote(name); err != nil {
 		return nil, err
@@ -132,6 +140,13 @@ func LoadRemote(r *store.Repo, name string) (*Remote, error) {
 	}
 	if rm.URL == "" {
 		return nil, fmt.Errorf("No \"url\" option in remote %q", name) // ostree's words
+	}
+	cs, err := ListCookies(r, name)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		rm.Cookies = append(rm.Cookies, c.Cookie)
 	}
 	return rm, nil
 }
@@ -220,7 +235,7 @@ func (rm *Remote) keyringPaths(r *store.Repo) []string {
 // remote's fingerprint changed is replaced.
 func (rm *Remote) Fingerprint(r *store.Repo) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%q %q %q %q %v %v %q %v\n", rm.Name, rm.URL, rm.ContentURL, rm.Mirrors, rm.GPGVerify, rm.GPGVerifySummary, rm.GPGKeyPath, signVerifies(r, rm.Name))
+	fmt.Fprintf(h, "%q %q %q %q %v %v %q %v %q %q %q\n", rm.Name, rm.URL, rm.ContentURL, rm.Mirrors, rm.GPGVerify, rm.GPGVerifySummary, rm.GPGKeyPath, signVerifies(r, rm.Name), rm.Cookies, rm.Header, rm.UserAgent)
 	for _, p := range rm.keyringPaths(r) {
 		if b, err := os.ReadFile(p); err == nil {
 			fmt.Fprintf(h, "%s %d\n", p, len(b))

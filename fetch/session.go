@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -26,10 +27,11 @@ import (
 // a wide area link each new connection and each summary is a round trip
 // or two the user waits for. Safe for concurrent use.
 type Session struct {
-	repo    *store.Repo
-	rm      *Remote
-	src     *httpSource
-	keyring *gpg.Keyring // the remote's keys, when it verifies anything
+	repo     *store.Repo
+	rm       *Remote
+	src      *httpSource
+	keyring  *gpg.Keyring // the remote's keys, when it verifies anything
+	cacheDir string       // empty: the repository's
 
 	mu      sync.Mutex
 	summary *fetchedSummary // nil until fetched
@@ -46,15 +48,33 @@ type fetchedSummary struct {
 // NewSession opens a configured remote for one operation; Close ends its
 // connections.
 func NewSession(r *store.Repo, remote string) (*Session, error) {
+	return NewSessionWith(r, remote, SessionOptions{})
+}
+
+// SessionOptions change how one session reaches its remote.
+type SessionOptions struct {
+	URL       string // fetch from here instead of the remote's url and mirrors
+	Header    http.Header
+	UserAgent string
+	CacheDir  string // holds the summary cache, in place of the repository's tmp/cache
+}
+
+// NewSessionWith is NewSession with the remote's configuration changed
+// by o for this session only.
+func NewSessionWith(r *store.Repo, remote string, o SessionOptions) (*Session, error) {
 	rm, err := LoadRemote(r, remote)
 	if err != nil {
 		return nil, err
 	}
+	if o.URL != "" {
+		rm.URL, rm.Mirrors = o.URL, nil
+	}
+	rm.Header, rm.UserAgent = o.Header, o.UserAgent
 	src, err := newHTTPSource(rm)
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{repo: r, rm: rm, src: src, indexed: map[index.Ref][]byte{}}
+	s := &Session{repo: r, rm: rm, src: src, indexed: map[index.Ref][]byte{}, cacheDir: o.CacheDir}
 	if rm.GPGVerify || rm.GPGVerifySummary {
 		if s.keyring, err = rm.Keyring(r); err != nil {
 			return nil, err
@@ -90,7 +110,7 @@ func (s *Session) fetchedSummary(ctx context.Context) (*fetchedSummary, error) {
 	if s.summary != nil {
 		return s.summary, nil
 	}
-	sum, raw, sig, err := fetchSummary(ctx, s.src.meta, s.rm, s.keyring)
+	sum, raw, sig, err := cachedSummary(ctx, summaryCachePath(s.repo, s.cacheDir), s.src.meta, s.rm, s.keyring)
 	if err != nil {
 		return nil, err // not kept: a later call tries again
 	}

@@ -78,6 +78,9 @@ type CommitOptions struct {
 	// --statoverride gives them.
 	ModeAdd map[string]uint32
 	Skip    map[string]bool
+	// GenerateSizes lists the size of every object the commit reaches
+	// in its metadata (SizesKey); it needs a commit of one directory.
+	GenerateSizes bool
 }
 
 // CommitStats reports what a commit did.
@@ -105,7 +108,9 @@ type committer struct {
 
 	mu    sync.Mutex
 	reach map[index.Ref]struct{}
-	trees map[object.Checksum]object.DirTree // written, kept for overlays and --bootable
+	// unpacked is each file's content length, kept for GenerateSizes.
+	unpacked map[object.Checksum]int64
+	trees    map[object.Checksum]object.DirTree // written, kept for overlays and --bootable
 	// own are the repository's staging and index directories: a tree
 	// that holds the repository it is committed to (ostree's commit of
 	// the current directory, run in the repository's parent) leaves them
@@ -165,6 +170,12 @@ func (r *Repo) CommitTrees(ctx context.Context, sources []TreeSource, opts Commi
 	}
 	// Only a commit of one directory knows every object it reaches.
 	exactReach := len(sources) == 1 && sources[0].Dir != ""
+	if opts.GenerateSizes {
+		if !exactReach {
+			return object.Zero, stats, errors.New("commit --generate-sizes: needs a single directory to commit")
+		}
+		cm.unpacked = map[object.Checksum]int64{}
+	}
 	if !exactReach || opts.Bootable {
 		cm.trees = map[object.Checksum]object.DirTree{}
 	}
@@ -203,6 +214,13 @@ func (r *Repo) CommitTrees(ctx context.Context, sources []TreeSource, opts Commi
 			return object.Zero, stats, err
 		}
 		md = append(md, opts.SizedMetadata(stored)...)
+	}
+	if opts.GenerateSizes {
+		sizes, err := cm.objectSizes()
+		if err != nil {
+			return object.Zero, stats, fmt.Errorf("commit --generate-sizes: %w", err)
+		}
+		md = append(md, SizesEntry(sizes))
 	}
 	if !opts.NoBindings {
 		// As ostree 2022.7: an orphan commit gets an empty binding list.
@@ -318,6 +336,49 @@ func (cm *committer) storedSize() (int64, error) {
 		}
 	}
 	return total, nil
+}
+
+// objectSizes lists the reached objects' stored and unpacked sizes.
+func (cm *committer) objectSizes() ([]ObjectSize, error) {
+	cm.t.mu.Lock()
+	staged := make(map[index.Ref]int64, len(cm.t.staged))
+	for _, e := range cm.t.staged {
+		staged[e.Ref] = e.Size
+	}
+	cm.t.mu.Unlock()
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	out := make([]ObjectSize, 0, len(cm.reach))
+	for ref := range cm.reach {
+		n, ok := staged[ref]
+		if !ok {
+			var err error
+			if n, ok, err = cm.t.idx.Size(ref); err != nil {
+				return nil, err
+			}
+		}
+		if !ok {
+			return nil, fmt.Errorf("object %s: stored size unknown", ref.Checksum)
+		}
+		unpacked := n // metadata is stored as it is
+		if ref.Type == object.TypeFile {
+			if unpacked, ok = cm.unpacked[ref.Checksum]; !ok {
+				return nil, fmt.Errorf("object %s: content size unknown", ref.Checksum)
+			}
+		}
+		out = append(out, ObjectSize{Checksum: ref.Checksum, Type: ref.Type, Stored: uint64(n), Unpacked: uint64(unpacked)})
+	}
+	return out, nil
+}
+
+// addFile is addReach for a file of that content length.
+func (cm *committer) addFile(c object.Checksum, size int64) {
+	cm.mu.Lock()
+	cm.reach[index.Ref{Checksum: c, Type: object.TypeFile}] = struct{}{}
+	if cm.unpacked != nil {
+		cm.unpacked[c] = size
+	}
+	cm.mu.Unlock()
 }
 
 func (cm *committer) addReach(ref index.Ref) {
@@ -571,7 +632,7 @@ func (cm *committer) file(dfd int, name, path, cpath string, symlink bool) (obje
 			h.Xattrs = xs
 		}
 		c := object.ContentChecksum(&h, nil)
-		cm.addReach(index.Ref{Checksum: c, Type: object.TypeFile})
+		cm.addFile(c, int64(len(h.Target)))
 		return c, cm.t.writeContent(c, &h, contentSource{})
 	}
 
@@ -630,7 +691,7 @@ func (cm *committer) file(dfd int, name, path, cpath string, symlink bool) (obje
 		c = object.SumHash(hs)
 	}
 	cm.bytes.Add(size)
-	cm.addReach(index.Ref{Checksum: c, Type: object.TypeFile})
+	cm.addFile(c, size)
 	if cm.opts.Consume && cm.adoptable(&st, &h) {
 		adopted, err := cm.t.adoptFile(c, dfd, name, &st)
 		if err != nil {

@@ -124,7 +124,7 @@ func (a *app) logCmd() *cobra.Command {
 
 func (a *app) showCmd() *cobra.Command {
 	var metaKey, detachedKey, homedir, verifyRemote string
-	var detached, raw bool
+	var detached, raw, printSizes bool
 	c := &cobra.Command{
 		Use:   "show [flags] REV",
 		Short: "Show one commit",
@@ -154,6 +154,18 @@ func (a *app) showCmd() *cobra.Command {
 				}
 				// Numbers as a big-endian host shows them, as ostree does.
 				fmt.Fprintln(a.Stdout, termtext.Line(gvariant.Print(t, gvariant.Byteswap(t, v))))
+			case printSizes:
+				sizes, err := store.CommitSizes(cm.Metadata)
+				if err != nil {
+					return fmt.Errorf("commit %s: %w", sum, err)
+				}
+				t, err := r.SizesNeeded(sizes)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.Stdout, "Compressed size (needed/total): %s/%s\n", siBytes(int64(t.NeededStored)), siBytes(int64(t.Stored)))
+				fmt.Fprintf(a.Stdout, "Unpacked size (needed/total): %s/%s\n", siBytes(int64(t.NeededUnpacked)), siBytes(int64(t.Unpacked)))
+				fmt.Fprintf(a.Stdout, "Number of objects (needed/total): %d/%d\n", t.NeededObjects, t.Objects)
 				return nil
 			case metaKey != "":
 				v, ok := object.Lookup(cm.Metadata, metaKey)
@@ -200,6 +212,7 @@ func (a *app) showCmd() *cobra.Command {
 	c.Flags().StringVar(&detachedKey, "print-detached-metadata-key", "", "print one detached metadata value")
 	c.Flags().BoolVar(&detached, "print-detached-metadata", false, "print all detached metadata (signatures)")
 	c.Flags().BoolVar(&raw, "raw", false, "print the commit object as GVariant text")
+	c.Flags().BoolVar(&printSizes, "print-sizes", false, "print the commit's size and what a pull of it still needs")
 	a.jsonFlag(c)
 	return c
 }

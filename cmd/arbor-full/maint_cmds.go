@@ -187,6 +187,9 @@ func (a *app) pruneCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := fetch.PruneSummaryCache(r); err != nil {
+				return err
+			}
 			if a.json {
 				var commits []string
 				for _, c := range res.DeletedCommits {

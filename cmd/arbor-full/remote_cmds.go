@@ -33,6 +33,7 @@ func (a *app) remoteCmd() *cobra.Command {
 	c.PersistentFlags().StringVar(&a.remoteSysroot, "sysroot", "", "work on the repository of the sysroot (or deployment root) at PATH")
 	c.AddCommand(a.remoteAddCmd(), a.remoteListCmd(), a.remoteDeleteCmd(), a.remoteShowURLCmd(),
 		a.remoteRefsCmd(), a.remoteGPGImportCmd(), a.remoteGPGListKeysCmd())
+	c.AddCommand(a.cookieCmds()...)
 	return c
 }
 
@@ -268,6 +269,7 @@ func (a *app) remoteGPGImportCmd() *cobra.Command {
 func (a *app) pullCmd() *cobra.Command {
 	var opts fetch.PullOptions
 	var checkFrom string
+	var hf httpFlags
 	c := &cobra.Command{
 		Use:   "pull [flags] REMOTE [REF...]",
 		Short: "Fetch refs from a remote, verifying every object and signature",
@@ -281,6 +283,9 @@ func (a *app) pullCmd() *cobra.Command {
 				remote = remote[:i]
 			}
 			opts.Refs = args[1:]
+			if err := hf.apply(&opts); err != nil {
+				return err
+			}
 			if opts.DryRun && !opts.RequireStaticDeltas {
 				return errors.New("--dry-run requires --require-static-deltas")
 			}
@@ -323,6 +328,7 @@ func (a *app) pullCmd() *cobra.Command {
 		}),
 	}
 	pullFlags(c, &opts)
+	hf.register(c, &opts)
 	c.Flags().BoolVar(&opts.Mirror, "mirror", false, "write refs/heads/REF instead of refs/remotes/REMOTE/REF, and copy the summary")
 	c.Flags().BoolVarP(&opts.TimestampCheck, "timestamp-check", "T", false, "refuse a commit older than the one the ref has here")
 	c.Flags().StringVar(&checkFrom, "timestamp-check-from-rev", "", "refuse a commit older than this one")
@@ -369,6 +375,9 @@ func pullLine(res *fetch.Result) string {
 		fmt.Fprintf(&b, "%d delta parts, %d loose fetched", res.DeltaParts, res.Metadata+res.Content)
 	default:
 		fmt.Fprintf(&b, "%d metadata, %d content objects fetched", res.Metadata, res.Content)
+		if res.LocalMeta+res.LocalContent > 0 {
+			fmt.Fprintf(&b, " (%d meta, %d content local)", res.LocalMeta, res.LocalContent)
+		}
 	}
 	if res.Bytes > 0 {
 		n, unit := res.Bytes, "B"

@@ -98,6 +98,7 @@ func (a *app) commitCmd() *cobra.Command {
 		bootable, skipUnchanged, consume         bool
 		modeRoExec                               bool
 		base, bodyFile                           string
+		generateSizes                            bool
 		signKeys, bindRefs                       []string
 		homedir, statOverride                    string
 		detachedStrings                          []string
@@ -167,7 +168,8 @@ func (a *app) commitCmd() *cobra.Command {
 			opts := store.CommitOptions{Branch: branch, Subject: subject, Body: body,
 				OwnerUID: ownerUID, OwnerGID: ownerGID, NoXattrs: noXattrs || canonical,
 				Orphan: orphan, NoBindings: noBindings, Bootable: bootable,
-				SkipIfUnchanged: skipUnchanged, Consume: consume, BindRefs: bindRefs, ModeRoExecutables: modeRoExec}
+				SkipIfUnchanged: skipUnchanged, Consume: consume, BindRefs: bindRefs, ModeRoExecutables: modeRoExec,
+				GenerateSizes: generateSizes}
 			if canonical {
 				opts.OwnerUID, opts.OwnerGID = 0, 0
 			}
@@ -302,6 +304,7 @@ func (a *app) commitCmd() *cobra.Command {
 	f.StringArrayVar(&bindRefs, "bind-ref", nil, "bind the commit to this ref too")
 	f.BoolVar(&skipUnchanged, "skip-if-unchanged", false, "if the tree is the parent's, commit nothing and print the parent")
 	f.BoolVar(&consume, "consume", false, "remove each committed directory once the commit is made")
+	f.BoolVar(&generateSizes, "generate-sizes", false, "list every object's size in the commit metadata")
 	// ostree's speedups for trees of hardlinks into the repository, and
 	// its fsync policy: arbor hashes every file and follows core.fsync.
 	f.Bool("link-checkout-speedup", false, "accepted for ostree's scripts; changes nothing")

@@ -23,9 +23,11 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -85,6 +87,10 @@ type Options struct {
 	// free connection.
 	MaxConnsPerHost int
 	UserAgent       string
+	// Header is sent with every request (a remote's configured headers).
+	Header http.Header
+	// Cookies go with the requests to the mirrors they match.
+	Cookies []Cookie
 	// Transport replaces the default tuned *http.Transport (for tests or
 	// special proxies); ConnectTimeout and MaxConnsPerHost then do not apply.
 	Transport http.RoundTripper
@@ -109,6 +115,17 @@ type Client struct {
 	headerTO   time.Duration
 	idleTO     time.Duration
 	lean       *lean // nil with a caller's Transport
+	header     http.Header
+	cookies    []Cookie
+	// list, when set, is the mirror list's directory and listName its
+	// file: mirrors are then what it names, read once (under listMu).
+	list     *mirror
+	listName string
+	listMu   sync.Mutex
+	// metalink: list is a metalink document, and summary the summary
+	// it pinned, verified against its checksum.
+	metalink bool
+	summary  []byte
 
 	requests, bytes, retries atomic.Int64
 	// good is the mirror that answered last: later requests start there, so
@@ -124,6 +141,108 @@ type mirror struct {
 	// addr (host:port) is set when plain GETs may take the lean path:
 	// http, no credentials in the URL, no proxy.
 	addr string
+	// header is sent with every request to this mirror; leanHeader is
+	// it as the lean path writes it.
+	header     http.Header
+	leanHeader string
+}
+
+// newMirror parses a base URL and readies what its requests carry.
+func (c *Client) newMirror(raw string) (*mirror, error) {
+	m, err := parseMirror(raw)
+	if err != nil {
+		return nil, err
+	}
+	if m.header, err = mirrorHeader(m, c.header, c.cookies); err != nil {
+		return nil, err
+	}
+	m.leanHeader = headerLines(m.header)
+	if c.lean == nil || m.u.Scheme != "http" || m.u.User != nil {
+		return m, nil
+	}
+	if proxy, err := http.ProxyFromEnvironment(&http.Request{URL: m.u}); err != nil || proxy != nil {
+		return m, nil
+	}
+	port := m.u.Port()
+	if port == "" {
+		port = "80"
+	}
+	m.addr = net.JoinHostPort(m.u.Hostname(), port)
+	return m, nil
+}
+
+// maxMirrorlist bounds a mirror list's size.
+const maxMirrorlist = 1 << 20
+
+// mirrorList is the mirrors to try: those configured, or those the
+// mirror list names, fetched on first use.
+func (c *Client) mirrorList(ctx context.Context) ([]*mirror, error) {
+	if c.list == nil {
+		return c.mirrors, nil
+	}
+	c.listMu.Lock()
+	defer c.listMu.Unlock()
+	if c.mirrors != nil {
+		return c.mirrors, nil
+	}
+	if c.metalink {
+		if err := c.resolveMetalink(ctx); err != nil {
+			return nil, err
+		}
+		return c.mirrors, nil
+	}
+	b, err := c.readList(ctx, maxMirrorlist)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := c.parseMirrorlist(b)
+	if err != nil {
+		return nil, fmt.Errorf("mirrorlist %s%s: %w", c.list.name, c.listName, err)
+	}
+	c.mirrors = ms
+	return ms, nil
+}
+
+// readList fetches the mirror list or metalink document.
+func (c *Client) readList(ctx context.Context, max int64) ([]byte, error) {
+	var b []byte
+	err := c.fromMirror(ctx, c.list, c.listName, cond{}, func(r *reply) error {
+		defer r.body.Close()
+		var err error
+		b, err = io.ReadAll(io.LimitReader(r.body, max+1))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s%s: %w", c.list.name, c.listName, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s%s: larger than %d bytes", c.list.name, c.listName, max)
+	}
+	return b, nil
+}
+
+// parseMirrorlist reads a mirror list: one base URL a line, blank lines
+// and lines starting with '#' skipped.
+func (c *Client) parseMirrorlist(b []byte) ([]*mirror, error) {
+	var ms []*mirror
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasPrefix(line, "mirrorlist=") || strings.HasPrefix(line, "metalink=") {
+			return nil, fmt.Errorf("URL %q: a list may not name another list", line)
+		}
+		m, err := c.newMirror(line)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, m)
+	}
+	if len(ms) == 0 {
+		return nil, errors.New("names no mirrors")
+	}
+	return ms, nil
 }
 
 // New checks the options and builds a Client.
@@ -142,31 +261,37 @@ func New(o Options) (*Client, error) {
 	if c.maxBackoff < c.backoff {
 		c.maxBackoff = c.backoff
 	}
-	for _, raw := range o.Mirrors {
-		m, err := parseMirror(raw)
-		if err != nil {
-			return nil, err
-		}
-		c.mirrors = append(c.mirrors, m)
-	}
+	c.header, c.cookies = o.Header, o.Cookies
 	rt := o.Transport
 	if rt == nil {
 		connect, conns := orDefault(o.ConnectTimeout, DefaultConnectTimeout), orDefault(o.MaxConnsPerHost, DefaultMaxConnsPerHost)
 		rt = newTransport(connect, conns)
 		c.lean = newLean(connect, conns, o.UserAgent)
-		for _, m := range c.mirrors {
-			if m.u.Scheme != "http" || m.u.User != nil {
-				continue
-			}
-			if proxy, err := http.ProxyFromEnvironment(&http.Request{URL: m.u}); err != nil || proxy != nil {
-				continue
-			}
-			port := m.u.Port()
-			if port == "" {
-				port = "80"
-			}
-			m.addr = net.JoinHostPort(m.u.Hostname(), port)
+	}
+	list, isList := strings.CutPrefix(o.Mirrors[0], "mirrorlist=")
+	if ml, ok := strings.CutPrefix(o.Mirrors[0], "metalink="); ok {
+		list, isList, c.metalink = ml, true, true
+	}
+	if isList {
+		if len(o.Mirrors) > 1 {
+			return nil, fmt.Errorf("httpc: a mirrorlist= or metalink= URL must be the only one")
 		}
+		dir, name := path.Split(list)
+		m, err := c.newMirror(dir)
+		if err != nil {
+			return nil, fmt.Errorf("httpc: mirrorlist: %w", err)
+		}
+		c.list, c.listName = m, name
+	}
+	for _, raw := range o.Mirrors {
+		if c.list != nil {
+			break
+		}
+		m, err := c.newMirror(raw)
+		if err != nil {
+			return nil, err
+		}
+		c.mirrors = append(c.mirrors, m)
 	}
 	// http.Client rather than the bare RoundTripper: CDNs and mirror
 	// redirectors answer with redirects, which it follows.
@@ -198,11 +323,6 @@ func newTransport(connect time.Duration, conns int) *http.Transport {
 }
 
 func parseMirror(raw string) (*mirror, error) {
-	for _, kind := range []string{"mirrorlist=", "metalink="} {
-		if strings.HasPrefix(raw, kind) {
-			return nil, fmt.Errorf("httpc: URL %q: arbor does not read %s lists; give the servers as the remote's url and mirrors=\"URL1;URL2;\"", raw, strings.TrimSuffix(kind, "="))
-		}
-	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("httpc: mirror URL: %w", err)
@@ -318,6 +438,16 @@ func (c *Client) GetConditional(ctx context.Context, path string, etag, lastModi
 func (c *Client) get(ctx context.Context, p string, cd cond, max int64) ([]byte, string, string, bool, error) {
 	if max < 0 {
 		return nil, "", "", false, fmt.Errorf("httpc: fetch %s: negative size limit %d", p, max)
+	}
+	if p == "summary" && c.metalink {
+		// Through a metalink, the summary is the one it pinned.
+		if _, err := c.mirrorList(ctx); err != nil {
+			return nil, "", "", false, err
+		}
+		if int64(len(c.summary)) > max {
+			return nil, "", "", false, fmt.Errorf("httpc: fetch %s: larger than %d bytes", p, max)
+		}
+		return c.summary, "", "", false, nil
 	}
 	// A body cut short is kept, and a retry asks for the rest of it.
 	rs := &resume{}
@@ -549,10 +679,14 @@ func (c *Client) fetch(ctx context.Context, p string, cd cond, use func(r *reply
 		return err
 	}
 	var notFound, other error
+	mirrors, err := c.mirrorList(ctx)
+	if err != nil {
+		return err
+	}
 	start := int(c.good.Load())
-	for i := range c.mirrors {
-		idx := (start + i) % len(c.mirrors)
-		m := c.mirrors[idx]
+	for i := range mirrors {
+		idx := (start + i) % len(mirrors)
+		m := mirrors[idx]
 		err := c.fromMirror(ctx, m, p, cd, use)
 		if err == nil || errors.Is(err, ErrNotFound) {
 			c.good.Store(int32(idx))
@@ -697,6 +831,9 @@ func (c *Client) openHTTP(ctx context.Context, m *mirror, p string, cd cond) (*r
 		cancel(nil)
 		return nil, err
 	}
+	for k, vs := range m.header {
+		req.Header[k] = append([]string(nil), vs...)
+	}
 	if c.ua != "" {
 		req.Header.Set("User-Agent", c.ua)
 	}
@@ -772,7 +909,7 @@ func (c *Client) openHTTP(ctx context.Context, m *mirror, p string, cd cond) (*r
 // means the response needs net/http.
 func (c *Client) openLean(ctx context.Context, m *mirror, p string) (*reply, error) {
 	rctx, cancel := context.WithCancelCause(ctx)
-	lr, err := c.lean.get(rctx, m.addr, m.u.Host, m.escaped(p), c.headerTO)
+	lr, err := c.lean.get(rctx, m.addr, m.u.Host, m.escaped(p), m.leanHeader, c.headerTO)
 	if err != nil {
 		cancel(nil)
 		if ctx.Err() == nil && errors.Is(err, os.ErrDeadlineExceeded) {

@@ -65,7 +65,7 @@ type leanResponse struct {
 
 // get sends GET uri to host (host:port) and reads the response headers,
 // waiting at most headerTO for them once a connection is in hand.
-func (l *lean) get(ctx context.Context, addr, host, uri string, headerTO time.Duration) (*leanResponse, error) {
+func (l *lean) get(ctx context.Context, addr, host, uri, header string, headerTO time.Duration) (*leanResponse, error) {
 	l.mu.Lock()
 	skip := l.skip[addr]
 	l.mu.Unlock()
@@ -83,7 +83,7 @@ func (l *lean) get(ctx context.Context, addr, host, uri string, headerTO time.Du
 			<-l.slots
 			return nil, err
 		}
-		r, answered, err := l.roundTrip(ctx, lc, host, uri, headerTO)
+		r, answered, err := l.roundTrip(ctx, lc, host, uri, header, headerTO)
 		if err == nil {
 			return r, nil
 		}
@@ -150,7 +150,7 @@ func (l *lean) closeIdle() {
 
 // roundTrip sends the request on lc and reads the response headers;
 // answered reports whether any byte of a response came.
-func (l *lean) roundTrip(ctx context.Context, lc *leanConn, host, uri string, headerTO time.Duration) (r *leanResponse, answered bool, err error) {
+func (l *lean) roundTrip(ctx context.Context, lc *leanConn, host, uri, header string, headerTO time.Duration) (r *leanResponse, answered bool, err error) {
 	// Cancelling ctx (the caller, or httpc's idle timer) must unblock a
 	// read on the socket: a deadline in the past does that.
 	stop := context.AfterFunc(ctx, func() { lc.c.SetDeadline(time.Unix(1, 0)) })
@@ -164,6 +164,7 @@ func (l *lean) roundTrip(ctx context.Context, lc *leanConn, host, uri string, he
 		bw.WriteString("\r\nUser-Agent: ")
 		bw.WriteString(l.ua)
 	}
+	bw.WriteString(header)
 	bw.WriteString("\r\n\r\n")
 	if err := bw.Flush(); err != nil {
 		stop()

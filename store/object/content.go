@@ -150,10 +150,10 @@ func (c *Compressor) WriteArchive(w io.Writer, h *FileHeader, size uint64, paylo
 	if h.IsSymlink() {
 		return nil
 	}
-	fw, _ := c.pool.Get().(*flate.Writer)
+	fw, _ := c.pool.Get().(deflater)
 	if fw == nil {
 		var err error
-		if fw, err = flate.NewWriter(w, c.level); err != nil {
+		if fw, err = newDeflater(w, c.level); err != nil {
 			return err
 		}
 	} else {
@@ -168,6 +168,12 @@ func (c *Compressor) WriteArchive(w io.Writer, h *FileHeader, size uint64, paylo
 		return fmt.Errorf("payload is %d bytes, header says %d", n, size)
 	}
 	return fw.Close()
+}
+
+// deflater writes a raw deflate stream; Reset starts another.
+type deflater interface {
+	io.WriteCloser
+	Reset(w io.Writer)
 }
 
 // maxHeader bounds a content header; real ones are far smaller, and the
