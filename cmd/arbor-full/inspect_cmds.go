@@ -415,22 +415,28 @@ func (a *app) catCmd() *cobra.Command {
 }
 
 func (a *app) diffCmd() *cobra.Command {
+	var noXattrs bool
 	c := &cobra.Command{
 		Use:     "diff REV_A REV_B",
 		Short:   "List the paths that differ between two commits",
 		Example: `  arbor --repo=repo diff main^ main`,
 		Args:    cobra.ExactArgs(2),
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
-			var sums [2]object.Checksum
+			var sides [2]store.DiffSide
 			for i, rev := range args {
+				// As ostree: a path is given as /... or ./...
+				if strings.HasPrefix(rev, "/") || strings.HasPrefix(rev, "./") {
+					sides[i].Dir = rev
+					continue
+				}
 				sum, err := r.Resolve(rev)
 				if err != nil {
 					return err
 				}
-				sums[i] = sum
+				sides[i].Commit = sum
 			}
 			out := []map[string]string{}
-			err := r.Diff(cmd.Context(), sums[0], sums[1], func(ch store.Change) error {
+			err := r.DiffSides(cmd.Context(), sides[0], sides[1], noXattrs, func(ch store.Change) error {
 				if a.json {
 					out = append(out, map[string]string{"change": string(ch.Kind), "path": ch.Path})
 					return nil
@@ -447,6 +453,7 @@ func (a *app) diffCmd() *cobra.Command {
 			return nil
 		}),
 	}
+	c.Flags().BoolVar(&noXattrs, "no-xattrs", false, "leave extended attributes out of the comparison of directories")
 	a.jsonFlag(c)
 	return c
 }
