@@ -75,6 +75,9 @@ type CommitOptions struct {
 	// --statoverride gives them.
 	ModeAdd map[string]uint32
 	Skip    map[string]bool
+	// GenerateSizes records each object's stored and unpacked size in
+	// the commit's metadata (see SizesEntry).
+	GenerateSizes bool
 }
 
 // CommitStats reports what a commit did.
@@ -103,6 +106,8 @@ type committer struct {
 	mu    sync.Mutex
 	reach map[index.Ref]struct{}
 	trees map[object.Checksum]object.DirTree // written, kept for overlays and --bootable
+	// unpacked are the data sizes of the files committed, for sizes.
+	unpacked map[object.Checksum]int64
 	// own are the repository's staging and index directories: a tree
 	// that holds the repository it is committed to (ostree's commit of
 	// the current directory, run in the repository's parent) leaves them
@@ -200,6 +205,13 @@ func (r *Repo) CommitTrees(ctx context.Context, sources []TreeSource, opts Commi
 			return object.Zero, stats, err
 		}
 		md = append(md, opts.SizedMetadata(stored)...)
+	}
+	if opts.GenerateSizes {
+		sizes, err := cm.objectSizes()
+		if err != nil {
+			return object.Zero, stats, err
+		}
+		md = append(md, SizesEntry(sizes))
 	}
 	if !opts.NoBindings {
 		// As ostree 2022.7: an orphan commit gets an empty binding list.
@@ -315,6 +327,17 @@ func (cm *committer) storedSize() (int64, error) {
 		}
 	}
 	return total, nil
+}
+
+// addFile notes a regular file the tree reaches and its data size.
+func (cm *committer) addFile(c object.Checksum, size int64) {
+	cm.mu.Lock()
+	cm.reach[index.Ref{Checksum: c, Type: object.TypeFile}] = struct{}{}
+	if cm.unpacked == nil {
+		cm.unpacked = map[object.Checksum]int64{}
+	}
+	cm.unpacked[c] = size
+	cm.mu.Unlock()
 }
 
 func (cm *committer) addReach(ref index.Ref) {
@@ -568,7 +591,8 @@ func (cm *committer) file(dfd int, name, path, cpath string, symlink bool) (obje
 			h.Xattrs = xs
 		}
 		c := object.ContentChecksum(&h, nil)
-		cm.addReach(index.Ref{Checksum: c, Type: object.TypeFile})
+		// A symlink's unpacked size is its target's length, as stat's.
+		cm.addFile(c, int64(len(h.Target)))
 		return c, cm.t.writeContent(c, &h, contentSource{})
 	}
 
@@ -627,7 +651,7 @@ func (cm *committer) file(dfd int, name, path, cpath string, symlink bool) (obje
 		c = object.SumHash(hs)
 	}
 	cm.bytes.Add(size)
-	cm.addReach(index.Ref{Checksum: c, Type: object.TypeFile})
+	cm.addFile(c, size)
 	if err := cm.t.writeContent(c, &h, src); err != nil {
 		return object.Zero, fmt.Errorf("%s: %w", path, err)
 	}

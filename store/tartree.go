@@ -510,7 +510,8 @@ func (cm *committer) archiveFile(e *archiveEntry, mode uint32, cp string) (objec
 			return object.Zero, nil, fmt.Errorf("%s: symlink with an empty target", e.name)
 		}
 		c := object.ContentChecksum(h, nil)
-		cm.addReach(index.Ref{Checksum: c, Type: object.TypeFile})
+		// A symlink's unpacked size is its target's length, as stat's.
+		cm.addFile(c, int64(len(h.Target)))
 		return c, h, cm.t.writeContent(c, h, contentSource{})
 	}
 	var c object.Checksum
@@ -540,7 +541,7 @@ func (cm *committer) archiveFile(e *archiveEntry, mode uint32, cp string) (objec
 		src.fd = int(tmp.Fd())
 	}
 	cm.bytes.Add(e.size)
-	cm.addReach(index.Ref{Checksum: c, Type: object.TypeFile})
+	cm.addFile(c, e.size)
 	if err := cm.t.writeContent(c, h, src); err != nil {
 		return object.Zero, nil, fmt.Errorf("%s: %w", cp, err)
 	}

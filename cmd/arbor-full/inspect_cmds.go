@@ -124,7 +124,7 @@ func (a *app) logCmd() *cobra.Command {
 
 func (a *app) showCmd() *cobra.Command {
 	var metaKey, detachedKey, homedir, verifyRemote string
-	var detached, raw bool
+	var detached, raw, printSizes bool
 	c := &cobra.Command{
 		Use:   "show [flags] REV",
 		Short: "Show one commit",
@@ -142,6 +142,8 @@ func (a *app) showCmd() *cobra.Command {
 				return err
 			}
 			switch {
+			case printSizes:
+				return a.printSizes(r, sum, cm)
 			case raw:
 				b, err := r.ReadMeta(sum, object.TypeCommit)
 				if err != nil {
@@ -200,6 +202,7 @@ func (a *app) showCmd() *cobra.Command {
 	c.Flags().StringVar(&detachedKey, "print-detached-metadata-key", "", "print one detached metadata value")
 	c.Flags().BoolVar(&detached, "print-detached-metadata", false, "print all detached metadata (signatures)")
 	c.Flags().BoolVar(&raw, "raw", false, "print the commit object as GVariant text")
+	c.Flags().BoolVar(&printSizes, "print-sizes", false, "print the commit's recorded sizes: what is still to fetch, and in all")
 	a.jsonFlag(c)
 	return c
 }
