@@ -32,6 +32,22 @@ func (h *FileHeader) IsSymlink() bool { return h.Mode&ModeTypeMask == ModeSymlin
 
 // Validate checks mode and xattr order.
 func (h *FileHeader) Validate() error {
+	if err := h.validateLocal(); err != nil {
+		return err
+	}
+	for i := 1; i < len(h.Xattrs); i++ {
+		if h.Xattrs[i-1].Name >= h.Xattrs[i].Name {
+			return fmt.Errorf("xattrs not sorted or duplicated at %q", h.Xattrs[i].Name)
+		}
+	}
+	return nil
+}
+
+// validateLocal is Validate for a header a local bare-user object
+// carries: libostree (2022.7) stores an archive's xattrs there in the
+// archive's order, each twice, so the list is taken as stored (the
+// object's checksum covers it, and setting an xattr twice is harmless).
+func (h *FileHeader) validateLocal() error {
 	if err := ValidateFileMode(h.Mode); err != nil {
 		return err
 	}
@@ -40,11 +56,6 @@ func (h *FileHeader) Validate() error {
 			return errors.New("symlink with an empty target")
 		}
 		return errors.New("regular file with a symlink target")
-	}
-	for i := 1; i < len(h.Xattrs); i++ {
-		if h.Xattrs[i-1].Name >= h.Xattrs[i].Name {
-			return fmt.Errorf("xattrs not sorted or duplicated at %q", h.Xattrs[i].Name)
-		}
 	}
 	return nil
 }
@@ -88,10 +99,10 @@ func ParseUserMeta(b []byte, target string) (FileHeader, error) {
 	}
 	f := v.([]any)
 	h := FileHeader{UID: be32(f[0].(uint32)), GID: be32(f[1].(uint32)), Mode: be32(f[2].(uint32)), Target: target}
-	if h.Xattrs, err = xattrsFrom(f[3]); err != nil {
+	if h.Xattrs, err = xattrsAnyOrder(f[3]); err != nil {
 		return h, fmt.Errorf("user.ostreemeta: %w", err)
 	}
-	return h, h.Validate()
+	return h, h.validateLocal()
 }
 
 // NewContentHash starts a content checksum: the framed header is hashed

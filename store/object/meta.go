@@ -50,6 +50,21 @@ func XattrsFrom(v any) ([]Xattr, error) { return xattrsFrom(v) }
 // xattrsFrom converts a decoded a(ayay), refusing unsorted, duplicate or
 // empty names as current libostree does.
 func xattrsFrom(v any) ([]Xattr, error) {
+	out, err := xattrsAnyOrder(v)
+	if err != nil {
+		return nil, err
+	}
+	for i := 1; i < len(out); i++ {
+		if out[i-1].Name >= out[i].Name {
+			return nil, fmt.Errorf("xattrs not sorted or duplicated at %q", out[i].Name)
+		}
+	}
+	return out, nil
+}
+
+// xattrsAnyOrder converts a decoded a(ayay) as it is, refusing invalid
+// names only.
+func xattrsAnyOrder(v any) ([]Xattr, error) {
 	items := v.([]any)
 	out := make([]Xattr, 0, len(items))
 	for _, it := range items {
@@ -58,11 +73,7 @@ func xattrsFrom(v any) ([]Xattr, error) {
 		if len(name) < 2 || name[len(name)-1] != 0 || bytes.IndexByte(name[:len(name)-1], 0) >= 0 {
 			return nil, fmt.Errorf("invalid xattr name %q", name)
 		}
-		x := Xattr{Name: string(name[:len(name)-1]), Value: pair[1].([]byte)}
-		if n := len(out); n > 0 && out[n-1].Name >= x.Name {
-			return nil, fmt.Errorf("xattrs not sorted or duplicated at %q", x.Name)
-		}
-		out = append(out, x)
+		out = append(out, Xattr{Name: string(name[:len(name)-1]), Value: pair[1].([]byte)})
 	}
 	return out, nil
 }
