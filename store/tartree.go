@@ -5,9 +5,11 @@ import (
 	"bufio"
 	"bytes"
 	"compress/bzip2"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -161,6 +163,21 @@ func (t tarReader) next() (*archiveEntry, error) {
 	for k, v := range h.PAXRecords {
 		if name, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
 			e.xattrs = append(e.xattrs, object.Xattr{Name: name, Value: []byte(v)})
+		}
+		// bsdtar's spelling: the name URL-encoded, the value base64.
+		if enc, ok := strings.CutPrefix(k, "LIBARCHIVE.xattr."); ok {
+			name, err := url.PathUnescape(enc)
+			if err != nil {
+				return nil, fmt.Errorf("%s: xattr name %q: %w", h.Name, enc, err)
+			}
+			if _, dup := h.PAXRecords["SCHILY.xattr."+name]; dup {
+				continue
+			}
+			val, err := base64.StdEncoding.DecodeString(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: xattr %s: %w", h.Name, name, err)
+			}
+			e.xattrs = append(e.xattrs, object.Xattr{Name: name, Value: val})
 		}
 	}
 	return e, nil
@@ -470,14 +487,15 @@ func underSkipped(skip map[string]bool, cp string) bool {
 // cleanArchivePath is an entry's path in the tree ("" for the root),
 // refusing names that climb out of it.
 func cleanArchivePath(name string, filter *PathFilter) (string, error) {
+	// Archives' own leading "/" and "./" are dropped, as tar does; a
+	// filter that makes a name absolute is refused.
 	p := filter.Apply(relArchivePath(name))
-	p = strings.TrimRight(p, "/")
-	p = relArchivePath(p)
+	if strings.HasPrefix(p, "/") {
+		return "", fmt.Errorf("%s: absolute path %s after the path filter", name, p)
+	}
+	p = relArchivePath(strings.TrimRight(p, "/"))
 	if p == "" {
 		return "", nil
-	}
-	if strings.HasPrefix(p, "/") {
-		return "", fmt.Errorf("%s: absolute path", name)
 	}
 	for _, part := range strings.Split(p, "/") {
 		if part == ".." {

@@ -19,6 +19,10 @@ func TestCleanArchivePath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	absolute, err := ParsePathFilter(`^,/`)
+	if err != nil {
+		t.Fatal(err)
+	}
 	prefix, err := ParsePathFilter(`^,foo/`)
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +44,7 @@ func TestCleanArchivePath(t *testing.T) {
 		{"./usr/x", prefix, "foo/usr/x", ""},
 		{"../etc/passwd", nil, "", "climbs out"},
 		{"usr/../../x", nil, "", "climbs out"},
+		{"./etc/x", absolute, "", "absolute"},
 	} {
 		got, err := cleanArchivePath(x.name, x.filter)
 		if x.wantErr != "" {
@@ -184,5 +189,28 @@ func TestSizesRoundTrip(t *testing.T) {
 	}
 	if bytes.Compare(out[0].Checksum[:], out[1].Checksum[:]) > 0 {
 		t.Error("entries not sorted by checksum")
+	}
+}
+
+func TestTarXattrs(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	h := &tar.Header{Name: "f", Typeflag: tar.TypeReg, Mode: 0o644, Format: tar.FormatPAX, PAXRecords: map[string]string{
+		"SCHILY.xattr.user.a":         "one",
+		"LIBARCHIVE.xattr.user.b%20c": "dHdv", // "two"
+	}}
+	if err := tw.WriteHeader(h); err != nil {
+		t.Fatal(err)
+	}
+	tw.Close()
+	e, err := (tarReader{tar.NewReader(&buf)}).next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	object.SortXattrs(e.xattrs)
+	got := fmt.Sprint(e.xattrs)
+	want := fmt.Sprint([]object.Xattr{{Name: "user.a", Value: []byte("one")}, {Name: "user.b c", Value: []byte("two")}})
+	if got != want {
+		t.Errorf("xattrs = %s, want %s", got, want)
 	}
 }
