@@ -291,8 +291,8 @@ type archiveNode struct {
 	meta     object.DirMeta
 	file     object.Checksum
 	children map[string]*archiveNode
-	// fileHeader and linkNames let late data (cpio) replace a file
-	// already placed under several names.
+	// header is shared by the names of one hardlinked file, so data
+	// that comes late (cpio) replaces the file under all of them.
 	header *object.FileHeader
 }
 
