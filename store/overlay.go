@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"sort"
@@ -17,22 +18,33 @@ import (
 // last source's that has it.
 type TreeSource struct {
 	Dir    string
-	Commit object.Checksum // when Dir is empty
+	Commit object.Checksum // when Dir and Tar are empty
 	// AsIs takes the commit's tree unchanged by the commit's ownership,
 	// xattr and mode options (ostree's --base); otherwise they apply
 	// to it as to a directory.
 	AsIs bool
+	// Tar is a tar or cpio archive (tar=PATH), compressed or not; "-"
+	// with TarReader set reads it from there.
+	Tar       string
+	TarReader io.Reader
+	Options   TarOptions
 }
 
 func (s TreeSource) String() string {
 	if s.Dir != "" {
 		return "dir=" + s.Dir
 	}
+	if s.Tar != "" {
+		return "tar=" + s.Tar
+	}
 	return "ref=" + s.Commit.String()
 }
 
 // source commits or reads one source's root dirtree and dirmeta.
 func (cm *committer) source(src TreeSource) (object.Checksum, object.Checksum, error) {
+	if src.Tar != "" {
+		return cm.tarSource(src)
+	}
 	if src.Dir == "" {
 		c, err := cm.t.r.ReadCommit(src.Commit)
 		if err != nil {

@@ -99,7 +99,7 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 	root.SetVersionTemplate(versionYAML())
 	root.AddCommand(
 		a.initCmd(), a.commitCmd(), a.checkoutCmd(),
-		a.logCmd(), a.showCmd(), a.lsCmd(), a.catCmd(), a.diffCmd(),
+		a.logCmd(), a.showCmd(), a.lsCmd(), a.catCmd(), a.diffCmd(), a.exportCmd(),
 		a.refsCmd(), a.revParseCmd(),
 		a.fsckCmd(), a.pruneCmd(), a.reindexCmd(),
 		a.remoteCmd(), a.pullCmd(), a.pullLocalCmd(), a.summaryCmd(), a.gpgSignCmd(), a.signCmd(), a.serveCmd(),
@@ -139,7 +139,7 @@ are OSTree's byte for byte, and commands accept ostree's flags.`,
 // flatpak- and mount-style commands use the installation's.
 func ostreeCommand(name string) bool {
 	switch name {
-	case "init", "commit", "checkout", "log", "show", "ls", "cat", "diff", "refs", "rev-parse", "fsck", "prune",
+	case "init", "commit", "checkout", "log", "show", "ls", "cat", "diff", "export", "refs", "rev-parse", "fsck", "prune",
 		"remote", "pull", "pull-local", "summary", "gpg-sign", "sign", "static-delta", "config", "reset", "find-remotes", "create-usb":
 		return true
 	}
@@ -164,7 +164,7 @@ func versionYAML() string {
 			}
 		}
 	}
-	return fmt.Sprintf("libostree:\n Version: '%s'\n Features:\n  - gpgme\n  - sign-ed25519\narbor:\n Revision: '%s'\n", ostreeVersion, rev)
+	return fmt.Sprintf("libostree:\n Version: '%s'\n Features:\n  - gpgme\n  - sign-ed25519\n  - libarchive\narbor:\n Revision: '%s'\n", ostreeVersion, rev)
 }
 
 // refuseUnknown makes every group of commands (the root, admin,

@@ -105,6 +105,7 @@ func (a *app) commitCmd() *cobra.Command {
 		keySigns                                 []string
 		signType                                 string
 	)
+	var tarOpts tarFlags
 	c := &cobra.Command{
 		Use:   "commit [flags] [DIR]",
 		Short: "Commit a directory tree to a branch",
@@ -160,9 +161,13 @@ func (a *app) commitCmd() *cobra.Command {
 					}
 					sources = append(sources, store.TreeSource{Commit: c})
 				case "tar":
-					return fmt.Errorf("--tree=%s: arbor does not import tar archives; unpack it and give --tree=dir=", t)
+					src, err := tarTreeSource(cmd, val, tarOpts)
+					if err != nil {
+						return fmt.Errorf("--tree=%s: %w", t, err)
+					}
+					sources = append(sources, src)
 				default:
-					return fmt.Errorf("--tree=%s: invalid tree type; use dir=PATH or ref=REV", t)
+					return fmt.Errorf("--tree=%s: invalid tree type; use dir=PATH, tar=ARCHIVE or ref=REV", t)
 				}
 			}
 			opts := store.CommitOptions{Branch: branch, Subject: subject, Body: body,
@@ -183,6 +188,10 @@ func (a *app) commitCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("--statoverride=%s: %w", statOverride, err)
 				}
+			}
+			opts.GenerateSizes = tarOpts.generateSizes
+			if err := addSkipList(&opts, tarOpts.skipList); err != nil {
+				return err
 			}
 			if timestamp == "" {
 				if e := os.Getenv("SOURCE_DATE_EPOCH"); e != "" {
@@ -284,7 +293,8 @@ func (a *app) commitCmd() *cobra.Command {
 	}
 	f := c.Flags()
 	f.StringVarP(&branch, "branch", "b", "", "branch (ref) to commit to")
-	f.StringArrayVar(&trees, "tree", nil, "tree to commit, as dir=PATH or ref=REV; several overlay in order")
+	f.StringArrayVar(&trees, "tree", nil, "tree to commit, as dir=PATH, tar=ARCHIVE or ref=REV; several overlay in order")
+	tarOpts.flags(f)
 	f.StringVarP(&subject, "subject", "s", "", "one-line subject")
 	f.StringVarP(&body, "body", "m", "", "full description")
 	f.StringVarP(&bodyFile, "body-file", "F", "", "read the full description from this file")

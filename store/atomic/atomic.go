@@ -4,6 +4,7 @@
 package atomic
 
 import (
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +17,15 @@ import (
 // it into place; with sync, the file is flushed first and its directory
 // after.
 func WriteFile(path string, data []byte, perm os.FileMode, sync bool) error {
+	return WriteFileFrom(path, perm, sync, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFileFrom is WriteFile of what write writes, for content streamed
+// rather than held in memory; on an error of write, path is left as it was.
+func WriteFileFrom(path string, perm os.FileMode, sync bool, write func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -28,7 +38,7 @@ func WriteFile(path string, data []byte, perm os.FileMode, sync bool) error {
 			os.Remove(tmp)
 		}
 	}()
-	if _, err := f.Write(data); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
 		return err
 	}
