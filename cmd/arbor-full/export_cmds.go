@@ -21,15 +21,11 @@ type tarFlags struct {
 	autocreate bool
 	filter     string
 	skipList   string
-	// generateSizes is not tar's, but lives with commit's other
-	// options kept out of the main flag list.
-	generateSizes bool
 }
 
 func (t *tarFlags) flags(f *pflag.FlagSet) {
 	f.BoolVar(&t.autocreate, "tar-autocreate-parents", false, "make the parent directories an archive's entries lack (mode 0755)")
 	f.StringVar(&t.filter, "tar-pathname-filter", "", "REGEX,REPLACEMENT rewriting each archive entry's path")
-	f.BoolVar(&t.generateSizes, "generate-sizes", false, "record each object's compressed and unpacked size in the commit metadata")
 	f.StringVar(&t.skipList, "skip-list", "", "file of paths (one a line, /usr/bin/x) to leave out of the commit")
 }
 

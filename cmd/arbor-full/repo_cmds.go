@@ -189,7 +189,6 @@ func (a *app) commitCmd() *cobra.Command {
 					return fmt.Errorf("--statoverride=%s: %w", statOverride, err)
 				}
 			}
-			opts.GenerateSizes = tarOpts.generateSizes
 			if err := addSkipList(&opts, tarOpts.skipList); err != nil {
 				return err
 			}
