@@ -168,8 +168,9 @@ func (r *Repo) CommitTrees(ctx context.Context, sources []TreeSource, opts Commi
 		}()
 		go progressLoop(stop, func() { opts.Progress(cm.files.Load(), cm.bytes.Load()) })
 	}
-	// Only a commit of one directory knows every object it reaches.
-	exactReach := len(sources) == 1 && sources[0].Dir != ""
+	// Only a commit of one directory (or archive) knows every object it
+	// reaches.
+	exactReach := len(sources) == 1 && (sources[0].Dir != "" || sources[0].Tar != "")
 	if opts.GenerateSizes {
 		if !exactReach {
 			return object.Zero, stats, errors.New("commit --generate-sizes: needs a single directory to commit")

@@ -433,34 +433,32 @@ func (a *app) diffCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "diff REV_A (REV_B | DIR)",
 		Short: "List the paths that differ between two commits, or a commit and a directory",
-		Long: `diff lists what changed from REV_A to REV_B. A second argument that starts with
+		Long: `diff lists what changed from REV_A to REV_B. An argument that starts with
 / or ./ (or is .) is a directory, compared as it would be committed with
 --owner-uid, --owner-gid and --no-xattrs; nothing is written to the repository.`,
 		Example: `  arbor --repo=repo diff main^ main
   arbor --repo=repo diff main ./rootfs`,
 		Args: cobra.ExactArgs(2),
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
-			if isDirArg(args[0]) {
-				return fmt.Errorf("diff %s: the first argument must be a commit", args[0])
-			}
-			var sums [2]object.Checksum
+			var sides [2]store.DiffSide
 			for i, rev := range args {
-				if i == 1 && isDirArg(rev) {
+				if isDirArg(rev) {
+					sides[i].Dir = rev
 					continue
 				}
 				sum, err := r.Resolve(rev)
 				if err != nil {
 					return err
 				}
-				sums[i] = sum
+				sides[i].Commit = sum
 			}
 			out := []map[string]string{}
-			diff := func(fn func(store.Change) error) error { return r.Diff(cmd.Context(), sums[0], sums[1], fn) }
-			if isDirArg(args[1]) {
-				opts := store.CommitOptions{OwnerUID: ownerUID, OwnerGID: ownerGID, NoXattrs: noXattrs}
-				diff = func(fn func(store.Change) error) error {
-					return r.DiffDir(cmd.Context(), sums[0], args[1], opts, fn)
+			diff := func(fn func(store.Change) error) error {
+				if sides[0].Dir == "" && sides[1].Dir == "" {
+					return r.Diff(cmd.Context(), sides[0].Commit, sides[1].Commit, fn)
 				}
+				opts := store.CommitOptions{OwnerUID: ownerUID, OwnerGID: ownerGID, NoXattrs: noXattrs}
+				return r.DiffSides(cmd.Context(), sides[0], sides[1], opts, fn)
 			}
 			err := diff(func(ch store.Change) error {
 				if a.json {
