@@ -739,6 +739,11 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 	if detErr != nil && !errors.Is(detErr, ErrNotFound) {
 		return nil, false, detErr
 	}
+	if _, local := p.src.(localSource); !local {
+		// As ostree counts a fetch: the request for the signatures is
+		// one metadata fetch, answered with them or with none.
+		p.nMeta.Add(1)
+	}
 	if err != nil {
 		return nil, false, err
 	}
