@@ -314,12 +314,7 @@ func (r *Repo) ownDirs() map[devIno]bool {
 // storedSize sums the stored sizes of the objects the tree reaches: new
 // ones from this transaction, the others from the index.
 func (cm *committer) storedSize() (int64, error) {
-	cm.t.mu.Lock()
-	staged := make(map[index.Ref]int64, len(cm.t.staged))
-	for _, e := range cm.t.staged {
-		staged[e.Ref] = e.Size
-	}
-	cm.t.mu.Unlock()
+	staged := cm.stagedSizes()
 	cm.mu.Lock()
 	defer cm.mu.Unlock()
 	var total int64
@@ -339,14 +334,20 @@ func (cm *committer) storedSize() (int64, error) {
 	return total, nil
 }
 
-// objectSizes lists the reached objects' stored and unpacked sizes.
-func (cm *committer) objectSizes() ([]ObjectSize, error) {
+// stagedSizes are the stored sizes of the objects this transaction wrote.
+func (cm *committer) stagedSizes() map[index.Ref]int64 {
 	cm.t.mu.Lock()
+	defer cm.t.mu.Unlock()
 	staged := make(map[index.Ref]int64, len(cm.t.staged))
 	for _, e := range cm.t.staged {
 		staged[e.Ref] = e.Size
 	}
-	cm.t.mu.Unlock()
+	return staged
+}
+
+// objectSizes lists the reached objects' stored and unpacked sizes.
+func (cm *committer) objectSizes() ([]ObjectSize, error) {
+	staged := cm.stagedSizes()
 	cm.mu.Lock()
 	defer cm.mu.Unlock()
 	out := make([]ObjectSize, 0, len(cm.reach))
