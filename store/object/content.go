@@ -123,9 +123,16 @@ func ContentChecksum(h *FileHeader, data []byte) Checksum {
 // holds about a megabyte of state, and allocating one per object makes a
 // commit of many small files spend its time faulting in fresh memory.
 type Compressor struct {
-	level int
-	pool  sync.Pool
+	level        int
+	exact, quick sync.Pool
 }
+
+// exactMax is the largest payload compressed with the deflater that makes
+// ostree's bytes (zlib, where arbor is built with cgo): small files' sizes
+// then match ostree's, which scripts compare. Larger ones, where the bytes
+// and the time are, go through Go's faster flate: valid objects of a
+// slightly different size.
+const exactMax = 1 << 10
 
 // NewCompressor returns a Compressor for a zlib-style level, 1 to 9.
 func NewCompressor(level int) (*Compressor, error) {
@@ -150,16 +157,20 @@ func (c *Compressor) WriteArchive(w io.Writer, h *FileHeader, size uint64, paylo
 	if h.IsSymlink() {
 		return nil
 	}
-	fw, _ := c.pool.Get().(deflater)
+	pool, newFn := &c.quick, newGoDeflater
+	if size <= exactMax {
+		pool, newFn = &c.exact, newDeflater
+	}
+	fw, _ := pool.Get().(deflater)
 	if fw == nil {
 		var err error
-		if fw, err = newDeflater(w, c.level); err != nil {
+		if fw, err = newFn(w, c.level); err != nil {
 			return err
 		}
 	} else {
 		fw.Reset(w)
 	}
-	defer c.pool.Put(fw)
+	defer pool.Put(fw)
 	n, err := io.Copy(fw, payload)
 	if err != nil {
 		return err
@@ -169,6 +180,9 @@ func (c *Compressor) WriteArchive(w io.Writer, h *FileHeader, size uint64, paylo
 	}
 	return fw.Close()
 }
+
+// newGoDeflater is Go's flate (klauspost's), the fast one.
+func newGoDeflater(w io.Writer, level int) (deflater, error) { return flate.NewWriter(w, level) }
 
 // deflater writes a raw deflate stream; Reset starts another.
 type deflater interface {

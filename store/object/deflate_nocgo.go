@@ -2,10 +2,7 @@
 
 package object
 
-import (
-	"github.com/klauspost/compress/flate"
-	"io"
-)
+import "io"
 
 // Without cgo, Go's flate: valid objects, though not of zlib's sizes.
-func newDeflater(w io.Writer, level int) (deflater, error) { return flate.NewWriter(w, level) }
+func newDeflater(w io.Writer, level int) (deflater, error) { return newGoDeflater(w, level) }
