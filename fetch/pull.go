@@ -472,22 +472,10 @@ func fetchSummary(ctx context.Context, c *httpc.Client, rm *Remote, keyring *gpg
 // verifySigs checks the ostree.gpgsigs in a detached-metadata a{sv}
 // (commitmeta or summary.sig) over data.
 func verifySigs(keyring *gpg.Keyring, data, detached []byte) error {
-	var sigs [][]byte
-	if detached != nil {
-		md, err := object.ParseVarDict(detached)
-		if err != nil {
-			// Unreadable signature data holds no signature to check.
-			return fmt.Errorf("GPG verification enabled, but no signatures found (the signature data is unreadable: %w)", err)
-		}
-		if v, ok := object.Lookup(md, "ostree.gpgsigs"); ok {
-			items, ok := v.Value.([]any)
-			if !ok || v.Type.String() != "aay" {
-				return fmt.Errorf("signatures: ostree.gpgsigs is %s, want aay", v.Type)
-			}
-			for _, it := range items {
-				sigs = append(sigs, it.([]byte))
-			}
-		}
+	sigs, err := store.SignaturesAt(detached, store.GPGSigsKey)
+	if err != nil {
+		// Unreadable signature data holds no signature to check.
+		return fmt.Errorf("GPG verification enabled, but no signatures found (the signature data is unreadable: %w)", err)
 	}
 	if len(sigs) == 0 {
 		return errors.New("GPG verification enabled, but no signatures found (use gpg-verify=false in remote config to disable)")
@@ -495,7 +483,7 @@ func verifySigs(keyring *gpg.Keyring, data, detached []byte) error {
 	if keyring == nil || keyring.Len() == 0 {
 		return errors.New("GPG verification enabled, but the remote has no trusted keys (remote add --gpg-import=FILE)")
 	}
-	_, err := keyring.Verify(data, sigs)
+	_, err = keyring.Verify(data, sigs)
 	return err
 }
 

@@ -126,12 +126,6 @@ func (r *Repo) writeDetached(ctx context.Context, c object.Checksum, md []byte) 
 	return idx.Add([]index.Entry{{Ref: index.Ref{Checksum: c, Type: object.TypeCommitMeta}, Size: int64(len(md))}})
 }
 
-// GPGSignatures are the signatures in a detached-metadata a{sv} (nil:
-// none), in the order they were added.
-func GPGSignatures(detached []byte) ([][]byte, error) {
-	return SignaturesAt(detached, GPGSigsKey)
-}
-
 // SignaturesAt are the byte strings at key of a detached-metadata a{sv}.
 func SignaturesAt(detached []byte, key string) ([][]byte, error) {
 	if detached == nil {

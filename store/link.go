@@ -37,6 +37,11 @@ func (t *Txn) LinkContent(src *Repo, c object.Checksum) (bool, error) {
 	// The staged link, not the source's name, is what is checked: it is
 	// the file that will be published.
 	staged := filepath.Join(t.staging, c.String()[:2], name)
+	if !linkedImmutable(dfd, name) {
+		unix.Unlinkat(dfd, name, 0)
+		t.unclaim(ref)
+		return false, nil
+	}
 	if err := t.r.verifyAt(ref, staged); err != nil {
 		unix.Unlinkat(dfd, name, 0)
 		t.unclaim(ref)
@@ -50,4 +55,23 @@ func (t *Txn) LinkContent(src *Repo, c object.Checksum) (bool, error) {
 	}
 	t.staged1(ref, st.Size)
 	return true, nil
+}
+
+// linkedImmutable says whether a file linked in from another repository
+// can be kept shared: the inode stays the other repository's too, so it
+// must be one nobody else can change after it was checked, a regular file
+// of this user with no write bits for group or others (a symlink cannot
+// be changed in place). Otherwise it is copied.
+func linkedImmutable(dfd int, name string) bool {
+	var st unix.Stat_t
+	if unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+		return false
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFLNK:
+		return true
+	case unix.S_IFREG:
+		return st.Uid == uint32(unix.Geteuid()) && st.Mode&0o022 == 0
+	}
+	return false
 }

@@ -15,11 +15,15 @@ func TestLinkContent(t *testing.T) {
 		name     string
 		dstMode  Mode
 		corrupt  bool
+		chmod    os.FileMode // the source object's mode, when set
 		wantLink bool
 	}{
 		{name: "same mode links", dstMode: ModeArchive, wantLink: true},
 		{name: "other mode copies", dstMode: ModeBareUser},
 		{name: "damaged source is not linked", dstMode: ModeArchive, corrupt: true},
+		// Shared, the inode could be changed by others after the check.
+		{name: "source others may write is copied", dstMode: ModeArchive, chmod: 0o666},
+		{name: "source its group may write is copied", dstMode: ModeArchive, chmod: 0o664},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,6 +45,11 @@ func TestLinkContent(t *testing.T) {
 				b[len(b)-1] ^= 0xff
 				os.Chmod(srcPath, 0o644)
 				if err := os.WriteFile(srcPath, b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.chmod != 0 {
+				if err := os.Chmod(srcPath, tt.chmod); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -88,10 +88,12 @@ func (t *Txn) AddMetaLinked(ref index.Ref, data []byte, src string) error {
 		return fmt.Errorf("writing %s: %w", object.Name(ref.Checksum, ref.Type), err)
 	}
 	if unix.Linkat(unix.AT_FDCWD, src, dfd, name, 0) == nil {
-		got, err := readSmallFileAt(dfd, name, maxMetaSize)
-		if err == nil && bytes.Equal(got, data) {
-			t.staged1(ref, int64(len(data)))
-			return nil
+		if linkedImmutable(dfd, name) {
+			got, err := readSmallFileAt(dfd, name, maxMetaSize)
+			if err == nil && bytes.Equal(got, data) {
+				t.staged1(ref, int64(len(data)))
+				return nil
+			}
 		}
 		unix.Unlinkat(dfd, name, 0)
 	}
