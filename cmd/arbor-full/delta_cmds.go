@@ -218,6 +218,9 @@ decimal megabytes, as ostree's. Run summary -u afterwards to list it.`,
 			}
 			o.Inline, o.SwapEndianness = inline, swap
 			o.MinFallbackSize, o.MaxChunkSize = int64(minFallback*1e6), int64(maxChunk*1e6)
+			if o.MaxBsdiffSize = int64(maxBsdiff * 1e6); disableBsdiff {
+				o.MaxBsdiffSize = 0
+			}
 			if signKeysFile != "" {
 				keys, err := sign.ReadKeysFile(signKeysFile)
 				if err != nil {
@@ -247,8 +250,17 @@ decimal megabytes, as ostree's. Run summary -u afterwards to list it.`,
 				return fmt.Errorf("static delta %s: %w", d, err)
 			}
 			if a.json {
-				return a.printJSON(map[string]any{"delta": d.String(), "parts": st.Parts, "objects": st.Objects, "fallbacks": st.Fallbacks, "rebuilt": st.Matched, "bytes": st.Bytes})
+				return a.printJSON(map[string]any{"delta": d.String(), "parts": st.Parts, "objects": st.Objects, "fallbacks": st.Fallbacks, "rebuilt": st.Matched, "bsdiff": st.Bsdiff, "bytes": st.Bytes})
 			}
+			// ostree's summary lines, on stderr as its are (scripts grep
+			// "bsdiff=N objects"); arbor's block matcher is a rolling
+			// hash, so its rebuilds are the "rollsum" lines.
+			w := a.Stderr
+			fmt.Fprintf(w, "modified: %d\nnew reachable: metadata=%d content=%d\nrollsum for %d/%d modified\n", st.Modified, st.NewMeta, st.NewContent, st.Matched, st.Modified)
+			for i, p := range st.PartStats {
+				fmt.Fprintf(w, "part %d n:%d compressed:%d uncompressed:%d\n", i+1, p.Objects, p.Size, p.Uncompressed)
+			}
+			fmt.Fprintf(w, "uncompressed=%d compressed=%d\nrollsum=%d objects, %d bytes\nbsdiff=%d objects\n", st.Uncompressed, st.Bytes, st.Matched, st.MatchedBytes, st.Bsdiff)
 			return nil
 		},
 	}
@@ -261,10 +273,8 @@ decimal megabytes, as ostree's. Run summary -u afterwards to list it.`,
 	f.BoolVarP(&ifNotExists, "if-not-exists", "n", false, "do nothing if the delta exists")
 	f.Float64Var(&minFallback, "min-fallback-size", 4, "leave files over this many MB to be fetched alone (0: none)")
 	f.Float64Var(&maxChunk, "max-chunk-size", 32, "close a part once it holds this many MB")
-	// ostree's bsdiff settings: arbor rebuilds changed files from block
-	// matches, so these change nothing; accepted so scripts run.
-	f.Float64Var(&maxBsdiff, "max-bsdiff-size", 128, "accepted for ostree's scripts; arbor matches blocks instead of running bsdiff")
-	f.BoolVar(&disableBsdiff, "disable-bsdiff", false, "accepted for ostree's scripts")
+	f.Float64Var(&maxBsdiff, "max-bsdiff-size", 16, "bsdiff a changed file only while it and its old version are at most this many MB together (ostree's default is 128)")
+	f.BoolVar(&disableBsdiff, "disable-bsdiff", false, "never bsdiff: rebuild changed files from matched blocks or carry them whole")
 	f.StringArrayVar(&signKeys, "sign", nil, "sign the superblock with this secret key (base64), of --sign-type")
 	f.StringVar(&signType, "sign-type", sign.Default, "the type of the --sign keys: ed25519 (or dummy, for tests)")
 	f.StringVar(&signKeysFile, "keys-file", "", "sign with each secret key of this file, one a line")

@@ -37,7 +37,11 @@ type GenerateOptions struct {
 	// fetched alone (0: none are). MaxChunkSize: a part is closed once
 	// its payload passes this.
 	MinFallbackSize, MaxChunkSize int64
-	Now                           time.Time
+	// MaxBsdiffSize: a changed file is diffed with bsdiff only while it
+	// and its old version together are at most this many bytes (0: no
+	// bsdiff).
+	MaxBsdiffSize int64
+	Now           time.Time
 	// Metadata are more entries of the superblock's metadata (a
 	// flatpak bundle's ref and metadata).
 	Metadata []object.MetaEntry
@@ -49,17 +53,33 @@ type GenerateOptions struct {
 	Signers []SuperblockSigner
 }
 
-// DefaultGenerateOptions are ostree's defaults: 4 MB fallbacks and 32 MB
-// parts.
+// DefaultGenerateOptions are ostree's defaults, 4 MB fallbacks and 32 MB
+// parts, but bsdiff only up to 16 MB where ostree's goes to 128: its
+// suffix array takes 8 bytes per byte of the old file, and a generation
+// stays within 256 MiB.
 func DefaultGenerateOptions() GenerateOptions {
-	return GenerateOptions{MinFallbackSize: 4e6, MaxChunkSize: 32e6}
+	return GenerateOptions{MinFallbackSize: 4e6, MaxChunkSize: 32e6, MaxBsdiffSize: 16e6}
 }
 
 // Stats say what a generated delta holds.
 type Stats struct {
 	Parts, Objects, Fallbacks int
-	Matched                   int // content objects rebuilt from one of the from commit's
-	Bytes                     int64
+	// Modified is the files at paths both commits have whose content
+	// changed; Matched of them are rebuilt from blocks of their old
+	// version (MatchedBytes so), Bsdiff of them by a bsdiff patch.
+	Modified, Matched, Bsdiff int
+	MatchedBytes              int64
+	// NewMeta and NewContent are what To reaches and From does not.
+	NewMeta, NewContent int
+	Bytes               int64 // the delta's size, compressed
+	Uncompressed        int64 // the bytes of the objects its parts make
+	PartStats           []PartStat
+}
+
+// PartStat is one part's objects and sizes.
+type PartStat struct {
+	Objects            int
+	Size, Uncompressed int64
 }
 
 // Generate writes the delta from o.From to o.To into the repository, in
@@ -175,10 +195,19 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 		}
 		ref := ObjectRef{Type: object.TypeFile, Checksum: c}
 		if old, ok := oldAt[newAt[c]]; ok && !h.IsSymlink() && len(data) > 0 {
+			st.Modified++
 			if oldData, err := g.oldData(old); err == nil {
-				if ms := matchBlocks(oldData, data); matchedBytes(ms) >= len(data)/2 {
-					g.part().rebuild(ref, &h, old, data, ms)
+				e := g.encode(oldData, data)
+				switch e.how {
+				case byBlocks:
+					g.part().rebuild(ref, &h, old, data, e.matches)
 					st.Matched++
+					st.MatchedBytes += int64(matchedBytes(e.matches))
+				case byBsdiff:
+					g.part().bspatch(ref, &h, old, e.patch, len(data))
+					st.Bsdiff++
+				}
+				if e.how != whole {
 					if err := g.closeIfFull(); err != nil {
 						return d, st, err
 					}
@@ -219,8 +248,11 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 		st.Bytes = int64(len(sb))
 	}
 	st.Parts, st.Fallbacks = len(g.headers), len(g.fallbacks)
+	st.NewMeta, st.NewContent = len(meta), len(content)
 	for _, h := range g.headers {
 		st.Objects += len(h.Objects)
+		st.Uncompressed += int64(h.Uncompressed)
+		st.PartStats = append(st.PartStats, PartStat{Objects: len(h.Objects), Size: int64(h.Size), Uncompressed: int64(h.Uncompressed)})
 	}
 	return d, st, nil
 }
@@ -295,6 +327,45 @@ func (g *generator) oldData(c object.Checksum) ([]byte, error) {
 	return io.ReadAll(ct)
 }
 
+type encoding int
+
+const (
+	whole encoding = iota
+	byBlocks
+	byBsdiff
+)
+
+// encoded is how a changed file goes into the delta.
+type encoded struct {
+	how     encoding
+	matches []match
+	patch   []byte
+}
+
+// encode chooses how a changed file is carried. Blocks of the old
+// version found by the rolling hash, where they cover at least half of
+// it: cheap to find and to apply. bsdiff where they do not, and for
+// ELF files, whose rebuilds shift addresses all through the code, so
+// that a block matcher finds pieces where bsdiff finds nearly all
+// (its patch is taken there unless the blocks leave less behind).
+// Whole where neither saves half.
+func (g *generator) encode(old, data []byte) encoded {
+	ms := matchBlocks(old, data)
+	matched := matchedBytes(ms)
+	blocks := matched >= len(data)/2
+	elf := bytes.HasPrefix(old, []byte("\x7fELF")) || bytes.HasPrefix(data, []byte("\x7fELF"))
+	if g.o.MaxBsdiffSize > 0 && len(old) > 0 && int64(len(old)+len(data)) <= g.o.MaxBsdiffSize && (elf || !blocks) {
+		patch, residue := Bsdiff(old, data)
+		if blocks && residue <= len(data)-matched+blockSize || !blocks && residue <= len(data)/2 {
+			return encoded{how: byBsdiff, patch: patch}
+		}
+	}
+	if blocks {
+		return encoded{how: byBlocks, matches: ms}
+	}
+	return encoded{how: whole}
+}
+
 // partBuilder is a part being written: its tables, blob and program.
 type partBuilder struct {
 	modes     map[[3]uint32]int
@@ -362,15 +433,21 @@ func (p *partBuilder) spliceContent(ref ObjectRef, h *object.FileHeader, data []
 	p.usize += uint64(len(data))
 }
 
-// rebuild writes data from the old object's blocks that match and the
-// blob for the rest.
-func (p *partBuilder) rebuild(ref ObjectRef, h *object.FileHeader, old object.Checksum, data []byte, ms []match) {
-	mi, xi := p.modeIndex(h)
+// source is where the part's blob holds a source checksum, added once.
+func (p *partBuilder) source(old object.Checksum) int {
 	src, ok := p.sources[old]
 	if !ok {
 		src = int(p.add(old[:]))
 		p.sources[old] = src
 	}
+	return src
+}
+
+// rebuild writes data from the old object's blocks that match and the
+// blob for the rest.
+func (p *partBuilder) rebuild(ref ObjectRef, h *object.FileHeader, old object.Checksum, data []byte, ms []match) {
+	mi, xi := p.modeIndex(h)
+	src := p.source(old)
 	p.op(opOpen, mi, xi, uint64(len(data)))
 	pos := 0
 	for _, m := range ms {
@@ -388,6 +465,18 @@ func (p *partBuilder) rebuild(ref ObjectRef, h *object.FileHeader, old object.Ch
 	p.op(opClose)
 	p.objects = append(p.objects, ref)
 	p.usize += uint64(len(data))
+}
+
+// bspatch writes data as its old object patched.
+func (p *partBuilder) bspatch(ref ObjectRef, h *object.FileHeader, old object.Checksum, patch []byte, size int) {
+	mi, xi := p.modeIndex(h)
+	p.op(opOpen, mi, xi, uint64(size))
+	p.op(opSetReadSource, uint64(p.source(old)))
+	p.op(opBspatch, p.add(patch), uint64(len(patch)))
+	p.op(opUnsetReadSource)
+	p.op(opClose)
+	p.objects = append(p.objects, ref)
+	p.usize += uint64(size)
 }
 
 // payload is the part's (a(uuu)aa(ayay)ayay), its modes big-endian.

@@ -243,12 +243,23 @@ func TestStaticDeltasToOstree(t *testing.T) {
 	e := setup(t)
 	dir := t.TempDir()
 	t1, t2 := deltaTrees(t, dir)
+	// A text file appended to: blocks of its old version rebuild it
+	// (the ELF files are bsdiffed).
+	doc := strings.Repeat("a line of the manual, numbered for the index\n", 400)
+	testutil.WriteFile(t, filepath.Join(t1, "share/manual.txt"), doc, 0o644)
+	testutil.WriteFile(t, filepath.Join(t2, "share/manual.txt"), doc+"a new chapter\n", 0o644)
 	pub := e.initRepo(t, arborTool, filepath.Join(dir, "pub"), "archive")
 	c1 := e.commit(t, arborTool, pub, "main", t1)
 	c2 := e.commit(t, arborTool, pub, "main", t2)
 	gen := e.run(t, arborTool, pub, "static-delta", "generate", "--to=main", "--json")
 	if !strings.Contains(gen, `"rebuilt": `) || strings.Contains(gen, `"rebuilt": 0`) {
 		t.Errorf("the update rebuilt no file from its old version:\n%s", gen)
+	}
+	if !strings.Contains(gen, `"bsdiff": `) || strings.Contains(gen, `"bsdiff": 0`) {
+		t.Errorf("the update bsdiffed no executable:\n%s", gen)
+	}
+	if show := e.run(t, arborTool, pub, "static-delta", "show", c1+"-"+c2); !strings.Contains(show, "bspatch=") || strings.Contains(show, "bspatch=0") {
+		t.Errorf("the update's delta has no bspatch op:\n%s", show)
 	}
 	e.run(t, arborTool, pub, "static-delta", "generate", "--empty", "--to="+c1)
 	e.run(t, arborTool, pub, "static-delta", "generate", "--empty", "--inline", "--to="+c2, "--min-fallback-size=0")
