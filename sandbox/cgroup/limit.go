@@ -94,7 +94,10 @@ func limitOne(dir string, c controller, n int64) error {
 		enable(filepath.Dir(dir), c.name)
 	}
 	if _, err := os.Stat(filepath.Join(dir, c.v2File)); err == nil {
-		return os.WriteFile(filepath.Join(dir, c.v2File), []byte(c.v2(n)), 0)
+		if err := os.WriteFile(filepath.Join(dir, c.v2File), []byte(c.v2(n)), 0); err != nil && !gone(err) {
+			return err
+		}
+		return nil // set, or the instance ended meanwhile: nothing left to bound
 	}
 	v1, err := v1Dir(c.name, filepath.Base(dir))
 	if err != nil {
@@ -135,6 +138,9 @@ func follow(dir, v1 string) error {
 		// The instance's first, then v1's: a process forked between the
 		// two reads by one moved already is in v1's list, not left out.
 		all, err := procs(dir)
+		if gone(err) {
+			return nil // the instance ended (its limit may be why): none to move
+		}
 		if err != nil {
 			return err
 		}
@@ -148,7 +154,7 @@ func follow(dir, v1 string) error {
 				continue
 			}
 			err := os.WriteFile(filepath.Join(v1, "cgroup.procs"), []byte(p), 0)
-			if errors.Is(err, syscall.ESRCH) || errors.Is(err, os.ErrNotExist) {
+			if gone(err) {
 				continue // ended meanwhile
 			}
 			if err != nil {
@@ -161,6 +167,12 @@ func follow(dir, v1 string) error {
 		}
 	}
 	return fmt.Errorf("%s: its processes kept forking while they were moved into %s", dir, v1)
+}
+
+// gone says err is of a process or cgroup that ended: the kernel
+// answers ENODEV for the files of a cgroup being removed.
+func gone(err error) bool {
+	return errors.Is(err, syscall.ESRCH) || errors.Is(err, syscall.ENODEV) || errors.Is(err, os.ErrNotExist)
 }
 
 func procs(dir string) (map[string]bool, error) {
