@@ -445,3 +445,13 @@ func openLocalBare(rawURL string) (*store.Repo, error) {
 	}
 	return store.Open(u.Path)
 }
+
+// SummaryFiles are the remote's summary and its signatures as fetched
+// (and checked, as the remote asks) on first use; nil when it has none.
+func (s *Session) SummaryFiles(ctx context.Context) (raw, sig []byte, err error) {
+	f, err := s.fetchedSummary(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f.raw, f.sig, nil
+}

@@ -32,7 +32,7 @@ func (a *app) remoteCmd() *cobra.Command {
 	}
 	c.PersistentFlags().StringVar(&a.remoteSysroot, "sysroot", "", "work on the repository of the sysroot (or deployment root) at PATH")
 	c.AddCommand(a.remoteAddCmd(), a.remoteListCmd(), a.remoteDeleteCmd(), a.remoteShowURLCmd(),
-		a.remoteRefsCmd(), a.remoteGPGImportCmd(), a.remoteGPGListKeysCmd())
+		a.remoteRefsCmd(), a.remoteGPGImportCmd(), a.remoteGPGListKeysCmd(), a.remoteSummaryCmd())
 	c.AddCommand(a.cookieCmds()...)
 	return c
 }
@@ -564,4 +564,51 @@ func (a *app) withSysrootRepo(run func(cmd *cobra.Command, args []string, r *sto
 		}
 		return inner(cmd, args)
 	}
+}
+
+func (a *app) remoteSummaryCmd() *cobra.Command {
+	var raw bool
+	c := &cobra.Command{
+		Use:   "summary [--raw] NAME",
+		Short: "Show a remote's summary, and whose signatures it carries",
+		Args:  cobra.ExactArgs(1),
+		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
+			s, err := fetch.NewSession(r, args[0])
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			b, sig, err := s.SummaryFiles(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if b == nil {
+				return fmt.Errorf("remote %s has no summary", args[0])
+			}
+			if err := a.printSummary(b, raw); err != nil {
+				return err
+			}
+			sigs, _ := store.SignaturesAt(sig, store.GPGSigsKey) // unreadable: none
+			if len(sigs) == 0 {
+				return nil
+			}
+			keys, err := s.Remote().Keyring(r)
+			if err != nil {
+				return err
+			}
+			res := keys.Check(b, sigs)
+			noun := "signatures"
+			if len(res) == 1 {
+				noun = "signature"
+			}
+			fmt.Fprintf(a.Stdout, "\nGPG: Verification enabled, found %d %s:\n", len(res), noun)
+			for _, one := range res {
+				fmt.Fprintln(a.Stdout)
+				printSigResults(a, []gpg.SigResult{one}, "  ")
+			}
+			return nil
+		}),
+	}
+	c.Flags().BoolVar(&raw, "raw", false, "print the summary as GVariant text")
+	return c
 }

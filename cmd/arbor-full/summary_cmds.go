@@ -155,11 +155,9 @@ func (a *app) printSummary(b []byte, raw bool) error {
 		k := termtext.Line(m.Key)
 		switch m.Key {
 		case "ostree.static-deltas":
-			n := 0
-			if items, ok := m.Value.Value.([]any); ok {
-				n = len(items)
-			}
-			fmt.Fprintf(a.Stdout, "Static Deltas (%s): %d\n", k, n)
+			// The deltas themselves, as ostree prints them: scripts look
+			// for a delta's name here.
+			fmt.Fprintf(a.Stdout, "Static Deltas (%s): %s\n", k, termtext.Line(gvariant.PrintPlain(m.Value.Type, m.Value.Value)))
 		case "ostree.summary.last-modified", "ostree.summary.expires":
 			label := "Last-Modified"
 			if m.Key == "ostree.summary.expires" {
