@@ -258,7 +258,13 @@ func (k *Keyring) check(sig *packet.Signature, data []byte, now time.Time) (stri
 		return "", fail(ErrUnknownKey, "made by unknown key %s", id)
 	}
 	var lastErr error
+	var who string
 	for _, kk := range keys {
+		if who == "" && kk.Entity != nil {
+			if ident := kk.Entity.PrimaryIdentity(); ident != nil {
+				who = ident.Name
+			}
+		}
 		h, err := sig.PrepareVerify()
 		if err != nil {
 			return "", fail(ErrBadSignature, "key %s: %v", id, err)
@@ -277,7 +283,8 @@ func (k *Keyring) check(sig *packet.Signature, data []byte, now time.Time) (stri
 		}
 		return id, nil
 	}
-	return "", fail(ErrBadSignature, "key %s: data does not match: %v", id, lastErr)
+	// ostree's words first, which scripts look for.
+	return "", fail(ErrBadSignature, "BAD signature from %q (key %s): data does not match: %v", who, id, lastErr)
 }
 
 // lookup finds the keys that may have made sig, by fingerprint when the
