@@ -569,9 +569,10 @@ func (a *app) withSysrootRepo(run func(cmd *cobra.Command, args []string, r *sto
 func (a *app) remoteSummaryCmd() *cobra.Command {
 	var raw bool
 	c := &cobra.Command{
-		Use:   "summary [--raw] NAME",
-		Short: "Show a remote's summary, and whose signatures it carries",
-		Args:  cobra.ExactArgs(1),
+		Use:     "summary [--raw] NAME",
+		Short:   "Show a remote's summary, and whose signatures it carries",
+		Example: `  arbor --repo=repo remote summary origin`,
+		Args:    cobra.ExactArgs(1),
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
 			s, err := fetch.NewSession(r, args[0])
 			if err != nil {
