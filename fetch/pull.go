@@ -229,6 +229,10 @@ type PullOptions struct {
 	Header    http.Header
 	UserAgent string
 	CacheDir  string // for the summary cache, instead of the repository's tmp/cache
+	// FailOnInvalidCache fails the pull when a kept summary no longer
+	// verifies, where it is fetched again otherwise (ostree's test hook
+	// OSTREE_REPO_TEST_ERROR=invalid-cache, to see the check happen).
+	FailOnInvalidCache bool
 	// LocalCache is a repository on this machine objects are copied from
 	// (verified) before they are fetched.
 	LocalCache string
@@ -308,7 +312,7 @@ func Pull(ctx context.Context, r *store.Repo, remote string, opts PullOptions) (
 	if err := checkPullable(r, remote); err != nil {
 		return nil, err
 	}
-	s, err := NewSessionWith(r, remote, SessionOptions{URL: opts.URL, Header: opts.Header, UserAgent: opts.UserAgent, CacheDir: opts.CacheDir})
+	s, err := NewSessionWith(r, remote, SessionOptions{URL: opts.URL, Header: opts.Header, UserAgent: opts.UserAgent, CacheDir: opts.CacheDir, FailOnInvalidCache: opts.FailOnInvalidCache})
 	if err != nil {
 		return nil, err
 	}

@@ -27,11 +27,12 @@ import (
 // a wide area link each new connection and each summary is a round trip
 // or two the user waits for. Safe for concurrent use.
 type Session struct {
-	repo     *store.Repo
-	rm       *Remote
-	src      *httpSource
-	keyring  *gpg.Keyring // the remote's keys, when it verifies anything
-	cacheDir string       // empty: the repository's
+	repo               *store.Repo
+	rm                 *Remote
+	src                *httpSource
+	keyring            *gpg.Keyring // the remote's keys, when it verifies anything
+	cacheDir           string       // empty: the repository's
+	failOnInvalidCache bool
 
 	mu      sync.Mutex
 	summary *fetchedSummary // nil until fetched
@@ -57,6 +58,9 @@ type SessionOptions struct {
 	Header    http.Header
 	UserAgent string
 	CacheDir  string // holds the summary cache, in place of the repository's tmp/cache
+	// FailOnInvalidCache: a kept summary that no longer verifies fails
+	// the session's summary, naming ostree's test error, and stays.
+	FailOnInvalidCache bool
 }
 
 // NewSessionWith is NewSession with the remote's configuration changed
@@ -74,7 +78,7 @@ func NewSessionWith(r *store.Repo, remote string, o SessionOptions) (*Session, e
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{repo: r, rm: rm, src: src, indexed: map[index.Ref][]byte{}, cacheDir: o.CacheDir}
+	s := &Session{repo: r, rm: rm, src: src, indexed: map[index.Ref][]byte{}, cacheDir: o.CacheDir, failOnInvalidCache: o.FailOnInvalidCache}
 	if rm.GPGVerify || rm.GPGVerifySummary {
 		if s.keyring, err = rm.Keyring(r); err != nil {
 			return nil, err
@@ -110,18 +114,13 @@ func (s *Session) fetchedSummary(ctx context.Context) (*fetchedSummary, error) {
 	if s.summary != nil {
 		return s.summary, nil
 	}
-	sum, raw, sig, err := cachedSummary(ctx, summaryCachePath(s.repo, s.cacheDir), s.src.meta, s.rm, s.keyring)
-	if err != nil {
-		return nil, err // not kept: a later call tries again
-	}
 	sp, err := loadSignPolicyAt(s.repo, s.rm.Name, "sign-verify-summary")
 	if err != nil {
 		return nil, err
 	}
-	if sp != nil {
-		if err := sp.verifySummary(raw, sig); err != nil {
-			return nil, fmt.Errorf("remote %s: %w", s.rm.Name, err)
-		}
+	sum, raw, sig, err := cachedSummary(ctx, summaryCachePath(s.repo, s.cacheDir), s.src.meta, s.rm, s.keyring, sp, s.failOnInvalidCache)
+	if err != nil {
+		return nil, err // not kept: a later call tries again
 	}
 	s.summary = &fetchedSummary{s: sum, raw: raw, sig: sig}
 	return s.summary, nil

@@ -23,12 +23,24 @@ const summaryCacheDir = "tmp/cache/summaries"
 // cachedSummary fetches the remote's summary as fetchSummary does, but
 // takes the cached copy when the remote's signature is byte for byte the
 // cached one and still verifies the cached summary. Only summaries whose
-// signature was checked are cached, and only they are reused.
+// signatures were checked (GPG, or the remote's sign-verify-summary sp)
+// are cached, and only they are reused.
 // dir is the cache directory: CACHEDIR/summaries when one is given,
 // else the repository's.
-func cachedSummary(ctx context.Context, dir string, c *httpc.Client, rm *Remote, keyring *gpg.Keyring) (*store.Summary, []byte, []byte, error) {
-	if !rm.GPGVerifySummary {
+func cachedSummary(ctx context.Context, dir string, c *httpc.Client, rm *Remote, keyring *gpg.Keyring, sp *signPolicy, failInvalid bool) (*store.Summary, []byte, []byte, error) {
+	if !rm.GPGVerifySummary && sp == nil {
 		return fetchSummary(ctx, c, rm, keyring)
+	}
+	check := func(b, sig []byte) error {
+		if rm.GPGVerifySummary {
+			if err := verifySigs(keyring, b, sig); err != nil {
+				return err
+			}
+		}
+		if sp != nil {
+			return sp.verifySummary(b, sig)
+		}
+		return nil
 	}
 	name := filepath.Join(dir, rm.Name)
 	oldSum, errSum := os.ReadFile(name)
@@ -38,15 +50,31 @@ func cachedSummary(ctx context.Context, dir string, c *httpc.Client, rm *Remote,
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, nil, nil, fmt.Errorf("remote %s: %w", rm.Name, err)
 		}
-		if err == nil && bytes.Equal(sig, oldSig) && verifySigs(keyring, oldSum, oldSig) == nil {
-			if s, err := store.ParseSummary(oldSum); err == nil {
-				return s, oldSum, oldSig, nil
+		if err == nil && bytes.Equal(sig, oldSig) {
+			err := check(oldSum, oldSig)
+			if err == nil {
+				if s, err := store.ParseSummary(oldSum); err == nil {
+					return s, oldSum, oldSig, nil
+				}
+			} else if failInvalid {
+				return nil, nil, nil, fmt.Errorf("remote %s: OSTREE_REPO_TEST_ERROR_INVALID_CACHE: the kept summary %s does not verify: %w", rm.Name, name, err)
 			}
 		}
 	}
-	s, b, sig, err := fetchSummary(ctx, c, rm, keyring)
-	if err != nil || s == nil || sig == nil {
-		return s, b, sig, err
+	s, b, sig, err := fetchSummary(ctx, c, rm, keyring) // GPG checked there
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if s == nil {
+		return nil, nil, nil, fmt.Errorf("remote %s: sign-verify-summary is set but the remote has no summary", rm.Name)
+	}
+	if sp != nil {
+		if err := sp.verifySummary(b, sig); err != nil {
+			return nil, nil, nil, fmt.Errorf("remote %s: %w", rm.Name, err)
+		}
+	}
+	if sig == nil {
+		return s, b, sig, nil
 	}
 	// Verified above; a cache that cannot be written costs only a fetch.
 	if os.MkdirAll(dir, 0o755) == nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -85,6 +86,13 @@ func (h *httpFlags) apply(opts *fetch.PullOptions) error {
 	}
 	opts.Header = hdr
 	opts.UserAgent = userAgent(h.appendUA)
+	// ostree's test suite names failure paths to make loud; arbor has
+	// this one (a kept summary its signature no longer verifies).
+	for _, name := range strings.Split(os.Getenv("OSTREE_REPO_TEST_ERROR"), ",") {
+		if name == "invalid-cache" {
+			opts.FailOnInvalidCache = true
+		}
+	}
 	return nil
 }
 
