@@ -80,6 +80,21 @@ func configChain(r *store.Repo, fn func(cfg *keyfile.File, dir string) bool) err
 		if !fn(cfg, dir) {
 			return nil
 		}
+		if i == 0 {
+			// A sysroot's repository has its remotes in the sysroot's
+			// etc/ostree/remotes.d too, where remote add --sysroot puts
+			// them; one that does not parse is skipped, and loading a
+			// remote of that name says so.
+			for _, f := range remotesDFiles(r) {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					continue
+				}
+				if c, err := keyfile.ParseBytes(b); err == nil && !fn(c, dir) {
+					return nil
+				}
+			}
+		}
 		parent := cfg.String("core", "parent", "")
 		if parent == "" {
 			return nil
@@ -96,6 +111,31 @@ func configChain(r *store.Repo, fn func(cfg *keyfile.File, dir string) bool) err
 		}
 		dir = parent
 	}
+}
+
+// remotesDFiles are the remote files of the sysroot whose repository r
+// is (ROOT/ostree/repo: ROOT/etc/ostree/remotes.d/*.conf), in name order.
+func remotesDFiles(r *store.Repo) []string {
+	p := filepath.Clean(r.Path())
+	if filepath.Base(p) != "repo" || filepath.Base(filepath.Dir(p)) != "ostree" {
+		return nil
+	}
+	fs, _ := filepath.Glob(filepath.Join(filepath.Dir(filepath.Dir(p)), "etc", "ostree", "remotes.d", "*.conf"))
+	return fs
+}
+
+// remotesDFile is the remotes.d file that defines remote name, if one does.
+func remotesDFile(r *store.Repo, name string) string {
+	for _, f := range remotesDFiles(r) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if c, err := keyfile.ParseBytes(b); err == nil && c.HasGroup(group(name)) {
+			return f
+		}
+	}
+	return ""
 }
 
 func group(name string) string { return fmt.Sprintf("remote %q", name) }
@@ -272,7 +312,7 @@ func AddRemote(r *store.Repo, name, u string, o AddOptions) error {
 	cfg := r.Config()
 	g := group(name)
 	confFile := ""
-	exists := cfg.HasGroup(g)
+	exists := cfg.HasGroup(g) || remotesDFile(r, name) != ""
 	if o.ConfigDir != "" {
 		confFile = filepath.Join(o.ConfigDir, name+".conf")
 		if _, err := os.Stat(confFile); err == nil {
@@ -371,15 +411,21 @@ func DeleteRemote(r *store.Repo, name string, ifExists bool) error {
 		return err
 	}
 	cfg := r.Config()
-	if !cfg.HasGroup(group(name)) {
-		if ifExists {
-			return nil
+	switch f := remotesDFile(r, name); {
+	case cfg.HasGroup(group(name)):
+		cfg.DeleteGroup(group(name))
+		if err := r.WriteConfig(); err != nil {
+			return err
 		}
+	case f != "":
+		// Defined in the sysroot's remotes.d: its file goes.
+		if err := os.Remove(f); err != nil {
+			return fmt.Errorf("remote %s: %w", name, err)
+		}
+	case ifExists:
+		return nil
+	default:
 		return fmt.Errorf("remote %s: %w", name, ErrNoRemote)
-	}
-	cfg.DeleteGroup(group(name))
-	if err := r.WriteConfig(); err != nil {
-		return err
 	}
 	os.Remove(KeyringPath(r, name))
 	return os.RemoveAll(filepath.Join(r.Path(), "refs", "remotes", name))
