@@ -25,33 +25,33 @@ func (t *Txn) LinkContent(src *Repo, c object.Checksum) (bool, error) {
 	if err != nil || !ok {
 		return false, err
 	}
+	linked, err := t.stageLink(ref, src.ObjectPath(c, object.TypeFile), func(_ int, _, staged string) bool {
+		return t.r.verifyAt(ref, staged) == nil
+	})
+	if err != nil || !linked {
+		t.unclaim(ref)
+	}
+	return linked, err
+}
+
+// stageLink links src into the staging directory as ref's object, and
+// keeps the link only when it is linkedImmutable and check passes on
+// the staged link (the file that will be published, not src's name,
+// which could be swapped meanwhile). false, with nothing staged: the
+// caller copies. The claim on ref is the caller's.
+func (t *Txn) stageLink(ref index.Ref, src string, check func(dfd int, name, staged string) bool) (bool, error) {
 	dfd, name, err := t.stageDir(ref)
 	if err != nil {
-		t.unclaim(ref)
-		return false, err
+		return false, fmt.Errorf("staging %s: %w", object.Name(ref.Checksum, ref.Type), err)
 	}
-	if err := unix.Linkat(unix.AT_FDCWD, src.ObjectPath(c, object.TypeFile), dfd, name, 0); err != nil {
-		t.unclaim(ref)
-		return false, nil // EXDEV, EPERM, or not there: copy it
+	if unix.Linkat(unix.AT_FDCWD, src, dfd, name, 0) != nil {
+		return false, nil // EXDEV, EPERM, or not there
 	}
-	// The staged link, not the source's name, is what is checked: it is
-	// the file that will be published.
-	staged := filepath.Join(t.staging, c.String()[:2], name)
-	if !linkedImmutable(dfd, name) {
-		unix.Unlinkat(dfd, name, 0)
-		t.unclaim(ref)
-		return false, nil
-	}
-	if err := t.r.verifyAt(ref, staged); err != nil {
-		unix.Unlinkat(dfd, name, 0)
-		t.unclaim(ref)
-		return false, nil
-	}
+	staged := filepath.Join(t.staging, ref.Checksum.String()[:2], name)
 	var st unix.Stat_t
-	if err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if !linkedImmutable(dfd, name) || !check(dfd, name, staged) || unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
 		unix.Unlinkat(dfd, name, 0)
-		t.unclaim(ref)
-		return false, fmt.Errorf("linking %s: %w", object.Name(c, object.TypeFile), err)
+		return false, nil
 	}
 	t.staged1(ref, st.Size)
 	return true, nil

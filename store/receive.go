@@ -82,20 +82,16 @@ func (t *Txn) AddMetaLinked(ref index.Ref, data []byte, src string) error {
 	if err != nil || !ok {
 		return err
 	}
-	dfd, name, err := t.stageDir(ref)
+	linked, err := t.stageLink(ref, src, func(dfd int, name, _ string) bool {
+		got, err := readSmallFileAt(dfd, name, maxMetaSize)
+		return err == nil && bytes.Equal(got, data)
+	})
 	if err != nil {
 		t.unclaim(ref)
-		return fmt.Errorf("writing %s: %w", object.Name(ref.Checksum, ref.Type), err)
+		return err
 	}
-	if unix.Linkat(unix.AT_FDCWD, src, dfd, name, 0) == nil {
-		if linkedImmutable(dfd, name) {
-			got, err := readSmallFileAt(dfd, name, maxMetaSize)
-			if err == nil && bytes.Equal(got, data) {
-				t.staged1(ref, int64(len(data)))
-				return nil
-			}
-		}
-		unix.Unlinkat(dfd, name, 0)
+	if linked {
+		return nil
 	}
 	if err := t.writeStaged(ref, data); err != nil {
 		t.unclaim(ref)
