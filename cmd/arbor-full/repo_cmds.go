@@ -442,7 +442,7 @@ func (a *app) refsCmd() *cobra.Command {
 				}
 				for _, name := range refs.SortedNames(all) {
 					for _, p := range args {
-						if matchRefPrefix(name, p) {
+						if refs.MatchPrefix(name, p) {
 							if err := r.DeleteRef(name); err != nil {
 								return err
 							}
@@ -474,29 +474,8 @@ func (a *app) refsCmd() *cobra.Command {
 					show(name, name)
 				}
 			}
-			// As ostree: a PREFIX that is a ref shows it; one that is a
-			// directory of refs lists them without the prefix, unless
-			// --list.
-			for _, p := range args {
-				p = strings.TrimSuffix(p, "/")
-				if rm, ok := strings.CutSuffix(p, ":."); ok {
-					p = rm + ":" // flatpak's spelling of a remote's refs
-				}
-				for _, name := range names {
-					switch {
-					case name == p:
-						show(name, name)
-					case strings.HasPrefix(name, p+"/") && !list:
-						// A remote's refs keep the remote's name.
-						shown := name[len(p)+1:]
-						if remote, _, ok := strings.Cut(p, ":"); ok {
-							shown = remote + ":" + shown
-						}
-						show(shown, name)
-					case strings.HasPrefix(name, p+"/") || strings.HasSuffix(p, ":") && strings.HasPrefix(name, p):
-						show(name, name)
-					}
-				}
+			for _, l := range refs.ListPrefixes(names, args, list) {
+				show(l.Shown, l.Name)
 			}
 			if a.json {
 				return a.printJSON(out)
@@ -513,12 +492,6 @@ func (a *app) refsCmd() *cobra.Command {
 	c.Flags().StringVar(&create, "create", "", "create ref NEW pointing at the given ref or commit")
 	a.jsonFlag(c)
 	return c
-}
-
-// matchRefPrefix matches a ref against a prefix by whole path components.
-func matchRefPrefix(name, prefix string) bool {
-	prefix = strings.TrimSuffix(prefix, "/")
-	return name == prefix || strings.HasPrefix(name, prefix+"/") || strings.HasPrefix(name, prefix+":")
 }
 
 func (a *app) revParseCmd() *cobra.Command {
