@@ -26,13 +26,11 @@ func TestParentRemotes(t *testing.T) {
 	if err := AddRemote(child, "own", "http://child.example/repo", AddOptions{NoGPGVerify: true}); err != nil {
 		t.Fatal(err)
 	}
-	child.Config().Set("core", "parent", parent.Path())
-	// A parent that is its own parent must not loop.
-	parent.Config().Set("core", "parent", parent.Path())
-	if err := child.WriteConfig(); err != nil {
+	if err := child.EditConfig(func(c store.ConfigFile) error { c.Set("core", "parent", parent.Path()); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if err := parent.WriteConfig(); err != nil {
+	// A parent that is its own parent must not loop.
+	if err := parent.EditConfig(func(c store.ConfigFile) error { c.Set("core", "parent", parent.Path()); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := ListRemotes(child), []string{"own", "up"}; !reflect.DeepEqual(got, want) {

@@ -311,8 +311,7 @@ func TestFetcherMergesConcurrentRequests(t *testing.T) {
 func TestPullDeadFirstMirror(t *testing.T) {
 	p := publishTree(t, map[string]string{"a": "alpha"})
 	r := newClient(t, "http://127.0.0.1:1/")
-	r.Config().Set(`remote "origin"`, "mirrors", p.srv.URL+";")
-	if err := r.WriteConfig(); err != nil {
+	if err := r.EditConfig(func(c store.ConfigFile) error { c.Set(`remote "origin"`, "mirrors", p.srv.URL+";"); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Pull(context.Background(), r, "origin", PullOptions{Refs: []string{"main"}}); err != nil {

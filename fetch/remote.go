@@ -309,47 +309,24 @@ func AddRemote(r *store.Repo, name, u string, o AddOptions) error {
 		return err
 	}
 	// Any URL is taken, as ostree takes it: a pull names a bad one.
-	cfg := r.Config()
 	g := group(name)
+	inConfig := r.Config().HasGroup(g)
+	exists := inConfig || remotesDFile(r, name) != ""
 	confFile := ""
-	exists := cfg.HasGroup(g) || remotesDFile(r, name) != ""
 	if o.ConfigDir != "" {
 		confFile = filepath.Join(o.ConfigDir, name+".conf")
 		if _, err := os.Stat(confFile); err == nil {
 			exists = true
 		}
 	}
-	if exists {
-		switch {
-		case o.IfNotExists:
+	if exists && !o.Force {
+		if o.IfNotExists {
 			return nil
-		case o.Force:
-			cfg.DeleteGroup(g)
-		default:
-			return fmt.Errorf("remote %s already exists", name)
 		}
+		return fmt.Errorf("remote %s already exists", name)
 	}
-	if confFile != "" {
-		cfg = keyfile.New()
-	}
-	if u != "" { // a custom backend's remote may have none
-		cfg.Set(g, "url", u)
-	}
-	// As ostree: no signature verification at all means no GPG either.
-	if o.NoGPGVerify || o.NoSignVerify {
-		cfg.Set(g, "gpg-verify", "false")
-	}
-	if o.NoSignVerify {
-		cfg.Set(g, "sign-verify", "false")
-	}
-	keys := make([]string, 0, len(o.Set))
-	for k := range o.Set {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		cfg.Set(g, k, o.Set[k])
-	}
+	// The keys first: a remote whose keys cannot be imported is not
+	// added.
 	if o.GPGImport != "" {
 		add, err := gpg.LoadKeyring(o.GPGImport)
 		n := 0
@@ -357,23 +334,49 @@ func AddRemote(r *store.Repo, name, u string, o AddOptions) error {
 			n, err = ImportKeys(r, name, add)
 		}
 		if err != nil {
-			cfg.DeleteGroup(g)
 			return fmt.Errorf("importing keys for remote %s: %w", name, err)
 		}
 		if o.Imported != nil {
 			o.Imported(n)
 		}
 	}
-	if confFile != "" {
-		if err := os.MkdirAll(o.ConfigDir, 0o755); err != nil {
-			return fmt.Errorf("remote %s: %w", name, err)
+	fill := func(cfg *keyfile.File) {
+		cfg.DeleteGroup(g) // --force replaces it whole
+		if u != "" {       // a custom backend's remote may have none
+			cfg.Set(g, "url", u)
 		}
-		if err := atomic.WriteFile(confFile, cfg.Bytes(), 0o644, true); err != nil {
-			return fmt.Errorf("remote %s: %w", name, err)
+		// As ostree: no signature verification at all means no GPG either.
+		if o.NoGPGVerify || o.NoSignVerify {
+			cfg.Set(g, "gpg-verify", "false")
 		}
-		return nil
+		if o.NoSignVerify {
+			cfg.Set(g, "sign-verify", "false")
+		}
+		keys := make([]string, 0, len(o.Set))
+		for k := range o.Set {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			cfg.Set(g, k, o.Set[k])
+		}
 	}
-	return r.WriteConfig()
+	if confFile == "" {
+		return r.EditConfig(func(cfg store.ConfigFile) error { fill(cfg); return nil })
+	}
+	cfg := keyfile.New()
+	fill(cfg)
+	if err := os.MkdirAll(o.ConfigDir, 0o755); err != nil {
+		return fmt.Errorf("remote %s: %w", name, err)
+	}
+	if err := atomic.WriteFile(confFile, cfg.Bytes(), 0o644, true); err != nil {
+		return fmt.Errorf("remote %s: %w", name, err)
+	}
+	if inConfig {
+		// Replaced by its file: one definition, not two.
+		return r.EditConfig(func(cfg store.ConfigFile) error { cfg.DeleteGroup(g); return nil })
+	}
+	return nil
 }
 
 // ImportKeys adds keys to the remote's keyring, <repo>/<name>.trustedkeys.gpg,
@@ -413,8 +416,7 @@ func DeleteRemote(r *store.Repo, name string, ifExists bool) error {
 	cfg := r.Config()
 	switch f := remotesDFile(r, name); {
 	case cfg.HasGroup(group(name)):
-		cfg.DeleteGroup(group(name))
-		if err := r.WriteConfig(); err != nil {
+		if err := r.EditConfig(func(cfg store.ConfigFile) error { cfg.DeleteGroup(group(name)); return nil }); err != nil {
 			return err
 		}
 	case f != "":

@@ -262,11 +262,6 @@ func (r *Repo) Index(ctx context.Context) (*index.Index, error) {
 	return r.idx, r.idxErr
 }
 
-// WriteConfig replaces the config file atomically.
-func (r *Repo) WriteConfig() error {
-	return atomic.WriteFile(filepath.Join(r.path, "config"), r.Config().Bytes(), 0o644, r.fsync)
-}
-
 // Lock kinds, compatible with ostree's OFD locks on the .lock file.
 const (
 	LockShared    = unix.F_RDLCK

@@ -335,8 +335,10 @@ func TestDownloadThenApplyOffline(t *testing.T) {
 		t.Fatalf("updates after the download: %+v, %v", ups, err)
 	}
 	// The server is gone.
-	m.Repo.Config().Set(`remote "origin"`, "url", "file://"+filepath.Join(p.dir, "gone")+"/")
-	if err := m.Repo.WriteConfig(); err != nil {
+	if err := m.Repo.EditConfig(func(c store.ConfigFile) error {
+		c.Set(`remote "origin"`, "url", "file://"+filepath.Join(p.dir, "gone")+"/")
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	changes, err = m.Update(ctx, UpdateRequest{Refs: []flatpak.Ref{helloRef}}, nil)

@@ -67,21 +67,22 @@ func (m *Manager) ModifyRemote(ctx context.Context, name string, ch RemoteChange
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	cfg := m.Repo.Config()
-	if !cfg.HasGroup(group(name)) {
+	if !m.Repo.Config().HasGroup(group(name)) {
 		return fmt.Errorf("remote %s: %w", name, fetch.ErrNoRemote)
 	}
-	if ch.Enabled != nil {
-		if *ch.Enabled {
-			cfg.Delete(group(name), "xa.disable")
-		} else {
-			cfg.Set(group(name), "xa.disable", "true")
+	err := m.Repo.EditConfig(func(cfg store.ConfigFile) error {
+		if ch.Enabled != nil {
+			if *ch.Enabled {
+				cfg.Delete(group(name), "xa.disable")
+			} else {
+				cfg.Set(group(name), "xa.disable", "true")
+			}
 		}
-	}
-	if ch.Priority != nil {
-		cfg.Set(group(name), "xa.prio", strconv.Itoa(*ch.Priority))
-	}
-	err := m.Repo.WriteConfig()
+		if ch.Priority != nil {
+			cfg.Set(group(name), "xa.prio", strconv.Itoa(*ch.Priority))
+		}
+		return nil
+	})
 	if herr := m.record(history.Entry{Op: "remote-modify", Remote: name}, err); herr != nil && err == nil {
 		return herr
 	}
