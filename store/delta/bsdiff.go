@@ -16,8 +16,9 @@ import (
 // of data that takes the longest match at each point and extends it
 // both ways while at least half the bytes agree, so code that moved
 // and changed a little (a rebuilt executable's addresses) still
-// diffs to mostly zeros. Memory: old's suffix array and its ranks, 8
-// bytes per byte of old, which is why the generator caps the sizes.
+// diffs to mostly zeros. Memory: old's suffix array and a copy of old
+// as wider symbols, 8 bytes per byte of old, which is why the generator
+// caps the sizes.
 func Bsdiff(old, data []byte) (patch []byte, residue int) {
 	sa := suffixArray(old)
 	var out bytes.Buffer
@@ -145,135 +146,152 @@ func commonPrefix(a, b []byte) int {
 }
 
 // suffixArray sorts b's suffixes, the empty one first (len(b)+1
-// entries), by Larsson and Sadakane's prefix doubling: suffixes are
-// grouped by their first h bytes, and each pass sorts only the groups
-// not yet down to one suffix, by the group of the suffix h further on.
+// entries), by induced sorting (SA-IS: Nong, Zhang and Chan), linear in
+// len(b): the suffixes that start a run of smaller-than-next bytes are
+// sorted first, by recursion on their names where those repeat, and
+// place every other suffix in order from them.
 func suffixArray(b []byte) []int32 {
-	n := len(b)
-	sa := make([]int32, n+1)  // suffixes; a negative entry -k skips a sorted run of k
-	grp := make([]int32, n+1) // each suffix's group: the last index of its group in sa
-	var start [257]int32
-	for _, c := range b {
-		start[int(c)+1]++
-	}
-	start[0] = 1 // sa[0] is the empty suffix
-	for i := 1; i <= 256; i++ {
-		start[i] += start[i-1]
-	}
-	// start[c] is now where byte c's group begins; fill and rank.
-	next := start
+	t := make([]int32, len(b)+1) // each byte one up, and a 0 that ends it
 	for i, c := range b {
-		sa[next[c]] = int32(i)
-		next[c]++
+		t[i] = int32(c) + 1
 	}
-	sa[0] = int32(n)
-	for i, c := range b {
-		grp[i] = next[c] - 1
-	}
-	grp[n] = 0
-	for c := 0; c < 256; c++ {
-		if next[c]-start[c] == 1 {
-			sa[start[c]] = -1
-		}
-	}
-	sa[0] = -1
-	for h := int32(1); sa[0] != -int32(n+1); h *= 2 {
-		run := int32(0) // length of the sorted run being crossed
-		for i := int32(0); i < int32(n+1); {
-			if sa[i] < 0 {
-				run -= sa[i]
-				i -= sa[i]
-				continue
-			}
-			if run > 0 {
-				sa[i-run] = -run
-			}
-			l := grp[sa[i]] + 1 - i
-			splitGroup(sa, grp, i, l, h)
-			i += l
-			run = 0
-		}
-		if run > 0 {
-			sa[int32(n+1)-run] = -run
-		}
-	}
-	for i, g := range grp {
-		sa[g] = int32(i)
-	}
+	sa := make([]int32, len(t))
+	sais(t, sa, 257)
 	return sa
 }
 
-// splitGroup sorts sa[from:from+l], suffixes that agree on their first
-// h bytes, by the group of the suffix h on (a three-way quicksort),
-// and gives each new group its number; groups of one are marked done.
-func splitGroup(sa, grp []int32, from, l, h int32) {
-	key := func(i int32) int32 { return grp[sa[i]+h] }
-	if l < 16 {
-		// Selection by smallest key: few enough to do it plainly.
-		for k := from; k < from+l; {
-			j, x := int32(1), key(k)
-			for i := int32(1); k+i < from+l; i++ {
-				if v := key(k + i); v < x {
-					x, j = v, 0
-				}
-				if key(k+i) == x {
-					sa[k+j], sa[k+i] = sa[k+i], sa[k+j]
-					j++
-				}
-			}
-			for i := int32(0); i < j; i++ {
-				grp[sa[k+i]] = k + j - 1
-			}
-			if j == 1 {
-				sa[k] = -1
-			}
-			k += j
-		}
+// sais sorts the suffixes of t into sa: t's symbols are below k, and its
+// last is 0, found nowhere else.
+func sais(t, sa []int32, k int) {
+	n := len(t)
+	if n == 1 {
+		sa[0] = 0
 		return
 	}
-	x := key(from + l/2)
-	var less, equal int32
-	for i := from; i < from+l; i++ {
-		switch v := key(i); {
-		case v < x:
-			less++
-		case v == x:
-			equal++
+	// A suffix is S when it is smaller than the one after it, else L;
+	// an LMS one is an S right after an L.
+	stype := make([]bool, n)
+	stype[n-1] = true
+	for i := n - 2; i >= 0; i-- {
+		stype[i] = t[i] < t[i+1] || t[i] == t[i+1] && stype[i+1]
+	}
+	lms := func(i int32) bool { return i > 0 && stype[i] && !stype[i-1] }
+	count := make([]int32, k)
+	for _, c := range t {
+		count[c]++
+	}
+	bkt := make([]int32, k)
+	ends := func() {
+		var sum int32
+		for c, m := range count {
+			sum += m
+			bkt[c] = sum
 		}
 	}
-	lo := from + less // the equal run is sa[lo:hi]
-	hi := lo + equal
-	var i, j, k int32 = from, 0, 0
-	for i < lo {
-		switch v := key(i); {
-		case v < x:
-			i++
-		case v == x:
-			sa[i], sa[lo+j] = sa[lo+j], sa[i]
+	starts := func() {
+		var sum int32
+		for c, m := range count {
+			bkt[c] = sum
+			sum += m
+		}
+	}
+	induce := func() {
+		starts()
+		for i := 0; i < n; i++ {
+			if j := sa[i] - 1; sa[i] > 0 && !stype[j] {
+				sa[bkt[t[j]]] = j
+				bkt[t[j]]++
+			}
+		}
+		ends()
+		for i := n - 1; i >= 0; i-- {
+			if j := sa[i] - 1; sa[i] > 0 && stype[j] {
+				bkt[t[j]]--
+				sa[bkt[t[j]]] = j
+			}
+		}
+	}
+	// The LMS suffixes at their buckets' ends, in any order; what is
+	// induced from them has the LMS substrings sorted.
+	for i := range sa {
+		sa[i] = -1
+	}
+	ends()
+	for i := int32(1); i < int32(n); i++ {
+		if lms(i) {
+			bkt[t[i]]--
+			sa[bkt[t[i]]] = i
+		}
+	}
+	induce()
+	m := 0
+	for i := 0; i < n; i++ {
+		if lms(sa[i]) {
+			sa[m] = sa[i]
+			m++
+		}
+	}
+	for i := m; i < n; i++ {
+		sa[i] = -1
+	}
+	// Name each LMS substring by its rank, equal ones alike, at half its
+	// position (LMS positions are at least two apart).
+	names, prev := int32(0), int32(-1)
+	for i := 0; i < m; i++ {
+		pos, diff := sa[i], false
+		for d := int32(0); ; d++ {
+			if prev < 0 || t[pos+d] != t[prev+d] || stype[pos+d] != stype[prev+d] {
+				diff = true
+				break
+			}
+			if d > 0 && (lms(pos+d) || lms(prev+d)) {
+				break
+			}
+		}
+		if diff {
+			names++
+			prev = pos
+		}
+		sa[m+int(pos/2)] = names - 1
+	}
+	j := n - 1
+	for i := n - 1; i >= m; i-- {
+		if sa[i] >= 0 {
+			sa[j] = sa[i]
+			j--
+		}
+	}
+	// The string of names, in position order, sorted: by recursion while
+	// names repeat.
+	s1, sa1 := sa[n-m:], sa[:m]
+	if int(names) < m {
+		sais(s1, sa1, int(names))
+	} else {
+		for i, c := range s1 {
+			sa1[c] = int32(i)
+		}
+	}
+	// The LMS suffixes in their true order, at their buckets' ends, and
+	// everything induced from them.
+	j = 0
+	for i := int32(1); i < int32(n); i++ {
+		if lms(i) {
+			s1[j] = i
 			j++
-		default:
-			sa[i], sa[hi+k] = sa[hi+k], sa[i]
-			k++
 		}
 	}
-	for lo+j < hi {
-		if key(lo+j) == x {
-			j++
-		} else {
-			sa[lo+j], sa[hi+k] = sa[hi+k], sa[lo+j]
-			k++
-		}
+	for i := range sa1 {
+		sa1[i] = s1[sa1[i]]
 	}
-	if lo > from {
-		splitGroup(sa, grp, from, lo-from, h)
+	for i := m; i < n; i++ {
+		sa[i] = -1
 	}
-	for i := lo; i < hi; i++ {
-		grp[sa[i]] = hi - 1
+	ends()
+	for i := m - 1; i >= 0; i-- {
+		p := sa[i]
+		sa[i] = -1
+		bkt[t[p]]--
+		sa[bkt[t[p]]] = p
 	}
-	if hi-lo == 1 {
-		sa[lo] = -1
-	}
-	if from+l > hi {
-		splitGroup(sa, grp, hi, from+l-hi, h)
-	}
+	induce()
 }

@@ -2,6 +2,7 @@ package delta
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand"
 	"sort"
 	"testing"
@@ -33,6 +34,17 @@ func TestSuffixArray(t *testing.T) {
 			return b
 		}(),
 		"zero runs": append(append(make([]byte, 100), random(50, 4)...), make([]byte, 100)...),
+		"fibonacci": func() []byte {
+			a, b := []byte("b"), []byte("a")
+			for len(b) < 20000 {
+				a, b = b, append(append([]byte{}, b...), a...)
+			}
+			return b
+		}(),
+		"repeats of repeats": bytes.Repeat(append(bytes.Repeat([]byte("ab"), 7), 'c'), 900),
+	}
+	for i := 0; i < 200; i++ {
+		cases[fmt.Sprintf("random %d", i)] = random(1+rng.Intn(60), 1+rng.Intn(3))
 	}
 	for name, b := range cases {
 		t.Run(name, func(t *testing.T) {

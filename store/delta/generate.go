@@ -504,15 +504,19 @@ func (p *partBuilder) compress() ([]byte, PartHeader, error) {
 	}
 	var z bytes.Buffer
 	z.WriteByte('x')
-	w, err := xz.WriterConfig{DictCap: int(max(min(int64(len(pl)), 64<<20), 1<<12))}.NewWriter(&z)
-	if err != nil {
-		return nil, PartHeader{}, err
-	}
-	if _, err := w.Write(pl); err != nil {
-		return nil, PartHeader{}, err
-	}
-	if err := w.Close(); err != nil {
-		return nil, PartHeader{}, err
+	if c, ok := xzWhole(pl); ok {
+		z.Write(c)
+	} else {
+		w, err := xz.WriterConfig{DictCap: int(max(min(int64(len(pl)), 64<<20), 1<<12))}.NewWriter(&z)
+		if err != nil {
+			return nil, PartHeader{}, err
+		}
+		if _, err := w.Write(pl); err != nil {
+			return nil, PartHeader{}, err
+		}
+		if err := w.Close(); err != nil {
+			return nil, PartHeader{}, err
+		}
 	}
 	f := z.Bytes()
 	return f, PartHeader{Checksum: sha256.Sum256(f), Size: uint64(len(f)),

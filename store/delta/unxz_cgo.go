@@ -7,6 +7,10 @@ package delta
 #include <stdint.h>
 #include <lzma.h>
 
+static int xz(uint32_t preset, const uint8_t *in, size_t in_size, uint8_t *out, size_t *out_pos, size_t out_size) {
+	return lzma_easy_buffer_encode(preset, LZMA_CHECK_CRC64, NULL, in, in_size, out, out_pos, out_size);
+}
+
 static int unxz(uint64_t memlimit, const uint8_t *in, size_t in_size, size_t *in_pos,
 		uint8_t *out, size_t out_size, size_t *out_pos) {
 	uint64_t limit = memlimit;
@@ -20,6 +24,21 @@ import (
 	"fmt"
 	"unsafe"
 )
+
+// xzWhole compresses a part's payload with liblzma's preset 6 (an 8 MiB
+// window, 94 MiB to encode): several times the Go encoder's speed, and
+// smaller. ok is false when liblzma fails, and the Go encoder is used.
+func xzWhole(in []byte) (out []byte, ok bool) {
+	if len(in) == 0 {
+		return nil, false
+	}
+	out = make([]byte, int(C.lzma_stream_buffer_bound(C.size_t(len(in)))))
+	var pos C.size_t
+	if C.xz(6, (*C.uint8_t)(unsafe.Pointer(&in[0])), C.size_t(len(in)), (*C.uint8_t)(unsafe.Pointer(&out[0])), &pos, C.size_t(len(out))) != C.LZMA_OK {
+		return nil, false
+	}
+	return out[:pos], true
+}
 
 // unxzWhole decompresses one xz stream held in memory into out, which it
 // must fill exactly, with liblzma: three times as fast as the Go decoder

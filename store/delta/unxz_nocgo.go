@@ -4,3 +4,6 @@ package delta
 
 // unxzWhole is liblzma's decoder, absent without cgo: the Go one decodes.
 func unxzWhole(in, out []byte) (bool, error) { return false, nil }
+
+// xzWhole is liblzma's encoder, absent without cgo: the Go one encodes.
+func xzWhole(in []byte) ([]byte, bool) { return nil, false }
