@@ -5,8 +5,10 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -192,9 +194,9 @@ func dirBytes(dir string) int64 {
 
 // deltaGenerateScenario times each tool's generation of the delta of the
 // update, in the same repository (each delta removed after its run), and
-// compares their sizes.
-func deltaGenerateScenario() *scenario {
-	name := "delta-generate"
+// compares their sizes. publish makes the repository at p with the update
+// as ref bench over the commit it returns; extra are flags both tools get.
+func deltaGenerateScenario(name, what string, publish func(e *env, name, p string) (string, error), extra ...string) *scenario {
 	var v1 string
 	var sizes [2]int64
 	var rss [2]int64
@@ -203,7 +205,7 @@ func deltaGenerateScenario() *scenario {
 		return tool{
 			name: label,
 			argv: func(e *env) []string {
-				return []string{bin(e), "--repo=" + pub(e), "static-delta", "generate", "--from=" + v1, "--to=bench"}
+				return append([]string{bin(e), "--repo=" + pub(e), "static-delta", "generate", "--from=" + v1, "--to=bench"}, extra...)
 			},
 			bytes: func(e *env) (int64, error) {
 				sizes[i] = dirBytes(filepath.Join(pub(e), "deltas"))
@@ -226,15 +228,86 @@ func deltaGenerateScenario() *scenario {
 		name: name,
 		setup: func(e *env) error {
 			var err error
-			v1, err = deltaPublish(e, name, pub(e))
+			v1, err = publish(e, name, pub(e))
 			return err
 		},
 		tools:   tools,
 		targets: []target{{peer: 1, max: 0.5}, {peer: 1, max: 0.8, onBytes: true}},
 		notes: func() []string {
-			return []string{fmt.Sprintf("%s: the bytes row is the delta's size (superblock and parts); peak memory arbor %s, ostree %s (target <= 256 MiB for a 1 GiB update).",
-				name, humanBytes(rss[0]), humanBytes(rss[1]))}
+			return []string{fmt.Sprintf("%s: %s; flags %q for both; the bytes row is the delta's size (superblock and parts); peak memory arbor %s, ostree %s (target <= 256 MiB for a 1 GiB update).",
+				name, what, extra, humanBytes(rss[0]), humanBytes(rss[1]))}
 		},
 		maxRuns: 3,
 	}
+}
+
+// libPublish makes, at p, an archive repository holding two versions of
+// a library package as Debian publishes them (libssl3's two newest, taken
+// from the package registry): the first as ref base, the second as ref
+// bench. A real update of compiled code, which block matching serves
+// poorly and bsdiff well.
+func libPublish(e *env, name, p string) (string, error) {
+	const pkg = "libssl3"
+	s, err := run(e, []string{"apt-cache", "madison", pkg})
+	if err != nil {
+		return "", err
+	}
+	seen := map[string]bool{}
+	var versions []string
+	for _, line := range strings.Split(s.stdout, "\n") {
+		f := strings.Split(line, "|")
+		if len(f) >= 2 {
+			if v := strings.TrimSpace(f[1]); v != "" && !seen[v] {
+				seen[v] = true
+				versions = append(versions, v)
+			}
+		}
+	}
+	if len(versions) < 2 {
+		return "", fmt.Errorf("%s: the package registry offers %d versions of %s, two are needed", name, len(versions), pkg)
+	}
+	if _, err := run(e, []string{"dpkg", "--compare-versions", versions[0], "gt", versions[1]}); err != nil {
+		versions[0], versions[1] = versions[1], versions[0]
+	}
+	debs := e.dir(name, "debs")
+	if err := os.MkdirAll(debs, 0o755); err != nil {
+		return "", err
+	}
+	if _, err := run(e, []string{e.ostree, "--repo=" + p, "init", "--mode=archive"}); err != nil {
+		return "", err
+	}
+	var v1 string
+	for i, v := range []string{versions[1], versions[0]} {
+		dl := exec.Command("apt-get", "download", pkg+"="+v)
+		dl.Dir = debs
+		if out, err := dl.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("apt-get download %s=%s: %v\n%s", pkg, v, err, out)
+		}
+		debsNow, _ := filepath.Glob(filepath.Join(debs, pkg+"_*.deb"))
+		var deb string
+		for _, d := range debsNow {
+			if strings.Contains(filepath.Base(d), "_"+strings.ReplaceAll(v, ":", "%3a")+"_") {
+				deb = d
+			}
+		}
+		if deb == "" {
+			return "", fmt.Errorf("apt-get download %s=%s: no .deb in %s", pkg, v, debs)
+		}
+		tree := e.dir(name, "tree-"+strconv.Itoa(i))
+		if _, err := run(e, []string{"dpkg-deb", "-x", deb, tree}); err != nil {
+			return "", err
+		}
+		argv := commitArgs(e.ostree, p, tree)
+		if i == 0 {
+			argv[4] = "base"
+		}
+		s, err := run(e, argv)
+		if err != nil {
+			return "", err
+		}
+		if i == 0 {
+			v1 = lastLine(s.stdout)
+		}
+	}
+	return v1, nil
 }
