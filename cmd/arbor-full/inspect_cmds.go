@@ -510,17 +510,22 @@ func (a *app) printSignatures(r *store.Repo, sum object.Checksum, homedir, remot
 	if err != nil {
 		return err
 	}
-	res := keys.Check(b, sigs)
+	a.printFoundSigs("Found", keys.Check(b, sigs))
+	return nil
+}
+
+// printFoundSigs prints signature results as ostree does: "LEAD N
+// signature(s):", then each, indented, after a blank line.
+func (a *app) printFoundSigs(lead string, res []gpg.SigResult) {
 	noun := "signatures"
 	if len(res) == 1 {
 		noun = "signature"
 	}
-	fmt.Fprintf(a.Stdout, "Found %d %s:\n", len(res), noun)
+	fmt.Fprintf(a.Stdout, "%s %d %s:\n", lead, len(res), noun)
 	for _, s := range res {
 		fmt.Fprintln(a.Stdout)
 		printSigResults(a, []gpg.SigResult{s}, "  ")
 	}
-	return nil
 }
 
 // isDirArg tells a directory from a revision as ostree's diff does: by

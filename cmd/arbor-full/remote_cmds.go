@@ -597,16 +597,8 @@ func (a *app) remoteSummaryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res := keys.Check(b, sigs)
-			noun := "signatures"
-			if len(res) == 1 {
-				noun = "signature"
-			}
-			fmt.Fprintf(a.Stdout, "\nGPG: Verification enabled, found %d %s:\n", len(res), noun)
-			for _, one := range res {
-				fmt.Fprintln(a.Stdout)
-				printSigResults(a, []gpg.SigResult{one}, "  ")
-			}
+			fmt.Fprintln(a.Stdout)
+			a.printFoundSigs("GPG: Verification enabled, found", keys.Check(b, sigs))
 			return nil
 		}),
 	}
