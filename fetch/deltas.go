@@ -36,16 +36,26 @@ func (d sessionDeltas) Get(ctx context.Context, path string, max int64) ([]byte,
 
 func (d sessionDeltas) Deltas(ctx context.Context, to object.Checksum) (map[string][32]byte, error) {
 	sum, err := d.s.fetchedSummary(ctx)
-	if err != nil || sum.s == nil {
+	if err != nil {
 		return nil, err
 	}
+	return listedDeltas(ctx, sum.s, to, d.Get)
+}
+
+// listedDeltas are the deltas to a commit a summary lists (nil: there is
+// none, so none are), with those of the commit's delta index when the
+// summary says the repository keeps indexes.
+func listedDeltas(ctx context.Context, sum *store.Summary, to object.Checksum, get func(ctx context.Context, path string, max int64) ([]byte, error)) (map[string][32]byte, error) {
+	if sum == nil {
+		return nil, nil
+	}
 	out := map[string][32]byte{}
-	addAll(out, sum.s.Metadata)
-	if v, ok := object.Lookup(sum.s.Metadata, "ostree.summary.indexed-deltas"); ok && v.Value == true {
+	addAll(out, sum.Metadata)
+	if v, ok := object.Lookup(sum.Metadata, "ostree.summary.indexed-deltas"); ok && v.Value == true {
 		// An index per target, bound to nothing but the superblocks it
 		// names: each superblock is checked against it, and the commit
 		// in it against its signature.
-		b, err := d.s.src.meta.Get(ctx, delta.IndexPath(to), 16<<20)
+		b, err := get(ctx, delta.IndexPath(to), 16<<20)
 		if errors.Is(err, ErrNotFound) {
 			return out, nil
 		}

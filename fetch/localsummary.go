@@ -10,15 +10,12 @@ import (
 	"arbor/store/gpg"
 )
 
-// verifyLocalSummary checks that the summary of the repository at src is
-// signed by one of keys; a missing summary or signature fails.
-func verifyLocalSummary(src string, keys *gpg.Keyring) error {
-	b, err := os.ReadFile(filepath.Join(src, "summary"))
-	if errors.Is(err, fs.ErrNotExist) {
+// verifyLocalSummary checks that b, the summary of the repository at src
+// (nil: it has none), is signed by one of keys; a missing summary or
+// signature fails.
+func verifyLocalSummary(src string, b []byte, keys *gpg.Keyring) error {
+	if b == nil {
 		return fmt.Errorf("%s: GPG verification of the summary enabled, but the repository has no summary", src)
-	}
-	if err != nil {
-		return err
 	}
 	sig, err := os.ReadFile(filepath.Join(src, "summary.sig"))
 	if errors.Is(err, fs.ErrNotExist) {

@@ -374,6 +374,11 @@ func PullLocal(ctx context.Context, r *store.Repo, srcPath string, names []strin
 		sort.Strings(names)
 	}
 	opts.collection = sr.CollectionID()
+	// Read once: what is verified is what lists the deltas.
+	summary, err := readLocalSummary(srcPath)
+	if err != nil {
+		return nil, err
+	}
 	var keyring *gpg.Keyring
 	if opts.GPGVerify || opts.GPGVerifySummary {
 		if opts.Remote == "" {
@@ -388,7 +393,7 @@ func PullLocal(ctx context.Context, r *store.Repo, srcPath string, names []strin
 			return nil, err
 		}
 		if opts.GPGVerifySummary {
-			if err := verifyLocalSummary(srcPath, keys); err != nil {
+			if err := verifyLocalSummary(srcPath, summary, keys); err != nil {
 				return nil, err
 			}
 		}
@@ -412,8 +417,22 @@ func PullLocal(ctx context.Context, r *store.Repo, srcPath string, names []strin
 		}
 		targets[ref] = c
 	}
+	// As ostree's: a local pull copies the objects as they are, through
+	// the source's deltas only when they are required.
+	var ds *deltaUse
+	if opts.RequireStaticDeltas {
+		local := func(ref string) string {
+			if opts.Remote != "" {
+				return opts.Remote + ":" + ref
+			}
+			return ref
+		}
+		if ds, err = localDeltaUse(r, srcPath, summary, local, opts.Warn); err != nil {
+			return nil, err
+		}
+	}
 	start := time.Now()
-	res, err := pullCommits(ctx, r, localSource{sr}, keyring, nil, nil, targets, &opts, func() int64 { return 0 })
+	res, err := pullCommits(ctx, r, localSource{sr}, keyring, nil, ds, targets, &opts, func() int64 { return 0 })
 	if err != nil {
 		return nil, err
 	}
@@ -538,6 +557,17 @@ func (e *badRefError) Error() string {
 	return fmt.Sprintf("Fetching checksum for ref ((empty), %s): Invalid rev %s", e.ref, e.text)
 }
 
+// noDeltaError is a pull that requires static deltas finding none from
+// the ref's commit here (zero: none) to c, in ostree's words, which
+// scripts grep for.
+func noDeltaError(from, c object.Checksum) error {
+	f := ""
+	if !from.IsZero() {
+		f = from.String()
+	}
+	return fmt.Errorf("Static deltas required, but none found for %s to %s", f, c)
+}
+
 // pullCommits fetches each target commit, its tree and (with Depth) its
 // parents. Commits are marked partial before they are written and
 // unmarked once their whole tree is in, and objects are made visible every
@@ -608,7 +638,7 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 		if ds == nil && useDeltas && opts.RequireStaticDeltas {
 			close(stop)
 			<-done
-			return nil, fmt.Errorf("Static deltas required, but none found for %s", c)
+			return nil, noDeltaError(object.Zero, c)
 		}
 		if ds != nil && useDeltas {
 			p.from = ds.from
@@ -619,8 +649,7 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 					close(stop)
 					<-done
 					if opts.RequireStaticDeltas && errors.Is(err, errNoDelta) {
-						// In ostree's words, which scripts grep for.
-						return nil, fmt.Errorf("Static deltas required, but none found for %s", c)
+						return nil, noDeltaError(ds.from(name), c)
 					}
 					return nil, err
 				}

@@ -71,13 +71,19 @@ func (a *app) deltaShowCmd() *cobra.Command {
 			} else {
 				fmt.Fprintf(w, "From: %s\n", sb.From)
 			}
-			fmt.Fprintf(w, "To: %s\nEndianness: %s\nTimestamp: %d\nNumber of parents: 0\n", sb.To, map[bool]string{false: "little", true: "big"}[sb.BigEndian], sb.Timestamp)
+			order := map[bool]string{false: "little", true: "big"}[sb.BigEndian]
+			if sb.EndiannessGuessed {
+				order += " (heuristic)"
+			}
+			fmt.Fprintf(w, "To: %s\nEndianness: %s\nTimestamp: %d\nNumber of parents: 0\n", sb.To, order, sb.Timestamp)
+			fmt.Fprintf(w, "Number of fallback entries: %d\n", len(sb.Fallbacks))
 			var fb, fbu uint64
 			for _, f := range sb.Fallbacks {
+				fmt.Fprintf(w, "  %s\n", f.Checksum)
 				fb += f.Size
 				fbu += f.Uncompressed
 			}
-			fmt.Fprintf(w, "Number of fallback entries: %d\nTotal Fallback Size: %s\nTotal Fallback Uncompressed Size: %s\n", len(sb.Fallbacks), sizeWords(fb), sizeWords(fbu))
+			fmt.Fprintf(w, "Total Fallback Size: %s\nTotal Fallback Uncompressed Size: %s\n", sizeWords(fb), sizeWords(fbu))
 			fmt.Fprintf(w, "Number of parts: %d\n", len(sb.Parts))
 			var total, totalU uint64
 			for i, h := range sb.Parts {
@@ -134,21 +140,21 @@ func (a *app) deltaApplyOfflineCmd() *cobra.Command {
 	var sv deltaSignFlags
 	c := &cobra.Command{
 		Use:   "apply-offline [--sign-type=TYPE] PATH [KEY...]",
-		Short: "Apply a static delta from its directory (or its superblock file), with every object checked",
+		Short: "Apply a static delta from its directory (or its superblock file, parts beside it), with every object checked",
 		Long: `apply-offline applies a static delta without a remote. With public KEYs (or
 --keys-file), or when core.sign-verify-deltas is true, its superblock must carry
 a good signature by one of them first.`,
 		Example: `  arbor --repo=repo static-delta apply-offline /media/update/deltas/xx/yyyy`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: a.withRepo(func(cmd *cobra.Command, args []string, r *store.Repo) error {
-			dir := args[0]
-			if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
-				dir = filepath.Dir(dir)
-			}
-			if err := sv.check(r, dir, args[1:]); err != nil {
+			sb, dir, err := delta.ReadOffline(args[0])
+			if err != nil {
 				return err
 			}
-			c, err := delta.ApplyOffline(cmd.Context(), r, dir)
+			if err := sv.check(r, args[0], sb, args[1:]); err != nil {
+				return err
+			}
+			c, err := delta.ApplyOfflineSuperblock(cmd.Context(), r, dir, sb)
 			if err != nil {
 				return err
 			}
@@ -163,7 +169,7 @@ a good signature by one of them first.`,
 }
 
 func (a *app) deltaGenerateCmd() *cobra.Command {
-	var from, to, signType, signKeysFile string
+	var from, to, signType, signKeysFile, filename string
 	var signKeys []string
 	var empty, inline, swap, ifNotExists, disableBsdiff bool
 	var minFallback, maxChunk, maxBsdiff float64
@@ -212,11 +218,11 @@ decimal megabytes, as ostree's. Run summary -u afterwards to list it.`,
 				o.From = cm.Parent
 			}
 			d := delta.Ref{From: o.From, To: o.To}
-			if ifNotExists && d.Exists(r.Path()) {
+			if ifNotExists && filename == "" && d.Exists(r.Path()) {
 				fmt.Fprintf(a.Stdout, "Static delta %s already exists\n", d)
 				return nil
 			}
-			o.Inline, o.SwapEndianness = inline, swap
+			o.Inline, o.SwapEndianness, o.Output = inline, swap, filename
 			o.MinFallbackSize, o.MaxChunkSize = int64(minFallback*1e6), int64(maxChunk*1e6)
 			if o.MaxBsdiffSize = int64(maxBsdiff * 1e6); disableBsdiff {
 				o.MaxBsdiffSize = 0
@@ -269,6 +275,7 @@ decimal megabytes, as ostree's. Run summary -u afterwards to list it.`,
 	f.StringVar(&to, "to", "", "the commit the delta makes")
 	f.BoolVar(&empty, "empty", false, "a delta from nothing: everything --to reaches")
 	f.BoolVar(&inline, "inline", false, "put the parts in the superblock")
+	f.StringVar(&filename, "filename", "", "write the superblock to this file, its parts beside it, rather than into the repository's deltas/")
 	f.BoolVar(&swap, "swap-endianness", false, "write the superblock in the other byte order (to test readers)")
 	f.BoolVarP(&ifNotExists, "if-not-exists", "n", false, "do nothing if the delta exists")
 	f.Float64Var(&minFallback, "min-fallback-size", 4, "leave files over this many MB to be fetched alone (0: none)")

@@ -369,10 +369,10 @@ func (a *app) printPull(res *fetch.Result) error {
 func pullLine(res *fetch.Result) string {
 	var b strings.Builder
 	switch {
-	case res.Local:
-		fmt.Fprintf(&b, "%d metadata, %d content objects imported", res.Metadata, res.Content)
 	case res.DeltaParts > 0:
 		fmt.Fprintf(&b, "%d delta parts, %d loose fetched", res.DeltaParts, res.Metadata+res.Content)
+	case res.Local:
+		fmt.Fprintf(&b, "%d metadata, %d content objects imported", res.Metadata, res.Content)
 	default:
 		fmt.Fprintf(&b, "%d metadata, %d content objects fetched", res.Metadata, res.Content)
 		if res.LocalMeta+res.LocalContent > 0 {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -195,10 +194,10 @@ func (d *deltaSignFlags) keys(args []string) ([]string, error) {
 	return keys, nil
 }
 
-// check verifies the superblock in dir against the public keys given,
-// when there are any or the repository asks for it
+// check verifies the superblock of the delta at path against the public
+// keys given, when there are any or the repository asks for it
 // (core.sign-verify-deltas).
-func (d *deltaSignFlags) check(r *store.Repo, dir string, args []string) error {
+func (d *deltaSignFlags) check(r *store.Repo, dir string, sb *delta.Superblock, args []string) error {
 	keys, err := d.keys(args)
 	if err != nil {
 		return err
@@ -213,23 +212,15 @@ func (d *deltaSignFlags) check(r *store.Repo, dir string, args []string) error {
 		}
 		return nil
 	}
-	if err := verifyDeltaSig(filepath.Join(dir, "superblock"), d.typ, keys); err != nil {
+	if err := verifyDeltaSig(sb, d.typ, keys); err != nil {
 		return fmt.Errorf("%s: signature: %w", dir, err)
 	}
 	return nil
 }
 
-// verifyDeltaSig checks a superblock file's signatures of one type.
-func verifyDeltaSig(path, typ string, keys []string) error {
+// verifyDeltaSig checks a superblock's signatures of one type.
+func verifyDeltaSig(sb *delta.Superblock, typ string, keys []string) error {
 	e, err := signEngine(typ)
-	if err != nil {
-		return err
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	sb, err := delta.ParseSuperblock(b)
 	if err != nil {
 		return err
 	}
@@ -257,7 +248,11 @@ func (a *app) deltaVerifyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := verifyDeltaSig(filepath.Join(r.Path(), d.Dir(), "superblock"), sv.typ, keys); err != nil {
+			sb, _, err := delta.Read(r.Path(), d)
+			if err != nil {
+				return err
+			}
+			if err := verifyDeltaSig(sb, sv.typ, keys); err != nil {
 				fmt.Fprintln(a.Stdout, "Verification fails")
 				return fmt.Errorf("static delta %s: %w", d, err)
 			}

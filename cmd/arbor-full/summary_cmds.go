@@ -115,14 +115,9 @@ func updateSummaryWith(ctx context.Context, r *store.Repo, extra []object.MetaEn
 		signers = append(signers, s.Sign)
 	}
 	// Static deltas are indexed, as ostree's summary -u indexes them.
-	sums, err := delta.Reindex(ctx, r)
+	deltas, err := delta.SummaryDeltas(ctx, r)
 	if err != nil {
-		return fmt.Errorf("indexing the static deltas: %w", err)
-	}
-	var deltas *gvariant.Variant
-	if len(sums) > 0 {
-		v := delta.DeltasVariant(sums)
-		deltas = &v
+		return err
 	}
 	var ks []store.KeyedSigner
 	for _, k := range keyed {

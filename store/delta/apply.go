@@ -98,16 +98,39 @@ func ApplyOffline(ctx context.Context, r *store.Repo, dir string) (c object.Chec
 // beside it (or inline: a bundle); the superblock is returned too, for
 // what its metadata says.
 func ApplyOfflineFile(ctx context.Context, r *store.Repo, path string) (object.Checksum, *Superblock, error) {
-	b, err := os.ReadFile(path)
+	sb, dir, err := ReadOffline(path)
 	if err != nil {
 		return object.Zero, nil, err
 	}
+	c, err := ApplyOfflineSuperblock(ctx, r, dir, sb)
+	return c, sb, err
+}
+
+// ReadOffline reads the superblock of the delta at path, as apply-offline
+// takes one: a delta's directory, or its superblock file with any parts
+// not inline beside it (as static-delta generate --filename writes them).
+// It returns the superblock and the directory of the parts.
+func ReadOffline(path string) (*Superblock, string, error) {
+	file, dir := path, filepath.Dir(path)
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		file, dir = filepath.Join(path, "superblock"), path
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, "", fmt.Errorf("static delta: %w", err)
+	}
 	sb, err := ParseSuperblock(b)
 	if err != nil {
-		return object.Zero, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, "", fmt.Errorf("%s: %w", file, err)
 	}
-	c, err := applyOffline(ctx, r, filepath.Dir(path), sb)
-	return c, sb, err
+	return sb, dir, nil
+}
+
+// ApplyOfflineSuperblock applies a superblock already read (and, where
+// asked, its signature checked: these bytes, not the file again), its
+// parts from dir, each checked against it before it is run.
+func ApplyOfflineSuperblock(ctx context.Context, r *store.Repo, dir string, sb *Superblock) (object.Checksum, error) {
+	return applyOffline(ctx, r, dir, sb)
 }
 
 func applyOffline(ctx context.Context, r *store.Repo, dir string, sb *Superblock) (c object.Checksum, err error) {

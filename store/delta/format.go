@@ -55,19 +55,29 @@ func Name(from, to object.Checksum) string {
 	return from.String() + "-" + to.String()
 }
 
-// ParseName reads a Name.
+// BadRevError is a delta name with a piece that is not a checksum in
+// hex; it reads as ostree's "Invalid rev PIECE", which scripts grep for.
+type BadRevError struct {
+	Rev string
+	Err error // why it is not a checksum
+}
+
+func (e *BadRevError) Error() string { return "Invalid rev " + e.Rev }
+func (e *BadRevError) Unwrap() error { return e.Err }
+
+// ParseName reads a Name: FROM-TO or TO, in hex.
 func ParseName(s string) (from, to object.Checksum, err error) {
 	f, t, ok := strings.Cut(s, "-")
 	if !ok {
 		t, f = f, ""
 	}
-	if to, err = object.ParseChecksum(t); err != nil {
-		return from, to, fmt.Errorf("delta name %q: %w", s, err)
-	}
-	if f != "" {
+	if ok {
 		if from, err = object.ParseChecksum(f); err != nil {
-			return from, to, fmt.Errorf("delta name %q: %w", s, err)
+			return from, to, &BadRevError{Rev: f, Err: err}
 		}
+	}
+	if to, err = object.ParseChecksum(t); err != nil {
+		return from, to, &BadRevError{Rev: t, Err: err}
 	}
 	return from, to, nil
 }
@@ -102,6 +112,10 @@ type Superblock struct {
 	Parts     []PartHeader
 	Fallbacks []Fallback
 	BigEndian bool // the generator's byte order ('B' rather than 'l')
+	// EndiannessGuessed: the superblock does not say its byte order
+	// (deltas written before ostree 2016.4 did not), so BigEndian is
+	// guessed from its sizes.
+	EndiannessGuessed bool
 	// Signed is set for a superblock wrapped with signatures (ostree's
 	// signed deltas); SignedData is what the signatures cover.
 	Signed     bool
@@ -159,17 +173,21 @@ func ParseSuperblock(b []byte) (*Superblock, error) {
 	if sb.Metadata, err = object.ParseVarDict(gvariant.MustEncode(gvariant.MustType("a{sv}"), f[0])); err != nil {
 		return nil, fmt.Errorf("%w: superblock metadata: %v", ErrCorrupt, err)
 	}
-	big := false
+	parts, fallbacks := f[6].([]any), f[7].([]any)
 	if e, ok := object.Lookup(sb.Metadata, "ostree.endianness"); ok {
 		switch e.Value {
 		case uint8('l'):
 		case uint8('B'):
-			big = true
+			sb.BigEndian = true
 		default:
 			return nil, fmt.Errorf("%w: endianness %v", ErrCorrupt, e.Value)
 		}
+	} else {
+		// Written before deltas said their byte order: guessed from
+		// which reading of the sizes is believable.
+		sb.BigEndian, sb.EndiannessGuessed = guessSwapped(rawSizes(parts, fallbacks)), true
 	}
-	sb.BigEndian = big
+	big := sb.BigEndian
 	// Written in the generator's byte order (the timestamp is always
 	// big-endian); decoded here as little-endian.
 	u32 := func(x uint32) uint32 {
@@ -203,7 +221,6 @@ func ParseSuperblock(b []byte) (*Superblock, error) {
 	if len(f[5].([]byte)) != 0 {
 		return nil, fmt.Errorf("%w: recursive deltas are not supported", ErrCorrupt)
 	}
-	parts := f[6].([]any)
 	if len(parts) > maxParts {
 		return nil, fmt.Errorf("%w: %d parts", ErrCorrupt, len(parts))
 	}
@@ -237,7 +254,7 @@ func ParseSuperblock(b []byte) (*Superblock, error) {
 		}
 		sb.Parts = append(sb.Parts, h)
 	}
-	for i, fb := range f[7].([]any) {
+	for i, fb := range fallbacks {
 		ff := fb.([]any)
 		x := Fallback{ObjectRef: ObjectRef{Type: object.Type(ff[0].(uint8))}, Size: u64(ff[2].(uint64)), Uncompressed: u64(ff[3].(uint64))}
 		sum := ff[1].([]byte)
@@ -318,4 +335,71 @@ func ParseDir(rel string) (from, to object.Checksum, err error) {
 	}
 	to, err = unb64(b)
 	return from, to, err
+}
+
+// sizes are a superblock's numbers as stored, in the byte order of
+// whoever wrote it: each part's file size, uncompressed size and object
+// count, each fallback's sizes.
+type sizes struct {
+	parts     [][3]uint64 // size, uncompressed, objects
+	fallbacks [][2]uint64 // size, uncompressed
+}
+
+func rawSizes(parts, fallbacks []any) sizes {
+	var s sizes
+	for _, p := range parts {
+		pf := p.([]any)
+		s.parts = append(s.parts, [3]uint64{pf[2].(uint64), pf[3].(uint64), uint64(len(pf[4].([]byte)) / 33)})
+	}
+	for _, fb := range fallbacks {
+		ff := fb.([]any)
+		s.fallbacks = append(s.fallbacks, [2]uint64{ff[2].(uint64), ff[3].(uint64)})
+	}
+	return s
+}
+
+// maxObjectSize is past any object a delta carries: an average over it
+// means the numbers are read in the wrong byte order.
+const maxObjectSize = 1 << 32
+
+// maxFallback is past any file a fallback names (a terabyte).
+const maxFallback = 1 << 40
+
+// believable says whether sizes read one way could be a real delta's:
+// no part over the bound a part may have, parts averaging no more than
+// maxObjectSize an object, no fallback over maxFallback.
+func (s sizes) believable(swap bool) bool {
+	rd := func(x uint64) uint64 {
+		if swap {
+			return bits.ReverseBytes64(x)
+		}
+		return x
+	}
+	var total, objects uint64
+	for _, p := range s.parts {
+		size, usize := rd(p[0]), rd(p[1])
+		if size > maxPart || usize > maxPart {
+			return false
+		}
+		total += size
+		objects += p[2]
+	}
+	if objects > 0 && total/objects > maxObjectSize {
+		return false
+	}
+	for _, fb := range s.fallbacks {
+		if rd(fb[0]) > maxFallback || rd(fb[1]) > maxFallback {
+			return false
+		}
+	}
+	return true
+}
+
+// guessSwapped says whether an unmarked superblock's numbers are in the
+// other byte order than the little-endian they are decoded in: only when
+// they are not believable as they are and are believable swapped. A
+// number's swap is small only when its low bytes are zero, so real
+// sizes are believable in one order alone.
+func guessSwapped(s sizes) bool {
+	return !s.believable(false) && s.believable(true)
 }

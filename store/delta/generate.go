@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"math/bits"
@@ -90,9 +89,6 @@ type PartStat struct {
 func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats, error) {
 	d := Ref{From: o.From, To: o.To}
 	var st Stats
-	if o.Output != "" && !o.Inline {
-		return d, st, errors.New("a delta written to a file of its own must be inline")
-	}
 	commit, err := r.ReadMeta(o.To, object.TypeCommit)
 	if err != nil {
 		return d, st, err
@@ -223,6 +219,9 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 			return d, st, err
 		}
 	}
+	if len(g.headers) == 0 {
+		g.part() // as ostree's: one part, empty if nothing changed
+	}
 	if err := g.closePart(); err != nil {
 		return d, st, err
 	}
@@ -301,7 +300,7 @@ func (g *generator) closeIfFull() error {
 func (g *generator) closePart() error {
 	p := g.cur
 	g.cur = nil
-	if p == nil || len(p.objects) == 0 {
+	if p == nil {
 		return nil
 	}
 	f, h, err := p.compress()
@@ -310,7 +309,7 @@ func (g *generator) closePart() error {
 	}
 	if g.o.Inline {
 		g.inline = append(g.inline, f)
-	} else if err := g.r.WriteFile(filepath.Join(g.dir, strconv.Itoa(len(g.headers))), f); err != nil {
+	} else if err := g.writePart(len(g.headers), f); err != nil {
 		return err
 	}
 	g.headers = append(g.headers, h)

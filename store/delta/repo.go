@@ -77,10 +77,17 @@ func Find(root, name string) (Ref, error) {
 	}
 	d := Ref{from, to}
 	if !d.Exists(root) {
-		return Ref{}, fmt.Errorf("static delta %s: not in the repository", name)
+		return Ref{}, &notFoundError{name}
 	}
 	return d, nil
 }
+
+// notFoundError is a delta the repository lacks, in ostree's words; it
+// is an fs.ErrNotExist.
+type notFoundError struct{ name string }
+
+func (e *notFoundError) Error() string        { return "Can't find delta " + e.name }
+func (e *notFoundError) Is(target error) bool { return target == fs.ErrNotExist }
 
 // Exists says whether the repository at root has the delta: its
 // superblock, written last.
@@ -154,6 +161,26 @@ func Reindex(ctx context.Context, r *store.Repo) (map[string][32]byte, error) {
 		}
 	}
 	return all, nil
+}
+
+// SummaryDeltas reindexes the repository's deltas and returns what its
+// summary lists of them, as ostree.static-deltas: nil when it has none,
+// or when core.no-deltas-in-summary is set (clients then find them
+// through the indexes alone).
+func SummaryDeltas(ctx context.Context, r *store.Repo) (*gvariant.Variant, error) {
+	sums, err := Reindex(ctx, r)
+	if err != nil {
+		return nil, fmt.Errorf("indexing the static deltas: %w", err)
+	}
+	off, err := r.Config().Bool("core", "no-deltas-in-summary", false)
+	if err != nil {
+		return nil, fmt.Errorf("core.no-deltas-in-summary: %w", err)
+	}
+	if off || len(sums) == 0 {
+		return nil, nil
+	}
+	v := DeltasVariant(sums)
+	return &v, nil
 }
 
 // IndexBytes is an index or summary entry's a{sv}:
