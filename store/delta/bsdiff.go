@@ -117,22 +117,27 @@ func Bsdiff(old, data []byte) (patch []byte, residue int) {
 
 // longestMatch finds the suffix of old that shares the longest prefix
 // with data, by binary search of old's sorted suffixes: its length
-// and where it starts.
+// and where it starts. Every suffix between the bounds shares with data
+// at least the shorter of the bounds' common prefixes, so each probe
+// compares only from there (what makes long runs, of zeros say, cheap).
 func longestMatch(sa []int32, old, data []byte) (n, pos int) {
 	lo, hi := 0, len(sa)-1
+	atLo, atHi := commonPrefix(old[sa[lo]:], data), commonPrefix(old[sa[hi]:], data)
 	for hi-lo >= 2 {
 		mid := lo + (hi-lo)/2
-		if bytes.Compare(old[sa[mid]:], data) < 0 {
-			lo = mid
+		suf := old[sa[mid]:]
+		k := min(atLo, atHi)
+		l := k + commonPrefix(suf[k:], data[k:])
+		if l == len(data) || l < len(suf) && suf[l] > data[l] {
+			hi, atHi = mid, l // data is at most suf
 		} else {
-			hi = mid
+			lo, atLo = mid, l
 		}
 	}
-	a, b := commonPrefix(old[sa[lo]:], data), commonPrefix(old[sa[hi]:], data)
-	if a > b {
-		return a, int(sa[lo])
+	if atLo > atHi {
+		return atLo, int(sa[lo])
 	}
-	return b, int(sa[hi])
+	return atHi, int(sa[hi])
 }
 
 func commonPrefix(a, b []byte) int {
