@@ -178,7 +178,7 @@ func LoadRemote(r *store.Repo, name string) (*Remote, error) {
 			rm.GPGKeyPath = append(rm.GPGKeyPath, strings.TrimSpace(x))
 		}
 	}
-	if rm.URL == "" {
+	if _, ok := cfg.Get(g, "url"); !ok {
 		return nil, fmt.Errorf("No \"url\" option in remote %q", name) // ostree's words
 	}
 	cs, err := ListCookies(r, name)

@@ -74,6 +74,10 @@ func NewSessionWith(r *store.Repo, remote string, o SessionOptions) (*Session, e
 		rm.URL, rm.Mirrors = o.URL, nil
 	}
 	rm.Header, rm.UserAgent = o.Header, o.UserAgent
+	if rm.URL == "" {
+		// An empty url= is a bundle's remote with no origin.
+		return nil, fmt.Errorf("remote %s has no URL: nothing can be fetched from it", remote)
+	}
 	src, err := newHTTPSource(rm)
 	if err != nil {
 		return nil, err

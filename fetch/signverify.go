@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -152,4 +153,45 @@ func (sp *signPolicy) verify(data, detached []byte) error {
 		why[i] = err.Error()
 	}
 	return fmt.Errorf("Can't verify commit: %s", strings.Join(why, "; "))
+}
+
+// VerifyStoredCommit checks commit c, stored by other means than a pull
+// from remote (a bundle's), as a pull from remote would check it: its
+// GPG signatures when the remote verifies them, and those of its
+// sign-verify. A remote that checks neither passes it.
+func VerifyStoredCommit(r *store.Repo, remote string, c object.Checksum) error {
+	rm, err := LoadRemote(r, remote)
+	if err != nil {
+		return err
+	}
+	sp, err := loadSignPolicy(r, remote)
+	if err != nil {
+		return err
+	}
+	if !rm.GPGVerify && sp == nil {
+		return nil
+	}
+	commit, err := r.ReadMeta(c, object.TypeCommit)
+	if err != nil {
+		return err
+	}
+	detached, err := r.ReadMeta(c, object.TypeCommitMeta)
+	if err != nil && !errors.Is(err, store.ErrObjectMissing) {
+		return err
+	}
+	if rm.GPGVerify {
+		keys, err := rm.Keyring(r)
+		if err != nil {
+			return err
+		}
+		if err := verifySigs(keys, commit, detached); err != nil {
+			return fmt.Errorf("commit %s: %w", c, err)
+		}
+	}
+	if sp != nil {
+		if err := sp.verify(commit, detached); err != nil {
+			return fmt.Errorf("commit %s: %w", c, err)
+		}
+	}
+	return nil
 }

@@ -129,9 +129,9 @@ func (a *app) printInstalled(ch apps.Change) {
 
 func (a *app) installCmd() *cobra.Command {
 	var yes, materialize, reinstall, orUpdate, noDeps, appsOnly, runtimes bool
-	var from, arch string
+	var from, arch, bundle string
 	c := &cobra.Command{
-		Use:   "install [-y] [--json] [REMOTE] REF... | --from FILE.flatpakref",
+		Use:   "install [-y] [--json] [REMOTE] REF... | --from FILE.flatpakref | --bundle FILE.flatpak",
 		Short: "Install apps (and the runtimes they need) to run from lazily fetched mounts",
 		Long: `Install apps or runtimes. Only their commits and metadata are fetched: files
 come when an app first reads them, through the repository's daemon. A REF may
@@ -139,17 +139,24 @@ be a bare ID, ID//BRANCH or a full ref, completed against the remote's refs as
 flatpak completes it; without a REMOTE, the remotes that offer it are found
 (with several, -y takes the first). An app's runtime is installed too, after
 asking unless -y. A ref installed already is skipped, unless --or-update
-(update it) or --reinstall (deploy it afresh from REMOTE).`,
+(update it) or --reinstall (deploy it afresh from REMOTE). A bundle (flatpak
+build-bundle's single file) is installed from a remote named ID-origin with
+its origin URL and keys; with keys, its commit must be signed by them.`,
 		Example: `  arbor install -y origin org.example.Hello
   arbor install -y org.example.Hello org.example.Other
   arbor install -y --from hello.flatpakref
+  arbor install -y --bundle hello.flatpak
   arbor run org.example.Hello`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if from != "" {
+			if from != "" || bundle != "" {
 				return cobra.NoArgs(cmd, args)
 			}
 			if len(args) == 1 && strings.HasSuffix(args[0], ".flatpakref") {
 				from = args[0] // flatpak install FILE.flatpakref
+				return nil
+			}
+			if len(args) == 1 && strings.HasSuffix(args[0], ".flatpak") {
+				bundle = args[0] // flatpak install FILE.flatpak
 				return nil
 			}
 			return cobra.MinimumNArgs(1)(cmd, args)
@@ -169,6 +176,12 @@ asking unless -y. A ref installed already is skipped, unless --or-update
 				base.Installed = apps.Reinstall
 			case orUpdate:
 				base.Installed = apps.OrUpdate
+			}
+			out := &workflowOutput{a: a, print: a.printUpdated} // --or-update updates
+			if bundle != "" {
+				return out.finish(a.installWith(yes, func(rt func(flatpak.Ref) bool) ([]apps.Change, error) {
+					return m.InstallBundle(ctx, apps.BundleRequest{Path: bundle, Runtime: rt, NoDeps: noDeps, Reinstall: reinstall}, out.event)
+				}))
 			}
 			var reqs []apps.InstallRequest
 			if from != "" {
@@ -200,7 +213,6 @@ asking unless -y. A ref installed already is skipped, unless --or-update
 					reqs = append(reqs, req)
 				}
 			}
-			out := &workflowOutput{a: a, print: a.printUpdated} // --or-update updates
 			var errs []error
 			for _, req := range reqs {
 				errs = append(errs, a.installOne(ctx, m, req, yes, out))
@@ -210,6 +222,7 @@ asking unless -y. A ref installed already is skipped, unless --or-update
 	}
 	yesFlags(c, &yes, "install what is needed without asking")
 	c.Flags().StringVar(&from, "from", "", "install what a .flatpakref file names, adding its remote")
+	c.Flags().StringVar(&bundle, "bundle", "", "install the ref a bundle file (flatpak build-bundle's) holds")
 	c.Flags().BoolVar(&materialize, "materialize", false, "fetch everything and check it out (hardlinks), to run without mounts and offline")
 	c.Flags().BoolVar(&reinstall, "reinstall", false, "deploy a ref installed already afresh from the remote named")
 	c.Flags().BoolVar(&orUpdate, "or-update", false, "update a ref installed already")
@@ -225,10 +238,20 @@ asking unless -y. A ref installed already is skipped, unless --or-update
 // installOne runs one install, asking about its runtime unless yes; a ref
 // installed already is said to be skipped, as flatpak says it.
 func (a *app) installOne(ctx context.Context, m *apps.Manager, req apps.InstallRequest, yes bool, out *workflowOutput) error {
+	return a.installWith(yes, func(runtime func(flatpak.Ref) bool) ([]apps.Change, error) {
+		req.Runtime = runtime
+		return m.Install(ctx, req, out.event)
+	})
+}
+
+// installWith runs an install, with the question to ask before a missing
+// runtime is installed (nil with yes: it is).
+func (a *app) installWith(yes bool, install func(runtime func(flatpak.Ref) bool) ([]apps.Change, error)) error {
+	var ask func(flatpak.Ref) bool
 	var rt flatpak.Ref
 	asked := false
 	if !yes {
-		req.Runtime = func(r flatpak.Ref) bool {
+		ask = func(r flatpak.Ref) bool {
 			rt = r
 			if a.json || !stdinTerminal() {
 				return false
@@ -237,7 +260,7 @@ func (a *app) installOne(ctx context.Context, m *apps.Manager, req apps.InstallR
 			return a.ask(fmt.Sprintf("%s needs the runtime %s. Install it? [Y/n] ", termtext.Line(r.ID), termtext.Line(r.String())), true)
 		}
 	}
-	changes, err := m.Install(ctx, req, out.event)
+	changes, err := install(ask)
 	switch {
 	case errors.Is(err, apps.ErrAlreadyInstalled):
 		if !a.json {

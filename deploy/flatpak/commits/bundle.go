@@ -69,13 +69,37 @@ func BuildBundle(ctx context.Context, repo *store.Repo, ref flatpak.Ref, out str
 	return c, nil
 }
 
-// ImportBundle stores the commit a bundle holds, every object checked
-// against its checksum, refuses it when the bundle's ref and metadata
-// are not the commit's own, and points the ref at it.
+// Bundle is what a bundle file holds and says of itself.
+type Bundle struct {
+	Ref    flatpak.Ref
+	Commit object.Checksum
+	// Origin is the URL updates come from; RuntimeRepo a .flatpakrepo
+	// for the runtime; GPGKeys the keys the origin's commits are signed
+	// with. Each may be empty.
+	Origin, RuntimeRepo string
+	GPGKeys             []byte
+}
+
+// ImportBundle stores the commit a bundle holds and points the ref at it:
+// ReadBundle, then the ref.
 func ImportBundle(ctx context.Context, repo *store.Repo, path string) (flatpak.Ref, object.Checksum, error) {
+	b, err := ReadBundle(ctx, repo, path)
+	if err != nil {
+		return flatpak.Ref{}, object.Zero, err
+	}
+	if err := repo.SetRef(b.Ref.String(), b.Commit); err != nil {
+		return flatpak.Ref{}, object.Zero, err
+	}
+	return b.Ref, b.Commit, nil
+}
+
+// ReadBundle stores the commit a bundle holds, every object checked
+// against its checksum, and refuses it when the bundle's ref and
+// metadata are not the commit's own. No ref is set.
+func ReadBundle(ctx context.Context, repo *store.Repo, path string) (*Bundle, error) {
 	c, sb, err := delta.ApplyOfflineFile(ctx, repo, path)
 	if err != nil {
-		return flatpak.Ref{}, object.Zero, fmt.Errorf("bundle %s: %w", path, err)
+		return nil, fmt.Errorf("bundle %s: %w", path, err)
 	}
 	str := func(key string) string {
 		v, _ := object.Lookup(sb.Metadata, key)
@@ -84,27 +108,28 @@ func ImportBundle(ctx context.Context, repo *store.Repo, path string) (flatpak.R
 	}
 	ref, err := flatpak.ParseRef(str("ref"))
 	if err != nil {
-		return flatpak.Ref{}, object.Zero, fmt.Errorf("bundle %s: its ref: %w", path, err)
+		return nil, fmt.Errorf("bundle %s: its ref: %w", path, err)
 	}
 	cm, err := repo.ReadCommit(c)
 	if err != nil {
-		return flatpak.Ref{}, object.Zero, err
+		return nil, err
 	}
 	// What the bundle says of itself is not trusted: the commit,
 	// checked against its checksum, is.
 	if v, ok := object.Lookup(cm.Metadata, "xa.metadata"); !ok || v.Value != str("metadata") {
-		return flatpak.Ref{}, object.Zero, fmt.Errorf("bundle %s: its metadata is not its commit's xa.metadata", path)
+		return nil, fmt.Errorf("bundle %s: its metadata is not its commit's xa.metadata", path)
 	}
 	if v, ok := object.Lookup(cm.Metadata, "xa.ref"); ok && v.Value != ref.String() {
-		return flatpak.Ref{}, object.Zero, fmt.Errorf("bundle %s: it says %s, its commit %s is of %v", path, ref, c, v.Value)
+		return nil, fmt.Errorf("bundle %s: it says %s, its commit %s is of %v", path, ref, c, v.Value)
 	}
 	if v, ok := object.Lookup(cm.Metadata, "ostree.ref-binding"); ok {
 		if bound, _ := v.Value.([]any); !slices.Contains(bound, any(ref.String())) {
-			return flatpak.Ref{}, object.Zero, fmt.Errorf("bundle %s: it says %s, its commit %s is bound to %v", path, ref, c, bound)
+			return nil, fmt.Errorf("bundle %s: it says %s, its commit %s is bound to %v", path, ref, c, bound)
 		}
 	}
-	if err := repo.SetRef(ref.String(), c); err != nil {
-		return flatpak.Ref{}, object.Zero, err
+	b := &Bundle{Ref: ref, Commit: c, Origin: str("origin"), RuntimeRepo: str("runtime-repo")}
+	if v, ok := object.Lookup(sb.Metadata, "gpg-keys"); ok {
+		b.GPGKeys, _ = v.Value.([]byte)
 	}
-	return ref, c, nil
+	return b, nil
 }
