@@ -78,7 +78,24 @@ const newPage = async () => {
   if (context) await context.close();
   context = await browser.newContext();
   await context.addInitScript(helpers);
+  if (process.env.ARBOR_BENCH_PROFILE) await context.addInitScript(heard);
   page = await context.newPage();
+};
+
+// heard, in the page when profiling: when each server-sent event of a job
+// came, on the page's clock, before the page's own listener ran.
+const heard = () => {
+  const ES = window.EventSource;
+  window.__arborHeard = [];
+  window.EventSource = function (...args) {
+    const es = new ES(...args);
+    es.addEventListener('job', ev => {
+      let what = '';
+      try { const j = JSON.parse(ev.data); what = `${j.state} ${j.phase || ''}`; } catch { /* torn */ }
+      window.__arborHeard.push([performance.now(), what]);
+    });
+    return es;
+  };
 };
 
 // cpuByProcess is the CPU time (ms, from the scheduler's nanoseconds) of
@@ -262,7 +279,19 @@ const ops = {
     const r = await withTimeout(settle(), timeout, `install of ${id}`);
     const t1 = performance.now();
     const c = await page.evaluate(() => window.__arborClick);
-    if (stop) await stop({ page_ms: +(r.painted - c).toFixed(1), idle_ms: +idle.toFixed(0) });
+    if (stop) {
+      // The page's own timeline from the mousedown: the POST's answer,
+      // each job event heard, Remove in the page, the frame after it.
+      const tl = await page.evaluate(c => {
+        const post = performance.getEntriesByType('resource').filter(e => e.name.endsWith('/api/jobs') && e.startTime >= c).shift();
+        return [
+          post ? `POST sent +${(post.requestStart - c).toFixed(1)} answered +${(post.responseEnd - c).toFixed(1)}` : 'no POST timing',
+          ...window.__arborHeard.filter(([t]) => t >= c).map(([t, w]) => `${w} heard +${(t - c).toFixed(1)}`),
+        ];
+      }, c);
+      tl.push(`Remove shown +${(r.seen - c).toFixed(1)}`, `next frame +${(r.painted - c).toFixed(1)}`);
+      await stop({ page_ms: +(r.painted - c).toFixed(1), idle_ms: +idle.toFixed(0), page: tl });
+    }
     page.off('requestfinished', onDone);
     const jobs = await page.evaluate(() => fetch('/api/jobs').then(r => r.json()));
     const j = (jobs || []).filter(j => j.item === id && j.action === 'install').pop();
