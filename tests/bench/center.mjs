@@ -170,19 +170,28 @@ const profile = async () => {
   const m0 = await metrics();
   if (process.env.ARBOR_BENCH_TRACE) await browser.startTracing(page, { path: `${process.env.ARBOR_BENCH_TRACE}.${Date.now()}.json`, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'toplevel', 'blink', 'cc', 'viz', 'renderer.scheduler'] });
   const c0 = cpuByProcess(true);
-  return async extra => {
-    const c1 = cpuByProcess(true);
+  let cm = null;
+  let ce = null;
+  const stop = async extra => {
+    const c1 = ce || cpuByProcess(true);
     const m1 = await metrics();
     if (process.env.ARBOR_BENCH_TRACE) await browser.stopTracing();
     await cdp.detach();
     const cpu = {};
     for (const [k, v] of Object.entries(c1)) if (v - (c0[k] || 0) >= 0.05) cpu[k] = +(v - (c0[k] || 0)).toFixed(1);
+    const after = {};
+    for (const [k, v] of Object.entries(c1)) if (cm && v - (cm[k] || 0) >= 0.05) after[k] = +(v - (cm[k] || 0)).toFixed(1);
     const perf = {};
     for (const k of ['LayoutCount', 'RecalcStyleCount', 'LayoutDuration', 'RecalcStyleDuration', 'ScriptDuration', 'TaskDuration', 'TaskOtherDuration', 'ThreadTime', 'ProcessTime', 'DevToolsCommandDuration']) {
       if (k in m1) perf[k] = +((m1[k] - (m0[k] || 0)) * (k.endsWith('Count') ? 1 : 1000)).toFixed(1);
     }
-    appendFileSync(process.env.ARBOR_BENCH_PROFILE, JSON.stringify({ ...extra, cpu_ms: cpu, perf, events }) + '\n');
+    appendFileSync(process.env.ARBOR_BENCH_PROFILE, JSON.stringify({ ...extra, cpu_ms: cpu, cpu_after_click_ms: after, perf, events }) + '\n');
   };
+  // clicked marks the end of Playwright's click: what follows is the job.
+  // ended, the end of the timed part.
+  stop.clicked = () => { cm = cpuByProcess(true); };
+  stop.ended = () => { ce = cpuByProcess(true); };
+  return stop;
 };
 
 // arm starts watching for a condition in the page; the promise is kept in
@@ -276,8 +285,10 @@ const ops = {
     page.on('requestfinished', onDone);
     const t0 = performance.now();
     await btn.click({ noWaitAfter: true });
+    if (stop) stop.clicked();
     const r = await withTimeout(settle(), timeout, `install of ${id}`);
     const t1 = performance.now();
+    if (stop) stop.ended();
     const c = await page.evaluate(() => window.__arborClick);
     if (stop) {
       // The page's own timeline from the mousedown: the POST's answer,
@@ -297,6 +308,11 @@ const ops = {
     const j = (jobs || []).filter(j => j.item === id && j.action === 'install').pop();
     if (!j || j.state !== 'done') throw new Error(`install of ${id}: job ${JSON.stringify(j)}`);
     return { ms: t1 - t0, page_ms: r.painted - c, text: JSON.stringify(j), requests: seen, idle_ms: idle };
+  },
+
+  // quiet: wait for the browser to go quiet (see quiet).
+  async quiet() {
+    return { ms: await quiet() };
   },
 
   // route: another view by its hash route, done when show is shown.
