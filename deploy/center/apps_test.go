@@ -2,6 +2,7 @@ package center
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -339,4 +340,55 @@ func (nopBackend) Install(context.Context, string, Options, Progress) (*Result, 
 func (nopBackend) Remove(context.Context, string, Progress) (*Result, error) { return nil, nil }
 func (nopBackend) Update(context.Context, []string, Options, Progress) (*Result, error) {
 	return nil, nil
+}
+
+// A job's progress reaches subscribers at most once per progressEvery,
+// the newest state last, even when its phase changes with each event.
+func TestProgressThrottled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := New(ctx, nopBackend{})
+	ch, stop := c.Subscribe()
+	defer stop()
+	release := make(chan struct{})
+	var took time.Duration
+	j, err := c.StartFunc("test", "", "a test", func(ctx context.Context, p Progress) (*Result, error) {
+		start := time.Now()
+		for i := 0; i < 50; i++ {
+			p(Event{Phase: fmt.Sprintf("phase %d", i%3), Message: fmt.Sprintf("step %d", i)})
+			time.Sleep(2 * time.Millisecond)
+		}
+		took = time.Since(start)
+		<-release
+		return nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var running []Job
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case n := <-ch:
+			if n.Job == nil || n.Job.ID != j.ID {
+				continue
+			}
+			if n.Job.State == Running {
+				running = append(running, *n.Job)
+				if n.Job.Message == "step 49" {
+					close(release)
+				}
+			}
+			if n.Job.State == Done {
+				// "starting", then one a tenth of a second, and what
+				// was held back last.
+				if max := 2 + int(took/progressEvery); len(running) > max {
+					t.Errorf("%d running notices for 50 events in %v, want at most %d", len(running), took, max)
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatalf("the newest progress was never sent; sent %+v", running)
+		}
+	}
 }

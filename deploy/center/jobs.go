@@ -84,8 +84,12 @@ type job struct {
 	req    Request
 	ctx    context.Context
 	cancel context.CancelFunc
-	last   time.Time // when a progress notice was last sent
+	last   time.Time   // when a notice of its progress was last sent
+	flush  *time.Timer // sends the progress held back, when one is due
 }
+
+// progressEvery is how often at most a job's progress is sent.
+const progressEvery = 100 * time.Millisecond
 
 // New makes a center over backends and starts its worker, which stops
 // when ctx ends.
@@ -375,6 +379,7 @@ func (c *Center) run(ctx context.Context, j *job) {
 		return
 	}
 	j.State, j.Message = Running, "starting"
+	j.last = time.Now()
 	c.notifyLocked(Notice{Job: j.copy()})
 	c.mu.Unlock()
 	jctx, stop := context.WithCancel(j.ctx)
@@ -388,6 +393,10 @@ func (c *Center) run(ctx context.Context, j *job) {
 	}()
 	res, err := c.call(jctx, j.req, func(e Event) { c.progress(j, e) })
 	c.mu.Lock()
+	if j.flush != nil {
+		j.flush.Stop() // the end says it
+		j.flush = nil
+	}
 	j.Ended, j.Result = time.Now(), res
 	switch {
 	case err != nil && jctx.Err() != nil:
@@ -406,17 +415,37 @@ func (c *Center) run(ctx context.Context, j *job) {
 	c.mu.Unlock()
 }
 
-// progress records an event and passes it on, at most ten times a second
-// per job: a page needs no more and a pull reports per object.
+// progress records an event and passes it on at most ten times a second
+// per job, the newest state last. A pull reports per object, and an
+// install's message changes a dozen times in its 50 ms as the app's and
+// the runtime's pulls take turns: each notice is a redraw in every page
+// open, and a browser drawing them competes for the CPU with the install
+// it shows. What is held back is sent when its tenth of a second is up,
+// unless the job's end, sent at once, says it first. Nobody misses a
+// state: /api/jobs has the newest at any time.
 func (c *Center) progress(j *job, e Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	phaseChanged := e.Phase != j.Phase || e.Message != j.Message
 	j.Event = e
-	if now := time.Now(); phaseChanged || now.Sub(j.last) >= 100*time.Millisecond {
-		j.last = now
-		c.notifyLocked(Notice{Job: j.copy()})
+	if j.flush != nil {
+		return // a send is due, and will carry this
 	}
+	wait := progressEvery - time.Since(j.last)
+	if wait <= 0 {
+		j.last = time.Now()
+		c.notifyLocked(Notice{Job: j.copy()})
+		return
+	}
+	j.flush = time.AfterFunc(wait, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if j.flush == nil || j.finished() {
+			return
+		}
+		j.flush = nil
+		j.last = time.Now()
+		c.notifyLocked(Notice{Job: j.copy()})
+	})
 }
 
 // call dispatches a request to its backend.

@@ -312,6 +312,9 @@ type driverAnswer struct {
 	// Requests are what the page fetched during the action, with the
 	// milliseconds from its start to each answer.
 	Requests []string `json:"requests"`
+	// IdleMS is how long the driver waited for the browser to go quiet
+	// before the action.
+	IdleMS float64 `json:"idle_ms"`
 }
 
 func (d *driver) call(cmd map[string]any) (*driverAnswer, error) {

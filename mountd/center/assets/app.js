@@ -172,37 +172,73 @@ function jobMessage(j) {
 
 const finished = j => j.state !== 'running' && j.state !== 'queued';
 
+// barState is what a job's progress bar says: its percentage (null when
+// unknown), whether it is indeterminate, and its words.
+function barState(j) {
+  let pct = null;
+  if (j.state === 'done') pct = 100;
+  else if (j.total_bytes > 0) pct = Math.min(100, Math.round(100 * j.bytes / j.total_bytes));
+  else if (finished(j)) pct = 0;
+  const msg = jobMessage(j);
+  const detail = progressText(j);
+  return { pct, indeterminate: pct === null, msg, detail, text: detail ? `${msg} (${detail})` : msg };
+}
+
+function drawBar(bar, b) {
+  bar.classList.toggle('indeterminate', b.indeterminate);
+  if (b.pct !== null) {
+    bar.setAttribute('aria-valuenow', String(b.pct));
+    bar.firstChild.style.transform = `scaleX(${b.pct / 100})`; // CSSOM, which the CSP allows
+  } else {
+    bar.removeAttribute('aria-valuenow');
+    bar.firstChild.style.transform = '';
+  }
+  bar.setAttribute('aria-valuetext', b.text);
+}
+
 function renderJob(j) {
   const active = !finished(j);
   const title = jobTitle(j);
   const bar = el('div', { class: 'bar', role: 'progressbar', 'aria-label': title, 'aria-valuemin': '0', 'aria-valuemax': '100' });
-  const fill = el('div', { class: 'fill' });
-  bar.append(fill);
-  let pct = null;
-  if (j.state === 'done') pct = 100;
-  else if (j.total_bytes > 0) pct = Math.min(100, Math.round(100 * j.bytes / j.total_bytes));
-  const msg = jobMessage(j);
-  const detail = progressText(j);
+  bar.append(el('div', { class: 'fill' }));
+  const b = barState(j);
+  drawBar(bar, b);
   const msgId = 'jobmsg-' + j.id;
-  if (pct !== null) {
-    bar.setAttribute('aria-valuenow', String(pct));
-    fill.style.width = pct + '%'; // CSSOM, which the CSP allows
-  } else if (active) {
-    bar.classList.add('indeterminate');
-  } else {
-    bar.setAttribute('aria-valuenow', '0');
-  }
-  bar.setAttribute('aria-valuetext', detail ? `${msg} (${detail})` : msg);
   bar.setAttribute('aria-describedby', msgId);
   const li = el('li', { class: 'job ' + j.state, dataset: { job: j.id }, 'aria-label': title },
     el('p', { class: 'jobtitle' }, el('span', { text: title }), ' ', el('span', { class: 'state', text: j.state })),
     j.state !== 'failed' && j.state !== 'cancelled' ? bar : null,
-    el('p', { class: 'jobmsg', id: msgId }, el('span', { class: 'msg', text: msg }), detail ? el('span', { class: 'counts', text: ' · ' + detail }) : null),
+    el('p', { class: 'jobmsg', id: msgId }, el('span', { class: 'msg', text: b.msg }), b.detail ? el('span', { class: 'counts', text: ' · ' + b.detail }) : null),
     j.state === 'failed' ? el('p', { class: 'error', role: 'alert', text: j.error || 'it failed, for a reason the daemon did not say' }) : null,
     heldNotice(j),
     active ? button('Cancel', () => cancelJob(j.id), { key: 'cancel-' + j.id }) : null,
   );
   return li;
+}
+
+// patchJob draws a running job's new progress into its entry as drawn,
+// changing only what changed: a redraw of the whole entry would lay it out
+// and paint it afresh, and restart its bar's animation, for each notice.
+// It says false when the entry must be drawn anew instead (the job ended,
+// or its title or kind of entry changed).
+function patchJob(li, prev, j) {
+  if (finished(j) || finished(prev) || jobTitle(j) !== jobTitle(prev)) return false;
+  const bar = li.querySelector('.bar');
+  const msg = li.querySelector('.jobmsg .msg');
+  const state = li.querySelector('.jobtitle .state');
+  if (!bar || !msg || !state) return false;
+  const b = barState(j);
+  const set = (e, text) => { if (e.textContent !== text) e.textContent = text; };
+  if (li.className !== 'job ' + j.state) li.className = 'job ' + j.state;
+  set(state, j.state);
+  set(msg, b.msg);
+  let counts = li.querySelector('.jobmsg .counts');
+  if (b.detail && !counts) msg.after(counts = el('span', { class: 'counts' }));
+  if (counts && !b.detail) counts.remove();
+  else if (counts) set(counts, ' · ' + b.detail);
+  if (bar.getAttribute('aria-valuetext') !== b.text || bar.classList.contains('indeterminate') !== b.indeterminate ||
+    bar.getAttribute('aria-valuenow') !== (b.pct === null ? null : String(b.pct))) drawBar(bar, b);
+  return true;
 }
 
 function heldNotice(j) {
@@ -227,8 +263,9 @@ function updateJob(j, listed) {
   if (prev && finished(prev) && !finished(j)) return;
   jobs.set(j.id, j);
   const list = jobsList();
-  const li = renderJob(j);
   const old = list.querySelector(`li[data-job="${CSS.escape(j.id)}"]`);
+  if (old && prev && patchJob(old, prev, j)) return;
+  const li = renderJob(j);
   const hadFocus = old && old.contains(document.activeElement);
   if (old) old.replaceWith(li); else list.prepend(li);
   if (hadFocus) {
@@ -257,7 +294,11 @@ function settleActions(j) {
   const next = { install: ['remove'], 'install-file': ['remove'], update: ['remove'], remove: ['install'] }[j.action];
   if (j.state !== 'done' || !next || !view || view.name !== 'app' || view.id !== j.item) return;
   const box = main().querySelector('.details .actions');
-  if (box) box.replaceChildren(...actionButtons(j.item, next));
+  if (!box) return;
+  // Focus on the button pressed goes on to the one that replaces it.
+  const hadFocus = box.contains(document.activeElement);
+  box.replaceChildren(...actionButtons(j.item, next));
+  if (hadFocus && box.firstElementChild) box.firstElementChild.focus();
 }
 
 function actionButtons(id, acts) {
@@ -278,12 +319,14 @@ async function loadJobs() {
 
 // ---------- live updates ----------
 
-let refreshTimer = 0;
+let refreshQueued = false;
 function scheduleRefresh() {
-  // Several notices in one turn make one refetch.
+  // Several notices in one turn make one refetch, after the next frame:
+  // what a job's end changed at once (Remove for Install) is drawn first.
   firstStale = true;
-  if (refreshTimer) return;
-  refreshTimer = setTimeout(() => { refreshTimer = 0; render(false); loadRunning(); }, 0);
+  if (refreshQueued) return;
+  refreshQueued = true;
+  requestAnimationFrame(() => setTimeout(() => { refreshQueued = false; render(false); loadRunning(); }, 0));
 }
 
 // Progress notices are drawn once a frame, the newest of each job: a busy
