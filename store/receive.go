@@ -129,7 +129,7 @@ func (t *Txn) AddContent(c object.Checksum, h *object.FileHeader, size uint64, p
 		if err != nil {
 			return fail(err)
 		}
-		n, err := t.r.writeContentFile(dfd, fname, h, contentSource{})
+		n, err := t.r.writeContentFile(dfd, fname, h, contentSource{}, nil)
 		if err != nil {
 			unix.Unlinkat(dfd, fname, 0)
 			return fail(fmt.Errorf("writing %s: %w", name, err))
@@ -144,7 +144,7 @@ func (t *Txn) AddContent(c object.Checksum, h *object.FileHeader, size uint64, p
 	if err != nil {
 		return fail(err)
 	}
-	written, err := t.r.writeContentFile(dfd, fname, h, contentSource{stream: teeReader{payload, hs}, size: int64(size)})
+	written, err := t.r.writeContentFile(dfd, fname, h, contentSource{stream: teeReader{payload, hs}, size: int64(size)}, t.startWriteback)
 	if err == nil {
 		if got := object.SumHash(hs); got != c {
 			err = fmt.Errorf("%s: %w", name, mismatch(object.TypeFile, c, got))
