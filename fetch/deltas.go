@@ -172,7 +172,15 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	if err != nil {
 		return err
 	}
-	sink := &reachSink{TxnSink: delta.TxnSink{Txn: p.txn}, wanted: map[index.Ref]bool{}, inDelta: map[index.Ref]bool{}}
+	sink := &reachSink{TxnSink: delta.TxnSink{Txn: p.txn}, wanted: map[index.Ref]bool{}, inDelta: map[index.Ref]bool{},
+		trees: map[object.Checksum]object.DirTree{}, w: newWriteBehind()}
+	defer sink.w.close()
+	// Written behind the program, each object goes to the disk as it is
+	// written: the sync before the renames finds little left to write.
+	p.txn.StartWriteback()
+	// The walk after the delta reads the dirtrees it stored from here,
+	// decoded once.
+	p.deltaTrees = sink.trees
 	for _, ph := range sb.Parts {
 		for _, o := range ph.Objects {
 			sink.inDelta[index.Ref{Checksum: o.Checksum, Type: o.Type}] = true
@@ -180,10 +188,12 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	}
 	cm, _ := object.ParseCommit(sb.Commit)
 	sink.want(index.Ref{Checksum: cm.RootTree, Type: object.TypeDirTree}, index.Ref{Checksum: cm.RootMeta, Type: object.TypeDirMeta})
-	// Parts come in side by side and are applied in order, each as it
-	// arrives: the objects of one may come from another's dirtrees. At
-	// most four are fetched or held at a time, started in order, so that
-	// what waits in memory is bounded by the largest parts.
+	// Parts come in side by side and are run in order: the objects of one
+	// may come from another's dirtrees. At most four are fetched or held
+	// at a time, started in order, so that what waits in memory is
+	// bounded by the largest parts. One goroutine decodes them in order,
+	// the next while one runs (xz takes as long as the rest of a pull):
+	// at most two are held decoded.
 	files := make([]chan partFile, len(need))
 	for k := range files {
 		files[k] = make(chan partFile, 1)
@@ -209,17 +219,66 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 					return
 				}
 				b, err := ds.Get(p.ctx, fmt.Sprintf("%s/%d", delta.Dir(from, c), i), int64(sb.Parts[i].Size))
+				if err != nil {
+					err = fmt.Errorf("delta %s part %d: %w", name, i, err)
+				}
 				files[k] <- partFile{b: b, err: err}
 			}()
 		}
 	}()
-	for k, i := range need {
-		f := <-files[k]
+	// While the first part arrives and is decoded, the staging
+	// directories of what the parts write are made.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var refs []index.Ref
+		for _, i := range need {
+			for _, o := range sb.Parts[i].Objects {
+				refs = append(refs, index.Ref{Checksum: o.Checksum, Type: o.Type})
+			}
+		}
+		p.txn.Prepare(refs)
+	}()
+	decoded := make(chan partFile)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for k, i := range need {
+			var f partFile
+			select {
+			case f = <-files[k]:
+			case <-stop:
+				return
+			}
+			if f.err == nil {
+				f.part, f.err = delta.DecodePart(sb, i, f.b, f.inline)
+				f.b = nil
+			}
+			select {
+			case decoded <- f:
+			case <-stop:
+				return
+			}
+			if f.err != nil {
+				return
+			}
+		}
+	}()
+	for _, i := range need {
+		var f partFile
+		select {
+		case f = <-decoded:
+		case <-p.ctx.Done():
+			return p.ctx.Err()
+		}
 		if f.err != nil {
-			return fmt.Errorf("delta %s part %d: %w", name, i, f.err)
+			return f.err
 		}
 		sink.pending = map[index.Ref]pendingObject{}
-		err := delta.ApplyPart(sb, i, f.b, f.inline, sink)
+		err := delta.RunPart(sb, i, f.part, sink)
+		if werr := sink.w.wait(); err == nil && werr != nil {
+			err = fmt.Errorf("delta %s part %d: %w", name, i, werr)
+		}
 		<-slots
 		if err != nil {
 			return err
@@ -234,6 +293,7 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 type partFile struct {
 	b      []byte
 	inline bool
+	part   *delta.Part
 	err    error
 }
 
@@ -283,6 +343,76 @@ type reachSink struct {
 	wanted  map[index.Ref]bool
 	pending map[index.Ref]pendingObject
 	stored  int
+	// trees are the wanted dirtrees, decoded: those stored and those
+	// the delta would have written again.
+	trees map[object.Checksum]object.DirTree
+	// w writes the objects, behind the program that makes them.
+	w *writeBehind
+}
+
+// writeBehind writes a part's objects into the transaction on goroutines
+// of their own while the part's program goes on making the next ones:
+// the files' creation, writing and naming is half of what running a part
+// costs, and it runs beside the program's hashing and patching. The
+// transaction checks each object against its name as it writes it, as
+// always. Objects are handed over whole (their bytes are the part's or
+// their own), and wait ends the writing of a part.
+type writeBehind struct {
+	jobs chan func() error
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	err  error
+}
+
+// writers is how many goroutines write: the syscalls of one wait on the
+// filesystem's journal as often as on a CPU.
+const writers = 3
+
+func newWriteBehind() *writeBehind {
+	w := &writeBehind{jobs: make(chan func() error, 64)}
+	for i := 0; i < writers; i++ {
+		go func() {
+			for job := range w.jobs {
+				if err := job(); err != nil {
+					w.mu.Lock()
+					if w.err == nil {
+						w.err = err
+					}
+					w.mu.Unlock()
+				}
+				w.wg.Done()
+			}
+		}()
+	}
+	return w
+}
+
+// do queues a write; its error, or an earlier one, is wait's. It returns
+// an earlier write's error at once, which stops the part.
+func (w *writeBehind) do(job func() error) error {
+	w.mu.Lock()
+	err := w.err
+	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	w.wg.Add(1)
+	w.jobs <- job
+	return nil
+}
+
+// wait is when every queued write has ended, with the first error.
+func (w *writeBehind) wait() error {
+	w.wg.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// close ends the writers, after wait.
+func (w *writeBehind) close() {
+	w.wg.Wait()
+	close(w.jobs)
 }
 
 type pendingObject struct {
@@ -299,16 +429,35 @@ func (s *reachSink) Has(o delta.ObjectRef) (bool, error) {
 		return has, err
 	}
 	b, err := s.Txn.ReadMeta(r)
+	if errors.Is(err, store.ErrObjectMissing) {
+		// Perhaps one of this delta's, still being written.
+		if werr := s.w.wait(); werr != nil {
+			return true, werr
+		}
+		b, err = s.Txn.ReadMeta(r)
+	}
 	if err != nil {
 		return true, err
 	}
-	return true, s.expand(b)
+	dt, err := object.ParseDirTree(b)
+	if err != nil {
+		return true, fmt.Errorf("%s: %w", object.Name(r.Checksum, r.Type), err)
+	}
+	s.trees[r.Checksum] = dt
+	return true, s.expand(dt)
 }
 
 // SourceData leaves out what is made from an object not stored: the ref's
 // commit here may be a lazy mount's, partly fetched.
 func (s *reachSink) SourceData(c object.Checksum) ([]byte, error) {
 	b, err := s.TxnSink.SourceData(c)
+	if errors.Is(err, store.ErrObjectMissing) {
+		// Perhaps an object of this delta still being written.
+		if werr := s.w.wait(); werr != nil {
+			return nil, werr
+		}
+		b, err = s.TxnSink.SourceData(c)
+	}
 	if errors.Is(err, store.ErrObjectMissing) {
 		return nil, fmt.Errorf("%w: %w", delta.ErrSourceMissing, err)
 	}
@@ -335,11 +484,12 @@ func (s *reachSink) put(r index.Ref, o pendingObject) error {
 		s.pending[r] = o
 		return nil
 	}
+	txn := s.Txn
 	var err error
 	if r.Type == object.TypeFile {
-		err = s.Txn.AddContent(r.Checksum, o.h, uint64(len(o.data)), bytes.NewReader(o.data))
+		err = s.w.do(func() error { return txn.AddContent(r.Checksum, o.h, uint64(len(o.data)), bytes.NewReader(o.data)) })
 	} else {
-		err = s.Txn.AddMeta(r, o.data)
+		err = s.w.do(func() error { return txn.AddMeta(r, o.data) })
 	}
 	if err != nil {
 		return err
@@ -348,15 +498,21 @@ func (s *reachSink) put(r index.Ref, o pendingObject) error {
 	if r.Type != object.TypeDirTree {
 		return nil
 	}
-	return s.expand(o.data)
+	// What it names is wanted now; the writer checks it again as it
+	// stores it.
+	if object.Sha256(o.data) != r.Checksum {
+		return fmt.Errorf("%s: %w: the delta's bytes have another checksum", object.Name(r.Checksum, r.Type), delta.ErrCorrupt)
+	}
+	dt, err := object.ParseDirTree(o.data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", object.Name(r.Checksum, r.Type), err)
+	}
+	s.trees[r.Checksum] = dt
+	return s.expand(dt)
 }
 
 // expand wants what a stored dirtree names, and stores what of it waited.
-func (s *reachSink) expand(tree []byte) error {
-	dt, err := object.ParseDirTree(tree)
-	if err != nil {
-		return err
-	}
+func (s *reachSink) expand(dt object.DirTree) error {
 	var next []index.Ref
 	add := func(r index.Ref) {
 		if s.inDelta[r] {
