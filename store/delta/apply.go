@@ -53,7 +53,13 @@ func (s TxnSink) SourceData(c object.Checksum) ([]byte, error) {
 // metadata (nil: none), and marks the commit partial until its tree is
 // in. A pull verifies both before.
 func WriteCommit(r *store.Repo, txn *store.Txn, sb *Superblock, detached []byte) error {
-	if err := r.SetPartial(sb.To); err != nil {
+	// The mark of a commit not stored yet needs no sync of its own: the
+	// transaction syncs before the commit is renamed into place.
+	mark := txn.SetPartial
+	if has, err := r.HasObject(sb.To, object.TypeCommit); err != nil || has {
+		mark = r.SetPartial
+	}
+	if err := mark(sb.To); err != nil {
 		return err
 	}
 	if detached != nil {
