@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 
 	"arbor/store"
@@ -97,7 +98,20 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	if has, _ := p.txn.Has(index.Ref{Checksum: c, Type: object.TypeCommit}); has && !p.repo.IsPartial(c) {
 		return nil // complete already
 	}
-	all, err := ds.Deltas(p.ctx, c)
+	ahead := p.ahead
+	if ahead != nil && (ahead.ref != ref || ahead.to != c) {
+		ahead = nil
+	}
+	var all map[string][32]byte
+	var err error
+	if ahead != nil {
+		if err := ahead.wait(p.ctx); err != nil {
+			return err
+		}
+		all, err = ahead.all, ahead.allErr
+	} else {
+		all, err = ds.Deltas(p.ctx, c)
+	}
 	if err != nil {
 		return err
 	}
@@ -136,8 +150,13 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	if name == "" {
 		return fmt.Errorf("%w to %s", errNoDelta, c)
 	}
-	file, err := ds.Get(p.ctx, delta.Dir(from, c)+"/superblock", maxSuperblock)
-	if err != nil {
+	if ahead != nil && (ahead.name != name || p.opts.DryRun) {
+		ahead = nil
+	}
+	var file []byte
+	if ahead != nil && ahead.file != nil {
+		file = ahead.file // checked below as one fetched now
+	} else if file, err = ds.Get(p.ctx, delta.Dir(from, c)+"/superblock", maxSuperblock); err != nil {
 		return fmt.Errorf("delta %s: %w", name, err)
 	}
 	if delta.Checksum(file) != all[name] {
@@ -188,49 +207,11 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	}
 	cm, _ := object.ParseCommit(sb.Commit)
 	sink.want(index.Ref{Checksum: cm.RootTree, Type: object.TypeDirTree}, index.Ref{Checksum: cm.RootMeta, Type: object.TypeDirMeta})
-	// Parts come in side by side and are run in order: the objects of one
-	// may come from another's dirtrees. At most four are fetched or held
-	// at a time, started in order, so that what waits in memory is
-	// bounded by the largest parts. One goroutine decodes them in order,
-	// the next while one runs (xz takes as long as the rest of a pull):
-	// at most two are held decoded.
-	files := make([]chan partFile, len(need))
-	for k := range files {
-		files[k] = make(chan partFile, 1)
-	}
-	slots := make(chan struct{}, 4)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	defer func() { close(stop); wg.Wait() }()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for k, i := range need {
-			select {
-			case slots <- struct{}{}:
-			case <-stop:
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if b, inline := sb.InlinePart(i); inline {
-					files[k] <- partFile{b: b, inline: true}
-					return
-				}
-				b, err := ds.Get(p.ctx, fmt.Sprintf("%s/%d", delta.Dir(from, c), i), int64(sb.Parts[i].Size))
-				if err != nil {
-					err = fmt.Errorf("delta %s part %d: %w", name, i, err)
-				}
-				files[k] <- partFile{b: b, err: err}
-			}()
-		}
-	}()
 	// While the first part arrives and is decoded, the staging
 	// directories of what the parts write are made.
-	wg.Add(1)
+	prepared := make(chan struct{})
 	go func() {
-		defer wg.Done()
+		defer close(prepared)
 		var refs []index.Ref
 		for _, i := range need {
 			for _, o := range sb.Parts[i].Objects {
@@ -239,47 +220,38 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 		}
 		p.txn.Prepare(refs)
 	}()
-	decoded := make(chan partFile)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for k, i := range need {
-			var f partFile
-			select {
-			case f = <-files[k]:
-			case <-stop:
-				return
-			}
-			if f.err == nil {
-				f.part, f.err = delta.DecodePart(sb, i, f.b, f.inline)
-				f.b = nil
-			}
-			select {
-			case decoded <- f:
-			case <-stop:
-				return
-			}
-			if f.err != nil {
-				return
-			}
-		}
-	}()
+	defer func() { <-prepared }()
+	// The parts fetched and decoded ahead, all of them, are those of
+	// this superblock's bytes; else they are started now, those needed.
+	var pipe *partPipe
+	if ahead != nil && ahead.pipe != nil {
+		pipe = ahead.pipe
+	} else {
+		pipe = startParts(p.ctx, ds, sb, name, need)
+	}
+	defer pipe.close()
+	needed := map[int]bool{}
 	for _, i := range need {
-		var f partFile
-		select {
-		case f = <-decoded:
-		case <-p.ctx.Done():
-			return p.ctx.Err()
+		needed[i] = true
+	}
+	for range pipe.parts {
+		f, err := pipe.next(p.ctx)
+		if err != nil {
+			return err
+		}
+		if !needed[f.i] {
+			pipe.done() // fetched ahead, and everything of it is here
+			continue
 		}
 		if f.err != nil {
 			return f.err
 		}
 		sink.pending = map[index.Ref]pendingObject{}
-		err := delta.RunPart(sb, i, f.part, sink)
+		err = delta.RunPart(sb, f.i, f.part, sink)
 		if werr := sink.w.wait(); err == nil && werr != nil {
-			err = fmt.Errorf("delta %s part %d: %w", name, i, werr)
+			err = fmt.Errorf("delta %s part %d: %w", name, f.i, werr)
 		}
-		<-slots
+		pipe.done()
 		if err != nil {
 			return err
 		}
@@ -290,7 +262,173 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	return nil
 }
 
+// partPipe fetches a delta's parts side by side and decodes them in
+// order, for them to be run in order: the objects of one may come from
+// another's dirtrees. At most four are fetched or held at a time, started
+// in order, so that what waits in memory is bounded by the largest parts.
+// One goroutine decodes them, the next while one runs (xz takes as long
+// as the rest of a pull): at most two are held decoded.
+type partPipe struct {
+	parts   []int // in the order they come
+	decoded chan partFile
+	slots   chan struct{}
+	stop    chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+}
+
+func startParts(ctx context.Context, ds deltaSource, sb *delta.Superblock, name string, parts []int) *partPipe {
+	pp := &partPipe{parts: parts, decoded: make(chan partFile), slots: make(chan struct{}, 4), stop: make(chan struct{})}
+	files := make([]chan partFile, len(parts))
+	for k := range files {
+		files[k] = make(chan partFile, 1)
+	}
+	pp.wg.Add(2)
+	go func() {
+		defer pp.wg.Done()
+		for k, i := range parts {
+			select {
+			case pp.slots <- struct{}{}:
+			case <-pp.stop:
+				return
+			}
+			pp.wg.Add(1)
+			go func() {
+				defer pp.wg.Done()
+				if b, inline := sb.InlinePart(i); inline {
+					files[k] <- partFile{i: i, b: b, inline: true}
+					return
+				}
+				b, err := ds.Get(ctx, fmt.Sprintf("%s/%d", delta.Dir(sb.From, sb.To), i), int64(sb.Parts[i].Size))
+				if err != nil {
+					err = fmt.Errorf("delta %s part %d: %w", name, i, err)
+				}
+				files[k] <- partFile{i: i, b: b, err: err}
+			}()
+		}
+	}()
+	go func() {
+		defer pp.wg.Done()
+		for k, i := range parts {
+			var f partFile
+			select {
+			case f = <-files[k]:
+			case <-pp.stop:
+				return
+			}
+			if f.err == nil {
+				f.part, f.err = delta.DecodePart(sb, i, f.b, f.inline)
+				f.b = nil
+			}
+			select {
+			case pp.decoded <- f:
+			case <-pp.stop:
+				return
+			}
+		}
+	}()
+	return pp
+}
+
+// next is the next part, decoded (or its error); done follows once it
+// has run, which lets another be fetched.
+func (pp *partPipe) next(ctx context.Context) (partFile, error) {
+	select {
+	case f := <-pp.decoded:
+		return f, nil
+	case <-ctx.Done():
+		return partFile{}, ctx.Err()
+	}
+}
+
+func (pp *partPipe) done() { <-pp.slots }
+
+// close stops the fetches and decoding, and waits for them.
+func (pp *partPipe) close() {
+	pp.once.Do(func() { close(pp.stop) })
+	pp.wg.Wait()
+}
+
+// deltaAhead is the delta a pull most likely uses, from the commit the
+// ref has here to the remote's, listed, fetched and decoded while the
+// pull's transaction begins (opening the index takes as long as fetching
+// the part): the remote's list of deltas, the superblock and the parts,
+// all of them. delta takes them when it chooses the same delta, and checks
+// them as it checks what it fetches itself; a part whose objects turn out
+// to be here already was fetched for nothing.
+type deltaAhead struct {
+	ref, name string
+	to        object.Checksum
+	ready     chan struct{}
+	all       map[string][32]byte
+	allErr    error
+	file      []byte    // the superblock, when the remote lists it
+	pipe      *partPipe // its parts, when it parsed as the delta named
+}
+
+// startDeltaAhead starts fetching the delta from the ref's commit here to
+// c, when that commit is complete here (by its files: the index is not
+// open yet) and c is not; nil when there is nothing to start.
+func startDeltaAhead(ctx context.Context, r *store.Repo, ds *deltaUse, ref string, c object.Checksum) *deltaAhead {
+	from := ds.from(ref)
+	if from.IsZero() || from == c || r.IsPartial(from) {
+		return nil
+	}
+	if _, err := os.Stat(r.ObjectPath(from, object.TypeCommit)); err != nil {
+		return nil
+	}
+	if _, err := os.Stat(r.ObjectPath(c, object.TypeCommit)); err == nil && !r.IsPartial(c) {
+		return nil
+	}
+	a := &deltaAhead{ref: ref, name: delta.Name(from, c), to: c, ready: make(chan struct{})}
+	go func() {
+		defer close(a.ready)
+		a.all, a.allErr = ds.src.Deltas(ctx, c)
+		want, ok := a.all[a.name]
+		if a.allErr != nil || !ok {
+			return
+		}
+		file, err := ds.src.Get(ctx, delta.Dir(from, c)+"/superblock", maxSuperblock)
+		if err != nil || delta.Checksum(file) != want {
+			return // delta fetches it again, and says what is wrong
+		}
+		a.file = file
+		sb, err := delta.ParseSuperblock(file)
+		if err != nil || sb.Signed || sb.From != from || sb.To != c {
+			return
+		}
+		parts := make([]int, len(sb.Parts))
+		for i := range parts {
+			parts[i] = i
+		}
+		a.pipe = startParts(ctx, ds.src, sb, a.name, parts)
+	}()
+	return a
+}
+
+// wait is when the list, and the superblock where there is one, are in.
+func (a *deltaAhead) wait(ctx context.Context) error {
+	select {
+	case <-a.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// close stops what is still being fetched; nil does nothing.
+func (a *deltaAhead) close() {
+	if a == nil {
+		return
+	}
+	<-a.ready
+	if a.pipe != nil {
+		a.pipe.close()
+	}
+}
+
 type partFile struct {
+	i      int // the part
 	b      []byte
 	inline bool
 	part   *delta.Part

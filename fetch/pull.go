@@ -287,6 +287,9 @@ type puller struct {
 	// when that commit is complete: the walk does not go into a
 	// directory that is the same in both.
 	oldRoot object.Checksum
+	// ahead is the delta fetched while the transaction began (nil:
+	// none).
+	ahead *deltaAhead
 	// deltaTrees are the dirtrees a delta stored, decoded; written only
 	// before the walk that reads them.
 	deltaTrees map[object.Checksum]object.DirTree
@@ -556,13 +559,22 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The delta of a ref's update starts coming while the transaction
+	// begins (it opens the index).
+	var ahead *deltaAhead
+	if ds != nil && len(targets) == 1 && !opts.DisableStaticDeltas && !opts.CommitMetadataOnly && opts.wholeTree() && !opts.DryRun {
+		for name, c := range targets {
+			ahead = startDeltaAhead(ctx, r, ds, name, c)
+		}
+	}
+	defer ahead.close()
 	txn, err := r.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer txn.Abort()
 	p := &puller{ctx: ctx, repo: r, src: src, txn: txn, keyring: keyring, sign: sp, opts: opts,
-		workers: 16, seen: map[index.Ref]bool{}, bytes: bytes}
+		workers: 16, seen: map[index.Ref]bool{}, bytes: bytes, ahead: ahead}
 	if p.cache, err = openLocalCache(opts.LocalCache); err != nil {
 		return nil, err
 	}
