@@ -118,6 +118,9 @@ func checkAgree(t *testing.T, b []byte) {
 	if !ok {
 		return
 	}
+	if !bytes.Equal(encodeDirTree(nil, &fast), b) {
+		t.Fatalf("the fast parser took %x, which is not in normal form", b)
+	}
 	slow, err := genericDirTree(b)
 	if err != nil {
 		t.Fatalf("the fast parser took %x, which the generic one refuses: %v", b, err)
@@ -174,4 +177,15 @@ func BenchmarkParseDirTreeGeneric(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzDirTree: whatever the fast parser takes is in normal form and reads
+// as the generic decoder reads it.
+func FuzzDirTree(f *testing.F) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, s := range [][3]int{{0, 0, 0}, {1, 1, 3}, {3, 2, 200}, {20, 5, 20}} {
+		tr := randomTree(rng, s[0], s[1], s[2])
+		f.Add(tr.Marshal())
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { checkAgree(t, b) })
 }
