@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 
 	"arbor/store"
@@ -107,7 +108,20 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	if has, _ := p.txn.Has(index.Ref{Checksum: c, Type: object.TypeCommit}); has && !p.repo.IsPartial(c) {
 		return nil // complete already
 	}
-	all, err := ds.Deltas(p.ctx, c)
+	ahead := p.ahead
+	if ahead != nil && (ahead.ref != ref || ahead.to != c) {
+		ahead = nil
+	}
+	var all map[string][32]byte
+	var err error
+	if ahead != nil {
+		if err := ahead.wait(p.ctx); err != nil {
+			return err
+		}
+		all, err = ahead.all, ahead.allErr
+	} else {
+		all, err = ds.Deltas(p.ctx, c)
+	}
 	if err != nil {
 		return err
 	}
@@ -146,8 +160,13 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	if name == "" {
 		return fmt.Errorf("%w to %s", errNoDelta, c)
 	}
-	file, err := ds.Get(p.ctx, delta.Dir(from, c)+"/superblock", maxSuperblock)
-	if err != nil {
+	if ahead != nil && (ahead.name != name || p.opts.DryRun) {
+		ahead = nil
+	}
+	var file []byte
+	if ahead != nil && ahead.file != nil {
+		file = ahead.file // checked below as one fetched now
+	} else if file, err = ds.Get(p.ctx, delta.Dir(from, c)+"/superblock", maxSuperblock); err != nil {
 		return fmt.Errorf("delta %s: %w", name, err)
 	}
 	if delta.Checksum(file) != all[name] {
@@ -182,7 +201,15 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	if err != nil {
 		return err
 	}
-	sink := &reachSink{TxnSink: delta.TxnSink{Txn: p.txn}, wanted: map[index.Ref]bool{}, inDelta: map[index.Ref]bool{}}
+	sink := &reachSink{TxnSink: delta.TxnSink{Txn: p.txn}, wanted: map[index.Ref]bool{}, inDelta: map[index.Ref]bool{},
+		trees: map[object.Checksum]object.DirTree{}, w: newWriteBehind(), wrote: map[index.Ref]bool{}}
+	defer sink.w.close()
+	// Written behind the program, each object goes to the disk as it is
+	// written: the sync before the renames finds little left to write.
+	p.txn.StartWriteback()
+	// The walk after the delta reads the dirtrees it stored from here,
+	// decoded once.
+	p.deltaTrees = sink.trees
 	for _, ph := range sb.Parts {
 		for _, o := range ph.Objects {
 			sink.inDelta[index.Ref{Checksum: o.Checksum, Type: o.Type}] = true
@@ -190,47 +217,66 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	}
 	cm, _ := object.ParseCommit(sb.Commit)
 	sink.want(index.Ref{Checksum: cm.RootTree, Type: object.TypeDirTree}, index.Ref{Checksum: cm.RootMeta, Type: object.TypeDirMeta})
-	// Parts come in side by side and are applied in order, each as it
-	// arrives: the objects of one may come from another's dirtrees. At
-	// most four are fetched or held at a time, started in order, so that
-	// what waits in memory is bounded by the largest parts.
-	files := make([]chan partFile, len(need))
-	for k := range files {
-		files[k] = make(chan partFile, 1)
-	}
-	slots := make(chan struct{}, 4)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	defer func() { close(stop); wg.Wait() }()
-	wg.Add(1)
+	// While the first part arrives and is decoded, the staging
+	// directories of what the parts write are made, and what of it is
+	// here already is looked up in the index.
+	prepared := make(chan struct{})
+	present := map[index.Ref]bool{}
 	go func() {
-		defer wg.Done()
-		for k, i := range need {
-			select {
-			case slots <- struct{}{}:
-			case <-stop:
-				return
+		defer close(prepared)
+		var refs []index.Ref
+		for _, i := range need {
+			for _, o := range sb.Parts[i].Objects {
+				refs = append(refs, index.Ref{Checksum: o.Checksum, Type: o.Type})
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if b, inline := sb.InlinePart(i); inline {
-					files[k] <- partFile{b: b, inline: true}
-					return
-				}
-				b, err := ds.Get(p.ctx, fmt.Sprintf("%s/%d", delta.Dir(from, c), i), int64(sb.Parts[i].Size))
-				files[k] <- partFile{b: b, err: err}
-			}()
+		}
+		p.txn.Prepare(refs)
+		for _, r := range refs {
+			if has, err := p.txn.Has(r); err == nil && has {
+				present[r] = true
+			}
 		}
 	}()
-	for k, i := range need {
-		f := <-files[k]
+	defer func() { <-prepared }()
+	// The parts fetched and decoded ahead, all of them, are those of
+	// this superblock's bytes; else they are started now, those needed.
+	var pipe *partPipe
+	if ahead != nil && ahead.pipe != nil {
+		pipe = ahead.pipe
+	} else {
+		pipe = startParts(p.ctx, ds, sb, name, need)
+	}
+	defer pipe.close()
+	needed := map[int]bool{}
+	for _, i := range need {
+		needed[i] = true
+	}
+	for k := range pipe.parts {
+		f, err := pipe.next(p.ctx)
+		if err != nil {
+			return err
+		}
+		if !needed[f.i] {
+			pipe.done() // fetched ahead, and everything of it is here
+			continue
+		}
 		if f.err != nil {
-			return fmt.Errorf("delta %s part %d: %w", name, i, f.err)
+			return f.err
+		}
+		if k == 0 || sink.present == nil {
+			select {
+			case <-prepared:
+				sink.present = present
+			case <-p.ctx.Done():
+				return p.ctx.Err()
+			}
 		}
 		sink.pending = map[index.Ref]pendingObject{}
-		err := delta.ApplyPart(sb, i, f.b, f.inline, sink)
-		<-slots
+		err = delta.RunPart(sb, f.i, f.part, sink)
+		if werr := sink.w.wait(); err == nil && werr != nil {
+			err = fmt.Errorf("delta %s part %d: %w", name, f.i, werr)
+		}
+		pipe.done()
 		if err != nil {
 			return err
 		}
@@ -241,9 +287,176 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	return nil
 }
 
+// partPipe fetches a delta's parts side by side and decodes them in
+// order, for them to be run in order: the objects of one may come from
+// another's dirtrees. At most four are fetched or held at a time, started
+// in order, so that what waits in memory is bounded by the largest parts.
+// One goroutine decodes them, the next while one runs (xz takes as long
+// as the rest of a pull): at most two are held decoded.
+type partPipe struct {
+	parts   []int // in the order they come
+	decoded chan partFile
+	slots   chan struct{}
+	stop    chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+}
+
+func startParts(ctx context.Context, ds deltaSource, sb *delta.Superblock, name string, parts []int) *partPipe {
+	pp := &partPipe{parts: parts, decoded: make(chan partFile), slots: make(chan struct{}, 4), stop: make(chan struct{})}
+	files := make([]chan partFile, len(parts))
+	for k := range files {
+		files[k] = make(chan partFile, 1)
+	}
+	pp.wg.Add(2)
+	go func() {
+		defer pp.wg.Done()
+		for k, i := range parts {
+			select {
+			case pp.slots <- struct{}{}:
+			case <-pp.stop:
+				return
+			}
+			pp.wg.Add(1)
+			go func() {
+				defer pp.wg.Done()
+				if b, inline := sb.InlinePart(i); inline {
+					files[k] <- partFile{i: i, b: b, inline: true}
+					return
+				}
+				b, err := ds.Get(ctx, fmt.Sprintf("%s/%d", delta.Dir(sb.From, sb.To), i), int64(sb.Parts[i].Size))
+				if err != nil {
+					err = fmt.Errorf("delta %s part %d: %w", name, i, err)
+				}
+				files[k] <- partFile{i: i, b: b, err: err}
+			}()
+		}
+	}()
+	go func() {
+		defer pp.wg.Done()
+		for k, i := range parts {
+			var f partFile
+			select {
+			case f = <-files[k]:
+			case <-pp.stop:
+				return
+			}
+			if f.err == nil {
+				f.part, f.err = delta.DecodePart(sb, i, f.b, f.inline)
+				f.b = nil
+			}
+			select {
+			case pp.decoded <- f:
+			case <-pp.stop:
+				return
+			}
+		}
+	}()
+	return pp
+}
+
+// next is the next part, decoded (or its error); done follows once it
+// has run, which lets another be fetched.
+func (pp *partPipe) next(ctx context.Context) (partFile, error) {
+	select {
+	case f := <-pp.decoded:
+		return f, nil
+	case <-ctx.Done():
+		return partFile{}, ctx.Err()
+	}
+}
+
+func (pp *partPipe) done() { <-pp.slots }
+
+// close stops the fetches and decoding, and waits for them.
+func (pp *partPipe) close() {
+	pp.once.Do(func() { close(pp.stop) })
+	pp.wg.Wait()
+}
+
+// deltaAhead is the delta a pull most likely uses, from the commit the
+// ref has here to the remote's, listed, fetched and decoded while the
+// pull's transaction begins (opening the index takes as long as fetching
+// the part): the remote's list of deltas, the superblock and the parts,
+// all of them. delta takes them when it chooses the same delta, and checks
+// them as it checks what it fetches itself; a part whose objects turn out
+// to be here already was fetched for nothing.
+type deltaAhead struct {
+	ref, name string
+	to        object.Checksum
+	ready     chan struct{}
+	all       map[string][32]byte
+	allErr    error
+	file      []byte    // the superblock, when the remote lists it
+	pipe      *partPipe // its parts, when it parsed as the delta named
+}
+
+// startDeltaAhead starts fetching the delta from the ref's commit here to
+// c, when that commit is complete here (by its files: the index is not
+// open yet) and c is not; nil when there is nothing to start.
+func startDeltaAhead(ctx context.Context, r *store.Repo, ds *deltaUse, ref string, c object.Checksum) *deltaAhead {
+	from := ds.from(ref)
+	if from.IsZero() || from == c || r.IsPartial(from) {
+		return nil
+	}
+	if _, err := os.Stat(r.ObjectPath(from, object.TypeCommit)); err != nil {
+		return nil
+	}
+	if _, err := os.Stat(r.ObjectPath(c, object.TypeCommit)); err == nil && !r.IsPartial(c) {
+		return nil
+	}
+	a := &deltaAhead{ref: ref, name: delta.Name(from, c), to: c, ready: make(chan struct{})}
+	go func() {
+		defer close(a.ready)
+		a.all, a.allErr = ds.src.Deltas(ctx, c)
+		want, ok := a.all[a.name]
+		if a.allErr != nil || !ok {
+			return
+		}
+		file, err := ds.src.Get(ctx, delta.Dir(from, c)+"/superblock", maxSuperblock)
+		if err != nil || delta.Checksum(file) != want {
+			return // delta fetches it again, and says what is wrong
+		}
+		a.file = file
+		sb, err := delta.ParseSuperblock(file)
+		if err != nil || sb.Signed || sb.From != from || sb.To != c {
+			return
+		}
+		parts := make([]int, len(sb.Parts))
+		for i := range parts {
+			parts[i] = i
+		}
+		a.pipe = startParts(ctx, ds.src, sb, a.name, parts)
+	}()
+	return a
+}
+
+// wait is when the list, and the superblock where there is one, are in.
+func (a *deltaAhead) wait(ctx context.Context) error {
+	select {
+	case <-a.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// close stops what is still being fetched; nil does nothing.
+func (a *deltaAhead) close() {
+	if a == nil {
+		return
+	}
+	<-a.ready
+	if a.pipe != nil {
+		a.pipe.close()
+	}
+}
+
 type partFile struct {
+	i      int // the part
 	b      []byte
 	inline bool
+	part   *delta.Part
 	err    error
 }
 
@@ -293,6 +506,82 @@ type reachSink struct {
 	wanted  map[index.Ref]bool
 	pending map[index.Ref]pendingObject
 	stored  int
+	// trees are the wanted dirtrees, decoded: those stored and those
+	// the delta would have written again.
+	trees map[object.Checksum]object.DirTree
+	// w writes the objects, behind the program that makes them.
+	w *writeBehind
+	// present is what of the parts was here before the delta (the
+	// index looked up while the first part was decoded), wrote what the
+	// sink has stored since: together, what the transaction has of the
+	// parts' objects, with no lookup while a part runs.
+	present, wrote map[index.Ref]bool
+}
+
+// writeBehind writes a part's objects into the transaction on goroutines
+// of their own while the part's program goes on making the next ones:
+// the files' creation, writing and naming is half of what running a part
+// costs, and it runs beside the program's hashing and patching. The
+// transaction checks each object against its name as it writes it, as
+// always. Objects are handed over whole (their bytes are the part's or
+// their own), and wait ends the writing of a part.
+type writeBehind struct {
+	jobs chan func() error
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	err  error
+}
+
+// writers is how many goroutines write: with the program, one a core of
+// a small machine (three were slower than two on two cores: the program,
+// not the writing, is what a part waits for).
+const writers = 2
+
+func newWriteBehind() *writeBehind {
+	w := &writeBehind{jobs: make(chan func() error, 64)}
+	for i := 0; i < writers; i++ {
+		go func() {
+			for job := range w.jobs {
+				if err := job(); err != nil {
+					w.mu.Lock()
+					if w.err == nil {
+						w.err = err
+					}
+					w.mu.Unlock()
+				}
+				w.wg.Done()
+			}
+		}()
+	}
+	return w
+}
+
+// do queues a write; its error, or an earlier one, is wait's. It returns
+// an earlier write's error at once, which stops the part.
+func (w *writeBehind) do(job func() error) error {
+	w.mu.Lock()
+	err := w.err
+	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	w.wg.Add(1)
+	w.jobs <- job
+	return nil
+}
+
+// wait is when every queued write has ended, with the first error.
+func (w *writeBehind) wait() error {
+	w.wg.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// close ends the writers, after wait.
+func (w *writeBehind) close() {
+	w.wg.Wait()
+	close(w.jobs)
 }
 
 type pendingObject struct {
@@ -304,21 +593,46 @@ type pendingObject struct {
 // again: what it names is wanted as if it were written now.
 func (s *reachSink) Has(o delta.ObjectRef) (bool, error) {
 	r := index.Ref{Checksum: o.Checksum, Type: o.Type}
-	has, err := s.Txn.Has(r)
+	var has bool
+	var err error
+	if s.present[r] || s.wrote[r] {
+		has = true
+	} else if s.present == nil {
+		has, err = s.Txn.Has(r)
+	}
 	if err != nil || !has || r.Type != object.TypeDirTree || !s.wanted[r] {
 		return has, err
 	}
 	b, err := s.Txn.ReadMeta(r)
+	if errors.Is(err, store.ErrObjectMissing) {
+		// Perhaps one of this delta's, still being written.
+		if werr := s.w.wait(); werr != nil {
+			return true, werr
+		}
+		b, err = s.Txn.ReadMeta(r)
+	}
 	if err != nil {
 		return true, err
 	}
-	return true, s.expand(b)
+	dt, err := object.ParseDirTree(b)
+	if err != nil {
+		return true, fmt.Errorf("%s: %w", object.Name(r.Checksum, r.Type), err)
+	}
+	s.trees[r.Checksum] = dt
+	return true, s.expand(dt)
 }
 
 // SourceData leaves out what is made from an object not stored: the ref's
 // commit here may be a lazy mount's, partly fetched.
 func (s *reachSink) SourceData(c object.Checksum) ([]byte, error) {
 	b, err := s.TxnSink.SourceData(c)
+	if errors.Is(err, store.ErrObjectMissing) {
+		// Perhaps an object of this delta still being written.
+		if werr := s.w.wait(); werr != nil {
+			return nil, werr
+		}
+		b, err = s.TxnSink.SourceData(c)
+	}
 	if errors.Is(err, store.ErrObjectMissing) {
 		return nil, fmt.Errorf("%w: %w", delta.ErrSourceMissing, err)
 	}
@@ -345,28 +659,33 @@ func (s *reachSink) put(r index.Ref, o pendingObject) error {
 		s.pending[r] = o
 		return nil
 	}
+	txn := s.Txn
 	var err error
 	if r.Type == object.TypeFile {
-		err = s.Txn.AddContent(r.Checksum, o.h, uint64(len(o.data)), bytes.NewReader(o.data))
+		err = s.w.do(func() error { return txn.AddContent(r.Checksum, o.h, uint64(len(o.data)), bytes.NewReader(o.data)) })
 	} else {
-		err = s.Txn.AddMeta(r, o.data)
+		err = s.w.do(func() error { return txn.AddMeta(r, o.data) })
 	}
 	if err != nil {
 		return err
 	}
 	s.stored++
+	s.wrote[r] = true
 	if r.Type != object.TypeDirTree {
 		return nil
 	}
-	return s.expand(o.data)
+	// What it names is wanted now (its bytes are the checksum's: the
+	// part's program checked them, and the writer checks them again).
+	dt, err := object.ParseDirTree(o.data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", object.Name(r.Checksum, r.Type), err)
+	}
+	s.trees[r.Checksum] = dt
+	return s.expand(dt)
 }
 
 // expand wants what a stored dirtree names, and stores what of it waited.
-func (s *reachSink) expand(tree []byte) error {
-	dt, err := object.ParseDirTree(tree)
-	if err != nil {
-		return err
-	}
+func (s *reachSink) expand(dt object.DirTree) error {
 	var next []index.Ref
 	add := func(r index.Ref) {
 		if s.inDelta[r] {

@@ -291,6 +291,12 @@ type puller struct {
 	// when that commit is complete: the walk does not go into a
 	// directory that is the same in both.
 	oldRoot object.Checksum
+	// ahead is the delta fetched while the transaction began (nil:
+	// none).
+	ahead *deltaAhead
+	// deltaTrees are the dirtrees a delta stored, decoded; written only
+	// before the walk that reads them.
+	deltaTrees map[object.Checksum]object.DirTree
 
 	workers int // parallel fetches; connections are reused
 	mu      sync.Mutex
@@ -587,13 +593,22 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The delta of a ref's update starts coming while the transaction
+	// begins (it opens the index).
+	var ahead *deltaAhead
+	if ds != nil && len(targets) == 1 && !opts.DisableStaticDeltas && !opts.CommitMetadataOnly && opts.wholeTree() && !opts.DryRun {
+		for name, c := range targets {
+			ahead = startDeltaAhead(ctx, r, ds, name, c)
+		}
+	}
+	defer ahead.close()
 	txn, err := r.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer txn.Abort()
 	p := &puller{ctx: ctx, repo: r, src: src, txn: txn, keyring: keyring, sign: sp, opts: opts,
-		workers: 16, seen: map[index.Ref]bool{}, bytes: bytes}
+		workers: 16, seen: map[index.Ref]bool{}, bytes: bytes, ahead: ahead}
 	if p.cache, err = openLocalCache(opts.LocalCache); err != nil {
 		return nil, err
 	}
@@ -629,8 +644,12 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 		}
 	}()
 	var complete []object.Checksum
+	// behind is a flush of what a delta stored, started as the walk that
+	// checks the tree begins: the objects' sync and renames, most of the
+	// time that follows a delta, run while the walk reads.
+	var behind chan error
 	for name, c := range targets {
-		p.oldRoot = object.Zero
+		p.oldRoot, p.deltaTrees = object.Zero, nil
 		if ds != nil {
 			p.oldRoot = p.completeRoot(ds.from(name))
 		}
@@ -656,6 +675,9 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 				if opts.Warn != nil && !errors.Is(err, errNoDelta) {
 					opts.Warn(fmt.Sprintf("not using the static delta to %s: %v", c, err))
 				}
+			} else if behind == nil && p.nParts.Load() > 0 && !opts.DryRun {
+				behind = make(chan error, 1)
+				go func() { behind <- txn.Flush() }()
 			}
 		}
 		if opts.DryRun {
@@ -673,6 +695,11 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 	<-done
 	if flushErr != nil {
 		return nil, flushErr
+	}
+	if behind != nil {
+		if err := <-behind; err != nil {
+			return nil, err
+		}
 	}
 	if err := txn.Commit(); err != nil {
 		return nil, err
@@ -1078,23 +1105,20 @@ func (p *puller) dir(q *queue, j job) error {
 	if err != nil {
 		return err
 	}
-	oldDirs, oldFiles := map[string]object.Checksum{}, map[string]object.Checksum{}
+	var old object.DirTree
 	if !j.old.IsZero() {
 		if ot, err := p.repo.ReadDirTree(j.old); err == nil {
-			for _, d := range ot.Dirs {
-				oldDirs[d.Name] = d.Tree
-			}
-			for _, f := range ot.Files {
-				oldFiles[f.Name] = f.Checksum
-			}
+			old = ot
 		}
 	}
+	oldFiles := newByName(old.Files, t.Files, func(f object.FileEntry) (string, object.Checksum) { return f.Name, f.Checksum })
+	oldDirs := newByName(old.Dirs, t.Dirs, func(d object.DirEntry) (string, object.Checksum) { return d.Name, d.Tree })
 	rest := j.rest
 	for _, f := range t.Files {
 		if len(rest) > 0 && f.Name != rest[0] || len(rest) > 1 {
 			continue
 		}
-		if oldFiles[f.Name] == f.Checksum {
+		if c, ok := oldFiles.get(f.Name); ok && c == f.Checksum {
 			continue // the complete commit's file: here
 		}
 		q.push(job{file: f.Checksum})
@@ -1107,16 +1131,73 @@ func (p *puller) dir(q *queue, j job) error {
 		if len(rest) > 1 {
 			next = rest[1:]
 		}
-		if o := oldDirs[d.Name]; o == d.Tree && len(next) == 0 {
+		o, _ := oldDirs.get(d.Name)
+		if o == d.Tree && len(next) == 0 {
 			// The same as in the complete commit: all of it is here.
 			if err := p.meta(index.Ref{Checksum: d.Meta, Type: object.TypeDirMeta}); err != nil {
 				return err
 			}
 			continue
 		}
-		q.push(job{dir: true, tree: d.Tree, meta: d.Meta, rest: next, path: strings.TrimSuffix(j.path, "/") + "/" + d.Name, depth: j.depth + 1, old: oldDirs[d.Name]})
+		q.push(job{dir: true, tree: d.Tree, meta: d.Meta, rest: next, path: strings.TrimSuffix(j.path, "/") + "/" + d.Name, depth: j.depth + 1, old: o})
 	}
 	return nil
+}
+
+// byName finds the entries of a directory of the complete commit by name,
+// for the names of the same directory in the pulled commit, asked in their
+// order. Both lists are in ascending order as ostree writes them (arbor's
+// reading of a dirtree checks it, or reads it by the slow path): a cursor
+// goes through the old list once, where a map of its names cost a
+// tenth of a delta pull. Lists out of order get the map.
+type byName[E any] struct {
+	old  []E
+	key  func(E) (string, object.Checksum)
+	next int
+	m    map[string]object.Checksum
+}
+
+func newByName[E any](old, cur []E, key func(E) (string, object.Checksum)) *byName[E] {
+	b := &byName[E]{old: old, key: key}
+	if !ascending(old, key) || !ascending(cur, key) {
+		b.m = make(map[string]object.Checksum, len(old))
+		for _, e := range old {
+			n, c := key(e)
+			b.m[n] = c
+		}
+	}
+	return b
+}
+
+func ascending[E any](l []E, key func(E) (string, object.Checksum)) bool {
+	for i := 1; i < len(l); i++ {
+		a, _ := key(l[i-1])
+		b, _ := key(l[i])
+		if a >= b {
+			return false
+		}
+	}
+	return true
+}
+
+// get is the old entry's checksum of name, which must come after the
+// names asked before.
+func (b *byName[E]) get(name string) (object.Checksum, bool) {
+	if b.m != nil {
+		c, ok := b.m[name]
+		return c, ok
+	}
+	for b.next < len(b.old) {
+		n, c := b.key(b.old[b.next])
+		if n > name {
+			break
+		}
+		b.next++
+		if n == name {
+			return c, true
+		}
+	}
+	return object.Zero, false
 }
 
 func splitSubpath(p string) ([]string, error) {
@@ -1243,6 +1324,9 @@ func bareUserOnlyMode(c object.Checksum, mode uint32) error {
 
 // repoOrStagedTree reads a dirtree that is in the repo or staged by this pull.
 func (p *puller) repoOrStagedTree(c object.Checksum) (object.DirTree, error) {
+	if t, ok := p.deltaTrees[c]; ok {
+		return t, nil
+	}
 	b, err := p.txn.ReadMeta(index.Ref{Checksum: c, Type: object.TypeDirTree})
 	if err != nil {
 		return object.DirTree{}, err

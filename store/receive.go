@@ -125,7 +125,7 @@ func (t *Txn) AddContent(c object.Checksum, h *object.FileHeader, size uint64, p
 		if err != nil {
 			return fail(err)
 		}
-		n, err := t.r.writeContentFile(dfd, fname, h, contentSource{})
+		n, err := t.r.writeContentFile(dfd, fname, h, contentSource{}, nil)
 		if err != nil {
 			unix.Unlinkat(dfd, fname, 0)
 			return fail(fmt.Errorf("writing %s: %w", name, err))
@@ -140,7 +140,7 @@ func (t *Txn) AddContent(c object.Checksum, h *object.FileHeader, size uint64, p
 	if err != nil {
 		return fail(err)
 	}
-	written, err := t.r.writeContentFile(dfd, fname, h, contentSource{stream: teeReader{payload, hs}, size: int64(size)})
+	written, err := t.r.writeContentFile(dfd, fname, h, contentSource{stream: teeReader{payload, hs}, size: int64(size)}, t.startWriteback)
 	if err == nil {
 		if got := object.SumHash(hs); got != c {
 			err = fmt.Errorf("%s: %w", name, mismatch(object.TypeFile, c, got))
@@ -186,19 +186,26 @@ func (t *Txn) ReadMeta(ref index.Ref) ([]byte, error) {
 
 // SetPartial marks a commit whose tree is not (yet) complete, as ostree
 // does with state/CHECKSUM.commitpartial.
-func (r *Repo) SetPartial(c object.Checksum) error { return r.setPartial(c, "") }
+func (r *Repo) SetPartial(c object.Checksum) error { return r.setPartial(c, "", r.fsync) }
+
+// SetPartial marks partial a commit this transaction is about to store,
+// as Repo.SetPartial does but with no sync of its own (two device flushes
+// of a pull): the mark is on disk before the commit is, since every
+// publish syncs the filesystem before it renames an object into place.
+// For a commit already stored, use Repo.SetPartial.
+func (t *Txn) SetPartial(c object.Checksum) error { return t.r.setPartial(c, "", false) }
 
 // partialByFsck is what a commitpartial file holds when fsck deleted
 // objects of the commit, as ostree writes it: such a commit keeps the
 // repository's fsck failing until it is fetched again.
 const partialByFsck = "f"
 
-func (r *Repo) setPartial(c object.Checksum, reason string) error {
+func (r *Repo) setPartial(c object.Checksum, reason string, sync bool) error {
 	dir := filepath.Join(r.path, "state")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return atomic.WriteFile(filepath.Join(dir, c.String()+".commitpartial"), []byte(reason), 0o644, r.fsync)
+	return atomic.WriteFile(filepath.Join(dir, c.String()+".commitpartial"), []byte(reason), 0o644, sync)
 }
 
 // PartialByFsck reports whether a commit is partial because fsck deleted

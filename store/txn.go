@@ -47,6 +47,41 @@ type Txn struct {
 	contentBytes int64
 	dirs         [256]int // fds of staging/XX, 0 until made; names resolve from them
 	unlock       func()
+
+	// pubMu makes publishes one at a time: a pull's flush in the
+	// background and its ticker's (each directory's stamps before and
+	// after its renames are only this writer's then).
+	pubMu sync.Mutex
+	// renamedUnsynced says an intermediate publish renamed objects into
+	// place whose names are not yet durable: the final publish syncs for
+	// them, even with nothing left to move.
+	renamedUnsynced bool
+	// writeback starts each object's writing to disk as soon as it is
+	// written (see StartWriteback).
+	writeback bool
+}
+
+// StartWriteback has each object this transaction writes from now on sent
+// to the disk at once, not when the kernel's writeback comes to it: a
+// writer that stages its objects on goroutines of its own while it works
+// (a delta's) then finds them mostly on disk when it syncs them. The sync
+// that makes them durable is the same. A writer of many small objects
+// had better let the kernel gather them.
+func (t *Txn) StartWriteback() {
+	t.mu.Lock()
+	t.writeback = t.r.fsync
+	t.mu.Unlock()
+}
+
+// startWriteback starts the writing of fd's data, when asked for.
+func (t *Txn) startWriteback(fd int) {
+	t.mu.Lock()
+	on := t.writeback
+	t.mu.Unlock()
+	if on {
+		// Only a hint: the sync before the renames is what counts.
+		unix.SyncFileRange(fd, 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+	}
 }
 
 // Begin starts a transaction. It takes the shared repo lock (as ostree does
@@ -185,6 +220,20 @@ func (t *Txn) stageDir(ref index.Ref) (int, string, error) {
 	return fd, name, nil
 }
 
+// Prepare makes the staging directories of objects this transaction is
+// about to write, ahead of their writing: a pull makes those of a delta's
+// part while it decodes the part, on a core that would wait otherwise.
+// A directory it could not make is made again when an object needs it.
+func (t *Txn) Prepare(refs []index.Ref) {
+	var done [256]bool
+	for _, r := range refs {
+		if p := r.Checksum[0]; !done[p] {
+			done[p] = true
+			t.stageDir(r)
+		}
+	}
+}
+
 func (t *Txn) staged1(ref index.Ref, size int64) {
 	t.mu.Lock()
 	if ref.Type == object.TypeFile {
@@ -248,7 +297,7 @@ func (t *Txn) writeMetaAs(ref index.Ref, data []byte) error {
 func (t *Txn) writeStaged(ref index.Ref, data []byte) error {
 	dfd, name, err := t.stageDir(ref)
 	if err == nil {
-		err = writeFileAt(dfd, name, data, 0o644)
+		err = writeFileAt(dfd, name, data, 0o644, t.startWriteback)
 	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", object.Name(ref.Checksum, ref.Type), err)
@@ -258,7 +307,7 @@ func (t *Txn) writeStaged(ref index.Ref, data []byte) error {
 }
 
 // writeFileAt creates a new file in a directory and writes data to it.
-func writeFileAt(dfd int, name string, data []byte, perm uint32) error {
+func writeFileAt(dfd int, name string, data []byte, perm uint32, written func(fd int)) error {
 	fd, err := unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, perm)
 	if err != nil {
 		return err
@@ -266,6 +315,9 @@ func writeFileAt(dfd int, name string, data []byte, perm uint32) error {
 	if err := writeAll(fd, data); err != nil {
 		unix.Close(fd)
 		return err
+	}
+	if written != nil {
+		written(fd)
 	}
 	if err := unix.Fchmod(fd, perm); err != nil { // whatever the umask
 		unix.Close(fd)
@@ -341,7 +393,7 @@ func (t *Txn) writeContent(c object.Checksum, h *object.FileHeader, src contentS
 	dfd, name, err := t.stageDir(ref)
 	var size int64
 	if err == nil {
-		size, err = t.r.writeContentFile(dfd, name, h, src)
+		size, err = t.r.writeContentFile(dfd, name, h, src, t.startWriteback)
 	}
 	if err != nil {
 		unix.Unlinkat(dfd, name, 0)
@@ -354,7 +406,10 @@ func (t *Txn) writeContent(c object.Checksum, h *object.FileHeader, src contentS
 
 // writeContentFile writes one content object file, name in directory dfd,
 // in the repo's mode and returns its size on disk.
-func (r *Repo) writeContentFile(dfd int, name string, h *object.FileHeader, src contentSource) (int64, error) {
+//
+// written, when not nil, is told of the descriptor of a regular file once
+// its data is written.
+func (r *Repo) writeContentFile(dfd int, name string, h *object.FileHeader, src contentSource, written func(fd int)) (int64, error) {
 	if h.IsSymlink() && (r.mode == ModeBare || r.mode == ModeBareUserOnly) {
 		if err := unix.Symlinkat(h.Target, dfd, name); err != nil {
 			return 0, err
@@ -409,6 +464,9 @@ func (r *Repo) writeContentFile(dfd int, name string, h *object.FileHeader, src 
 		size = int64(len(h.Target) + 1)
 	} else if size, err = copyContent(fd, src); err != nil {
 		return 0, err
+	}
+	if written != nil {
+		written(fd)
 	}
 	perm := h.Mode & object.ModePerm
 	switch r.mode {
@@ -509,13 +567,26 @@ func (t *Txn) Commit() error {
 // durable; an intermediate one only needs the objects' data on disk
 // before they get their names.
 func (t *Txn) publish(staged []index.Entry, final bool) error {
+	t.pubMu.Lock()
+	defer t.pubMu.Unlock()
+	if t.r.fsync && final && len(staged) == 0 && t.renamedUnsynced {
+		if err := unix.Syncfs(int(t.lock.Fd())); err != nil {
+			return fmt.Errorf("syncing objects: %w", err)
+		}
+		t.renamedUnsynced = false
+	}
 	if t.r.fsync && len(staged) > 0 {
 		if err := unix.Syncfs(int(t.lock.Fd())); err != nil {
 			return fmt.Errorf("syncing staged objects: %w", err)
 		}
 	}
+	// Commits last; the rest a directory after another.
 	sort.SliceStable(staged, func(i, j int) bool {
-		return staged[i].Type != object.TypeCommit && staged[j].Type == object.TypeCommit
+		ci, cj := staged[i].Type == object.TypeCommit, staged[j].Type == object.TypeCommit
+		if ci != cj {
+			return cj
+		}
+		return staged[i].Checksum[0] < staged[j].Checksum[0]
 	})
 	var objDirs [256]int
 	var before [256]int64
@@ -534,10 +605,13 @@ func (t *Txn) publish(staged []index.Entry, final bool) error {
 		p := e.Checksum[0]
 		if objDirs[p] == 0 {
 			dir := filepath.Join(t.r.path, filepath.Dir(rel))
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return fmt.Errorf("creating %s: %w", filepath.Dir(rel), err)
-			}
 			fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if errors.Is(err, unix.ENOENT) {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					return fmt.Errorf("creating %s: %w", filepath.Dir(rel), err)
+				}
+				fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			}
 			if err != nil {
 				return fmt.Errorf("opening %s: %w", filepath.Dir(rel), err)
 			}
@@ -556,10 +630,14 @@ func (t *Txn) publish(staged []index.Entry, final bool) error {
 		}
 	}
 	if final && t.r.fsync && len(staged) > 0 {
-		// The renames themselves, so refs written next never point past them.
+		// The renames themselves, so refs written next never point past
+		// them (and those of earlier publishes).
 		if err := unix.Syncfs(int(t.lock.Fd())); err != nil {
 			return fmt.Errorf("syncing objects: %w", err)
 		}
+		t.renamedUnsynced = false
+	} else if len(staged) > 0 {
+		t.renamedUnsynced = true
 	}
 	var dirs []index.DirWrite
 	for p, fd := range objDirs {
@@ -588,13 +666,23 @@ func dirMtime(fd int) int64 {
 func (t *Txn) Abort() { t.release() }
 
 func (t *Txn) release() {
+	// A publish still running in the background (a pull's) ends first.
+	t.pubMu.Lock()
+	defer t.pubMu.Unlock()
 	if t.lock == nil {
 		return
 	}
+	// After a publish the staging directories are empty: each goes
+	// by one rmdir, by name, not by a read of it (RemoveAll reads each
+	// directory first). What an abort leaves in them RemoveAll takes.
+	var name [2]byte
+	const hex = "0123456789abcdef"
 	for i, fd := range t.dirs {
 		if fd > 0 {
 			unix.Close(fd)
 			t.dirs[i] = 0
+			name[0], name[1] = hex[i>>4], hex[i&15]
+			unix.Unlinkat(int(t.lock.Fd()), string(name[:]), unix.AT_REMOVEDIR)
 		}
 	}
 	os.RemoveAll(t.staging)

@@ -53,7 +53,13 @@ func (s TxnSink) SourceData(c object.Checksum) ([]byte, error) {
 // metadata (nil: none), and marks the commit partial until its tree is
 // in. A pull verifies both before.
 func WriteCommit(r *store.Repo, txn *store.Txn, sb *Superblock, detached []byte) error {
-	if err := r.SetPartial(sb.To); err != nil {
+	// The mark of a commit not stored yet needs no sync of its own: the
+	// transaction syncs before the commit is renamed into place.
+	mark := txn.SetPartial
+	if has, err := r.HasObject(sb.To, object.TypeCommit); err != nil || has {
+		mark = r.SetPartial
+	}
+	if err := mark(sb.To); err != nil {
 		return err
 	}
 	if detached != nil {
@@ -197,14 +203,33 @@ func applyOffline(ctx context.Context, r *store.Repo, dir string, sb *Superblock
 
 // ApplyPart checks, decodes and runs part i of the delta.
 func ApplyPart(sb *Superblock, i int, file []byte, inline bool, sink Sink) error {
+	p, err := DecodePart(sb, i, file, inline)
+	if err != nil {
+		return err
+	}
+	return RunPart(sb, i, p, sink)
+}
+
+// DecodePart checks and decodes part i of the delta, as ApplyPart does
+// first: a pull decodes a part as it arrives, while it runs the one
+// before.
+func DecodePart(sb *Superblock, i int, file []byte, inline bool) (*Part, error) {
+	if i < 0 || i >= len(sb.Parts) {
+		return nil, fmt.Errorf("%w: no part %d", ErrCorrupt, i)
+	}
+	p, err := OpenPart(sb.Parts[i], file, inline)
+	if err != nil {
+		return nil, fmt.Errorf("delta %s part %d: %w", Name(sb.From, sb.To), i, err)
+	}
+	return p, nil
+}
+
+// RunPart runs part i of the delta, decoded by DecodePart.
+func RunPart(sb *Superblock, i int, p *Part, sink Sink) error {
 	if i < 0 || i >= len(sb.Parts) {
 		return fmt.Errorf("%w: no part %d", ErrCorrupt, i)
 	}
-	p, err := OpenPart(sb.Parts[i], file, inline)
-	if err == nil {
-		err = p.Apply(sb.Parts[i], sink)
-	}
-	if err != nil {
+	if err := p.Apply(sb.Parts[i], sink); err != nil {
 		return fmt.Errorf("delta %s part %d: %w", Name(sb.From, sb.To), i, err)
 	}
 	return nil

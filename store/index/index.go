@@ -251,12 +251,17 @@ func (ix *Index) AddWritten(entries []Entry, dirs []DirWrite) error {
 	if err := ix.Add(entries); err != nil {
 		return err
 	}
-	for _, d := range dirs {
-		key := []byte{pDir, d.Prefix}
-		err := ix.db.Update(func(txn *badger.Txn) error {
+	if len(dirs) == 0 {
+		return nil
+	}
+	// One transaction for all the directories: a pull writes into
+	// hundreds, and each transaction's commit costs.
+	return ix.db.Update(func(txn *badger.Txn) error {
+		for _, d := range dirs {
+			key := []byte{pDir, d.Prefix}
 			it, err := txn.Get(key)
 			if errors.Is(err, badger.ErrKeyNotFound) {
-				return nil
+				continue
 			}
 			if err != nil {
 				return err
@@ -273,17 +278,16 @@ func (ix *Index) AddWritten(entries []Entry, dirs []DirWrite) error {
 			// -1: the directory was not there, so the index knew all of
 			// it (nothing). 0: a rescan is due anyway.
 			if stamp == 0 || stamp != d.Before && stamp != -1 {
-				return nil
+				continue
 			}
 			var v [8]byte
 			binary.LittleEndian.PutUint64(v[:], uint64(d.After))
-			return txn.Set(key, v[:])
-		})
-		if err != nil {
-			return err
+			if err := txn.Set(key, v[:]); err != nil {
+				return err
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // Remove records objects as gone, and drops reach sets of removed commits.

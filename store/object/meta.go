@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
+	"unicode/utf8"
 
 	"arbor/store/gvariant"
 )
@@ -113,6 +115,27 @@ type DirTree struct {
 func (t *DirTree) Marshal() []byte {
 	sort.Slice(t.Files, func(i, j int) bool { return t.Files[i].Name < t.Files[j].Name })
 	sort.Slice(t.Dirs, func(i, j int) bool { return t.Dirs[i].Name < t.Dirs[j].Name })
+	for _, f := range t.Files {
+		if !encodable(f.Name) {
+			return t.marshalGeneric()
+		}
+	}
+	for _, d := range t.Dirs {
+		if !encodable(d.Name) {
+			return t.marshalGeneric()
+		}
+	}
+	return encodeDirTree(make([]byte, 0, dirTreeSize(t)), t)
+}
+
+// encodable says whether a GVariant string can hold s.
+func encodable(s string) bool {
+	return strings.IndexByte(s, 0) < 0 && utf8.ValidString(s)
+}
+
+// marshalGeneric is Marshal by the generic encoder, which refuses (by a
+// panic, as before) what no GVariant string can hold.
+func (t *DirTree) marshalGeneric() []byte {
 	files := make([]any, len(t.Files))
 	for i, f := range t.Files {
 		files[i] = []any{f.Name, f.Checksum[:]}
@@ -127,6 +150,9 @@ func (t *DirTree) Marshal() []byte {
 // ParseDirTree decodes a dirtree and refuses names that could escape a
 // checkout or a mount, and names given twice.
 func ParseDirTree(b []byte) (DirTree, error) {
+	if t, ok := parseDirTreeFast(b); ok {
+		return t, nil
+	}
 	v, err := gvariant.Decode(tDirTree, b)
 	if err != nil {
 		return DirTree{}, fmt.Errorf("dirtree: %w", err)
