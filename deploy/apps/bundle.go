@@ -82,15 +82,5 @@ func (m *Manager) InstallBundle(ctx context.Context, req BundleRequest, p Progre
 	if err != nil {
 		return nil, err
 	}
-	changes := []Change{ch}
-	if rtWork != nil {
-		rch, err := rtWork.finish(ctx)
-		if rch != nil {
-			changes = append(changes, *rch)
-		}
-		if err != nil {
-			return changes, err
-		}
-	}
-	return changes, nil
+	return withRuntime(ctx, ch, rtWork)
 }

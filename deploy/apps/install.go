@@ -101,15 +101,9 @@ func (m *Manager) Install(ctx context.Context, req InstallRequest, p Progress) (
 	if err != nil {
 		return nil, err
 	}
-	changes := []Change{ch}
-	if rtWork != nil {
-		rch, err := rtWork.finish(ctx)
-		if rch != nil {
-			changes = append(changes, *rch)
-		}
-		if err != nil {
-			return changes, err
-		}
+	changes, err := withRuntime(ctx, ch, rtWork)
+	if err != nil {
+		return changes, err
 	}
 	if req.NoDeps {
 		return changes, nil
@@ -239,6 +233,20 @@ func (m *Manager) startRuntime(ctx context.Context, o *op, req InstallRequest, a
 }
 
 func (w *runtimeFetch) wait() { <-w.done }
+
+// withRuntime is the change of an app just deployed, followed by its
+// runtime's once w (nil: none was wanted) has deployed it.
+func withRuntime(ctx context.Context, app Change, w *runtimeFetch) ([]Change, error) {
+	changes := []Change{app}
+	if w == nil {
+		return changes, nil
+	}
+	rch, err := w.finish(ctx)
+	if rch != nil {
+		changes = append(changes, *rch)
+	}
+	return changes, err
+}
 
 // finish waits for the runtime's fetch and deploys it.
 func (w *runtimeFetch) finish(ctx context.Context) (*Change, error) {
