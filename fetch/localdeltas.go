@@ -51,10 +51,10 @@ func (d localDeltas) Get(ctx context.Context, path string, max int64) ([]byte, e
 }
 
 // readLocalSummary reads the summary of the repository at src, nil when
-// it has none.
+// it has none; like Get, not through a symbolic link out of src.
 func readLocalSummary(src string) ([]byte, error) {
-	b, err := os.ReadFile(src + "/summary")
-	if errors.Is(err, fs.ErrNotExist) {
+	b, err := localDeltas{root: src}.Get(context.Background(), "summary", maxMeta)
+	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {

@@ -44,8 +44,12 @@ func (m *Manager) InstallBundle(ctx context.Context, req BundleRequest, p Progre
 	if pat, masked := m.matching("masked", b.Ref); masked {
 		return nil, fmt.Errorf("%s is masked by %q (arbor mask --remove to allow it)", b.Ref, pat)
 	}
-	if _, err := m.In.Get(b.Ref); err == nil && !req.Reinstall {
-		return nil, fmt.Errorf("%s %w", b.Ref, ErrAlreadyInstalled)
+	f := &fetched{ref: b.Ref, c: b.Commit, materialize: true}
+	if d, err := m.In.Get(b.Ref); err == nil {
+		if !req.Reinstall {
+			return nil, fmt.Errorf("%s %w", b.Ref, ErrAlreadyInstalled)
+		}
+		f.from = d.Commit // what the history says it replaced
 	}
 	remote, ok := "", false
 	if b.Origin != "" {
@@ -73,12 +77,13 @@ func (m *Manager) InstallBundle(ctx context.Context, req BundleRequest, p Progre
 	if err != nil {
 		return fail(b.Ref.String(), err)
 	}
+	f.meta = meta
 	var rtWork *runtimeFetch
 	if !req.NoDeps {
 		rtWork = m.startRuntime(ctx, o, InstallRequest{Remote: remote, Runtime: req.Runtime, RuntimeRepo: b.RuntimeRepo}, b.Ref, meta)
 		defer rtWork.wait() // after an error, not left running
 	}
-	ch, _, err := m.deployNamed(ctx, o, remote, &fetched{ref: b.Ref, c: b.Commit, meta: meta, materialize: true})
+	ch, _, err := m.deployNamed(ctx, o, remote, f)
 	if err != nil {
 		return nil, err
 	}

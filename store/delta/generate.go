@@ -54,7 +54,7 @@ type GenerateOptions struct {
 
 // DefaultGenerateOptions are ostree's defaults, 4 MB fallbacks and 32 MB
 // parts, but bsdiff only up to 16 MB where ostree's goes to 128: its
-// suffix array takes 8 bytes per byte of the old file, and a generation
+// suffix sort takes about 9 bytes per byte of the old file, and a generation
 // stays within 256 MiB.
 func DefaultGenerateOptions() GenerateOptions {
 	return GenerateOptions{MinFallbackSize: 4e6, MaxChunkSize: 32e6, MaxBsdiffSize: 16e6}

@@ -243,18 +243,31 @@ func (e *encoder) offsets(start int, ends []int) {
 	if len(ends) == 0 {
 		return
 	}
-	body := len(e.buf) - start
+	w := TableWidth(len(e.buf)-start, len(ends))
+	for _, o := range ends {
+		e.buf = AppendOffset(e.buf, o, w)
+	}
+}
+
+// TableWidth is the width the encoder gives a framing-offset table of k
+// offsets after body bytes: the smallest that addresses the whole
+// container, table included.
+func TableWidth(body, k int) int {
 	w := 1
 	for ; w < 8; w *= 2 {
-		if uint64(body+len(ends)*w) <= uint64(1)<<(8*w)-1 {
+		if uint64(body+k*w) <= uint64(1)<<(8*w)-1 {
 			break
 		}
 	}
-	for _, o := range ends {
-		for i := 0; i < w; i++ {
-			e.buf = append(e.buf, byte(uint64(o)>>(8*i)))
-		}
+	return w
+}
+
+// AppendOffset appends framing offset o, w bytes little-endian.
+func AppendOffset(b []byte, o, w int) []byte {
+	for i := 0; i < w; i++ {
+		b = append(b, byte(uint64(o)>>(8*i)))
 	}
+	return b
 }
 
 func checkString(s string) error {
@@ -286,7 +299,9 @@ func Decode(t *Type, data []byte) (any, error) {
 	return v, nil
 }
 
-func offsetWidth(n int) int {
+// OffsetWidth is the width of the framing offsets in a container of n
+// bytes (0 for an empty one).
+func OffsetWidth(n int) int {
 	switch {
 	case n == 0:
 		return 0
@@ -300,7 +315,8 @@ func offsetWidth(n int) int {
 	return 8
 }
 
-func readOffset(b []byte) uint64 {
+// ReadOffset reads a little-endian framing offset of len(b) bytes.
+func ReadOffset(b []byte) uint64 {
 	var o uint64
 	for i := len(b) - 1; i >= 0; i-- {
 		o = o<<8 | uint64(b[i])
@@ -410,8 +426,8 @@ func decodeArray(t *Type, d []byte, depth int) (any, error) {
 		}
 		return out, nil
 	}
-	w := offsetWidth(len(d))
-	last := readOffset(d[len(d)-w:])
+	w := OffsetWidth(len(d))
+	last := ReadOffset(d[len(d)-w:])
 	if last > uint64(len(d)-w) || (uint64(len(d))-last)%uint64(w) != 0 {
 		return nil, errFrame
 	}
@@ -420,7 +436,7 @@ func decodeArray(t *Type, d []byte, depth int) (any, error) {
 	out := make([]any, 0, n)
 	pos := 0
 	for i := 0; i < n; i++ {
-		end := readOffset(d[table+i*w : table+(i+1)*w])
+		end := ReadOffset(d[table+i*w : table+(i+1)*w])
 		start := alignUp(pos, t.Elem.align)
 		if end > uint64(table) || uint64(start) > end {
 			return nil, errFrame
@@ -442,7 +458,7 @@ func decodeTuple(t *Type, d []byte, depth int) (any, error) {
 		}
 		return []any{}, nil
 	}
-	w := offsetWidth(len(d))
+	w := OffsetWidth(len(d))
 	nOff := 0
 	for i, f := range t.Fields {
 		if f.size == 0 && i != len(t.Fields)-1 {
@@ -468,7 +484,7 @@ func decodeTuple(t *Type, d []byte, depth int) (any, error) {
 			end = frame
 		default:
 			used++
-			o := readOffset(d[len(d)-used*w : len(d)-(used-1)*w])
+			o := ReadOffset(d[len(d)-used*w : len(d)-(used-1)*w])
 			if o > uint64(frame) {
 				return nil, errFrame
 			}

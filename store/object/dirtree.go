@@ -1,7 +1,7 @@
 package object
 
 import (
-	"encoding/binary"
+	"arbor/store/gvariant"
 )
 
 // A dirtree, (a(say)a(sayay)), is the object a pull, a checkout, a mount
@@ -19,49 +19,9 @@ import (
 // or after), the generic decoder's test of normal form without encoding
 // again (the tests check that what it takes encodes to the same bytes).
 
-// offsetWidth is the width of a framing offset in a container of n bytes,
-// its table included.
-func offsetWidth(n int) int {
-	switch {
-	case n <= 0xff:
-		return 1
-	case n <= 0xffff:
-		return 2
-	case uint64(n) <= 0xffffffff:
-		return 4
-	}
-	return 8
-}
-
-// tableWidth is the width the encoder gives a table of k offsets after
-// body bytes.
-func tableWidth(body, k int) int {
-	w := 1
-	for ; w < 8; w *= 2 {
-		if uint64(body+k*w) <= uint64(1)<<(8*w)-1 {
-			break
-		}
-	}
-	return w
-}
-
-func appendOffset(b []byte, o, w int) []byte {
-	for i := 0; i < w; i++ {
-		b = append(b, byte(uint64(o)>>(8*i)))
-	}
-	return b
-}
-
+// readOffset is gvariant.ReadOffset as an int, -1 past what one holds.
 func readOffset(b []byte) int {
-	switch len(b) {
-	case 1:
-		return int(b[0])
-	case 2:
-		return int(binary.LittleEndian.Uint16(b))
-	case 4:
-		return int(binary.LittleEndian.Uint32(b))
-	}
-	v := binary.LittleEndian.Uint64(b)
+	v := gvariant.ReadOffset(b)
 	if v > uint64(^uint(0)>>1) {
 		return -1
 	}
@@ -92,13 +52,13 @@ func encodeDirTree(b []byte, t *DirTree) []byte {
 		b = append(b, 0)
 		nameEnd := len(b) - s
 		b = append(b, f.Checksum[:]...)
-		b = appendOffset(b, nameEnd, tableWidth(len(b)-s, 1))
+		b = gvariant.AppendOffset(b, nameEnd, gvariant.TableWidth(len(b)-s, 1))
 		ends = append(ends, len(b)-arrStart)
 	}
 	if len(ends) > 0 {
-		w := tableWidth(len(b)-arrStart, len(ends))
+		w := gvariant.TableWidth(len(b)-arrStart, len(ends))
 		for _, o := range ends {
-			b = appendOffset(b, o, w)
+			b = gvariant.AppendOffset(b, o, w)
 		}
 	}
 	filesEnd := len(b) - start
@@ -112,18 +72,18 @@ func encodeDirTree(b []byte, t *DirTree) []byte {
 		b = append(b, d.Tree[:]...)
 		treeEnd := len(b) - s
 		b = append(b, d.Meta[:]...)
-		w := tableWidth(len(b)-s, 2)
-		b = appendOffset(b, treeEnd, w)
-		b = appendOffset(b, nameEnd, w)
+		w := gvariant.TableWidth(len(b)-s, 2)
+		b = gvariant.AppendOffset(b, treeEnd, w)
+		b = gvariant.AppendOffset(b, nameEnd, w)
 		ends = append(ends, len(b)-arrStart)
 	}
 	if len(ends) > 0 {
-		w := tableWidth(len(b)-arrStart, len(ends))
+		w := gvariant.TableWidth(len(b)-arrStart, len(ends))
 		for _, o := range ends {
-			b = appendOffset(b, o, w)
+			b = gvariant.AppendOffset(b, o, w)
 		}
 	}
-	return appendOffset(b, filesEnd, tableWidth(len(b)-start, 1))
+	return gvariant.AppendOffset(b, filesEnd, gvariant.TableWidth(len(b)-start, 1))
 }
 
 // arrayTable finds the table of an array of variable-size members: where
@@ -133,7 +93,7 @@ func arrayTable(a []byte) (table, w, n int, ok bool) {
 	if len(a) == 0 {
 		return 0, 1, 0, true
 	}
-	w = offsetWidth(len(a))
+	w = gvariant.OffsetWidth(len(a))
 	if len(a) < w {
 		return 0, 0, 0, false
 	}
@@ -142,7 +102,7 @@ func arrayTable(a []byte) (table, w, n int, ok bool) {
 		return 0, 0, 0, false
 	}
 	n = (len(a) - table) / w
-	if w != tableWidth(table, n) {
+	if w != gvariant.TableWidth(table, n) {
 		return 0, 0, 0, false // not the width the encoder gives these members
 	}
 	return table, w, n, true
@@ -172,8 +132,8 @@ func splitArray(a []byte, each func(off int, e []byte) bool) bool {
 // tupleOffsets reads the framing offsets of a (s ay...) tuple e, n of them
 // at its end, the name's end last, and returns them first-member first.
 func tupleOffsets(e []byte, n int) (offs [2]int, body []byte, ok bool) {
-	w := offsetWidth(len(e))
-	if len(e) < n*w || w != tableWidth(len(e)-n*w, n) {
+	w := gvariant.OffsetWidth(len(e))
+	if len(e) < n*w || w != gvariant.TableWidth(len(e)-n*w, n) {
 		return offs, nil, false
 	}
 	body = e[:len(e)-n*w]
@@ -206,12 +166,12 @@ func parseDirTreeFast(b []byte) (t DirTree, ok bool) {
 	if len(b) == 0 {
 		return t, false
 	}
-	w := offsetWidth(len(b))
+	w := gvariant.OffsetWidth(len(b))
 	if len(b) < w {
 		return t, false
 	}
 	filesEnd := readOffset(b[len(b)-w:])
-	if filesEnd < 0 || filesEnd > len(b)-w || w != tableWidth(len(b)-w, 1) {
+	if filesEnd < 0 || filesEnd > len(b)-w || w != gvariant.TableWidth(len(b)-w, 1) {
 		return t, false
 	}
 	files, dirs := b[:filesEnd], b[filesEnd:len(b)-w]
