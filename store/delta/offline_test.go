@@ -144,11 +144,7 @@ func commitFiles(t *testing.T, r *store.Repo, dir string, files map[string]strin
 func TestGenerateToFile(t *testing.T) {
 	ctx := context.Background()
 	tmp := t.TempDir()
-	r, err := store.Init(filepath.Join(tmp, "repo"), store.ModeArchive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := initRepo(t, filepath.Join(tmp, "repo"), store.ModeArchive)
 	c := commitFiles(t, r, filepath.Join(tmp, "src"), map[string]string{"a": "some content", "b": strings.Repeat("more ", 1000)})
 	for _, inline := range []bool{false, true} {
 		out := filepath.Join(tmp, "out", map[bool]string{false: "parts", true: "inline"}[inline], "some.delta")
@@ -174,12 +170,8 @@ func TestGenerateToFile(t *testing.T) {
 		if err != nil || dir != filepath.Dir(out) || sb.To != c {
 			t.Fatalf("ReadOffline: %v, %s", err, dir)
 		}
-		r2, err := store.Init(filepath.Join(tmp, "repo2-"+filepath.Base(filepath.Dir(out))), store.ModeBareUser)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r2 := initRepo(t, filepath.Join(tmp, "repo2-"+filepath.Base(filepath.Dir(out))), store.ModeBareUser)
 		got, err := ApplyOfflineSuperblock(ctx, r2, dir, sb)
-		r2.Close()
 		if err != nil || got != c {
 			t.Fatalf("inline=%v: applied %s, %v", inline, got, err)
 		}
@@ -191,11 +183,7 @@ func TestGenerateToFile(t *testing.T) {
 func TestEmptyDeltaHasOnePart(t *testing.T) {
 	ctx := context.Background()
 	tmp := t.TempDir()
-	r, err := store.Init(filepath.Join(tmp, "repo"), store.ModeArchive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := initRepo(t, filepath.Join(tmp, "repo"), store.ModeArchive)
 	files := map[string]string{"a": "same content"}
 	from := commitFiles(t, r, filepath.Join(tmp, "src"), files)
 	to := commitFiles(t, r, filepath.Join(tmp, "src"), files)
@@ -234,11 +222,7 @@ func TestEmptyDeltaHasOnePart(t *testing.T) {
 func TestSummaryDeltas(t *testing.T) {
 	ctx := context.Background()
 	tmp := t.TempDir()
-	r, err := store.Init(filepath.Join(tmp, "repo"), store.ModeArchive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := initRepo(t, filepath.Join(tmp, "repo"), store.ModeArchive)
 	if v, err := SummaryDeltas(ctx, r); err != nil || v != nil {
 		t.Fatalf("no deltas: %v, %v", v, err)
 	}
@@ -266,4 +250,15 @@ func TestSummaryDeltas(t *testing.T) {
 			t.Errorf("no-deltas-in-summary=%v: indexes %v, %v", off, cs, err)
 		}
 	}
+}
+
+// initRepo makes a repository at dir, closed when the test ends.
+func initRepo(t *testing.T, dir string, mode store.Mode) *store.Repo {
+	t.Helper()
+	r, err := store.Init(dir, mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
 }

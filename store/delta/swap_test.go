@@ -14,11 +14,7 @@ import (
 // byte order is marked so and reads back with the same numbers.
 func TestSwappedSuperblockReadsTheSame(t *testing.T) {
 	tmp := t.TempDir()
-	r, err := store.Init(filepath.Join(tmp, "repo"), store.ModeArchive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := initRepo(t, filepath.Join(tmp, "repo"), store.ModeArchive)
 	src := filepath.Join(tmp, "src")
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		t.Fatal(err)
