@@ -249,9 +249,13 @@ func (m *Manager) Limit(ctx context.Context, target string, l cgroup.Limits) ([]
 		}
 		if u, err := cgroup.Read(in.Cgroup); err == nil {
 			in.Usage = &u
-		} else if in.Usage != nil {
-			// Ended meanwhile (held to too little, say): what was set.
-			u := *in.Usage
+		} else {
+			// Ended meanwhile (held to too little, say), perhaps before
+			// its usage was first read: what was set.
+			var u cgroup.Usage
+			if in.Usage != nil {
+				u = *in.Usage
+			}
 			if l.MemoryBytes != 0 {
 				u.Limits.MemoryBytes = max(l.MemoryBytes, 0)
 			}

@@ -118,9 +118,15 @@ func Read(dir string) (Usage, error) {
 			u.MemoryBytes, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 		}
 	}
-	u.Limits = readLimits(dir)
+	if u.Limits, err = readLimits(dir); err != nil {
+		return u, err
+	}
 	if b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs")); err == nil {
 		u.Processes = len(strings.Fields(string(b)))
+	}
+	// Removed meanwhile, its files read as nothing: not its usage.
+	if _, err := os.Stat(dir); err != nil {
+		return u, err
 	}
 	return u, nil
 }

@@ -223,10 +223,14 @@ func removeV1(name string) {
 }
 
 // readLimits reads what Limit set, from either hierarchy (zero: none).
-func readLimits(dir string) Limits {
+func readLimits(dir string) (Limits, error) {
 	var l Limits
+	var removed error
 	read := func(p string) (string, bool) {
 		b, err := os.ReadFile(p)
+		if errors.Is(err, syscall.ENODEV) && removed == nil {
+			removed = err // the cgroup is being removed: what is read is not its
+		}
 		return strings.TrimSpace(string(b)), err == nil
 	}
 	for _, c := range controllers() {
@@ -261,5 +265,8 @@ func readLimits(dir string) Limits {
 			l.Processes = int(n)
 		}
 	}
-	return l
+	if removed != nil {
+		return Limits{}, fmt.Errorf("cgroup %s: %w", dir, removed)
+	}
+	return l, nil
 }

@@ -47,3 +47,28 @@ func TestFollow(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// A cgroup's limits read back as Limit writes them; "max" is none.
+func TestReadLimits(t *testing.T) {
+	cases := []struct {
+		files map[string]string
+		want  Limits
+	}{
+		{map[string]string{"memory.max": "max\n", "cpu.max": "max 100000\n", "pids.max": "max\n"}, Limits{}},
+		{map[string]string{"memory.max": "67108864\n", "cpu.max": "50000 100000\n", "pids.max": "1\n"}, Limits{MemoryBytes: 64 << 20, CPUPercent: 50, Processes: 1}},
+	}
+	for _, c := range cases {
+		dir := filepath.Join(t.TempDir(), "app-1")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, v := range c.files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, err := readLimits(dir); err != nil || got != c.want {
+			t.Errorf("readLimits(%v) = %+v, %v; want %+v", c.files, got, err, c.want)
+		}
+	}
+}
