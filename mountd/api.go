@@ -264,9 +264,21 @@ func EnsureDaemon(ctx context.Context, repo string, argv []string) (*Client, err
 	case <-time.After(15 * time.Second):
 		return nil, fmt.Errorf("the arbor daemon did not answer within 15s; see %s", LogPath(repo))
 	}
-	// Listening, or gone (another daemon may have won the race to start).
-	if _, err := c.List(ctx); err != nil {
-		return nil, fmt.Errorf("the arbor daemon is not answering (%v); see %s", err, LogPath(repo))
+	// Listening, or gone because another daemon won the race to start:
+	// that one mounts what it restores before it listens, so it is
+	// waited for while it holds the repository's lock.
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		_, err := c.List(ctx)
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, ErrNoDaemon) || DaemonPID(repo) == 0 || time.Now().After(deadline) {
+			return nil, fmt.Errorf("the arbor daemon is not answering (%v); see %s", err, LogPath(repo))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	return c, nil
 }
