@@ -297,6 +297,7 @@ func (a *app) buildUpdateRepoCmd() *cobra.Command {
 						delete(refs, n)
 					}
 				}
+				bigBuffers()
 				made, err := delta.GenerateForRefs(cmd.Context(), r, refs)
 				if err != nil {
 					return err

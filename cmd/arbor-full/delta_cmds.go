@@ -251,6 +251,7 @@ decimal megabytes, as ostree's. Run summary -u afterwards to list it.`,
 			if !a.json {
 				fmt.Fprintf(a.Stdout, "Generating static delta:\n  From: %s\n  To:   %s\n", fromWord, o.To)
 			}
+			bigBuffers()
 			_, st, err := delta.Generate(cmd.Context(), r, o)
 			if err != nil {
 				return fmt.Errorf("static delta %s: %w", d, err)

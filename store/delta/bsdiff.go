@@ -3,6 +3,8 @@ package delta
 import (
 	"bytes"
 	"encoding/binary"
+	"runtime"
+	"sync"
 )
 
 // Bsdiff makes the patch Bspatch applies: old turned into data, in the
@@ -20,21 +22,88 @@ import (
 // sorted, a copy of old as wider symbols and its suffixes' types, about
 // 9 bytes per byte of old (4 after), which is why the generator caps the
 // sizes.
+//
+// The scan is cut into segments of a MiB of data, scanned side by side
+// (old's sorted suffixes are shared and only read): each starts aligned
+// with its first byte's longest match, and the last control of each is
+// made to seek to where the next starts. The segments are fixed, not
+// one per processor, so that the patch is the same on every machine; a
+// cut costs a few bytes of patch.
 func Bsdiff(old, data []byte) (patch []byte, residue int) {
 	sa := suffixArray(old)
+	const segment = 1 << 20
+	n := max(1, (len(data)+segment-1)/segment)
+	segs := make([]scanned, n)
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for range min(n, runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				lo, hi := i*segment, min((i+1)*segment, len(data))
+				start := 0
+				if i > 0 {
+					if l, pos := longestMatch(sa, old, data[lo:hi]); l > 0 {
+						start = pos
+					}
+				}
+				segs[i] = scan(sa, old, data[:hi], lo, start)
+			}
+		}()
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	size := 0
+	for _, sg := range segs {
+		size += len(sg.out)
+		residue += sg.residue
+	}
+	patch = make([]byte, 0, size)
+	for i, sg := range segs {
+		if i+1 < n {
+			putOfft(sg.out[sg.lastSeek:], segs[i+1].start-sg.oldEnd)
+		}
+		patch = append(patch, sg.out...)
+	}
+	return patch, residue
+}
+
+// scanned is one segment's part of a patch: its control triples and
+// bytes, where it began in old, and, for the seek its last triple makes
+// (to wherever the next segment begins), where that seek is in out and
+// the old offset it seeks from.
+type scanned struct {
+	out           []byte
+	residue       int
+	start, oldEnd int
+	lastSeek      int
+}
+
+func putOfft(b []byte, v int) {
+	u := uint64(v)
+	if v < 0 {
+		u = uint64(-v) | 1<<63
+	}
+	binary.LittleEndian.PutUint64(b, u)
+}
+
+// scan diffs data[from:] against old, beginning aligned with old at
+// start, in bsdiff's stream form.
+func scan(sa []int32, old, data []byte, from, start int) scanned {
 	var out bytes.Buffer
-	out.Grow(len(data) + len(data)/8 + 64)
+	out.Grow(len(data) - from + (len(data)-from)/8 + 64)
+	sg := scanned{start: start}
 	ctl := func(v int) {
 		var b [8]byte
-		u := uint64(v)
-		if v < 0 {
-			u = uint64(-v) | 1<<63
-		}
-		binary.LittleEndian.PutUint64(b[:], u)
+		putOfft(b[:], v)
 		out.Write(b[:])
 	}
 	n, m := len(old), len(data)
-	var scan, length, pos, lastScan, lastPos, lastOffset int
+	scan, length, pos, lastScan, lastPos, lastOffset := from, 0, 0, from, start, start-from
 	for scan < m {
 		oldScore := 0
 		scan += length
@@ -101,19 +170,21 @@ func Bsdiff(old, data []byte) (patch []byte, residue int) {
 		extra := (scan - lenB) - (lastScan + lenF)
 		ctl(lenF)
 		ctl(extra)
+		sg.lastSeek, sg.oldEnd = out.Len(), lastPos+lenF
 		ctl((pos - lenB) - (lastPos + lenF))
 		for i := 0; i < lenF; i++ {
 			d := data[lastScan+i] - old[lastPos+i]
 			if d != 0 {
-				residue++
+				sg.residue++
 			}
 			out.WriteByte(d)
 		}
 		out.Write(data[lastScan+lenF : scan-lenB])
-		residue += extra
+		sg.residue += extra
 		lastScan, lastPos, lastOffset = scan-lenB, pos-lenB, pos-scan
 	}
-	return out.Bytes(), residue
+	sg.out = out.Bytes()
+	return sg
 }
 
 // longestMatch finds the suffix of old that shares the longest prefix

@@ -76,6 +76,14 @@ func TestBsdiffRoundTrip(t *testing.T) {
 	for i := 30; i < len(relinked); i += 64 {
 		relinked[i]++
 	}
+	big := make([]byte, 3<<20+12345)
+	rng.Read(big)
+	bigRelinked := append([]byte("a longer header, 32 bytes long.."), big...)
+	for i := 50; i < len(bigRelinked); i += 64 {
+		bigRelinked[i] += 3
+	}
+	// Its halves swapped: at the cut, the alignment jumps.
+	bigMoved := append(append([]byte{}, big[len(big)/2:]...), big[:len(big)/2]...)
 	cases := []struct {
 		name       string
 		old, data  []byte
@@ -89,6 +97,11 @@ func TestBsdiffRoundTrip(t *testing.T) {
 		{"from one byte", []byte{1}, []byte("something else"), -1},
 		{"to one byte", code[:1000], []byte{9}, -1},
 		{"shrunk", code, code[50000:150000], 0},
+		// Past a MiB the scan is cut in segments, each of which must
+		// pick up the alignment where the one before left it.
+		{"segments, relinked", big, bigRelinked, len(bigRelinked) / 20},
+		{"segments, moved", big, bigMoved, 64},
+		{"segments, unrelated", code, big[:3<<20], -1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -5,11 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"math/bits"
 	"strings"
 	"testing"
 
 	"github.com/ulikunitz/xz"
 
+	"arbor/store/gvariant"
 	"arbor/store/object"
 )
 
@@ -156,8 +159,8 @@ func TestPartBounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain := append([]byte{0}, pl...)
-	ph := PartHeader{Size: uint64(len(plain)), Uncompressed: uint64(len(pl)), Checksum: Checksum(plain), Objects: pb.objects}
+	plain := append([]byte{0}, bytes.Join(pl[:], nil)...)
+	ph := PartHeader{Size: uint64(len(plain)), Uncompressed: uint64(len(plain) - 1), Checksum: Checksum(plain), Objects: pb.objects}
 	p, err := OpenPart(ph, plain, false)
 	if err != nil {
 		t.Fatal(err)
@@ -354,5 +357,61 @@ func TestUnxzWhole(t *testing.T) {
 				t.Error("decoded bytes differ")
 			}
 		})
+	}
+}
+
+// A part's payload, written in pieces so that its blob is not copied,
+// is what the codec makes of the part, at every framing-offset width.
+func TestPartPayloadPieces(t *testing.T) {
+	for _, n := range []int{0, 10, 200, 70000, 1 << 16, 1<<16 - 40} {
+		pb := &partBuilder{modes: map[[3]uint32]int{}, xattrs: map[string]int{}, sources: map[object.Checksum]int{}}
+		hdr := object.FileHeader{Mode: 0o100644, UID: 7, Xattrs: []object.Xattr{{Name: "user.a", Value: []byte("v")}}}
+		data := bytes.Repeat([]byte{'x'}, n)
+		pb.spliceContent(ObjectRef{Type: object.TypeFile, Checksum: object.ContentChecksum(&hdr, data)}, &hdr, data)
+		pl, err := pb.payload()
+		if err != nil {
+			t.Fatal(err)
+		}
+		modes := []any{[]any{bits.ReverseBytes32(7), uint32(0), bits.ReverseBytes32(0o100644)}}
+		xs := []any{[]any{[]any{[]byte("user.a\x00"), []byte("v")}}}
+		want, err := gvariant.Encode(partType, []any{modes, xs, pb.blob, pb.ops})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bytes.Join(pl[:], nil); !bytes.Equal(got, want) {
+			t.Errorf("a blob of %d bytes: the pieces make %d bytes, the codec %d", n, len(got), len(want))
+		}
+	}
+}
+
+// A payload over a MiB is compressed in blocks side by side, into one
+// stream that liblzma and the Go decoder both read back whole.
+func TestXzWholeBlocks(t *testing.T) {
+	var data []byte
+	for i := 0; len(data) < 5<<20; i++ {
+		data = fmt.Appendf(data, "line %d of a payload in several blocks\n", i*7919%100003)
+	}
+	z, ok := xzWhole([3][]byte{data[:100], data[100 : len(data)-9], data[len(data)-9:]}, 2)
+	if !ok {
+		t.Skip("liblzma not built in (no cgo)")
+	}
+	out := make([]byte, len(data))
+	if ok, err := unxzWhole(z, out); !ok || err != nil || !bytes.Equal(out, data) {
+		t.Fatalf("liblzma: %v %v, same bytes %v", ok, err, bytes.Equal(out, data))
+	}
+	r, err := xz.NewReader(bytes.NewReader(z))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the Go decoder: %v, same bytes %v", err, bytes.Equal(got, data))
+	}
+	// Blocks, as the index at the stream's end counts them: its
+	// records follow the index indicator, their count a varint.
+	backward := binary.LittleEndian.Uint32(z[len(z)-8:])
+	index := z[len(z)-12-int(backward+1)*4:]
+	if n, _ := binary.Uvarint(index[1:]); n < 2 {
+		t.Errorf("%d blocks in the stream of %d bytes", n, len(data))
 	}
 }

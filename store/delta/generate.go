@@ -11,6 +11,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -164,15 +166,48 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 			return d, st, err
 		}
 	}
+	actx, stop := context.WithCancel(ctx)
+	ahead := g.encodeAhead(actx, content, func(c object.Checksum) (object.Checksum, bool) {
+		old, ok := oldAt[newAt[c]]
+		return old, ok
+	})
+	defer ahead.stop()
+	defer stop()
 	for _, c := range content {
 		if err := ctx.Err(); err != nil {
+			return d, st, err
+		}
+		ref := ObjectRef{Type: object.TypeFile, Checksum: c}
+		if p := ahead.wait(actx, c); p != nil {
+			if p.err != nil {
+				return d, st, p.err
+			}
+			if p.modified {
+				st.Modified++
+			}
+			switch p.e.how {
+			case byBlocks:
+				g.part().rebuild(ref, &p.h, p.old, p.data, p.e.matches)
+				st.Matched++
+				st.MatchedBytes += int64(matchedBytes(p.e.matches))
+			case byBsdiff:
+				g.part().bspatch(ref, &p.h, p.old, p.e.patch, len(p.data))
+				st.Bsdiff++
+			default:
+				g.part().spliceContent(ref, &p.h, p.data)
+			}
+			ahead.done(p)
+			if err := g.closeIfFull(); err != nil {
+				return d, st, err
+			}
+			continue
+		} else if err := actx.Err(); err != nil {
 			return d, st, err
 		}
 		ct, err := r.OpenContent(c)
 		if err != nil {
 			return d, st, err
 		}
-		h := ct.Header
 		if o.MinFallbackSize > 0 && int64(ct.Size) > o.MinFallbackSize {
 			ct.Close()
 			size := int64(ct.Size) // compressed, in an archive repository's .filez
@@ -181,40 +216,15 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 					size = fi.Size()
 				}
 			}
-			g.fallbacks = append(g.fallbacks, Fallback{ObjectRef: ObjectRef{Type: object.TypeFile, Checksum: c}, Size: uint64(size), Uncompressed: ct.Size})
+			g.fallbacks = append(g.fallbacks, Fallback{ObjectRef: ref, Size: uint64(size), Uncompressed: ct.Size})
 			continue
 		}
-		data, err := io.ReadAll(ct)
+		// Carried whole: read straight into the part.
+		err = g.part().spliceFrom(ref, &ct.Header, ct, ct.Size)
 		ct.Close()
 		if err != nil {
 			return d, st, fmt.Errorf("reading %s: %w", object.Name(c, object.TypeFile), err)
 		}
-		ref := ObjectRef{Type: object.TypeFile, Checksum: c}
-		if old, ok := oldAt[newAt[c]]; ok && !h.IsSymlink() && len(data) > 0 {
-			st.Modified++
-			if oldData, err := g.oldData(old); err == nil {
-				e := g.encode(oldData, data)
-				switch e.how {
-				case byBlocks:
-					g.part().rebuild(ref, &h, old, data, e.matches)
-					st.Matched++
-					st.MatchedBytes += int64(matchedBytes(e.matches))
-				case byBsdiff:
-					g.part().bspatch(ref, &h, old, e.patch, len(data))
-					st.Bsdiff++
-				}
-				if e.how != whole {
-					if err := g.closeIfFull(); err != nil {
-						return d, st, err
-					}
-					continue
-				}
-			}
-		}
-		if h.IsSymlink() {
-			data = []byte(h.Target)
-		}
-		g.part().spliceContent(ref, &h, data)
 		if err := g.closeIfFull(); err != nil {
 			return d, st, err
 		}
@@ -279,11 +289,13 @@ type generator struct {
 	inline    [][]byte // the part files, kept only for an inline delta
 	fallbacks []Fallback
 	bytes     int64
+	spare     []byte // a closed part's blob, for the next
 }
 
 func (g *generator) part() *partBuilder {
 	if g.cur == nil {
-		g.cur = &partBuilder{modes: map[[3]uint32]int{}, xattrs: map[string]int{}, sources: map[object.Checksum]int{}}
+		g.cur = &partBuilder{modes: map[[3]uint32]int{}, xattrs: map[string]int{}, sources: map[object.Checksum]int{}, blob: g.spare}
+		g.spare = nil
 	}
 	return g.cur
 }
@@ -307,6 +319,7 @@ func (g *generator) closePart() error {
 	if err != nil {
 		return err
 	}
+	g.spare = p.blob[:0] // the next part's, grown once to a part's size
 	if g.o.Inline {
 		g.inline = append(g.inline, f)
 	} else if err := g.writePart(len(g.headers), f); err != nil {
@@ -323,7 +336,17 @@ func (g *generator) oldData(c object.Checksum) ([]byte, error) {
 		return nil, err
 	}
 	defer ct.Close()
-	return io.ReadAll(ct)
+	return readWhole(ct, ct.Size)
+}
+
+// readWhole reads the size bytes an object holds into a slice made to
+// measure: growing one as it is read leaves twice the file behind.
+func readWhole(r io.Reader, size uint64) ([]byte, error) {
+	b := make([]byte, size)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 type encoding int
@@ -353,7 +376,7 @@ func (g *generator) encode(old, data []byte) encoded {
 	matched := matchedBytes(ms)
 	blocks := matched >= len(data)/2
 	elf := bytes.HasPrefix(old, []byte("\x7fELF")) || bytes.HasPrefix(data, []byte("\x7fELF"))
-	if g.o.MaxBsdiffSize > 0 && len(old) > 0 && int64(len(old)+len(data)) <= g.o.MaxBsdiffSize && (elf || !blocks) {
+	if g.bsdiffs(int64(len(old)), int64(len(data))) && (elf || !blocks) {
 		patch, residue := Bsdiff(old, data)
 		if blocks && residue <= len(data)-matched+blockSize || !blocks && residue <= len(data)/2 {
 			return encoded{how: byBsdiff, patch: patch}
@@ -363,6 +386,12 @@ func (g *generator) encode(old, data []byte) encoded {
 		return encoded{how: byBlocks, matches: ms}
 	}
 	return encoded{how: whole}
+}
+
+// bsdiffs says whether a file of n bytes may be diffed with bsdiff
+// against an old version of m.
+func (g *generator) bsdiffs(m, n int64) bool {
+	return g.o.MaxBsdiffSize > 0 && m > 0 && m+n <= g.o.MaxBsdiffSize
 }
 
 // partBuilder is a part being written: its tables, blob and program.
@@ -432,6 +461,26 @@ func (p *partBuilder) spliceContent(ref ObjectRef, h *object.FileHeader, data []
 	p.usize += uint64(len(data))
 }
 
+// spliceFrom is spliceContent of the size bytes r holds (a symlink's
+// target for one), read into the blob where they go.
+func (p *partBuilder) spliceFrom(ref ObjectRef, h *object.FileHeader, r io.Reader, size uint64) error {
+	if h.IsSymlink() {
+		p.spliceContent(ref, h, []byte(h.Target))
+		return nil
+	}
+	off := len(p.blob)
+	p.blob = slices.Grow(p.blob, int(size))[:off+int(size)]
+	if _, err := io.ReadFull(r, p.blob[off:]); err != nil {
+		p.blob = p.blob[:off]
+		return err
+	}
+	mi, xi := p.modeIndex(h)
+	p.op(opOpenSpliceAndClose, mi, xi, size, uint64(off))
+	p.objects = append(p.objects, ref)
+	p.usize += size
+	return nil
+}
+
 // source is where the part's blob holds a source checksum, added once.
 func (p *partBuilder) source(old object.Checksum) int {
 	src, ok := p.sources[old]
@@ -478,8 +527,11 @@ func (p *partBuilder) bspatch(ref ObjectRef, h *object.FileHeader, old object.Ch
 	p.usize += uint64(size)
 }
 
-// payload is the part's (a(uuu)aa(ayay)ayay), its modes big-endian.
-func (p *partBuilder) payload() ([]byte, error) {
+// payload is the part's (a(uuu)aa(ayay)ayay), its modes big-endian, in
+// three pieces: the tables, the blob, and the program with the framing
+// offsets. The blob is the part's bulk and is not copied.
+func (p *partBuilder) payload() ([3][]byte, error) {
+	var out [3][]byte
 	modes := make([]any, len(p.modeList))
 	for i, m := range p.modeList {
 		modes[i] = []any{bits.ReverseBytes32(m[0]), bits.ReverseBytes32(m[1]), bits.ReverseBytes32(m[2])}
@@ -492,7 +544,27 @@ func (p *partBuilder) payload() ([]byte, error) {
 		}
 		xs[i] = items
 	}
-	return gvariant.Encode(partType, []any{modes, xs, p.blob, p.ops})
+	// Every field after the first is aligned to 1, so the fields follow
+	// one another unpadded, and the tuple's offsets (the ends of the
+	// first three, last first) close it.
+	head, err := gvariant.Encode(partType.Fields[0], modes)
+	if err != nil {
+		return out, err
+	}
+	xb, err := gvariant.Encode(partType.Fields[1], xs)
+	if err != nil {
+		return out, err
+	}
+	end0 := len(head)
+	head = append(head, xb...)
+	end1, end2 := len(head), len(head)+len(p.blob)
+	end3 := end2 + len(p.ops)
+	w := gvariant.TableWidth(end3, 3)
+	tail := append(make([]byte, 0, len(p.ops)+3*w), p.ops...)
+	for _, o := range []int{end2, end1, end0} {
+		tail = gvariant.AppendOffset(tail, o, w)
+	}
+	return [3][]byte{head, p.blob, tail}, nil
 }
 
 // compress makes the part's file ('x' and an xz stream) and header.
@@ -503,15 +575,18 @@ func (p *partBuilder) compress() ([]byte, PartHeader, error) {
 	}
 	var z bytes.Buffer
 	z.WriteByte('x')
-	if c, ok := xzWhole(pl); ok {
+	if c, ok := xzWhole(pl, runtime.GOMAXPROCS(0)); ok {
 		z.Write(c)
 	} else {
-		w, err := xz.WriterConfig{DictCap: int(max(min(int64(len(pl)), 64<<20), 1<<12))}.NewWriter(&z)
+		n := len(pl[0]) + len(pl[1]) + len(pl[2])
+		w, err := xz.WriterConfig{DictCap: max(min(n, 64<<20), 1<<12)}.NewWriter(&z)
 		if err != nil {
 			return nil, PartHeader{}, err
 		}
-		if _, err := w.Write(pl); err != nil {
-			return nil, PartHeader{}, err
+		for _, b := range pl {
+			if _, err := w.Write(b); err != nil {
+				return nil, PartHeader{}, err
+			}
 		}
 		if err := w.Close(); err != nil {
 			return nil, PartHeader{}, err

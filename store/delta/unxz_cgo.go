@@ -5,10 +5,44 @@ package delta
 /*
 #cgo LDFLAGS: -llzma
 #include <stdint.h>
+#include <stdlib.h>
 #include <lzma.h>
 
-static int xz(uint32_t preset, const uint8_t *in, size_t in_size, uint8_t *out, size_t *out_pos, size_t out_size) {
-	return lzma_easy_buffer_encode(preset, LZMA_CHECK_CRC64, NULL, in, in_size, out, out_pos, out_size);
+// xz compresses the three pieces in0, in1, in2 as one input, with
+// preset 6's filter but the given window, in blocks of block bytes on up
+// to threads threads: one stream either way.
+static int xz(uint32_t threads, uint64_t block, uint32_t dict,
+		const uint8_t *in0, size_t n0, const uint8_t *in1, size_t n1, const uint8_t *in2, size_t n2,
+		uint8_t *out, size_t *out_pos, size_t out_size) {
+	lzma_options_lzma opt;
+	if (lzma_lzma_preset(&opt, 6))
+		return LZMA_OPTIONS_ERROR;
+	opt.dict_size = dict;
+	lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+	lzma_mt mt = {0};
+	mt.threads = threads;
+	mt.block_size = block;
+	mt.filters = filters;
+	mt.check = LZMA_CHECK_CRC64;
+	lzma_stream s = LZMA_STREAM_INIT;
+	lzma_ret r = lzma_stream_encoder_mt(&s, &mt);
+	if (r != LZMA_OK)
+		return r;
+	const uint8_t *in[3] = {in0, in1, in2};
+	size_t n[3] = {n0, n1, n2};
+	s.next_out = out;
+	s.avail_out = out_size;
+	for (int i = 0; i < 3 && r == LZMA_OK; i++) {
+		s.next_in = in[i];
+		s.avail_in = n[i];
+		while (r == LZMA_OK && s.avail_in > 0 && s.avail_out > 0)
+			r = lzma_code(&s, LZMA_RUN);
+	}
+	while (r == LZMA_OK && s.avail_out > 0)
+		r = lzma_code(&s, LZMA_FINISH);
+	*out_pos = out_size - s.avail_out;
+	lzma_end(&s);
+	return r == LZMA_STREAM_END ? LZMA_OK : (r == LZMA_OK ? LZMA_BUF_ERROR : r);
 }
 
 static int unxz(uint64_t memlimit, const uint8_t *in, size_t in_size, size_t *in_pos,
@@ -25,19 +59,48 @@ import (
 	"unsafe"
 )
 
-// xzWhole compresses a part's payload with liblzma's preset 6 (an 8 MiB
-// window, 94 MiB to encode): several times the Go encoder's speed, and
-// smaller. ok is false when liblzma fails, and the Go encoder is used.
-func xzWhole(in []byte) (out []byte, ok bool) {
-	if len(in) == 0 {
+// xzWhole compresses a part's payload with liblzma's preset 6: several
+// times the Go encoder's speed, and smaller. ok is false when liblzma
+// fails, and the Go encoder is used.
+//
+// The payload is cut into blocks of at most 4 MiB, compressed side by
+// side, one per processor (a block is split off only when the payload
+// is larger than 1 MiB), in one stream as any xz reader takes it. A
+// window as large as the block finds everything preset 6's 8 MiB one
+// would in it, and the blocks lose only matches across their edge:
+// 0.1% on a library's update, for half the time on two cores. Each
+// thread's encoder takes about 12 bytes per byte of window, so with
+// 4 MiB blocks two cost what one 8 MiB window did (94 MiB).
+func xzWhole(in [3][]byte, threads int) (out []byte, ok bool) {
+	n := len(in[0]) + len(in[1]) + len(in[2])
+	if n == 0 {
 		return nil, false
 	}
-	out = make([]byte, int(C.lzma_stream_buffer_bound(C.size_t(len(in)))))
+	const minBlock, maxBlock = 1 << 20, 4 << 20
+	threads = max(1, min(threads, (n+minBlock-1)/minBlock))
+	block := min((n+threads-1)/threads, maxBlock)
+	blocks := (n + block - 1) / block
+	// The output's room is C's: pages of it never written are never
+	// resident, where a Go slice is zeroed whole.
+	size := int(C.lzma_stream_buffer_bound(C.size_t(n))) + blocks*64
+	buf := C.malloc(C.size_t(size))
+	if buf == nil {
+		return nil, false
+	}
+	defer C.free(buf)
+	ptr := func(b []byte) *C.uint8_t {
+		if len(b) == 0 {
+			return nil
+		}
+		return (*C.uint8_t)(unsafe.Pointer(&b[0]))
+	}
 	var pos C.size_t
-	if C.xz(6, (*C.uint8_t)(unsafe.Pointer(&in[0])), C.size_t(len(in)), (*C.uint8_t)(unsafe.Pointer(&out[0])), &pos, C.size_t(len(out))) != C.LZMA_OK {
+	if C.xz(C.uint32_t(threads), C.uint64_t(block), C.uint32_t(max(block, 4096)),
+		ptr(in[0]), C.size_t(len(in[0])), ptr(in[1]), C.size_t(len(in[1])), ptr(in[2]), C.size_t(len(in[2])),
+		(*C.uint8_t)(buf), &pos, C.size_t(size)) != C.LZMA_OK {
 		return nil, false
 	}
-	return out[:pos], true
+	return C.GoBytes(buf, C.int(pos)), true
 }
 
 // unxzWhole decompresses one xz stream held in memory into out, which it

@@ -6,4 +6,4 @@ package delta
 func unxzWhole(in, out []byte) (bool, error) { return false, nil }
 
 // xzWhole is liblzma's encoder, absent without cgo: the Go one encodes.
-func xzWhole(in []byte) ([]byte, bool) { return nil, false }
+func xzWhole(in [3][]byte, threads int) ([]byte, bool) { return nil, false }

@@ -311,3 +311,83 @@ func libPublish(e *env, name, p string) (string, error) {
 	}
 	return v1, nil
 }
+
+// deltaGenerate1GScenario times each tool's generation of a delta of a
+// 1 GiB update, from nothing to a tree of 1 GiB of the machine's
+// libraries (as a first install fetches it: every byte goes through
+// the parts), and compares their peak memory with the 256 MiB target.
+// Its runs take minutes: one, unless asked.
+func deltaGenerate1GScenario() *scenario {
+	const name = "delta-generate-1g"
+	var sizes, rss [2]int64
+	var treeBytes int64
+	var treeFiles int
+	pub := func(e *env) string { return e.dir(name, "published") }
+	mk := func(i int, label string, bin func(e *env) string) tool {
+		return tool{
+			name: label,
+			measure: func(e *env) (sample, error) {
+				s, err := run(e, []string{bin(e), "--repo=" + pub(e), "static-delta", "generate", "--empty", "--to=bench"})
+				sizes[i] = dirBytes(filepath.Join(pub(e), "deltas"))
+				rss[i] = s.maxRSS
+				s.bytes = s.maxRSS
+				return s, err
+			},
+			clean: func(e *env) error { return os.RemoveAll(filepath.Join(pub(e), "deltas")) },
+		}
+	}
+	return &scenario{
+		name: name,
+		setup: func(e *env) error {
+			tree := e.dir(name, "tree")
+			var err error
+			if treeFiles, treeBytes, err = copyUpTo(tree, "/usr/lib", 1<<30); err != nil {
+				return err
+			}
+			if _, err := run(e, []string{e.ostree, "--repo=" + pub(e), "init", "--mode=archive"}); err != nil {
+				return err
+			}
+			_, err = run(e, commitArgs(e.ostree, pub(e), tree))
+			return err
+		},
+		tools:   []tool{mk(0, "arbor", func(e *env) string { return e.arbor }), mk(1, "ostree", func(e *env) string { return e.ostree })},
+		targets: []target{{peer: 1, max: 0.5}, {peer: 1, absBytes: 256 << 20}},
+		notes: func() []string {
+			return []string{fmt.Sprintf("%s: a delta from nothing to %d files, %s, of /usr/lib; default flags for both; delta sizes arbor %s, ostree %s (%.2fx); the memory row is each tool's peak RSS, against 256 MiB.",
+				name, treeFiles, humanBytes(treeBytes), humanBytes(sizes[0]), humanBytes(sizes[1]), float64(sizes[0])/float64(max(sizes[1], 1)))}
+		},
+		maxRuns: 1,
+	}
+}
+
+// copyUpTo copies regular files from below src, in path order, into
+// dst, each that still fits in limit bytes in all.
+func copyUpTo(dst, src string, limit int64) (int, int64, error) {
+	var files int
+	var total int64
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil // unreadable parts and all but files are left out
+		}
+		fi, err := d.Info()
+		if err != nil || total+fi.Size() > limit {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(src, p)
+		q := filepath.Join(dst, rel)
+		if err := os.MkdirAll(filepath.Dir(q), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(q, b, 0o644); err != nil {
+			return err
+		}
+		files++
+		total += int64(len(b))
+		return nil
+	})
+	return files, total, err
+}

@@ -190,6 +190,7 @@ func allScenarios() []*scenario {
 		// Files up to 64 MB inside the delta, for both tools: the
 		// library's 4.7 MB libcrypto would be a fallback at ostree's 4 MB.
 		deltaGenerateScenario("delta-generate-lib", "libssl3's update between its two newest Debian versions", libPublish, "--min-fallback-size=64"),
+		deltaGenerate1GScenario(),
 		firstByteScenario(loopback),
 		warmScenario("mount-find", 1.3, func(dir string) string { return "find " + dir + " >/dev/null" }),
 		warmScenario("mount-tar", 1.2, func(dir string) string { return "tar cf - -C " + dir + " . | wc -c >/dev/null" }),

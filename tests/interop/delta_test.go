@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -248,6 +249,17 @@ func TestStaticDeltasToOstree(t *testing.T) {
 	doc := strings.Repeat("a line of the manual, numbered for the index\n", 400)
 	testutil.WriteFile(t, filepath.Join(t1, "share/manual.txt"), doc, 0o644)
 	testutil.WriteFile(t, filepath.Join(t2, "share/manual.txt"), doc+"a new chapter\n", 0o644)
+	// A library of 3 MiB, relinked: its bsdiff is scanned in segments,
+	// and the parts that carry it are xz streams of several blocks.
+	lib := make([]byte, 3<<20)
+	rand.NewChaCha8([32]byte{3, 4}).Read(lib)
+	copy(lib, "\x7fELF")
+	relinked := append(append(append([]byte{}, lib[:3<<19]...), "32 bytes of new code, inserted.."...), lib[3<<19:]...)
+	for i := 40; i < len(relinked); i += 64 {
+		relinked[i]++
+	}
+	testutil.WriteFile(t, filepath.Join(t1, "lib/libbig.so"), string(lib), 0o755)
+	testutil.WriteFile(t, filepath.Join(t2, "lib/libbig.so"), string(relinked), 0o755)
 	pub := e.initRepo(t, arborTool, filepath.Join(dir, "pub"), "archive")
 	c1 := e.commit(t, arborTool, pub, "main", t1)
 	c2 := e.commit(t, arborTool, pub, "main", t2)
