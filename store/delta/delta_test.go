@@ -395,6 +395,12 @@ func TestXzWholeBlocks(t *testing.T) {
 	if !ok {
 		t.Skip("liblzma not built in (no cgo)")
 	}
+	// The same stream on any number of processors.
+	for _, threads := range []int{1, 3} {
+		if again, _ := xzWhole([3][]byte{data, nil, nil}, threads); !bytes.Equal(again, z) {
+			t.Errorf("on %d threads, another stream", threads)
+		}
+	}
 	out := make([]byte, len(data))
 	if ok, err := unxzWhole(z, out); !ok || err != nil || !bytes.Equal(out, data) {
 		t.Fatalf("liblzma: %v %v, same bytes %v", ok, err, bytes.Equal(out, data))
