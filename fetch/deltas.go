@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 
@@ -21,7 +22,16 @@ type deltaSource interface {
 	// Deltas are the remote's deltas to a commit, by name, with the
 	// sha256 of each superblock.
 	Deltas(ctx context.Context, to object.Checksum) (map[string][32]byte, error)
+	// Listed are the deltas the summary itself lists, fetched nothing
+	// more, and whether the summary says delta indexes may list more.
+	Listed(ctx context.Context) (map[string][32]byte, bool, error)
 	Get(ctx context.Context, path string, max int64) ([]byte, error)
+}
+
+// deltaOpener is a delta source that can stream a file: one fetched
+// before it is known to be wanted, whose bytes are read only then.
+type deltaOpener interface {
+	Open(ctx context.Context, path string) (io.ReadCloser, int64, error)
 }
 
 // maxSuperblock bounds a superblock's download; the part files' are
@@ -35,6 +45,10 @@ func (d sessionDeltas) Get(ctx context.Context, path string, max int64) ([]byte,
 	return d.s.src.meta.Get(ctx, path, max)
 }
 
+func (d sessionDeltas) Open(ctx context.Context, path string) (io.ReadCloser, int64, error) {
+	return d.s.src.meta.Open(ctx, path)
+}
+
 func (d sessionDeltas) Deltas(ctx context.Context, to object.Checksum) (map[string][32]byte, error) {
 	sum, err := d.s.fetchedSummary(ctx)
 	if err != nil {
@@ -43,16 +57,37 @@ func (d sessionDeltas) Deltas(ctx context.Context, to object.Checksum) (map[stri
 	return listedDeltas(ctx, sum.s, to, d.Get)
 }
 
+func (d sessionDeltas) Listed(ctx context.Context) (map[string][32]byte, bool, error) {
+	sum, err := d.s.fetchedSummary(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	m, indexed := summaryDeltas(sum.s)
+	return m, indexed, nil
+}
+
+// summaryDeltas are the deltas a summary lists (nil: there is no
+// summary, so none are), and whether it says the repository keeps delta
+// indexes, which may list more.
+func summaryDeltas(sum *store.Summary) (map[string][32]byte, bool) {
+	if sum == nil {
+		return nil, false
+	}
+	out := map[string][32]byte{}
+	addAll(out, sum.Metadata)
+	v, ok := object.Lookup(sum.Metadata, "ostree.summary.indexed-deltas")
+	return out, ok && v.Value == true
+}
+
 // listedDeltas are the deltas to a commit a summary lists (nil: there is
 // none, so none are), with those of the commit's delta index when the
 // summary says the repository keeps indexes.
 func listedDeltas(ctx context.Context, sum *store.Summary, to object.Checksum, get func(ctx context.Context, path string, max int64) ([]byte, error)) (map[string][32]byte, error) {
-	if sum == nil {
+	out, indexed := summaryDeltas(sum)
+	if out == nil {
 		return nil, nil
 	}
-	out := map[string][32]byte{}
-	addAll(out, sum.Metadata)
-	if v, ok := object.Lookup(sum.Metadata, "ostree.summary.indexed-deltas"); ok && v.Value == true {
+	if indexed {
 		// An index per target, bound to nothing but the superblocks it
 		// names: each superblock is checked against it, and the commit
 		// in it against its signature.
@@ -114,48 +149,27 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	}
 	var all map[string][32]byte
 	var err error
+	partial := false
 	if ahead != nil {
 		if err := ahead.wait(p.ctx); err != nil {
 			return err
 		}
-		all, err = ahead.all, ahead.allErr
+		all, err, partial = ahead.all, ahead.allErr, ahead.partial
 	} else {
 		all, err = ds.Deltas(p.ctx, c)
 	}
 	if err != nil {
 		return err
 	}
-	var from object.Checksum
-	if p.from != nil {
-		from = p.from(ref)
-	}
-	name := ""
-	// A partial commit (a lazy mount's) is a start too: what the delta
-	// makes from objects not here is left to the walk.
-	if has, _ := p.txn.Has(index.Ref{Checksum: from, Type: object.TypeCommit}); !from.IsZero() && has {
-		if _, ok := all[delta.Name(from, c)]; ok {
-			name = delta.Name(from, c)
+	from, name := p.chooseDelta(all, ref, c)
+	if partial && name != ahead.name {
+		// The summary's list named the delta fetched ahead, and the
+		// delta index was left unfetched; this pull takes another delta,
+		// perhaps one only the index names.
+		if all, err = ds.Deltas(p.ctx, c); err != nil {
+			return err
 		}
-	}
-	if name == "" {
-		// Another commit here may start a delta to c (a commit pulled by
-		// its checksum has no ref to start from): the newest complete one.
-		var best uint64
-		for n := range all {
-			f, t, err := delta.ParseName(n)
-			if err != nil || t != c || f.IsZero() || p.repo.IsPartial(f) {
-				continue
-			}
-			if has, _ := p.txn.Has(index.Ref{Checksum: f, Type: object.TypeCommit}); !has {
-				continue
-			}
-			if cm, err := p.repo.ReadCommit(f); err == nil && (name == "" || cm.Timestamp > best) {
-				from, name, best = f, n, cm.Timestamp
-			}
-		}
-	}
-	if _, ok := all[delta.Name(object.Zero, c)]; name == "" && ok {
-		from, name = object.Zero, delta.Name(object.Zero, c)
+		from, name = p.chooseDelta(all, ref, c)
 	}
 	if name == "" {
 		return fmt.Errorf("%w to %s", errNoDelta, c)
@@ -244,7 +258,7 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	if ahead != nil && ahead.pipe != nil {
 		pipe = ahead.pipe
 	} else {
-		pipe = startParts(p.ctx, ds, sb, name, need)
+		pipe = startParts(p.ctx, ds, sb, name, need, nil)
 	}
 	defer pipe.close()
 	needed := map[int]bool{}
@@ -287,6 +301,45 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	return nil
 }
 
+// chooseDelta picks, of the deltas to c listed in all, the one a pull of
+// ref takes: from the ref's commit here when there is one, else from the
+// newest complete commit here, else from scratch; name is empty when
+// none will do.
+func (p *puller) chooseDelta(all map[string][32]byte, ref string, c object.Checksum) (from object.Checksum, name string) {
+	if p.from != nil {
+		from = p.from(ref)
+	}
+	// A partial commit (a lazy mount's) is a start too: what the delta
+	// makes from objects not here is left to the walk.
+	if has, _ := p.txn.Has(index.Ref{Checksum: from, Type: object.TypeCommit}); !from.IsZero() && has {
+		if _, ok := all[delta.Name(from, c)]; ok {
+			return from, delta.Name(from, c)
+		}
+	}
+	// Another commit here may start a delta to c (a commit pulled by
+	// its checksum has no ref to start from): the newest complete one.
+	var best uint64
+	for n := range all {
+		f, t, err := delta.ParseName(n)
+		if err != nil || t != c || f.IsZero() || p.repo.IsPartial(f) {
+			continue
+		}
+		if has, _ := p.txn.Has(index.Ref{Checksum: f, Type: object.TypeCommit}); !has {
+			continue
+		}
+		if cm, err := p.repo.ReadCommit(f); err == nil && (name == "" || cm.Timestamp > best) {
+			from, name, best = f, n, cm.Timestamp
+		}
+	}
+	if name != "" {
+		return from, name
+	}
+	if _, ok := all[delta.Name(object.Zero, c)]; ok {
+		return object.Zero, delta.Name(object.Zero, c)
+	}
+	return object.Zero, ""
+}
+
 // partPipe fetches a delta's parts side by side and decodes them in
 // order, for them to be run in order: the objects of one may come from
 // another's dirtrees. At most four are fetched or held at a time, started
@@ -302,7 +355,11 @@ type partPipe struct {
 	wg      sync.WaitGroup
 }
 
-func startParts(ctx context.Context, ds deltaSource, sb *delta.Superblock, name string, parts []int) *partPipe {
+// first, when set, is part 0's file already being fetched (a
+// speculative fetch, made before the superblock was verified): the pipe
+// reads it as the part, within the size the superblock gives, or closes
+// it when part 0 is not fetched.
+func startParts(ctx context.Context, ds deltaSource, sb *delta.Superblock, name string, parts []int, first *specPart) *partPipe {
 	pp := &partPipe{parts: parts, decoded: make(chan partFile), slots: make(chan struct{}, 4), stop: make(chan struct{})}
 	files := make([]chan partFile, len(parts))
 	for k := range files {
@@ -311,20 +368,30 @@ func startParts(ctx context.Context, ds deltaSource, sb *delta.Superblock, name 
 	pp.wg.Add(2)
 	go func() {
 		defer pp.wg.Done()
+		defer func() { first.close() }() // unless handed to part 0's fetch below
 		for k, i := range parts {
 			select {
 			case pp.slots <- struct{}{}:
 			case <-pp.stop:
 				return
 			}
+			var spec *specPart
+			if i == 0 {
+				spec, first = first, nil
+			}
 			pp.wg.Add(1)
 			go func() {
 				defer pp.wg.Done()
 				if b, inline := sb.InlinePart(i); inline {
+					spec.close()
 					files[k] <- partFile{i: i, b: b, inline: true}
 					return
 				}
-				b, err := ds.Get(ctx, fmt.Sprintf("%s/%d", delta.Dir(sb.From, sb.To), i), int64(sb.Parts[i].Size))
+				path := fmt.Sprintf("%s/%d", delta.Dir(sb.From, sb.To), i)
+				b, again, err := spec.read(int64(sb.Parts[i].Size))
+				if again {
+					b, err = ds.Get(ctx, path, int64(sb.Parts[i].Size))
+				}
 				if err != nil {
 					err = fmt.Errorf("delta %s part %d: %w", name, i, err)
 				}
@@ -355,6 +422,73 @@ func startParts(ctx context.Context, ds deltaSource, sb *delta.Superblock, name 
 	return pp
 }
 
+// specPart is a part's file asked for before its superblock was
+// verified, so that it comes in the same round trip as the superblock.
+// Nothing of it is read off the connection until the verified superblock
+// gives its size (and then its checksum is checked before it is
+// decoded, as any part's is); unwanted, it is closed unread.
+type specPart struct {
+	ready chan struct{}
+	body  io.ReadCloser
+	size  int64 // -1: not given
+	err   error
+}
+
+func openSpecPart(ctx context.Context, o deltaOpener, path string) *specPart {
+	sp := &specPart{ready: make(chan struct{})}
+	go func() {
+		defer close(sp.ready)
+		sp.body, sp.size, sp.err = o.Open(ctx, path)
+	}()
+	return sp
+}
+
+// read is the part's file, of the size its verified superblock gives;
+// again says it is to be fetched as if none had been asked for (there is
+// none, or its fetch failed on the way).
+func (sp *specPart) read(size int64) (b []byte, again bool, err error) {
+	if sp == nil {
+		return nil, true, nil
+	}
+	<-sp.ready
+	if errors.Is(sp.err, ErrNotFound) {
+		return nil, false, sp.err // asked again, it would be again
+	}
+	if sp.err != nil {
+		return nil, true, nil
+	}
+	defer sp.body.Close()
+	if sp.size >= 0 && sp.size != size {
+		return nil, false, fmt.Errorf("%w: the part is %d bytes, not the %d its superblock says", delta.ErrCorrupt, sp.size, size)
+	}
+	b = make([]byte, size)
+	if _, err := io.ReadFull(sp.body, b); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, false, fmt.Errorf("%w: the part is shorter than the %d bytes its superblock says", delta.ErrCorrupt, size)
+		}
+		return nil, true, nil
+	}
+	if sp.size < 0 {
+		if n, _ := sp.body.Read(make([]byte, 1)); n > 0 {
+			return nil, false, fmt.Errorf("%w: the part is longer than the %d bytes its superblock says", delta.ErrCorrupt, size)
+		}
+	}
+	return b, false, nil
+}
+
+// close gives the part up unread; nil does nothing.
+func (sp *specPart) close() {
+	if sp == nil {
+		return
+	}
+	go func() {
+		<-sp.ready
+		if sp.body != nil {
+			sp.body.Close()
+		}
+	}()
+}
+
 // next is the next part, decoded (or its error); done follows once it
 // has run, which lets another be fetched.
 func (pp *partPipe) next(ctx context.Context) (partFile, error) {
@@ -378,23 +512,39 @@ func (pp *partPipe) close() {
 // ref has here to the remote's, listed, fetched and decoded while the
 // pull's transaction begins (opening the index takes as long as fetching
 // the part): the remote's list of deltas, the superblock and the parts,
-// all of them. delta takes them when it chooses the same delta, and checks
-// them as it checks what it fetches itself; a part whose objects turn out
-// to be here already was fetched for nothing.
+// all of them, and the commit's detached metadata. delta takes them when
+// it chooses the same delta, and checks them as it checks what it fetches
+// itself; a part whose objects turn out to be here already was fetched
+// for nothing.
+//
+// What does not depend on another answer goes out at once, side by side:
+// the superblock with the commit's detached metadata; with them the first
+// part when the summary names the delta (its checksum is then known, and
+// the part is read only once the superblock matches it), else the delta
+// index that may name it. Only the other parts wait for the superblock.
 type deltaAhead struct {
 	ref, name string
 	to        object.Checksum
 	ready     chan struct{}
 	all       map[string][32]byte
 	allErr    error
-	file      []byte    // the superblock, when the remote lists it
-	pipe      *partPipe // its parts, when it parsed as the delta named
+	// partial: all is the summary's own list, which names this delta;
+	// the delta index, which may name others, was not fetched.
+	partial bool
+	file    []byte    // the superblock, when the remote lists it
+	pipe    *partPipe // its parts, when it parsed as the delta named
+	// detached is the commit's detached metadata as the source gave it
+	// (nil and ErrNotFound: it has none), once detachedDone is closed.
+	detached     []byte
+	detachedErr  error
+	detachedDone chan struct{}
 }
 
 // startDeltaAhead starts fetching the delta from the ref's commit here to
 // c, when that commit is complete here (by its files: the index is not
-// open yet) and c is not; nil when there is nothing to start.
-func startDeltaAhead(ctx context.Context, r *store.Repo, ds *deltaUse, ref string, c object.Checksum) *deltaAhead {
+// open yet) and c is not; nil when there is nothing to start. src is the
+// pull's source, which gives the commit's detached metadata.
+func startDeltaAhead(ctx context.Context, r *store.Repo, ds *deltaUse, src Source, ref string, c object.Checksum) *deltaAhead {
 	from := ds.from(ref)
 	if from.IsZero() || from == c || r.IsPartial(from) {
 		return nil
@@ -405,28 +555,61 @@ func startDeltaAhead(ctx context.Context, r *store.Repo, ds *deltaUse, ref strin
 	if _, err := os.Stat(r.ObjectPath(c, object.TypeCommit)); err == nil && !r.IsPartial(c) {
 		return nil
 	}
-	a := &deltaAhead{ref: ref, name: delta.Name(from, c), to: c, ready: make(chan struct{})}
+	a := &deltaAhead{ref: ref, name: delta.Name(from, c), to: c, ready: make(chan struct{}), detachedDone: make(chan struct{})}
+	go func() {
+		// Wanted whatever the delta: the delta's commit is checked with
+		// it, and so is a commit fetched without the delta.
+		defer close(a.detachedDone)
+		a.detached, a.detachedErr = src.Meta(ctx, index.Ref{Checksum: c, Type: object.TypeCommitMeta})
+	}()
 	go func() {
 		defer close(a.ready)
-		a.all, a.allErr = ds.src.Deltas(ctx, c)
-		want, ok := a.all[a.name]
-		if a.allErr != nil || !ok {
+		listed, indexed, err := ds.src.Listed(ctx)
+		if err != nil {
+			a.allErr = err
 			return
 		}
-		file, err := ds.src.Get(ctx, delta.Dir(from, c)+"/superblock", maxSuperblock)
-		if err != nil || delta.Checksum(file) != want {
+		_, named := listed[a.name]
+		if !named && !indexed {
+			a.all = listed // no delta from here to c
+			return
+		}
+		dir := delta.Dir(from, c)
+		var first *specPart
+		if o, ok := ds.src.(deltaOpener); ok && named {
+			first = openSpecPart(ctx, o, dir+"/0")
+		}
+		type got struct {
+			file []byte
+			err  error
+		}
+		sbc := make(chan got, 1)
+		go func() {
+			file, err := ds.src.Get(ctx, dir+"/superblock", maxSuperblock)
+			sbc <- got{file, err}
+		}()
+		if named {
+			a.all, a.partial = listed, indexed
+		} else {
+			a.all, a.allErr = ds.src.Deltas(ctx, c)
+		}
+		sbr := <-sbc
+		want, ok := a.all[a.name]
+		if a.allErr != nil || !ok || sbr.err != nil || delta.Checksum(sbr.file) != want {
+			first.close()
 			return // delta fetches it again, and says what is wrong
 		}
-		a.file = file
-		sb, err := delta.ParseSuperblock(file)
+		a.file = sbr.file
+		sb, err := delta.ParseSuperblock(sbr.file)
 		if err != nil || sb.Signed || sb.From != from || sb.To != c {
+			first.close()
 			return
 		}
 		parts := make([]int, len(sb.Parts))
 		for i := range parts {
 			parts[i] = i
 		}
-		a.pipe = startParts(ctx, ds.src, sb, a.name, parts)
+		a.pipe = startParts(ctx, ds.src, sb, a.name, parts, first)
 	}()
 	return a
 }
@@ -473,7 +656,7 @@ func (p *puller) deltaCommit(ref string, sb *delta.Superblock) error {
 	detached, ok := sb.CommitMeta()
 	if !ok {
 		var err error
-		detached, err = p.src.Meta(p.ctx, index.Ref{Checksum: c, Type: object.TypeCommitMeta})
+		detached, err = p.sourceDetached(c)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}

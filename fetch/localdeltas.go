@@ -26,6 +26,11 @@ func (d localDeltas) Deltas(ctx context.Context, to object.Checksum) (map[string
 	return listedDeltas(ctx, d.sum, to, d.Get)
 }
 
+func (d localDeltas) Listed(ctx context.Context) (map[string][32]byte, bool, error) {
+	m, indexed := summaryDeltas(d.sum)
+	return m, indexed, nil
+}
+
 // Get reads a file of the repository, no larger than max; the path may
 // not leave the repository, by .. or by a symbolic link.
 func (d localDeltas) Get(ctx context.Context, path string, max int64) ([]byte, error) {

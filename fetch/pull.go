@@ -311,6 +311,10 @@ type puller struct {
 	// before they are fetched (nil: none); n*Local count those copied.
 	cache                     *store.Repo
 	nMetaLocal, nContentLocal atomic.Int64
+	// detached is the source's detached metadata of each commit this
+	// pull asked it for (nil: it has none), so that checking the commit
+	// again, after its delta stored it, asks no second time.
+	detached map[object.Checksum]detachedAnswer
 }
 
 // Pull fetches refs from a configured remote into r.
@@ -598,7 +602,7 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 	var ahead *deltaAhead
 	if ds != nil && len(targets) == 1 && !opts.DisableStaticDeltas && !opts.CommitMetadataOnly && opts.wholeTree() && !opts.DryRun {
 		for name, c := range targets {
-			ahead = startDeltaAhead(ctx, r, ds, name, c)
+			ahead = startDeltaAhead(ctx, r, ds, src, name, c)
 		}
 	}
 	defer ahead.close()
@@ -780,7 +784,7 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 	got := make(chan struct{})
 	go func() {
 		defer close(got)
-		detached, detErr = p.src.Meta(p.ctx, index.Ref{Checksum: c, Type: object.TypeCommitMeta})
+		detached, detErr = p.sourceDetached(c)
 	}()
 	b, err := p.src.Meta(p.ctx, index.Ref{Checksum: c, Type: object.TypeCommit})
 	<-got
@@ -843,7 +847,7 @@ func (p *puller) refreshDetached(c object.Checksum, commit []byte) error {
 	if err != nil && !errors.Is(err, store.ErrObjectMissing) {
 		return err
 	}
-	remote, err := p.src.Meta(p.ctx, ref)
+	remote, err := p.sourceDetached(c)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
@@ -859,6 +863,51 @@ func (p *puller) refreshDetached(c object.Checksum, commit []byte) error {
 		return nil
 	}
 	return p.txn.AddMeta(ref, remote)
+}
+
+// sourceDetached is commit c's detached metadata as the source has it
+// (ErrNotFound: none), asked for once a pull: the delta fetched ahead
+// brings it beside its superblock, and a commit a delta stored is checked
+// again with it after. What it returns is unchecked, as any fetch's.
+func (p *puller) sourceDetached(c object.Checksum) ([]byte, error) {
+	p.mu.Lock()
+	d, ok := p.detached[c]
+	p.mu.Unlock()
+	if ok {
+		return d.b, d.err
+	}
+	var b []byte
+	var err error
+	fetched := false
+	if a := p.ahead; a != nil && a.to == c {
+		select {
+		case <-a.detachedDone:
+			b, err = a.detached, a.detachedErr
+			fetched = err == nil || errors.Is(err, ErrNotFound)
+		case <-p.ctx.Done():
+			return nil, p.ctx.Err()
+		}
+	}
+	if !fetched {
+		// None ahead, or its fetch failed: asked again.
+		b, err = p.src.Meta(p.ctx, index.Ref{Checksum: c, Type: object.TypeCommitMeta})
+	}
+	if err == nil || errors.Is(err, ErrNotFound) {
+		p.mu.Lock()
+		if p.detached == nil {
+			p.detached = map[object.Checksum]detachedAnswer{}
+		}
+		p.detached[c] = detachedAnswer{b, err}
+		p.mu.Unlock()
+	}
+	return b, err
+}
+
+// detachedAnswer is the source's answer for a commit's detached
+// metadata: its bytes, or ErrNotFound.
+type detachedAnswer struct {
+	b   []byte
+	err error
 }
 
 // verifyCommit checks a commit's signatures in its detached metadata as

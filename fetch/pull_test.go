@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +31,7 @@ type published struct {
 	mu       sync.Mutex
 	override map[string]func(w http.ResponseWriter, r *http.Request) bool // true: handled
 	hits     map[string]int
+	conns    atomic.Int64 // connections the server accepted
 }
 
 func publishTree(t *testing.T, files map[string]string) *published {
@@ -68,7 +71,7 @@ func publishTree(t *testing.T, files map[string]string) *published {
 	}
 	p := &published{repo: r, commit: c, override: map[string]func(http.ResponseWriter, *http.Request) bool{}, hits: map[string]int{}}
 	files2 := http.FileServer(http.Dir(r.Path()))
-	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		path := strings.TrimPrefix(req.URL.Path, "/")
 		p.mu.Lock()
 		p.hits[path]++
@@ -79,6 +82,12 @@ func publishTree(t *testing.T, files map[string]string) *published {
 		}
 		files2.ServeHTTP(w, req)
 	}))
+	p.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			p.conns.Add(1)
+		}
+	}
+	p.srv.Start()
 	t.Cleanup(p.srv.Close)
 	return p
 }

@@ -46,6 +46,14 @@ type fetchedSummary struct {
 	raw, sig []byte
 }
 
+// pullConns is how many connections a pull opens as it starts: the
+// summary and its signatures go out together, and once the summary names
+// the commit, a delta's superblock, its first part and the commit's
+// detached metadata (or, without a delta, the commit and its detached
+// metadata) go out together. Opened while the summary is asked for, the
+// connections the second round needs cost it no handshake.
+const pullConns = 4
+
 // NewSession opens a configured remote for one operation; Close ends its
 // connections.
 func NewSession(r *store.Repo, remote string) (*Session, error) {
@@ -166,6 +174,7 @@ func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
 	// Refs pinned to commits already stored (verified when they came)
 	// need nothing of the summary.
 	if opts.Mirror || !pinnedAndStored(s.repo, opts.Refs) {
+		s.src.meta.Warm(pullConns)
 		var err error
 		sum, err = s.fetchedSummary(ctx)
 		if err != nil && (opts.Mirror || !allPinned(opts.Refs) || ctx.Err() != nil) {

@@ -419,6 +419,24 @@ func (c *Client) CloseIdleConnections() {
 	}
 }
 
+// Warm opens connections to the mirror requests go to first, in the
+// background, until n are open or opening, for an operation about to
+// send that many requests at once: over a wide area link each new
+// connection costs a round trip before its first request leaves, and
+// opened now, that round trip passes while the operation waits for its
+// first answers. A request that finds none idle takes one still opening.
+// Only plain HTTP mirrors are warmed (others go through net/http, which
+// opens connections as requests need them); no bytes are sent.
+func (c *Client) Warm(n int) {
+	if c.lean == nil || c.list != nil || len(c.mirrors) == 0 {
+		return
+	}
+	m := c.mirrors[int(c.good.Load())%len(c.mirrors)]
+	if m.addr != "" {
+		c.lean.warm(m.addr, n)
+	}
+}
+
 // Get fetches path and returns the whole body, which may be at most max
 // bytes.
 func (c *Client) Get(ctx context.Context, path string, max int64) ([]byte, error) {

@@ -34,6 +34,21 @@ type lean struct {
 	// length, redirects): asked once here, they are not asked every
 	// request twice.
 	skip map[string]bool
+	// warming are the connections warm is opening and no request has
+	// claimed yet, by host:port.
+	warming map[string][]*warmDial
+}
+
+// warmDial is a connection opened before a request asked for it. A
+// request that finds none idle claims one still opening and waits for it
+// rather than opening another: the handshake is already under way.
+type warmDial struct {
+	done    chan struct{} // closed once the dial ended (landed is set)
+	landed  bool
+	lc      *leanConn // nil when the dial failed
+	claimed bool      // a request waits for it
+	left    bool      // the request that claimed it stopped waiting
+	drop    bool      // closeIdle ran while it was opening
 }
 
 // errLeanSkip sends a request to net/http instead.
@@ -48,7 +63,89 @@ type leanConn struct {
 
 func newLean(connect time.Duration, conns int, ua string) *lean {
 	d := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
-	return &lean{dial: d.DialContext, ua: ua, slots: make(chan struct{}, conns), idle: map[string][]*leanConn{}, skip: map[string]bool{}}
+	return &lean{dial: d.DialContext, ua: ua, slots: make(chan struct{}, conns), idle: map[string][]*leanConn{}, skip: map[string]bool{},
+		warming: map[string][]*warmDial{}}
+}
+
+// warm opens connections to addr in the background until n are open or
+// opening (idle, in use, or warming; never more than the client may
+// have), so that requests sent together later each find one ready
+// instead of waiting a round trip for its handshake.
+func (l *lean) warm(addr string, n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.skip[addr] {
+		return
+	}
+	n = min(n, cap(l.slots))
+	for have := len(l.slots) + len(l.idle[addr]) + len(l.warming[addr]); have < n; have++ {
+		w := &warmDial{done: make(chan struct{})}
+		l.warming[addr] = append(l.warming[addr], w)
+		go l.dialWarm(addr, w)
+	}
+}
+
+// dialWarm opens w's connection and leaves it idle, or to the request
+// that claimed it.
+func (l *lean) dialWarm(addr string, w *warmDial) {
+	ctx, cancel := context.WithCancel(context.Background()) // the dialer's timeout bounds it
+	c, err := l.dial(ctx, "tcp", addr)
+	cancel()
+	var lc *leanConn
+	if err == nil {
+		lc = l.newConn(addr, c)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w.landed, w.lc = true, lc
+	close(w.done)
+	if !w.claimed {
+		ws := l.warming[addr]
+		for i := range ws {
+			if ws[i] == w {
+				l.warming[addr] = append(ws[:i:i], ws[i+1:]...)
+				break
+			}
+		}
+	}
+	switch {
+	case lc == nil:
+	case w.drop:
+		lc.c.Close()
+	case !w.claimed || w.left:
+		l.idle[addr] = append(l.idle[addr], lc)
+	}
+}
+
+// claimWarm waits for a connection warm is opening to addr, when there
+// is one no request has claimed: nil when there is none, or its dial
+// failed (the caller opens its own).
+func (l *lean) claimWarm(ctx context.Context, addr string) (*leanConn, error) {
+	l.mu.Lock()
+	ws := l.warming[addr]
+	if len(ws) == 0 {
+		l.mu.Unlock()
+		return nil, nil
+	}
+	w := ws[0]
+	l.warming[addr] = ws[1:]
+	w.claimed = true
+	l.mu.Unlock()
+	select {
+	case <-w.done:
+		return w.lc, nil
+	case <-ctx.Done():
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if w.landed {
+			if w.lc != nil && !w.drop {
+				l.idle[addr] = append(l.idle[addr], w.lc)
+			}
+		} else {
+			w.left = true // it goes idle when it lands
+		}
+		return nil, ctx.Err()
+	}
 }
 
 // leanResponse is what the lean path read of a response.
@@ -113,11 +210,20 @@ func (l *lean) conn(ctx context.Context, addr string) (*leanConn, bool, error) {
 		return lc, true, nil
 	}
 	l.mu.Unlock()
+	// One opened ahead is treated as kept alive: the server may have
+	// closed it meanwhile, and the request is then sent again on another.
+	if lc, err := l.claimWarm(ctx, addr); err != nil || lc != nil {
+		return lc, lc != nil, err
+	}
 	c, err := l.dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, false, err
 	}
-	return &leanConn{addr: addr, c: c, br: bufio.NewReaderSize(c, 32<<10), bw: bufio.NewWriterSize(c, 1<<10)}, false, nil
+	return l.newConn(addr, c), false, nil
+}
+
+func (l *lean) newConn(addr string, c net.Conn) *leanConn {
+	return &leanConn{addr: addr, c: c, br: bufio.NewReaderSize(c, 32<<10), bw: bufio.NewWriterSize(c, 1<<10)}
 }
 
 // put keeps a connection whose last response was read whole, and gives
@@ -140,6 +246,12 @@ func (l *lean) closeIdle() {
 	l.mu.Lock()
 	idle := l.idle
 	l.idle = map[string][]*leanConn{}
+	for _, ws := range l.warming {
+		for _, w := range ws {
+			w.drop = true
+		}
+	}
+	l.warming = map[string][]*warmDial{}
 	l.mu.Unlock()
 	for _, cs := range idle {
 		for _, lc := range cs {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -208,5 +209,54 @@ func TestLeanEligible(t *testing.T) {
 	}
 	if c.lean != nil {
 		t.Error("a caller's Transport must carry every request")
+	}
+}
+
+// Warm opens connections ahead of the requests that use them: requests
+// sent while they are still opening wait for them rather than opening
+// more, and none is opened beyond what was asked for.
+func TestWarm(t *testing.T) {
+	s := serveRaw(t, func(s *rawServer, n int64, c net.Conn, br *bufio.Reader) {
+		for {
+			if _, ok := s.readReq(br); !ok {
+				return
+			}
+			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+		}
+	})
+	c, err := New(Options{Mirrors: []string{s.url()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseIdleConnections()
+	c.Warm(3)
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := c.Get(context.Background(), "f", 10)
+			if err == nil && string(b) != "ok" {
+				err = errors.New("body " + string(b))
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Warm(3) // three are open: none more
+	for i := 0; i < 3; i++ {
+		if _, err := c.Get(context.Background(), "f", 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.conns.Load(); n != 3 {
+		t.Errorf("%d connections, want the 3 warmed", n)
 	}
 }
