@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -219,7 +220,7 @@ func deltaGenerateScenario(name, what string, publish func(e *env, name, p strin
 		argv := tools[i].argv
 		i := i
 		tools[i].measure = func(e *env) (sample, error) {
-			s, err := run(e, argv(e))
+			s, err := runPeak(e, argv(e))
 			rss[i] = s.maxRSS
 			return s, err
 		}
@@ -327,7 +328,7 @@ func deltaGenerate1GScenario() *scenario {
 		return tool{
 			name: label,
 			measure: func(e *env) (sample, error) {
-				s, err := run(e, []string{bin(e), "--repo=" + pub(e), "static-delta", "generate", "--empty", "--to=bench"})
+				s, err := runPeak(e, []string{bin(e), "--repo=" + pub(e), "static-delta", "generate", "--empty", "--to=bench"})
 				sizes[i] = dirBytes(filepath.Join(pub(e), "deltas"))
 				rss[i] = s.maxRSS
 				s.bytes = s.maxRSS
@@ -373,20 +374,29 @@ func copyUpTo(dst, src string, limit int64) (int, int64, error) {
 		if err != nil || total+fi.Size() > limit {
 			return nil
 		}
-		b, err := os.ReadFile(p)
+		in, err := os.Open(p)
 		if err != nil {
 			return nil
 		}
+		defer in.Close()
 		rel, _ := filepath.Rel(src, p)
 		q := filepath.Join(dst, rel)
 		if err := os.MkdirAll(filepath.Dir(q), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(q, b, 0o644); err != nil {
+		out, err := os.Create(q)
+		if err != nil {
 			return err
 		}
+		n, err := io.Copy(out, in)
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("copying %s: %w", p, err)
+		}
 		files++
-		total += int64(len(b))
+		total += n
 		return nil
 	})
 	return files, total, err

@@ -166,6 +166,7 @@ type sample struct {
 	bytes     int64
 	maxRSS    int64 // the process's peak resident memory, in bytes
 	stdout    string
+	stderr    string
 	// trips and conns are the round trips and connections an emulated
 	// link counted (0 on loopback).
 	trips, conns int64
@@ -358,11 +359,52 @@ func run(e *env, argv []string) (sample, error) {
 		return sample{}, &cmdError{argv: argv, err: err, stderr: stderr.String()}
 	}
 	ps := cmd.ProcessState
-	s := sample{wall: wall, cpu: ps.UserTime() + ps.SystemTime(), stdout: stdout.String()}
+	s := sample{wall: wall, cpu: ps.UserTime() + ps.SystemTime(), stdout: stdout.String(), stderr: stderr.String()}
 	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 		s.maxRSS = ru.Maxrss << 10 // KiB on Linux
 	}
 	return s, nil
+}
+
+// peakWrapArg makes the bench a small wrapper that runs a command and
+// reports its peak memory (runPeak).
+const peakWrapArg = "-peak-wrap"
+
+// runPeak is run, with the process's peak resident memory as its own. A
+// child's peak as the kernel reports it starts at its parent's (exec
+// takes over the peak of the address space it replaces, and Go starts
+// children sharing it), so a command the bench runs after reading a
+// gigabyte would report a gigabyte. A fresh copy of the bench, a few
+// MB, runs it instead and says the command's own peak on stderr's last
+// line.
+func runPeak(e *env, argv []string) (sample, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return sample{}, err
+	}
+	s, err := run(e, append([]string{self, peakWrapArg}, argv...))
+	if err != nil {
+		return s, err
+	}
+	lines := strings.Split(strings.TrimSpace(s.stderr), "\n")
+	if _, err := fmt.Sscanf(lines[len(lines)-1], "peak-rss %d", &s.maxRSS); err != nil {
+		return s, fmt.Errorf("%s: no peak memory reported: %q", argv[0], s.stderr)
+	}
+	return s, nil
+}
+
+func peakWrap(argv []string) int {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	err := cmd.Run()
+	if cmd.ProcessState == nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 127
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		fmt.Fprintf(os.Stderr, "\npeak-rss %d\n", ru.Maxrss<<10)
+	}
+	return cmd.ProcessState.ExitCode()
 }
 
 // runAll runs commands one after another, stopping at the first failure.
@@ -734,6 +776,9 @@ func logf(format string, args ...any) {
 }
 
 func main() {
+	if len(os.Args) > 2 && os.Args[1] == peakWrapArg {
+		os.Exit(peakWrap(os.Args[2:]))
+	}
 	if err := mainErr(); err != nil {
 		logf("%v", err)
 		os.Exit(1)
