@@ -374,6 +374,12 @@ func (m *Manager) fetchCommit(ctx context.Context, o *op, remote string, ref fla
 	if materialize {
 		what = "fetching all of " + ref.String()
 	}
+	if !materialize && at == "" {
+		if c, ok := m.pulledAlready(ctx, o, remote, ref); ok {
+			meta, err := m.commitMetadata(ref, c)
+			return c, meta, err
+		}
+	}
 	res, err := m.pull(ctx, o, remote, ref.String(), what, fetch.PullOptions{Refs: []string{want}, CommitMetadataOnly: !materialize})
 	if err != nil {
 		return object.Zero, nil, err
@@ -382,8 +388,43 @@ func (m *Manager) fetchCommit(ctx context.Context, o *op, remote string, ref fla
 	if !ok {
 		return object.Zero, nil, fmt.Errorf("%s: the pull did not return it", ref)
 	}
+	if o.kept != nil {
+		if s, err := o.session(m.Repo, remote); err == nil {
+			o.kept.notePulled(remote, s, ref.String(), c)
+		}
+	}
 	meta, err := m.commitMetadata(ref, c)
 	return c, meta, err
+}
+
+// pulledAlready is the commit of ref that the operation's session, a kept
+// one, pulled and verified before (an app's details fetch its commit):
+// when the summary it holds still names that commit, the commit is still
+// stored and the remote's ref still points at it, a pull would ask the
+// same remote for the same thing with the same keys.
+func (m *Manager) pulledAlready(ctx context.Context, o *op, remote string, ref flatpak.Ref) (object.Checksum, bool) {
+	if o.kept == nil {
+		return object.Zero, false
+	}
+	s, err := o.session(m.Repo, remote)
+	if err != nil {
+		return object.Zero, false
+	}
+	c, ok := o.kept.pulledBy(remote, s, ref.String())
+	if !ok {
+		return object.Zero, false
+	}
+	refs, err := s.Refs(ctx)
+	if err != nil || refs[ref.String()] != c {
+		return object.Zero, false
+	}
+	if at, err := m.Repo.ReadRef(remote + ":" + ref.String()); err != nil || at != c {
+		return object.Zero, false
+	}
+	if has, err := m.Repo.HasObject(c, object.TypeCommit); err != nil || !has {
+		return object.Zero, false
+	}
+	return c, true
 }
 
 // commitMetadata is the xa.metadata of a commit in the store.
