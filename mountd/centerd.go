@@ -41,6 +41,13 @@ func (c *Client) Center(ctx context.Context, req CenterRequest) (*CenterInfo, er
 // mounts: a page left open pings it through its event stream.
 const centerIdle = 30 * time.Minute
 
+// sessionsFresh is how long the center's workflows take a remote's
+// summary, fetched and verified by the operation before, as the remote's:
+// the details of an app fetch it, and the Install pressed on them then
+// installs the commit they showed, without asking again. A refresh
+// always asks.
+const sessionsFresh = 30 * time.Second
+
 // startCenter starts the center once; later calls return the same one.
 func (d *Daemon) startCenter(req CenterRequest) (*CenterInfo, error) {
 	if req.Sysroot != "" {
@@ -63,7 +70,7 @@ func (d *Daemon) startCenter(req CenterRequest) (*CenterInfo, error) {
 	}
 	in := flatpak.NewInstallation(d.repo.Path())
 	m := &apps.Manager{Repo: d.repo, In: in, Arbor: frontArbor(), Mounts: daemonMounts{d},
-		History: history.Open(apps.HistoryPath(in))}
+		History: history.Open(apps.HistoryPath(in)), Sessions: apps.NewSessions(sessionsFresh)}
 	appsB := dcenter.NewApps(m)
 	backends := []dcenter.Backend{appsB}
 	var osB *dcenter.OS

@@ -38,6 +38,9 @@ type Manager struct {
 	Arbor   string       // the arbor binary exports start apps with ("": this executable)
 	Mounts  Mounts       // nil: nothing is unmounted
 	History *history.Log // nil: nothing recorded
+	// Sessions, when set, keeps sessions with remotes between
+	// operations (see Sessions); nil: each operation opens its own.
+	Sessions *Sessions
 }
 
 // NewManager is the manager of the installation around r, recording in
@@ -104,18 +107,26 @@ type op struct {
 	mu sync.Mutex
 	p  Progress
 
+	kept     *Sessions // where sessions come from, when set; they stay open
 	sessMu   sync.Mutex
 	sessions map[string]*fetch.Session
 }
 
-// session is the operation's session with remote, opened on first use.
+// session is the operation's session with remote, opened on first use
+// (or taken from those kept), the same one for all of the operation.
 func (o *op) session(r *store.Repo, remote string) (*fetch.Session, error) {
 	o.sessMu.Lock()
 	defer o.sessMu.Unlock()
 	if s, ok := o.sessions[remote]; ok {
 		return s, nil
 	}
-	s, err := fetch.NewSession(r, remote)
+	var s *fetch.Session
+	var err error
+	if o.kept != nil {
+		s, err = o.kept.get(r, remote, false)
+	} else {
+		s, err = fetch.NewSession(r, remote)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -135,12 +146,14 @@ func (o *op) refs(ctx context.Context, r *store.Repo, remote string) (map[string
 	return s.Refs(ctx)
 }
 
-// close ends the operation's sessions.
+// close ends the operation's sessions, but for those kept.
 func (o *op) close() {
 	o.sessMu.Lock()
 	defer o.sessMu.Unlock()
-	for _, s := range o.sessions {
-		s.Close()
+	if o.kept == nil {
+		for _, s := range o.sessions {
+			s.Close()
+		}
 	}
 	o.sessions = nil
 }
@@ -154,7 +167,7 @@ func (o *op) send(e Event) {
 	o.p(e)
 }
 
-func (m *Manager) op(p Progress) *op { return &op{p: p} }
+func (m *Manager) op(p Progress) *op { return &op{p: p, kept: m.Sessions} }
 
 // record appends an entry to the history, if there is one.
 func (m *Manager) record(e history.Entry, err error) error {

@@ -374,6 +374,12 @@ func (m *Manager) fetchCommit(ctx context.Context, o *op, remote string, ref fla
 	if materialize {
 		what = "fetching all of " + ref.String()
 	}
+	if !materialize && at == "" {
+		if c, ok := m.pulledAlready(ctx, o, remote, ref); ok {
+			meta, err := m.commitMetadata(ref, c)
+			return c, meta, err
+		}
+	}
 	res, err := m.pull(ctx, o, remote, ref.String(), what, fetch.PullOptions{Refs: []string{want}, CommitMetadataOnly: !materialize})
 	if err != nil {
 		return object.Zero, nil, err
@@ -382,8 +388,43 @@ func (m *Manager) fetchCommit(ctx context.Context, o *op, remote string, ref fla
 	if !ok {
 		return object.Zero, nil, fmt.Errorf("%s: the pull did not return it", ref)
 	}
+	if o.kept != nil {
+		if s, err := o.session(m.Repo, remote); err == nil {
+			o.kept.notePulled(remote, s, ref.String(), c)
+		}
+	}
 	meta, err := m.commitMetadata(ref, c)
 	return c, meta, err
+}
+
+// pulledAlready is the commit of ref that the operation's session, a kept
+// one, pulled and verified before (an app's details fetch its commit):
+// when the summary it holds still names that commit, the commit is still
+// stored and the remote's ref still points at it, a pull would ask the
+// same remote for the same thing with the same keys.
+func (m *Manager) pulledAlready(ctx context.Context, o *op, remote string, ref flatpak.Ref) (object.Checksum, bool) {
+	if o.kept == nil {
+		return object.Zero, false
+	}
+	s, err := o.session(m.Repo, remote)
+	if err != nil {
+		return object.Zero, false
+	}
+	c, ok := o.kept.pulledBy(remote, s, ref.String())
+	if !ok {
+		return object.Zero, false
+	}
+	refs, err := s.Refs(ctx)
+	if err != nil || refs[ref.String()] != c {
+		return object.Zero, false
+	}
+	if at, err := m.Repo.ReadRef(remote + ":" + ref.String()); err != nil || at != c {
+		return object.Zero, false
+	}
+	if has, err := m.Repo.HasObject(c, object.TypeCommit); err != nil || !has {
+		return object.Zero, false
+	}
+	return c, true
 }
 
 // commitMetadata is the xa.metadata of a commit in the store.
@@ -403,9 +444,10 @@ func (m *Manager) commitMetadata(ref flatpak.Ref, c object.Checksum) ([]byte, er
 // fetchRest fetches the rest of what a lazy install needs (the tree's
 // metadata file, an app's exports) and checks the tree's metadata is the
 // commit's. The commit's tree index, where the remote publishes one, is
-// fetched beside the metadata file and kept for the first mount, which
-// then looks nothing up over the network; the exports' directories come
-// from it. The commit's pack, where there is one, is fetched beside them.
+// fetched first and kept for the first mount, which then looks nothing up
+// over the network; the directories of the metadata file and the exports
+// come from it, so that one pull after it fetches only their files. The
+// commit's pack, where there is one, is fetched beside them.
 func (m *Manager) fetchRest(ctx context.Context, o *op, remote string, ref flatpak.Ref, c object.Checksum, meta []byte, materialize bool) error {
 	want := ref.String() + "@" + c.String()
 	s, err := o.session(m.Repo, remote)
@@ -429,28 +471,26 @@ func (m *Manager) fetchRest(ctx context.Context, o *op, remote string, ref flatp
 		}
 	}()
 	defer func() { <-packed }() // not left running after an error
-	if !materialize {
-		// The tree's own metadata file, for the comparison below.
-		if _, err := m.pull(ctx, o, remote, ref.String(), "fetching the metadata file of "+ref.String(),
-			fetch.PullOptions{Refs: []string{want}, Subpaths: []string{"/metadata"}}); err != nil {
-			<-indexed
-			return err
-		}
-	}
 	if err := <-indexed; err != nil {
 		// As a mount does: the tree goes on without it, each object
 		// fetched and checked alone.
 		o.send(Event{Ref: ref.String(), Phase: PhaseFetching, Message: fmt.Sprintf("not using the tree index of %s (commit %s): %v", ref, short(c), err)})
 	}
-	if err := m.checkTree(ref, c); err != nil {
-		return err
-	}
-	if ref.Kind == flatpak.App && !materialize {
-		// The desktop files and icons: small, fetched now.
-		if _, err := m.pull(ctx, o, remote, ref.String(), "fetching the desktop files and icons of "+ref.String(),
-			fetch.PullOptions{Refs: []string{want}, Subpaths: []string{"/export"}}); err != nil {
+	if !materialize {
+		// The tree's own metadata file, for the comparison below, and an
+		// app's desktop files and icons (small), in one pull: their
+		// directories come from the tree index, only the files are
+		// fetched. Nothing of them is used before the comparison.
+		paths, what := []string{"/metadata"}, "fetching the metadata file of "+ref.String()
+		if ref.Kind == flatpak.App {
+			paths, what = append(paths, "/export"), "fetching the metadata file, desktop files and icons of "+ref.String()
+		}
+		if _, err := m.pull(ctx, o, remote, ref.String(), what, fetch.PullOptions{Refs: []string{want}, Subpaths: paths}); err != nil {
 			return err
 		}
+	}
+	if err := m.checkTree(ref, c); err != nil {
+		return err
 	}
 	if <-packed; packErr != nil {
 		return fmt.Errorf("%s: the pack of commit %s: %w", ref, short(c), packErr)

@@ -99,7 +99,7 @@ func (a *Apps) Refresh(ctx context.Context, p Progress) error {
 			return err
 		}
 		say(p, Event{Phase: "refreshing", Message: "fetching the list of apps of " + remote})
-		refs, err := fetch.RemoteRefs(ctx, a.repo(), remote)
+		refs, err := a.m.RemoteRefs(ctx, remote)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("remote %s: %w", remote, err))
 			continue

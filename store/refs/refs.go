@@ -7,11 +7,13 @@ package refs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"unicode"
 
 	"arbor/store/atomic"
@@ -153,10 +155,51 @@ func (d Dir) Set(spec string, c object.Checksum, fsync bool) error {
 	if st, err := os.Stat(p); err == nil && st.IsDir() {
 		return fmt.Errorf("ref %s: a ref directory of that name exists", spec)
 	}
-	if err := atomic.WriteFile(p, []byte(c.String()+"\n"), 0o644, fsync); err != nil {
+	data := []byte(c.String() + "\n")
+	if same, err := alreadySet(p, data, fsync); err != nil {
+		return fmt.Errorf("ref %s: %w", spec, err)
+	} else if same {
+		return nil
+	}
+	if err := atomic.WriteFile(p, data, 0o644, fsync); err != nil {
 		return fmt.Errorf("ref %s: %w", spec, err)
 	}
 	return nil
+}
+
+// alreadySet reports whether the ref file at p (a file, not an alias)
+// holds data already, as a pull of a commit already here finds it: a
+// rewrite would cost a new file and its rename, which a journal commits
+// on every fsync. With fsync the file and its directory are flushed as
+// they are, which costs nothing once a writer before flushed them, and
+// makes the ref as durable as a write would have.
+func alreadySet(p string, data []byte, fsync bool) (bool, error) {
+	// Read without touching its access time, which would make the inode
+	// dirty again and the flush below a journal commit.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NOATIME, 0)
+	if errors.Is(err, fs.ErrPermission) {
+		f, err = os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0) // not the file's owner
+	}
+	if err != nil {
+		return false, nil // absent, or an alias: written
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Size() != int64(len(data)) {
+		return false, nil
+	}
+	buf := make([]byte, len(data)+1)
+	n, _ := io.ReadFull(f, buf)
+	if n != len(data) || string(buf[:n]) != string(data) {
+		return false, nil
+	}
+	if !fsync {
+		return true, nil
+	}
+	if err := f.Sync(); err != nil {
+		return false, err
+	}
+	return true, atomic.SyncDir(filepath.Dir(p))
 }
 
 // Delete removes a ref and any directories it leaves empty.
