@@ -19,13 +19,19 @@ static int xz(uint32_t threads, uint64_t block, uint32_t dict,
 		return LZMA_OPTIONS_ERROR;
 	opt.dict_size = dict;
 	lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
-	lzma_mt mt = {0};
-	mt.threads = threads;
-	mt.block_size = block;
-	mt.filters = filters;
-	mt.check = LZMA_CHECK_CRC64;
 	lzma_stream s = LZMA_STREAM_INIT;
-	lzma_ret r = lzma_stream_encoder_mt(&s, &mt);
+	lzma_ret r;
+	if (block >= n0 + n1 + n2) {
+		// One block: the plain encoder, which holds no copy of it.
+		r = lzma_stream_encoder(&s, filters, LZMA_CHECK_CRC64);
+	} else {
+		lzma_mt mt = {0};
+		mt.threads = threads;
+		mt.block_size = block;
+		mt.filters = filters;
+		mt.check = LZMA_CHECK_CRC64;
+		r = lzma_stream_encoder_mt(&s, &mt);
+	}
 	if (r != LZMA_OK)
 		return r;
 	const uint8_t *in[3] = {in0, in1, in2};
@@ -63,23 +69,27 @@ import (
 // times the Go encoder's speed, and smaller. ok is false when liblzma
 // fails, and the Go encoder is used.
 //
-// The payload is cut into blocks, its halves up to blocks of 4 MiB (one
-// block up to 1 MiB), compressed side by side on up to threads threads,
-// in one stream as any xz reader takes it. A window as large as the
-// block finds everything preset 6's 8 MiB one would in it, and the
-// blocks lose only matches across their edges: 0.1% on a library's
-// update, 2% on a 32 MB part, for half the time on two cores. Two
-// threads' encoders with 4 MiB windows take about 105 MiB, one with
-// preset 6's window 94.
+// A payload of up to 8 MiB is cut in halves (one block up to 1 MiB),
+// compressed side by side, in one stream as any xz reader takes it,
+// each with a window as large as its half, which finds everything
+// preset 6's 8 MiB one would in it: the halves lose only matches
+// across their edge, 0.1% on a library's update, for half the time on
+// two cores. A larger one is one block with preset 6's window, on one
+// thread: blocks of it lose far more (4 MiB blocks of a part of
+// libraries came out 26% larger, its halves 6%), and two encoders with
+// 8 MiB windows would take 200 MiB. The blocks depend on the payload
+// alone, so a part is the same whatever the processors.
 func xzWhole(in [3][]byte, threads int) (out []byte, ok bool) {
 	n := len(in[0]) + len(in[1]) + len(in[2])
 	if n == 0 {
 		return nil, false
 	}
-	// Halves, within bounds: the blocks depend on the payload alone, so
-	// a part is the same whatever the processors.
-	const minBlock, maxBlock = 1 << 20, 4 << 20
-	block := min(max((n+1)/2, minBlock), maxBlock)
+	const minBlock, window = 1 << 20, 8 << 20
+	block, dict := n, window
+	if n <= window {
+		block = max((n+1)/2, minBlock)
+		dict = max(block, 4096)
+	}
 	blocks := (n + block - 1) / block
 	threads = max(1, min(threads, blocks))
 	// The output's room is C's: pages of it never written are never
@@ -97,7 +107,7 @@ func xzWhole(in [3][]byte, threads int) (out []byte, ok bool) {
 		return (*C.uint8_t)(unsafe.Pointer(&b[0]))
 	}
 	var pos C.size_t
-	if C.xz(C.uint32_t(threads), C.uint64_t(block), C.uint32_t(max(block, 4096)),
+	if C.xz(C.uint32_t(threads), C.uint64_t(block), C.uint32_t(dict),
 		ptr(in[0]), C.size_t(len(in[0])), ptr(in[1]), C.size_t(len(in[1])), ptr(in[2]), C.size_t(len(in[2])),
 		(*C.uint8_t)(buf), &pos, C.size_t(size)) != C.LZMA_OK {
 		return nil, false
