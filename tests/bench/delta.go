@@ -353,7 +353,7 @@ func deltaGenerate1GScenario() *scenario {
 			_, err = run(e, commitArgs(e.ostree, pub(e), tree))
 			return err
 		},
-		tools:   []tool{mk(0, "arbor", func(e *env) string { return e.arbor }), mk(1, "ostree", func(e *env) string { return e.ostree })},
+		tools: []tool{mk(0, "arbor", func(e *env) string { return e.arbor }), mk(1, "ostree", func(e *env) string { return e.ostree })},
 		// The time targets are on updates; from nothing, a part
 		// of 32 MB is compressed on one core, to keep preset 6's window.
 		targets: []target{{peer: 1, max: 1.0}, {peer: 1, absBytes: 256 << 20}},
