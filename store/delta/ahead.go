@@ -2,6 +2,7 @@ package delta
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -61,13 +62,16 @@ func (g *generator) encodeAhead(ctx context.Context, content []object.Checksum, 
 	go func() {
 		defer a.wg.Done()
 		for _, p := range list {
-			ct := g.open(ctx, p)
+			ct, oct := g.open(ctx, p)
 			if ct == nil {
 				close(p.ready)
 				continue
 			}
 			if !a.take(ctx, p.cost) {
 				ct.Close()
+				if oct != nil {
+					oct.Close()
+				}
 				p.err = ctx.Err()
 				close(p.ready)
 				continue
@@ -77,7 +81,7 @@ func (g *generator) encodeAhead(ctx context.Context, content []object.Checksum, 
 			go func() {
 				defer a.wg.Done()
 				defer func() { <-sem }()
-				g.encodePending(p, ct)
+				g.encodePending(p, ct, oct)
 				close(p.ready)
 			}()
 		}
@@ -85,50 +89,54 @@ func (g *generator) encodeAhead(ctx context.Context, content []object.Checksum, 
 	return a
 }
 
-// open opens p's file and says what encoding it will hold; nil when
-// the file is carried as any other (p.modified false) or p.err.
-func (g *generator) open(ctx context.Context, p *pending) *store.Content {
+// open opens p's file and its old version (nil if that cannot be read:
+// the file goes whole), and says what encoding them will hold; ct is nil
+// when the file is carried as any other (p.modified false) or p.err.
+func (g *generator) open(ctx context.Context, p *pending) (ct, oct *store.Content) {
 	if p.err = ctx.Err(); p.err != nil {
-		return nil
+		return nil, nil
 	}
 	ct, err := g.r.OpenContent(p.c)
 	if err != nil {
 		p.err = err
-		return nil
+		return nil, nil
 	}
 	p.h = ct.Header
 	if g.o.MinFallbackSize > 0 && int64(ct.Size) > g.o.MinFallbackSize || p.h.IsSymlink() || ct.Size == 0 {
 		ct.Close()
-		return nil
+		return nil, nil
 	}
 	p.modified = true
 	n := int64(ct.Size)
 	p.cost = 2 * n // the file, and a patch or literal bytes of about its size
-	if oct, err := g.r.OpenContent(p.old); err == nil {
-		m := int64(oct.Size)
-		oct.Close()
-		p.cost += m + m/2 // the old version, and block matching's table
-		if g.bsdiffs(m, n) {
-			p.cost += 9 * m // its suffix array while it is sorted
-		}
+	if oct, err = g.r.OpenContent(p.old); err != nil {
+		return ct, nil
 	}
-	return ct
+	m := int64(oct.Size)
+	p.cost += m + m/2 // the old version, and block matching's table
+	if g.bsdiffs(m, n) {
+		p.cost += 9 * m // its suffix array while it is sorted
+	}
+	return ct, oct
 }
 
 // encodePending reads p's file from ct and encodes it against its old
-// version, or leaves it whole where the old one cannot be read.
-func (g *generator) encodePending(p *pending, ct *store.Content) {
+// version from oct, or leaves it whole where that cannot be read.
+func (g *generator) encodePending(p *pending, ct, oct *store.Content) {
 	p.data, p.err = readWhole(ct, ct.Size)
 	ct.Close()
-	if p.err != nil {
+	var old []byte
+	err := errors.New("no old version")
+	if oct != nil {
+		old, err = readWhole(oct, oct.Size)
+		oct.Close()
+	}
+	switch {
+	case p.err != nil:
 		p.err = fmt.Errorf("reading %s: %w", object.Name(p.c, object.TypeFile), p.err)
-		return
+	case err == nil:
+		p.e = g.encode(old, p.data)
 	}
-	old, err := g.oldData(p.old)
-	if err != nil {
-		return
-	}
-	p.e = g.encode(old, p.data)
 }
 
 // wait is c's encode once it is ready, nil if c is not one or the

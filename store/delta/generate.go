@@ -330,15 +330,6 @@ func (g *generator) closePart() error {
 	return nil
 }
 
-func (g *generator) oldData(c object.Checksum) ([]byte, error) {
-	ct, err := g.r.OpenContent(c)
-	if err != nil {
-		return nil, err
-	}
-	defer ct.Close()
-	return readWhole(ct, ct.Size)
-}
-
 // readWhole reads the size bytes an object holds into a slice made to
 // measure: growing one as it is read leaves twice the file behind.
 func readWhole(r io.Reader, size uint64) ([]byte, error) {

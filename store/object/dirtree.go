@@ -55,12 +55,7 @@ func encodeDirTree(b []byte, t *DirTree) []byte {
 		b = gvariant.AppendOffset(b, nameEnd, gvariant.TableWidth(len(b)-s, 1))
 		ends = append(ends, len(b)-arrStart)
 	}
-	if len(ends) > 0 {
-		w := gvariant.TableWidth(len(b)-arrStart, len(ends))
-		for _, o := range ends {
-			b = gvariant.AppendOffset(b, o, w)
-		}
-	}
+	b = appendTable(b, arrStart, ends)
 	filesEnd := len(b) - start
 	ends = ends[:0]
 	arrStart = len(b)
@@ -77,13 +72,21 @@ func encodeDirTree(b []byte, t *DirTree) []byte {
 		b = gvariant.AppendOffset(b, nameEnd, w)
 		ends = append(ends, len(b)-arrStart)
 	}
-	if len(ends) > 0 {
-		w := gvariant.TableWidth(len(b)-arrStart, len(ends))
-		for _, o := range ends {
-			b = gvariant.AppendOffset(b, o, w)
-		}
-	}
+	b = appendTable(b, arrStart, ends)
 	return gvariant.AppendOffset(b, filesEnd, gvariant.TableWidth(len(b)-start, 1))
+}
+
+// appendTable closes the array that began at start with the framing
+// offsets of its members' ends, if it has any.
+func appendTable(b []byte, start int, ends []int) []byte {
+	if len(ends) == 0 {
+		return b
+	}
+	w := gvariant.TableWidth(len(b)-start, len(ends))
+	for _, o := range ends {
+		b = gvariant.AppendOffset(b, o, w)
+	}
+	return b
 }
 
 // arrayTable finds the table of an array of variable-size members: where
