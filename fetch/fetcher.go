@@ -484,16 +484,18 @@ func (f *Fetcher) loadTreeIndex(ctx context.Context, commit object.Checksum) (bo
 // keepTreeIndex keeps a checked tree index in the repository, for later
 // mounts. Kept whole rather than as thousands of object files: that is one
 // write, and a later mount reads it back in one go. The signature first,
-// so that a kept index is never without the one it came with.
+// so that a kept index is never without the one it came with; should a
+// crash undo that (neither is synced), the index is refused when read,
+// as any kept index is that does not check, and fetched again.
 func keepTreeIndex(r *store.Repo, commit object.Checksum, b, sig []byte) error {
 	if sig != nil {
-		if err := r.WriteExtensionFile(store.TreeIndexSigPath(commit), sig); err != nil {
+		if err := r.KeepExtensionFile(store.TreeIndexSigPath(commit), sig); err != nil {
 			return err
 		}
 	} else if err := os.Remove(filepath.Join(r.Path(), store.TreeIndexSigPath(commit))); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	return r.WriteExtensionFile(store.TreeIndexPath(commit), b)
+	return r.KeepExtensionFile(store.TreeIndexPath(commit), b)
 }
 
 // fetchTreeIndex fetches an index and its signature together; a missing

@@ -347,11 +347,18 @@ func (ss sessionSource) Content(ctx context.Context, c object.Checksum) (*object
 // (every dirtree, dirmeta and file header of it, in one request), checks
 // it as a mount would, keeps it in the repository for the commit's first
 // mount, and answers the session's later pulls of the commit's
-// directories from it. It reports false when the remote has none, or a
-// copy was already kept.
+// directories from it. It reports false when the remote has none, or the
+// copy kept before checks (and is the one used).
 func (s *Session) KeepTreeIndex(ctx context.Context, commit object.Checksum) (bool, error) {
-	if _, err := os.Stat(filepath.Join(s.repo.Path(), store.TreeIndexPath(commit))); err == nil {
-		return false, nil
+	verify := s.rm.GPGVerify || signVerifies(s.repo, s.rm.Name)
+	// A kept copy is checked as the remote's would be: one a crash cut
+	// short (it is not synced) is fetched again.
+	if b, err := os.ReadFile(filepath.Join(s.repo.Path(), store.TreeIndexPath(commit))); err == nil {
+		sig, _ := os.ReadFile(filepath.Join(s.repo.Path(), store.TreeIndexSigPath(commit)))
+		if ti, _, err := checkTreeIndex(s.keyring, verify, commit, b, sig); err == nil {
+			s.noteIndex(ti)
+			return false, nil
+		}
 	}
 	b, sig, err := fetchTreeIndex(ctx, s.src, commit)
 	if errors.Is(err, httpc.ErrNotFound) {
@@ -360,19 +367,25 @@ func (s *Session) KeepTreeIndex(ctx context.Context, commit object.Checksum) (bo
 	if err != nil {
 		return false, err
 	}
-	ti, _, err := checkTreeIndex(s.keyring, s.rm.GPGVerify || signVerifies(s.repo, s.rm.Name), commit, b, sig)
+	ti, _, err := checkTreeIndex(s.keyring, verify, commit, b, sig)
 	if err != nil {
 		return false, err
 	}
+	s.noteIndex(ti)
+	if err := keepTreeIndex(s.repo, commit, b, sig); err != nil {
+		return true, err
+	}
+	return true, nil
+}
+
+// noteIndex answers the session's later pulls of a commit's directories
+// from its checked tree index.
+func (s *Session) noteIndex(ti *store.TreeIndex) {
 	s.indexMu.Lock()
 	for _, m := range ti.Meta {
 		s.indexed[m.Ref] = m.Data
 	}
 	s.indexMu.Unlock()
-	if err := keepTreeIndex(s.repo, commit, b, sig); err != nil {
-		return true, err
-	}
-	return true, nil
 }
 
 // FetchPack fetches, in one request, the objects a recorded run of the

@@ -288,3 +288,77 @@ func TestStoredObjectOutranksUnsignedClaim(t *testing.T) {
 		t.Fatalf("stat of an object here: mode %o (%v, %v), want the object's 100644", d.Header.Mode, ok, err)
 	}
 }
+
+// TestKeptTreeIndexChecked: the copy of a tree index a session keeps is
+// not synced, so a crash can leave it cut short. Such a copy is fetched
+// again, not used; a whole one answers the session's pulls, with no
+// dirtree asked of the remote.
+func TestKeptTreeIndexChecked(t *testing.T) {
+	ctx := context.Background()
+	p := publishTree(t, map[string]string{"a/b/c": "deep", "d": "top"})
+	if err := p.repo.WriteTreeIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	idx := store.TreeIndexPath(p.commit)
+	r := trustClient(t, p, nil)
+	kept := filepath.Join(r.Path(), idx)
+	hits := func(match func(string) bool) int {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		n := 0
+		for path, k := range p.hits {
+			if match(path) {
+				n += k
+			}
+		}
+		return n
+	}
+	indexHits := func() int { return hits(func(s string) bool { return s == idx }) }
+	dirtreeHits := func() int { return hits(func(s string) bool { return strings.HasSuffix(s, ".dirtree") }) }
+	keep := func() (*Session, bool) {
+		t.Helper()
+		s, err := NewSession(r, "origin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		if _, err := s.Pull(ctx, PullOptions{Refs: []string{"main"}, CommitMetadataOnly: true}); err != nil {
+			t.Fatal(err)
+		}
+		fetched, err := s.KeepTreeIndex(ctx, p.commit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, fetched
+	}
+	if _, fetched := keep(); !fetched || indexHits() != 1 {
+		t.Fatalf("first keep: fetched %v, %d requests for the index", fetched, indexHits())
+	}
+	whole, err := os.ReadFile(kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(kept, int64(len(whole)/2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, fetched := keep(); !fetched || indexHits() != 2 {
+		t.Fatalf("a copy cut short: fetched %v, %d requests for the index, want it fetched again", fetched, indexHits())
+	}
+	if again, err := os.ReadFile(kept); err != nil || !bytes.Equal(again, whole) {
+		t.Fatalf("the copy kept again is not the index (%d bytes, %v)", len(again), err)
+	}
+	s, fetched := keep()
+	if fetched || indexHits() != 2 {
+		t.Fatalf("a whole copy: fetched %v, %d requests for the index, want it used", fetched, indexHits())
+	}
+	before := dirtreeHits()
+	if _, err := s.Pull(ctx, PullOptions{Refs: []string{"main@" + p.commit.String()}, Subpaths: []string{"/a/b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := dirtreeHits() - before; n != 0 {
+		t.Fatalf("the pull asked the remote for %d dirtrees the kept index holds", n)
+	}
+	if has, err := r.HasObject(someContent(t, p, "/a/b/c"), object.TypeFile); err != nil || !has {
+		t.Fatalf("the pull did not store a/b/c: %v, %v", has, err)
+	}
+}

@@ -290,7 +290,19 @@ func (r *Repo) WriteExtensionFile(rel string, data []byte) error {
 	if !strings.HasPrefix(filepath.Clean(rel), "extensions/arbor/") {
 		return fmt.Errorf("%s: not an arbor extension file", rel)
 	}
-	return r.WriteFile(rel, data)
+	return r.writeFile(rel, data, r.fsync)
+}
+
+// KeepExtensionFile writes a client's copy of a file of arbor's own that
+// is checked whenever it is read (a remote's tree index), atomically but
+// not synced: after a crash it is whole, or missing, or refused by that
+// check and fetched again; no byte of it is trusted for being on disk,
+// and an install does not wait for the disk to say it is there.
+func (r *Repo) KeepExtensionFile(rel string, data []byte) error {
+	if !strings.HasPrefix(filepath.Clean(rel), "extensions/arbor/") {
+		return fmt.Errorf("%s: not an arbor extension file", rel)
+	}
+	return r.writeFile(rel, data, false)
 }
 
 // WriteFile writes a file the repository publishes beside its objects
@@ -299,6 +311,10 @@ func (r *Repo) WriteExtensionFile(rel string, data []byte) error {
 // is made if missing and must be reached without a symlink: nothing is
 // written outside the repository.
 func (r *Repo) WriteFile(rel string, data []byte) error {
+	return r.writeFile(rel, data, r.fsync)
+}
+
+func (r *Repo) writeFile(rel string, data []byte, sync bool) error {
 	if filepath.IsAbs(rel) || filepath.Clean(rel) != rel || strings.HasPrefix(rel, "..") {
 		return fmt.Errorf("%s: not a clean path inside the repository", rel)
 	}
@@ -317,7 +333,7 @@ func (r *Repo) WriteFile(rel string, data []byte) error {
 		return fmt.Errorf("%s: %w (a symlink on the way is refused)", filepath.Join(r.path, dir), err)
 	}
 	unix.Close(fd)
-	return atomic.WriteFile(filepath.Join(r.path, rel), data, 0o644, r.fsync)
+	return atomic.WriteFile(filepath.Join(r.path, rel), data, 0o644, sync)
 }
 
 // Signer signs bytes (a detached OpenPGP signature).
