@@ -456,14 +456,7 @@ func (f *Fetcher) loadTreeIndex(ctx context.Context, commit object.Checksum) (bo
 	defer cancel()
 	// A copy kept from an earlier mount serves offline and saves the
 	// fetch; it is checked as the remote's would be.
-	var ti *store.TreeIndex
-	var verified bool
-	b, err := os.ReadFile(filepath.Join(f.repo.Path(), store.TreeIndexPath(commit)))
-	if err == nil {
-		sig, _ := os.ReadFile(filepath.Join(f.repo.Path(), store.TreeIndexSigPath(commit)))
-		ti, verified, err = f.checkTreeIndex(commit, b, sig)
-	}
-	if ti != nil {
+	if ti, verified, ok := keptTreeIndex(f.repo, commit, f.checkTreeIndex); ok {
 		f.install(commit, ti, verified)
 		return true, nil
 	}
@@ -474,11 +467,25 @@ func (f *Fetcher) loadTreeIndex(ctx context.Context, commit object.Checksum) (bo
 	if err != nil {
 		return false, err
 	}
-	if ti, verified, err = f.checkTreeIndex(commit, b, sig); err != nil {
+	ti, verified, err := f.checkTreeIndex(commit, b, sig)
+	if err != nil {
 		return false, err
 	}
 	f.install(commit, ti, verified)
 	return true, keepTreeIndex(f.repo, commit, b, sig)
+}
+
+// keptTreeIndex is the tree index kept in the repository for commit,
+// once check passes it; ok is false when there is none or it does not
+// check (a crash can cut one short: it is not synced).
+func keptTreeIndex(r *store.Repo, commit object.Checksum, check func(commit object.Checksum, b, sig []byte) (*store.TreeIndex, bool, error)) (ti *store.TreeIndex, verified, ok bool) {
+	b, err := os.ReadFile(filepath.Join(r.Path(), store.TreeIndexPath(commit)))
+	if err != nil {
+		return nil, false, false
+	}
+	sig, _ := os.ReadFile(filepath.Join(r.Path(), store.TreeIndexSigPath(commit)))
+	ti, verified, err = check(commit, b, sig)
+	return ti, verified, err == nil
 }
 
 // keepTreeIndex keeps a checked tree index in the repository, for later

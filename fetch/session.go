@@ -351,14 +351,14 @@ func (ss sessionSource) Content(ctx context.Context, c object.Checksum) (*object
 // copy kept before checks (and is the one used).
 func (s *Session) KeepTreeIndex(ctx context.Context, commit object.Checksum) (bool, error) {
 	verify := s.rm.GPGVerify || signVerifies(s.repo, s.rm.Name)
-	// A kept copy is checked as the remote's would be: one a crash cut
-	// short (it is not synced) is fetched again.
-	if b, err := os.ReadFile(filepath.Join(s.repo.Path(), store.TreeIndexPath(commit))); err == nil {
-		sig, _ := os.ReadFile(filepath.Join(s.repo.Path(), store.TreeIndexSigPath(commit)))
-		if ti, _, err := checkTreeIndex(s.keyring, verify, commit, b, sig); err == nil {
-			s.noteIndex(ti)
-			return false, nil
-		}
+	check := func(commit object.Checksum, b, sig []byte) (*store.TreeIndex, bool, error) {
+		return checkTreeIndex(s.keyring, verify, commit, b, sig)
+	}
+	// A kept copy is checked as the remote's would be; one that does not
+	// check is fetched again.
+	if ti, _, ok := keptTreeIndex(s.repo, commit, check); ok {
+		s.noteIndex(ti)
+		return false, nil
 	}
 	b, sig, err := fetchTreeIndex(ctx, s.src, commit)
 	if errors.Is(err, httpc.ErrNotFound) {
@@ -367,7 +367,7 @@ func (s *Session) KeepTreeIndex(ctx context.Context, commit object.Checksum) (bo
 	if err != nil {
 		return false, err
 	}
-	ti, _, err := checkTreeIndex(s.keyring, verify, commit, b, sig)
+	ti, _, err := check(commit, b, sig)
 	if err != nil {
 		return false, err
 	}

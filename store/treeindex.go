@@ -287,10 +287,7 @@ func (p *treeIndexParser) u64() uint64 {
 // WriteExtensionFile writes a file of arbor's own under the repository
 // (rel starts with extensions/arbor/), atomically.
 func (r *Repo) WriteExtensionFile(rel string, data []byte) error {
-	if !strings.HasPrefix(filepath.Clean(rel), "extensions/arbor/") {
-		return fmt.Errorf("%s: not an arbor extension file", rel)
-	}
-	return r.writeFile(rel, data, r.fsync)
+	return r.writeExtensionFile(rel, data, r.fsync)
 }
 
 // KeepExtensionFile writes a client's copy of a file of arbor's own that
@@ -299,10 +296,14 @@ func (r *Repo) WriteExtensionFile(rel string, data []byte) error {
 // check and fetched again; no byte of it is trusted for being on disk,
 // and an install does not wait for the disk to say it is there.
 func (r *Repo) KeepExtensionFile(rel string, data []byte) error {
+	return r.writeExtensionFile(rel, data, false)
+}
+
+func (r *Repo) writeExtensionFile(rel string, data []byte, sync bool) error {
 	if !strings.HasPrefix(filepath.Clean(rel), "extensions/arbor/") {
 		return fmt.Errorf("%s: not an arbor extension file", rel)
 	}
-	return r.writeFile(rel, data, false)
+	return r.writeFile(rel, data, sync)
 }
 
 // WriteFile writes a file the repository publishes beside its objects

@@ -2,7 +2,6 @@ package delta
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -126,15 +125,17 @@ func (g *generator) encodePending(p *pending, ct, oct *store.Content) {
 	p.data, p.err = readWhole(ct, ct.Size)
 	ct.Close()
 	var old []byte
-	err := errors.New("no old version")
+	haveOld := false
 	if oct != nil {
+		var err error
 		old, err = readWhole(oct, oct.Size)
 		oct.Close()
+		haveOld = err == nil
 	}
 	switch {
 	case p.err != nil:
 		p.err = fmt.Errorf("reading %s: %w", object.Name(p.c, object.TypeFile), p.err)
-	case err == nil:
+	case haveOld:
 		p.e = g.encode(old, p.data)
 	}
 }
