@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -316,6 +317,25 @@ func (r *Repo) StatContent(c object.Checksum) (object.FileHeader, uint64, error)
 			return object.FileHeader{}, 0, missingFile(object.Name(c, object.TypeFile))
 		}
 		// Symlinks, large xattrs and errors take the full path.
+	}
+	if r.mode == ModeArchive {
+		// The header alone: opening would inflate the whole object.
+		f, err := os.Open(r.ObjectPath(c, object.TypeFile))
+		if errors.Is(err, fs.ErrNotExist) && r.parent != nil {
+			return r.parent.StatContent(c)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return object.FileHeader{}, 0, missingFile(object.Name(c, object.TypeFile))
+		}
+		if err != nil {
+			return object.FileHeader{}, 0, fmt.Errorf("opening %s: %w", object.Name(c, object.TypeFile), err)
+		}
+		defer f.Close()
+		h, size, err := object.ReadArchiveHeader(bufio.NewReaderSize(f, 4096))
+		if err != nil {
+			return h, 0, fmt.Errorf("%s: %w", object.Name(c, object.TypeFile), err)
+		}
+		return h, size, nil
 	}
 	ct, err := r.OpenContent(c)
 	if err != nil {

@@ -34,8 +34,8 @@ type app struct {
 // bigBuffers keeps the heap near what is alive, for work whose garbage
 // is whole files and parts, as a delta's generation: at the raised heap
 // target it would be most of the memory (920 MB generating 1 GiB). The
-// soft limit leaves room beside it for liblzma's encoders (up to 119
-// MiB) within 256 MiB. GOGC and GOMEMLIMIT still override them.
+// soft limit leaves room beside it for liblzma's encoders (two at once,
+// 95 MiB) within 256 MiB. GOGC and GOMEMLIMIT still override them.
 func bigBuffers() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(100)

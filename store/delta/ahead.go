@@ -95,16 +95,21 @@ func (g *generator) open(ctx context.Context, p *pending) (ct, oct *store.Conten
 	if p.err = ctx.Err(); p.err != nil {
 		return nil, nil
 	}
-	ct, err := g.r.OpenContent(p.c)
+	// Weighed by its header first: a fallback is never read.
+	h, size, err := g.r.StatContent(p.c)
+	if err != nil {
+		p.err = err
+		return nil, nil
+	}
+	if g.o.MinFallbackSize > 0 && int64(size) > g.o.MinFallbackSize || h.IsSymlink() || size == 0 {
+		return nil, nil
+	}
+	ct, err = g.r.OpenContent(p.c)
 	if err != nil {
 		p.err = err
 		return nil, nil
 	}
 	p.h = ct.Header
-	if g.o.MinFallbackSize > 0 && int64(ct.Size) > g.o.MinFallbackSize || p.h.IsSymlink() || ct.Size == 0 {
-		ct.Close()
-		return nil, nil
-	}
 	p.modified = true
 	n := int64(ct.Size)
 	p.cost = 2 * n // the file, and a patch or literal bytes of about its size

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -419,5 +420,57 @@ func TestXzWholeBlocks(t *testing.T) {
 	index := z[len(z)-12-int(backward+1)*4:]
 	if n, _ := binary.Uvarint(index[1:]); n < 2 {
 		t.Errorf("%d blocks in the stream of %d bytes", n, len(data))
+	}
+}
+
+// A payload over twice the window is compressed by two encoders, the
+// second primed with the bytes before its half, into one block that
+// liblzma and the Go decoder both read back: a copy across the middle
+// is found, as it is not by halves compressed alone.
+func TestXzPrimed(t *testing.T) {
+	const window = 4 << 20
+	rnd := rand.New(rand.NewPCG(1, 2))
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rnd.Uint32())
+		}
+		return b
+	}
+	// Random bytes but for a MiB after the middle that repeats the
+	// MiB before it: only matches across the middle make it smaller.
+	head, tail := []byte("modes and xattrs"), []byte("the program")
+	const size = 12 << 20
+	mid := (len(head)+size+len(tail))/2 - len(head) // the second half's start in the blob
+	blob := random(mid)
+	blob = append(blob, blob[mid-1<<20:]...)
+	blob = append(blob, random(size-len(blob))...)
+	data := bytes.Join([][]byte{head, blob, tail}, nil)
+	slots := make(chan struct{}, 2)
+	z, ok := xzPrimed([3][]byte{head, blob, tail}, window, slots)
+	if !ok {
+		t.Skip("liblzma not built in (no cgo)")
+	}
+	if max := len(data) - 1<<20 + 1<<16; len(z) > max {
+		t.Errorf("%d bytes of %d compressed to %d: the repeat across the middle was not found (want <= %d)", len(data), len(data), len(z), max)
+	}
+	if n, err := xzSize(z); err != nil || n != uint64(len(data)) {
+		t.Errorf("the index says %d (%v), want %d", n, err, len(data))
+	}
+	out := make([]byte, len(data))
+	if ok, err := unxzWhole(z, out); !ok || err != nil || !bytes.Equal(out, data) {
+		t.Fatalf("liblzma: %v %v, same bytes %v", ok, err, bytes.Equal(out, data))
+	}
+	r, err := xz.NewReader(bytes.NewReader(z))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the Go decoder: %v, same bytes %v", err, bytes.Equal(got, data))
+	}
+	// A payload of no more than twice the window is left to xzWhole.
+	if _, ok := xzPrimed([3][]byte{head, blob[:2*window-100], tail}, window, slots); ok {
+		t.Error("a payload of twice the window was split")
 	}
 }

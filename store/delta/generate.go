@@ -153,6 +153,7 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 	})
 
 	g := &generator{r: r, o: o, dir: d.Dir()}
+	defer g.drain() // on an early return, the part still compressing
 	for _, m := range meta {
 		if err := ctx.Err(); err != nil {
 			return d, st, err
@@ -204,20 +205,25 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 		} else if err := actx.Err(); err != nil {
 			return d, st, err
 		}
-		ct, err := r.OpenContent(c)
+		// Weighed by its header first: opening an archive's object
+		// inflates it, and a fallback's bytes are never read.
+		_, usize, err := r.StatContent(c)
 		if err != nil {
 			return d, st, err
 		}
-		if o.MinFallbackSize > 0 && int64(ct.Size) > o.MinFallbackSize {
-			ct.Close()
-			size := int64(ct.Size) // compressed, in an archive repository's .filez
+		if o.MinFallbackSize > 0 && int64(usize) > o.MinFallbackSize {
+			size := int64(usize) // compressed, in an archive repository's .filez
 			if r.Mode() == store.ModeArchive {
 				if fi, err := os.Lstat(r.ObjectPath(c, object.TypeFile)); err == nil {
 					size = fi.Size()
 				}
 			}
-			g.fallbacks = append(g.fallbacks, Fallback{ObjectRef: ref, Size: uint64(size), Uncompressed: ct.Size})
+			g.fallbacks = append(g.fallbacks, Fallback{ObjectRef: ref, Size: uint64(size), Uncompressed: usize})
 			continue
+		}
+		ct, err := r.OpenContent(c)
+		if err != nil {
+			return d, st, err
 		}
 		// Carried whole: read straight into the part.
 		err = g.part().spliceFrom(ref, &ct.Header, ct, ct.Size)
@@ -229,10 +235,13 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 			return d, st, err
 		}
 	}
-	if len(g.headers) == 0 {
+	if g.parts == 0 {
 		g.part() // as ostree's: one part, empty if nothing changed
 	}
 	if err := g.closePart(); err != nil {
+		return d, st, err
+	}
+	if err := g.drain(); err != nil {
 		return d, st, err
 	}
 	sb, err := g.superblock(commit)
@@ -290,6 +299,9 @@ type generator struct {
 	fallbacks []Fallback
 	bytes     int64
 	spare     []byte // a closed part's blob, for the next
+	parts     int    // parts closed so far
+	closing   *closing
+	slots     chan struct{} // held by each encoder running
 }
 
 func (g *generator) part() *partBuilder {
@@ -307,26 +319,68 @@ func (g *generator) closeIfFull() error {
 	return nil
 }
 
+// closing is a part being compressed and written behind the next one's
+// building.
+type closing struct {
+	done chan struct{}
+	f    []byte
+	h    PartHeader
+	blob []byte
+	err  error
+}
+
 // closePart compresses the part being built and writes it (or keeps it,
-// for an inline delta): only one part's payload is in memory at a time.
+// for an inline delta) in the background, once the part before it is
+// done: so the next part is read while this one compresses, and the
+// encoders of two parts can overlap, with no more than two parts'
+// payloads in memory.
 func (g *generator) closePart() error {
 	p := g.cur
 	g.cur = nil
 	if p == nil {
 		return nil
 	}
-	f, h, err := p.compress()
-	if err != nil {
-		return err
+	if g.slots == nil {
+		// Encoders at once, whatever the processors: the memory bound.
+		g.slots = make(chan struct{}, min(2, max(1, runtime.GOMAXPROCS(0))))
 	}
-	g.spare = p.blob[:0] // the next part's, grown once to a part's size
+	c, i := &closing{done: make(chan struct{})}, g.parts
+	g.parts++
+	go func() {
+		defer close(c.done)
+		c.f, c.h, c.err = p.compress(g.slots)
+		if c.err == nil && !g.o.Inline {
+			c.err = g.writePart(i, c.f)
+		}
+		c.blob = p.blob[:0]
+	}()
+	prev := g.closing
+	g.closing = c
+	return g.finish(prev)
+}
+
+// drain waits for the part still being closed.
+func (g *generator) drain() error {
+	c := g.closing
+	g.closing = nil
+	return g.finish(c)
+}
+
+// finish waits for c and takes its header, in the parts' order.
+func (g *generator) finish(c *closing) error {
+	if c == nil {
+		return nil
+	}
+	<-c.done
+	if c.err != nil {
+		return c.err
+	}
+	g.spare = c.blob // the next part's, grown once to a part's size
 	if g.o.Inline {
-		g.inline = append(g.inline, f)
-	} else if err := g.writePart(len(g.headers), f); err != nil {
-		return err
+		g.inline = append(g.inline, c.f)
 	}
-	g.headers = append(g.headers, h)
-	g.bytes += int64(len(f))
+	g.headers = append(g.headers, c.h)
+	g.bytes += int64(len(c.f))
 	return nil
 }
 
@@ -558,15 +612,22 @@ func (p *partBuilder) payload() ([3][]byte, error) {
 	return [3][]byte{head, p.blob, tail}, nil
 }
 
+// primedWindow is the window of a part compressed by two encoders: two
+// of preset 6's 8 MiB would not fit 256 MiB beside the parts.
+const primedWindow = 4 << 20
+
 // compress makes the part's file ('x' and an xz stream) and header.
-func (p *partBuilder) compress() ([]byte, PartHeader, error) {
+// Each encoder holds one of slots while it runs.
+func (p *partBuilder) compress(slots chan struct{}) ([]byte, PartHeader, error) {
 	pl, err := p.payload()
 	if err != nil {
 		return nil, PartHeader{}, err
 	}
 	var z bytes.Buffer
 	z.WriteByte('x')
-	if c, ok := xzWhole(pl, runtime.GOMAXPROCS(0)); ok {
+	if c, ok := xzPrimed(pl, primedWindow, slots); ok {
+		z.Write(c)
+	} else if c, ok := held(slots, func() ([]byte, bool) { return xzWhole(pl, runtime.GOMAXPROCS(0)) }); ok {
 		z.Write(c)
 	} else {
 		n := len(pl[0]) + len(pl[1]) + len(pl[2])
@@ -586,6 +647,13 @@ func (p *partBuilder) compress() ([]byte, PartHeader, error) {
 	f := z.Bytes()
 	return f, PartHeader{Checksum: sha256.Sum256(f), Size: uint64(len(f)),
 		Uncompressed: p.usize, Objects: p.objects}, nil
+}
+
+// held runs fn holding one of slots.
+func held[T any](slots chan struct{}, fn func() (T, bool)) (T, bool) {
+	slots <- struct{}{}
+	defer func() { <-slots }()
+	return fn()
 }
 
 // superblock encodes the superblock, little-endian as ostree's on this

@@ -226,6 +226,33 @@ type Decompressor struct {
 	max, budget int64
 }
 
+// ReadArchiveHeader reads a .filez object's header from r, and the size
+// its content claims, without inflating anything: what a caller that
+// only weighs or describes the object needs.
+func ReadArchiveHeader(r io.Reader) (FileHeader, uint64, error) {
+	hdr, err := readFramed(r)
+	if err != nil {
+		return FileHeader{}, 0, err
+	}
+	v, err := gvariant.Decode(tArchHeader, hdr)
+	if err != nil {
+		return FileHeader{}, 0, fmt.Errorf("archive header: %w", err)
+	}
+	f := v.([]any)
+	size := be64(f[0].(uint64))
+	if size > math.MaxInt64 {
+		return FileHeader{}, 0, fmt.Errorf("archive header: size %d out of range", size)
+	}
+	h, err := headerFrom(f[1:])
+	if err != nil {
+		return h, 0, err
+	}
+	if h.IsSymlink() && size != 0 {
+		return h, 0, errors.New("archive header: symlink with a size")
+	}
+	return h, size, nil
+}
+
 // ReadArchive parses a .filez object from r, which ends where the object
 // ends. Close the returned reader to give its buffers back; it does not
 // close r.
@@ -240,27 +267,11 @@ func (d *Decompressor) ReadArchive(r io.Reader) (FileHeader, uint64, io.ReadClos
 		d.bufs.Put(br)
 		return h, 0, nil, err
 	}
-	hdr, err := readFramed(br)
-	if err != nil {
-		return fail(FileHeader{}, err)
-	}
-	v, err := gvariant.Decode(tArchHeader, hdr)
-	if err != nil {
-		return fail(FileHeader{}, fmt.Errorf("archive header: %w", err))
-	}
-	f := v.([]any)
-	size := be64(f[0].(uint64))
-	if size > math.MaxInt64 {
-		return fail(FileHeader{}, fmt.Errorf("archive header: size %d out of range", size))
-	}
-	h, err := headerFrom(f[1:])
+	h, size, err := ReadArchiveHeader(br)
 	if err != nil {
 		return fail(h, err)
 	}
 	if h.IsSymlink() {
-		if size != 0 {
-			return fail(h, errors.New("archive header: symlink with a size"))
-		}
 		return h, 0, &pooledReader{Reader: eofChecker{br}, done: func() { d.bufs.Put(br) }}, nil
 	}
 	var src io.Reader = br

