@@ -402,18 +402,7 @@ func TestXzWholeBlocks(t *testing.T) {
 			t.Errorf("on %d threads, another stream", threads)
 		}
 	}
-	out := make([]byte, len(data))
-	if ok, err := unxzWhole(z, out); !ok || err != nil || !bytes.Equal(out, data) {
-		t.Fatalf("liblzma: %v %v, same bytes %v", ok, err, bytes.Equal(out, data))
-	}
-	r, err := xz.NewReader(bytes.NewReader(z))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(r)
-	if err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("the Go decoder: %v, same bytes %v", err, bytes.Equal(got, data))
-	}
+	decodesTo(t, z, data)
 	// Blocks, as the index at the stream's end counts them: its
 	// records follow the index indicator, their count a varint.
 	backward := binary.LittleEndian.Uint32(z[len(z)-8:])
@@ -457,6 +446,17 @@ func TestXzPrimed(t *testing.T) {
 	if n, err := xzSize(z); err != nil || n != uint64(len(data)) {
 		t.Errorf("the index says %d (%v), want %d", n, err, len(data))
 	}
+	decodesTo(t, z, data)
+	// A payload of no more than twice the window is left to xzWhole.
+	if _, ok := xzPrimed([3][]byte{head, blob[:2*window-100], tail}, window, slots); ok {
+		t.Error("a payload of twice the window was split")
+	}
+}
+
+// decodesTo checks that liblzma and the Go decoder both read z back as
+// data.
+func decodesTo(t *testing.T, z, data []byte) {
+	t.Helper()
 	out := make([]byte, len(data))
 	if ok, err := unxzWhole(z, out); !ok || err != nil || !bytes.Equal(out, data) {
 		t.Fatalf("liblzma: %v %v, same bytes %v", ok, err, bytes.Equal(out, data))
@@ -468,9 +468,5 @@ func TestXzPrimed(t *testing.T) {
 	got, err := io.ReadAll(r)
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("the Go decoder: %v, same bytes %v", err, bytes.Equal(got, data))
-	}
-	// A payload of no more than twice the window is left to xzWhole.
-	if _, ok := xzPrimed([3][]byte{head, blob[:2*window-100], tail}, window, slots); ok {
-		t.Error("a payload of twice the window was split")
 	}
 }

@@ -8,6 +8,26 @@ package delta
 #include <stdlib.h>
 #include <lzma.h>
 
+// encode runs the encoder s over the k pieces as one input, to its end,
+// and ends s.
+static int encode(lzma_stream *s, const uint8_t **in, const size_t *n, int k,
+		uint8_t *out, size_t *out_pos, size_t out_size) {
+	lzma_ret r = LZMA_OK;
+	s->next_out = out;
+	s->avail_out = out_size;
+	for (int i = 0; i < k && r == LZMA_OK; i++) {
+		s->next_in = in[i];
+		s->avail_in = n[i];
+		while (r == LZMA_OK && s->avail_in > 0 && s->avail_out > 0)
+			r = lzma_code(s, LZMA_RUN);
+	}
+	while (r == LZMA_OK && s->avail_out > 0)
+		r = lzma_code(s, LZMA_FINISH);
+	*out_pos = out_size - s->avail_out;
+	lzma_end(s);
+	return r == LZMA_STREAM_END ? LZMA_OK : (r == LZMA_OK ? LZMA_BUF_ERROR : r);
+}
+
 // xz compresses the three pieces in0, in1, in2 as one input, with
 // preset 6's filter but the given window, in blocks of block bytes on up
 // to threads threads: one stream either way.
@@ -36,19 +56,7 @@ static int xz(uint32_t threads, uint64_t block, uint32_t dict,
 		return r;
 	const uint8_t *in[3] = {in0, in1, in2};
 	size_t n[3] = {n0, n1, n2};
-	s.next_out = out;
-	s.avail_out = out_size;
-	for (int i = 0; i < 3 && r == LZMA_OK; i++) {
-		s.next_in = in[i];
-		s.avail_in = n[i];
-		while (r == LZMA_OK && s.avail_in > 0 && s.avail_out > 0)
-			r = lzma_code(&s, LZMA_RUN);
-	}
-	while (r == LZMA_OK && s.avail_out > 0)
-		r = lzma_code(&s, LZMA_FINISH);
-	*out_pos = out_size - s.avail_out;
-	lzma_end(&s);
-	return r == LZMA_STREAM_END ? LZMA_OK : (r == LZMA_OK ? LZMA_BUF_ERROR : r);
+	return encode(&s, in, n, 3, out, out_pos, out_size);
 }
 
 // lzma2 encodes n0+n1 bytes (in two pieces, one input) as raw LZMA2
@@ -72,19 +80,7 @@ static int lzma2(uint32_t dict, const uint8_t *pre, size_t pre_n,
 		return r;
 	const uint8_t *in[2] = {in0, in1};
 	size_t n[2] = {n0, n1};
-	s.next_out = out;
-	s.avail_out = out_size;
-	for (int i = 0; i < 2 && r == LZMA_OK; i++) {
-		s.next_in = in[i];
-		s.avail_in = n[i];
-		while (r == LZMA_OK && s.avail_in > 0 && s.avail_out > 0)
-			r = lzma_code(&s, LZMA_RUN);
-	}
-	while (r == LZMA_OK && s.avail_out > 0)
-		r = lzma_code(&s, LZMA_FINISH);
-	*out_pos = out_size - s.avail_out;
-	lzma_end(&s);
-	return r == LZMA_STREAM_END ? LZMA_OK : (r == LZMA_OK ? LZMA_BUF_ERROR : r);
+	return encode(&s, in, n, 2, out, out_pos, out_size);
 }
 
 static int unxz(uint64_t memlimit, const uint8_t *in, size_t in_size, size_t *in_pos,
