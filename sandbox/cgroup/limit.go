@@ -132,8 +132,11 @@ func enable(parent, name string) {
 // follow moves every process of the v2 cgroup dir into the v1 cgroup
 // v1, until a pass finds none left out (one forked meanwhile is moved
 // on the next pass; a child forked after its parent moved is in v1
-// already).
+// already). A process is moved once: one that still is not listed in
+// v1 after it was is exiting (the kernel takes the write and moves
+// nothing), and writing it again each pass would never end.
 func follow(dir, v1 string) error {
+	tried := map[string]bool{}
 	for pass := 0; pass < 10; pass++ {
 		// The instance's first, then v1's: a process forked between the
 		// two reads by one moved already is in v1's list, not left out.
@@ -150,9 +153,10 @@ func follow(dir, v1 string) error {
 		}
 		moved := false
 		for p := range all {
-			if in[p] {
+			if in[p] || tried[p] {
 				continue
 			}
+			tried[p] = true
 			err := os.WriteFile(filepath.Join(v1, "cgroup.procs"), []byte(p), 0)
 			if gone(err) {
 				continue // ended meanwhile
