@@ -207,19 +207,21 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 		}
 		// Weighed by its header first: opening an archive's object
 		// inflates it, and a fallback's bytes are never read.
-		_, usize, err := r.StatContent(c)
-		if err != nil {
-			return d, st, err
-		}
-		if o.MinFallbackSize > 0 && int64(usize) > o.MinFallbackSize {
-			size := int64(usize) // compressed, in an archive repository's .filez
-			if r.Mode() == store.ModeArchive {
-				if fi, err := os.Lstat(r.ObjectPath(c, object.TypeFile)); err == nil {
-					size = fi.Size()
-				}
+		if o.MinFallbackSize > 0 {
+			_, usize, err := r.StatContent(c)
+			if err != nil {
+				return d, st, err
 			}
-			g.fallbacks = append(g.fallbacks, Fallback{ObjectRef: ref, Size: uint64(size), Uncompressed: usize})
-			continue
+			if int64(usize) > o.MinFallbackSize {
+				size := int64(usize) // compressed, in an archive repository's .filez
+				if r.Mode() == store.ModeArchive {
+					if fi, err := os.Lstat(r.ObjectPath(c, object.TypeFile)); err == nil {
+						size = fi.Size()
+					}
+				}
+				g.fallbacks = append(g.fallbacks, Fallback{ObjectRef: ref, Size: uint64(size), Uncompressed: usize})
+				continue
+			}
 		}
 		ct, err := r.OpenContent(c)
 		if err != nil {

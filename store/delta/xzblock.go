@@ -13,7 +13,13 @@ import (
 // does.
 func xzBlock(window int, chunks [][]byte, usize uint64, check uint64) []byte {
 	flags := []byte{0, 0x04} // CRC64
-	out := []byte{0xfd, '7', 'z', 'X', 'Z', 0}
+	var csize int
+	for _, c := range chunks {
+		csize += len(c)
+	}
+	// Room for it all: headers, chunks, padding, check, index, footer.
+	out := make([]byte, 0, 12+12+csize+3+8+32+12)
+	out = append(out, 0xfd, '7', 'z', 'X', 'Z', 0)
 	out = append(out, flags...)
 	out = binary.LittleEndian.AppendUint32(out, crc32.ChecksumIEEE(flags))
 
@@ -23,10 +29,8 @@ func xzBlock(window int, chunks [][]byte, usize uint64, check uint64) []byte {
 	hdr[0] = byte((len(hdr)+4)/4 - 1)
 	hdr = binary.LittleEndian.AppendUint32(hdr, crc32.ChecksumIEEE(hdr))
 	out = append(out, hdr...)
-	var csize int
 	for _, c := range chunks {
 		out = append(out, c...)
-		csize += len(c)
 	}
 	for i := csize; i%4 != 0; i++ {
 		out = append(out, 0)
