@@ -15,6 +15,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -ldflags="-s -w" -o $(BIN) ./cmd/arbor
 	$(GO) build -ldflags="-s -w" -o bin/arbor-full ./cmd/arbor-full
 	$(GO) build -ldflags="-s -w" -o bin/arbord ./cmd/arbord
+	$(GO) build -ldflags="-s -w" -o bin/arbor-unxz ./cmd/arbor-unxz
 
 deps:
 	@tests/deps.sh

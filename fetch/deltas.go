@@ -11,6 +11,7 @@ import (
 
 	"arbor/store"
 	"arbor/store/delta"
+	"arbor/store/delta/xzproc"
 	"arbor/store/gvariant"
 	"arbor/store/index"
 	"arbor/store/object"
@@ -258,7 +259,7 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	if ahead != nil && ahead.pipe != nil {
 		pipe = ahead.pipe
 	} else {
-		pipe = startParts(p.ctx, ds, sb, name, need, nil)
+		pipe = startParts(p.ctx, ds, sb, name, need, nil, p.unxz)
 	}
 	defer pipe.close()
 	needed := map[int]bool{}
@@ -359,7 +360,7 @@ type partPipe struct {
 // speculative fetch, made before the superblock was verified): the pipe
 // reads it as the part, within the size the superblock gives, or closes
 // it when part 0 is not fetched.
-func startParts(ctx context.Context, ds deltaSource, sb *delta.Superblock, name string, parts []int, first *specPart) *partPipe {
+func startParts(ctx context.Context, ds deltaSource, sb *delta.Superblock, name string, parts []int, first *specPart, unxz string) *partPipe {
 	pp := &partPipe{parts: parts, decoded: make(chan partFile), slots: make(chan struct{}, 4), stop: make(chan struct{})}
 	files := make([]chan partFile, len(parts))
 	for k := range files {
@@ -388,14 +389,17 @@ func startParts(ctx context.Context, ds deltaSource, sb *delta.Superblock, name 
 					return
 				}
 				path := fmt.Sprintf("%s/%d", delta.Dir(sb.From, sb.To), i)
-				b, again, err := spec.read(int64(sb.Parts[i].Size))
+				if o, ok := ds.(deltaOpener); ok && spec == nil && unxz != "" {
+					spec = openSpecPart(ctx, o, path, unxz) // to decode it as it comes
+				}
+				b, decoded, again, err := spec.read(sb.Parts[i])
 				if again {
 					b, err = ds.Get(ctx, path, int64(sb.Parts[i].Size))
 				}
 				if err != nil {
 					err = fmt.Errorf("delta %s part %d: %w", name, i, err)
 				}
-				files[k] <- partFile{i: i, b: b, err: err}
+				files[k] <- partFile{i: i, b: b, decoded: decoded, err: err}
 			}()
 		}
 	}()
@@ -409,8 +413,8 @@ func startParts(ctx context.Context, ds deltaSource, sb *delta.Superblock, name 
 				return
 			}
 			if f.err == nil {
-				f.part, f.err = delta.DecodePart(sb, i, f.b, f.inline)
-				f.b = nil
+				f.part, f.err = delta.DecodePart(sb, i, f.b, f.inline, f.decoded)
+				f.b, f.decoded = nil, nil
 			}
 			select {
 			case pp.decoded <- f:
@@ -427,53 +431,99 @@ func startParts(ctx context.Context, ds deltaSource, sb *delta.Superblock, name 
 // Nothing of it is read off the connection until the verified superblock
 // gives its size (and then its checksum is checked before it is
 // decoded, as any part's is); unwanted, it is closed unread.
+//
+// With a helper, the part's xz stream is also decoded as it is read, by
+// a process locked down to do that alone (xzproc): what it makes is
+// taken only once the part's checksum matches, so decoding, the longest
+// step after a part arrives, overlaps its download.
 type specPart struct {
 	ready chan struct{}
 	body  io.ReadCloser
 	size  int64 // -1: not given
 	err   error
+	dec   *xzproc.Decoder // nil: none was started
 }
 
-func openSpecPart(ctx context.Context, o deltaOpener, path string) *specPart {
+func openSpecPart(ctx context.Context, o deltaOpener, path, unxz string) *specPart {
 	sp := &specPart{ready: make(chan struct{})}
+	started := make(chan struct{})
+	go func() {
+		defer close(started)
+		if unxz != "" {
+			sp.dec, _ = xzproc.Start(unxz) // without it, the part is decoded once in
+		}
+	}()
 	go func() {
 		defer close(sp.ready)
 		sp.body, sp.size, sp.err = o.Open(ctx, path)
+		<-started
 	}()
 	return sp
 }
 
-// read is the part's file, of the size its verified superblock gives;
-// again says it is to be fetched as if none had been asked for (there is
-// none, or its fetch failed on the way).
-func (sp *specPart) read(size int64) (b []byte, again bool, err error) {
+// read is the part's file, of the size its verified superblock gives in
+// h, with what the helper decoded of it (nil for nothing); again says it
+// is to be fetched as if none had been asked for (there is none, or its
+// fetch failed on the way).
+func (sp *specPart) read(h delta.PartHeader) (b, decoded []byte, again bool, err error) {
 	if sp == nil {
-		return nil, true, nil
+		return nil, nil, true, nil
 	}
 	<-sp.ready
+	dec := sp.dec
+	sp.dec = nil
+	defer dec.Stop()
 	if errors.Is(sp.err, ErrNotFound) {
-		return nil, false, sp.err // asked again, it would be again
+		return nil, nil, false, sp.err // asked again, it would be again
 	}
 	if sp.err != nil {
-		return nil, true, nil
+		return nil, nil, true, nil
 	}
 	defer sp.body.Close()
+	size := int64(h.Size)
 	if sp.size >= 0 && sp.size != size {
-		return nil, false, fmt.Errorf("%w: the part is %d bytes, not the %d its superblock says", delta.ErrCorrupt, sp.size, size)
+		return nil, nil, false, fmt.Errorf("%w: the part is %d bytes, not the %d its superblock says", delta.ErrCorrupt, sp.size, size)
+	}
+	if dec != nil && (size < 2 || dec.Begin(delta.PayloadBound(h)) != nil) {
+		dec.Stop()
+		dec = nil
 	}
 	b = make([]byte, size)
-	if _, err := io.ReadFull(sp.body, b); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return nil, false, fmt.Errorf("%w: the part is shorter than the %d bytes its superblock says", delta.ErrCorrupt, size)
+	for n := int64(0); n < size; {
+		k, err := sp.body.Read(b[n:min(size, n+256<<10)])
+		if dec != nil && k > 0 {
+			from := n
+			if from == 0 {
+				if b[0] != 'x' {
+					dec.Stop() // not xz
+					dec = nil
+				}
+				from = 1
+			}
+			if dec != nil && from < n+int64(k) {
+				if _, werr := dec.Write(b[from : n+int64(k)]); werr != nil {
+					dec.Stop()
+					dec = nil
+				}
+			}
 		}
-		return nil, true, nil
+		n += int64(k)
+		if n < size && err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, nil, false, fmt.Errorf("%w: the part is shorter than the %d bytes its superblock says", delta.ErrCorrupt, size)
+			}
+			return nil, nil, true, nil
+		}
 	}
 	if sp.size < 0 {
 		if n, _ := sp.body.Read(make([]byte, 1)); n > 0 {
-			return nil, false, fmt.Errorf("%w: the part is longer than the %d bytes its superblock says", delta.ErrCorrupt, size)
+			return nil, nil, false, fmt.Errorf("%w: the part is longer than the %d bytes its superblock says", delta.ErrCorrupt, size)
 		}
 	}
-	return b, false, nil
+	if dec != nil {
+		decoded, _ = dec.Finish() // on any failure, decoded here once checked
+	}
+	return b, decoded, false, nil
 }
 
 // close gives the part up unread; nil does nothing.
@@ -486,6 +536,7 @@ func (sp *specPart) close() {
 		if sp.body != nil {
 			sp.body.Close()
 		}
+		sp.dec.Stop()
 	}()
 }
 
@@ -577,7 +628,7 @@ func startDeltaAhead(ctx context.Context, r *store.Repo, ds *deltaUse, src Sourc
 		dir := delta.Dir(from, c)
 		var first *specPart
 		if o, ok := ds.src.(deltaOpener); ok && named {
-			first = openSpecPart(ctx, o, dir+"/0")
+			first = openSpecPart(ctx, o, dir+"/0", ds.unxz)
 		}
 		type got struct {
 			file []byte
@@ -609,7 +660,7 @@ func startDeltaAhead(ctx context.Context, r *store.Repo, ds *deltaUse, src Sourc
 		for i := range parts {
 			parts[i] = i
 		}
-		a.pipe = startParts(ctx, ds.src, sb, a.name, parts, first)
+		a.pipe = startParts(ctx, ds.src, sb, a.name, parts, first, ds.unxz)
 	}()
 	return a
 }
@@ -636,11 +687,14 @@ func (a *deltaAhead) close() {
 }
 
 type partFile struct {
-	i      int // the part
-	b      []byte
-	inline bool
-	part   *delta.Part
-	err    error
+	i int // the part
+	b []byte
+	// decoded is what the helper decoded of b as it came, unchecked
+	// until DecodePart has checked b; nil for none.
+	decoded []byte
+	inline  bool
+	part    *delta.Part
+	err     error
 }
 
 // deltaCommit verifies and stores the delta's commit as commitObject
@@ -900,4 +954,7 @@ type deltaUse struct {
 	src  deltaSource
 	from func(ref string) object.Checksum
 	warn func(string)
+	// unxz is the helper that decodes a part as it downloads
+	// (xzproc), or "" to decode each once it is in.
+	unxz string
 }

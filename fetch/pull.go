@@ -242,6 +242,9 @@ type PullOptions struct {
 	// collection is the source's collection ID, which a commit pulled
 	// for a ref must be bound to; empty when it has none.
 	collection string
+	// unxz is the helper that decodes delta parts as they download;
+	// "" for the one beside this binary, if there is one.
+	unxz string
 }
 
 // DeltaPlan is what the static deltas of a pull would fetch: the parts
@@ -287,6 +290,7 @@ type puller struct {
 	// from is the commit a ref has here, which a delta may start from;
 	// nil without deltas.
 	from func(ref string) object.Checksum
+	unxz string // deltaUse's
 	// oldRoot is the root dirtree of the commit the pulled ref had here,
 	// when that commit is complete: the walk does not go into a
 	// directory that is the same in both.
@@ -664,7 +668,7 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 			return nil, noDeltaError(object.Zero, c)
 		}
 		if ds != nil && useDeltas {
-			p.from = ds.from
+			p.from, p.unxz = ds.from, ds.unxz
 			if err := p.delta(ds.src, name, c); err != nil {
 				// A missing or bad delta leaves the objects to fetch: what
 				// it stored was checked, and the walk below fetches the rest.

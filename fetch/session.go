@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"arbor/fetch/httpc"
 	"arbor/store"
+	"arbor/store/delta/xzproc"
 	"arbor/store/gpg"
 	"arbor/store/index"
 	"arbor/store/keyfile"
@@ -245,7 +247,7 @@ func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
 	}
 	before := bytes()
 	since := func() int64 { return bytes() - before }
-	ds := &deltaUse{src: sessionDeltas{s}, warn: opts.Warn, from: func(ref string) object.Checksum {
+	ds := &deltaUse{src: sessionDeltas{s}, warn: opts.Warn, unxz: cmp.Or(opts.unxz, xzproc.Beside()), from: func(ref string) object.Checksum {
 		c, err := s.repo.ReadRef(s.rm.Name + ":" + ref)
 		if err != nil {
 			return object.Zero

@@ -203,7 +203,7 @@ func applyOffline(ctx context.Context, r *store.Repo, dir string, sb *Superblock
 
 // ApplyPart checks, decodes and runs part i of the delta.
 func ApplyPart(sb *Superblock, i int, file []byte, inline bool, sink Sink) error {
-	p, err := DecodePart(sb, i, file, inline)
+	p, err := DecodePart(sb, i, file, inline, nil)
 	if err != nil {
 		return err
 	}
@@ -212,12 +212,13 @@ func ApplyPart(sb *Superblock, i int, file []byte, inline bool, sink Sink) error
 
 // DecodePart checks and decodes part i of the delta, as ApplyPart does
 // first: a pull decodes a part as it arrives, while it runs the one
-// before.
-func DecodePart(sb *Superblock, i int, file []byte, inline bool) (*Part, error) {
+// before. decoded is what decoding its xz stream made as it arrived, or
+// nil (OpenPartDecoded).
+func DecodePart(sb *Superblock, i int, file []byte, inline bool, decoded []byte) (*Part, error) {
 	if i < 0 || i >= len(sb.Parts) {
 		return nil, fmt.Errorf("%w: no part %d", ErrCorrupt, i)
 	}
-	p, err := OpenPart(sb.Parts[i], file, inline)
+	p, err := OpenPartDecoded(sb.Parts[i], file, inline, decoded)
 	if err != nil {
 		return nil, fmt.Errorf("delta %s part %d: %w", Name(sb.From, sb.To), i, err)
 	}

@@ -3,17 +3,39 @@ package delta
 import (
 	"bytes"
 	"testing"
+
+	"arbor/store/gvariant"
 )
 
 // A delta's superblock and its bsdiff patches come from the network:
 // no input may panic, and a patch that applies makes exactly the size
-// asked for.
+// asked for. A part's payload is taken by splitPart exactly when the
+// whole tuple's decoder takes it, with the same fields.
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte("old file bytes"), []byte("new file, bytes"), []byte{})
 	f.Add([]byte{}, []byte{1, 2, 3}, []byte{0, 0, 0, 0, 0, 0, 0, 0x80})
+	f.Add([]byte{}, []byte{}, gvariant.MustEncode(partType, []any{[]any{[]any{uint32(0), uint32(0), uint32(0o100644)}}, []any{[]any{}}, []byte("blob"), []byte{1, 2}}))
 	f.Fuzz(func(t *testing.T, old, data, raw []byte) {
 		// Any bytes as a superblock or as a patch.
 		_, _ = ParseSuperblock(raw)
+		whole, werr := gvariant.Decode(partType, raw)
+		f, serr := splitPart(raw)
+		if serr == nil {
+			if _, err := gvariant.Decode(partType.Fields[0], f[0]); err != nil {
+				serr = err
+			} else if _, err := gvariant.Decode(partType.Fields[1], f[1]); err != nil {
+				serr = err
+			}
+		}
+		if (werr == nil) != (serr == nil) {
+			t.Fatalf("the whole tuple's decoder: %v; splitPart: %v", werr, serr)
+		}
+		if werr == nil {
+			w := whole.([]any)
+			if !bytes.Equal(w[2].([]byte), f[2]) || !bytes.Equal(w[3].([]byte), f[3]) {
+				t.Fatal("splitPart's blob or ops differ from the decoder's")
+			}
+		}
 		if out, err := Bspatch(old, raw, uint64(len(data))); err == nil && len(out) != len(data) {
 			t.Fatalf("a patch made %d bytes, not the %d asked for", len(out), len(data))
 		}

@@ -29,6 +29,14 @@ type Part struct {
 // exactly what its xz index declares and no more than its header allows
 // (see xzSize), and decodes it.
 func OpenPart(h PartHeader, file []byte, inline bool) (*Part, error) {
+	return OpenPartDecoded(h, file, inline, nil)
+}
+
+// OpenPartDecoded is OpenPart given what decoding the file's xz stream
+// made while it arrived (xzproc; nil for none): taken, once the file is
+// checked, when it is of the size the stream's index declares, else the
+// stream is decoded here.
+func OpenPartDecoded(h PartHeader, file []byte, inline bool, decoded []byte) (*Part, error) {
 	if !inline {
 		if uint64(len(file)) != h.Size {
 			return nil, fmt.Errorf("%w: the part is %d bytes, not the %d its superblock says", ErrCorrupt, len(file), h.Size)
@@ -53,6 +61,10 @@ func OpenPart(h PartHeader, file []byte, inline bool) (*Part, error) {
 		}
 		if err := checkPayloadSize(h, exact); err != nil {
 			return nil, err
+		}
+		if decoded != nil && uint64(len(decoded)) == exact {
+			payload = decoded
+			break
 		}
 		payload = make([]byte, exact)
 		if ok, err := unxzWhole(file[1:], payload); ok {
@@ -81,19 +93,26 @@ func OpenPart(h PartHeader, file []byte, inline bool) (*Part, error) {
 	if err := checkPayloadSize(h, uint64(len(payload))); err != nil {
 		return nil, err
 	}
-	v, err := gvariant.Decode(partType, payload)
+	f, err := splitPart(payload)
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload: %v", ErrCorrupt, err)
 	}
-	f := v.([]any)
-	p := &Part{Blob: f[2].([]byte), Ops: f[3].([]byte)}
-	for _, m := range f[0].([]any) {
+	modes, err := gvariant.Decode(partType.Fields[0], f[0])
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload's modes: %v", ErrCorrupt, err)
+	}
+	xattrs, err := gvariant.Decode(partType.Fields[1], f[1])
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload's xattrs: %v", ErrCorrupt, err)
+	}
+	p := &Part{Blob: f[2], Ops: f[3]}
+	for _, m := range modes.([]any) {
 		mf := m.([]any)
 		// Stored big-endian, as in dirmeta.
 		be := func(x any) uint32 { return bits.ReverseBytes32(x.(uint32)) }
 		p.Modes = append(p.Modes, [3]uint32{be(mf[0]), be(mf[1]), be(mf[2])})
 	}
-	for _, x := range f[1].([]any) {
+	for _, x := range xattrs.([]any) {
 		xs, err := object.XattrsFrom(x)
 		if err != nil {
 			return nil, fmt.Errorf("%w: xattrs: %v", ErrCorrupt, err)
@@ -101,6 +120,27 @@ func OpenPart(h PartHeader, file []byte, inline bool) (*Part, error) {
 		p.Xattrs = append(p.Xattrs, xs)
 	}
 	return p, nil
+}
+
+// splitPart cuts a part's payload, (a(uuu)aa(ayay)ayay), into its four
+// fields by its framing offsets. The blob and the ops, nearly all of it,
+// are any bytes and taken as they lie, uncopied; the two small arrays
+// are for gvariant.Decode, which checks their normal form. Decoding the
+// whole tuple would copy the blob and encode it again to compare.
+func splitPart(d []byte) ([4][]byte, error) {
+	var f [4][]byte
+	w := gvariant.OffsetWidth(len(d))
+	if w == 0 || 3*w > len(d) {
+		return f, errors.New("too short for its framing offsets")
+	}
+	frame := uint64(len(d) - 3*w)
+	end := func(k int) uint64 { return gvariant.ReadOffset(d[len(d)-(k+1)*w : len(d)-k*w]) }
+	e0, e1, e2 := end(0), end(1), end(2)
+	if e0 > e1 || e1 > e2 || e2 > frame {
+		return f, errors.New("bad framing offsets")
+	}
+	f[0], f[1], f[2], f[3] = d[:e0], d[e0:e1], d[e1:e2], d[e2:frame]
+	return f, nil
 }
 
 // Sink receives what a part writes, each object checked against its

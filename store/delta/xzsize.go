@@ -55,6 +55,10 @@ func xzSize(b []byte) (uint64, error) {
 	return total, nil
 }
 
+// PayloadBound is the most a part's payload may decompress to, from its
+// header: the bound a decoder outside this package is given.
+func PayloadBound(h PartHeader) uint64 { return min(payloadBound(h), maxPart) }
+
 // payloadBound is the most a part's payload may decompress to, from its
 // header's estimate and its object count.
 func payloadBound(h PartHeader) uint64 {

@@ -56,6 +56,9 @@ type env struct {
 	// atExit runs, last first, after every scenario: for what scenarios
 	// share (a catalogue built once, its servers).
 	atExit []func()
+	// keep leaves every scenario's files in place (-keep), to rerun a
+	// tool by hand on them.
+	keep bool
 }
 
 // mountFresh makes dir the mount point of a new, empty ext4 filesystem
@@ -452,6 +455,9 @@ func runScenario(e *env, sc *scenario, runs int) *result {
 				logf("%s: teardown: %v", sc.name, err)
 			}
 		}
+		if e.keep {
+			return
+		}
 		if err := removeAll(e.dir(sc.name)); err != nil {
 			logf("%s: removing scratch: %v", sc.name, err)
 		}
@@ -794,7 +800,7 @@ func mainErr() error {
 	outFlag := flag.String("out", "", "also write the markdown report to this file")
 	onlyFlag := flag.String("only", "", "comma-separated scenarios to run (default all)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "per-command timeout (0 = none)")
-	keep := flag.Bool("keep", false, "keep the scratch directory")
+	keep := flag.Bool("keep", false, "keep the scratch directory and every scenario's files")
 	traceFlag := flag.String("trace", "", "write each timed run's requests, with their times, to files in this directory")
 	fresh := flag.Bool("fresh-fs", os.Geteuid() == 0, "put each repo on a newly made ext4 filesystem (needs root)")
 	flag.Parse()
@@ -849,7 +855,7 @@ func mainErr() error {
 	if _, err := exec.LookPath("cp"); err != nil {
 		return err
 	}
-	e := &env{timeout: *timeout, freshFS: *fresh, trace: *traceFlag}
+	e := &env{timeout: *timeout, freshFS: *fresh, trace: *traceFlag, keep: *keep}
 	for _, p := range []struct {
 		dst *string
 		src string

@@ -118,7 +118,7 @@ func BuildArbor(t testing.TB) string {
 		buildBin = filepath.Join(buildDir, "arbor")
 		// arbor's other commands and arbord go beside arbor, where it
 		// looks.
-		for _, cmd := range []string{"arbor", "arbor-full", "arbord"} {
+		for _, cmd := range []string{"arbor", "arbor-full", "arbord", "arbor-unxz"} {
 			out, errOut, err := RunErr(goBin, "build", "-o", filepath.Join(buildDir, cmd), "arbor/cmd/"+cmd)
 			if err != nil {
 				buildErr = fmt.Errorf("%w\n%s%s", err, out, errOut)
