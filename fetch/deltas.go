@@ -450,7 +450,7 @@ func openSpecPart(ctx context.Context, o deltaOpener, path, unxz string) *specPa
 	go func() {
 		defer close(started)
 		if unxz != "" {
-			sp.dec, _ = xzproc.Start(unxz) // without it, the part is decoded once in
+			sp.dec, _ = xzproc.Start(ctx, unxz) // without it, the part is decoded once in
 		}
 	}()
 	go func() {

@@ -14,16 +14,17 @@ import (
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte("old file bytes"), []byte("new file, bytes"), []byte{})
 	f.Add([]byte{}, []byte{1, 2, 3}, []byte{0, 0, 0, 0, 0, 0, 0, 0x80})
+	f.Add([]byte{}, []byte{}, make([]byte, 256)) // offsets wider than normal
 	f.Add([]byte{}, []byte{}, gvariant.MustEncode(partType, []any{[]any{[]any{uint32(0), uint32(0), uint32(0o100644)}}, []any{[]any{}}, []byte("blob"), []byte{1, 2}}))
 	f.Fuzz(func(t *testing.T, old, data, raw []byte) {
 		// Any bytes as a superblock or as a patch.
 		_, _ = ParseSuperblock(raw)
 		whole, werr := gvariant.Decode(partType, raw)
-		f, serr := splitPart(raw)
+		fields, serr := splitPart(raw)
 		if serr == nil {
-			if _, err := gvariant.Decode(partType.Fields[0], f[0]); err != nil {
+			if _, err := gvariant.Decode(partType.Fields[0], fields[0]); err != nil {
 				serr = err
-			} else if _, err := gvariant.Decode(partType.Fields[1], f[1]); err != nil {
+			} else if _, err := gvariant.Decode(partType.Fields[1], fields[1]); err != nil {
 				serr = err
 			}
 		}
@@ -32,7 +33,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		if werr == nil {
 			w := whole.([]any)
-			if !bytes.Equal(w[2].([]byte), f[2]) || !bytes.Equal(w[3].([]byte), f[3]) {
+			if !bytes.Equal(w[2].([]byte), fields[2]) || !bytes.Equal(w[3].([]byte), fields[3]) {
 				t.Fatal("splitPart's blob or ops differ from the decoder's")
 			}
 		}

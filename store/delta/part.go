@@ -133,6 +133,9 @@ func splitPart(d []byte) ([4][]byte, error) {
 	if w == 0 || 3*w > len(d) {
 		return f, errors.New("too short for its framing offsets")
 	}
+	if gvariant.TableWidth(len(d)-3*w, 3) != w {
+		return f, gvariant.ErrNotNormal // offsets wider than they need be
+	}
 	frame := uint64(len(d) - 3*w)
 	end := func(k int) uint64 { return gvariant.ReadOffset(d[len(d)-(k+1)*w : len(d)-k*w]) }
 	e0, e1, e2 := end(0), end(1), end(2)

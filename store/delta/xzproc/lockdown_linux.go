@@ -17,13 +17,15 @@ const (
 	ldAbs    = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
 	jeq      = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
 	jge      = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
+	jset     = unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K
 	ret      = unix.BPF_RET | unix.BPF_K
 )
 
 // lockDown confines every thread of the process, for good: no new
-// privileges, and a seccomp filter of the calls above. tgkill is taken
-// for this process's own threads only (Go preempts with it); clone3 is
-// answered ENOSYS, so that the C library creates threads with clone.
+// privileges, and a seccomp filter of the calls below. clone is taken
+// for threads only, tgkill for this process's own (Go preempts with
+// it); clone3 is answered ENOSYS, so that the C library creates threads
+// with clone, whose flags the filter can see.
 func lockDown() error {
 	if auditArch == 0 {
 		return fmt.Errorf("no seccomp filter for %s", runtime.GOARCH)
@@ -34,13 +36,15 @@ func lockDown() error {
 	// connecting, executing, tracing and signalling anything else are
 	// refused.
 	allowed := []uint32{
-		unix.SYS_READ, unix.SYS_WRITE, unix.SYS_CLOSE,
+		unix.SYS_READ, unix.SYS_PREAD64, unix.SYS_WRITE, unix.SYS_CLOSE,
 		unix.SYS_EXIT, unix.SYS_EXIT_GROUP,
 		unix.SYS_MMAP, unix.SYS_MUNMAP, unix.SYS_MREMAP, unix.SYS_MPROTECT, unix.SYS_BRK, unix.SYS_MADVISE,
 		unix.SYS_FUTEX, unix.SYS_SCHED_YIELD, unix.SYS_NANOSLEEP, unix.SYS_CLOCK_NANOSLEEP, unix.SYS_CLOCK_GETTIME,
 		unix.SYS_RT_SIGRETURN, unix.SYS_RT_SIGPROCMASK, unix.SYS_RT_SIGACTION, unix.SYS_SIGALTSTACK,
-		unix.SYS_GETTID, unix.SYS_GETPID, unix.SYS_CLONE, unix.SYS_SET_ROBUST_LIST, unix.SYS_RSEQ,
+		unix.SYS_GETTID, unix.SYS_GETPID, unix.SYS_SET_ROBUST_LIST, unix.SYS_RSEQ,
 		unix.SYS_SCHED_GETAFFINITY, unix.SYS_GETRANDOM, unix.SYS_RESTART_SYSCALL,
+		// The runtime's poller, for its timers: descriptors of its own.
+		unix.SYS_EPOLL_CREATE1, unix.SYS_EPOLL_CTL, unix.SYS_EPOLL_PWAIT, unix.SYS_EPOLL_PWAIT2, unix.SYS_EVENTFD2,
 	}
 	pid := uint32(unix.Getpid())
 	p := []unix.SockFilter{
@@ -54,6 +58,16 @@ func lockDown() error {
 	for _, nr := range allowed {
 		p = append(p, unix.SockFilter{Code: jeq, Jf: 1, K: nr}, unix.SockFilter{Code: ret, K: retAllow})
 	}
+	// clone only for threads (Go's, and the C library's): sharing
+	// memory and the thread group, so never a process of its own.
+	p = append(p,
+		unix.SockFilter{Code: jeq, Jf: 5, K: unix.SYS_CLONE},
+		unix.SockFilter{Code: ldAbs, K: 16}, // flags, the first argument
+		unix.SockFilter{Code: jset, Jf: 2, K: unix.CLONE_THREAD},
+		unix.SockFilter{Code: jset, Jf: 1, K: unix.CLONE_VM},
+		unix.SockFilter{Code: ret, K: retAllow},
+		unix.SockFilter{Code: ret, K: retErrno | uint32(unix.EPERM)},
+	)
 	p = append(p,
 		unix.SockFilter{Code: jeq, Jf: 1, K: unix.SYS_CLONE3},
 		unix.SockFilter{Code: ret, K: retErrno | uint32(unix.ENOSYS)},
@@ -67,8 +81,14 @@ func lockDown() error {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
 	prog := unix.SockFprog{Len: uint16(len(p)), Filter: &p[0]}
-	if _, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&prog))); e != 0 {
+	r, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&prog)))
+	if e != 0 {
 		return fmt.Errorf("seccomp: %w", e)
+	}
+	if r != 0 {
+		// TSYNC names the thread it could not confine, and installs
+		// nothing.
+		return fmt.Errorf("seccomp: thread %d could not be confined", r)
 	}
 	return nil
 }

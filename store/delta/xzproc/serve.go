@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -53,6 +54,9 @@ func Serve(in, out *os.File) error {
 			return fmt.Errorf("descriptor %d: %w", f.Fd(), err)
 		}
 	}
+	// The runtime sets its poller up for its first timer: made here, it
+	// asks nothing refused later.
+	time.AfterFunc(time.Hour, func() {}).Stop()
 	if err := lockDown(); err != nil {
 		return err
 	}
@@ -81,8 +85,11 @@ func Serve(in, out *os.File) error {
 	var hdr [8]byte
 	for got := 0; got < len(hdr); {
 		n, err := rd(hdr[got:])
-		if err != nil || n == 0 {
-			return fmt.Errorf("reading the bound: %v", err)
+		if err != nil {
+			return fmt.Errorf("reading the bound: %w", err)
+		}
+		if n == 0 {
+			return errors.New("no bound before the input's end")
 		}
 		got += n
 	}
@@ -106,7 +113,7 @@ func Serve(in, out *os.File) error {
 		if pending == 0 && !eof {
 			n, err := rd(ib)
 			if err != nil {
-				return fmt.Errorf("reading: %v", err)
+				return fmt.Errorf("reading: %w", err)
 			}
 			pending, eof = n, n == 0
 		}
@@ -122,7 +129,7 @@ func Serve(in, out *os.File) error {
 			return fmt.Errorf("more than the %d bytes allowed", max)
 		}
 		if err := wr(ob[:outN]); err != nil {
-			return fmt.Errorf("writing: %v", err)
+			return fmt.Errorf("writing: %w", err)
 		}
 		switch r {
 		case C.LZMA_OK:
@@ -153,7 +160,7 @@ func padding(rest []byte, rd func([]byte) (int, error)) error {
 		n += len(rest)
 		k, err := rd(buf)
 		if err != nil {
-			return fmt.Errorf("reading: %v", err)
+			return fmt.Errorf("reading: %w", err)
 		}
 		if k == 0 {
 			break

@@ -14,6 +14,7 @@ package xzproc
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -22,7 +23,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -52,21 +55,29 @@ func Beside() string {
 // Decoder is one helper process decoding one xz stream.
 type Decoder struct {
 	cmd    *exec.Cmd
-	in     io.WriteCloser
-	out    io.ReadCloser
+	in     *os.File
+	out    *os.File
 	stderr bytes.Buffer
 	begun  bool
-	killed bool
+	killed atomic.Bool
 	done   chan struct{} // the output is read to its end, or failed
 	res    []byte
 	err    error
 	once   sync.Once
 }
 
-// Start starts the helper at path. It reads nothing until Begin.
-func Start(path string) (*Decoder, error) {
-	d := &Decoder{cmd: exec.Command(path), done: make(chan struct{})}
+// stall bounds how long the helper may leave its input unread, or take
+// to end once it is all in: far more than it needs (it decodes faster
+// than a link delivers, and a pipe's worth in well under a second).
+// Past it the helper is stopped and the part decoded once verified.
+const stall = 30 * time.Second
+
+// Start starts the helper at path. It reads nothing until Begin; the
+// end of ctx kills it.
+func Start(ctx context.Context, path string) (*Decoder, error) {
+	d := &Decoder{cmd: exec.CommandContext(ctx, path), done: make(chan struct{})}
 	d.cmd.Env = []string{}
+	d.cmd.WaitDelay = time.Second
 	d.cmd.Stderr = &limited{b: &d.stderr, n: 4096}
 	inR, inW, err := pipe()
 	if err != nil {
@@ -114,17 +125,19 @@ func (d *Decoder) Begin(max uint64) error {
 	d.begun = true
 	go func() {
 		defer close(d.done)
-		// Made once for all of it: max is the verified superblock's
-		// bound, a little over the part's size, and the buffer becomes
-		// the part's payload.
+		// max is the verified superblock's estimate with room to spare,
+		// which may be far more than the part makes: the buffer starts
+		// at a size most parts fit in, and what it keeps is trimmed.
 		var buf bytes.Buffer
-		buf.Grow(int(min(max, 1<<30)))
+		buf.Grow(int(min(max, 64<<20)))
 		n, err := io.Copy(&buf, io.LimitReader(d.out, int64(min(max, 1<<62))+1))
 		switch {
 		case err != nil:
 			d.err = err
 		case uint64(n) > max:
 			d.err = fmt.Errorf("more than the %d bytes allowed", max)
+		case buf.Cap() > buf.Len()+buf.Len()/4+1<<20:
+			d.res = bytes.Clone(buf.Bytes())
 		default:
 			d.res = buf.Bytes()
 		}
@@ -134,6 +147,7 @@ func (d *Decoder) Begin(max uint64) error {
 
 // Write gives the decoder the stream's next bytes.
 func (d *Decoder) Write(b []byte) (int, error) {
+	d.in.SetWriteDeadline(time.Now().Add(stall))
 	n, err := d.in.Write(b)
 	if err != nil {
 		return n, fmt.Errorf("%s: %w", Name, err)
@@ -149,11 +163,15 @@ func (d *Decoder) Finish() ([]byte, error) {
 		return nil, errors.New(Name + ": not begun")
 	}
 	d.in.Close()
-	<-d.done
+	select {
+	case <-d.done:
+	case <-time.After(stall):
+		d.Stop()
+	}
 	d.out.Close()
 	werr := d.wait()
 	switch {
-	case d.killed:
+	case d.killed.Load():
 		return nil, errors.New(Name + ": stopped")
 	case d.err != nil:
 		return nil, fmt.Errorf("%s: %w", Name, d.err)
@@ -168,7 +186,7 @@ func (d *Decoder) Stop() {
 	if d == nil {
 		return
 	}
-	d.killed = true
+	d.killed.Store(true)
 	d.cmd.Process.Kill()
 	d.in.Close()
 	d.wait()

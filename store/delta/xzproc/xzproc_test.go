@@ -4,6 +4,7 @@ package xzproc
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ulikunitz/xz"
 	"golang.org/x/sys/unix"
@@ -45,6 +47,16 @@ func probe() int {
 	try("ptrace", unix.PtraceAttach(os.Getppid()))
 	_, err = unix.IoctlGetInt(0, unix.TIOCOUTQ)
 	try("ioctl", err)
+	// A process of its own (a fork): were it made, the copy leaves at once.
+	r, _, e := unix.RawSyscall6(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+	if e == 0 && r == 0 {
+		unix.RawSyscall(unix.SYS_EXIT_GROUP, 0, 0, 0)
+	}
+	if e == 0 {
+		try("fork", nil)
+	} else {
+		try("fork", e)
+	}
 	_, err = unix.Write(1, []byte("write ok\n"))
 	try("write", err)
 	return 0
@@ -62,7 +74,7 @@ func TestLockDown(t *testing.T) {
 		k, v, _ := strings.Cut(l, " ")
 		got[k] = v
 	}
-	for _, call := range []string{"open", "create", "socket", "kill", "tgkill", "execve", "ptrace", "ioctl"} {
+	for _, call := range []string{"open", "create", "socket", "kill", "tgkill", "execve", "ptrace", "ioctl", "fork"} {
 		if got[call] != unix.EPERM.Error() {
 			t.Errorf("%s in the locked-down helper: %q, want %q", call, got[call], unix.EPERM.Error())
 		}
@@ -120,7 +132,7 @@ func TestDecoder(t *testing.T) {
 		{"odd padding", append(bytes.Clone(z), 0, 0), uint64(len(data)), "after the stream"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			d, err := Start(helper)
+			d, err := Start(context.Background(), helper)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,8 +156,43 @@ func TestDecoder(t *testing.T) {
 			}
 		})
 	}
+	// Fed slowly, as a link does, the helper lives for seconds: its
+	// runtime's timers, scavenger and monitor run under the filter too.
+	t.Run("slowly", func(t *testing.T) {
+		d, err := Start(context.Background(), helper)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Stop()
+		if err := d.Begin(uint64(len(data))); err != nil {
+			t.Fatal(err)
+		}
+		step := len(z)/20 + 1
+		for in := z; len(in) > 0; in = in[min(step, len(in)):] {
+			if _, err := d.Write(in[:min(step, len(in))]); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(120 * time.Millisecond)
+		}
+		if out, err := d.Finish(); err != nil || !bytes.Equal(out, data) {
+			t.Fatalf("got %d bytes, %v; want the %d bytes back", len(out), err, len(data))
+		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		d, err := Start(ctx, helper)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Begin(uint64(len(data)))
+		d.Write(z[:1000])
+		cancel()
+		if _, err := d.Finish(); err == nil {
+			t.Fatal("a cancelled decoder's Finish gave no error")
+		}
+	})
 	t.Run("stopped", func(t *testing.T) {
-		d, err := Start(helper)
+		d, err := Start(context.Background(), helper)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +204,7 @@ func TestDecoder(t *testing.T) {
 		}
 	})
 	t.Run("not begun", func(t *testing.T) {
-		d, err := Start(helper)
+		d, err := Start(context.Background(), helper)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +212,7 @@ func TestDecoder(t *testing.T) {
 			t.Fatal("Finish without Begin gave no error")
 		}
 	})
-	if _, err := Start(filepath.Join(t.TempDir(), "none")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := Start(context.Background(), filepath.Join(t.TempDir(), "none")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Start of a missing helper: %v", err)
 	}
 }
