@@ -337,6 +337,66 @@ func (r *Repo) writeFile(rel string, data []byte, sync bool) error {
 	return atomic.WriteFile(filepath.Join(r.path, rel), data, 0o644, sync)
 }
 
+// PutDir puts the directory tmp, made by the caller inside the
+// repository, at rel in one rename: a directory already at rel is
+// exchanged for it, then removed, so that a reader finds the one or the
+// other whole, never a mix of the two. Both paths are inside the
+// repository, their directories resolved without symlinks.
+func (r *Repo) PutDir(tmp, rel string) error {
+	for _, p := range []string{tmp, rel} {
+		if filepath.IsAbs(p) || filepath.Clean(p) != p || strings.HasPrefix(p, "..") {
+			return fmt.Errorf("%s: not a clean path inside the repository", p)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(r.path, filepath.Dir(rel)), 0o755); err != nil {
+		return err
+	}
+	root, err := unix.Open(r.path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", r.path, err)
+	}
+	defer unix.Close(root)
+	parent := func(p string) (int, error) {
+		fd, err := unix.Openat2(root, filepath.Dir(p), &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS})
+		if err != nil {
+			return -1, fmt.Errorf("%s: %w (a symlink on the way is refused)", filepath.Join(r.path, filepath.Dir(p)), err)
+		}
+		return fd, nil
+	}
+	from, err := parent(tmp)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(from)
+	to, err := parent(rel)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(to)
+	a, b := filepath.Base(tmp), filepath.Base(rel)
+	err = unix.Renameat2(from, a, to, b, unix.RENAME_EXCHANGE)
+	switch {
+	case err == nil:
+		// The old one is at tmp now.
+		if err := os.RemoveAll(filepath.Join(r.path, tmp)); err != nil {
+			return fmt.Errorf("removing the %s it replaced: %w", rel, err)
+		}
+	case errors.Is(err, unix.ENOENT):
+		if err := unix.Renameat(from, a, to, b); err != nil {
+			return fmt.Errorf("moving %s into place: %w", rel, err)
+		}
+	default:
+		return fmt.Errorf("replacing %s: %w", rel, err)
+	}
+	if r.fsync {
+		if err := unix.Fsync(to); err != nil {
+			return fmt.Errorf("syncing %s: %w", filepath.Dir(rel), err)
+		}
+	}
+	return nil
+}
+
 // Signer signs bytes (a detached OpenPGP signature).
 type Signer func(data []byte) ([]byte, error)
 

@@ -2,6 +2,7 @@ package delta
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ulikunitz/xz"
 
@@ -392,13 +394,13 @@ func TestXzWholeBlocks(t *testing.T) {
 	for i := 0; len(data) < 5<<20; i++ {
 		data = fmt.Appendf(data, "line %d of a payload in several blocks\n", i*7919%100003)
 	}
-	z, ok := xzWhole([3][]byte{data[:100], data[100 : len(data)-9], data[len(data)-9:]}, 2)
+	z, ok := xzWhole(context.Background(), [3][]byte{data[:100], data[100 : len(data)-9], data[len(data)-9:]}, 2)
 	if !ok {
 		t.Skip("liblzma not built in (no cgo)")
 	}
 	// The same stream on any number of processors.
 	for _, threads := range []int{1, 3} {
-		if again, _ := xzWhole([3][]byte{data, nil, nil}, threads); !bytes.Equal(again, z) {
+		if again, _ := xzWhole(context.Background(), [3][]byte{data, nil, nil}, threads); !bytes.Equal(again, z) {
 			t.Errorf("on %d threads, another stream", threads)
 		}
 	}
@@ -436,7 +438,7 @@ func TestXzPrimed(t *testing.T) {
 	blob = append(blob, random(size-len(blob))...)
 	data := bytes.Join([][]byte{head, blob, tail}, nil)
 	slots := make(chan struct{}, 2)
-	z, ok := xzPrimed([3][]byte{head, blob, tail}, window, slots)
+	z, ok := xzPrimed(context.Background(), [3][]byte{head, blob, tail}, window, slots)
 	if !ok {
 		t.Skip("liblzma not built in (no cgo)")
 	}
@@ -448,7 +450,7 @@ func TestXzPrimed(t *testing.T) {
 	}
 	decodesTo(t, z, data)
 	// A payload of no more than twice the window is left to xzWhole.
-	if _, ok := xzPrimed([3][]byte{head, blob[:2*window-100], tail}, window, slots); ok {
+	if _, ok := xzPrimed(context.Background(), [3][]byte{head, blob[:2*window-100], tail}, window, slots); ok {
 		t.Error("a payload of twice the window was split")
 	}
 }
@@ -468,5 +470,44 @@ func decodesTo(t *testing.T, z, data []byte) {
 	got, err := io.ReadAll(r)
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("the Go decoder: %v, same bytes %v", err, bytes.Equal(got, data))
+	}
+}
+
+// A generation's end stops liblzma's encoders between steps of their
+// input, not after the part: both give up, with no stream, when the
+// context ends while they run (the input takes seconds to compress).
+func TestXzStops(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	data := make([]byte, 48<<20)
+	for i := range data {
+		data[i] = byte(rng.IntN(256)) &^ byte(i%7)
+	}
+	head, blob, tail := data[:64], data[64:len(data)-16], data[len(data)-16:]
+	for _, c := range []struct {
+		name string
+		run  func(ctx context.Context) bool
+	}{
+		{"whole", func(ctx context.Context) bool {
+			_, ok := xzWhole(ctx, [3][]byte{head, blob, tail}, 2)
+			return ok
+		}},
+		{"primed", func(ctx context.Context) bool {
+			_, ok := xzPrimed(ctx, [3][]byte{head, blob, tail}, primedWindow, make(chan struct{}, 2))
+			return ok
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() {
+				time.Sleep(50 * time.Millisecond)
+				cancel()
+			}()
+			if c.run(ctx) {
+				t.Fatal("a stream made after its context ended")
+			}
+			if ctx.Err() == nil {
+				t.Fatal("it gave up before its context ended")
+			}
+		})
 	}
 }

@@ -152,7 +152,21 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 		return a < b
 	})
 
-	g := &generator{r: r, o: o, dir: d.Dir()}
+	g := &generator{ctx: ctx, r: r, o: o, dir: d.Dir()}
+	if o.Output == "" {
+		// Written aside and put in place whole once its superblock is
+		// in: a generation stopped half-way leaves the delta that was
+		// there as it was, and one made again has none of its old parts.
+		tmp, err := os.MkdirTemp(filepath.Join(r.Path(), "tmp"), "arbor-delta-")
+		if err == nil {
+			err = os.Chmod(tmp, 0o755) // a delta directory, served as the others are
+		}
+		if err != nil {
+			return d, st, fmt.Errorf("static delta %s: %w", d, err)
+		}
+		defer os.RemoveAll(tmp) // gone once put in place
+		g.dir = filepath.Join("tmp", filepath.Base(tmp))
+	}
 	defer g.drain() // on an early return, the part still compressing
 	for _, m := range meta {
 		if err := ctx.Err(); err != nil {
@@ -262,6 +276,8 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 		}
 	} else if err := r.WriteFile(filepath.Join(g.dir, "superblock"), sb); err != nil {
 		return d, st, err
+	} else if err := r.PutDir(g.dir, d.Dir()); err != nil {
+		return d, st, fmt.Errorf("static delta %s: %w", d, err)
 	}
 	st.Bytes = g.bytes + int64(len(sb))
 	if o.Inline {
@@ -292,6 +308,7 @@ func paths(ctx context.Context, r *store.Repo, commit object.Checksum, fn func(s
 }
 
 type generator struct {
+	ctx       context.Context // the generation's: its end stops a part's encoders
 	r         *store.Repo
 	o         GenerateOptions
 	dir       string // the delta's directory, where parts are written as they close
@@ -350,7 +367,7 @@ func (g *generator) closePart() error {
 	g.parts++
 	go func() {
 		defer close(c.done)
-		c.f, c.h, c.err = p.compress(g.slots)
+		c.f, c.h, c.err = p.compress(g.ctx, g.slots)
 		if c.err == nil && !g.o.Inline {
 			c.err = g.writePart(i, c.f)
 		}
@@ -620,17 +637,21 @@ const primedWindow = 4 << 20
 
 // compress makes the part's file ('x' and an xz stream) and header.
 // Each encoder holds one of slots while it runs.
-func (p *partBuilder) compress(slots chan struct{}) ([]byte, PartHeader, error) {
+func (p *partBuilder) compress(ctx context.Context, slots chan struct{}) ([]byte, PartHeader, error) {
 	pl, err := p.payload()
 	if err != nil {
 		return nil, PartHeader{}, err
 	}
 	var z bytes.Buffer
 	z.WriteByte('x')
-	if c, ok := xzPrimed(pl, primedWindow, slots); ok {
+	if c, ok := xzPrimed(ctx, pl, primedWindow, slots); ok {
 		z.Write(c)
-	} else if c, ok := held(slots, func() ([]byte, bool) { return xzWhole(pl, runtime.GOMAXPROCS(0)) }); ok {
+	} else if err := ctx.Err(); err != nil {
+		return nil, PartHeader{}, err
+	} else if c, ok := held(slots, func() ([]byte, bool) { return xzWhole(ctx, pl, runtime.GOMAXPROCS(0)) }); ok {
 		z.Write(c)
+	} else if err := ctx.Err(); err != nil {
+		return nil, PartHeader{}, err
 	} else {
 		n := len(pl[0]) + len(pl[1]) + len(pl[2])
 		w, err := xz.WriterConfig{DictCap: max(min(n, 64<<20), 1<<12)}.NewWriter(&z)

@@ -4,12 +4,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io/fs"
+	"maps"
 	"math/bits"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"arbor/store"
 	"arbor/store/gvariant"
@@ -261,4 +265,96 @@ func initRepo(t *testing.T, dir string, mode store.Mode) *store.Repo {
 	}
 	t.Cleanup(func() { r.Close() })
 	return r
+}
+
+// A delta made again is put in place whole: a generation that fails
+// half-way leaves the one that was there as it was, and one that ends
+// leaves none of the old one's parts behind (here the old had three).
+func TestGenerateAgainReplacesWhole(t *testing.T) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	r := initRepo(t, filepath.Join(tmp, "repo"), store.ModeArchive)
+	files := map[string]string{}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for i := 0; i < 6; i++ {
+		b := make([]byte, 512<<10)
+		for j := range b {
+			b[j] = "abcdefghijklmnopqrstuvwxyz \n"[rng.IntN(28)]
+		}
+		files[fmt.Sprintf("f%02d", i)] = string(b)
+	}
+	c := commitFiles(t, r, filepath.Join(tmp, "src"), files)
+	o := DefaultGenerateOptions()
+	o.To, o.MaxChunkSize = c, 512<<10
+	d, st, err := Generate(ctx, r, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Parts < 3 {
+		t.Fatalf("%d parts; the test wants several", st.Parts)
+	}
+	dir := filepath.Join(r.Path(), d.Dir())
+	snapshot := func() map[string]string {
+		out := map[string]string{}
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			b, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+			out[e.Name()] = string(b)
+		}
+		return out
+	}
+	before := snapshot()
+	leftovers := func() {
+		t.Helper()
+		if ents, _ := os.ReadDir(filepath.Join(r.Path(), "tmp")); len(ents) > 0 {
+			for _, e := range ents {
+				if strings.HasPrefix(e.Name(), "arbor-delta-") {
+					t.Errorf("tmp/%s left behind", e.Name())
+				}
+			}
+		}
+	}
+	// Stopped once its first part is written (aside): the old delta is
+	// untouched.
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		for cctx.Err() == nil {
+			if m, _ := filepath.Glob(filepath.Join(r.Path(), "tmp", "arbor-delta-*", "0")); len(m) > 0 {
+				cancel()
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	o1 := o
+	o1.MaxChunkSize = 256 << 10
+	if _, _, err := Generate(cctx, r, o1); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a generation stopped after its first part: %v", err)
+	}
+	if after := snapshot(); !maps.Equal(after, before) {
+		t.Fatalf("a cancelled generation changed the delta: %d files, was %d", len(after), len(before))
+	}
+	leftovers()
+	// Made again in one part: no part of the old one is left.
+	o2 := o
+	o2.MaxChunkSize = 32e6
+	if _, st2, err := Generate(ctx, r, o2); err != nil || st2.Parts != 1 {
+		t.Fatalf("made again: %d parts, %v", st2.Parts, err)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Fatalf("the delta's directory made again: %v, %v (want 0755, as a server reads it)", fi.Mode(), err)
+	}
+	after := snapshot()
+	if _, ok := after["1"]; ok || len(after) != 2 {
+		t.Fatalf("made again in one part, the delta holds %d files", len(after))
+	}
+	leftovers()
+	dst := initRepo(t, filepath.Join(tmp, "dst"), store.ModeBareUser)
+	if got, err := ApplyOffline(ctx, dst, dir); err != nil || got != c {
+		t.Fatalf("the delta made again applies to %s, %v", got, err)
+	}
 }

@@ -8,23 +8,48 @@ package delta
 #include <stdlib.h>
 #include <lzma.h>
 
+// stopped is what the encoders return when *stop is raised: no status
+// of liblzma's.
+#define STOPPED (-1)
+
 // encode runs the encoder s over the k pieces as one input, to its end,
-// and ends s.
+// and ends s. It feeds the input a mebibyte at a time, and looks at
+// *stop before each step: a stopped generation waits for one step, not
+// a part (liblzma's output does not depend on how its input is fed).
 static int encode(lzma_stream *s, const uint8_t **in, const size_t *n, int k,
-		uint8_t *out, size_t *out_pos, size_t out_size) {
+		uint8_t *out, size_t *out_pos, size_t out_size, const int *stop) {
 	lzma_ret r = LZMA_OK;
+	int stopped = 0;
 	s->next_out = out;
 	s->avail_out = out_size;
-	for (int i = 0; i < k && r == LZMA_OK; i++) {
-		s->next_in = in[i];
-		s->avail_in = n[i];
-		while (r == LZMA_OK && s->avail_in > 0 && s->avail_out > 0)
+	for (int i = 0; i < k && r == LZMA_OK && !stopped; i++) {
+		const uint8_t *p = in[i];
+		size_t left = n[i];
+		while (r == LZMA_OK && left > 0 && s->avail_out > 0) {
+			if (stop && __atomic_load_n(stop, __ATOMIC_RELAXED)) {
+				stopped = 1;
+				break;
+			}
+			size_t step = left < (1 << 20) ? left : (1 << 20);
+			s->next_in = p;
+			s->avail_in = step;
 			r = lzma_code(s, LZMA_RUN);
+			size_t used = step - s->avail_in;
+			p += used;
+			left -= used;
+		}
 	}
-	while (r == LZMA_OK && s->avail_out > 0)
+	while (r == LZMA_OK && !stopped && s->avail_out > 0) {
+		if (stop && __atomic_load_n(stop, __ATOMIC_RELAXED)) {
+			stopped = 1;
+			break;
+		}
 		r = lzma_code(s, LZMA_FINISH);
+	}
 	*out_pos = out_size - s->avail_out;
 	lzma_end(s);
+	if (stopped)
+		return STOPPED;
 	return r == LZMA_STREAM_END ? LZMA_OK : (r == LZMA_OK ? LZMA_BUF_ERROR : r);
 }
 
@@ -33,7 +58,7 @@ static int encode(lzma_stream *s, const uint8_t **in, const size_t *n, int k,
 // to threads threads: one stream either way.
 static int xz(uint32_t threads, uint64_t block, uint32_t dict,
 		const uint8_t *in0, size_t n0, const uint8_t *in1, size_t n1, const uint8_t *in2, size_t n2,
-		uint8_t *out, size_t *out_pos, size_t out_size) {
+		uint8_t *out, size_t *out_pos, size_t out_size, const int *stop) {
 	lzma_options_lzma opt;
 	if (lzma_lzma_preset(&opt, 6))
 		return LZMA_OPTIONS_ERROR;
@@ -50,13 +75,14 @@ static int xz(uint32_t threads, uint64_t block, uint32_t dict,
 		mt.block_size = block;
 		mt.filters = filters;
 		mt.check = LZMA_CHECK_CRC64;
+		mt.timeout = 100; // ms: lzma_code returns to look at *stop while its threads work
 		r = lzma_stream_encoder_mt(&s, &mt);
 	}
 	if (r != LZMA_OK)
 		return r;
 	const uint8_t *in[3] = {in0, in1, in2};
 	size_t n[3] = {n0, n1, n2};
-	return encode(&s, in, n, 3, out, out_pos, out_size);
+	return encode(&s, in, n, 3, out, out_pos, out_size, stop);
 }
 
 // lzma2 encodes n0+n1 bytes (in two pieces, one input) as raw LZMA2
@@ -66,7 +92,7 @@ static int xz(uint32_t threads, uint64_t block, uint32_t dict,
 // the first chunk resets no dictionary.
 static int lzma2(uint32_t dict, const uint8_t *pre, size_t pre_n,
 		const uint8_t *in0, size_t n0, const uint8_t *in1, size_t n1,
-		uint8_t *out, size_t *out_pos, size_t out_size) {
+		uint8_t *out, size_t *out_pos, size_t out_size, const int *stop) {
 	lzma_options_lzma opt;
 	if (lzma_lzma_preset(&opt, 6))
 		return LZMA_OPTIONS_ERROR;
@@ -80,7 +106,7 @@ static int lzma2(uint32_t dict, const uint8_t *pre, size_t pre_n,
 		return r;
 	const uint8_t *in[2] = {in0, in1};
 	size_t n[2] = {n0, n1};
-	return encode(&s, in, n, 2, out, out_pos, out_size);
+	return encode(&s, in, n, 2, out, out_pos, out_size, stop);
 }
 
 static int unxz(uint64_t memlimit, const uint8_t *in, size_t in_size, size_t *in_pos,
@@ -92,10 +118,12 @@ static int unxz(uint64_t memlimit, const uint8_t *in, size_t in_size, size_t *in
 import "C"
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"hash/crc64"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -113,7 +141,7 @@ import (
 // more (4 MiB blocks of a part of libraries came out 26% larger, its
 // halves 6%). The blocks depend on the payload alone, so a part is the
 // same whatever the processors.
-func xzWhole(in [3][]byte, threads int) (out []byte, ok bool) {
+func xzWhole(ctx context.Context, in [3][]byte, threads int) (out []byte, ok bool) {
 	n := len(in[0]) + len(in[1]) + len(in[2])
 	if n == 0 {
 		return nil, false
@@ -140,10 +168,12 @@ func xzWhole(in [3][]byte, threads int) (out []byte, ok bool) {
 		}
 		return (*C.uint8_t)(unsafe.Pointer(&b[0]))
 	}
+	stop, free := stopOn(ctx)
+	defer free()
 	var pos C.size_t
 	if C.xz(C.uint32_t(threads), C.uint64_t(block), C.uint32_t(dict),
 		ptr(in[0]), C.size_t(len(in[0])), ptr(in[1]), C.size_t(len(in[1])), ptr(in[2]), C.size_t(len(in[2])),
-		(*C.uint8_t)(buf), &pos, C.size_t(size)) != C.LZMA_OK {
+		(*C.uint8_t)(buf), &pos, C.size_t(size), stop) != C.LZMA_OK {
 		return nil, false
 	}
 	return C.GoBytes(buf, C.int(pos)), true
@@ -159,7 +189,7 @@ func xzWhole(in [3][]byte, threads int) (out []byte, ok bool) {
 // 0.53x its time. Two 8 MiB windows would take 190 MiB; two of 4 MiB take
 // 95. ok is false when the payload does not suit (its middle outside the
 // blob) or liblzma fails.
-func xzPrimed(in [3][]byte, window int, slots chan struct{}) (out []byte, ok bool) {
+func xzPrimed(ctx context.Context, in [3][]byte, window int, slots chan struct{}) (out []byte, ok bool) {
 	head, blob, tail := in[0], in[1], in[2]
 	n := len(head) + len(blob) + len(tail)
 	prime := window / 2
@@ -173,6 +203,8 @@ func xzPrimed(in [3][]byte, window int, slots chan struct{}) (out []byte, ok boo
 		r   C.int
 	}
 	var a, b half
+	stop, free := stopOn(ctx)
+	defer free()
 	encode := func(h *half, pre []byte, in0, in1 []byte) {
 		size := C.lzma_stream_buffer_bound(C.size_t(len(in0) + len(in1)))
 		if h.buf = C.malloc(size); h.buf == nil {
@@ -184,7 +216,7 @@ func xzPrimed(in [3][]byte, window int, slots chan struct{}) (out []byte, ok boo
 			preP = cptr(pre)
 		}
 		h.r = C.lzma2(C.uint32_t(window), preP, C.size_t(len(pre)), cptr(in0), C.size_t(len(in0)),
-			cptr(in1), C.size_t(len(in1)), (*C.uint8_t)(h.buf), &h.n, size)
+			cptr(in1), C.size_t(len(in1)), (*C.uint8_t)(h.buf), &h.n, size, stop)
 	}
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -212,6 +244,26 @@ func xzPrimed(in [3][]byte, window int, slots chan struct{}) (out []byte, ok boo
 		return nil, false
 	}
 	return xzBlock(window, [][]byte{ca[:len(ca)-1], cb}, uint64(n), crc.Sum64()), true
+}
+
+// stopOn is a flag in C's memory that the end of ctx raises, for the
+// encoders to look at between steps; free stops the watch and frees it.
+func stopOn(ctx context.Context) (flag *C.int, free func()) {
+	p := (*C.int)(C.calloc(1, C.sizeof_int))
+	if p == nil {
+		return nil, func() {} // not stoppable, as before
+	}
+	raised := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		atomic.StoreInt32((*int32)(unsafe.Pointer(p)), 1)
+		close(raised)
+	})
+	return p, func() {
+		if !stop() {
+			<-raised
+		}
+		C.free(unsafe.Pointer(p))
+	}
 }
 
 func cptr(b []byte) *C.uint8_t {

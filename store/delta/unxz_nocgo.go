@@ -2,11 +2,15 @@
 
 package delta
 
+import "context"
+
 // unxzWhole is liblzma's decoder, absent without cgo: the Go one decodes.
 func unxzWhole(in, out []byte) (bool, error) { return false, nil }
 
 // xzWhole is liblzma's encoder, absent without cgo: the Go one encodes.
-func xzWhole(in [3][]byte, threads int) ([]byte, bool) { return nil, false }
+func xzWhole(ctx context.Context, in [3][]byte, threads int) ([]byte, bool) { return nil, false }
 
 // xzPrimed is liblzma's encoders side by side, absent without cgo.
-func xzPrimed(in [3][]byte, window int, slots chan struct{}) ([]byte, bool) { return nil, false }
+func xzPrimed(ctx context.Context, in [3][]byte, window int, slots chan struct{}) ([]byte, bool) {
+	return nil, false
+}
