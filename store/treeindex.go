@@ -316,60 +316,50 @@ func (r *Repo) WriteFile(rel string, data []byte) error {
 }
 
 func (r *Repo) writeFile(rel string, data []byte, sync bool) error {
-	if filepath.IsAbs(rel) || filepath.Clean(rel) != rel || strings.HasPrefix(rel, "..") {
-		return fmt.Errorf("%s: not a clean path inside the repository", rel)
-	}
-	dir := filepath.Dir(rel)
-	if err := os.MkdirAll(filepath.Join(r.path, dir), 0o755); err != nil {
+	fd, err := r.parentBeneath(rel)
+	if err != nil {
 		return err
-	}
-	root, err := unix.Open(r.path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("opening %s: %w", r.path, err)
-	}
-	defer unix.Close(root)
-	fd, err := unix.Openat2(root, dir, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS})
-	if err != nil {
-		return fmt.Errorf("%s: %w (a symlink on the way is refused)", filepath.Join(r.path, dir), err)
 	}
 	unix.Close(fd)
 	return atomic.WriteFile(filepath.Join(r.path, rel), data, 0o644, sync)
+}
+
+// parentBeneath opens the directory that holds rel, a clean path inside
+// the repository, making it if missing; it must be reached without a
+// symlink, so nothing made there is outside the repository.
+func (r *Repo) parentBeneath(rel string) (int, error) {
+	if filepath.IsAbs(rel) || filepath.Clean(rel) != rel || strings.HasPrefix(rel, "..") {
+		return -1, fmt.Errorf("%s: not a clean path inside the repository", rel)
+	}
+	dir := filepath.Dir(rel)
+	if err := os.MkdirAll(filepath.Join(r.path, dir), 0o755); err != nil {
+		return -1, err
+	}
+	root, err := unix.Open(r.path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("opening %s: %w", r.path, err)
+	}
+	defer unix.Close(root)
+	fd, err := unix.Openat2(root, dir, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS})
+	if err != nil {
+		return -1, fmt.Errorf("%s: %w (a symlink on the way is refused)", filepath.Join(r.path, dir), err)
+	}
+	return fd, nil
 }
 
 // PutDir puts the directory tmp, made by the caller inside the
 // repository, at rel in one rename: a directory already at rel is
 // exchanged for it, then removed, so that a reader finds the one or the
 // other whole, never a mix of the two. Both paths are inside the
-// repository, their directories resolved without symlinks.
+// repository, their directories reached without symlinks.
 func (r *Repo) PutDir(tmp, rel string) error {
-	for _, p := range []string{tmp, rel} {
-		if filepath.IsAbs(p) || filepath.Clean(p) != p || strings.HasPrefix(p, "..") {
-			return fmt.Errorf("%s: not a clean path inside the repository", p)
-		}
-	}
-	if err := os.MkdirAll(filepath.Join(r.path, filepath.Dir(rel)), 0o755); err != nil {
-		return err
-	}
-	root, err := unix.Open(r.path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("opening %s: %w", r.path, err)
-	}
-	defer unix.Close(root)
-	parent := func(p string) (int, error) {
-		fd, err := unix.Openat2(root, filepath.Dir(p), &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
-			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS})
-		if err != nil {
-			return -1, fmt.Errorf("%s: %w (a symlink on the way is refused)", filepath.Join(r.path, filepath.Dir(p)), err)
-		}
-		return fd, nil
-	}
-	from, err := parent(tmp)
+	from, err := r.parentBeneath(tmp)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(from)
-	to, err := parent(rel)
+	to, err := r.parentBeneath(rel)
 	if err != nil {
 		return err
 	}
