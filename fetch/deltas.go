@@ -472,7 +472,7 @@ func (sp *specPart) read(h delta.PartHeader) (b, decoded []byte, again bool, err
 	<-sp.ready
 	dec := sp.dec
 	sp.dec = nil
-	defer dec.Stop()
+	defer func() { dec.Stop() }() // whatever of it is still running
 	if errors.Is(sp.err, ErrNotFound) {
 		return nil, nil, false, sp.err // asked again, it would be again
 	}
@@ -522,6 +522,7 @@ func (sp *specPart) read(h delta.PartHeader) (b, decoded []byte, again bool, err
 	}
 	if dec != nil {
 		decoded, _ = dec.Finish() // on any failure, decoded here once checked
+		dec = nil
 	}
 	return b, decoded, false, nil
 }

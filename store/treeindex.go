@@ -6,8 +6,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
@@ -340,12 +342,37 @@ func (r *Repo) parentBeneath(rel string) (int, error) {
 		return -1, fmt.Errorf("opening %s: %w", r.path, err)
 	}
 	defer unix.Close(root)
-	fd, err := unix.Openat2(root, dir, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
+	fd, err := unix.Openat2(root, dir, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS})
 	if err != nil {
 		return -1, fmt.Errorf("%s: %w (a symlink on the way is refused)", filepath.Join(r.path, dir), err)
 	}
 	return fd, nil
+}
+
+// MkdirTemp makes a new directory of mode 0755 in the repository's tmp/,
+// reached without a symlink, and returns its path inside the
+// repository: a tree to write aside and then PutDir in place.
+func (r *Repo) MkdirTemp(prefix string) (string, error) {
+	fd, err := r.parentBeneath(filepath.Join("tmp", prefix))
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(fd)
+	for {
+		name := prefix + strconv.FormatUint(rand.Uint64(), 36)
+		err := unix.Mkdirat(fd, name, 0o755)
+		if errors.Is(err, unix.EEXIST) {
+			continue
+		}
+		if err == nil {
+			err = unix.Fchmodat(fd, name, 0o755, 0) // whatever the umask: served as the rest
+		}
+		if err != nil {
+			return "", fmt.Errorf("making a directory in %s: %w", filepath.Join(r.path, "tmp"), err)
+		}
+		return filepath.Join("tmp", name), nil
+	}
 }
 
 // PutDir puts the directory tmp, made by the caller inside the
@@ -366,13 +393,23 @@ func (r *Repo) PutDir(tmp, rel string) error {
 	defer unix.Close(to)
 	a, b := filepath.Base(tmp), filepath.Base(rel)
 	err = unix.Renameat2(from, a, to, b, unix.RENAME_EXCHANGE)
+	old := tmp // where the one replaced is, to remove
 	switch {
 	case err == nil:
-		// The old one is at tmp now.
-		if err := os.RemoveAll(filepath.Join(r.path, tmp)); err != nil {
-			return fmt.Errorf("removing the %s it replaced: %w", rel, err)
-		}
 	case errors.Is(err, unix.ENOENT):
+		old = ""
+		if err := unix.Renameat(from, a, to, b); err != nil {
+			return fmt.Errorf("moving %s into place: %w", rel, err)
+		}
+	case errors.Is(err, unix.EINVAL):
+		// A filesystem without the exchange (overlayfs): the old one
+		// goes aside first, so rel is briefly absent, never a mix.
+		old = tmp + ".old"
+		if err := unix.Renameat(to, b, from, filepath.Base(old)); errors.Is(err, unix.ENOENT) {
+			old = "" // there was none
+		} else if err != nil {
+			return fmt.Errorf("moving the old %s aside: %w", rel, err)
+		}
 		if err := unix.Renameat(from, a, to, b); err != nil {
 			return fmt.Errorf("moving %s into place: %w", rel, err)
 		}
@@ -380,8 +417,13 @@ func (r *Repo) PutDir(tmp, rel string) error {
 		return fmt.Errorf("replacing %s: %w", rel, err)
 	}
 	if r.fsync {
-		if err := unix.Fsync(to); err != nil {
-			return fmt.Errorf("syncing %s: %w", filepath.Dir(rel), err)
+		if err := atomic.SyncDir(filepath.Join(r.path, filepath.Dir(rel))); err != nil {
+			return err
+		}
+	}
+	if old != "" {
+		if err := os.RemoveAll(filepath.Join(r.path, old)); err != nil {
+			return fmt.Errorf("removing the %s it replaced: %w", rel, err)
 		}
 	}
 	return nil

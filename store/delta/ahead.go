@@ -95,18 +95,24 @@ func (g *generator) open(ctx context.Context, p *pending) (ct, oct *store.Conten
 	if p.err = ctx.Err(); p.err != nil {
 		return nil, nil
 	}
-	// Weighed by its header first: a fallback is never read.
-	h, size, err := g.r.StatContent(p.c)
+	if g.o.MinFallbackSize > 0 {
+		// Weighed by its header first: a fallback is never read.
+		_, size, err := g.r.StatContent(p.c)
+		if err != nil {
+			p.err = err
+			return nil, nil
+		}
+		if int64(size) > g.o.MinFallbackSize {
+			return nil, nil
+		}
+	}
+	ct, err := g.r.OpenContent(p.c)
 	if err != nil {
 		p.err = err
 		return nil, nil
 	}
-	if g.o.MinFallbackSize > 0 && int64(size) > g.o.MinFallbackSize || h.IsSymlink() || size == 0 {
-		return nil, nil
-	}
-	ct, err = g.r.OpenContent(p.c)
-	if err != nil {
-		p.err = err
+	if ct.Header.IsSymlink() || ct.Size == 0 {
+		ct.Close()
 		return nil, nil
 	}
 	p.h = ct.Header

@@ -213,12 +213,12 @@ func ApplyPart(sb *Superblock, i int, file []byte, inline bool, sink Sink) error
 // DecodePart checks and decodes part i of the delta, as ApplyPart does
 // first: a pull decodes a part as it arrives, while it runs the one
 // before. decoded is what decoding its xz stream made as it arrived, or
-// nil (OpenPartDecoded).
+// nil (openPart).
 func DecodePart(sb *Superblock, i int, file []byte, inline bool, decoded []byte) (*Part, error) {
 	if i < 0 || i >= len(sb.Parts) {
 		return nil, fmt.Errorf("%w: no part %d", ErrCorrupt, i)
 	}
-	p, err := OpenPartDecoded(sb.Parts[i], file, inline, decoded)
+	p, err := openPart(sb.Parts[i], file, inline, decoded)
 	if err != nil {
 		return nil, fmt.Errorf("delta %s part %d: %w", Name(sb.From, sb.To), i, err)
 	}

@@ -157,15 +157,12 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 		// Written aside and put in place whole once its superblock is
 		// in: a generation stopped half-way leaves the delta that was
 		// there as it was, and one made again has none of its old parts.
-		tmp, err := os.MkdirTemp(filepath.Join(r.Path(), "tmp"), "arbor-delta-")
-		if err == nil {
-			err = os.Chmod(tmp, 0o755) // a delta directory, served as the others are
-		}
+		tmp, err := r.MkdirTemp("arbor-delta-")
 		if err != nil {
 			return d, st, fmt.Errorf("static delta %s: %w", d, err)
 		}
-		defer os.RemoveAll(tmp) // gone once put in place
-		g.dir = filepath.Join("tmp", filepath.Base(tmp))
+		defer os.RemoveAll(filepath.Join(r.Path(), tmp)) // gone once put in place
+		g.dir = tmp
 	}
 	defer g.drain() // on an early return, the part still compressing
 	for _, m := range meta {
@@ -311,7 +308,7 @@ type generator struct {
 	ctx       context.Context // the generation's: its end stops a part's encoders
 	r         *store.Repo
 	o         GenerateOptions
-	dir       string // the delta's directory, where parts are written as they close
+	dir       string // where parts are written as they close: under tmp/ until the delta is put in place
 	cur       *partBuilder
 	headers   []PartHeader
 	inline    [][]byte // the part files, kept only for an inline delta

@@ -29,14 +29,14 @@ type Part struct {
 // exactly what its xz index declares and no more than its header allows
 // (see xzSize), and decodes it.
 func OpenPart(h PartHeader, file []byte, inline bool) (*Part, error) {
-	return OpenPartDecoded(h, file, inline, nil)
+	return openPart(h, file, inline, nil)
 }
 
-// OpenPartDecoded is OpenPart given what decoding the file's xz stream
+// openPart is OpenPart given what decoding the file's xz stream
 // made while it arrived (xzproc; nil for none): taken, once the file is
 // checked, when it is of the size the stream's index declares, else the
 // stream is decoded here.
-func OpenPartDecoded(h PartHeader, file []byte, inline bool, decoded []byte) (*Part, error) {
+func openPart(h PartHeader, file []byte, inline bool, decoded []byte) (*Part, error) {
 	if !inline {
 		if uint64(len(file)) != h.Size {
 			return nil, fmt.Errorf("%w: the part is %d bytes, not the %d its superblock says", ErrCorrupt, len(file), h.Size)

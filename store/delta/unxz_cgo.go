@@ -162,17 +162,11 @@ func xzWhole(ctx context.Context, in [3][]byte, threads int) (out []byte, ok boo
 		return nil, false
 	}
 	defer C.free(buf)
-	ptr := func(b []byte) *C.uint8_t {
-		if len(b) == 0 {
-			return nil
-		}
-		return (*C.uint8_t)(unsafe.Pointer(&b[0]))
-	}
 	stop, free := stopOn(ctx)
 	defer free()
 	var pos C.size_t
 	if C.xz(C.uint32_t(threads), C.uint64_t(block), C.uint32_t(dict),
-		ptr(in[0]), C.size_t(len(in[0])), ptr(in[1]), C.size_t(len(in[1])), ptr(in[2]), C.size_t(len(in[2])),
+		cptr(in[0]), C.size_t(len(in[0])), cptr(in[1]), C.size_t(len(in[1])), cptr(in[2]), C.size_t(len(in[2])),
 		(*C.uint8_t)(buf), &pos, C.size_t(size), stop) != C.LZMA_OK {
 		return nil, false
 	}
@@ -211,11 +205,7 @@ func xzPrimed(ctx context.Context, in [3][]byte, window int, slots chan struct{}
 			h.r = C.LZMA_MEM_ERROR
 			return
 		}
-		var preP *C.uint8_t
-		if len(pre) > 0 {
-			preP = cptr(pre)
-		}
-		h.r = C.lzma2(C.uint32_t(window), preP, C.size_t(len(pre)), cptr(in0), C.size_t(len(in0)),
+		h.r = C.lzma2(C.uint32_t(window), cptr(pre), C.size_t(len(pre)), cptr(in0), C.size_t(len(in0)),
 			cptr(in1), C.size_t(len(in1)), (*C.uint8_t)(h.buf), &h.n, size, stop)
 	}
 	var wg sync.WaitGroup
@@ -266,6 +256,11 @@ func stopOn(ctx context.Context) (flag *C.int, free func()) {
 	}
 }
 
+// withLiblzma says the encoders and decoder above are liblzma's: a test
+// of them skips only without it.
+const withLiblzma = true
+
+// cptr is b's first byte for C, or NULL for none.
 func cptr(b []byte) *C.uint8_t {
 	if len(b) == 0 {
 		return nil

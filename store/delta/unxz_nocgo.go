@@ -4,6 +4,9 @@ package delta
 
 import "context"
 
+// withLiblzma says liblzma is not built in.
+const withLiblzma = false
+
 // unxzWhole is liblzma's decoder, absent without cgo: the Go one decodes.
 func unxzWhole(in, out []byte) (bool, error) { return false, nil }
 

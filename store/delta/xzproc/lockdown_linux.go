@@ -25,7 +25,9 @@ const (
 // privileges, and a seccomp filter of the calls below. clone is taken
 // for threads only, tgkill for this process's own (Go preempts with
 // it); clone3 is answered ENOSYS, so that the C library creates threads
-// with clone, whose flags the filter can see.
+// with clone, whose flags the filter can see. The program is built here,
+// not compiled ahead as the sandbox's are (sandbox/rules): it names this
+// process's pid.
 func lockDown() error {
 	if auditArch == 0 {
 		return fmt.Errorf("no seccomp filter for %s", runtime.GOARCH)

@@ -93,11 +93,12 @@ func Serve(in, out *os.File) error {
 		}
 		got += n
 	}
-	max := binary.LittleEndian.Uint64(hdr[:])
-	// As the calling process's own decoder: the window a stream may ask
-	// for is bounded by what it may make, or xz's largest preset window.
+	bound := binary.LittleEndian.Uint64(hdr[:])
+	// The memory limit of the calling process's own decoder (unxzWhole):
+	// the window a stream may ask for is bounded by what it may make, or
+	// by xz's largest preset window.
 	var s C.lzma_stream
-	if r := C.begin(&s, C.uint64_t(min(max, 1<<40)+72<<20)); r != C.LZMA_OK {
+	if r := C.begin(&s, C.uint64_t(max(min(bound, 1<<40), 64<<20)+8<<20)); r != C.LZMA_OK {
 		return fmt.Errorf("liblzma status %d", int(r))
 	}
 	defer C.lzma_end(&s)
@@ -105,6 +106,9 @@ func Serve(in, out *os.File) error {
 	outBuf := C.malloc(256 << 10)
 	defer C.free(inBuf)
 	defer C.free(outBuf)
+	if inBuf == nil || outBuf == nil {
+		return errors.New("no memory for the buffers")
+	}
 	ib := unsafe.Slice((*byte)(inBuf), 64<<10)
 	ob := unsafe.Slice((*byte)(outBuf), 256<<10)
 	var total uint64
@@ -125,8 +129,8 @@ func Serve(in, out *os.File) error {
 		r := C.step(&s, (*C.uint8_t)(inBuf), &inN, (*C.uint8_t)(outBuf), &outN, finish)
 		copy(ib, ib[inN:pending])
 		pending -= int(inN)
-		if total += uint64(outN); total > max {
-			return fmt.Errorf("more than the %d bytes allowed", max)
+		if total += uint64(outN); total > bound {
+			return fmt.Errorf("more than the %d bytes allowed", bound)
 		}
 		if err := wr(ob[:outN]); err != nil {
 			return fmt.Errorf("writing: %w", err)

@@ -34,15 +34,16 @@ import (
 const Name = "arbor-unxz"
 
 // Beside is the helper beside the running binary, or "" when there is
-// none that may be run: a regular executable file no other user can
-// replace (not writable by group or others, owned by root or this user).
+// none that may be run: a regular executable file, not a symlink, no
+// other user can replace (not writable by group or others, owned by
+// root or this user).
 func Beside() string {
 	exe, err := os.Executable()
 	if err != nil {
 		return ""
 	}
 	p := filepath.Join(filepath.Dir(exe), Name)
-	fi, err := os.Stat(p)
+	fi, err := os.Lstat(p)
 	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 || fi.Mode().Perm()&0o022 != 0 {
 		return ""
 	}
