@@ -448,3 +448,39 @@ func TestPullRefusesTooDeepTrees(t *testing.T) {
 		})
 	}
 }
+
+// A session asks its source once for a commit's detached metadata: the
+// commit of an install's first pull, then its files, cost one request,
+// as the summary does; a new session asks again, and sees signatures
+// added since.
+func TestSessionAsksDetachedOnce(t *testing.T) {
+	ctx := context.Background()
+	p := publishTree(t, map[string]string{"a": "a", "dir/b": "b"})
+	r := newClient(t, p.srv.URL)
+	meta := strings.TrimPrefix(object.Path(p.commit, object.TypeCommitMeta, true), "/")
+	asked := func() int {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.hits[meta]
+	}
+	s, err := NewSession(r, "origin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Pull(ctx, PullOptions{Refs: []string{"main"}, CommitMetadataOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pull(ctx, PullOptions{Refs: []string{"main@" + p.commit.String()}, Subpaths: []string{"/dir"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := asked(); n != 1 {
+		t.Fatalf("one session asked for %s %d times, want once", meta, n)
+	}
+	if _, err := Pull(ctx, r, "origin", PullOptions{Refs: []string{"main"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := asked(); n != 2 {
+		t.Fatalf("a new session did not ask for %s again (%d requests)", meta, n)
+	}
+}

@@ -41,6 +41,8 @@ type Session struct {
 
 	indexMu sync.Mutex
 	indexed map[index.Ref][]byte // dirtrees and dirmetas of loaded tree indexes, checked
+
+	vouched vouchedCommits
 }
 
 type fetchedSummary struct {
@@ -163,6 +165,7 @@ func (s *Session) Pull(ctx context.Context, opts PullOptions) (*Result, error) {
 		return nil, fmt.Errorf("depth %d: give -1 for the whole history, else 0 or more parents", opts.Depth)
 	}
 	opts.collection = s.repo.Config().String(group(s.rm.Name), "collection-id", "")
+	opts.vouched = &s.vouched
 	keyring := s.keyring
 	if !s.rm.GPGVerify {
 		keyring = nil
