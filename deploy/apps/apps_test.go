@@ -360,6 +360,69 @@ func TestDownloadThenApplyOffline(t *testing.T) {
 	}
 }
 
+// Prepare fetches ahead what an install fetches before it deploys (the
+// app's and its runtime's metadata files, the app's exports), deploys and
+// records nothing; the install after it fetches none of that again: it
+// succeeds with those objects gone from the remote.
+func TestPrepareThenInstall(t *testing.T) {
+	ctx := context.Background()
+	p := newPub(t)
+	v1 := p.app("one", "")
+	m := newManager(t, p)
+	if err := m.Prepare(ctx, "origin", helloRef); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []flatpak.Ref{helloRef, platformRef} {
+		if _, err := m.In.Get(ref); err == nil {
+			t.Errorf("%s is installed by Prepare", ref)
+		}
+	}
+	if h := historyOf(t, m); len(h) != 0 {
+		t.Errorf("Prepare recorded %+v", h)
+	}
+	rtCommit, err := m.Repo.ReadRef("origin:" + platformRef.String())
+	if err != nil {
+		t.Fatalf("the runtime's commit is not fetched: %v", err)
+	}
+	prepared := []struct {
+		commit object.Checksum
+		path   string
+	}{
+		{v1, "/metadata"},
+		{v1, "/export/share/applications/org.example.Hello.desktop"},
+		{rtCommit, "/metadata"},
+	}
+	for _, f := range prepared {
+		n, err := m.Repo.Lookup(f.commit, f.path)
+		if err != nil {
+			t.Fatalf("%s: %v", f.path, err)
+		}
+		if has, err := m.Repo.HasObject(n.File, object.TypeFile); err != nil || !has {
+			t.Fatalf("%s of %s is not fetched: %v", f.path, f.commit, err)
+		}
+		if err := os.Remove(filepath.Join(p.repo.Path(), object.Path(n.File, object.TypeFile, true))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Without them, an installation not prepared cannot install.
+	if _, err := newManager(t, p).Install(ctx, InstallRequest{Remote: "origin", Name: helloRef.String()}, nil); err == nil {
+		t.Fatal("an install not prepared succeeded without the objects removed")
+	}
+	if _, err := m.Install(ctx, InstallRequest{Remote: "origin", Name: helloRef.String()}, nil); err != nil {
+		t.Fatalf("installing after Prepare, with what it fetched gone from the remote: %v", err)
+	}
+	if installed(t, m, helloRef) != v1 || installed(t, m, platformRef) != rtCommit {
+		t.Fatal("the install did not deploy the prepared commits")
+	}
+	if _, err := os.Stat(filepath.Join(m.In.Dir, "exports/share/applications/org.example.Hello.desktop")); err != nil {
+		t.Errorf("the app's desktop file is not exported: %v", err)
+	}
+	// An installed app is left alone.
+	if err := m.Prepare(ctx, "origin", helloRef); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A failed install is recorded with its error, and leaves nothing.
 func TestFailedInstallRecorded(t *testing.T) {
 	ctx := context.Background()

@@ -441,37 +441,48 @@ func (m *Manager) commitMetadata(ref flatpak.Ref, c object.Checksum) ([]byte, er
 	return []byte(meta), nil
 }
 
-// fetchRest fetches the rest of what a lazy install needs (the tree's
+// fetchRest fetches the rest of what a lazy install needs (fetchTree)
+// and, beside it, the commit's pack where there is one: what a recorded
+// run read, where the publisher packed it, so that the first run waits on
+// nothing it had read. A materialized install fetches everything anyway.
+func (m *Manager) fetchRest(ctx context.Context, o *op, remote string, ref flatpak.Ref, c object.Checksum, meta []byte, materialize bool) error {
+	var packErr error
+	packed := make(chan struct{})
+	go func() {
+		defer close(packed)
+		if materialize {
+			return
+		}
+		s, err := o.session(m.Repo, remote)
+		if err != nil {
+			packErr = err
+			return
+		}
+		_, packErr = s.FetchPack(ctx, c)
+	}()
+	defer func() { <-packed }() // not left running after an error
+	if err := m.fetchTree(ctx, o, remote, ref, c, materialize); err != nil {
+		return err
+	}
+	if <-packed; packErr != nil {
+		return fmt.Errorf("%s: the pack of commit %s: %w", ref, short(c), packErr)
+	}
+	return nil
+}
+
+// fetchTree fetches what a lazy install needs of a commit's tree (its
 // metadata file, an app's exports) and checks the tree's metadata is the
 // commit's. The commit's tree index, where the remote publishes one, is
 // fetched first and kept for the first mount, which then looks nothing up
 // over the network; the directories of the metadata file and the exports
-// come from it, so that one pull after it fetches only their files. The
-// commit's pack, where there is one, is fetched beside them.
-func (m *Manager) fetchRest(ctx context.Context, o *op, remote string, ref flatpak.Ref, c object.Checksum, meta []byte, materialize bool) error {
+// come from it, so that one pull after it fetches only their files.
+func (m *Manager) fetchTree(ctx context.Context, o *op, remote string, ref flatpak.Ref, c object.Checksum, materialize bool) error {
 	want := ref.String() + "@" + c.String()
 	s, err := o.session(m.Repo, remote)
 	if err != nil {
 		return err
 	}
-	indexed := make(chan error, 1)
-	go func() {
-		_, err := s.KeepTreeIndex(ctx, c)
-		indexed <- err
-	}()
-	// What a recorded run read, where the publisher packed it: the first
-	// run then waits on nothing it had read. A materialized install
-	// fetches everything anyway.
-	var packErr error
-	packed := make(chan struct{})
-	go func() {
-		defer close(packed)
-		if !materialize {
-			_, packErr = s.FetchPack(ctx, c)
-		}
-	}()
-	defer func() { <-packed }() // not left running after an error
-	if err := <-indexed; err != nil {
+	if _, err := s.KeepTreeIndex(ctx, c); err != nil {
 		// As a mount does: the tree goes on without it, each object
 		// fetched and checked alone.
 		o.send(Event{Ref: ref.String(), Phase: PhaseFetching, Message: fmt.Sprintf("not using the tree index of %s (commit %s): %v", ref, short(c), err)})
@@ -489,13 +500,50 @@ func (m *Manager) fetchRest(ctx context.Context, o *op, remote string, ref flatp
 			return err
 		}
 	}
-	if err := m.checkTree(ref, c); err != nil {
+	return m.checkTree(ref, c)
+}
+
+// Prepare fetches ahead what Install would fetch of an app or runtime
+// before it deploys anything: its commit, verified, its tree's metadata
+// file and exports, and the same of the runtime an app needs when that
+// is missing. It deploys nothing and records nothing in the history. A
+// center prepares the item whose details a user opened: if they press
+// Install, the install's own pass finds all of it here and only deploys.
+// The pack of what an app reads as it starts, which can be large, is
+// left to the install. An item installed already is left alone.
+func (m *Manager) Prepare(ctx context.Context, remote string, ref flatpak.Ref) error {
+	o := m.op(nil)
+	defer o.close()
+	if _, err := m.In.Get(ref); err == nil {
+		return nil
+	}
+	c, meta, err := m.fetchCommit(ctx, o, remote, ref, "", false)
+	if err != nil {
 		return err
 	}
-	if <-packed; packErr != nil {
-		return fmt.Errorf("%s: the pack of commit %s: %w", ref, short(c), packErr)
+	if err := m.fetchTree(ctx, o, remote, ref, c, false); err != nil {
+		return err
 	}
-	return nil
+	md, err := flatpak.ParseMetadata(meta)
+	if err != nil || md.Kind != flatpak.App || md.Runtime == "" {
+		return err
+	}
+	rt, err := flatpak.ParsePartial(flatpak.Runtime, md.Runtime)
+	if err != nil {
+		return fmt.Errorf("%s: its runtime: %w", ref, err)
+	}
+	if _, err := m.In.Get(rt); err == nil {
+		return nil
+	}
+	rtRemote, err := m.runtimeRemote(ctx, o, remote, rt, "")
+	if err != nil {
+		return err
+	}
+	rc, _, err := m.fetchCommit(ctx, o, rtRemote, rt, "", false)
+	if err != nil {
+		return err
+	}
+	return m.fetchTree(ctx, o, rtRemote, rt, rc, false)
 }
 
 // checkTree refuses a commit whose tree's metadata is not the

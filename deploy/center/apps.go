@@ -45,6 +45,8 @@ type catalog struct {
 	icons     map[string]bool            // icons/64x64/ names in the appstream commit
 }
 
+var _ Preparer = (*Apps)(nil)
+
 // NewApps is the backend over an installation's workflows.
 func NewApps(m *apps.Manager) *Apps {
 	return &Apps{m: m, arch: flatpak.Arch(), catalogs: map[string]*catalog{}}
@@ -456,6 +458,16 @@ func (a *Apps) Install(ctx context.Context, id string, o Options, p Progress) (*
 	defer a.changed()
 	ch, err := a.m.Install(ctx, apps.InstallRequest{Remote: remote, Name: ref.String(), Kind: ref.Kind, Commit: o.Commit}, progress(p))
 	return changes(ch), err
+}
+
+// Prepare implements Preparer: the app (or runtime), and the runtime an
+// app needs, fetched and verified ahead of an install; nothing deployed.
+func (a *Apps) Prepare(ctx context.Context, id string) error {
+	ref, remote, err := parseItemID(id)
+	if err != nil {
+		return err
+	}
+	return a.m.Prepare(ctx, remote, ref)
 }
 
 // Remove implements Backend.

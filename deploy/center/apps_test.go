@@ -13,6 +13,7 @@ import (
 	"arbor/deploy/flatpak/commits"
 	"arbor/fetch"
 	"arbor/store"
+	"arbor/store/object"
 )
 
 // catalogue is an archive repository of a runtime and apps with AppStream
@@ -390,5 +391,52 @@ func TestProgressThrottled(t *testing.T) {
 		case <-deadline:
 			t.Fatalf("the newest progress was never sent; sent %+v", running)
 		}
+	}
+}
+
+// Reading an available app's details prepares its install: the app's and
+// its runtime's metadata files are fetched in the background and nothing
+// is installed; the install that follows waits for the preparation and
+// deploys what it fetched. An installed app's details prepare nothing.
+func TestDetailsPrepareInstall(t *testing.T) {
+	ctx := context.Background()
+	cat := newCatalogue(t)
+	cat.app("org.example.Hello", "Hello", "1", "")
+	a, c := newApps(t, cat)
+	run(t, c, Request{Action: ActRefresh})
+	app := flatpak.Ref{Kind: flatpak.App, ID: "org.example.Hello", Arch: flatpak.Arch(), Branch: "1.0"}
+	rt := flatpak.Ref{Kind: flatpak.Runtime, ID: "org.example.Platform", Arch: flatpak.Arch(), Branch: "1.0"}
+	id := "apps/app/" + app.ID + "/" + app.Arch + "/1.0@origin"
+	if _, err := c.Item(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	c.waitPrepared(ctx, id)
+	for _, ref := range []flatpak.Ref{app, rt} {
+		commit, err := a.m.Repo.ReadRef("origin:" + ref.String())
+		if err != nil {
+			t.Fatalf("%s: its commit is not fetched: %v", ref, err)
+		}
+		n, err := a.m.Repo.Lookup(commit, "/metadata")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if has, err := a.m.Repo.HasObject(n.File, object.TypeFile); err != nil || !has {
+			t.Errorf("%s: its metadata file is not prepared (%v)", ref, err)
+		}
+		if _, err := a.m.In.Get(ref); err == nil {
+			t.Errorf("%s is installed by reading the details", ref)
+		}
+	}
+	if j := run(t, c, Request{Action: ActInstall, Item: id}); j.State != Done {
+		t.Fatalf("install: %+v", j)
+	}
+	if _, err := c.Item(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	p := c.preparing
+	c.mu.Unlock()
+	if p != nil {
+		t.Errorf("the details of an installed app prepare %s", p.item)
 	}
 }

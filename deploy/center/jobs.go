@@ -77,7 +77,19 @@ type Center struct {
 	subs   map[*subscriber]struct{}
 	queue  chan *job
 	closed bool
+
+	ctx       context.Context // the center's life, for work no job holds
+	preparing *preparation    // nil: none under way
 }
+
+// preparation is the fetching ahead of what installing item would fetch.
+type preparation struct {
+	item string
+	done chan struct{}
+}
+
+// prepareFor bounds a preparation: it is work nobody waits for.
+const prepareFor = 2 * time.Minute
 
 type job struct {
 	Job
@@ -94,7 +106,7 @@ const progressEvery = 100 * time.Millisecond
 // New makes a center over backends and starts its worker, which stops
 // when ctx ends.
 func New(ctx context.Context, backends ...Backend) *Center {
-	c := &Center{backends: backends, subs: map[*subscriber]struct{}{}, queue: make(chan *job, 256)}
+	c := &Center{backends: backends, subs: map[*subscriber]struct{}{}, queue: make(chan *job, 256), ctx: ctx}
 	go c.work(ctx)
 	return c
 }
@@ -492,6 +504,7 @@ func (c *Center) call(ctx context.Context, req Request, p Progress) (*Result, er
 	}
 	switch req.Action {
 	case ActInstall:
+		c.waitPrepared(ctx, req.Item)
 		return b.Install(ctx, req.Item, req.Options, p)
 	case ActRemove:
 		return b.Remove(ctx, req.Item, p)
@@ -539,4 +552,56 @@ func (c *Center) Maintain(ctx context.Context, interval time.Duration) {
 			}
 		}
 	}()
+}
+
+// Preparer is a backend that fetches ahead, unasked, what installing an
+// item would fetch before it changes anything (apps.Manager.Prepare), so
+// that an install pressed after the item's details were read only deploys.
+type Preparer interface {
+	Prepare(ctx context.Context, id string) error
+}
+
+// prepare starts fetching ahead what installing id would, when its
+// backend can and no other item is being prepared: a user reads the
+// details of one item at a time.
+func (c *Center) prepare(b Backend, id string) {
+	pr, ok := b.(Preparer)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	if c.preparing != nil || c.closed {
+		c.mu.Unlock()
+		return
+	}
+	p := &preparation{item: id, done: make(chan struct{})}
+	c.preparing = p
+	c.mu.Unlock()
+	go func() {
+		defer close(p.done)
+		ctx, cancel := context.WithTimeout(c.ctx, prepareFor)
+		defer cancel()
+		// A failure is the install's to report, should one come: it
+		// fetches again what is missing.
+		pr.Prepare(ctx, id)
+		c.mu.Lock()
+		c.preparing = nil
+		c.mu.Unlock()
+	}()
+}
+
+// waitPrepared waits for the preparation of id when one is under way, so
+// that the install that follows finds what it fetched rather than
+// fetching the same beside it.
+func (c *Center) waitPrepared(ctx context.Context, id string) {
+	c.mu.Lock()
+	p := c.preparing
+	c.mu.Unlock()
+	if p == nil || p.item != id {
+		return
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+	}
 }

@@ -97,13 +97,19 @@ func (c *Center) Items(ctx context.Context, q Query) (*Page, error) {
 	return p, nil
 }
 
-// Item returns one item with its details.
+// Item returns one item with its details, and starts preparing its
+// install when it is available (Preparer): a user who reads an item's
+// details may well install it next.
 func (c *Center) Item(ctx context.Context, id string) (*Item, error) {
 	b, err := c.backend(id)
 	if err != nil {
 		return nil, err
 	}
-	return b.Refine(ctx, id)
+	it, err := b.Refine(ctx, id)
+	if err == nil && it.State == Available {
+		c.prepare(b, id)
+	}
+	return it, err
 }
 
 func inView(it *Item, view string) bool {
