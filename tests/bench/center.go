@@ -308,7 +308,11 @@ type driverAnswer struct {
 	Error  string  `json:"error"`
 	MS     float64 `json:"ms"`
 	PageMS float64 `json:"page_ms"`
-	Text   string  `json:"text"`
+	// PaintedMS and DownMS are an install's page time to the frame after
+	// it, and from the mousedown.
+	PaintedMS float64 `json:"painted_ms"`
+	DownMS    float64 `json:"down_ms"`
+	Text      string  `json:"text"`
 	// Requests are what the page fetched during the action, with the
 	// milliseconds from its start to each answer.
 	Requests []string `json:"requests"`
