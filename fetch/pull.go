@@ -895,13 +895,15 @@ func (p *puller) vouch(c object.Checksum) {
 // once. Each pull still checks the signatures again with what it is
 // given; nil keeps nothing.
 type vouchedCommits struct {
-	mu sync.Mutex
-	m  map[object.Checksum]detachedAnswer
+	mu    sync.Mutex
+	m     map[object.Checksum]detachedAnswer
+	bytes int
 }
 
-// maxVouched bounds what a session keeps: a catalogue refresh reads
-// thousands of commits.
-const maxVouched = 4096
+// maxVouchedBytes bounds what a session keeps: a catalogue refresh reads
+// thousands of commits, and a remote that verifies nothing could send
+// large answers.
+const maxVouchedBytes = 8 << 20
 
 func (v *vouchedCommits) get(c object.Checksum) (detachedAnswer, bool) {
 	if v == nil {
@@ -919,12 +921,14 @@ func (v *vouchedCommits) put(c object.Checksum, d detachedAnswer) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if _, ok := v.m[c]; ok || v.bytes+len(d.b) > maxVouchedBytes {
+		return
+	}
 	if v.m == nil {
 		v.m = map[object.Checksum]detachedAnswer{}
 	}
-	if len(v.m) < maxVouched {
-		v.m[c] = d
-	}
+	v.m[c] = d
+	v.bytes += len(d.b)
 }
 
 // sourceDetached is commit c's detached metadata as the source has it
