@@ -101,8 +101,11 @@ func newApps(t *testing.T, c *catalogue) (*Apps, *Center) {
 	m.Arbor = "/usr/bin/arbor"
 	a := NewApps(m)
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	return a, New(ctx, a)
+	center := New(ctx, a)
+	// Before the repository closes: a preparation the details started
+	// is stopped and over.
+	t.Cleanup(func() { cancel(); center.prepWG.Wait() })
+	return a, center
 }
 
 // run starts a job and waits for its end.

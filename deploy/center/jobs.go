@@ -80,6 +80,7 @@ type Center struct {
 
 	ctx       context.Context // the center's life, for work no job holds
 	preparing *preparation    // nil: none under way
+	prepWG    sync.WaitGroup  // the preparations' goroutines
 }
 
 // preparation is the fetching ahead of what installing item would fetch.
@@ -245,10 +246,14 @@ func (c *Center) Jobs() []Job {
 	return out
 }
 
-// Busy reports whether a job is queued or running.
+// Busy reports whether a job is queued or running, or an install is
+// being prepared.
 func (c *Center) Busy() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.preparing != nil {
+		return true
+	}
 	for _, j := range c.jobs {
 		if !j.finished() {
 			return true
@@ -576,8 +581,10 @@ func (c *Center) prepare(b Backend, id string) {
 	}
 	p := &preparation{item: id, done: make(chan struct{})}
 	c.preparing = p
+	c.prepWG.Add(1)
 	c.mu.Unlock()
 	go func() {
+		defer c.prepWG.Done()
 		defer close(p.done)
 		ctx, cancel := context.WithTimeout(c.ctx, prepareFor)
 		defer cancel()
