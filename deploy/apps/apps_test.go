@@ -423,6 +423,26 @@ func TestPrepareThenInstall(t *testing.T) {
 	}
 }
 
+// Prepare takes on only trees whose commits declare both sizes, within
+// prepareMax.
+func TestPreparable(t *testing.T) {
+	for _, c := range []struct {
+		installed, download uint64
+		want                bool
+	}{
+		{1 << 20, 1 << 19, true},
+		{prepareMax, prepareMax, true},
+		{prepareMax + 1, 1 << 20, false},
+		{1 << 20, prepareMax + 1, false},
+		{0, 1 << 20, false},
+		{1 << 20, 0, false},
+	} {
+		if got := preparable(c.installed, c.download); got != c.want {
+			t.Errorf("preparable(%d, %d) = %v, want %v", c.installed, c.download, got, c.want)
+		}
+	}
+}
+
 // A failed install is recorded with its error, and leaves nothing.
 func TestFailedInstallRecorded(t *testing.T) {
 	ctx := context.Background()

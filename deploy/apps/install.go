@@ -510,7 +510,8 @@ func (m *Manager) fetchTree(ctx context.Context, o *op, remote string, ref flatp
 // center prepares the item whose details a user opened: if they press
 // Install, the install's own pass finds all of it here and only deploys.
 // The pack of what an app reads as it starts, which can be large, is
-// left to the install. An item installed already is left alone.
+// left to the install. An item installed already is left alone, and so
+// is the tree of one larger than prepareMax, or of unknown size.
 func (m *Manager) Prepare(ctx context.Context, remote string, ref flatpak.Ref) error {
 	o := m.op(nil)
 	defer o.close()
@@ -520,6 +521,9 @@ func (m *Manager) Prepare(ctx context.Context, remote string, ref flatpak.Ref) e
 	c, meta, err := m.fetchCommit(ctx, o, remote, ref, "", false)
 	if err != nil {
 		return err
+	}
+	if !m.smallCommit(c) {
+		return nil
 	}
 	if err := m.fetchTree(ctx, o, remote, ref, c, false); err != nil {
 		return err
@@ -540,10 +544,29 @@ func (m *Manager) Prepare(ctx context.Context, remote string, ref flatpak.Ref) e
 		return err
 	}
 	rc, _, err := m.fetchCommit(ctx, o, rtRemote, rt, "", false)
-	if err != nil {
+	if err != nil || !m.smallCommit(rc) {
 		return err
 	}
 	return m.fetchTree(ctx, o, rtRemote, rt, rc, false)
+}
+
+// prepareMax bounds the trees Prepare fetches ahead, by the size their
+// commit declares: the tree index of a larger one (a desktop runtime's)
+// can alone be megabytes, for a user who may only be reading.
+const prepareMax = 64 << 20
+
+// smallCommit says whether commit c (stored) declares a download and an
+// installed size, both within prepareMax.
+func (m *Manager) smallCommit(c object.Checksum) bool {
+	cm, err := m.Repo.ReadCommit(c)
+	if err != nil {
+		return false
+	}
+	return preparable(flatpak.CommitSizes(cm.Metadata))
+}
+
+func preparable(installed, download uint64) bool {
+	return installed > 0 && download > 0 && installed <= prepareMax && download <= prepareMax
 }
 
 // checkTree refuses a commit whose tree's metadata is not the
