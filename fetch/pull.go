@@ -814,7 +814,7 @@ func (p *puller) commitObject(ref string, c object.Checksum) (*object.Commit, bo
 	if err := p.verifyCommit(c, b, detached); err != nil {
 		return nil, false, err
 	}
-	p.vouch(c)
+	p.opts.vouched.put(c, detachedAnswer{detached, detErr})
 	cm, _ := object.ParseCommit(b)
 	if err := p.checkBinding(cm, c, ref); err != nil {
 		return nil, false, err
@@ -858,11 +858,11 @@ func (p *puller) refreshDetached(c object.Checksum, commit []byte) error {
 	if err != nil && !errors.Is(err, store.ErrObjectMissing) {
 		return err
 	}
-	remote, err := p.sourceDetached(c)
+	raw, err := p.sourceDetached(c)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	remote = p.usableDetached(remote)
+	remote := p.usableDetached(raw)
 	detached := local
 	if remote != nil {
 		detached = remote
@@ -870,30 +870,22 @@ func (p *puller) refreshDetached(c object.Checksum, commit []byte) error {
 	if err := p.verifyCommit(c, commit, detached); err != nil {
 		return err
 	}
-	p.vouch(c)
+	// With none from the source the stored copy was checked: what is kept
+	// is the source's answer all the same, which leads a later pull to
+	// check the stored copy again.
+	p.opts.vouched.put(c, detachedAnswer{raw, err})
 	if remote == nil || bytes.Equal(remote, local) {
 		return nil
 	}
 	return p.txn.AddMeta(ref, remote)
 }
 
-// vouch keeps, for the session's next pulls, the source's answer for
-// commit c's detached metadata, once the commit verified with it.
-func (p *puller) vouch(c object.Checksum) {
-	p.mu.Lock()
-	d, ok := p.detached[c]
-	p.mu.Unlock()
-	if ok {
-		p.opts.vouched.put(c, d)
-	}
-}
-
 // vouchedCommits is a session's memory of what its source said of
-// commits' detached metadata, each kept once the commit verified with
-// it: a commit pulled twice in one session (its commit, then its files,
-// as an install does) asks once, as the session asks for the summary
-// once. Each pull still checks the signatures again with what it is
-// given; nil keeps nothing.
+// commits' detached metadata (bytes, or none), each kept once the commit
+// verified with it: a commit pulled twice in one session (its commit,
+// then its files, as an install does) asks once, as the session asks for
+// the summary once. Each pull still checks the signatures again with what
+// it is given; nil keeps nothing.
 type vouchedCommits struct {
 	mu    sync.Mutex
 	m     map[object.Checksum]detachedAnswer
@@ -921,20 +913,24 @@ func (v *vouchedCommits) put(c object.Checksum, d detachedAnswer) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if _, ok := v.m[c]; ok || v.bytes+len(d.b) > maxVouchedBytes {
+	// An entry costs its bytes and about its key and header.
+	n := len(d.b) + 64
+	if _, ok := v.m[c]; ok || v.bytes+n > maxVouchedBytes {
 		return
 	}
 	if v.m == nil {
 		v.m = map[object.Checksum]detachedAnswer{}
 	}
 	v.m[c] = d
-	v.bytes += len(d.b)
+	v.bytes += n
 }
 
 // sourceDetached is commit c's detached metadata as the source has it
-// (ErrNotFound: none), asked for once a pull: the delta fetched ahead
+// (ErrNotFound: none), asked for once a pull (the delta fetched ahead
 // brings it beside its superblock, and a commit a delta stored is checked
-// again with it after. What it returns is unchecked, as any fetch's.
+// again with it after), and once a session when the commit verified with
+// the answer (vouchedCommits). What it returns is unchecked, as any
+// fetch's.
 func (p *puller) sourceDetached(c object.Checksum) ([]byte, error) {
 	p.mu.Lock()
 	d, ok := p.detached[c]

@@ -532,6 +532,13 @@ func TestMaskAndPin(t *testing.T) {
 	if _, err := m.Install(ctx, InstallRequest{Remote: "origin", Name: "org.example.Hello"}, nil); err == nil || !strings.Contains(err.Error(), "masked") {
 		t.Fatalf("installing a masked app: %v", err)
 	}
+	// Nor is a masked app prepared: not even its commit is fetched.
+	if err := m.Prepare(ctx, "origin", helloRef); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Repo.ReadRef("origin:" + helloRef.String()); err == nil {
+		t.Error("a masked app's commit was fetched to prepare it")
+	}
 	if err := m.EditPatterns(ctx, "masked", []string{"org.example.Hello"}, true); err != nil {
 		t.Fatal(err)
 	}

@@ -299,7 +299,7 @@ func (m *Manager) fetchNamed(ctx context.Context, o *op, remote, name string, ki
 	if committed != nil {
 		committed(ref, f.meta)
 	}
-	if err := m.fetchRest(ctx, o, remote, ref, f.c, f.meta, materialize); err != nil {
+	if err := m.fetchRest(ctx, o, remote, ref, f.c, materialize); err != nil {
 		return fail(err)
 	}
 	return f, nil
@@ -445,7 +445,7 @@ func (m *Manager) commitMetadata(ref flatpak.Ref, c object.Checksum) ([]byte, er
 // and, beside it, the commit's pack where there is one: what a recorded
 // run read, where the publisher packed it, so that the first run waits on
 // nothing it had read. A materialized install fetches everything anyway.
-func (m *Manager) fetchRest(ctx context.Context, o *op, remote string, ref flatpak.Ref, c object.Checksum, meta []byte, materialize bool) error {
+func (m *Manager) fetchRest(ctx context.Context, o *op, remote string, ref flatpak.Ref, c object.Checksum, materialize bool) error {
 	var packErr error
 	packed := make(chan struct{})
 	go func() {
@@ -510,20 +510,28 @@ func (m *Manager) fetchTree(ctx context.Context, o *op, remote string, ref flatp
 // center prepares the item whose details a user opened: if they press
 // Install, the install's own pass finds all of it here and only deploys.
 // The pack of what an app reads as it starts, which can be large, is
-// left to the install. An item installed already is left alone, and so
-// is the tree of one larger than prepareMax, or of unknown size.
+// left to the install. Left alone too: an item installed already or
+// masked; the tree of a commit larger than prepareMax or of unknown size
+// (an app's, and then its runtime's as well); and a pull that goes on
+// fetching past prepareMax, whatever its commit declared, is stopped.
 func (m *Manager) Prepare(ctx context.Context, remote string, ref flatpak.Ref) error {
-	o := m.op(nil)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	o := m.op(func(e Event) {
+		if e.Bytes > prepareMax {
+			stop()
+		}
+	})
 	defer o.close()
+	if _, masked := m.matching("masked", ref); masked {
+		return nil
+	}
 	if _, err := m.In.Get(ref); err == nil {
 		return nil
 	}
 	c, meta, err := m.fetchCommit(ctx, o, remote, ref, "", false)
-	if err != nil {
+	if err != nil || !m.smallCommit(c) {
 		return err
-	}
-	if !m.smallCommit(c) {
-		return nil
 	}
 	if err := m.fetchTree(ctx, o, remote, ref, c, false); err != nil {
 		return err

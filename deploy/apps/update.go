@@ -236,7 +236,7 @@ func (m *Manager) updateOne(ctx context.Context, o *op, ref flatpak.Ref, req Upd
 				return fail(target, err)
 			}
 		}
-		if err := m.fetchRest(ctx, o, d.Origin, ref, target, meta.Raw, materialized); err != nil {
+		if err := m.fetchRest(ctx, o, d.Origin, ref, target, materialized); err != nil {
 			return fail(target, err)
 		}
 	} else if err := m.checkTree(ref, target); err != nil {

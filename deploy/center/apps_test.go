@@ -413,7 +413,7 @@ func TestDetailsPrepareInstall(t *testing.T) {
 	if _, err := c.Item(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	c.waitPrepared(ctx, id)
+	c.waitPrepared(ctx, id, nil)
 	for _, ref := range []flatpak.Ref{app, rt} {
 		commit, err := a.m.Repo.ReadRef("origin:" + ref.String())
 		if err != nil {

@@ -509,7 +509,7 @@ func (c *Center) call(ctx context.Context, req Request, p Progress) (*Result, er
 	}
 	switch req.Action {
 	case ActInstall:
-		c.waitPrepared(ctx, req.Item)
+		c.waitPrepared(ctx, req.Item, p)
 		return b.Install(ctx, req.Item, req.Options, p)
 	case ActRemove:
 		return b.Remove(ctx, req.Item, p)
@@ -599,14 +599,15 @@ func (c *Center) prepare(b Backend, id string) {
 
 // waitPrepared waits for the preparation of id when one is under way, so
 // that the install that follows finds what it fetched rather than
-// fetching the same beside it.
-func (c *Center) waitPrepared(ctx context.Context, id string) {
+// fetching the same beside it; the wait is said (pr: nil, not).
+func (c *Center) waitPrepared(ctx context.Context, id string, pr Progress) {
 	c.mu.Lock()
 	p := c.preparing
 	c.mu.Unlock()
 	if p == nil || p.item != id {
 		return
 	}
+	say(pr, Event{Phase: "fetching", Message: "finishing what the details of " + id + " began to fetch"})
 	select {
 	case <-p.done:
 	case <-ctx.Done():
