@@ -140,7 +140,8 @@ var errNoDelta = errors.New("no static delta")
 // is before it is stored; its parts are fetched only where an object of
 // theirs is missing. What it leaves out (its fallback objects) the tree
 // walk that follows fetches.
-func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
+func (p *puller) delta(du *deltaUse, ref string, c object.Checksum) error {
+	ds := du.src
 	if has, _ := p.txn.Has(index.Ref{Checksum: c, Type: object.TypeCommit}); has && !p.repo.IsPartial(c) {
 		return nil // complete already
 	}
@@ -162,7 +163,7 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	if err != nil {
 		return err
 	}
-	from, name := p.chooseDelta(all, ref, c)
+	from, name := p.chooseDelta(du, all, ref, c)
 	if partial && name != ahead.name {
 		// The summary's list named the delta fetched ahead, and the
 		// delta index was left unfetched; this pull takes another delta,
@@ -170,7 +171,7 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 		if all, err = ds.Deltas(p.ctx, c); err != nil {
 			return err
 		}
-		from, name = p.chooseDelta(all, ref, c)
+		from, name = p.chooseDelta(du, all, ref, c)
 	}
 	if name == "" {
 		return fmt.Errorf("%w to %s", errNoDelta, c)
@@ -259,7 +260,7 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 	if ahead != nil && ahead.pipe != nil {
 		pipe = ahead.pipe
 	} else {
-		pipe = startParts(p.ctx, ds, sb, name, need, nil, p.unxz)
+		pipe = startParts(p.ctx, ds, sb, name, need, nil, du.unxz)
 	}
 	defer pipe.close()
 	needed := map[int]bool{}
@@ -306,9 +307,9 @@ func (p *puller) delta(ds deltaSource, ref string, c object.Checksum) error {
 // ref takes: from the ref's commit here when there is one, else from the
 // newest complete commit here, else from scratch; name is empty when
 // none will do.
-func (p *puller) chooseDelta(all map[string][32]byte, ref string, c object.Checksum) (from object.Checksum, name string) {
-	if p.from != nil {
-		from = p.from(ref)
+func (p *puller) chooseDelta(du *deltaUse, all map[string][32]byte, ref string, c object.Checksum) (from object.Checksum, name string) {
+	if du.from != nil {
+		from = du.from(ref)
 	}
 	// A partial commit (a lazy mount's) is a start too: what the delta
 	// makes from objects not here is left to the walk.

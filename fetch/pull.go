@@ -290,10 +290,6 @@ type puller struct {
 	sign    *signPolicy  // nil: no sign-verify
 	opts    *PullOptions
 
-	// from is the commit a ref has here, which a delta may start from;
-	// nil without deltas.
-	from func(ref string) object.Checksum
-	unxz string // deltaUse's
 	// oldRoot is the root dirtree of the commit the pulled ref had here,
 	// when that commit is complete: the walk does not go into a
 	// directory that is the same in both.
@@ -671,8 +667,7 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 			return nil, noDeltaError(object.Zero, c)
 		}
 		if ds != nil && useDeltas {
-			p.from, p.unxz = ds.from, ds.unxz
-			if err := p.delta(ds.src, name, c); err != nil {
+			if err := p.delta(ds, name, c); err != nil {
 				// A missing or bad delta leaves the objects to fetch: what
 				// it stored was checked, and the walk below fetches the rest.
 				if opts.RequireStaticDeltas || errors.Is(err, context.Canceled) || ctx.Err() != nil {

@@ -328,7 +328,8 @@ func (r *Repo) writeFile(rel string, data []byte, sync bool) error {
 
 // parentBeneath opens the directory that holds rel, a clean path inside
 // the repository, making it if missing; it must be reached without a
-// symlink, so nothing made there is outside the repository.
+// symlink, so nothing made there is outside the repository. It is open
+// for reading, so that it can be synced too.
 func (r *Repo) parentBeneath(rel string) (int, error) {
 	if filepath.IsAbs(rel) || filepath.Clean(rel) != rel || strings.HasPrefix(rel, "..") {
 		return -1, fmt.Errorf("%s: not a clean path inside the repository", rel)
@@ -342,7 +343,7 @@ func (r *Repo) parentBeneath(rel string) (int, error) {
 		return -1, fmt.Errorf("opening %s: %w", r.path, err)
 	}
 	defer unix.Close(root)
-	fd, err := unix.Openat2(root, dir, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+	fd, err := unix.Openat2(root, dir, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS})
 	if err != nil {
 		return -1, fmt.Errorf("%s: %w (a symlink on the way is refused)", filepath.Join(r.path, dir), err)
@@ -417,8 +418,8 @@ func (r *Repo) PutDir(tmp, rel string) error {
 		return fmt.Errorf("replacing %s: %w", rel, err)
 	}
 	if r.fsync {
-		if err := atomic.SyncDir(filepath.Join(r.path, filepath.Dir(rel))); err != nil {
-			return err
+		if err := unix.Fsync(to); err != nil {
+			return fmt.Errorf("syncing %s: %w", filepath.Join(r.path, filepath.Dir(rel)), err)
 		}
 	}
 	if old != "" {

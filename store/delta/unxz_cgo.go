@@ -125,6 +125,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"arbor/store/delta/xzproc"
 )
 
 // xzWhole compresses a part's payload with liblzma's preset 6: several
@@ -279,7 +281,7 @@ func unxzWhole(in, out []byte) (ok bool, err error) {
 	if len(in) == 0 || len(out) == 0 {
 		return false, nil
 	}
-	limit := C.uint64_t(max(uint64(len(out)), 64<<20) + 8<<20)
+	limit := C.uint64_t(xzproc.MemLimit(uint64(len(out))))
 	var inPos, outPos C.size_t
 	r := C.unxz(limit, (*C.uint8_t)(unsafe.Pointer(&in[0])), C.size_t(len(in)), &inPos,
 		(*C.uint8_t)(unsafe.Pointer(&out[0])), C.size_t(len(out)), &outPos)

@@ -94,11 +94,8 @@ func Serve(in, out *os.File) error {
 		got += n
 	}
 	bound := binary.LittleEndian.Uint64(hdr[:])
-	// The memory limit of the calling process's own decoder (unxzWhole):
-	// the window a stream may ask for is bounded by what it may make, or
-	// by xz's largest preset window.
 	var s C.lzma_stream
-	if r := C.begin(&s, C.uint64_t(max(min(bound, 1<<40), 64<<20)+8<<20)); r != C.LZMA_OK {
+	if r := C.begin(&s, C.uint64_t(MemLimit(bound))); r != C.LZMA_OK {
 		return fmt.Errorf("liblzma status %d", int(r))
 	}
 	defer C.lzma_end(&s)

@@ -53,6 +53,12 @@ func Beside() string {
 	return p
 }
 
+// MemLimit is liblzma's memory limit for decoding a stream that may make
+// at most n bytes, in arbor and in the helper alike: the window a stream
+// may ask for is bounded by what it may make, or by xz's largest preset
+// window, with room for the decoder's own state.
+func MemLimit(n uint64) uint64 { return max(min(n, 1<<40), 64<<20) + 8<<20 }
+
 // Decoder is one helper process decoding one xz stream.
 type Decoder struct {
 	cmd    *exec.Cmd
