@@ -205,7 +205,11 @@ func (p *puller) delta(du *deltaUse, ref string, c object.Checksum) error {
 		}
 		for _, i := range need {
 			p.plan.Parts++
-			p.plan.Bytes += int64(sb.Parts[i].Size)
+			size := sb.Parts[i].Size
+			if alt, ok := sb.Alt(i); ok {
+				size = alt.Size
+			}
+			p.plan.Bytes += int64(size)
 			p.plan.Uncompressed += int64(sb.Parts[i].Uncompressed)
 		}
 		return nil
@@ -276,7 +280,7 @@ func (p *puller) delta(du *deltaUse, ref string, c object.Checksum) error {
 			pipe.done() // fetched ahead, and everything of it is here
 			continue
 		}
-		if f.err != nil {
+		if f.err != nil && !f.alt {
 			return f.err
 		}
 		if k == 0 || sink.present == nil {
@@ -287,10 +291,24 @@ func (p *puller) delta(du *deltaUse, ref string, c object.Checksum) error {
 				return p.ctx.Err()
 			}
 		}
-		sink.pending = map[index.Ref]pendingObject{}
-		err = delta.RunPart(sb, f.i, f.part, sink)
-		if werr := sink.w.wait(); err == nil && werr != nil {
-			err = fmt.Errorf("delta %s part %d: %w", name, f.i, werr)
+		err = f.err
+		if err == nil {
+			err = p.runPart(sb, f.i, f.part, sink, name)
+		}
+		if f.alt && err != nil && p.ctx.Err() == nil {
+			// What the alt part stored it checked; the part makes the
+			// rest.
+			var part *delta.Part
+			b, _, ferr := fetchPart(p.ctx, ds, sb, f.i, nil, "")
+			if ferr == nil {
+				part, ferr = delta.DecodePart(sb, f.i, b, false, nil)
+			}
+			if err = ferr; err == nil {
+				err = p.runPart(sb, f.i, part, sink, name)
+			}
+			if err != nil {
+				err = fmt.Errorf("delta %s part %d: %w", name, f.i, err)
+			}
 		}
 		pipe.done()
 		if err != nil {
@@ -301,6 +319,16 @@ func (p *puller) delta(du *deltaUse, ref string, c object.Checksum) error {
 		sink.stored = 0
 	}
 	return nil
+}
+
+// runPart runs a decoded part into sink, its objects written behind.
+func (p *puller) runPart(sb *delta.Superblock, i int, part *delta.Part, sink *reachSink, name string) error {
+	sink.pending = map[index.Ref]pendingObject{}
+	err := delta.RunPart(sb, i, part, sink)
+	if werr := sink.w.wait(); err == nil && werr != nil {
+		err = fmt.Errorf("delta %s part %d: %w", name, i, werr)
+	}
+	return err
 }
 
 // chooseDelta picks, of the deltas to c listed in all, the one a pull of
@@ -389,14 +417,15 @@ func startParts(ctx context.Context, ds deltaSource, sb *delta.Superblock, name 
 					files[k] <- partFile{i: i, b: b, inline: true}
 					return
 				}
-				path := fmt.Sprintf("%s/%d", delta.Dir(sb.From, sb.To), i)
-				if o, ok := ds.(deltaOpener); ok && spec == nil && unxz != "" {
-					spec = openSpecPart(ctx, o, path, unxz) // to decode it as it comes
+				if alt, ok := sb.Alt(i); ok {
+					// arbor's smaller form of the part; the part itself
+					// only if it fails.
+					spec.close()
+					b, err := ds.Get(ctx, delta.AltPath(sb.From, sb.To, i), int64(alt.Size))
+					files[k] <- partFile{i: i, b: b, alt: true, err: err}
+					return
 				}
-				b, decoded, again, err := spec.read(sb.Parts[i])
-				if again {
-					b, err = ds.Get(ctx, path, int64(sb.Parts[i].Size))
-				}
+				b, decoded, err := fetchPart(ctx, ds, sb, i, spec, unxz)
 				if err != nil {
 					err = fmt.Errorf("delta %s part %d: %w", name, i, err)
 				}
@@ -413,7 +442,15 @@ func startParts(ctx context.Context, ds deltaSource, sb *delta.Superblock, name 
 			case <-pp.stop:
 				return
 			}
-			if f.err == nil {
+			switch {
+			case f.alt:
+				// Any failure of an alt part is taken up by fetching the
+				// part, when it is run.
+				if f.err == nil {
+					f.part, f.err = delta.DecodeAlt(sb, i, f.b, nil)
+				}
+				f.b = nil
+			case f.err == nil:
 				f.part, f.err = delta.DecodePart(sb, i, f.b, f.inline, f.decoded)
 				f.b, f.decoded = nil, nil
 			}
@@ -695,8 +732,23 @@ type partFile struct {
 	// until DecodePart has checked b; nil for none.
 	decoded []byte
 	inline  bool
+	alt     bool // the part's alt part (delta.AltPart)
 	part    *delta.Part
 	err     error
+}
+
+// fetchPart fetches part i's file, through spec when it was asked for
+// already or a helper decodes it as it comes; decoded is the helper's.
+func fetchPart(ctx context.Context, ds deltaSource, sb *delta.Superblock, i int, spec *specPart, unxz string) (b, decoded []byte, err error) {
+	path := fmt.Sprintf("%s/%d", delta.Dir(sb.From, sb.To), i)
+	if o, ok := ds.(deltaOpener); ok && spec == nil && unxz != "" {
+		spec = openSpecPart(ctx, o, path, unxz) // to decode it as it comes
+	}
+	b, decoded, again, err := spec.read(sb.Parts[i])
+	if again {
+		b, err = ds.Get(ctx, path, int64(sb.Parts[i].Size))
+	}
+	return b, decoded, err
 }
 
 // deltaCommit verifies and stores the delta's commit as commitObject

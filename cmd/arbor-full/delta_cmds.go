@@ -178,7 +178,9 @@ func (a *app) deltaGenerateCmd() *cobra.Command {
 		Short: "Write the static delta from one commit to another (or from nothing), in ostree's format",
 		Long: `Write a static delta: the objects the new commit has and the old one lacks, in
 xz-compressed parts, a file that changed rebuilt from its old version where most
-of it is found there. --from defaults to the new commit's parent. Sizes are in
+of it is found there. A .gz file that gzip made is also rebuilt from its old
+version's text, in a part of arbor's own that ostree does not read (it reads the
+part beside). --from defaults to the new commit's parent. Sizes are in
 decimal megabytes, as ostree's. Run summary -u afterwards to list it.`,
 		Example: `  arbor --repo=repo static-delta generate --to=main
   arbor --repo=repo static-delta generate main
@@ -257,7 +259,7 @@ decimal megabytes, as ostree's. Run summary -u afterwards to list it.`,
 				return fmt.Errorf("static delta %s: %w", d, err)
 			}
 			if a.json {
-				return a.printJSON(map[string]any{"delta": d.String(), "parts": st.Parts, "objects": st.Objects, "fallbacks": st.Fallbacks, "rebuilt": st.Matched, "bsdiff": st.Bsdiff, "bytes": st.Bytes})
+				return a.printJSON(map[string]any{"delta": d.String(), "parts": st.Parts, "objects": st.Objects, "fallbacks": st.Fallbacks, "rebuilt": st.Matched, "bsdiff": st.Bsdiff, "gzip": st.Gzip, "bytes": st.Bytes, "arbor_bytes": st.ArborBytes})
 			}
 			// ostree's summary lines, on stderr as its are (scripts grep
 			// "bsdiff=N objects"); arbor's block matcher is a rolling
@@ -268,6 +270,9 @@ decimal megabytes, as ostree's. Run summary -u afterwards to list it.`,
 				fmt.Fprintf(w, "part %d n:%d compressed:%d uncompressed:%d\n", i+1, p.Objects, p.Size, p.Uncompressed)
 			}
 			fmt.Fprintf(w, "uncompressed=%d compressed=%d\nrollsum=%d objects, %d bytes\nbsdiff=%d objects\n", st.Uncompressed, st.Bytes, st.Matched, st.MatchedBytes, st.Bsdiff)
+			if st.Gzip > 0 {
+				fmt.Fprintf(w, "gzip=%d objects rebuilt from their texts by arbor, which fetches %d of the %d bytes\n", st.Gzip, st.ArborBytes, st.Bytes)
+			}
 			return nil
 		},
 	}

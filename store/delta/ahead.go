@@ -21,9 +21,11 @@ type pending struct {
 	ready    chan struct{}
 	cost     int64
 	modified bool // its path had other content in From, and it is diffed
+	gzPath   bool // its path ends in .gz: it may go to an alt part
 	h        object.FileHeader
 	data     []byte
 	e        encoded
+	gz       *gzRecipe // its alt part's rebuild, if it has one
 	err      error
 }
 
@@ -42,13 +44,13 @@ type ahead struct {
 // encodeAhead starts the encodes of content's files that oldAt finds
 // an old version for. Files left as fallbacks, symlinks and empty files
 // come back as not modified, to be carried as any other.
-func (g *generator) encodeAhead(ctx context.Context, content []object.Checksum, oldAt func(object.Checksum) (object.Checksum, bool)) *ahead {
+func (g *generator) encodeAhead(ctx context.Context, content []object.Checksum, oldAt func(object.Checksum) (object.Checksum, bool), gzPath func(object.Checksum) bool) *ahead {
 	a := &ahead{byC: map[object.Checksum]*pending{}}
 	a.cond = sync.NewCond(&a.mu)
 	var list []*pending
 	for _, c := range content {
 		if old, ok := oldAt(c); ok {
-			p := &pending{c: c, old: old, ready: make(chan struct{})}
+			p := &pending{c: c, old: old, ready: make(chan struct{}), gzPath: gzPath(c)}
 			a.byC[c] = p
 			list = append(list, p)
 		}
@@ -127,6 +129,10 @@ func (g *generator) open(ctx context.Context, p *pending) (ct, oct *store.Conten
 	if g.bsdiffs(m, n) {
 		p.cost += 9 * m // its suffix array while it is sorted
 	}
+	if p.gzPath && g.gzips() {
+		// Its texts, guessed at eight times the files, and their bsdiff.
+		p.cost += 10 * min(8*(m+n), g.maxGzipTexts())
+	}
 	return ct, oct
 }
 
@@ -148,6 +154,9 @@ func (g *generator) encodePending(p *pending, ct, oct *store.Content) {
 		p.err = fmt.Errorf("reading %s: %w", object.Name(p.c, object.TypeFile), p.err)
 	case haveOld:
 		p.e = g.encode(old, p.data)
+		if p.gzPath && g.gzips() {
+			p.gz = gzipRecipe(old, p.data, int(g.maxGzipTexts()))
+		}
 	}
 }
 
@@ -176,7 +185,7 @@ func (a *ahead) done(p *pending) {
 	a.used -= p.cost
 	a.mu.Unlock()
 	a.cond.Broadcast()
-	p.data, p.e = nil, encoded{}
+	p.data, p.e, p.gz = nil, encoded{}, nil
 }
 
 // take waits until n more bytes fit the budget, or nothing else is held.

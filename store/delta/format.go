@@ -111,7 +111,8 @@ type Superblock struct {
 	Commit    []byte          // the target commit object
 	Parts     []PartHeader
 	Fallbacks []Fallback
-	BigEndian bool // the generator's byte order ('B' rather than 'l')
+	Alts      []AltPart // arbor's smaller forms of parts (alt.go)
+	BigEndian bool      // the generator's byte order ('B' rather than 'l')
 	// EndiannessGuessed: the superblock does not say its byte order
 	// (deltas written before ostree 2016.4 did not), so BigEndian is
 	// guessed from its sizes.
@@ -266,6 +267,9 @@ func ParseSuperblock(b []byte) (*Superblock, error) {
 			return nil, fmt.Errorf("%w: fallback %d: %v", ErrCorrupt, i, err)
 		}
 		sb.Fallbacks = append(sb.Fallbacks, x)
+	}
+	if err := parseAlts(sb); err != nil {
+		return nil, err
 	}
 	return sb, nil
 }

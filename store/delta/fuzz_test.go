@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"testing"
 
+	"arbor/store/delta/gnugz"
 	"arbor/store/gvariant"
+	"arbor/store/object"
 )
 
-// A delta's superblock and its bsdiff patches come from the network:
-// no input may panic, and a patch that applies makes exactly the size
-// asked for. A part's payload is taken by splitPart exactly when the
+// A delta's superblock, its bsdiff patches and its alt parts' programs
+// come from the network: no input may panic, and a patch that applies
+// makes exactly the size asked for. gzip's deflate makes what inflates
+// back to its input. A part's payload is taken by splitPart exactly when the
 // whole tuple's decoder takes it, with the same fields.
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte("old file bytes"), []byte("new file, bytes"), []byte{})
@@ -39,6 +42,24 @@ func FuzzDecode(f *testing.F) {
 		}
 		if out, err := Bspatch(old, raw, uint64(len(data))); err == nil && len(out) != len(data) {
 			t.Fatalf("a patch made %d bytes, not the %d asked for", len(out), len(data))
+		}
+		// Any bytes as an alt part's program, over any source; any bytes
+		// as a gzip file.
+		hdr := object.FileHeader{Mode: 0o100644}
+		sink := &memSink{meta: map[object.Checksum][]byte{}, content: map[object.Checksum][]byte{}, src: map[object.Checksum][]byte{{}: old}}
+		alt := &Part{Modes: [][3]uint32{{0, 0, hdr.Mode}}, Xattrs: [][]object.Xattr{nil}, Blob: append(make([]byte, 32), data...), Ops: raw, alt: true}
+		_ = alt.Apply(PartHeader{Objects: []ObjectRef{{Type: object.TypeFile, Checksum: object.ContentChecksum(&hdr, data)}}}, sink)
+		if text, err := gunzip(raw, len(data)); err == nil && len(text) != len(data) {
+			t.Fatalf("gunzip made %d bytes, not the %d asked for", len(text), len(data))
+		}
+		// What gzip's deflate makes inflates to what it was given.
+		level := 4 + len(old)%6
+		z, err := gnugz.Gzip([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3}, data, level)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if text, err := gunzip(z, len(data)); err != nil || !bytes.Equal(text, data) {
+			t.Fatalf("level %d: %d bytes deflated inflate to %d: %v", level, len(data), len(text), err)
 		}
 		// What Bsdiff makes, Bspatch undoes.
 		patch, _ := Bsdiff(old, data)

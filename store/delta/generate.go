@@ -72,9 +72,14 @@ type Stats struct {
 	MatchedBytes              int64
 	// NewMeta and NewContent are what To reaches and From does not.
 	NewMeta, NewContent int
-	Bytes               int64 // the delta's size, compressed
-	Uncompressed        int64 // the bytes of the objects its parts make
-	PartStats           []PartStat
+	Bytes               int64 // the delta's size, compressed: what ostree fetches
+	// Gzip is the changed .gz files an alt part rebuilds from their
+	// texts (alt.go); AltBytes its alt parts' size, ArborBytes what
+	// arbor fetches of the delta, alt parts for the parts they stand for.
+	Gzip                 int
+	AltBytes, ArborBytes int64
+	Uncompressed         int64 // the bytes of the objects its parts make
+	PartStats            []PartStat
 }
 
 // PartStat is one part's objects and sizes.
@@ -164,7 +169,8 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 		defer os.RemoveAll(filepath.Join(r.Path(), tmp)) // gone once put in place
 		g.dir = tmp
 	}
-	defer g.drain() // on an early return, the part still compressing
+	defer g.drain()     // on an early return, the part still compressing
+	defer g.writeAlts() // and the alt parts
 	for _, m := range meta {
 		if err := ctx.Err(); err != nil {
 			return d, st, err
@@ -182,7 +188,7 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 	ahead := g.encodeAhead(actx, content, func(c object.Checksum) (object.Checksum, bool) {
 		old, ok := oldAt[newAt[c]]
 		return old, ok
-	})
+	}, func(c object.Checksum) bool { return path.Ext(newAt[c]) == ".gz" })
 	defer ahead.stop()
 	defer stop()
 	for _, c := range content {
@@ -197,16 +203,24 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 			if p.modified {
 				st.Modified++
 			}
+			b := g.part()
+			if p.gz != nil {
+				// In a part of its own for ostree, and in that part's alt
+				// part rebuilt from its text.
+				b = g.gzPart()
+				g.gz.alt.gzip(ref, &p.h, p.old, p.gz, len(p.data))
+				st.Gzip++
+			}
 			switch p.e.how {
 			case byBlocks:
-				g.part().rebuild(ref, &p.h, p.old, p.data, p.e.matches)
+				b.rebuild(ref, &p.h, p.old, p.data, p.e.matches)
 				st.Matched++
 				st.MatchedBytes += int64(matchedBytes(p.e.matches))
 			case byBsdiff:
-				g.part().bspatch(ref, &p.h, p.old, p.e.patch, len(p.data))
+				b.bspatch(ref, &p.h, p.old, p.e.patch, len(p.data))
 				st.Bsdiff++
 			default:
-				g.part().spliceContent(ref, &p.h, p.data)
+				b.spliceContent(ref, &p.h, p.data)
 			}
 			ahead.done(p)
 			if err := g.closeIfFull(); err != nil {
@@ -254,7 +268,13 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 	if err := g.closePart(); err != nil {
 		return d, st, err
 	}
+	if err := g.closeGzPart(); err != nil {
+		return d, st, err
+	}
 	if err := g.drain(); err != nil {
+		return d, st, err
+	}
+	if err := g.writeAlts(); err != nil {
 		return d, st, err
 	}
 	sb, err := g.superblock(commit)
@@ -279,6 +299,11 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 	st.Bytes = g.bytes + int64(len(sb))
 	if o.Inline {
 		st.Bytes = int64(len(sb))
+	}
+	st.ArborBytes = st.Bytes
+	for _, a := range g.altParts {
+		st.ArborBytes += int64(a.Size) - int64(g.headers[a.Part].Size)
+		st.AltBytes += int64(a.Size)
 	}
 	st.Parts, st.Fallbacks = len(g.headers), len(g.fallbacks)
 	st.NewMeta, st.NewContent = len(meta), len(content)
@@ -318,21 +343,35 @@ type generator struct {
 	parts     int    // parts closed so far
 	closing   *closing
 	slots     chan struct{} // held by each encoder running
+	gz        *gzParts      // the .gz files' part being built and its alt part
+	alts      []*builtAlt   // alt parts being compressed, then written as altParts
+	altParts  []AltPart
 }
 
 func (g *generator) part() *partBuilder {
 	if g.cur == nil {
-		g.cur = &partBuilder{modes: map[[3]uint32]int{}, xattrs: map[string]int{}, sources: map[object.Checksum]int{}, blob: g.spare}
+		g.cur = newPartBuilder(g.spare)
 		g.spare = nil
 	}
 	return g.cur
 }
 
+func newPartBuilder(blob []byte) *partBuilder {
+	return &partBuilder{modes: map[[3]uint32]int{}, xattrs: map[string]int{}, sources: map[object.Checksum]int{}, blob: blob}
+}
+
 func (g *generator) closeIfFull() error {
-	if g.cur != nil && g.o.MaxChunkSize > 0 && int64(len(g.cur.blob)+len(g.cur.ops)) > g.o.MaxChunkSize {
+	if g.full(g.cur) {
 		return g.closePart()
 	}
+	if g.gz != nil && g.full(g.gz.part) {
+		return g.closeGzPart()
+	}
 	return nil
+}
+
+func (g *generator) full(p *partBuilder) bool {
+	return p != nil && g.o.MaxChunkSize > 0 && int64(len(p.blob)+len(p.ops)) > g.o.MaxChunkSize
 }
 
 // closing is a part being compressed and written behind the next one's
@@ -353,8 +392,14 @@ type closing struct {
 func (g *generator) closePart() error {
 	p := g.cur
 	g.cur = nil
+	_, err := g.close(p)
+	return err
+}
+
+// close is closePart of p, which takes the next part's index (returned).
+func (g *generator) close(p *partBuilder) (int, error) {
 	if p == nil {
-		return nil
+		return -1, nil
 	}
 	if g.slots == nil {
 		// Encoders at once, whatever the processors: the memory bound.
@@ -366,13 +411,13 @@ func (g *generator) closePart() error {
 		defer close(c.done)
 		c.f, c.h, c.err = p.compress(g.ctx, g.slots)
 		if c.err == nil && !g.o.Inline {
-			c.err = g.writePart(i, c.f)
+			c.err = g.writePart(strconv.Itoa(i), c.f)
 		}
 		c.blob = p.blob[:0]
 	}()
 	prev := g.closing
 	g.closing = c
-	return g.finish(prev)
+	return i, g.finish(prev)
 }
 
 // drain waits for the part still being closed.
@@ -692,6 +737,13 @@ func (g *generator) superblock(commit []byte) ([]byte, error) {
 		md = append(md, []any{e.Key, e.Value})
 	}
 	md = append(md, []any{"ostree.endianness", gvariant.Variant{Type: gvariant.MustType("y"), Value: order}})
+	if len(g.altParts) > 0 {
+		alts := make([]any, len(g.altParts))
+		for i, a := range g.altParts {
+			alts[i] = []any{u32(uint32(a.Part)), a.Checksum[:], u64(a.Size), u64(a.Uncompressed)}
+		}
+		md = append(md, []any{altPartsKey, gvariant.Variant{Type: altPartsType, Value: alts}})
+	}
 	if g.o.Inline {
 		for i, f := range g.inline {
 			md = append(md, []any{fmt.Sprintf("%s/%d", d.Dir(), i), gvariant.Variant{Type: gvariant.MustType("(yay)"), Value: []any{f[0], f[1:]}}})

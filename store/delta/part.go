@@ -22,6 +22,7 @@ type Part struct {
 	Xattrs [][]object.Xattr
 	Blob   []byte
 	Ops    []byte
+	alt    bool // an alt part, whose program may gzip (alt.go)
 }
 
 // OpenPart checks a part file against its header (unless inline, when
@@ -279,6 +280,12 @@ func (e *executor) run() error {
 			err = e.close()
 		case opBspatch:
 			err = e.bspatch()
+		case opGzip:
+			if !e.p.alt {
+				err = e.fail("unknown op %q", op) // ostree's parts have none
+				break
+			}
+			err = e.gzipOp()
 		default:
 			err = e.fail("unknown op %q", op)
 		}
@@ -486,6 +493,9 @@ func (p *Part) OpCounts(h PartHeader) (map[string]int, error) {
 	names := map[byte]string{opOpenSpliceAndClose: "openspliceclose", opOpen: "open", opWrite: "write", opSetReadSource: "setread",
 		opUnsetReadSource: "unsetread", opClose: "close", opBspatch: "bspatch"}
 	operands := map[byte]int{opOpen: 3, opWrite: 2, opSetReadSource: 1, opBspatch: 2}
+	if p.alt {
+		names[opGzip], operands[opGzip] = "gzip", 7
+	}
 	out := map[string]int{}
 	e := &executor{p: p}
 	next := 0

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"arbor/store/delta"
 )
 
 // deltaChanges writes, below dir, an update of the tree at root as a
@@ -187,6 +189,34 @@ func deltaPublish(e *env, name, p string) (string, error) {
 	return v1, err
 }
 
+// fetchedBytes is, over the deltas below dir, what a pull fetches of
+// them: arbor's (an alt part in place of the part it stands for) and
+// ostree's (superblocks and parts); and the bytes of every file there.
+func fetchedBytes(dir string) (arbor, ostree, files int64, err error) {
+	files = dirBytes(dir)
+	sbs, _ := filepath.Glob(filepath.Join(dir, "*", "*", "superblock"))
+	for _, f := range sbs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		sb, err := delta.ParseSuperblock(b)
+		if err != nil {
+			return 0, 0, 0, fmt.Errorf("%s: %w", f, err)
+		}
+		arbor, ostree = arbor+int64(len(b)), ostree+int64(len(b))
+		for i, p := range sb.Parts {
+			ostree += int64(p.Size)
+			if a, ok := sb.Alt(i); ok {
+				arbor += int64(a.Size)
+			} else {
+				arbor += int64(p.Size)
+			}
+		}
+	}
+	return arbor, ostree, files, nil
+}
+
 // dirBytes is what the regular files below dir take.
 func dirBytes(dir string) int64 {
 	var total int64
@@ -207,7 +237,9 @@ func dirBytes(dir string) int64 {
 // as ref bench over the commit it returns; extra are flags both tools get.
 func deltaGenerateScenario(name, what string, publish func(e *env, name, p string) (string, error), extra ...string) *scenario {
 	var v1 string
-	var sizes [2]int64
+	// What arbor's pull fetches of each delta, what ostree's does (no
+	// alt parts), and the files the repository holds.
+	var sizes, ostreeSizes, stored [2]int64
 	var rss [2]int64
 	pub := func(e *env) string { return e.dir(name, "published") }
 	mk := func(i int, label string, bin func(e *env) string) tool {
@@ -217,8 +249,9 @@ func deltaGenerateScenario(name, what string, publish func(e *env, name, p strin
 				return append([]string{bin(e), "--repo=" + pub(e), "static-delta", "generate", "--from=" + v1, "--to=bench"}, extra...)
 			},
 			bytes: func(e *env) (int64, error) {
-				sizes[i] = dirBytes(filepath.Join(pub(e), "deltas"))
-				return sizes[i], nil
+				var err error
+				sizes[i], ostreeSizes[i], stored[i], err = fetchedBytes(filepath.Join(pub(e), "deltas"))
+				return sizes[i], err
 			},
 			clean: func(e *env) error { return os.RemoveAll(filepath.Join(pub(e), "deltas")) },
 		}
@@ -243,8 +276,8 @@ func deltaGenerateScenario(name, what string, publish func(e *env, name, p strin
 		tools:   tools,
 		targets: []target{{peer: 1, max: 0.5}, {peer: 1, max: 0.8, onBytes: true}},
 		notes: func() []string {
-			return []string{fmt.Sprintf("%s: %s; flags %q for both; the bytes row is the delta's size (superblock and parts); peak memory arbor %s, ostree %s (target <= 256 MiB for a 1 GiB update).",
-				name, what, extra, humanBytes(rss[0]), humanBytes(rss[1]))}
+			return []string{fmt.Sprintf("%s: %s; flags %q for both; the bytes row is what arbor's pull fetches of each delta (its superblock and parts, an alt part in place of the part it stands for); ostree's pull fetches %d bytes of arbor's delta (%.2fx ostree's %d), whose files are %d bytes; peak memory arbor %s, ostree %s (target <= 256 MiB for a 1 GiB update).",
+				name, what, extra, ostreeSizes[0], float64(ostreeSizes[0])/float64(max(1, ostreeSizes[1])), ostreeSizes[1], stored[0], humanBytes(rss[0]), humanBytes(rss[1]))}
 		},
 		maxRuns: 3,
 	}

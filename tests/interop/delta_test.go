@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -260,6 +263,15 @@ func TestStaticDeltasToOstree(t *testing.T) {
 	}
 	testutil.WriteFile(t, filepath.Join(t1, "lib/libbig.so"), string(lib), 0o755)
 	testutil.WriteFile(t, filepath.Join(t2, "lib/libbig.so"), string(relinked), 0o755)
+	// A changelog that gzip -9n compressed, a release added at its top:
+	// arbor's alt part rebuilds it from the old text, ostree's part
+	// carries it.
+	var entries strings.Builder
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&entries, "  * release %d: fixed issue %d, reported in the tracker as %x\n", i, i*31%977, i*2654435761)
+	}
+	testutil.WriteFile(t, filepath.Join(t1, "share/doc/changelog.gz"), gzipN(t, entries.String()), 0o644)
+	testutil.WriteFile(t, filepath.Join(t2, "share/doc/changelog.gz"), gzipN(t, "  * a new release\n"+entries.String()), 0o644)
 	pub := e.initRepo(t, arborTool, filepath.Join(dir, "pub"), "archive")
 	c1 := e.commit(t, arborTool, pub, "main", t1)
 	c2 := e.commit(t, arborTool, pub, "main", t2)
@@ -270,7 +282,10 @@ func TestStaticDeltasToOstree(t *testing.T) {
 	if !strings.Contains(gen, `"bsdiff": `) || strings.Contains(gen, `"bsdiff": 0`) {
 		t.Errorf("the update bsdiffed no executable:\n%s", gen)
 	}
-	if show := e.run(t, arborTool, pub, "static-delta", "show", c1+"-"+c2); !strings.Contains(show, "bspatch=") || strings.Contains(show, "bspatch=0") {
+	if !strings.Contains(gen, `"gzip": 1,`) {
+		t.Errorf("the update's changelog.gz is not rebuilt from its text:\n%s", gen)
+	}
+	if show := e.run(t, arborTool, pub, "static-delta", "show", c1+"-"+c2); !regexp.MustCompile(`bspatch=[1-9]`).MatchString(show) {
 		t.Errorf("the update's delta has no bspatch op:\n%s", show)
 	}
 	e.run(t, arborTool, pub, "static-delta", "generate", "--empty", "--to="+c1)
@@ -326,9 +341,13 @@ func TestStaticDeltasToOstree(t *testing.T) {
 		if strings.HasPrefix(r.Path, "/deltas/") {
 			deltaFiles++
 		}
+		if strings.Contains(r.Path, "/alt-") {
+			t.Errorf("ostree's pull fetched arbor's alt part %s", r.Path)
+		}
 	}
-	if deltaFiles != 2 {
-		t.Errorf("ostree's pull through arbor's delta fetched %d delta files", deltaFiles)
+	// The superblock and the two parts: the .gz file's part is ostree's.
+	if deltaFiles != 3 {
+		t.Errorf("ostree's pull through arbor's delta fetched %d delta files, want 3", deltaFiles)
 	}
 	e.fsckOK(t, "ostree", client)
 	if a, o := e.run(t, arborTool, pub, "ls", "-R", "-C", c2, "/"), e.run(t, "ostree", client, "ls", "-R", "-C", c2, "/"); a != o {
@@ -338,8 +357,35 @@ func TestStaticDeltasToOstree(t *testing.T) {
 	local := e.initRepo(t, arborTool, filepath.Join(dir, "local"), "bare-user")
 	e.run(t, arborTool, local, "remote", "add", "--no-gpg-verify", "origin", srv.URL)
 	e.run(t, arborTool, local, "pull", "--require-static-deltas", "origin", "main@"+c1)
+	testutil.Must(t, srv.ResetLog())
 	e.run(t, arborTool, local, "pull", "--require-static-deltas", "origin", "main")
 	e.fsckOK(t, arborTool, local)
+	// arbor fetched the alt part in place of the part it stands for.
+	reqs, err = srv.Requests()
+	testutil.Must(t, err)
+	var got []string
+	for _, r := range reqs {
+		if strings.HasPrefix(r.Path, "/deltas/") {
+			got = append(got, r.Path[strings.LastIndex(r.Path, "/")+1:])
+		}
+	}
+	if slices.Sort(got); strings.Join(got, " ") != "0 alt-1 superblock" {
+		t.Errorf("arbor's pull fetched the delta files %q, want 0, alt-1 and the superblock", got)
+	}
+	if a, o := e.run(t, arborTool, pub, "ls", "-R", "-C", c2, "/"), e.run(t, arborTool, local, "ls", "-R", "-C", c2, "/"); a != o {
+		t.Errorf("arbor's pull of %s through its delta:\n%s\nthe repository's:\n%s", c2, o, a)
+	}
+}
+
+// gzipN is text as gzip -9n compresses it, as Debian's packages ship
+// their changelogs.
+func gzipN(t *testing.T, text string) string {
+	t.Helper()
+	cmd := exec.Command("gzip", "-9n", "-c")
+	cmd.Stdin = strings.NewReader(text)
+	out, err := cmd.Output()
+	testutil.Must(t, err)
+	return string(out)
 }
 
 // deltaName is the hex name of the delta whose directory below deltas/
