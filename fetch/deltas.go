@@ -264,7 +264,7 @@ func (p *puller) delta(du *deltaUse, ref string, c object.Checksum) error {
 	if ahead != nil && ahead.pipe != nil {
 		pipe = ahead.pipe
 	} else {
-		pipe = startParts(p.ctx, ds, sb, name, need, nil, du.unxz)
+		pipe = startParts(p.ctx, ds, sb, name, need, nil, du.unxz, delta.StoredSource(p.repo))
 	}
 	defer pipe.close()
 	needed := map[int]bool{}
@@ -389,7 +389,11 @@ type partPipe struct {
 // speculative fetch, made before the superblock was verified): the pipe
 // reads it as the part, within the size the superblock gives, or closes
 // it when part 0 is not fetched.
-func startParts(ctx context.Context, ds deltaSource, sb *delta.Superblock, name string, parts []int, first *specPart, unxz string) *partPipe {
+//
+// An alt part's files rebuilt from their texts are made as soon as it is
+// decoded, from the stored objects load reads, beside the parts before
+// it (delta.Part.Prebuild).
+func startParts(ctx context.Context, ds deltaSource, sb *delta.Superblock, name string, parts []int, first *specPart, unxz string, load func(object.Checksum) ([]byte, error)) *partPipe {
 	pp := &partPipe{parts: parts, decoded: make(chan partFile), slots: make(chan struct{}, 4), stop: make(chan struct{})}
 	files := make([]chan partFile, len(parts))
 	for k := range files {
@@ -447,7 +451,9 @@ func startParts(ctx context.Context, ds deltaSource, sb *delta.Superblock, name 
 				// Any failure of an alt part is taken up by fetching the
 				// part, when it is run.
 				if f.err == nil {
-					f.part, f.err = delta.DecodeAlt(sb, i, f.b, nil)
+					if f.part, f.err = delta.DecodeAlt(sb, i, f.b, nil); f.err == nil {
+						f.part.Prebuild(ctx, sb.Parts[i], load)
+					}
 				}
 				f.b = nil
 			case f.err == nil:
@@ -699,7 +705,7 @@ func startDeltaAhead(ctx context.Context, r *store.Repo, ds *deltaUse, src Sourc
 		for i := range parts {
 			parts[i] = i
 		}
-		a.pipe = startParts(ctx, ds.src, sb, a.name, parts, first, ds.unxz)
+		a.pipe = startParts(ctx, ds.src, sb, a.name, parts, first, ds.unxz, delta.StoredSource(r))
 	}()
 	return a
 }

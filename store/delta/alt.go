@@ -3,6 +3,7 @@ package delta
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -114,50 +115,171 @@ func DecodeAlt(sb *Superblock, i int, file, decoded []byte) (*Part, error) {
 // decoder outside this package (PayloadBound).
 func AltBound(sb *Superblock, a AltPart) uint64 { return PayloadBound(altHeader(sb, a)) }
 
-// gzipOp runs opGzip: its operands are the old text's size, the new
-// text's, gzip's level, the new file's gzip header and the text's patch
-// (offset and length in the blob each).
+// gzipArgs are opGzip's operands: the old text's size, the new text's,
+// gzip's level, the new file's gzip header and the text's patch (offset
+// and length in the blob each).
+type gzipArgs [7]uint64
+
 func (e *executor) gzipOp() error {
+	at := e.pc
 	n, err := e.varints(7)
 	if err != nil {
 		return err
 	}
-	oldLen, textLen, level := n[0], n[1], n[2]
 	if e.cur == nil || e.header == nil || e.srcSum == nil {
 		return e.fail("gzip without an open object and a source")
 	}
-	if oldLen > maxGzipText || textLen > maxGzipText || level > 9 {
-		return e.fail("gzip of %d bytes from %d at level %d", textLen, oldLen, level)
+	if e.skip {
+		return nil
 	}
-	header, err := e.blob(n[3], n[4])
+	var out []byte
+	if pre := e.p.pre[at]; pre != nil && pre.src == *e.srcSum {
+		<-pre.done
+		out, err = pre.out, pre.err
+	}
+	if out == nil && err == nil {
+		// Not made ahead, or from a source that could not be read then:
+		// made here, where a source not stored leaves it out.
+		old, serr := e.source()
+		if serr != nil || e.skip {
+			return serr
+		}
+		out, err = rebuildGzip(e.p.Blob, gzipArgs(n), old)
+	}
 	if err != nil {
-		return err
-	}
-	patch, err := e.blob(n[5], n[6])
-	if err != nil || e.skip {
-		return err
-	}
-	old, err := e.source()
-	if err != nil || e.skip {
-		return err
-	}
-	oldText, err := gunzip(old, int(oldLen))
-	if err != nil {
-		return e.fail("gunzip of its source: %v", err)
-	}
-	text, err := Bspatch(oldText, patch, textLen)
-	if err != nil {
-		return e.fail("bspatch: %v", err)
-	}
-	out, err := gnugz.Gzip(header, text, int(level))
-	if err != nil {
-		return e.fail("gzip: %v", err)
+		return e.fail("%v", err)
 	}
 	if uint64(len(out)) != e.size {
 		return e.fail("gzip made %d bytes, not the object's %d", len(out), e.size)
 	}
 	e.buf = append(e.buf[:0], out...)
 	return nil
+}
+
+// rebuildGzip makes an opGzip's file from its source's bytes.
+func rebuildGzip(blob []byte, a gzipArgs, old []byte) ([]byte, error) {
+	oldLen, textLen, level := a[0], a[1], a[2]
+	if oldLen > maxGzipText || textLen > maxGzipText || level > 9 {
+		return nil, fmt.Errorf("gzip of %d bytes from %d at level %d", textLen, oldLen, level)
+	}
+	in := func(off, n uint64) ([]byte, error) {
+		if off > uint64(len(blob)) || n > uint64(len(blob))-off {
+			return nil, fmt.Errorf("%d bytes at %d are past the blob's %d", n, off, len(blob))
+		}
+		return blob[off : off+n], nil
+	}
+	header, err := in(a[3], a[4])
+	if err != nil {
+		return nil, err
+	}
+	patch, err := in(a[5], a[6])
+	if err != nil {
+		return nil, err
+	}
+	oldText, err := gunzip(old, int(oldLen))
+	if err != nil {
+		return nil, fmt.Errorf("gunzip of its source: %w", err)
+	}
+	text, err := Bspatch(oldText, patch, textLen)
+	if err != nil {
+		return nil, fmt.Errorf("bspatch: %w", err)
+	}
+	return gnugz.Gzip(header, text, int(level))
+}
+
+// prebuilt is a gzip op's file made ahead of the part's run (Prebuild),
+// from src.
+type prebuilt struct {
+	src  object.Checksum
+	done chan struct{}
+	out  []byte // nil: made by the run
+	err  error
+}
+
+// Prebuild starts making, on a goroutine of its own and in order, the
+// files an alt part's gzip ops make, from what load gives of their
+// sources (stored objects, read-only): the part's run, which the parts
+// before it may keep waiting, then takes each file made, checked as any
+// other, so that the deflates overlap those parts' runs. An op whose
+// source load cannot give is left to the run. It does nothing for a part
+// of ostree's kind; it stops with ctx.
+func (p *Part) Prebuild(ctx context.Context, h PartHeader, load func(object.Checksum) ([]byte, error)) {
+	if !p.alt || p.pre != nil {
+		return
+	}
+	type job struct {
+		pre  *prebuilt
+		args gzipArgs
+	}
+	var jobs []job
+	p.pre = map[int]*prebuilt{}
+	e := &executor{p: p}
+	operands := map[byte]int{opOpen: 3, opWrite: 2, opBspatch: 2}
+	next := 0
+	var src *object.Checksum
+	for e.pc < len(p.Ops) {
+		op := p.Ops[e.pc]
+		e.pc++
+		switch op {
+		case opSetReadSource:
+			off, err := e.varint()
+			if err != nil {
+				return
+			}
+			b, err := e.blob(off, 32)
+			if err != nil {
+				return
+			}
+			src = new(object.Checksum)
+			copy(src[:], b)
+			continue
+		case opUnsetReadSource, opClose:
+			src = nil
+			continue
+		case opGzip:
+			at := e.pc
+			n, err := e.varints(7)
+			if err != nil {
+				return
+			}
+			if src != nil {
+				pre := &prebuilt{src: *src, done: make(chan struct{})}
+				p.pre[at] = pre
+				jobs = append(jobs, job{pre, gzipArgs(n)})
+			}
+			continue
+		case opOpenSpliceAndClose:
+			k := 4
+			if next < len(h.Objects) && h.Objects[next].Type.IsMeta() {
+				k = 2
+			}
+			next++
+			if _, err := e.varints(k); err != nil {
+				return
+			}
+			src = nil
+			continue
+		case opOpen:
+			next++
+		}
+		k, ok := operands[op]
+		if !ok {
+			return // the run refuses it
+		}
+		if _, err := e.varints(k); err != nil {
+			return
+		}
+	}
+	go func() {
+		for _, j := range jobs {
+			if ctx.Err() == nil {
+				if old, err := load(j.pre.src); err == nil {
+					j.pre.out, j.pre.err = rebuildGzip(p.Blob, j.args, old)
+				}
+			}
+			close(j.pre.done)
+		}
+	}()
 }
 
 // gunzip is the text of a gzip file of one member, which must be n

@@ -136,6 +136,19 @@ func TestAltPartRebuildsGzip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Its files made ahead, from the sources stored: the run takes them
+	// (this sink's sources are not there).
+	p.Prebuild(ctx, sb.Parts[1], StoredSource(r2))
+	if len(p.pre) != 3 {
+		t.Errorf("%d files made ahead, want 3", len(p.pre))
+	}
+	lacking := &memSink{meta: map[object.Checksum][]byte{}, content: map[object.Checksum][]byte{}, src: map[object.Checksum][]byte{}}
+	if err := RunPart(sb, 1, p, lacking); err != nil || len(lacking.content) != 3 {
+		t.Fatalf("the alt part's run with its files made ahead: %v, %d made", err, len(lacking.content))
+	}
+	if p, err = DecodeAlt(sb, 1, altFile, nil); err != nil {
+		t.Fatal(err)
+	}
 	if err := RunPart(sb, 1, p, TxnSink{Txn: txn}); err != nil {
 		t.Fatal(err)
 	}

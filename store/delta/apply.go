@@ -34,7 +34,17 @@ func (s TxnSink) Content(c object.Checksum, h *object.FileHeader, data []byte) e
 }
 
 func (s TxnSink) SourceData(c object.Checksum) ([]byte, error) {
-	ct, err := s.Txn.OpenContent(c)
+	return readSource(s.Txn.OpenContent, c)
+}
+
+// StoredSource reads the data of r's stored content objects as read
+// sources are read, for an alt part's Prebuild.
+func StoredSource(r *store.Repo) func(object.Checksum) ([]byte, error) {
+	return func(c object.Checksum) ([]byte, error) { return readSource(r.OpenContent, c) }
+}
+
+func readSource(open func(object.Checksum) (*store.Content, error), c object.Checksum) ([]byte, error) {
+	ct, err := open(c)
 	if err != nil {
 		return nil, err
 	}

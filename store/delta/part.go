@@ -23,6 +23,9 @@ type Part struct {
 	Blob   []byte
 	Ops    []byte
 	alt    bool // an alt part, whose program may gzip (alt.go)
+	// pre are its gzip ops' files made ahead, by the offset of their
+	// operands (Prebuild).
+	pre map[int]*prebuilt
 }
 
 // OpenPart checks a part file against its header (unless inline, when
