@@ -251,3 +251,63 @@ func TestMatchPatch(t *testing.T) {
 		}
 	}
 }
+
+// Alt parts close with their parts at --max-chunk-size, and either's
+// filling closes both: each stands for its own part, and the update
+// applies through them all.
+func TestAltPartsFollowChunks(t *testing.T) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	r := initRepo(t, filepath.Join(tmp, "repo"), store.ModeArchive)
+	v1, v2 := map[string]string{}, map[string]string{}
+	for i := 0; i < 5; i++ {
+		text := changelog(uint64(10+i), 150)
+		name := fmt.Sprintf("changelog%d.gz", i)
+		v1[name], v2[name] = gz(t, text, 9), gz(t, changelog(uint64(20+i), 1)+text, 9)
+	}
+	c1 := commitFiles(t, r, filepath.Join(tmp, "v1"), v1)
+	c2 := commitFiles(t, r, filepath.Join(tmp, "v2"), v2)
+	o := DefaultGenerateOptions()
+	o.From, o.To, o.MaxChunkSize = c1, c2, 64<<10
+	d, st, err := Generate(ctx, r, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, _, err := Read(r.Path(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Gzip != 5 || len(sb.Alts) < 3 {
+		t.Fatalf("%d files in %d alt parts of %d parts; want 5 in several", st.Gzip, len(sb.Alts), len(sb.Parts))
+	}
+	r2 := initRepo(t, filepath.Join(tmp, "client"), store.ModeBareUser)
+	o0 := DefaultGenerateOptions()
+	o0.To = c1
+	d0, _, err := Generate(ctx, r, o0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ApplyOffline(ctx, r2, filepath.Join(r.Path(), d0.Dir())); err != nil {
+		t.Fatal(err)
+	}
+	sink := &memSink{meta: map[object.Checksum][]byte{}, content: map[object.Checksum][]byte{}, src: map[object.Checksum][]byte{}}
+	for _, a := range sb.Alts {
+		f, err := os.ReadFile(filepath.Join(r.Path(), AltPath(c1, c2, a.Part)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := DecodeAlt(sb, a.Part, f, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Prebuild(ctx, sb.Parts[a.Part], StoredSource(r2))
+		if err := RunPart(sb, a.Part, p, sink); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, want := range v2 {
+		if got := sink.content[fileAt(t, r, c2, name)]; string(got) != want {
+			t.Errorf("%s: made %d bytes, not the file", name, len(got))
+		}
+	}
+}

@@ -149,10 +149,11 @@ type builtAlt struct {
 	err  error
 }
 
-// gzips says whether the generation makes alt parts: not in an inline
-// delta, whose parts travel together.
+// gzips says whether the generation makes alt parts: for pulls, so not
+// in a delta inline or written to a file of its own, which are applied
+// offline from their parts.
 func (g *generator) gzips() bool {
-	return !g.o.Inline && g.o.MaxBsdiffSize > 0
+	return !g.o.Inline && g.o.Output == "" && g.o.MaxBsdiffSize > 0
 }
 
 // maxGzipTexts bounds the two texts of a .gz file rebuilt together: a

@@ -364,7 +364,10 @@ func (g *generator) closeIfFull() error {
 	if g.full(g.cur) {
 		return g.closePart()
 	}
-	if g.gz != nil && g.full(g.gz.part) {
+	// The alt part's patches are about the size of the texts (mostly
+	// zeros, which xz takes away), larger than the files: either full
+	// closes both.
+	if g.gz != nil && (g.full(g.gz.part) || g.full(g.gz.alt)) {
 		return g.closeGzPart()
 	}
 	return nil

@@ -7,10 +7,10 @@ import (
 	"arbor/store/atomic"
 )
 
-// writePart writes part i's file: into the delta's directory of the
-// repository, or, for a delta written to a file of its own
-// (GenerateOptions.Output), beside that file, named by its number as
-// ostree's --filename does.
+// writePart writes a part's file, named by its number as ostree's are
+// (an alt part's alt-N): into the delta's directory of the repository,
+// or, for a delta written to a file of its own (GenerateOptions.Output),
+// beside that file, as ostree's --filename does.
 func (g *generator) writePart(name string, f []byte) error {
 	if g.o.Output == "" {
 		return g.r.WriteFile(filepath.Join(g.dir, name), f)
