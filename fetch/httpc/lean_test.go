@@ -264,6 +264,33 @@ func TestWarm(t *testing.T) {
 	}
 }
 
+// getAll gets f0 to f(n-1) at once, each of which the server answers
+// with its name.
+func getAll(t *testing.T, c *Client, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("f%d", i)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := c.Get(context.Background(), name, 10)
+			if err == nil && string(b) != name {
+				err = fmt.Errorf("%s answered %q", name, b)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 // pathOf is the path of a request line "GET /repo/NAME HTTP/1.1".
 func pathOf(line string) string {
 	f := strings.Fields(line)
@@ -296,27 +323,7 @@ func TestLeanPipelines(t *testing.T) {
 	o := testOptions(s.url())
 	o.MaxConnsPerHost = 1
 	c := newClient(t, o)
-	var wg sync.WaitGroup
-	errs := make(chan error, 6)
-	for i := 0; i < 6; i++ {
-		name := fmt.Sprintf("f%d", i)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b, err := c.Get(context.Background(), name, 10)
-			if err == nil && string(b) != name {
-				err = fmt.Errorf("%s answered %q", name, b)
-			}
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
+	getAll(t, c, 6)
 	if n := s.conns.Load(); n != 1 {
 		t.Errorf("%d connections, want 1", n)
 	}
@@ -354,27 +361,7 @@ func TestLeanPipelineBreaks(t *testing.T) {
 			o := testOptions(s.url())
 			o.MaxConnsPerHost = 2
 			c := newClient(t, o)
-			var wg sync.WaitGroup
-			errs := make(chan error, 12)
-			for i := 0; i < 12; i++ {
-				name := fmt.Sprintf("f%d", i)
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					b, err := c.Get(context.Background(), name, 10)
-					if err == nil && string(b) != name {
-						err = fmt.Errorf("%s answered %q", name, b)
-					}
-					errs <- err
-				}()
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				if err != nil {
-					t.Error(err)
-				}
-			}
+			getAll(t, c, 12)
 			if r := c.Stats().Retries; r != 0 {
 				t.Errorf("%d retries, want none: a request left unanswered is not a failure", r)
 			}

@@ -107,16 +107,7 @@ func TestAltPartRebuildsGzip(t *testing.T) {
 	}
 
 	// Applied with the alt part in place of its part.
-	r2 := initRepo(t, filepath.Join(tmp, "client"), store.ModeBareUser)
-	o0 := DefaultGenerateOptions()
-	o0.To = c1
-	d0, _, err := Generate(ctx, r, o0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ApplyOffline(ctx, r2, filepath.Join(r.Path(), d0.Dir())); err != nil {
-		t.Fatal(err)
-	}
+	r2 := clientAt(t, r, c1, filepath.Join(tmp, "client"))
 	txn, err := r2.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -218,6 +209,24 @@ func TestAltPartRebuildsGzip(t *testing.T) {
 	}
 }
 
+// clientAt is a bare-user repository at dir holding commit c of r,
+// applied from the delta from scratch.
+func clientAt(t *testing.T, r *store.Repo, c object.Checksum, dir string) *store.Repo {
+	t.Helper()
+	ctx := context.Background()
+	r2 := initRepo(t, dir, store.ModeBareUser)
+	o := DefaultGenerateOptions()
+	o.To = c
+	d, _, err := Generate(ctx, r, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ApplyOffline(ctx, r2, filepath.Join(r.Path(), d.Dir())); err != nil {
+		t.Fatal(err)
+	}
+	return r2
+}
+
 // fileAt is the checksum of the file at name in commit c's root.
 func fileAt(t *testing.T, r *store.Repo, c object.Checksum, name string) object.Checksum {
 	t.Helper()
@@ -280,16 +289,7 @@ func TestAltPartsFollowChunks(t *testing.T) {
 	if st.Gzip != 5 || len(sb.Alts) < 3 {
 		t.Fatalf("%d files in %d alt parts of %d parts; want 5 in several", st.Gzip, len(sb.Alts), len(sb.Parts))
 	}
-	r2 := initRepo(t, filepath.Join(tmp, "client"), store.ModeBareUser)
-	o0 := DefaultGenerateOptions()
-	o0.To = c1
-	d0, _, err := Generate(ctx, r, o0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ApplyOffline(ctx, r2, filepath.Join(r.Path(), d0.Dir())); err != nil {
-		t.Fatal(err)
-	}
+	r2 := clientAt(t, r, c1, filepath.Join(tmp, "client"))
 	sink := &memSink{meta: map[object.Checksum][]byte{}, content: map[object.Checksum][]byte{}, src: map[object.Checksum][]byte{}}
 	for _, a := range sb.Alts {
 		f, err := os.ReadFile(filepath.Join(r.Path(), AltPath(c1, c2, a.Part)))
