@@ -171,6 +171,10 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer d.repo.Close()
+	// Ended on the way out, idle or asked: the work that outlives a
+	// request (the center's jobs and preparations) stops with it.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	d.ctx = ctx
 	if err := os.MkdirAll(dataDir(o.Repo), 0o755); err != nil {
 		return err
@@ -205,18 +209,32 @@ func Run(ctx context.Context, o Options) error {
 	case <-ctx.Done():
 	case <-d.idleExit(ctx):
 	}
+	stop()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	srv.Shutdown(sctx)
 	cancel()
 	d.mu.Lock()
-	if d.center != nil {
-		d.center.Close()
-	}
+	center := d.center
 	d.mu.Unlock()
+	if center != nil {
+		center.Close()
+		// The job it was running and its preparations end with ctx:
+		// the repository closes after them.
+		dctx, cancel := context.WithTimeout(context.Background(), drainFor)
+		if err := center.Center.Drain(dctx); err != nil {
+			o.Logf("center: %v", err)
+		}
+		cancel()
+	}
 	os.Remove(sock)
 	d.shutdown()
 	return nil
 }
+
+// drainFor bounds how long a stopping daemon waits for the center's work
+// to stop: its steps check their context, and a transaction stopped
+// half-way leaves nothing behind.
+const drainFor = 30 * time.Second
 
 // open opens the repository for a daemon.
 func open(o *Options) (*Daemon, error) {

@@ -104,7 +104,7 @@ func newApps(t *testing.T, c *catalogue) (*Apps, *Center) {
 	center := New(ctx, a)
 	// Before the repository closes: a preparation the details started
 	// is stopped and over.
-	t.Cleanup(func() { cancel(); center.prepWG.Wait() })
+	t.Cleanup(func() { cancel(); center.Drain(context.Background()) })
 	return a, center
 }
 

@@ -81,6 +81,7 @@ type Center struct {
 	ctx       context.Context // the center's life, for work no job holds
 	preparing *preparation    // nil: none under way
 	prepWG    sync.WaitGroup  // the preparations' goroutines
+	worked    chan struct{}   // closed once the worker, and its job, ended
 }
 
 // preparation is the fetching ahead of what installing item would fetch.
@@ -107,9 +108,28 @@ const progressEvery = 100 * time.Millisecond
 // New makes a center over backends and starts its worker, which stops
 // when ctx ends.
 func New(ctx context.Context, backends ...Backend) *Center {
-	c := &Center{backends: backends, subs: map[*subscriber]struct{}{}, queue: make(chan *job, 256), ctx: ctx}
+	c := &Center{backends: backends, subs: map[*subscriber]struct{}{}, queue: make(chan *job, 256), ctx: ctx, worked: make(chan struct{})}
 	go c.work(ctx)
 	return c
+}
+
+// Drain waits, once the center's context has ended, for the job it was
+// running and the preparations under way to stop (they are cancelled
+// with it), or for ctx: so that the repository they write is closed
+// after them, never under them.
+func (c *Center) Drain(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		<-c.worked
+		c.prepWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("the center's work had not stopped: %w", ctx.Err())
+	}
 }
 
 // Backends returns the center's backends.
@@ -373,6 +393,7 @@ func (c *Center) Changed() {
 }
 
 func (c *Center) work(ctx context.Context) {
+	defer close(c.worked)
 	defer func() {
 		c.mu.Lock()
 		c.closed = true
