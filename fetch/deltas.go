@@ -451,7 +451,7 @@ func startParts(ctx context.Context, ds deltaSource, sb *delta.Superblock, name 
 				// Any failure of an alt part is taken up by fetching the
 				// part, when it is run.
 				if f.err == nil {
-					if f.part, f.err = delta.DecodeAlt(sb, i, f.b, nil); f.err == nil {
+					if f.part, f.err = delta.DecodeAlt(sb, i, f.b); f.err == nil {
 						f.part.Prebuild(ctx, sb.Parts[i], load)
 					}
 				}

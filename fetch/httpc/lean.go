@@ -254,23 +254,32 @@ func (l *lean) send(ctx context.Context, addr string, req []byte) (*leanConn, *l
 		l.mu.Unlock()
 		return nil, nil, false, errLeanSkip
 	}
-	wake := context.AfterFunc(ctx, func() {
-		l.mu.Lock()
-		l.freed.Broadcast()
-		l.mu.Unlock()
-	})
-	defer wake()
 	var lc *leanConn
+	var wake func() bool // set once it waits for room, as a request rarely does
 	for {
 		if err := ctx.Err(); err != nil {
 			l.freed.Signal() // a place this one was woken for is another's
 			l.mu.Unlock()
+			if wake != nil {
+				wake()
+			}
 			return nil, nil, false, ctxErr(ctx)
 		}
 		if lc = l.pick(addr); lc != nil {
 			break
 		}
+		if wake == nil {
+			// The end of ctx wakes it too.
+			wake = context.AfterFunc(ctx, func() {
+				l.mu.Lock()
+				l.freed.Broadcast()
+				l.mu.Unlock()
+			})
+		}
 		l.freed.Wait()
+	}
+	if wake != nil {
+		wake()
 	}
 	q := &leanReq{turn: make(chan struct{}), piped: len(lc.queue) > 0}
 	reused := lc.used || q.piped

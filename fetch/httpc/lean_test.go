@@ -264,6 +264,22 @@ func TestWarm(t *testing.T) {
 	}
 }
 
+// serveNames answers each request on a connection, in order, with its
+// path's last name, once hold(name) returns.
+func serveNames(t *testing.T, hold func(name string)) *rawServer {
+	return serveRaw(t, func(s *rawServer, n int64, c net.Conn, br *bufio.Reader) {
+		for {
+			line, ok := s.readReq(br)
+			if !ok {
+				return
+			}
+			name := pathOf(line)
+			hold(name)
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(name), name)
+		}
+	})
+}
+
 // getAll gets f0 to f(n-1) at once, each of which the server answers
 // with its name.
 func getAll(t *testing.T, c *Client, n int) {
@@ -382,17 +398,9 @@ func TestLeanPipelineBreaks(t *testing.T) {
 // the others: its answer is passed over, on a connection dropped then.
 func TestLeanPipelineLeft(t *testing.T) {
 	release := make(chan struct{})
-	s := serveRaw(t, func(s *rawServer, n int64, c net.Conn, br *bufio.Reader) {
-		for {
-			line, ok := s.readReq(br)
-			if !ok {
-				return
-			}
-			name := pathOf(line)
-			if name == "slow" {
-				<-release
-			}
-			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(name), name)
+	s := serveNames(t, func(name string) {
+		if name == "slow" {
+			<-release
 		}
 	})
 	o := testOptions(s.url())
@@ -434,5 +442,34 @@ func TestLeanPipelineLeft(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("errors %v; want the one given up alone", errs)
+	}
+}
+
+// A request waiting for room, every connection's pipeline full, stops
+// waiting when its context ends; the others are answered.
+func TestLeanWaitForRoomCancelled(t *testing.T) {
+	release := make(chan struct{})
+	s := serveNames(t, func(string) { <-release })
+	o := testOptions(s.url())
+	o.MaxConnsPerHost = 1
+	o.HeaderTimeout = 5 * time.Second
+	c := newClient(t, o)
+	done := make(chan error, pipelineDepth)
+	for i := 0; i < pipelineDepth; i++ {
+		go func() { _, err := c.Get(context.Background(), fmt.Sprintf("f%d", i), 10); done <- err }()
+	}
+	for c.queued() < pipelineDepth {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.Get(ctx, "no-room", 10); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a request with no room: %v, want its deadline", err)
+	}
+	close(release)
+	for i := 0; i < pipelineDepth; i++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -130,7 +130,8 @@ func (g *generator) open(ctx context.Context, p *pending) (ct, oct *store.Conten
 		p.cost += 9 * m // its suffix array while it is sorted
 	}
 	if p.gzPath && g.gzips() {
-		// Its texts, guessed at eight times the files, and their bsdiff.
+		// Its texts, guessed at eight times the files, and patching them
+		// (bsdiff, where block matches do not serve).
 		p.cost += 10 * min(8*(m+n), g.maxGzipTexts())
 	}
 	return ct, oct

@@ -98,22 +98,18 @@ func altHeader(sb *Superblock, a AltPart) PartHeader {
 
 // DecodeAlt checks and decodes part i's alt part, as DecodePart does a
 // part; RunPart runs it.
-func DecodeAlt(sb *Superblock, i int, file, decoded []byte) (*Part, error) {
+func DecodeAlt(sb *Superblock, i int, file []byte) (*Part, error) {
 	a, ok := sb.Alt(i)
 	if !ok {
 		return nil, fmt.Errorf("%w: no alt part of part %d", ErrCorrupt, i)
 	}
-	p, err := openPart(altHeader(sb, a), file, false, decoded)
+	p, err := openPart(altHeader(sb, a), file, false, nil)
 	if err != nil {
 		return nil, fmt.Errorf("delta %s alt part %d: %w", Name(sb.From, sb.To), i, err)
 	}
 	p.alt = true
 	return p, nil
 }
-
-// AltBound is the most part i's alt part may decompress to, for a
-// decoder outside this package (PayloadBound).
-func AltBound(sb *Superblock, a AltPart) uint64 { return PayloadBound(altHeader(sb, a)) }
 
 // gzipArgs are opGzip's operands: the old text's size, the new text's,
 // gzip's level, the new file's gzip header and the text's patch (offset
@@ -159,7 +155,7 @@ func (e *executor) gzipOp() error {
 // rebuildGzip makes an opGzip's file from its source's bytes.
 func rebuildGzip(blob []byte, a gzipArgs, old []byte) ([]byte, error) {
 	oldLen, textLen, level := a[0], a[1], a[2]
-	if oldLen > maxGzipText || textLen > maxGzipText || level > 9 {
+	if oldLen > maxGzipText || textLen > maxGzipText || level < 4 || level > 9 {
 		return nil, fmt.Errorf("gzip of %d bytes from %d at level %d", textLen, oldLen, level)
 	}
 	in := func(off, n uint64) ([]byte, error) {
@@ -213,62 +209,28 @@ func (p *Part) Prebuild(ctx context.Context, h PartHeader, load func(object.Chec
 	}
 	var jobs []job
 	p.pre = map[int]*prebuilt{}
-	e := &executor{p: p}
-	operands := map[byte]int{opOpen: 3, opWrite: 2, opBspatch: 2}
-	next := 0
 	var src *object.Checksum
-	for e.pc < len(p.Ops) {
-		op := p.Ops[e.pc]
-		e.pc++
+	// A program the run would refuse has its files made by no one.
+	if p.walkOps(h, func(op byte, at int, args []uint64) {
 		switch op {
 		case opSetReadSource:
-			off, err := e.varint()
-			if err != nil {
-				return
-			}
-			b, err := e.blob(off, 32)
-			if err != nil {
-				return
-			}
-			src = new(object.Checksum)
-			copy(src[:], b)
-			continue
-		case opUnsetReadSource, opClose:
 			src = nil
-			continue
-		case opGzip:
-			at := e.pc
-			n, err := e.varints(7)
-			if err != nil {
-				return
+			if b, err := (&executor{p: p}).blob(args[0], 32); err == nil {
+				src = new(object.Checksum)
+				copy(src[:], b)
 			}
+		case opUnsetReadSource, opClose, opOpenSpliceAndClose:
+			src = nil
+		case opGzip:
 			if src != nil {
 				pre := &prebuilt{src: *src, done: make(chan struct{})}
 				p.pre[at] = pre
-				jobs = append(jobs, job{pre, gzipArgs(n)})
+				jobs = append(jobs, job{pre, gzipArgs(args)})
 			}
-			continue
-		case opOpenSpliceAndClose:
-			k := 4
-			if next < len(h.Objects) && h.Objects[next].Type.IsMeta() {
-				k = 2
-			}
-			next++
-			if _, err := e.varints(k); err != nil {
-				return
-			}
-			src = nil
-			continue
-		case opOpen:
-			next++
 		}
-		k, ok := operands[op]
-		if !ok {
-			return // the run refuses it
-		}
-		if _, err := e.varints(k); err != nil {
-			return
-		}
+	}) != nil {
+		p.pre = nil
+		return
 	}
 	go func() {
 		for _, j := range jobs {

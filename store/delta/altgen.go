@@ -63,10 +63,10 @@ func gzipHeaderLen(b []byte) int {
 }
 
 // gzipRecipe is how data, a .gz file, is rebuilt from old, when both are
-// gzip files of texts within maxText, gzip's deflate at some level makes
-// data exactly, and the patch of the texts leaves under half of data's
-// size unmatched; else
-// nil.
+// gzip files whose texts together are within maxText, the patch of the
+// texts leaves under half of data's size unmatched, and gzip's deflate at
+// some level makes data exactly; else nil. The deflate, the dearest
+// check, is made last.
 func gzipRecipe(old, data []byte, maxText int) *gzRecipe {
 	h := gzipHeaderLen(data)
 	if h == 0 || gzipHeaderLen(old) == 0 {
@@ -80,18 +80,8 @@ func gzipRecipe(old, data []byte, maxText int) *gzRecipe {
 	if err != nil {
 		return nil
 	}
-	oldText, err := gunzipMax(old, maxText)
+	oldText, err := gunzipMax(old, maxText-len(text))
 	if err != nil {
-		return nil
-	}
-	level := 0
-	for _, l := range levels {
-		if out, err := gnugz.Gzip(data[:h], text, l); err == nil && bytes.Equal(out, data) {
-			level = l
-			break
-		}
-	}
-	if level == 0 {
 		return nil
 	}
 	// A text's update is mostly lines added and changed: blocks of the
@@ -106,7 +96,12 @@ func gzipRecipe(old, data []byte, maxText int) *gzRecipe {
 			return nil
 		}
 	}
-	return &gzRecipe{level: level, header: data[:h], oldText: len(oldText), newText: len(text), patch: patch}
+	for _, l := range levels {
+		if out, err := gnugz.Gzip(data[:h], text, l); err == nil && bytes.Equal(out, data) {
+			return &gzRecipe{level: l, header: data[:h], oldText: len(oldText), newText: len(text), patch: patch}
+		}
+	}
+	return nil
 }
 
 // gunzipMax is the text of a gzip file of one member, refused past max

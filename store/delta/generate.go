@@ -74,12 +74,12 @@ type Stats struct {
 	NewMeta, NewContent int
 	Bytes               int64 // the delta's size, compressed: what ostree fetches
 	// Gzip is the changed .gz files an alt part rebuilds from their
-	// texts (alt.go); AltBytes its alt parts' size, ArborBytes what
-	// arbor fetches of the delta, alt parts for the parts they stand for.
-	Gzip                 int
-	AltBytes, ArborBytes int64
-	Uncompressed         int64 // the bytes of the objects its parts make
-	PartStats            []PartStat
+	// texts (alt.go); ArborBytes what arbor fetches of the delta, alt
+	// parts for the parts they stand for.
+	Gzip         int
+	ArborBytes   int64
+	Uncompressed int64 // the bytes of the objects its parts make
+	PartStats    []PartStat
 }
 
 // PartStat is one part's objects and sizes.
@@ -203,13 +203,15 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 			if p.modified {
 				st.Modified++
 			}
-			b := g.part()
+			var b *partBuilder
 			if p.gz != nil {
 				// In a part of its own for ostree, and in that part's alt
 				// part rebuilt from its text.
 				b = g.gzPart()
 				g.gz.alt.gzip(ref, &p.h, p.old, p.gz, len(p.data))
 				st.Gzip++
+			} else {
+				b = g.part() // (made only when used: an empty one would be written)
 			}
 			switch p.e.how {
 			case byBlocks:
@@ -303,7 +305,6 @@ func Generate(ctx context.Context, r *store.Repo, o GenerateOptions) (Ref, Stats
 	st.ArborBytes = st.Bytes
 	for _, a := range g.altParts {
 		st.ArborBytes += int64(a.Size) - int64(g.headers[a.Part].Size)
-		st.AltBytes += int64(a.Size)
 	}
 	st.Parts, st.Fallbacks = len(g.headers), len(g.fallbacks)
 	st.NewMeta, st.NewContent = len(meta), len(content)

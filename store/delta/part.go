@@ -494,40 +494,48 @@ func (e *executor) finish() error {
 // their operands without running them.
 func (p *Part) OpCounts(h PartHeader) (map[string]int, error) {
 	names := map[byte]string{opOpenSpliceAndClose: "openspliceclose", opOpen: "open", opWrite: "write", opSetReadSource: "setread",
-		opUnsetReadSource: "unsetread", opClose: "close", opBspatch: "bspatch"}
-	operands := map[byte]int{opOpen: 3, opWrite: 2, opSetReadSource: 1, opBspatch: 2}
-	if p.alt {
-		names[opGzip], operands[opGzip] = "gzip", 7
-	}
+		opUnsetReadSource: "unsetread", opClose: "close", opBspatch: "bspatch", opGzip: "gzip"}
 	out := map[string]int{}
+	err := p.walkOps(h, func(op byte, _ int, _ []uint64) { out[names[op]]++ })
+	return out, err
+}
+
+// walkOps reads the part's program without running it, calling fn with
+// each op, the offset of its operands and the operands; an op it does
+// not know (the gzip op outside an alt part) or a truncated operand is
+// an error, as in a run.
+func (p *Part) walkOps(h PartHeader, fn func(op byte, at int, args []uint64)) error {
+	operands := map[byte]int{opOpen: 3, opWrite: 2, opSetReadSource: 1, opBspatch: 2, opUnsetReadSource: 0, opClose: 0}
+	if p.alt {
+		operands[opGzip] = 7
+	}
 	e := &executor{p: p}
 	next := 0
 	for e.pc < len(p.Ops) {
 		op := p.Ops[e.pc]
 		e.pc++
-		name, ok := names[op]
-		if !ok {
-			return nil, e.fail("unknown op %q", op)
-		}
-		out[name]++
-		n := operands[op]
-		if op == opOpenSpliceAndClose {
+		n, ok := operands[op]
+		switch {
+		case op == opOpenSpliceAndClose:
 			if next >= len(h.Objects) {
-				return nil, e.fail("more objects than the part lists")
+				return e.fail("more objects than the part lists")
 			}
 			n = 4
 			if h.Objects[next].Type.IsMeta() {
 				n = 2
 			}
+		case !ok:
+			return e.fail("unknown op %q", op)
 		}
 		if op == opOpenSpliceAndClose || op == opOpen {
 			next++
 		}
-		for i := 0; i < n; i++ {
-			if _, err := e.varint(); err != nil {
-				return nil, err
-			}
+		at := e.pc
+		args, err := e.varints(n)
+		if err != nil {
+			return err
 		}
+		fn(op, at, args)
 	}
-	return out, nil
+	return nil
 }
